@@ -1,0 +1,68 @@
+//! qualtrics-roster's server: the page's static files, the Qualtrics relay and the sandbox
+//! brand, in one process.
+
+pub mod relay;
+pub mod sandbox;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::any;
+use axum::Router;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use relay::{Relay, Upstream};
+use sandbox::{Sandbox, SandboxConfig};
+
+/// The Content-Security-Policy of the page: scripts, styles, WASM and API calls from this
+/// origin only (the relay and the sandbox are on it).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+/// What the server serves.
+pub struct ServerConfig {
+    /// Folder with the page (`www/`).
+    pub www: PathBuf,
+    /// The sandbox brand, if enabled.
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// Where the relay sends requests.
+    pub relay_upstream: Upstream,
+    /// Print one line per relayed request on stderr.
+    pub log_relay: bool,
+}
+
+impl ServerConfig {
+    /// A sandbox for `config`, to put in [`ServerConfig::sandbox`].
+    pub fn sandbox(config: &SandboxConfig) -> Arc<Sandbox> {
+        Sandbox::new(config)
+    }
+}
+
+/// The whole application.
+pub fn app(config: ServerConfig) -> Router {
+    let relay = Relay::new(config.relay_upstream, config.log_relay);
+    let statics = ServeDir::new(&config.www).append_index_html_on_directories(true);
+    let static_headers = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ));
+    let mut router = Router::new()
+        .route("/relay/{*rest}", any(relay::handle))
+        .layer(DefaultBodyLimit::max(relay::MAX_BODY_BYTES))
+        .with_state(relay);
+    if let Some(sb) = config.sandbox {
+        router = router.nest("/sandbox", sandbox::router(sb));
+    }
+    router.fallback_service(static_headers.service(statics))
+}

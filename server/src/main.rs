@@ -1,0 +1,109 @@
+//! `roster-server`: serves the page, relays to Qualtrics, hosts the sandbox brand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use roster_server::relay::Upstream;
+use roster_server::sandbox::SandboxConfig;
+use roster_server::{app, ServerConfig};
+
+/// qualtrics-roster server: the page, the Qualtrics relay and the sandbox brand.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one (the URL is printed).
+    #[arg(long, env = "ROSTER_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Folder with the page's files.
+    #[arg(long, env = "ROSTER_WWW", default_value = "www")]
+    www: PathBuf,
+    /// Seed of the sandbox brand's data and tokens.
+    #[arg(long, env = "ROSTER_SEED", default_value_t = 1)]
+    seed: u64,
+    /// Do not host the sandbox brand.
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Let the sandbox answer CORS preflights (Qualtrics, as far as is known, does not).
+    #[arg(long, env = "ROSTER_SANDBOX_CORS")]
+    sandbox_cors: bool,
+    /// Send relayed requests here instead of https://{datacenter}.qualtrics.com:
+    /// "sandbox" for this server's sandbox brand, or a base URL.
+    #[arg(long, env = "ROSTER_RELAY_UPSTREAM")]
+    relay_upstream: Option<String>,
+    /// Do not print a line per relayed request.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(message) = run(args).await {
+        eprintln!("roster-server: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}/");
+
+    let sandbox = (!args.no_sandbox).then(|| {
+        ServerConfig::sandbox(&SandboxConfig {
+            seed: args.seed,
+            cors: args.sandbox_cors,
+        })
+    });
+    let relay_upstream = match args.relay_upstream.as_deref() {
+        None | Some("") | Some("qualtrics") => Upstream::Qualtrics,
+        Some("sandbox") => {
+            if sandbox.is_none() {
+                return Err(
+                    "--relay-upstream sandbox needs the sandbox (drop --no-sandbox)".into(),
+                );
+            }
+            Upstream::Override(url::Url::parse(&format!("{url}sandbox")).expect("valid URL"))
+        }
+        Some(other) => Upstream::Override(
+            url::Url::parse(other).map_err(|e| format!("--relay-upstream {other:?}: {e}"))?,
+        ),
+    };
+    if !args.www.join("index.html").exists() {
+        eprintln!(
+            "roster-server: warning: {} has no index.html (run npm start to build the page)",
+            args.www.display()
+        );
+    }
+
+    println!("qualtrics-roster listening on {url}");
+    match &relay_upstream {
+        Upstream::Qualtrics => println!("relay: /relay/{{datacenter}}/API/v3/... -> https://{{datacenter}}.qualtrics.com/API/v3/..."),
+        Upstream::Override(u) => println!("relay: /relay/{{datacenter}}/API/v3/... -> {u}/API/v3/... (stand-in for Qualtrics)"),
+    }
+    if let Some(sb) = &sandbox {
+        println!(
+            "sandbox brand: {url}sandbox/API/v3 (seed {}, brand admin token {})",
+            args.seed,
+            sb.admin_token()
+        );
+    }
+    let app = app(ServerConfig {
+        www: args.www,
+        sandbox,
+        relay_upstream,
+        log_relay: !args.quiet,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}

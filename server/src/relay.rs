@@ -1,0 +1,321 @@
+//! The relay: `/relay/{datacenter}/API/v3/...` forwarded to
+//! `https://{datacenter}.qualtrics.com/API/v3/...`, for pages and add-ins that cannot call
+//! Qualtrics directly (no CORS).
+//!
+//! It is not an open proxy: the only targets are `{datacenter}.qualtrics.com` hosts with a
+//! datacenter id of the form `[a-z]{2,4}[0-9]?`, under `/API/v3/`; encoded slashes and dot
+//! segments are refused; redirects are never followed; only the method, the body and the
+//! `X-API-TOKEN` / `Authorization` / `Content-Type` / `Accept` headers go upstream; and the
+//! log line names method, datacenter, path and status, never a header or the query.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use url::Url;
+
+/// Request headers forwarded upstream; everything else (cookies, origin, host) is dropped.
+const FORWARDED_REQUEST_HEADERS: [&str; 4] =
+    ["x-api-token", "authorization", "content-type", "accept"];
+/// Response headers passed back to the page.
+const FORWARDED_RESPONSE_HEADERS: [&str; 2] = ["content-type", "retry-after"];
+/// Largest request body relayed (the directory import accepts 10 MB files).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where the relay sends requests.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The real Qualtrics: `https://{datacenter}.qualtrics.com`.
+    Qualtrics,
+    /// A stand-in (the sandbox) at this base URL; the addressed Qualtrics host is sent as
+    /// `X-Forwarded-Host` so the stand-in answers as that host would.
+    Override(Url),
+}
+
+/// The relay's state.
+#[derive(Clone)]
+pub struct Relay {
+    upstream: Upstream,
+    client: reqwest::Client,
+    log: bool,
+}
+
+/// Why the relay refused a request before sending anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The datacenter segment is not a datacenter id.
+    BadDatacenter(String),
+    /// The path is not under `/API/v3/`, or tries to escape it.
+    BadPath,
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::BadDatacenter(dc) => error(
+                StatusCode::BAD_REQUEST,
+                "RELAY_BAD_DATACENTER",
+                &format!("The relay only forwards to Qualtrics datacenters: \"{}\" is not a datacenter id such as iad1, fra1 or co1.", dc.chars().take(40).collect::<String>()),
+            ),
+            Refusal::BadPath => error(
+                StatusCode::BAD_REQUEST,
+                "RELAY_BAD_PATH",
+                "The relay only forwards Qualtrics API paths (/relay/{datacenter}/API/v3/...), without encoded slashes or dot segments.",
+            ),
+        }
+    }
+}
+
+/// True for `[a-z]{2,4}[0-9]?`.
+pub fn is_datacenter_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    let rest = &b[letters..];
+    (2..=4).contains(&letters) && (rest.is_empty() || (rest.len() == 1 && rest[0].is_ascii_digit()))
+}
+
+/// The Qualtrics URL for a relay path (the part after `/relay/`, still percent-encoded as
+/// received) and query. Refuses anything that is not a datacenter's `/API/v3/` resource.
+pub fn target_url(relay_path: &str, query: Option<&str>) -> Result<(String, Url), Refusal> {
+    let (dc, tail) = relay_path.split_once('/').ok_or(Refusal::BadPath)?;
+    if !is_datacenter_id(dc) {
+        return Err(Refusal::BadDatacenter(dc.to_string()));
+    }
+    let rest = tail.strip_prefix("API/v3/").ok_or(Refusal::BadPath)?;
+    for segment in rest.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        if segment.is_empty()
+            || lower.contains("%2f")
+            || lower.contains("%5c")
+            || segment.contains('\\')
+            || lower.contains("%00")
+        {
+            return Err(Refusal::BadPath);
+        }
+        let decoded = lower.replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Err(Refusal::BadPath);
+        }
+    }
+    let host = format!("{dc}.qualtrics.com");
+    let mut text = format!("https://{host}/API/v3/{rest}");
+    if let Some(q) = query {
+        text.push('?');
+        text.push_str(q);
+    }
+    let url = Url::parse(&text).map_err(|_| Refusal::BadPath)?;
+    if url.host_str() != Some(host.as_str())
+        || !url.path().starts_with("/API/v3/")
+        || url.port().is_some()
+    {
+        return Err(Refusal::BadPath);
+    }
+    Ok((dc.to_string(), url))
+}
+
+impl Relay {
+    /// A relay to `upstream`; `log` prints one line per relayed request to stderr.
+    pub fn new(upstream: Upstream, log: bool) -> Relay {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(15))
+            .build()
+            .expect("the HTTP client builds");
+        Relay {
+            upstream,
+            client,
+            log,
+        }
+    }
+}
+
+/// Handles `/relay/...`.
+pub async fn handle(
+    State(relay): State<Relay>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let relay_path = uri.path().strip_prefix("/relay/").unwrap_or("");
+    let (dc, target) = match target_url(relay_path, uri.query()) {
+        Ok(t) => t,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if !matches!(
+        method,
+        Method::GET | Method::POST | Method::PUT | Method::DELETE
+    ) {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "RELAY_BAD_METHOD",
+            "The relay forwards GET, POST, PUT and DELETE only.",
+        );
+    }
+    let qualtrics_host = target.host_str().unwrap_or_default().to_string();
+    let send_to = match &relay.upstream {
+        Upstream::Qualtrics => target.clone(),
+        Upstream::Override(base) => {
+            let mut u = base.clone();
+            let joined = format!("{}{}", base.path().trim_end_matches('/'), target.path());
+            u.set_path(&joined);
+            u.set_query(target.query());
+            u
+        }
+    };
+    let mut request = relay.client.request(method.clone(), send_to);
+    for name in FORWARDED_REQUEST_HEADERS {
+        for value in headers.get_all(name) {
+            request = request.header(name, value);
+        }
+    }
+    if matches!(relay.upstream, Upstream::Override(_)) {
+        request = request
+            .header("x-forwarded-host", &qualtrics_host)
+            .header("x-forwarded-proto", "https");
+    }
+    if !body.is_empty() {
+        request = request.body(body);
+    }
+
+    let started = Instant::now();
+    let log_line = |status: u16| {
+        if relay.log {
+            eprintln!(
+                "relay {method} {dc} {} -> {status} in {} ms",
+                target.path(),
+                started.elapsed().as_millis()
+            );
+        }
+    };
+    let upstream = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, code, what) = if e.is_timeout() {
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "RELAY_TIMEOUT",
+                    "did not answer in time",
+                )
+            } else {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "RELAY_UNREACHABLE",
+                    "could not be reached",
+                )
+            };
+            log_line(status.as_u16());
+            return error(
+                status,
+                code,
+                &format!("{qualtrics_host} {what} from the relay: check the datacenter id (Account Settings > Qualtrics IDs) and the relay's network access, then try again."),
+            );
+        }
+    };
+    let status = upstream.status();
+    if status.is_redirection() {
+        log_line(status.as_u16());
+        return error(
+            StatusCode::BAD_GATEWAY,
+            "RELAY_REDIRECT_REFUSED",
+            &format!("{qualtrics_host} answered with a redirect, which the relay does not follow: check the datacenter id."),
+        );
+    }
+    let mut out_headers = HeaderMap::new();
+    for name in FORWARDED_RESPONSE_HEADERS {
+        if let Some(v) = upstream.headers().get(name) {
+            out_headers.insert(name, v.clone());
+        }
+    }
+    let bytes = match upstream.bytes().await {
+        Ok(b) => b,
+        Err(_) => {
+            log_line(502);
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "RELAY_UNREACHABLE",
+                &format!(
+                    "The connection to {qualtrics_host} broke while reading its answer: try again."
+                ),
+            );
+        }
+    };
+    log_line(status.as_u16());
+    let mut resp = (
+        StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        bytes,
+    )
+        .into_response();
+    resp.headers_mut().extend(out_headers);
+    resp
+}
+
+/// An error in Qualtrics' envelope, so clients parse relay and Qualtrics errors alike.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({"meta": {
+        "httpStatus": format!("{} - {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+        "error": {"errorCode": code, "errorMessage": message},
+    }});
+    let mut resp = (status, Json(body)).into_response();
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_datacenter_api_paths_are_targets() {
+        let (dc, url) = target_url("iad1/API/v3/users", Some("offset=100")).unwrap();
+        assert_eq!(dc, "iad1");
+        assert_eq!(
+            url.as_str(),
+            "https://iad1.qualtrics.com/API/v3/users?offset=100"
+        );
+        assert!(target_url("eu/API/v3/whoami", None).is_ok());
+
+        for dc in [
+            "evil.example",
+            "127.0.0.1",
+            "iad1.qualtrics.com.evil.example",
+            "IAD1",
+            "iad12",
+            "a",
+            "",
+            "iad1@evil.example",
+            "iad1:443",
+        ] {
+            assert!(
+                matches!(
+                    target_url(&format!("{dc}/API/v3/users"), None),
+                    Err(Refusal::BadDatacenter(_))
+                ),
+                "{dc}"
+            );
+        }
+        for path in [
+            "iad1/API/v3/..%2f..%2fetc",
+            "iad1/API/v3/../../x",
+            "iad1/API/v3/%2e%2e/x",
+            "iad1/API/v3/users/%2E%2e",
+            "iad1/API/v3/users%5c..",
+            "iad1/API/v3//evil.example",
+            "iad1/API/v2/users",
+            "iad1/oauth2/token",
+            "iad1",
+            "iad1/API/v3/",
+        ] {
+            assert_eq!(target_url(path, None), Err(Refusal::BadPath), "{path}");
+        }
+        // An @ or a colon inside the path stays in the path.
+        let (_, url) = target_url("iad1/API/v3/users/a@evil.example:80", None).unwrap();
+        assert_eq!(url.host_str(), Some("iad1.qualtrics.com"));
+    }
+}

@@ -1,0 +1,294 @@
+//! The sandbox brand's data, generated deterministically from a seed number.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+/// Brand id of the sandbox (the `#brandId` suffix of its SSO usernames).
+pub const BRAND_ID: &str = "rosterdemo";
+/// The datacenter the sandbox brand lives on; other datacenter hosts are "proxied".
+pub const HOME_DATACENTER: &str = "iad1";
+/// How many users a seeded brand has.
+pub const USER_COUNT: usize = 250;
+/// The built-in brand administrator user type.
+pub const UT_BRAND_ADMIN: &str = "UT_BRANDADMIN";
+
+/// A user as the sandbox stores it (serialised with Qualtrics' field names).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub user_type: String,
+    pub division_id: Option<String>,
+    pub account_status: String,
+    pub language: String,
+    pub time_zone: String,
+    pub account_creation_date: String,
+    pub account_expiration_date: Option<String>,
+    pub last_login_date: Option<String>,
+    pub password_last_changed_date: Option<String>,
+    pub unsubscribed: bool,
+    #[serde(skip)]
+    pub password: String,
+}
+
+/// A division.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Division {
+    pub id: String,
+    pub name: String,
+}
+
+/// A user type.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserType {
+    pub id: String,
+    pub name: String,
+}
+
+/// A group with its members' user ids.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub group_type: String,
+    pub division_id: Option<String>,
+    pub members: Vec<String>,
+}
+
+/// Everything the sandbox brand holds.
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub seed: u64,
+    pub divisions: Vec<Division>,
+    pub user_types: Vec<UserType>,
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    /// The brand administrator's API token (user 0).
+    pub admin_token: String,
+    /// A standard user's API token (user 1): valid, but not a brand administrator's.
+    pub user_token: String,
+}
+
+const FIRST: &[&str] = &[
+    "Ava", "Ben", "Chloé", "Daniel", "Emma", "Farid", "Grace", "Hiro", "Isla", "Jonas", "Kira",
+    "Liam", "Maya", "Noah", "Olivia", "Pedro", "Quinn", "Rosa", "Søren", "Tara", "Uma", "Victor",
+    "Wen", "Xavier", "Yara", "Zoë", "Łukasz", "José", "Aiko", "Mateo", "Nadia", "Omar",
+];
+const LAST: &[&str] = &[
+    "Anderson", "Baker", "Chen", "Dubois", "Evans", "Fischer", "García", "Hansen", "Ito", "Jensen",
+    "Kowalski", "Lopez", "Müller", "Nguyen", "O'Brien", "Patel", "Rossi", "Schmidt", "Tanaka",
+    "Upton", "Vargas", "Walker", "Young", "Zhang", "Novák", "Silva",
+];
+const GROUPS: [&str; 12] = [
+    "Seattle Hotel",
+    "Provo Hotel",
+    "Boston Hotel",
+    "Front Desk",
+    "Housekeeping",
+    "Revenue",
+    "EMEA Sales",
+    "Survey Builders",
+    "Dashboard Viewers",
+    "IT Admins",
+    "Research Office",
+    "Alumni Relations",
+];
+const TIME_ZONES: &[&str] = &[
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/New_York",
+    "Europe/Berlin",
+    "Europe/London",
+];
+const LANGUAGES: &[&str] = &["en", "en", "en", "de", "fr", "es"];
+
+/// Qualtrics-style ids: a prefix and 15 letters and digits.
+pub fn make_id(rng: &mut impl Rng, prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let tail: String = (0..15)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+fn make_token(rng: &mut impl Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..40)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn ascii_fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'é' | 'è' => 'e',
+            'ø' | 'ö' => 'o',
+            'ë' => 'e',
+            'ł' | 'Ł' => 'l',
+            'á' => 'a',
+            'í' => 'i',
+            'ü' => 'u',
+            c => c,
+        })
+        .filter(|c| c.is_ascii_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
+}
+
+impl Brand {
+    /// The brand for a seed: the same seed always gives the same users, ids and tokens.
+    pub fn seeded(seed: u64) -> Brand {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let divisions: Vec<Division> = ["Arts & Sciences", "Business School", "Medical Center"]
+            .iter()
+            .map(|name| Division {
+                id: make_id(&mut rng, "DV_"),
+                name: name.to_string(),
+            })
+            .collect();
+        let mut user_types = vec![UserType {
+            id: UT_BRAND_ADMIN.into(),
+            name: "Brand Administrator".into(),
+        }];
+        for name in ["Standard", "Participant", "Researcher"] {
+            user_types.push(UserType {
+                id: make_id(&mut rng, "UT_"),
+                name: name.into(),
+            });
+        }
+
+        let mut users = Vec::with_capacity(USER_COUNT);
+        for i in 0..USER_COUNT {
+            let first = FIRST[rng.random_range(0..FIRST.len())].to_string();
+            let last = LAST[rng.random_range(0..LAST.len())].to_string();
+            let email = format!(
+                "{}.{}{}@roster-demo.edu",
+                ascii_fold(&first),
+                ascii_fold(&last),
+                i
+            );
+            let sso = i >= 2 && rng.random_bool(0.12);
+            let username = if sso {
+                format!(
+                    "{}#{BRAND_ID}",
+                    1_000_000 + rng.random_range(0..9_000_000u32)
+                )
+            } else {
+                email.clone()
+            };
+            let user_type = match i {
+                0 => UT_BRAND_ADMIN.to_string(),
+                1 => user_types[1].id.clone(),
+                _ => user_types[1 + rng.random_range(0..3)].id.clone(),
+            };
+            let division_id = if i == 0 || rng.random_bool(0.08) {
+                None
+            } else {
+                Some(divisions[rng.random_range(0..divisions.len())].id.clone())
+            };
+            let disabled = i >= 2 && rng.random_bool(0.1);
+            let created = format!(
+                "2023-{:02}-{:02}T09:{:02}:00Z",
+                1 + rng.random_range(0..12),
+                1 + rng.random_range(0..28),
+                rng.random_range(0..60)
+            );
+            users.push(User {
+                id: make_id(&mut rng, "UR_"),
+                username,
+                first_name: first,
+                last_name: last,
+                email,
+                user_type,
+                division_id,
+                account_status: if disabled { "disabled" } else { "active" }.into(),
+                language: LANGUAGES[rng.random_range(0..LANGUAGES.len())].into(),
+                time_zone: TIME_ZONES[rng.random_range(0..TIME_ZONES.len())].into(),
+                account_creation_date: created,
+                account_expiration_date: None,
+                last_login_date: (!disabled).then(|| "2026-10-01T08:00:00Z".to_string()),
+                password_last_changed_date: None,
+                unsubscribed: false,
+                password: String::new(),
+            });
+        }
+        users[0].first_name = "Avery".into();
+        users[0].last_name = "Admin".into();
+
+        let groups = GROUPS
+            .iter()
+            .enumerate()
+            .map(|(g, name)| {
+                let members = users
+                    .iter()
+                    .filter(|_| rng.random_bool(0.15))
+                    .map(|u| u.id.clone())
+                    .collect();
+                Group {
+                    id: make_id(&mut rng, "GR_"),
+                    name: name.to_string(),
+                    group_type: "GT_MANUAL".into(),
+                    division_id: (g % 4 == 3).then(|| divisions[g % 3].id.clone()),
+                    members,
+                }
+            })
+            .collect();
+
+        let admin_token = make_token(&mut rng);
+        let user_token = make_token(&mut rng);
+        Brand {
+            seed,
+            divisions,
+            user_types,
+            users,
+            groups,
+            admin_token,
+            user_token,
+        }
+    }
+
+    /// The user a token belongs to, if any.
+    pub fn user_for_token(&self, token: &str) -> Option<&User> {
+        if token == self.admin_token {
+            self.users.first()
+        } else if token == self.user_token {
+            self.users.get(1)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeding_is_deterministic_and_varied() {
+        let a = Brand::seeded(1);
+        let b = Brand::seeded(1);
+        let c = Brand::seeded(2);
+        assert_eq!(a.users, b.users);
+        assert_eq!(a.admin_token, b.admin_token);
+        assert_ne!(a.admin_token, c.admin_token);
+        assert_eq!(a.users.len(), USER_COUNT);
+        assert_eq!(a.groups.len(), 12);
+        assert_eq!(a.divisions.len(), 3);
+        assert!(a.users.iter().any(|u| u.account_status == "disabled"));
+        assert!(a.users.iter().any(|u| u.username.ends_with("#rosterdemo")));
+        let ids: std::collections::HashSet<_> = a.users.iter().map(|u| &u.id).collect();
+        assert_eq!(ids.len(), USER_COUNT, "user ids are unique");
+        assert!(a
+            .users
+            .iter()
+            .all(|u| u.id.len() == 18 && u.id.starts_with("UR_")));
+        assert_eq!(a.users[0].user_type, UT_BRAND_ADMIN);
+        assert_ne!(a.users[1].user_type, UT_BRAND_ADMIN);
+    }
+}

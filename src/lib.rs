@@ -1,0 +1,21 @@
+//! qualtrics-roster core: everything between a sheet and the Qualtrics API, with no I/O.
+//!
+//! Requests are values ([`http::HttpRequest`]), responses are parsed from status + headers +
+//! bytes ([`envelope`]), and paging is a small state machine ([`users::UserListing`]) that a
+//! host drives with whatever transport it has (fetch in the browser, reqwest natively, a test's
+//! canned answers). The WASM bindings live in `wasm` and only convert types.
+
+pub mod connection;
+pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod table;
+pub mod users;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use connection::{Auth, Connection, Datacenter};
+pub use error::ApiError;
+pub use http::{HttpRequest, HttpResponse, Method};
+pub use table::Table;
