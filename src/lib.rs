@@ -5,6 +5,8 @@
 //! host drives with whatever transport it has (fetch in the browser, reqwest natively, a test's
 //! canned answers). The WASM bindings live in `wasm` and only convert types.
 
+#![warn(missing_docs)]
+
 pub mod connection;
 pub mod envelope;
 pub mod error;
@@ -12,8 +14,9 @@ pub mod http;
 pub mod table;
 pub mod users;
 
+/// The wasm-bindgen bindings (only in the wasm32 build).
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use connection::{Auth, Connection, Datacenter};
 pub use error::ApiError;

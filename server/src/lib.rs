@@ -1,6 +1,8 @@
 //! qualtrics-roster's server: the page's static files, the Qualtrics relay and the sandbox
 //! brand, in one process.
 
+#![warn(missing_docs)]
+
 pub mod relay;
 pub mod sandbox;
 

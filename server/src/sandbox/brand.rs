@@ -17,21 +17,37 @@ pub const UT_BRAND_ADMIN: &str = "UT_BRANDADMIN";
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// Qualtrics id (`UR_`, `DV_`, `UT_`, `GR_` + 15 characters).
     pub id: String,
+    /// Username (e-mail form, or `number#brandId` for SSO users).
     pub username: String,
+    /// First name.
     pub first_name: String,
+    /// Last name.
     pub last_name: String,
+    /// E-mail address.
     pub email: String,
+    /// User type id.
     pub user_type: String,
+    /// Division id, if the user is in one.
     pub division_id: Option<String>,
+    /// `active` or `disabled`.
     pub account_status: String,
+    /// Language code.
     pub language: String,
+    /// IANA time zone.
     pub time_zone: String,
+    /// Created at (ISO date-time).
     pub account_creation_date: String,
+    /// Expiry date, if set.
     pub account_expiration_date: Option<String>,
+    /// Last login (ISO date-time).
     pub last_login_date: Option<String>,
+    /// Password last changed.
     pub password_last_changed_date: Option<String>,
+    /// Opted out of Qualtrics e-mails.
     pub unsubscribed: bool,
+    /// Password as last set (never returned).
     #[serde(skip)]
     pub password: String,
 }
@@ -39,35 +55,49 @@ pub struct User {
 /// A division.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Division {
+    /// Qualtrics id (`UR_`, `DV_`, `UT_`, `GR_` + 15 characters).
     pub id: String,
+    /// Display name.
     pub name: String,
 }
 
 /// A user type.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserType {
+    /// Qualtrics id (`UR_`, `DV_`, `UT_`, `GR_` + 15 characters).
     pub id: String,
+    /// Display name.
     pub name: String,
 }
 
 /// A group with its members' user ids.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Group {
+    /// Qualtrics id (`UR_`, `DV_`, `UT_`, `GR_` + 15 characters).
     pub id: String,
+    /// Display name.
     pub name: String,
     #[serde(rename = "type")]
+    /// Group type id (`GT_…`).
     pub group_type: String,
+    /// Division id, if the user is in one.
     pub division_id: Option<String>,
+    /// Member user ids.
     pub members: Vec<String>,
 }
 
 /// Everything the sandbox brand holds.
 #[derive(Debug, Clone)]
 pub struct Brand {
+    /// The seed it was generated from.
     pub seed: u64,
+    /// Divisions.
     pub divisions: Vec<Division>,
+    /// User types (no API lists them; kept for validation and tests).
     pub user_types: Vec<UserType>,
+    /// Users, in listing order.
     pub users: Vec<User>,
+    /// Groups.
     pub groups: Vec<Group>,
     /// The brand administrator's API token (user 0).
     pub admin_token: String,
@@ -218,8 +248,11 @@ impl Brand {
                 password: String::new(),
             });
         }
-        users[0].first_name = "Avery".into();
-        users[0].last_name = "Admin".into();
+        let admin = &mut users[0];
+        admin.first_name = "Avery".into();
+        admin.last_name = "Admin".into();
+        admin.email = "avery.admin@roster-demo.edu".into();
+        admin.username = admin.email.clone();
 
         let groups = GROUPS
             .iter()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# npm test: install what is missing, build, then every check and test there is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"; bash scripts/setup.sh
+step "build"; bash scripts/build.sh
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy -q --workspace --all-targets -- -D warnings
+cargo clippy -q --lib --tests --target wasm32-unknown-unknown -- -D warnings
+step "Rust: core units, sandbox and relay over loopback"
+cargo test -q --workspace
+step "Rust in headless Chromium: the WASM bindings"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
+  cargo test --target wasm32-unknown-unknown --test wasm_bindings
+step "Page in headless Chromium (Playwright)"
+node --test --test-concurrency=1 tests/e2e/
+printf '\nnpm test: all passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -1,0 +1,56 @@
+// Shared by the page tests: start the real server binary and a real headless Chromium.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Starts `roster-server --port 0` and resolves to {url, adminToken, stop()}. */
+export function startServer(args = ['--relay-upstream', 'sandbox']) {
+  const bin = path.join(ROOT, 'target/debug/roster-server');
+  const child = spawn(bin, ['--port', '0', '--www', path.join(ROOT, 'www'), '--quiet', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const info = { url: null, adminToken: null };
+    const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const url = line.match(/^qualtrics-roster listening on (\S+)/);
+      if (url) info.url = url[1].replace(/\/$/, '');
+      const token = line.match(/brand admin token (\w+)/);
+      if (token) info.adminToken = token[1];
+      if (info.url && (info.adminToken || args.includes('--no-sandbox'))) {
+        clearTimeout(timer);
+        resolve({ ...info, stop: () => child.kill() });
+      }
+    });
+  });
+}
+
+/** Launches Debian's Chromium headless (no browser download). */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A new page that records uncaught errors and unhandled rejections in `page.problems`. */
+export async function openPage(browser, url, viewport = { width: 1000, height: 800 }) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready=true]');
+  return page;
+}

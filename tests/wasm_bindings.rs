@@ -1,0 +1,77 @@
+//! The WASM bindings in headless Chromium: JS-facing names, JS `Error`s with messages a
+//! person can act on, and real fetch failures turned into those messages.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Object, Reflect};
+use qualtrics_roster::wasm::{check_datacenter, table_to_csv, RosterClient};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn message(err: impl Into<JsValue>) -> String {
+    let value: JsValue = err.into();
+    value
+        .dyn_into::<js_sys::Error>()
+        .expect("a real JS Error")
+        .message()
+        .into()
+}
+
+#[wasm_bindgen_test]
+fn bad_connection_settings_throw_errors_that_say_what_to_type() {
+    let err = RosterClient::via_relay("http://localhost/relay", "evil.example", "tok")
+        .err()
+        .unwrap();
+    assert!(message(err).contains("\"evil.example\" is not a Qualtrics datacenter id"));
+    let err = RosterClient::via_relay("http://localhost/relay", "iad1", "  ")
+        .err()
+        .unwrap();
+    assert!(message(err).starts_with("Enter an API token"));
+    let err = RosterClient::direct("not a url", "tok").err().unwrap();
+    assert!(message(err).contains("is not a usable http(s) address"));
+    assert_eq!(check_datacenter(" FRA1 ").unwrap(), "fra1");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_host_rejects_with_a_network_message() {
+    let client = RosterClient::direct("http://127.0.0.1:9/API/v3", "tok").unwrap();
+    let err = JsFuture::from(client.whoami()).await.unwrap_err();
+    let text = message(err);
+    assert!(text.starts_with("Could not reach 127.0.0.1"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn a_non_qualtrics_answer_rejects_instead_of_panicking() {
+    // The test runner's own server is no Qualtrics: whatever it answers must become a message.
+    let origin = web_sys_origin();
+    let client = RosterClient::direct(&format!("{origin}/no-such-api/API/v3"), "tok").unwrap();
+    let err = JsFuture::from(client.list_users(None)).await.unwrap_err();
+    let text = message(err);
+    assert!(
+        text.contains("HTTP 404") || text.contains("Expected a Qualtrics JSON answer"),
+        "{text}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn tables_from_js_become_safe_csv() {
+    let table = Object::new();
+    let columns = Array::of2(&"User ID".into(), &"Note".into());
+    let rows = Array::of1(&Array::of2(&"UR_1".into(), &"=1+1".into()));
+    Reflect::set(&table, &"columns".into(), &columns).unwrap();
+    Reflect::set(&table, &"rows".into(), &rows).unwrap();
+    let csv = table_to_csv(table.into()).unwrap();
+    assert_eq!(csv, "\u{feff}User ID,Note\nUR_1,'=1+1\n");
+    let err = table_to_csv(JsValue::from_f64(3.0)).err().unwrap();
+    assert!(message(err).starts_with("Not a table of text cells"));
+}
+
+fn web_sys_origin() -> String {
+    let location = Reflect::get(&js_sys::global(), &"location".into()).unwrap();
+    Reflect::get(&location, &"origin".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
