@@ -7,11 +7,13 @@
 
 #![warn(missing_docs)]
 
+pub mod columns;
 pub mod connection;
 pub mod envelope;
 pub mod error;
 pub mod http;
 pub mod table;
+pub mod time;
 pub mod users;
 
 /// The wasm-bindgen bindings (only in the wasm32 build).

@@ -2,13 +2,38 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Header + rows of cells; every row has as many cells as there are columns.
+/// Header + rows of cells, with each row's identity: the sheet row number it came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Table {
     /// Column names, in order.
     pub columns: Vec<String>,
     /// Rows of cells.
     pub rows: Vec<Vec<String>>,
+    /// The sheet (or file line) number of each row; empty means "header on row 1, then in order".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_numbers: Vec<u32>,
+}
+
+/// Why a CSV file could not be read as a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    /// Nothing but blank lines.
+    #[error(
+        "The file is empty: it needs a header row (for example \"User ID\") and one row per user."
+    )]
+    Empty,
+    /// A header but no data rows.
+    #[error("The file has a header row but no rows below it.")]
+    NoRows,
+    /// The csv reader stopped (for example on invalid UTF-8).
+    #[error("Line {line}: {message}")]
+    Malformed {
+        /// Line number in the file.
+        line: u64,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// Makes a cell safe to open in a spreadsheet: a value that a spreadsheet would run as a
@@ -22,6 +47,59 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Table {
+    /// The sheet row number of row `index` (0-based).
+    pub fn row_number(&self, index: usize) -> u32 {
+        self.row_numbers
+            .get(index)
+            .copied()
+            .unwrap_or(index as u32 + 2)
+    }
+
+    /// The cell at `row`, `column`, or "" when the row is short.
+    pub fn cell(&self, row: usize, column: usize) -> &str {
+        self.rows
+            .get(row)
+            .and_then(|r| r.get(column))
+            .map_or("", String::as_str)
+    }
+
+    /// Reads CSV text (comma-separated, optional UTF-8 byte-order mark): the first non-blank
+    /// record is the header; blank rows are skipped; each row keeps its line number.
+    pub fn from_csv(text: &str) -> Result<Table, CsvError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut table = Table::default();
+        let mut header_seen = false;
+        for record in reader.records() {
+            let record = record.map_err(|e| CsvError::Malformed {
+                line: e.position().map_or(0, |p| p.line()),
+                message: e.to_string(),
+            })?;
+            if record.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            let line = line_of_record(text, record.position().map_or(0, |p| p.byte()));
+            let cells: Vec<String> = record.iter().map(str::to_string).collect();
+            if !header_seen {
+                table.columns = cells.iter().map(|c| c.trim().to_string()).collect();
+                header_seen = true;
+            } else {
+                table.rows.push(cells);
+                table.row_numbers.push(line);
+            }
+        }
+        if !header_seen {
+            return Err(CsvError::Empty);
+        }
+        if table.rows.is_empty() {
+            return Err(CsvError::NoRows);
+        }
+        Ok(table)
+    }
+
     /// CSV (RFC 4180, UTF-8 with a byte-order mark so Excel reads accents right), with every
     /// cell made safe against formula injection.
     pub fn to_csv(&self) -> String {
@@ -43,6 +121,18 @@ impl Table {
     }
 }
 
+/// The 1-based line on which a record starts. The csv reader's own line count drifts with CRLF
+/// endings and skipped blank lines, and its byte offset may point at the line break before the
+/// record, so step over line breaks first.
+fn line_of_record(text: &str, byte: u64) -> u32 {
+    let bytes = text.as_bytes();
+    let mut start = (byte as usize).min(bytes.len());
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +140,7 @@ mod tests {
     #[test]
     fn csv_quotes_and_neutralises() {
         let t = Table {
+            row_numbers: vec![],
             columns: vec!["User ID".into(), "Name".into()],
             rows: vec![
                 vec!["UR_1".into(), "Doe, Jane".into()],
@@ -66,5 +157,19 @@ mod tests {
         assert_eq!(lines[2], "UR_2,\"'=HYPERLINK(\"\"http://x\"\")\"");
         assert_eq!(lines[3], "UR_3,\"José \"\"Pepe\"\"\"");
         assert_eq!(lines[4], "UR_4,'-1+2");
+    }
+
+    #[test]
+    fn csv_input_keeps_line_numbers_and_skips_blank_rows() {
+        let t = Table::from_csv("\u{feff}User ID,Note\r\nUR_1,\"two\nlines\"\r\n,\r\n\r\nUR_2\r\n")
+            .unwrap();
+        assert_eq!(t.columns, vec!["User ID", "Note"]);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.row_numbers, vec![2, 6]);
+        assert_eq!(t.cell(1, 1), "");
+        let lf = Table::from_csv("a,b\n\n1,2\n3,4").unwrap();
+        assert_eq!(lf.row_numbers, vec![3, 4]);
+        assert_eq!(Table::from_csv(" \n\n"), Err(CsvError::Empty));
+        assert_eq!(Table::from_csv("User ID\n"), Err(CsvError::NoRows));
     }
 }

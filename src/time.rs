@@ -1,0 +1,128 @@
+//! Time as the caller gives it: Unix milliseconds in, ISO 8601 text out. The core never reads
+//! a clock (`Instant::now` panics on wasm32), so tests run on a virtual clock.
+
+/// Milliseconds since 1970-01-01T00:00:00Z, supplied by the host.
+pub type UnixMillis = u64;
+
+/// A calendar date (proleptic Gregorian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// Month 1-12.
+    pub month: u32,
+    /// Day 1-31.
+    pub day: u32,
+}
+
+impl Date {
+    /// Parses `YYYY-MM-DD`, optionally followed by a time (`T…`) which is ignored.
+    pub fn parse_iso(text: &str) -> Option<Date> {
+        let t = text.trim();
+        let date_part = t.split(['T', ' ']).next()?;
+        let mut parts = date_part.split('-');
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let date = Date {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+            day: d.parse().ok()?,
+        };
+        (date.month >= 1
+            && date.month <= 12
+            && date.day >= 1
+            && date.day <= days_in_month(date.year, date.month))
+        .then_some(date)
+    }
+
+    /// The UTC date of a moment.
+    pub fn from_unix_millis(ms: UnixMillis) -> Date {
+        let (year, month, day) = civil_from_days((ms / 86_400_000) as i64);
+        Date { year, month, day }
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn iso(&self) -> String {
+        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+
+    /// The form sent to Qualtrics as `accountExpirationDate`: midnight UTC of the date, in the
+    /// date-time form Get User returns (which form Qualtrics requires on write is unverified;
+    /// the sandbox accepts both).
+    pub fn qualtrics_datetime(&self) -> String {
+        format!("{}T00:00:00Z", self.iso())
+    }
+}
+
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a moment.
+pub fn iso_datetime(ms: UnixMillis) -> String {
+    let date = Date::from_unix_millis(ms);
+    let secs = (ms / 1000) % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date.iso(),
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_and_format() {
+        assert_eq!(Date::parse_iso("2026-12-31").unwrap().iso(), "2026-12-31");
+        assert_eq!(Date::parse_iso(" 2024-02-29T10:00:00Z ").unwrap().day, 29);
+        for bad in [
+            "2025-02-29",
+            "2026-13-01",
+            "31/12/2026",
+            "2026-1-1",
+            "",
+            "2026-12-31-1",
+            "tomorrow",
+        ] {
+            assert!(Date::parse_iso(bad).is_none(), "{bad}");
+        }
+        // 2026-11-22T13:45:10Z
+        let ms = 1_795_355_110_000;
+        assert_eq!(iso_datetime(ms), "2026-11-22T13:45:10Z");
+        assert_eq!(Date::from_unix_millis(ms).iso(), "2026-11-22");
+        assert_eq!(iso_datetime(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Date::parse_iso("2027-01-31").unwrap().qualtrics_datetime(),
+            "2027-01-31T00:00:00Z"
+        );
+    }
+}
