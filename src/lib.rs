@@ -11,6 +11,7 @@ pub mod columns;
 pub mod connection;
 pub mod envelope;
 pub mod error;
+pub mod exec;
 pub mod http;
 pub mod table;
 pub mod time;

@@ -1,0 +1,733 @@
+//! The executor: a sans-IO state machine that sends a plan's steps to Qualtrics and never
+//! loses a row.
+//!
+//! It is given steps, the current time and the answers, and says which requests to send now
+//! and when to wake up (the style of quinn-proto). The host performs the requests. How to
+//! drive it:
+//!
+//! 1. call [`Executor::poll`] with the current time; send every request it returns;
+//! 2. give each answer (or transport failure) to [`Executor::on_response`];
+//! 3. call `poll` again after each answer, or at the `wake_at` time it gave;
+//! 4. stop when [`Executor::is_finished`].
+//!
+//! It keeps under the brand's rate limits with token buckets (one per endpoint class plus the
+//! brand total) and a concurrency limit; retries 429 (honouring `Retry-After`), 5xx and
+//! network failures with jittered exponential backoff; makes any other 4xx the row's final
+//! failure with Qualtrics' message; stops everything at the first 401; and records every
+//! request in an audit trail and every finished row in a journal, so an interrupted run can be
+//! planned again without repeating what was done.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use serde::Serialize;
+
+use crate::connection::Connection;
+use crate::envelope;
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::time::{iso_datetime, UnixMillis};
+
+/// Identifies a request handed to the host, to match its answer.
+pub type RequestId = u64;
+
+/// The families of endpoints Qualtrics rate-limits separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EndpointClass {
+    /// `/users*` and `/whoami`.
+    Users,
+    /// `/groups*` other than member listing and removal.
+    Groups,
+    /// `GET /groups/{id}/members`.
+    GroupMembersRead,
+    /// `DELETE /groups/{id}/members/{userId}`.
+    GroupMembersDelete,
+    /// `/employee-directories/*`.
+    Directory,
+    /// Anything else.
+    Other,
+}
+
+impl EndpointClass {
+    /// The class of a request, from its method and URL path.
+    pub fn of(method: Method, url: &str) -> EndpointClass {
+        let path = url.split('?').next().unwrap_or(url);
+        let rest = path.split("/API/v3/").nth(1).unwrap_or("");
+        let segments: Vec<&str> = rest.split('/').collect();
+        match (method, segments.as_slice()) {
+            (_, ["users", ..]) | (_, ["whoami"]) => EndpointClass::Users,
+            (Method::Get, ["groups", _, "members", ..]) => EndpointClass::GroupMembersRead,
+            (Method::Delete, ["groups", _, "members", _]) => EndpointClass::GroupMembersDelete,
+            (_, ["groups", ..]) => EndpointClass::Groups,
+            (_, ["employee-directories", ..]) => EndpointClass::Directory,
+            _ => EndpointClass::Other,
+        }
+    }
+}
+
+/// A rate: so many requests a minute, with bursts of at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per minute.
+    pub per_minute: f64,
+    /// Requests that may go at once after a quiet spell.
+    pub burst: f64,
+}
+
+impl RateLimit {
+    /// A limit with a burst of a fifth of a second's worth (at least 1, at most 10).
+    pub fn per_minute(per_minute: f64) -> RateLimit {
+        RateLimit {
+            per_minute,
+            burst: (per_minute / 300.0).clamp(1.0, 10.0),
+        }
+    }
+}
+
+/// How the executor paces and retries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// The brand's total limit across endpoints.
+    pub brand_limit: RateLimit,
+    /// Per endpoint class limits; classes not listed use only the brand limit.
+    pub limits: Vec<(EndpointClass, RateLimit)>,
+    /// Attempts of one request before its row fails.
+    pub max_attempts: u32,
+    /// First backoff delay; doubles with each attempt.
+    pub backoff_base_ms: u64,
+    /// Longest backoff delay.
+    pub backoff_max_ms: u64,
+    /// Seed of the backoff jitter (runs are reproducible).
+    pub jitter_seed: u64,
+}
+
+impl Default for ExecConfig {
+    /// Qualtrics' published-by-others figures (see the API notes: brand 3000/min, users
+    /// 3000/min, groups 600/min, member listing 1000/min, member removal 3000/min, directory
+    /// 75/min); eight requests in flight; six attempts; backoff from 0.5 s to 30 s.
+    fn default() -> Self {
+        ExecConfig {
+            concurrency: 8,
+            brand_limit: RateLimit::per_minute(3000.0),
+            limits: vec![
+                (EndpointClass::Users, RateLimit::per_minute(3000.0)),
+                (EndpointClass::Groups, RateLimit::per_minute(600.0)),
+                (
+                    EndpointClass::GroupMembersRead,
+                    RateLimit::per_minute(1000.0),
+                ),
+                (
+                    EndpointClass::GroupMembersDelete,
+                    RateLimit::per_minute(3000.0),
+                ),
+                (EndpointClass::Directory, RateLimit::per_minute(75.0)),
+            ],
+            max_attempts: 6,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            jitter_seed: 0x5eed,
+        }
+    }
+}
+
+/// How a row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeStatus {
+    /// The change was applied.
+    Done,
+    /// Nothing needed changing.
+    Unchanged,
+    /// It could not be applied; the message says why.
+    Failed,
+    /// Not sent (cancelled, or the run stopped).
+    Skipped,
+}
+
+impl OutcomeStatus {
+    /// The word shown in the Status column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Done => "done",
+            OutcomeStatus::Unchanged => "unchanged",
+            OutcomeStatus::Failed => "failed",
+            OutcomeStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One row's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The row's identity.
+    pub key: String,
+    /// How it ended.
+    pub status: OutcomeStatus,
+    /// What happened, in words.
+    pub message: String,
+    /// When it ended (for `Done`: when the change was applied).
+    pub finished_at: Option<UnixMillis>,
+}
+
+/// What a step says after a (non-transient) answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepUpdate {
+    /// Send the step's next request.
+    Continue,
+    /// The row is finished.
+    Finished {
+        /// How.
+        status: OutcomeStatus,
+        /// Why, in words.
+        message: String,
+    },
+    /// Ask again later (a job still running, a 409 "too many jobs").
+    RetryAfter {
+        /// Milliseconds to wait.
+        ms: u64,
+    },
+}
+
+/// One row's work: a short sequence of requests.
+pub trait Step {
+    /// The row identity this step belongs to.
+    fn key(&self) -> &str;
+    /// The request to send now. Called again after each `Continue` or retry.
+    fn request(&self, conn: &Connection) -> HttpRequest;
+    /// Takes an answer that is not a 429, 5xx or 401 (those the executor handles).
+    fn on_response(&mut self, response: &HttpResponse, now: UnixMillis) -> StepUpdate;
+    /// What the step changes, for the journal (e.g. `status=disabled`).
+    fn fingerprint(&self) -> String;
+}
+
+/// A request for the host to perform.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Give this back with the answer.
+    pub id: RequestId,
+    /// The request.
+    pub request: HttpRequest,
+}
+
+/// What to do now.
+#[derive(Debug, Clone, Default)]
+pub struct Poll {
+    /// Send these now.
+    pub send: Vec<Outgoing>,
+    /// Call `poll` again at this time even if no answer arrives.
+    pub wake_at: Option<UnixMillis>,
+}
+
+/// A request that got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure(pub String);
+
+/// Counts for a progress bar.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Rows in the run.
+    pub total: usize,
+    /// Rows done.
+    pub done: usize,
+    /// Rows found already in the wanted state.
+    pub unchanged: usize,
+    /// Rows failed.
+    pub failed: usize,
+    /// Rows skipped.
+    pub skipped: usize,
+    /// Rows not finished yet.
+    pub remaining: usize,
+    /// Requests waiting for an answer.
+    pub in_flight: usize,
+    /// Requests sent so far, retries included.
+    pub requests_sent: u64,
+    /// Retries so far.
+    pub retries: u64,
+    /// Answers a second over the last ten seconds.
+    pub rate_per_second: f64,
+}
+
+/// One line of the audit log. Never holds a header, so never a token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// When the request was sent (ISO 8601, UTC).
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// URL path and query.
+    pub path: String,
+    /// HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// Qualtrics' error code or message, or the transport failure.
+    pub error: Option<String>,
+    /// Milliseconds from sending to the answer.
+    pub duration_ms: u64,
+    /// The row's identity.
+    pub row: String,
+    /// 1 for the first try of this request, 2 for its first retry, …
+    pub attempt: u32,
+}
+
+/// A finished row, for resuming an interrupted run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// The row's identity.
+    pub key: String,
+    /// What was applied (the step's fingerprint).
+    pub applied: String,
+    /// When.
+    pub at: UnixMillis,
+}
+
+#[derive(Debug)]
+enum SlotState {
+    Waiting,
+    InFlight {
+        sent_at: UnixMillis,
+        method: Method,
+        path: String,
+        class: EndpointClass,
+    },
+    Finished(Outcome),
+}
+
+struct Slot<S> {
+    step: S,
+    attempt: u32,
+    state: SlotState,
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    rate_per_ms: f64,
+    capacity: f64,
+    tokens: f64,
+    updated: UnixMillis,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit, now: UnixMillis) -> Bucket {
+        Bucket {
+            rate_per_ms: limit.per_minute / 60_000.0,
+            capacity: limit.burst.max(1.0),
+            tokens: limit.burst.max(1.0),
+            updated: now,
+        }
+    }
+    fn refill(&mut self, now: UnixMillis) {
+        if now > self.updated {
+            let elapsed = (now - self.updated) as f64;
+            self.tokens = (self.tokens + elapsed * self.rate_per_ms).min(self.capacity);
+            self.updated = now;
+        }
+    }
+    /// Milliseconds until one token is there (0 when it is).
+    fn wait(&mut self, now: UnixMillis) -> u64 {
+        self.refill(now);
+        if now < self.updated {
+            return self.updated - now + (1.0 / self.rate_per_ms).ceil() as u64;
+        }
+        if self.tokens >= 1.0 {
+            0
+        } else {
+            ((1.0 - self.tokens) / self.rate_per_ms).ceil().max(1.0) as u64
+        }
+    }
+    fn take(&mut self) {
+        self.tokens -= 1.0;
+    }
+    /// No tokens before `until` (the server asked us to wait).
+    fn pause_until(&mut self, until: UnixMillis) {
+        self.tokens = 0.0;
+        self.updated = self.updated.max(until);
+    }
+}
+
+/// See the module documentation.
+pub struct Executor<S> {
+    conn: Connection,
+    config: ExecConfig,
+    slots: Vec<Slot<S>>,
+    ready: VecDeque<usize>,
+    delayed: BinaryHeap<Reverse<(UnixMillis, usize)>>,
+    in_flight: HashMap<RequestId, usize>,
+    next_id: RequestId,
+    buckets: HashMap<EndpointClass, Bucket>,
+    brand_bucket: Bucket,
+    finished: usize,
+    stop_reason: Option<String>,
+    cancelled: bool,
+    rng: u64,
+    progress: Progress,
+    answers: VecDeque<UnixMillis>,
+    audit: Vec<AuditEntry>,
+    journal: Vec<JournalEntry>,
+}
+
+impl<S: Step> Executor<S> {
+    /// An executor for `steps`, sent over `conn`, starting at `now`.
+    pub fn new(conn: Connection, steps: Vec<S>, config: ExecConfig, now: UnixMillis) -> Self {
+        let buckets = config
+            .limits
+            .iter()
+            .map(|(class, limit)| (*class, Bucket::new(*limit, now)))
+            .collect();
+        let total = steps.len();
+        Executor {
+            conn,
+            brand_bucket: Bucket::new(config.brand_limit, now),
+            rng: config.jitter_seed | 1,
+            config,
+            ready: (0..total).collect(),
+            slots: steps
+                .into_iter()
+                .map(|step| Slot {
+                    step,
+                    attempt: 1,
+                    state: SlotState::Waiting,
+                })
+                .collect(),
+            delayed: BinaryHeap::new(),
+            in_flight: HashMap::new(),
+            next_id: 1,
+            buckets,
+            finished: 0,
+            stop_reason: None,
+            cancelled: false,
+            progress: Progress {
+                total,
+                remaining: total,
+                ..Progress::default()
+            },
+            answers: VecDeque::new(),
+            audit: Vec::new(),
+            journal: Vec::new(),
+        }
+    }
+
+    /// The requests to send now, and when to call again if no answer comes first.
+    pub fn poll(&mut self, now: UnixMillis) -> Poll {
+        let mut poll = Poll::default();
+        if self.stop_reason.is_some() || self.cancelled {
+            return poll;
+        }
+        while let Some(Reverse((at, _))) = self.delayed.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse((_, idx)) = self.delayed.pop().expect("peeked");
+            self.ready.push_back(idx);
+        }
+        let mut blocked_until = None;
+        while self.in_flight.len() < self.config.concurrency {
+            let Some(&idx) = self.ready.front() else {
+                break;
+            };
+            let request = self.slots[idx].step.request(&self.conn);
+            let class = EndpointClass::of(request.method, &request.url);
+            let mut wait = self.brand_bucket.wait(now);
+            if let Some(bucket) = self.buckets.get_mut(&class) {
+                wait = wait.max(bucket.wait(now));
+            }
+            if wait > 0 {
+                blocked_until = Some(now + wait);
+                break;
+            }
+            self.brand_bucket.take();
+            if let Some(bucket) = self.buckets.get_mut(&class) {
+                bucket.take();
+            }
+            self.ready.pop_front();
+            let id = self.next_id;
+            self.next_id += 1;
+            self.in_flight.insert(id, idx);
+            self.slots[idx].state = SlotState::InFlight {
+                sent_at: now,
+                method: request.method,
+                path: path_of(&request.url),
+                class,
+            };
+            self.progress.requests_sent += 1;
+            poll.send.push(Outgoing { id, request });
+        }
+        let next_delayed = self.delayed.peek().map(|Reverse((at, _))| *at);
+        poll.wake_at = match (blocked_until, next_delayed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        poll
+    }
+
+    /// Takes the answer to request `id` (or the transport failure) at `now`.
+    pub fn on_response(
+        &mut self,
+        id: RequestId,
+        now: UnixMillis,
+        answer: Result<HttpResponse, TransportFailure>,
+    ) {
+        let Some(idx) = self.in_flight.remove(&id) else {
+            return;
+        };
+        self.answers.push_back(now);
+        let (sent_at, method, path, class) =
+            match std::mem::replace(&mut self.slots[idx].state, SlotState::Waiting) {
+                SlotState::InFlight {
+                    sent_at,
+                    method,
+                    path,
+                    class,
+                } => (sent_at, method, path, class),
+                other => {
+                    self.slots[idx].state = other;
+                    return;
+                }
+            };
+        let attempt = self.slots[idx].attempt;
+        let mut entry = AuditEntry {
+            time: iso_datetime(sent_at),
+            method: method.to_string(),
+            path,
+            status: None,
+            error: None,
+            duration_ms: now.saturating_sub(sent_at),
+            row: self.slots[idx].step.key().to_string(),
+            attempt,
+        };
+        match answer {
+            Err(TransportFailure(why)) => {
+                entry.error = Some(why.clone());
+                self.audit.push(entry);
+                self.transient(idx, now, format!("no answer ({why})"), None);
+            }
+            Ok(response) => {
+                entry.status = Some(response.status);
+                let parsed = envelope::parse(&response).err();
+                entry.error = parsed.as_ref().map(error_summary);
+                self.audit.push(entry);
+                match response.status {
+                    429 => {
+                        let retry_after = response
+                            .header("retry-after")
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .map(|s| s * 1000);
+                        if let Some(ms) = retry_after {
+                            if let Some(bucket) = self.buckets.get_mut(&class) {
+                                bucket.pause_until(now + ms);
+                            }
+                        }
+                        self.transient(idx, now, "rate limited (HTTP 429)".into(), retry_after);
+                    }
+                    500..=599 => {
+                        let why = parsed
+                            .map_or_else(|| format!("HTTP {}", response.status), |e| e.to_string());
+                        self.transient(idx, now, why, None);
+                    }
+                    401 => {
+                        let message =
+                            parsed.map_or_else(|| "HTTP 401".to_string(), |e| e.to_string());
+                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now);
+                        self.stop(
+                            format!(
+                                "not sent: the run stopped because {}",
+                                lower_first(&message)
+                            ),
+                            now,
+                        );
+                    }
+                    _ => match self.slots[idx].step.on_response(&response, now) {
+                        StepUpdate::Continue => {
+                            self.slots[idx].attempt = 1;
+                            self.ready.push_front(idx);
+                        }
+                        StepUpdate::Finished { status, message } => {
+                            self.finish(idx, status, message, now)
+                        }
+                        StepUpdate::RetryAfter { ms } => {
+                            self.slots[idx].attempt = 1;
+                            self.delayed.push(Reverse((now + ms, idx)));
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    /// Stops sending: rows not yet sent end `skipped`; answers still on their way are recorded.
+    pub fn cancel(&mut self, now: UnixMillis) {
+        if !self.cancelled && self.stop_reason.is_none() {
+            self.cancelled = true;
+            self.skip_waiting("skipped: cancelled before it was sent", now);
+        }
+    }
+
+    /// True when every row has an outcome.
+    pub fn is_finished(&self) -> bool {
+        self.finished == self.slots.len()
+    }
+
+    /// Why the run stopped early (a 401), if it did.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.as_deref()
+    }
+
+    /// Counts for a progress bar at `now`.
+    pub fn progress(&mut self, now: UnixMillis) -> Progress {
+        while self
+            .answers
+            .front()
+            .is_some_and(|t| now.saturating_sub(*t) > 10_000)
+        {
+            self.answers.pop_front();
+        }
+        let window = now
+            .saturating_sub(self.answers.front().copied().unwrap_or(now))
+            .max(1000);
+        self.progress.rate_per_second = self.answers.len() as f64 * 1000.0 / window as f64;
+        self.progress.in_flight = self.in_flight.len();
+        self.progress.clone()
+    }
+
+    /// Every row's outcome so far, in step order (`None` for rows not finished).
+    pub fn outcomes(&self) -> impl Iterator<Item = Option<&Outcome>> {
+        self.slots.iter().map(|s| match &s.state {
+            SlotState::Finished(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    /// The steps (to read what they learnt, such as a before-snapshot).
+    pub fn steps(&self) -> impl Iterator<Item = &S> {
+        self.slots.iter().map(|s| &s.step)
+    }
+
+    /// Audit entries recorded since the last call.
+    pub fn take_audit(&mut self) -> Vec<AuditEntry> {
+        std::mem::take(&mut self.audit)
+    }
+
+    /// Journal entries recorded since the last call.
+    pub fn take_journal(&mut self) -> Vec<JournalEntry> {
+        std::mem::take(&mut self.journal)
+    }
+
+    fn transient(&mut self, idx: usize, now: UnixMillis, why: String, retry_after_ms: Option<u64>) {
+        if self.cancelled || self.stop_reason.is_some() {
+            let message = format!(
+                "failed: the run was stopped while this row was being retried ({why}); it may or may not have been applied, plan again to see"
+            );
+            self.finish(idx, OutcomeStatus::Failed, message, now);
+            return;
+        }
+        let slot = &mut self.slots[idx];
+        if slot.attempt >= self.config.max_attempts {
+            let message = format!("failed after {} attempts: {why}", slot.attempt);
+            self.finish(idx, OutcomeStatus::Failed, message, now);
+            return;
+        }
+        let attempt = slot.attempt;
+        slot.attempt += 1;
+        self.progress.retries += 1;
+        let delay = match retry_after_ms {
+            Some(ms) => ms + self.random_below(250),
+            None => {
+                let full = self
+                    .config
+                    .backoff_base_ms
+                    .saturating_mul(1u64 << (attempt - 1).min(20))
+                    .min(self.config.backoff_max_ms);
+                full / 2 + self.random_below(full / 2 + 1)
+            }
+        };
+        self.delayed.push(Reverse((now + delay, idx)));
+    }
+
+    fn finish(&mut self, idx: usize, status: OutcomeStatus, message: String, now: UnixMillis) {
+        let slot = &mut self.slots[idx];
+        if matches!(slot.state, SlotState::Finished(_)) {
+            return;
+        }
+        let key = slot.step.key().to_string();
+        if matches!(status, OutcomeStatus::Done | OutcomeStatus::Unchanged) {
+            self.journal.push(JournalEntry {
+                key: key.clone(),
+                applied: slot.step.fingerprint(),
+                at: now,
+            });
+        }
+        slot.state = SlotState::Finished(Outcome {
+            key,
+            status,
+            message,
+            finished_at: Some(now),
+        });
+        self.finished += 1;
+        self.progress.remaining -= 1;
+        match status {
+            OutcomeStatus::Done => self.progress.done += 1,
+            OutcomeStatus::Unchanged => self.progress.unchanged += 1,
+            OutcomeStatus::Failed => self.progress.failed += 1,
+            OutcomeStatus::Skipped => self.progress.skipped += 1,
+        }
+    }
+
+    fn stop(&mut self, reason: String, now: UnixMillis) {
+        if self.stop_reason.is_none() {
+            self.skip_waiting(&reason, now);
+            self.stop_reason = Some(reason);
+        }
+    }
+
+    fn skip_waiting(&mut self, message: &str, now: UnixMillis) {
+        let waiting: Vec<usize> = self
+            .ready
+            .drain(..)
+            .chain(self.delayed.drain().map(|Reverse((_, idx))| idx))
+            .collect();
+        for idx in waiting {
+            self.finish(idx, OutcomeStatus::Skipped, message.to_string(), now);
+        }
+    }
+
+    /// splitmix64: reproducible jitter without a clock or OS randomness.
+    fn random_below(&mut self, bound: u64) -> u64 {
+        if bound == 0 {
+            return 0;
+        }
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % bound
+    }
+}
+
+fn path_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+fn error_summary(e: &crate::error::ApiError) -> String {
+    e.to_string()
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod tests;

@@ -1,0 +1,361 @@
+//! The executor on a virtual clock: nothing sleeps, every delay is checked exactly.
+
+use super::*;
+use crate::connection::Auth;
+
+/// A one-request step (PUT), or a two-request one (GET then PUT) when `two_phase`.
+struct TestStep {
+    key: String,
+    two_phase: bool,
+    phase: u8,
+}
+
+impl TestStep {
+    fn new(i: usize) -> TestStep {
+        TestStep {
+            key: format!("row:{}", i + 2),
+            two_phase: false,
+            phase: 0,
+        }
+    }
+}
+
+impl Step for TestStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        let method = if self.two_phase && self.phase == 0 {
+            Method::Get
+        } else {
+            Method::Put
+        };
+        conn.request(
+            method,
+            conn.url(&format!("users/UR_{}", self.key.replace(':', ""))),
+            None,
+        )
+    }
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        if self.two_phase && self.phase == 0 {
+            self.phase = 1;
+            return StepUpdate::Continue;
+        }
+        match envelope::parse(response) {
+            Ok(_) => StepUpdate::Finished {
+                status: OutcomeStatus::Done,
+                message: "done".into(),
+            },
+            Err(e) => StepUpdate::Finished {
+                status: OutcomeStatus::Failed,
+                message: e.to_string(),
+            },
+        }
+    }
+    fn fingerprint(&self) -> String {
+        "status=disabled".into()
+    }
+}
+
+fn conn() -> Connection {
+    Connection::direct("http://sandbox.test/API/v3", Auth::api_token("t").unwrap()).unwrap()
+}
+
+fn steps(n: usize) -> Vec<TestStep> {
+    (0..n).map(TestStep::new).collect()
+}
+
+fn ok() -> Result<HttpResponse, TransportFailure> {
+    Ok(HttpResponse::new(
+        200,
+        r#"{"meta":{"httpStatus":"200 - OK"}}"#,
+    ))
+}
+
+fn status(code: u16) -> Result<HttpResponse, TransportFailure> {
+    Ok(HttpResponse::new(
+        code,
+        format!(
+            r#"{{"meta":{{"httpStatus":"{code}","error":{{"errorMessage":"message {code}","errorCode":"E_{code}"}}}}}}"#
+        ),
+    ))
+}
+
+fn quiet_limits(concurrency: usize) -> ExecConfig {
+    ExecConfig {
+        concurrency,
+        brand_limit: RateLimit {
+            per_minute: 6_000_000.0,
+            burst: 1000.0,
+        },
+        limits: vec![],
+        ..ExecConfig::default()
+    }
+}
+
+#[test]
+fn transient_failures_back_off_exponentially_with_jitter_then_fail() {
+    let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+    let mut now = 0;
+    let mut waits = Vec::new();
+    loop {
+        let poll = ex.poll(now);
+        if ex.is_finished() {
+            break;
+        }
+        if let Some(out) = poll.send.first() {
+            ex.on_response(out.id, now, status(503));
+            continue;
+        }
+        let wake = poll.wake_at.expect("a retry is scheduled");
+        waits.push(wake - now);
+        now = wake;
+    }
+    // 6 attempts: 5 waits, each within [d/2, d] for d = 500, 1000, 2000, 4000, 8000 ms.
+    assert_eq!(waits.len(), 5, "{waits:?}");
+    for (i, w) in waits.iter().enumerate() {
+        let d = 500u64 << i;
+        assert!(
+            *w >= d / 2 && *w <= d,
+            "wait {i} = {w} not in [{}, {d}]",
+            d / 2
+        );
+    }
+    let outcome = ex.outcomes().next().unwrap().unwrap().clone();
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert!(
+        outcome.message.starts_with(
+            "failed after 6 attempts: Qualtrics had a server error (HTTP 503): message 503"
+        ),
+        "{}",
+        outcome.message
+    );
+    let audit = ex.take_audit();
+    assert_eq!(
+        audit.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(audit[0].status, Some(503));
+}
+
+#[test]
+fn retry_after_is_honoured_and_pauses_that_endpoint() {
+    let mut config = quiet_limits(4);
+    config.limits = vec![(
+        EndpointClass::Users,
+        RateLimit {
+            per_minute: 600_000.0,
+            burst: 100.0,
+        },
+    )];
+    let mut ex = Executor::new(conn(), steps(3), config, 1_000);
+    let first = ex.poll(1_000).send;
+    assert_eq!(first.len(), 3);
+    let mut r = HttpResponse::new(
+        429,
+        r#"{"meta":{"error":{"errorMessage":"Too many requests"}}}"#,
+    );
+    r.headers.push(("Retry-After".into(), "3".into()));
+    ex.on_response(first[0].id, 1_100, Ok(r));
+    ex.on_response(first[1].id, 1_100, ok());
+    ex.on_response(first[2].id, 1_100, ok());
+    let poll = ex.poll(1_100);
+    assert!(poll.send.is_empty());
+    let wake = poll.wake_at.unwrap();
+    assert!((4_100..4_350).contains(&wake), "woke at {wake}");
+    assert!(
+        ex.poll(4_099).send.is_empty(),
+        "nothing before Retry-After ends"
+    );
+    let again = ex.poll(wake);
+    assert_eq!(again.send.len(), 1);
+    ex.on_response(again.send[0].id, wake + 10, ok());
+    assert!(ex.is_finished());
+    assert_eq!(ex.progress(wake + 10).retries, 1);
+}
+
+#[test]
+fn rate_limits_pace_sends_under_the_ceiling() {
+    // 600/min = 10 a second, burst 2; answers are instant; 200 rows take ~20 s.
+    let config = ExecConfig {
+        concurrency: 50,
+        brand_limit: RateLimit {
+            per_minute: 3000.0,
+            burst: 10.0,
+        },
+        limits: vec![(
+            EndpointClass::Users,
+            RateLimit {
+                per_minute: 600.0,
+                burst: 2.0,
+            },
+        )],
+        ..ExecConfig::default()
+    };
+    let mut ex = Executor::new(conn(), steps(200), config, 0);
+    let mut now = 0u64;
+    let mut sent_at = Vec::new();
+    while !ex.is_finished() {
+        let poll = ex.poll(now);
+        for out in &poll.send {
+            sent_at.push(now);
+            ex.on_response(out.id, now, ok());
+        }
+        if poll.send.is_empty() {
+            now = poll.wake_at.expect("paced, not stuck");
+        }
+    }
+    assert_eq!(sent_at.len(), 200);
+    // Never more than burst + rate * t in any prefix.
+    for (i, t) in sent_at.iter().enumerate() {
+        let allowed = 2.0 + *t as f64 / 100.0;
+        assert!(
+            (i + 1) as f64 <= allowed + 1e-9,
+            "request {} at {t} ms exceeds the limit",
+            i + 1
+        );
+    }
+    let last = *sent_at.last().unwrap();
+    assert!(
+        (19_700..=20_000).contains(&last),
+        "200 at 10/s with burst 2 ends near 19.8 s, got {last}"
+    );
+}
+
+#[test]
+fn concurrency_limit_holds() {
+    let mut ex = Executor::new(conn(), steps(20), quiet_limits(3), 0);
+    let first = ex.poll(0);
+    assert_eq!(first.send.len(), 3);
+    assert!(ex.poll(0).send.is_empty());
+    ex.on_response(first.send[0].id, 5, ok());
+    assert_eq!(ex.poll(5).send.len(), 1);
+}
+
+#[test]
+fn a_401_stops_the_run_and_nothing_else_is_sent() {
+    let mut ex = Executor::new(conn(), steps(10), quiet_limits(2), 0);
+    let sent = ex.poll(0).send;
+    ex.on_response(sent[0].id, 10, status(401));
+    assert!(ex.poll(10).send.is_empty());
+    assert!(ex.poll(99_999).send.is_empty());
+    ex.on_response(sent[1].id, 12, ok());
+    assert!(ex.is_finished());
+    let p = ex.progress(12);
+    assert_eq!((p.done, p.failed, p.skipped), (1, 1, 8));
+    let skipped = ex
+        .outcomes()
+        .flatten()
+        .find(|o| o.status == OutcomeStatus::Skipped)
+        .unwrap();
+    assert!(
+        skipped.message.starts_with(
+            "not sent: the run stopped because qualtrics did not recognise the API token"
+        ),
+        "{}",
+        skipped.message
+    );
+    assert!(ex.stop_reason().is_some());
+}
+
+#[test]
+fn other_4xx_fail_the_row_at_once_with_qualtrics_message() {
+    let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+    let sent = ex.poll(0).send;
+    ex.on_response(sent[0].id, 1, status(400));
+    assert!(ex.is_finished());
+    let o = ex.outcomes().next().unwrap().unwrap();
+    assert_eq!(o.status, OutcomeStatus::Failed);
+    assert_eq!(
+        o.message,
+        "Qualtrics refused the request (HTTP 400, E_400): message 400"
+    );
+    assert_eq!(ex.progress(1).retries, 0);
+}
+
+#[test]
+fn network_failures_are_retried_and_steps_continue_through_phases() {
+    let mut s = steps(1);
+    s[0].two_phase = true;
+    let mut ex = Executor::new(conn(), s, quiet_limits(1), 0);
+    let get = ex.poll(0).send.remove(0);
+    assert_eq!(get.request.method, Method::Get);
+    ex.on_response(get.id, 5, Err(TransportFailure("connection reset".into())));
+    let wake = ex.poll(5).wake_at.unwrap();
+    let get2 = ex.poll(wake).send.remove(0);
+    assert_eq!(get2.request.method, Method::Get);
+    ex.on_response(get2.id, wake + 1, ok());
+    let put = ex.poll(wake + 1).send.remove(0);
+    assert_eq!(put.request.method, Method::Put);
+    ex.on_response(put.id, wake + 2, ok());
+    assert!(ex.is_finished());
+    let audit = ex.take_audit();
+    assert_eq!(audit.len(), 3);
+    assert_eq!(audit[0].error.as_deref(), Some("connection reset"));
+    assert_eq!((audit[1].attempt, audit[2].attempt), (2, 1));
+    assert_eq!(audit[2].path, "/API/v3/users/UR_row2");
+    let journal = ex.take_journal();
+    assert_eq!(
+        journal,
+        vec![JournalEntry {
+            key: "row:2".into(),
+            applied: "status=disabled".into(),
+            at: wake + 2
+        }]
+    );
+}
+
+#[test]
+fn cancel_skips_what_was_not_sent_and_records_what_was() {
+    let mut ex = Executor::new(conn(), steps(10), quiet_limits(2), 0);
+    let sent = ex.poll(0).send;
+    ex.cancel(1);
+    assert!(ex.poll(2).send.is_empty());
+    assert!(!ex.is_finished(), "two answers are still on their way");
+    ex.on_response(sent[0].id, 3, ok());
+    ex.on_response(sent[1].id, 3, Err(TransportFailure("timeout".into())));
+    assert!(ex.is_finished());
+    let p = ex.progress(3);
+    assert_eq!((p.done, p.failed, p.skipped), (1, 1, 8));
+    let failed = ex
+        .outcomes()
+        .flatten()
+        .find(|o| o.status == OutcomeStatus::Failed)
+        .unwrap();
+    assert!(failed.message.contains("may or may not have been applied"));
+}
+
+#[test]
+fn endpoint_classes() {
+    let c = |m, u| EndpointClass::of(m, u);
+    assert_eq!(
+        c(Method::Put, "http://x/relay/iad1/API/v3/users/UR_1"),
+        EndpointClass::Users
+    );
+    assert_eq!(
+        c(Method::Get, "https://iad1.qualtrics.com/API/v3/whoami"),
+        EndpointClass::Users
+    );
+    assert_eq!(
+        c(
+            Method::Get,
+            "https://x/API/v3/groups/GR_1/members?offset=100"
+        ),
+        EndpointClass::GroupMembersRead
+    );
+    assert_eq!(
+        c(Method::Delete, "https://x/API/v3/groups/GR_1/members/UR_1"),
+        EndpointClass::GroupMembersDelete
+    );
+    assert_eq!(
+        c(Method::Post, "https://x/API/v3/groups/GR_1/members"),
+        EndpointClass::Groups
+    );
+    assert_eq!(
+        c(
+            Method::Post,
+            "https://x/API/v3/employee-directories/cx/import-participants"
+        ),
+        EndpointClass::Directory
+    );
+}
