@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod error;
 pub mod exec;
 pub mod http;
+pub mod lifecycle;
 pub mod table;
 pub mod time;
 pub mod users;
