@@ -302,9 +302,13 @@ struct Slot<S> {
     state: SlotState,
 }
 
+/// A token bucket whose pace adapts: each 429 for its endpoints cuts the pace (x0.7, down to a
+/// tenth of the configured rate) and each success restores a little of it, so a brand whose
+/// real limits are lower than the configured figures is not hammered.
 #[derive(Debug, Clone)]
 struct Bucket {
     rate_per_ms: f64,
+    pace: f64,
     capacity: f64,
     tokens: f64,
     updated: UnixMillis,
@@ -314,6 +318,7 @@ impl Bucket {
     fn new(limit: RateLimit, now: UnixMillis) -> Bucket {
         Bucket {
             rate_per_ms: limit.per_minute / 60_000.0,
+            pace: 1.0,
             capacity: limit.burst.max(1.0),
             tokens: limit.burst.max(1.0),
             updated: now,
@@ -322,29 +327,32 @@ impl Bucket {
     fn refill(&mut self, now: UnixMillis) {
         if now > self.updated {
             let elapsed = (now - self.updated) as f64;
-            self.tokens = (self.tokens + elapsed * self.rate_per_ms).min(self.capacity);
+            self.tokens = (self.tokens + elapsed * self.rate_per_ms * self.pace).min(self.capacity);
             self.updated = now;
         }
     }
     /// Milliseconds until one token is there (0 when it is).
     fn wait(&mut self, now: UnixMillis) -> u64 {
         self.refill(now);
-        if now < self.updated {
-            return self.updated - now + (1.0 / self.rate_per_ms).ceil() as u64;
-        }
         if self.tokens >= 1.0 {
             0
         } else {
-            ((1.0 - self.tokens) / self.rate_per_ms).ceil().max(1.0) as u64
+            ((1.0 - self.tokens) / (self.rate_per_ms * self.pace))
+                .ceil()
+                .max(1.0) as u64
         }
     }
     fn take(&mut self) {
         self.tokens -= 1.0;
     }
-    /// No tokens before `until` (the server asked us to wait).
-    fn pause_until(&mut self, until: UnixMillis) {
-        self.tokens = 0.0;
-        self.updated = self.updated.max(until);
+    /// The server said "too many": empty the bucket and slow down.
+    fn throttled(&mut self) {
+        self.tokens = self.tokens.min(0.0);
+        self.pace = (self.pace * 0.7).max(0.1);
+    }
+    /// An answer that was not a 429: recover some pace.
+    fn succeeded(&mut self) {
+        self.pace = (self.pace + 0.02).min(1.0);
     }
 }
 
@@ -509,17 +517,25 @@ impl<S: Step> Executor<S> {
                 let parsed = envelope::parse(&response).err();
                 entry.error = parsed.as_ref().map(error_summary);
                 self.audit.push(entry);
+                let is_429 = response.status == 429;
+                for bucket in self
+                    .buckets
+                    .get_mut(&class)
+                    .into_iter()
+                    .chain(Some(&mut self.brand_bucket))
+                {
+                    if is_429 {
+                        bucket.throttled();
+                    } else {
+                        bucket.succeeded();
+                    }
+                }
                 match response.status {
                     429 => {
                         let retry_after = response
                             .header("retry-after")
                             .and_then(|v| v.trim().parse::<u64>().ok())
                             .map(|s| s * 1000);
-                        if let Some(ms) = retry_after {
-                            if let Some(bucket) = self.buckets.get_mut(&class) {
-                                bucket.pause_until(now + ms);
-                            }
-                        }
                         self.transient(idx, now, "rate limited (HTTP 429)".into(), retry_after);
                     }
                     500..=599 => {

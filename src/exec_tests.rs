@@ -139,7 +139,7 @@ fn transient_failures_back_off_exponentially_with_jitter_then_fail() {
 }
 
 #[test]
-fn retry_after_is_honoured_and_pauses_that_endpoint() {
+fn retry_after_is_honoured() {
     let mut config = quiet_limits(4);
     config.limits = vec![(
         EndpointClass::Users,
@@ -162,6 +162,7 @@ fn retry_after_is_honoured_and_pauses_that_endpoint() {
     let poll = ex.poll(1_100);
     assert!(poll.send.is_empty());
     let wake = poll.wake_at.unwrap();
+    // Retry-After: 3 s, plus at most 250 ms of jitter.
     assert!((4_100..4_350).contains(&wake), "woke at {wake}");
     assert!(
         ex.poll(4_099).send.is_empty(),
@@ -358,4 +359,48 @@ fn endpoint_classes() {
         ),
         EndpointClass::Directory
     );
+}
+
+#[test]
+fn repeated_429s_slow_the_pace_and_successes_restore_it() {
+    // 60/s with burst 1; every 429 (without Retry-After) cuts the pace by 30 %.
+    let config = ExecConfig {
+        concurrency: 1,
+        brand_limit: RateLimit {
+            per_minute: 3600.0,
+            burst: 1.0,
+        },
+        limits: vec![],
+        max_attempts: 100,
+        backoff_base_ms: 1,
+        backoff_max_ms: 1,
+        ..ExecConfig::default()
+    };
+    let mut ex = Executor::new(conn(), steps(1), config, 0);
+    let mut now = 0;
+    let mut gaps = Vec::new();
+    let mut last = 0;
+    for _ in 0..8 {
+        let poll = loop {
+            let p = ex.poll(now);
+            if !p.send.is_empty() {
+                break p;
+            }
+            now = p.wake_at.unwrap();
+        };
+        gaps.push(now - last);
+        last = now;
+        ex.on_response(poll.send[0].id, now, status(429));
+    }
+    // Gaps between tries grow as the pace drops (1 token per 16.7 ms at full pace).
+    assert!(gaps[7] > 3 * gaps[1], "{gaps:?}");
+    let p = loop {
+        let p = ex.poll(now);
+        if !p.send.is_empty() {
+            break p;
+        }
+        now = p.wake_at.unwrap();
+    };
+    ex.on_response(p.send[0].id, now, ok());
+    assert!(ex.is_finished());
 }

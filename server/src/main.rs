@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use roster_server::relay::Upstream;
+use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
 use roster_server::{app, ServerConfig};
 
@@ -24,6 +25,37 @@ struct Args {
     /// Seed of the sandbox brand's data and tokens.
     #[arg(long, env = "ROSTER_SEED", default_value_t = 1)]
     seed: u64,
+    /// How many users the sandbox brand has.
+    #[arg(long, env = "ROSTER_SANDBOX_USERS", default_value_t = 250)]
+    users: usize,
+    /// Multiply the sandbox's rate limits (3000/min brand and users, 600/min groups, 75/min
+    /// directory) by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    rate_limit_scale: f64,
+    /// Milliseconds the sandbox adds to every answer.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Share (0-1) of sandbox requests answered 500.
+    #[arg(long, default_value_t = 0.0)]
+    fault_500: f64,
+    /// Share answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    fault_503: f64,
+    /// Share answered 429 whatever the rate.
+    #[arg(long, default_value_t = 0.0)]
+    fault_429: f64,
+    /// Share whose connection is dropped before handling.
+    #[arg(long, default_value_t = 0.0)]
+    fault_drop: f64,
+    /// Share handled whose answer is then lost.
+    #[arg(long, default_value_t = 0.0)]
+    fault_lost: f64,
+    /// Share of 429 answers carrying Retry-After.
+    #[arg(long, default_value_t = 0.5)]
+    retry_after_share: f64,
+    /// Seed of the fault draws.
+    #[arg(long, default_value_t = 1)]
+    fault_seed: u64,
     /// Do not host the sandbox brand.
     #[arg(long)]
     no_sandbox: bool,
@@ -58,7 +90,19 @@ async fn run(args: Args) -> Result<(), String> {
     let sandbox = (!args.no_sandbox).then(|| {
         ServerConfig::sandbox(&SandboxConfig {
             seed: args.seed,
+            users: args.users,
             cors: args.sandbox_cors,
+            limits: RateLimits::default().scaled(args.rate_limit_scale),
+            faults: Faults {
+                latency_ms: args.latency_ms,
+                error_500: args.fault_500,
+                error_503: args.fault_503,
+                error_429: args.fault_429,
+                drop_connection: args.fault_drop,
+                lost_answer: args.fault_lost,
+                retry_after_share: args.retry_after_share,
+                seed: args.fault_seed,
+            },
         })
     });
     let relay_upstream = match args.relay_upstream.as_deref() {

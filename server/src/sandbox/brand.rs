@@ -8,7 +8,7 @@ use serde::Serialize;
 pub const BRAND_ID: &str = "rosterdemo";
 /// The datacenter the sandbox brand lives on; other datacenter hosts are "proxied".
 pub const HOME_DATACENTER: &str = "iad1";
-/// How many users a seeded brand has.
+/// How many users a seeded brand has unless told otherwise.
 pub const USER_COUNT: usize = 250;
 /// The built-in brand administrator user type.
 pub const UT_BRAND_ADMIN: &str = "UT_BRANDADMIN";
@@ -172,8 +172,15 @@ fn ascii_fold(s: &str) -> String {
 }
 
 impl Brand {
-    /// The brand for a seed: the same seed always gives the same users, ids and tokens.
+    /// The brand for a seed with [`USER_COUNT`] users.
     pub fn seeded(seed: u64) -> Brand {
+        Brand::seeded_with(seed, USER_COUNT)
+    }
+
+    /// The brand for a seed and a number of users (at least 2): the same arguments always give
+    /// the same users, ids and tokens.
+    pub fn seeded_with(seed: u64, user_count: usize) -> Brand {
+        let user_count = user_count.max(2);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let divisions: Vec<Division> = ["Arts & Sciences", "Business School", "Medical Center"]
             .iter()
@@ -193,8 +200,8 @@ impl Brand {
             });
         }
 
-        let mut users = Vec::with_capacity(USER_COUNT);
-        for i in 0..USER_COUNT {
+        let mut users = Vec::with_capacity(user_count);
+        for i in 0..user_count {
             let first = FIRST[rng.random_range(0..FIRST.len())].to_string();
             let last = LAST[rng.random_range(0..LAST.len())].to_string();
             let email = format!(

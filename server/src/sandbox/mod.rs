@@ -10,19 +10,24 @@
 //! own, marked `SBX_*`; clients must rely on the HTTP status and message, as with Qualtrics.
 
 pub mod brand;
+pub mod faults;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, put};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use brand::{Brand, HOME_DATACENTER};
+use faults::{Family, Fate, Faults, RateLimits, Trouble};
 
 /// Users per page of `GET /users`, as Qualtrics pages them.
 pub const USERS_PAGE_SIZE: usize = 100;
@@ -32,8 +37,43 @@ pub const USERS_PAGE_SIZE: usize = 100;
 pub struct SandboxConfig {
     /// Seed for the brand's data and tokens.
     pub seed: u64,
+    /// How many users the brand has.
+    pub users: usize,
     /// Answer CORS preflights and add `Access-Control-Allow-Origin: *` (off, like Qualtrics).
     pub cors: bool,
+    /// Rate limits per endpoint family.
+    pub limits: RateLimits,
+    /// Injected faults.
+    pub faults: Faults,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            seed: 1,
+            users: brand::USER_COUNT,
+            cors: false,
+            limits: RateLimits::default(),
+            faults: Faults {
+                retry_after_share: 0.5,
+                ..Faults::default()
+            },
+        }
+    }
+}
+
+/// What the sandbox saw, for tests and benchmarks (`GET /sandbox/control/stats`).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// API requests received.
+    pub requests: u64,
+    /// Answers by HTTP status (0 = connection dropped).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Requests per endpoint family.
+    pub by_family: BTreeMap<String, u64>,
+    /// Effective changes per user id (a PUT that changed nothing is not counted).
+    pub changes_per_user: HashMap<String, u32>,
 }
 
 /// The sandbox's shared state.
@@ -41,16 +81,28 @@ pub struct Sandbox {
     brand: Mutex<Brand>,
     cors: bool,
     request_counter: AtomicU64,
+    trouble: Mutex<Trouble>,
+    stats: Mutex<Stats>,
 }
 
 impl Sandbox {
     /// A freshly seeded sandbox.
     pub fn new(config: &SandboxConfig) -> Arc<Sandbox> {
         Arc::new(Sandbox {
-            brand: Mutex::new(Brand::seeded(config.seed)),
+            brand: Mutex::new(Brand::seeded_with(config.seed, config.users)),
             cors: config.cors,
             request_counter: AtomicU64::new(0),
+            trouble: Mutex::new(Trouble::new(config.limits, config.faults.clone())),
+            stats: Mutex::new(Stats::default()),
         })
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn trouble(&self) -> std::sync::MutexGuard<'_, Trouble> {
+        self.trouble.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The brand administrator's token (printed at start so a person can connect).
@@ -82,6 +134,9 @@ impl Sandbox {
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/connect-info", get(connect_info))
+        .route("/control/stats", get(control_stats))
+        .route("/control/faults", put(control_faults))
+        .route("/control/limits", put(control_limits))
         .route("/API/v3/{*rest}", any(api))
         .with_state(sandbox)
 }
@@ -95,6 +150,45 @@ async fn connect_info(State(sb): State<Arc<Sandbox>>) -> Json<Value> {
         "adminToken": brand.admin_token,
         "apiPath": "/sandbox/API/v3",
     }))
+}
+
+fn is_admin_call(sb: &Sandbox, headers: &HeaderMap) -> bool {
+    let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
+    token.is_some_and(|t| t == sb.brand().admin_token)
+}
+
+/// Test and benchmark control, not part of Qualtrics' API: what the sandbox saw.
+async fn control_stats(State(sb): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+    if !is_admin_call(&sb, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(sb.stats().clone()).into_response()
+}
+
+/// Test and benchmark control: replace the injected faults for the next requests.
+async fn control_faults(
+    State(sb): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Json(faults): Json<Faults>,
+) -> Response {
+    if !is_admin_call(&sb, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    sb.trouble().set_faults(faults);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Test and benchmark control: replace the rate limits.
+async fn control_limits(
+    State(sb): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Json(limits): Json<RateLimits>,
+) -> Response {
+    if !is_admin_call(&sb, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    sb.trouble().set_limits(limits);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Where the client thinks it is talking: decides `nextPage` hosts and proxy notices.
@@ -174,7 +268,54 @@ async fn api(
         return resp;
     }
     let at = addressed(&headers);
-    let answer = dispatch(&sb, &method, &uri, &headers, &body, &at);
+    let segments: Vec<&str> = api_segments(uri.path());
+    let family = Family::of(method.as_str(), &segments);
+    let latency = sb.trouble().faults().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let fate = sb.trouble().fate(family);
+    {
+        let mut stats = sb.stats();
+        stats.requests += 1;
+        *stats.by_family.entry(format!("{family:?}")).or_default() += 1;
+    }
+    let answer = match fate {
+        Fate::Drop => {
+            sb.stats()
+                .by_status
+                .entry(0)
+                .and_modify(|n| *n += 1)
+                .or_insert(1);
+            return dropped_connection();
+        }
+        Fate::Error(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Answer::error(
+                status,
+                "SBX_FAULT",
+                "Internal error. Please try again later.",
+            )
+        }
+        Fate::TooMany(_) => Answer::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "SBX_RATE_LIMIT",
+            "Too many requests. Please slow down.",
+        ),
+        Fate::Normal | Fate::LoseAnswer => dispatch(&sb, &method, &uri, &headers, &body, &at),
+    };
+    if fate == Fate::LoseAnswer {
+        sb.stats()
+            .by_status
+            .entry(0)
+            .and_modify(|n| *n += 1)
+            .or_insert(1);
+        return dropped_connection();
+    }
+    *sb.stats()
+        .by_status
+        .entry(answer.status.as_u16())
+        .or_default() += 1;
     let mut body = answer.body;
     if let Some(meta) = body.get_mut("meta").and_then(Value::as_object_mut) {
         let status = answer.status;
@@ -197,9 +338,32 @@ async fn api(
         }
     }
     let mut resp = (answer.status, Json(body)).into_response();
+    if let Fate::TooMany(Some(secs)) = fate {
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+    }
     if sb.cors {
         add_cors(resp.headers_mut());
     }
+    resp
+}
+
+fn api_segments(path: &str) -> Vec<&str> {
+    let rest = path.split_once("/API/v3/").map(|(_, r)| r).unwrap_or("");
+    rest.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// An answer whose body fails after the status line: the client sees the connection drop.
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: connection dropped",
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(failing));
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -229,7 +393,7 @@ fn dispatch(
 ) -> Answer {
     let path = uri.path();
     let rest = path.split_once("/API/v3/").map(|(_, r)| r).unwrap_or("");
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let segments = api_segments(path);
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
@@ -274,7 +438,16 @@ fn dispatch(
             Some(u) => Answer::ok(serde_json::to_value(u).expect("users serialise")),
             None => not_found(id),
         },
-        (&Method::PUT, ["users", id]) => update_user(&mut brand, id, body),
+        (&Method::PUT, ["users", id]) => {
+            let (answer, changed) = update_user(&mut brand, id, body);
+            if changed {
+                *sb.stats()
+                    .changes_per_user
+                    .entry(id.to_string())
+                    .or_default() += 1;
+            }
+            answer
+        }
         _ => Answer::error(
             StatusCode::NOT_FOUND,
             "SBX_NO_ROUTE",
@@ -344,40 +517,53 @@ const UPDATABLE: &[&str] = &[
     "permissions",
 ];
 
-fn update_user(brand: &mut Brand, id: &str, body: &[u8]) -> Answer {
+/// Applies a partial update; also says whether the status or expiry actually changed.
+fn update_user(brand: &mut Brand, id: &str, body: &[u8]) -> (Answer, bool) {
     let Some(index) = brand.users.iter().position(|u| u.id == id) else {
-        return not_found(id);
+        return (not_found(id), false);
     };
+    match apply_update(&mut brand.users[index], body) {
+        Ok(before) => {
+            let after = &brand.users[index];
+            let changed = before.account_status != after.account_status
+                || before.account_expiration_date != after.account_expiration_date;
+            (Answer::ok_meta_only(), changed)
+        }
+        Err(answer) => (answer, false),
+    }
+}
+
+/// Validates everything before changing anything: a refused update changes nothing.
+fn apply_update(stored: &mut brand::User, body: &[u8]) -> Result<brand::User, Answer> {
     let fields: Map<String, Value> = match serde_json::from_slice(body) {
         Ok(Value::Object(m)) => m,
         _ => {
-            return Answer::error(
+            return Err(Answer::error(
                 StatusCode::BAD_REQUEST,
                 "SBX_BAD_BODY",
                 "The request body must be a JSON object.",
-            )
+            ))
         }
     };
     if let Some(unknown) = fields.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
-        return Answer::error(
+        return Err(Answer::error(
             StatusCode::BAD_REQUEST,
             "SBX_UNKNOWN_FIELD",
             format!("Invalid field in request body: {unknown}"),
-        );
+        ));
     }
-    // Validate everything before changing anything: a refused update changes nothing.
-    let mut user = brand.users[index].clone();
+    let mut user = stored.clone();
     for (key, value) in &fields {
         let text = match value {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
             _ if key == "permissions" => continue,
             _ => {
-                return Answer::error(
+                return Err(Answer::error(
                     StatusCode::BAD_REQUEST,
                     "SBX_BAD_VALUE",
                     format!("Invalid value for {key}: expected a string"),
-                )
+                ))
             }
         };
         match key.as_str() {
@@ -385,14 +571,24 @@ fn update_user(brand: &mut Brand, id: &str, body: &[u8]) -> Answer {
                 Some("active") => user.account_status = "active".into(),
                 Some("disabled") => user.account_status = "disabled".into(),
                 _ => {
-                    return Answer::error(
+                    return Err(Answer::error(
                         StatusCode::BAD_REQUEST,
                         "SBX_BAD_VALUE",
                         "Invalid value for status: expected active or disabled",
-                    )
+                    ))
                 }
             },
-            "accountExpirationDate" => user.account_expiration_date = text,
+            "accountExpirationDate" => match text.as_deref().map(normalise_datetime) {
+                None => user.account_expiration_date = None,
+                Some(Some(dt)) => user.account_expiration_date = Some(dt),
+                Some(None) => {
+                    return Err(Answer::error(
+                        StatusCode::BAD_REQUEST,
+                        "SBX_BAD_VALUE",
+                        "Invalid value for accountExpirationDate: expected an ISO 8601 date",
+                    ))
+                }
+            },
             "firstName" => user.first_name = text.unwrap_or_default(),
             "lastName" => user.last_name = text.unwrap_or_default(),
             "email" => user.email = text.unwrap_or_default(),
@@ -405,6 +601,35 @@ fn update_user(brand: &mut Brand, id: &str, body: &[u8]) -> Answer {
             _ => {}
         }
     }
-    brand.users[index] = user;
-    Answer::ok_meta_only()
+    Ok(std::mem::replace(stored, user))
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[Z]` as `YYYY-MM-DDTHH:MM:SSZ`.
+fn normalise_datetime(text: &str) -> Option<String> {
+    let t = text.trim();
+    let (date, time) = t.split_once('T').unwrap_or((t, "00:00:00Z"));
+    let d: Vec<&str> = date.split('-').collect();
+    let ok_date = d.len() == 3
+        && d[0].len() == 4
+        && d[1].len() == 2
+        && d[2].len() == 2
+        && d.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && (1..=12).contains(&d[1].parse::<u32>().ok()?)
+        && (1..=31).contains(&d[2].parse::<u32>().ok()?);
+    let time = time.trim_end_matches('Z');
+    let hms: Vec<&str> = time.split(':').collect();
+    let ok_time = (2..=3).contains(&hms.len())
+        && hms
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    (ok_date && ok_time).then(|| {
+        format!(
+            "{date}T{}Z",
+            if hms.len() == 2 {
+                format!("{time}:00")
+            } else {
+                time.to_string()
+            }
+        )
+    })
 }

@@ -1,0 +1,205 @@
+//! Native HTTP for the core: performs the core's requests with reqwest and drives its listing
+//! and executor on the wall clock. Used by the integration tests, the benchmarks and the CLI.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use qualtrics_roster::connection::Connection;
+use qualtrics_roster::error::ApiError;
+use qualtrics_roster::exec::{Executor, Step, TransportFailure};
+use qualtrics_roster::http::{HttpRequest, HttpResponse, Method};
+use qualtrics_roster::users::{ListError, UserListing, UserSummary};
+use tokio::task::JoinSet;
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What the caller of [`Transport::run`] wants after each answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Cancel: nothing new is sent; answers on their way are still taken.
+    Cancel,
+    /// Stop at once, abandoning requests in flight (a killed process, a closed page).
+    Kill,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every row has an outcome.
+    Finished,
+    /// Stopped by [`Control::Kill`].
+    Killed,
+}
+
+/// Performs requests built by the core.
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport::new()
+    }
+}
+
+impl Transport {
+    /// A client that never follows redirects and gives up on a request after 60 s.
+    pub fn new() -> Transport {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("the HTTP client builds");
+        Transport { http }
+    }
+
+    /// Sends one request; a missing or broken answer is a [`TransportFailure`].
+    pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+        perform(&self.http, request).await
+    }
+
+    /// Lists every user, retrying transient failures of a page.
+    pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, ListError> {
+        let mut listing = UserListing::users(conn);
+        let mut users = Vec::new();
+        while let Some(request) = listing.next_request(conn) {
+            let mut attempt = 1;
+            loop {
+                let result = match self.send(&request).await {
+                    Ok(response) => listing.on_response(conn, &response),
+                    Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
+                        host: host_of(&request.url),
+                        detail,
+                    })),
+                };
+                match result {
+                    Ok(page) => {
+                        users.extend(page.elements);
+                        break;
+                    }
+                    Err(e) => match e.retry_delay_ms(attempt) {
+                        Some(ms) => {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            attempt += 1;
+                        }
+                        None => return Err(e),
+                    },
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    /// Drives `exec` to the end on the wall clock. `after_answer` is called after each batch of
+    /// answers and may cancel or kill the run.
+    pub async fn run<S: Step>(
+        &self,
+        exec: &mut Executor<S>,
+        mut after_answer: impl FnMut(&mut Executor<S>) -> Control,
+    ) -> RunEnd {
+        let mut in_flight: JoinSet<(u64, Result<HttpResponse, TransportFailure>)> = JoinSet::new();
+        let mut cancelled = false;
+        loop {
+            let poll = exec.poll(unix_millis());
+            for out in poll.send {
+                let http = self.http.clone();
+                in_flight.spawn(async move { (out.id, perform(&http, &out.request).await) });
+            }
+            if exec.is_finished() {
+                return RunEnd::Finished;
+            }
+            let wait = poll
+                .wake_at
+                .map(|t| Duration::from_millis(t.saturating_sub(unix_millis())));
+            tokio::select! {
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let mut answers = vec![joined];
+                    while let Some(more) = in_flight.try_join_next() {
+                        answers.push(more);
+                    }
+                    for answer in answers {
+                        let (id, result) = answer.expect("request tasks do not panic");
+                        exec.on_response(id, unix_millis(), result);
+                    }
+                    match after_answer(exec) {
+                        Control::Continue => {}
+                        Control::Cancel if !cancelled => {
+                            cancelled = true;
+                            exec.cancel(unix_millis());
+                        }
+                        Control::Cancel => {}
+                        Control::Kill => {
+                            in_flight.abort_all();
+                            return RunEnd::Killed;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => {}
+                else => panic!("the executor has nothing in flight, nothing scheduled, and is not finished"),
+            }
+        }
+    }
+}
+
+async fn perform(
+    http: &reqwest::Client,
+    request: &HttpRequest,
+) -> Result<HttpResponse, TransportFailure> {
+    let method = match request.method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Delete => reqwest::Method::DELETE,
+    };
+    let mut builder = http.request(method, &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|e| TransportFailure(describe(&e)))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|_| TransportFailure("the connection broke while reading the answer".into()))?;
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "the connection broke before an answer".into()
+    }
+}
+
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}

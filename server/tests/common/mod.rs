@@ -1,0 +1,177 @@
+//! Shared by the loopback tests: a real `roster-server` process on a free port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::http::{HttpRequest, HttpResponse};
+use roster_server::client::Transport;
+
+/// A running `roster-server --port 0`; killed on drop.
+pub struct Server {
+    pub url: String,
+    pub admin_token: String,
+    child: Child,
+    pub stderr: Arc<Mutex<String>>,
+    _www: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A temporary folder removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!(
+                "roster-{tag}-{}-{}",
+                std::process::id(),
+                rand_suffix()
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let www = tempdir::Dir::new("www");
+        std::fs::write(
+            www.0.join("index.html"),
+            "<!doctype html><title>roster</title>",
+        )
+        .unwrap();
+        std::fs::create_dir_all(www.0.join("pkg")).unwrap();
+        std::fs::write(www.0.join("pkg/core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster-server"))
+            .args(["--port", "0", "--seed", "7", "--www"])
+            .arg(&www.0)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        let mut admin_token = String::new();
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            if let Some(u) = line.trim().strip_prefix("qualtrics-roster listening on ") {
+                url = u.trim_end_matches('/').to_string();
+            }
+            if let Some(rest) = line.split("brand admin token ").nth(1) {
+                admin_token = rest.trim().trim_end_matches(')').to_string();
+            }
+            if line.starts_with("sandbox brand")
+                || (line.starts_with("relay") && extra.contains(&"--no-sandbox"))
+            {
+                break;
+            }
+            line.clear();
+        }
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "server printed its URL: {url:?}"
+        );
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = out.read_to_string(&mut rest);
+        });
+        Server {
+            url,
+            admin_token,
+            child,
+            stderr,
+            _www: www,
+        }
+    }
+
+    pub fn sandbox(&self, token: &str) -> Connection {
+        Connection::direct(
+            &format!("{}/sandbox/API/v3", self.url),
+            Auth::api_token(token).unwrap(),
+        )
+        .unwrap()
+    }
+
+    pub fn relay(&self, dc: &str, token: &str) -> Connection {
+        Connection::via_relay(
+            &format!("{}/relay", self.url),
+            dc,
+            Auth::api_token(token).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Sends raw bytes for a GET of `path` (no client-side normalisation) and returns status + body.
+    pub fn raw_get(&self, path: &str, token: &str) -> (u16, String) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-API-TOKEN: {token}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a request; a transport failure fails the test.
+pub async fn perform(request: &HttpRequest) -> HttpResponse {
+    Transport::new()
+        .send(request)
+        .await
+        .expect("loopback request")
+}
+
+impl Server {
+    /// The sandbox's own counters (`/sandbox/control/stats`).
+    pub async fn stats(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}/sandbox/control/stats", self.url))
+            .header("x-api-token", &self.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
