@@ -188,3 +188,324 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
 fn to_js(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
+
+// ---- Lifecycle: plan a sheet, apply it with the executor, outcomes, undo file, audit log ----
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::StreamExt;
+
+use crate::exec::{AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, TransportFailure};
+use crate::lifecycle::{self, Action, LifecycleOptions, LifecycleStep, Plan};
+use crate::time::Date;
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Reads CSV text into `{columns, rows, rowNumbers}`; throws a message naming the problem.
+#[wasm_bindgen(js_name = readCsv)]
+pub fn read_csv(text: &str) -> Result<JsValue, JsError> {
+    let table = Table::from_csv(text).map_err(js_error)?;
+    to_value(&table).map_err(|_| JsError::new("could not hand the table to the page"))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PlanOptions {
+    /// "disable", "enable", "expire" or "" (no default).
+    default_action: String,
+    /// Journal entries saved from an interrupted run.
+    journal: Vec<JournalEntry>,
+}
+
+struct RunState {
+    exec: Option<Executor<LifecycleStep>>,
+    audit: Vec<AuditEntry>,
+}
+
+/// A planned lifecycle sheet: shows its plan, applies it, and reports outcomes.
+#[wasm_bindgen]
+pub struct LifecycleRun {
+    conn: Connection,
+    table: Table,
+    plan: Plan,
+    state: Rc<RefCell<RunState>>,
+}
+
+#[wasm_bindgen]
+impl RosterClient {
+    /// Lists the brand's users (`onPage` as in `listUsers`) and plans `table` against them.
+    /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`.
+    #[wasm_bindgen(js_name = planLifecycle)]
+    pub fn plan_lifecycle(
+        &self,
+        table: JsValue,
+        options: JsValue,
+        on_page: Option<Function>,
+    ) -> Promise {
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            let table: Table = serde_wasm_bindgen::from_value(table)
+                .map_err(|e| to_js(format!("Not a table of text cells: {e}")))?;
+            let options: PlanOptions = if options.is_undefined() || options.is_null() {
+                PlanOptions::default()
+            } else {
+                serde_wasm_bindgen::from_value(options)
+                    .map_err(|e| to_js(format!("Bad plan options: {e}")))?
+            };
+            let users = list_all_users(&conn, on_page.as_ref()).await?;
+            let plan = lifecycle::plan(
+                &table,
+                &users,
+                &options.journal,
+                &LifecycleOptions {
+                    default_action: Action::parse(&options.default_action),
+                    today: Date::from_unix_millis(now_ms()),
+                },
+            );
+            let state = RunState {
+                exec: None,
+                audit: Vec::new(),
+            };
+            Ok(LifecycleRun {
+                conn,
+                table,
+                plan,
+                state: Rc::new(RefCell::new(state)),
+            }
+            .into())
+        })
+    }
+}
+
+/// Lists every user, retrying transient page failures, reporting pages to `on_page`.
+async fn list_all_users(
+    conn: &Connection,
+    on_page: Option<&Function>,
+) -> Result<Vec<users::UserSummary>, JsValue> {
+    let mut listing = UserListing::users(conn);
+    let mut all = Vec::new();
+    let mut notice = None;
+    while let Some(request) = listing.next_request(conn) {
+        let mut attempt = 1;
+        let page = loop {
+            let result = match send(&request).await {
+                Ok(response) => listing.on_response(conn, &response),
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(page) => break page,
+                Err(e) => match e.retry_delay_ms(attempt) {
+                    Some(ms) => {
+                        gloo_timers::future::TimeoutFuture::new(ms as u32).await;
+                        attempt += 1;
+                    }
+                    None => return Err(to_js(e)),
+                },
+            }
+        };
+        all.extend(page.elements);
+        if let Some(n) = page.notice {
+            notice = Some(n.message());
+        }
+        if let Some(cb) = on_page {
+            let progress = to_value(&Progress {
+                page: page.number,
+                users_so_far: all.len(),
+                last: page.last,
+                notice: notice.clone(),
+            })?;
+            cb.call1(&JsValue::NULL, &progress)?;
+        }
+    }
+    Ok(all)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanOut<'a> {
+    rows: &'a [lifecycle::PlanRow],
+    counts: &'a [(String, usize)],
+    file_error: &'a Option<String>,
+    changes: usize,
+    table: Table,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunProgress {
+    #[serde(flatten)]
+    progress: crate::exec::Progress,
+    journal: Vec<JournalEntry>,
+    stopped: Option<String>,
+}
+
+#[wasm_bindgen]
+impl LifecycleRun {
+    /// The plan: `{rows, counts, fileError, changes, table}`.
+    pub fn plan(&self) -> Result<JsValue, JsValue> {
+        to_value(&PlanOut {
+            rows: &self.plan.rows,
+            counts: &self.plan.counts,
+            file_error: &self.plan.file_error,
+            changes: self.plan.changes(),
+            table: lifecycle::plan_table(&self.plan),
+        })
+    }
+
+    /// Sends the plan's changes through the executor. `onProgress({total, done, unchanged,
+    /// failed, skipped, remaining, inFlight, requestsSent, retries, ratePerSecond, journal,
+    /// stopped})` is called as answers arrive; `journal` holds the rows finished since the last
+    /// call (save them to resume after an interruption). Resolves when every row has an outcome.
+    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
+        let state = self.state.clone();
+        let steps = lifecycle::steps(&self.plan);
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            {
+                let mut st = state.borrow_mut();
+                if st.exec.is_some() {
+                    return Err(to_js(
+                        "This plan was already applied: plan again to apply it again.",
+                    ));
+                }
+                st.exec = Some(Executor::new(conn, steps, ExecConfig::default(), now_ms()));
+            }
+            drive(&state, on_progress.as_ref()).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sending: rows not yet sent end `skipped`; answers on their way are still recorded.
+    pub fn cancel(&self) {
+        if let Some(exec) = self.state.borrow_mut().exec.as_mut() {
+            exec.cancel(now_ms());
+        }
+    }
+
+    /// Each input row's outcome: `[{key, row, status, message, userId, appliedAt}]`.
+    pub fn outcomes(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.row_outcomes())
+    }
+
+    /// The input with Status, Message, User ID and Applied at beside it.
+    #[wasm_bindgen(js_name = outcomeTable)]
+    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::outcome_table(&self.table, &self.row_outcomes()))
+    }
+
+    /// The undo file: the changed accounts as they were before, as a lifecycle sheet.
+    #[wasm_bindgen(js_name = beforeTable)]
+    pub fn before_table(&self) -> Result<JsValue, JsValue> {
+        let st = self.state.borrow();
+        let steps: Vec<&LifecycleStep> = st.exec.iter().flat_map(|e| e.steps()).collect();
+        to_value(&lifecycle::before_table(&steps))
+    }
+
+    /// Every request the run sent, as JSON Lines (no token in it).
+    #[wasm_bindgen(js_name = auditJsonl)]
+    pub fn audit_jsonl(&self) -> String {
+        lifecycle::audit_jsonl(&self.state.borrow().audit)
+    }
+}
+
+impl LifecycleRun {
+    fn row_outcomes(&self) -> Vec<lifecycle::RowOutcome> {
+        let st = self.state.borrow();
+        let executed: Vec<Outcome> = st
+            .exec
+            .iter()
+            .flat_map(|e| e.outcomes().flatten().cloned())
+            .collect();
+        lifecycle::outcomes(&self.plan, &executed)
+    }
+}
+
+/// The executor's driver in the page: fetches what it asks for, feeds answers back as they
+/// arrive, and sleeps until its next wake time.
+async fn drive(
+    state: &Rc<RefCell<RunState>>,
+    on_progress: Option<&Function>,
+) -> Result<(), JsValue> {
+    type Answer = (u64, Result<HttpResponse, TransportFailure>);
+    let (tx, mut rx) = futures_channel::mpsc::unbounded::<Answer>();
+    let mut in_flight = 0usize;
+    loop {
+        let (send_now, wake_at, finished) = {
+            let mut st = state.borrow_mut();
+            let exec = st.exec.as_mut().expect("set before driving");
+            let poll = exec.poll(now_ms());
+            (poll.send, poll.wake_at, exec.is_finished())
+        };
+        for out in send_now {
+            in_flight += 1;
+            let tx = tx.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = send(&out.request)
+                    .await
+                    .map_err(|e| TransportFailure(e.to_string()));
+                let _ = tx.unbounded_send((out.id, answer));
+            });
+        }
+        if finished {
+            report(state, on_progress)?;
+            return Ok(());
+        }
+        let wait_ms = wake_at.map(|t| t.saturating_sub(now_ms()).min(u32::MAX as u64) as u32);
+        let first: Option<Answer> = match (in_flight > 0, wait_ms) {
+            (true, Some(ms)) => {
+                let timer = gloo_timers::future::TimeoutFuture::new(ms);
+                futures_util::pin_mut!(timer);
+                match futures_util::future::select(rx.next(), timer).await {
+                    futures_util::future::Either::Left((answer, _)) => answer,
+                    futures_util::future::Either::Right(_) => None,
+                }
+            }
+            (true, None) => rx.next().await,
+            (false, Some(ms)) => {
+                gloo_timers::future::TimeoutFuture::new(ms).await;
+                None
+            }
+            (false, None) => {
+                return Err(to_js(
+                    "internal error: the run is stuck (nothing to send or wait for)",
+                ))
+            }
+        };
+        let mut answers: Vec<Answer> = first.into_iter().collect();
+        while let Ok(more) = rx.try_recv() {
+            answers.push(more);
+        }
+        if !answers.is_empty() {
+            in_flight -= answers.len();
+            {
+                let mut st = state.borrow_mut();
+                let exec = st.exec.as_mut().expect("set before driving");
+                for (id, answer) in answers {
+                    exec.on_response(id, now_ms(), answer);
+                }
+            }
+            report(state, on_progress)?;
+        }
+    }
+}
+
+fn report(state: &Rc<RefCell<RunState>>, on_progress: Option<&Function>) -> Result<(), JsValue> {
+    let progress = {
+        let mut st = state.borrow_mut();
+        let st = &mut *st;
+        let exec = st.exec.as_mut().expect("set before driving");
+        st.audit.extend(exec.take_audit());
+        RunProgress {
+            progress: exec.progress(now_ms()),
+            journal: exec.take_journal(),
+            stopped: exec.stop_reason().map(str::to_string),
+        }
+    };
+    if let Some(cb) = on_progress {
+        cb.call1(&JsValue::NULL, &to_value(&progress)?)?;
+    }
+    Ok(())
+}

@@ -1,43 +1,11 @@
 // The page shell: draws the UI and hands every decision to the WASM core.
 // The token lives in the WASM client and in the password field, nowhere else.
 import init, { RosterClient, tableToCsv, checkDatacenter } from './pkg/qualtrics_roster.js';
+import { $, show, guarded, renderTable, download, messageOf } from './ui.js';
+import { createLifecycleView } from './lifecycle.js';
 
-const $ = (id) => document.getElementById(id);
-const state = { client: null, table: null, busy: false };
-
-function show(el, text) {
-  el.textContent = text ?? '';
-  el.hidden = !text;
-}
-
-function showError(err) {
-  const message = err instanceof Error ? err.message : String(err);
-  show($('error'), message);
-}
-
-function setBusy(busy) {
-  state.busy = busy;
-  $('connect').disabled = busy;
-  $('list-users').disabled = busy || !state.client;
-  $('download-csv').disabled = busy || !state.table;
-}
-
-// Every handler runs through here: errors become a message, never an unhandled rejection.
-function guarded(fn) {
-  return async (event) => {
-    event?.preventDefault?.();
-    if (state.busy) return;
-    show($('error'), '');
-    setBusy(true);
-    try {
-      await fn(event);
-    } catch (err) {
-      showError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-}
+const state = { client: null, table: null };
+const lock = { busy: false };
 
 function mode() {
   return document.querySelector('input[name=mode]:checked').value;
@@ -60,7 +28,7 @@ async function connect() {
   state.client?.free();
   state.client = null;
   state.table = null;
-  renderTable(null);
+  renderTable($('users-table'), null);
   show($('notice'), '');
   $('who').textContent = 'Connecting…';
   try {
@@ -77,7 +45,7 @@ async function connect() {
 
 async function listUsers() {
   state.table = null;
-  renderTable(null);
+  renderTable($('users-table'), null);
   $('summary').textContent = '';
   $('progress-row').hidden = false;
   $('progress').removeAttribute('value');
@@ -88,7 +56,7 @@ async function listUsers() {
       if (p.notice) show($('notice'), p.notice);
     });
     state.table = { columns: result.columns, rows: result.rows };
-    renderTable(state.table);
+    renderTable($('users-table'), state.table);
     $('summary').textContent = `${result.rows.length} users, ${result.pages} page${result.pages === 1 ? '' : 's'}.`;
     if (result.notice) show($('notice'), result.notice);
   } finally {
@@ -96,62 +64,40 @@ async function listUsers() {
   }
 }
 
-function renderTable(table) {
-  const thead = $('users-table').tHead;
-  const tbody = $('users-table').tBodies[0];
-  thead.replaceChildren();
-  tbody.replaceChildren();
-  if (!table) return;
-  const head = document.createElement('tr');
-  for (const c of table.columns) {
-    const th = document.createElement('th');
-    th.textContent = c;
-    head.append(th);
-  }
-  thead.append(head);
-  const frag = document.createDocumentFragment();
-  for (const row of table.rows) {
-    const tr = document.createElement('tr');
-    for (const cell of row) {
-      const td = document.createElement('td');
-      td.textContent = cell;
-      tr.append(td);
-    }
-    frag.append(tr);
-  }
-  tbody.append(frag);
-}
-
-function downloadCsv() {
-  const csv = tableToCsv(state.table);
-  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = 'qualtrics-users.csv';
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 function syncModeFields() {
   $('qualtrics-fields').hidden = mode() !== 'qualtrics';
 }
 
 async function main() {
-  window.addEventListener('unhandledrejection', (e) => showError(e.reason));
+  window.addEventListener('unhandledrejection', (e) => show($('error'), messageOf(e.reason)));
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', syncModeFields);
   syncModeFields();
   try {
     await init();
   } catch (err) {
-    showError(new Error(`The page's WebAssembly core did not load (${err.message ?? err}). Run "npm start" to build it.`));
+    show($('error'), `The page's WebAssembly core did not load (${messageOf(err)}). Run "npm start" to build it.`);
     $('connect').disabled = true;
     return;
   }
-  $('connect-form').addEventListener('submit', guarded(connect));
-  $('list-users').addEventListener('click', guarded(listUsers));
-  $('download-csv').addEventListener('click', guarded(async () => downloadCsv()));
+  const lifecycle = createLifecycleView({ getClient: () => state.client, lock });
+  lock.onChange = () => {
+    $('connect').disabled = lock.busy;
+    $('list-users').disabled = lock.busy || !state.client;
+    $('download-csv').disabled = lock.busy || !state.table;
+    lifecycle.refreshButtons();
+  };
+  lock.onChange();
+  const err = $('error');
+  const lcErr = lifecycle.el.error;
+  $('connect-form').addEventListener('submit', guarded(lock, err, connect));
+  $('list-users').addEventListener('click', guarded(lock, err, listUsers));
+  $('download-csv').addEventListener('click', guarded(lock, err, async () => download('qualtrics-users.csv', tableToCsv(state.table))));
+  lifecycle.el.plan.addEventListener('click', guarded(lock, lcErr, lifecycle.plan));
+  lifecycle.el.apply.addEventListener('click', guarded(lock, lcErr, lifecycle.apply));
+  lifecycle.el.cancel.addEventListener('click', () => lifecycle.cancel());
+  $('lc-download-outcomes').addEventListener('click', guarded(lock, lcErr, async () => lifecycle.downloadOutcomes()));
+  $('lc-download-before').addEventListener('click', guarded(lock, lcErr, async () => lifecycle.downloadBefore()));
+  $('lc-download-audit').addEventListener('click', guarded(lock, lcErr, async () => lifecycle.downloadAudit()));
   document.body.dataset.ready = 'true';
 }
 

@@ -38,11 +38,22 @@ fn count_429(s: &serde_json::Value) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let rows: usize = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(ROWS);
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROWS);
     let sandbox = ServerConfig::sandbox(&SandboxConfig {
         users: rows + 1,
-        limits: RateLimits { brand: LIMIT_PER_MIN, users: LIMIT_PER_MIN, ..RateLimits::default() },
-        faults: Faults { latency_ms: LATENCY_MS, retry_after_share: 0.5, ..Faults::default() },
+        limits: RateLimits {
+            brand: LIMIT_PER_MIN,
+            users: LIMIT_PER_MIN,
+            ..RateLimits::default()
+        },
+        faults: Faults {
+            latency_ms: LATENCY_MS,
+            retry_after_share: 0.5,
+            ..Faults::default()
+        },
         ..SandboxConfig::default()
     });
     let token = sandbox.admin_token();
@@ -55,17 +66,27 @@ async fn main() {
         log_relay: false,
     });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let conn = Connection::direct(&format!("{url}/sandbox/API/v3"), Auth::api_token(&token).unwrap()).unwrap();
+    let conn = Connection::direct(
+        &format!("{url}/sandbox/API/v3"),
+        Auth::api_token(&token).unwrap(),
+    )
+    .unwrap();
     let transport = Transport::new();
     let all = transport.list_users(&conn).await.unwrap();
     let targets: Vec<_> = all.iter().skip(1).take(rows).collect();
 
     // Baseline: the Python loop. One request after another, no retry, nothing per row.
-    eprintln!("baseline: {rows} PUTs one after another (about {} s)...", rows as u64 * LATENCY_MS / 1000);
+    eprintln!(
+        "baseline: {rows} PUTs one after another (about {} s)...",
+        rows as u64 * LATENCY_MS / 1000
+    );
     let s0 = stats(&url, &token).await;
     let started = Instant::now();
     let mut baseline_failed = 0;
-    let disable = UserUpdate { status: Some(AccountStatus::Disabled), ..Default::default() };
+    let disable = UserUpdate {
+        status: Some(AccountStatus::Disabled),
+        ..Default::default()
+    };
     for u in &targets {
         let req = users::update_user_request(&conn, &u.id, &disable);
         match transport.send(&req).await {
@@ -85,17 +106,33 @@ async fn main() {
         csv.push_str(&format!("{},enable\n", u.id));
     }
     let table = Table::from_csv(&csv).unwrap();
-    let options = LifecycleOptions { default_action: None, today: Date::from_unix_millis(unix_millis()) };
+    let options = LifecycleOptions {
+        default_action: None,
+        today: Date::from_unix_millis(unix_millis()),
+    };
     let plan = lifecycle::plan(&table, &listed, &[], &options);
-    assert_eq!(plan.changes(), rows - baseline_failed, "every account the baseline disabled is re-enabled");
+    assert_eq!(
+        plan.changes(),
+        rows - baseline_failed,
+        "every account the baseline disabled is re-enabled"
+    );
     let plan_secs = started.elapsed().as_secs_f64();
     let put_started = Instant::now();
-    let mut exec = Executor::new(conn.clone(), lifecycle::steps(&plan), ExecConfig::default(), unix_millis());
+    let mut exec = Executor::new(
+        conn.clone(),
+        lifecycle::steps(&plan),
+        ExecConfig::default(),
+        unix_millis(),
+    );
     transport.run(&mut exec, |_| Control::Continue).await;
     let ours_put_secs = put_started.elapsed().as_secs_f64();
     let ours_total_secs = started.elapsed().as_secs_f64();
     let s2 = stats(&url, &token).await;
-    let ours_failed = exec.outcomes().flatten().filter(|o| o.status != OutcomeStatus::Done).count();
+    let ours_failed = exec
+        .outcomes()
+        .flatten()
+        .filter(|o| o.status != OutcomeStatus::Done)
+        .count();
     let progress = exec.progress(unix_millis());
 
     let ceiling = LIMIT_PER_MIN / 60.0;
@@ -105,10 +142,23 @@ async fn main() {
     println!("| figure | ours | baseline (sequential loop) | ratio | goal |");
     println!("|---|---|---|---|---|");
     println!("| requests per second (PUT phase) | {ours_rps:.1} | {base_rps:.1} | {:.1}x | >= {:.0} (90 % of {ceiling:.0}) |", ours_rps / base_rps, ceiling * 0.9);
-    println!("| share of the rate-limit ceiling | {:.0} % | {:.0} % | | >= 90 % |", 100.0 * ours_rps / ceiling, 100.0 * base_rps / ceiling);
+    println!(
+        "| share of the rate-limit ceiling | {:.0} % | {:.0} % | | >= 90 % |",
+        100.0 * ours_rps / ceiling,
+        100.0 * base_rps / ceiling
+    );
     println!("| wall time, {rows} changes | {ours_put_secs:.1} s (+{plan_secs:.1} s listing and plan) | {baseline_secs:.1} s | {:.1}x faster | |", baseline_secs / ours_total_secs);
-    println!("| 429 answers received | {} | {} | | |", count_429(&s2) - count_429(&s1), count_429(&s1) - count_429(&s0));
+    println!(
+        "| 429 answers received | {} | {} | | |",
+        count_429(&s2) - count_429(&s1),
+        count_429(&s1) - count_429(&s0)
+    );
     println!("| rows not done at the end (429s left unabsorbed, errors) | {ours_failed} | {baseline_failed} | | 0 |");
     let ok = ours_rps >= 0.9 * ceiling && ours_failed == 0;
-    println!("goal {}: ours {:.0} % of the ceiling, {} rows not done", if ok { "met" } else { "MISSED" }, 100.0 * ours_rps / ceiling, ours_failed);
+    println!(
+        "goal {}: ours {:.0} % of the ceiling, {} rows not done",
+        if ok { "met" } else { "MISSED" },
+        100.0 * ours_rps / ceiling,
+        ours_failed
+    );
 }

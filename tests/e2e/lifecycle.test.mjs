@@ -1,0 +1,174 @@
+// The lifecycle flow in the page, end to end against the sandbox through the relay:
+// load a CSV, see the plan, apply with progress, outcomes in the table and in the CSV,
+// cancel and resume.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { startServer, launchBrowser, openPage } from './harness.mjs';
+
+let browser;
+before(async () => { browser = await launchBrowser(); });
+after(async () => { await browser?.close(); });
+
+/** Every user of the sandbox, read straight from its API. */
+async function sandboxUsers(server) {
+  const users = [];
+  let url = `${server.url}/sandbox/API/v3/users`;
+  while (url) {
+    const res = await fetch(url, { headers: { 'x-api-token': server.adminToken } });
+    const body = await res.json();
+    users.push(...body.result.elements);
+    url = body.result.nextPage;
+  }
+  return users;
+}
+
+async function connectViaRelay(page, server) {
+  await page.check('input[name=mode][value=qualtrics]');
+  await page.fill('#datacenter', 'iad1');
+  await page.fill('#token', server.adminToken);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+}
+
+/** Parses our CSV output (quoted fields, BOM). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  const s = text.replace(/^\uFEFF/, '');
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quoted) {
+      if (c === '"' && s[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else if (c !== '\r') cell += c;
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in the page and the CSV', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--users', '400']);
+  try {
+    const users = (await sandboxUsers(server)).slice(1, 293);
+    const lines = ['Username'];
+    users.forEach((u) => lines.push(u.username));
+    for (let i = 1; i <= 5; i++) lines.push(`nobody${i}@nowhere.example`);
+    lines.push(users[0].username.toUpperCase(), users[1].username, users[2].username);
+    assert.equal(lines.length, 301);
+    const activeCount = users.filter((u) => u.accountStatus === 'active').length;
+
+    const page = await openPage(browser, server.url + '/');
+    await connectViaRelay(page, server);
+    await page.setInputFiles('#lc-file', { name: 'leavers.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\r\n')) });
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+    const expected = [`${activeCount} disable`, `${292 - activeCount} unchanged`, '3 duplicate', '5 not found']
+      .filter((s) => !s.startsWith('0 '));
+    assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv: ${expected.join(' · ')}.`);
+    assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
+    const unknownRow = page.locator('#lc-table tbody tr[data-row="294"]');
+    assert.match(await unknownRow.textContent(), /not foundRow 294: no user with username "nobody1@nowhere\.example" in this brand/);
+    assert.equal(await unknownRow.getAttribute('class'), 'row-failed');
+
+    await page.click('#lc-apply');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    assert.equal(
+      await page.textContent('#lc-summary'),
+      `Outcome: ${activeCount + 3} done · ${292 - activeCount} unchanged · 5 failed · 0 skipped.`,
+    );
+    const after = await sandboxUsers(server);
+    for (const u of users) {
+      assert.equal(after.find((a) => a.id === u.id).accountStatus, 'disabled', u.username);
+    }
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-outcomes')]);
+    const csv = parseCsv(await readFile(await download.path(), 'utf8'));
+    assert.deepEqual(csv[0], ['Username', 'Status', 'Message', 'User ID', 'Applied at']);
+    assert.equal(csv.length, 301);
+    const shown = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+    for (let i = 0; i < 300; i++) {
+      assert.equal(csv[i + 1][0], lines[i + 1]);
+      assert.equal(csv[i + 1][1], shown[i][7], `row ${i + 2}: status in the CSV matches the page`);
+      assert.equal(csv[i + 1][2], shown[i][8], `row ${i + 2}: message in the CSV matches the page`);
+    }
+    assert.match(csv[293][2], /^not sent: Row 294: no user with username/);
+    assert.equal(csv[298][1], 'done');
+    assert.match(csv[298][2], /^same as row 2: /);
+
+    const [audit] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-audit')]);
+    const auditText = await readFile(await audit.path(), 'utf8');
+    const entries = auditText.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(entries.filter((e) => e.method === 'PUT' && e.status === 200).length, activeCount);
+    assert.ok(!auditText.includes(server.adminToken), 'no token in the audit log');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
+
+test('cancel stops sending, and planning again resumes without repeating finished rows', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--users', '400', '--latency-ms', '150']);
+  try {
+    const users = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 200);
+    const text = ['User ID,Action', ...users.map((u) => `${u.id},disable`)].join('\n');
+    const page = await openPage(browser, server.url + '/');
+    await connectViaRelay(page, server);
+    await page.fill('#lc-paste', text);
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => document.getElementById('lc-apply').textContent === 'Apply 200 changes');
+    await page.click('#lc-apply');
+    await page.waitForFunction(() => Number(document.getElementById('lc-progress').value) >= 30);
+    await page.click('#lc-cancel');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    const summary = await page.textContent('#lc-summary');
+    const [, done, skipped] = summary.match(/Outcome: (\d+) done .* (\d+) skipped\./).map(Number);
+    assert.ok(done >= 30 && skipped > 0 && done + skipped >= 190, summary);
+
+    // Plan the same sheet again: finished rows are unchanged, the rest are planned.
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => /unchanged/.test(document.getElementById('lc-summary').textContent));
+    const replanned = await page.textContent('#lc-summary');
+    const unchanged = Number(replanned.match(/(\d+) unchanged/)[1]);
+    assert.ok(unchanged >= done, replanned);
+    assert.match(await page.textContent('#lc-note'), /An earlier run of this sheet was interrupted/);
+    await page.click('#lc-apply');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    assert.equal(await page.textContent('#lc-summary'), `Outcome: ${200 - unchanged} done · ${unchanged} unchanged · 0 failed · 0 skipped.`);
+
+    const stats = await (await fetch(`${server.url}/sandbox/control/stats`, { headers: { 'x-api-token': server.adminToken } })).json();
+    assert.equal(Object.keys(stats.changesPerUser).length, 200);
+    assert.ok(Object.values(stats.changesPerUser).every((n) => n === 1), 'no account changed twice');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
+
+test('a file with no id column, an empty file and bad rows each get a clear message', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    await connectViaRelay(page, server);
+    const planWith = async (text) => {
+      await page.fill('#lc-paste', text);
+      await page.click('#lc-plan');
+      await page.waitForFunction(() => !document.getElementById('lc-error').hidden || document.getElementById('lc-summary').textContent !== '');
+    };
+    await planWith('Email,Name\na@b.c,A\n');
+    assert.match(await page.textContent('#lc-error'), /No "User ID" or "Username" column: add one/);
+    await planWith('   \n\n');
+    assert.equal(await page.textContent('#lc-error'), 'Choose a CSV file or paste the rows (with their header row) first.');
+    await planWith('User ID,Action,Expiration date\nUR_123,disable,\n,frobnicate,\n');
+    assert.match(await page.textContent('#lc-summary'), /2 invalid/);
+    assert.match(await page.textContent('#lc-table'), /Row 2, User ID: "UR_123" is not a Qualtrics user id/);
+    assert.equal(await page.isDisabled('#lc-apply'), true, 'nothing to apply');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
