@@ -105,6 +105,21 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     const entries = auditText.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(entries.filter((e) => e.method === 'PUT' && e.status === 200).length, activeCount);
     assert.ok(!auditText.includes(server.adminToken), 'no token in the audit log');
+
+    // Undo: the "Before" file is a lifecycle sheet; applying it puts every account back.
+    const [beforeFile] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-before')]);
+    const beforeCsv = await readFile(await beforeFile.path());
+    assert.equal(parseCsv(beforeCsv.toString('utf8')).length, activeCount + 1, 'one row per changed account');
+    await page.setInputFiles('#lc-file', { name: 'before-undo.csv', mimeType: 'text/csv', buffer: beforeCsv });
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => /^\d+ rows from before-undo\.csv/.test(document.getElementById('lc-summary').textContent));
+    assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
+    await page.click('#lc-apply');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    const restored = await sandboxUsers(server);
+    for (const u of users) {
+      assert.equal(restored.find((a) => a.id === u.id).accountStatus, u.accountStatus, `${u.username} restored`);
+    }
     assert.deepEqual(page.problems, []);
   } finally {
     server.stop();
@@ -163,6 +178,11 @@ test('a file with no id column, an empty file and bad rows each get a clear mess
     assert.match(await page.textContent('#lc-error'), /No "User ID" or "Username" column: add one/);
     await planWith('   \n\n');
     assert.equal(await page.textContent('#lc-error'), 'Choose a CSV file or paste the rows (with their header row) first.');
+    await page.setInputFiles('#lc-file', { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
+    await page.click('#lc-plan');
+    await page.waitForSelector('#lc-error:not([hidden])');
+    assert.equal(await page.textContent('#lc-error'), 'The file is empty: it needs a header row (for example "User ID") and one row per user.');
+    await page.setInputFiles('#lc-file', []);
     await planWith('User ID,Action,Expiration date\nUR_123,disable,\n,frobnicate,\n');
     assert.match(await page.textContent('#lc-summary'), /2 invalid/);
     assert.match(await page.textContent('#lc-table'), /Row 2, User ID: "UR_123" is not a Qualtrics user id/);
