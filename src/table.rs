@@ -63,6 +63,34 @@ impl Table {
             .map_or("", String::as_str)
     }
 
+    /// A reason to think the first row is data rather than a header row (a user id, an e-mail
+    /// address, a number or a date where a column name should be), or an empty header.
+    pub fn header_problem(&self) -> Option<String> {
+        for (i, h) in self.columns.iter().enumerate() {
+            let h = h.trim();
+            let looks_like_data = h.starts_with("UR_")
+                || (h.contains('@') && h.contains('.'))
+                || (!h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/' | ':' | ' ')));
+            if looks_like_data {
+                return Some(format!(
+                    "The first row holds \"{}\", which looks like data, not a column name: include the header row (for example \"User ID\" or \"Username\") in the selection or file.",
+                    h.chars().take(40).collect::<String>()
+                ));
+            }
+            if h.is_empty()
+                && self
+                    .rows
+                    .iter()
+                    .any(|r| r.get(i).is_some_and(|c| !c.trim().is_empty()))
+            {
+                return Some(format!("Column {} has values but no name in the header row: give it one, or delete the column.", i + 1));
+            }
+        }
+        None
+    }
+
     /// Reads CSV text (comma-separated, optional UTF-8 byte-order mark): the first non-blank
     /// record is the header; blank rows are skipped; each row keeps its line number.
     pub fn from_csv(text: &str) -> Result<Table, CsvError> {
@@ -157,6 +185,29 @@ mod tests {
         assert_eq!(lines[2], "UR_2,\"'=HYPERLINK(\"\"http://x\"\")\"");
         assert_eq!(lines[3], "UR_3,\"José \"\"Pepe\"\"\"");
         assert_eq!(lines[4], "UR_4,'-1+2");
+    }
+
+    #[test]
+    fn a_first_row_of_data_is_not_taken_for_a_header() {
+        let t =
+            Table::from_csv("UR_AAAAAAAAAAAAAAA,disable\nUR_BBBBBBBBBBBBBBB,disable\n").unwrap();
+        assert!(t
+            .header_problem()
+            .unwrap()
+            .starts_with("The first row holds \"UR_AAAAAAAAAAAAAAA\", which looks like data"));
+        let t = Table::from_csv("jane@x.edu\nbob@x.edu\n").unwrap();
+        assert!(t.header_problem().is_some());
+        let t = Table::from_csv("User ID,\nUR_1,note\n").unwrap();
+        assert_eq!(
+            t.header_problem().unwrap(),
+            "Column 2 has values but no name in the header row: give it one, or delete the column."
+        );
+        assert_eq!(
+            Table::from_csv("User ID,Action\nUR_1,disable\n")
+                .unwrap()
+                .header_problem(),
+            None
+        );
     }
 
     #[test]

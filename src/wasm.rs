@@ -509,3 +509,9 @@ fn report(state: &Rc<RefCell<RunState>>, on_progress: Option<&Function>) -> Resu
     }
     Ok(())
 }
+
+/// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
+#[wasm_bindgen(js_name = safeCell)]
+pub fn safe_cell(value: &str) -> String {
+    crate::table::neutralise_formula(value).into_owned()
+}
