@@ -814,29 +814,39 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
 /// The outcome columns, in order.
 pub const OUTCOME_COLUMNS: [&str; 4] = ["Status", "Message", "User ID", "Applied at"];
 
+/// The names of the outcome columns beside `input_columns`: the input's own `User ID` column
+/// is never overwritten, so the outcome's user id goes into "Outcome user ID" when it exists.
+pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
+    let has_user_id = input_columns
+        .iter()
+        .any(|c| c == "User ID" || c == "Outcome user ID");
+    OUTCOME_COLUMNS
+        .iter()
+        .map(|n| {
+            if *n == "User ID" && has_user_id {
+                "Outcome user ID".to_string()
+            } else {
+                n.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The input table with the outcome columns beside it: existing outcome columns (from an
 /// earlier run) are updated in place, others are appended. Rows are matched by identity.
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let mut table = input.clone();
     let by_row: HashMap<u32, &RowOutcome> = outcomes.iter().map(|o| (o.row, o)).collect();
     let mut positions = Vec::new();
-    for name in OUTCOME_COLUMNS {
-        // "User ID" may be the input's own column: outcome ids then go into a separate one.
-        let existing = if name == "User ID" {
-            table.columns.iter().position(|c| c == "Outcome user ID")
-        } else {
-            table.columns.iter().position(|c| c == name)
-        };
-        let pos = existing.unwrap_or_else(|| {
-            table.columns.push(
-                if name == "User ID" && table.columns.iter().any(|c| c == "User ID") {
-                    "Outcome user ID".into()
-                } else {
-                    name.into()
-                },
-            );
-            table.columns.len() - 1
-        });
+    for name in outcome_column_names(&input.columns) {
+        let pos = table
+            .columns
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or_else(|| {
+                table.columns.push(name);
+                table.columns.len() - 1
+            });
         positions.push(pos);
     }
     let width = table.columns.len();
@@ -855,6 +865,40 @@ pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
         }
     }
     table
+}
+
+/// The audit entries as a table (for a sheet), one request a row.
+pub fn audit_table(entries: &[crate::exec::AuditEntry]) -> Table {
+    Table {
+        columns: [
+            "Time",
+            "Method",
+            "Path",
+            "Status",
+            "Error",
+            "Duration (ms)",
+            "Row",
+            "Attempt",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.time.clone(),
+                    e.method.clone(),
+                    e.path.clone(),
+                    e.status.map(|s| s.to_string()).unwrap_or_default(),
+                    e.error.clone().unwrap_or_default(),
+                    e.duration_ms.to_string(),
+                    e.row.clone(),
+                    e.attempt.to_string(),
+                ]
+            })
+            .collect(),
+        row_numbers: Vec::new(),
+    }
 }
 
 /// The plan as a table to show before anything is sent.

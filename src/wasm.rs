@@ -404,6 +404,18 @@ impl LifecycleRun {
         to_value(&lifecycle::before_table(&steps))
     }
 
+    /// The outcome column names to write beside the input.
+    #[wasm_bindgen(js_name = outcomeColumns)]
+    pub fn outcome_columns(&self) -> Vec<String> {
+        lifecycle::outcome_column_names(&self.table.columns)
+    }
+
+    /// Every request the run sent, as a table for an "Audit" sheet.
+    #[wasm_bindgen(js_name = auditTable)]
+    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::audit_table(&self.state.borrow().audit))
+    }
+
     /// Every request the run sent, as JSON Lines (no token in it).
     #[wasm_bindgen(js_name = auditJsonl)]
     pub fn audit_jsonl(&self) -> String {

@@ -1,13 +1,14 @@
-// The lifecycle view: load a sheet of users, see the plan, apply it with a progress bar,
-// see each row's outcome, and download outcomes, the undo file and the audit log.
-// The plan, the executor and every message come from the WASM core.
-import { $, show, renderTable, download } from './ui.js';
-import * as host from './host/browser.js';
+// The lifecycle view, the same in the page and in the Excel task pane: read the user's table
+// through the host, show the plan, apply it with a progress bar, write each row's outcome
+// beside it, and offer the undo and audit sheets. Every decision and message comes from the
+// WASM core; the host decides where tables are read from and written to.
+import { $, show, messageOf } from './ui.js';
 
 const JOURNAL_PREFIX = 'qualtrics-roster:journal:';
 
-/** FNV-1a of the input text: which saved journal belongs to this sheet. */
-function sheetId(text) {
+/** FNV-1a of the input's cells: which saved journal belongs to this table. */
+function tableId(input) {
+  const text = JSON.stringify([input.columns, input.rows]);
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -28,69 +29,50 @@ function saveJournal(id, entries) {
   try {
     localStorage.setItem(JOURNAL_PREFIX + id, JSON.stringify(entries));
   } catch {
-    // Storage full or disabled: the run goes on; resuming will rely on the live state only.
+    // Storage full or off: the run goes on; a resume then relies on the live state alone.
   }
 }
 
-export function createLifecycleView({ getClient, lock }) {
-  const state = { run: null, plan: null, input: null, applying: false };
+export function createLifecycleView({ host, getClient, lock }) {
+  const state = { run: null, plan: null, input: null, applying: false, applied: false };
   const el = {
-    file: $('lc-file'), paste: $('lc-paste'), defaultAction: $('lc-default'),
-    plan: $('lc-plan'), apply: $('lc-apply'), cancel: $('lc-cancel'),
-    summary: $('lc-summary'), note: $('lc-note'), error: $('lc-error'),
+    defaultAction: $('lc-default'), plan: $('lc-plan'), apply: $('lc-apply'), cancel: $('lc-cancel'),
+    summary: $('lc-summary'), note: $('lc-note'), error: $('lc-error'), problems: $('lc-problems'),
     progressRow: $('lc-progress-row'), progress: $('lc-progress'), progressText: $('lc-progress-text'),
-    downloads: $('lc-downloads'), table: $('lc-table'),
+    downloads: $('lc-downloads'),
   };
 
   function refreshButtons() {
-    const connected = !!getClient();
-    el.plan.disabled = lock.busy || !connected;
-    el.apply.disabled = lock.busy || !state.run || !state.plan?.changes || state.applied;
-    el.apply.textContent = state.plan?.changes ? `Apply ${state.plan.changes} change${state.plan.changes === 1 ? '' : 's'}` : 'Apply';
+    el.plan.disabled = lock.busy || !getClient();
+    el.apply.disabled = lock.busy || !state.plan?.changes || state.applied;
+    const n = state.plan?.changes ?? 0;
+    el.apply.textContent = n ? `Apply ${n} change${n === 1 ? '' : 's'}` : 'Apply';
     el.cancel.hidden = !state.applying;
     el.downloads.hidden = !state.applied;
   }
 
-  function renderPlan() {
-    const plan = state.plan;
-    if (plan.fileError) {
-      renderTable(el.table, null);
-      throw new Error(plan.fileError);
+  function listProblems(rows) {
+    if (!el.problems) return;
+    el.problems.replaceChildren(...rows.slice(0, 50).map((r) => {
+      const li = document.createElement('li');
+      li.textContent = r.message;
+      return li;
+    }));
+    if (rows.length > 50) {
+      const li = document.createElement('li');
+      li.textContent = `…and ${rows.length - 50} more (see the Plan sheet).`;
+      el.problems.append(li);
     }
-    const counts = plan.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
-    el.summary.textContent = `${state.input.rows.length} rows from ${state.input.source}: ${counts}.`;
-    renderTable(el.table, plan.table, {
-      rowKey: (i) => plan.rows[i].row,
-      rowClass: (i) => (['invalid', 'not found'].includes(plan.table.rows[i][3]) ? 'row-failed' : ''),
-    });
-  }
-
-  function renderOutcomes() {
-    const outcomes = state.run.outcomes();
-    const byRow = new Map(outcomes.map((o) => [o.row, o]));
-    const table = {
-      columns: [...state.plan.table.columns, 'Status', 'Result', 'Applied at'],
-      rows: state.plan.table.rows.map((r, i) => {
-        const o = byRow.get(state.plan.rows[i].row);
-        return [...r, o?.status ?? '', o?.message ?? '', o?.appliedAt ?? ''];
-      }),
-    };
-    renderTable(el.table, table, {
-      rowKey: (i) => state.plan.rows[i].row,
-      rowClass: (i) => (byRow.get(state.plan.rows[i].row)?.status === 'failed' ? 'row-failed' : ''),
-    });
-    const n = (s) => outcomes.filter((o) => o.status === s).length;
-    el.summary.textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.`;
   }
 
   async function plan() {
     state.run?.free();
     Object.assign(state, { run: null, plan: null, applied: false });
     show(el.note, '');
-    renderTable(el.table, null);
     el.summary.textContent = '';
-    state.input = await host.readTable({ fileInput: el.file, pasteArea: el.paste });
-    state.id = sheetId(state.input.text);
+    listProblems([]);
+    state.input = await host.readTable();
+    state.id = tableId(state.input);
     const journal = loadJournal(state.id);
     el.progressRow.hidden = false;
     el.progress.removeAttribute('value');
@@ -104,11 +86,18 @@ export function createLifecycleView({ getClient, lock }) {
     } finally {
       el.progressRow.hidden = true;
     }
-    state.plan = state.run.plan();
+    const planned = state.run.plan();
+    if (planned.fileError) throw new Error(planned.fileError);
+    state.plan = planned;
+    await host.writeSheet('Plan', planned.table, {
+      failedRows: new Set(planned.rows.filter((r) => r.action === 'invalid' || r.action === 'not found').map((r) => r.row)),
+    });
+    const counts = planned.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
+    el.summary.textContent = `${state.input.rows.length} rows from ${state.input.source}: ${counts}.`;
+    listProblems(planned.rows.filter((r) => r.action === 'invalid' || r.action === 'not found'));
     if (journal.length) {
       show(el.note, `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }
-    renderPlan();
   }
 
   async function apply() {
@@ -133,7 +122,22 @@ export function createLifecycleView({ getClient, lock }) {
       state.applying = false;
       state.applied = true;
       el.progressRow.hidden = true;
-      renderOutcomes();
+    }
+    await writeOutcomes();
+  }
+
+  async function writeOutcomes() {
+    const outcomes = state.run.outcomes();
+    const byRow = new Map(outcomes.map((o) => [o.row, [o.status, o.message, o.userId, o.appliedAt]]));
+    const failed = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.row));
+    const n = (s) => outcomes.filter((o) => o.status === s).length;
+    el.summary.textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.`;
+    const table = state.run.outcomeTable();
+    const result = await host.writeColumns(state.input, state.run.outcomeColumns(), byRow, { failed, table });
+    if (result.notWritten.length) {
+      // Nothing is lost: every outcome also goes to an Outcomes sheet.
+      await host.writeSheet('Outcomes', table);
+      show(el.note, `Rows ${result.notWritten.join(', ')} were edited or removed after the plan, so their outcomes were not written beside them; every row's outcome is in the Outcomes sheet.`);
     }
   }
 
@@ -142,15 +146,18 @@ export function createLifecycleView({ getClient, lock }) {
     el.progressText.textContent = 'Cancelling: waiting for the answers already on their way…';
   }
 
-  function downloadOutcomes() {
-    host.writeSheet('outcomes', state.run.outcomeTable());
-  }
-  function downloadBefore() {
-    host.writeSheet('before-undo', state.run.beforeTable());
-  }
-  function downloadAudit() {
-    download('audit.jsonl', state.run.auditJsonl(), 'application/x-ndjson');
+  async function writeBefore() {
+    await host.writeSheet('Before (undo)', state.run.beforeTable());
   }
 
-  return { plan, apply, cancel, downloadOutcomes, downloadBefore, downloadAudit, refreshButtons, el };
+  async function writeAudit() {
+    if (host.saveAudit) host.saveAudit(state.run.auditJsonl());
+    else await host.writeSheet('Audit', state.run.auditTable());
+  }
+
+  async function downloadOutcomes() {
+    host.downloadSheet('Outcomes', 'outcomes.csv');
+  }
+
+  return { plan, apply, cancel, writeBefore, writeAudit, downloadOutcomes, refreshButtons, el, messageOf };
 }

@@ -24,6 +24,30 @@ use sandbox::{Sandbox, SandboxConfig};
 /// origin only (the relay and the sandbox are on it).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'";
 
+/// The task pane's policy: the page's, plus Office.js from Microsoft's CDN (Office requires
+/// add-ins to load it from there). API calls still go to this origin only.
+pub const TASKPANE_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' https://appsforoffice.microsoft.com; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' https://appsforoffice.microsoft.com; frame-src https://appsforoffice.microsoft.com; object-src 'none'; base-uri 'self'; form-action 'self'";
+
+/// Sets the Content-Security-Policy by page: the task pane's for `taskpane.html`, the page's
+/// for everything else.
+async fn content_security_policy(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let taskpane = request.uri().path().ends_with("/taskpane.html");
+    let mut response = next.run(request).await;
+    let policy = if taskpane {
+        TASKPANE_CONTENT_SECURITY_POLICY
+    } else {
+        CONTENT_SECURITY_POLICY
+    };
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    response
+}
+
 /// What the server serves.
 pub struct ServerConfig {
     /// Folder with the page (`www/`).
@@ -48,10 +72,7 @@ pub fn app(config: ServerConfig) -> Router {
     let relay = Relay::new(config.relay_upstream, config.log_relay);
     let statics = ServeDir::new(&config.www).append_index_html_on_directories(true);
     let static_headers = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
+        .layer(axum::middleware::from_fn(content_security_policy))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -66,6 +66,15 @@ struct Args {
     /// "sandbox" for this server's sandbox brand, or a base URL.
     #[arg(long, env = "ROSTER_RELAY_UPSTREAM")]
     relay_upstream: Option<String>,
+    /// Also serve HTTPS on this port (the Excel add-in's dev URL is https://localhost:3000).
+    #[arg(long, env = "ROSTER_HTTPS_PORT")]
+    https_port: Option<u16>,
+    /// PEM certificate for HTTPS (npm start uses office-addin-dev-certs' localhost.crt).
+    #[arg(long, env = "ROSTER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Do not print a line per relayed request.
     #[arg(long)]
     quiet: bool,
@@ -131,23 +140,60 @@ async fn run(args: Args) -> Result<(), String> {
         Upstream::Qualtrics => println!("relay: /relay/{{datacenter}}/API/v3/... -> https://{{datacenter}}.qualtrics.com/API/v3/..."),
         Upstream::Override(u) => println!("relay: /relay/{{datacenter}}/API/v3/... -> {u}/API/v3/... (stand-in for Qualtrics)"),
     }
-    if let Some(sb) = &sandbox {
-        println!(
+    let sandbox_line = sandbox.as_ref().map(|sb| {
+        format!(
             "sandbox brand: {url}sandbox/API/v3 (seed {}, brand admin token {})",
             args.seed,
             sb.admin_token()
-        );
-    }
+        )
+    });
     let app = app(ServerConfig {
         www: args.www,
         sandbox,
         relay_upstream,
         log_relay: !args.quiet,
     });
-    axum::serve(listener, app)
+    let https = match (args.https_port, &args.tls_cert, &args.tls_key) {
+        (Some(port), Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot use the certificate {} / {}: {e}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let std_listener = std::net::TcpListener::bind((args.host.as_str(), port))
+                .map_err(|e| format!("cannot listen on {}:{port} for HTTPS: {e}", args.host))?;
+            std_listener
+                .set_nonblocking(true)
+                .map_err(|e| e.to_string())?;
+            let https_addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+            println!(
+                "https: https://localhost:{}/ (the add-in's task pane is /taskpane.html)",
+                https_addr.port()
+            );
+            let server =
+                axum_server::from_tcp_rustls(std_listener, config).map_err(|e| e.to_string())?;
+            let service = app.clone().into_make_service();
+            Some(tokio::spawn(async move { server.serve(service).await }))
+        }
+        (Some(_), _, _) => return Err("--https-port needs --tls-cert and --tls-key".into()),
+        _ => None,
+    };
+    if let Some(line) = sandbox_line {
+        println!("{line}");
+    }
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    if let Some(h) = https {
+        h.abort();
+    }
+    served
 }

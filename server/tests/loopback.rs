@@ -288,3 +288,59 @@ async fn static_files_have_csp_and_wasm_type_and_cors_is_off_by_default() {
         .unwrap()
         .contains("x-api-token"));
 }
+
+#[tokio::test]
+async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("roster-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("localhost.crt"), dir.join("localhost.key"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let server = Server::start(&[
+        "--https-port",
+        "0",
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    let https_url = server
+        .https_url
+        .clone()
+        .expect("the server printed its https URL");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let pane = client
+        .get(format!("{https_url}/taskpane.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pane.status().as_u16(),
+        404,
+        "the test's www has no task pane, but TLS works"
+    );
+    let csp = pane.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval' https://appsforoffice.microsoft.com"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("connect-src 'self' https://appsforoffice.microsoft.com"),
+        "{csp}"
+    );
+    let index = client.get(format!("{https_url}/")).send().await.unwrap();
+    assert_eq!(index.status().as_u16(), 200);
+    let csp = index.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        !csp.contains("appsforoffice"),
+        "the page itself allows no third-party script: {csp}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,30 +1,74 @@
-// The browser host: tables come from a CSV file or pasted text, results go to the page and to
-// downloads. The Excel host (host/excel.js) offers the same functions over a workbook.
+// The browser host: tables come from a CSV file or pasted text; sheets are tables in the page
+// (with a CSV download) or, for sheets the page has no place for, CSV downloads. The Excel host
+// (host/excel.js) offers the same functions over a workbook.
 import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
-import { download } from '../ui.js';
+import { $, renderTable, download } from '../ui.js';
 
-/**
- * Reads the table the user gave: the chosen file, else the pasted text.
- * Resolves to `{columns, rows, rowNumbers, source}`; throws a message saying what to do.
- */
-export async function readTable({ fileInput, pasteArea }) {
-  const file = fileInput.files?.[0];
-  let text;
-  let source;
-  if (file) {
-    text = await file.text();
-    source = file.name;
-  } else if (pasteArea.value.trim()) {
-    text = pasteArea.value;
-    source = 'pasted text';
-  } else {
-    throw new Error('Choose a CSV file or paste the rows (with their header row) first.');
-  }
-  const table = readCsv(text); // throws "The file is empty: ..." and the like
-  return { ...table, source, text };
-}
+/** Where each sheet is shown in the page. */
+const SHEET_TABLES = { Users: 'users-table', Plan: 'lc-table', Outcomes: 'lc-table' };
 
-/** Saves a table as a CSV download (the browser's "new sheet"). */
-export function writeSheet(name, table) {
-  download(`${name}.csv`, tableToCsv(table));
+export function createBrowserHost() {
+  const shown = new Map();
+  const fileName = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return {
+    kind: 'browser',
+
+    /** The chosen file, else the pasted text: `{columns, rows, rowNumbers, source}`. */
+    async readTable() {
+      const file = $('lc-file').files?.[0];
+      let text;
+      let source;
+      if (file) {
+        text = await file.text();
+        source = file.name;
+      } else if ($('lc-paste').value.trim()) {
+        text = $('lc-paste').value;
+        source = 'pasted text';
+      } else {
+        throw new Error('Choose a CSV file or paste the rows (with their header row) first.');
+      }
+      return { ...readCsv(text), source, text };
+    },
+
+    /** Shows a table in the page (Users, Plan), or downloads it as CSV. */
+    async writeSheet(name, table, { failedRows } = {}) {
+      const id = SHEET_TABLES[name];
+      if (!id) {
+        download(`${fileName(name)}.csv`, tableToCsv(table));
+        return { downloaded: `${fileName(name)}.csv` };
+      }
+      renderTable($(id), table, {
+        rowKey: (i) => table.rowNumbers?.[i],
+        rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i]) ? 'row-failed' : ''),
+      });
+      shown.set(name, table);
+      return { shown: name };
+    },
+
+    /**
+     * Outcome columns beside the input: the page shows `table` (the core's input-plus-outcomes
+     * table) in place of the plan and keeps it for the Outcome CSV.
+     */
+    async writeColumns(input, columns, byRow, { failed = new Set(), table }) {
+      await this.writeSheet('Outcomes', table, { failedRows: failed });
+      return { written: byRow.size, notWritten: [] };
+    },
+
+    /** The audit log as JSON Lines. */
+    saveAudit(jsonl) {
+      download('audit.jsonl', jsonl, 'application/x-ndjson');
+    },
+
+    /** Downloads a sheet shown in the page. */
+    downloadSheet(name, filename) {
+      download(filename, tableToCsv(shown.get(name)));
+    },
+
+    /** Remembered connection: in this browser's localStorage (not encrypted). */
+    tokenStore: {
+      async get(key) { return localStorage.getItem(key); },
+      async set(key, value) { localStorage.setItem(key, value); },
+      async remove(key) { localStorage.removeItem(key); },
+    },
+  };
 }

@@ -279,3 +279,32 @@ export async function writeSheet(name, table, { safeText = (s) => s } = {}) {
     return { sheet: name, table: tableName, rows: table.rows.length };
   });
 }
+
+/**
+ * The Excel host object the app uses: the functions above with the core's formula-injection
+ * rule applied to every cell written, and a token store that never touches the workbook.
+ */
+export function createExcelHost({ safeText }) {
+  return {
+    kind: 'excel',
+    readTable: () => readTable(),
+    writeSheet: (name, table) => writeSheet(name, table, { safeText }),
+    writeColumns: (input, columns, byRow, { failed } = {}) => writeColumns(input, columns, byRow, { failed, safeText }),
+    /**
+     * Remembered connection: OfficeRuntime.storage where Office offers it, else the add-in's
+     * own (partitioned) localStorage. Never Office.context.document.settings: those travel
+     * with the workbook.
+     */
+    tokenStore: typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage
+      ? {
+        get: (key) => OfficeRuntime.storage.getItem(key),
+        set: (key, value) => OfficeRuntime.storage.setItem(key, value),
+        remove: (key) => OfficeRuntime.storage.removeItem(key),
+      }
+      : {
+        async get(key) { return localStorage.getItem(key); },
+        async set(key, value) { localStorage.setItem(key, value); },
+        async remove(key) { localStorage.removeItem(key); },
+      },
+  };
+}

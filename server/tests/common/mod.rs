@@ -13,6 +13,7 @@ use roster_server::client::Transport;
 /// A running `roster-server --port 0`; killed on drop.
 pub struct Server {
     pub url: String,
+    pub https_url: Option<String>,
     pub admin_token: String,
     child: Child,
     pub stderr: Arc<Mutex<String>>,
@@ -67,10 +68,17 @@ impl Server {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut url = String::new();
         let mut admin_token = String::new();
+        let mut https_url = None;
         let mut line = String::new();
         while out.read_line(&mut line).unwrap() > 0 {
             if let Some(u) = line.trim().strip_prefix("qualtrics-roster listening on ") {
                 url = u.trim_end_matches('/').to_string();
+            }
+            if let Some(rest) = line.strip_prefix("https: ") {
+                https_url = rest
+                    .split_whitespace()
+                    .next()
+                    .map(|u| u.trim_end_matches('/').to_string());
             }
             if let Some(rest) = line.split("brand admin token ").nth(1) {
                 admin_token = rest.trim().trim_end_matches(')').to_string();
@@ -106,6 +114,7 @@ impl Server {
         });
         Server {
             url,
+            https_url,
             admin_token,
             child,
             stderr,
