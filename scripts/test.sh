@@ -16,6 +16,6 @@ cargo test -q --workspace
 step "Rust in headless Chromium: the WASM bindings"
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
   cargo test --target wasm32-unknown-unknown --test wasm_bindings
-step "Page in headless Chromium (Playwright)"
-node --test --test-concurrency=1 tests/e2e/
+step "Excel host (office-addin-mock) and page and task pane in headless Chromium (Playwright)"
+node --test --test-concurrency=1 tests/excel/ tests/e2e/
 printf '\nnpm test: all passed in %ss\n' "$(( $(date +%s) - started ))"

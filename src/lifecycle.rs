@@ -209,6 +209,13 @@ pub fn plan(
     journal: &[JournalEntry],
     options: &LifecycleOptions,
 ) -> Plan {
+    if let Some(problem) = table.header_problem() {
+        return Plan {
+            rows: Vec::new(),
+            file_error: Some(problem),
+            counts: Vec::new(),
+        };
+    }
     let (id_col, _) = find_column(&table.columns, ID_ALIASES);
     let (name_col, _) = find_column(&table.columns, USERNAME_ALIASES);
     let (action_col, _) = find_column(&table.columns, ACTION_ALIASES);

@@ -151,6 +151,16 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
     let p = plan(&table("Username\nann@x.edu\n"), &brand(), &[], &no_default);
     assert!(p.rows[0].message.starts_with("Row 2, Action: no action"));
 
+    let p = plan(
+        &table("UR_AAAAAAAAAAAAAAA,disable\nUR_BBBBBBBBBBBBBBB,disable\n"),
+        &brand(),
+        &[],
+        &opts(),
+    );
+    assert!(p
+        .file_error
+        .unwrap()
+        .starts_with("The first row holds \"UR_AAAAAAAAAAAAAAA\", which looks like data"));
     let p = plan(&table("Email,Name\na@b.c,A\n"), &brand(), &[], &opts());
     assert_eq!(p.file_error.as_deref(), Some("No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: Email, Name)."));
 }

@@ -90,6 +90,7 @@ export function createLifecycleView({ host, getClient, lock }) {
     if (planned.fileError) throw new Error(planned.fileError);
     state.plan = planned;
     await host.writeSheet('Plan', planned.table, {
+      activate: false,
       failedRows: new Set(planned.rows.filter((r) => r.action === 'invalid' || r.action === 'not found').map((r) => r.row)),
     });
     const counts = planned.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
@@ -134,6 +135,7 @@ export function createLifecycleView({ host, getClient, lock }) {
     el.summary.textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.`;
     const table = state.run.outcomeTable();
     const result = await host.writeColumns(state.input, state.run.outcomeColumns(), byRow, { failed, table });
+    if (result.where) el.summary.textContent += ` Written beside your rows in "${result.where}".`;
     if (result.notWritten.length) {
       // Nothing is lost: every outcome also goes to an Outcomes sheet.
       await host.writeSheet('Outcomes', table);

@@ -76,7 +76,7 @@ test('outcomes land beside the right rows after the table was sorted, failed row
     [3, ['unchanged', 'already active', 'UR_BBBBBBBBBBBBBBB', '']],
   ]);
   const result = await excel.writeColumns(t, ['Status', 'Message', 'Outcome user ID', 'Applied at'], byRow, { failed: new Set([4]), safeText: safeCell });
-  assert.deepEqual(result, { written: 3, notWritten: [] });
+  assert.deepEqual(result, { written: 3, notWritten: [], where: 'Staff' });
   const v = wb.values('Staff');
   assert.deepEqual(v[0], ['User ID', 'Username', 'Action', 'Status', 'Message', 'Outcome user ID', 'Applied at']);
   // Row by row: cy (row 2 now) failed, bob (row 3) unchanged, ann (row 4) done.
@@ -171,7 +171,11 @@ test('bad input gets a clear message and nothing is written', async () => {
 
   wb.addSheet('Locked', leavers, { protectedSheet: true });
   wb.select('Locked', 'A1');
+  await assert.rejects(excel.readTable(), /The sheet "Locked" is protected.*unprotect it \(Review > Unprotect Sheet\) and plan again\. Nothing was sent\./);
+  // Protected between plan and apply: refused before anything is written.
+  wb.sheets.get('Locked').protected = false;
   const t = await excel.readTable();
+  wb.sheets.get('Locked').protected = true;
   const before = JSON.stringify(wb.values('Locked'));
   await assert.rejects(
     excel.writeColumns(t, ['Status'], new Map([[2, ['done']]])),

@@ -90,6 +90,7 @@ export async function readTable({ maxRows = MAX_ROWS } = {}) {
     selection.load('address,rowIndex,columnIndex,rowCount,columnCount');
     const sheet = selection.worksheet;
     sheet.load('name');
+    sheet.protection.load('protected');
     const tables = selection.getTables(false);
     tables.load('items/name');
     const region = selection.getSurroundingRegion();
@@ -111,6 +112,9 @@ export async function readTable({ maxRows = MAX_ROWS } = {}) {
     merged.load('address');
     await context.sync();
 
+    if (sheet.protection.protected) {
+      throw new HostError(`The sheet "${sheet.name}" is protected, so the outcomes could not be written beside your rows: unprotect it (Review > Unprotect Sheet) and plan again. Nothing was sent.`);
+    }
     if (area.rowCount * area.columnCount <= 1) {
       throw new HostError('Select a cell inside your table of users (the table needs a header row, such as "User ID" or "Username", and one row per user).');
     }
@@ -236,15 +240,16 @@ export async function writeColumns(input, columns, byRow, { failed = new Set(), 
       }
       await context.sync();
     }
-    return { written: targets.size, notWritten };
+    return { written: targets.size, notWritten, where: `${input.sheetName}` };
   });
 }
 
 /**
  * Writes `{columns, rows}` as an Excel table on the sheet `name` (created, or cleared and
  * refreshed), every cell as text. The table is named after the sheet, so refreshing replaces it.
+ * `activate: false` leaves the user on the sheet they are working in.
  */
-export async function writeSheet(name, table, { safeText = (s) => s } = {}) {
+export async function writeSheet(name, table, { safeText = (s) => s, activate = true } = {}) {
   const tableName = `Roster${name.replace(/[^A-Za-z0-9]/g, '')}`;
   return Excel.run(async (context) => {
     let sheet = context.workbook.worksheets.getItemOrNullObject(name);
@@ -274,7 +279,7 @@ export async function writeSheet(name, table, { safeText = (s) => s } = {}) {
     const address = `A1:${columnLetters(width - 1)}${all.length}`;
     const created = sheet.tables.add(address, true);
     created.name = tableName;
-    sheet.activate();
+    if (activate) sheet.activate();
     await context.sync();
     return { sheet: name, table: tableName, rows: table.rows.length };
   });
@@ -288,7 +293,7 @@ export function createExcelHost({ safeText }) {
   return {
     kind: 'excel',
     readTable: () => readTable(),
-    writeSheet: (name, table) => writeSheet(name, table, { safeText }),
+    writeSheet: (name, table, { activate } = {}) => writeSheet(name, table, { safeText, activate }),
     writeColumns: (input, columns, byRow, { failed } = {}) => writeColumns(input, columns, byRow, { failed, safeText }),
     /**
      * Remembered connection: OfficeRuntime.storage where Office offers it, else the add-in's

@@ -1,0 +1,146 @@
+// The Excel task pane end to end: the real pane page in headless Chromium, with Office.js
+// replaced by an in-page workbook double built on office-addin-mock, against the sandbox
+// through the relay. Reads the selected table, writes the Users and Plan sheets, applies,
+// and writes the outcome columns beside the rows. The token never reaches the workbook.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser } from './harness.mjs';
+import { OFFICE_JS, officeDouble } from './office-double.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer(['--relay-upstream', 'sandbox', '--users', '300']);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function openPane(setup) {
+  const context = await browser.newContext({ viewport: { width: 320, height: 900 } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  const script = officeDouble();
+  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: script }));
+  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
+  await page.goto(`${server.url}/taskpane.html?view=lifecycle`);
+  await page.waitForSelector('body[data-ready=true]');
+  return page;
+}
+
+async function sandboxUsers() {
+  const users = [];
+  let url = `${server.url}/sandbox/API/v3/users`;
+  while (url) {
+    const body = await (await fetch(url, { headers: { 'x-api-token': server.adminToken } })).json();
+    users.push(...body.result.elements);
+    url = body.result.nextPage;
+  }
+  return users;
+}
+
+test('the task pane lists users into a sheet and runs the lifecycle flow on the selected table', async () => {
+  const users = (await sandboxUsers()).slice(1, 41);
+  const rows = [['Username', 'Action', 'Note']];
+  users.forEach((u, i) => rows.push([u.username, i % 2 ? 'disable' : 'enable', `note ${i}`]));
+  rows.push(['ghost@nowhere.example', 'disable', 'unknown']);
+  const page = await openPane({
+    sheets: [{ name: 'Leavers', rows }],
+    tables: [{ sheet: 'Leavers', address: `A1:C${rows.length}`, name: 'LeaversTable' }],
+    select: { sheet: 'Leavers', address: 'B5' },
+  });
+
+  // Connect through the relay with a remembered token.
+  await page.check('input[name=mode][value=qualtrics]');
+  await page.fill('#datacenter', 'iad1');
+  await page.fill('#token', server.adminToken);
+  await page.check('#remember');
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+
+  // Users -> a "Users" sheet holding an Excel table.
+  await page.click('#list-users');
+  await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent));
+  const usersSheet = await page.evaluate(() => window.__workbook.values('Users'));
+  assert.equal(usersSheet.length, 301);
+  assert.equal(usersSheet[0][0], 'User ID');
+  assert.deepEqual(await page.evaluate(() => window.__workbook.tables.map((t) => t.name)), ['LeaversTable', 'RosterUsers']);
+
+  // The lifecycle flow on the selected table: plan -> Plan sheet, apply -> outcome columns.
+  await page.evaluate(() => window.__workbook.select('Leavers', 'B5'));
+  await page.click('#lc-plan');
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  const summary = await page.textContent('#lc-summary');
+  assert.match(summary, /^41 rows from Leavers!A1:C42: .*1 not found\.$/);
+  assert.match(await page.textContent('#lc-problems'), /Row 42: no user with username "ghost@nowhere\.example"/);
+  const plan = await page.evaluate(() => window.__workbook.values('Plan'));
+  assert.deepEqual(plan[0], ['Row', 'User ID', 'Username', 'Plan', 'Current', 'New', 'Message']);
+  assert.equal(plan.length, 42);
+  assert.equal(await page.evaluate(() => window.__workbook.active), 'Leavers', 'the plan sheet does not steal the selection');
+
+  const changes = Number((await page.textContent('#lc-apply')).match(/Apply (\d+) change/)[1]);
+  await page.click('#lc-apply');
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+  const sheet = await page.evaluate(() => window.__workbook.values('Leavers'));
+  assert.deepEqual(sheet[0], ['Username', 'Action', 'Note', 'Status', 'Message', 'User ID', 'Applied at']);
+  for (let i = 1; i <= 40; i++) {
+    assert.ok(['done', 'unchanged'].includes(sheet[i][3]), `row ${i + 1}: ${sheet[i][3]} ${sheet[i][4]}`);
+    assert.equal(sheet[i][5], users[i - 1].id);
+  }
+  assert.equal(sheet.slice(1).filter((r) => r[3] === 'done').length, changes);
+  assert.equal(sheet[41][3], 'failed');
+  assert.match(sheet[41][4], /^not sent: Row 42: no user with username/);
+  assert.equal(await page.evaluate(() => window.__workbook.cell('Leavers', 41, 3).fill), '#FDE7E9');
+  assert.equal(await page.evaluate(() => window.__workbook.cell('Leavers', 1, 4).format), '@');
+  const after = await sandboxUsers();
+  users.forEach((u, i) => assert.equal(after.find((a) => a.id === u.id).accountStatus, i % 2 ? 'disabled' : 'active'));
+
+  // Undo and audit sheets.
+  await page.click('#lc-download-before');
+  await page.click('#lc-download-audit');
+  await page.waitForFunction(() => window.__workbook.sheets.has('Audit'));
+  const audit = await page.evaluate(() => window.__workbook.values('Audit'));
+  assert.deepEqual(audit[0], ['Time', 'Method', 'Path', 'Status', 'Error', 'Duration (ms)', 'Row', 'Attempt']);
+  assert.equal(audit.filter((r) => r[1] === 'PUT').length, changes);
+
+  // The token is nowhere in the workbook, its settings or the audit; "remember" used Office's storage.
+  const everything = await page.evaluate(() => JSON.stringify({
+    sheets: [...window.__workbook.sheets.keys()].map((n) => window.__workbook.values(n)),
+    settings: [...Office.context.document.settings.all.entries()],
+  }));
+  assert.ok(!everything.includes(server.adminToken), 'the token is not in the workbook');
+  const remembered = await page.evaluate(() => [...OfficeRuntime.storage.all.values()].join());
+  assert.ok(remembered.includes(server.adminToken), 'remembered in OfficeRuntime.storage, as asked');
+  assert.deepEqual(page.problems, []);
+});
+
+test('pane messages for a selection without a table, merged cells and a protected sheet', async () => {
+  const page = await openPane({
+    sheets: [
+      { name: 'Blank', rows: [] },
+      { name: 'Merged', rows: [['User ID', 'Action'], ['UR_AAAAAAAAAAAAAAA', 'disable']], options: { merged: ['A2:B2'] } },
+      { name: 'NoHeader', rows: [['UR_AAAAAAAAAAAAAAA', 'disable'], ['UR_BBBBBBBBBBBBBBB', 'disable']] },
+      { name: 'Locked', rows: [['User ID', 'Action'], ['UR_AAAAAAAAAAAAAAA', 'disable']], options: { protectedSheet: true } },
+    ],
+    select: { sheet: 'Blank', address: 'D4' },
+  });
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  const planMessage = async () => {
+    await page.click('#lc-plan');
+    await page.waitForSelector('#lc-error:not([hidden])');
+    return page.textContent('#lc-error');
+  };
+  assert.match(await planMessage(), /^Select a cell inside your table of users/);
+  await page.evaluate(() => window.__workbook.select('Merged', 'A1'));
+  assert.match(await planMessage(), /merged cells \(Merged!A2:B2\): unmerge them/);
+  await page.evaluate(() => window.__workbook.select('NoHeader', 'A1'));
+  assert.match(await planMessage(), /^The first row holds "UR_AAAAAAAAAAAAAAA", which looks like data, not a column name/);
+  await page.evaluate(() => window.__workbook.select('Locked', 'A1'));
+  assert.match(await planMessage(), /^The sheet "Locked" is protected, so the outcomes could not be written beside your rows: unprotect it/);
+  assert.equal(await page.isDisabled('#lc-apply'), true, 'nothing to apply');
+  assert.deepEqual(page.problems, []);
+});
