@@ -61,38 +61,20 @@ impl RosterClient {
         })
     }
 
-    /// Lists every user, page by page; `onPage({page, usersSoFar, last, notice})` is called as
-    /// each page arrives. Resolves to `{columns, rows, pages, notice}` (the Users sheet).
+    /// Lists every user, page by page (retrying busy or failed pages); `onPage({page,
+    /// usersSoFar, last, notice})` is called as each page arrives. Resolves to `{columns, rows,
+    /// pages, notice}` (the Users sheet).
     #[wasm_bindgen(js_name = listUsers)]
     pub fn list_users(&self, on_page: Option<Function>) -> Promise {
         let conn = self.conn.clone();
         future_to_promise(async move {
-            let mut listing = UserListing::users(&conn);
-            let mut all = Vec::new();
-            let mut notice = None;
-            while let Some(request) = listing.next_request(&conn) {
-                let response = send(&request).await.map_err(to_js)?;
-                let page = listing.on_response(&conn, &response).map_err(to_js)?;
-                all.extend(page.elements);
-                if let Some(n) = page.notice {
-                    notice = Some(n.message());
-                }
-                if let Some(cb) = &on_page {
-                    let progress = to_value(&Progress {
-                        page: page.number,
-                        users_so_far: all.len(),
-                        last: page.last,
-                        notice: notice.clone(),
-                    })?;
-                    cb.call1(&JsValue::NULL, &progress)?;
-                }
-            }
-            let table = users::users_table(&all);
+            let listed = list_all_users(&conn, on_page.as_ref()).await?;
+            let table = users::users_table(&listed.users);
             to_value(&UsersOut {
                 columns: table.columns,
                 rows: table.rows,
-                pages: listing.pages_read(),
-                notice,
+                pages: listed.pages,
+                notice: listed.notice,
             })
         })
     }
@@ -255,10 +237,10 @@ impl RosterClient {
                 serde_wasm_bindgen::from_value(options)
                     .map_err(|e| to_js(format!("Bad plan options: {e}")))?
             };
-            let users = list_all_users(&conn, on_page.as_ref()).await?;
+            let listed = list_all_users(&conn, on_page.as_ref()).await?;
             let plan = lifecycle::plan(
                 &table,
-                &users,
+                &listed.users,
                 &options.journal,
                 &LifecycleOptions {
                     default_action: Action::parse(&options.default_action),
@@ -280,11 +262,15 @@ impl RosterClient {
     }
 }
 
+/// Every user of the brand, with how many pages that took and the last notice.
+struct Listed {
+    users: Vec<users::UserSummary>,
+    pages: usize,
+    notice: Option<String>,
+}
+
 /// Lists every user, retrying transient page failures, reporting pages to `on_page`.
-async fn list_all_users(
-    conn: &Connection,
-    on_page: Option<&Function>,
-) -> Result<Vec<users::UserSummary>, JsValue> {
+async fn list_all_users(conn: &Connection, on_page: Option<&Function>) -> Result<Listed, JsValue> {
     let mut listing = UserListing::users(conn);
     let mut all = Vec::new();
     let mut notice = None;
@@ -320,7 +306,11 @@ async fn list_all_users(
             cb.call1(&JsValue::NULL, &progress)?;
         }
     }
-    Ok(all)
+    Ok(Listed {
+        users: all,
+        pages: listing.pages_read(),
+        notice,
+    })
 }
 
 #[derive(Serialize)]

@@ -80,12 +80,10 @@ export async function startApp(makeHost) {
   async function listUsers() {
     state.users = null;
     $('summary').textContent = '';
-    $('progress-row').hidden = false;
-    $('progress').removeAttribute('value');
-    $('progress-text').textContent = 'Loading the first page…';
+    host.progress('', { text: 'Loading the first page…' });
     try {
       const result = await state.client.listUsers((p) => {
-        $('progress-text').textContent = `Page ${p.page}: ${p.usersSoFar} users so far${p.last ? '' : '…'}`;
+        host.progress('', { text: `Page ${p.page}: ${p.usersSoFar} users so far${p.last ? '' : '…'}` });
         if (p.notice) show($('notice'), p.notice);
       });
       state.users = { columns: result.columns, rows: result.rows };
@@ -96,7 +94,7 @@ export async function startApp(makeHost) {
         : `${result.rows.length} users, ${pages}.`;
       if (result.notice) show($('notice'), result.notice);
     } finally {
-      $('progress-row').hidden = true;
+      host.progress('', { done: true });
     }
   }
 

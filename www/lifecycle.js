@@ -38,7 +38,6 @@ export function createLifecycleView({ host, getClient, lock }) {
   const el = {
     defaultAction: $('lc-default'), plan: $('lc-plan'), apply: $('lc-apply'), cancel: $('lc-cancel'),
     summary: $('lc-summary'), note: $('lc-note'), error: $('lc-error'), problems: $('lc-problems'),
-    progressRow: $('lc-progress-row'), progress: $('lc-progress'), progressText: $('lc-progress-text'),
     downloads: $('lc-downloads'),
   };
 
@@ -74,17 +73,15 @@ export function createLifecycleView({ host, getClient, lock }) {
     state.input = await host.readTable();
     state.id = tableId(state.input);
     const journal = loadJournal(state.id);
-    el.progressRow.hidden = false;
-    el.progress.removeAttribute('value');
-    el.progressText.textContent = 'Reading the brand\'s users…';
+    host.progress('lc-', { text: 'Reading the brand\'s users…' });
     try {
       state.run = await getClient().planLifecycle(
         { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers },
         { defaultAction: el.defaultAction.value, journal },
-        (p) => { el.progressText.textContent = `Reading the brand's users: ${p.usersSoFar}…`; },
+        (p) => host.progress('lc-', { text: `Reading the brand's users: ${p.usersSoFar}…` }),
       );
     } finally {
-      el.progressRow.hidden = true;
+      host.progress('lc-', { done: true });
     }
     const planned = state.run.plan();
     if (planned.fileError) throw new Error(planned.fileError);
@@ -105,14 +102,15 @@ export function createLifecycleView({ host, getClient, lock }) {
     const journal = loadJournal(state.id);
     state.applying = true;
     refreshButtons();
-    el.progressRow.hidden = false;
-    el.progress.max = state.plan.changes;
-    el.progress.value = 0;
+    host.progress('lc-', { value: 0, max: state.plan.changes, text: 'Sending…' });
     try {
       await state.run.apply((p) => {
         const finished = p.total - p.remaining;
-        el.progress.value = finished;
-        el.progressText.textContent = `${finished} of ${p.total}: ${p.done} done, ${p.failed} failed, ${p.skipped} skipped · ${p.ratePerSecond.toFixed(1)} requests/s`;
+        host.progress('lc-', {
+          value: finished,
+          max: p.total,
+          text: `${finished} of ${p.total}: ${p.done} done, ${p.failed} failed, ${p.skipped} skipped · ${p.ratePerSecond.toFixed(1)} requests/s`,
+        });
         if (p.journal.length) {
           journal.push(...p.journal);
           saveJournal(state.id, journal);
@@ -122,7 +120,7 @@ export function createLifecycleView({ host, getClient, lock }) {
     } finally {
       state.applying = false;
       state.applied = true;
-      el.progressRow.hidden = true;
+      host.progress('lc-', { done: true });
     }
     await writeOutcomes();
   }
@@ -145,7 +143,7 @@ export function createLifecycleView({ host, getClient, lock }) {
 
   function cancel() {
     state.run?.cancel();
-    el.progressText.textContent = 'Cancelling: waiting for the answers already on their way…';
+    host.progress('lc-', { text: 'Cancelling: waiting for the answers already on their way…' });
   }
 
   async function writeBefore() {

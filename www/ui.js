@@ -80,3 +80,20 @@ export function download(filename, text, type = 'text/csv;charset=utf-8') {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/**
+ * Shows progress in the view's progress row (`{prefix}progress-row`, `…progress`,
+ * `…progress-text`): `value`/`max` for a bar, none for an indeterminate one, `done` hides it.
+ */
+export function showProgress(prefix, { value, max, text, done = false } = {}) {
+  const row = $(`${prefix}progress-row`);
+  const bar = $(`${prefix}progress`);
+  row.hidden = done;
+  if (done) return;
+  if (max === undefined) bar.removeAttribute('value');
+  else {
+    bar.max = max;
+    bar.value = value ?? 0;
+  }
+  if (text !== undefined) $(`${prefix}progress-text`).textContent = text;
+}

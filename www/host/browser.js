@@ -2,7 +2,7 @@
 // (with a CSV download) or, for sheets the page has no place for, CSV downloads. The Excel host
 // (host/excel.js) offers the same functions over a workbook.
 import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
-import { $, renderTable, download } from '../ui.js';
+import { $, renderTable, download, showProgress } from '../ui.js';
 
 /** Where each sheet is shown in the page. */
 const SHEET_TABLES = { Users: 'users-table', Plan: 'lc-table', Outcomes: 'lc-table' };
@@ -63,6 +63,9 @@ export function createBrowserHost() {
     downloadSheet(name, filename) {
       download(filename, tableToCsv(shown.get(name)));
     },
+
+    /** Progress of a long step, in the page. */
+    progress: showProgress,
 
     /** Remembered connection: in this browser's localStorage (not encrypted). */
     tokenStore: {

@@ -289,9 +289,10 @@ export async function writeSheet(name, table, { safeText = (s) => s, activate = 
  * The Excel host object the app uses: the functions above with the core's formula-injection
  * rule applied to every cell written, and a token store that never touches the workbook.
  */
-export function createExcelHost({ safeText }) {
+export function createExcelHost({ safeText, progress }) {
   return {
     kind: 'excel',
+    progress,
     readTable: () => readTable(),
     writeSheet: (name, table, { activate } = {}) => writeSheet(name, table, { safeText, activate }),
     writeColumns: (input, columns, byRow, { failed } = {}) => writeColumns(input, columns, byRow, { failed, safeText }),

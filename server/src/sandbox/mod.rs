@@ -157,7 +157,8 @@ fn is_admin_call(sb: &Sandbox, headers: &HeaderMap) -> bool {
     token.is_some_and(|t| t == sb.brand().admin_token)
 }
 
-/// Test and benchmark control, not part of Qualtrics' API: what the sandbox saw.
+/// Test and benchmark control, not part of Qualtrics' API (the brand admin's token only):
+/// what the sandbox saw.
 async fn control_stats(State(sb): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
     if !is_admin_call(&sb, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -171,11 +172,7 @@ async fn control_faults(
     headers: HeaderMap,
     Json(faults): Json<Faults>,
 ) -> Response {
-    if !is_admin_call(&sb, &headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    sb.trouble().set_faults(faults);
-    StatusCode::NO_CONTENT.into_response()
+    control(&sb, &headers, |t| t.set_faults(faults))
 }
 
 /// Test and benchmark control: replace the rate limits.
@@ -184,10 +181,14 @@ async fn control_limits(
     headers: HeaderMap,
     Json(limits): Json<RateLimits>,
 ) -> Response {
-    if !is_admin_call(&sb, &headers) {
+    control(&sb, &headers, |t| t.set_limits(limits))
+}
+
+fn control(sb: &Sandbox, headers: &HeaderMap, change: impl FnOnce(&mut Trouble)) -> Response {
+    if !is_admin_call(sb, headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    sb.trouble().set_limits(limits);
+    change(&mut sb.trouble());
     StatusCode::NO_CONTENT.into_response()
 }
 
