@@ -53,6 +53,9 @@ struct Args {
     /// Share of 429 answers carrying Retry-After.
     #[arg(long, default_value_t = 0.5)]
     retry_after_share: f64,
+    /// Answer the directory endpoints inside `result` (default: Qualtrics' documented flat form).
+    #[arg(long)]
+    directory_wrapped: bool,
     /// Seed of the fault draws.
     #[arg(long, default_value_t = 1)]
     fault_seed: u64,
@@ -112,6 +115,7 @@ async fn run(args: Args) -> Result<(), String> {
                 retry_after_share: args.retry_after_share,
                 seed: args.fault_seed,
             },
+            directory_wrapped: args.directory_wrapped,
         })
     });
     let relay_upstream = match args.relay_upstream.as_deref() {

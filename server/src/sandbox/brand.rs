@@ -103,6 +103,10 @@ pub struct Brand {
     pub admin_token: String,
     /// A standard user's API token (user 1): valid, but not a brand administrator's.
     pub user_token: String,
+    /// The CX directory: one participant per user, with attributes.
+    pub directory: super::directory::Directory,
+    /// Ids handed out after seeding (new users).
+    pub minted: u64,
 }
 
 const FIRST: &[&str] = &[
@@ -282,6 +286,20 @@ impl Brand {
 
         let admin_token = make_token(&mut rng);
         let user_token = make_token(&mut rng);
+        let mut directory = super::directory::Directory::default();
+        for u in &users {
+            let participant_id = directory.next_id("P_");
+            directory.participants.push(super::directory::Participant {
+                participant_id,
+                unique_identifier: make_id(&mut rng, ""),
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                email: u.email.clone(),
+                username: Some(u.username.clone()),
+                user_id: Some(u.id.clone()),
+                metadata: super::directory::seed_metadata(&mut rng),
+            });
+        }
         Brand {
             seed,
             divisions,
@@ -290,7 +308,16 @@ impl Brand {
             groups,
             admin_token,
             user_token,
+            directory,
+            minted: 0,
         }
+    }
+
+    /// A fresh id (new users, jobs), deterministic from the seed and how many came before.
+    pub fn mint_id(&mut self, prefix: &str) -> String {
+        self.minted += 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (self.minted << 20) ^ 0x5eed);
+        make_id(&mut rng, prefix)
     }
 
     /// The user a token belongs to, if any.

@@ -10,6 +10,7 @@
 //! own, marked `SBX_*`; clients must rely on the HTTP status and message, as with Qualtrics.
 
 pub mod brand;
+pub mod directory;
 pub mod faults;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,9 @@ pub struct SandboxConfig {
     pub limits: RateLimits,
     /// Injected faults.
     pub faults: Faults,
+    /// Answer the directory endpoints inside `result` instead of Qualtrics' documented flat form
+    /// (which one the live API uses is unverified; clients must take both).
+    pub directory_wrapped: bool,
 }
 
 impl Default for SandboxConfig {
@@ -58,6 +62,7 @@ impl Default for SandboxConfig {
                 retry_after_share: 0.5,
                 ..Faults::default()
             },
+            directory_wrapped: false,
         }
     }
 }
@@ -80,6 +85,7 @@ pub struct Stats {
 pub struct Sandbox {
     brand: Mutex<Brand>,
     cors: bool,
+    directory_wrapped: bool,
     request_counter: AtomicU64,
     trouble: Mutex<Trouble>,
     stats: Mutex<Stats>,
@@ -91,6 +97,7 @@ impl Sandbox {
         Arc::new(Sandbox {
             brand: Mutex::new(Brand::seeded_with(config.seed, config.users)),
             cors: config.cors,
+            directory_wrapped: config.directory_wrapped,
             request_counter: AtomicU64::new(0),
             trouble: Mutex::new(Trouble::new(config.limits, config.faults.clone())),
             stats: Mutex::new(Stats::default()),
@@ -252,6 +259,31 @@ impl Answer {
         Answer {
             status: StatusCode::OK,
             body: json!({"meta": {}}),
+        }
+    }
+    /// Qualtrics' documented form for the directory endpoints: fields beside `meta`.
+    fn flat(status: StatusCode, mut fields: Value) -> Answer {
+        fields["meta"] = json!({});
+        Answer {
+            status,
+            body: fields,
+        }
+    }
+    /// The same answer with its fields moved into `result`, like the other v3 endpoints.
+    fn wrapped(self) -> Answer {
+        let Value::Object(mut map) = self.body else {
+            return self;
+        };
+        if map.contains_key("result") || map.get("meta").is_some_and(|m| m.get("error").is_some()) {
+            return Answer {
+                status: self.status,
+                body: Value::Object(map),
+            };
+        }
+        let meta = map.remove("meta").unwrap_or(json!({}));
+        Answer {
+            status: self.status,
+            body: json!({"result": Value::Object(map), "meta": meta}),
         }
     }
 }
@@ -439,6 +471,23 @@ fn dispatch(
             Some(u) => Answer::ok(serde_json::to_value(u).expect("users serialise")),
             None => not_found(id),
         },
+        (&Method::POST, ["users"]) => create_user(&mut brand, body),
+        (_, ["employee-directories", dir, rest @ ..]) => {
+            let answer = if *dir != "cx" {
+                Answer::error(
+                    StatusCode::NOT_FOUND,
+                    "SBX_NO_DIRECTORY",
+                    format!("Directory {dir} not found"),
+                )
+            } else {
+                directory_call(&mut brand, method, rest, &query, body)
+            };
+            if sb.directory_wrapped {
+                answer.wrapped()
+            } else {
+                answer
+            }
+        }
         (&Method::PUT, ["users", id]) => {
             let (answer, changed) = update_user(&mut brand, id, body);
             if changed {
@@ -633,4 +682,314 @@ fn normalise_datetime(text: &str) -> Option<String> {
             }
         )
     })
+}
+
+/// Characters Qualtrics refuses in user fields.
+const FORBIDDEN: &[char] = &[
+    '=', ';', '~', '!', '&', '*', '%', '{', '}', '<', '>', '[', ']', '|', '\\', '"', '^',
+];
+
+/// `POST /users`: every documented field required but language, timeZone, divisionId and
+/// accountExpirationDate; the username unique; no forbidden characters. Creates the CX
+/// directory participant too, with a uniqueIdentifier of Qualtrics' choosing.
+fn create_user(brand: &mut Brand, body: &[u8]) -> Answer {
+    let fields: Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "SBX_BAD_BODY",
+                "The request body must be a JSON object.",
+            )
+        }
+    };
+    const ALLOWED: &[&str] = &[
+        "username",
+        "firstName",
+        "lastName",
+        "userType",
+        "email",
+        "password",
+        "language",
+        "timeZone",
+        "divisionId",
+        "accountExpirationDate",
+    ];
+    if let Some(unknown) = fields.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
+        return Answer::error(
+            StatusCode::BAD_REQUEST,
+            "SBX_UNKNOWN_FIELD",
+            format!("Invalid field in request body: {unknown}"),
+        );
+    }
+    let text = |k: &str| {
+        fields
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    for required in [
+        "username",
+        "firstName",
+        "lastName",
+        "userType",
+        "email",
+        "password",
+    ] {
+        if text(required).is_empty() {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "SBX_MISSING_FIELD",
+                format!("Missing required field: {required}"),
+            );
+        }
+    }
+    for field in ["username", "firstName", "lastName", "email"] {
+        if text(field).contains(FORBIDDEN) {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "SBX_BAD_CHARACTER",
+                format!("Invalid character in {field}"),
+            );
+        }
+    }
+    let username = text("username");
+    if brand
+        .users
+        .iter()
+        .any(|u| u.username.eq_ignore_ascii_case(&username))
+    {
+        return Answer::error(
+            StatusCode::BAD_REQUEST,
+            "SBX_DUPLICATE_USERNAME",
+            format!("Username {username} already exists"),
+        );
+    }
+    if !brand.user_types.iter().any(|t| t.id == text("userType")) {
+        return Answer::error(
+            StatusCode::BAD_REQUEST,
+            "SBX_BAD_VALUE",
+            "Invalid value for userType",
+        );
+    }
+    let division = text("divisionId");
+    if !division.is_empty() && !brand.divisions.iter().any(|d| d.id == division) {
+        return Answer::error(
+            StatusCode::BAD_REQUEST,
+            "SBX_BAD_VALUE",
+            "Invalid value for divisionId",
+        );
+    }
+    let expiry = text("accountExpirationDate");
+    let expiry = if expiry.is_empty() {
+        None
+    } else {
+        match normalise_datetime(&expiry) {
+            Some(d) => Some(d),
+            None => {
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    "SBX_BAD_VALUE",
+                    "Invalid value for accountExpirationDate: expected an ISO 8601 date",
+                )
+            }
+        }
+    };
+    let id = brand.mint_id("UR_");
+    let user = brand::User {
+        id: id.clone(),
+        username: username.clone(),
+        first_name: text("firstName"),
+        last_name: text("lastName"),
+        email: text("email"),
+        user_type: text("userType"),
+        division_id: (!division.is_empty()).then_some(division),
+        account_status: "active".into(),
+        language: if text("language").is_empty() {
+            "en".into()
+        } else {
+            text("language")
+        },
+        time_zone: if text("timeZone").is_empty() {
+            "America/Denver".into()
+        } else {
+            text("timeZone")
+        },
+        account_creation_date: "2026-11-22T00:00:00Z".into(),
+        account_expiration_date: expiry,
+        last_login_date: None,
+        password_last_changed_date: None,
+        unsubscribed: false,
+        password: text("password"),
+    };
+    let participant_id = brand.directory.next_id("P_");
+    let unique_identifier = brand.mint_id("");
+    brand.directory.participants.push(directory::Participant {
+        participant_id,
+        unique_identifier,
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        email: user.email.clone(),
+        username: Some(username),
+        user_id: Some(id.clone()),
+        metadata: BTreeMap::new(),
+    });
+    brand.users.push(user);
+    Answer::ok(json!({"id": id}))
+}
+
+/// `/employee-directories/cx/...`.
+fn directory_call(
+    brand: &mut Brand,
+    method: &Method,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+) -> Answer {
+    let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+    match (method, rest) {
+        (&Method::POST | &Method::GET, ["participants"]) => {
+            let body_json: Value = if method == Method::POST && !body.is_empty() {
+                match serde_json::from_slice(body) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        return Answer::error(
+                            StatusCode::BAD_REQUEST,
+                            "SBX_BAD_BODY",
+                            "The request body must be JSON.",
+                        )
+                    }
+                }
+            } else {
+                json!({})
+            };
+            let field = |k: &str| {
+                body_json
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| param(k))
+            };
+            let skip = match field("skipToken") {
+                None => 0,
+                Some(t) => match directory::parse_skip_token(&t) {
+                    Some(n) => n,
+                    None => {
+                        return Answer::error(
+                            StatusCode::BAD_REQUEST,
+                            "SBX_BAD_PARAM",
+                            "Invalid skipToken",
+                        )
+                    }
+                },
+            };
+            let page_size = param("pageSize")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(25)
+                .clamp(1, 100);
+            let include = param("includeMetadata").is_some_and(|v| v == "true");
+            let (participants, next) = brand.directory.search(
+                field("uniqueIdentifier").as_deref(),
+                skip,
+                page_size,
+                include,
+            );
+            Answer::flat(
+                StatusCode::OK,
+                json!({"participants": participants, "skipToken": next}),
+            )
+        }
+        (&Method::POST, ["import-participants"]) => {
+            let participants = match serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("participants").and_then(Value::as_array).cloned())
+            {
+                Some(p) if !p.is_empty() => p,
+                _ => {
+                    return Answer::error(
+                        StatusCode::BAD_REQUEST,
+                        "SBX_BAD_BODY",
+                        "The body needs a non-empty participants array.",
+                    )
+                }
+            };
+            if brand.directory.running_jobs() >= directory::MAX_CONCURRENT_JOBS {
+                return Answer::error(
+                    StatusCode::CONFLICT,
+                    "SBX_TOO_MANY_JOBS",
+                    "Too many concurrent jobs. Try again once a job has finished.",
+                );
+            }
+            let job_id = brand.mint_id("IMJ_");
+            let result_id = brand.mint_id("IMR_");
+            brand.directory.jobs.insert(
+                job_id.clone(),
+                directory::ImportJob {
+                    job_id: job_id.clone(),
+                    result_id,
+                    created: "2026-11-22T00:00:00Z".into(),
+                    polls: 0,
+                    request: participants,
+                    result: None,
+                },
+            );
+            Answer::flat(StatusCode::CREATED, json!({"jobId": job_id}))
+        }
+        (&Method::GET, ["import-participants", "results", result_id]) => {
+            match brand
+                .directory
+                .jobs
+                .values()
+                .find(|j| j.result_id == *result_id)
+                .and_then(|j| j.result.clone())
+            {
+                Some(result) => Answer::flat(StatusCode::OK, result),
+                None => Answer::error(
+                    StatusCode::NOT_FOUND,
+                    "SBX_NO_RESULT",
+                    format!("Result {result_id} not found"),
+                ),
+            }
+        }
+        (&Method::GET, ["import-participants", job_id]) => {
+            let Some(job) = brand.directory.jobs.get_mut(*job_id) else {
+                return Answer::error(
+                    StatusCode::NOT_FOUND,
+                    "SBX_NO_JOB",
+                    format!("Job {job_id} not found"),
+                );
+            };
+            job.polls += 1;
+            let done = job.polls >= directory::POLLS_PER_JOB;
+            let (job_id, result_id, created, polls) = (
+                job.job_id.clone(),
+                job.result_id.clone(),
+                job.created.clone(),
+                job.polls,
+            );
+            if done && job.result.is_none() {
+                let request = job.request.clone();
+                let result = brand.directory.import(&job_id, &result_id, &request);
+                brand
+                    .directory
+                    .jobs
+                    .get_mut(&job_id)
+                    .expect("exists")
+                    .result = Some(result);
+            }
+            let progress = (polls * 100 / directory::POLLS_PER_JOB).min(100);
+            let mut info = json!({"jobId": job_id, "jobType": "participantImport", "creationDate": created, "progressPercent": progress.to_string()});
+            if done {
+                info["resultId"] = json!(result_id);
+            }
+            Answer::flat(StatusCode::OK, info)
+        }
+        _ => Answer::error(
+            StatusCode::NOT_FOUND,
+            "SBX_NO_ROUTE",
+            "No such directory resource",
+        ),
+    }
 }
