@@ -200,6 +200,12 @@ pub trait Step {
     fn on_response(&mut self, response: &HttpResponse, now: UnixMillis) -> StepUpdate;
     /// What the step changes, for the journal (e.g. `status=disabled`).
     fn fingerprint(&self) -> String;
+    /// Called when a request got no answer or a 5xx, where it may or may not have been
+    /// applied. `None` (the default, for idempotent requests) retries it; a step whose request
+    /// must not be repeated blindly (creating a user) answers how the row ends instead.
+    fn on_ambiguous_failure(&mut self, _why: &str) -> Option<StepUpdate> {
+        None
+    }
 }
 
 /// A request for the host to perform.
@@ -510,7 +516,12 @@ impl<S: Step> Executor<S> {
             Err(TransportFailure(why)) => {
                 entry.error = Some(why.clone());
                 self.audit.push(entry);
-                self.transient(idx, now, format!("no answer ({why})"), None);
+                let why = format!("no answer ({why})");
+                if let Some(update) = self.slots[idx].step.on_ambiguous_failure(&why) {
+                    self.apply_update(idx, update, now);
+                } else {
+                    self.transient(idx, now, why, None);
+                }
             }
             Ok(response) => {
                 entry.status = Some(response.status);
@@ -541,7 +552,11 @@ impl<S: Step> Executor<S> {
                     500..=599 => {
                         let why = parsed
                             .map_or_else(|| format!("HTTP {}", response.status), |e| e.to_string());
-                        self.transient(idx, now, why, None);
+                        if let Some(update) = self.slots[idx].step.on_ambiguous_failure(&why) {
+                            self.apply_update(idx, update, now);
+                        } else {
+                            self.transient(idx, now, why, None);
+                        }
                     }
                     401 => {
                         let message =
@@ -555,19 +570,10 @@ impl<S: Step> Executor<S> {
                             now,
                         );
                     }
-                    _ => match self.slots[idx].step.on_response(&response, now) {
-                        StepUpdate::Continue => {
-                            self.slots[idx].attempt = 1;
-                            self.ready.push_front(idx);
-                        }
-                        StepUpdate::Finished { status, message } => {
-                            self.finish(idx, status, message, now)
-                        }
-                        StepUpdate::RetryAfter { ms } => {
-                            self.slots[idx].attempt = 1;
-                            self.delayed.push(Reverse((now + ms, idx)));
-                        }
-                    },
+                    _ => {
+                        let update = self.slots[idx].step.on_response(&response, now);
+                        self.apply_update(idx, update, now);
+                    }
                 }
             }
         }
@@ -629,6 +635,20 @@ impl<S: Step> Executor<S> {
     /// Journal entries recorded since the last call.
     pub fn take_journal(&mut self) -> Vec<JournalEntry> {
         std::mem::take(&mut self.journal)
+    }
+
+    fn apply_update(&mut self, idx: usize, update: StepUpdate, now: UnixMillis) {
+        match update {
+            StepUpdate::Continue => {
+                self.slots[idx].attempt = 1;
+                self.ready.push_front(idx);
+            }
+            StepUpdate::Finished { status, message } => self.finish(idx, status, message, now),
+            StepUpdate::RetryAfter { ms } => {
+                self.slots[idx].attempt = 1;
+                self.delayed.push(Reverse((now + ms, idx)));
+            }
+        }
     }
 
     fn transient(&mut self, idx: usize, now: UnixMillis, why: String, retry_after_ms: Option<u64>) {

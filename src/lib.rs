@@ -9,11 +9,14 @@
 
 pub mod columns;
 pub mod connection;
+pub mod directory;
 pub mod envelope;
 pub mod error;
 pub mod exec;
 pub mod http;
 pub mod lifecycle;
+pub mod provision;
+pub mod reference;
 pub mod table;
 pub mod time;
 pub mod users;

@@ -1,0 +1,1645 @@
+//! Provisioning: create users from sheet rows and give them the CX directory attributes that
+//! put them in the right dashboard roles.
+//!
+//! Two routes, chosen per run:
+//! - [`Route::AccountAndAttributes`]: `POST /users` for new accounts (`PUT` for changed
+//!   fields of existing ones), then one listing of the directory to learn the
+//!   uniqueIdentifier Qualtrics gave each new user, then `import-participants` jobs with the
+//!   attributes. A create that got no answer is never repeated blindly: one listing of the
+//!   brand's users says whether it exists before it is tried again.
+//! - [`Route::DirectoryImport`]: `import-participants` jobs keyed by the sheet's own
+//!   uniqueIdentifier, which create the dashboard user and its attributes in one job.
+//!
+//! Blank means keep: a blank attribute cell never clears a value; [`CLEAR_MARKER`] does. As a
+//! JSON import honours only the metadata keys common to all its participants and a blank value
+//! deletes the attribute, every participant of a job carries the same keys: its own changes,
+//! and its current value for every other key of the job.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::columns::normalise_header;
+use crate::connection::Connection;
+use crate::directory::{self, ImportParticipant, Participant};
+use crate::envelope;
+use crate::error::ApiError;
+use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step, StepUpdate};
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::reference::{is_language, is_time_zone};
+use crate::table::Table;
+use crate::time::{iso_datetime, Date, UnixMillis};
+use crate::users::{self, UserSummary};
+
+/// The marker that clears an attribute (a blank cell keeps it).
+pub const CLEAR_MARKER: &str = "<clear>";
+/// Characters Qualtrics refuses in user fields.
+pub const FORBIDDEN_CHARACTERS: &str = "=;~!&*%{}<>[]|\\\"^";
+
+/// A user field a column can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Field {
+    /// Login name.
+    Username,
+    /// First name.
+    FirstName,
+    /// Last name.
+    LastName,
+    /// E-mail.
+    Email,
+    /// `UT_…` id or a known name.
+    UserType,
+    /// Initial password (creation only; never written back).
+    Password,
+    /// Language code.
+    Language,
+    /// IANA time zone.
+    TimeZone,
+    /// `DV_…` id or a known division name.
+    DivisionId,
+    /// ISO date.
+    AccountExpirationDate,
+    /// The CX directory key.
+    UniqueIdentifier,
+}
+
+impl Field {
+    /// Qualtrics' name of the field.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Field::Username => "username",
+            Field::FirstName => "firstName",
+            Field::LastName => "lastName",
+            Field::Email => "email",
+            Field::UserType => "userType",
+            Field::Password => "password",
+            Field::Language => "language",
+            Field::TimeZone => "timeZone",
+            Field::DivisionId => "divisionId",
+            Field::AccountExpirationDate => "accountExpirationDate",
+            Field::UniqueIdentifier => "uniqueIdentifier",
+        }
+    }
+
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Field::Username => &["username", "login", "loginname"],
+            Field::FirstName => &["firstname", "givenname", "first"],
+            Field::LastName => &["lastname", "surname", "familyname", "last"],
+            Field::Email => &["email", "emailaddress", "mail"],
+            Field::UserType => &["usertype", "accounttype", "type"],
+            Field::Password => &["password", "initialpassword"],
+            Field::Language => &["language", "lang"],
+            Field::TimeZone => &["timezone", "tz"],
+            Field::DivisionId => &["divisionid", "division"],
+            Field::AccountExpirationDate => &[
+                "accountexpirationdate",
+                "expirationdate",
+                "expirydate",
+                "expires",
+            ],
+            Field::UniqueIdentifier => &["uniqueidentifier", "uniqueid", "externaldatareference"],
+        }
+    }
+
+    const ALL: [Field; 11] = [
+        Field::Username,
+        Field::FirstName,
+        Field::LastName,
+        Field::Email,
+        Field::UserType,
+        Field::Password,
+        Field::Language,
+        Field::TimeZone,
+        Field::DivisionId,
+        Field::AccountExpirationDate,
+        Field::UniqueIdentifier,
+    ];
+}
+
+/// Columns that are our own output, never input attributes.
+const OUTPUT_COLUMNS: &[&str] = &["status", "message", "userid", "outcomeuserid", "appliedat"];
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The row is not sent.
+    Error,
+    /// Fixed or noted; the row is still sent.
+    Warning,
+}
+
+/// A problem found in the sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    /// Sheet row number (0 for the file as a whole).
+    pub row: u32,
+    /// Column, as the sheet names it.
+    pub column: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The two ways to provision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Route {
+    /// `POST /users`, then the attributes through a directory import.
+    AccountAndAttributes,
+    /// A directory import with the sheet's own uniqueIdentifier.
+    DirectoryImport,
+}
+
+/// Planning options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionOptions {
+    /// The route.
+    pub route: Route,
+    /// Today (UTC).
+    pub today: Date,
+    /// User type names the user gave (no API lists user types), lower-cased name -> `UT_` id.
+    pub user_types: BTreeMap<String, String>,
+    /// Division names known for the brand, lower-cased name -> `DV_` id.
+    pub divisions: BTreeMap<String, String>,
+    /// Participants per import job.
+    pub job_size: usize,
+}
+
+/// An attribute change asked for by a cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AttrValue {
+    Set(String),
+    Clear,
+}
+
+/// A checked row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowInput {
+    row: u32,
+    fields: BTreeMap<Field, String>,
+    attributes: BTreeMap<String, AttrValue>,
+    errors: Vec<Diagnostic>,
+}
+
+/// What the plan does for a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ProvisionAction {
+    /// Create the account (or the directory participant, on the import route).
+    #[serde(rename = "create user")]
+    Create,
+    /// Change fields of an existing account.
+    #[serde(rename = "update user fields")]
+    Update,
+    /// Change attributes.
+    #[serde(rename = "set attributes")]
+    SetAttributes,
+    /// Nothing to change.
+    #[serde(rename = "unchanged")]
+    Unchanged,
+    /// Not sent: see the diagnostics.
+    #[serde(rename = "invalid")]
+    Invalid,
+}
+
+impl ProvisionAction {
+    /// The label shown in the plan.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProvisionAction::Create => "create user",
+            ProvisionAction::Update => "update user fields",
+            ProvisionAction::SetAttributes => "set attributes",
+            ProvisionAction::Unchanged => "unchanged",
+            ProvisionAction::Invalid => "invalid",
+        }
+    }
+}
+
+/// One row of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRow {
+    /// `row:N`.
+    pub key: String,
+    /// Sheet row number.
+    pub row: u32,
+    /// What will happen (several for a new user with attributes).
+    pub actions: Vec<ProvisionAction>,
+    /// Username.
+    pub username: String,
+    /// The account, when it exists.
+    pub user_id: Option<String>,
+    /// The directory key, when known.
+    pub unique_identifier: Option<String>,
+    /// Field changes: (field, old, new).
+    pub field_changes: Vec<(String, String, String)>,
+    /// Attribute changes: (attribute, old, new).
+    pub attribute_changes: Vec<(String, String, String)>,
+    /// Errors and warnings of this row.
+    pub diagnostics: Vec<Diagnostic>,
+    /// A one-line summary.
+    pub message: String,
+    #[serde(skip)]
+    fields: BTreeMap<Field, String>,
+    #[serde(skip)]
+    attributes: BTreeMap<String, AttrValue>,
+}
+
+impl PlanRow {
+    /// True when something will be sent for this row.
+    pub fn sends(&self) -> bool {
+        self.actions.iter().any(|a| {
+            matches!(
+                a,
+                ProvisionAction::Create | ProvisionAction::Update | ProvisionAction::SetAttributes
+            )
+        })
+    }
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The route.
+    pub route: Route,
+    /// One entry per input row.
+    pub rows: Vec<PlanRow>,
+    /// Problems with the file as a whole (then nothing is planned).
+    pub file_errors: Vec<Diagnostic>,
+    /// Rows per action label.
+    pub counts: Vec<(String, usize)>,
+    #[serde(skip)]
+    job_size: usize,
+}
+
+impl Plan {
+    /// Rows that send something.
+    pub fn changes(&self) -> usize {
+        self.rows.iter().filter(|r| r.sends()).count()
+    }
+}
+
+struct ColumnMap {
+    fields: BTreeMap<Field, usize>,
+    attributes: Vec<(String, usize)>,
+}
+
+fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
+    let mut fields: BTreeMap<Field, usize> = BTreeMap::new();
+    let mut attributes = Vec::new();
+    let mut errors = Vec::new();
+    let mut attribute_names: HashMap<String, usize> = HashMap::new();
+    for (i, name) in columns.iter().enumerate() {
+        let norm = normalise_header(name);
+        if name.trim().is_empty()
+            || OUTPUT_COLUMNS.contains(&norm.as_str())
+            || norm == "uniqueidentifier" && fields.contains_key(&Field::UniqueIdentifier)
+        {
+            if norm == "uniqueidentifier" {
+                errors.push(file_error(name, format!("Columns \"{}\" and \"{name}\" both mean uniqueIdentifier: keep one of them.", columns[fields[&Field::UniqueIdentifier]])));
+            }
+            continue;
+        }
+        match Field::ALL
+            .into_iter()
+            .find(|f| f.aliases().contains(&norm.as_str()))
+        {
+            Some(field) => {
+                if let Some(first) = fields.get(&field) {
+                    errors.push(file_error(
+                        name,
+                        format!(
+                            "Columns \"{}\" and \"{name}\" both mean {}: keep one of them.",
+                            columns[*first],
+                            field.api_name()
+                        ),
+                    ));
+                } else {
+                    fields.insert(field, i);
+                }
+            }
+            None => {
+                let attr = name.trim().to_string();
+                if let Some(first) = attribute_names.get(&attr.to_lowercase()) {
+                    errors.push(file_error(name, format!("Columns \"{}\" and \"{name}\" name the same attribute: keep one of them.", columns[*first])));
+                } else {
+                    attribute_names.insert(attr.to_lowercase(), i);
+                    attributes.push((attr, i));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(ColumnMap { fields, attributes })
+    } else {
+        Err(errors)
+    }
+}
+
+fn file_error(column: &str, message: String) -> Diagnostic {
+    Diagnostic {
+        row: 0,
+        column: column.to_string(),
+        severity: Severity::Error,
+        message,
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    let mut parts = s.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty()
+        && !s.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+}
+
+/// Normalises a `::` list: trims parts (a warning) and drops repeated parts (a warning);
+/// an empty part is an error.
+fn normalise_list(value: &str) -> Result<(String, Vec<String>), String> {
+    if !value.contains("::") {
+        return Ok((value.to_string(), Vec::new()));
+    }
+    let mut warnings = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut parts = Vec::new();
+    for part in value.split("::") {
+        let trimmed = part.trim();
+        if trimmed.is_empty() {
+            return Err(
+                "has an empty part in its :: list (two :: in a row, or :: at an end): remove it."
+                    .into(),
+            );
+        }
+        if trimmed != part && warnings.is_empty() {
+            warnings.push("spaces around :: parts were removed".to_string());
+        }
+        if seen.insert(trimmed.to_string()) {
+            parts.push(trimmed);
+        } else {
+            warnings.push(format!("\"{trimmed}\" was listed twice; kept once"));
+        }
+    }
+    Ok((parts.join("::"), warnings))
+}
+
+/// Two `::` lists mean the same thing when they hold the same parts, in any order.
+fn same_value(a: &str, b: &str) -> bool {
+    fn parts(s: &str) -> BTreeSet<&str> {
+        s.split("::").map(str::trim).collect()
+    }
+    a == b || (a.contains("::") || b.contains("::")) && parts(a) == parts(b)
+}
+
+fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec<RowInput> {
+    let mut usernames: HashMap<String, u32> = HashMap::new();
+    let mut uids: HashMap<String, u32> = HashMap::new();
+    let mut out = Vec::with_capacity(table.rows.len());
+    for i in 0..table.rows.len() {
+        let row = table.row_number(i);
+        let mut input = RowInput {
+            row,
+            fields: BTreeMap::new(),
+            attributes: BTreeMap::new(),
+            errors: Vec::new(),
+        };
+        let mut diag = |column: &str, severity: Severity, message: String| {
+            input.errors.push(Diagnostic {
+                row,
+                column: column.to_string(),
+                severity,
+                message: format!("Row {row}, {column}: {message}"),
+            });
+        };
+        for (field, &c) in &map.fields {
+            let raw = table.cell(i, c);
+            let column = &table.columns[c];
+            let value = raw.trim();
+            if value != raw && !value.is_empty() && *field != Field::Password {
+                diag(
+                    column,
+                    Severity::Warning,
+                    "spaces at the start or end were removed.".into(),
+                );
+            }
+            if value.is_empty() {
+                continue;
+            }
+            let checked: Result<String, String> = match field {
+                Field::Email => if is_email(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not an e-mail address: write it as name@example.org.")) },
+                Field::Username | Field::FirstName | Field::LastName => match value.chars().find(|ch| FORBIDDEN_CHARACTERS.contains(*ch)) {
+                    Some(ch) => Err(format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it.")),
+                    None => Ok(value.to_string()),
+                },
+                Field::UserType => {
+                    if value.starts_with("UT_") {
+                        Ok(value.to_string())
+                    } else if let Some(id) = options.user_types.get(&value.to_lowercase()) {
+                        Ok(id.clone())
+                    } else {
+                        Err(format!("\"{value}\" is not a user type id (UT_…) nor a user type name given in the settings: use the id from Admin > User types, or add the name."))
+                    }
+                }
+                Field::DivisionId => {
+                    if value.starts_with("DV_") {
+                        Ok(value.to_string())
+                    } else if let Some(id) = options.divisions.get(&value.to_lowercase()) {
+                        Ok(id.clone())
+                    } else {
+                        Err(format!("\"{value}\" is not a division id (DV_…) nor the name of a division of this brand."))
+                    }
+                }
+                Field::Language => if is_language(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not a language code: use a code such as en, de, fr or pt-BR.")) },
+                Field::TimeZone => if is_time_zone(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin.")) },
+                Field::AccountExpirationDate => match Date::parse_iso(value) {
+                    None => Err(format!("\"{value}\" is not a date: write it as YYYY-MM-DD.")),
+                    Some(d) if d < options.today => Err(format!("{} is in the past: give today or a later date, or leave it blank.", d.iso())),
+                    Some(d) => Ok(d.qualtrics_datetime()),
+                },
+                Field::Password | Field::UniqueIdentifier => Ok(value.to_string()),
+            };
+            match checked {
+                Ok(v) => {
+                    input.fields.insert(*field, v);
+                }
+                Err(m) => diag(column, Severity::Error, m),
+            }
+        }
+        for (name, c) in &map.attributes {
+            let raw = table.cell(i, *c);
+            let value = raw.trim();
+            if value.is_empty() {
+                continue; // blank means keep
+            }
+            if value.eq_ignore_ascii_case(CLEAR_MARKER) {
+                input.attributes.insert(name.clone(), AttrValue::Clear);
+                continue;
+            }
+            if value != raw {
+                diag(
+                    name,
+                    Severity::Warning,
+                    "spaces at the start or end were removed.".into(),
+                );
+            }
+            match normalise_list(value) {
+                Ok((v, warnings)) => {
+                    for w in warnings {
+                        diag(name, Severity::Warning, format!("{w}."));
+                    }
+                    input.attributes.insert(name.clone(), AttrValue::Set(v));
+                }
+                Err(m) => diag(name, Severity::Error, m),
+            }
+        }
+        let column_of = |f: Field| {
+            map.fields
+                .get(&f)
+                .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
+        };
+        if let Some(u) = input.fields.get(&Field::Username) {
+            if let Some(first) = usernames.insert(u.to_lowercase(), row) {
+                let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
+                input.errors.push(Diagnostic {
+                    row,
+                    column: column_of(Field::Username),
+                    severity: Severity::Error,
+                    message: format!("Row {row}, {}: {m}", column_of(Field::Username)),
+                });
+                usernames.insert(u.to_lowercase(), first);
+            }
+        }
+        if let Some(u) = input.fields.get(&Field::UniqueIdentifier) {
+            if let Some(first) = uids.insert(u.clone(), row) {
+                let m = format!(
+                    "\"{u}\" is also on row {first}: each unique identifier once per sheet."
+                );
+                input.errors.push(Diagnostic {
+                    row,
+                    column: column_of(Field::UniqueIdentifier),
+                    severity: Severity::Error,
+                    message: format!("Row {row}, {}: {m}", column_of(Field::UniqueIdentifier)),
+                });
+                uids.insert(u.clone(), first);
+            }
+        }
+        out.push(input);
+    }
+    out
+}
+
+/// Plans a provisioning sheet against one listing of the brand's users and one of its
+/// directory participants (with their attributes), and the journal of an earlier run.
+pub fn plan(
+    table: &Table,
+    users: &[UserSummary],
+    participants: &[Participant],
+    journal: &[JournalEntry],
+    options: &ProvisionOptions,
+) -> Plan {
+    let empty = |file_errors| Plan {
+        route: options.route,
+        rows: Vec::new(),
+        file_errors,
+        counts: Vec::new(),
+        job_size: options.job_size,
+    };
+    if let Some(problem) = table.header_problem() {
+        return empty(vec![file_error("", problem)]);
+    }
+    let map = match map_columns(&table.columns) {
+        Ok(m) => m,
+        Err(errors) => return empty(errors),
+    };
+    let key_field = match options.route {
+        Route::AccountAndAttributes => Field::Username,
+        Route::DirectoryImport => Field::UniqueIdentifier,
+    };
+    if !map.fields.contains_key(&key_field) {
+        let found = table.columns.join(", ");
+        let what = match key_field {
+            Field::Username => {
+                "a \"Username\" column: every account is found or created by its username"
+            }
+            _ => "a \"Unique identifier\" column: the directory import keys every person by it",
+        };
+        return empty(vec![file_error(
+            "",
+            format!("No {what}. Add it (columns found: {found})."),
+        )]);
+    }
+    let by_name: HashMap<String, &UserSummary> = users
+        .iter()
+        .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
+        .collect();
+    let by_uid: HashMap<&str, &Participant> = participants
+        .iter()
+        .map(|p| (p.unique_identifier.as_str(), p))
+        .collect();
+    let by_participant_name: HashMap<String, &Participant> = participants
+        .iter()
+        .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
+        .collect();
+    let applied: BTreeSet<&str> = journal.iter().map(|j| j.applied.as_str()).collect();
+
+    let mut rows = Vec::new();
+    for input in check_rows(table, &map, options) {
+        let mut plan_row = PlanRow {
+            key: format!("row:{}", input.row),
+            row: input.row,
+            actions: Vec::new(),
+            username: input
+                .fields
+                .get(&Field::Username)
+                .cloned()
+                .unwrap_or_default(),
+            user_id: None,
+            unique_identifier: input.fields.get(&Field::UniqueIdentifier).cloned(),
+            field_changes: Vec::new(),
+            attribute_changes: Vec::new(),
+            diagnostics: input.errors.clone(),
+            message: String::new(),
+            fields: input.fields.clone(),
+            attributes: input.attributes.clone(),
+        };
+        let col = |f: Field| {
+            map.fields
+                .get(&f)
+                .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
+        };
+        let require = |row: &mut PlanRow, fields: &[Field], why: &str| {
+            for f in fields {
+                if !row.fields.contains_key(f)
+                    && !row
+                        .diagnostics
+                        .iter()
+                        .any(|d| d.column == col(*f) && d.severity == Severity::Error)
+                {
+                    row.diagnostics.push(Diagnostic {
+                        row: row.row,
+                        column: col(*f),
+                        severity: Severity::Error,
+                        message: format!("Row {}, {}: empty, but needed {why}.", row.row, col(*f)),
+                    });
+                }
+            }
+        };
+        let key_value = input.fields.get(&key_field).cloned();
+        if key_value.is_none() {
+            require(&mut plan_row, &[key_field], "to find or create the account");
+        }
+        let (existing_user, participant) = match options.route {
+            Route::AccountAndAttributes => {
+                let user = key_value
+                    .as_ref()
+                    .and_then(|u| by_name.get(&u.to_lowercase()).copied());
+                let p = key_value
+                    .as_ref()
+                    .and_then(|u| by_participant_name.get(&u.to_lowercase()).copied());
+                (user, p)
+            }
+            Route::DirectoryImport => (
+                None,
+                key_value.as_deref().and_then(|u| by_uid.get(u).copied()),
+            ),
+        };
+        match options.route {
+            Route::AccountAndAttributes if existing_user.is_none() => {
+                require(
+                    &mut plan_row,
+                    &[
+                        Field::FirstName,
+                        Field::LastName,
+                        Field::Email,
+                        Field::UserType,
+                        Field::Password,
+                    ],
+                    "to create the account",
+                );
+            }
+            Route::DirectoryImport if participant.is_none() => {
+                require(
+                    &mut plan_row,
+                    &[Field::FirstName, Field::LastName, Field::Email],
+                    "to create the directory participant",
+                );
+            }
+            _ => {}
+        }
+        if plan_row
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
+            plan_row.actions.push(ProvisionAction::Invalid);
+            plan_row.message = plan_row
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join(" ");
+            rows.push(plan_row);
+            continue;
+        }
+        plan_row.user_id = existing_user
+            .map(|u| u.id.clone())
+            .or_else(|| participant.and_then(|p| p.user_id.clone()));
+        if plan_row.unique_identifier.is_none() {
+            plan_row.unique_identifier = participant.map(|p| p.unique_identifier.clone());
+        }
+        if options.route == Route::AccountAndAttributes {
+            match existing_user {
+                None => plan_row.actions.push(ProvisionAction::Create),
+                Some(u) => {
+                    if input.fields.contains_key(&Field::Password) {
+                        plan_row.diagnostics.push(Diagnostic {
+                            row: input.row,
+                            column: col(Field::Password),
+                            severity: Severity::Warning,
+                            message: format!("Row {}, {}: the password is only used to create accounts; this account exists and keeps its own.", input.row, col(Field::Password)),
+                        });
+                    }
+                    let listed = |f: Field| -> Option<Option<String>> {
+                        match f {
+                            Field::FirstName => Some(u.first_name.clone()),
+                            Field::LastName => Some(u.last_name.clone()),
+                            Field::Email => Some(u.email.clone()),
+                            Field::UserType => Some(u.user_type.clone()),
+                            Field::DivisionId => Some(u.division_id.clone()),
+                            Field::AccountExpirationDate if u.account_expiration_date.is_some() => {
+                                Some(u.account_expiration_date.clone())
+                            }
+                            _ => None,
+                        }
+                    };
+                    for (f, new) in &input.fields {
+                        if matches!(
+                            f,
+                            Field::Username | Field::Password | Field::UniqueIdentifier
+                        ) {
+                            continue;
+                        }
+                        match listed(*f) {
+                            Some(old) if old.as_deref() == Some(new.as_str()) => {}
+                            Some(old) => plan_row.field_changes.push((
+                                f.api_name().into(),
+                                old.unwrap_or_default(),
+                                new.clone(),
+                            )),
+                            // Not in the listing (language, time zone, expiry): sent unless the
+                            // journal says this exact value was applied before.
+                            None => {
+                                if !applied
+                                    .contains(format!("{} {}={new}", u.id, f.api_name()).as_str())
+                                {
+                                    plan_row.field_changes.push((
+                                        f.api_name().into(),
+                                        "(not listed)".into(),
+                                        new.clone(),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    if !plan_row.field_changes.is_empty() {
+                        plan_row.actions.push(ProvisionAction::Update);
+                    }
+                }
+            }
+        } else {
+            match participant {
+                None => plan_row.actions.push(ProvisionAction::Create),
+                Some(p) => {
+                    for (f, current) in [
+                        (Field::FirstName, &p.first_name),
+                        (Field::LastName, &p.last_name),
+                        (Field::Email, &p.email),
+                    ] {
+                        if let Some(new) = input.fields.get(&f) {
+                            if current.as_deref() != Some(new.as_str()) {
+                                plan_row.field_changes.push((
+                                    f.api_name().into(),
+                                    current.clone().unwrap_or_default(),
+                                    new.clone(),
+                                ));
+                            }
+                        }
+                    }
+                    if !plan_row.field_changes.is_empty() {
+                        plan_row.actions.push(ProvisionAction::Update);
+                    }
+                }
+            }
+            for f in [
+                Field::UserType,
+                Field::Password,
+                Field::Language,
+                Field::TimeZone,
+                Field::DivisionId,
+                Field::AccountExpirationDate,
+            ] {
+                if input.fields.contains_key(&f) {
+                    plan_row.diagnostics.push(Diagnostic {
+                        row: input.row,
+                        column: col(f),
+                        severity: Severity::Warning,
+                        message: format!("Row {}, {}: not used by a directory import (it sets names, e-mail and attributes only).", input.row, col(f)),
+                    });
+                }
+            }
+        }
+        let current: BTreeMap<String, String> =
+            participant.map(|p| p.metadata.clone()).unwrap_or_default();
+        for (name, change) in &input.attributes {
+            let old = current.get(name).cloned();
+            match change {
+                AttrValue::Set(v) if old.as_deref().is_some_and(|o| same_value(o, v)) => {}
+                AttrValue::Set(v) => plan_row.attribute_changes.push((
+                    name.clone(),
+                    old.unwrap_or_default(),
+                    v.clone(),
+                )),
+                AttrValue::Clear if old.is_some() => plan_row.attribute_changes.push((
+                    name.clone(),
+                    old.unwrap_or_default(),
+                    String::new(),
+                )),
+                AttrValue::Clear => {}
+            }
+        }
+        if !plan_row.attribute_changes.is_empty() {
+            plan_row.actions.push(ProvisionAction::SetAttributes);
+        }
+        if plan_row.actions.is_empty() {
+            plan_row.actions.push(ProvisionAction::Unchanged);
+        }
+        plan_row.message = describe(&plan_row);
+        rows.push(plan_row);
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for action in [
+        ProvisionAction::Create,
+        ProvisionAction::Update,
+        ProvisionAction::SetAttributes,
+        ProvisionAction::Unchanged,
+        ProvisionAction::Invalid,
+    ] {
+        let n = rows.iter().filter(|r| r.actions.contains(&action)).count();
+        if n > 0 {
+            counts.push((action.label().to_string(), n));
+        }
+    }
+    Plan {
+        route: options.route,
+        rows,
+        file_errors: Vec::new(),
+        counts,
+        job_size: options.job_size.max(1),
+    }
+}
+
+fn describe(row: &PlanRow) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if row.actions.contains(&ProvisionAction::Create) {
+        parts.push("create".into());
+    }
+    for (f, old, new) in &row.field_changes {
+        parts.push(format!(
+            "{f}: {} -> {new}",
+            if old.is_empty() { "(none)" } else { old }
+        ));
+    }
+    for (a, old, new) in &row.attribute_changes {
+        let new = if new.is_empty() {
+            "(cleared)"
+        } else {
+            new.as_str()
+        };
+        parts.push(format!(
+            "{a}: {} -> {new}",
+            if old.is_empty() { "(none)" } else { old }
+        ));
+    }
+    if parts.is_empty() {
+        "already as the sheet says".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The plan as a table (the Plan sheet). The password never appears.
+pub fn plan_table(plan: &Plan) -> Table {
+    Table {
+        columns: [
+            "Row",
+            "Username",
+            "Unique identifier",
+            "Plan",
+            "Changes",
+            "Problems",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: plan
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.row.to_string(),
+                    r.username.clone(),
+                    r.unique_identifier.clone().unwrap_or_default(),
+                    r.actions
+                        .iter()
+                        .map(|a| a.label())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    if r.sends() {
+                        r.message.clone()
+                    } else {
+                        String::new()
+                    },
+                    r.diagnostics
+                        .iter()
+                        .map(|d| d.message.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ]
+            })
+            .collect(),
+        row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+    }
+}
+
+/// The template sheet: every column the tool knows, and one example row.
+pub fn template() -> Table {
+    Table {
+        columns: [
+            "Username",
+            "First name",
+            "Last name",
+            "Email",
+            "User type",
+            "Password",
+            "Language",
+            "Time zone",
+            "Division",
+            "Expiration date",
+            "Unique identifier",
+            "Role",
+            "Responsibility",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![[
+            "jane.doe@example.org",
+            "Jane",
+            "Doe",
+            "jane.doe@example.org",
+            "UT_BRANDADMIN",
+            "Change-me-2026",
+            "en",
+            "America/Denver",
+            "",
+            "2027-06-30",
+            "E1001",
+            "Manager",
+            "Seattle::Provo",
+        ]
+        .map(String::from)
+        .to_vec()],
+        row_numbers: Vec::new(),
+    }
+}
+
+// ---- Steps ----
+
+/// What a create left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateResult {
+    /// The new account's id.
+    pub user_id: Option<String>,
+    /// True when the create got no answer: whether it happened is checked by a listing.
+    pub uncertain: bool,
+}
+
+/// One row's account work: `POST /users` or `PUT /users/{id}`.
+#[derive(Debug, Clone)]
+pub struct AccountStep {
+    key: String,
+    username: String,
+    user_id: Option<String>,
+    body: serde_json::Map<String, serde_json::Value>,
+    create: bool,
+    /// The outcome of a create.
+    pub result: CreateResult,
+}
+
+impl Step for AccountStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        let body = serde_json::to_vec(&self.body).expect("serialises");
+        if self.create {
+            conn.request(Method::Post, conn.url("users"), Some(body))
+        } else {
+            let mut req = users::update_user_request(
+                conn,
+                self.user_id.as_deref().unwrap_or(""),
+                &Default::default(),
+            );
+            req.body = Some(body);
+            req
+        }
+    }
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        match envelope::parse(response) {
+            Ok(env) if self.create => match env.result.as_ref().and_then(|r| r.get("id")).and_then(|v| v.as_str()) {
+                Some(id) => {
+                    self.result.user_id = Some(id.to_string());
+                    StepUpdate::Finished { status: OutcomeStatus::Done, message: format!("account {id} created") }
+                }
+                None => StepUpdate::Finished { status: OutcomeStatus::Failed, message: "Qualtrics accepted the new account but sent no id back; check Admin > Users.".into() },
+            },
+            Ok(_) => StepUpdate::Finished { status: OutcomeStatus::Done, message: "fields updated".into() },
+            Err(e) => StepUpdate::Finished { status: OutcomeStatus::Failed, message: e.to_string() },
+        }
+    }
+    fn fingerprint(&self) -> String {
+        let id = self
+            .user_id
+            .clone()
+            .or_else(|| self.result.user_id.clone())
+            .unwrap_or_else(|| self.username.clone());
+        self.body
+            .iter()
+            .filter(|(k, _)| *k != "password")
+            .map(|(k, v)| format!("{id} {k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    fn on_ambiguous_failure(&mut self, why: &str) -> Option<StepUpdate> {
+        if !self.create {
+            return None; // a PUT is idempotent: retry it
+        }
+        self.result.uncertain = true;
+        Some(StepUpdate::Finished {
+            status: OutcomeStatus::Failed,
+            message: format!("{why}; whether the account was created is checked against the user list before any retry"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobPhase {
+    Submit,
+    Poll,
+    Results,
+}
+
+/// One import job: submit, poll until done, read its per-item failures.
+#[derive(Debug, Clone)]
+pub struct ImportStep {
+    key: String,
+    participants: Vec<ImportParticipant>,
+    phase: JobPhase,
+    job_id: Option<String>,
+    result_id: Option<String>,
+    waits: u32,
+    /// Unique identifiers that failed, with Qualtrics' message.
+    pub failures: BTreeMap<String, String>,
+}
+
+/// Polls of a job, or waits for a free job slot, before the job is given up.
+const MAX_JOB_WAITS: u32 = 120;
+
+impl Step for ImportStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        match self.phase {
+            JobPhase::Submit => directory::import_request(conn, &self.participants),
+            JobPhase::Poll => {
+                directory::job_status_request(conn, self.job_id.as_deref().unwrap_or(""))
+            }
+            JobPhase::Results => {
+                directory::job_result_request(conn, self.result_id.as_deref().unwrap_or(""))
+            }
+        }
+    }
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        let fail = |message: String| StepUpdate::Finished {
+            status: OutcomeStatus::Failed,
+            message,
+        };
+        match self.phase {
+            JobPhase::Submit => match directory::parse_job_id(response) {
+                Ok(id) => {
+                    self.job_id = Some(id);
+                    self.phase = JobPhase::Poll;
+                    StepUpdate::RetryAfter { ms: 1_000 }
+                }
+                Err(ApiError::Rejected { status: 409, .. }) if self.waits < MAX_JOB_WAITS => {
+                    self.waits += 1;
+                    StepUpdate::RetryAfter { ms: 5_000 }
+                }
+                Err(e) => fail(format!("the directory import was refused: {e}")),
+            },
+            JobPhase::Poll => match directory::parse_job_status(response) {
+                Ok((_, Some(result_id))) => {
+                    self.result_id = Some(result_id);
+                    self.phase = JobPhase::Results;
+                    StepUpdate::Continue
+                }
+                Ok(_) if self.waits < MAX_JOB_WAITS => {
+                    self.waits += 1;
+                    StepUpdate::RetryAfter { ms: 1_500 }
+                }
+                Ok(_) => fail("the directory import did not finish in time; plan again later to see what it did".into()),
+                Err(e) => fail(format!("could not follow the directory import: {e}")),
+            },
+            JobPhase::Results => match directory::parse_job_failures(response) {
+                Ok(failures) => {
+                    self.failures = failures.into_iter().collect();
+                    StepUpdate::Finished { status: OutcomeStatus::Done, message: "imported".into() }
+                }
+                Err(e) => fail(format!("could not read the directory import's result: {e}")),
+            },
+        }
+    }
+    fn fingerprint(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// A participant of a job, the row's attribute changes and the participant's current ones.
+type JobEntry = (ImportParticipant, BTreeMap<String, AttrValue>, BTreeMap<String, String>);
+
+/// Either kind of step, so one executor runs a phase.
+#[derive(Debug, Clone)]
+pub enum ProvisionStep {
+    /// Account work.
+    Account(AccountStep),
+    /// A directory import job.
+    Import(ImportStep),
+}
+
+impl Step for ProvisionStep {
+    fn key(&self) -> &str {
+        match self {
+            ProvisionStep::Account(s) => s.key(),
+            ProvisionStep::Import(s) => s.key(),
+        }
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        match self {
+            ProvisionStep::Account(s) => s.request(conn),
+            ProvisionStep::Import(s) => s.request(conn),
+        }
+    }
+    fn on_response(&mut self, response: &HttpResponse, now: UnixMillis) -> StepUpdate {
+        match self {
+            ProvisionStep::Account(s) => s.on_response(response, now),
+            ProvisionStep::Import(s) => s.on_response(response, now),
+        }
+    }
+    fn fingerprint(&self) -> String {
+        match self {
+            ProvisionStep::Account(s) => s.fingerprint(),
+            ProvisionStep::Import(s) => s.fingerprint(),
+        }
+    }
+    fn on_ambiguous_failure(&mut self, why: &str) -> Option<StepUpdate> {
+        match self {
+            ProvisionStep::Account(s) => s.on_ambiguous_failure(why),
+            ProvisionStep::Import(s) => s.on_ambiguous_failure(why),
+        }
+    }
+}
+
+// ---- The run: phases and outcomes ----
+
+#[derive(Debug, Clone, Default)]
+struct RowProgress {
+    account: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
+    import: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
+    user_id: Option<String>,
+    unique_identifier: Option<String>,
+    uncertain: bool,
+}
+
+/// A provisioning run, phase by phase. A driver calls, in order: [`ProvisionRun::account_steps`]
+/// (run them), [`ProvisionRun::record`], then while [`ProvisionRun::uncertain`] is not empty:
+/// list the users and [`ProvisionRun::resolve_uncertain`] (run the retries it returns and
+/// record them); then, if [`ProvisionRun::needs_participants`], list the directory; then
+/// [`ProvisionRun::import_steps`] (run, record); then [`ProvisionRun::outcomes`].
+#[derive(Debug, Clone)]
+pub struct ProvisionRun {
+    /// The plan being applied.
+    pub plan: Plan,
+    progress: BTreeMap<String, RowProgress>,
+    retried: BTreeSet<String>,
+}
+
+impl ProvisionRun {
+    /// A run of `plan`.
+    pub fn new(plan: Plan) -> ProvisionRun {
+        let progress = plan
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.clone(),
+                    RowProgress {
+                        user_id: r.user_id.clone(),
+                        unique_identifier: r.unique_identifier.clone(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        ProvisionRun {
+            plan,
+            progress,
+            retried: BTreeSet::new(),
+        }
+    }
+
+    fn account_step(row: &PlanRow) -> Option<AccountStep> {
+        let create = row.actions.contains(&ProvisionAction::Create);
+        let update = row.actions.contains(&ProvisionAction::Update);
+        if !create && !update {
+            return None;
+        }
+        let mut body = serde_json::Map::new();
+        if create {
+            for (f, v) in &row.fields {
+                if *f != Field::UniqueIdentifier {
+                    body.insert(f.api_name().into(), v.clone().into());
+                }
+            }
+        } else {
+            for (f, _, new) in &row.field_changes {
+                body.insert(f.clone(), new.clone().into());
+            }
+        }
+        Some(AccountStep {
+            key: row.key.clone(),
+            username: row.username.clone(),
+            user_id: row.user_id.clone(),
+            body,
+            create,
+            result: CreateResult::default(),
+        })
+    }
+
+    /// The account phase (route "account + attributes"): creates and field updates.
+    pub fn account_steps(&self) -> Vec<ProvisionStep> {
+        if self.plan.route != Route::AccountAndAttributes {
+            return Vec::new();
+        }
+        self.plan
+            .rows
+            .iter()
+            .filter_map(Self::account_step)
+            .map(ProvisionStep::Account)
+            .collect()
+    }
+
+    /// Takes a finished phase's steps and outcomes.
+    pub fn record<'a>(
+        &mut self,
+        steps: impl IntoIterator<Item = &'a ProvisionStep>,
+        outcomes: &[Outcome],
+    ) {
+        let by_key: HashMap<&str, &Outcome> =
+            outcomes.iter().map(|o| (o.key.as_str(), o)).collect();
+        for step in steps {
+            match step {
+                ProvisionStep::Account(s) => {
+                    let p = self.progress.entry(s.key.clone()).or_default();
+                    if let Some(o) = by_key.get(s.key.as_str()) {
+                        p.account = Some((o.status, o.message.clone(), o.finished_at));
+                    }
+                    p.uncertain = s.result.uncertain;
+                    if let Some(id) = &s.result.user_id {
+                        p.user_id = Some(id.clone());
+                    }
+                }
+                ProvisionStep::Import(s) => {
+                    let outcome = by_key.get(s.key.as_str());
+                    for participant in &s.participants {
+                        let Some(row) = self.plan.rows.iter().find(|r| {
+                            r.sends()
+                                && self.progress[&r.key].unique_identifier.as_deref()
+                                    == Some(participant.unique_identifier.as_str())
+                        }) else {
+                            continue;
+                        };
+                        let p = self
+                            .progress
+                            .get_mut(&row.key)
+                            .expect("every row has progress");
+                        p.import = Some(
+                            match (outcome, s.failures.get(&participant.unique_identifier)) {
+                                (_, Some(message)) => (
+                                    OutcomeStatus::Failed,
+                                    format!("directory import: {message}"),
+                                    None,
+                                ),
+                                (Some(o), None) if o.status == OutcomeStatus::Done => {
+                                    (OutcomeStatus::Done, "attributes set".into(), o.finished_at)
+                                }
+                                (Some(o), None) => (o.status, o.message.clone(), o.finished_at),
+                                (None, None) => (
+                                    OutcomeStatus::Skipped,
+                                    "not sent: the run ended before the directory import".into(),
+                                    None,
+                                ),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Usernames of creates that got no answer.
+    pub fn uncertain(&self) -> Vec<String> {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| self.progress[&r.key].uncertain)
+            .map(|r| r.username.clone())
+            .collect()
+    }
+
+    /// Settles uncertain creates with a fresh listing of the brand's users: an account that now
+    /// exists was created (its id is taken from the listing); the others are tried once more,
+    /// with the steps returned.
+    pub fn resolve_uncertain(&mut self, users: &[UserSummary]) -> Vec<ProvisionStep> {
+        let by_name: HashMap<String, &UserSummary> = users
+            .iter()
+            .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
+            .collect();
+        let mut retries = Vec::new();
+        for row in &self.plan.rows {
+            let p = self
+                .progress
+                .get_mut(&row.key)
+                .expect("every row has progress");
+            if !p.uncertain {
+                continue;
+            }
+            p.uncertain = false;
+            match by_name.get(&row.username.to_lowercase()) {
+                Some(u) => {
+                    p.user_id = Some(u.id.clone());
+                    let at = p.account.as_ref().and_then(|a| a.2);
+                    p.account = Some((
+                        OutcomeStatus::Done,
+                        format!(
+                            "account {} created (its answer was lost; confirmed in the user list)",
+                            u.id
+                        ),
+                        at,
+                    ));
+                }
+                None if self.retried.insert(row.key.clone()) => {
+                    if let Some(step) = Self::account_step(row) {
+                        retries.push(ProvisionStep::Account(step));
+                    }
+                }
+                None => {}
+            }
+        }
+        retries
+    }
+
+    /// True when new accounts need attributes: their uniqueIdentifier must be looked up.
+    pub fn needs_participants(&self) -> bool {
+        self.plan.route == Route::AccountAndAttributes
+            && self.plan.rows.iter().any(|r| {
+                let p = &self.progress[&r.key];
+                r.actions.contains(&ProvisionAction::SetAttributes)
+                    && p.unique_identifier.is_none()
+                    && p.user_id.is_some()
+            })
+    }
+
+    /// The import jobs, from a listing of the directory (taken after the accounts exist):
+    /// every participant of a job carries the same metadata keys.
+    pub fn import_steps(&mut self, participants: &[Participant]) -> Vec<ProvisionStep> {
+        let by_user: HashMap<&str, &Participant> = participants
+            .iter()
+            .filter_map(|p| p.user_id.as_deref().map(|id| (id, p)))
+            .collect();
+        let by_name: HashMap<String, &Participant> = participants
+            .iter()
+            .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
+            .collect();
+        let by_uid: HashMap<&str, &Participant> = participants
+            .iter()
+            .map(|p| (p.unique_identifier.as_str(), p))
+            .collect();
+        let mut entries: Vec<JobEntry> = Vec::new();
+        for row in &self.plan.rows {
+            let wants_import = match self.plan.route {
+                Route::DirectoryImport => row.sends(),
+                Route::AccountAndAttributes => {
+                    row.actions.contains(&ProvisionAction::SetAttributes)
+                }
+            };
+            if !wants_import {
+                continue;
+            }
+            let p = self
+                .progress
+                .get_mut(&row.key)
+                .expect("every row has progress");
+            if p.account
+                .as_ref()
+                .is_some_and(|a| a.0 == OutcomeStatus::Failed)
+            {
+                continue; // the account could not be made: no attributes
+            }
+            let found = p
+                .unique_identifier
+                .as_deref()
+                .and_then(|u| by_uid.get(u).copied())
+                .or_else(|| p.user_id.as_deref().and_then(|id| by_user.get(id).copied()))
+                .or_else(|| by_name.get(&row.username.to_lowercase()).copied());
+            let uid = match (self.plan.route, found) {
+                (Route::DirectoryImport, _) => row.unique_identifier.clone(),
+                (_, Some(f)) => Some(f.unique_identifier.clone()),
+                (_, None) => None,
+            };
+            let Some(uid) = uid else {
+                p.import = Some((OutcomeStatus::Failed, "no CX directory participant was found for this account, so its attributes could not be set; check that CX user admin is on for the brand".into(), None));
+                continue;
+            };
+            p.unique_identifier = Some(uid.clone());
+            let field = |f: Field, current: Option<&Option<String>>| {
+                row.fields
+                    .get(&f)
+                    .cloned()
+                    .or_else(|| current.cloned().flatten())
+                    .unwrap_or_default()
+            };
+            let participant = ImportParticipant {
+                unique_identifier: uid,
+                first_name: field(Field::FirstName, found.map(|f| &f.first_name)),
+                last_name: field(Field::LastName, found.map(|f| &f.last_name)),
+                email: field(Field::Email, found.map(|f| &f.email)),
+                username: (!row.username.is_empty()).then(|| row.username.clone()),
+                metadata: BTreeMap::new(),
+            };
+            entries.push((
+                participant,
+                row.attributes.clone(),
+                found.map(|f| f.metadata.clone()).unwrap_or_default(),
+            ));
+        }
+        let mut steps = Vec::new();
+        for (n, chunk) in entries.chunks(self.plan.job_size.max(1)).enumerate() {
+            let keys: BTreeSet<&String> = chunk
+                .iter()
+                .flat_map(|(_, changes, _)| changes.keys())
+                .collect();
+            let participants = chunk
+                .iter()
+                .map(|(p, changes, current)| {
+                    let mut p = p.clone();
+                    for key in &keys {
+                        let value = match changes.get(*key) {
+                            Some(AttrValue::Set(v)) => v.clone(),
+                            Some(AttrValue::Clear) => String::new(),
+                            None => current.get(*key).cloned().unwrap_or_default(),
+                        };
+                        p.metadata.insert((*key).clone(), value);
+                    }
+                    p
+                })
+                .collect();
+            steps.push(ProvisionStep::Import(ImportStep {
+                key: format!("import:{}", n + 1),
+                participants,
+                phase: JobPhase::Submit,
+                job_id: None,
+                result_id: None,
+                waits: 0,
+                failures: BTreeMap::new(),
+            }));
+        }
+        steps
+    }
+
+    /// Every input row's outcome.
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        self.plan
+            .rows
+            .iter()
+            .map(|r| {
+                let p = &self.progress[&r.key];
+                let (status, message, at) = if r.actions.contains(&ProvisionAction::Invalid) {
+                    (
+                        OutcomeStatus::Failed,
+                        format!("not sent: {}", r.message),
+                        None,
+                    )
+                } else if !r.sends() {
+                    (OutcomeStatus::Unchanged, r.message.clone(), None)
+                } else {
+                    let parts: Vec<&(OutcomeStatus, String, Option<UnixMillis>)> =
+                        [p.account.as_ref(), p.import.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    if parts.is_empty() {
+                        (
+                            OutcomeStatus::Skipped,
+                            "not sent: the run ended before this row".into(),
+                            None,
+                        )
+                    } else if let Some(failed) = parts.iter().find(|x| x.0 != OutcomeStatus::Done) {
+                        let done: Vec<&str> = parts
+                            .iter()
+                            .filter(|x| x.0 == OutcomeStatus::Done)
+                            .map(|x| x.1.as_str())
+                            .collect();
+                        let prefix = if done.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}; but ", done.join("; "))
+                        };
+                        (failed.0, format!("{prefix}{}", failed.1), None)
+                    } else {
+                        (
+                            OutcomeStatus::Done,
+                            parts
+                                .iter()
+                                .map(|x| x.1.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            parts.iter().filter_map(|x| x.2).max(),
+                        )
+                    }
+                };
+                RowOutcome {
+                    key: r.key.clone(),
+                    row: r.row,
+                    status,
+                    message,
+                    user_id: p.user_id.clone().unwrap_or_default(),
+                    unique_identifier: p.unique_identifier.clone().unwrap_or_default(),
+                    applied_at: at.map(iso_datetime).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One row's result, as written beside the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    /// `row:N`.
+    pub key: String,
+    /// Sheet row number.
+    pub row: u32,
+    /// done / unchanged / failed / skipped.
+    pub status: OutcomeStatus,
+    /// What happened.
+    pub message: String,
+    /// The account.
+    pub user_id: String,
+    /// The directory key.
+    pub unique_identifier: String,
+    /// When (ISO 8601), for done rows.
+    pub applied_at: String,
+}
+
+/// The outcome column names beside `input_columns`.
+pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
+    let taken = |n: &str| {
+        input_columns
+            .iter()
+            .any(|c| normalise_header(c) == normalise_header(n))
+    };
+    let user_id = if taken("User ID") {
+        "Outcome user ID"
+    } else {
+        "User ID"
+    };
+    let uid = if input_columns
+        .iter()
+        .any(|c| normalise_header(c) == "uniqueidentifier")
+    {
+        "Outcome unique identifier"
+    } else {
+        "Unique identifier"
+    };
+    ["Status", "Message", user_id, uid, "Applied at"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The input with the outcome columns beside it; password cells are blanked, never written back.
+pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
+    let mut table = input.clone();
+    let password = table.columns.iter().position(|c| {
+        Field::Password
+            .aliases()
+            .contains(&normalise_header(c).as_str())
+    });
+    let by_row: HashMap<u32, &RowOutcome> = outcomes.iter().map(|o| (o.row, o)).collect();
+    let names = outcome_column_names(&input.columns);
+    let positions: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            table
+                .columns
+                .iter()
+                .position(|c| c == n)
+                .unwrap_or_else(|| {
+                    table.columns.push(n.clone());
+                    table.columns.len() - 1
+                })
+        })
+        .collect();
+    let width = table.columns.len();
+    for (i, row) in table.rows.iter_mut().enumerate() {
+        row.resize(width, String::new());
+        if let Some(p) = password {
+            row[p] = String::new();
+        }
+        if let Some(o) = by_row.get(&input.row_number(i)) {
+            let values = [
+                o.status.as_str().to_string(),
+                o.message.clone(),
+                o.user_id.clone(),
+                o.unique_identifier.clone(),
+                o.applied_at.clone(),
+            ];
+            for (pos, v) in positions.iter().zip(values) {
+                row[*pos] = v;
+            }
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+#[path = "provision_tests.rs"]
+mod tests;

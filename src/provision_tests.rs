@@ -1,0 +1,391 @@
+//! Provisioning: validation, planning against the brand, job building, the run's phases.
+
+use super::*;
+use crate::exec::Outcome;
+
+fn user(id: &str, name: &str) -> UserSummary {
+    UserSummary {
+        id: id.into(),
+        username: Some(name.into()),
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+        email: Some(name.into()),
+        user_type: Some("UT_STANDARD0000000".into()),
+        division_id: None,
+        account_status: Some("active".into()),
+        account_expiration_date: None,
+    }
+}
+
+fn participant(uid: &str, user_id: Option<&str>, name: &str, meta: &[(&str, &str)]) -> Participant {
+    Participant {
+        unique_identifier: uid.into(),
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+        email: Some(name.into()),
+        username: Some(name.into()),
+        user_id: user_id.map(String::from),
+        metadata: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn options(route: Route) -> ProvisionOptions {
+    ProvisionOptions {
+        route,
+        today: Date::parse_iso("2026-11-22").unwrap(),
+        user_types: [("researcher".to_string(), "UT_RESEARCHER00000".to_string())].into(),
+        divisions: [(
+            "business school".to_string(),
+            "DV_BUSINESS0000000".to_string(),
+        )]
+        .into(),
+        job_size: 100,
+    }
+}
+
+fn table(csv: &str) -> Table {
+    Table::from_csv(csv).unwrap()
+}
+
+const HEADER: &str = "Username,First Name,last_name,Email,UserType,Password,Role,Responsibility\n";
+
+#[test]
+fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
+    let t = table(&format!(
+        "{HEADER}\
+         ok@x.edu,José,Núñez,ok@x.edu,Researcher,pw,Manager,Seattle::Provo\n\
+         bad@x.edu,Ann,Lee,not-an-email,UT_X,pw,,\n\
+         ann!@x.edu,Ann,Lee,a@x.edu,UT_X,pw,,\n\
+         new@x.edu,,Lee,new@x.edu,UT_X,,,\n\
+         ok@x.edu,Dup,Row,d@x.edu,UT_X,pw,,\n\
+         typ@x.edu,T,Y,typ@x.edu,Wizard,pw,,\n\
+         list@x.edu,L,I,list@x.edu,UT_X,pw,, Seattle :: Provo::Seattle\n\
+         empty@x.edu,E,P,empty@x.edu,UT_X,pw,,Seattle::::Provo\n\
+         王伟@x.edu,伟,王,wang@x.edu,UT_X,pw,Агент,\n"
+    ));
+    let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
+    assert!(p.file_errors.is_empty());
+    let r = |row: u32| p.rows.iter().find(|r| r.row == row).unwrap();
+    assert_eq!(
+        r(2).actions,
+        vec![ProvisionAction::Create, ProvisionAction::SetAttributes],
+        "non-Latin names pass; user type by name"
+    );
+    assert_eq!(r(2).fields[&Field::UserType], "UT_RESEARCHER00000");
+    assert_eq!(
+        r(3).message,
+        "Row 3, Email: \"not-an-email\" is not an e-mail address: write it as name@example.org."
+    );
+    assert_eq!(r(4).message, "Row 4, Username: contains !, which Qualtrics does not allow in user fields (=;~!&*%{}<>[]|\\\"^): remove it.");
+    assert_eq!(r(5).message, "Row 5, First Name: empty, but needed to create the account. Row 5, Password: empty, but needed to create the account.");
+    assert_eq!(
+        r(6).message,
+        "Row 6, Username: \"ok@x.edu\" is also on row 2: each username once per sheet."
+    );
+    assert!(r(7).message.starts_with(
+        "Row 7, UserType: \"Wizard\" is not a user type id (UT_…) nor a user type name"
+    ));
+    let warnings: Vec<&str> = r(8)
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(r(8).actions[0], ProvisionAction::Create);
+    assert!(
+        warnings.contains(&"Row 8, Responsibility: spaces at the start or end were removed."),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(&"Row 8, Responsibility: \"Seattle\" was listed twice; kept once."),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        r(8).attributes["Responsibility"],
+        AttrValue::Set("Seattle::Provo".into())
+    );
+    assert_eq!(r(9).message, "Row 9, Responsibility: has an empty part in its :: list (two :: in a row, or :: at an end): remove it.");
+    assert_eq!(r(10).actions[0], ProvisionAction::Create);
+    assert_eq!(
+        p.counts,
+        vec![
+            ("create user".into(), 3),
+            ("set attributes".into(), 3),
+            ("invalid".into(), 6)
+        ]
+    );
+}
+
+#[test]
+fn file_level_problems_stop_the_plan() {
+    let p = plan(
+        &table("First name,Given name,Username\nA,B,c@x\n"),
+        &[],
+        &[],
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert_eq!(
+        p.file_errors[0].message,
+        "Columns \"First name\" and \"Given name\" both mean firstName: keep one of them."
+    );
+    let p = plan(
+        &table("Email,Role\na@x.edu,Manager\n"),
+        &[],
+        &[],
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert!(p.file_errors[0]
+        .message
+        .starts_with("No a \"Username\" column"));
+    let p = plan(
+        &table("Username,Role\na@x.edu,Manager\n"),
+        &[],
+        &[],
+        &[],
+        &options(Route::DirectoryImport),
+    );
+    assert!(p.file_errors[0]
+        .message
+        .contains("\"Unique identifier\" column"));
+}
+
+#[test]
+fn dates_zones_languages_and_long_lists() {
+    let parts: Vec<String> = (0..500).map(|i| format!("Hotel{i}")).collect();
+    let t = table(&format!(
+        "Username,First name,Last name,Email,User type,Password,Language,Time zone,Expiration date,Division,Hotels\n\
+         a@x.edu,A,B,a@x.edu,UT_X,pw,xx,Mars/Base,2020-01-01,Business School,{}\n",
+        parts.join("::")
+    ));
+    let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
+    let messages: Vec<&str> = p.rows[0]
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(messages.contains(&"Row 2, Language: \"xx\" is not a language code: use a code such as en, de, fr or pt-BR."), "{messages:?}");
+    assert!(messages.contains(&"Row 2, Time zone: \"Mars/Base\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin."));
+    assert!(messages.contains(&"Row 2, Expiration date: 2020-01-01 is in the past: give today or a later date, or leave it blank."));
+    assert_eq!(
+        p.rows[0].fields[&Field::DivisionId],
+        "DV_BUSINESS0000000",
+        "division by name"
+    );
+    assert_eq!(messages.len(), 3, "the 500-part list is fine: {messages:?}");
+}
+
+#[test]
+fn blank_keeps_clear_clears_and_jobs_carry_the_same_keys() {
+    let users = vec![
+        user("UR_AAAAAAAAAAAAAAA", "ann@x.edu"),
+        user("UR_BBBBBBBBBBBBBBB", "bob@x.edu"),
+    ];
+    let participants = vec![
+        participant(
+            "E-ANN",
+            Some("UR_AAAAAAAAAAAAAAA"),
+            "ann@x.edu",
+            &[("Role", "Agent"), ("Hotel", "Seattle::Provo")],
+        ),
+        participant(
+            "E-BOB",
+            Some("UR_BBBBBBBBBBBBBBB"),
+            "bob@x.edu",
+            &[("Role", "Manager"), ("Hotel", "Boston")],
+        ),
+    ];
+    let t = table("Username,Role,Hotel\nann@x.edu,Manager,\nbob@x.edu,,<clear>\n");
+    let p = plan(
+        &t,
+        &users,
+        &participants,
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert_eq!(
+        p.rows[0].attribute_changes,
+        vec![("Role".into(), "Agent".into(), "Manager".into())],
+        "blank Hotel keeps ann's hotels"
+    );
+    assert_eq!(
+        p.rows[1].attribute_changes,
+        vec![("Hotel".into(), "Boston".into(), String::new())],
+        "<clear> removes bob's hotel"
+    );
+    let mut run = ProvisionRun::new(p);
+    assert!(
+        run.account_steps().is_empty(),
+        "nothing to change on the accounts"
+    );
+    assert!(!run.needs_participants());
+    let jobs = run.import_steps(&participants);
+    assert_eq!(jobs.len(), 1);
+    let ProvisionStep::Import(job) = &jobs[0] else {
+        panic!()
+    };
+    let meta: Vec<_> = job
+        .participants
+        .iter()
+        .map(|p| p.metadata.clone())
+        .collect();
+    // Both carry Role and Hotel: ann keeps her hotels, bob keeps his role, "" clears bob's hotel.
+    assert_eq!(
+        meta[0],
+        [
+            ("Hotel".to_string(), "Seattle::Provo".to_string()),
+            ("Role".to_string(), "Manager".to_string())
+        ]
+        .into()
+    );
+    assert_eq!(
+        meta[1],
+        [
+            ("Hotel".to_string(), String::new()),
+            ("Role".to_string(), "Manager".to_string())
+        ]
+        .into()
+    );
+    // The same lists in another order are not a change.
+    let t = table("Username,Hotel\nann@x.edu,Provo::Seattle\n");
+    let p = plan(
+        &t,
+        &users,
+        &participants,
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert_eq!(p.rows[0].actions, vec![ProvisionAction::Unchanged]);
+}
+
+#[test]
+fn an_unanswered_create_is_checked_against_the_user_list_before_a_retry() {
+    let t = table(&format!(
+        "{HEADER}n1@x.edu,N,One,n1@x.edu,UT_X,pw,Agent,\nn2@x.edu,N,Two,n2@x.edu,UT_X,pw,Agent,\n"
+    ));
+    let mut run = ProvisionRun::new(plan(
+        &t,
+        &[],
+        &[],
+        &[],
+        &options(Route::AccountAndAttributes),
+    ));
+    let mut steps = run.account_steps();
+    assert_eq!(steps.len(), 2);
+    // Both creates lose their answers; the executor hands them to the step instead of retrying.
+    for s in &mut steps {
+        let ProvisionStep::Account(a) = s else {
+            panic!()
+        };
+        assert!(matches!(
+            a.on_ambiguous_failure("no answer (timed out)"),
+            Some(StepUpdate::Finished {
+                status: OutcomeStatus::Failed,
+                ..
+            })
+        ));
+    }
+    let outcomes: Vec<Outcome> = steps
+        .iter()
+        .map(|s| Outcome {
+            key: s.key().into(),
+            status: OutcomeStatus::Failed,
+            message: "x".into(),
+            finished_at: Some(5),
+        })
+        .collect();
+    run.record(&steps, &outcomes);
+    assert_eq!(run.uncertain(), vec!["n1@x.edu", "n2@x.edu"]);
+    // The listing shows n1 exists: it was created. n2 is not there: it is tried again, once.
+    let retries = run.resolve_uncertain(&[user("UR_NNNNNNNNNNNNNN1", "n1@x.edu")]);
+    assert_eq!(retries.len(), 1);
+    assert_eq!(retries[0].key(), "row:3");
+    assert!(run.uncertain().is_empty());
+    let out = run.outcomes();
+    assert_eq!(out[0].user_id, "UR_NNNNNNNNNNNNNN1");
+    assert!(
+        out[0].message.contains("confirmed in the user list"),
+        "{}",
+        out[0].message
+    );
+    // The create body has the fields but never the unique identifier column; the password
+    // stays out of the journal fingerprint.
+    let ProvisionStep::Account(a) = &retries[0] else {
+        panic!()
+    };
+    assert_eq!(a.body.get("password").and_then(|v| v.as_str()), Some("pw"));
+    assert!(!a.fingerprint().contains("pw"));
+}
+
+#[test]
+fn passwords_are_never_written_back() {
+    let t = table(&format!(
+        "{HEADER}n1@x.edu,N,One,n1@x.edu,UT_X,Secret-123,Agent,\n"
+    ));
+    let run = ProvisionRun::new(plan(
+        &t,
+        &[],
+        &[],
+        &[],
+        &options(Route::AccountAndAttributes),
+    ));
+    let out = outcome_table(&t, &run.outcomes());
+    assert!(!format!("{out:?}").contains("Secret-123"));
+    assert!(!format!("{:?}", plan_table(&run.plan)).contains("Secret-123"));
+    assert_eq!(
+        &out.columns[8..],
+        [
+            "Status",
+            "Message",
+            "User ID",
+            "Unique identifier",
+            "Applied at"
+        ]
+    );
+}
+
+#[test]
+fn directory_route_keys_by_the_sheets_unique_identifier() {
+    let participants = vec![participant("E1", None, "ann@x.edu", &[("Role", "Agent")])];
+    let t = table("Unique identifier,First name,Last name,Email,Role,User type\nE1,Ann,Lee,ann@x.edu,Manager,UT_X\nE2,Bo,Ng,bo@x.edu,Agent,\ne1,C,D,c@x.edu,,\n");
+    let p = plan(
+        &t,
+        &[],
+        &participants,
+        &[],
+        &options(Route::DirectoryImport),
+    );
+    assert_eq!(p.rows[0].actions, vec![ProvisionAction::SetAttributes]);
+    assert!(p.rows[0].diagnostics[0]
+        .message
+        .contains("not used by a directory import"));
+    assert_eq!(
+        p.rows[1].actions,
+        vec![ProvisionAction::Create, ProvisionAction::SetAttributes]
+    );
+    assert_eq!(
+        p.rows[2].actions,
+        vec![ProvisionAction::Create],
+        "unique identifiers are case-sensitive: e1 is new"
+    );
+    let mut run = ProvisionRun::new(p);
+    let jobs = run.import_steps(&participants);
+    let ProvisionStep::Import(job) = &jobs[0] else {
+        panic!()
+    };
+    assert_eq!(
+        job.participants
+            .iter()
+            .map(|p| p.unique_identifier.as_str())
+            .collect::<Vec<_>>(),
+        ["E1", "E2", "e1"]
+    );
+    assert_eq!(
+        job.participants[2].metadata.get("Role").map(String::as_str),
+        Some(""),
+        "every participant carries the job's keys"
+    );
+}
