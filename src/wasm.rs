@@ -171,16 +171,19 @@ fn to_js(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-// ---- Lifecycle: plan a sheet, apply it with the executor, outcomes, undo file, audit log ----
+// ---- Runs: plan a sheet, apply it with the executor, outcomes, audit log ----
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
 
-use crate::exec::{AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, TransportFailure};
-use crate::lifecycle::{self, Action, LifecycleOptions, LifecycleStep, Plan};
+use crate::directory::{Participant, ParticipantListing};
+use crate::exec::{AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Step, TransportFailure};
+use crate::lifecycle::{self, Action, LifecycleOptions, LifecycleStep};
+use crate::provision::{self, ProvisionOptions, ProvisionRun, ProvisionStep, Route};
 use crate::time::Date;
+use crate::users::ListError;
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -193,251 +196,79 @@ pub fn read_csv(text: &str) -> Result<JsValue, JsError> {
     to_value(&table).map_err(|_| JsError::new("could not hand the table to the page"))
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct PlanOptions {
-    /// "disable", "enable", "expire" or "" (no default).
-    default_action: String,
-    /// Journal entries saved from an interrupted run.
-    journal: Vec<JournalEntry>,
+/// The provisioning template: every known column and one example row.
+#[wasm_bindgen(js_name = provisionTemplate)]
+pub fn provision_template() -> Result<JsValue, JsValue> {
+    to_value(&provision::template())
 }
 
-struct RunState {
-    exec: Option<Executor<LifecycleStep>>,
-    audit: Vec<AuditEntry>,
-}
-
-/// A planned lifecycle sheet: shows its plan, applies it, and reports outcomes.
-#[wasm_bindgen]
-pub struct LifecycleRun {
-    conn: Connection,
-    table: Table,
-    plan: Plan,
-    state: Rc<RefCell<RunState>>,
-}
-
-#[wasm_bindgen]
-impl RosterClient {
-    /// Lists the brand's users (`onPage` as in `listUsers`) and plans `table` against them.
-    /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`.
-    #[wasm_bindgen(js_name = planLifecycle)]
-    pub fn plan_lifecycle(
-        &self,
-        table: JsValue,
-        options: JsValue,
-        on_page: Option<Function>,
-    ) -> Promise {
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            let table: Table = serde_wasm_bindgen::from_value(table)
-                .map_err(|e| to_js(format!("Not a table of text cells: {e}")))?;
-            let options: PlanOptions = if options.is_undefined() || options.is_null() {
-                PlanOptions::default()
-            } else {
-                serde_wasm_bindgen::from_value(options)
-                    .map_err(|e| to_js(format!("Bad plan options: {e}")))?
-            };
-            let listed = list_all_users(&conn, on_page.as_ref()).await?;
-            let plan = lifecycle::plan(
-                &table,
-                &listed.users,
-                &options.journal,
-                &LifecycleOptions {
-                    default_action: Action::parse(&options.default_action),
-                    today: Date::from_unix_millis(now_ms()),
-                },
-            );
-            let state = RunState {
-                exec: None,
-                audit: Vec::new(),
-            };
-            Ok(LifecycleRun {
-                conn,
-                table,
-                plan,
-                state: Rc::new(RefCell::new(state)),
-            }
-            .into())
-        })
-    }
-}
-
-/// Every user of the brand, with how many pages that took and the last notice.
-struct Listed {
-    users: Vec<users::UserSummary>,
-    pages: usize,
-    notice: Option<String>,
-}
-
-/// Lists every user, retrying transient page failures, reporting pages to `on_page`.
-async fn list_all_users(conn: &Connection, on_page: Option<&Function>) -> Result<Listed, JsValue> {
-    let mut listing = UserListing::users(conn);
-    let mut all = Vec::new();
-    let mut notice = None;
-    while let Some(request) = listing.next_request(conn) {
-        let mut attempt = 1;
-        let page = loop {
-            let result = match send(&request).await {
-                Ok(response) => listing.on_response(conn, &response),
-                Err(e) => Err(e.into()),
-            };
-            match result {
-                Ok(page) => break page,
-                Err(e) => match e.retry_delay_ms(attempt) {
-                    Some(ms) => {
-                        gloo_timers::future::TimeoutFuture::new(ms as u32).await;
-                        attempt += 1;
-                    }
-                    None => return Err(to_js(e)),
-                },
-            }
-        };
-        all.extend(page.elements);
-        if let Some(n) = page.notice {
-            notice = Some(n.message());
-        }
-        if let Some(cb) = on_page {
-            let progress = to_value(&Progress {
-                page: page.number,
-                users_so_far: all.len(),
-                last: page.last,
-                notice: notice.clone(),
-            })?;
-            cb.call1(&JsValue::NULL, &progress)?;
-        }
-    }
-    Ok(Listed {
-        users: all,
-        pages: listing.pages_read(),
-        notice,
-    })
-}
-
+/// What a run shows before anything is sent (the same shape for every kind of run).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PlanOut<'a> {
-    rows: &'a [lifecycle::PlanRow],
-    counts: &'a [(String, usize)],
-    file_error: &'a Option<String>,
+struct PlanOut {
+    counts: Vec<(String, usize)>,
+    file_error: Option<String>,
     changes: usize,
     table: Table,
+    problems: Vec<String>,
+    problem_rows: Vec<u32>,
+}
+
+/// One row's outcome as the hosts write it: values in the order of `outcomeColumns()`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomeRow {
+    row: u32,
+    status: String,
+    values: Vec<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RunProgress {
+    phase: &'static str,
     #[serde(flatten)]
     progress: crate::exec::Progress,
     journal: Vec<JournalEntry>,
     stopped: Option<String>,
 }
 
-#[wasm_bindgen]
-impl LifecycleRun {
-    /// The plan: `{rows, counts, fileError, changes, table}`.
-    pub fn plan(&self) -> Result<JsValue, JsValue> {
-        to_value(&PlanOut {
-            rows: &self.plan.rows,
-            counts: &self.plan.counts,
-            file_error: &self.plan.file_error,
-            changes: self.plan.changes(),
-            table: lifecycle::plan_table(&self.plan),
-        })
-    }
+/// Shared state of a run: the executor of the current phase, and the audit and journal so far.
+struct Driver<S> {
+    exec: Option<Executor<S>>,
+    audit: Vec<AuditEntry>,
+    cancelled: bool,
+}
 
-    /// Sends the plan's changes through the executor. `onProgress({total, done, unchanged,
-    /// failed, skipped, remaining, inFlight, requestsSent, retries, ratePerSecond, journal,
-    /// stopped})` is called as answers arrive; `journal` holds the rows finished since the last
-    /// call (save them to resume after an interruption). Resolves when every row has an outcome.
-    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
-        let state = self.state.clone();
-        let steps = lifecycle::steps(&self.plan);
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            {
-                let mut st = state.borrow_mut();
-                if st.exec.is_some() {
-                    return Err(to_js(
-                        "This plan was already applied: plan again to apply it again.",
-                    ));
-                }
-                st.exec = Some(Executor::new(conn, steps, ExecConfig::default(), now_ms()));
-            }
-            drive(&state, on_progress.as_ref()).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Stops sending: rows not yet sent end `skipped`; answers on their way are still recorded.
-    pub fn cancel(&self) {
-        if let Some(exec) = self.state.borrow_mut().exec.as_mut() {
-            exec.cancel(now_ms());
-        }
-    }
-
-    /// Each input row's outcome: `[{key, row, status, message, userId, appliedAt}]`.
-    pub fn outcomes(&self) -> Result<JsValue, JsValue> {
-        to_value(&self.row_outcomes())
-    }
-
-    /// The input with Status, Message, User ID and Applied at beside it.
-    #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::outcome_table(&self.table, &self.row_outcomes()))
-    }
-
-    /// The undo file: the changed accounts as they were before, as a lifecycle sheet.
-    #[wasm_bindgen(js_name = beforeTable)]
-    pub fn before_table(&self) -> Result<JsValue, JsValue> {
-        let st = self.state.borrow();
-        let steps: Vec<&LifecycleStep> = st.exec.iter().flat_map(|e| e.steps()).collect();
-        to_value(&lifecycle::before_table(&steps))
-    }
-
-    /// The outcome column names to write beside the input.
-    #[wasm_bindgen(js_name = outcomeColumns)]
-    pub fn outcome_columns(&self) -> Vec<String> {
-        lifecycle::outcome_column_names(&self.table.columns)
-    }
-
-    /// Every request the run sent, as a table for an "Audit" sheet.
-    #[wasm_bindgen(js_name = auditTable)]
-    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::audit_table(&self.state.borrow().audit))
-    }
-
-    /// Every request the run sent, as JSON Lines (no token in it).
-    #[wasm_bindgen(js_name = auditJsonl)]
-    pub fn audit_jsonl(&self) -> String {
-        lifecycle::audit_jsonl(&self.state.borrow().audit)
+impl<S> Driver<S> {
+    fn new() -> Rc<RefCell<Driver<S>>> {
+        Rc::new(RefCell::new(Driver { exec: None, audit: Vec::new(), cancelled: false }))
     }
 }
 
-impl LifecycleRun {
-    fn row_outcomes(&self) -> Vec<lifecycle::RowOutcome> {
-        let st = self.state.borrow();
-        let executed: Vec<Outcome> = st
-            .exec
-            .iter()
-            .flat_map(|e| e.outcomes().flatten().cloned())
-            .collect();
-        lifecycle::outcomes(&self.plan, &executed)
-    }
-}
-
-/// The executor's driver in the page: fetches what it asks for, feeds answers back as they
-/// arrive, and sleeps until its next wake time.
-async fn drive(
-    state: &Rc<RefCell<RunState>>,
+/// Runs one phase: `steps` through a fresh executor, fetching what it asks for, feeding answers
+/// back as they arrive, sleeping until its next wake time. Returns the steps and outcomes.
+async fn run_phase<S: Step + 'static>(
+    driver: &Rc<RefCell<Driver<S>>>,
+    conn: &Connection,
+    steps: Vec<S>,
+    phase: &'static str,
     on_progress: Option<&Function>,
 ) -> Result<(), JsValue> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    driver.borrow_mut().exec = Some(Executor::new(conn.clone(), steps, ExecConfig::default(), now_ms()));
+    if driver.borrow().cancelled {
+        driver.borrow_mut().exec.as_mut().expect("just set").cancel(now_ms());
+    }
     type Answer = (u64, Result<HttpResponse, TransportFailure>);
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<Answer>();
     let mut in_flight = 0usize;
     loop {
         let (send_now, wake_at, finished) = {
-            let mut st = state.borrow_mut();
-            let exec = st.exec.as_mut().expect("set before driving");
+            let mut d = driver.borrow_mut();
+            let exec = d.exec.as_mut().expect("set above");
             let poll = exec.poll(now_ms());
             (poll.send, poll.wake_at, exec.is_finished())
         };
@@ -445,15 +276,12 @@ async fn drive(
             in_flight += 1;
             let tx = tx.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let answer = send(&out.request)
-                    .await
-                    .map_err(|e| TransportFailure(e.to_string()));
+                let answer = send(&out.request).await.map_err(|e| TransportFailure(e.to_string()));
                 let _ = tx.unbounded_send((out.id, answer));
             });
         }
         if finished {
-            report(state, on_progress)?;
-            return Ok(());
+            return report(driver, phase, on_progress);
         }
         let wait_ms = wake_at.map(|t| t.saturating_sub(now_ms()).min(u32::MAX as u64) as u32);
         let first: Option<Answer> = match (in_flight > 0, wait_ms) {
@@ -470,11 +298,7 @@ async fn drive(
                 gloo_timers::future::TimeoutFuture::new(ms).await;
                 None
             }
-            (false, None) => {
-                return Err(to_js(
-                    "internal error: the run is stuck (nothing to send or wait for)",
-                ))
-            }
+            (false, None) => return Err(to_js("internal error: the run is stuck (nothing to send or wait for)")),
         };
         let mut answers: Vec<Answer> = first.into_iter().collect();
         while let Ok(more) = rx.try_recv() {
@@ -483,33 +307,421 @@ async fn drive(
         if !answers.is_empty() {
             in_flight -= answers.len();
             {
-                let mut st = state.borrow_mut();
-                let exec = st.exec.as_mut().expect("set before driving");
+                let mut d = driver.borrow_mut();
+                let exec = d.exec.as_mut().expect("set above");
                 for (id, answer) in answers {
                     exec.on_response(id, now_ms(), answer);
                 }
             }
-            report(state, on_progress)?;
+            report(driver, phase, on_progress)?;
         }
     }
 }
 
-fn report(state: &Rc<RefCell<RunState>>, on_progress: Option<&Function>) -> Result<(), JsValue> {
+fn report<S: Step>(driver: &Rc<RefCell<Driver<S>>>, phase: &'static str, on_progress: Option<&Function>) -> Result<(), JsValue> {
     let progress = {
-        let mut st = state.borrow_mut();
-        let st = &mut *st;
-        let exec = st.exec.as_mut().expect("set before driving");
-        st.audit.extend(exec.take_audit());
-        RunProgress {
-            progress: exec.progress(now_ms()),
-            journal: exec.take_journal(),
-            stopped: exec.stop_reason().map(str::to_string),
-        }
+        let mut d = driver.borrow_mut();
+        let d = &mut *d;
+        let exec = d.exec.as_mut().expect("set before reporting");
+        d.audit.extend(exec.take_audit());
+        RunProgress { phase, progress: exec.progress(now_ms()), journal: exec.take_journal(), stopped: exec.stop_reason().map(str::to_string) }
     };
     if let Some(cb) = on_progress {
         cb.call1(&JsValue::NULL, &to_value(&progress)?)?;
     }
     Ok(())
+}
+
+fn cancel_driver<S: Step>(driver: &Rc<RefCell<Driver<S>>>) {
+    let mut d = driver.borrow_mut();
+    d.cancelled = true;
+    if let Some(exec) = d.exec.as_mut() {
+        exec.cancel(now_ms());
+    }
+}
+
+/// Pages through a listing, retrying a busy or failed page; `parse` takes each answer.
+async fn fetch_page<T>(request: &HttpRequest, mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>) -> Result<T, JsValue> {
+    let mut attempt = 1;
+    loop {
+        let result = match send(request).await {
+            Ok(response) => parse(&response),
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) => match e.retry_delay_ms(attempt) {
+                Some(ms) => {
+                    gloo_timers::future::TimeoutFuture::new(ms as u32).await;
+                    attempt += 1;
+                }
+                None => return Err(to_js(e)),
+            },
+        }
+    }
+}
+
+/// Every user of the brand, with how many pages that took and the last notice.
+struct Listed {
+    users: Vec<users::UserSummary>,
+    pages: usize,
+    notice: Option<String>,
+}
+
+/// Lists every user, reporting pages to `on_page`.
+async fn list_all_users(conn: &Connection, on_page: Option<&Function>) -> Result<Listed, JsValue> {
+    let mut listing = UserListing::users(conn);
+    let mut all = Vec::new();
+    let mut notice = None;
+    while let Some(request) = listing.next_request(conn) {
+        let page = fetch_page(&request, |r| listing.on_response(conn, r)).await?;
+        all.extend(page.elements);
+        if let Some(n) = page.notice {
+            notice = Some(n.message());
+        }
+        if let Some(cb) = on_page {
+            let progress = to_value(&Progress { page: page.number, users_so_far: all.len(), last: page.last, notice: notice.clone() })?;
+            cb.call1(&JsValue::NULL, &progress)?;
+        }
+    }
+    Ok(Listed { users: all, pages: listing.pages_read(), notice })
+}
+
+/// Every participant of the CX directory, with attributes.
+async fn list_all_participants(conn: &Connection) -> Result<Vec<Participant>, JsValue> {
+    let mut listing = ParticipantListing::default();
+    let mut all = Vec::new();
+    while let Some(request) = listing.next_request(conn) {
+        all.extend(fetch_page(&request, |r| listing.on_response(r)).await?);
+    }
+    Ok(all)
+}
+
+fn parse_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        Ok(T::default())
+    } else {
+        serde_wasm_bindgen::from_value(options).map_err(|e| to_js(format!("Bad options: {e}")))
+    }
+}
+
+fn read_table(table: JsValue) -> Result<Table, JsValue> {
+    serde_wasm_bindgen::from_value(table).map_err(|e| to_js(format!("Not a table of text cells: {e}")))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct LifecyclePlanOptions {
+    /// "disable", "enable", "expire" or "" (no default).
+    default_action: String,
+    /// Journal entries saved from an interrupted run.
+    journal: Vec<JournalEntry>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ProvisionPlanOptions {
+    /// "account" (POST /users, then attributes) or "directory" (directory import).
+    route: String,
+    /// User type names: name -> UT_ id.
+    user_types: std::collections::BTreeMap<String, String>,
+    /// Participants per import job (default 100).
+    job_size: usize,
+    /// Journal entries of an earlier run.
+    journal: Vec<JournalEntry>,
+}
+
+#[wasm_bindgen]
+impl RosterClient {
+    /// Lists the brand's users (`onPage` as in `listUsers`) and plans a lifecycle sheet.
+    /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`.
+    #[wasm_bindgen(js_name = planLifecycle)]
+    pub fn plan_lifecycle(&self, table: JsValue, options: JsValue, on_page: Option<Function>) -> Promise {
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            let table = read_table(table)?;
+            let options: LifecyclePlanOptions = parse_options(options)?;
+            let listed = list_all_users(&conn, on_page.as_ref()).await?;
+            let plan = lifecycle::plan(
+                &table,
+                &listed.users,
+                &options.journal,
+                &LifecycleOptions { default_action: Action::parse(&options.default_action), today: Date::from_unix_millis(now_ms()) },
+            );
+            Ok(LifecycleRun { conn, table, plan, driver: Driver::new() }.into())
+        })
+    }
+
+    /// Lists the brand's users and directory participants and plans a provisioning sheet.
+    /// `options`: `{route: "account" | "directory", userTypes: {name: "UT_…"}, jobSize, journal}`.
+    #[wasm_bindgen(js_name = planProvision)]
+    pub fn plan_provision(&self, table: JsValue, options: JsValue, on_page: Option<Function>) -> Promise {
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            let table = read_table(table)?;
+            let options: ProvisionPlanOptions = parse_options(options)?;
+            let listed = list_all_users(&conn, on_page.as_ref()).await?;
+            let participants = list_all_participants(&conn).await?;
+            // Division names: one GET per division the brand's users are in (there is no list).
+            let mut divisions = std::collections::BTreeMap::new();
+            let ids: std::collections::BTreeSet<&String> = listed.users.iter().filter_map(|u| u.division_id.as_ref()).collect();
+            for id in ids {
+                let name = fetch_page(&users::get_division_request(&conn, id), |r| users::parse_division_name(r).map_err(ListError::from)).await;
+                if let Ok(name) = name {
+                    divisions.insert(name.to_lowercase(), id.clone());
+                }
+            }
+            let user_types = options.user_types.into_iter().map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
+            let plan = provision::plan(
+                &table,
+                &listed.users,
+                &participants,
+                &options.journal,
+                &ProvisionOptions {
+                    route: if options.route == "directory" { Route::DirectoryImport } else { Route::AccountAndAttributes },
+                    today: Date::from_unix_millis(now_ms()),
+                    user_types,
+                    divisions,
+                    job_size: if options.job_size == 0 { 100 } else { options.job_size },
+                },
+            );
+            let run = Rc::new(RefCell::new(ProvisionRun::new(plan)));
+            Ok(ProvisionSheetRun { conn, table, run, driver: Driver::new(), applied: Rc::new(RefCell::new(false)) }.into())
+        })
+    }
+}
+
+/// A planned lifecycle sheet: shows its plan, applies it, and reports outcomes.
+#[wasm_bindgen]
+pub struct LifecycleRun {
+    conn: Connection,
+    table: Table,
+    plan: lifecycle::Plan,
+    driver: Rc<RefCell<Driver<LifecycleStep>>>,
+}
+
+#[wasm_bindgen]
+impl LifecycleRun {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
+    pub fn plan(&self) -> Result<JsValue, JsValue> {
+        let problems: Vec<&lifecycle::PlanRow> = self
+            .plan
+            .rows
+            .iter()
+            .filter(|r| matches!(r.action, lifecycle::PlanAction::Invalid | lifecycle::PlanAction::NotFound))
+            .collect();
+        to_value(&PlanOut {
+            counts: self.plan.counts.clone(),
+            file_error: self.plan.file_error.clone(),
+            changes: self.plan.changes(),
+            table: lifecycle::plan_table(&self.plan),
+            problems: problems.iter().map(|r| r.message.clone()).collect(),
+            problem_rows: problems.iter().map(|r| r.row).collect(),
+        })
+    }
+
+    /// Sends the changes. `onProgress({phase, total, done, unchanged, failed, skipped,
+    /// remaining, inFlight, requestsSent, retries, ratePerSecond, journal, stopped})` is called as
+    /// answers arrive; `journal` holds rows finished since the last call (save them to resume).
+    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
+        let driver = self.driver.clone();
+        let steps = lifecycle::steps(&self.plan);
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            if driver.borrow().exec.is_some() {
+                return Err(to_js("This plan was already applied: plan again to apply it again."));
+            }
+            run_phase(&driver, &conn, steps, "changes", on_progress.as_ref()).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sending: rows not yet sent end `skipped`; answers on their way are still recorded.
+    pub fn cancel(&self) {
+        cancel_driver(&self.driver);
+    }
+
+    /// The outcome column names to write beside the input.
+    #[wasm_bindgen(js_name = outcomeColumns)]
+    pub fn outcome_columns(&self) -> Vec<String> {
+        lifecycle::outcome_column_names(&self.table.columns)
+    }
+
+    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
+    #[wasm_bindgen(js_name = outcomeRows)]
+    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
+        let rows: Vec<OutcomeRow> = self
+            .row_outcomes()
+            .into_iter()
+            .map(|o| OutcomeRow { row: o.row, status: o.status.as_str().into(), values: vec![o.status.as_str().into(), o.message, o.user_id, o.applied_at] })
+            .collect();
+        to_value(&rows)
+    }
+
+    /// Each input row's outcome: `[{key, row, status, message, userId, appliedAt}]`.
+    pub fn outcomes(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.row_outcomes())
+    }
+
+    /// The input with the outcome columns beside it.
+    #[wasm_bindgen(js_name = outcomeTable)]
+    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::outcome_table(&self.table, &self.row_outcomes()))
+    }
+
+    /// The undo file: the changed accounts as they were before, as a lifecycle sheet.
+    #[wasm_bindgen(js_name = beforeTable)]
+    pub fn before_table(&self) -> Result<JsValue, JsValue> {
+        let d = self.driver.borrow();
+        let steps: Vec<&LifecycleStep> = d.exec.iter().flat_map(|e| e.steps()).collect();
+        to_value(&lifecycle::before_table(&steps))
+    }
+
+    /// Every request the run sent, as a table for an "Audit" sheet.
+    #[wasm_bindgen(js_name = auditTable)]
+    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::audit_table(&self.driver.borrow().audit))
+    }
+
+    /// Every request the run sent, as JSON Lines (no token in it).
+    #[wasm_bindgen(js_name = auditJsonl)]
+    pub fn audit_jsonl(&self) -> String {
+        lifecycle::audit_jsonl(&self.driver.borrow().audit)
+    }
+}
+
+impl LifecycleRun {
+    fn row_outcomes(&self) -> Vec<lifecycle::RowOutcome> {
+        let d = self.driver.borrow();
+        let executed: Vec<Outcome> = d.exec.iter().flat_map(|e| e.outcomes().flatten().cloned()).collect();
+        lifecycle::outcomes(&self.plan, &executed)
+    }
+}
+
+/// A planned provisioning sheet.
+#[wasm_bindgen]
+pub struct ProvisionSheetRun {
+    conn: Connection,
+    table: Table,
+    run: Rc<RefCell<ProvisionRun>>,
+    driver: Rc<RefCell<Driver<ProvisionStep>>>,
+    applied: Rc<RefCell<bool>>,
+}
+
+/// Runs a phase and records its steps' results in the provisioning run.
+async fn provision_phase(
+    run: &Rc<RefCell<ProvisionRun>>,
+    driver: &Rc<RefCell<Driver<ProvisionStep>>>,
+    conn: &Connection,
+    steps: Vec<ProvisionStep>,
+    phase: &'static str,
+    on_progress: Option<&Function>,
+) -> Result<(), JsValue> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    run_phase(driver, conn, steps, phase, on_progress).await?;
+    let d = driver.borrow();
+    let exec = d.exec.as_ref().expect("the phase ran");
+    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+    run.borrow_mut().record(exec.steps(), &outcomes);
+    Ok(())
+}
+
+#[wasm_bindgen]
+impl ProvisionSheetRun {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
+    pub fn plan(&self) -> Result<JsValue, JsValue> {
+        let run = self.run.borrow();
+        let plan = &run.plan;
+        let problems: Vec<&provision::Diagnostic> = plan.file_errors.iter().chain(plan.rows.iter().flat_map(|r| r.diagnostics.iter())).collect();
+        let file_error = (!plan.file_errors.is_empty()).then(|| plan.file_errors.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join(" "));
+        to_value(&PlanOut {
+            counts: plan.counts.clone(),
+            file_error,
+            changes: plan.changes(),
+            table: provision::plan_table(plan),
+            problems: problems.iter().map(|d| d.message.clone()).collect(),
+            problem_rows: plan.rows.iter().filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid)).map(|r| r.row).collect(),
+        })
+    }
+
+    /// Applies the plan phase by phase: accounts; a check of any create that got no answer
+    /// (one listing of users) and a retry of those not made; a listing of the directory for
+    /// new accounts' uniqueIdentifiers; the import jobs. Progress as in `LifecycleRun.apply`,
+    /// with `phase` naming the step.
+    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
+        let (run, driver, conn, applied) = (self.run.clone(), self.driver.clone(), self.conn.clone(), self.applied.clone());
+        future_to_promise(async move {
+            if std::mem::replace(&mut *applied.borrow_mut(), true) {
+                return Err(to_js("This plan was already applied: plan again to apply it again."));
+            }
+            let cb = on_progress.as_ref();
+            let steps = run.borrow().account_steps();
+            provision_phase(&run, &driver, &conn, steps, "accounts", cb).await?;
+            for _ in 0..2 {
+                if run.borrow().uncertain().is_empty() || driver.borrow().cancelled {
+                    break;
+                }
+                let listed = list_all_users(&conn, None).await?;
+                let retries = run.borrow_mut().resolve_uncertain(&listed.users);
+                provision_phase(&run, &driver, &conn, retries, "accounts (retry)", cb).await?;
+            }
+            if driver.borrow().cancelled {
+                return Ok(JsValue::UNDEFINED);
+            }
+            let participants = list_all_participants(&conn).await?;
+            let jobs = run.borrow_mut().import_steps(&participants);
+            provision_phase(&run, &driver, &conn, jobs, "attributes", cb).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sending: what was not sent ends `skipped`.
+    pub fn cancel(&self) {
+        cancel_driver(&self.driver);
+    }
+
+    /// The outcome column names to write beside the input.
+    #[wasm_bindgen(js_name = outcomeColumns)]
+    pub fn outcome_columns(&self) -> Vec<String> {
+        provision::outcome_column_names(&self.table.columns)
+    }
+
+    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
+    #[wasm_bindgen(js_name = outcomeRows)]
+    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
+        let rows: Vec<OutcomeRow> = self
+            .run
+            .borrow()
+            .outcomes()
+            .into_iter()
+            .map(|o| OutcomeRow {
+                row: o.row,
+                status: o.status.as_str().into(),
+                values: vec![o.status.as_str().into(), o.message, o.user_id, o.unique_identifier, o.applied_at],
+            })
+            .collect();
+        to_value(&rows)
+    }
+
+    /// The input with the outcome columns beside it (password cells blanked).
+    #[wasm_bindgen(js_name = outcomeTable)]
+    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&provision::outcome_table(&self.table, &self.run.borrow().outcomes()))
+    }
+
+    /// Every request the run sent, as a table for an "Audit" sheet.
+    #[wasm_bindgen(js_name = auditTable)]
+    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::audit_table(&self.driver.borrow().audit))
+    }
+
+    /// Every request the run sent, as JSON Lines (no token or password in it).
+    #[wasm_bindgen(js_name = auditJsonl)]
+    pub fn audit_jsonl(&self) -> String {
+        lifecycle::audit_jsonl(&self.driver.borrow().audit)
+    }
 }
 
 /// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.

@@ -2,10 +2,10 @@
 // the UI and hands every decision to the WASM core; the host reads and writes tables.
 // The token lives in the WASM client and the password field, and on this device only if the
 // user asks for it.
-import init, { RosterClient, checkDatacenter } from './pkg/qualtrics_roster.js';
+import init, { RosterClient, checkDatacenter, provisionTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
 import * as core from './pkg/qualtrics_roster.js';
-import { $, show, guarded, messageOf } from './ui.js';
-import { createLifecycleView } from './lifecycle.js';
+import { $, show, guarded, messageOf, download } from './ui.js';
+import { createFlowView } from './flow.js';
 
 const REMEMBER_KEY = 'qualtrics-roster:connection';
 
@@ -98,26 +98,46 @@ export async function startApp(makeHost) {
     }
   }
 
-  const lifecycle = createLifecycleView({ host, getClient: () => state.client, lock });
+  const getClient = () => state.client;
+  const lifecycle = createFlowView({
+    host, getClient, lock, prefix: 'lc-',
+    planRun: (client, table, journal, onPage) => client.planLifecycle(table, { defaultAction: $('lc-default').value, journal }, onPage),
+  });
+  const provision = createFlowView({
+    host, getClient, lock, prefix: 'pv-',
+    planRun: (client, table, journal, onPage) => client.planProvision(table, {
+      route: $('pv-route').value,
+      userTypes: Object.fromEntries($('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
+      jobSize: 100,
+      journal,
+    }, onPage),
+  });
   lock.onChange = () => {
     $('connect').disabled = lock.busy;
     $('list-users').disabled = lock.busy || !state.client;
     if ($('download-csv')) $('download-csv').disabled = lock.busy || !state.users;
     lifecycle.refreshButtons();
+    provision.refreshButtons();
   };
   lock.onChange();
   const on = (id, errorEl, fn) => $(id)?.addEventListener(id === 'connect-form' ? 'submit' : 'click', guarded(lock, errorEl, fn));
   const err = $('error');
-  const lcErr = lifecycle.el.error;
   on('connect-form', err, connect);
   on('list-users', err, listUsers);
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
-  on('lc-plan', lcErr, lifecycle.plan);
-  on('lc-apply', lcErr, lifecycle.apply);
-  $('lc-cancel').addEventListener('click', () => lifecycle.cancel());
-  on('lc-download-outcomes', lcErr, lifecycle.downloadOutcomes);
-  on('lc-download-before', lcErr, lifecycle.writeBefore);
-  on('lc-download-audit', lcErr, lifecycle.writeAudit);
+  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision]]) {
+    on(`${prefix}plan`, flow.error, flow.plan);
+    on(`${prefix}apply`, flow.error, flow.apply);
+    $(`${prefix}cancel`).addEventListener('click', () => flow.cancel());
+    on(`${prefix}download-outcomes`, flow.error, flow.downloadOutcomes);
+    on(`${prefix}download-before`, flow.error, flow.writeBefore);
+    on(`${prefix}download-audit`, flow.error, flow.writeAudit);
+  }
+  on('pv-template', provision.error, async () => {
+    const template = provisionTemplate();
+    if (host.offerTemplate) await host.offerTemplate(template);
+    else download('provisioning-template.csv', tableToCsv(template));
+  });
   const view = new URLSearchParams(location.search).get('view');
   if (view) document.getElementById(`view-${view}`)?.scrollIntoView();
   document.body.dataset.ready = 'true';

@@ -4,8 +4,9 @@
 import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
 import { $, renderTable, download, showProgress } from '../ui.js';
 
-/** Where each sheet is shown in the page. */
-const SHEET_TABLES = { Users: 'users-table', Plan: 'lc-table', Outcomes: 'lc-table' };
+/** Where each sheet is shown in the page: Users in its own table, a flow's Plan and Outcomes
+ * in that flow's table (`lc-table`, `pv-table`). */
+const sheetTable = (name, prefix = '') => (name === 'Users' ? 'users-table' : ['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
 
 export function createBrowserHost() {
   const shown = new Map();
@@ -13,16 +14,16 @@ export function createBrowserHost() {
   return {
     kind: 'browser',
 
-    /** The chosen file, else the pasted text: `{columns, rows, rowNumbers, source}`. */
-    async readTable() {
-      const file = $('lc-file').files?.[0];
+    /** The flow's chosen file, else its pasted text: `{columns, rows, rowNumbers, source}`. */
+    async readTable(prefix = 'lc-') {
+      const file = $(`${prefix}file`).files?.[0];
       let text;
       let source;
       if (file) {
         text = await file.text();
         source = file.name;
-      } else if ($('lc-paste').value.trim()) {
-        text = $('lc-paste').value;
+      } else if ($(`${prefix}paste`).value.trim()) {
+        text = $(`${prefix}paste`).value;
         source = 'pasted text';
       } else {
         throw new Error('Choose a CSV file or paste the rows (with their header row) first.');
@@ -31,8 +32,8 @@ export function createBrowserHost() {
     },
 
     /** Shows a table in the page (Users, Plan), or downloads it as CSV. */
-    async writeSheet(name, table, { failedRows } = {}) {
-      const id = SHEET_TABLES[name];
+    async writeSheet(name, table, { failedRows, prefix = '' } = {}) {
+      const id = sheetTable(name, prefix);
       if (!id) {
         download(`${fileName(name)}.csv`, tableToCsv(table));
         return { downloaded: `${fileName(name)}.csv` };
@@ -41,7 +42,7 @@ export function createBrowserHost() {
         rowKey: (i) => table.rowNumbers?.[i],
         rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i]) ? 'row-failed' : ''),
       });
-      shown.set(name, table);
+      shown.set(`${name === 'Users' ? '' : prefix}${name}`, table);
       return { shown: name };
     },
 
@@ -49,8 +50,8 @@ export function createBrowserHost() {
      * Outcome columns beside the input: the page shows `table` (the core's input-plus-outcomes
      * table) in place of the plan and keeps it for the Outcome CSV.
      */
-    async writeColumns(input, columns, byRow, { failed = new Set(), table }) {
-      await this.writeSheet('Outcomes', table, { failedRows: failed });
+    async writeColumns(input, columns, byRow, { failed = new Set(), table, prefix }) {
+      await this.writeSheet('Outcomes', table, { failedRows: failed, prefix });
       return { written: byRow.size, notWritten: [] };
     },
 

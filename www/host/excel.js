@@ -294,6 +294,8 @@ export function createExcelHost({ safeText, progress }) {
     kind: 'excel',
     progress,
     readTable: () => readTable(),
+    /** The template goes to a sheet of its own. */
+    offerTemplate: (table) => writeSheet('Template', table, { safeText }),
     writeSheet: (name, table, { activate } = {}) => writeSheet(name, table, { safeText, activate }),
     writeColumns: (input, columns, byRow, { failed } = {}) => writeColumns(input, columns, byRow, { failed, safeText }),
     /**

@@ -472,6 +472,10 @@ fn dispatch(
             None => not_found(id),
         },
         (&Method::POST, ["users"]) => create_user(&mut brand, body),
+        (&Method::GET, ["divisions", id]) => match brand.divisions.iter().find(|d| d.id == *id) {
+            Some(d) => Answer::ok(json!({"id": d.id, "name": d.name, "status": "Active"})),
+            None => not_found(id),
+        },
         (_, ["employee-directories", dir, rest @ ..]) => {
             let answer = if *dir != "cx" {
                 Answer::error(
