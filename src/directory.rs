@@ -52,7 +52,6 @@ pub struct ParticipantListing {
     pages: usize,
 }
 
-
 impl ParticipantListing {
     /// The request for the next page, or `None` when the listing is complete.
     pub fn next_request(&self, conn: &Connection) -> Option<HttpRequest> {

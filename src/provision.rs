@@ -589,7 +589,8 @@ pub fn plan(
         .iter()
         .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
         .collect();
-    let applied: BTreeSet<&str> = journal.iter().map(|j| j.applied.as_str()).collect();
+    // One journal entry holds one line per field an account step applied.
+    let applied: BTreeSet<&str> = journal.iter().flat_map(|j| j.applied.lines()).collect();
 
     let mut rows = Vec::new();
     for input in check_rows(table, &map, options) {
@@ -1124,7 +1125,11 @@ impl Step for ImportStep {
 }
 
 /// A participant of a job, the row's attribute changes and the participant's current ones.
-type JobEntry = (ImportParticipant, BTreeMap<String, AttrValue>, BTreeMap<String, String>);
+type JobEntry = (
+    ImportParticipant,
+    BTreeMap<String, AttrValue>,
+    BTreeMap<String, String>,
+);
 
 /// Either kind of step, so one executor runs a phase.
 #[derive(Debug, Clone)]

@@ -389,3 +389,30 @@ fn directory_route_keys_by_the_sheets_unique_identifier() {
         "every participant carries the job's keys"
     );
 }
+
+#[test]
+fn fields_the_listing_cannot_show_are_sent_once_then_known_from_the_journal() {
+    let users = vec![user("UR_AAAAAAAAAAAAAAA", "ann@x.edu")];
+    let t = table("Username,Time zone,Language\nann@x.edu,Europe/Berlin,de\n");
+    let first = plan(&t, &users, &[], &[], &options(Route::AccountAndAttributes));
+    assert_eq!(first.rows[0].actions, vec![ProvisionAction::Update]);
+    let run = ProvisionRun::new(first);
+    let steps = run.account_steps();
+    let journal = vec![JournalEntry {
+        key: "row:2".into(),
+        applied: steps[0].fingerprint(),
+        at: 1,
+    }];
+    assert_eq!(
+        journal[0].applied,
+        "UR_AAAAAAAAAAAAAAA language=de\nUR_AAAAAAAAAAAAAAA timeZone=Europe/Berlin"
+    );
+    let again = plan(
+        &t,
+        &users,
+        &[],
+        &journal,
+        &options(Route::AccountAndAttributes),
+    );
+    assert_eq!(again.rows[0].actions, vec![ProvisionAction::Unchanged]);
+}

@@ -416,7 +416,11 @@ pub fn users_table(users: &[UserSummary]) -> Table {
 
 /// `GET /divisions/{id}` (there is no endpoint that lists divisions).
 pub fn get_division_request(conn: &Connection, division_id: &str) -> HttpRequest {
-    conn.request(Method::Get, conn.url(&format!("divisions/{}", encode_segment(division_id))), None)
+    conn.request(
+        Method::Get,
+        conn.url(&format!("divisions/{}", encode_segment(division_id))),
+        None,
+    )
 }
 
 /// A division's name from `GET /divisions/{id}`.
@@ -426,7 +430,9 @@ pub fn parse_division_name(response: &HttpResponse) -> Result<String, ApiError> 
         .get("name")
         .and_then(|n| n.as_str())
         .map(str::to_string)
-        .ok_or_else(|| ApiError::UnexpectedShape { detail: "a division without a name".into() })
+        .ok_or_else(|| ApiError::UnexpectedShape {
+            detail: "a division without a name".into(),
+        })
 }
 
 /// Percent-encodes everything but unreserved characters, for one path segment.

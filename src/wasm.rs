@@ -179,7 +179,9 @@ use std::rc::Rc;
 use futures_util::StreamExt;
 
 use crate::directory::{Participant, ParticipantListing};
-use crate::exec::{AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Step, TransportFailure};
+use crate::exec::{
+    AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Step, TransportFailure,
+};
 use crate::lifecycle::{self, Action, LifecycleOptions, LifecycleStep};
 use crate::provision::{self, ProvisionOptions, ProvisionRun, ProvisionStep, Route};
 use crate::time::Date;
@@ -242,7 +244,11 @@ struct Driver<S> {
 
 impl<S> Driver<S> {
     fn new() -> Rc<RefCell<Driver<S>>> {
-        Rc::new(RefCell::new(Driver { exec: None, audit: Vec::new(), cancelled: false }))
+        Rc::new(RefCell::new(Driver {
+            exec: None,
+            audit: Vec::new(),
+            cancelled: false,
+        }))
     }
 }
 
@@ -258,9 +264,19 @@ async fn run_phase<S: Step + 'static>(
     if steps.is_empty() {
         return Ok(());
     }
-    driver.borrow_mut().exec = Some(Executor::new(conn.clone(), steps, ExecConfig::default(), now_ms()));
+    driver.borrow_mut().exec = Some(Executor::new(
+        conn.clone(),
+        steps,
+        ExecConfig::default(),
+        now_ms(),
+    ));
     if driver.borrow().cancelled {
-        driver.borrow_mut().exec.as_mut().expect("just set").cancel(now_ms());
+        driver
+            .borrow_mut()
+            .exec
+            .as_mut()
+            .expect("just set")
+            .cancel(now_ms());
     }
     type Answer = (u64, Result<HttpResponse, TransportFailure>);
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<Answer>();
@@ -276,7 +292,9 @@ async fn run_phase<S: Step + 'static>(
             in_flight += 1;
             let tx = tx.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let answer = send(&out.request).await.map_err(|e| TransportFailure(e.to_string()));
+                let answer = send(&out.request)
+                    .await
+                    .map_err(|e| TransportFailure(e.to_string()));
                 let _ = tx.unbounded_send((out.id, answer));
             });
         }
@@ -298,7 +316,11 @@ async fn run_phase<S: Step + 'static>(
                 gloo_timers::future::TimeoutFuture::new(ms).await;
                 None
             }
-            (false, None) => return Err(to_js("internal error: the run is stuck (nothing to send or wait for)")),
+            (false, None) => {
+                return Err(to_js(
+                    "internal error: the run is stuck (nothing to send or wait for)",
+                ))
+            }
         };
         let mut answers: Vec<Answer> = first.into_iter().collect();
         while let Ok(more) = rx.try_recv() {
@@ -318,13 +340,22 @@ async fn run_phase<S: Step + 'static>(
     }
 }
 
-fn report<S: Step>(driver: &Rc<RefCell<Driver<S>>>, phase: &'static str, on_progress: Option<&Function>) -> Result<(), JsValue> {
+fn report<S: Step>(
+    driver: &Rc<RefCell<Driver<S>>>,
+    phase: &'static str,
+    on_progress: Option<&Function>,
+) -> Result<(), JsValue> {
     let progress = {
         let mut d = driver.borrow_mut();
         let d = &mut *d;
         let exec = d.exec.as_mut().expect("set before reporting");
         d.audit.extend(exec.take_audit());
-        RunProgress { phase, progress: exec.progress(now_ms()), journal: exec.take_journal(), stopped: exec.stop_reason().map(str::to_string) }
+        RunProgress {
+            phase,
+            progress: exec.progress(now_ms()),
+            journal: exec.take_journal(),
+            stopped: exec.stop_reason().map(str::to_string),
+        }
     };
     if let Some(cb) = on_progress {
         cb.call1(&JsValue::NULL, &to_value(&progress)?)?;
@@ -341,7 +372,10 @@ fn cancel_driver<S: Step>(driver: &Rc<RefCell<Driver<S>>>) {
 }
 
 /// Pages through a listing, retrying a busy or failed page; `parse` takes each answer.
-async fn fetch_page<T>(request: &HttpRequest, mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>) -> Result<T, JsValue> {
+async fn fetch_page<T>(
+    request: &HttpRequest,
+    mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>,
+) -> Result<T, JsValue> {
     let mut attempt = 1;
     loop {
         let result = match send(request).await {
@@ -380,11 +414,20 @@ async fn list_all_users(conn: &Connection, on_page: Option<&Function>) -> Result
             notice = Some(n.message());
         }
         if let Some(cb) = on_page {
-            let progress = to_value(&Progress { page: page.number, users_so_far: all.len(), last: page.last, notice: notice.clone() })?;
+            let progress = to_value(&Progress {
+                page: page.number,
+                users_so_far: all.len(),
+                last: page.last,
+                notice: notice.clone(),
+            })?;
             cb.call1(&JsValue::NULL, &progress)?;
         }
     }
-    Ok(Listed { users: all, pages: listing.pages_read(), notice })
+    Ok(Listed {
+        users: all,
+        pages: listing.pages_read(),
+        notice,
+    })
 }
 
 /// Every participant of the CX directory, with attributes.
@@ -406,7 +449,8 @@ fn parse_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> 
 }
 
 fn read_table(table: JsValue) -> Result<Table, JsValue> {
-    serde_wasm_bindgen::from_value(table).map_err(|e| to_js(format!("Not a table of text cells: {e}")))
+    serde_wasm_bindgen::from_value(table)
+        .map_err(|e| to_js(format!("Not a table of text cells: {e}")))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -436,7 +480,12 @@ impl RosterClient {
     /// Lists the brand's users (`onPage` as in `listUsers`) and plans a lifecycle sheet.
     /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`.
     #[wasm_bindgen(js_name = planLifecycle)]
-    pub fn plan_lifecycle(&self, table: JsValue, options: JsValue, on_page: Option<Function>) -> Promise {
+    pub fn plan_lifecycle(
+        &self,
+        table: JsValue,
+        options: JsValue,
+        on_page: Option<Function>,
+    ) -> Promise {
         let conn = self.conn.clone();
         future_to_promise(async move {
             let table = read_table(table)?;
@@ -446,16 +495,30 @@ impl RosterClient {
                 &table,
                 &listed.users,
                 &options.journal,
-                &LifecycleOptions { default_action: Action::parse(&options.default_action), today: Date::from_unix_millis(now_ms()) },
+                &LifecycleOptions {
+                    default_action: Action::parse(&options.default_action),
+                    today: Date::from_unix_millis(now_ms()),
+                },
             );
-            Ok(LifecycleRun { conn, table, plan, driver: Driver::new() }.into())
+            Ok(LifecycleRun {
+                conn,
+                table,
+                plan,
+                driver: Driver::new(),
+            }
+            .into())
         })
     }
 
     /// Lists the brand's users and directory participants and plans a provisioning sheet.
     /// `options`: `{route: "account" | "directory", userTypes: {name: "UT_…"}, jobSize, journal}`.
     #[wasm_bindgen(js_name = planProvision)]
-    pub fn plan_provision(&self, table: JsValue, options: JsValue, on_page: Option<Function>) -> Promise {
+    pub fn plan_provision(
+        &self,
+        table: JsValue,
+        options: JsValue,
+        on_page: Option<Function>,
+    ) -> Promise {
         let conn = self.conn.clone();
         future_to_promise(async move {
             let table = read_table(table)?;
@@ -464,29 +527,55 @@ impl RosterClient {
             let participants = list_all_participants(&conn).await?;
             // Division names: one GET per division the brand's users are in (there is no list).
             let mut divisions = std::collections::BTreeMap::new();
-            let ids: std::collections::BTreeSet<&String> = listed.users.iter().filter_map(|u| u.division_id.as_ref()).collect();
+            let ids: std::collections::BTreeSet<&String> = listed
+                .users
+                .iter()
+                .filter_map(|u| u.division_id.as_ref())
+                .collect();
             for id in ids {
-                let name = fetch_page(&users::get_division_request(&conn, id), |r| users::parse_division_name(r).map_err(ListError::from)).await;
+                let name = fetch_page(&users::get_division_request(&conn, id), |r| {
+                    users::parse_division_name(r).map_err(ListError::from)
+                })
+                .await;
                 if let Ok(name) = name {
                     divisions.insert(name.to_lowercase(), id.clone());
                 }
             }
-            let user_types = options.user_types.into_iter().map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
+            let user_types = options
+                .user_types
+                .into_iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+                .collect();
             let plan = provision::plan(
                 &table,
                 &listed.users,
                 &participants,
                 &options.journal,
                 &ProvisionOptions {
-                    route: if options.route == "directory" { Route::DirectoryImport } else { Route::AccountAndAttributes },
+                    route: if options.route == "directory" {
+                        Route::DirectoryImport
+                    } else {
+                        Route::AccountAndAttributes
+                    },
                     today: Date::from_unix_millis(now_ms()),
                     user_types,
                     divisions,
-                    job_size: if options.job_size == 0 { 100 } else { options.job_size },
+                    job_size: if options.job_size == 0 {
+                        100
+                    } else {
+                        options.job_size
+                    },
                 },
             );
             let run = Rc::new(RefCell::new(ProvisionRun::new(plan)));
-            Ok(ProvisionSheetRun { conn, table, run, driver: Driver::new(), applied: Rc::new(RefCell::new(false)) }.into())
+            Ok(ProvisionSheetRun {
+                conn,
+                table,
+                run,
+                driver: Driver::new(),
+                applied: Rc::new(RefCell::new(false)),
+            }
+            .into())
         })
     }
 }
@@ -508,7 +597,12 @@ impl LifecycleRun {
             .plan
             .rows
             .iter()
-            .filter(|r| matches!(r.action, lifecycle::PlanAction::Invalid | lifecycle::PlanAction::NotFound))
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    lifecycle::PlanAction::Invalid | lifecycle::PlanAction::NotFound
+                )
+            })
             .collect();
         to_value(&PlanOut {
             counts: self.plan.counts.clone(),
@@ -529,7 +623,9 @@ impl LifecycleRun {
         let conn = self.conn.clone();
         future_to_promise(async move {
             if driver.borrow().exec.is_some() {
-                return Err(to_js("This plan was already applied: plan again to apply it again."));
+                return Err(to_js(
+                    "This plan was already applied: plan again to apply it again.",
+                ));
             }
             run_phase(&driver, &conn, steps, "changes", on_progress.as_ref()).await?;
             Ok(JsValue::UNDEFINED)
@@ -553,7 +649,11 @@ impl LifecycleRun {
         let rows: Vec<OutcomeRow> = self
             .row_outcomes()
             .into_iter()
-            .map(|o| OutcomeRow { row: o.row, status: o.status.as_str().into(), values: vec![o.status.as_str().into(), o.message, o.user_id, o.applied_at] })
+            .map(|o| OutcomeRow {
+                row: o.row,
+                status: o.status.as_str().into(),
+                values: vec![o.status.as_str().into(), o.message, o.user_id, o.applied_at],
+            })
             .collect();
         to_value(&rows)
     }
@@ -593,7 +693,11 @@ impl LifecycleRun {
 impl LifecycleRun {
     fn row_outcomes(&self) -> Vec<lifecycle::RowOutcome> {
         let d = self.driver.borrow();
-        let executed: Vec<Outcome> = d.exec.iter().flat_map(|e| e.outcomes().flatten().cloned()).collect();
+        let executed: Vec<Outcome> = d
+            .exec
+            .iter()
+            .flat_map(|e| e.outcomes().flatten().cloned())
+            .collect();
         lifecycle::outcomes(&self.plan, &executed)
     }
 }
@@ -634,15 +738,30 @@ impl ProvisionSheetRun {
     pub fn plan(&self) -> Result<JsValue, JsValue> {
         let run = self.run.borrow();
         let plan = &run.plan;
-        let problems: Vec<&provision::Diagnostic> = plan.file_errors.iter().chain(plan.rows.iter().flat_map(|r| r.diagnostics.iter())).collect();
-        let file_error = (!plan.file_errors.is_empty()).then(|| plan.file_errors.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join(" "));
+        let problems: Vec<&provision::Diagnostic> = plan
+            .file_errors
+            .iter()
+            .chain(plan.rows.iter().flat_map(|r| r.diagnostics.iter()))
+            .collect();
+        let file_error = (!plan.file_errors.is_empty()).then(|| {
+            plan.file_errors
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         to_value(&PlanOut {
             counts: plan.counts.clone(),
             file_error,
             changes: plan.changes(),
             table: provision::plan_table(plan),
             problems: problems.iter().map(|d| d.message.clone()).collect(),
-            problem_rows: plan.rows.iter().filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid)).map(|r| r.row).collect(),
+            problem_rows: plan
+                .rows
+                .iter()
+                .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
+                .map(|r| r.row)
+                .collect(),
         })
     }
 
@@ -651,10 +770,17 @@ impl ProvisionSheetRun {
     /// new accounts' uniqueIdentifiers; the import jobs. Progress as in `LifecycleRun.apply`,
     /// with `phase` naming the step.
     pub fn apply(&self, on_progress: Option<Function>) -> Promise {
-        let (run, driver, conn, applied) = (self.run.clone(), self.driver.clone(), self.conn.clone(), self.applied.clone());
+        let (run, driver, conn, applied) = (
+            self.run.clone(),
+            self.driver.clone(),
+            self.conn.clone(),
+            self.applied.clone(),
+        );
         future_to_promise(async move {
             if std::mem::replace(&mut *applied.borrow_mut(), true) {
-                return Err(to_js("This plan was already applied: plan again to apply it again."));
+                return Err(to_js(
+                    "This plan was already applied: plan again to apply it again.",
+                ));
             }
             let cb = on_progress.as_ref();
             let steps = run.borrow().account_steps();
@@ -699,7 +825,13 @@ impl ProvisionSheetRun {
             .map(|o| OutcomeRow {
                 row: o.row,
                 status: o.status.as_str().into(),
-                values: vec![o.status.as_str().into(), o.message, o.user_id, o.unique_identifier, o.applied_at],
+                values: vec![
+                    o.status.as_str().into(),
+                    o.message,
+                    o.user_id,
+                    o.unique_identifier,
+                    o.applied_at,
+                ],
             })
             .collect();
         to_value(&rows)
@@ -708,7 +840,10 @@ impl ProvisionSheetRun {
     /// The input with the outcome columns beside it (password cells blanked).
     #[wasm_bindgen(js_name = outcomeTable)]
     pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&provision::outcome_table(&self.table, &self.run.borrow().outcomes()))
+        to_value(&provision::outcome_table(
+            &self.table,
+            &self.run.borrow().outcomes(),
+        ))
     }
 
     /// Every request the run sent, as a table for an "Audit" sheet.
