@@ -203,3 +203,81 @@ fn host_of(url: &str) -> String {
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+impl Transport {
+    /// Every participant of the CX directory, with attributes, retrying busy pages.
+    pub async fn list_participants(
+        &self,
+        conn: &Connection,
+    ) -> Result<Vec<qualtrics_roster::directory::Participant>, ListError> {
+        let mut listing = qualtrics_roster::directory::ParticipantListing::default();
+        let mut all = Vec::new();
+        while let Some(request) = listing.next_request(conn) {
+            let mut attempt = 1;
+            loop {
+                let result = match self.send(&request).await {
+                    Ok(response) => listing.on_response(&response),
+                    Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
+                        host: host_of(&request.url),
+                        detail,
+                    })),
+                };
+                match result {
+                    Ok(page) => {
+                        all.extend(page);
+                        break;
+                    }
+                    Err(e) => match e.retry_delay_ms(attempt) {
+                        Some(ms) => {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            attempt += 1;
+                        }
+                        None => return Err(e),
+                    },
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Applies a provisioning plan phase by phase (see `ProvisionRun`), with `config` for
+    /// every phase's executor. Returns the run, holding every row's outcome.
+    pub async fn apply_provision(
+        &self,
+        conn: &Connection,
+        run: &mut qualtrics_roster::provision::ProvisionRun,
+        config: &qualtrics_roster::exec::ExecConfig,
+    ) -> Result<(), ListError> {
+        use qualtrics_roster::exec::Outcome;
+        use qualtrics_roster::provision::ProvisionStep;
+        async fn phase(
+            t: &Transport,
+            conn: &Connection,
+            run: &mut qualtrics_roster::provision::ProvisionRun,
+            steps: Vec<ProvisionStep>,
+            config: &qualtrics_roster::exec::ExecConfig,
+        ) {
+            if steps.is_empty() {
+                return;
+            }
+            let mut exec = Executor::new(conn.clone(), steps, config.clone(), unix_millis());
+            t.run(&mut exec, |_| Control::Continue).await;
+            let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+            run.record(exec.steps(), &outcomes);
+        }
+        let steps = run.account_steps();
+        phase(self, conn, run, steps, config).await;
+        for _ in 0..2 {
+            if run.uncertain().is_empty() {
+                break;
+            }
+            let users = self.list_users(conn).await?;
+            let retries = run.resolve_uncertain(&users);
+            phase(self, conn, run, retries, config).await;
+        }
+        let participants = self.list_participants(conn).await?;
+        let jobs = run.import_steps(&participants);
+        phase(self, conn, run, jobs, config).await;
+        Ok(())
+    }
+}

@@ -144,3 +144,35 @@ test('pane messages for a selection without a table, merged cells and a protecte
   assert.equal(await page.isDisabled('#lc-apply'), true, 'nothing to apply');
   assert.deepEqual(page.problems, []);
 });
+
+test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, the rest created with attributes beside their rows', async () => {
+  const { provisionSheet, sandboxParticipants, standardUserType, assertProvisioned } = await import('./provision-sheet.mjs');
+  const { rows, valid, invalidRows } = provisionSheet(await standardUserType(server), 'xl');
+  const page = await openPane({
+    sheets: [{ name: 'New staff', rows }],
+    tables: [{ sheet: 'New staff', address: `A1:J${rows.length}`, name: 'NewStaff' }],
+    select: { sheet: 'New staff', address: 'C10' },
+  });
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await page.click('#pv-plan');
+  await page.waitForFunction(() => document.getElementById('pv-summary').textContent !== '' || !document.getElementById('pv-error').hidden);
+  assert.equal(await page.textContent('#pv-summary'), "200 rows from New staff!A1:J201: 188 create user · 188 set attributes · 12 invalid.");
+  const plan = await page.evaluate(() => window.__workbook.values('Plan'));
+  assert.deepEqual(plan[0], ['Row', 'Username', 'Unique identifier', 'Plan', 'Changes', 'Problems']);
+  assert.ok(!JSON.stringify(plan).includes('-secret'), 'no password in the Plan sheet');
+  await page.click('#pv-apply');
+  await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
+  assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped\. Written beside your rows in "New staff"\.$/);
+  const sheet = await page.evaluate(() => window.__workbook.values('New staff'));
+  assert.deepEqual(sheet[0].slice(10), ['Status', 'Message', 'User ID', 'Unique identifier', 'Applied at']);
+  for (let r = 1; r <= 188; r++) {
+    assert.equal(sheet[r][10], 'done', `row ${r + 1}: ${sheet[r][11]}`);
+    assert.match(sheet[r][12], /^UR_/);
+    assert.ok(sheet[r][13].length > 0, 'the uniqueIdentifier Qualtrics chose is written beside the row');
+  }
+  for (const n of invalidRows) assert.equal(sheet[n - 1][10], 'failed', `row ${n}`);
+  assert.equal(await page.evaluate(() => window.__workbook.cell('New staff', 189, 10).fill), '#FDE7E9');
+  assertProvisioned(assert, valid, await sandboxParticipants(server));
+  assert.deepEqual(page.problems, []);
+});
