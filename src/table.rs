@@ -101,6 +101,11 @@ impl Table {
             .from_reader(text.as_bytes());
         let mut table = Table::default();
         let mut header_seen = false;
+        let mut lines = LineCounter {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        };
         for record in reader.records() {
             let record = record.map_err(|e| CsvError::Malformed {
                 line: e.position().map_or(0, |p| p.line()),
@@ -109,7 +114,7 @@ impl Table {
             if record.iter().all(|c| c.trim().is_empty()) {
                 continue;
             }
-            let line = line_of_record(text, record.position().map_or(0, |p| p.byte()));
+            let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
             let cells: Vec<String> = record.iter().map(str::to_string).collect();
             if !header_seen {
                 table.columns = cells.iter().map(|c| c.trim().to_string()).collect();
@@ -149,16 +154,31 @@ impl Table {
     }
 }
 
-/// The 1-based line on which a record starts. The csv reader's own line count drifts with CRLF
+/// The 1-based line on which each record starts, counted incrementally (records come in
+/// order, so each newline is counted once). The csv reader's own line count drifts with CRLF
 /// endings and skipped blank lines, and its byte offset may point at the line break before the
-/// record, so step over line breaks first.
-fn line_of_record(text: &str, byte: u64) -> u32 {
-    let bytes = text.as_bytes();
-    let mut start = (byte as usize).min(bytes.len());
-    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-        start += 1;
+/// record, so line breaks are stepped over first.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u32,
+}
+
+impl LineCounter<'_> {
+    fn line_of(&mut self, byte: u64) -> u32 {
+        let mut start = (byte as usize).min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start >= self.at {
+            self.line += self.text[self.at..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u32;
+            self.at = start;
+        }
+        self.line
     }
-    1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u32
 }
 
 #[cfg(test)]

@@ -198,6 +198,50 @@ pub fn read_csv(text: &str) -> Result<JsValue, JsError> {
     to_value(&table).map_err(|_| JsError::new("could not hand the table to the page"))
 }
 
+/// Validates and plans a provisioning sheet with no brand to compare against (every row a
+/// new account): `{counts, problems}`. For checking a sheet before connecting, and for the
+/// validation benchmark.
+#[wasm_bindgen(js_name = checkProvisionSheet)]
+pub fn check_provision_sheet(table: JsValue) -> Result<JsValue, JsValue> {
+    check_table(&read_table(table)?)
+}
+
+fn check_table(table: &Table) -> Result<JsValue, JsValue> {
+    let plan = provision::plan(
+        table,
+        &[],
+        &[],
+        &[],
+        &ProvisionOptions {
+            route: Route::AccountAndAttributes,
+            today: Date::from_unix_millis(now_ms()),
+            user_types: Default::default(),
+            divisions: Default::default(),
+            job_size: 100,
+        },
+    );
+    #[derive(Serialize)]
+    struct Checked {
+        counts: Vec<(String, usize)>,
+        problems: usize,
+        rows: usize,
+    }
+    let problems =
+        plan.file_errors.len() + plan.rows.iter().map(|r| r.diagnostics.len()).sum::<usize>();
+    to_value(&Checked {
+        counts: plan.counts,
+        problems,
+        rows: plan.rows.len(),
+    })
+}
+
+/// Reads CSV text and checks it as a provisioning sheet in one call (no table crosses into
+/// JavaScript): `{counts, problems, rows}`.
+#[wasm_bindgen(js_name = checkProvisionCsv)]
+pub fn check_provision_csv(text: &str) -> Result<JsValue, JsValue> {
+    check_table(&Table::from_csv(text).map_err(to_js)?)
+}
+
 /// The provisioning template: every known column and one example row.
 #[wasm_bindgen(js_name = provisionTemplate)]
 pub fn provision_template() -> Result<JsValue, JsValue> {
