@@ -66,34 +66,45 @@ impl Transport {
         perform(&self.http, request).await
     }
 
+    /// Sends a listing's page request until `parse` accepts the answer, retrying busy or failed
+    /// pages as [`ListError::retry_delay_ms`] says.
+    async fn page<T>(
+        &self,
+        request: &HttpRequest,
+        mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>,
+    ) -> Result<T, ListError> {
+        let mut attempt = 1;
+        loop {
+            let result = match self.send(request).await {
+                Ok(response) => parse(&response),
+                Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
+                    host: host_of(&request.url),
+                    detail,
+                })),
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) => match e.retry_delay_ms(attempt) {
+                    Some(ms) => {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        attempt += 1;
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+    }
+
     /// Lists every user, retrying transient failures of a page.
     pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, ListError> {
         let mut listing = UserListing::users(conn);
         let mut users = Vec::new();
         while let Some(request) = listing.next_request(conn) {
-            let mut attempt = 1;
-            loop {
-                let result = match self.send(&request).await {
-                    Ok(response) => listing.on_response(conn, &response),
-                    Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
-                        host: host_of(&request.url),
-                        detail,
-                    })),
-                };
-                match result {
-                    Ok(page) => {
-                        users.extend(page.elements);
-                        break;
-                    }
-                    Err(e) => match e.retry_delay_ms(attempt) {
-                        Some(ms) => {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
-                            attempt += 1;
-                        }
-                        None => return Err(e),
-                    },
-                }
-            }
+            users.extend(
+                self.page(&request, |r| listing.on_response(conn, r))
+                    .await?
+                    .elements,
+            );
         }
         Ok(users)
     }
@@ -213,29 +224,7 @@ impl Transport {
         let mut listing = qualtrics_roster::directory::ParticipantListing::default();
         let mut all = Vec::new();
         while let Some(request) = listing.next_request(conn) {
-            let mut attempt = 1;
-            loop {
-                let result = match self.send(&request).await {
-                    Ok(response) => listing.on_response(&response),
-                    Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
-                        host: host_of(&request.url),
-                        detail,
-                    })),
-                };
-                match result {
-                    Ok(page) => {
-                        all.extend(page);
-                        break;
-                    }
-                    Err(e) => match e.retry_delay_ms(attempt) {
-                        Some(ms) => {
-                            tokio::time::sleep(Duration::from_millis(ms)).await;
-                            attempt += 1;
-                        }
-                        None => return Err(e),
-                    },
-                }
-            }
+            all.extend(self.page(&request, |r| listing.on_response(r)).await?);
         }
         Ok(all)
     }
