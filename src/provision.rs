@@ -341,6 +341,29 @@ fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
     }
 }
 
+/// One of [`FORBIDDEN_CHARACTERS`].
+fn is_forbidden(ch: char) -> bool {
+    matches!(
+        ch,
+        '=' | ';'
+            | '~'
+            | '!'
+            | '&'
+            | '*'
+            | '%'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '['
+            | ']'
+            | '|'
+            | '\\'
+            | '"'
+            | '^'
+    )
+}
+
 fn file_error(column: &str, message: String) -> Diagnostic {
     Diagnostic {
         row: 0,
@@ -436,7 +459,7 @@ fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec
             }
             let checked: Result<String, String> = match field {
                 Field::Email => if is_email(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not an e-mail address: write it as name@example.org.")) },
-                Field::Username | Field::FirstName | Field::LastName => match value.chars().find(|ch| FORBIDDEN_CHARACTERS.contains(*ch)) {
+                Field::Username | Field::FirstName | Field::LastName => match value.chars().find(|ch| is_forbidden(*ch)) {
                     Some(ch) => Err(format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it.")),
                     None => Ok(value.to_string()),
                 },

@@ -120,11 +120,16 @@ const LANGUAGES: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm b
 
 /// True for an IANA time-zone name such as `Europe/Berlin` (exact case, as Qualtrics stores it).
 pub fn is_time_zone(name: &str) -> bool {
-    !name.is_empty()
-        && !name.contains(' ')
-        && TIME_ZONES
+    static ZONES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let zones = ZONES.get_or_init(|| {
+        TIME_ZONES
             .iter()
-            .any(|chunk| chunk.split(' ').any(|n| n == name))
+            .flat_map(|chunk| chunk.split(' '))
+            .filter(|n| !n.is_empty())
+            .collect()
+    });
+    zones.contains(name)
 }
 
 /// True for a language code: ISO 639-1 (`en`), optionally with a region or script (`en-GB`,
@@ -137,7 +142,10 @@ pub fn is_language(code: &str) -> bool {
     };
     let region_ok = rest
         .is_none_or(|r| (1..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
-    base.len() == 2 && region_ok && LANGUAGES.split(' ').any(|c| c == base)
+    static CODES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let codes = CODES.get_or_init(|| LANGUAGES.split(' ').collect());
+    base.len() == 2 && region_ok && codes.contains(base)
 }
 
 #[cfg(test)]
