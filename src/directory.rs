@@ -43,6 +43,16 @@ pub struct Participant {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// Participants by lower-cased username.
+pub fn by_username(
+    participants: &[Participant],
+) -> std::collections::HashMap<String, &Participant> {
+    participants
+        .iter()
+        .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
+        .collect()
+}
+
 /// The participant search, page by page, following `skipToken` until there is none.
 #[derive(Debug, Clone, Default)]
 pub struct ParticipantListing {

@@ -235,10 +235,7 @@ pub fn plan(
         };
     }
     let by_id: HashMap<&str, &UserSummary> = users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let by_name: HashMap<String, &UserSummary> = users
-        .iter()
-        .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
-        .collect();
+    let by_name = users::by_username(users);
     let applied: HashMap<&str, &JournalEntry> =
         journal.iter().map(|j| (j.applied.as_str(), j)).collect();
     let column_name = |c: Option<usize>, fallback: &str| {
@@ -818,6 +815,18 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
     result
 }
 
+impl RowOutcome {
+    /// The outcome cells, in the order of [`outcome_column_names`].
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.status.as_str().to_string(),
+            self.message.clone(),
+            self.user_id.clone(),
+            self.applied_at.clone(),
+        ]
+    }
+}
+
 /// The outcome columns, in order.
 pub const OUTCOME_COLUMNS: [&str; 4] = ["Status", "Message", "User ID", "Applied at"];
 
@@ -842,36 +851,8 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 /// The input table with the outcome columns beside it: existing outcome columns (from an
 /// earlier run) are updated in place, others are appended. Rows are matched by identity.
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
-    let mut table = input.clone();
-    let by_row: HashMap<u32, &RowOutcome> = outcomes.iter().map(|o| (o.row, o)).collect();
-    let mut positions = Vec::new();
-    for name in outcome_column_names(&input.columns) {
-        let pos = table
-            .columns
-            .iter()
-            .position(|c| *c == name)
-            .unwrap_or_else(|| {
-                table.columns.push(name);
-                table.columns.len() - 1
-            });
-        positions.push(pos);
-    }
-    let width = table.columns.len();
-    for (i, row) in table.rows.iter_mut().enumerate() {
-        row.resize(width, String::new());
-        if let Some(o) = by_row.get(&input.row_number(i)) {
-            let values = [
-                o.status.as_str().to_string(),
-                o.message.clone(),
-                o.user_id.clone(),
-                o.applied_at.clone(),
-            ];
-            for (p, v) in positions.iter().zip(values) {
-                row[*p] = v;
-            }
-        }
-    }
-    table
+    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
+    input.with_columns_beside(&outcome_column_names(&input.columns), &values)
 }
 
 /// The audit entries as a table (for a sheet), one request a row.

@@ -600,18 +600,12 @@ pub fn plan(
             format!("No {what}. Add it (columns found: {found})."),
         )]);
     }
-    let by_name: HashMap<String, &UserSummary> = users
-        .iter()
-        .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
-        .collect();
+    let by_name = users::by_username(users);
     let by_uid: HashMap<&str, &Participant> = participants
         .iter()
         .map(|p| (p.unique_identifier.as_str(), p))
         .collect();
-    let by_participant_name: HashMap<String, &Participant> = participants
-        .iter()
-        .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
-        .collect();
+    let by_participant_name = directory::by_username(participants);
     // One journal entry holds one line per field an account step applied.
     let applied: BTreeSet<&str> = journal.iter().flat_map(|j| j.applied.lines()).collect();
 
@@ -1357,10 +1351,7 @@ impl ProvisionRun {
     /// exists was created (its id is taken from the listing); the others are tried once more,
     /// with the steps returned.
     pub fn resolve_uncertain(&mut self, users: &[UserSummary]) -> Vec<ProvisionStep> {
-        let by_name: HashMap<String, &UserSummary> = users
-            .iter()
-            .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
-            .collect();
+        let by_name = users::by_username(users);
         let mut retries = Vec::new();
         for row in &self.plan.rows {
             let p = self
@@ -1413,10 +1404,7 @@ impl ProvisionRun {
             .iter()
             .filter_map(|p| p.user_id.as_deref().map(|id| (id, p)))
             .collect();
-        let by_name: HashMap<String, &Participant> = participants
-            .iter()
-            .filter_map(|p| p.username.as_ref().map(|n| (n.to_lowercase(), p)))
-            .collect();
+        let by_name = directory::by_username(participants);
         let by_uid: HashMap<&str, &Participant> = participants
             .iter()
             .map(|p| (p.unique_identifier.as_str(), p))
@@ -1598,6 +1586,19 @@ pub struct RowOutcome {
     pub applied_at: String,
 }
 
+impl RowOutcome {
+    /// The outcome cells, in the order of [`outcome_column_names`].
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.status.as_str().to_string(),
+            self.message.clone(),
+            self.user_id.clone(),
+            self.unique_identifier.clone(),
+            self.applied_at.clone(),
+        ]
+    }
+}
+
 /// The outcome column names beside `input_columns`.
 pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
     let taken = |n: &str| {
@@ -1625,44 +1626,16 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 
 /// The input with the outcome columns beside it; password cells are blanked, never written back.
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
-    let mut table = input.clone();
-    let password = table.columns.iter().position(|c| {
+    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
+    let mut table = input.with_columns_beside(&outcome_column_names(&input.columns), &values);
+    let password = input.columns.iter().position(|c| {
         Field::Password
             .aliases()
             .contains(&normalise_header(c).as_str())
     });
-    let by_row: HashMap<u32, &RowOutcome> = outcomes.iter().map(|o| (o.row, o)).collect();
-    let names = outcome_column_names(&input.columns);
-    let positions: Vec<usize> = names
-        .iter()
-        .map(|n| {
-            table
-                .columns
-                .iter()
-                .position(|c| c == n)
-                .unwrap_or_else(|| {
-                    table.columns.push(n.clone());
-                    table.columns.len() - 1
-                })
-        })
-        .collect();
-    let width = table.columns.len();
-    for (i, row) in table.rows.iter_mut().enumerate() {
-        row.resize(width, String::new());
-        if let Some(p) = password {
+    if let Some(p) = password {
+        for row in &mut table.rows {
             row[p] = String::new();
-        }
-        if let Some(o) = by_row.get(&input.row_number(i)) {
-            let values = [
-                o.status.as_str().to_string(),
-                o.message.clone(),
-                o.user_id.clone(),
-                o.unique_identifier.clone(),
-                o.applied_at.clone(),
-            ];
-            for (pos, v) in positions.iter().zip(values) {
-                row[*pos] = v;
-            }
         }
     }
     table

@@ -91,6 +91,39 @@ impl Table {
         None
     }
 
+    /// This table with `names` columns beside it (reused where a column of that name exists, as
+    /// from an earlier run), filled from `values` by sheet row number; other rows keep theirs.
+    pub fn with_columns_beside(
+        &self,
+        names: &[String],
+        values: &std::collections::HashMap<u32, Vec<String>>,
+    ) -> Table {
+        let mut table = self.clone();
+        let positions: Vec<usize> = names
+            .iter()
+            .map(|n| {
+                table
+                    .columns
+                    .iter()
+                    .position(|c| c == n)
+                    .unwrap_or_else(|| {
+                        table.columns.push(n.clone());
+                        table.columns.len() - 1
+                    })
+            })
+            .collect();
+        let width = table.columns.len();
+        for (i, row) in table.rows.iter_mut().enumerate() {
+            row.resize(width, String::new());
+            if let Some(vs) = values.get(&self.row_number(i)) {
+                for (p, v) in positions.iter().zip(vs) {
+                    row[*p] = v.clone();
+                }
+            }
+        }
+        table
+    }
+
     /// Reads CSV text (comma-separated, optional UTF-8 byte-order mark): the first non-blank
     /// record is the header; blank rows are skipped; each row keeps its line number.
     pub fn from_csv(text: &str) -> Result<Table, CsvError> {

@@ -414,6 +414,14 @@ pub fn users_table(users: &[UserSummary]) -> Table {
     }
 }
 
+/// The users of a listing by lower-cased username (Qualtrics usernames ignore case).
+pub fn by_username(users: &[UserSummary]) -> std::collections::HashMap<String, &UserSummary> {
+    users
+        .iter()
+        .filter_map(|u| u.username.as_ref().map(|n| (n.to_lowercase(), u)))
+        .collect()
+}
+
 /// `GET /divisions/{id}` (there is no endpoint that lists divisions).
 pub fn get_division_request(conn: &Connection, division_id: &str) -> HttpRequest {
     conn.request(

@@ -696,7 +696,7 @@ impl LifecycleRun {
             .map(|o| OutcomeRow {
                 row: o.row,
                 status: o.status.as_str().into(),
-                values: vec![o.status.as_str().into(), o.message, o.user_id, o.applied_at],
+                values: o.values(),
             })
             .collect();
         to_value(&rows)
@@ -869,13 +869,7 @@ impl ProvisionSheetRun {
             .map(|o| OutcomeRow {
                 row: o.row,
                 status: o.status.as_str().into(),
-                values: vec![
-                    o.status.as_str().into(),
-                    o.message,
-                    o.user_id,
-                    o.unique_identifier,
-                    o.applied_at,
-                ],
+                values: o.values(),
             })
             .collect();
         to_value(&rows)
