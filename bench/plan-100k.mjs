@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ROOT, startServer, launchBrowser } from '../tests/e2e/harness.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
-const RUNS = 5;
+const RUNS = 7;
 
 function sheet(rows) {
   const lines = ['Username,First name,Last name,Email,User type,Password,Language,Time zone,Expiration date,Role,Hotel'];

@@ -15,6 +15,7 @@
 //! deletes the attribute, every participant of a job carries the same keys: its own changes,
 //! and its current value for every other key of the job.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -177,11 +178,38 @@ enum AttrValue {
     Clear,
 }
 
+/// A row's checked user fields, one slot per [`Field`] (a map's API, without its allocations:
+/// this is built 100,000 times for a big sheet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FieldValues([Option<String>; Field::ALL.len()]);
+
+impl FieldValues {
+    fn get(&self, field: &Field) -> Option<&String> {
+        self.0[*field as usize].as_ref()
+    }
+
+    fn contains_key(&self, field: &Field) -> bool {
+        self.0[*field as usize].is_some()
+    }
+
+    fn insert(&mut self, field: Field, value: String) {
+        self.0[field as usize] = Some(value);
+    }
+
+    /// The fields that have a value, in [`Field`] order.
+    fn iter(&self) -> impl Iterator<Item = (&'static Field, &String)> {
+        const ALL: [Field; Field::ALL.len()] = Field::ALL;
+        ALL.iter()
+            .zip(&self.0)
+            .filter_map(|(f, v)| v.as_ref().map(|v| (f, v)))
+    }
+}
+
 /// A checked row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct RowInput {
     row: u32,
-    fields: BTreeMap<Field, String>,
+    fields: FieldValues,
     attributes: BTreeMap<String, AttrValue>,
     errors: Vec<Diagnostic>,
 }
@@ -241,15 +269,28 @@ pub struct PlanRow {
     pub attribute_changes: Vec<(String, String, String)>,
     /// Errors and warnings of this row.
     pub diagnostics: Vec<Diagnostic>,
-    /// A one-line summary.
-    pub message: String,
     #[serde(skip)]
-    fields: BTreeMap<Field, String>,
+    fields: FieldValues,
     #[serde(skip)]
     attributes: BTreeMap<String, AttrValue>,
 }
 
 impl PlanRow {
+    /// A one-line summary: the errors of an invalid row, otherwise what changes. Built when
+    /// shown, so planning a big sheet does not format text nobody reads.
+    pub fn message(&self) -> String {
+        if self.actions.contains(&ProvisionAction::Invalid) {
+            self.diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            describe(self)
+        }
+    }
+
     /// True when something will be sent for this row.
     pub fn sends(&self) -> bool {
         self.actions.iter().any(|a| {
@@ -423,15 +464,25 @@ fn same_value(a: &str, b: &str) -> bool {
     a == b || (a.contains("::") || b.contains("::")) && parts(a) == parts(b)
 }
 
+/// `s` in lower case, borrowed when it already is (most usernames are).
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec<RowInput> {
-    let mut usernames: HashMap<String, u32> = HashMap::new();
-    let mut uids: HashMap<String, u32> = HashMap::new();
+    // Keyed by the trimmed cells themselves: no copy per row.
+    let mut usernames: HashMap<Cow<'_, str>, u32> = HashMap::with_capacity(table.rows.len());
+    let mut uids: HashMap<&str, u32> = HashMap::new();
     let mut out = Vec::with_capacity(table.rows.len());
     for i in 0..table.rows.len() {
         let row = table.row_number(i);
         let mut input = RowInput {
             row,
-            fields: BTreeMap::new(),
+            fields: FieldValues::default(),
             attributes: BTreeMap::new(),
             errors: Vec::new(),
         };
@@ -529,8 +580,14 @@ fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec
                 .get(&f)
                 .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
         };
-        if let Some(u) = input.fields.get(&Field::Username) {
-            if let Some(first) = usernames.insert(u.to_lowercase(), row) {
+        let key_cell = |f: Field| {
+            map.fields
+                .get(&f)
+                .map(|c| table.cell(i, *c).trim())
+                .filter(|_| input.fields.contains_key(&f))
+        };
+        if let Some(u) = key_cell(Field::Username) {
+            if let Some(first) = usernames.insert(lowercase(u), row) {
                 let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
                 input.errors.push(Diagnostic {
                     row,
@@ -538,11 +595,11 @@ fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec
                     severity: Severity::Error,
                     message: format!("Row {row}, {}: {m}", column_of(Field::Username)),
                 });
-                usernames.insert(u.to_lowercase(), first);
+                usernames.insert(lowercase(u), first);
             }
         }
-        if let Some(u) = input.fields.get(&Field::UniqueIdentifier) {
-            if let Some(first) = uids.insert(u.clone(), row) {
+        if let Some(u) = key_cell(Field::UniqueIdentifier) {
+            if let Some(first) = uids.insert(u, row) {
                 let m = format!(
                     "\"{u}\" is also on row {first}: each unique identifier once per sheet."
                 );
@@ -552,7 +609,7 @@ fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec
                     severity: Severity::Error,
                     message: format!("Row {row}, {}: {m}", column_of(Field::UniqueIdentifier)),
                 });
-                uids.insert(u.clone(), first);
+                uids.insert(u, first);
             }
         }
         out.push(input);
@@ -609,25 +666,26 @@ pub fn plan(
     // One journal entry holds one line per field an account step applied.
     let applied: BTreeSet<&str> = journal.iter().flat_map(|j| j.applied.lines()).collect();
 
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(table.rows.len());
     for input in check_rows(table, &map, options) {
+        let RowInput {
+            row,
+            fields,
+            attributes,
+            errors,
+        } = input;
         let mut plan_row = PlanRow {
-            key: format!("row:{}", input.row),
-            row: input.row,
+            key: format!("row:{row}"),
+            row,
             actions: Vec::new(),
-            username: input
-                .fields
-                .get(&Field::Username)
-                .cloned()
-                .unwrap_or_default(),
+            username: fields.get(&Field::Username).cloned().unwrap_or_default(),
             user_id: None,
-            unique_identifier: input.fields.get(&Field::UniqueIdentifier).cloned(),
+            unique_identifier: fields.get(&Field::UniqueIdentifier).cloned(),
             field_changes: Vec::new(),
             attribute_changes: Vec::new(),
-            diagnostics: input.errors.clone(),
-            message: String::new(),
-            fields: input.fields.clone(),
-            attributes: input.attributes.clone(),
+            diagnostics: errors,
+            fields,
+            attributes,
         };
         let col = |f: Field| {
             map.fields
@@ -651,25 +709,22 @@ pub fn plan(
                 }
             }
         };
-        let key_value = input.fields.get(&key_field).cloned();
-        if key_value.is_none() {
+        let (existing_user, participant) = match plan_row.fields.get(&key_field) {
+            None => (None, None),
+            Some(key) => match options.route {
+                Route::AccountAndAttributes => {
+                    let name = lowercase(key);
+                    (
+                        by_name.get(name.as_ref()).copied(),
+                        by_participant_name.get(name.as_ref()).copied(),
+                    )
+                }
+                Route::DirectoryImport => (None, by_uid.get(key.as_str()).copied()),
+            },
+        };
+        if !plan_row.fields.contains_key(&key_field) {
             require(&mut plan_row, &[key_field], "to find or create the account");
         }
-        let (existing_user, participant) = match options.route {
-            Route::AccountAndAttributes => {
-                let user = key_value
-                    .as_ref()
-                    .and_then(|u| by_name.get(&u.to_lowercase()).copied());
-                let p = key_value
-                    .as_ref()
-                    .and_then(|u| by_participant_name.get(&u.to_lowercase()).copied());
-                (user, p)
-            }
-            Route::DirectoryImport => (
-                None,
-                key_value.as_deref().and_then(|u| by_uid.get(u).copied()),
-            ),
-        };
         match options.route {
             Route::AccountAndAttributes if existing_user.is_none() => {
                 require(
@@ -699,13 +754,6 @@ pub fn plan(
             .any(|d| d.severity == Severity::Error)
         {
             plan_row.actions.push(ProvisionAction::Invalid);
-            plan_row.message = plan_row
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .map(|d| d.message.clone())
-                .collect::<Vec<_>>()
-                .join(" ");
             rows.push(plan_row);
             continue;
         }
@@ -719,12 +767,12 @@ pub fn plan(
             match existing_user {
                 None => plan_row.actions.push(ProvisionAction::Create),
                 Some(u) => {
-                    if input.fields.contains_key(&Field::Password) {
+                    if plan_row.fields.contains_key(&Field::Password) {
                         plan_row.diagnostics.push(Diagnostic {
-                            row: input.row,
+                            row,
                             column: col(Field::Password),
                             severity: Severity::Warning,
-                            message: format!("Row {}, {}: the password is only used to create accounts; this account exists and keeps its own.", input.row, col(Field::Password)),
+                            message: format!("Row {}, {}: the password is only used to create accounts; this account exists and keeps its own.", row, col(Field::Password)),
                         });
                     }
                     let listed = |f: Field| -> Option<Option<String>> {
@@ -740,7 +788,7 @@ pub fn plan(
                             _ => None,
                         }
                     };
-                    for (f, new) in &input.fields {
+                    for (f, new) in plan_row.fields.iter() {
                         if matches!(
                             f,
                             Field::Username | Field::Password | Field::UniqueIdentifier
@@ -783,7 +831,7 @@ pub fn plan(
                         (Field::LastName, &p.last_name),
                         (Field::Email, &p.email),
                     ] {
-                        if let Some(new) = input.fields.get(&f) {
+                        if let Some(new) = plan_row.fields.get(&f) {
                             if current.as_deref() != Some(new.as_str()) {
                                 plan_row.field_changes.push((
                                     f.api_name().into(),
@@ -806,19 +854,19 @@ pub fn plan(
                 Field::DivisionId,
                 Field::AccountExpirationDate,
             ] {
-                if input.fields.contains_key(&f) {
+                if plan_row.fields.contains_key(&f) {
                     plan_row.diagnostics.push(Diagnostic {
-                        row: input.row,
+                        row,
                         column: col(f),
                         severity: Severity::Warning,
-                        message: format!("Row {}, {}: not used by a directory import (it sets names, e-mail and attributes only).", input.row, col(f)),
+                        message: format!("Row {}, {}: not used by a directory import (it sets names, e-mail and attributes only).", row, col(f)),
                     });
                 }
             }
         }
         let current: BTreeMap<String, String> =
             participant.map(|p| p.metadata.clone()).unwrap_or_default();
-        for (name, change) in &input.attributes {
+        for (name, change) in &plan_row.attributes {
             let old = current.get(name).cloned();
             match change {
                 AttrValue::Set(v) if old.as_deref().is_some_and(|o| same_value(o, v)) => {}
@@ -841,7 +889,6 @@ pub fn plan(
         if plan_row.actions.is_empty() {
             plan_row.actions.push(ProvisionAction::Unchanged);
         }
-        plan_row.message = describe(&plan_row);
         rows.push(plan_row);
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -922,7 +969,7 @@ pub fn plan_table(plan: &Plan) -> Table {
                         .collect::<Vec<_>>()
                         .join(" + "),
                     if r.sends() {
-                        r.message.clone()
+                        r.message()
                     } else {
                         String::new()
                     },
@@ -1246,7 +1293,7 @@ impl ProvisionRun {
         }
         let mut body = serde_json::Map::new();
         if create {
-            for (f, v) in &row.fields {
+            for (f, v) in row.fields.iter() {
                 if *f != Field::UniqueIdentifier {
                     body.insert(f.api_name().into(), v.clone().into());
                 }
@@ -1511,11 +1558,11 @@ impl ProvisionRun {
                 let (status, message, at) = if r.actions.contains(&ProvisionAction::Invalid) {
                     (
                         OutcomeStatus::Failed,
-                        format!("not sent: {}", r.message),
+                        format!("not sent: {}", r.message()),
                         None,
                     )
                 } else if !r.sends() {
-                    (OutcomeStatus::Unchanged, r.message.clone(), None)
+                    (OutcomeStatus::Unchanged, r.message(), None)
                 } else {
                     let parts: Vec<&(OutcomeStatus, String, Option<UnixMillis>)> =
                         [p.account.as_ref(), p.import.as_ref()]

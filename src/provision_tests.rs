@@ -74,18 +74,21 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
         vec![ProvisionAction::Create, ProvisionAction::SetAttributes],
         "non-Latin names pass; user type by name"
     );
-    assert_eq!(r(2).fields[&Field::UserType], "UT_RESEARCHER00000");
     assert_eq!(
-        r(3).message,
+        r(2).fields.get(&Field::UserType).unwrap(),
+        "UT_RESEARCHER00000"
+    );
+    assert_eq!(
+        r(3).message(),
         "Row 3, Email: \"not-an-email\" is not an e-mail address: write it as name@example.org."
     );
-    assert_eq!(r(4).message, "Row 4, Username: contains !, which Qualtrics does not allow in user fields (=;~!&*%{}<>[]|\\\"^): remove it.");
-    assert_eq!(r(5).message, "Row 5, First Name: empty, but needed to create the account. Row 5, Password: empty, but needed to create the account.");
+    assert_eq!(r(4).message(), "Row 4, Username: contains !, which Qualtrics does not allow in user fields (=;~!&*%{}<>[]|\\\"^): remove it.");
+    assert_eq!(r(5).message(), "Row 5, First Name: empty, but needed to create the account. Row 5, Password: empty, but needed to create the account.");
     assert_eq!(
-        r(6).message,
+        r(6).message(),
         "Row 6, Username: \"ok@x.edu\" is also on row 2: each username once per sheet."
     );
-    assert!(r(7).message.starts_with(
+    assert!(r(7).message().starts_with(
         "Row 7, UserType: \"Wizard\" is not a user type id (UT_…) nor a user type name"
     ));
     let warnings: Vec<&str> = r(8)
@@ -106,7 +109,7 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
         r(8).attributes["Responsibility"],
         AttrValue::Set("Seattle::Provo".into())
     );
-    assert_eq!(r(9).message, "Row 9, Responsibility: has an empty part in its :: list (two :: in a row, or :: at an end): remove it.");
+    assert_eq!(r(9).message(), "Row 9, Responsibility: has an empty part in its :: list (two :: in a row, or :: at an end): remove it.");
     assert_eq!(r(10).actions[0], ProvisionAction::Create);
     assert_eq!(
         p.counts,
@@ -171,7 +174,7 @@ fn dates_zones_languages_and_long_lists() {
     assert!(messages.contains(&"Row 2, Time zone: \"Mars/Base\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin."));
     assert!(messages.contains(&"Row 2, Expiration date: 2020-01-01 is in the past: give today or a later date, or leave it blank."));
     assert_eq!(
-        p.rows[0].fields[&Field::DivisionId],
+        p.rows[0].fields.get(&Field::DivisionId).unwrap(),
         "DV_BUSINESS0000000",
         "division by name"
     );

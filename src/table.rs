@@ -139,21 +139,28 @@ impl Table {
             at: 0,
             line: 1,
         };
-        for record in reader.records() {
-            let record = record.map_err(|e| CsvError::Malformed {
-                line: e.position().map_or(0, |p| p.line()),
-                message: e.to_string(),
-            })?;
+        // One record reused for every line: the reader fills it in place.
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return Err(CsvError::Malformed {
+                        line: e.position().map_or(0, |p| p.line()),
+                        message: e.to_string(),
+                    })
+                }
+            }
             if record.iter().all(|c| c.trim().is_empty()) {
                 continue;
             }
             let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
-            let cells: Vec<String> = record.iter().map(str::to_string).collect();
             if !header_seen {
-                table.columns = cells.iter().map(|c| c.trim().to_string()).collect();
+                table.columns = record.iter().map(|c| c.trim().to_string()).collect();
                 header_seen = true;
             } else {
-                table.rows.push(cells);
+                table.rows.push(record.iter().map(str::to_string).collect());
                 table.row_numbers.push(line);
             }
         }

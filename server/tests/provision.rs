@@ -153,7 +153,7 @@ async fn directory_route_with_wrapped_answers_and_more_jobs_than_qualtrics_runs_
         plan.changes(),
         14,
         "the row without an e-mail is invalid: {:?}",
-        plan.rows.last().unwrap().message
+        plan.rows.last().unwrap().message()
     );
     let mut run = ProvisionRun::new(plan);
     // 14 jobs of one participant each: more than the ten Qualtrics runs at once.
