@@ -1,0 +1,390 @@
+//! Membership: pull tables, the desired-membership plan with reasons, conflicts and bad input.
+
+use super::*;
+use crate::rules::read_role_sheet;
+
+fn user(id: &str, name: &str) -> UserSummary {
+    UserSummary {
+        id: id.into(),
+        username: Some(name.into()),
+        first_name: Some("Ann".into()),
+        last_name: Some(id.into()),
+        email: Some(name.into()),
+        user_type: None,
+        division_id: None,
+        account_status: Some("active".into()),
+        account_expiration_date: None,
+    }
+}
+
+fn participant(uid: &str, user_id: &str, meta: &[(&str, &str)]) -> Participant {
+    Participant {
+        unique_identifier: uid.into(),
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+        email: Some(format!("{uid}@x.org")),
+        username: None,
+        user_id: Some(user_id.into()),
+        metadata: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn table(columns: &[&str], rows: &[&[&str]]) -> Table {
+    Table {
+        columns: columns.iter().map(|s| s.to_string()).collect(),
+        rows: rows
+            .iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect())
+            .collect(),
+        row_numbers: Vec::new(),
+    }
+}
+
+fn roles() -> RoleSheet {
+    read_role_sheet(&table(
+        &["Role", "Attribute", "Operator", "Value"],
+        &[
+            &["Seattle Team", "Hotel", "In", "Seattle"],
+            &["EMEA Sales", "Region", "Equals", "EMEA"],
+            &["AMER Sales", "Region", "Equals", "AMER"],
+            &["Executive Viewers", "", "", ""],
+        ],
+    ))
+}
+
+fn snapshot() -> Snapshot {
+    let group = |id: &str, name: &str, members: &[&str]| GroupMembers {
+        group: GroupSummary {
+            id: id.into(),
+            name: name.into(),
+            group_type: None,
+            division_id: None,
+        },
+        members: members.iter().map(|s| s.to_string()).collect(),
+    };
+    Snapshot {
+        users: vec![
+            user("UR_1", "ann@x.org"),
+            user("UR_2", "bo@x.org"),
+            user("UR_3", "cy@x.org"),
+            user("UR_4", "di@x.org"),
+        ],
+        groups: vec![
+            group("GR_1", "Front Desk", &["UR_1", "UR_2"]),
+            group("GR_2", "Revenue", &["UR_3"]),
+            group("GR_3", "EMEA Sales", &[]),
+        ],
+        participants: vec![
+            participant(
+                "u1",
+                "UR_1",
+                &[("Hotel", "Seattle::Provo"), ("Region", "AMER")],
+            ),
+            participant("u2", "UR_2", &[("Hotel", "Provo"), ("Region", "EMEA")]),
+            participant("u3", "UR_3", &[("Hotel", "Boston")]),
+        ],
+        pages: BTreeMap::from([
+            ("users".into(), 1),
+            ("groups".into(), 1),
+            ("directory".into(), 1),
+            ("members".into(), 3),
+        ]),
+    }
+}
+
+fn today() -> Date {
+    Date::parse_iso("2026-11-22").unwrap()
+}
+
+#[test]
+fn the_long_table_and_matrix_agree_and_a_filter_keeps_only_that_team() {
+    let s = snapshot();
+    let t = pull_tables(&s, &roles(), None, MatchOptions::default()).unwrap();
+    let pairs: Vec<(String, String, String)> = t
+        .long
+        .rows
+        .iter()
+        .map(|r| (r[1].clone(), r[3].clone(), r[4].clone()))
+        .collect();
+    let p = |u: &str, t: &str, k: &str| (u.to_string(), t.to_string(), k.to_string());
+    assert_eq!(
+        pairs,
+        vec![
+            p("ann@x.org", "Front Desk", KIND_GROUP),
+            p("ann@x.org", "Seattle Team", KIND_ROLE),
+            p("ann@x.org", "AMER Sales", KIND_ROLE),
+            p("bo@x.org", "Front Desk", KIND_GROUP),
+            p("bo@x.org", "EMEA Sales", KIND_ROLE),
+            p("cy@x.org", "Revenue", KIND_GROUP),
+        ]
+    );
+    // The matrix: every user, a mark where the long table has a row; the role sharing a
+    // group's name is told apart.
+    assert_eq!(t.matrix.rows.len(), 4);
+    assert!(t.matrix.columns.contains(&"EMEA Sales (role)".to_string()));
+    let marks: usize = t.matrix.rows.iter().flatten().filter(|c| *c == "x").count();
+    assert_eq!(marks, t.long.rows.len());
+    assert_eq!(t.requests, 6);
+    assert!(t.notes[0].contains("Executive Viewers has no automatic rule"));
+    let seattle = TeamFilter::parse(" Hotel = Seattle ").unwrap().unwrap();
+    let team = pull_tables(&s, &roles(), Some(&seattle), MatchOptions::default()).unwrap();
+    assert_eq!(team.users, 1);
+    assert!(team.long.rows.iter().all(|r| r[1] == "ann@x.org"));
+    let bad = TeamFilter::parse("Hotl = Seattle").unwrap().unwrap();
+    let err = pull_tables(&s, &roles(), Some(&bad), MatchOptions::default()).unwrap_err();
+    assert!(err.contains("attributes found: Hotel, Region"), "{err}");
+    assert!(TeamFilter::parse("Seattle").is_err());
+}
+
+#[test]
+fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
+    let desired = table(
+        &["User", "Group or role", "Member (yes/no)"],
+        &[
+            &["ann@x.org", "Front Desk", "yes"],
+            &["ann@x.org", "Revenue", "yes"],
+            &["bo@x.org", "Front Desk", "no"],
+            &["cy@x.org", "Seattle Team", "yes"],
+            &["UR_2", "role: EMEA Sales", "no"],
+            &["ann@x.org", "group: EMEA Sales", "yes"],
+        ],
+    );
+    let plan = plan_changes(
+        &desired,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    let actions: Vec<(ChangeAction, &str)> = plan
+        .rows
+        .iter()
+        .map(|r| (r.action, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (ChangeAction::Unchanged, "already in group Front Desk"),
+            (ChangeAction::AddToGroup, "group Revenue: add member"),
+            (
+                ChangeAction::RemoveFromGroup,
+                "group Front Desk: remove member"
+            ),
+            (
+                ChangeAction::JoinRole,
+                "role Seattle Team: Hotel In Seattle -> add Seattle to Hotel"
+            ),
+            (
+                ChangeAction::LeaveRole,
+                "role EMEA Sales: Region Equals EMEA -> clear Region (was EMEA)"
+            ),
+            (ChangeAction::AddToGroup, "group EMEA Sales: add member"),
+        ]
+    );
+    assert_eq!(plan.changes(), 5);
+    // The role changes go through one directory import keyed by each user's uniqueIdentifier.
+    let attributes = plan.attributes.as_ref().unwrap();
+    assert_eq!(attributes.changes(), 2);
+    let mut served: Vec<u32> = plan.attribute_rows.values().flatten().copied().collect();
+    served.sort();
+    assert_eq!(served, vec![5, 6]);
+    let set: Vec<_> = attributes
+        .rows
+        .iter()
+        .flat_map(|r| r.attribute_changes.clone())
+        .collect();
+    assert!(
+        set.contains(&("Hotel".into(), "Boston".into(), "Boston::Seattle".into())),
+        "{set:?}"
+    );
+    assert!(
+        set.contains(&("Region".into(), "EMEA".into(), String::new())),
+        "{set:?}"
+    );
+    let steps = MembershipRun::new(plan).group_steps();
+    assert_eq!(steps.len(), 3);
+}
+
+#[test]
+fn an_equals_change_names_the_roles_it_also_leaves_and_conflicts_are_refused() {
+    let desired = table(
+        &["User", "Group or role", "Member"],
+        &[&["ann@x.org", "role: EMEA Sales", "yes"]],
+    );
+    let plan = plan_changes(
+        &desired,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    assert_eq!(plan.rows[0].action, ChangeAction::JoinRole);
+    assert_eq!(
+        plan.rows[0].reason,
+        "role EMEA Sales: Region Equals EMEA -> set Region to EMEA (was AMER) (also leaves role AMER Sales)"
+    );
+    let conflict = table(
+        &["User", "Group or role", "Member"],
+        &[
+            &["ann@x.org", "role: EMEA Sales", "yes"],
+            &["ann@x.org", "AMER Sales", "yes"],
+            &["ann@x.org", "Seattle Team", "no"],
+        ],
+    );
+    let plan = plan_changes(
+        &conflict,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    // Joining EMEA Sales sets Region, which would take the user out of AMER Sales that row 3
+    // wants kept: neither is sent, and nothing else for that user either.
+    assert!(
+        plan.rows[1].reason.contains("would undo it"),
+        "{}",
+        plan.rows[1].reason
+    );
+    assert!(
+        plan.rows.iter().all(|r| r.action == ChangeAction::Invalid),
+        "{:?}",
+        plan.rows
+    );
+    assert!(plan.attributes.is_none());
+    // Two changes that undo each other: joining EMEA Sales and AMER Sales (both set Region).
+    let both = table(
+        &["User", "Group or role", "Member"],
+        &[
+            &["cy@x.org", "role:EMEA Sales", "yes"],
+            &["cy@x.org", "AMER Sales", "yes"],
+        ],
+    );
+    let plan = plan_changes(
+        &both,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    assert!(
+        plan.rows.iter().all(|r| r.action == ChangeAction::Invalid),
+        "{:?}",
+        plan.rows
+    );
+    assert!(
+        plan.rows[0].reason.contains("undo this one"),
+        "{}",
+        plan.rows[0].reason
+    );
+}
+
+#[test]
+fn bad_rows_each_get_a_message_on_their_row() {
+    let desired = table(
+        &["User", "Group or role", "Member"],
+        &[
+            &["zed@x.org", "Front Desk", "yes"],
+            &["ann@x.org", "Night Shift", "yes"],
+            &["ann@x.org", "Executive Viewers", "yes"],
+            &["ann@x.org", "Front Desk", "maybe"],
+            &["di@x.org", "Seattle Team", "yes"],
+            &["ann@x.org", "EMEA Sales", "yes"],
+            &["bo@x.org", "Revenue", "yes"],
+            &["bo@x.org", "revenue", "no"],
+        ],
+    );
+    let plan = plan_changes(
+        &desired,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    let reasons: Vec<&str> = plan.rows.iter().map(|r| r.reason.as_str()).collect();
+    assert!(
+        reasons[0].starts_with("Row 2, User: \"zed@x.org\" is not a user of this brand"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].starts_with(
+            "Row 3, Group or role: \"Night Shift\" is not a group of this brand nor a role"
+        ),
+        "{}",
+        reasons[1]
+    );
+    assert!(
+        reasons[2].contains("Executive Viewers has no automatic rule"),
+        "{}",
+        reasons[2]
+    );
+    assert!(
+        reasons[3].starts_with("Row 5, Member: \"maybe\" is neither yes nor no"),
+        "{}",
+        reasons[3]
+    );
+    assert!(
+        reasons[4].contains("has no CX directory entry"),
+        "{}",
+        reasons[4]
+    );
+    assert!(
+        reasons[5].contains("is both a group and a role"),
+        "{}",
+        reasons[5]
+    );
+    assert!(reasons[7].contains("already on row 8"), "{}", reasons[7]);
+    let invalid = plan
+        .rows
+        .iter()
+        .filter(|r| r.action == ChangeAction::Invalid)
+        .count();
+    assert_eq!(invalid, 7);
+    let run = MembershipRun::new(plan);
+    let outcomes = run.outcomes();
+    assert!(outcomes[0].message.starts_with("not sent: Row 2"));
+    assert_eq!(
+        outcomes[6].status,
+        OutcomeStatus::Skipped,
+        "a change the run never reached"
+    );
+    let missing = plan_changes(
+        &table(&["Name"], &[&["x"]]),
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    assert!(missing.file_errors[0].contains("needs the columns User, Group or role, Member"));
+}
+
+#[test]
+fn group_steps_settle_a_lost_answer_by_the_already_so_reply() {
+    let mut step = GroupMemberStep {
+        key: "row:2".into(),
+        group_id: "GR_1".into(),
+        group_name: "Front Desk".into(),
+        user_id: "UR_1".into(),
+        add: true,
+        uncertain: false,
+    };
+    let already = HttpResponse::new(
+        400,
+        r#"{"meta":{"httpStatus":"400 - Bad Request","error":{"errorMessage":"User UR_1 is already a member of group GR_1","errorCode":"SBX_ALREADY_MEMBER"}}}"#,
+    );
+    match step.clone().on_response(&already, 0) {
+        StepUpdate::Finished { status, .. } => assert_eq!(status, OutcomeStatus::Failed),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(step.on_ambiguous_failure("timed out"), None, "retried");
+    match step.on_response(&already, 0) {
+        StepUpdate::Finished { status, message } => {
+            assert_eq!(status, OutcomeStatus::Done);
+            assert!(message.contains("first answer was lost"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

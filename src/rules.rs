@@ -1,0 +1,576 @@
+//! Role mapping: the brand's Automatic Role Assignment rules, kept in a "Roles" sheet
+//! (`Role | Attribute | Operator | Value`), evaluated over CX directory attributes.
+//!
+//! CX dashboard roles have no read API: users land in roles through rules on their directory
+//! metadata. This module says who is in which role by evaluating those rules, and, the other way
+//! round, which attribute change puts a user into or out of a role.
+//!
+//! Matching, as this tool does it (Qualtrics documents only "Equals is an exact match" and "In
+//! accounts for `::` values"; the rest is our reading, see the API notes):
+//! - a role's rules are alternatives: a user is in the role when **any** of its rules matches
+//!   (one sheet row per rule);
+//! - `Equals`: the attribute's whole value equals the rule's value;
+//! - `In`: the attribute's value split on `::`, each part trimmed, has a part equal to the
+//!   rule's value (`Seattle::Provo` is in `Seattle`; `Seattleite` is not);
+//! - a missing or blank attribute matches nothing;
+//! - values compare case-sensitively unless [`MatchOptions::case_sensitive`] is off.
+//!
+//! Role mapping (see [`RoleDef::join`] and [`RoleDef::leave`]): to join a role, an `In` rule
+//! adds its value to the attribute's list without disturbing the other values; an `Equals` rule
+//! sets the attribute (which may take the user out of other roles: the caller re-evaluates and
+//! says so). To leave, every matching rule is undone: an `In` value is removed from the list,
+//! an `Equals` attribute is cleared. A role without a rule cannot be joined or left through
+//! attributes at all.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::columns::normalise_header;
+use crate::table::Table;
+
+/// How a rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RuleOperator {
+    /// The whole value equals the rule's value.
+    Equals,
+    /// One `::` part equals the rule's value.
+    In,
+}
+
+impl RuleOperator {
+    /// Parses the Operator cell (`Equals`, `=`, `is`, `In`), any case.
+    pub fn parse(cell: &str) -> Option<RuleOperator> {
+        match cell.trim().to_lowercase().as_str() {
+            "equals" | "equal" | "=" | "==" | "is" => Some(RuleOperator::Equals),
+            "in" | "contains" | "includes" => Some(RuleOperator::In),
+            _ => None,
+        }
+    }
+
+    /// The word shown in sheets and reasons.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleOperator::Equals => "Equals",
+            RuleOperator::In => "In",
+        }
+    }
+}
+
+/// One Automatic Role Assignment rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRule {
+    /// The metadata attribute it reads.
+    pub attribute: String,
+    /// How it compares.
+    pub operator: RuleOperator,
+    /// The value it looks for.
+    pub value: String,
+    /// The Roles sheet row it came from.
+    pub row: u32,
+}
+
+impl RoleRule {
+    /// `Region In EMEA`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.attribute,
+            self.operator.as_str(),
+            self.value
+        )
+    }
+}
+
+/// How values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchOptions {
+    /// Compare values case-sensitively (the default; Qualtrics' own behaviour is unverified).
+    pub case_sensitive: bool,
+}
+
+impl Default for MatchOptions {
+    fn default() -> Self {
+        MatchOptions {
+            case_sensitive: true,
+        }
+    }
+}
+
+impl MatchOptions {
+    fn same(self, a: &str, b: &str) -> bool {
+        if self.case_sensitive {
+            a == b
+        } else {
+            a.to_lowercase() == b.to_lowercase()
+        }
+    }
+}
+
+/// The `::` parts of a value, trimmed, without empty ones.
+pub fn list_parts(value: &str) -> impl Iterator<Item = &str> {
+    value.split("::").map(str::trim).filter(|p| !p.is_empty())
+}
+
+/// A role and its rules (none: the role is assigned by hand only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDef {
+    /// The role's name.
+    pub name: String,
+    /// Its rules (alternatives).
+    pub rules: Vec<RoleRule>,
+}
+
+/// Metadata: attribute -> value.
+pub type Metadata = BTreeMap<String, String>;
+
+impl RuleOperator {
+    fn matches(self, value: &str, wanted: &str, options: MatchOptions) -> bool {
+        match self {
+            RuleOperator::Equals => options.same(value.trim(), wanted),
+            RuleOperator::In => list_parts(value).any(|p| options.same(p, wanted)),
+        }
+    }
+}
+
+impl RoleRule {
+    /// Whether `metadata` satisfies this rule.
+    pub fn matches(&self, metadata: &Metadata, options: MatchOptions) -> bool {
+        metadata
+            .get(&self.attribute)
+            .is_some_and(|v| self.operator.matches(v, &self.value, options))
+    }
+}
+
+impl RoleDef {
+    /// Whether `metadata` puts a user in this role (any rule matches).
+    pub fn matches(&self, metadata: &Metadata, options: MatchOptions) -> bool {
+        self.rules.iter().any(|r| r.matches(metadata, options))
+    }
+
+    /// Changes `metadata` so that this role's rule holds; returns what was done in words
+    /// (`add Seattle to Hotel`), or why it cannot be done. Prefers an `In` rule (it adds a
+    /// value without disturbing others) over an `Equals` rule (it replaces the value).
+    pub fn join(&self, metadata: &mut Metadata, options: MatchOptions) -> Result<String, String> {
+        if self.matches(metadata, options) {
+            return Ok("already matches".into());
+        }
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.operator == RuleOperator::In)
+            .or_else(|| self.rules.first())
+            .ok_or_else(|| self.no_rule())?;
+        let current = metadata.get(&rule.attribute).cloned().unwrap_or_default();
+        let (new, what) = match rule.operator {
+            RuleOperator::In => {
+                let mut parts: Vec<&str> = list_parts(&current).collect();
+                parts.push(&rule.value);
+                (
+                    parts.join("::"),
+                    format!("add {} to {}", rule.value, rule.attribute),
+                )
+            }
+            RuleOperator::Equals => {
+                let was = if current.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (was {})", current.trim())
+                };
+                (
+                    rule.value.clone(),
+                    format!("set {} to {}{was}", rule.attribute, rule.value),
+                )
+            }
+        };
+        metadata.insert(rule.attribute.clone(), new);
+        Ok(format!("{}: {} -> {what}", self.label(), rule.describe()))
+    }
+
+    /// Changes `metadata` so that no rule of this role holds; returns what was done in words.
+    pub fn leave(&self, metadata: &mut Metadata, options: MatchOptions) -> Result<String, String> {
+        if self.rules.is_empty() {
+            return Err(self.no_rule());
+        }
+        let mut done = Vec::new();
+        for rule in &self.rules {
+            if !rule.matches(metadata, options) {
+                continue;
+            }
+            let current = metadata.get(&rule.attribute).cloned().unwrap_or_default();
+            match rule.operator {
+                RuleOperator::In => {
+                    let kept: Vec<&str> = list_parts(&current)
+                        .filter(|p| !options.same(p, &rule.value))
+                        .collect();
+                    if kept.is_empty() {
+                        metadata.remove(&rule.attribute);
+                    } else {
+                        metadata.insert(rule.attribute.clone(), kept.join("::"));
+                    }
+                    done.push(format!(
+                        "{} -> remove {} from {}",
+                        rule.describe(),
+                        rule.value,
+                        rule.attribute
+                    ));
+                }
+                RuleOperator::Equals => {
+                    metadata.remove(&rule.attribute);
+                    done.push(format!(
+                        "{} -> clear {} (was {})",
+                        rule.describe(),
+                        rule.attribute,
+                        current.trim()
+                    ));
+                }
+            }
+        }
+        if done.is_empty() {
+            return Ok("already does not match".into());
+        }
+        Ok(format!("{}: {}", self.label(), done.join("; ")))
+    }
+
+    fn label(&self) -> String {
+        format!("role {}", self.name)
+    }
+
+    fn no_rule(&self) -> String {
+        format!(
+            "role {} has no automatic rule in the Roles sheet, so no attribute change can do this: ask a brand administrator to change it in CX Dashboards > User admin > Roles, or add its rule to the Roles sheet.",
+            self.name
+        )
+    }
+}
+
+/// A problem in the Roles sheet, on its row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleProblem {
+    /// Sheet row (0 for the sheet as a whole).
+    pub row: u32,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// The Roles sheet read: roles in sheet order, and the rows that could not be used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleSheet {
+    /// Roles, in the order they first appear.
+    pub roles: Vec<RoleDef>,
+    /// Problems, each naming its row.
+    pub problems: Vec<RuleProblem>,
+}
+
+impl RoleSheet {
+    /// The role of this name (case-insensitive).
+    pub fn role(&self, name: &str) -> Option<&RoleDef> {
+        let name = name.trim().to_lowercase();
+        self.roles.iter().find(|r| r.name.to_lowercase() == name)
+    }
+
+    /// The roles `metadata` puts a user in, as indexes into `roles`.
+    pub fn roles_of(&self, metadata: &Metadata, options: MatchOptions) -> Vec<usize> {
+        self.roles
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(metadata, options))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// The Roles sheet's columns, in order.
+pub const ROLE_COLUMNS: [&str; 4] = ["Role", "Attribute", "Operator", "Value"];
+
+/// Reads a Roles sheet. Each row is a rule, or (Attribute, Operator and Value blank) a role
+/// assigned by hand only. Rows with an unknown operator, a missing part, or an `In` value that
+/// holds `::` are reported on their row and left out.
+pub fn read_role_sheet(table: &Table) -> RoleSheet {
+    let mut sheet = RoleSheet::default();
+    let find = |names: &[&str]| {
+        table
+            .columns
+            .iter()
+            .position(|c| names.contains(&normalise_header(c).as_str()))
+    };
+    let role_col = find(&["role", "rolename", "dashboardrole"]);
+    let attr_col = find(&["attribute", "metadata", "field", "attributename"]);
+    let op_col = find(&["operator", "op", "condition"]);
+    let value_col = find(&["value", "values"]);
+    let (Some(role_col), Some(attr_col), Some(op_col), Some(value_col)) =
+        (role_col, attr_col, op_col, value_col)
+    else {
+        sheet.problems.push(RuleProblem {
+            row: 0,
+            message: format!(
+                "The Roles sheet needs the columns {} (found: {}).",
+                ROLE_COLUMNS.join(", "),
+                table.columns.join(", ")
+            ),
+        });
+        return sheet;
+    };
+    let column = |i: usize| table.columns[i].as_str();
+    for i in 0..table.rows.len() {
+        let row = table.row_number(i);
+        let cell = |c: usize| table.cell(i, c).trim();
+        let (name, attribute, op, value) = (
+            cell(role_col),
+            cell(attr_col),
+            cell(op_col),
+            cell(value_col),
+        );
+        if name.is_empty() && attribute.is_empty() && op.is_empty() && value.is_empty() {
+            continue;
+        }
+        let problem = |message: String| RuleProblem { row, message };
+        if name.is_empty() {
+            sheet.problems.push(problem(format!(
+                "Row {row}, {}: empty: name the role this rule belongs to.",
+                column(role_col)
+            )));
+            continue;
+        }
+        let index = match sheet
+            .roles
+            .iter()
+            .position(|r| r.name.to_lowercase() == name.to_lowercase())
+        {
+            Some(i) => i,
+            None => {
+                sheet.roles.push(RoleDef {
+                    name: name.to_string(),
+                    rules: Vec::new(),
+                });
+                sheet.roles.len() - 1
+            }
+        };
+        if attribute.is_empty() && op.is_empty() && value.is_empty() {
+            continue; // a role assigned by hand only
+        }
+        let operator = match RuleOperator::parse(op) {
+            Some(o) => o,
+            None if op.is_empty() => {
+                sheet.problems.push(problem(format!(
+                    "Row {row}, {}: empty: write Equals or In (or leave Attribute and Value blank too, for a role assigned by hand).",
+                    column(op_col)
+                )));
+                continue;
+            }
+            None => {
+                sheet.problems.push(problem(format!(
+                    "Row {row}, {}: \"{op}\" is not an operator qualtrics-roster knows: use Equals (the whole value) or In (one part of a :: list), as in Automatic Role Assignment.",
+                    column(op_col)
+                )));
+                continue;
+            }
+        };
+        if attribute.is_empty() {
+            sheet.problems.push(problem(format!(
+                "Row {row}, {}: empty: name the metadata attribute the rule reads (for example Hotel).",
+                column(attr_col)
+            )));
+            continue;
+        }
+        if value.is_empty() {
+            sheet.problems.push(problem(format!(
+                "Row {row}, {}: empty: give the value the rule looks for.",
+                column(value_col)
+            )));
+            continue;
+        }
+        if operator == RuleOperator::In && value.contains("::") {
+            sheet.problems.push(problem(format!(
+                "Row {row}, {}: \"{value}\" holds ::, but an In rule looks for one part: write one row per value.",
+                column(value_col)
+            )));
+            continue;
+        }
+        sheet.roles[index].rules.push(RoleRule {
+            attribute: attribute.to_string(),
+            operator,
+            value: value.to_string(),
+            row,
+        });
+    }
+    if sheet.roles.is_empty() && sheet.problems.is_empty() {
+        sheet.problems.push(RuleProblem {
+            row: 0,
+            message: "The Roles sheet has no roles: add one row per rule (Role, Attribute, Operator, Value).".into(),
+        });
+    }
+    sheet
+}
+
+/// A Roles sheet with the header and example rows, as a template.
+pub fn role_template() -> Table {
+    let rows = [
+        ["Seattle Team", "Hotel", "In", "Seattle"],
+        ["EMEA Sales", "Region", "Equals", "EMEA"],
+        ["Executive Viewers", "", "", ""],
+    ];
+    Table {
+        columns: ROLE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+        rows: rows
+            .iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect())
+            .collect(),
+        row_numbers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[[&str; 4]]) -> Table {
+        Table {
+            columns: ROLE_COLUMNS.iter().map(|s| s.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|s| s.to_string()).collect())
+                .collect(),
+            row_numbers: Vec::new(),
+        }
+    }
+
+    fn meta(pairs: &[(&str, &str)]) -> Metadata {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn in_matches_a_trimmed_part_never_a_substring() {
+        let sheet = read_role_sheet(&table(&[["Seattle Team", "Hotel", "in", "Seattle"]]));
+        let role = &sheet.roles[0];
+        let o = MatchOptions::default();
+        assert!(role.matches(&meta(&[("Hotel", "Provo:: Seattle ")]), o));
+        assert!(role.matches(&meta(&[("Hotel", "Seattle")]), o));
+        assert!(!role.matches(&meta(&[("Hotel", "Seattleite::Provo")]), o));
+        assert!(!role.matches(&meta(&[("Hotel", "seattle")]), o));
+        assert!(role.matches(
+            &meta(&[("Hotel", "seattle")]),
+            MatchOptions {
+                case_sensitive: false
+            }
+        ));
+        assert!(!role.matches(&meta(&[("Region", "Seattle")]), o));
+    }
+
+    #[test]
+    fn equals_matches_the_whole_value() {
+        let sheet = read_role_sheet(&table(&[["EMEA Sales", "Region", "Equals", "EMEA"]]));
+        let role = &sheet.roles[0];
+        let o = MatchOptions::default();
+        assert!(role.matches(&meta(&[("Region", "EMEA")]), o));
+        assert!(!role.matches(&meta(&[("Region", "EMEA::AMER")]), o));
+    }
+
+    #[test]
+    fn joining_by_in_keeps_the_other_values_and_leaving_removes_only_that_one() {
+        let sheet = read_role_sheet(&table(&[["Seattle Team", "Hotel", "In", "Seattle"]]));
+        let role = &sheet.roles[0];
+        let o = MatchOptions::default();
+        let mut m = meta(&[("Hotel", "Provo::Boston"), ("Region", "AMER")]);
+        let why = role.join(&mut m, o).unwrap();
+        assert_eq!(m["Hotel"], "Provo::Boston::Seattle");
+        assert_eq!(
+            why,
+            "role Seattle Team: Hotel In Seattle -> add Seattle to Hotel"
+        );
+        assert!(role.matches(&m, o));
+        role.leave(&mut m, o).unwrap();
+        assert_eq!(m["Hotel"], "Provo::Boston");
+        let mut only = meta(&[("Hotel", "Seattle")]);
+        role.leave(&mut only, o).unwrap();
+        assert!(!only.contains_key("Hotel"), "an emptied list is cleared");
+    }
+
+    #[test]
+    fn joining_by_equals_says_what_it_replaced_and_leaving_clears() {
+        let sheet = read_role_sheet(&table(&[["EMEA Sales", "Region", "Equals", "EMEA"]]));
+        let role = &sheet.roles[0];
+        let mut m = meta(&[("Region", "AMER")]);
+        let why = role.join(&mut m, MatchOptions::default()).unwrap();
+        assert_eq!(
+            why,
+            "role EMEA Sales: Region Equals EMEA -> set Region to EMEA (was AMER)"
+        );
+        let why = role.leave(&mut m, MatchOptions::default()).unwrap();
+        assert!(why.contains("clear Region (was EMEA)"), "{why}");
+        assert!(!m.contains_key("Region"));
+    }
+
+    #[test]
+    fn a_role_without_a_rule_cannot_be_mapped() {
+        let sheet = read_role_sheet(&table(&[["Executive Viewers", "", "", ""]]));
+        let role = &sheet.roles[0];
+        assert!(role.rules.is_empty());
+        let err = role
+            .join(&mut Metadata::new(), MatchOptions::default())
+            .unwrap_err();
+        assert!(err.contains("has no automatic rule"), "{err}");
+        assert!(role
+            .leave(&mut Metadata::new(), MatchOptions::default())
+            .is_err());
+    }
+
+    #[test]
+    fn bad_rows_are_reported_on_their_row() {
+        let sheet = read_role_sheet(&table(&[
+            ["A", "Hotel", "Contains any", "Seattle"],
+            ["B", "Hotel", "", "Seattle"],
+            ["C", "", "Equals", "x"],
+            ["D", "Hotel", "In", "Seattle::Provo"],
+            ["", "Hotel", "In", "Provo"],
+            ["E", "Region", "Equals", ""],
+            ["F", "Region", "Equals", "EMEA"],
+        ]));
+        let messages: Vec<&str> = sheet.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            sheet.problems.iter().map(|p| p.row).collect::<Vec<_>>(),
+            [2, 3, 4, 5, 6, 7]
+        );
+        assert!(
+            messages[0].starts_with("Row 2, Operator: \"Contains any\" is not an operator"),
+            "{}",
+            messages[0]
+        );
+        assert!(messages[3].contains("one row per value"));
+        assert_eq!(sheet.role("f").unwrap().rules.len(), 1);
+        let missing = read_role_sheet(&Table {
+            columns: vec!["Role".into(), "Attribute".into()],
+            rows: vec![vec!["x".into(), "y".into()]],
+            row_numbers: Vec::new(),
+        });
+        assert!(missing.problems[0]
+            .message
+            .contains("needs the columns Role, Attribute, Operator, Value"));
+    }
+
+    #[test]
+    fn several_rules_are_alternatives() {
+        let sheet = read_role_sheet(&table(&[
+            ["Front line", "Role", "Equals", "Agent"],
+            ["Front line", "Hotel", "In", "Provo"],
+        ]));
+        assert_eq!(sheet.roles.len(), 1);
+        let role = &sheet.roles[0];
+        let o = MatchOptions::default();
+        assert!(role.matches(&meta(&[("Role", "Agent")]), o));
+        assert!(role.matches(&meta(&[("Hotel", "Boston::Provo")]), o));
+        let mut both = meta(&[("Role", "Agent"), ("Hotel", "Provo")]);
+        role.leave(&mut both, o).unwrap();
+        assert!(
+            !role.matches(&both, o),
+            "leaving undoes every matching rule"
+        );
+    }
+}
