@@ -28,6 +28,12 @@ struct Args {
     /// How many users the sandbox brand has.
     #[arg(long, env = "ROSTER_SANDBOX_USERS", default_value_t = 250)]
     users: usize,
+    /// How many groups the sandbox brand has.
+    #[arg(long, env = "ROSTER_SANDBOX_GROUPS", default_value_t = 12)]
+    groups: usize,
+    /// How many CX dashboard roles (with Automatic Role Assignment rules) it has.
+    #[arg(long, env = "ROSTER_SANDBOX_ROLES", default_value_t = 6)]
+    roles: usize,
     /// Multiply the sandbox's rate limits (3000/min brand and users, 600/min groups, 75/min
     /// directory) by this factor.
     #[arg(long, default_value_t = 1.0)]
@@ -103,6 +109,8 @@ async fn run(args: Args) -> Result<(), String> {
         ServerConfig::sandbox(&SandboxConfig {
             seed: args.seed,
             users: args.users,
+            groups: args.groups,
+            roles: args.roles,
             cors: args.sandbox_cors,
             limits: RateLimits::default().scaled(args.rate_limit_scale),
             faults: Faults {

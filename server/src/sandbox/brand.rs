@@ -10,6 +10,10 @@ pub const BRAND_ID: &str = "rosterdemo";
 pub const HOME_DATACENTER: &str = "iad1";
 /// How many users a seeded brand has unless told otherwise.
 pub const USER_COUNT: usize = 250;
+/// How many groups a seeded brand has unless told otherwise.
+pub const GROUP_COUNT: usize = 12;
+/// How many CX dashboard roles a seeded brand has unless told otherwise.
+pub const ROLE_COUNT: usize = 6;
 /// The built-in brand administrator user type.
 pub const UT_BRAND_ADMIN: &str = "UT_BRANDADMIN";
 
@@ -99,6 +103,8 @@ pub struct Brand {
     pub users: Vec<User>,
     /// Groups.
     pub groups: Vec<Group>,
+    /// CX dashboard roles with their Automatic Role Assignment rules (no API reads them).
+    pub roles: Vec<super::roles::Role>,
     /// The brand administrator's API token (user 0).
     pub admin_token: String,
     /// A standard user's API token (user 1): valid, but not a brand administrator's.
@@ -178,12 +184,17 @@ fn ascii_fold(s: &str) -> String {
 impl Brand {
     /// The brand for a seed with [`USER_COUNT`] users.
     pub fn seeded(seed: u64) -> Brand {
-        Brand::seeded_with(seed, USER_COUNT)
+        Brand::seeded_with(seed, USER_COUNT, GROUP_COUNT, ROLE_COUNT)
     }
 
-    /// The brand for a seed and a number of users (at least 2): the same arguments always give
-    /// the same users, ids and tokens.
-    pub fn seeded_with(seed: u64, user_count: usize) -> Brand {
+    /// The brand for a seed and a number of users (at least 2), groups and roles: the same
+    /// arguments always give the same users, ids, memberships and tokens.
+    pub fn seeded_with(
+        seed: u64,
+        user_count: usize,
+        group_count: usize,
+        role_count: usize,
+    ) -> Brand {
         let user_count = user_count.max(2);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let divisions: Vec<Division> = ["Arts & Sciences", "Business School", "Medical Center"]
@@ -265,18 +276,20 @@ impl Brand {
         admin.email = "avery.admin@roster-demo.edu".into();
         admin.username = admin.email.clone();
 
-        let groups = GROUPS
-            .iter()
-            .enumerate()
-            .map(|(g, name)| {
+        // About three groups per user in a big brand; 15 % of users per group in a small one.
+        let share = (3.0 / group_count.max(1) as f64).min(0.15);
+        let groups = (0..group_count)
+            .map(|g| {
                 let members = users
                     .iter()
-                    .filter(|_| rng.random_bool(0.15))
+                    .filter(|_| rng.random_bool(share))
                     .map(|u| u.id.clone())
                     .collect();
                 Group {
                     id: make_id(&mut rng, "GR_"),
-                    name: name.to_string(),
+                    name: GROUPS
+                        .get(g)
+                        .map_or_else(|| format!("Team {:03}", g + 1), |n| n.to_string()),
                     group_type: "GT_MANUAL".into(),
                     division_id: (g % 4 == 3).then(|| divisions[g % 3].id.clone()),
                     members,
@@ -300,8 +313,11 @@ impl Brand {
                 metadata: super::directory::seed_metadata(&mut rng),
             });
         }
+        let mut roles = super::roles::seed_roles(&mut rng, role_count, &directory.participants);
+        super::roles::recompute(&mut roles, &directory.participants);
         Brand {
             seed,
+            roles,
             divisions,
             user_types,
             users,
@@ -318,6 +334,11 @@ impl Brand {
         self.minted += 1;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (self.minted << 20) ^ 0x5eed);
         make_id(&mut rng, prefix)
+    }
+
+    /// Re-evaluates the roles' rules after a change of directory metadata.
+    pub fn recompute_roles(&mut self) {
+        super::roles::recompute(&mut self.roles, &self.directory.participants);
     }
 
     /// The user a token belongs to, if any.

@@ -12,6 +12,7 @@
 pub mod brand;
 pub mod directory;
 pub mod faults;
+pub mod roles;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,10 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// How many users the brand has.
     pub users: usize,
+    /// How many groups the brand has.
+    pub groups: usize,
+    /// How many CX dashboard roles (with rules) the brand has.
+    pub roles: usize,
     /// Answer CORS preflights and add `Access-Control-Allow-Origin: *` (off, like Qualtrics).
     pub cors: bool,
     /// Rate limits per endpoint family.
@@ -56,6 +61,8 @@ impl Default for SandboxConfig {
         SandboxConfig {
             seed: 1,
             users: brand::USER_COUNT,
+            groups: brand::GROUP_COUNT,
+            roles: brand::ROLE_COUNT,
             cors: false,
             limits: RateLimits::default(),
             faults: Faults {
@@ -95,7 +102,12 @@ impl Sandbox {
     /// A freshly seeded sandbox.
     pub fn new(config: &SandboxConfig) -> Arc<Sandbox> {
         Arc::new(Sandbox {
-            brand: Mutex::new(Brand::seeded_with(config.seed, config.users)),
+            brand: Mutex::new(Brand::seeded_with(
+                config.seed,
+                config.users,
+                config.groups,
+                config.roles,
+            )),
             cors: config.cors,
             directory_wrapped: config.directory_wrapped,
             request_counter: AtomicU64::new(0),
@@ -142,6 +154,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/connect-info", get(connect_info))
         .route("/control/stats", get(control_stats))
+        .route("/control/state", get(control_state))
         .route("/control/faults", put(control_faults))
         .route("/control/limits", put(control_limits))
         .route("/API/v3/{*rest}", any(api))
@@ -156,7 +169,56 @@ async fn connect_info(State(sb): State<Arc<Sandbox>>) -> Json<Value> {
         "datacenter": HOME_DATACENTER,
         "adminToken": brand.admin_token,
         "apiPath": "/sandbox/API/v3",
+        "roleRules": role_rules(&brand),
     }))
+}
+
+/// The roles' rules as rows of a Roles sheet (a role without a rule: one row, blank rule).
+fn role_rules(brand: &Brand) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for r in &brand.roles {
+        if r.rules.is_empty() {
+            rows.push(json!({"role": r.name, "attribute": "", "operator": "", "value": ""}));
+        }
+        for rule in &r.rules {
+            rows.push(json!({"role": r.name, "attribute": rule.attribute, "operator": rule.operator, "value": rule.value}));
+        }
+    }
+    rows
+}
+
+/// Test control, not part of Qualtrics' API (the brand admin's token only): the groups with
+/// their members and the roles with their rules and members (auto or manual), which Qualtrics
+/// shows only in its UI.
+async fn control_state(State(sb): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+    if !is_admin_call(&sb, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let brand = sb.brand();
+    let user_of: HashMap<&str, Option<&str>> = brand
+        .directory
+        .participants
+        .iter()
+        .map(|p| (p.unique_identifier.as_str(), p.user_id.as_deref()))
+        .collect();
+    let groups: Vec<Value> = brand
+        .groups
+        .iter()
+        .map(|g| json!({"id": g.id, "name": g.name, "members": g.members}))
+        .collect();
+    let roles: Vec<Value> = brand
+        .roles
+        .iter()
+        .map(|r| {
+            let members: Vec<Value> = r
+                .members
+                .iter()
+                .map(|(uid, a)| json!({"uniqueIdentifier": uid, "userId": user_of.get(uid.as_str()).copied().flatten(), "auto": *a == roles::Assignment::Auto}))
+                .collect();
+            json!({"id": r.id, "name": r.name, "rules": r.rules, "members": members})
+        })
+        .collect();
+    Json(json!({"groups": groups, "roles": roles})).into_response()
 }
 
 fn is_admin_call(sb: &Sandbox, headers: &HeaderMap) -> bool {
@@ -471,7 +533,12 @@ fn dispatch(
             Some(u) => Answer::ok(serde_json::to_value(u).expect("users serialise")),
             None => not_found(id),
         },
-        (&Method::POST, ["users"]) => create_user(&mut brand, body),
+        (&Method::POST, ["users"]) => {
+            let answer = create_user(&mut brand, body);
+            brand.recompute_roles();
+            answer
+        }
+        (_, ["groups", rest @ ..]) => group_call(&mut brand, method, rest, &query, body, at),
         (&Method::GET, ["divisions", id]) => match brand.divisions.iter().find(|d| d.id == *id) {
             Some(d) => Answer::ok(json!({"id": d.id, "name": d.name, "status": "Active"})),
             None => not_found(id),
@@ -514,45 +581,163 @@ fn not_found(id: &str) -> Answer {
     Answer::error(StatusCode::NOT_FOUND, "ESSG_2", format!("{id} not found"))
 }
 
-fn list_users(brand: &Brand, query: &[(String, String)], at: &Addressed) -> Answer {
-    let offset = match query.iter().find(|(k, _)| k == "offset") {
-        None => 0,
-        Some((_, v)) => match v.parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => {
-                return Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    "SBX_BAD_PARAM",
-                    format!("Invalid offset: {v}"),
-                )
-            }
-        },
+/// The `offset` query parameter (0 when absent), or the 400 Qualtrics gives for a bad one.
+fn offset_param(query: &[(String, String)]) -> Result<usize, Answer> {
+    match query.iter().find(|(k, _)| k == "offset") {
+        None => Ok(0),
+        Some((_, v)) => v.parse::<usize>().map_err(|_| {
+            Answer::error(
+                StatusCode::BAD_REQUEST,
+                "SBX_BAD_PARAM",
+                format!("Invalid offset: {v}"),
+            )
+        }),
+    }
+}
+
+/// One page of an offset-paged listing (users, groups, group members): up to 100 elements
+/// from `offset`, and `nextPage` as an absolute URL on the host the client addressed (with the
+/// proxy parameters when it was proxied), `null` on the last page.
+fn offset_page<T>(
+    items: &[T],
+    query: &[(String, String)],
+    at: &Addressed,
+    path: &str,
+    element: impl Fn(&T) -> Value,
+) -> Answer {
+    let offset = match offset_param(query) {
+        Ok(o) => o,
+        Err(answer) => return answer,
     };
-    let elements: Vec<Value> = brand
-        .users
+    let elements: Vec<Value> = items
         .iter()
         .skip(offset)
         .take(USERS_PAGE_SIZE)
-        .map(|u| {
-            json!({
-                "id": u.id, "divisionId": u.division_id, "username": u.username,
-                "firstName": u.first_name, "lastName": u.last_name, "userType": u.user_type,
-                "email": u.email, "accountStatus": u.account_status,
-            })
-        })
+        .map(element)
         .collect();
     let next = offset + USERS_PAGE_SIZE;
-    let next_page = if next < brand.users.len() {
+    let next_page = if next < items.len() {
         let proxy = if at.proxied {
             "&proxyDepth=1&proxyInfo=%7B%22proxyDepth%22%3A1%7D"
         } else {
             ""
         };
-        Value::String(format!("{}/users?offset={next}{proxy}", at.base))
+        Value::String(format!("{}/{path}?offset={next}{proxy}", at.base))
     } else {
         Value::Null
     };
     Answer::ok(json!({"elements": elements, "nextPage": next_page}))
+}
+
+/// A user as `GET /users` and `GET /groups/{id}/members` list it.
+fn user_summary(u: &brand::User) -> Value {
+    json!({
+        "id": u.id, "divisionId": u.division_id, "username": u.username,
+        "firstName": u.first_name, "lastName": u.last_name, "userType": u.user_type,
+        "email": u.email, "accountStatus": u.account_status,
+    })
+}
+
+fn list_users(brand: &Brand, query: &[(String, String)], at: &Addressed) -> Answer {
+    offset_page(&brand.users, query, at, "users", user_summary)
+}
+
+/// `/groups…`: listing, one group, member listing, adding and removing members.
+fn group_call(
+    brand: &mut Brand,
+    method: &Method,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: &[u8],
+    at: &Addressed,
+) -> Answer {
+    let group_index = |brand: &Brand, id: &str| brand.groups.iter().position(|g| g.id == id);
+    match (method, rest) {
+        (&Method::GET, []) => offset_page(
+            &brand.groups,
+            query,
+            at,
+            "groups",
+            |g| json!({"id": g.id, "name": g.name, "type": g.group_type, "divisionId": g.division_id}),
+        ),
+        (&Method::GET, [id]) => match group_index(brand, id) {
+            Some(g) => {
+                let g = &brand.groups[g];
+                Answer::ok(json!({
+                    "id": g.id, "type": g.group_type, "name": g.name, "divisionId": g.division_id,
+                    "autoMembership": false, "creationDate": "2023-01-01T00:00:00Z",
+                    "creatorId": brand.users[0].id,
+                }))
+            }
+            None => not_found(id),
+        },
+        (&Method::GET, [id, "members"]) => {
+            let Some(g) = group_index(brand, id) else {
+                return not_found(id);
+            };
+            let by_id: HashMap<&str, &brand::User> =
+                brand.users.iter().map(|u| (u.id.as_str(), u)).collect();
+            let members: Vec<&brand::User> = brand.groups[g]
+                .members
+                .iter()
+                .filter_map(|m| by_id.get(m.as_str()).copied())
+                .collect();
+            offset_page(&members, query, at, &format!("groups/{id}/members"), |u| {
+                user_summary(u)
+            })
+        }
+        (&Method::POST, [id, "members"]) => {
+            let Some(g) = group_index(brand, id) else {
+                return not_found(id);
+            };
+            let user_id = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v.get("userId").and_then(Value::as_str).map(str::to_string));
+            let Some(user_id) = user_id else {
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    "SBX_BAD_BODY",
+                    "The body needs a userId.",
+                );
+            };
+            if !brand.users.iter().any(|u| u.id == user_id) {
+                return not_found(&user_id);
+            }
+            let group = &mut brand.groups[g];
+            if group.members.contains(&user_id) {
+                // What Qualtrics answers here is unverified; clients must not rely on the code.
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    "SBX_ALREADY_MEMBER",
+                    format!("User {user_id} is already a member of group {}", group.id),
+                );
+            }
+            group.members.push(user_id);
+            Answer::ok_meta_only()
+        }
+        (&Method::DELETE, [id, "members", user_id]) => {
+            let Some(g) = group_index(brand, id) else {
+                return not_found(id);
+            };
+            let group = &mut brand.groups[g];
+            match group.members.iter().position(|m| m == user_id) {
+                Some(i) => {
+                    group.members.remove(i);
+                    Answer::ok_meta_only()
+                }
+                None => Answer::error(
+                    StatusCode::NOT_FOUND,
+                    "ESSG_2",
+                    format!("User {user_id} is not a member of group {id}"),
+                ),
+            }
+        }
+        _ => Answer::error(
+            StatusCode::NOT_FOUND,
+            "SBX_NO_ROUTE",
+            "No such group resource",
+        ),
+    }
 }
 
 /// Fields `PUT /users/{id}` accepts (Qualtrics' documented update body).
@@ -982,6 +1167,7 @@ fn directory_call(
                     .get_mut(&job_id)
                     .expect("exists")
                     .result = Some(result);
+                brand.recompute_roles();
             }
             let progress = (polls * 100 / directory::POLLS_PER_JOB).min(100);
             let mut info = json!({"jobId": job_id, "jobType": "participantImport", "creationDate": created, "progressPercent": progress.to_string()});
