@@ -2,9 +2,9 @@
 // the UI and hands every decision to the WASM core; the host reads and writes tables.
 // The token lives in the WASM client and the password field, and on this device only if the
 // user asks for it.
-import init, { RosterClient, checkDatacenter, provisionTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
+import init, { RosterClient, checkDatacenter, provisionTemplate, rolesTemplate, membershipTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
 import * as core from './pkg/qualtrics_roster.js';
-import { $, show, guarded, messageOf, download } from './ui.js';
+import { $, show, guarded, messageOf, download, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
 
 const REMEMBER_KEY = 'qualtrics-roster:connection';
@@ -112,12 +112,53 @@ export async function startApp(makeHost) {
       journal,
     }, onPage),
   });
+  const membershipOptions = () => ({ filter: $('mp-filter').value });
+  const membership = createFlowView({
+    host, getClient, lock, prefix: 'mb-',
+    planRun: async (client, table, journal, onPage) => client.planMembership(table, await host.readRoles(), membershipOptions(), onPage),
+  });
+
+  /** Pulls who is in which group and role into the Membership and matrix sheets and the chart. */
+  async function pullMembership() {
+    $('mp-summary').textContent = '';
+    $('mp-notes').replaceChildren();
+    const roles = await host.readRoles();
+    host.progress('mp-', { text: 'Reading users, groups and the directory…' });
+    let pulled;
+    try {
+      pulled = await state.client.pullMembership(roles, membershipOptions(), (p) => {
+        host.progress('mp-', { value: p.total - p.remaining, max: p.total, text: `Reading ${p.phase}: ${p.total - p.remaining} of ${p.total} listings, ${p.requestsSent} requests` });
+      });
+    } finally {
+      host.progress('mp-', { done: true });
+    }
+    await host.writeSheet('Membership', pulled.long, { activate: false });
+    await host.writeSheet('Membership matrix', pulled.matrix, { activate: false });
+    renderBarChart($('mp-chart'), pulled.counts);
+    const p = pulled.pages;
+    $('mp-summary').textContent = `${pulled.users} users, ${pulled.long.rows.length} memberships (${pulled.counts.filter((c) => c.kind === 'group').length} groups, ${pulled.counts.filter((c) => c.kind === 'role').length} roles). ${pulled.requests} requests: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
+    $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
+    state.pulled = true;
+  }
+
+  /** The sandbox's own role rules (its Automatic Role Assignment), as a Roles sheet. */
+  async function sandboxRoles() {
+    const res = await fetch('sandbox/connect-info').catch(() => null);
+    if (!res || !res.ok) throw new Error('This server has no sandbox brand, so it has no sandbox roles: write your brand\'s rules in the Roles sheet (Roles template).');
+    const info = await res.json();
+    const table = { columns: ['Role', 'Attribute', 'Operator', 'Value'], rows: info.roleRules.map((r) => [r.role, r.attribute, r.operator, r.value]) };
+    await host.setRoles(table);
+  }
+
   lock.onChange = () => {
     $('connect').disabled = lock.busy;
     $('list-users').disabled = lock.busy || !state.client;
     if ($('download-csv')) $('download-csv').disabled = lock.busy || !state.users;
     lifecycle.refreshButtons();
     provision.refreshButtons();
+    membership.refreshButtons();
+    $('mp-pull').disabled = lock.busy || !state.client;
+    if ($('mp-downloads')) $('mp-downloads').hidden = !state.pulled;
   };
   lock.onChange();
   const on = (id, errorEl, fn) => $(id)?.addEventListener(id === 'connect-form' ? 'submit' : 'click', guarded(lock, errorEl, fn));
@@ -125,7 +166,7 @@ export async function startApp(makeHost) {
   on('connect-form', err, connect);
   on('list-users', err, listUsers);
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
-  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision]]) {
+  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);
     $(`${prefix}cancel`).addEventListener('click', () => flow.cancel());
@@ -138,6 +179,18 @@ export async function startApp(makeHost) {
     if (host.offerTemplate) await host.offerTemplate(template);
     else download('provisioning-template.csv', tableToCsv(template));
   });
+  on('mp-pull', $('mp-error'), pullMembership);
+  on('rl-sandbox', $('mp-error'), sandboxRoles);
+  on('rl-template', $('mp-error'), async () => {
+    if (host.offerTemplate) await host.writeSheet('Roles template', rolesTemplate());
+    else download('roles-template.csv', tableToCsv(rolesTemplate()));
+  });
+  on('mb-template', membership.error, async () => {
+    if (host.offerTemplate) await host.writeSheet('Membership template', membershipTemplate());
+    else download('membership-template.csv', tableToCsv(membershipTemplate()));
+  });
+  on('mp-download-long', $('mp-error'), async () => host.downloadSheet('Membership', 'membership.csv'));
+  on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
   const view = new URLSearchParams(location.search).get('view');
   if (view) document.getElementById(`view-${view}`)?.scrollIntoView();
   document.body.dataset.ready = 'true';

@@ -34,7 +34,7 @@ function saveJournal(id, entries) {
   }
 }
 
-const PHASES = { changes: 'Sending', accounts: 'Accounts', 'accounts (retry)': 'Accounts (checking)', attributes: 'Attributes' };
+const PHASES = { changes: 'Sending', accounts: 'Accounts', 'accounts (retry)': 'Accounts (checking)', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
 
 /**
  * `planRun(client, table, journal, onPage)` plans and resolves to a run object with
@@ -85,7 +85,7 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
         getClient(),
         { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers },
         journal,
-        (p) => host.progress(prefix, { text: `Reading the brand's users: ${p.usersSoFar}…` }),
+        (p) => host.progress(prefix, { text: p.usersSoFar !== undefined ? `Reading the brand's users: ${p.usersSoFar}…` : `Reading the brand (${p.phase}): ${p.total - p.remaining} of ${p.total} listings, ${p.requestsSent} requests…` }),
       );
     } finally {
       host.progress(prefix, { done: true });

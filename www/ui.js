@@ -97,3 +97,40 @@ export function showProgress(prefix, { value, max, text, done = false } = {}) {
   }
   if (text !== undefined) $(`${prefix}progress-text`).textContent = text;
 }
+
+/**
+ * Draws members per group and role as a horizontal bar chart (SVG) in `el`: `counts` is
+ * `[{name, kind: "group" | "role", members, unreadable}]`. Roles without a rule show a grey
+ * bar and "?" (their membership cannot be read).
+ */
+export function renderBarChart(el, counts) {
+  el.replaceChildren();
+  if (!counts?.length) return;
+  const ns = 'http://www.w3.org/2000/svg';
+  const rowH = 18;
+  const labelW = 170;
+  const barW = 220;
+  const max = Math.max(1, ...counts.map((c) => c.members));
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${labelW + barW + 40} ${counts.length * rowH + 4}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'Members per group and role');
+  const add = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  counts.forEach((c, i) => {
+    const y = i * rowH + 2;
+    const label = `${c.name}${c.kind === 'role' ? ' (role)' : ''}`;
+    add('text', { x: labelW - 6, y: y + 12, 'text-anchor': 'end' }, label.length > 28 ? `${label.slice(0, 27)}…` : label);
+    const w = c.unreadable ? 4 : Math.max(1, (c.members / max) * barW);
+    const bar = add('rect', { x: labelW, y, width: w, height: rowH - 4, class: c.unreadable ? 'bar-unreadable' : `bar-${c.kind}` });
+    bar.dataset.name = c.name;
+    bar.dataset.members = String(c.members);
+    add('text', { x: labelW + w + 4, y: y + 12 }, c.unreadable ? '?' : String(c.members));
+  });
+  el.append(svg);
+}

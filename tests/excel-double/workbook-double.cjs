@@ -130,6 +130,17 @@
         getRangeByIndexes: (r, c, rows, cols) => rangeMock(name, { r0: r, c0: c, r1: r + rows - 1, c1: c + cols - 1 }),
         getRange: (address) => rangeMock(name, address ? parseAddress(address) : { r0: 0, c0: 0, r1: 1048575, c1: 16383 }),
         activate: () => { ops.push({ kind: 'activate', sheet: name }); },
+        getUsedRangeOrNullObject: () => {
+          const values = workbook.values(name);
+          if (!values.length) {
+            const nul = track(new OfficeMockObject({ rowCount: 0 }));
+            nul.isNullObject = true;
+            return nul;
+          }
+          const r = rangeMock(name, { r0: 0, c0: 0, r1: values.length - 1, c1: values[0].length - 1 });
+          r.isNullObject = false;
+          return r;
+        },
         tables: {
           add: (address, hasHeaders) => {
             const t = { sheet: name, name: `Table${workbook.tables.length + 1}`, box: parseAddress(address), hasHeaders };

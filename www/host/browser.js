@@ -6,7 +6,8 @@ import { $, renderTable, download, showProgress } from '../ui.js';
 
 /** Where each sheet is shown in the page: Users in its own table, a flow's Plan and Outcomes
  * in that flow's table (`lc-table`, `pv-table`). */
-const sheetTable = (name, prefix = '') => (name === 'Users' ? 'users-table' : ['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
+const PAGE_TABLES = { Users: 'users-table', Membership: 'mp-long-table', 'Membership matrix': 'mp-matrix-table' };
+const sheetTable = (name, prefix = '') => PAGE_TABLES[name] ?? (['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
 
 export function createBrowserHost() {
   const shown = new Map();
@@ -31,6 +32,21 @@ export function createBrowserHost() {
       return { ...readCsv(text), source, text };
     },
 
+    /** The Roles sheet: the chosen file, else the pasted text, else null (groups only). */
+    async readRoles() {
+      const file = $('rl-file').files?.[0];
+      const text = file ? await file.text() : $('rl-paste').value;
+      if (!text.trim()) return null;
+      return readCsv(text);
+    },
+
+    /** Puts a Roles sheet in the page's Roles box. */
+    async setRoles(table) {
+      $('rl-file').value = '';
+      $('rl-paste').value = tableToCsv(table).replace(/^\uFEFF/, '');
+      return { shown: 'Roles' };
+    },
+
     /** Shows a table in the page (Users, Plan), or downloads it as CSV. */
     async writeSheet(name, table, { failedRows, prefix = '' } = {}) {
       const id = sheetTable(name, prefix);
@@ -42,7 +58,7 @@ export function createBrowserHost() {
         rowKey: (i) => table.rowNumbers?.[i],
         rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i]) ? 'row-failed' : ''),
       });
-      shown.set(`${name === 'Users' ? '' : prefix}${name}`, table);
+      shown.set(`${PAGE_TABLES[name] ? '' : prefix}${name}`, table);
       return { shown: name };
     },
 

@@ -286,6 +286,29 @@ export async function writeSheet(name, table, { safeText = (s) => s, activate = 
 }
 
 /**
+ * Reads the sheet `name` (its used range, header first) as `{columns, rows, rowNumbers}`, or
+ * null when the workbook has no such sheet or it is empty.
+ */
+export async function readNamedSheet(name) {
+  return Excel.run(async (context) => {
+    const sheet = context.workbook.worksheets.getItemOrNullObject(name);
+    await context.sync();
+    if (sheet.isNullObject) return null;
+    const used = sheet.getUsedRangeOrNullObject(true);
+    used.load('address,rowIndex,columnIndex,rowCount,columnCount');
+    await context.sync();
+    if (used.isNullObject || used.rowCount < 1) return null;
+    const grid = await readGrid(context, sheet, used);
+    const [header, ...rows] = grid;
+    return {
+      columns: header.map((h) => h.trim()),
+      rows,
+      rowNumbers: rows.map((_, i) => used.rowIndex + 2 + i),
+    };
+  });
+}
+
+/**
  * The Excel host object the app uses: the functions above with the core's formula-injection
  * rule applied to every cell written, and a token store that never touches the workbook.
  */
@@ -294,6 +317,10 @@ export function createExcelHost({ safeText, progress }) {
     kind: 'excel',
     progress,
     readTable: () => readTable(),
+    /** The rules of the sheet named "Roles", or null when there is none. */
+    readRoles: () => readNamedSheet('Roles'),
+    /** Writes a Roles sheet. */
+    setRoles: (table) => writeSheet('Roles', table, { safeText }),
     /** The template goes to a sheet of its own. */
     offerTemplate: (table) => writeSheet('Template', table, { safeText }),
     writeSheet: (name, table, { activate } = {}) => writeSheet(name, table, { safeText, activate }),
