@@ -902,3 +902,287 @@ impl ProvisionSheetRun {
 pub fn safe_cell(value: &str) -> String {
     crate::table::neutralise_formula(value).into_owned()
 }
+
+// ---- Groups and roles ----
+
+use crate::membership::{self, ListingStep, MembershipRun, Snapshot, TeamFilter};
+use crate::rules::{self, MatchOptions};
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct MembershipOptions {
+    /// "Hotel = Seattle", or blank.
+    filter: String,
+    /// Compare rule values ignoring case.
+    case_insensitive: bool,
+}
+
+impl MembershipOptions {
+    fn matching(&self) -> MatchOptions {
+        MatchOptions {
+            case_sensitive: !self.case_insensitive,
+        }
+    }
+}
+
+/// Reads the users, groups (with members) and directory: two executor phases, paced and retried.
+async fn pull_snapshot(
+    conn: &Connection,
+    on_progress: Option<&Function>,
+) -> Result<Snapshot, JsValue> {
+    let driver: Rc<RefCell<Driver<ListingStep>>> = Driver::new();
+    run_phase(
+        &driver,
+        conn,
+        membership::pull_steps(conn),
+        "reading",
+        on_progress,
+    )
+    .await?;
+    let mut snapshot = {
+        let d = driver.borrow();
+        let exec = d.exec.as_ref().expect("the phase ran");
+        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+        Snapshot::from_first_phase(exec.steps(), &outcomes).map_err(to_js)?
+    };
+    let steps = membership::member_steps(conn, &snapshot.group_list());
+    run_phase(&driver, conn, steps, "group members", on_progress).await?;
+    if !snapshot.groups.is_empty() {
+        let d = driver.borrow();
+        let exec = d.exec.as_ref().expect("the phase ran");
+        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+        snapshot
+            .add_members(exec.steps(), &outcomes)
+            .map_err(to_js)?;
+    } else {
+        snapshot.pages.insert("members".into(), 0);
+    }
+    Ok(snapshot)
+}
+
+fn read_roles(roles: JsValue) -> Result<rules::RoleSheet, JsValue> {
+    if roles.is_undefined() || roles.is_null() {
+        return Ok(rules::RoleSheet::default());
+    }
+    Ok(rules::read_role_sheet(&read_table(roles)?))
+}
+
+#[wasm_bindgen]
+impl RosterClient {
+    /// Pulls who is in which group and role: `{long, matrix, counts, users, requests, pages,
+    /// notes}`. `roles` is the Roles sheet (`{columns, rows}`, or null for groups only);
+    /// `options`: `{filter: "Hotel = Seattle", caseInsensitive}`; `onProgress` as in `apply`.
+    #[wasm_bindgen(js_name = pullMembership)]
+    pub fn pull_membership(
+        &self,
+        roles: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            let options: MembershipOptions = parse_options(options)?;
+            let filter = TeamFilter::parse(&options.filter).map_err(to_js)?;
+            let roles = read_roles(roles)?;
+            let snapshot = pull_snapshot(&conn, on_progress.as_ref()).await?;
+            let tables =
+                membership::pull_tables(&snapshot, &roles, filter.as_ref(), options.matching())
+                    .map_err(to_js)?;
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Pulled<'a> {
+                #[serde(flatten)]
+                tables: &'a membership::PullTables,
+                pages: &'a std::collections::BTreeMap<String, usize>,
+            }
+            to_value(&Pulled {
+                tables: &tables,
+                pages: &snapshot.pages,
+            })
+        })
+    }
+
+    /// Pulls the live state and plans a desired-membership sheet against it and the Roles sheet.
+    #[wasm_bindgen(js_name = planMembership)]
+    pub fn plan_membership(
+        &self,
+        desired: JsValue,
+        roles: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let conn = self.conn.clone();
+        future_to_promise(async move {
+            let table = read_table(desired)?;
+            let roles = read_roles(roles)?;
+            let options: MembershipOptions = parse_options(options)?;
+            let snapshot = pull_snapshot(&conn, on_progress.as_ref()).await?;
+            let plan = membership::plan_changes(
+                &table,
+                &roles,
+                &snapshot,
+                options.matching(),
+                Date::from_unix_millis(now_ms()),
+            );
+            Ok(MembershipSheetRun {
+                conn,
+                table,
+                run: Rc::new(RefCell::new(MembershipRun::new(plan))),
+                groups: Driver::new(),
+                attributes: Driver::new(),
+                applied: Rc::new(RefCell::new(false)),
+            }
+            .into())
+        })
+    }
+}
+
+/// A planned desired-membership sheet: shows its plan, applies it, and reports outcomes.
+#[wasm_bindgen]
+pub struct MembershipSheetRun {
+    conn: Connection,
+    table: Table,
+    run: Rc<RefCell<MembershipRun>>,
+    groups: Rc<RefCell<Driver<membership::GroupMemberStep>>>,
+    attributes: Rc<RefCell<Driver<ProvisionStep>>>,
+    applied: Rc<RefCell<bool>>,
+}
+
+#[wasm_bindgen]
+impl MembershipSheetRun {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
+    pub fn plan(&self) -> Result<JsValue, JsValue> {
+        let run = self.run.borrow();
+        let plan = &run.plan;
+        let invalid: Vec<&membership::ChangeRow> = plan
+            .rows
+            .iter()
+            .filter(|r| r.action == membership::ChangeAction::Invalid)
+            .collect();
+        to_value(&PlanOut {
+            counts: plan.counts(),
+            file_error: (!plan.file_errors.is_empty()).then(|| plan.file_errors.join(" ")),
+            changes: plan.changes(),
+            table: membership::change_plan_table(plan),
+            problems: invalid.iter().map(|r| r.reason.clone()).collect(),
+            problem_rows: invalid.iter().map(|r| r.row).collect(),
+        })
+    }
+
+    /// Applies the plan: group additions and removals, then the attribute changes the role
+    /// rules imply (a directory listing, then import jobs). Progress as in `LifecycleRun.apply`.
+    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
+        let (run, groups, attributes, conn, applied) = (
+            self.run.clone(),
+            self.groups.clone(),
+            self.attributes.clone(),
+            self.conn.clone(),
+            self.applied.clone(),
+        );
+        future_to_promise(async move {
+            if std::mem::replace(&mut *applied.borrow_mut(), true) {
+                return Err(to_js(
+                    "This plan was already applied: plan again to apply it again.",
+                ));
+            }
+            let cb = on_progress.as_ref();
+            let steps = run.borrow().group_steps();
+            if !steps.is_empty() {
+                run_phase(&groups, &conn, steps, "groups", cb).await?;
+                let d = groups.borrow();
+                let exec = d.exec.as_ref().expect("the phase ran");
+                let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+                run.borrow_mut().record_groups(&outcomes);
+            }
+            let cancelled = groups.borrow().cancelled;
+            let pending = run.borrow_mut().attributes.take();
+            if let (Some(prov), false) = (pending, cancelled) {
+                let prov = Rc::new(RefCell::new(prov));
+                let participants = list_all_participants(&conn).await;
+                let result = match participants {
+                    Ok(participants) => {
+                        let jobs = prov.borrow_mut().import_steps(&participants);
+                        provision_phase(&prov, &attributes, &conn, jobs, "roles", cb).await
+                    }
+                    Err(e) => Err(e),
+                };
+                run.borrow_mut().attributes = Some(prov.borrow().clone());
+                result?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sending: what was not sent ends `skipped`.
+    pub fn cancel(&self) {
+        cancel_driver(&self.groups);
+        cancel_driver(&self.attributes);
+    }
+
+    /// The outcome column names to write beside the input.
+    #[wasm_bindgen(js_name = outcomeColumns)]
+    pub fn outcome_columns(&self) -> Vec<String> {
+        membership::OUTCOME_COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
+    #[wasm_bindgen(js_name = outcomeRows)]
+    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
+        let rows: Vec<OutcomeRow> = self
+            .run
+            .borrow()
+            .outcomes()
+            .into_iter()
+            .map(|o| OutcomeRow {
+                row: o.row,
+                status: o.status.as_str().into(),
+                values: o.values(),
+            })
+            .collect();
+        to_value(&rows)
+    }
+
+    /// The input with the outcome columns beside it.
+    #[wasm_bindgen(js_name = outcomeTable)]
+    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&membership::outcome_table(
+            &self.table,
+            &self.run.borrow().outcomes(),
+        ))
+    }
+
+    /// Every request the run sent, as a table for an "Audit" sheet.
+    #[wasm_bindgen(js_name = auditTable)]
+    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&lifecycle::audit_table(&self.audit()))
+    }
+
+    /// Every request the run sent, as JSON Lines (no token in it).
+    #[wasm_bindgen(js_name = auditJsonl)]
+    pub fn audit_jsonl(&self) -> String {
+        lifecycle::audit_jsonl(&self.audit())
+    }
+}
+
+impl MembershipSheetRun {
+    fn audit(&self) -> Vec<AuditEntry> {
+        let mut all = self.groups.borrow().audit.clone();
+        all.extend(self.attributes.borrow().audit.iter().cloned());
+        all
+    }
+}
+
+/// The Roles sheet template (`Role | Attribute | Operator | Value`).
+#[wasm_bindgen(js_name = rolesTemplate)]
+pub fn roles_template() -> Result<JsValue, JsValue> {
+    to_value(&rules::role_template())
+}
+
+/// The desired-membership sheet template (`User | Group or role | Member`).
+#[wasm_bindgen(js_name = membershipTemplate)]
+pub fn membership_template() -> Result<JsValue, JsValue> {
+    to_value(&membership::desired_template())
+}
