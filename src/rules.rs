@@ -336,22 +336,9 @@ pub fn read_role_sheet(table: &Table) -> RoleSheet {
             )));
             continue;
         }
-        let index = match sheet
-            .roles
-            .iter()
-            .position(|r| r.name.to_lowercase() == name.to_lowercase())
-        {
-            Some(i) => i,
-            None => {
-                sheet.roles.push(RoleDef {
-                    name: name.to_string(),
-                    rules: Vec::new(),
-                });
-                sheet.roles.len() - 1
-            }
-        };
         if attribute.is_empty() && op.is_empty() && value.is_empty() {
-            continue; // a role assigned by hand only
+            role_index(&mut sheet.roles, name); // a role assigned by hand only
+            continue;
         }
         let operator = match RuleOperator::parse(op) {
             Some(o) => o,
@@ -391,6 +378,7 @@ pub fn read_role_sheet(table: &Table) -> RoleSheet {
             )));
             continue;
         }
+        let index = role_index(&mut sheet.roles, name);
         sheet.roles[index].rules.push(RoleRule {
             attribute: attribute.to_string(),
             operator,
@@ -405,6 +393,23 @@ pub fn read_role_sheet(table: &Table) -> RoleSheet {
         });
     }
     sheet
+}
+
+/// The index of the role `name` (case-insensitive), added when new.
+fn role_index(roles: &mut Vec<RoleDef>, name: &str) -> usize {
+    match roles
+        .iter()
+        .position(|r| r.name.to_lowercase() == name.to_lowercase())
+    {
+        Some(i) => i,
+        None => {
+            roles.push(RoleDef {
+                name: name.to_string(),
+                rules: Vec::new(),
+            });
+            roles.len() - 1
+        }
+    }
 }
 
 /// A Roles sheet with the header and example rows, as a template.
@@ -545,6 +550,10 @@ mod tests {
         );
         assert!(messages[3].contains("one row per value"));
         assert_eq!(sheet.role("f").unwrap().rules.len(), 1);
+        assert!(
+            sheet.role("a").is_none(),
+            "a row that is refused does not make a role"
+        );
         let missing = read_role_sheet(&Table {
             columns: vec!["Role".into(), "Attribute".into()],
             rows: vec![vec!["x".into(), "y".into()]],

@@ -136,7 +136,9 @@ export async function startApp(makeHost) {
     await host.writeSheet('Membership matrix', pulled.matrix, { activate: false });
     renderBarChart($('mp-chart'), pulled.counts);
     const p = pulled.pages;
-    $('mp-summary').textContent = `${pulled.users} users, ${pulled.long.rows.length} memberships (${pulled.counts.filter((c) => c.kind === 'group').length} groups, ${pulled.counts.filter((c) => c.kind === 'role').length} roles). ${pulled.requests} requests: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
+    const n = (count, word) => `${count} ${word}${count === 1 ? '' : 's'}`;
+    const kinds = (k) => pulled.counts.filter((c) => c.kind === k).length;
+    $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
   }

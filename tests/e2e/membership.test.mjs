@@ -48,6 +48,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await page.click('#rl-sandbox');
+  await page.waitForFunction(() => document.getElementById('rl-paste').value !== '');
   assert.match(await page.inputValue('#rl-paste'), /^Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle/);
 
   const stats = async () => (await control('control/stats')).requests;

@@ -176,3 +176,49 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
   assertProvisioned(assert, valid, await sandboxParticipants(server));
   assert.deepEqual(page.problems, []);
 });
+
+test('the task pane reads the Roles sheet, writes the Membership sheets and chart, and applies a desired-membership table beside its rows', async () => {
+  const users = (await sandboxUsers()).slice(5, 9);
+  const state = await (await fetch(`${server.url}/sandbox/control/state`, { headers: { 'x-api-token': server.adminToken } })).json();
+  const frontDesk = state.groups.find((g) => g.name === 'Front Desk');
+  const desired = [['User', 'Group or role', 'Member'],
+    ...users.map((u) => [u.username, 'Front Desk', frontDesk.members.includes(u.id) ? 'no' : 'yes']),
+    ['ghost@nowhere.example', 'Front Desk', 'yes']];
+  const page = await openPane({
+    sheets: [
+      { name: 'Roles', rows: [['Role', 'Attribute', 'Operator', 'Value'], ['Seattle Team', 'Hotel', 'In', 'Seattle'], ['Odd', 'Hotel', 'Like', 'x']] },
+      { name: 'Asks', rows: desired },
+    ],
+    select: { sheet: 'Asks', address: 'A2' },
+  });
+  await page.check('input[name=mode][value=qualtrics]');
+  await page.fill('#datacenter', 'iad1');
+  await page.fill('#token', server.adminToken);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+
+  await page.click('#mp-pull');
+  await page.waitForFunction(() => document.getElementById('mp-summary').textContent !== '' || !document.getElementById('mp-error').hidden, null, { timeout: 60_000 });
+  const brandUsers = (await sandboxUsers()).length; // 300, plus any the provisioning test made
+  assert.match(await page.textContent('#mp-summary'), new RegExp(`^${brandUsers} users, \\d+ memberships \\(12 groups, 1 role\\)`));
+  assert.match(await page.textContent('#mp-notes'), /Row 3, Operator: "Like" is not an operator/);
+  const long = await page.evaluate(() => window.__workbook.values('Membership'));
+  assert.deepEqual(long[0], ['User', 'Username', 'Email', 'Group or role', 'Kind', 'Account status', 'User ID']);
+  const groupRows = long.slice(1).filter((r) => r[4] === 'group').length;
+  assert.equal(groupRows, state.groups.reduce((n, g) => n + g.members.length, 0));
+  const matrix = await page.evaluate(() => window.__workbook.values('Membership matrix'));
+  assert.equal(matrix.length, brandUsers + 1);
+  assert.equal(await page.locator('#mp-chart rect').count(), 13);
+
+  await page.evaluate(() => window.__workbook.select('Asks', 'A2'));
+  await page.click('#mb-plan');
+  await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '', null, { timeout: 60_000 });
+  await page.click('#mb-apply');
+  await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
+  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 skipped. Written beside your rows in "Asks".');
+  const asks = await page.evaluate(() => window.__workbook.values('Asks'));
+  assert.deepEqual(asks[0].slice(3), ['Status', 'Message', 'Applied at']);
+  assert.match(asks[1][4], /^(added to|removed from) group Front Desk$/);
+  assert.match(asks[5][4], /^not sent: Row 6, User: "ghost@nowhere\.example" is not a user of this brand/);
+  assert.deepEqual(page.problems, []);
+});

@@ -379,4 +379,34 @@ mod tests {
         assert_eq!(a.users[0].user_type, UT_BRAND_ADMIN);
         assert_ne!(a.users[1].user_type, UT_BRAND_ADMIN);
     }
+
+    #[test]
+    fn groups_and_roles_are_deterministic_and_scale() {
+        let a = Brand::seeded(1);
+        let b = Brand::seeded(1);
+        assert_eq!(a.groups, b.groups);
+        assert_eq!(a.roles, b.roles);
+        assert_eq!(a.roles.len(), ROLE_COUNT);
+        assert!(a
+            .groups
+            .iter()
+            .all(|g| g.id.len() == 18 && g.id.starts_with("GR_")));
+        // 15 % of the users per group in a small brand.
+        let mean = a.groups.iter().map(|g| g.members.len()).sum::<usize>() as f64 / 12.0;
+        assert!((25.0..50.0).contains(&mean), "{mean}");
+        // About three groups per user in a big one; names beyond the twelve are generated.
+        let big = Brand::seeded_with(1, 2000, 300, 9);
+        let memberships: usize = big.groups.iter().map(|g| g.members.len()).sum();
+        let per_user = memberships as f64 / 2000.0;
+        assert!((2.7..3.3).contains(&per_user), "{per_user}");
+        assert_eq!(big.groups[12].name, "Team 013");
+        assert_eq!(big.groups[299].name, "Team 300");
+        assert_eq!(big.roles.len(), 9);
+        assert_eq!(big.roles[6].name, "Region AMER 007");
+        // The same users whatever the number of groups and roles.
+        assert_eq!(
+            big.users[..250],
+            Brand::seeded_with(1, 2000, 12, 6).users[..250]
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! value on `::`, trims each part, and looks for an exact part. Case-sensitive. A missing
 //! attribute matches nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rand::Rng;
 use serde::Serialize;
@@ -96,6 +96,9 @@ pub fn seed_roles(rng: &mut impl Rng, count: usize, participants: &[Participant]
         let (name, rules) = match named.get(i) {
             Some((n, r)) => (n.to_string(), r.clone()),
             None => {
+                // Generated roles cycle over the seed attributes, and within each attribute
+                // over its values: Region AMER 007, Hotel Seattle 008, Role Manager 009,
+                // Region EMEA 010, …
                 let kinds = [
                     ("Region", Equals, ["AMER", "EMEA", "APAC"].as_slice()),
                     ("Hotel", In, ["Seattle", "Provo", "Boston"].as_slice()),
@@ -105,8 +108,9 @@ pub fn seed_roles(rng: &mut impl Rng, count: usize, participants: &[Participant]
                         ["Manager", "Agent", "Analyst", "Housekeeper"].as_slice(),
                     ),
                 ];
-                let (attr, op, values) = kinds[i % 3];
-                let value = values[i % values.len()];
+                let k = i - named.len();
+                let (attr, op, values) = kinds[k % kinds.len()];
+                let value = values[(k / kinds.len()) % values.len()];
                 (
                     format!("{attr} {value} {:03}", i + 1),
                     vec![rule(attr, op, value)],
@@ -120,37 +124,46 @@ pub fn seed_roles(rng: &mut impl Rng, count: usize, participants: &[Participant]
             members: BTreeMap::new(),
         });
     }
-    if participants.len() > 10 {
-        let mut pick = |role: usize, n: usize, ok: &dyn Fn(&Participant) -> bool| {
-            let mut added = 0;
-            while added < n {
-                let p = &participants[rng.random_range(2..participants.len())];
-                if ok(p) && !roles[role].members.contains_key(&p.unique_identifier) {
-                    roles[role]
-                        .members
-                        .insert(p.unique_identifier.clone(), Assignment::Manual);
-                    added += 1;
-                }
+    // Manual members (never the brand administrator's or the standard user's participants,
+    // the first two). Drawn without replacement, so a small brand gets fewer, never a hang.
+    let mut pick =
+        |roles: &mut [Role], role: usize, n: usize, ok: &dyn Fn(&Participant) -> bool| {
+            let Some(role) = roles.get_mut(role) else {
+                return;
+            };
+            let mut candidates: Vec<&Participant> =
+                participants.iter().skip(2).filter(|p| ok(p)).collect();
+            for _ in 0..n.min(candidates.len()) {
+                let p = candidates.swap_remove(rng.random_range(0..candidates.len()));
+                role.members
+                    .insert(p.unique_identifier.clone(), Assignment::Manual);
             }
         };
-        if count > 5 {
-            pick(5, 3, &|_| true);
-        }
-        if count > 3 {
-            pick(3, 2, &|p| {
-                p.metadata.get("Region").is_some_and(|r| r != "EMEA")
-            });
-        }
-    }
+    pick(&mut roles, 5, 3, &|_| true);
+    pick(&mut roles, 3, 2, &|p| {
+        p.metadata.get("Region").is_some_and(|r| r != "EMEA")
+    });
     roles
 }
 
-/// Recomputes every role with a rule over the participants: a match joins as `Auto` (a manual
-/// member stays manual); an `Auto` member that no longer matches leaves; manual members stay.
+/// Whether a participant's metadata puts it in a role by rule: the rules are alternatives, so
+/// any one matching is enough; a role without rules matches nobody.
+pub fn matches_any(rules: &[RoleRule], metadata: &BTreeMap<String, String>) -> bool {
+    rules.iter().any(|r| r.matches(metadata))
+}
+
+/// Recomputes every role with at least one rule over the participants: a match joins as
+/// `Auto` (a member already there, in particular a manual one, keeps its assignment); an
+/// `Auto` member that no longer matches, or whose participant is gone, leaves; manual members
+/// always stay, as Qualtrics documents. Roles without rules are left alone.
 pub fn recompute(roles: &mut [Role], participants: &[Participant]) {
+    let present: HashSet<&str> = participants
+        .iter()
+        .map(|p| p.unique_identifier.as_str())
+        .collect();
     for role in roles.iter_mut().filter(|r| !r.rules.is_empty()) {
         for p in participants {
-            let matches = role.rules.iter().any(|r| r.matches(&p.metadata));
+            let matches = matches_any(&role.rules, &p.metadata);
             match (matches, role.members.get(&p.unique_identifier)) {
                 (true, None) => {
                     role.members
@@ -162,10 +175,8 @@ pub fn recompute(roles: &mut [Role], participants: &[Participant]) {
                 _ => {}
             }
         }
-        // Participants that no longer exist leave too.
-        role.members.retain(|uid, a| {
-            *a == Assignment::Manual || participants.iter().any(|p| p.unique_identifier == *uid)
-        });
+        role.members
+            .retain(|uid, a| *a == Assignment::Manual || present.contains(uid.as_str()));
     }
 }
 
@@ -235,5 +246,135 @@ mod tests {
         assert!(!r.matches(&m("emea")));
         assert!(!r.matches(&m("EMEA::AMER")));
         assert!(!r.matches(&BTreeMap::new()));
+    }
+
+    #[test]
+    fn in_trims_parts_but_never_matches_a_substring_or_a_missing_attribute() {
+        let r = rule("Hotel", RuleOperator::In, "Seattle");
+        let m = |v: &str| BTreeMap::from([("Hotel".to_string(), v.to_string())]);
+        assert!(r.matches(&m("Seattle")));
+        assert!(r.matches(&m("Provo::  Seattle ")));
+        assert!(r.matches(&m(" Seattle ::Boston")));
+        assert!(!r.matches(&m("Seattleite")));
+        assert!(!r.matches(&m("Seattleite::Provo")));
+        assert!(!r.matches(&m("seattle::Provo")), "case-sensitive");
+        assert!(!r.matches(&m("Seattle Provo")), "only :: separates");
+        assert!(!r.matches(&BTreeMap::from([(
+            "Region".to_string(),
+            "Seattle".to_string()
+        )])));
+        // Equals does not trim: the whole value, exactly.
+        let e = rule("Hotel", RuleOperator::Equals, "Seattle");
+        assert!(!e.matches(&m(" Seattle")));
+    }
+
+    #[test]
+    fn rules_are_alternatives_and_roles_without_rules_are_left_alone() {
+        let mut roles = vec![
+            Role {
+                id: "RL_1".into(),
+                name: "Either".into(),
+                rules: vec![
+                    rule("Region", RuleOperator::Equals, "EMEA"),
+                    rule("Hotel", RuleOperator::In, "Boston"),
+                ],
+                members: BTreeMap::new(),
+            },
+            Role {
+                id: "RL_2".into(),
+                name: "By hand".into(),
+                rules: vec![],
+                members: BTreeMap::from([("gone".to_string(), Assignment::Manual)]),
+            },
+        ];
+        let people = vec![
+            participant("a", &[("Region", "EMEA")]),
+            participant("b", &[("Hotel", "Provo::Boston")]),
+            participant("c", &[("Region", "AMER"), ("Hotel", "Provo")]),
+        ];
+        recompute(&mut roles, &people);
+        assert_eq!(
+            roles[0]
+                .members
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
+        assert_eq!(roles[1].members.len(), 1, "no rule: nothing recomputed");
+    }
+
+    fn seeded_participants(n: usize) -> Vec<Participant> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        (0..n)
+            .map(|i| {
+                let mut p = participant(&format!("U{i:03}"), &[]);
+                p.metadata = crate::sandbox::directory::seed_metadata(&mut rng);
+                p
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seeded_roles_have_the_named_rules_manual_members_and_generated_names() {
+        use rand::SeedableRng;
+        let people = seeded_participants(40);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut roles = seed_roles(&mut rng, 10, &people);
+        recompute(&mut roles, &people);
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "Seattle Team",
+                "Provo Team",
+                "Boston Team",
+                "EMEA Sales",
+                "Hotel Managers",
+                "Executive Viewers",
+                "Region AMER 007",
+                "Hotel Seattle 008",
+                "Role Manager 009",
+                "Region EMEA 010",
+            ]
+        );
+        assert_eq!(
+            roles[1].rules,
+            vec![rule("Hotel", RuleOperator::In, "Provo")]
+        );
+        assert_eq!(
+            roles[9].rules,
+            vec![rule("Region", RuleOperator::Equals, "EMEA")]
+        );
+        assert!(roles
+            .iter()
+            .all(|r| r.id.len() == 18 && r.id.starts_with("RL_")));
+        let manual = |r: &Role| -> Vec<String> {
+            r.members
+                .iter()
+                .filter(|(_, a)| **a == Assignment::Manual)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        assert!(roles[5].rules.is_empty());
+        assert_eq!(manual(&roles[5]).len(), 3);
+        assert_eq!(roles[5].members.len(), 3);
+        let emea_manual = manual(&roles[3]);
+        assert_eq!(emea_manual.len(), 2);
+        for uid in &emea_manual {
+            let p = people.iter().find(|p| p.unique_identifier == *uid).unwrap();
+            assert_ne!(p.metadata["Region"], "EMEA", "manual members are not EMEA");
+        }
+        let emea_auto = roles[3].members.len() - 2;
+        let emea = people
+            .iter()
+            .filter(|p| p.metadata["Region"] == "EMEA")
+            .count();
+        assert_eq!(emea_auto, emea, "every EMEA participant joined by rule");
+        // A tiny directory gets what it can, without hanging.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let few = seed_roles(&mut rng, 6, &seeded_participants(3));
+        assert_eq!(few[5].members.len(), 1);
     }
 }
