@@ -944,6 +944,10 @@ pub fn plan_changes(
 
     // Check each user's combined attribute changes reach every wanted role state, and say what
     // else they change.
+    let refuse = |row: &mut ChangeRow, why: String| {
+        row.action = ChangeAction::Invalid;
+        row.reason = format!("Row {}, {}: {why}", row.row, column(target_col));
+    };
     let mut attribute_rows: Vec<(usize, Metadata, Metadata, Vec<usize>)> = Vec::new();
     for (user, w) in work {
         let after_roles: BTreeSet<usize> = roles.roles_of(&w.after, options).into_iter().collect();
@@ -960,25 +964,15 @@ pub fn plan_changes(
                     .iter()
                     .map(|(i, _, _)| format!("row {}", plan.rows[*i].row))
                     .collect();
-                let row = &mut plan.rows[index];
-                row.action = ChangeAction::Invalid;
-                row.reason = format!(
-                    "Row {}, {}: holds today, but the attribute changes of {} would undo it, so they are not sent: change one of the rows.",
-                    row.row,
-                    column(target_col),
+                refuse(&mut plan.rows[index], format!(
+                    "holds today, but the attribute changes of {} would undo it, so they are not sent: change one of the rows.",
                     changes.join(", ")
-                );
+                ));
             }
         }
         for &(index, r, wanted) in &w.rows {
             if conflict {
-                let row = &mut plan.rows[index];
-                row.action = ChangeAction::Invalid;
-                row.reason = format!(
-                    "Row {}, {}: not sent: this user's attribute changes would undo a role another row wants kept (see that row).",
-                    row.row,
-                    column(target_col)
-                );
+                refuse(&mut plan.rows[index], "not sent: this user's attribute changes would undo a role another row wants kept (see that row).".into());
                 continue;
             }
             if after_roles.contains(&r) != wanted {
@@ -988,14 +982,10 @@ pub fn plan_changes(
                     .filter(|(i, _, _)| *i != index)
                     .map(|(i, _, _)| format!("row {}", plan.rows[*i].row))
                     .collect();
-                let row = &mut plan.rows[index];
-                row.action = ChangeAction::Invalid;
-                row.reason = format!(
-                    "Row {}, {}: the attribute changes for this user's other rows ({}) undo this one, so no single set of attributes gives both: change one of the rows.",
-                    row.row,
-                    column(target_col),
+                refuse(&mut plan.rows[index], format!(
+                    "the attribute changes for this user's other rows ({}) undo this one, so no single set of attributes gives both: change one of the rows.",
                     others.join(", ")
-                );
+                ));
                 continue;
             }
             ok_rows.push(index);
@@ -1003,9 +993,11 @@ pub fn plan_changes(
         // A conflict invalidates the user's attribute change as a whole: nothing half-done.
         if ok_rows.len() != w.rows.len() {
             for index in ok_rows {
-                let row = &mut plan.rows[index];
-                row.action = ChangeAction::Invalid;
-                row.reason = format!("Row {}, {}: not sent, because another row for this user conflicts with it (see that row).", row.row, column(target_col));
+                refuse(
+                    &mut plan.rows[index],
+                    "not sent, because another row for this user conflicts with it (see that row)."
+                        .into(),
+                );
             }
             continue;
         }
@@ -1351,18 +1343,13 @@ pub fn outcome_table(input: &Table, outcomes: &[ChangeOutcome]) -> Table {
 
 /// A desired-membership sheet with the header and example rows, as a template.
 pub fn desired_template() -> Table {
-    let rows = [
-        ["ada@example.org", "Front Desk", "yes"],
-        ["ada@example.org", "EMEA Sales", "no"],
-    ];
-    Table {
-        columns: DESIRED_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        rows: rows
-            .iter()
-            .map(|r| r.iter().map(|s| s.to_string()).collect())
-            .collect(),
-        row_numbers: Vec::new(),
-    }
+    Table::from_text(
+        &DESIRED_COLUMNS,
+        &[
+            &["ada@example.org", "Front Desk", "yes"],
+            &["ada@example.org", "EMEA Sales", "no"],
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -33,14 +33,7 @@ fn participant(uid: &str, user_id: &str, meta: &[(&str, &str)]) -> Participant {
 }
 
 fn table(columns: &[&str], rows: &[&[&str]]) -> Table {
-    Table {
-        columns: columns.iter().map(|s| s.to_string()).collect(),
-        rows: rows
-            .iter()
-            .map(|r| r.iter().map(|s| s.to_string()).collect())
-            .collect(),
-        row_numbers: Vec::new(),
-    }
+    Table::from_text(columns, rows)
 }
 
 fn roles() -> RoleSheet {

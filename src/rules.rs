@@ -414,19 +414,14 @@ fn role_index(roles: &mut Vec<RoleDef>, name: &str) -> usize {
 
 /// A Roles sheet with the header and example rows, as a template.
 pub fn role_template() -> Table {
-    let rows = [
-        ["Seattle Team", "Hotel", "In", "Seattle"],
-        ["EMEA Sales", "Region", "Equals", "EMEA"],
-        ["Executive Viewers", "", "", ""],
-    ];
-    Table {
-        columns: ROLE_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        rows: rows
-            .iter()
-            .map(|r| r.iter().map(|s| s.to_string()).collect())
-            .collect(),
-        row_numbers: Vec::new(),
-    }
+    Table::from_text(
+        &ROLE_COLUMNS,
+        &[
+            &["Seattle Team", "Hotel", "In", "Seattle"],
+            &["EMEA Sales", "Region", "Equals", "EMEA"],
+            &["Executive Viewers", "", "", ""],
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -434,14 +429,8 @@ mod tests {
     use super::*;
 
     fn table(rows: &[[&str; 4]]) -> Table {
-        Table {
-            columns: ROLE_COLUMNS.iter().map(|s| s.to_string()).collect(),
-            rows: rows
-                .iter()
-                .map(|r| r.iter().map(|s| s.to_string()).collect())
-                .collect(),
-            row_numbers: Vec::new(),
-        }
+        let rows: Vec<&[&str]> = rows.iter().map(|r| &r[..]).collect();
+        Table::from_text(&ROLE_COLUMNS, &rows)
     }
 
     fn meta(pairs: &[(&str, &str)]) -> Metadata {

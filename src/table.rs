@@ -47,6 +47,18 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Table {
+    /// A table of text cells from string slices (templates, examples, tests).
+    pub fn from_text(columns: &[&str], rows: &[&[&str]]) -> Table {
+        Table {
+            columns: columns.iter().map(|s| s.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|s| s.to_string()).collect())
+                .collect(),
+            row_numbers: Vec::new(),
+        }
+    }
+
     /// The sheet row number of row `index` (0-based).
     pub fn row_number(&self, index: usize) -> u32 {
         self.row_numbers

@@ -269,6 +269,45 @@ struct OutcomeRow {
     values: Vec<String>,
 }
 
+/// An outcome the hosts write beside a row.
+trait SheetOutcome {
+    fn row(&self) -> u32;
+    fn status(&self) -> crate::exec::OutcomeStatus;
+    fn values(&self) -> Vec<String>;
+}
+
+macro_rules! sheet_outcome {
+    ($t:ty) => {
+        impl SheetOutcome for $t {
+            fn row(&self) -> u32 {
+                self.row
+            }
+            fn status(&self) -> crate::exec::OutcomeStatus {
+                self.status
+            }
+            fn values(&self) -> Vec<String> {
+                <$t>::values(self)
+            }
+        }
+    };
+}
+sheet_outcome!(lifecycle::RowOutcome);
+sheet_outcome!(provision::RowOutcome);
+sheet_outcome!(crate::membership::ChangeOutcome);
+
+/// `[{row, status, values}]` for the hosts, values in `outcomeColumns()` order.
+fn outcome_rows<T: SheetOutcome>(outcomes: Vec<T>) -> Result<JsValue, JsValue> {
+    let rows: Vec<OutcomeRow> = outcomes
+        .iter()
+        .map(|o| OutcomeRow {
+            row: o.row(),
+            status: o.status().as_str().into(),
+            values: o.values(),
+        })
+        .collect();
+    to_value(&rows)
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RunProgress {
@@ -690,16 +729,7 @@ impl LifecycleRun {
     /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
     #[wasm_bindgen(js_name = outcomeRows)]
     pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        let rows: Vec<OutcomeRow> = self
-            .row_outcomes()
-            .into_iter()
-            .map(|o| OutcomeRow {
-                row: o.row,
-                status: o.status.as_str().into(),
-                values: o.values(),
-            })
-            .collect();
-        to_value(&rows)
+        outcome_rows(self.row_outcomes())
     }
 
     /// Each input row's outcome: `[{key, row, status, message, userId, appliedAt}]`.
@@ -861,18 +891,7 @@ impl ProvisionSheetRun {
     /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
     #[wasm_bindgen(js_name = outcomeRows)]
     pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        let rows: Vec<OutcomeRow> = self
-            .run
-            .borrow()
-            .outcomes()
-            .into_iter()
-            .map(|o| OutcomeRow {
-                row: o.row,
-                status: o.status.as_str().into(),
-                values: o.values(),
-            })
-            .collect();
-        to_value(&rows)
+        outcome_rows(self.run.borrow().outcomes())
     }
 
     /// The input with the outcome columns beside it (password cells blanked).
@@ -1131,18 +1150,7 @@ impl MembershipSheetRun {
     /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
     #[wasm_bindgen(js_name = outcomeRows)]
     pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        let rows: Vec<OutcomeRow> = self
-            .run
-            .borrow()
-            .outcomes()
-            .into_iter()
-            .map(|o| OutcomeRow {
-                row: o.row,
-                status: o.status.as_str().into(),
-                values: o.values(),
-            })
-            .collect();
-        to_value(&rows)
+        outcome_rows(self.run.borrow().outcomes())
     }
 
     /// The input with the outcome columns beside it.
