@@ -19,12 +19,14 @@ pub mod membership;
 pub mod provision;
 pub mod reference;
 pub mod rules;
+pub mod sheetfile;
 pub mod table;
 pub mod time;
 pub mod users;
 
-/// The wasm-bindgen bindings (only in the wasm32 build).
-#[cfg(target_arch = "wasm32")]
+/// The wasm-bindgen bindings (only in the wasm32 build, and only with the `js` feature: the
+/// workbook module links the core without them).
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod wasm;
 
 pub use connection::{Auth, Connection, Datacenter};

@@ -1,5 +1,6 @@
 //! A sheet as the core sees it: a header row and rows of text cells.
 
+use crate::sheetfile::FileError;
 use serde::{Deserialize, Serialize};
 
 /// Header + rows of cells, with each row's identity: the sheet row number it came from.
@@ -15,25 +16,15 @@ pub struct Table {
     pub row_numbers: Vec<u32>,
 }
 
-/// Why a CSV file could not be read as a table.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CsvError {
-    /// Nothing but blank lines.
-    #[error(
-        "The file is empty: it needs a header row (for example \"User ID\") and one row per user."
-    )]
-    Empty,
-    /// A header but no data rows.
-    #[error("The file has a header row but no rows below it.")]
-    NoRows,
-    /// The csv reader stopped (for example on invalid UTF-8).
-    #[error("Line {line}: {message}")]
-    Malformed {
-        /// Line number in the file.
-        line: u64,
-        /// What went wrong.
-        message: String,
-    },
+/// A cell that holds a value rather than a column name: a user id, an e-mail address, a number
+/// or a date.
+pub fn looks_like_data(cell: &str) -> bool {
+    let h = cell.trim();
+    h.starts_with("UR_")
+        || (h.contains('@') && h.contains('.'))
+        || (!h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/' | ':' | ' ')))
 }
 
 /// Makes a cell safe to open in a spreadsheet: a value that a spreadsheet would run as a
@@ -80,12 +71,7 @@ impl Table {
     pub fn header_problem(&self) -> Option<String> {
         for (i, h) in self.columns.iter().enumerate() {
             let h = h.trim();
-            let looks_like_data = h.starts_with("UR_")
-                || (h.contains('@') && h.contains('.'))
-                || (!h.is_empty()
-                    && h.chars()
-                        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/' | ':' | ' ')));
-            if looks_like_data {
+            if looks_like_data(h) {
                 return Some(format!(
                     "The first row holds \"{}\", which looks like data, not a column name: include the header row (for example \"User ID\" or \"Username\") in the selection or file.",
                     h.chars().take(40).collect::<String>()
@@ -136,53 +122,11 @@ impl Table {
         table
     }
 
-    /// Reads CSV text (comma-separated, optional UTF-8 byte-order mark): the first non-blank
-    /// record is the header; blank rows are skipped; each row keeps its line number.
-    pub fn from_csv(text: &str) -> Result<Table, CsvError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut table = Table::default();
-        let mut header_seen = false;
-        let mut lines = LineCounter {
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-        };
-        // One record reused for every line: the reader fills it in place.
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    return Err(CsvError::Malformed {
-                        line: e.position().map_or(0, |p| p.line()),
-                        message: e.to_string(),
-                    })
-                }
-            }
-            if record.iter().all(|c| c.trim().is_empty()) {
-                continue;
-            }
-            let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
-            if !header_seen {
-                table.columns = record.iter().map(|c| c.trim().to_string()).collect();
-                header_seen = true;
-            } else {
-                table.rows.push(record.iter().map(str::to_string).collect());
-                table.row_numbers.push(line);
-            }
-        }
-        if !header_seen {
-            return Err(CsvError::Empty);
-        }
-        if table.rows.is_empty() {
-            return Err(CsvError::NoRows);
-        }
-        Ok(table)
+    /// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet): the
+    /// delimiter is sniffed, title rows above the header are skipped, blank rows are skipped and
+    /// each row keeps its line number. See [`crate::sheetfile`] for bytes and the notes.
+    pub fn from_csv(text: &str) -> Result<Table, FileError> {
+        crate::sheetfile::read_text(text).map(|f| f.table)
     }
 
     /// CSV (RFC 4180, UTF-8 with a byte-order mark so Excel reads accents right), with every
@@ -203,33 +147,6 @@ impl Table {
         let mut out = String::from('\u{feff}');
         out.push_str(&String::from_utf8(bytes).expect("cells are UTF-8"));
         out
-    }
-}
-
-/// The 1-based line on which each record starts, counted incrementally (records come in
-/// order, so each newline is counted once). The csv reader's own line count drifts with CRLF
-/// endings and skipped blank lines, and its byte offset may point at the line break before the
-/// record, so line breaks are stepped over first.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    at: usize,
-    line: u32,
-}
-
-impl LineCounter<'_> {
-    fn line_of(&mut self, byte: u64) -> u32 {
-        let mut start = (byte as usize).min(self.text.len());
-        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start >= self.at {
-            self.line += self.text[self.at..start]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u32;
-            self.at = start;
-        }
-        self.line
     }
 }
 
@@ -292,7 +209,10 @@ mod tests {
         assert_eq!(t.cell(1, 1), "");
         let lf = Table::from_csv("a,b\n\n1,2\n3,4").unwrap();
         assert_eq!(lf.row_numbers, vec![3, 4]);
-        assert_eq!(Table::from_csv(" \n\n"), Err(CsvError::Empty));
-        assert_eq!(Table::from_csv("User ID\n"), Err(CsvError::NoRows));
+        assert_eq!(Table::from_csv(" \n\n"), Err(FileError::Empty));
+        assert_eq!(
+            Table::from_csv("User ID\n"),
+            Err(FileError::NoRows { header_line: 1 })
+        );
     }
 }
