@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Builds the page's WASM core (release, wasm-opt) into www/pkg and the server binary.
+# Builds the page's WASM modules (release, wasm-opt) into www/pkg and the server binary:
+# the core (loaded at start) and the workbook module (loaded when a workbook is used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=wasm-release
-cargo build -q --lib --target wasm32-unknown-unknown --profile "$profile"
-wasm="target/wasm32-unknown-unknown/$profile/qualtrics_roster.wasm"
-out=www/pkg/qualtrics_roster_bg.wasm
-# wasm-bindgen + wasm-opt only when the core changed (a few seconds saved on every run).
-if [ ! -f "$out" ] || [ "$wasm" -nt "$out" ] || [ ! -f www/pkg/qualtrics_roster.js ]; then
-  wasm-bindgen --target web --no-typescript --out-dir www/pkg "$wasm"
-  # npm binaryen (Debian's wasm-opt 108 breaks Rust's output); features as rustc emits them.
-  node_modules/.bin/wasm-opt -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$out" -o "$out"
-  touch "$out"
-fi
+for crate in qualtrics_roster qualtrics_roster_xlsx; do
+  # One crate per build: built together, the core's page bindings (its default "js" feature)
+  # would end up in the workbook module too.
+  cargo build -q -p "$crate" --lib --target wasm32-unknown-unknown --profile "$profile"
+  wasm="target/wasm32-unknown-unknown/$profile/$crate.wasm"
+  out="www/pkg/${crate}_bg.wasm"
+  # wasm-bindgen + wasm-opt only when the module changed (a few seconds saved on every run).
+  if [ ! -f "$out" ] || [ "$wasm" -nt "$out" ] || [ ! -f "www/pkg/$crate.js" ]; then
+    wasm-bindgen --target web --no-typescript --out-dir www/pkg "$wasm"
+    # npm binaryen (Debian's wasm-opt 108 breaks Rust's output); features as rustc emits them.
+    node_modules/.bin/wasm-opt -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$out" -o "$out"
+    touch "$out"
+  fi
+done
+# The page's worker talks to it through Comlink (an ES module, served as it is).
+cp node_modules/comlink/dist/esm/comlink.min.mjs www/pkg/comlink.mjs
 cargo build -q -p roster-server

@@ -10,7 +10,7 @@ step "build"; bash scripts/build.sh
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy -q --workspace --all-targets -- -D warnings
-cargo clippy -q --lib --tests --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -q -p qualtrics_roster -p qualtrics_roster_xlsx --lib --tests --target wasm32-unknown-unknown -- -D warnings
 step "Rust: core units, sandbox and relay over loopback"
 cargo test -q --workspace
 step "Rust in headless Chromium: the WASM bindings"

@@ -191,11 +191,37 @@ fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// Reads CSV text into `{columns, rows, rowNumbers}`; throws a message naming the problem.
+/// A file or pasted text as the page gets it: the table, how it was read, what to know.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadOut {
+    #[serde(flatten)]
+    table: Table,
+    description: String,
+    notes: Vec<String>,
+}
+
+fn read_out(file: crate::sheetfile::SheetFile) -> Result<JsValue, JsError> {
+    let out = ReadOut {
+        description: file.description(),
+        notes: file.notes,
+        table: file.table,
+    };
+    to_value(&out).map_err(|_| JsError::new("could not hand the table to the page"))
+}
+
+/// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet) into
+/// `{columns, rows, rowNumbers, description, notes}`; throws a message naming the problem.
 #[wasm_bindgen(js_name = readCsv)]
 pub fn read_csv(text: &str) -> Result<JsValue, JsError> {
-    let table = Table::from_csv(text).map_err(js_error)?;
-    to_value(&table).map_err(|_| JsError::new("could not hand the table to the page"))
+    read_out(crate::sheetfile::read_text(text).map_err(js_error)?)
+}
+
+/// Reads a file's bytes (any of the encodings and delimiters the core knows) like `readCsv`.
+/// A workbook (.xlsx) is refused with a message; the page opens those with the workbook module.
+#[wasm_bindgen(js_name = readFile)]
+pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsError> {
+    read_out(crate::sheetfile::read_bytes(bytes).map_err(js_error)?)
 }
 
 /// Validates and plans a provisioning sheet with no brand to compare against (every row a

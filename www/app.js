@@ -42,18 +42,21 @@ export async function startApp(makeHost) {
     // Nothing remembered, or storage unavailable.
   }
 
-  async function makeClient() {
+  /** Where and how to connect: `{url, token}` (sandbox) or `{relay, url, datacenter, token}`. */
+  async function connectionSpec() {
     if (mode() === 'sandbox') {
       const res = await fetch('sandbox/connect-info').catch(() => null);
       if (!res || !res.ok) {
         throw new Error('This server has no sandbox brand (it was started with --no-sandbox). Choose "My Qualtrics brand".');
       }
       const info = await res.json();
-      return RosterClient.direct(new URL(info.apiPath, location.href).href, info.adminToken);
+      return { url: new URL(info.apiPath, location.href).href, token: info.adminToken };
     }
     const datacenter = checkDatacenter($('datacenter').value); // throws a message saying what to type
-    return RosterClient.viaRelay(new URL('relay', location.href).href, datacenter, $('token').value);
+    return { relay: true, url: new URL('relay', location.href).href, datacenter, token: $('token').value };
   }
+
+  const makeClient = (spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter, spec.token) : RosterClient.direct(spec.url, spec.token));
 
   async function connect() {
     state.client?.free();
@@ -61,8 +64,11 @@ export async function startApp(makeHost) {
     show($('notice'), '');
     $('who').textContent = 'Connecting…';
     try {
-      const client = await makeClient();
+      const spec = await connectionSpec();
+      const client = makeClient(spec);
       const who = await client.whoami();
+      // The page's sheet worker plans and applies with a client of its own.
+      await host.worker?.connect(spec);
       state.client = client;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), who.notice);
@@ -99,23 +105,32 @@ export async function startApp(makeHost) {
   }
 
   const getClient = () => state.client;
+  /** A flow's planner: in the page's sheet worker when the input is there, else in this thread. */
+  const planWith = (kind, options) => async (client, input, journal, onPage) => {
+    const opts = options();
+    const roles = kind === 'membership' ? await host.readRoles() : null;
+    if (input.ref) return host.worker.plan(kind, input.ref, opts, journal, onPage, roles);
+    const table = { columns: input.columns, rows: input.rows, rowNumbers: input.rowNumbers };
+    if (kind === 'lifecycle') return client.planLifecycle(table, { ...opts, journal }, onPage);
+    if (kind === 'provision') return client.planProvision(table, { ...opts, journal }, onPage);
+    return client.planMembership(table, roles, opts, onPage);
+  };
   const lifecycle = createFlowView({
     host, getClient, lock, prefix: 'lc-',
-    planRun: (client, table, journal, onPage) => client.planLifecycle(table, { defaultAction: $('lc-default').value, journal }, onPage),
+    planRun: planWith('lifecycle', () => ({ defaultAction: $('lc-default').value })),
   });
   const provision = createFlowView({
     host, getClient, lock, prefix: 'pv-',
-    planRun: (client, table, journal, onPage) => client.planProvision(table, {
+    planRun: planWith('provision', () => ({
       route: $('pv-route').value,
       userTypes: Object.fromEntries($('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
       jobSize: 100,
-      journal,
-    }, onPage),
+    })),
   });
   const membershipOptions = () => ({ filter: $('mp-filter').value });
   const membership = createFlowView({
     host, getClient, lock, prefix: 'mb-',
-    planRun: async (client, table, journal, onPage) => client.planMembership(table, await host.readRoles(), membershipOptions(), onPage),
+    planRun: planWith('membership', membershipOptions),
   });
 
   /** Pulls who is in which group and role into the Membership and matrix sheets and the chart. */
@@ -175,6 +190,7 @@ export async function startApp(makeHost) {
     on(`${prefix}download-outcomes`, flow.error, flow.downloadOutcomes);
     on(`${prefix}download-before`, flow.error, flow.writeBefore);
     on(`${prefix}download-audit`, flow.error, flow.writeAudit);
+    on(`${prefix}download-xlsx`, flow.error, flow.downloadWorkbook);
   }
   on('pv-template', provision.error, async () => {
     const template = provisionTemplate();

@@ -77,26 +77,28 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     el('summary').textContent = '';
     listProblems([]);
     state.input = await host.readTable(prefix);
-    state.id = tableId(prefix, state.input);
+    state.id = state.input.id ?? tableId(prefix, state.input);
     const journal = loadJournal(state.id);
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
     try {
       state.run = await planRun(
         getClient(),
-        { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers },
+        state.input,
         journal,
         (p) => host.progress(prefix, { text: p.usersSoFar !== undefined ? `Reading the brand's users: ${p.usersSoFar}…` : `Reading the brand (${p.phase}): ${p.total - p.remaining} of ${p.total} listings, ${p.requestsSent} requests…` }),
       );
     } finally {
       host.progress(prefix, { done: true });
     }
-    const planned = state.run.plan();
+    const planned = await state.run.plan();
     if (planned.fileError) throw new Error(planned.fileError);
     state.plan = planned;
     await host.writeSheet('Plan', planned.table, { activate: false, failedRows: new Set(planned.problemRows), prefix });
     const counts = planned.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
-    el('summary').textContent = `${state.input.rows.length} rows from ${state.input.source}: ${counts}.`;
-    listProblems(planned.problems);
+    const rowCount = state.input.rowCount ?? state.input.rows.length;
+    const how = state.input.description ? ` (${state.input.description})` : '';
+    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${state.input.source}${how}: ${counts}.`;
+    listProblems([...(state.input.notes ?? []), ...planned.problems]);
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }
@@ -108,7 +110,7 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     refreshButtons();
     host.progress(prefix, { value: 0, max: state.plan.changes, text: 'Sending…' });
     try {
-      await state.run.apply((p) => {
+      await state.run.apply((host.callback ?? ((f) => f))((p) => {
         const finished = p.total - p.remaining;
         host.progress(prefix, {
           value: finished,
@@ -120,7 +122,7 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
           saveJournal(state.id, journal);
         }
         if (p.stopped) show(el('note'), p.stopped);
-      });
+      }));
     } finally {
       state.applying = false;
       state.applied = true;
@@ -130,12 +132,12 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
   }
 
   async function writeOutcomes() {
-    const rows = state.run.outcomeRows();
+    const rows = await state.run.outcomeRows();
     const byRow = new Map(rows.map((o) => [o.row, o.values]));
     const failed = new Set(rows.filter((o) => o.status === 'failed').map((o) => o.row));
     const n = (s) => rows.filter((o) => o.status === s).length;
-    const table = state.run.outcomeTable();
-    const result = await host.writeColumns(state.input, state.run.outcomeColumns(), byRow, { failed, table, prefix });
+    const table = await state.run.outcomeTable();
+    const result = await host.writeColumns(state.input, await state.run.outcomeColumns(), byRow, { failed, table, prefix });
     // The summary comes last: when it shows, the outcomes are in place.
     el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.`
       + (result.where ? ` Written beside your rows in "${result.where}".` : '');
@@ -155,12 +157,20 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     plan,
     apply,
     cancel,
-    async writeBefore() { await host.writeSheet('Before (undo)', state.run.beforeTable()); },
+    async writeBefore() { await host.writeSheet('Before (undo)', await state.run.beforeTable()); },
     async writeAudit() {
-      if (host.saveAudit) host.saveAudit(state.run.auditJsonl());
-      else await host.writeSheet('Audit', state.run.auditTable());
+      if (host.saveAudit) host.saveAudit(await state.run.auditJsonl());
+      else await host.writeSheet('Audit', await state.run.auditTable());
     },
-    async downloadOutcomes() { host.downloadSheet(`${prefix}Outcomes`, 'outcomes.csv'); },
+    /** Every row's outcome beside the input, as CSV (whole, even when the page shows a preview). */
+    async downloadOutcomes() {
+      if (state.input.ref) host.download('outcomes.csv', await state.run.tableCsv('outcomes'));
+      else host.downloadSheet(`${prefix}Outcomes`, 'outcomes.csv');
+    },
+    /** The outcomes and the plan as one Excel workbook (browser-only mode). */
+    async downloadWorkbook() {
+      host.download('outcomes.xlsx', await state.run.workbook(), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    },
   };
   return { ...actions, refreshButtons, error };
 }

@@ -44,6 +44,7 @@ export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
   const tbody = tableEl.tBodies[0];
   thead.replaceChildren();
   tbody.replaceChildren();
+  tableEl.caption?.remove();
   if (!table) return;
   const head = document.createElement('tr');
   for (const c of table.columns) {
@@ -67,6 +68,10 @@ export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
     frag.append(tr);
   });
   tbody.append(frag);
+  // A preview of a big table (the sheet worker sends the first rows and the count).
+  if (table.totalRows > table.rows.length) {
+    tableEl.createCaption().textContent = `Showing the first ${table.rows.length.toLocaleString('en-US')} of ${table.totalRows.toLocaleString('en-US')} rows; the downloads have them all.`;
+  }
 }
 
 /** Offers `text` as a file download. */

@@ -69,7 +69,7 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
     const expected = [`${activeCount} disable`, `${292 - activeCount} unchanged`, '3 duplicate', '5 not found']
       .filter((s) => !s.startsWith('0 '));
-    assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv: ${expected.join(' · ')}.`);
+    assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv (comma-separated, header on line 1): ${expected.join(' · ')}.`);
     assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
     const unknownRow = page.locator('#lc-table tbody tr[data-row="294"]');
     // (the plan table: Row, User ID, Username, Plan, Current, New, Message)
@@ -177,11 +177,11 @@ test('a file with no id column, an empty file and bad rows each get a clear mess
     await planWith('Email,Name\na@b.c,A\n');
     assert.match(await page.textContent('#lc-error'), /No "User ID" or "Username" column: add one/);
     await planWith('   \n\n');
-    assert.equal(await page.textContent('#lc-error'), 'Choose a CSV file or paste the rows (with their header row) first.');
+    assert.equal(await page.textContent('#lc-error'), 'Choose a CSV or Excel file, or paste the rows (with their header row) first.');
     await page.setInputFiles('#lc-file', { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });
     await page.click('#lc-plan');
     await page.waitForSelector('#lc-error:not([hidden])');
-    assert.equal(await page.textContent('#lc-error'), 'The file is empty: it needs a header row (for example "User ID") and one row per user.');
+    assert.equal(await page.textContent('#lc-error'), 'The file is empty (0 bytes): export it again from where it came from, or choose another file.');
     await page.setInputFiles('#lc-file', []);
     await planWith('User ID,Action,Expiration date\nUR_123,disable,\n,frobnicate,\n');
     assert.match(await page.textContent('#lc-summary'), /2 invalid/);

@@ -102,7 +102,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   await page.fill('#mb-paste', toCsv(rows));
   await page.click('#mb-plan');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '' || !document.getElementById('mb-error').hidden, null, { timeout: 60_000 });
-  assert.match(await page.textContent('#mb-summary'), /^40 rows from pasted text: /);
+  assert.match(await page.textContent('#mb-summary'), /^40 rows from pasted text \(comma-separated, header on line 1\): /);
   assert.equal(await page.textContent('#mb-apply'), 'Apply 40 changes');
   const plan = await tableRows(page, 'mb-table');
   assert.ok(plan.some((r) => /^role Seattle Team: Hotel In Seattle -> (add|remove) Seattle (to|from) Hotel$/.test(r[4])), 'role changes say which rule and attribute');
@@ -116,7 +116,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   for (const [pair, yes] of wanted) assert.equal(again.pairs.has(pair), yes, pair);
   await page.click('#mb-plan');
   await page.waitForFunction(() => /unchanged/.test(document.getElementById('mb-summary').textContent), null, { timeout: 60_000 });
-  assert.equal(await page.textContent('#mb-summary'), '40 rows from pasted text: 40 unchanged.');
+  assert.equal(await page.textContent('#mb-summary'), '40 rows from pasted text (comma-separated, header on line 1): 40 unchanged.');
   assert.equal(await page.isDisabled('#mb-apply'), true);
   assert.deepEqual(page.problems, []);
 });

@@ -37,7 +37,7 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
   const { rows, valid, invalidRows } = provisionSheet(await standardUserType(server), 'pg');
   const page = await openPage(browser, server.url + '/');
   await connect(page);
-  assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv: 188 create user · 188 set attributes · 12 invalid.');
+  assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv (comma-separated, header on line 1): 188 create user · 188 set attributes · 12 invalid.');
   const problems = await page.locator('#pv-problems li').allTextContents();
   for (const expected of [
     /^Row 190, Email: "not-an-email" is not an e-mail address/,
@@ -77,7 +77,7 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
   assert.equal(auditText.trim().split('\n').filter((l) => JSON.parse(l).method === 'POST' && JSON.parse(l).path === '/relay/iad1/API/v3/users').length, 188);
 
   // Applying the same sheet again plans nothing.
-  assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv: 188 unchanged · 12 invalid.');
+  assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv (comma-separated, header on line 1): 188 unchanged · 12 invalid.');
   assert.equal(await page.isDisabled('#pv-apply'), true);
   assert.deepEqual(page.problems, []);
 });
@@ -94,7 +94,7 @@ test('a blank attribute cell keeps the value and <clear> removes it', async () =
   await page.click('#pv-apply');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
   const second = [['Username', 'Role', 'Hotel'], ['keep@roster-test.org', '', '<clear>']];
-  assert.equal(await planFile(page, 'two.csv', second), '1 rows from two.csv: 1 set attributes.');
+  assert.equal(await planFile(page, 'two.csv', second), '1 row from two.csv (comma-separated, header on line 1): 1 set attributes.');
   assert.match(await page.textContent('#pv-table'), /Hotel: Seattle::Provo -> \(cleared\)/);
   await page.click('#pv-apply');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });

@@ -1,7 +1,7 @@
 // The browser host: tables come from a CSV file or pasted text; sheets are tables in the page
 // (with a CSV download) or, for sheets the page has no place for, CSV downloads. The Excel host
 // (host/excel.js) offers the same functions over a workbook.
-import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
+import { readCsv, readFile, tableToCsv } from '../pkg/qualtrics_roster.js';
 import { $, renderTable, download, showProgress } from '../ui.js';
 
 /** Where each sheet is shown in the page: Users in its own table, a flow's Plan and Outcomes
@@ -9,27 +9,64 @@ import { $, renderTable, download, showProgress } from '../ui.js';
 const PAGE_TABLES = { Users: 'users-table', Membership: 'mp-long-table', 'Membership matrix': 'mp-matrix-table' };
 const sheetTable = (name, prefix = '') => PAGE_TABLES[name] ?? (['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
 
-export function createBrowserHost() {
+/** The sheet chooser beside a flow's file input, made when a workbook has several sheets. */
+function sheetPicker(prefix) {
+  let select = $(`${prefix}sheet`);
+  if (!select) {
+    const file = $(`${prefix}file`);
+    const label = Object.assign(document.createElement('label'), { htmlFor: `${prefix}sheet`, textContent: 'Sheet' });
+    select = Object.assign(document.createElement('select'), { id: `${prefix}sheet` });
+    file.after(label, select);
+    file.addEventListener('change', () => { select.replaceChildren(); label.hidden = select.hidden = true; });
+  }
+  return { select, label: select.previousElementSibling };
+}
+
+/**
+ * The browser host. Files and pasted rows are read, planned and applied by the sheet worker
+ * (`worker`, see sheet-worker.js), so big files never freeze the page.
+ */
+export function createBrowserHost({ worker } = {}) {
   const shown = new Map();
   const fileName = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-  return {
+  const host = {
     kind: 'browser',
+    worker,
 
-    /** The flow's chosen file, else its pasted text: `{columns, rows, rowNumbers, source}`. */
+    /** Wraps a progress callback so the worker can call it. */
+    callback: (fn) => (worker ? worker.callback(fn) : fn),
+
+    /** Offers bytes or text as a download. */
+    download,
+
+    /**
+     * The flow's chosen file (CSV in any common encoding, or an .xlsx workbook), else its pasted
+     * text, read in the worker: `{ref, id, columns, rowCount, source, description, notes}`.
+     */
     async readTable(prefix = 'lc-') {
       const file = $(`${prefix}file`).files?.[0];
-      let text;
-      let source;
-      if (file) {
-        text = await file.text();
-        source = file.name;
-      } else if ($(`${prefix}paste`).value.trim()) {
-        text = $(`${prefix}paste`).value;
-        source = 'pasted text';
-      } else {
-        throw new Error('Choose a CSV file or paste the rows (with their header row) first.');
+      const pasted = $(`${prefix}paste`).value;
+      if (!file && !pasted.trim()) {
+        throw new Error('Choose a CSV or Excel file, or paste the rows (with their header row) first.');
       }
-      return { ...readCsv(text), source, text };
+      if (!worker) {
+        const read = file ? readFile(new Uint8Array(await file.arrayBuffer())) : readCsv(pasted);
+        return { ...read, source: file ? file.name : 'pasted text' };
+      }
+      const picker = file ? sheetPicker(prefix) : null;
+      const chosen = picker?.select.value || undefined;
+      host.progress(prefix, { text: `Reading ${file ? file.name : 'the pasted rows'}…` });
+      let read;
+      try {
+        read = await worker.read(file ? { file, sheet: chosen, kind: prefix } : { text: pasted, kind: prefix });
+      } finally {
+        host.progress(prefix, { done: true });
+      }
+      if (picker && read.sheets.length > 1) {
+        picker.select.replaceChildren(...read.sheets.map((name) => new Option(name, name, false, name === read.sheet)));
+        picker.select.hidden = picker.label.hidden = false;
+      }
+      return { ...read, source: file ? (read.sheet ? `${file.name}, sheet "${read.sheet}"` : file.name) : 'pasted text' };
     },
 
     /** The Roles sheet: the chosen file, else the pasted text, else null (groups only). */
@@ -91,4 +128,5 @@ export function createBrowserHost() {
       async remove(key) { localStorage.removeItem(key); },
     },
   };
+  return host;
 }

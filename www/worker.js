@@ -1,0 +1,135 @@
+// The page's sheet worker: reads files (CSV in any encoding, workbooks), plans and applies runs
+// off the main thread, so a 50 MB file never freezes the page. It holds its own WASM core and
+// client (the same token the page's client has, in this worker's memory only). The page talks
+// to it through Comlink (www/sheet-worker.js); big tables stay here and the page gets a preview
+// plus the row count, and asks for whole tables as CSV or XLSX when it downloads them.
+import init, { RosterClient, readFile, readCsv, tableToCsv } from './pkg/qualtrics_roster.js';
+import * as Comlink from './pkg/comlink.mjs';
+
+/** Rows of a table the page shows; the rest are in the downloads. */
+const PREVIEW_ROWS = 1000;
+
+const ready = init();
+let client = null;
+const tables = new Map();
+let nextRef = 1;
+let workbookModule = null;
+
+async function workbooks() {
+  if (!workbookModule) {
+    const mod = await import('./pkg/qualtrics_roster_xlsx.js');
+    await mod.default();
+    workbookModule = mod;
+  }
+  return workbookModule;
+}
+
+/** A table as the page shows it: at most PREVIEW_ROWS rows, with `totalRows` when cut. */
+function preview(table) {
+  if (!table || table.rows.length <= PREVIEW_ROWS) return table;
+  return {
+    ...table,
+    rows: table.rows.slice(0, PREVIEW_ROWS),
+    rowNumbers: table.rowNumbers?.slice(0, PREVIEW_ROWS),
+    totalRows: table.rows.length,
+  };
+}
+
+/** FNV-1a over the bytes or text: which saved journal belongs to this input. */
+function fingerprint(kind, data) {
+  let h = 0x811c9dc5;
+  const mix = (x) => { h ^= x; h = Math.imul(h, 0x01000193) >>> 0; };
+  for (let i = 0; i < kind.length; i++) mix(kind.charCodeAt(i));
+  if (typeof data === 'string') for (let i = 0; i < data.length; i++) mix(data.charCodeAt(i));
+  else for (let i = 0; i < data.length; i++) mix(data[i]);
+  return h.toString(16);
+}
+
+const isZip = (b) => b.length > 1 && b[0] === 0x50 && b[1] === 0x4b;
+
+/** A run (lifecycle, provisioning, membership) as the flow uses it, with tables cut for the
+ * page and whole tables on request. */
+function runFacade(run, input) {
+  const tableOf = { outcomes: () => run.outcomeTable(), plan: () => run.plan().table };
+  return Comlink.proxy({
+    plan() {
+      const planned = run.plan();
+      return { ...planned, table: preview(planned.table) };
+    },
+    apply(onProgress) { return run.apply((p) => { onProgress(p); }); },
+    cancel() { run.cancel(); },
+    outcomeColumns() { return run.outcomeColumns(); },
+    outcomeRows() { return run.outcomeRows(); },
+    outcomeTable() { return preview(run.outcomeTable()); },
+    beforeTable() { return run.beforeTable(); },
+    auditTable() { return run.auditTable(); },
+    auditJsonl() { return run.auditJsonl(); },
+    /** A whole table ('outcomes' or 'plan') as CSV. */
+    tableCsv(which) { return tableToCsv(tableOf[which]()); },
+    /** The outcomes beside the input, and the plan, as one workbook's bytes. */
+    async workbook() {
+      const { writeWorkbook } = await workbooks();
+      const bytes = writeWorkbook([
+        { name: 'Outcomes', table: run.outcomeTable() },
+        { name: 'Plan', table: run.plan().table },
+      ], Date.now());
+      return Comlink.transfer(bytes, [bytes.buffer]);
+    },
+    free() { run.free(); tables.delete(input); },
+  });
+}
+
+const api = {
+  /** Makes the worker's client: `{relay: true, url, datacenter, token}` or `{url, token}`. */
+  async connect(spec) {
+    await ready;
+    client?.free();
+    client = spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter, spec.token) : RosterClient.direct(spec.url, spec.token);
+  },
+
+  /**
+   * Reads a file's bytes (`{bytes, name, sheet}`) or pasted text (`{text}`) and keeps the table
+   * here: `{ref, id, columns, rowCount, description, notes, sheets, sheet}`.
+   */
+  async read({ bytes, text, name, sheet, kind }) {
+    await ready;
+    let read;
+    if (bytes && (isZip(bytes) || /\.xlsx$/i.test(name ?? ''))) {
+      read = (await workbooks()).readWorkbook(bytes, sheet || undefined);
+    } else if (bytes) {
+      read = readFile(bytes);
+    } else {
+      read = readCsv(text);
+    }
+    const ref = nextRef++;
+    tables.set(ref, { columns: read.columns, rows: read.rows, rowNumbers: read.rowNumbers });
+    return {
+      ref,
+      id: fingerprint(`${kind}${sheet ?? ''}`, bytes ?? text),
+      columns: read.columns,
+      rowCount: read.rows.length,
+      description: read.description,
+      notes: read.notes,
+      sheets: read.sheets ?? [],
+      sheet: read.sheet ?? null,
+    };
+  },
+
+  /** Plans a kept table: `kind` is lifecycle, provision or membership. */
+  async plan(kind, ref, options, journal, onPage, roles) {
+    if (!client) throw new Error('Connect first.');
+    const table = tables.get(ref);
+    if (!table) throw new Error('The file was read again or closed: press Plan again.');
+    const progress = (p) => { onPage(p); };
+    let run;
+    if (kind === 'lifecycle') run = await client.planLifecycle(table, { ...options, journal }, progress);
+    else if (kind === 'provision') run = await client.planProvision(table, { ...options, journal }, progress);
+    else run = await client.planMembership(table, roles, options, progress);
+    return runFacade(run, ref);
+  },
+
+  /** Forgets a kept table. */
+  drop(ref) { tables.delete(ref); },
+};
+
+Comlink.expose(api);
