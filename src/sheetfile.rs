@@ -235,10 +235,11 @@ pub fn read_bytes(bytes: &[u8]) -> Result<SheetFile, FileError> {
     let (text, encoding) = decode(bytes)?;
     let mut file = read_text(&text)?;
     file.encoding = encoding;
-    if encoding != "UTF-8" {
+    if encoding == "windows-1252" {
+        // A guess (the bytes were not UTF-8): say so, where a wrong guess would show.
         file.notes.insert(
             0,
-            format!("Read as {encoding} text (the file is not UTF-8): check that accented letters look right in the plan."),
+            "Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.".to_string(),
         );
     }
     Ok(file)

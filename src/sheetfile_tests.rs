@@ -105,7 +105,7 @@ fn windows_1252_is_said_and_a_utf8_file_is_not_taken_for_it() {
     let file = read_bytes(b"Username;Last Name\njose@x.edu;N\xFA\xF1ez\n").unwrap();
     assert_eq!(file.encoding, "windows-1252");
     assert_eq!(file.table.rows[0][1], "Núñez");
-    assert_eq!(file.notes[0], "Read as windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.");
+    assert_eq!(file.notes[0], "Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.");
     let utf8 = read_bytes("Username;Last Name\njose@x.edu;Núñez\n".as_bytes()).unwrap();
     assert_eq!(utf8.encoding, "UTF-8");
     assert!(utf8.notes.is_empty());

@@ -54,3 +54,25 @@ export async function openPage(browser, url, viewport = { width: 1000, height: 8
   await page.waitForSelector('body[data-ready=true]');
   return page;
 }
+
+/** Every user of the sandbox, read straight from its API. */
+export async function sandboxUsers(server) {
+  const users = [];
+  let url = `${server.url}/sandbox/API/v3/users`;
+  while (url) {
+    const res = await fetch(url, { headers: { 'x-api-token': server.adminToken } });
+    const body = await res.json();
+    users.push(...body.result.elements);
+    url = body.result.nextPage;
+  }
+  return users;
+}
+
+/** Connects the page to the sandbox through the relay, as a real brand would be. */
+export async function connectViaRelay(page, server) {
+  await page.check('input[name=mode][value=qualtrics]');
+  await page.fill('#datacenter', 'iad1');
+  await page.fill('#token', server.adminToken);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+}

@@ -4,32 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startServer, launchBrowser, openPage } from './harness.mjs';
+import { startServer, launchBrowser, openPage, sandboxUsers, connectViaRelay } from './harness.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
-
-/** Every user of the sandbox, read straight from its API. */
-async function sandboxUsers(server) {
-  const users = [];
-  let url = `${server.url}/sandbox/API/v3/users`;
-  while (url) {
-    const res = await fetch(url, { headers: { 'x-api-token': server.adminToken } });
-    const body = await res.json();
-    users.push(...body.result.elements);
-    url = body.result.nextPage;
-  }
-  return users;
-}
-
-async function connectViaRelay(page, server) {
-  await page.check('input[name=mode][value=qualtrics]');
-  await page.fill('#datacenter', 'iad1');
-  await page.fill('#token', server.adminToken);
-  await page.click('#connect');
-  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
-}
 
 /** Parses our CSV output (quoted fields, BOM). */
 function parseCsv(text) {

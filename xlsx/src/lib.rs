@@ -64,6 +64,8 @@ pub enum WorkbookError {
         /// Why.
         error: FileError,
     },
+    /// The ZIP container is cut short or damaged.
+    Incomplete,
     /// The workbook's XML could not be read.
     Damaged(String),
 }
@@ -77,6 +79,7 @@ impl std::fmt::Display for WorkbookError {
             WorkbookError::NoSheets => write!(f, "The workbook has no worksheets (only charts or macros): put the rows on a worksheet and save it again."),
             WorkbookError::TooWide { sheet, column } => write!(f, "Sheet \"{sheet}\" has a value in column {column}, beyond the {MAX_COLUMNS} columns a user sheet can use: delete the stray cells to the right of the table and save it again."),
             WorkbookError::Sheet { sheet, error } => write!(f, "Sheet \"{sheet}\": {error}"),
+            WorkbookError::Incomplete => write!(f, "The workbook is damaged or incomplete (perhaps a download that did not finish): open it in Excel and save it again, or export it again, and choose it again."),
             WorkbookError::Damaged(detail) => write!(f, "The workbook could not be read ({detail}): open it in Excel, save it again as .xlsx (or as \"CSV UTF-8\"), and choose it again."),
         }
     }
@@ -100,9 +103,23 @@ fn quoted_list(names: &[String]) -> String {
 fn damaged(e: XlsxError) -> WorkbookError {
     match e {
         XlsxError::Password => WorkbookError::Protected,
-        XlsxError::Zip(_) => WorkbookError::NotWorkbook,
+        XlsxError::Zip(_) => WorkbookError::Incomplete,
         XlsxError::FileNotFound(_) => WorkbookError::NotWorkbook,
         other => WorkbookError::Damaged(other.to_string()),
+    }
+}
+
+/// Reads any file the tool accepts, as the page's worker does: a ZIP (or a name ending in
+/// .xlsx) as a workbook (`sheet` by name, or the first), anything else as delimited text. The
+/// error is the message the user sees.
+pub fn read_any(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<SheetFile, String> {
+    let workbook = bytes.starts_with(b"PK") || name.to_ascii_lowercase().ends_with(".xlsx");
+    if workbook {
+        read_workbook(bytes, sheet)
+            .map(|w| w.file)
+            .map_err(|e| e.to_string())
+    } else {
+        qualtrics_roster::sheetfile::read_bytes(bytes).map_err(|e| e.to_string())
     }
 }
 

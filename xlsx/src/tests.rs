@@ -175,7 +175,7 @@ fn bad_workbooks_get_a_message_that_says_what_to_do() {
     // An empty ZIP archive (only its end-of-directory record).
     let empty_zip = [b"PK\x05\x06".as_slice(), &[0u8; 18]].concat();
     assert_eq!(msg(&empty_zip, None), "This ZIP file is not an Excel workbook (.xlsx): choose the workbook itself, or save it from Excel as .xlsx or \"CSV UTF-8\".");
-    assert_eq!(msg(b"PK\x03\x04garbage", None), msg(&empty_zip, None));
+    assert_eq!(msg(b"PK\x03\x04garbage", None), "The workbook is damaged or incomplete (perhaps a download that did not finish): open it in Excel and save it again, or export it again, and choose it again.");
     assert!(msg(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0", None)
         .starts_with("This is a password-protected workbook"));
     assert_eq!(msg(b"User ID\nUR_1\n", None), msg(&empty_zip, None));

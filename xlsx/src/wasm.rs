@@ -18,7 +18,7 @@ pub fn read_workbook_js(bytes: &[u8], sheet: Option<String>) -> Result<JsValue, 
         "sheets": read.sheets,
         "sheet": read.sheet,
         "notes": read.file.notes,
-        "description": format!("{}, sheet \"{}\"", read.file.description(), read.sheet),
+        "description": read.file.description(),
     });
     use serde::Serialize;
     out.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
