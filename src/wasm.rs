@@ -286,6 +286,77 @@ struct PlanOut {
     problem_rows: Vec<u32>,
 }
 
+/// Problems listed when a plan is cut to a preview; the Plan table has them all.
+const PREVIEW_PROBLEMS: usize = 50;
+
+/// A table for the page, cut to its first `preview` rows when given, with `totalRows` saying
+/// how many there are (the page's worker shows a preview and keeps the rest for downloads).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TableOut {
+    #[serde(flatten)]
+    table: Table,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_rows: Option<usize>,
+}
+
+impl TableOut {
+    fn new(mut table: Table, preview: Option<u32>) -> TableOut {
+        let total = table.rows.len();
+        match preview.map(|n| n as usize).filter(|n| *n < total) {
+            Some(n) => {
+                table.rows.truncate(n);
+                table.row_numbers.truncate(n);
+                TableOut {
+                    table,
+                    total_rows: Some(total),
+                }
+            }
+            None => TableOut {
+                table,
+                total_rows: None,
+            },
+        }
+    }
+}
+
+impl PlanOut {
+    /// As JavaScript: `{counts, fileError, changes, table, problems, problemRows, problemCount}`,
+    /// cut to the first `preview` rows when given (problem rows among those, at most 50
+    /// problems; `problemCount` and `table.totalRows` give the whole).
+    fn into_js(self, preview: Option<u32>) -> Result<JsValue, JsValue> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out {
+            counts: Vec<(String, usize)>,
+            file_error: Option<String>,
+            changes: usize,
+            table: TableOut,
+            problems: Vec<String>,
+            problem_rows: Vec<u32>,
+            problem_count: usize,
+        }
+        let problem_count = self.problems.len();
+        let table = TableOut::new(self.table, preview);
+        let (mut problems, mut problem_rows) = (self.problems, self.problem_rows);
+        if preview.is_some() {
+            problems.truncate(PREVIEW_PROBLEMS);
+            let shown: std::collections::HashSet<u32> =
+                table.table.row_numbers.iter().copied().collect();
+            problem_rows.retain(|r| shown.contains(r));
+        }
+        to_value(&Out {
+            counts: self.counts,
+            file_error: self.file_error,
+            changes: self.changes,
+            table,
+            problems,
+            problem_rows,
+            problem_count,
+        })
+    }
+}
+
 /// One row's outcome as the hosts write it: values in the order of `outcomeColumns()`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -557,9 +628,97 @@ fn parse_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> 
     }
 }
 
+/// A table given by JavaScript: a [`Sheet`] (which JavaScript then gives up, so a big file is
+/// never copied) or a plain `{columns, rows, rowNumbers}` object.
 fn read_table(table: JsValue) -> Result<Table, JsValue> {
+    use wasm_bindgen::convert::TryFromJsValue;
+    if let Some(sheet) = Sheet::try_from_js_value_ref(&table) {
+        return Ok(sheet.table);
+    }
     serde_wasm_bindgen::from_value(table)
         .map_err(|e| to_js(format!("Not a table of text cells: {e}")))
+}
+
+/// A file read by the core and kept in WASM memory: pass it to `planLifecycle`,
+/// `planProvision` or `planMembership` in place of a `{columns, rows}` table, and the rows
+/// never cross into JavaScript (a 50 MB file stays one copy). Planning takes it over.
+#[wasm_bindgen]
+pub struct Sheet {
+    table: Table,
+    description: String,
+    notes: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl Sheet {
+    /// A file's bytes in any encoding and delimiter the core reads (not a workbook).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsError> {
+        Ok(Sheet::from_file(
+            crate::sheetfile::read_bytes(bytes).map_err(js_error)?,
+        ))
+    }
+
+    /// Pasted rows.
+    #[wasm_bindgen(js_name = fromText)]
+    pub fn from_text(text: &str) -> Result<Sheet, JsError> {
+        Ok(Sheet::from_file(
+            crate::sheetfile::read_text(text).map_err(js_error)?,
+        ))
+    }
+
+    /// A table read elsewhere (a workbook sheet): `{columns, rows, rowNumbers, description,
+    /// notes}`.
+    #[wasm_bindgen(js_name = fromTable)]
+    pub fn from_table(read: JsValue) -> Result<Sheet, JsValue> {
+        #[derive(serde::Deserialize)]
+        struct Read {
+            #[serde(flatten)]
+            table: Table,
+            #[serde(default)]
+            description: String,
+            #[serde(default)]
+            notes: Vec<String>,
+        }
+        let read: Read = serde_wasm_bindgen::from_value(read).map_err(to_js)?;
+        Ok(Sheet {
+            table: read.table,
+            description: read.description,
+            notes: read.notes,
+        })
+    }
+
+    fn from_file(file: crate::sheetfile::SheetFile) -> Sheet {
+        Sheet {
+            description: file.description(),
+            notes: file.notes,
+            table: file.table,
+        }
+    }
+
+    /// The column names.
+    #[wasm_bindgen(getter)]
+    pub fn columns(&self) -> Vec<String> {
+        self.table.columns.clone()
+    }
+
+    /// How many data rows.
+    #[wasm_bindgen(getter, js_name = rowCount)]
+    pub fn row_count(&self) -> usize {
+        self.table.rows.len()
+    }
+
+    /// How the file was read ("semicolon-separated, header on line 3").
+    #[wasm_bindgen(getter)]
+    pub fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    /// What to know about the file (title rows skipped, ragged rows…).
+    #[wasm_bindgen(getter)]
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -700,8 +859,9 @@ pub struct LifecycleRun {
 
 #[wasm_bindgen]
 impl LifecycleRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
-    pub fn plan(&self) -> Result<JsValue, JsValue> {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
+    /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
+    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         let problems: Vec<&lifecycle::PlanRow> = self
             .plan
             .rows
@@ -713,14 +873,15 @@ impl LifecycleRun {
                 )
             })
             .collect();
-        to_value(&PlanOut {
+        PlanOut {
             counts: self.plan.counts.clone(),
             file_error: self.plan.file_error.clone(),
             changes: self.plan.changes(),
             table: lifecycle::plan_table(&self.plan),
             problems: problems.iter().map(|r| r.message.clone()).collect(),
             problem_rows: problems.iter().map(|r| r.row).collect(),
-        })
+        }
+        .into_js(preview_rows)
     }
 
     /// Sends the changes. `onProgress({phase, total, done, unchanged, failed, skipped,
@@ -763,10 +924,14 @@ impl LifecycleRun {
         to_value(&self.row_outcomes())
     }
 
-    /// The input with the outcome columns beside it.
+    /// The input with the outcome columns beside it (the first `previewRows` rows and
+    /// `totalRows`, when given).
     #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::outcome_table(&self.table, &self.row_outcomes()))
+    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
+        to_value(&TableOut::new(
+            lifecycle::outcome_table(&self.table, &self.row_outcomes()),
+            preview_rows,
+        ))
     }
 
     /// The undo file: the changed accounts as they were before, as a lifecycle sheet.
@@ -834,8 +999,9 @@ async fn provision_phase(
 
 #[wasm_bindgen]
 impl ProvisionSheetRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
-    pub fn plan(&self) -> Result<JsValue, JsValue> {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
+    /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
+    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         let run = self.run.borrow();
         let plan = &run.plan;
         let problems: Vec<&provision::Diagnostic> = plan
@@ -850,7 +1016,7 @@ impl ProvisionSheetRun {
                 .collect::<Vec<_>>()
                 .join(" ")
         });
-        to_value(&PlanOut {
+        PlanOut {
             counts: plan.counts.clone(),
             file_error,
             changes: plan.changes(),
@@ -862,7 +1028,8 @@ impl ProvisionSheetRun {
                 .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
                 .map(|r| r.row)
                 .collect(),
-        })
+        }
+        .into_js(preview_rows)
     }
 
     /// Applies the plan phase by phase: accounts; a check of any create that got no answer
@@ -922,10 +1089,10 @@ impl ProvisionSheetRun {
 
     /// The input with the outcome columns beside it (password cells blanked).
     #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&provision::outcome_table(
-            &self.table,
-            &self.run.borrow().outcomes(),
+    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
+        to_value(&TableOut::new(
+            provision::outcome_table(&self.table, &self.run.borrow().outcomes()),
+            preview_rows,
         ))
     }
 
@@ -1095,8 +1262,9 @@ pub struct MembershipSheetRun {
 
 #[wasm_bindgen]
 impl MembershipSheetRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows}`.
-    pub fn plan(&self) -> Result<JsValue, JsValue> {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
+    /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
+    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         let run = self.run.borrow();
         let plan = &run.plan;
         let invalid: Vec<&membership::ChangeRow> = plan
@@ -1104,14 +1272,15 @@ impl MembershipSheetRun {
             .iter()
             .filter(|r| r.action == membership::ChangeAction::Invalid)
             .collect();
-        to_value(&PlanOut {
+        PlanOut {
             counts: plan.counts(),
             file_error: (!plan.file_errors.is_empty()).then(|| plan.file_errors.join(" ")),
             changes: plan.changes(),
             table: membership::change_plan_table(plan),
             problems: invalid.iter().map(|r| r.reason.clone()).collect(),
             problem_rows: invalid.iter().map(|r| r.row).collect(),
-        })
+        }
+        .into_js(preview_rows)
     }
 
     /// Applies the plan: group additions and removals, then the attribute changes the role
@@ -1179,12 +1348,13 @@ impl MembershipSheetRun {
         outcome_rows(self.run.borrow().outcomes())
     }
 
-    /// The input with the outcome columns beside it.
+    /// The input with the outcome columns beside it (the first `previewRows` rows and
+    /// `totalRows`, when given).
     #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&membership::outcome_table(
-            &self.table,
-            &self.run.borrow().outcomes(),
+    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
+        to_value(&TableOut::new(
+            membership::outcome_table(&self.table, &self.run.borrow().outcomes()),
+            preview_rows,
         ))
     }
 

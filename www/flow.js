@@ -55,7 +55,8 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     el('downloads').hidden = !state.applied;
   }
 
-  function listProblems(messages) {
+  /** Lists the first 50 messages; `total` counts them all when only some were sent. */
+  function listProblems(messages, total = messages.length) {
     const list = el('problems');
     if (!list) return;
     list.replaceChildren(...messages.slice(0, 50).map((m) => {
@@ -63,9 +64,10 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
       li.textContent = m;
       return li;
     }));
-    if (messages.length > 50) {
+    const shown = Math.min(messages.length, 50);
+    if (total > shown) {
       const li = document.createElement('li');
-      li.textContent = `…and ${messages.length - 50} more (see the Plan sheet).`;
+      li.textContent = `…and ${total - shown} more (see the Plan sheet).`;
       list.append(li);
     }
   }
@@ -98,7 +100,8 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     const rowCount = state.input.rowCount ?? state.input.rows.length;
     const how = state.input.description ? ` (${state.input.description})` : '';
     el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${state.input.source}${how}: ${counts}.`;
-    listProblems([...(state.input.notes ?? []), ...planned.problems]);
+    const notes = state.input.notes ?? [];
+    listProblems([...notes, ...planned.problems], notes.length + (planned.problemCount ?? planned.problems.length));
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }

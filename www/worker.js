@@ -3,7 +3,7 @@
 // client (the same token the page's client has, in this worker's memory only). The page talks
 // to it through Comlink (www/sheet-worker.js); big tables stay here and the page gets a preview
 // plus the row count, and asks for whole tables as CSV or XLSX when it downloads them.
-import init, { RosterClient, readFile, readCsv, tableToCsv } from './pkg/qualtrics_roster.js';
+import init, { RosterClient, Sheet, tableToCsv } from './pkg/qualtrics_roster.js';
 import * as Comlink from './pkg/comlink.mjs';
 
 /** Rows of a table the page shows; the rest are in the downloads. */
@@ -24,17 +24,6 @@ async function workbooks() {
   return workbookModule;
 }
 
-/** A table as the page shows it: at most PREVIEW_ROWS rows, with `totalRows` when cut. */
-function preview(table) {
-  if (!table || table.rows.length <= PREVIEW_ROWS) return table;
-  return {
-    ...table,
-    rows: table.rows.slice(0, PREVIEW_ROWS),
-    rowNumbers: table.rowNumbers?.slice(0, PREVIEW_ROWS),
-    totalRows: table.rows.length,
-  };
-}
-
 /** FNV-1a over the bytes or text: which saved journal belongs to this input. */
 function fingerprint(kind, data) {
   let h = 0x811c9dc5;
@@ -49,18 +38,15 @@ const isZip = (b) => b.length > 1 && b[0] === 0x50 && b[1] === 0x4b;
 
 /** A run (lifecycle, provisioning, membership) as the flow uses it, with tables cut for the
  * page and whole tables on request. */
-function runFacade(run, input) {
+function runFacade(run) {
   const tableOf = { outcomes: () => run.outcomeTable(), plan: () => run.plan().table };
   return Comlink.proxy({
-    plan() {
-      const planned = run.plan();
-      return { ...planned, table: preview(planned.table) };
-    },
+    plan() { return run.plan(PREVIEW_ROWS); },
     apply(onProgress) { return run.apply((p) => { onProgress(p); }); },
     cancel() { run.cancel(); },
     outcomeColumns() { return run.outcomeColumns(); },
     outcomeRows() { return run.outcomeRows(); },
-    outcomeTable() { return preview(run.outcomeTable()); },
+    outcomeTable() { return run.outcomeTable(PREVIEW_ROWS); },
     beforeTable() { return run.beforeTable(); },
     auditTable() { return run.auditTable(); },
     auditJsonl() { return run.auditJsonl(); },
@@ -75,7 +61,7 @@ function runFacade(run, input) {
       ], Date.now());
       return Comlink.transfer(bytes, [bytes.buffer]);
     },
-    free() { run.free(); tables.delete(input); },
+    free() { run.free(); },
   });
 }
 
@@ -91,27 +77,28 @@ const api = {
    * Reads a file's bytes (`{bytes, name, sheet}`) or pasted text (`{text}`) and keeps the table
    * here: `{ref, id, columns, rowCount, description, notes, sheets, sheet}`.
    */
-  async read({ bytes, text, name, sheet, kind }) {
+  async read({ bytes, text, name, sheet: chosen, kind }) {
     await ready;
-    let read;
+    let sheet;
+    let workbook = null;
     if (bytes && (isZip(bytes) || /\.xlsx$/i.test(name ?? ''))) {
-      read = (await workbooks()).readWorkbook(bytes, sheet || undefined);
-    } else if (bytes) {
-      read = readFile(bytes);
+      workbook = (await workbooks()).readWorkbook(bytes, chosen || undefined);
+      sheet = Sheet.fromTable(workbook);
     } else {
-      read = readCsv(text);
+      // The rows stay in the core's memory; only the summary crosses to the page.
+      sheet = bytes ? Sheet.fromBytes(bytes) : Sheet.fromText(text);
     }
     const ref = nextRef++;
-    tables.set(ref, { columns: read.columns, rows: read.rows, rowNumbers: read.rowNumbers });
+    tables.set(ref, sheet);
     return {
       ref,
-      id: fingerprint(`${kind}${sheet ?? ''}`, bytes ?? text),
-      columns: read.columns,
-      rowCount: read.rows.length,
-      description: read.description,
-      notes: read.notes,
-      sheets: read.sheets ?? [],
-      sheet: read.sheet ?? null,
+      id: fingerprint(`${kind}${workbook?.sheet ?? ''}`, bytes ?? text),
+      columns: sheet.columns,
+      rowCount: sheet.rowCount,
+      description: sheet.description,
+      notes: sheet.notes,
+      sheets: workbook?.sheets ?? [],
+      sheet: workbook?.sheet ?? null,
     };
   },
 
@@ -120,12 +107,14 @@ const api = {
     if (!client) throw new Error('Connect first.');
     const table = tables.get(ref);
     if (!table) throw new Error('The file was read again or closed: press Plan again.');
+    // Planning takes the sheet over.
+    tables.delete(ref);
     const progress = (p) => { onPage(p); };
     let run;
     if (kind === 'lifecycle') run = await client.planLifecycle(table, { ...options, journal }, progress);
     else if (kind === 'provision') run = await client.planProvision(table, { ...options, journal }, progress);
     else run = await client.planMembership(table, roles, options, progress);
-    return runFacade(run, ref);
+    return runFacade(run);
   },
 
   /** Forgets a kept table. */
