@@ -171,6 +171,7 @@ export async function startApp(makeHost) {
     $('connect').disabled = lock.busy;
     $('list-users').disabled = lock.busy || !state.client;
     if ($('download-csv')) $('download-csv').disabled = lock.busy || !state.users;
+    if ($('download-xlsx')) $('download-xlsx').disabled = lock.busy || !state.users;
     lifecycle.refreshButtons();
     provision.refreshButtons();
     membership.refreshButtons();
@@ -183,6 +184,7 @@ export async function startApp(makeHost) {
   on('connect-form', err, connect);
   on('list-users', err, listUsers);
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
+  on('download-xlsx', err, async () => host.downloadWorkbook(['Users'], 'qualtrics-users.xlsx'));
   for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);
@@ -209,6 +211,7 @@ export async function startApp(makeHost) {
   });
   on('mp-download-long', $('mp-error'), async () => host.downloadSheet('Membership', 'membership.csv'));
   on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
+  on('mp-download-xlsx', $('mp-error'), async () => host.downloadWorkbook(['Membership', 'Membership matrix', 'Roles'], 'membership.xlsx'));
   const view = new URLSearchParams(location.search).get('view');
   if (view) document.getElementById(`view-${view}`)?.scrollIntoView();
   document.body.dataset.ready = 'true';

@@ -18,6 +18,8 @@ export function createSheetWorker() {
       return api.read({ text, kind });
     },
     plan: (kind, ref, options, journal, onPage, roles) => api.plan(kind, ref, options, journal, Comlink.proxy(onPage), roles),
+    /** Tables (`[{name, table}]`) as .xlsx bytes. */
+    workbook: (sheets) => api.workbook(sheets),
     /** Wraps a progress callback for a run's apply(). */
     callback: (fn) => Comlink.proxy(fn),
   };

@@ -117,6 +117,12 @@ const api = {
     return runFacade(run);
   },
 
+  /** Tables (`[{name, table}]`) as one workbook's bytes. */
+  async workbook(sheets) {
+    const bytes = (await workbooks()).writeWorkbook(sheets, Date.now());
+    return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+
   /** Forgets a kept table. */
   drop(ref) { tables.delete(ref); },
 };

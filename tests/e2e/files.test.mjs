@@ -131,3 +131,35 @@ test('a 20,000-row file is planned in the worker: the page shows the first 1,000
     server.stop();
   }
 });
+
+test('the users list and the membership pull download as workbooks (Users; Membership, matrix and Roles)', async () => {
+  const server = await startServer();
+  try {
+    const users = await sandboxUsers(server);
+    const page = await openPage(browser, server.url + '/');
+    await connectViaRelay(page, server);
+    await page.click('#list-users');
+    await page.waitForFunction(() => !document.getElementById('download-xlsx').disabled);
+    const [usersDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-xlsx')]);
+    const listed = readWorkbook(readFileSync(await usersDownload.path()));
+    assert.deepEqual(listed.sheets, ['Users']);
+    assert.equal(listed.rows.length, users.length);
+    const shownHeader = await page.$$eval('#users-table thead th', (ths) => ths.map((th) => th.textContent));
+    assert.deepEqual(listed.columns, shownHeader);
+    assert.ok(listed.rows.some((r) => r.includes(users[0].id)), 'user ids stay text');
+
+    await page.click('#rl-sandbox');
+    await page.click('#mp-pull');
+    await page.waitForFunction(() => !document.getElementById('mp-downloads').hidden);
+    const [pulled] = await Promise.all([page.waitForEvent('download'), page.click('#mp-download-xlsx')]);
+    const bytes = readFileSync(await pulled.path());
+    assert.deepEqual(readWorkbook(bytes).sheets, ['Membership', 'Membership matrix', 'Roles']);
+    const roles = readWorkbook(bytes, 'Roles');
+    assert.deepEqual(roles.columns, ['Role', 'Attribute', 'Operator', 'Value']);
+    assert.ok(roles.rows.length >= 5);
+    assert.equal(readWorkbook(bytes, 'Membership').rows.length, await page.$$eval('#mp-long-table tbody tr', (trs) => trs.length));
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});

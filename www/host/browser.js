@@ -118,6 +118,16 @@ export function createBrowserHost({ worker } = {}) {
       download(filename, tableToCsv(shown.get(name)));
     },
 
+    /** Downloads sheets shown in the page (and the Roles box, when asked) as one workbook. */
+    async downloadWorkbook(names, filename) {
+      const sheets = [];
+      for (const name of names) {
+        const table = name === 'Roles' ? await host.readRoles() : shown.get(name);
+        if (table) sheets.push({ name, table: { columns: table.columns, rows: table.rows } });
+      }
+      download(filename, await worker.workbook(sheets), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    },
+
     /** Progress of a long step, in the page. */
     progress: showProgress,
 
