@@ -27,6 +27,15 @@ use crate::envelope;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::time::{iso_datetime, UnixMillis};
 
+/// The longest `Retry-After` honoured: a server asking for more (or a garbled header) gets
+/// ten minutes, then the request is tried again.
+pub const MAX_RETRY_AFTER_SECS: u64 = 600;
+
+/// A `Retry-After` in seconds as the milliseconds to wait, at most [`MAX_RETRY_AFTER_SECS`].
+pub fn retry_after_ms(secs: u64) -> u64 {
+    secs.min(MAX_RETRY_AFTER_SECS) * 1000
+}
+
 /// Identifies a request handed to the host, to match its answer.
 pub type RequestId = u64;
 
@@ -546,7 +555,7 @@ impl<S: Step> Executor<S> {
                         let retry_after = response
                             .header("retry-after")
                             .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(|s| s * 1000);
+                            .map(retry_after_ms);
                         self.transient(idx, now, "rate limited (HTTP 429)".into(), retry_after);
                     }
                     500..=599 => {

@@ -176,6 +176,25 @@ fn retry_after_is_honoured() {
 }
 
 #[test]
+fn an_absurd_retry_after_waits_ten_minutes_and_does_not_overflow() {
+    // Found by the api_response fuzz target: "Retry-After: 99999999999999999" overflowed
+    // the seconds-to-milliseconds product (fuzz/regressions/api_response/).
+    let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 1_000);
+    let first = ex.poll(1_000).send;
+    let mut r = HttpResponse::new(429, "{}");
+    r.headers
+        .push(("Retry-After".into(), "99999999999999999".into()));
+    ex.on_response(first[0].id, 1_100, Ok(r));
+    let wake = ex.poll(1_100).wake_at.unwrap();
+    let cap = 1_100 + MAX_RETRY_AFTER_SECS * 1000;
+    assert!((cap..cap + 250).contains(&wake), "woke at {wake}");
+    let err = crate::users::ListError::Api(crate::error::ApiError::RateLimited {
+        retry_after_secs: Some(99_999_999_999_999_999),
+    });
+    assert_eq!(err.retry_delay_ms(1), Some(MAX_RETRY_AFTER_SECS * 1000));
+}
+
+#[test]
 fn rate_limits_pace_sends_under_the_ceiling() {
     // 600/min = 10 a second, burst 2; answers are instant; 200 rows take ~20 s.
     let config = ExecConfig {

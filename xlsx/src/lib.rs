@@ -144,7 +144,16 @@ pub fn read_workbook(bytes: &[u8], sheet: Option<&str>) -> Result<WorkbookSheet,
             })?,
         None => sheets.first().cloned().ok_or(WorkbookError::NoSheets)?,
     };
-    let records = read_cells(&mut workbook, &name)?;
+    // calamine's own arithmetic on hostile cell references can overflow (found by fuzzing:
+    // fuzz/regressions/read_xlsx/); a panic in it is a damaged workbook, not a crash.
+    let records = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_cells(&mut workbook, &name)
+    }))
+    .unwrap_or_else(|_| {
+        Err(WorkbookError::Damaged(
+            "a cell reference is out of range".into(),
+        ))
+    })?;
     let sheet_error = |error| WorkbookError::Sheet {
         sheet: name.clone(),
         error,
@@ -184,7 +193,8 @@ fn read_cells(
             continue;
         }
         let (row, column) = cell.get_position();
-        let (row, column) = (row + 1, column as usize);
+        // A row number of u32::MAX (a damaged or hostile file) must not overflow.
+        let (row, column) = (row.saturating_add(1), column as usize);
         if column >= MAX_COLUMNS {
             return Err(WorkbookError::TooWide {
                 sheet: name.to_string(),
