@@ -109,9 +109,11 @@ fn windows_1252_is_said_and_a_utf8_file_is_not_taken_for_it() {
     let utf8 = read_bytes("Username;Last Name\njose@x.edu;Núñez\n".as_bytes()).unwrap();
     assert_eq!(utf8.encoding, "UTF-8");
     assert!(utf8.notes.is_empty());
+    // UTF-8 is the expected case and goes unsaid; any other encoding is named.
+    assert_eq!(utf8.description(), "semicolon-separated, header on line 1");
     assert_eq!(
-        utf8.description(),
-        "UTF-8, semicolon-separated, header on line 1"
+        file.description(),
+        "windows-1252, semicolon-separated, header on line 1"
     );
 }
 
