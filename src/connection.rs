@@ -172,6 +172,14 @@ impl Connection {
         })
     }
 
+    /// The same route with another credential (a renewed OAuth token).
+    pub fn with_auth(&self, auth: Auth) -> Connection {
+        Connection {
+            route: self.route.clone(),
+            auth,
+        }
+    }
+
     /// The datacenter, when going through the relay.
     pub fn datacenter(&self) -> Option<&Datacenter> {
         match &self.route {

@@ -13,7 +13,9 @@
 //! It keeps under the brand's rate limits with token buckets (one per endpoint class plus the
 //! brand total) and a concurrency limit; retries 429 (honouring `Retry-After`), 5xx and
 //! network failures with jittered exponential backoff; makes any other 4xx the row's final
-//! failure with Qualtrics' message; stops everything at the first 401; and records every
+//! failure with Qualtrics' message; stops everything at the first 401 (or, when the host can
+//! renew its credential, asks for a new one once and resends: see
+//! [`Executor::renew_credentials_on_401`]); and records every
 //! request in an audit trail and every finished row in a journal, so an interrupted run can be
 //! planned again without repeating what was done.
 
@@ -22,7 +24,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::connection::Connection;
+use crate::connection::{Auth, Connection};
 use crate::envelope;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::time::{iso_datetime, UnixMillis};
@@ -233,6 +235,9 @@ pub struct Poll {
     pub send: Vec<Outgoing>,
     /// Call `poll` again at this time even if no answer arrives.
     pub wake_at: Option<UnixMillis>,
+    /// The credential was refused (HTTP 401) and the host said it can renew it: nothing more
+    /// is sent until [`Executor::renew_auth`] (or [`Executor::auth_failed`]) is called.
+    pub needs_auth: bool,
 }
 
 /// A request that got no answer.
@@ -307,6 +312,7 @@ enum SlotState {
         method: Method,
         path: String,
         class: EndpointClass,
+        auth_generation: u32,
     },
     Finished(Outcome),
 }
@@ -390,6 +396,23 @@ pub struct Executor<S> {
     answers: VecDeque<UnixMillis>,
     audit: Vec<AuditEntry>,
     journal: Vec<JournalEntry>,
+    auth: AuthState,
+}
+
+/// Renewal of a refused credential (OAuth tokens expire mid-run; API tokens do not).
+#[derive(Debug, Default)]
+struct AuthState {
+    /// The host can renew the credential.
+    renewable: bool,
+    /// Bumped by every renewal; a request remembers the generation it was sent with.
+    generation: u32,
+    /// A 401 came back for the current generation: waiting for the host.
+    wanted: bool,
+    /// The current credential was itself a renewal after a 401.
+    renewed_after_401: bool,
+    /// Qualtrics accepted the current credential at least once. A renewed credential refused
+    /// before it ever worked stops the run; one that worked and then expired is renewed again.
+    proven: bool,
 }
 
 impl<S: Step> Executor<S> {
@@ -430,13 +453,46 @@ impl<S: Step> Executor<S> {
             answers: VecDeque::new(),
             audit: Vec::new(),
             journal: Vec::new(),
+            auth: AuthState::default(),
         }
+    }
+
+    /// Says the host can renew the credential (an OAuth client fetching a new token): a 401
+    /// then pauses sending, [`Poll::needs_auth`] asks for a new credential, and the refused
+    /// requests go again with it. A renewed credential refused before Qualtrics ever accepted
+    /// it stops the run as a 401 does without renewal; one that worked and later expired is
+    /// renewed again.
+    pub fn renew_credentials_on_401(mut self) -> Self {
+        self.auth.renewable = true;
+        self
+    }
+
+    /// A new credential, asked for by [`Poll::needs_auth`] or given ahead of an expiry.
+    pub fn renew_auth(&mut self, auth: Auth) {
+        self.conn = self.conn.with_auth(auth);
+        self.auth.generation += 1;
+        self.auth.renewed_after_401 = std::mem::take(&mut self.auth.wanted);
+        self.auth.proven = false;
+    }
+
+    /// The host could not renew the credential: the run stops with `reason` as it does on a
+    /// 401 (rows not sent end skipped).
+    pub fn auth_failed(&mut self, reason: &str, now: UnixMillis) {
+        self.auth.wanted = false;
+        self.stop(
+            format!("not sent: the run stopped because {}", lower_first(reason)),
+            now,
+        );
     }
 
     /// The requests to send now, and when to call again if no answer comes first.
     pub fn poll(&mut self, now: UnixMillis) -> Poll {
         let mut poll = Poll::default();
         if self.stop_reason.is_some() || self.cancelled {
+            return poll;
+        }
+        if self.auth.wanted {
+            poll.needs_auth = true;
             return poll;
         }
         while let Some(Reverse((at, _))) = self.delayed.peek() {
@@ -474,6 +530,7 @@ impl<S: Step> Executor<S> {
                 method: request.method,
                 path: path_of(&request.url),
                 class,
+                auth_generation: self.auth.generation,
             };
             self.progress.requests_sent += 1;
             poll.send.push(Outgoing { id, request });
@@ -497,14 +554,15 @@ impl<S: Step> Executor<S> {
             return;
         };
         self.answers.push_back(now);
-        let (sent_at, method, path, class) =
+        let (sent_at, method, path, class, auth_generation) =
             match std::mem::replace(&mut self.slots[idx].state, SlotState::Waiting) {
                 SlotState::InFlight {
                     sent_at,
                     method,
                     path,
                     class,
-                } => (sent_at, method, path, class),
+                    auth_generation,
+                } => (sent_at, method, path, class, auth_generation),
                 other => {
                     self.slots[idx].state = other;
                     return;
@@ -534,6 +592,9 @@ impl<S: Step> Executor<S> {
             }
             Ok(response) => {
                 entry.status = Some(response.status);
+                if response.status != 401 && auth_generation == self.auth.generation {
+                    self.auth.proven = true;
+                }
                 let parsed = envelope::parse(&response).err();
                 entry.error = parsed.as_ref().map(error_summary);
                 self.audit.push(entry);
@@ -566,6 +627,20 @@ impl<S: Step> Executor<S> {
                         } else {
                             self.transient(idx, now, why, None);
                         }
+                    }
+                    401 if self.auth.renewable
+                        && !self.cancelled
+                        && self.stop_reason.is_none()
+                        && (auth_generation < self.auth.generation
+                            || !self.auth.renewed_after_401
+                            || self.auth.proven) =>
+                    {
+                        // Refused with a credential that is (or is about to be) replaced:
+                        // the row goes again with the new one, first in line.
+                        if auth_generation == self.auth.generation {
+                            self.auth.wanted = true;
+                        }
+                        self.ready.push_front(idx);
                     }
                     401 => {
                         let message =

@@ -279,6 +279,89 @@ fn a_401_stops_the_run_and_nothing_else_is_sent() {
 }
 
 #[test]
+fn an_expired_oauth_token_pauses_the_run_and_the_refused_rows_go_again_with_a_new_one() {
+    let mut ex = Executor::new(conn(), steps(4), quiet_limits(2), 0).renew_credentials_on_401();
+    let sent = ex.poll(0).send;
+    assert_eq!(sent.len(), 2);
+    // Both requests in flight were sent with the token that has just expired.
+    ex.on_response(sent[0].id, 10, status(401));
+    let paused = ex.poll(10);
+    assert!(paused.needs_auth && paused.send.is_empty());
+    ex.renew_auth(Auth::Bearer("fresh".into()));
+    // The other old-token request is refused after the renewal: it goes again, no new pause.
+    ex.on_response(sent[1].id, 11, status(401));
+    let resent = ex.poll(11);
+    assert!(!resent.needs_auth);
+    assert_eq!(resent.send.len(), 2);
+    let keys: Vec<&str> = resent.send.iter().map(|o| o.request.url.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "http://sandbox.test/API/v3/users/UR_row3",
+            "http://sandbox.test/API/v3/users/UR_row2"
+        ],
+        "the refused rows go first"
+    );
+    for o in &resent.send {
+        assert_eq!(o.request.header("authorization"), Some("Bearer fresh"));
+        ex.on_response(o.id, 20, ok());
+    }
+    for o in ex.poll(20).send {
+        ex.on_response(o.id, 30, ok());
+    }
+    assert!(ex.is_finished());
+    let p = ex.progress(30);
+    assert_eq!((p.done, p.failed, p.retries), (4, 0, 0));
+    assert!(ex.poll(30).send.is_empty());
+    // A renewed token that worked and then expired is renewed again.
+    let mut ex = Executor::new(conn(), steps(3), quiet_limits(1), 0).renew_credentials_on_401();
+    let first = ex.poll(0).send;
+    ex.on_response(first[0].id, 1, status(401));
+    assert!(ex.poll(1).needs_auth);
+    ex.renew_auth(Auth::Bearer("second".into()));
+    let second = ex.poll(1).send;
+    ex.on_response(second[0].id, 2, ok());
+    let third = ex.poll(2).send;
+    ex.on_response(third[0].id, 3, status(401));
+    assert!(
+        ex.poll(3).needs_auth,
+        "the second token expired after working"
+    );
+    ex.renew_auth(Auth::Bearer("third".into()));
+    for o in ex.poll(3).send {
+        ex.on_response(o.id, 4, ok());
+    }
+    for o in ex.poll(4).send {
+        ex.on_response(o.id, 5, ok());
+    }
+    assert!(ex.is_finished() && ex.stop_reason().is_none());
+    assert_eq!(ex.progress(5).done, 3);
+    // A renewed token refused before it ever worked is final: the run stops as with an API token.
+    let mut ex = Executor::new(conn(), steps(3), quiet_limits(1), 0).renew_credentials_on_401();
+    let first = ex.poll(0).send;
+    ex.on_response(first[0].id, 1, status(401));
+    assert!(ex.poll(1).needs_auth);
+    ex.renew_auth(Auth::Bearer("also-refused".into()));
+    let again = ex.poll(1).send;
+    ex.on_response(again[0].id, 2, status(401));
+    assert!(ex.is_finished());
+    assert!(ex.stop_reason().is_some());
+    let p = ex.progress(2);
+    assert_eq!((p.failed, p.skipped), (1, 2));
+    // A renewal that fails stops the run with its reason.
+    let mut ex = Executor::new(conn(), steps(2), quiet_limits(1), 0).renew_credentials_on_401();
+    let first = ex.poll(0).send;
+    ex.on_response(first[0].id, 1, status(401));
+    assert!(ex.poll(1).needs_auth);
+    ex.auth_failed("Qualtrics refused the OAuth client", 2);
+    assert!(ex.is_finished());
+    assert_eq!(
+        ex.stop_reason(),
+        Some("not sent: the run stopped because qualtrics refused the OAuth client")
+    );
+}
+
+#[test]
 fn other_4xx_fail_the_row_at_once_with_qualtrics_message() {
     let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
     let sent = ex.poll(0).send;

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod http;
 pub mod lifecycle;
 pub mod membership;
+pub mod oauth;
 pub mod provision;
 pub mod reference;
 pub mod rules;
