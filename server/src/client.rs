@@ -3,10 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use qualtrics_roster::connection::Connection;
+use qualtrics_roster::connection::{Auth, Connection};
 use qualtrics_roster::error::ApiError;
 use qualtrics_roster::exec::{Executor, Step, TransportFailure};
 use qualtrics_roster::http::{HttpRequest, HttpResponse, Method};
+use qualtrics_roster::oauth::{AccessToken, ClientCredentials, OAuthError};
 use qualtrics_roster::users::{ListError, UserListing, UserSummary};
 use tokio::task::JoinSet;
 
@@ -114,12 +115,33 @@ impl Transport {
     pub async fn run<S: Step>(
         &self,
         exec: &mut Executor<S>,
+        after_answer: impl FnMut(&mut Executor<S>) -> Control,
+    ) -> RunEnd {
+        self.run_renewing(exec, None, after_answer).await
+    }
+
+    /// [`Transport::run`], renewing an OAuth token from `tokens` when the executor (made with
+    /// `renew_credentials_on_401`) asks for one.
+    pub async fn run_renewing<S: Step>(
+        &self,
+        exec: &mut Executor<S>,
+        tokens: Option<&TokenSource>,
         mut after_answer: impl FnMut(&mut Executor<S>) -> Control,
     ) -> RunEnd {
         let mut in_flight: JoinSet<(u64, Result<HttpResponse, TransportFailure>)> = JoinSet::new();
         let mut cancelled = false;
         loop {
             let poll = exec.poll(unix_millis());
+            if poll.needs_auth {
+                match tokens {
+                    Some(source) => match source.renew(self).await {
+                        Ok(auth) => exec.renew_auth(auth),
+                        Err(e) => exec.auth_failed(&e.to_string(), unix_millis()),
+                    },
+                    None => exec.auth_failed("no credential to renew", unix_millis()),
+                }
+                continue;
+            }
             for out in poll.send {
                 let http = self.http.clone();
                 in_flight.spawn(async move { (out.id, perform(&http, &out.request).await) });
@@ -268,5 +290,78 @@ impl Transport {
         let jobs = run.import_steps(&participants);
         phase(self, conn, run, jobs, config).await;
         Ok(())
+    }
+}
+
+/// OAuth access tokens for one client: fetched when first needed, reused until shortly before
+/// they expire ([`qualtrics_roster::oauth::REFRESH_MARGIN_MS`]), fetched anew on demand (after
+/// a 401). The secret and the tokens never appear in a message.
+pub struct TokenSource {
+    credentials: ClientCredentials,
+    token_url: String,
+    cached: tokio::sync::Mutex<Option<AccessToken>>,
+    fetched: std::sync::atomic::AtomicU32,
+}
+
+impl TokenSource {
+    /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::oauth::token_url`]).
+    pub fn new(credentials: ClientCredentials, token_url: String) -> TokenSource {
+        TokenSource {
+            credentials,
+            token_url,
+            cached: tokio::sync::Mutex::new(None),
+            fetched: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// A token that is not about to expire: the cached one, or a new one.
+    pub async fn current(&self, transport: &Transport) -> Result<Auth, OAuthError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| t.is_fresh(unix_millis())) {
+            return Ok(token.auth());
+        }
+        let token = self.fetch(transport).await?;
+        let auth = token.auth();
+        *cached = Some(token);
+        Ok(auth)
+    }
+
+    /// A new token whatever the cache holds (the last one was refused).
+    pub async fn renew(&self, transport: &Transport) -> Result<Auth, OAuthError> {
+        let mut cached = self.cached.lock().await;
+        let token = self.fetch(transport).await?;
+        let auth = token.auth();
+        *cached = Some(token);
+        Ok(auth)
+    }
+
+    /// How many tokens were fetched so far.
+    pub fn fetched(&self) -> u32 {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn fetch(&self, transport: &Transport) -> Result<AccessToken, OAuthError> {
+        let request = self.credentials.token_request(&self.token_url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match transport.send(&request).await {
+                Ok(response) if response.status >= 500 && attempt < 3 => {}
+                Ok(response) => {
+                    let token = self.credentials.parse_token(&response, unix_millis())?;
+                    self.fetched
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(token);
+                }
+                Err(TransportFailure(detail)) if attempt >= 3 => {
+                    return Err(OAuthError::Unreachable {
+                        host: host_of(&self.token_url),
+                        detail,
+                    })
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+        }
     }
 }

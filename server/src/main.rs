@@ -62,6 +62,9 @@ struct Args {
     /// Answer the directory endpoints inside `result` (default: Qualtrics' documented flat form).
     #[arg(long)]
     directory_wrapped: bool,
+    /// How long the sandbox's OAuth access tokens live, in seconds (Qualtrics: 3600).
+    #[arg(long, default_value_t = 3600)]
+    oauth_token_ttl: u64,
     /// Seed of the fault draws.
     #[arg(long, default_value_t = 1)]
     fault_seed: u64,
@@ -124,6 +127,7 @@ async fn run(args: Args) -> Result<(), String> {
                 seed: args.fault_seed,
             },
             directory_wrapped: args.directory_wrapped,
+            oauth_token_ttl: std::time::Duration::from_secs(args.oauth_token_ttl),
         })
     });
     let relay_upstream = match args.relay_upstream.as_deref() {
@@ -153,8 +157,9 @@ async fn run(args: Args) -> Result<(), String> {
         Upstream::Override(u) => println!("relay: /relay/{{datacenter}}/API/v3/... -> {u}/API/v3/... (stand-in for Qualtrics)"),
     }
     let sandbox_line = sandbox.as_ref().map(|sb| {
+        let (client_id, client_secret) = sb.oauth_client();
         format!(
-            "sandbox brand: {url}sandbox/API/v3 (seed {}, brand admin token {})",
+            "sandbox brand: {url}sandbox/API/v3 (seed {}, brand admin token {}, OAuth client {client_id} / {client_secret})",
             args.seed,
             sb.admin_token()
         )

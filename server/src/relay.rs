@@ -3,7 +3,8 @@
 //! Qualtrics directly (no CORS).
 //!
 //! It is not an open proxy: the only targets are `{datacenter}.qualtrics.com` hosts with a
-//! datacenter id of the form `[a-z]{2,4}[0-9]?`, under `/API/v3/`; encoded slashes and dot
+//! datacenter id of the form `[a-z]{2,4}[0-9]?`, under `/API/v3/` (and the OAuth token
+//! endpoint `/oauth2/token`, POST only); encoded slashes and dot
 //! segments are refused; redirects are never followed; only the method, the body and the
 //! `X-API-TOKEN` / `Authorization` / `Content-Type` / `Accept` headers go upstream; and the
 //! log line names method, datacenter, path and status, never a header or the query.
@@ -85,6 +86,12 @@ pub fn target_url(relay_path: &str, query: Option<&str>) -> Result<(String, Url)
     if !is_datacenter_id(dc) {
         return Err(Refusal::BadDatacenter(dc.to_string()));
     }
+    if tail == "oauth2/token" && query.is_none() {
+        // The OAuth client credentials grant, for a client that reaches Qualtrics only here.
+        let url = Url::parse(&format!("https://{dc}.qualtrics.com/oauth2/token"))
+            .map_err(|_| Refusal::BadPath)?;
+        return Ok((dc.to_string(), url));
+    }
     let rest = tail.strip_prefix("API/v3/").ok_or(Refusal::BadPath)?;
     for segment in rest.split('/') {
         let lower = segment.to_ascii_lowercase();
@@ -147,6 +154,13 @@ pub async fn handle(
         Ok(t) => t,
         Err(refusal) => return refusal.into_response(),
     };
+    if target.path() == "/oauth2/token" && method != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "RELAY_BAD_METHOD",
+            "The token endpoint takes POST only.",
+        );
+    }
     if !matches!(
         method,
         Method::GET | Method::POST | Method::PUT | Method::DELETE
@@ -280,6 +294,13 @@ mod tests {
             "https://iad1.qualtrics.com/API/v3/users?offset=100"
         );
         assert!(target_url("eu/API/v3/whoami", None).is_ok());
+        // The OAuth token endpoint, and nothing else outside /API/v3/.
+        let (_, token) = target_url("fra1/oauth2/token", None).unwrap();
+        assert_eq!(token.as_str(), "https://fra1.qualtrics.com/oauth2/token");
+        assert_eq!(
+            target_url("fra1/oauth2/token", Some("x=1")),
+            Err(Refusal::BadPath)
+        );
 
         for dc in [
             "evil.example",
@@ -308,7 +329,9 @@ mod tests {
             "iad1/API/v3/users%5c..",
             "iad1/API/v3//evil.example",
             "iad1/API/v2/users",
-            "iad1/oauth2/token",
+            "iad1/oauth2/auth",
+            "iad1/oauth2/token/x",
+            "iad1/oauth2",
             "iad1",
             "iad1/API/v3/",
         ] {

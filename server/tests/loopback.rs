@@ -200,13 +200,16 @@ async fn relay_refuses_every_target_but_a_datacenter() {
         "/relay/iad1/API/v3/../../sandbox/connect-info",
         "/relay/iad1/API/v3/%2e%2e/%2e%2e/x",
         "/relay/iad1/API/v3//evil.example/x",
-        "/relay/iad1/oauth2/token",
+        "/relay/iad1/oauth2/auth",
         "/relay/iad1/API/v3/users%5c..%5c",
     ] {
         let (status, body) = server.raw_get(path, &t);
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body.contains("RELAY_BAD_PATH"), "{path}: {body}");
     }
+    // The token endpoint is relayed for POST only.
+    let (status, body) = server.raw_get("/relay/iad1/oauth2/token", &t);
+    assert_eq!(status, 405, "{body}");
     let (status, _) = server.raw_get("/relay/iad1/API/v3/whoami", &t);
     assert_eq!(status, 200);
 }

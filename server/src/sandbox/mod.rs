@@ -12,6 +12,7 @@
 pub mod brand;
 pub mod directory;
 pub mod faults;
+pub mod oauth;
 pub mod roles;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +55,8 @@ pub struct SandboxConfig {
     /// Answer the directory endpoints inside `result` instead of Qualtrics' documented flat form
     /// (which one the live API uses is unverified; clients must take both).
     pub directory_wrapped: bool,
+    /// How long OAuth access tokens live (Qualtrics: an hour).
+    pub oauth_token_ttl: std::time::Duration,
 }
 
 impl Default for SandboxConfig {
@@ -70,6 +73,7 @@ impl Default for SandboxConfig {
                 ..Faults::default()
             },
             directory_wrapped: false,
+            oauth_token_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -96,18 +100,25 @@ pub struct Sandbox {
     request_counter: AtomicU64,
     trouble: Mutex<Trouble>,
     stats: Mutex<Stats>,
+    oauth: Mutex<oauth::OAuth>,
 }
 
 impl Sandbox {
     /// A freshly seeded sandbox.
     pub fn new(config: &SandboxConfig) -> Arc<Sandbox> {
+        let brand = Brand::seeded_with(config.seed, config.users, config.groups, config.roles);
+        let admin_id = brand
+            .users
+            .first()
+            .map(|u| u.id.clone())
+            .unwrap_or_default();
         Arc::new(Sandbox {
-            brand: Mutex::new(Brand::seeded_with(
+            oauth: Mutex::new(oauth::OAuth::seeded(
                 config.seed,
-                config.users,
-                config.groups,
-                config.roles,
+                &admin_id,
+                config.oauth_token_ttl,
             )),
+            brand: Mutex::new(brand),
             cors: config.cors,
             directory_wrapped: config.directory_wrapped,
             request_counter: AtomicU64::new(0),
@@ -134,6 +145,17 @@ impl Sandbox {
         self.brand().user_token.clone()
     }
 
+    /// The seeded OAuth client's ID and secret (it acts as the brand administrator).
+    pub fn oauth_client(&self) -> (String, String) {
+        let o = self.oauth();
+        let (id, secret) = o.client();
+        (id.to_string(), secret.to_string())
+    }
+
+    fn oauth(&self) -> std::sync::MutexGuard<'_, oauth::OAuth> {
+        self.oauth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn brand(&self) -> std::sync::MutexGuard<'_, Brand> {
         // A panic while holding the lock must not take the whole sandbox down.
         self.brand.lock().unwrap_or_else(|p| p.into_inner())
@@ -157,6 +179,8 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/control/state", get(control_state))
         .route("/control/faults", put(control_faults))
         .route("/control/limits", put(control_limits))
+        .route("/control/oauth", put(control_oauth))
+        .route("/oauth2/token", axum::routing::post(oauth_token))
         .route("/API/v3/{*rest}", any(api))
         .with_state(sandbox)
 }
@@ -168,6 +192,8 @@ async fn connect_info(State(sb): State<Arc<Sandbox>>) -> Json<Value> {
         "brandId": brand::BRAND_ID,
         "datacenter": HOME_DATACENTER,
         "adminToken": brand.admin_token,
+        "oauthClientId": sb.oauth_client().0,
+        "oauthClientSecret": sb.oauth_client().1,
         "apiPath": "/sandbox/API/v3",
         "roleRules": role_rules(&brand),
     }))
@@ -251,6 +277,44 @@ async fn control_limits(
     Json(limits): Json<RateLimits>,
 ) -> Response {
     control(&sb, &headers, |t| t.set_limits(limits))
+}
+
+/// Test control of OAuth: `{"tokenTtlSeconds": n}` sets how long new tokens live,
+/// `{"revokeClient": id}` revokes a client (its tokens stop working; no new ones).
+async fn control_oauth(
+    State(sb): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Json(change): Json<Value>,
+) -> Response {
+    if !is_admin_call(&sb, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut o = sb.oauth();
+    if let Some(secs) = change["tokenTtlSeconds"].as_u64() {
+        o.set_ttl(std::time::Duration::from_secs(secs));
+    }
+    if let Some(id) = change["revokeClient"].as_str() {
+        if !o.revoke(id) {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /oauth2/token`: the client credentials grant (form body, HTTP Basic).
+async fn oauth_token(State(sb): State<Arc<Sandbox>>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let (status, answer) = sb
+        .oauth()
+        .token(authorization, &body, std::time::SystemTime::now());
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(answer),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
 }
 
 fn control(sb: &Sandbox, headers: &HeaderMap, change: impl FnOnce(&mut Trouble)) -> Response {
@@ -495,20 +559,69 @@ fn dispatch(
             .collect();
 
     let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
-    let Some(token) = token else {
-        return Answer::error(
-            StatusCode::BAD_REQUEST,
-            "ATP_2",
-            "Expected authorization in headers, but none provided.",
-        );
-    };
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
     let mut brand = sb.brand();
-    let Some(caller) = brand.user_for_token(token).cloned() else {
-        return Answer::error(
-            StatusCode::UNAUTHORIZED,
-            "SBX_AUTH",
-            "Unrecognized X-API-TOKEN",
-        );
+    let caller = match (token, bearer) {
+        (Some(token), _) => match brand.user_for_token(token).cloned() {
+            Some(user) => user,
+            None => {
+                return Answer::error(
+                    StatusCode::UNAUTHORIZED,
+                    "SBX_AUTH",
+                    "Unrecognized X-API-TOKEN",
+                )
+            }
+        },
+        (None, Some(bearer)) => {
+            let oauth = sb.oauth();
+            let user_id = match oauth.user_for(bearer.trim(), std::time::SystemTime::now()) {
+                Ok(id) => id.to_string(),
+                Err(oauth::TokenProblem::Expired) => {
+                    return Answer::error(
+                        StatusCode::UNAUTHORIZED,
+                        "SBX_TOKEN_EXPIRED",
+                        "The access token has expired.",
+                    )
+                }
+                Err(oauth::TokenProblem::Unknown) => {
+                    return Answer::error(
+                        StatusCode::UNAUTHORIZED,
+                        "SBX_AUTH",
+                        "Invalid access token.",
+                    )
+                }
+            };
+            if !oauth.allows(bearer.trim(), method.as_str(), &segments) {
+                return Answer::error(
+                    StatusCode::FORBIDDEN,
+                    "SBX_SCOPE",
+                    "The access token's scopes do not allow this call.",
+                );
+            }
+            match brand.users.iter().find(|u| u.id == user_id) {
+                Some(user) => user.clone(),
+                None => {
+                    return Answer::error(
+                        StatusCode::UNAUTHORIZED,
+                        "SBX_AUTH",
+                        "Invalid access token.",
+                    )
+                }
+            }
+        }
+        (None, None) => {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "ATP_2",
+                "Expected authorization in headers, but none provided.",
+            )
+        }
     };
     let is_admin = caller.user_type == brand::UT_BRAND_ADMIN;
 

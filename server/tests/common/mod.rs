@@ -15,6 +15,9 @@ pub struct Server {
     pub url: String,
     pub https_url: Option<String>,
     pub admin_token: String,
+    /// The sandbox's OAuth client (ID, secret).
+    #[allow(dead_code)]
+    pub oauth_client: (String, String),
     child: Child,
     pub stderr: Arc<Mutex<String>>,
     _www: tempdir::Dir,
@@ -68,6 +71,7 @@ impl Server {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut url = String::new();
         let mut admin_token = String::new();
+        let mut oauth_client = (String::new(), String::new());
         let mut https_url = None;
         let mut line = String::new();
         while out.read_line(&mut line).unwrap() > 0 {
@@ -81,7 +85,19 @@ impl Server {
                     .map(|u| u.trim_end_matches('/').to_string());
             }
             if let Some(rest) = line.split("brand admin token ").nth(1) {
-                admin_token = rest.trim().trim_end_matches(')').to_string();
+                admin_token = rest
+                    .split([',', ')'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+            }
+            if let Some(rest) = line.split("OAuth client ").nth(1) {
+                let mut parts = rest.trim().trim_end_matches(')').split(" / ");
+                oauth_client = (
+                    parts.next().unwrap_or_default().to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                );
             }
             if line.starts_with("sandbox brand")
                 || (line.starts_with("relay") && extra.contains(&"--no-sandbox"))
@@ -116,6 +132,7 @@ impl Server {
             url,
             https_url,
             admin_token,
+            oauth_client,
             child,
             stderr,
             _www: www,
@@ -183,4 +200,13 @@ impl Server {
             .await
             .unwrap()
     }
+}
+
+/// Nanoseconds since the epoch, for unique scratch names.
+#[allow(dead_code)]
+pub fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
