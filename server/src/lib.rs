@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client;
 pub mod relay;
 pub mod sandbox;

@@ -1,0 +1,304 @@
+//! Where the CLI connects and with which credential: an API token or an OAuth client read
+//! from the environment or a credentials file (never from arguments), the datacenter given or
+//! discovered with `whoami`, and Qualtrics' "use this host instead" notice followed.
+
+use std::path::{Path, PathBuf};
+
+use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::error::ApiError;
+use qualtrics_roster::oauth::{self, ClientCredentials};
+use qualtrics_roster::users::{self, ListError, Whoami};
+
+use super::{CliError, Target};
+use crate::client::{TokenSource, Transport};
+
+/// Environment variable holding an API token.
+pub const ENV_API_TOKEN: &str = "QUALTRICS_API_TOKEN";
+/// Environment variable holding an OAuth client ID.
+pub const ENV_CLIENT_ID: &str = "QUALTRICS_CLIENT_ID";
+/// Environment variable holding an OAuth client secret.
+pub const ENV_CLIENT_SECRET: &str = "QUALTRICS_CLIENT_SECRET";
+/// The datacenter asked first when none is given: any datacenter answers `whoami` and names
+/// the brand's own (unverified for OAuth token requests; give `--datacenter` if it fails).
+pub const DISCOVERY_DATACENTER: &str = "iad1";
+
+/// The credential the CLI was given.
+enum Secret {
+    ApiToken(String),
+    Client { id: String, secret: String },
+}
+
+/// A connection ready to use, with its credential source.
+pub struct Session {
+    /// The HTTP client.
+    pub transport: Transport,
+    /// Where requests go, with the current credential.
+    pub conn: Connection,
+    /// OAuth tokens, when connected with a client.
+    pub tokens: Option<TokenSource>,
+    /// Who the credential belongs to.
+    pub who: Whoami,
+    /// What the user should know about the connection (datacenter switched, proxied calls).
+    pub notes: Vec<String>,
+}
+
+impl Session {
+    /// Connects: reads the credential, fetches an OAuth token if needed, asks `whoami`, and
+    /// moves to the brand's own datacenter when Qualtrics names another one.
+    pub async fn open(target: &Target) -> Result<Session, CliError> {
+        let secret = read_secret(target.credentials.as_deref())?;
+        let transport = Transport::new();
+        let mut notes = Vec::new();
+        let given_dc = target
+            .datacenter
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty());
+        let mut dc = given_dc.unwrap_or(DISCOVERY_DATACENTER).to_string();
+        loop {
+            let route = Route::of(target, &dc)?;
+            let (auth, tokens) = match &secret {
+                Secret::ApiToken(t) => (
+                    Auth::api_token(t).map_err(|e| CliError::Auth(e.to_string()))?,
+                    None,
+                ),
+                Secret::Client { id, secret } => {
+                    let creds = ClientCredentials::new(id, secret, &target.scope)
+                        .map_err(|e| CliError::Auth(e.to_string()))?;
+                    let source = TokenSource::new(creds, route.token_url());
+                    let auth = source.current(&transport).await.map_err(oauth_error)?;
+                    (auth, Some(source))
+                }
+            };
+            let conn = route.connection(auth)?;
+            let response = transport
+                .send(&users::whoami_request(&conn))
+                .await
+                .map_err(|e| CliError::Unreachable(format!("Could not reach Qualtrics at {}: {}. Check --datacenter (or --base-url) and the network.", route.describe(), e.0)))?;
+            let (who, notice) = users::parse_whoami(&response).map_err(|e| match e {
+                users::WhoamiError::Api(api) => api_error(api, tokens.is_some()),
+            })?;
+            let reported = who
+                .datacenter
+                .clone()
+                .or_else(|| notice.as_ref().and_then(|n| n.suggested_datacenter()))
+                .map(|d| d.to_ascii_lowercase());
+            let follows = !matches!(route, Route::Direct(_));
+            if let (true, Some(home)) = (follows, reported) {
+                if home != dc && qualtrics_roster::connection::Datacenter::parse(&home).is_ok() {
+                    notes.push(match given_dc {
+                        Some(given) => format!("Qualtrics says this brand is on datacenter {home}, not {given}: using {home} (set QUALTRICS_DATACENTER={home} to skip this step)."),
+                        None => format!("Qualtrics says this brand is on datacenter {home}: using it (set QUALTRICS_DATACENTER={home} to skip this step)."),
+                    });
+                    dc = home;
+                    continue;
+                }
+            }
+            if let Some(n) = notice {
+                notes.push(n.message());
+            }
+            return Ok(Session {
+                transport,
+                conn,
+                tokens,
+                who,
+                notes,
+            });
+        }
+    }
+
+    /// The connection with a credential that is not about to expire.
+    pub async fn fresh_conn(&mut self) -> Result<Connection, CliError> {
+        if let Some(source) = &self.tokens {
+            let auth = source.current(&self.transport).await.map_err(oauth_error)?;
+            self.conn = self.conn.with_auth(auth);
+        }
+        Ok(self.conn.clone())
+    }
+
+    /// Runs a listing (`list`), renewing an OAuth token once if it is refused.
+    pub async fn listing<T, F, Fut>(&mut self, mut list: F) -> Result<T, CliError>
+    where
+        F: FnMut(Transport, Connection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ListError>>,
+    {
+        let conn = self.fresh_conn().await?;
+        match list(self.transport.clone(), conn).await {
+            Err(ListError::Api(ApiError::Unauthorized { .. })) if self.tokens.is_some() => {
+                let source = self.tokens.as_ref().expect("checked");
+                let auth = source.renew(&self.transport).await.map_err(oauth_error)?;
+                self.conn = self.conn.with_auth(auth);
+                list(self.transport.clone(), self.conn.clone())
+                    .await
+                    .map_err(|e| list_error(e, true))
+            }
+            other => other.map_err(|e| list_error(e, self.tokens.is_some())),
+        }
+    }
+}
+
+/// Where requests go.
+enum Route {
+    /// A base URL given with `--base-url` (the sandbox, a test double): used as given.
+    Direct(String),
+    /// `https://{dc}.qualtrics.com/API/v3`.
+    Datacenter(String),
+    /// Through a qualtrics-roster relay.
+    Relay { relay: String, dc: String },
+}
+
+impl Route {
+    fn of(target: &Target, dc: &str) -> Result<Route, CliError> {
+        if let Some(base) = target.base_url.as_deref() {
+            return Ok(Route::Direct(base.trim().to_string()));
+        }
+        let dc = qualtrics_roster::connection::Datacenter::parse(dc)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        Ok(match target.relay.as_deref() {
+            Some(relay) => Route::Relay {
+                relay: relay.trim().trim_end_matches('/').to_string(),
+                dc: dc.as_str().to_string(),
+            },
+            None => Route::Datacenter(dc.as_str().to_string()),
+        })
+    }
+
+    fn connection(&self, auth: Auth) -> Result<Connection, CliError> {
+        let made = match self {
+            Route::Direct(base) => Connection::direct(base, auth),
+            Route::Datacenter(dc) => {
+                Connection::direct(&format!("https://{dc}.qualtrics.com/API/v3"), auth)
+            }
+            Route::Relay { relay, dc } => Connection::via_relay(relay, dc, auth),
+        };
+        made.map_err(|e| CliError::Input(e.to_string()))
+    }
+
+    fn token_url(&self) -> String {
+        match self {
+            Route::Direct(base) => oauth::token_url(base),
+            Route::Datacenter(dc) => format!("https://{dc}.qualtrics.com/oauth2/token"),
+            Route::Relay { relay, dc } => format!("{relay}/{dc}/oauth2/token"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Route::Direct(base) => base.clone(),
+            Route::Datacenter(dc) => format!("{dc}.qualtrics.com"),
+            Route::Relay { relay, dc } => format!("{relay} (datacenter {dc})"),
+        }
+    }
+}
+
+/// An API failure in CLI terms: credentials refused is an auth failure, the rest is Qualtrics
+/// being unavailable or refusing.
+pub fn api_error(e: ApiError, oauth: bool) -> CliError {
+    match e {
+        ApiError::Unauthorized { .. } if oauth => CliError::Auth(
+            "Qualtrics refused the OAuth access token (HTTP 401) even after fetching a new one: check that the OAuth client is still active."
+                .into(),
+        ),
+        ApiError::Unauthorized { .. }
+        | ApiError::Forbidden { .. }
+        | ApiError::MissingCredentials { .. } => CliError::Auth(e.to_string()),
+        other => CliError::Unreachable(other.to_string()),
+    }
+}
+
+fn list_error(e: ListError, oauth: bool) -> CliError {
+    match e {
+        ListError::Api(api) => api_error(api, oauth),
+        other => CliError::Unreachable(other.to_string()),
+    }
+}
+
+/// An OAuth failure: a refused client is an auth failure, an unreachable endpoint is not.
+pub fn oauth_error(e: oauth::OAuthError) -> CliError {
+    match e {
+        oauth::OAuthError::Unreachable { .. } => CliError::Unreachable(e.to_string()),
+        other => CliError::Auth(other.to_string()),
+    }
+}
+
+/// Reads the credential: `QUALTRICS_API_TOKEN`, or `QUALTRICS_CLIENT_ID` with
+/// `QUALTRICS_CLIENT_SECRET`, or the credentials file (`--credentials`, or
+/// `~/.config/qualtrics-roster/credentials` when it exists) with `api_token = …` or
+/// `client_id = …` and `client_secret = …` lines. The file must not be readable by others.
+fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(token) = env(ENV_API_TOKEN) {
+        return Ok(Secret::ApiToken(token));
+    }
+    match (env(ENV_CLIENT_ID), env(ENV_CLIENT_SECRET)) {
+        (Some(id), Some(secret)) => return Ok(Secret::Client { id, secret }),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(CliError::Auth(format!(
+                "{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} go together: set both, or neither."
+            )))
+        }
+        (None, None) => {}
+    }
+    let default_file = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".config/qualtrics-roster/credentials"))
+        .filter(|p| p.exists());
+    let Some(path) = file.map(Path::to_path_buf).or(default_file) else {
+        return Err(CliError::Auth(format!(
+            "No Qualtrics credentials: set {ENV_API_TOKEN} (an API token), or {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (an OAuth client), or give --credentials FILE. Credentials are never taken as arguments."
+        )));
+    };
+    let shown = path.display();
+    let text = read_private_file(&path)?;
+    let mut values = std::collections::HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(CliError::Auth(format!(
+                "{shown}: every line is key = value (api_token, or client_id and client_secret)."
+            )));
+        };
+        values.insert(
+            k.trim().to_ascii_lowercase(),
+            v.trim().trim_matches('"').to_string(),
+        );
+    }
+    let get = |k: &str| values.get(k).cloned().filter(|v| !v.is_empty());
+    if let Some(token) = get("api_token") {
+        return Ok(Secret::ApiToken(token));
+    }
+    match (get("client_id"), get("client_secret")) {
+        (Some(id), Some(secret)) => Ok(Secret::Client { id, secret }),
+        _ => Err(CliError::Auth(format!(
+            "{shown} has no api_token, nor both client_id and client_secret."
+        ))),
+    }
+}
+
+fn read_private_file(path: &Path) -> Result<String, CliError> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| CliError::Auth(format!("Cannot read the credentials file {shown}: {e}.")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(CliError::Auth(format!(
+                "The credentials file {shown} can be read by other users (mode {:o}): run chmod 600 {shown} first.",
+                mode & 0o777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::Auth(format!("Cannot read the credentials file {shown}: {e}.")))
+}

@@ -1,0 +1,684 @@
+//! The `qualtrics-roster` binary against the sandbox over loopback: every subcommand, every
+//! exit code, the JSON shapes scripts rely on, a run killed and resumed, an OAuth token that
+//! expires in the middle of a run, and bad input that sends nothing.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_qualtrics-roster");
+
+/// A scratch folder for one test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "roster-cli-{tag}-{}-{}",
+            std::process::id(),
+            common::unix_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The CLI with a clean environment (no HOME, so no default credentials file) plus `env`.
+fn cli(env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear().args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn run(env: &[(&str, &str)], args: &[&str]) -> Output {
+    cli(env, args).output().unwrap()
+}
+
+fn run_stdin(env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    let mut child = cli(env, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// Base URL and API token of the sandbox.
+fn token_env(server: &Server) -> [(&'static str, String); 2] {
+    [
+        (
+            "QUALTRICS_BASE_URL",
+            format!("{}/sandbox/API/v3", server.url),
+        ),
+        ("QUALTRICS_API_TOKEN", server.admin_token.clone()),
+    ]
+}
+
+fn refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The brand's users, as `users list --json` gives them.
+fn users(env: &[(&str, &str)]) -> Vec<Value> {
+    let o = run(env, &["users", "list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)["users"].as_array().unwrap().clone()
+}
+
+async fn sandbox_put(server: &Server, what: &str, body: Value) {
+    let status = reqwest::Client::new()
+        .put(format!("{}/sandbox/control/{what}", server.url))
+        .header("x-api-token", &server.admin_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{what}: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("basics");
+
+    let who = run(&env, &["whoami", "--json"]);
+    assert_eq!(code(&who), 0, "{}", stderr(&who));
+    let who = json(&who);
+    assert_eq!(who["datacenter"], "iad1");
+    assert_eq!(who["auth"], "api token");
+    assert!(who["userId"].as_str().unwrap().starts_with("UR_"));
+    let text = run(&env, &["whoami"]);
+    assert!(stdout(&text).contains("brand rosterdemo · datacenter iad1"));
+
+    // users list: JSON for scripts, a table for people, a workbook on request.
+    let all = users(&env);
+    assert_eq!(all.len(), 250);
+    for key in ["id", "username", "email", "accountStatus"] {
+        assert!(all[0].get(key).is_some(), "users[0].{key}");
+    }
+    let table = run(&env, &["users", "list"]);
+    let out = stdout(&table);
+    assert!(out.lines().next().unwrap().starts_with("User ID"), "{out}");
+    assert!(out.ends_with("250 users\n"));
+    let xlsx = dir.path("users.xlsx");
+    let o = run(&env, &["users", "list", "--output", xlsx.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    let read = qualtrics_roster_xlsx::read_any(&std::fs::read(&xlsx).unwrap(), "users.xlsx", None)
+        .unwrap();
+    assert_eq!(read.table.rows.len(), 250);
+
+    // validate needs no credentials and no network; invalid rows exit 2 with row and column.
+    let sheet = dir.file(
+        "new.csv",
+        "Username,First name,Last name,Email,User type,Password\n\
+         ok@x.org,Ok,One,ok@x.org,UT_abc1234567,pw-Abc123!\n\
+         bad@x.org,,Two,not-an-email,UT_abc1234567,pw-Abc123!\n",
+    );
+    let o = run(&[], &["validate", sheet.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 2);
+    let v = json(&o);
+    assert_eq!(
+        (
+            v["kind"].as_str(),
+            v["rows"].as_u64(),
+            v["invalid"].as_u64()
+        ),
+        (Some("provision"), Some(2), Some(1))
+    );
+    let message = v["problems"][0]["message"].as_str().unwrap();
+    assert_eq!(v["problems"][0]["row"], 3);
+    assert!(message.contains("Row 3, Email"), "{message}");
+    let good = dir.file("good.csv", "Username,Action\nsomeone@x.org,disable\n");
+    assert_eq!(code(&run(&[], &["validate", good.to_str().unwrap()])), 0);
+    let past = dir.file(
+        "past.csv",
+        "Username,Expiration date\nsomeone@x.org,2001-01-01\n",
+    );
+    let o = run(&[], &["validate", past.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stdout(&o).contains("row 2: "), "{}", stdout(&o));
+
+    // plan: what apply would do, sending nothing.
+    let before = server.stats().await["requests"].as_u64().unwrap();
+    let plan_sheet = dir.file(
+        "leavers.csv",
+        &format!(
+            "Username,Action\n{},disable\nnobody@x.org,disable\n",
+            all[5]["username"].as_str().unwrap()
+        ),
+    );
+    let o = run(&env, &["plan", plan_sheet.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = json(&o);
+    assert_eq!(p["kind"], "lifecycle");
+    assert_eq!(p["changes"], 1);
+    assert_eq!(p["counts"]["disable"], 1);
+    assert_eq!(p["counts"]["not found"], 1);
+    assert_eq!(p["plan"]["rows"].as_array().unwrap().len(), 2);
+    let stats = server.stats().await;
+    assert_eq!(
+        stats["changesPerUser"],
+        serde_json::json!({}),
+        "plan changed nobody"
+    );
+    assert!(stats["requests"].as_u64().unwrap() > before);
+    let listed = users(&env);
+    assert_eq!(listed[5]["accountStatus"], all[5]["accountStatus"]);
+
+    // template: a sheet to start from.
+    let o = run(&[], &["template", "provision"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("Username,First name,Last name,Email"));
+    let o = run(&[], &["template", "membership", "--json"]);
+    assert_eq!(json(&o)["columns"][0], "User");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_missing_or_refused_credentials_send_nothing() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let base = env[0];
+    let dir = Scratch::new("bad");
+    let requests = || async { server.stats().await["requests"].as_u64().unwrap() };
+    let start = requests().await;
+
+    // No credentials: exit 3, and the message says where credentials come from.
+    let o = run(&[base], &["users", "list"]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("set QUALTRICS_API_TOKEN"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[base], &["users", "list", "--json"]);
+    assert_eq!(json(&o)["exitCode"], 3);
+    // Half an OAuth client.
+    let o = run(&[base, ("QUALTRICS_CLIENT_ID", "x")], &["whoami"]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("go together"));
+    // Never from arguments: there is no such flag.
+    let o = run(&[base], &["whoami", "--token", &server.admin_token]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("unexpected argument '--token'"),
+        "{}",
+        stderr(&o)
+    );
+    // A wrong token: exit 3, the token not echoed.
+    let o = run(
+        &[base, ("QUALTRICS_API_TOKEN", "WrongToken123")],
+        &["whoami"],
+    );
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("did not recognise the API token"));
+    assert!(!stderr(&o).contains("WrongToken123"));
+    // A credentials file others can read is refused; a private one works.
+    let creds = dir.file(
+        "creds",
+        &format!("# sandbox\napi_token = {}\n", server.admin_token),
+    );
+    set_mode(&creds, 0o644);
+    let path = creds.to_str().unwrap();
+    let o = run(&[base], &["whoami", "--credentials", path]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    set_mode(&creds, 0o600);
+    let o = run(&[base], &["whoami", "--credentials", path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let after_auth = requests().await;
+    // A file that does not exist; stdin that is not JSON; JSON that is not rows: exit 2, nothing sent.
+    let o = run(&env, &["apply", dir.path("nope.csv").to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("nope.csv: no such file"));
+    let o = run_stdin(&env, &["apply", "-"], "[{\"Username\": \"a@x.org\",");
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("stdin is not valid JSON"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json(&o)["exitCode"], 2, "JSON stdin gets a JSON answer");
+    let o = run_stdin(&env, &["apply", "-"], "[\"a@x.org\"]");
+    assert_eq!(code(&o), 2);
+    let o = run_stdin(&env, &["apply", "-"], "");
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("stdin is empty"));
+    let o = run(
+        &env,
+        &[
+            "apply",
+            dir.file("pic.csv", "\u{89}PNG\r\n\u{1a}\n\0\0")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        requests().await,
+        after_auth,
+        "bad input reached no endpoint"
+    );
+    assert!(
+        after_auth - start <= 3,
+        "only the successful whoami calls: {}",
+        after_auth - start
+    );
+
+    // Every row invalid: exit 2, no request, each row's reason in the JSON.
+    let o = run_stdin(
+        &env,
+        &["apply", "-"],
+        r#"[{"Username":"x","First name":"","Last name":"","Email":"bad"}]"#,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["requests"], 0);
+    assert_eq!(v["rows"][0]["status"], "failed");
+    assert!(v["rows"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("not sent: Row 1, "));
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
+    let server = Server::start(&["--quiet", "--rate-limit-scale", "20"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let all = users(&env);
+    let user_type = all
+        .iter()
+        .filter_map(|u| u["userType"].as_str())
+        .find(|t| *t != "UT_BRANDADMIN")
+        .unwrap()
+        .to_string();
+
+    // One-shot provisioning, as a CRM hook calls it: rows in, outcomes out, as JSON.
+    let rows = format!(
+        r#"[{{"Username":"hook.one@x.org","First name":"Hook","Last name":"Ōno","Email":"hook.one@x.org","User type":"{user_type}","Password":"pw-Abc123!","Team":"Sales::Support"}},
+            {{"Username":"hook.two@x.org","First name":"","Last name":"Two","Email":"hook.two@x.org","User type":"{user_type}","Password":"pw-Abc123!"}}]"#
+    );
+    let o = run_stdin(&env, &["apply", "-"], &rows);
+    assert_eq!(code(&o), 1, "one row failed: {}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["kind"], "provision");
+    assert_eq!(v["exitCode"], 1);
+    assert_eq!(v["summary"]["done"], 1);
+    assert_eq!(v["summary"]["failed"], 1);
+    let done = &v["rows"][0];
+    assert_eq!(done["status"], "done");
+    assert!(done["userId"].as_str().unwrap().starts_with("UR_"));
+    assert!(!done["uniqueIdentifier"].as_str().unwrap().is_empty());
+    assert!(v["rows"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Row 2, First name"));
+    assert!(
+        !stdout(&o).contains("pw-Abc123!"),
+        "the password is never echoed"
+    );
+    // The same row again: nothing to do.
+    let again = run_stdin(
+        &env,
+        &["apply", "-"],
+        &format!(
+            "[{}]",
+            rows.split_once(",\n").unwrap().0.trim_start_matches('[')
+        ),
+    );
+    assert_eq!(code(&again), 0, "{}", stdout(&again));
+    assert_eq!(json(&again)["rows"][0]["status"], "unchanged");
+
+    // roles pull with the sandbox's rules; then a membership sheet applied.
+    let dir = Scratch::new("membership");
+    let info: Value = reqwest::get(format!("{}/sandbox/connect-info", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut roles_csv = String::from("Role,Attribute,Operator,Value\n");
+    for r in info["roleRules"].as_array().unwrap() {
+        roles_csv.push_str(&format!(
+            "{},{},{},{}\n",
+            r["role"].as_str().unwrap(),
+            r["attribute"].as_str().unwrap(),
+            r["operator"].as_str().unwrap(),
+            r["value"].as_str().unwrap()
+        ));
+    }
+    let roles = dir.file("roles.csv", &roles_csv);
+    let roles = roles.to_str().unwrap();
+    let o = run(&env, &["roles", "pull", "--roles", roles, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pulled = json(&o);
+    assert_eq!(pulled["users"], 251);
+    assert!(pulled["membership"]["rows"].as_array().unwrap().len() > 100);
+    let group = pulled["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "group")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let xlsx = dir.path("membership.xlsx");
+    let o = run(
+        &env,
+        &[
+            "roles",
+            "pull",
+            "--roles",
+            roles,
+            "--output",
+            xlsx.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("membership rows"));
+    let book = std::fs::read(&xlsx).unwrap();
+    let matrix = qualtrics_roster_xlsx::read_any(&book, "m.xlsx", Some("Matrix")).unwrap();
+    assert_eq!(matrix.table.rows.len(), 251);
+
+    let member = |u: &Value| u["username"].as_str().unwrap().to_string();
+    let desired = dir.file(
+        "desired.csv",
+        &format!(
+            "User,Group or role,Member\n{},group: {group},yes\n{},group: {group},yes\nno.such.user@x.org,group: {group},yes\n",
+            member(&all[10]),
+            member(&all[11])
+        ),
+    );
+    let desired = desired.to_str().unwrap();
+    let o = run(&env, &["apply", desired, "--roles", roles, "--json"]);
+    assert!(matches!(code(&o), 1), "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["kind"], "membership");
+    let statuses: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses[2], "failed");
+    assert!(
+        statuses[..2]
+            .iter()
+            .all(|s| matches!(*s, "done" | "unchanged")),
+        "{statuses:?}"
+    );
+    let plan = run(&env, &["plan", desired, "--roles", roles, "--json"]);
+    let p = json(&plan);
+    assert_eq!(p["counts"]["unchanged"], 2, "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
+    let server = Server::start(&["--quiet", "--latency-ms", "25"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("resume");
+    let all = users(&env);
+    let targets: Vec<&Value> = all
+        .iter()
+        .filter(|u| u["accountStatus"] == "active" && u["userType"] != "UT_BRANDADMIN")
+        .take(200)
+        .collect();
+    assert_eq!(targets.len(), 200);
+    let mut csv = String::from("User ID,Action\n");
+    for u in &targets {
+        csv.push_str(&format!("{},disable\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("leavers.csv", &csv);
+    let sheet = sheet.to_str().unwrap();
+    let journal = dir.path("leavers.csv.journal");
+
+    let mut child = cli(&env, &["apply", sheet, "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 40 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run progresses"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up, as a reboot or an OOM kill would.
+    child.wait().unwrap();
+    let journaled = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(
+        journaled < 200,
+        "killed halfway ({journaled} rows journaled)"
+    );
+
+    // Without --resume: refused, nothing sent.
+    let o = run(&env, &["apply", sheet]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("run again with --resume"),
+        "{}",
+        stderr(&o)
+    );
+
+    let outcomes = dir.path("outcomes.csv");
+    let o = run(
+        &env,
+        &[
+            "apply",
+            sheet,
+            "--resume",
+            "--json",
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    assert_eq!(
+        v["summary"]["done"].as_u64().unwrap() + v["summary"]["unchanged"].as_u64().unwrap(),
+        200
+    );
+    assert!(
+        v["requests"].as_u64().unwrap() <= 200 - journaled as u64,
+        "journaled rows were not sent again"
+    );
+    assert!(!journal.exists(), "a finished run removes its journal");
+    let written = std::fs::read_to_string(&outcomes).unwrap();
+    assert!(written.lines().next().unwrap().contains("Status"));
+    assert_eq!(written.lines().count(), 201);
+
+    // Each account was changed exactly once across the two runs, and all are disabled.
+    let stats = server.stats().await;
+    let changes: HashMap<String, u64> = stats["changesPerUser"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    for u in &targets {
+        assert_eq!(
+            changes.get(u["id"].as_str().unwrap()),
+            Some(&1),
+            "{}",
+            u["id"]
+        );
+    }
+    let after = users(&env);
+    let disabled = after
+        .iter()
+        .filter(|u| u["accountStatus"] == "disabled")
+        .count();
+    assert!(disabled >= 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_expire_mid_run_and_are_renewed_and_a_revoked_client_stops_everything() {
+    let server = Server::start(&["--quiet", "--latency-ms", "60", "--oauth-token-ttl", "1"]);
+    let (id, secret) = server.oauth_client.clone();
+    let base = format!("{}/sandbox/API/v3", server.url);
+    let env = [
+        ("QUALTRICS_BASE_URL", base.as_str()),
+        ("QUALTRICS_CLIENT_ID", id.as_str()),
+        ("QUALTRICS_CLIENT_SECRET", secret.as_str()),
+    ];
+    let who = run(&env, &["whoami", "--json"]);
+    assert_eq!(code(&who), 0, "{}", stderr(&who));
+    assert_eq!(json(&who)["auth"], "oauth");
+
+    let all = users(&env);
+    let targets: Vec<&Value> = all
+        .iter()
+        .filter(|u| u["accountStatus"] == "active" && u["userType"] != "UT_BRANDADMIN")
+        .take(200)
+        .collect();
+    let dir = Scratch::new("oauth");
+    let mut csv = String::from("User ID,Expiration date\n");
+    for u in &targets {
+        csv.push_str(&format!("{},2031-01-31\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("expiry.csv", &csv);
+    let before = server.stats().await["byStatus"]["401"]
+        .as_u64()
+        .unwrap_or(0);
+    let o = run(&env, &["apply", sheet.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(json(&o)["summary"]["done"], 200);
+    let refused = server.stats().await["byStatus"]["401"]
+        .as_u64()
+        .unwrap_or(0)
+        - before;
+    assert!(
+        refused >= 1,
+        "the token expired during the run ({refused} answers 401)"
+    );
+    assert!(!stdout(&o).contains(&secret) && !stderr(&o).contains(&secret));
+
+    // Revoked: no new token, exit 3, nothing sent.
+    sandbox_put(&server, "oauth", serde_json::json!({"revokeClient": id})).await;
+    let o = run(&env, &["apply", sheet.to_str().unwrap()]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("Qualtrics refused the OAuth client"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_datacenter_is_discovered_from_whoami_and_a_wrong_one_is_corrected() {
+    let server = Server::start(&["--quiet", "--relay-upstream", "sandbox"]);
+    let relay = format!("{}/relay", server.url);
+    let (id, secret) = server.oauth_client.clone();
+    for (dc, says) in [
+        (
+            None,
+            "Qualtrics says this brand is on datacenter iad1: using it",
+        ),
+        (
+            Some("fra1"),
+            "Qualtrics says this brand is on datacenter iad1, not fra1",
+        ),
+    ] {
+        let mut env = vec![
+            ("QUALTRICS_RELAY", relay.as_str()),
+            ("QUALTRICS_API_TOKEN", server.admin_token.as_str()),
+        ];
+        if let Some(dc) = dc {
+            env.push(("QUALTRICS_DATACENTER", dc));
+        }
+        let o = run(&env, &["whoami", "--json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["datacenter"], "iad1");
+        assert!(
+            v["apiBase"]
+                .as_str()
+                .unwrap()
+                .ends_with("/relay/iad1/API/v3/"),
+            "{v}"
+        );
+        if dc.is_some() {
+            assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        }
+    }
+    // The relay also carries the OAuth token request (and only that, outside /API/v3).
+    let env = [
+        ("QUALTRICS_RELAY", relay.as_str()),
+        ("QUALTRICS_DATACENTER", "iad1"),
+        ("QUALTRICS_CLIENT_ID", id.as_str()),
+        ("QUALTRICS_CLIENT_SECRET", secret.as_str()),
+    ];
+    let o = run(&env, &["users", "list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["count"], 250);
+}
