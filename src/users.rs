@@ -152,6 +152,26 @@ pub fn parse_whoami(response: &HttpResponse) -> Result<(Whoami, Option<Notice>),
     Ok((who, env.notice))
 }
 
+/// The datacenter asked first when the user gives none: any datacenter answers `whoami` for
+/// any brand (proxying it) and names the brand's own.
+pub const DISCOVERY_DATACENTER: &str = "iad1";
+
+/// The datacenter to move to after `whoami`, when the brand lives elsewhere than `used`:
+/// Qualtrics' `datacenter` field, or else the host its "use this host instead" notice names.
+/// `None` when `used` is right or nothing usable was said.
+pub fn datacenter_to_use(
+    who: &Whoami,
+    notice: Option<&crate::envelope::Notice>,
+    used: &str,
+) -> Option<crate::connection::Datacenter> {
+    let said = who
+        .datacenter
+        .clone()
+        .or_else(|| notice.and_then(|n| n.suggested_datacenter()))?;
+    let home = crate::connection::Datacenter::parse(&said).ok()?;
+    (home.as_str() != used.trim().to_ascii_lowercase()).then_some(home)
+}
+
 /// `GET /users/{id}`.
 pub fn get_user_request(conn: &Connection, user_id: &str) -> HttpRequest {
     conn.request(
@@ -590,6 +610,37 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(e, ListError::Api(ApiError::Unauthorized { .. })));
+    }
+
+    #[test]
+    fn the_brand_datacenter_comes_from_whoami_or_its_notice() {
+        let who = |dc: Option<&str>| Whoami {
+            brand_id: None,
+            user_id: None,
+            user_name: None,
+            account_type: None,
+            first_name: None,
+            last_name: None,
+            email: None,
+            datacenter: dc.map(str::to_string),
+        };
+        let to = |w: &Whoami, n: Option<&Notice>, used: &str| {
+            datacenter_to_use(w, n, used).map(|d| d.as_str().to_string())
+        };
+        assert_eq!(
+            to(&who(Some("fra1")), None, "iad1").as_deref(),
+            Some("fra1")
+        );
+        assert_eq!(to(&who(Some("IAD1")), None, "iad1"), None);
+        let notice = Notice::parse(
+            "Request proxied. For faster response times, use this host instead: az1.qualtrics.com",
+        );
+        assert_eq!(
+            to(&who(None), Some(&notice), "iad1").as_deref(),
+            Some("az1")
+        );
+        assert_eq!(to(&who(Some("evil.example")), None, "iad1"), None);
+        assert_eq!(to(&who(None), None, "iad1"), None);
     }
 
     #[test]

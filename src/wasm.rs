@@ -41,7 +41,9 @@ impl RosterClient {
         Ok(RosterClient { conn })
     }
 
-    /// `GET /whoami`; resolves to `{brandId, userId, userName, datacenter, …, notice}`.
+    /// `GET /whoami`; resolves to `{brandId, userId, userName, datacenter, …, notice,
+    /// switchTo}`. `switchTo` is the brand's own datacenter when this relay connection uses
+    /// another one (connect again with it).
     pub fn whoami(&self) -> Promise {
         let conn = self.conn.clone();
         future_to_promise(async move {
@@ -53,10 +55,16 @@ impl RosterClient {
                 #[serde(flatten)]
                 who: users::Whoami,
                 notice: Option<String>,
+                switch_to: Option<String>,
             }
+            let switch_to = conn
+                .datacenter()
+                .and_then(|used| users::datacenter_to_use(&who, notice.as_ref(), used.as_str()))
+                .map(|d| d.as_str().to_string());
             to_value(&Out {
                 who,
                 notice: notice.map(|n| n.message()),
+                switch_to,
             })
         })
     }
@@ -104,6 +112,12 @@ pub fn table_to_csv(table: JsValue) -> Result<String, JsError> {
     let table: Table = serde_wasm_bindgen::from_value(table)
         .map_err(|e| JsError::new(&format!("Not a table of text cells: {e}")))?;
     Ok(table.to_csv())
+}
+
+/// The datacenter to ask first when none is typed (Qualtrics then names the brand's own).
+#[wasm_bindgen(js_name = discoveryDatacenter)]
+pub fn discovery_datacenter() -> String {
+    users::DISCOVERY_DATACENTER.to_string()
 }
 
 /// Checks a datacenter id; returns it normalised, or throws a message saying what to type.

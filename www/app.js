@@ -2,7 +2,7 @@
 // the UI and hands every decision to the WASM core; the host reads and writes tables.
 // The token lives in the WASM client and the password field, and on this device only if the
 // user asks for it.
-import init, { RosterClient, checkDatacenter, provisionTemplate, rolesTemplate, membershipTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
+import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
 import * as core from './pkg/qualtrics_roster.js';
 import { $, show, guarded, messageOf, download, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
@@ -52,7 +52,9 @@ export async function startApp(makeHost) {
       const info = await res.json();
       return { url: new URL(info.apiPath, location.href).href, token: info.adminToken };
     }
-    const datacenter = checkDatacenter($('datacenter').value); // throws a message saying what to type
+    // Blank: ask any datacenter, and Qualtrics names the brand's own (whoami's switchTo).
+    const typed = $('datacenter').value.trim();
+    const datacenter = typed ? checkDatacenter(typed) : discoveryDatacenter(); // throws a message saying what to type
     return { relay: true, url: new URL('relay', location.href).href, datacenter, token: $('token').value };
   }
 
@@ -65,13 +67,28 @@ export async function startApp(makeHost) {
     $('who').textContent = 'Connecting…';
     try {
       const spec = await connectionSpec();
-      const client = makeClient(spec);
-      const who = await client.whoami();
+      let client = makeClient(spec);
+      let who = await client.whoami();
+      let moved = '';
+      if (who.switchTo) {
+        // The brand lives on another datacenter: connect there, and say so.
+        const typed = $('datacenter').value.trim();
+        moved = typed
+          ? `Qualtrics says this brand is on datacenter ${who.switchTo}, not ${typed}: connected to ${who.switchTo}.`
+          : `Qualtrics says this brand is on datacenter ${who.switchTo}: connected there.`;
+        client.free();
+        spec.datacenter = who.switchTo;
+        client = makeClient(spec);
+        who = await client.whoami();
+        $('datacenter').value = spec.datacenter;
+      } else if (spec.relay && !$('datacenter').value.trim()) {
+        $('datacenter').value = spec.datacenter;
+      }
       // The page's sheet worker plans and applies with a client of its own.
       await host.worker?.connect(spec);
       state.client = client;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
-      show($('notice'), who.notice);
+      show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
       $('who').textContent = 'Not connected';
       throw err;

@@ -86,6 +86,26 @@ test('a wrong token shows the 401 message and the page stays usable', async () =
   assert.deepEqual(page.problems, []);
 });
 
+test('a blank datacenter is found from the token, and a wrong one is corrected from whoami', async () => {
+  const page = await openPage(browser, server.url + '/');
+  const relayCalls = [];
+  page.on('request', (r) => { if (r.url().includes('/relay/')) relayCalls.push(new URL(r.url()).pathname); });
+  await connectViaRelay(page, '', server.adminToken);
+  await connected(page);
+  assert.equal(await page.inputValue('#datacenter'), 'iad1');
+  // The sandbox brand lives on iad1; fra1 answers (proxied) and says so.
+  await connectViaRelay(page, 'fra1', server.adminToken);
+  await page.waitForFunction(() => document.getElementById('notice').textContent.includes('connected to iad1'));
+  await connected(page);
+  assert.match(await page.textContent('#notice'), /Qualtrics says this brand is on datacenter iad1, not fra1: connected to iad1\./);
+  assert.equal(await page.inputValue('#datacenter'), 'iad1');
+  relayCalls.length = 0;
+  await page.click('#list-users');
+  await page.waitForFunction(() => document.querySelectorAll('#users-table tbody tr').length > 0);
+  assert.ok(relayCalls.length > 0 && relayCalls.every((p) => p.startsWith('/relay/iad1/')), relayCalls.join(' '));
+  assert.deepEqual(page.problems, []);
+});
+
 test('a malformed datacenter or an empty token is refused before anything is sent', async () => {
   const page = await openPage(browser, server.url + '/');
   const sent = [];

@@ -18,9 +18,9 @@ pub const ENV_API_TOKEN: &str = "QUALTRICS_API_TOKEN";
 pub const ENV_CLIENT_ID: &str = "QUALTRICS_CLIENT_ID";
 /// Environment variable holding an OAuth client secret.
 pub const ENV_CLIENT_SECRET: &str = "QUALTRICS_CLIENT_SECRET";
-/// The datacenter asked first when none is given: any datacenter answers `whoami` and names
-/// the brand's own (unverified for OAuth token requests; give `--datacenter` if it fails).
-pub const DISCOVERY_DATACENTER: &str = "iad1";
+/// The datacenter asked first when none is given (unverified for OAuth token requests: give
+/// `--datacenter` if the token request fails there).
+pub use qualtrics_roster::users::DISCOVERY_DATACENTER;
 
 /// The credential the CLI was given.
 enum Secret {
@@ -55,6 +55,7 @@ impl Session {
             .map(str::trim)
             .filter(|d| !d.is_empty());
         let mut dc = given_dc.unwrap_or(DISCOVERY_DATACENTER).to_string();
+        let mut moves = 0;
         loop {
             let route = Route::of(target, &dc)?;
             let (auth, tokens) = match &secret {
@@ -78,21 +79,20 @@ impl Session {
             let (who, notice) = users::parse_whoami(&response).map_err(|e| match e {
                 users::WhoamiError::Api(api) => api_error(api, tokens.is_some()),
             })?;
-            let reported = who
-                .datacenter
-                .clone()
-                .or_else(|| notice.as_ref().and_then(|n| n.suggested_datacenter()))
-                .map(|d| d.to_ascii_lowercase());
             let follows = !matches!(route, Route::Direct(_));
-            if let (true, Some(home)) = (follows, reported) {
-                if home != dc && qualtrics_roster::connection::Datacenter::parse(&home).is_ok() {
-                    notes.push(match given_dc {
-                        Some(given) => format!("Qualtrics says this brand is on datacenter {home}, not {given}: using {home} (set QUALTRICS_DATACENTER={home} to skip this step)."),
-                        None => format!("Qualtrics says this brand is on datacenter {home}: using it (set QUALTRICS_DATACENTER={home} to skip this step)."),
-                    });
-                    dc = home;
-                    continue;
-                }
+            if let (true, true, Some(home)) = (
+                follows,
+                moves < 2,
+                users::datacenter_to_use(&who, notice.as_ref(), &dc),
+            ) {
+                let home = home.as_str().to_string();
+                notes.push(match given_dc {
+                    Some(given) => format!("Qualtrics says this brand is on datacenter {home}, not {given}: using {home} (set QUALTRICS_DATACENTER={home} to skip this step)."),
+                    None => format!("Qualtrics says this brand is on datacenter {home}: using it (set QUALTRICS_DATACENTER={home} to skip this step)."),
+                });
+                dc = home;
+                moves += 1;
+                continue;
             }
             if let Some(n) = notice {
                 notes.push(n.message());
