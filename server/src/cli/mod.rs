@@ -73,7 +73,7 @@ impl CliError {
 #[command(
     name = "qualtrics-roster",
     version,
-    about,
+    about = "Qualtrics user and role administration from sheets, without a person in the loop: the same checks, plans and executor as the Excel add-in.",
     after_help = "Credentials come from the environment or a file, never from arguments:\n  QUALTRICS_API_TOKEN                          a Brand Administrator's API token, or\n  QUALTRICS_CLIENT_ID + QUALTRICS_CLIENT_SECRET  an OAuth client (client credentials), or\n  --credentials FILE (chmod 600)               lines api_token = …  or  client_id = … / client_secret = …\n\nExit codes: 0 all done · 1 some rows failed · 2 nothing sent (invalid input) · 3 credentials missing or refused · 4 Qualtrics unreachable"
 )]
 pub struct Cli {
