@@ -446,8 +446,8 @@ fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
         .kind
         .unwrap_or_else(|| Kind::detect(&input.table.columns));
     out.note(&format!(
-        "{} rows from {}: {} sheet{}",
-        input.table.rows.len(),
+        "{} from {}: {} sheet{}",
+        rows(input.table.rows.len()),
         input.description,
         kind.as_str(),
         if sheet.kind.is_some() {
@@ -502,6 +502,15 @@ fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliE
         None => print!("{}", table.to_csv().trim_start_matches('\u{feff}')),
     }
     Ok(EXIT_DONE)
+}
+
+/// "1 row", "2 rows".
+fn rows(n: usize) -> String {
+    if n == 1 {
+        "1 row".into()
+    } else {
+        format!("{n} rows")
+    }
 }
 
 // ---- Planning ----
@@ -691,8 +700,8 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
             println!("row {}: {}", p.row, p.message);
         }
         println!(
-            "{} rows · {} invalid{}",
-            table.rows.len(),
+            "{} · {} invalid{}",
+            rows(table.rows.len()),
             problems.len(),
             if kind == Kind::Membership {
                 " (membership rows are checked against the brand by plan)"
@@ -848,10 +857,11 @@ fn report_plan(planned: &Planned, input: &Input, kind: Kind, out: &Output, print
     println!("{}", summary_line(&counts, input.table.rows.len()));
 }
 
-fn summary_line(counts: &[(String, usize)], rows: usize) -> String {
+fn summary_line(counts: &[(String, usize)], count: usize) -> String {
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     format!(
-        "{rows} rows: {}",
+        "{}: {}",
+        rows(count),
         if parts.is_empty() {
             "nothing planned".to_string()
         } else {
@@ -1132,9 +1142,10 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
         }
         let parts: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
         println!(
-            "{} rows: {} · {requests} requests",
-            outcomes.len(),
-            parts.join(" · ")
+            "{}: {} · {requests} request{}",
+            rows(outcomes.len()),
+            parts.join(" · "),
+            if requests == 1 { "" } else { "s" }
         );
         if let Some(why) = &stopped {
             println!("The run stopped: {}", why.trim_start_matches("not sent: "));

@@ -94,7 +94,7 @@ pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, CliError> {
             JSON_STDIN.store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok(Input {
                 table: json_rows(&bytes)?,
-                description: "JSON rows from stdin".into(),
+                description: "stdin (JSON)".into(),
                 notes: Vec::new(),
                 json: true,
             });
