@@ -375,6 +375,9 @@ mod tests {
             "https://iad1.qualtrics.com.evil.example/API/v3/users",
             "https://iad1.qualtrics.com/oauth2/token",
             "http://127.0.0.1:9999/relay/iad1/API/v3/users",
+            // Look-alike and non-ASCII hosts (url reads hosts as ASCII only: they do not parse).
+            "https://\u{0456}ad1.qualtrics.com/API/v3/users",
+            "https://iad1.qualtrics.c\u{00f6}m/API/v3/users",
             "not a url",
         ] {
             assert!(
