@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startServer, launchBrowser } from '../tests/e2e/harness.mjs';
+import { emit, median } from './lib.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const RUNS = 7;
@@ -16,8 +17,6 @@ function sheet(rows) {
   }
   return lines.join('\n');
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const server = await startServer(['--no-sandbox']);
 const browser = await launchBrowser();
@@ -52,6 +51,7 @@ try {
   console.log(`| time | ${ours.toFixed(0)} ms | ${papa.toFixed(0)} ms | ${(ours / papa).toFixed(2)}x | <= 1.00x |`);
   console.log(`planned: ${result.checked.counts.map(([l, n]) => `${n} ${l}`).join(', ')}; ${result.checked.problems} problems`);
   console.log(`goal ${ours <= papa ? 'met' : 'MISSED'}`);
+  emit({ bench: 'validation', figure: `read + validate + plan ${ROWS.toLocaleString('en-US')} rows (WASM)`, unit: 'ms', ours, baseline: papa, baselineLabel: 'PapaParse parse only (JS)', goal: 1, goalIsRatio: true });
 } finally {
   await browser.close();
   server.stop();

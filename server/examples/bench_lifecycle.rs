@@ -154,6 +154,37 @@ async fn main() {
         count_429(&s1) - count_429(&s0)
     );
     println!("| rows not done at the end (429s left unabsorbed, errors) | {ours_failed} | {baseline_failed} | | 0 |");
+    let bench = |figure: &str,
+                 unit: &str,
+                 ours: f64,
+                 baseline: f64,
+                 goal: Option<f64>,
+                 lower: bool| {
+        let met = goal.map(|g| if lower { ours <= g } else { ours >= g });
+        println!(
+            "BENCH {}",
+            serde_json::json!({"bench": "lifecycle", "figure": figure, "unit": unit, "ours": ours,
+                "baseline": baseline, "baselineLabel": "sequential loop (one PUT after another)",
+                "ratio": ours / baseline, "goal": goal, "goalIsRatio": false, "lowerIsBetter": lower,
+                "met": met, "note": ""})
+        );
+    };
+    bench(
+        &format!("lifecycle throughput, {rows} changes at {LIMIT_PER_MIN}/min, {LATENCY_MS} ms"),
+        "req/s",
+        ours_rps,
+        base_rps,
+        Some(0.9 * ceiling),
+        false,
+    );
+    bench(
+        &format!("lifecycle wall time, {rows} changes (with listing and plan)"),
+        "s",
+        ours_total_secs,
+        baseline_secs,
+        None,
+        true,
+    );
     let ok = ours_rps >= 0.9 * ceiling && ours_failed == 0;
     println!(
         "goal {}: ours {:.0} % of the ceiling, {} rows not done",
