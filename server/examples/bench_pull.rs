@@ -210,15 +210,15 @@ async fn main() {
     );
     let (snapshot, [first, second]) = ours(&t, &conn, &client_config(scale)).await;
     let pages = |n: usize| n.div_ceil(100).max(1);
-    let mut phase1: Vec<(EndpointClass, usize)> = Vec::new();
-    phase1.push((EndpointClass::Users, pages(snapshot.users.len())));
-    phase1.push((EndpointClass::Groups, pages(snapshot.groups.len())));
-    phase1.push((EndpointClass::Directory, pages(snapshot.participants.len())));
-    let mut phase2: Vec<(EndpointClass, usize)> = Vec::new();
-    phase2.push((
+    let phase1 = [
+        (EndpointClass::Users, pages(snapshot.users.len())),
+        (EndpointClass::Groups, pages(snapshot.groups.len())),
+        (EndpointClass::Directory, pages(snapshot.participants.len())),
+    ];
+    let phase2 = [(
         EndpointClass::GroupMembersRead,
         snapshot.groups.iter().map(|g| pages(g.members.len())).sum(),
-    ));
+    )];
     let minimum: usize = phase1.iter().chain(&phase2).map(|(_, n)| n).sum();
     let allowed = allowed_secs(&phase1, &limits) + allowed_secs(&phase2, &limits);
     let ours_secs = first + second;
