@@ -387,8 +387,41 @@ async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
     assert_eq!(code(&again), 0, "{}", stdout(&again));
     assert_eq!(json(&again)["rows"][0]["status"], "unchanged");
 
-    // roles pull with the sandbox's rules; then a membership sheet applied.
+    // A provisioning file with outcomes and an audit log: the password is in neither.
     let dir = Scratch::new("membership");
+    let sheet = dir.file(
+        "new.csv",
+        &format!("Username,First name,Last name,Email,User type,Password,Team\nfile.one@x.org,File,One,file.one@x.org,{user_type},Secret-Pw-42!,Ops\n"),
+    );
+    let (outcomes, audit) = (dir.path("out.csv"), dir.path("audit.jsonl"));
+    let o = run(
+        &env,
+        &[
+            "apply",
+            sheet.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let written = std::fs::read_to_string(&outcomes).unwrap();
+    assert!(
+        written.contains("file.one@x.org") && written.contains("done"),
+        "{written}"
+    );
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.lines().count() >= 3, "one line per request: {log}");
+    for text in [&written, &log, &stdout(&o), &stderr(&o)] {
+        assert!(
+            !text.contains("Secret-Pw-42!"),
+            "the password is never written back or logged"
+        );
+        assert!(!text.contains(&server.admin_token), "nor the token");
+    }
+
+    // roles pull with the sandbox's rules; then a membership sheet applied.
     let info: Value = reqwest::get(format!("{}/sandbox/connect-info", server.url))
         .await
         .unwrap()
@@ -410,7 +443,7 @@ async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
     let o = run(&env, &["roles", "pull", "--roles", roles, "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let pulled = json(&o);
-    assert_eq!(pulled["users"], 251);
+    assert_eq!(pulled["users"], 252);
     assert!(pulled["membership"]["rows"].as_array().unwrap().len() > 100);
     let group = pulled["counts"]
         .as_array()
@@ -437,7 +470,7 @@ async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
     assert!(stdout(&o).contains("membership rows"));
     let book = std::fs::read(&xlsx).unwrap();
     let matrix = qualtrics_roster_xlsx::read_any(&book, "m.xlsx", Some("Matrix")).unwrap();
-    assert_eq!(matrix.table.rows.len(), 251);
+    assert_eq!(matrix.table.rows.len(), 252);
 
     let member = |u: &Value| u["username"].as_str().unwrap().to_string();
     let desired = dir.file(
