@@ -251,6 +251,36 @@ impl Transport {
         Ok(all)
     }
 
+    /// The membership pull, as the page runs it: users, groups and the CX directory side by
+    /// side, then every group's members, each phase through an executor with `config`.
+    pub async fn pull_membership(
+        &self,
+        conn: &Connection,
+        config: &qualtrics_roster::exec::ExecConfig,
+    ) -> Result<qualtrics_roster::membership::Snapshot, String> {
+        use qualtrics_roster::exec::Outcome;
+        use qualtrics_roster::membership::{self, Snapshot};
+        let mut exec = Executor::new(
+            conn.clone(),
+            membership::pull_steps(conn),
+            config.clone(),
+            unix_millis(),
+        );
+        self.run(&mut exec, |_| Control::Continue).await;
+        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+        let mut snapshot = Snapshot::from_first_phase(exec.steps(), &outcomes)?;
+        let mut exec = Executor::new(
+            conn.clone(),
+            membership::member_steps(conn, &snapshot.group_list()),
+            config.clone(),
+            unix_millis(),
+        );
+        self.run(&mut exec, |_| Control::Continue).await;
+        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
+        snapshot.add_members(exec.steps(), &outcomes)?;
+        Ok(snapshot)
+    }
+
     /// Applies a provisioning plan phase by phase (see `ProvisionRun`), with `config` for
     /// every phase's executor. Returns the run, holding every row's outcome.
     pub async fn apply_provision(
@@ -300,7 +330,6 @@ pub struct TokenSource {
     credentials: ClientCredentials,
     token_url: String,
     cached: tokio::sync::Mutex<Option<AccessToken>>,
-    fetched: std::sync::atomic::AtomicU32,
 }
 
 impl TokenSource {
@@ -310,7 +339,6 @@ impl TokenSource {
             credentials,
             token_url,
             cached: tokio::sync::Mutex::new(None),
-            fetched: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -335,11 +363,6 @@ impl TokenSource {
         Ok(auth)
     }
 
-    /// How many tokens were fetched so far.
-    pub fn fetched(&self) -> u32 {
-        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     async fn fetch(&self, transport: &Transport) -> Result<AccessToken, OAuthError> {
         let request = self.credentials.token_request(&self.token_url);
         let mut attempt = 0;
@@ -347,12 +370,7 @@ impl TokenSource {
             attempt += 1;
             match transport.send(&request).await {
                 Ok(response) if response.status >= 500 && attempt < 3 => {}
-                Ok(response) => {
-                    let token = self.credentials.parse_token(&response, unix_millis())?;
-                    self.fetched
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(token);
-                }
+                Ok(response) => return self.credentials.parse_token(&response, unix_millis()),
                 Err(TransportFailure(detail)) if attempt >= 3 => {
                     return Err(OAuthError::Unreachable {
                         host: host_of(&self.token_url),

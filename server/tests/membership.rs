@@ -76,25 +76,7 @@ async fn roles_sheet(server: &Server) -> RoleSheet {
 }
 
 async fn pull(t: &Transport, conn: &Connection) -> Snapshot {
-    let mut exec = Executor::new(
-        conn.clone(),
-        membership::pull_steps(conn),
-        fast(),
-        unix_millis(),
-    );
-    t.run(&mut exec, |_| Control::Continue).await;
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    let mut snapshot = Snapshot::from_first_phase(exec.steps(), &outcomes).unwrap();
-    let mut exec = Executor::new(
-        conn.clone(),
-        membership::member_steps(conn, &snapshot.group_list()),
-        fast(),
-        unix_millis(),
-    );
-    t.run(&mut exec, |_| Control::Continue).await;
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    snapshot.add_members(exec.steps(), &outcomes).unwrap();
-    snapshot
+    t.pull_membership(conn, &fast()).await.unwrap()
 }
 
 /// (username, group or role, kind) as the long table says.

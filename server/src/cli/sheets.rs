@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
+use qualtrics_roster::columns::normalise_header;
 use qualtrics_roster::exec::JournalEntry;
 use qualtrics_roster::table::Table;
 use serde_json::Value;
@@ -37,7 +38,7 @@ impl Kind {
     /// account field (names, e-mail, user type, password, uniqueIdentifier) a provisioning
     /// sheet; anything else a lifecycle sheet.
     pub fn detect(columns: &[String]) -> Kind {
-        let names: Vec<String> = columns.iter().map(|c| normalise(c)).collect();
+        let names: Vec<String> = columns.iter().map(|c| normalise_header(c)).collect();
         let has = |n: &str| names.iter().any(|c| c == n);
         if has("grouporrole") || (has("member") && (has("group") || has("role"))) {
             Kind::Membership
@@ -57,14 +58,6 @@ impl Kind {
             Kind::Lifecycle
         }
     }
-}
-
-fn normalise(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Set when stdin held JSON rows: the answer is JSON too, errors included.
@@ -233,20 +226,8 @@ pub fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, CliError> {
     };
     Ok(text
         .lines()
-        .filter_map(|l| serde_json::from_str::<JournalLine>(l).ok())
-        .map(|l| JournalEntry {
-            key: l.key,
-            applied: l.applied,
-            at: l.at,
-        })
+        .filter_map(|l| serde_json::from_str::<JournalEntry>(l).ok())
         .collect())
-}
-
-#[derive(serde::Deserialize)]
-struct JournalLine {
-    key: String,
-    applied: String,
-    at: u64,
 }
 
 /// Appends to a journal or audit file, flushing each batch so a killed run keeps what it did.
@@ -277,9 +258,7 @@ impl AppendFile {
 pub fn journal_lines(entries: &[JournalEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        out.push_str(
-            &serde_json::json!({"key": e.key, "applied": e.applied, "at": e.at}).to_string(),
-        );
+        out.push_str(&serde_json::to_string(e).expect("journal entries serialise"));
         out.push('\n');
     }
     out
