@@ -14,7 +14,7 @@ use crate::columns::find_column;
 use crate::connection::Connection;
 use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::table::Table;
+use crate::table::{cells, Table};
 use crate::time::{iso_datetime, Date, UnixMillis};
 use crate::users::{self, AccountStatus, UserSummary};
 
@@ -614,7 +614,8 @@ impl LifecycleStep {
         let mut body = serde_json::to_value(self.update()).expect("serialises");
         match self.change.expiry {
             Some(ExpiryChange::Set(d)) => {
-                body["accountExpirationDate"] = serde_json::Value::String(d.qualtrics_datetime());
+                body["accountExpirationDate"] =
+                    serde_json::Value::String(d.qualtrics_datetime().to_string());
             }
             Some(ExpiryChange::Clear) => body["accountExpirationDate"] = serde_json::Value::Null,
             None => {}
@@ -884,6 +885,7 @@ pub fn audit_table(entries: &[crate::exec::AuditEntry]) -> Table {
                     e.attempt.to_string(),
                 ]
             })
+            .map(cells)
             .collect(),
         row_numbers: Vec::new(),
     }
@@ -911,6 +913,7 @@ pub fn plan_table(plan: &Plan) -> Table {
                     r.message.clone(),
                 ]
             })
+            .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
     }
@@ -944,6 +947,7 @@ pub fn before_table(steps: &[&LifecycleStep]) -> Table {
                 s.before.status.clone().unwrap_or_default(),
             ]
         })
+        .map(cells)
         .collect();
     Table {
         columns: [

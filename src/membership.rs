@@ -26,7 +26,7 @@ use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::provision::{self, ProvisionOptions, ProvisionRun, Route};
 use crate::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
-use crate::table::Table;
+use crate::table::{cells, Table};
 use crate::time::{iso_datetime, Date, UnixMillis};
 use crate::users::{Listing, UserListing, UserSummary};
 
@@ -541,12 +541,12 @@ pub fn pull_tables(
     Ok(PullTables {
         long: Table {
             columns: LONG_COLUMNS.iter().map(|s| s.to_string()).collect(),
-            rows: long,
+            rows: long.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
         },
         matrix: Table {
             columns: matrix_columns,
-            rows: matrix,
+            rows: matrix.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
         },
         counts,
@@ -1055,7 +1055,7 @@ pub fn plan_changes(
         }
         let table = Table {
             columns,
-            rows,
+            rows: rows.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
         };
         plan.attributes = Some(provision::plan(
@@ -1094,6 +1094,7 @@ pub fn change_plan_table(plan: &ChangePlan) -> Table {
                     r.reason.clone(),
                 ]
             })
+            .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
     }

@@ -100,7 +100,7 @@ fn the_long_table_and_matrix_agree_and_a_filter_keeps_only_that_team() {
         .long
         .rows
         .iter()
-        .map(|r| (r[1].clone(), r[3].clone(), r[4].clone()))
+        .map(|r| (r[1].to_string(), r[3].to_string(), r[4].to_string()))
         .collect();
     let p = |u: &str, t: &str, k: &str| (u.to_string(), t.to_string(), k.to_string());
     assert_eq!(
@@ -194,7 +194,7 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
         "{set:?}"
     );
     assert!(
-        set.contains(&("Region".into(), "EMEA".into(), String::new())),
+        set.contains(&("Region".into(), "EMEA".into(), "".into())),
         "{set:?}"
     );
     let steps = MembershipRun::new(plan).group_steps();

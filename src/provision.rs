@@ -16,8 +16,9 @@
 //! and its current value for every other key of the job.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::columns::normalise_header;
@@ -28,7 +29,7 @@ use crate::error::ApiError;
 use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::reference::{is_language, is_time_zone};
-use crate::table::Table;
+use crate::table::{cells, Cell, Table};
 use crate::time::{iso_datetime, Date, UnixMillis};
 use crate::users::{self, UserSummary};
 
@@ -174,17 +175,17 @@ pub struct ProvisionOptions {
 /// An attribute change asked for by a cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AttrValue {
-    Set(String),
+    Set(Cell),
     Clear,
 }
 
 /// A row's checked user fields, one slot per [`Field`] (a map's API, without its allocations:
 /// this is built 100,000 times for a big sheet).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct FieldValues([Option<String>; Field::ALL.len()]);
+struct FieldValues([Option<Cell>; Field::ALL.len()]);
 
 impl FieldValues {
-    fn get(&self, field: &Field) -> Option<&String> {
+    fn get(&self, field: &Field) -> Option<&Cell> {
         self.0[*field as usize].as_ref()
     }
 
@@ -192,26 +193,17 @@ impl FieldValues {
         self.0[*field as usize].is_some()
     }
 
-    fn insert(&mut self, field: Field, value: String) {
+    fn insert(&mut self, field: Field, value: Cell) {
         self.0[field as usize] = Some(value);
     }
 
     /// The fields that have a value, in [`Field`] order.
-    fn iter(&self) -> impl Iterator<Item = (&'static Field, &String)> {
+    fn iter(&self) -> impl Iterator<Item = (&'static Field, &Cell)> {
         const ALL: [Field; Field::ALL.len()] = Field::ALL;
         ALL.iter()
             .zip(&self.0)
             .filter_map(|(f, v)| v.as_ref().map(|v| (f, v)))
     }
-}
-
-/// A checked row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct RowInput {
-    row: u32,
-    fields: FieldValues,
-    attributes: BTreeMap<String, AttrValue>,
-    errors: Vec<Diagnostic>,
 }
 
 /// What the plan does for a row.
@@ -247,35 +239,92 @@ impl ProvisionAction {
     }
 }
 
+/// What the plan does for a row: one or two actions (a new user with attributes is
+/// "create user" + "set attributes"), kept inline (no allocation per row). Reads as a slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actions {
+    len: u8,
+    items: [ProvisionAction; 3],
+}
+
+impl Default for Actions {
+    fn default() -> Self {
+        Actions {
+            len: 0,
+            items: [ProvisionAction::Unchanged; 3],
+        }
+    }
+}
+
+impl Actions {
+    fn push(&mut self, action: ProvisionAction) {
+        if !self.contains(&action) {
+            self.items[usize::from(self.len)] = action;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for Actions {
+    type Target = [ProvisionAction];
+    fn deref(&self) -> &[ProvisionAction] {
+        &self.items[..usize::from(self.len)]
+    }
+}
+
+impl Serialize for Actions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
 /// One row of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanRow {
     /// `row:N`.
-    pub key: String,
+    pub key: Cell,
     /// Sheet row number.
     pub row: u32,
     /// What will happen (several for a new user with attributes).
-    pub actions: Vec<ProvisionAction>,
+    pub actions: Actions,
     /// Username.
-    pub username: String,
+    pub username: Cell,
     /// The account, when it exists.
     pub user_id: Option<String>,
     /// The directory key, when known.
     pub unique_identifier: Option<String>,
     /// Field changes: (field, old, new).
-    pub field_changes: Vec<(String, String, String)>,
+    pub field_changes: Vec<(Cell, Cell, Cell)>,
     /// Attribute changes: (attribute, old, new).
-    pub attribute_changes: Vec<(String, String, String)>,
+    pub attribute_changes: Vec<(Cell, Cell, Cell)>,
     /// Errors and warnings of this row.
     pub diagnostics: Vec<Diagnostic>,
     #[serde(skip)]
     fields: FieldValues,
+    /// The attribute cells that say something, in name order.
     #[serde(skip)]
-    attributes: BTreeMap<String, AttrValue>,
+    attributes: Vec<(Cell, AttrValue)>,
 }
 
 impl PlanRow {
+    /// Row `row`, nothing planned yet.
+    fn new(row: u32) -> PlanRow {
+        PlanRow {
+            key: row_key(row),
+            row,
+            actions: Actions::default(),
+            username: Cell::default(),
+            user_id: None,
+            unique_identifier: None,
+            field_changes: Vec::new(),
+            attribute_changes: Vec::new(),
+            diagnostics: Vec::new(),
+            fields: FieldValues::default(),
+            attributes: Vec::new(),
+        }
+    }
+
     /// A one-line summary: the errors of an invalid row, otherwise what changes. Built when
     /// shown, so planning a big sheet does not format text nobody reads.
     pub fn message(&self) -> String {
@@ -327,7 +376,7 @@ impl Plan {
 
 struct ColumnMap {
     fields: BTreeMap<Field, usize>,
-    attributes: Vec<(String, usize)>,
+    attributes: Vec<(Cell, usize)>,
 }
 
 fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
@@ -370,11 +419,13 @@ fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
                     errors.push(file_error(name, format!("Columns \"{}\" and \"{name}\" name the same attribute: keep one of them.", columns[*first])));
                 } else {
                     attribute_names.insert(attr.to_lowercase(), i);
-                    attributes.push((attr, i));
+                    attributes.push((Cell::from(attr), i));
                 }
             }
         }
     }
+    // Name order, as the plan lists attribute changes and a job's keys.
+    attributes.sort();
     if errors.is_empty() {
         Ok(ColumnMap { fields, attributes })
     } else {
@@ -427,16 +478,52 @@ fn is_email(s: &str) -> bool {
             .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
 }
 
+/// The parts of a `::` list (`str::split("::")` without building a substring searcher per
+/// call: this runs for every attribute cell of a big sheet).
+fn list_parts(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.as_bytes().windows(2).position(|w| w == b"::") {
+            Some(i) => {
+                rest = Some(&r[i + 2..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// True when `value` is a `::` list.
+fn is_list(value: &str) -> bool {
+    value.as_bytes().windows(2).any(|w| w == b"::")
+}
+
 /// Normalises a `::` list: trims parts (a warning) and drops repeated parts (a warning);
-/// an empty part is an error.
-fn normalise_list(value: &str) -> Result<(String, Vec<String>), String> {
-    if !value.contains("::") {
-        return Ok((value.to_string(), Vec::new()));
+/// an empty part is an error. `None` when the value stays as it is (most values).
+fn normalise_list(value: &str) -> Result<(Option<Cell>, Vec<String>), String> {
+    if !is_list(value) {
+        return Ok((None, Vec::new()));
+    }
+    // The common list (a few parts, no spaces, none repeated) is checked without allocating.
+    const FEW: usize = 16;
+    let few = list_parts(value).take(FEW + 1).count() <= FEW;
+    if few
+        && list_parts(value).enumerate().all(|(i, part)| {
+            !part.is_empty()
+                && part.trim() == part
+                && !list_parts(value).take(i).any(|earlier| earlier == part)
+        })
+    {
+        return Ok((None, Vec::new()));
     }
     let mut warnings = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::new();
     let mut parts = Vec::new();
-    for part in value.split("::") {
+    for part in list_parts(value) {
         let trimmed = part.trim();
         if trimmed.is_empty() {
             return Err(
@@ -447,21 +534,33 @@ fn normalise_list(value: &str) -> Result<(String, Vec<String>), String> {
         if trimmed != part && warnings.is_empty() {
             warnings.push("spaces around :: parts were removed".to_string());
         }
-        if seen.insert(trimmed.to_string()) {
+        if seen.insert(trimmed) {
             parts.push(trimmed);
         } else {
             warnings.push(format!("\"{trimmed}\" was listed twice; kept once"));
         }
     }
-    Ok((parts.join("::"), warnings))
+    if warnings.is_empty() {
+        return Ok((None, warnings));
+    }
+    Ok((Some(Cell::from(parts.join("::"))), warnings))
 }
 
 /// Two `::` lists mean the same thing when they hold the same parts, in any order.
 fn same_value(a: &str, b: &str) -> bool {
     fn parts(s: &str) -> BTreeSet<&str> {
-        s.split("::").map(str::trim).collect()
+        list_parts(s).map(str::trim).collect()
     }
-    a == b || (a.contains("::") || b.contains("::")) && parts(a) == parts(b)
+    a == b || (is_list(a) || is_list(b)) && parts(a) == parts(b)
+}
+
+/// `s` without leading and trailing white space (`str::trim`, with a shortcut for the usual
+/// cell that starts and ends with a visible ASCII character).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// `s` in lower case, borrowed when it already is (most usernames are).
@@ -473,148 +572,188 @@ fn lowercase(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn check_rows(table: &Table, map: &ColumnMap, options: &ProvisionOptions) -> Vec<RowInput> {
-    // Keyed by the trimmed cells themselves: no copy per row.
-    let mut usernames: HashMap<Cow<'_, str>, u32> = HashMap::with_capacity(table.rows.len());
-    let mut uids: HashMap<&str, u32> = HashMap::new();
-    let mut out = Vec::with_capacity(table.rows.len());
-    for i in 0..table.rows.len() {
-        let row = table.row_number(i);
-        let mut input = RowInput {
-            row,
-            fields: FieldValues::default(),
-            attributes: BTreeMap::new(),
-            errors: Vec::new(),
-        };
-        let mut diag = |column: &str, severity: Severity, message: String| {
-            input.errors.push(Diagnostic {
-                row,
-                column: column.to_string(),
-                severity,
-                message: format!("Row {row}, {column}: {message}"),
-            });
-        };
-        for (field, &c) in &map.fields {
-            let raw = table.cell(i, c);
-            let column = &table.columns[c];
-            let value = raw.trim();
-            if value != raw && !value.is_empty() && *field != Field::Password {
-                diag(
-                    column,
-                    Severity::Warning,
-                    "spaces at the start or end were removed.".into(),
-                );
-            }
-            if value.is_empty() {
-                continue;
-            }
-            let checked: Result<String, String> = match field {
-                Field::Email => if is_email(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not an e-mail address: write it as name@example.org.")) },
-                Field::Username | Field::FirstName | Field::LastName => match value.chars().find(|ch| is_forbidden(*ch)) {
-                    Some(ch) => Err(format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it.")),
-                    None => Ok(value.to_string()),
-                },
-                Field::UserType => {
-                    if value.starts_with("UT_") {
-                        Ok(value.to_string())
-                    } else if let Some(id) = options.user_types.get(&value.to_lowercase()) {
-                        Ok(id.clone())
-                    } else {
-                        Err(format!("\"{value}\" is not a user type id (UT_…) nor a user type name given in the settings: use the id from Admin > User types, or add the name."))
-                    }
-                }
-                Field::DivisionId => {
-                    if value.starts_with("DV_") {
-                        Ok(value.to_string())
-                    } else if let Some(id) = options.divisions.get(&value.to_lowercase()) {
-                        Ok(id.clone())
-                    } else {
-                        Err(format!("\"{value}\" is not a division id (DV_…) nor the name of a division of this brand."))
-                    }
-                }
-                Field::Language => if is_language(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not a language code: use a code such as en, de, fr or pt-BR.")) },
-                Field::TimeZone => if is_time_zone(value) { Ok(value.to_string()) } else { Err(format!("\"{value}\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin.")) },
-                Field::AccountExpirationDate => match Date::parse_iso(value) {
-                    None => Err(format!("\"{value}\" is not a date: write it as YYYY-MM-DD.")),
-                    Some(d) if d < options.today => Err(format!("{} is in the past: give today or a later date, or leave it blank.", d.iso())),
-                    Some(d) => Ok(d.qualtrics_datetime()),
-                },
-                Field::Password | Field::UniqueIdentifier => Ok(value.to_string()),
-            };
-            match checked {
-                Ok(v) => {
-                    input.fields.insert(*field, v);
-                }
-                Err(m) => diag(column, Severity::Error, m),
-            }
+/// `row:N`, the key of row N's steps and outcome (built without the formatting machinery:
+/// this runs once per row of a big sheet).
+fn row_key(row: u32) -> Cell {
+    let mut key = smol_str::SmolStrBuilder::new();
+    key.push_str("row:");
+    key.push_str(itoa::Buffer::new().format(row));
+    key.finish()
+}
+
+/// The usernames and uniqueIdentifiers seen so far in a sheet (each once per sheet), keyed by
+/// the cells themselves: no copy per row.
+struct SeenKeys<'t> {
+    usernames: FxHashMap<Cow<'t, str>, u32>,
+    uids: FxHashMap<&'t str, u32>,
+}
+
+impl SeenKeys<'_> {
+    fn for_rows(rows: usize) -> Self {
+        SeenKeys {
+            usernames: FxHashMap::with_capacity_and_hasher(rows, Default::default()),
+            uids: FxHashMap::default(),
         }
-        for (name, c) in &map.attributes {
-            let raw = table.cell(i, *c);
-            let value = raw.trim();
-            if value.is_empty() {
-                continue; // blank means keep
-            }
-            if value.eq_ignore_ascii_case(CLEAR_MARKER) {
-                input.attributes.insert(name.clone(), AttrValue::Clear);
-                continue;
-            }
-            if value != raw {
-                diag(
-                    name,
-                    Severity::Warning,
-                    "spaces at the start or end were removed.".into(),
-                );
-            }
-            match normalise_list(value) {
-                Ok((v, warnings)) => {
-                    for w in warnings {
-                        diag(name, Severity::Warning, format!("{w}."));
-                    }
-                    input.attributes.insert(name.clone(), AttrValue::Set(v));
-                }
-                Err(m) => diag(name, Severity::Error, m),
-            }
-        }
-        let column_of = |f: Field| {
-            map.fields
-                .get(&f)
-                .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
-        };
-        let key_cell = |f: Field| {
-            map.fields
-                .get(&f)
-                .map(|c| table.cell(i, *c).trim())
-                .filter(|_| input.fields.contains_key(&f))
-        };
-        if let Some(u) = key_cell(Field::Username) {
-            if let Some(first) = usernames.insert(lowercase(u), row) {
-                let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
-                input.errors.push(Diagnostic {
-                    row,
-                    column: column_of(Field::Username),
-                    severity: Severity::Error,
-                    message: format!("Row {row}, {}: {m}", column_of(Field::Username)),
-                });
-                usernames.insert(lowercase(u), first);
-            }
-        }
-        if let Some(u) = key_cell(Field::UniqueIdentifier) {
-            if let Some(first) = uids.insert(u, row) {
-                let m = format!(
-                    "\"{u}\" is also on row {first}: each unique identifier once per sheet."
-                );
-                input.errors.push(Diagnostic {
-                    row,
-                    column: column_of(Field::UniqueIdentifier),
-                    severity: Severity::Error,
-                    message: format!("Row {row}, {}: {m}", column_of(Field::UniqueIdentifier)),
-                });
-                uids.insert(u, first);
-            }
-        }
-        out.push(input);
     }
-    out
+}
+
+/// Checks row `i` of `table` into `input`: its fields and attributes, and its keys against the
+/// rows before.
+fn check_row<'t>(
+    table: &'t Table,
+    i: usize,
+    map: &ColumnMap,
+    options: &ProvisionOptions,
+    seen: &mut SeenKeys<'t>,
+    input: &mut PlanRow,
+) {
+    let row = input.row;
+    let mut diag = |column: &str, severity: Severity, message: String| {
+        input.diagnostics.push(Diagnostic {
+            row,
+            column: column.to_string(),
+            severity,
+            message: format!("Row {row}, {column}: {message}"),
+        });
+    };
+    let cells = &table.rows[i];
+    for (field, &c) in &map.fields {
+        let raw = cells[c].as_str();
+        let column = &table.columns[c];
+        let value = trim(raw);
+        // The cell itself when nothing was trimmed: a copy of its 24 bytes, not of its text.
+        let as_is = || {
+            if value.len() == raw.len() {
+                cells[c].clone()
+            } else {
+                Cell::new(value)
+            }
+        };
+        if value != raw && !value.is_empty() && *field != Field::Password {
+            diag(
+                column,
+                Severity::Warning,
+                "spaces at the start or end were removed.".into(),
+            );
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let checked: Result<Cell, String> = match field {
+            Field::Email => if is_email(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not an e-mail address: write it as name@example.org.")) },
+            Field::Username | Field::FirstName | Field::LastName => match value.chars().find(|ch| is_forbidden(*ch)) {
+                Some(ch) => Err(format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it.")),
+                None => Ok(as_is()),
+            },
+            Field::UserType => {
+                if value.starts_with("UT_") {
+                    Ok(as_is())
+                } else if let Some(id) = options.user_types.get(&value.to_lowercase()) {
+                    Ok(Cell::new(id))
+                } else {
+                    Err(format!("\"{value}\" is not a user type id (UT_…) nor a user type name given in the settings: use the id from Admin > User types, or add the name."))
+                }
+            }
+            Field::DivisionId => {
+                if value.starts_with("DV_") {
+                    Ok(as_is())
+                } else if let Some(id) = options.divisions.get(&value.to_lowercase()) {
+                    Ok(Cell::new(id))
+                } else {
+                    Err(format!("\"{value}\" is not a division id (DV_…) nor the name of a division of this brand."))
+                }
+            }
+            Field::Language => if is_language(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not a language code: use a code such as en, de, fr or pt-BR.")) },
+            Field::TimeZone => if is_time_zone(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin.")) },
+            Field::AccountExpirationDate => match Date::parse_iso(value) {
+                None => Err(format!("\"{value}\" is not a date: write it as YYYY-MM-DD.")),
+                Some(d) if d < options.today => Err(format!("{} is in the past: give today or a later date, or leave it blank.", d.iso())),
+                Some(d) => Ok(d.qualtrics_datetime_cell()),
+            },
+            Field::Password | Field::UniqueIdentifier => Ok(as_is()),
+        };
+        match checked {
+            Ok(v) => input.fields.insert(*field, v),
+            Err(m) => diag(column, Severity::Error, m),
+        }
+    }
+    for (name, c) in &map.attributes {
+        let raw = cells[*c].as_str();
+        let value = trim(raw);
+        if value.is_empty() {
+            continue; // blank means keep
+        }
+        if value.eq_ignore_ascii_case(CLEAR_MARKER) {
+            input.attributes.push((name.clone(), AttrValue::Clear));
+            continue;
+        }
+        if value != raw {
+            diag(
+                name,
+                Severity::Warning,
+                "spaces at the start or end were removed.".into(),
+            );
+        }
+        match normalise_list(value) {
+            Ok((v, warnings)) => {
+                let v = v.unwrap_or_else(|| {
+                    if value.len() == raw.len() {
+                        cells[*c].clone()
+                    } else {
+                        Cell::new(value)
+                    }
+                });
+                for w in warnings {
+                    diag(name, Severity::Warning, format!("{w}."));
+                }
+                input.attributes.push((name.clone(), AttrValue::Set(v)));
+            }
+            Err(m) => diag(name, Severity::Error, m),
+        }
+    }
+    let column_of = |f: Field| {
+        map.fields
+            .get(&f)
+            .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
+    };
+    let key_cell = |f: Field| {
+        map.fields
+            .get(&f)
+            .map(|c| trim(&cells[*c]))
+            .filter(|_| input.fields.contains_key(&f))
+    };
+    if let Some(u) = key_cell(Field::Username) {
+        if let Some(first) = seen.usernames.insert(lowercase(u), row) {
+            let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
+            input.diagnostics.push(Diagnostic {
+                row,
+                column: column_of(Field::Username),
+                severity: Severity::Error,
+                message: format!("Row {row}, {}: {m}", column_of(Field::Username)),
+            });
+            seen.usernames.insert(lowercase(u), first);
+        }
+    }
+    if let Some(u) = key_cell(Field::UniqueIdentifier) {
+        if let Some(first) = seen.uids.insert(u, row) {
+            let m =
+                format!("\"{u}\" is also on row {first}: each unique identifier once per sheet.");
+            input.diagnostics.push(Diagnostic {
+                row,
+                column: column_of(Field::UniqueIdentifier),
+                severity: Severity::Error,
+                message: format!("Row {row}, {}: {m}", column_of(Field::UniqueIdentifier)),
+            });
+            seen.uids.insert(u, first);
+        }
+    }
+    if let Some(u) = input.fields.get(&Field::Username) {
+        input.username = u.clone();
+    }
+    input.unique_identifier = input
+        .fields
+        .get(&Field::UniqueIdentifier)
+        .map(Cell::to_string);
 }
 
 /// Plans a provisioning sheet against one listing of the brand's users and one of its
@@ -667,26 +806,13 @@ pub fn plan(
     let applied: BTreeSet<&str> = journal.iter().flat_map(|j| j.applied.lines()).collect();
 
     let mut rows = Vec::with_capacity(table.rows.len());
-    for input in check_rows(table, &map, options) {
-        let RowInput {
-            row,
-            fields,
-            attributes,
-            errors,
-        } = input;
-        let mut plan_row = PlanRow {
-            key: format!("row:{row}"),
-            row,
-            actions: Vec::new(),
-            username: fields.get(&Field::Username).cloned().unwrap_or_default(),
-            user_id: None,
-            unique_identifier: fields.get(&Field::UniqueIdentifier).cloned(),
-            field_changes: Vec::new(),
-            attribute_changes: Vec::new(),
-            diagnostics: errors,
-            fields,
-            attributes,
-        };
+    let mut seen = SeenKeys::for_rows(table.rows.len());
+    for i in 0..table.rows.len() {
+        // Checked and planned in place: a plan row is a few hundred bytes, not moved again.
+        rows.push(PlanRow::new(table.row_number(i)));
+        let plan_row = rows.last_mut().expect("just pushed");
+        check_row(table, i, &map, options, &mut seen, plan_row);
+        let row = plan_row.row;
         let col = |f: Field| {
             map.fields
                 .get(&f)
@@ -723,12 +849,12 @@ pub fn plan(
             },
         };
         if !plan_row.fields.contains_key(&key_field) {
-            require(&mut plan_row, &[key_field], "to find or create the account");
+            require(plan_row, &[key_field], "to find or create the account");
         }
         match options.route {
             Route::AccountAndAttributes if existing_user.is_none() => {
                 require(
-                    &mut plan_row,
+                    plan_row,
                     &[
                         Field::FirstName,
                         Field::LastName,
@@ -741,7 +867,7 @@ pub fn plan(
             }
             Route::DirectoryImport if participant.is_none() => {
                 require(
-                    &mut plan_row,
+                    plan_row,
                     &[Field::FirstName, Field::LastName, Field::Email],
                     "to create the directory participant",
                 );
@@ -754,7 +880,6 @@ pub fn plan(
             .any(|d| d.severity == Severity::Error)
         {
             plan_row.actions.push(ProvisionAction::Invalid);
-            rows.push(plan_row);
             continue;
         }
         plan_row.user_id = existing_user
@@ -798,8 +923,8 @@ pub fn plan(
                         match listed(*f) {
                             Some(old) if old.as_deref() == Some(new.as_str()) => {}
                             Some(old) => plan_row.field_changes.push((
-                                f.api_name().into(),
-                                old.unwrap_or_default(),
+                                Cell::new_static(f.api_name()),
+                                old.map(Cell::from).unwrap_or_default(),
                                 new.clone(),
                             )),
                             // Not in the listing (language, time zone, expiry): sent unless the
@@ -809,8 +934,8 @@ pub fn plan(
                                     .contains(format!("{} {}={new}", u.id, f.api_name()).as_str())
                                 {
                                     plan_row.field_changes.push((
-                                        f.api_name().into(),
-                                        "(not listed)".into(),
+                                        Cell::new_static(f.api_name()),
+                                        Cell::new_static("(not listed)"),
                                         new.clone(),
                                     ));
                                 }
@@ -834,8 +959,8 @@ pub fn plan(
                         if let Some(new) = plan_row.fields.get(&f) {
                             if current.as_deref() != Some(new.as_str()) {
                                 plan_row.field_changes.push((
-                                    f.api_name().into(),
-                                    current.clone().unwrap_or_default(),
+                                    Cell::new_static(f.api_name()),
+                                    current.as_deref().map(Cell::new).unwrap_or_default(),
                                     new.clone(),
                                 ));
                             }
@@ -864,21 +989,19 @@ pub fn plan(
                 }
             }
         }
-        let current: BTreeMap<String, String> =
-            participant.map(|p| p.metadata.clone()).unwrap_or_default();
         for (name, change) in &plan_row.attributes {
-            let old = current.get(name).cloned();
+            let old = participant.and_then(|p| p.metadata.get(name.as_str()));
             match change {
-                AttrValue::Set(v) if old.as_deref().is_some_and(|o| same_value(o, v)) => {}
+                AttrValue::Set(v) if old.is_some_and(|o| same_value(o, v)) => {}
                 AttrValue::Set(v) => plan_row.attribute_changes.push((
                     name.clone(),
-                    old.unwrap_or_default(),
+                    old.map(Cell::new).unwrap_or_default(),
                     v.clone(),
                 )),
                 AttrValue::Clear if old.is_some() => plan_row.attribute_changes.push((
                     name.clone(),
-                    old.unwrap_or_default(),
-                    String::new(),
+                    old.map(Cell::new).unwrap_or_default(),
+                    Cell::default(),
                 )),
                 AttrValue::Clear => {}
             }
@@ -889,7 +1012,6 @@ pub fn plan(
         if plan_row.actions.is_empty() {
             plan_row.actions.push(ProvisionAction::Unchanged);
         }
-        rows.push(plan_row);
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
     for action in [
@@ -961,7 +1083,7 @@ pub fn plan_table(plan: &Plan) -> Table {
             .map(|r| {
                 vec![
                     r.row.to_string(),
-                    r.username.clone(),
+                    r.username.to_string(),
                     r.unique_identifier.clone().unwrap_or_default(),
                     r.actions
                         .iter()
@@ -980,6 +1102,7 @@ pub fn plan_table(plan: &Plan) -> Table {
                         .join(" "),
                 ]
             })
+            .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
     }
@@ -1020,7 +1143,7 @@ pub fn template() -> Table {
             "Manager",
             "Seattle::Provo",
         ]
-        .map(String::from)
+        .map(Cell::new)
         .to_vec()],
         row_numbers: Vec::new(),
     }
@@ -1191,7 +1314,7 @@ impl Step for ImportStep {
 /// A participant of a job, the row's attribute changes and the participant's current ones.
 type JobEntry = (
     ImportParticipant,
-    BTreeMap<String, AttrValue>,
+    BTreeMap<Cell, AttrValue>,
     BTreeMap<String, String>,
 );
 
@@ -1257,8 +1380,8 @@ struct RowProgress {
 pub struct ProvisionRun {
     /// The plan being applied.
     pub plan: Plan,
-    progress: BTreeMap<String, RowProgress>,
-    retried: BTreeSet<String>,
+    progress: BTreeMap<Cell, RowProgress>,
+    retried: BTreeSet<Cell>,
 }
 
 impl ProvisionRun {
@@ -1295,17 +1418,17 @@ impl ProvisionRun {
         if create {
             for (f, v) in row.fields.iter() {
                 if *f != Field::UniqueIdentifier {
-                    body.insert(f.api_name().into(), v.clone().into());
+                    body.insert(f.api_name().into(), v.as_str().into());
                 }
             }
         } else {
             for (f, _, new) in &row.field_changes {
-                body.insert(f.clone(), new.clone().into());
+                body.insert(f.to_string(), new.as_str().into());
             }
         }
         Some(AccountStep {
-            key: row.key.clone(),
-            username: row.username.clone(),
+            key: row.key.to_string(),
+            username: row.username.to_string(),
             user_id: row.user_id.clone(),
             body,
             create,
@@ -1337,7 +1460,7 @@ impl ProvisionRun {
         for step in steps {
             match step {
                 ProvisionStep::Account(s) => {
-                    let p = self.progress.entry(s.key.clone()).or_default();
+                    let p = self.progress.entry(Cell::new(&s.key)).or_default();
                     if let Some(o) = by_key.get(s.key.as_str()) {
                         p.account = Some((o.status, o.message.clone(), o.finished_at));
                     }
@@ -1390,7 +1513,7 @@ impl ProvisionRun {
             .rows
             .iter()
             .filter(|r| self.progress[&r.key].uncertain)
-            .map(|r| r.username.clone())
+            .map(|r| r.username.to_string())
             .collect()
     }
 
@@ -1496,7 +1619,7 @@ impl ProvisionRun {
             let field = |f: Field, current: Option<&Option<String>>| {
                 row.fields
                     .get(&f)
-                    .cloned()
+                    .map(Cell::to_string)
                     .or_else(|| current.cloned().flatten())
                     .unwrap_or_default()
             };
@@ -1505,18 +1628,18 @@ impl ProvisionRun {
                 first_name: field(Field::FirstName, found.map(|f| &f.first_name)),
                 last_name: field(Field::LastName, found.map(|f| &f.last_name)),
                 email: field(Field::Email, found.map(|f| &f.email)),
-                username: (!row.username.is_empty()).then(|| row.username.clone()),
+                username: (!row.username.is_empty()).then(|| row.username.to_string()),
                 metadata: BTreeMap::new(),
             };
             entries.push((
                 participant,
-                row.attributes.clone(),
+                row.attributes.iter().cloned().collect(),
                 found.map(|f| f.metadata.clone()).unwrap_or_default(),
             ));
         }
         let mut steps = Vec::new();
         for (n, chunk) in entries.chunks(self.plan.job_size.max(1)).enumerate() {
-            let keys: BTreeSet<&String> = chunk
+            let keys: BTreeSet<&Cell> = chunk
                 .iter()
                 .flat_map(|(_, changes, _)| changes.keys())
                 .collect();
@@ -1526,11 +1649,11 @@ impl ProvisionRun {
                     let mut p = p.clone();
                     for key in &keys {
                         let value = match changes.get(*key) {
-                            Some(AttrValue::Set(v)) => v.clone(),
+                            Some(AttrValue::Set(v)) => v.to_string(),
                             Some(AttrValue::Clear) => String::new(),
-                            None => current.get(*key).cloned().unwrap_or_default(),
+                            None => current.get(key.as_str()).cloned().unwrap_or_default(),
                         };
-                        p.metadata.insert((*key).clone(), value);
+                        p.metadata.insert(key.to_string(), value);
                     }
                     p
                 })
@@ -1600,7 +1723,7 @@ impl ProvisionRun {
                     }
                 };
                 RowOutcome {
-                    key: r.key.clone(),
+                    key: r.key.to_string(),
                     row: r.row,
                     status,
                     message,
@@ -1682,7 +1805,7 @@ pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     });
     if let Some(p) = password {
         for row in &mut table.rows {
-            row[p] = String::new();
+            row[p] = Cell::default();
         }
     }
     table

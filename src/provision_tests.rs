@@ -70,8 +70,8 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
     assert!(p.file_errors.is_empty());
     let r = |row: u32| p.rows.iter().find(|r| r.row == row).unwrap();
     assert_eq!(
-        r(2).actions,
-        vec![ProvisionAction::Create, ProvisionAction::SetAttributes],
+        r(2).actions[..],
+        [ProvisionAction::Create, ProvisionAction::SetAttributes],
         "non-Latin names pass; user type by name"
     );
     assert_eq!(
@@ -106,8 +106,11 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
         "{warnings:?}"
     );
     assert_eq!(
-        r(8).attributes["Responsibility"],
-        AttrValue::Set("Seattle::Provo".into())
+        r(8).attributes,
+        [(
+            "Responsibility".into(),
+            AttrValue::Set("Seattle::Provo".into())
+        )]
     );
     assert_eq!(r(9).message(), "Row 9, Responsibility: has an empty part in its :: list (two :: in a row, or :: at an end): remove it.");
     assert_eq!(r(10).actions[0], ProvisionAction::Create);
@@ -216,7 +219,7 @@ fn blank_keeps_clear_clears_and_jobs_carry_the_same_keys() {
     );
     assert_eq!(
         p.rows[1].attribute_changes,
-        vec![("Hotel".into(), "Boston".into(), String::new())],
+        vec![("Hotel".into(), "Boston".into(), "".into())],
         "<clear> removes bob's hotel"
     );
     let mut run = ProvisionRun::new(p);
@@ -261,7 +264,7 @@ fn blank_keeps_clear_clears_and_jobs_carry_the_same_keys() {
         &[],
         &options(Route::AccountAndAttributes),
     );
-    assert_eq!(p.rows[0].actions, vec![ProvisionAction::Unchanged]);
+    assert_eq!(p.rows[0].actions[..], [ProvisionAction::Unchanged]);
 }
 
 #[test]
@@ -361,17 +364,17 @@ fn directory_route_keys_by_the_sheets_unique_identifier() {
         &[],
         &options(Route::DirectoryImport),
     );
-    assert_eq!(p.rows[0].actions, vec![ProvisionAction::SetAttributes]);
+    assert_eq!(p.rows[0].actions[..], [ProvisionAction::SetAttributes]);
     assert!(p.rows[0].diagnostics[0]
         .message
         .contains("not used by a directory import"));
     assert_eq!(
-        p.rows[1].actions,
-        vec![ProvisionAction::Create, ProvisionAction::SetAttributes]
+        p.rows[1].actions[..],
+        [ProvisionAction::Create, ProvisionAction::SetAttributes]
     );
     assert_eq!(
-        p.rows[2].actions,
-        vec![ProvisionAction::Create],
+        p.rows[2].actions[..],
+        [ProvisionAction::Create],
         "unique identifiers are case-sensitive: e1 is new"
     );
     let mut run = ProvisionRun::new(p);
@@ -398,7 +401,7 @@ fn fields_the_listing_cannot_show_are_sent_once_then_known_from_the_journal() {
     let users = vec![user("UR_AAAAAAAAAAAAAAA", "ann@x.edu")];
     let t = table("Username,Time zone,Language\nann@x.edu,Europe/Berlin,de\n");
     let first = plan(&t, &users, &[], &[], &options(Route::AccountAndAttributes));
-    assert_eq!(first.rows[0].actions, vec![ProvisionAction::Update]);
+    assert_eq!(first.rows[0].actions[..], [ProvisionAction::Update]);
     let run = ProvisionRun::new(first);
     let steps = run.account_steps();
     let journal = vec![JournalEntry {
@@ -417,5 +420,5 @@ fn fields_the_listing_cannot_show_are_sent_once_then_known_from_the_journal() {
         &journal,
         &options(Route::AccountAndAttributes),
     );
-    assert_eq!(again.rows[0].actions, vec![ProvisionAction::Unchanged]);
+    assert_eq!(again.rows[0].actions[..], [ProvisionAction::Unchanged]);
 }

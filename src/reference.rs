@@ -120,7 +120,7 @@ const LANGUAGES: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm b
 
 /// True for an IANA time-zone name such as `Europe/Berlin` (exact case, as Qualtrics stores it).
 pub fn is_time_zone(name: &str) -> bool {
-    static ZONES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static ZONES: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
         std::sync::OnceLock::new();
     let zones = ZONES.get_or_init(|| {
         TIME_ZONES
@@ -135,14 +135,19 @@ pub fn is_time_zone(name: &str) -> bool {
 /// True for a language code: ISO 639-1 (`en`), optionally with a region or script (`en-GB`,
 /// `pt_BR`, `zh-S` as Qualtrics writes simplified Chinese); case is forgiven.
 pub fn is_language(code: &str) -> bool {
-    let lower = code.to_ascii_lowercase();
+    // Most codes are already lower case: no copy for them (this runs once per sheet row).
+    let lower: std::borrow::Cow<'_, str> = if code.bytes().any(|b| b.is_ascii_uppercase()) {
+        code.to_ascii_lowercase().into()
+    } else {
+        code.into()
+    };
     let (base, rest) = match lower.find(['-', '_']) {
         Some(i) => (&lower[..i], Some(&lower[i + 1..])),
-        None => (lower.as_str(), None),
+        None => (lower.as_ref(), None),
     };
     let region_ok = rest
         .is_none_or(|r| (1..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
-    static CODES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static CODES: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> =
         std::sync::OnceLock::new();
     let codes = CODES.get_or_init(|| LANGUAGES.split(' ').collect());
     base.len() == 2 && region_ok && codes.contains(base)

@@ -7,7 +7,7 @@
 //! duplicate column names) comes back as notes a person can read; what cannot be read at all
 //! comes back as a [`FileError`] that says what to do.
 
-use crate::table::{looks_like_data, Table};
+use crate::table::{looks_like_data, Cell, Table};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -262,7 +262,7 @@ pub fn read_text(text: &str) -> Result<SheetFile, FileError> {
 /// `note_short_rows`: in a CSV file they mean missing separators, in a workbook only empty
 /// cells). The result says "UTF-8" and no delimiter; callers set those.
 pub fn from_records(
-    records: Vec<(u32, Vec<String>)>,
+    records: Vec<(u32, Vec<Cell>)>,
     note_short_rows: bool,
 ) -> Result<SheetFile, FileError> {
     let mut notes = Vec::new();
@@ -312,7 +312,7 @@ pub fn from_records(
             if note_short_rows {
                 short.push(line);
             }
-            row.resize(width, String::new());
+            row.resize(width, Cell::default());
         }
         table.rows.push(row);
         table.row_numbers.push(line);
@@ -459,7 +459,7 @@ fn read_records(
     body: &str,
     delimiter: u8,
     first_line: u32,
-) -> Result<Vec<(u32, Vec<String>)>, FileError> {
+) -> Result<Vec<(u32, Vec<Cell>)>, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -491,7 +491,7 @@ fn read_records(
             return Err(FileError::TooManyRows);
         }
         let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
-        records.push((line, record.iter().map(str::to_string).collect()));
+        records.push((line, record.iter().map(Cell::new).collect()));
     }
     if records.is_empty() {
         return Err(FileError::Empty);
@@ -502,8 +502,8 @@ fn read_records(
 /// The header row: the first record that names at least half as many columns as the widest
 /// record near the top (title rows such as "User export" or "Generated on …" name one or two),
 /// unless that record holds values, in which case the first record is the header.
-fn find_header(records: &[(u32, Vec<String>)]) -> usize {
-    let filled = |r: &Vec<String>| r.iter().filter(|c| !c.trim().is_empty()).count();
+fn find_header(records: &[(u32, Vec<Cell>)]) -> usize {
+    let filled = |r: &Vec<Cell>| r.iter().filter(|c| !c.trim().is_empty()).count();
     let top = &records[..records.len().min(HEADER_SEARCH)];
     let widest = top.iter().map(|(_, r)| filled(r)).max().unwrap_or(0);
     if widest <= 1 {

@@ -45,14 +45,44 @@ impl Date {
 
     /// `YYYY-MM-DD`.
     pub fn iso(&self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        self.to_string()
     }
 
     /// The form sent to Qualtrics as `accountExpirationDate`: midnight UTC of the date, in the
     /// date-time form Get User returns (which form Qualtrics requires on write is unverified;
-    /// the sandbox accepts both).
-    pub fn qualtrics_datetime(&self) -> String {
-        format!("{}T00:00:00Z", self.iso())
+    /// the sandbox accepts both). Formats without allocating (`to_string()` for a `String`).
+    pub fn qualtrics_datetime(&self) -> impl std::fmt::Display + '_ {
+        struct Midnight<'d>(&'d Date);
+        impl std::fmt::Display for Midnight<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}T00:00:00Z", self.0)
+            }
+        }
+        Midnight(self)
+    }
+}
+
+impl Date {
+    /// [`Date::qualtrics_datetime`] as a cell, built without the formatting machinery (this
+    /// runs once per row of a big provisioning sheet).
+    pub fn qualtrics_datetime_cell(&self) -> crate::table::Cell {
+        if !(0..=9999).contains(&self.year) {
+            return smol_str::format_smolstr!("{}", self.qualtrics_datetime());
+        }
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let y = self.year as u32;
+        let mut text = *b"0000-00-00T00:00:00Z";
+        text[..4].copy_from_slice(&[digit(y / 1000), digit(y / 100), digit(y / 10), digit(y)]);
+        text[5..7].copy_from_slice(&[digit(self.month / 10), digit(self.month)]);
+        text[8..10].copy_from_slice(&[digit(self.day / 10), digit(self.day)]);
+        crate::table::Cell::new(std::str::from_utf8(&text).expect("ASCII digits"))
+    }
+}
+
+/// `YYYY-MM-DD`.
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 }
 
@@ -121,8 +151,18 @@ mod tests {
         assert_eq!(Date::from_unix_millis(ms).iso(), "2026-11-22");
         assert_eq!(iso_datetime(0), "1970-01-01T00:00:00Z");
         assert_eq!(
-            Date::parse_iso("2027-01-31").unwrap().qualtrics_datetime(),
+            Date::parse_iso("2027-01-31")
+                .unwrap()
+                .qualtrics_datetime()
+                .to_string(),
             "2027-01-31T00:00:00Z"
         );
+        for d in ["2027-01-31", "0999-12-01", "2400-02-29"] {
+            let date = Date::parse_iso(d).unwrap();
+            assert_eq!(
+                date.qualtrics_datetime_cell(),
+                date.qualtrics_datetime().to_string()
+            );
+        }
     }
 }

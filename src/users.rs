@@ -10,7 +10,7 @@ use crate::connection::{Connection, ConnectionError};
 use crate::envelope::{self, Notice};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::table::Table;
+use crate::table::{cells, Table};
 
 /// `GET /whoami`: who the token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,6 +431,7 @@ pub fn users_table(users: &[UserSummary]) -> Table {
                     cell(&u.account_status),
                 ]
             })
+            .map(cells)
             .collect(),
     }
 }

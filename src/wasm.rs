@@ -11,7 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::connection::{Auth, Connection, Datacenter};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::table::Table;
+use crate::table::{Cell, Table};
 use crate::users::{self, UserListing};
 
 /// A connection to a brand, holding the token in WASM memory only.
@@ -101,7 +101,7 @@ struct Progress {
 #[serde(rename_all = "camelCase")]
 struct UsersOut {
     columns: Vec<String>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<Cell>>,
     pages: usize,
     notice: Option<String>,
 }

@@ -60,7 +60,7 @@ async fn roles_sheet(server: &Server) -> RoleSheet {
         .map(|r| {
             ["role", "attribute", "operator", "value"]
                 .iter()
-                .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+                .map(|k| r[*k].as_str().unwrap_or_default().into())
                 .collect()
         })
         .collect();
@@ -86,7 +86,7 @@ fn long_pairs(snapshot: &Snapshot, roles: &RoleSheet) -> BTreeSet<(String, Strin
         .long
         .rows
         .iter()
-        .map(|r| (r[6].clone(), r[3].clone(), r[4].clone()))
+        .map(|r| (r[6].to_string(), r[3].to_string(), r[4].to_string()))
         .collect()
 }
 
@@ -192,7 +192,10 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
         columns: ["User", "Group or role", "Member (yes/no)"]
             .map(String::from)
             .to_vec(),
-        rows,
+        rows: rows
+            .into_iter()
+            .map(qualtrics_roster::table::cells)
+            .collect(),
         row_numbers: Vec::new(),
     };
     let today = Date::from_unix_millis(unix_millis());

@@ -11,7 +11,7 @@
 
 use calamine::{DataRef, Reader, Xlsx, XlsxError};
 use qualtrics_roster::sheetfile::{column_letter, from_records, FileError, SheetFile, MAX_ROWS};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::table::{Cell, Table};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workbook};
 use std::io::Cursor;
 
@@ -184,9 +184,9 @@ pub fn read_workbook(bytes: &[u8], sheet: Option<&str>) -> Result<WorkbookSheet,
 fn read_cells(
     workbook: &mut Xlsx<Cursor<&[u8]>>,
     name: &str,
-) -> Result<Vec<(u32, Vec<String>)>, WorkbookError> {
+) -> Result<Vec<(u32, Vec<Cell>)>, WorkbookError> {
     let mut reader = workbook.worksheet_cells_reader(name).map_err(damaged)?;
-    let mut rows: Vec<(u32, Vec<String>)> = Vec::new();
+    let mut rows: Vec<(u32, Vec<Cell>)> = Vec::new();
     while let Some(cell) = reader.next_cell().map_err(damaged)? {
         let text = cell_text(cell.get_value());
         if text.is_empty() {
@@ -224,9 +224,9 @@ fn read_cells(
         };
         let cells = &mut rows[at].1;
         if cells.len() <= column {
-            cells.resize(column + 1, String::new());
+            cells.resize(column + 1, Cell::default());
         }
-        cells[column] = text;
+        cells[column] = Cell::from(text);
     }
     Ok(rows)
 }
@@ -363,10 +363,10 @@ pub fn write_workbook(sheets: &[(&str, &Table)], created: u64) -> Result<Vec<u8>
                         .map_err(err)?;
                 } else if formula_like(cell) {
                     sheet
-                        .write_string_with_format(r, c, cell, &text)
+                        .write_string_with_format(r, c, cell.as_str(), &text)
                         .map_err(err)?;
                 } else {
-                    sheet.write_string(r, c, cell).map_err(err)?;
+                    sheet.write_string(r, c, cell.as_str()).map_err(err)?;
                 }
             }
         }

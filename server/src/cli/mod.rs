@@ -21,7 +21,7 @@ use qualtrics_roster::lifecycle::{self, Action, LifecycleOptions};
 use qualtrics_roster::membership::{self, MembershipRun, Snapshot, TeamFilter};
 use qualtrics_roster::provision::{self, ProvisionOptions, ProvisionRun, Route};
 use qualtrics_roster::rules::{self, MatchOptions, RoleSheet};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::table::{cells, Cell, Table};
 use qualtrics_roster::time::Date;
 use qualtrics_roster::users;
 use serde::Serialize;
@@ -398,6 +398,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                             },
                         ]
                     })
+                    .map(cells)
                     .collect(),
                 row_numbers: Vec::new(),
             };
@@ -485,10 +486,10 @@ fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliE
                 .to_vec(),
             rows: vec![
                 ["ana.lopez@example.com", "disable", ""]
-                    .map(String::from)
+                    .map(Cell::new)
                     .to_vec(),
                 ["UR_0123456789abcde", "", "2027-06-30"]
-                    .map(String::from)
+                    .map(Cell::new)
                     .to_vec(),
             ],
             row_numbers: Vec::new(),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use qualtrics_roster::columns::normalise_header;
 use qualtrics_roster::exec::JournalEntry;
-use qualtrics_roster::table::Table;
+use qualtrics_roster::table::{Cell, Table};
 use serde_json::Value;
 
 use super::CliError;
@@ -166,10 +166,10 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
         let mut cells = Vec::with_capacity(columns.len());
         for c in &columns {
             cells.push(match map.get(c) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                Some(Value::Bool(b)) => b.to_string(),
+                None | Some(Value::Null) => Cell::default(),
+                Some(Value::String(s)) => Cell::new(s),
+                Some(Value::Number(n)) => Cell::from(n.to_string()),
+                Some(Value::Bool(b)) => Cell::new(if *b { "true" } else { "false" }),
                 Some(_) => {
                     return Err(CliError::Input(format!(
                         "JSON row {}, \"{c}\": give a text value (lists are joined with :: in one string). Nothing was sent.",
@@ -380,7 +380,10 @@ mod tests {
     fn text_tables_align_wide_letters_and_cut_long_cells() {
         let t = Table {
             columns: cols(&["Name", "Note"]),
-            rows: vec![cols(&["山田", "x"]), cols(&["Ann", &"y".repeat(60)])],
+            rows: vec![
+                qualtrics_roster::table::cells(cols(&["山田", "x"])),
+                qualtrics_roster::table::cells(cols(&["Ann", &"y".repeat(60)])),
+            ],
             row_numbers: vec![2, 3],
         };
         let text = text_table(&t, None);
