@@ -245,3 +245,35 @@ fn a_file_over_the_row_limit_is_refused_without_reading_it_all() {
         "The file has more than 500,000 rows: split it into files of at most 500,000 rows each and run them one after another."
     );
 }
+
+#[test]
+fn unquoted_text_reads_as_the_csv_reader_reads_it() {
+    // Random quote-free texts over an alphabet heavy in what matters (delimiters, the three
+    // line ends, blanks, non-ASCII): the plain reader must give the CSV reader's records.
+    let alphabet = [
+        "a", "b", ",", ",", ";", "\t", " ", "\n", "\r", "\r\n", "é", "山", "::", "x y",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for case in 0..3_000 {
+        let len = (next() % 40) as usize;
+        let text: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        for delimiter in [b',', b';', b'\t'] {
+            let plain = read_unquoted_records(&text, delimiter, 1);
+            let csv = read_csv_records(&text, delimiter, 1);
+            assert_eq!(
+                plain.map_err(|e| e.to_string()),
+                csv.map_err(|e| e.to_string()),
+                "case {case}, delimiter {:?}, text {text:?}",
+                delimiter as char
+            );
+        }
+    }
+}
