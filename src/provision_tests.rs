@@ -422,3 +422,34 @@ fn fields_the_listing_cannot_show_are_sent_once_then_known_from_the_journal() {
     );
     assert_eq!(again.rows[0].actions[..], [ProvisionAction::Unchanged]);
 }
+
+#[test]
+fn e_mail_syntax() {
+    for good in [
+        "a@x.org",
+        "jane.doe@mail.example.org",
+        "josé@exämple.org",
+        "a+b@x-y.org",
+    ] {
+        assert!(is_email(good), "{good}");
+    }
+    for bad in [
+        "",
+        "@x.org",
+        "a@",
+        "a@x",
+        "a@x.",
+        "a@.org",
+        "a@-x.org",
+        "a@x-.org",
+        "a@b@x.org",
+        "a b@x.org",
+        "a\tb@x.org",
+        "a\u{b}b@x.org",
+        "a@x.org\n",
+        "a@\u{a0}x.org",
+        "a\u{2003}@x.org",
+    ] {
+        assert!(!is_email(bad), "{bad:?}");
+    }
+}

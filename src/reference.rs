@@ -141,7 +141,7 @@ pub fn is_language(code: &str) -> bool {
     } else {
         code.into()
     };
-    let (base, rest) = match lower.find(['-', '_']) {
+    let (base, rest) = match lower.bytes().position(|b| b == b'-' || b == b'_') {
         Some(i) => (&lower[..i], Some(&lower[i + 1..])),
         None => (lower.as_ref(), None),
     };

@@ -7,7 +7,7 @@
 //! duplicate column names) comes back as notes a person can read; what cannot be read at all
 //! comes back as a [`FileError`] that says what to do.
 
-use crate::table::{looks_like_data, Cell, Table};
+use crate::table::{cell, looks_like_data, Cell, Table};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -531,7 +531,15 @@ fn read_unquoted_records(
         let text = &body[start..end];
         if !text.is_empty() {
             let mut cells = Vec::with_capacity(width);
-            cells.extend(text.split(delimiter as char).map(Cell::new));
+            // Byte by byte: cells are short, and an ASCII delimiter never splits a character.
+            let mut from = 0;
+            for (at, byte) in text.bytes().enumerate() {
+                if byte == delimiter {
+                    cells.push(cell(&text[from..at]));
+                    from = at + 1;
+                }
+            }
+            cells.push(cell(&text[from..]));
             if !cells.iter().all(|c| c.trim().is_empty()) {
                 if records.len() > MAX_ROWS + HEADER_SEARCH {
                     return Err(FileError::TooManyRows);

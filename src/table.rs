@@ -20,6 +20,17 @@ pub struct Table {
     pub row_numbers: Vec<u32>,
 }
 
+/// A cell holding `text` (`Cell::new`, with short texts copied in place rather than through a
+/// call: a big sheet makes a million cells).
+#[inline]
+pub fn cell(text: &str) -> Cell {
+    if text.len() <= Cell::INLINE_CAP {
+        Cell::new_inline(text)
+    } else {
+        Cell::new(text)
+    }
+}
+
 /// A row of cells from owned text (the tables this tool writes: plans, outcomes, audits).
 pub fn cells(values: Vec<String>) -> Vec<Cell> {
     values.into_iter().map(Cell::from).collect()

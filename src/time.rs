@@ -19,6 +19,19 @@ impl Date {
     /// Parses `YYYY-MM-DD`, optionally followed by a time (`T…`) which is ignored.
     pub fn parse_iso(text: &str) -> Option<Date> {
         let t = text.trim();
+        // The usual `YYYY-MM-DD` read digit by digit (this runs once per row of a big sheet).
+        if let [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = *t.as_bytes() {
+            let digits = [y1, y2, y3, y4, m1, m2, d1, d2];
+            if digits.iter().all(u8::is_ascii_digit) {
+                let n = |ds: &[u8]| ds.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+                let date = Date {
+                    year: n(&digits[..4]) as i32,
+                    month: n(&digits[4..6]),
+                    day: n(&digits[6..]),
+                };
+                return date.is_valid().then_some(date);
+            }
+        }
         let date_part = t.split(['T', ' ']).next()?;
         let mut parts = date_part.split('-');
         let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
@@ -30,11 +43,14 @@ impl Date {
             month: m.parse().ok()?,
             day: d.parse().ok()?,
         };
-        (date.month >= 1
-            && date.month <= 12
-            && date.day >= 1
-            && date.day <= days_in_month(date.year, date.month))
-        .then_some(date)
+        date.is_valid().then_some(date)
+    }
+
+    /// A month 1-12 and a day that month has.
+    fn is_valid(&self) -> bool {
+        (1..=12).contains(&self.month)
+            && self.day >= 1
+            && self.day <= days_in_month(self.year, self.month)
     }
 
     /// The UTC date of a moment.
@@ -134,6 +150,8 @@ mod tests {
     fn dates_parse_and_format() {
         assert_eq!(Date::parse_iso("2026-12-31").unwrap().iso(), "2026-12-31");
         assert_eq!(Date::parse_iso(" 2024-02-29T10:00:00Z ").unwrap().day, 29);
+        assert_eq!(Date::parse_iso("2000-02-29").unwrap().iso(), "2000-02-29");
+        assert_eq!(Date::parse_iso("0999-01-01").unwrap().year, 999);
         for bad in [
             "2025-02-29",
             "2026-13-01",
@@ -142,6 +160,11 @@ mod tests {
             "",
             "2026-12-31-1",
             "tomorrow",
+            "2100-02-29",
+            "2026-00-10",
+            "2026-04-31",
+            "2026-12-00",
+            "2026-1a-01",
         ] {
             assert!(Date::parse_iso(bad).is_none(), "{bad}");
         }

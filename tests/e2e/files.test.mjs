@@ -163,3 +163,39 @@ test('the users list and the membership pull download as workbooks (Users; Membe
     server.stop();
   }
 });
+
+test('pasted text reaches the core exactly: ASCII, accents late or first, emoji, a lone surrogate', async () => {
+  const server = await startServer(['--no-sandbox']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    const cases = [
+      ['Name,Note', ['plain', 'ascii']],
+      ['Name,Note', ['Müller', 'late accent after ascii']],
+      ['Name,Note', ['山田', '伟 王 Анна']],
+      ['Name,Note', ['emoji 😀 pair', '👩‍💻 zwj']],
+      ['Name,Note', ['a'.repeat(5000) + 'é', 'long ascii run then one accent']],
+    ];
+    const got = await page.evaluate(async (cases) => {
+      const core = await import('/pkg/qualtrics_roster.js');
+      await core.default();
+      const out = cases.map(([header, row]) => {
+        const text = `${header}\n${row.join(',')}\n`;
+        const read = core.readCsv(text);
+        const sheet = core.Sheet.fromText(text);
+        return { rows: read.rows, columns: read.columns, sheetColumns: sheet.columns, sheetRows: sheet.rowCount };
+      });
+      // A lone surrogate cannot be UTF-8: the encoder writes U+FFFD, as a browser does in a file.
+      const lone = core.readCsv('Name\nx\uD800y\n').rows[0][0];
+      return { out, lone };
+    }, cases);
+    cases.forEach(([header, row], i) => {
+      assert.deepEqual(got.out[i].columns, header.split(','), `case ${i}`);
+      assert.deepEqual(got.out[i].rows, [row], `case ${i}`);
+      assert.deepEqual(got.out[i].sheetColumns, header.split(','), `case ${i}`);
+      assert.equal(got.out[i].sheetRows, 1, `case ${i}`);
+    });
+    assert.equal(got.lone, 'x\uFFFDy');
+  } finally {
+    server.stop();
+  }
+});
