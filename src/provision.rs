@@ -291,14 +291,10 @@ impl Serialize for Actions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanRow {
-    /// `row:N`.
-    pub key: Cell,
     /// Sheet row number.
     pub row: u32,
     /// What will happen (several for a new user with attributes).
     pub actions: Actions,
-    /// Username.
-    pub username: Cell,
     /// The account, when it exists.
     pub user_id: Option<String>,
     /// The directory key, when known.
@@ -317,13 +313,21 @@ pub struct PlanRow {
 }
 
 impl PlanRow {
+    /// `row:N`, the key of the row's steps and outcome.
+    pub fn key(&self) -> Cell {
+        row_key(self.row)
+    }
+
+    /// The username the sheet gives ("" when it gives none).
+    pub fn username(&self) -> &str {
+        self.fields.get(&Field::Username).map_or("", Cell::as_str)
+    }
+
     /// Row `row`, nothing planned yet.
     fn new(row: u32) -> PlanRow {
         PlanRow {
-            key: row_key(row),
             row,
             actions: Actions::default(),
-            username: Cell::default(),
             user_id: None,
             unique_identifier: None,
             field_changes: Vec::new(),
@@ -518,7 +522,8 @@ fn list_parts(value: &str) -> impl Iterator<Item = &str> {
 
 /// True when `value` is a `::` list.
 fn is_list(value: &str) -> bool {
-    value.as_bytes().windows(2).any(|w| w == b"::")
+    let bytes = value.as_bytes();
+    memchr::memchr(b':', bytes).is_some_and(|at| bytes[at..].windows(2).any(|w| w == b"::"))
 }
 
 /// Normalises a `::` list: trims parts (a warning) and drops repeated parts (a warning);
@@ -527,16 +532,23 @@ fn normalise_list(value: &str) -> Result<(Option<Cell>, Vec<String>), String> {
     if !is_list(value) {
         return Ok((None, Vec::new()));
     }
-    // The common list (a few parts, no spaces, none repeated) is checked without allocating.
+    // The common list (a few parts, no spaces, none repeated) is checked in one pass, without
+    // allocating.
     const FEW: usize = 16;
-    let few = list_parts(value).take(FEW + 1).count() <= FEW;
-    if few
-        && list_parts(value).enumerate().all(|(i, part)| {
-            !part.is_empty()
-                && part.trim() == part
-                && !list_parts(value).take(i).any(|earlier| earlier == part)
-        })
-    {
+    let mut seen = [""; FEW];
+    let mut count = 0;
+    let plain = list_parts(value).all(|part| {
+        let fine = count < FEW
+            && !part.is_empty()
+            && trim(part).len() == part.len()
+            && !seen[..count].contains(&part);
+        if fine {
+            seen[count] = part;
+            count += 1;
+        }
+        fine
+    });
+    if plain {
         return Ok((None, Vec::new()));
     }
     let mut warnings = Vec::new();
@@ -766,9 +778,6 @@ fn check_row<'t>(
             });
             seen.uids.insert(u, first);
         }
-    }
-    if let Some(u) = input.fields.get(&Field::Username) {
-        input.username = u.clone();
     }
     input.unique_identifier = input
         .fields
@@ -1115,7 +1124,7 @@ pub fn plan_table(plan: &Plan) -> Table {
             .map(|r| {
                 vec![
                     r.row.to_string(),
-                    r.username.to_string(),
+                    r.username().to_string(),
                     r.unique_identifier.clone().unwrap_or_default(),
                     r.actions
                         .iter()
@@ -1424,7 +1433,7 @@ impl ProvisionRun {
             .iter()
             .map(|r| {
                 (
-                    r.key.clone(),
+                    r.key(),
                     RowProgress {
                         user_id: r.user_id.clone(),
                         unique_identifier: r.unique_identifier.clone(),
@@ -1459,8 +1468,8 @@ impl ProvisionRun {
             }
         }
         Some(AccountStep {
-            key: row.key.to_string(),
-            username: row.username.to_string(),
+            key: row.key().to_string(),
+            username: row.username().to_string(),
             user_id: row.user_id.clone(),
             body,
             create,
@@ -1506,14 +1515,14 @@ impl ProvisionRun {
                     for participant in &s.participants {
                         let Some(row) = self.plan.rows.iter().find(|r| {
                             r.sends()
-                                && self.progress[&r.key].unique_identifier.as_deref()
+                                && self.progress[&r.key()].unique_identifier.as_deref()
                                     == Some(participant.unique_identifier.as_str())
                         }) else {
                             continue;
                         };
                         let p = self
                             .progress
-                            .get_mut(&row.key)
+                            .get_mut(&row.key())
                             .expect("every row has progress");
                         p.import = Some(
                             match (outcome, s.failures.get(&participant.unique_identifier)) {
@@ -1544,8 +1553,8 @@ impl ProvisionRun {
         self.plan
             .rows
             .iter()
-            .filter(|r| self.progress[&r.key].uncertain)
-            .map(|r| r.username.to_string())
+            .filter(|r| self.progress[&r.key()].uncertain)
+            .map(|r| r.username().to_string())
             .collect()
     }
 
@@ -1558,13 +1567,13 @@ impl ProvisionRun {
         for row in &self.plan.rows {
             let p = self
                 .progress
-                .get_mut(&row.key)
+                .get_mut(&row.key())
                 .expect("every row has progress");
             if !p.uncertain {
                 continue;
             }
             p.uncertain = false;
-            match by_name.get(&row.username.to_lowercase()) {
+            match by_name.get(&row.username().to_lowercase()) {
                 Some(u) => {
                     p.user_id = Some(u.id.clone());
                     let at = p.account.as_ref().and_then(|a| a.2);
@@ -1577,7 +1586,7 @@ impl ProvisionRun {
                         at,
                     ));
                 }
-                None if self.retried.insert(row.key.clone()) => {
+                None if self.retried.insert(row.key()) => {
                     if let Some(step) = Self::account_step(row) {
                         retries.push(ProvisionStep::Account(step));
                     }
@@ -1592,7 +1601,7 @@ impl ProvisionRun {
     pub fn needs_participants(&self) -> bool {
         self.plan.route == Route::AccountAndAttributes
             && self.plan.rows.iter().any(|r| {
-                let p = &self.progress[&r.key];
+                let p = &self.progress[&r.key()];
                 r.actions.contains(&ProvisionAction::SetAttributes)
                     && p.unique_identifier.is_none()
                     && p.user_id.is_some()
@@ -1624,7 +1633,7 @@ impl ProvisionRun {
             }
             let p = self
                 .progress
-                .get_mut(&row.key)
+                .get_mut(&row.key())
                 .expect("every row has progress");
             if p.account
                 .as_ref()
@@ -1637,7 +1646,7 @@ impl ProvisionRun {
                 .as_deref()
                 .and_then(|u| by_uid.get(u).copied())
                 .or_else(|| p.user_id.as_deref().and_then(|id| by_user.get(id).copied()))
-                .or_else(|| by_name.get(&row.username.to_lowercase()).copied());
+                .or_else(|| by_name.get(&row.username().to_lowercase()).copied());
             let uid = match (self.plan.route, found) {
                 (Route::DirectoryImport, _) => row.unique_identifier.clone(),
                 (_, Some(f)) => Some(f.unique_identifier.clone()),
@@ -1660,7 +1669,7 @@ impl ProvisionRun {
                 first_name: field(Field::FirstName, found.map(|f| &f.first_name)),
                 last_name: field(Field::LastName, found.map(|f| &f.last_name)),
                 email: field(Field::Email, found.map(|f| &f.email)),
-                username: (!row.username.is_empty()).then(|| row.username.to_string()),
+                username: (!row.username().is_empty()).then(|| row.username().to_string()),
                 metadata: BTreeMap::new(),
             };
             entries.push((
@@ -1709,7 +1718,7 @@ impl ProvisionRun {
             .rows
             .iter()
             .map(|r| {
-                let p = &self.progress[&r.key];
+                let p = &self.progress[&r.key()];
                 let (status, message, at) = if r.actions.contains(&ProvisionAction::Invalid) {
                     (
                         OutcomeStatus::Failed,
@@ -1755,7 +1764,7 @@ impl ProvisionRun {
                     }
                 };
                 RowOutcome {
-                    key: r.key.to_string(),
+                    key: r.key().to_string(),
                     row: r.row,
                     status,
                     message,

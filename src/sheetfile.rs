@@ -424,19 +424,13 @@ fn sniff_delimiter(text: &str) -> u8 {
         _ => &text[..cut],
     };
     let mut best = (b',', 0usize, 0usize);
+    let unquoted = memchr::memchr(b'"', sample.as_bytes()).is_none();
     for d in DELIMITERS {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(d)
-            .from_reader(sample.as_bytes());
-        let mut counts: Vec<usize> = Vec::new();
-        let mut record = csv::StringRecord::new();
-        while counts.len() < 200 && reader.read_record(&mut record).unwrap_or(false) {
-            if record.iter().any(|c| !c.trim().is_empty()) {
-                counts.push(record.len());
-            }
-        }
+        let counts = if unquoted {
+            unquoted_record_widths(sample, d)
+        } else {
+            csv_record_widths(sample, d)
+        };
         // The most common width above 1, and how many records have it.
         let mut widths: Vec<(usize, usize)> = Vec::new();
         for c in counts.iter().copied().filter(|c| *c > 1) {
@@ -452,6 +446,38 @@ fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     best.0
+}
+
+/// How many records [`sniff_delimiter`] looks at.
+const SNIFFED_RECORDS: usize = 200;
+
+/// The widths of the first non-blank records, by the CSV reader.
+fn csv_record_widths(sample: &str, delimiter: u8) -> Vec<usize> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(sample.as_bytes());
+    let mut widths = Vec::new();
+    let mut record = csv::StringRecord::new();
+    while widths.len() < SNIFFED_RECORDS && reader.read_record(&mut record).unwrap_or(false) {
+        if record.iter().any(|c| !c.trim().is_empty()) {
+            widths.push(record.len());
+        }
+    }
+    widths
+}
+
+/// [`csv_record_widths`] for quote-free text, by counting delimiters.
+fn unquoted_record_widths(sample: &str, delimiter: u8) -> Vec<usize> {
+    unquoted_lines(sample, 1)
+        .filter(|(_, text)| {
+            text.split(char::from(delimiter))
+                .any(|c| !c.trim().is_empty())
+        })
+        .map(|(_, text)| text.bytes().filter(|b| *b == delimiter).count() + 1)
+        .take(SNIFFED_RECORDS)
+        .collect()
 }
 
 /// Every non-blank record with its starting line, cells as they are.
@@ -521,42 +547,54 @@ fn read_unquoted_records(
     delimiter: u8,
     first_line: u32,
 ) -> Result<Vec<(u32, Vec<Cell>)>, FileError> {
-    let bytes = body.as_bytes();
     let mut records = Vec::new();
-    let mut line = first_line;
-    let mut start = 0;
     let mut width = 1;
-    while start < bytes.len() {
-        let end = memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |n| start + n);
-        let text = &body[start..end];
-        if !text.is_empty() {
-            let mut cells = Vec::with_capacity(width);
-            // Byte by byte: cells are short, and an ASCII delimiter never splits a character.
-            let mut from = 0;
-            for (at, byte) in text.bytes().enumerate() {
-                if byte == delimiter {
-                    cells.push(cell(&text[from..at]));
-                    from = at + 1;
-                }
-            }
-            cells.push(cell(&text[from..]));
-            if !cells.iter().all(|c| c.trim().is_empty()) {
-                if records.len() > MAX_ROWS + HEADER_SEARCH {
-                    return Err(FileError::TooManyRows);
-                }
-                width = cells.len();
-                records.push((line, cells));
+    for (line, text) in unquoted_lines(body, first_line) {
+        let mut cells = Vec::with_capacity(width);
+        // Byte by byte: cells are short, and an ASCII delimiter never splits a character.
+        let mut from = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            if byte == delimiter {
+                cells.push(cell(&text[from..at]));
+                from = at + 1;
             }
         }
-        if bytes.get(end) == Some(&b'\n') {
-            line += 1;
+        cells.push(cell(&text[from..]));
+        if !cells.iter().all(|c| c.trim().is_empty()) {
+            if records.len() > MAX_ROWS + HEADER_SEARCH {
+                return Err(FileError::TooManyRows);
+            }
+            width = cells.len();
+            records.push((line, cells));
         }
-        start = end + 1;
     }
     if records.is_empty() {
         return Err(FileError::Empty);
     }
     Ok(records)
+}
+
+/// The non-empty lines of quote-free text with their numbers: lines end at `\n`, `\r` or
+/// `\r\n` (as the CSV reader takes them), and only `\n` counts as a new line number.
+fn unquoted_lines(body: &str, first_line: u32) -> impl Iterator<Item = (u32, &str)> {
+    let bytes = body.as_bytes();
+    let mut line = first_line;
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        while start < bytes.len() {
+            let end =
+                memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+            let found = (line, &body[start..end]);
+            if bytes.get(end) == Some(&b'\n') {
+                line += 1;
+            }
+            start = end + 1;
+            if !found.1.is_empty() {
+                return Some(found);
+            }
+        }
+        None
+    })
 }
 
 /// The header row: the first record that names at least half as many columns as the widest

@@ -247,7 +247,7 @@ fn a_file_over_the_row_limit_is_refused_without_reading_it_all() {
 }
 
 #[test]
-fn unquoted_text_reads_as_the_csv_reader_reads_it() {
+fn unquoted_text_reads_and_sniffs_as_the_csv_reader_reads_it() {
     // Random quote-free texts over an alphabet heavy in what matters (delimiters, the three
     // line ends, blanks, non-ASCII): the plain reader must give the CSV reader's records.
     let alphabet = [
@@ -266,6 +266,11 @@ fn unquoted_text_reads_as_the_csv_reader_reads_it() {
             .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
             .collect();
         for delimiter in [b',', b';', b'\t'] {
+            assert_eq!(
+                unquoted_record_widths(&text, delimiter),
+                csv_record_widths(&text, delimiter),
+                "widths: case {case}, text {text:?}"
+            );
             let plain = read_unquoted_records(&text, delimiter, 1);
             let csv = read_csv_records(&text, delimiter, 1);
             assert_eq!(
