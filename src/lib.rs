@@ -34,10 +34,3 @@ pub use connection::{Auth, Connection, Datacenter};
 pub use error::ApiError;
 pub use http::{HttpRequest, HttpResponse, Method};
 pub use table::Table;
-
-/// The allocator of every WASM module built with the core (the page's and the workbook's):
-/// planning a big sheet is allocation-bound, and talc is faster and smaller there than Rust's
-/// default dlmalloc. The page's modules are single-threaded (no atomics).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

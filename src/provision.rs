@@ -628,6 +628,80 @@ impl SeenKeys<'_> {
     }
 }
 
+/// Why a field's value was refused (its message is only written for the rows that need it).
+enum Refused {
+    Email,
+    Forbidden(char),
+    UserType,
+    Division,
+    Language,
+    TimeZone,
+    Date,
+    PastDate(Date),
+}
+
+impl Refused {
+    /// What the user reads, for the (trimmed) `value`.
+    #[cold]
+    fn message(self, value: &str) -> String {
+        match self {
+            Refused::Email => format!("\"{value}\" is not an e-mail address: write it as name@example.org."),
+            Refused::Forbidden(ch) => format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it."),
+            Refused::UserType => format!("\"{value}\" is not a user type id (UT_…) nor a user type name given in the settings: use the id from Admin > User types, or add the name."),
+            Refused::Division => format!("\"{value}\" is not a division id (DV_…) nor the name of a division of this brand."),
+            Refused::Language => format!("\"{value}\" is not a language code: use a code such as en, de, fr or pt-BR."),
+            Refused::TimeZone => format!("\"{value}\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin."),
+            Refused::Date => format!("\"{value}\" is not a date: write it as YYYY-MM-DD."),
+            Refused::PastDate(d) => format!("{} is in the past: give today or a later date, or leave it blank.", d.iso()),
+        }
+    }
+}
+
+/// Checks one non-blank, trimmed field value: `None` when it is sent as it is, or the value to
+/// send instead (a user type or division id for its name, the date-time for a date).
+fn check_field(
+    field: Field,
+    value: &str,
+    options: &ProvisionOptions,
+) -> Result<Option<Cell>, Refused> {
+    match field {
+        Field::Email if !is_email(value) => Err(Refused::Email),
+        Field::Username | Field::FirstName | Field::LastName => {
+            match value.bytes().find(|b| is_forbidden(char::from(*b))) {
+                Some(b) => Err(Refused::Forbidden(char::from(b))),
+                None => Ok(None),
+            }
+        }
+        Field::UserType if !value.starts_with("UT_") => {
+            let id = options.user_types.get(&value.to_lowercase());
+            id.map(|id| Some(Cell::new(id))).ok_or(Refused::UserType)
+        }
+        Field::DivisionId if !value.starts_with("DV_") => {
+            let id = options.divisions.get(&value.to_lowercase());
+            id.map(|id| Some(Cell::new(id))).ok_or(Refused::Division)
+        }
+        Field::Language if !is_language(value) => Err(Refused::Language),
+        Field::TimeZone if !is_time_zone(value) => Err(Refused::TimeZone),
+        Field::AccountExpirationDate => match Date::parse_iso(value) {
+            None => Err(Refused::Date),
+            Some(d) if d < options.today => Err(Refused::PastDate(d)),
+            Some(d) => Ok(Some(d.qualtrics_datetime_cell())),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// A diagnostic of `row` naming its column (built only for rows that have something to say).
+#[cold]
+fn diagnostic(row: u32, column: &str, severity: Severity, message: &str) -> Diagnostic {
+    Diagnostic {
+        row,
+        column: column.to_string(),
+        severity,
+        message: format!("Row {row}, {column}: {message}"),
+    }
+}
+
 /// Checks row `i` of `table` into `input`: its fields and attributes, and its keys against the
 /// rows before.
 fn check_row<'t>(
@@ -640,29 +714,17 @@ fn check_row<'t>(
 ) {
     let row = input.row;
     let mut diag = |column: &str, severity: Severity, message: String| {
-        input.diagnostics.push(Diagnostic {
-            row,
-            column: column.to_string(),
-            severity,
-            message: format!("Row {row}, {column}: {message}"),
-        });
+        input
+            .diagnostics
+            .push(diagnostic(row, column, severity, &message));
     };
     let cells = &table.rows[i];
     for (field, &c) in map.fields.iter() {
         let raw = cells[c].as_str();
-        let column = &table.columns[c];
         let value = trim(raw);
-        // The cell itself when nothing was trimmed: a copy of its 24 bytes, not of its text.
-        let as_is = || {
-            if value.len() == raw.len() {
-                cells[c].clone()
-            } else {
-                Cell::new(value)
-            }
-        };
         if value.len() != raw.len() && !value.is_empty() && *field != Field::Password {
             diag(
-                column,
+                &table.columns[c],
                 Severity::Warning,
                 "spaces at the start or end were removed.".into(),
             );
@@ -670,42 +732,12 @@ fn check_row<'t>(
         if value.is_empty() {
             continue;
         }
-        let checked: Result<Cell, String> = match field {
-            Field::Email => if is_email(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not an e-mail address: write it as name@example.org.")) },
-            Field::Username | Field::FirstName | Field::LastName => match value.bytes().find(|b| is_forbidden(char::from(*b))).map(char::from) {
-                Some(ch) => Err(format!("contains {ch}, which Qualtrics does not allow in user fields ({FORBIDDEN_CHARACTERS}): remove it.")),
-                None => Ok(as_is()),
-            },
-            Field::UserType => {
-                if value.starts_with("UT_") {
-                    Ok(as_is())
-                } else if let Some(id) = options.user_types.get(&value.to_lowercase()) {
-                    Ok(Cell::new(id))
-                } else {
-                    Err(format!("\"{value}\" is not a user type id (UT_…) nor a user type name given in the settings: use the id from Admin > User types, or add the name."))
-                }
-            }
-            Field::DivisionId => {
-                if value.starts_with("DV_") {
-                    Ok(as_is())
-                } else if let Some(id) = options.divisions.get(&value.to_lowercase()) {
-                    Ok(Cell::new(id))
-                } else {
-                    Err(format!("\"{value}\" is not a division id (DV_…) nor the name of a division of this brand."))
-                }
-            }
-            Field::Language => if is_language(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not a language code: use a code such as en, de, fr or pt-BR.")) },
-            Field::TimeZone => if is_time_zone(value) { Ok(as_is()) } else { Err(format!("\"{value}\" is not a time zone: use an IANA name such as America/Denver or Europe/Berlin.")) },
-            Field::AccountExpirationDate => match Date::parse_iso(value) {
-                None => Err(format!("\"{value}\" is not a date: write it as YYYY-MM-DD.")),
-                Some(d) if d < options.today => Err(format!("{} is in the past: give today or a later date, or leave it blank.", d.iso())),
-                Some(d) => Ok(d.qualtrics_datetime_cell()),
-            },
-            Field::Password | Field::UniqueIdentifier => Ok(as_is()),
-        };
-        match checked {
-            Ok(v) => input.fields.insert(*field, v),
-            Err(m) => diag(column, Severity::Error, m),
+        match check_field(*field, value, options) {
+            // The cell itself when nothing was trimmed: a copy of its 24 bytes, not of its text.
+            Ok(None) if value.len() == raw.len() => input.fields.insert(*field, cells[c].clone()),
+            Ok(None) => input.fields.insert(*field, Cell::new(value)),
+            Ok(Some(v)) => input.fields.insert(*field, v),
+            Err(why) => diag(&table.columns[c], Severity::Error, why.message(value)),
         }
     }
     input.attributes.reserve_exact(map.attributes.len());

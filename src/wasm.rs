@@ -1460,38 +1460,3 @@ pub fn roles_template() -> Result<JsValue, JsValue> {
 pub fn membership_template() -> Result<JsValue, JsValue> {
     to_value(&membership::desired_template())
 }
-
-/// TEMP profiling.
-#[wasm_bindgen(js_name = profPhases)]
-pub fn prof_phases(text: &str) -> Vec<f64> {
-    let p = || js_sys::Date::now();
-    let perf = web_sys_now;
-    let t0 = perf();
-    let table = Table::from_csv(text).unwrap();
-    let t1 = perf();
-    let plan = provision::plan(
-        &table,
-        &[],
-        &[],
-        &[],
-        &ProvisionOptions {
-            route: Route::AccountAndAttributes,
-            today: Date::from_unix_millis(now_ms()),
-            user_types: Default::default(),
-            divisions: Default::default(),
-            job_size: 100,
-        },
-    );
-    let t2 = perf();
-    drop(plan);
-    let t3 = perf();
-    drop(table);
-    let t4 = perf();
-    let _ = p;
-    vec![t1 - t0, t2 - t1, t3 - t2, t4 - t3]
-}
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn web_sys_now() -> f64;
-}
