@@ -187,10 +187,10 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
     let set: Vec<_> = attributes
         .rows
         .iter()
-        .flat_map(|r| r.attribute_changes.clone())
+        .flat_map(|r| r.attribute_changes())
         .collect();
     assert!(
-        set.contains(&("Hotel".into(), "Boston".into(), "Boston::Seattle".into())),
+        set.contains(&("Hotel", "Boston", "Boston::Seattle")),
         "{set:?}"
     );
     assert!(

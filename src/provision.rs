@@ -301,18 +301,38 @@ pub struct PlanRow {
     pub unique_identifier: Option<String>,
     /// Field changes: (field, old, new).
     pub field_changes: Vec<(Cell, Cell, Cell)>,
-    /// Attribute changes: (attribute, old, new).
-    pub attribute_changes: Vec<(Cell, Cell, Cell)>,
     /// Errors and warnings of this row.
     pub diagnostics: Vec<Diagnostic>,
     #[serde(skip)]
     fields: FieldValues,
-    /// The attribute cells that say something, in name order.
+    /// The attribute cells that say something, in name order, with what each changes.
     #[serde(skip)]
-    attributes: Vec<(Cell, AttrValue)>,
+    attributes: Vec<AttributeCell>,
+}
+
+/// An attribute cell that says something (blank cells keep the value and are not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AttributeCell {
+    name: Cell,
+    value: AttrValue,
+    /// The participant's value at plan time, if any.
+    old: Option<Cell>,
+    /// True when applying changes the participant (false: it already holds this value).
+    changes: bool,
 }
 
 impl PlanRow {
+    /// Attribute changes: (attribute, old value or "", new value or "" when cleared).
+    pub fn attribute_changes(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.attributes.iter().filter(|a| a.changes).map(|a| {
+            let new = match &a.value {
+                AttrValue::Set(v) => v.as_str(),
+                AttrValue::Clear => "",
+            };
+            (a.name.as_str(), a.old.as_deref().unwrap_or(""), new)
+        })
+    }
+
     /// `row:N`, the key of the row's steps and outcome.
     pub fn key(&self) -> Cell {
         row_key(self.row)
@@ -331,7 +351,6 @@ impl PlanRow {
             user_id: None,
             unique_identifier: None,
             field_changes: Vec::new(),
-            attribute_changes: Vec::new(),
             diagnostics: Vec::new(),
             fields: FieldValues::default(),
             attributes: Vec::new(),
@@ -748,7 +767,12 @@ fn check_row<'t>(
             continue; // blank means keep
         }
         if value.eq_ignore_ascii_case(CLEAR_MARKER) {
-            input.attributes.push((name.clone(), AttrValue::Clear));
+            input.attributes.push(AttributeCell {
+                name: name.clone(),
+                value: AttrValue::Clear,
+                old: None,
+                changes: false,
+            });
             continue;
         }
         if value.len() != raw.len() {
@@ -770,7 +794,12 @@ fn check_row<'t>(
                 for w in warnings {
                     diag(name, Severity::Warning, format!("{w}."));
                 }
-                input.attributes.push((name.clone(), AttrValue::Set(v)));
+                input.attributes.push(AttributeCell {
+                    name: name.clone(),
+                    value: AttrValue::Set(v),
+                    old: None,
+                    changes: false,
+                });
             }
             Err(m) => diag(name, Severity::Error, m),
         }
@@ -1050,27 +1079,17 @@ pub fn plan(
                 }
             }
         }
-        plan_row
-            .attribute_changes
-            .reserve_exact(plan_row.attributes.len());
-        for (name, change) in &plan_row.attributes {
-            let old = participant.and_then(|p| p.metadata.get(name.as_str()));
-            match change {
-                AttrValue::Set(v) if old.is_some_and(|o| same_value(o, v)) => {}
-                AttrValue::Set(v) => plan_row.attribute_changes.push((
-                    name.clone(),
-                    old.map(Cell::new).unwrap_or_default(),
-                    v.clone(),
-                )),
-                AttrValue::Clear if old.is_some() => plan_row.attribute_changes.push((
-                    name.clone(),
-                    old.map(Cell::new).unwrap_or_default(),
-                    Cell::default(),
-                )),
-                AttrValue::Clear => {}
-            }
+        let mut attribute_changes = false;
+        for attribute in &mut plan_row.attributes {
+            let old = participant.and_then(|p| p.metadata.get(attribute.name.as_str()));
+            attribute.changes = match &attribute.value {
+                AttrValue::Set(v) => !old.is_some_and(|o| same_value(o, v)),
+                AttrValue::Clear => old.is_some(),
+            };
+            attribute.old = old.map(Cell::new);
+            attribute_changes |= attribute.changes;
         }
-        if !plan_row.attribute_changes.is_empty() {
+        if attribute_changes {
             plan_row.actions.push(ProvisionAction::SetAttributes);
         }
         if plan_row.actions.is_empty() {
@@ -1119,12 +1138,8 @@ fn describe(row: &PlanRow) -> String {
             if old.is_empty() { "(none)" } else { old }
         ));
     }
-    for (a, old, new) in &row.attribute_changes {
-        let new = if new.is_empty() {
-            "(cleared)"
-        } else {
-            new.as_str()
-        };
+    for (a, old, new) in row.attribute_changes() {
+        let new = if new.is_empty() { "(cleared)" } else { new };
         parts.push(format!(
             "{a}: {} -> {new}",
             if old.is_empty() { "(none)" } else { old }
@@ -1706,7 +1721,10 @@ impl ProvisionRun {
             };
             entries.push((
                 participant,
-                row.attributes.iter().cloned().collect(),
+                row.attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), a.value.clone()))
+                    .collect(),
                 found.map(|f| f.metadata.clone()).unwrap_or_default(),
             ));
         }
