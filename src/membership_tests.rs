@@ -194,7 +194,7 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
         "{set:?}"
     );
     assert!(
-        set.contains(&("Region".into(), "EMEA".into(), "".into())),
+        set.contains(&("Region", "EMEA", "")),
         "{set:?}"
     );
     let steps = MembershipRun::new(plan).group_steps();
