@@ -193,10 +193,7 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
         set.contains(&("Hotel", "Boston", "Boston::Seattle")),
         "{set:?}"
     );
-    assert!(
-        set.contains(&("Region", "EMEA", "")),
-        "{set:?}"
-    );
+    assert!(set.contains(&("Region", "EMEA", "")), "{set:?}");
     let steps = MembershipRun::new(plan).group_steps();
     assert_eq!(steps.len(), 3);
 }
