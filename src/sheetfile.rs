@@ -547,26 +547,40 @@ fn read_unquoted_records(
     delimiter: u8,
     first_line: u32,
 ) -> Result<Vec<(u32, Vec<Cell>)>, FileError> {
+    let bytes = body.as_bytes();
     let mut records = Vec::new();
-    let mut width = 1;
-    for (line, text) in unquoted_lines(body, first_line) {
-        let mut cells = Vec::with_capacity(width);
-        // Byte by byte: cells are short, and an ASCII delimiter never splits a character.
-        let mut from = 0;
-        for (at, byte) in text.bytes().enumerate() {
-            if byte == delimiter {
-                cells.push(cell(&text[from..at]));
-                from = at + 1;
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut line = first_line;
+    // Where the current cell and the current line start.
+    let (mut from, mut line_start) = (0, 0);
+    // One pass over every delimiter and line end (an ASCII byte never splits a character).
+    let ends = memchr::memchr3_iter(delimiter, b'\n', b'\r', bytes).chain([bytes.len()]);
+    for at in ends {
+        let byte = bytes.get(at).copied().unwrap_or(b'\n');
+        if byte == delimiter {
+            cells.push(cell(&body[from..at]));
+            from = at + 1;
+            continue;
+        }
+        if at > line_start {
+            cells.push(cell(&body[from..at]));
+            let width = cells.len();
+            let row = std::mem::replace(&mut cells, Vec::with_capacity(width));
+            if !row.iter().all(|c| c.trim().is_empty()) {
+                if records.len() > MAX_ROWS + HEADER_SEARCH {
+                    return Err(FileError::TooManyRows);
+                }
+                records.push((line, row));
+            } else {
+                cells = row;
+                cells.clear();
             }
         }
-        cells.push(cell(&text[from..]));
-        if !cells.iter().all(|c| c.trim().is_empty()) {
-            if records.len() > MAX_ROWS + HEADER_SEARCH {
-                return Err(FileError::TooManyRows);
-            }
-            width = cells.len();
-            records.push((line, cells));
+        if byte == b'\n' {
+            line += 1;
         }
+        from = at + 1;
+        line_start = at + 1;
     }
     if records.is_empty() {
         return Err(FileError::Empty);
