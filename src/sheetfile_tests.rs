@@ -251,7 +251,21 @@ fn unquoted_text_reads_and_sniffs_as_the_csv_reader_reads_it() {
     // Random quote-free texts over an alphabet heavy in what matters (delimiters, the three
     // line ends, blanks, non-ASCII): the plain reader must give the CSV reader's records.
     let alphabet = [
-        "a", "b", ",", ",", ";", "\t", " ", "\n", "\r", "\r\n", "é", "山", "::", "x y",
+        "a",
+        "b",
+        ",",
+        ",",
+        ";",
+        "\t",
+        " ",
+        "\n",
+        "\r",
+        "\r\n",
+        "é",
+        "山",
+        "::",
+        "x y",
+        "a cell longer than twenty-three bytes",
     ];
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
