@@ -236,6 +236,15 @@ pub enum ProvisionAction {
 }
 
 impl ProvisionAction {
+    /// Every action, in the order plans count them.
+    const ALL: [ProvisionAction; 5] = [
+        ProvisionAction::Create,
+        ProvisionAction::Update,
+        ProvisionAction::SetAttributes,
+        ProvisionAction::Unchanged,
+        ProvisionAction::Invalid,
+    ];
+
     /// The label shown in the plan.
     pub fn label(self) -> &'static str {
         match self {
@@ -250,17 +259,18 @@ impl ProvisionAction {
 
 /// What the plan does for a row: one or two actions (a new user with attributes is
 /// "create user" + "set attributes"), kept inline (no allocation per row). Reads as a slice.
+/// Each action at most once, so there is room for every one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actions {
     len: u8,
-    items: [ProvisionAction; 3],
+    items: [ProvisionAction; ProvisionAction::ALL.len()],
 }
 
 impl Default for Actions {
     fn default() -> Self {
         Actions {
             len: 0,
-            items: [ProvisionAction::Unchanged; 3],
+            items: ProvisionAction::ALL,
         }
     }
 }
@@ -1097,13 +1107,7 @@ pub fn plan(
         }
     }
     // One pass over the rows (each is a few hundred bytes: five passes were measurable).
-    const ORDER: [ProvisionAction; 5] = [
-        ProvisionAction::Create,
-        ProvisionAction::Update,
-        ProvisionAction::SetAttributes,
-        ProvisionAction::Unchanged,
-        ProvisionAction::Invalid,
-    ];
+    const ORDER: [ProvisionAction; 5] = ProvisionAction::ALL;
     let mut tally = [0usize; ORDER.len()];
     for r in &rows {
         for action in r.actions.iter() {

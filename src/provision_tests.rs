@@ -450,3 +450,28 @@ fn e_mail_syntax() {
         assert!(!is_email(bad), "{bad:?}");
     }
 }
+
+#[test]
+fn actions_read_in_order_once_each() {
+    let mut actions = Actions::default();
+    assert!(actions.is_empty());
+    for a in [
+        ProvisionAction::Create,
+        ProvisionAction::SetAttributes,
+        ProvisionAction::Create,
+    ] {
+        actions.push(a);
+    }
+    assert_eq!(
+        actions[..],
+        [ProvisionAction::Create, ProvisionAction::SetAttributes]
+    );
+    for a in ProvisionAction::ALL {
+        actions.push(a);
+    }
+    assert_eq!(actions.len(), ProvisionAction::ALL.len());
+    assert_eq!(
+        serde_json::to_string(&actions).unwrap(),
+        r#"["create user","set attributes","update user fields","unchanged","invalid"]"#
+    );
+}
