@@ -466,8 +466,6 @@ fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
             }
         }
     }
-    // Name order, as the plan lists attribute changes and a job's keys.
-    attributes.sort();
     if errors.is_empty() {
         Ok(ColumnMap { fields, attributes })
     } else {
@@ -748,8 +746,10 @@ fn check_row<'t>(
             .push(diagnostic(row, column, severity, &message));
     };
     let cells = &table.rows[i];
+    // A row may be shorter than the header (a table handed over by a host): missing is blank.
+    let text = |c: usize| cells.get(c).map_or("", Cell::as_str);
     for (field, &c) in map.fields.iter() {
-        let raw = cells[c].as_str();
+        let raw = text(c);
         let value = trim(raw);
         if value.len() != raw.len() && !value.is_empty() && *field != Field::Password {
             diag(
@@ -771,7 +771,7 @@ fn check_row<'t>(
     }
     input.attributes.reserve_exact(map.attributes.len());
     for (name, c) in &map.attributes {
-        let raw = cells[*c].as_str();
+        let raw = text(*c);
         let value = trim(raw);
         if value.is_empty() {
             continue; // blank means keep
@@ -814,6 +814,9 @@ fn check_row<'t>(
             Err(m) => diag(name, Severity::Error, m),
         }
     }
+    // Checked (and reported) in column order; kept in name order, as the plan lists attribute
+    // changes and a job's keys.
+    input.attributes.sort_by(|a, b| a.name.cmp(&b.name));
     let column_of = |f: Field| {
         map.fields
             .get(&f)
@@ -822,7 +825,7 @@ fn check_row<'t>(
     let key_cell = |f: Field| {
         map.fields
             .get(&f)
-            .map(|c| trim(&cells[*c]))
+            .map(|c| trim(text(*c)))
             .filter(|_| input.fields.contains_key(&f))
     };
     if let Some(u) = key_cell(Field::Username) {

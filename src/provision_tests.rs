@@ -475,3 +475,33 @@ fn actions_read_in_order_once_each() {
         r#"["create user","set attributes","update user fields","unchanged","invalid"]"#
     );
 }
+
+#[test]
+fn short_rows_are_blank_cells_and_attribute_problems_come_in_column_order() {
+    // A table handed over by a host may have rows shorter than its header.
+    let t = Table {
+        columns: ["Username", "Email", "Zeta", "Alpha"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            vec!["a@x.org".into()],
+            vec![
+                "b@x.org".into(),
+                "b@x.org".into(),
+                " z ".into(),
+                "a::::b".into(),
+            ],
+        ],
+        row_numbers: Vec::new(),
+    };
+    let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
+    assert_eq!(p.rows.len(), 2);
+    assert!(p.rows[0].actions.contains(&ProvisionAction::Invalid));
+    let columns: Vec<&str> = p.rows[1]
+        .diagnostics
+        .iter()
+        .filter(|d| d.column == "Zeta" || d.column == "Alpha")
+        .map(|d| d.column.as_str())
+        .collect();
+    assert_eq!(columns, ["Zeta", "Alpha"]);
+}
