@@ -2,19 +2,18 @@
 //! Qualtrics' 3,000/minute limit, our executor beside a sequential loop that does what the
 //! community's Python script does (one PUT after another, no retry). Run by bench/lifecycle.sh.
 
+mod common;
+use common::{serve_sandbox, Sandbox};
 use std::time::Instant;
 
-use qualtrics_roster::connection::{Auth, Connection};
 use qualtrics_roster::exec::{ExecConfig, Executor, OutcomeStatus};
 use qualtrics_roster::lifecycle::{self, LifecycleOptions};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
 use qualtrics_roster::users::{self, AccountStatus, UserUpdate};
 use roster_server::client::{unix_millis, Control, Transport};
-use roster_server::relay::Upstream;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
-use roster_server::{app, ServerConfig};
 
 const ROWS: usize = 2000;
 const LATENCY_MS: u64 = 100;
@@ -42,7 +41,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(ROWS);
-    let sandbox = ServerConfig::sandbox(&SandboxConfig {
+    let Sandbox { url, token, conn } = serve_sandbox(&SandboxConfig {
         users: rows + 1,
         limits: RateLimits {
             brand: LIMIT_PER_MIN,
@@ -55,22 +54,8 @@ async fn main() {
             ..Faults::default()
         },
         ..SandboxConfig::default()
-    });
-    let token = sandbox.admin_token();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(ServerConfig {
-        www: "www".into(),
-        sandbox: Some(sandbox),
-        relay_upstream: Upstream::Qualtrics,
-        log_relay: false,
-    });
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let conn = Connection::direct(
-        &format!("{url}/sandbox/API/v3"),
-        Auth::api_token(&token).unwrap(),
-    )
-    .unwrap();
+    })
+    .await;
     let transport = Transport::new();
     let all = transport.list_users(&conn).await.unwrap();
     let targets: Vec<_> = all.iter().skip(1).take(rows).collect();

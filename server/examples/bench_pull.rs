@@ -11,19 +11,19 @@
 //! BENCH_GROUPS the brand. Run by bench/run.mjs, or `cargo run --release -p roster-server
 //! --example bench_pull`.
 
+mod common;
+use common::{serve_sandbox, Sandbox};
 use std::time::{Duration, Instant};
 
-use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::connection::Connection;
 use qualtrics_roster::directory::ParticipantListing;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
 use qualtrics_roster::http::{HttpRequest, HttpResponse};
 use qualtrics_roster::membership::GroupSummary;
 use qualtrics_roster::users::{Listing, UserListing, UserSummary};
 use roster_server::client::Transport;
-use roster_server::relay::Upstream;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
-use roster_server::{app, ServerConfig};
 use serde_json::json;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -148,7 +148,7 @@ async fn main() {
     let users: usize = env_or("BENCH_USERS", 10_000);
     let groups: usize = env_or("BENCH_GROUPS", 300);
     let limits = RateLimits::default().scaled(scale);
-    let sandbox = ServerConfig::sandbox(&SandboxConfig {
+    let Sandbox { conn, .. } = serve_sandbox(&SandboxConfig {
         users,
         groups,
         roles: 20,
@@ -159,22 +159,8 @@ async fn main() {
             ..Faults::default()
         },
         ..SandboxConfig::default()
-    });
-    let token = sandbox.admin_token();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app(ServerConfig {
-        www: std::env::temp_dir(),
-        sandbox: Some(sandbox),
-        relay_upstream: Upstream::Qualtrics,
-        log_relay: false,
-    });
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let conn = Connection::direct(
-        &format!("{url}/sandbox/API/v3"),
-        Auth::api_token(&token).unwrap(),
-    )
-    .unwrap();
+    })
+    .await;
     let t = Transport::new();
 
     eprintln!(

@@ -1,0 +1,36 @@
+//! Shared by the benchmarks: the server with a sandbox brand on a free loopback port.
+
+use qualtrics_roster::connection::{Auth, Connection};
+use roster_server::relay::Upstream;
+use roster_server::sandbox::SandboxConfig;
+use roster_server::{app, ServerConfig};
+
+/// A running sandbox brand: the server's base URL, the admin's token and a connection to the
+/// brand's API as that admin. (Each benchmark compiles this module and reads what it needs.)
+#[allow(dead_code)]
+pub struct Sandbox {
+    pub url: String,
+    pub token: String,
+    pub conn: Connection,
+}
+
+/// Serves a sandbox brand made from `config` on a free loopback port (in this process).
+pub async fn serve_sandbox(config: &SandboxConfig) -> Sandbox {
+    let sandbox = ServerConfig::sandbox(config);
+    let token = sandbox.admin_token();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(ServerConfig {
+        www: std::env::temp_dir(),
+        sandbox: Some(sandbox),
+        relay_upstream: Upstream::Qualtrics,
+        log_relay: false,
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let conn = Connection::direct(
+        &format!("{url}/sandbox/API/v3"),
+        Auth::api_token(&token).unwrap(),
+    )
+    .unwrap();
+    Sandbox { url, token, conn }
+}
