@@ -209,7 +209,8 @@ pub trait Step {
     fn request(&self, conn: &Connection) -> HttpRequest;
     /// Takes an answer that is not a 429, 5xx or 401 (those the executor handles).
     fn on_response(&mut self, response: &HttpResponse, now: UnixMillis) -> StepUpdate;
-    /// What the step changes, for the journal (e.g. `status=disabled`).
+    /// What the step changes, for the journal (e.g. `status=disabled`); empty for a step that
+    /// changes nothing (a listing, a read), which then leaves no journal line.
     fn fingerprint(&self) -> String;
     /// Called when a request got no answer or a 5xx, where it may or may not have been
     /// applied. `None` (the default, for idempotent requests) retries it; a step whose request
@@ -290,6 +291,36 @@ pub struct AuditEntry {
     pub row: String,
     /// 1 for the first try of this request, 2 for its first retry, …
     pub attempt: u32,
+}
+
+impl AuditEntry {
+    /// The entry for a request sent outside a run (a `whoami`, a token request), at `sent_at`,
+    /// answered (or failed) at `now`, for `row` (what it was for, e.g. `connect`).
+    pub fn outside_run(
+        request: &HttpRequest,
+        sent_at: UnixMillis,
+        now: UnixMillis,
+        answer: &Result<HttpResponse, TransportFailure>,
+        row: &str,
+    ) -> AuditEntry {
+        let (status, error) = match answer {
+            Ok(r) => (
+                Some(r.status),
+                envelope::parse(r).err().as_ref().map(error_summary),
+            ),
+            Err(TransportFailure(why)) => (None, Some(why.clone())),
+        };
+        AuditEntry {
+            time: iso_datetime(sent_at),
+            method: request.method.to_string(),
+            path: path_of(&request.url),
+            status,
+            error,
+            duration_ms: now.saturating_sub(sent_at),
+            row: row.to_string(),
+            attempt: 1,
+        }
+    }
 }
 
 /// A finished row, for resuming an interrupted run.
@@ -457,6 +488,75 @@ impl<S: Step> Executor<S> {
         }
     }
 
+    /// Starts the next phase of a run on this executor: `steps` replace the finished ones, and
+    /// everything that belongs to the connection carries over (the rate-limit buckets and their
+    /// pace, request ids, the credential and its renewal state, the audit not yet taken, the
+    /// request and retry counts, a cancel or a stop). Returns the finished phase's steps with
+    /// their outcomes, in step order.
+    ///
+    /// Call it only when [`Executor::is_finished`] is true (nothing is in flight then). After a
+    /// cancel or a stop, the new steps end `skipped` at once, with the same reason.
+    #[must_use = "the finished phase's steps and outcomes are returned only once"]
+    pub fn next_phase(&mut self, steps: Vec<S>, now: UnixMillis) -> Vec<(S, Outcome)> {
+        debug_assert!(
+            self.is_finished(),
+            "a phase starts when the last one finished"
+        );
+        let total = steps.len();
+        let finished = std::mem::replace(
+            &mut self.slots,
+            steps
+                .into_iter()
+                .map(|step| Slot {
+                    step,
+                    attempt: 1,
+                    state: SlotState::Waiting,
+                })
+                .collect(),
+        );
+        self.ready = (0..total).collect();
+        self.delayed.clear();
+        self.in_flight.clear();
+        self.finished = 0;
+        self.progress = Progress {
+            total,
+            remaining: total,
+            requests_sent: self.progress.requests_sent,
+            retries: self.progress.retries,
+            ..Progress::default()
+        };
+        if let Some(reason) = self.stop_reason.clone() {
+            self.skip_waiting(&reason, now);
+        } else if self.cancelled {
+            self.skip_waiting("skipped: cancelled before it was sent", now);
+        }
+        finished
+            .into_iter()
+            .map(|slot| {
+                let outcome = match slot.state {
+                    SlotState::Finished(o) => o,
+                    _ => Outcome {
+                        key: slot.step.key().to_string(),
+                        status: OutcomeStatus::Skipped,
+                        message: "not sent".into(),
+                        finished_at: None,
+                    },
+                };
+                (slot.step, outcome)
+            })
+            .collect()
+    }
+
+    /// The connection requests go out on, with the current credential.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// True once [`Executor::cancel`] was called: later phases send nothing.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
     /// Says the host can renew the credential (an OAuth client fetching a new token): a 401
     /// then pauses sending, [`Poll::needs_auth`] asks for a new credential, and the refused
     /// requests go again with it. A renewed credential refused before Qualtrics ever accepted
@@ -486,6 +586,7 @@ impl<S: Step> Executor<S> {
     }
 
     /// The requests to send now, and when to call again if no answer comes first.
+    #[must_use = "the requests returned must be sent, and wake_at honoured"]
     pub fn poll(&mut self, now: UnixMillis) -> Poll {
         let mut poll = Poll::default();
         if self.stop_reason.is_some() || self.cancelled {
@@ -712,11 +813,13 @@ impl<S: Step> Executor<S> {
     }
 
     /// Audit entries recorded since the last call.
+    #[must_use = "audit entries are handed out once"]
     pub fn take_audit(&mut self) -> Vec<AuditEntry> {
         std::mem::take(&mut self.audit)
     }
 
     /// Journal entries recorded since the last call.
+    #[must_use = "journal entries are handed out once"]
     pub fn take_journal(&mut self) -> Vec<JournalEntry> {
         std::mem::take(&mut self.journal)
     }
@@ -773,11 +876,15 @@ impl<S: Step> Executor<S> {
         }
         let key = slot.step.key().to_string();
         if matches!(status, OutcomeStatus::Done | OutcomeStatus::Unchanged) {
-            self.journal.push(JournalEntry {
-                key: key.clone(),
-                applied: slot.step.fingerprint(),
-                at: now,
-            });
+            // A step that changes nothing (a listing, a read) leaves no journal line.
+            let applied = slot.step.fingerprint();
+            if !applied.is_empty() {
+                self.journal.push(JournalEntry {
+                    key: key.clone(),
+                    applied,
+                    at: now,
+                });
+            }
         }
         slot.state = SlotState::Finished(Outcome {
             key,

@@ -19,16 +19,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::normalise_header;
 use crate::connection::Connection;
-use crate::directory::{Participant, ParticipantListing};
+use crate::directory::Participant;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::provision::{self, ProvisionOptions, ProvisionRun, Route};
+use crate::provision::{self, ProvisionApply, ProvisionOptions, Route};
+use crate::reads::Found;
+pub use crate::reads::ListingStep;
 use crate::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
 use crate::table::{cells, Table};
 use crate::time::{iso_datetime, Date, UnixMillis};
-use crate::users::{Listing, UserListing, UserSummary};
+use crate::users::UserSummary;
 
 /// One element of `GET /groups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,118 +70,12 @@ pub fn remove_member_request(conn: &Connection, group_id: &str, user_id: &str) -
 
 // ---- Pull ----
 
-/// What one listing step reads.
-#[derive(Debug, Clone)]
-enum Reading {
-    Users(UserListing, Vec<UserSummary>),
-    Groups(Listing<GroupSummary>, Vec<GroupSummary>),
-    Directory(ParticipantListing, Vec<Participant>),
-    Members(Listing<UserSummary>, Vec<UserSummary>),
-}
-
-/// An executor step that reads one listing to its end, page by page (one request per page;
-/// the executor paces, retries 429/5xx and runs several listings side by side).
-#[derive(Debug, Clone)]
-pub struct ListingStep {
-    key: String,
-    conn: Connection,
-    reading: Reading,
-    pages: usize,
-}
-
-impl ListingStep {
-    fn new(key: String, conn: &Connection, reading: Reading) -> ListingStep {
-        ListingStep {
-            key,
-            conn: conn.clone(),
-            reading,
-            pages: 0,
-        }
-    }
-
-    /// Pages read.
-    pub fn pages(&self) -> usize {
-        self.pages
-    }
-}
-
-impl Step for ListingStep {
-    fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn request(&self, conn: &Connection) -> HttpRequest {
-        let next = match &self.reading {
-            Reading::Users(l, _) => l.next_request(conn),
-            Reading::Groups(l, _) => l.next_request(conn),
-            Reading::Directory(l, _) => l.next_request(conn),
-            Reading::Members(l, _) => l.next_request(conn),
-        };
-        next.expect("a listing step asks for a page only while one is left")
-    }
-
-    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
-        let conn = &self.conn;
-        let more = match &mut self.reading {
-            Reading::Users(l, found) => l.on_response(conn, response).map(|p| {
-                found.extend(p.elements);
-                !p.last
-            }),
-            Reading::Groups(l, found) => l.on_response(conn, response).map(|p| {
-                found.extend(p.elements);
-                !p.last
-            }),
-            Reading::Members(l, found) => l.on_response(conn, response).map(|p| {
-                found.extend(p.elements);
-                !p.last
-            }),
-            Reading::Directory(l, found) => l.on_response(response).map(|p| {
-                found.extend(p);
-                l.next_request(conn).is_some()
-            }),
-        };
-        match more {
-            Ok(true) => {
-                self.pages += 1;
-                StepUpdate::Continue
-            }
-            Ok(false) => {
-                self.pages += 1;
-                StepUpdate::Finished {
-                    status: OutcomeStatus::Done,
-                    message: format!("{} pages read", self.pages),
-                }
-            }
-            Err(e) => StepUpdate::Finished {
-                status: OutcomeStatus::Failed,
-                message: e.to_string(),
-            },
-        }
-    }
-
-    fn fingerprint(&self) -> String {
-        String::new()
-    }
-}
-
 /// The first phase of a pull: the users, the groups and the CX directory, side by side.
 pub fn pull_steps(conn: &Connection) -> Vec<ListingStep> {
     vec![
-        ListingStep::new(
-            "users".into(),
-            conn,
-            Reading::Users(UserListing::users(conn), Vec::new()),
-        ),
-        ListingStep::new(
-            "groups".into(),
-            conn,
-            Reading::Groups(Listing::starting_at(conn.url("groups")), Vec::new()),
-        ),
-        ListingStep::new(
-            "directory".into(),
-            conn,
-            Reading::Directory(ParticipantListing::default(), Vec::new()),
-        ),
+        ListingStep::users(conn),
+        ListingStep::groups(conn),
+        ListingStep::directory(conn),
     ]
 }
 
@@ -187,16 +83,7 @@ pub fn pull_steps(conn: &Connection) -> Vec<ListingStep> {
 pub fn member_steps(conn: &Connection, groups: &[GroupSummary]) -> Vec<ListingStep> {
     groups
         .iter()
-        .map(|g| {
-            ListingStep::new(
-                format!("group:{}", g.id),
-                conn,
-                Reading::Members(
-                    Listing::starting_at(conn.url(&format!("groups/{}/members", g.id))),
-                    Vec::new(),
-                ),
-            )
-        })
+        .map(|g| ListingStep::members(conn, &g.id))
         .collect()
 }
 
@@ -227,28 +114,26 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Takes the first phase's finished steps. A failed listing fails the pull with its message.
-    pub fn from_first_phase<'a>(
-        steps: impl Iterator<Item = &'a ListingStep>,
-        outcomes: &[Outcome],
-    ) -> Result<Snapshot, String> {
-        check_outcomes(outcomes)?;
+    pub fn from_first_phase(finished: Vec<(ListingStep, Outcome)>) -> Result<Snapshot, String> {
+        check_outcomes(finished.iter().map(|(_, o)| o))?;
         let mut snapshot = Snapshot::default();
-        for step in steps {
-            match &step.reading {
-                Reading::Users(_, found) => snapshot.users = found.clone(),
-                Reading::Groups(_, found) => {
+        for (step, _) in finished {
+            let (key, pages) = (step.key().to_string(), step.pages());
+            match step.into_found() {
+                Found::Users(found) => snapshot.users = found,
+                Found::Groups(found) => {
                     snapshot.groups = found
-                        .iter()
-                        .map(|g| GroupMembers {
-                            group: g.clone(),
+                        .into_iter()
+                        .map(|group| GroupMembers {
+                            group,
                             members: Vec::new(),
                         })
                         .collect()
                 }
-                Reading::Directory(_, found) => snapshot.participants = found.clone(),
-                Reading::Members(..) => continue,
+                Found::Directory(found) => snapshot.participants = found,
+                Found::Members(..) => continue,
             }
-            snapshot.pages.insert(step.key.clone(), step.pages);
+            snapshot.pages.insert(key, pages);
         }
         Ok(snapshot)
     }
@@ -259,20 +144,15 @@ impl Snapshot {
     }
 
     /// Takes the second phase's finished steps (members of each group).
-    pub fn add_members<'a>(
-        &mut self,
-        steps: impl Iterator<Item = &'a ListingStep>,
-        outcomes: &[Outcome],
-    ) -> Result<(), String> {
-        check_outcomes(outcomes)?;
+    pub fn add_members(&mut self, finished: Vec<(ListingStep, Outcome)>) -> Result<(), String> {
+        check_outcomes(finished.iter().map(|(_, o)| o))?;
         let mut pages = 0;
-        for step in steps {
-            if let Reading::Members(_, found) = &step.reading {
-                let id = step.key.trim_start_matches("group:");
+        for (step, _) in finished {
+            pages += step.pages();
+            if let Found::Members(id, found) = step.into_found() {
                 if let Some(g) = self.groups.iter_mut().find(|g| g.group.id == id) {
-                    g.members = found.iter().map(|u| u.id.clone()).collect();
+                    g.members = found.into_iter().map(|u| u.id).collect();
                 }
-                pages += step.pages;
             }
         }
         self.pages.insert("members".into(), pages);
@@ -311,8 +191,8 @@ impl Snapshot {
     }
 }
 
-fn check_outcomes(outcomes: &[Outcome]) -> Result<(), String> {
-    match outcomes.iter().find(|o| o.status != OutcomeStatus::Done) {
+fn check_outcomes<'a>(mut outcomes: impl Iterator<Item = &'a Outcome>) -> Result<(), String> {
+    match outcomes.find(|o| o.status != OutcomeStatus::Done) {
         Some(o) => Err(format!("Reading {} stopped: {}", o.key, o.message)),
         None => Ok(()),
     }
@@ -1205,24 +1085,25 @@ impl ChangeOutcome {
 /// The outcome columns written beside a desired-membership sheet.
 pub const OUTCOME_COLUMNS: [&str; 3] = ["Status", "Message", "Applied at"];
 
-/// A desired-membership run: group steps first, then the attribute changes through a
-/// provisioning run (directory import). A driver runs [`MembershipRun::group_steps`], calls
-/// [`MembershipRun::record_groups`], then applies [`MembershipRun::attributes`] as any
-/// provisioning run, then reads [`MembershipRun::outcomes`].
+/// A desired-membership plan being applied: group steps first, then the attribute changes
+/// through the provisioning apply (directory import). The run ([`crate::run::MembershipJob`])
+/// sends [`MembershipApply::group_steps`], calls [`MembershipApply::record_groups`], then
+/// applies [`MembershipApply::attributes`] as any provisioning plan; hosts read
+/// [`MembershipApply::outcomes`].
 #[derive(Debug, Clone)]
-pub struct MembershipRun {
+pub struct MembershipApply {
     /// The plan.
     pub plan: ChangePlan,
     group_outcomes: HashMap<String, Outcome>,
     /// The attribute changes, as a provisioning run.
-    pub attributes: Option<ProvisionRun>,
+    pub attributes: Option<ProvisionApply>,
 }
 
-impl MembershipRun {
+impl MembershipApply {
     /// A run of `plan`.
-    pub fn new(plan: ChangePlan) -> MembershipRun {
-        let attributes = plan.attributes.clone().map(ProvisionRun::new);
-        MembershipRun {
+    pub fn new(plan: ChangePlan) -> MembershipApply {
+        let attributes = plan.attributes.clone().map(ProvisionApply::new);
+        MembershipApply {
             plan,
             group_outcomes: HashMap::new(),
             attributes,

@@ -194,7 +194,7 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
         "{set:?}"
     );
     assert!(set.contains(&("Region", "EMEA", "")), "{set:?}");
-    let steps = MembershipRun::new(plan).group_steps();
+    let steps = MembershipApply::new(plan).group_steps();
     assert_eq!(steps.len(), 3);
 }
 
@@ -333,7 +333,7 @@ fn bad_rows_each_get_a_message_on_their_row() {
         .filter(|r| r.action == ChangeAction::Invalid)
         .count();
     assert_eq!(invalid, 7);
-    let run = MembershipRun::new(plan);
+    let run = MembershipApply::new(plan);
     let outcomes = run.outcomes();
     assert!(outcomes[0].message.starts_with("not sent: Row 2"));
     assert_eq!(

@@ -859,6 +859,39 @@ fn check_row<'t>(
         .map(Cell::to_string);
 }
 
+/// What planning a sheet needs from the brand besides its users, so that a run reads nothing
+/// no step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BrandNeeds {
+    /// The CX directory (75 requests a minute): for attribute columns (their current values
+    /// and each person's uniqueIdentifier), a uniqueIdentifier column, or the directory route.
+    pub directory: bool,
+    /// Division names (one request per division the brand's users are in): for a Division
+    /// column that holds names rather than `DV_` ids.
+    pub division_names: bool,
+}
+
+/// What planning `table` by `route` needs to read (nothing when its columns cannot be used:
+/// the plan then says why without the brand).
+pub fn brand_needs(table: &Table, route: Route) -> BrandNeeds {
+    let Ok(map) = map_columns(&table.columns) else {
+        return BrandNeeds::default();
+    };
+    let division_names = map.fields.get(&Field::DivisionId).is_some_and(|&c| {
+        table.rows.iter().any(|r| {
+            r.get(c)
+                .map(|v| v.trim())
+                .is_some_and(|v| !v.is_empty() && !v.starts_with("DV_"))
+        })
+    });
+    BrandNeeds {
+        directory: route == Route::DirectoryImport
+            || !map.attributes.is_empty()
+            || map.fields.contains_key(&Field::UniqueIdentifier),
+        division_names,
+    }
+}
+
 /// Plans a provisioning sheet against one listing of the brand's users and one of its
 /// directory participants (with their attributes), and the journal of an earlier run.
 pub fn plan(
@@ -1466,22 +1499,23 @@ struct RowProgress {
     uncertain: bool,
 }
 
-/// A provisioning run, phase by phase. A driver calls, in order: [`ProvisionRun::account_steps`]
-/// (run them), [`ProvisionRun::record`], then while [`ProvisionRun::uncertain`] is not empty:
-/// list the users and [`ProvisionRun::resolve_uncertain`] (run the retries it returns and
-/// record them); then, if [`ProvisionRun::needs_participants`], list the directory; then
-/// [`ProvisionRun::import_steps`] (run, record); then [`ProvisionRun::outcomes`].
+/// A provisioning plan being applied, with every row's progress. The run
+/// ([`crate::run::ProvisionJob`]) calls, in order: [`ProvisionApply::account_steps`] (runs
+/// them), [`ProvisionApply::record`], then while [`ProvisionApply::uncertain`] is not empty:
+/// lists the users and [`ProvisionApply::resolve_uncertain`] (runs the retries it returns and
+/// records them); then, if [`ProvisionApply::needs_participants`], lists the directory; then
+/// [`ProvisionApply::import_steps`] (runs, records); hosts read [`ProvisionApply::outcomes`].
 #[derive(Debug, Clone)]
-pub struct ProvisionRun {
+pub struct ProvisionApply {
     /// The plan being applied.
     pub plan: Plan,
     progress: BTreeMap<Cell, RowProgress>,
     retried: BTreeSet<Cell>,
 }
 
-impl ProvisionRun {
+impl ProvisionApply {
     /// A run of `plan`.
-    pub fn new(plan: Plan) -> ProvisionRun {
+    pub fn new(plan: Plan) -> ProvisionApply {
         let progress = plan
             .rows
             .iter()
@@ -1496,7 +1530,7 @@ impl ProvisionRun {
                 )
             })
             .collect();
-        ProvisionRun {
+        ProvisionApply {
             plan,
             progress,
             retried: BTreeSet::new(),
@@ -1660,6 +1694,30 @@ impl ProvisionRun {
                     && p.unique_identifier.is_none()
                     && p.user_id.is_some()
             })
+    }
+
+    /// Ends every row still waiting for its attributes as failed with `message` (the directory
+    /// could not be read, so no import job can be made).
+    pub fn fail_imports(&mut self, message: &str) {
+        for row in &self.plan.rows {
+            let wants_import = match self.plan.route {
+                Route::DirectoryImport => row.sends(),
+                Route::AccountAndAttributes => {
+                    row.actions.contains(&ProvisionAction::SetAttributes)
+                }
+            };
+            let p = self
+                .progress
+                .get_mut(&row.key())
+                .expect("every row has progress");
+            let account_failed = p
+                .account
+                .as_ref()
+                .is_some_and(|a| a.0 == OutcomeStatus::Failed);
+            if wants_import && p.import.is_none() && !account_failed {
+                p.import = Some((OutcomeStatus::Failed, message.to_string(), None));
+            }
+        }
     }
 
     /// The import jobs, from a listing of the directory (taken after the accounts exist):

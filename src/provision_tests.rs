@@ -219,7 +219,7 @@ fn blank_keeps_clear_clears_and_jobs_carry_the_same_keys() {
         [("Hotel", "Boston", "")],
         "<clear> removes bob's hotel"
     );
-    let mut run = ProvisionRun::new(p);
+    let mut run = ProvisionApply::new(p);
     assert!(
         run.account_steps().is_empty(),
         "nothing to change on the accounts"
@@ -269,7 +269,7 @@ fn an_unanswered_create_is_checked_against_the_user_list_before_a_retry() {
     let t = table(&format!(
         "{HEADER}n1@x.edu,N,One,n1@x.edu,UT_X,pw,Agent,\nn2@x.edu,N,Two,n2@x.edu,UT_X,pw,Agent,\n"
     ));
-    let mut run = ProvisionRun::new(plan(
+    let mut run = ProvisionApply::new(plan(
         &t,
         &[],
         &[],
@@ -328,7 +328,7 @@ fn passwords_are_never_written_back() {
     let t = table(&format!(
         "{HEADER}n1@x.edu,N,One,n1@x.edu,UT_X,Secret-123,Agent,\n"
     ));
-    let run = ProvisionRun::new(plan(
+    let run = ProvisionApply::new(plan(
         &t,
         &[],
         &[],
@@ -374,7 +374,7 @@ fn directory_route_keys_by_the_sheets_unique_identifier() {
         [ProvisionAction::Create],
         "unique identifiers are case-sensitive: e1 is new"
     );
-    let mut run = ProvisionRun::new(p);
+    let mut run = ProvisionApply::new(p);
     let jobs = run.import_steps(&participants);
     let ProvisionStep::Import(job) = &jobs[0] else {
         panic!()
@@ -399,7 +399,7 @@ fn fields_the_listing_cannot_show_are_sent_once_then_known_from_the_journal() {
     let t = table("Username,Time zone,Language\nann@x.edu,Europe/Berlin,de\n");
     let first = plan(&t, &users, &[], &[], &options(Route::AccountAndAttributes));
     assert_eq!(first.rows[0].actions[..], [ProvisionAction::Update]);
-    let run = ProvisionRun::new(first);
+    let run = ProvisionApply::new(first);
     let steps = run.account_steps();
     let journal = vec![JournalEntry {
         key: "row:2".into(),

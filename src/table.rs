@@ -58,6 +58,29 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Table {
+    /// A 64-bit fingerprint of the header, every cell and every row number (FNV-1a, each text
+    /// length-prefixed so `["ab","c"]` and `["a","bc"]` differ). Equal tables give equal
+    /// fingerprints in every build, so it keys journals kept across sessions; a plan keeps it to
+    /// refuse an apply whose input changed.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Fnv1a::default();
+        h.number(self.columns.len() as u64);
+        for c in &self.columns {
+            h.text(c);
+        }
+        h.number(self.rows.len() as u64);
+        for row in &self.rows {
+            h.number(row.len() as u64);
+            for c in row {
+                h.text(c);
+            }
+        }
+        for n in &self.row_numbers {
+            h.number(u64::from(*n));
+        }
+        h.0
+    }
+
     /// A table of text cells from string slices (templates, examples, tests).
     pub fn from_text(columns: &[&str], rows: &[&[&str]]) -> Table {
         Table {
@@ -167,6 +190,31 @@ impl Table {
         let mut out = String::from('\u{feff}');
         out.push_str(&String::from_utf8(bytes).expect("cells are UTF-8"));
         out
+    }
+}
+
+/// FNV-1a, 64 bits: a stable hash for [`Table::fingerprint`] (no key, no per-process seed).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn number(&mut self, n: u64) {
+        self.bytes(&n.to_le_bytes());
+    }
+    fn text(&mut self, text: &str) {
+        self.number(text.len() as u64);
+        self.bytes(text.as_bytes());
     }
 }
 

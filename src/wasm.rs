@@ -12,7 +12,7 @@ use crate::connection::{Auth, Connection, Datacenter};
 use crate::error::ApiError;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::table::{Cell, Table};
-use crate::users::{self, UserListing};
+use crate::users;
 
 /// A connection to a brand, holding the token in WASM memory only.
 #[wasm_bindgen]
@@ -69,32 +69,31 @@ impl RosterClient {
         })
     }
 
-    /// Lists every user, page by page (retrying busy or failed pages); `onPage({page,
-    /// usersSoFar, last, notice})` is called as each page arrives. Resolves to `{columns, rows,
-    /// pages, notice}` (the Users sheet).
+    /// Lists every user, page by page (paced and retried like every run); `onProgress` gets
+    /// the run's progress events (`{kind, phase, pagesRead, itemsRead, finished, …}`).
+    /// Resolves to `{columns, rows, pages, notice}` (the Users sheet).
     #[wasm_bindgen(js_name = listUsers)]
-    pub fn list_users(&self, on_page: Option<Function>) -> Promise {
-        let conn = self.conn.clone();
+    pub fn list_users(&self, on_progress: Option<Function>) -> Promise {
+        let run = Rc::new(RefCell::new(UsersRun::list_users(
+            self.conn.clone(),
+            ExecConfig::default(),
+            false,
+            now_ms(),
+        )));
         future_to_promise(async move {
-            let listed = list_all_users(&conn, on_page.as_ref()).await?;
-            let table = users::users_table(&listed.users);
+            drive(&run, on_progress.as_ref()).await?;
+            let run = run.borrow();
+            failed(&*run)?;
+            let job = run.job();
+            let table = users::users_table(job.users_read());
             to_value(&UsersOut {
                 columns: table.columns,
                 rows: table.rows,
-                pages: listed.pages,
-                notice: listed.notice,
+                pages: job.pages(),
+                notice: job.notice().map(str::to_string),
             })
         })
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Progress {
-    page: usize,
-    users_so_far: usize,
-    last: bool,
-    notice: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -185,21 +184,21 @@ fn to_js(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-// ---- Runs: plan a sheet, apply it with the executor, outcomes, audit log ----
+// ---- Runs: the browser driver, plan a sheet, apply it, outcomes, audit log ----
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
 
-use crate::directory::{Participant, ParticipantListing};
-use crate::exec::{
-    AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Step, TransportFailure,
+use crate::exec::{ExecConfig, JournalEntry, TransportFailure};
+use crate::lifecycle::{self, Action, LifecycleOptions};
+use crate::provision::{self, ProvisionOptions, Route};
+use crate::run::{
+    InputFingerprint, LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob,
+    ProvisionRun, PullRun, Run, SheetRun, UsersRun,
 };
-use crate::lifecycle::{self, Action, LifecycleOptions, LifecycleStep};
-use crate::provision::{self, ProvisionOptions, ProvisionRun, ProvisionStep, Route};
 use crate::time::Date;
-use crate::users::ListError;
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -427,116 +426,26 @@ impl PlanOut {
     }
 }
 
-/// One row's outcome as the hosts write it: values in the order of `outcomeColumns()`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OutcomeRow {
-    row: u32,
-    status: String,
-    values: Vec<String>,
-}
-
-/// An outcome the hosts write beside a row.
-trait SheetOutcome {
-    fn row(&self) -> u32;
-    fn status(&self) -> crate::exec::OutcomeStatus;
-    fn values(&self) -> Vec<String>;
-}
-
-macro_rules! sheet_outcome {
-    ($t:ty) => {
-        impl SheetOutcome for $t {
-            fn row(&self) -> u32 {
-                self.row
-            }
-            fn status(&self) -> crate::exec::OutcomeStatus {
-                self.status
-            }
-            fn values(&self) -> Vec<String> {
-                <$t>::values(self)
-            }
-        }
-    };
-}
-sheet_outcome!(lifecycle::RowOutcome);
-sheet_outcome!(provision::RowOutcome);
-sheet_outcome!(crate::membership::ChangeOutcome);
-
-/// `[{row, status, values}]` for the hosts, values in `outcomeColumns()` order.
-fn outcome_rows<T: SheetOutcome>(outcomes: Vec<T>) -> Result<JsValue, JsValue> {
-    let rows: Vec<OutcomeRow> = outcomes
-        .iter()
-        .map(|o| OutcomeRow {
-            row: o.row(),
-            status: o.status().as_str().into(),
-            values: o.values(),
-        })
-        .collect();
-    to_value(&rows)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RunProgress {
-    phase: &'static str,
-    #[serde(flatten)]
-    progress: crate::exec::Progress,
-    journal: Vec<JournalEntry>,
-    stopped: Option<String>,
-}
-
-/// Shared state of a run: the executor of the current phase, and the audit and journal so far.
-struct Driver<S> {
-    exec: Option<Executor<S>>,
-    audit: Vec<AuditEntry>,
-    cancelled: bool,
-}
-
-impl<S> Driver<S> {
-    fn new() -> Rc<RefCell<Driver<S>>> {
-        Rc::new(RefCell::new(Driver {
-            exec: None,
-            audit: Vec::new(),
-            cancelled: false,
-        }))
-    }
-}
-
-/// Runs one phase: `steps` through a fresh executor, fetching what it asks for, feeding answers
-/// back as they arrive, sleeping until its next wake time. Returns the steps and outcomes.
-async fn run_phase<S: Step + 'static>(
-    driver: &Rc<RefCell<Driver<S>>>,
-    conn: &Connection,
-    steps: Vec<S>,
-    phase: &'static str,
+/// The browser driver: drives `run` to the end of its current stage with fetch and timers,
+/// calling `on_progress` with each progress event. The run stays borrowable between awaits,
+/// so `cancel` can reach it at any time.
+async fn drive<R: Run + 'static>(
+    run: &Rc<RefCell<R>>,
     on_progress: Option<&Function>,
 ) -> Result<(), JsValue> {
-    if steps.is_empty() {
-        return Ok(());
-    }
-    driver.borrow_mut().exec = Some(Executor::new(
-        conn.clone(),
-        steps,
-        ExecConfig::default(),
-        now_ms(),
-    ));
-    if driver.borrow().cancelled {
-        driver
-            .borrow_mut()
-            .exec
-            .as_mut()
-            .expect("just set")
-            .cancel(now_ms());
-    }
     type Answer = (u64, Result<HttpResponse, TransportFailure>);
     let (tx, mut rx) = futures_channel::mpsc::unbounded::<Answer>();
     let mut in_flight = 0usize;
     loop {
         let (send_now, wake_at, finished) = {
-            let mut d = driver.borrow_mut();
-            let exec = d.exec.as_mut().expect("set above");
-            let poll = exec.poll(now_ms());
-            (poll.send, poll.wake_at, exec.is_finished())
+            let mut r = run.borrow_mut();
+            let poll = r.poll(now_ms());
+            if poll.needs_auth {
+                // An API token cannot be renewed: the run stops, saying why.
+                r.auth_failed("Qualtrics refused the API token", now_ms());
+                continue;
+            }
+            (poll.send, poll.wake_at, r.is_finished())
         };
         for out in send_now {
             in_flight += 1;
@@ -548,8 +457,8 @@ async fn run_phase<S: Step + 'static>(
                 let _ = tx.unbounded_send((out.id, answer));
             });
         }
-        if finished {
-            return report(driver, phase, on_progress);
+        if finished && in_flight == 0 {
+            return report(run, on_progress);
         }
         let wait_ms = wake_at.map(|t| t.saturating_sub(now_ms()).min(u32::MAX as u64) as u32);
         let first: Option<Answer> = match (in_flight > 0, wait_ms) {
@@ -579,115 +488,31 @@ async fn run_phase<S: Step + 'static>(
         if !answers.is_empty() {
             in_flight -= answers.len();
             {
-                let mut d = driver.borrow_mut();
-                let exec = d.exec.as_mut().expect("set above");
+                let mut r = run.borrow_mut();
                 for (id, answer) in answers {
-                    exec.on_response(id, now_ms(), answer);
+                    r.handle(id, now_ms(), answer);
                 }
             }
-            report(driver, phase, on_progress)?;
+            report(run, on_progress)?;
         }
     }
 }
 
-fn report<S: Step>(
-    driver: &Rc<RefCell<Driver<S>>>,
-    phase: &'static str,
-    on_progress: Option<&Function>,
-) -> Result<(), JsValue> {
-    let progress = {
-        let mut d = driver.borrow_mut();
-        let d = &mut *d;
-        let exec = d.exec.as_mut().expect("set before reporting");
-        d.audit.extend(exec.take_audit());
-        RunProgress {
-            phase,
-            progress: exec.progress(now_ms()),
-            journal: exec.take_journal(),
-            stopped: exec.stop_reason().map(str::to_string),
-        }
-    };
-    if let Some(cb) = on_progress {
-        cb.call1(&JsValue::NULL, &to_value(&progress)?)?;
+/// Hands the run's progress event, if any, to `on_progress`.
+fn report<R: Run>(run: &Rc<RefCell<R>>, on_progress: Option<&Function>) -> Result<(), JsValue> {
+    let progress = run.borrow_mut().poll_progress(now_ms());
+    if let (Some(cb), Some(p)) = (on_progress, progress) {
+        cb.call1(&JsValue::NULL, &to_value(&p)?)?;
     }
     Ok(())
 }
 
-fn cancel_driver<S: Step>(driver: &Rc<RefCell<Driver<S>>>) {
-    let mut d = driver.borrow_mut();
-    d.cancelled = true;
-    if let Some(exec) = d.exec.as_mut() {
-        exec.cancel(now_ms());
+/// A run whose reading of the brand failed, or that stopped on a refused token, as a JS error.
+fn failed<R: Run + ?Sized>(run: &R) -> Result<(), JsValue> {
+    match run.error().or(run.stop_reason()) {
+        Some(e) => Err(to_js(e.trim_start_matches("not sent: "))),
+        None => Ok(()),
     }
-}
-
-/// Pages through a listing, retrying a busy or failed page; `parse` takes each answer.
-async fn fetch_page<T>(
-    request: &HttpRequest,
-    mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>,
-) -> Result<T, JsValue> {
-    let mut attempt = 1;
-    loop {
-        let result = match send(request).await {
-            Ok(response) => parse(&response),
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(v) => return Ok(v),
-            Err(e) => match e.retry_delay_ms(attempt) {
-                Some(ms) => {
-                    gloo_timers::future::TimeoutFuture::new(ms as u32).await;
-                    attempt += 1;
-                }
-                None => return Err(to_js(e)),
-            },
-        }
-    }
-}
-
-/// Every user of the brand, with how many pages that took and the last notice.
-struct Listed {
-    users: Vec<users::UserSummary>,
-    pages: usize,
-    notice: Option<String>,
-}
-
-/// Lists every user, reporting pages to `on_page`.
-async fn list_all_users(conn: &Connection, on_page: Option<&Function>) -> Result<Listed, JsValue> {
-    let mut listing = UserListing::users(conn);
-    let mut all = Vec::new();
-    let mut notice = None;
-    while let Some(request) = listing.next_request(conn) {
-        let page = fetch_page(&request, |r| listing.on_response(conn, r)).await?;
-        all.extend(page.elements);
-        if let Some(n) = page.notice {
-            notice = Some(n.message());
-        }
-        if let Some(cb) = on_page {
-            let progress = to_value(&Progress {
-                page: page.number,
-                users_so_far: all.len(),
-                last: page.last,
-                notice: notice.clone(),
-            })?;
-            cb.call1(&JsValue::NULL, &progress)?;
-        }
-    }
-    Ok(Listed {
-        users: all,
-        pages: listing.pages_read(),
-        notice,
-    })
-}
-
-/// Every participant of the CX directory, with attributes.
-async fn list_all_participants(conn: &Connection) -> Result<Vec<Participant>, JsValue> {
-    let mut listing = ParticipantListing::default();
-    let mut all = Vec::new();
-    while let Some(request) = listing.next_request(conn) {
-        all.extend(fetch_page(&request, |r| listing.on_response(r)).await?);
-    }
-    Ok(all)
 }
 
 fn parse_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
@@ -784,6 +609,13 @@ impl Sheet {
         self.description.clone()
     }
 
+    /// The key under which a host keeps the journal of this sheet as a `kind` sheet (the same
+    /// as `journalKey` for the same cells).
+    #[wasm_bindgen(js_name = journalKey)]
+    pub fn journal_key(&self, kind: &str) -> String {
+        crate::run::journal_key(kind, &self.table)
+    }
+
     /// What to know about the file (title rows skipped, ragged rows…).
     #[wasm_bindgen(getter)]
     pub fn notes(&self) -> Vec<String> {
@@ -800,6 +632,15 @@ struct LifecyclePlanOptions {
     journal: Vec<JournalEntry>,
 }
 
+impl LifecyclePlanOptions {
+    fn core(&self) -> LifecycleOptions {
+        LifecycleOptions {
+            default_action: Action::parse(&self.default_action),
+            today: Date::from_unix_millis(now_ms()),
+        }
+    }
+}
+
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct ProvisionPlanOptions {
@@ -807,388 +648,31 @@ struct ProvisionPlanOptions {
     route: String,
     /// User type names: name -> UT_ id.
     user_types: std::collections::BTreeMap<String, String>,
-    /// Participants per import job (default 100).
+    /// Participants per import job (0: the core's default).
     job_size: usize,
     /// Journal entries of an earlier run.
     journal: Vec<JournalEntry>,
 }
 
-#[wasm_bindgen]
-impl RosterClient {
-    /// Lists the brand's users (`onPage` as in `listUsers`) and plans a lifecycle sheet.
-    /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`.
-    #[wasm_bindgen(js_name = planLifecycle)]
-    pub fn plan_lifecycle(
-        &self,
-        table: JsValue,
-        options: JsValue,
-        on_page: Option<Function>,
-    ) -> Promise {
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            let table = read_table(table)?;
-            let options: LifecyclePlanOptions = parse_options(options)?;
-            let listed = list_all_users(&conn, on_page.as_ref()).await?;
-            let plan = lifecycle::plan(
-                &table,
-                &listed.users,
-                &options.journal,
-                &LifecycleOptions {
-                    default_action: Action::parse(&options.default_action),
-                    today: Date::from_unix_millis(now_ms()),
-                },
-            );
-            Ok(LifecycleRun {
-                conn,
-                table,
-                plan,
-                driver: Driver::new(),
-            }
-            .into())
-        })
-    }
-
-    /// Lists the brand's users and directory participants and plans a provisioning sheet.
-    /// `options`: `{route: "account" | "directory", userTypes: {name: "UT_…"}, jobSize, journal}`.
-    #[wasm_bindgen(js_name = planProvision)]
-    pub fn plan_provision(
-        &self,
-        table: JsValue,
-        options: JsValue,
-        on_page: Option<Function>,
-    ) -> Promise {
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            let table = read_table(table)?;
-            let options: ProvisionPlanOptions = parse_options(options)?;
-            let listed = list_all_users(&conn, on_page.as_ref()).await?;
-            let participants = list_all_participants(&conn).await?;
-            // Division names: one GET per division the brand's users are in (there is no list).
-            let mut divisions = std::collections::BTreeMap::new();
-            let ids: std::collections::BTreeSet<&String> = listed
-                .users
-                .iter()
-                .filter_map(|u| u.division_id.as_ref())
-                .collect();
-            for id in ids {
-                let name = fetch_page(&users::get_division_request(&conn, id), |r| {
-                    users::parse_division_name(r).map_err(ListError::from)
-                })
-                .await;
-                if let Ok(name) = name {
-                    divisions.insert(name.to_lowercase(), id.clone());
-                }
-            }
-            let user_types = options
+impl ProvisionPlanOptions {
+    fn core(&self) -> ProvisionOptions {
+        ProvisionOptions {
+            route: if self.route == "directory" {
+                Route::DirectoryImport
+            } else {
+                Route::AccountAndAttributes
+            },
+            today: Date::from_unix_millis(now_ms()),
+            user_types: self
                 .user_types
-                .into_iter()
+                .iter()
                 .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-                .collect();
-            let plan = provision::plan(
-                &table,
-                &listed.users,
-                &participants,
-                &options.journal,
-                &ProvisionOptions {
-                    route: if options.route == "directory" {
-                        Route::DirectoryImport
-                    } else {
-                        Route::AccountAndAttributes
-                    },
-                    today: Date::from_unix_millis(now_ms()),
-                    user_types,
-                    divisions,
-                    job_size: if options.job_size == 0 {
-                        100
-                    } else {
-                        options.job_size
-                    },
-                },
-            );
-            let run = Rc::new(RefCell::new(ProvisionRun::new(plan)));
-            Ok(ProvisionSheetRun {
-                conn,
-                table,
-                run,
-                driver: Driver::new(),
-                applied: Rc::new(RefCell::new(false)),
-            }
-            .into())
-        })
-    }
-}
-
-/// A planned lifecycle sheet: shows its plan, applies it, and reports outcomes.
-#[wasm_bindgen]
-pub struct LifecycleRun {
-    conn: Connection,
-    table: Table,
-    plan: lifecycle::Plan,
-    driver: Rc<RefCell<Driver<LifecycleStep>>>,
-}
-
-#[wasm_bindgen]
-impl LifecycleRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
-    /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
-    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
-        let problems: Vec<&lifecycle::PlanRow> = self
-            .plan
-            .rows
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.action,
-                    lifecycle::PlanAction::Invalid | lifecycle::PlanAction::NotFound
-                )
-            })
-            .collect();
-        PlanOut {
-            counts: self.plan.counts.clone(),
-            file_error: self.plan.file_error.clone(),
-            changes: self.plan.changes(),
-            table: lifecycle::plan_table(&self.plan),
-            problems: problems.iter().map(|r| r.message.clone()).collect(),
-            problem_rows: problems.iter().map(|r| r.row).collect(),
-        }
-        .into_js(preview_rows)
-    }
-
-    /// Sends the changes. `onProgress({phase, total, done, unchanged, failed, skipped,
-    /// remaining, inFlight, requestsSent, retries, ratePerSecond, journal, stopped})` is called as
-    /// answers arrive; `journal` holds rows finished since the last call (save them to resume).
-    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
-        let driver = self.driver.clone();
-        let steps = lifecycle::steps(&self.plan);
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            if driver.borrow().exec.is_some() {
-                return Err(to_js(
-                    "This plan was already applied: plan again to apply it again.",
-                ));
-            }
-            run_phase(&driver, &conn, steps, "changes", on_progress.as_ref()).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Stops sending: rows not yet sent end `skipped`; answers on their way are still recorded.
-    pub fn cancel(&self) {
-        cancel_driver(&self.driver);
-    }
-
-    /// The outcome column names to write beside the input.
-    #[wasm_bindgen(js_name = outcomeColumns)]
-    pub fn outcome_columns(&self) -> Vec<String> {
-        lifecycle::outcome_column_names(&self.table.columns)
-    }
-
-    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
-    #[wasm_bindgen(js_name = outcomeRows)]
-    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        outcome_rows(self.row_outcomes())
-    }
-
-    /// Each input row's outcome: `[{key, row, status, message, userId, appliedAt}]`.
-    pub fn outcomes(&self) -> Result<JsValue, JsValue> {
-        to_value(&self.row_outcomes())
-    }
-
-    /// The input with the outcome columns beside it (the first `previewRows` rows and
-    /// `totalRows`, when given).
-    #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
-        to_value(&TableOut::new(
-            lifecycle::outcome_table(&self.table, &self.row_outcomes()),
-            preview_rows,
-        ))
-    }
-
-    /// The undo file: the changed accounts as they were before, as a lifecycle sheet.
-    #[wasm_bindgen(js_name = beforeTable)]
-    pub fn before_table(&self) -> Result<JsValue, JsValue> {
-        let d = self.driver.borrow();
-        let steps: Vec<&LifecycleStep> = d.exec.iter().flat_map(|e| e.steps()).collect();
-        to_value(&lifecycle::before_table(&steps))
-    }
-
-    /// Every request the run sent, as a table for an "Audit" sheet.
-    #[wasm_bindgen(js_name = auditTable)]
-    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::audit_table(&self.driver.borrow().audit))
-    }
-
-    /// Every request the run sent, as JSON Lines (no token in it).
-    #[wasm_bindgen(js_name = auditJsonl)]
-    pub fn audit_jsonl(&self) -> String {
-        lifecycle::audit_jsonl(&self.driver.borrow().audit)
-    }
-}
-
-impl LifecycleRun {
-    fn row_outcomes(&self) -> Vec<lifecycle::RowOutcome> {
-        let d = self.driver.borrow();
-        let executed: Vec<Outcome> = d
-            .exec
-            .iter()
-            .flat_map(|e| e.outcomes().flatten().cloned())
-            .collect();
-        lifecycle::outcomes(&self.plan, &executed)
-    }
-}
-
-/// A planned provisioning sheet.
-#[wasm_bindgen]
-pub struct ProvisionSheetRun {
-    conn: Connection,
-    table: Table,
-    run: Rc<RefCell<ProvisionRun>>,
-    driver: Rc<RefCell<Driver<ProvisionStep>>>,
-    applied: Rc<RefCell<bool>>,
-}
-
-/// Runs a phase and records its steps' results in the provisioning run.
-async fn provision_phase(
-    run: &Rc<RefCell<ProvisionRun>>,
-    driver: &Rc<RefCell<Driver<ProvisionStep>>>,
-    conn: &Connection,
-    steps: Vec<ProvisionStep>,
-    phase: &'static str,
-    on_progress: Option<&Function>,
-) -> Result<(), JsValue> {
-    if steps.is_empty() {
-        return Ok(());
-    }
-    run_phase(driver, conn, steps, phase, on_progress).await?;
-    let d = driver.borrow();
-    let exec = d.exec.as_ref().expect("the phase ran");
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    run.borrow_mut().record(exec.steps(), &outcomes);
-    Ok(())
-}
-
-#[wasm_bindgen]
-impl ProvisionSheetRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
-    /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
-    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
-        let run = self.run.borrow();
-        let plan = &run.plan;
-        let problems: Vec<&provision::Diagnostic> = plan
-            .file_errors
-            .iter()
-            .chain(plan.rows.iter().flat_map(|r| r.diagnostics.iter()))
-            .collect();
-        let file_error = (!plan.file_errors.is_empty()).then(|| {
-            plan.file_errors
-                .iter()
-                .map(|d| d.message.clone())
-                .collect::<Vec<_>>()
-                .join(" ")
-        });
-        PlanOut {
-            counts: plan.counts.clone(),
-            file_error,
-            changes: plan.changes(),
-            table: provision::plan_table(plan),
-            problems: problems.iter().map(|d| d.message.clone()).collect(),
-            problem_rows: plan
-                .rows
-                .iter()
-                .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
-                .map(|r| r.row)
                 .collect(),
+            divisions: Default::default(),
+            job_size: self.job_size,
         }
-        .into_js(preview_rows)
-    }
-
-    /// Applies the plan phase by phase: accounts; a check of any create that got no answer
-    /// (one listing of users) and a retry of those not made; a listing of the directory for
-    /// new accounts' uniqueIdentifiers; the import jobs. Progress as in `LifecycleRun.apply`,
-    /// with `phase` naming the step.
-    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
-        let (run, driver, conn, applied) = (
-            self.run.clone(),
-            self.driver.clone(),
-            self.conn.clone(),
-            self.applied.clone(),
-        );
-        future_to_promise(async move {
-            if std::mem::replace(&mut *applied.borrow_mut(), true) {
-                return Err(to_js(
-                    "This plan was already applied: plan again to apply it again.",
-                ));
-            }
-            let cb = on_progress.as_ref();
-            let steps = run.borrow().account_steps();
-            provision_phase(&run, &driver, &conn, steps, "accounts", cb).await?;
-            for _ in 0..2 {
-                if run.borrow().uncertain().is_empty() || driver.borrow().cancelled {
-                    break;
-                }
-                let listed = list_all_users(&conn, None).await?;
-                let retries = run.borrow_mut().resolve_uncertain(&listed.users);
-                provision_phase(&run, &driver, &conn, retries, "accounts (retry)", cb).await?;
-            }
-            if driver.borrow().cancelled {
-                return Ok(JsValue::UNDEFINED);
-            }
-            let participants = list_all_participants(&conn).await?;
-            let jobs = run.borrow_mut().import_steps(&participants);
-            provision_phase(&run, &driver, &conn, jobs, "attributes", cb).await?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-
-    /// Stops sending: what was not sent ends `skipped`.
-    pub fn cancel(&self) {
-        cancel_driver(&self.driver);
-    }
-
-    /// The outcome column names to write beside the input.
-    #[wasm_bindgen(js_name = outcomeColumns)]
-    pub fn outcome_columns(&self) -> Vec<String> {
-        provision::outcome_column_names(&self.table.columns)
-    }
-
-    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
-    #[wasm_bindgen(js_name = outcomeRows)]
-    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        outcome_rows(self.run.borrow().outcomes())
-    }
-
-    /// The input with the outcome columns beside it (password cells blanked).
-    #[wasm_bindgen(js_name = outcomeTable)]
-    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
-        to_value(&TableOut::new(
-            provision::outcome_table(&self.table, &self.run.borrow().outcomes()),
-            preview_rows,
-        ))
-    }
-
-    /// Every request the run sent, as a table for an "Audit" sheet.
-    #[wasm_bindgen(js_name = auditTable)]
-    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::audit_table(&self.driver.borrow().audit))
-    }
-
-    /// Every request the run sent, as JSON Lines (no token or password in it).
-    #[wasm_bindgen(js_name = auditJsonl)]
-    pub fn audit_jsonl(&self) -> String {
-        lifecycle::audit_jsonl(&self.driver.borrow().audit)
     }
 }
-
-/// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
-#[wasm_bindgen(js_name = safeCell)]
-pub fn safe_cell(value: &str) -> String {
-    crate::table::neutralise_formula(value).into_owned()
-}
-
-// ---- Groups and roles ----
-
-use crate::membership::{self, ListingStep, MembershipRun, Snapshot, TeamFilter};
-use crate::rules::{self, MatchOptions};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -1207,41 +691,6 @@ impl MembershipOptions {
     }
 }
 
-/// Reads the users, groups (with members) and directory: two executor phases, paced and retried.
-async fn pull_snapshot(
-    conn: &Connection,
-    on_progress: Option<&Function>,
-) -> Result<Snapshot, JsValue> {
-    let driver: Rc<RefCell<Driver<ListingStep>>> = Driver::new();
-    run_phase(
-        &driver,
-        conn,
-        membership::pull_steps(conn),
-        "reading",
-        on_progress,
-    )
-    .await?;
-    let mut snapshot = {
-        let d = driver.borrow();
-        let exec = d.exec.as_ref().expect("the phase ran");
-        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        Snapshot::from_first_phase(exec.steps(), &outcomes).map_err(to_js)?
-    };
-    let steps = membership::member_steps(conn, &snapshot.group_list());
-    run_phase(&driver, conn, steps, "group members", on_progress).await?;
-    if !snapshot.groups.is_empty() {
-        let d = driver.borrow();
-        let exec = d.exec.as_ref().expect("the phase ran");
-        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        snapshot
-            .add_members(exec.steps(), &outcomes)
-            .map_err(to_js)?;
-    } else {
-        snapshot.pages.insert("members".into(), 0);
-    }
-    Ok(snapshot)
-}
-
 fn read_roles(roles: JsValue) -> Result<rules::RoleSheet, JsValue> {
     if roles.is_undefined() || roles.is_null() {
         return Ok(rules::RoleSheet::default());
@@ -1251,6 +700,77 @@ fn read_roles(roles: JsValue) -> Result<rules::RoleSheet, JsValue> {
 
 #[wasm_bindgen]
 impl RosterClient {
+    /// Reads the brand's users and plans a lifecycle sheet; resolves to a `SheetRun`.
+    /// `options`: `{defaultAction: "disable" | "enable" | "", journal: [...]}`; `onProgress`
+    /// gets the run's progress events.
+    #[wasm_bindgen(js_name = planLifecycle)]
+    pub fn plan_lifecycle(
+        &self,
+        table: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let options: LifecyclePlanOptions = parse_options(options)?;
+        let job = LifecycleJob::new(read_table(table)?, options.core(), options.journal);
+        let run = LifecycleRun::new(
+            self.conn.clone(),
+            job,
+            ExecConfig::default(),
+            false,
+            now_ms(),
+        );
+        Ok(plan_sheet(SheetRun::Lifecycle(run), on_progress))
+    }
+
+    /// Reads the brand (users; the CX directory and division names when the sheet needs them)
+    /// and plans a provisioning sheet. `options`: `{route: "account" | "directory", userTypes:
+    /// {name: "UT_…"}, jobSize, journal}`.
+    #[wasm_bindgen(js_name = planProvision)]
+    pub fn plan_provision(
+        &self,
+        table: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let options: ProvisionPlanOptions = parse_options(options)?;
+        let job = ProvisionJob::new(read_table(table)?, options.core(), options.journal);
+        let run = ProvisionRun::new(
+            self.conn.clone(),
+            job,
+            ExecConfig::default(),
+            false,
+            now_ms(),
+        );
+        Ok(plan_sheet(SheetRun::Provision(run), on_progress))
+    }
+
+    /// Pulls the live state and plans a desired-membership sheet against it and the Roles
+    /// sheet. `options`: `{caseInsensitive}`.
+    #[wasm_bindgen(js_name = planMembership)]
+    pub fn plan_membership(
+        &self,
+        desired: JsValue,
+        roles: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let options: MembershipOptions = parse_options(options)?;
+        let job = MembershipJob::sheet(
+            read_table(desired)?,
+            read_roles(roles)?,
+            options.matching(),
+            Date::from_unix_millis(now_ms()),
+        );
+        let run = MembershipRun::new(
+            self.conn.clone(),
+            job,
+            ExecConfig::default(),
+            false,
+            now_ms(),
+        );
+        Ok(plan_sheet(SheetRun::Membership(Box::new(run)), on_progress))
+    }
+
     /// Pulls who is in which group and role: `{long, matrix, counts, users, requests, pages,
     /// notes}`. `roles` is the Roles sheet (`{columns, rows}`, or null for groups only);
     /// `options`: `{filter: "Hotel = Seattle", caseInsensitive}`; `onProgress` as in `apply`.
@@ -1266,9 +786,22 @@ impl RosterClient {
             let options: MembershipOptions = parse_options(options)?;
             let filter = TeamFilter::parse(&options.filter).map_err(to_js)?;
             let roles = read_roles(roles)?;
-            let snapshot = pull_snapshot(&conn, on_progress.as_ref()).await?;
+            let run = Rc::new(RefCell::new(PullRun::new(
+                conn,
+                MembershipJob::pull(),
+                ExecConfig::default(),
+                false,
+                now_ms(),
+            )));
+            drive(&run, on_progress.as_ref()).await?;
+            let run = run.borrow();
+            failed(&*run)?;
+            let snapshot = run
+                .job()
+                .snapshot()
+                .ok_or_else(|| to_js("The pull did not finish."))?;
             let tables =
-                membership::pull_tables(&snapshot, &roles, filter.as_ref(), options.matching())
+                membership::pull_tables(snapshot, &roles, filter.as_ref(), options.matching())
                     .map_err(to_js)?;
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
@@ -1283,139 +816,109 @@ impl RosterClient {
             })
         })
     }
-
-    /// Pulls the live state and plans a desired-membership sheet against it and the Roles sheet.
-    #[wasm_bindgen(js_name = planMembership)]
-    pub fn plan_membership(
-        &self,
-        desired: JsValue,
-        roles: JsValue,
-        options: JsValue,
-        on_progress: Option<Function>,
-    ) -> Promise {
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            let table = read_table(desired)?;
-            let roles = read_roles(roles)?;
-            let options: MembershipOptions = parse_options(options)?;
-            let snapshot = pull_snapshot(&conn, on_progress.as_ref()).await?;
-            let plan = membership::plan_changes(
-                &table,
-                &roles,
-                &snapshot,
-                options.matching(),
-                Date::from_unix_millis(now_ms()),
-            );
-            Ok(MembershipSheetRun {
-                conn,
-                table,
-                run: Rc::new(RefCell::new(MembershipRun::new(plan))),
-                groups: Driver::new(),
-                attributes: Driver::new(),
-                applied: Rc::new(RefCell::new(false)),
-            }
-            .into())
-        })
-    }
 }
 
-/// A planned desired-membership sheet: shows its plan, applies it, and reports outcomes.
-#[wasm_bindgen]
-pub struct MembershipSheetRun {
-    conn: Connection,
-    table: Table,
-    run: Rc<RefCell<MembershipRun>>,
-    groups: Rc<RefCell<Driver<membership::GroupMemberStep>>>,
-    attributes: Rc<RefCell<Driver<ProvisionStep>>>,
-    applied: Rc<RefCell<bool>>,
+/// Drives a sheet run through its reading stage; resolves to the `SheetRun` holding the plan.
+fn plan_sheet(run: SheetRun, on_progress: Option<Function>) -> Promise {
+    let run = Rc::new(RefCell::new(run));
+    future_to_promise(async move {
+        drive(&run, on_progress.as_ref()).await?;
+        failed(&*run.borrow())?;
+        Ok(JsSheetRun { run }.into())
+    })
 }
 
-#[wasm_bindgen]
-impl MembershipSheetRun {
+/// The key under which a host keeps the journal of a `{columns, rows}` table of `kind` (for a
+/// `Sheet`, its `journalKey`): the same cells give the same key in every host and session.
+#[wasm_bindgen(js_name = journalKey)]
+pub fn journal_key(kind: &str, table: JsValue) -> Result<String, JsValue> {
+    let table: Table = serde_wasm_bindgen::from_value(table)
+        .map_err(|e| to_js(format!("Not a table of text cells: {e}")))?;
+    Ok(crate::run::journal_key(kind, &table))
+}
+
+/// A planned sheet of any kind: shows its plan, applies exactly that plan, reports outcomes.
+#[wasm_bindgen(js_name = SheetRun)]
+pub struct JsSheetRun {
+    run: Rc<RefCell<SheetRun>>,
+}
+
+#[wasm_bindgen(js_class = SheetRun)]
+impl JsSheetRun {
     /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
     /// with `previewRows`, cut to a preview as `PlanOut::into_js` says.
     pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         let run = self.run.borrow();
-        let plan = &run.plan;
-        let invalid: Vec<&membership::ChangeRow> = plan
-            .rows
-            .iter()
-            .filter(|r| r.action == membership::ChangeAction::Invalid)
-            .collect();
+        let (problems, problem_rows) = run.listed_problems();
+        let file_errors = run.file_errors();
         PlanOut {
-            counts: plan.counts(),
-            file_error: (!plan.file_errors.is_empty()).then(|| plan.file_errors.join(" ")),
-            changes: plan.changes(),
-            table: membership::change_plan_table(plan),
-            problems: invalid.iter().map(|r| r.reason.clone()).collect(),
-            problem_rows: invalid.iter().map(|r| r.row).collect(),
+            counts: run.counts(),
+            file_error: (!file_errors.is_empty()).then(|| file_errors.join(" ")),
+            changes: run.changes(),
+            table: run.plan_table(),
+            problems,
+            problem_rows,
         }
         .into_js(preview_rows)
     }
 
-    /// Applies the plan: group additions and removals, then the attribute changes the role
-    /// rules imply (a directory listing, then import jobs). Progress as in `LifecycleRun.apply`.
-    pub fn apply(&self, on_progress: Option<Function>) -> Promise {
-        let (run, groups, attributes, conn, applied) = (
-            self.run.clone(),
-            self.groups.clone(),
-            self.attributes.clone(),
-            self.conn.clone(),
-            self.applied.clone(),
-        );
+    /// What the plan was made from (`{kind, table, options}`): pass it back to `apply` to
+    /// say the input is still the one planned.
+    pub fn input(&self) -> Result<JsValue, JsValue> {
+        to_value(self.run.borrow().input())
+    }
+
+    /// Sends exactly the planned changes, phase by phase; `onProgress({kind, stage, phase,
+    /// total, done, unchanged, failed, skipped, remaining, inFlight, requestsSent, retries,
+    /// ratePerSecond, itemsRead, journal, stopped, finished})` is called as answers arrive
+    /// (`journal`: rows finished since the last call; keep them to resume). `current`, when
+    /// given, is the input as it is now (`input()` of a new plan, or `inputFingerprint`):
+    /// the apply is refused, with nothing sent, if it differs from the plan's.
+    pub fn apply(&self, on_progress: Option<Function>, current: JsValue) -> Promise {
+        let run = self.run.clone();
         future_to_promise(async move {
-            if std::mem::replace(&mut *applied.borrow_mut(), true) {
-                return Err(to_js(
-                    "This plan was already applied: plan again to apply it again.",
-                ));
-            }
-            let cb = on_progress.as_ref();
-            let steps = run.borrow().group_steps();
-            if !steps.is_empty() {
-                run_phase(&groups, &conn, steps, "groups", cb).await?;
-                let d = groups.borrow();
-                let exec = d.exec.as_ref().expect("the phase ran");
-                let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-                run.borrow_mut().record_groups(&outcomes);
-            }
-            let cancelled = groups.borrow().cancelled;
-            let pending = run.borrow_mut().attributes.take();
-            if let (Some(prov), false) = (pending, cancelled) {
-                let prov = Rc::new(RefCell::new(prov));
-                let participants = list_all_participants(&conn).await;
-                let result = match participants {
-                    Ok(participants) => {
-                        let jobs = prov.borrow_mut().import_steps(&participants);
-                        provision_phase(&prov, &attributes, &conn, jobs, "roles", cb).await
-                    }
-                    Err(e) => Err(e),
-                };
-                run.borrow_mut().attributes = Some(prov.borrow().clone());
-                result?;
-            }
+            let current: Option<InputFingerprint> = if current.is_undefined() || current.is_null() {
+                None
+            } else {
+                Some(
+                    serde_wasm_bindgen::from_value(current)
+                        .map_err(|e| to_js(format!("Bad input fingerprint: {e}")))?,
+                )
+            };
+            run.borrow_mut()
+                .apply(current.as_ref(), now_ms())
+                .map_err(to_js)?;
+            drive(&run, on_progress.as_ref()).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
 
-    /// Stops sending: what was not sent ends `skipped`.
+    /// Stops sending, in any phase: rows not yet sent end `skipped`.
     pub fn cancel(&self) {
-        cancel_driver(&self.groups);
-        cancel_driver(&self.attributes);
+        self.run.borrow_mut().cancel(now_ms());
     }
 
     /// The outcome column names to write beside the input.
     #[wasm_bindgen(js_name = outcomeColumns)]
     pub fn outcome_columns(&self) -> Vec<String> {
-        membership::OUTCOME_COLUMNS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        self.run.borrow().outcome_columns()
     }
 
     /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
     #[wasm_bindgen(js_name = outcomeRows)]
     pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
-        outcome_rows(self.run.borrow().outcomes())
+        let rows: Vec<OutcomeRow> = self
+            .run
+            .borrow()
+            .outcomes()
+            .iter()
+            .map(|o| OutcomeRow {
+                row: o.row(),
+                status: o.status().as_str().into(),
+                values: o.values(),
+            })
+            .collect();
+        to_value(&rows)
     }
 
     /// The input with the outcome columns beside it (the first `previewRows` rows and
@@ -1423,31 +926,50 @@ impl MembershipSheetRun {
     #[wasm_bindgen(js_name = outcomeTable)]
     pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         to_value(&TableOut::new(
-            membership::outcome_table(&self.table, &self.run.borrow().outcomes()),
+            self.run.borrow().outcome_table(),
             preview_rows,
         ))
     }
 
-    /// Every request the run sent, as a table for an "Audit" sheet.
+    /// The accounts the run changed, as they were before (lifecycle): apply it to undo.
+    #[wasm_bindgen(js_name = beforeTable)]
+    pub fn before_table(&self) -> Result<JsValue, JsValue> {
+        match self.run.borrow().before_table() {
+            Some(t) => to_value(&t),
+            None => Err(to_js("Only a lifecycle run has an undo sheet.")),
+        }
+    }
+
+    /// Every request the run sent (listings and polls included), as an "Audit" sheet.
     #[wasm_bindgen(js_name = auditTable)]
     pub fn audit_table(&self) -> Result<JsValue, JsValue> {
-        to_value(&lifecycle::audit_table(&self.audit()))
+        to_value(&lifecycle::audit_table(self.run.borrow().audit()))
     }
 
-    /// Every request the run sent, as JSON Lines (no token in it).
+    /// Every request the run sent, as JSON Lines (no token or password in it).
     #[wasm_bindgen(js_name = auditJsonl)]
     pub fn audit_jsonl(&self) -> String {
-        lifecycle::audit_jsonl(&self.audit())
+        lifecycle::audit_jsonl(self.run.borrow().audit())
     }
 }
 
-impl MembershipSheetRun {
-    fn audit(&self) -> Vec<AuditEntry> {
-        let mut all = self.groups.borrow().audit.clone();
-        all.extend(self.attributes.borrow().audit.iter().cloned());
-        all
-    }
+/// One row's outcome as the hosts write it: values in the order of `outcomeColumns()`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomeRow {
+    row: u32,
+    status: String,
+    values: Vec<String>,
 }
+
+/// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
+#[wasm_bindgen(js_name = safeCell)]
+pub fn safe_cell(value: &str) -> String {
+    crate::table::neutralise_formula(value).into_owned()
+}
+
+use crate::membership::{self, TeamFilter};
+use crate::rules::{self, MatchOptions};
 
 /// The Roles sheet template (`Role | Attribute | Operator | Value`).
 #[wasm_bindgen(js_name = rolesTemplate)]

@@ -106,8 +106,7 @@ export async function startApp(makeHost) {
     host.progress('', { text: 'Loading the first page…' });
     try {
       const result = await state.client.listUsers((p) => {
-        host.progress('', { text: `Page ${p.page}: ${p.usersSoFar} users so far${p.last ? '' : '…'}` });
-        if (p.notice) show($('notice'), p.notice);
+        if (p.pagesRead) host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
       });
       state.users = { columns: result.columns, rows: result.rows };
       const where = await host.writeSheet('Users', state.users);
@@ -133,11 +132,11 @@ export async function startApp(makeHost) {
     return client.planMembership(table, roles, opts, onPage);
   };
   const lifecycle = createFlowView({
-    host, getClient, lock, prefix: 'lc-',
+    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey,
     planRun: planWith('lifecycle', () => ({ defaultAction: $('lc-default').value })),
   });
   const provision = createFlowView({
-    host, getClient, lock, prefix: 'pv-',
+    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey,
     planRun: planWith('provision', () => ({
       route: $('pv-route').value,
       userTypes: Object.fromEntries($('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
@@ -146,7 +145,7 @@ export async function startApp(makeHost) {
   });
   const membershipOptions = () => ({ filter: $('mp-filter').value });
   const membership = createFlowView({
-    host, getClient, lock, prefix: 'mb-',
+    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey,
     planRun: planWith('membership', membershipOptions),
   });
 
@@ -159,7 +158,7 @@ export async function startApp(makeHost) {
     let pulled;
     try {
       pulled = await state.client.pullMembership(roles, membershipOptions(), (p) => {
-        host.progress('mp-', { value: p.total - p.remaining, max: p.total, text: `Reading ${p.phase}: ${p.total - p.remaining} of ${p.total} listings, ${p.requestsSent} requests` });
+        host.progress('mp-', { value: p.total - p.remaining, max: p.total, text: `Reading ${p.phase}: ${p.total - p.remaining} of ${p.total} listings, ${p.itemsRead ?? 0} read, ${p.requestsSent} requests` });
       });
     } finally {
       host.progress('mp-', { done: true });

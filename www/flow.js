@@ -7,17 +7,6 @@ import { $, show } from './ui.js';
 
 const JOURNAL_PREFIX = 'qualtrics-roster:journal:';
 
-/** FNV-1a of the input's cells and the flow: which saved journal belongs to this table. */
-function tableId(prefix, input) {
-  const text = prefix + JSON.stringify([input.columns, input.rows]);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16);
-}
-
 function loadJournal(id) {
   try {
     return JSON.parse(localStorage.getItem(JOURNAL_PREFIX + id) ?? '[]');
@@ -34,14 +23,14 @@ function saveJournal(id, entries) {
   }
 }
 
-const PHASES = { changes: 'Sending', accounts: 'Accounts', 'accounts (retry)': 'Accounts (checking)', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
+const PHASES = { changes: 'Sending', accounts: 'Accounts', 'checking accounts': 'Accounts (checking lost answers)', 'accounts (retry)': 'Accounts (retry)', directory: 'Directory', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
 
 /**
- * `planRun(client, table, journal, onPage)` plans and resolves to a run object with
+ * `planRun(client, table, journal, onProgress)` plans and resolves to a run object with
  * plan(), apply(onProgress), cancel(), outcomeColumns(), outcomeRows(), outcomeTable(),
  * auditJsonl(), auditTable() and, for lifecycle runs, beforeTable().
  */
-export function createFlowView({ host, getClient, lock, prefix, planRun }) {
+export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, planRun }) {
   const state = { run: null, plan: null, input: null, applying: false, applied: false };
   const el = (name) => $(`${prefix}${name}`);
   const error = el('error');
@@ -78,8 +67,9 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
     show(el('note'), '');
     el('summary').textContent = '';
     listProblems([]);
-    state.input = await host.readTable(prefix);
-    state.id = state.input.id ?? tableId(prefix, state.input);
+    state.input = await host.readTable(prefix, kind);
+    // The core's key for this table's journal (the worker computed it for a file it holds).
+    state.id = state.input.id ?? journalKey(kind, { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers });
     const journal = loadJournal(state.id);
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
     try {
@@ -87,7 +77,7 @@ export function createFlowView({ host, getClient, lock, prefix, planRun }) {
         getClient(),
         state.input,
         journal,
-        (p) => host.progress(prefix, { text: p.usersSoFar !== undefined ? `Reading the brand's users: ${p.usersSoFar}…` : `Reading the brand (${p.phase}): ${p.total - p.remaining} of ${p.total} listings, ${p.requestsSent} requests…` }),
+        (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }),
       );
     } finally {
       host.progress(prefix, { done: true });

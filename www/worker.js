@@ -24,16 +24,6 @@ async function workbooks() {
   return workbookModule;
 }
 
-/** FNV-1a over the bytes or text: which saved journal belongs to this input. */
-function fingerprint(kind, data) {
-  let h = 0x811c9dc5;
-  const mix = (x) => { h ^= x; h = Math.imul(h, 0x01000193) >>> 0; };
-  for (let i = 0; i < kind.length; i++) mix(kind.charCodeAt(i));
-  if (typeof data === 'string') for (let i = 0; i < data.length; i++) mix(data.charCodeAt(i));
-  else for (let i = 0; i < data.length; i++) mix(data[i]);
-  return h.toString(16);
-}
-
 const isZip = (b) => b.length > 1 && b[0] === 0x50 && b[1] === 0x4b;
 
 /** A run (lifecycle, provisioning, membership) as the flow uses it, with tables cut for the
@@ -92,7 +82,7 @@ const api = {
     tables.set(ref, sheet);
     return {
       ref,
-      id: fingerprint(`${kind}${workbook?.sheet ?? ''}`, bytes ?? text),
+      id: sheet.journalKey(kind),
       columns: sheet.columns,
       rowCount: sheet.rowCount,
       description: sheet.description,

@@ -21,8 +21,8 @@ use qualtrics_roster::envelope;
 use qualtrics_roster::exec::{ExecConfig, Executor, Step, StepUpdate};
 use qualtrics_roster::http::HttpResponse;
 use qualtrics_roster::lifecycle::{self, LifecycleOptions, LifecycleStep};
-use qualtrics_roster::membership::{self, GroupMemberStep, GroupSummary, MembershipRun};
-use qualtrics_roster::provision::{self, ProvisionRun, ProvisionStep, Route};
+use qualtrics_roster::membership::{self, GroupMemberStep, GroupSummary, MembershipApply};
+use qualtrics_roster::provision::{self, ProvisionApply, ProvisionStep, Route};
 use qualtrics_roster::rules;
 use qualtrics_roster::table::Table;
 use qualtrics_roster::users::{self, ListError, Listing, UserListing, UserSummary};
@@ -176,7 +176,7 @@ fn run_steps() -> &'static RunSteps {
             &[],
             &brand.provision_options(Route::AccountAndAttributes),
         );
-        let mut provision = ProvisionRun::new(plan).account_steps();
+        let mut provision = ProvisionApply::new(plan).account_steps();
         let plan = provision::plan(
             &table(
                 "Unique identifier,First name,Last name,Email,Hotel\n\
@@ -188,7 +188,7 @@ fn run_steps() -> &'static RunSteps {
             &[],
             &brand.provision_options(Route::DirectoryImport),
         );
-        provision.extend(ProvisionRun::new(plan).import_steps(&brand.participants));
+        provision.extend(ProvisionApply::new(plan).import_steps(&brand.participants));
 
         let roles = rules::read_role_sheet(&rules::role_template());
         let plan = membership::plan_changes(
@@ -202,7 +202,7 @@ fn run_steps() -> &'static RunSteps {
             brand.match_options,
             today,
         );
-        let groups = MembershipRun::new(plan).group_steps();
+        let groups = MembershipApply::new(plan).group_steps();
         assert!(
             lifecycle.len() >= 2 && provision.len() >= 3 && groups.len() == 2,
             "the fixed runs have steps: {} lifecycle, {} provision, {} group",

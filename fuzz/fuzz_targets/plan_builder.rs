@@ -14,8 +14,8 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use qualtrics_roster::exec::Step;
 use qualtrics_roster::lifecycle::{self, LifecycleOptions, LifecycleStep};
-use qualtrics_roster::membership::{self, MembershipRun, TeamFilter};
-use qualtrics_roster::provision::{self, ProvisionRun};
+use qualtrics_roster::membership::{self, MembershipApply, TeamFilter};
+use qualtrics_roster::provision::{self, ProvisionApply};
 use qualtrics_roster::rules;
 use qualtrics_roster::sheetfile;
 
@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     for row in &plan.rows {
         let _ = row.message();
     }
-    let mut run = ProvisionRun::new(plan);
+    let mut run = ProvisionApply::new(plan);
     let accounts = run.account_steps();
     for s in &accounts {
         let _ = s.request(&conn);
@@ -98,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
     let plan = membership::plan_changes(table, &roles, &snapshot, brand.match_options, brand.today);
     let _ = membership::change_plan_table(&plan);
     let _ = plan.counts();
-    let mut run = MembershipRun::new(plan);
+    let mut run = MembershipApply::new(plan);
     let groups = run.group_steps();
     for s in &groups {
         let _ = s.request(&conn);

@@ -6,8 +6,9 @@ mod common;
 use common::{serve_sandbox, Sandbox};
 use std::time::Instant;
 
-use qualtrics_roster::exec::{ExecConfig, Executor, OutcomeStatus};
-use qualtrics_roster::lifecycle::{self, LifecycleOptions};
+use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
+use qualtrics_roster::lifecycle::LifecycleOptions;
+use qualtrics_roster::run::{LifecycleJob, LifecycleRun, Run};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
 use qualtrics_roster::users::{self, AccountStatus, UserUpdate};
@@ -82,10 +83,9 @@ async fn main() {
     let baseline_secs = started.elapsed().as_secs_f64();
     let s1 = stats(&url, &token).await;
 
-    // Ours: plan from one listing, then the executor at the brand's limits.
-    eprintln!("ours: plan + executor for the same {rows} accounts (re-enable)...");
+    // Ours: the lifecycle run, reading the users once then applying at the brand's limits.
+    eprintln!("ours: plan + apply for the same {rows} accounts (re-enable)...");
     let started = Instant::now();
-    let listed = transport.list_users(&conn).await.unwrap();
     let mut csv = String::from("User ID,Action\n");
     for u in &targets {
         csv.push_str(&format!("{},enable\n", u.id));
@@ -95,34 +95,43 @@ async fn main() {
         default_action: None,
         today: Date::from_unix_millis(unix_millis()),
     };
-    let plan = lifecycle::plan(&table, &listed, &[], &options);
+    let mut run = LifecycleRun::new(
+        conn.clone(),
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
+        ExecConfig::default(),
+        false,
+        unix_millis(),
+    );
+    transport
+        .drive(&mut run, None, |_, _| Control::Continue)
+        .await;
     assert_eq!(
-        plan.changes(),
+        run.job().plan().unwrap().changes(),
         rows - baseline_failed,
         "every account the baseline disabled is re-enabled"
     );
     let plan_secs = started.elapsed().as_secs_f64();
+    let read_requests = run.audit().len();
     let put_started = Instant::now();
-    let mut exec = Executor::new(
-        conn.clone(),
-        lifecycle::steps(&plan),
-        ExecConfig::default(),
-        unix_millis(),
-    );
-    transport.run(&mut exec, |_| Control::Continue).await;
+    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
+        .unwrap();
+    transport
+        .drive(&mut run, None, |_, _| Control::Continue)
+        .await;
     let ours_put_secs = put_started.elapsed().as_secs_f64();
     let ours_total_secs = started.elapsed().as_secs_f64();
     let s2 = stats(&url, &token).await;
-    let ours_failed = exec
+    let ours_failed = run
+        .job()
         .outcomes()
-        .flatten()
+        .iter()
         .filter(|o| o.status != OutcomeStatus::Done)
         .count();
-    let progress = exec.progress(unix_millis());
+    let put_requests = run.audit().len() - read_requests;
 
     let ceiling = LIMIT_PER_MIN / 60.0;
     let base_rps = rows as f64 / baseline_secs;
-    let ours_rps = progress.requests_sent as f64 / ours_put_secs;
+    let ours_rps = put_requests as f64 / ours_put_secs;
     println!("lifecycle: {rows} status changes, sandbox latency {LATENCY_MS} ms, limit {LIMIT_PER_MIN}/min ({ceiling:.0} req/s)");
     println!("| figure | ours | baseline (sequential loop) | ratio | goal |");
     println!("|---|---|---|---|---|");

@@ -1,14 +1,17 @@
-//! Native HTTP for the core: performs the core's requests with reqwest and drives its listing
-//! and executor on the wall clock. Used by the integration tests, the benchmarks and the CLI.
+//! Native HTTP for the core: performs the core's requests with reqwest and drives its runs on
+//! the wall clock (the native driver, written once). Used by the CLI, the integration tests
+//! and the benchmarks.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::error::ApiError;
-use qualtrics_roster::exec::{Executor, Step, TransportFailure};
+use qualtrics_roster::directory::Participant;
+use qualtrics_roster::exec::{ExecConfig, TransportFailure};
 use qualtrics_roster::http::{HttpRequest, HttpResponse, Method};
+use qualtrics_roster::membership::Snapshot;
 use qualtrics_roster::oauth::{AccessToken, ClientCredentials, OAuthError};
-use qualtrics_roster::users::{ListError, UserListing, UserSummary};
+use qualtrics_roster::run::{MembershipJob, PullRun, Run, RunProgress, UsersRun};
+use qualtrics_roster::users::UserSummary;
 use tokio::task::JoinSet;
 
 /// Milliseconds since the Unix epoch, from the system clock.
@@ -18,7 +21,7 @@ pub fn unix_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// What the caller of [`Transport::run`] wants after each answer.
+/// What the caller of [`Transport::drive`] wants after each batch of answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// Keep going.
@@ -29,10 +32,10 @@ pub enum Control {
     Kill,
 }
 
-/// How a run ended.
+/// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunEnd {
-    /// Every row has an outcome.
+    /// The run's stage is over (planned, or applied).
     Finished,
     /// Stopped by [`Control::Kill`].
     Killed,
@@ -67,78 +70,28 @@ impl Transport {
         perform(&self.http, request).await
     }
 
-    /// Sends a listing's page request until `parse` accepts the answer, retrying busy or failed
-    /// pages as [`ListError::retry_delay_ms`] says.
-    async fn page<T>(
+    /// The native driver: drives `run` to the end of its current stage on the wall clock,
+    /// sending what it asks for (side by side, as many as it allows), sleeping until its next
+    /// wake-up, and renewing an OAuth token from `tokens` when it asks for one (a run made
+    /// renewable). `after` is called after each batch of answers with the run's progress event,
+    /// if any, and may cancel or kill the run.
+    pub async fn drive<R: Run + ?Sized>(
         &self,
-        request: &HttpRequest,
-        mut parse: impl FnMut(&HttpResponse) -> Result<T, ListError>,
-    ) -> Result<T, ListError> {
-        let mut attempt = 1;
-        loop {
-            let result = match self.send(request).await {
-                Ok(response) => parse(&response),
-                Err(TransportFailure(detail)) => Err(ListError::Api(ApiError::Network {
-                    host: host_of(&request.url),
-                    detail,
-                })),
-            };
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) => match e.retry_delay_ms(attempt) {
-                    Some(ms) => {
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        attempt += 1;
-                    }
-                    None => return Err(e),
-                },
-            }
-        }
-    }
-
-    /// Lists every user, retrying transient failures of a page.
-    pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, ListError> {
-        let mut listing = UserListing::users(conn);
-        let mut users = Vec::new();
-        while let Some(request) = listing.next_request(conn) {
-            users.extend(
-                self.page(&request, |r| listing.on_response(conn, r))
-                    .await?
-                    .elements,
-            );
-        }
-        Ok(users)
-    }
-
-    /// Drives `exec` to the end on the wall clock. `after_answer` is called after each batch of
-    /// answers and may cancel or kill the run.
-    pub async fn run<S: Step>(
-        &self,
-        exec: &mut Executor<S>,
-        after_answer: impl FnMut(&mut Executor<S>) -> Control,
-    ) -> RunEnd {
-        self.run_renewing(exec, None, after_answer).await
-    }
-
-    /// [`Transport::run`], renewing an OAuth token from `tokens` when the executor (made with
-    /// `renew_credentials_on_401`) asks for one.
-    pub async fn run_renewing<S: Step>(
-        &self,
-        exec: &mut Executor<S>,
+        run: &mut R,
         tokens: Option<&TokenSource>,
-        mut after_answer: impl FnMut(&mut Executor<S>) -> Control,
+        mut after: impl FnMut(&mut R, Option<RunProgress>) -> Control,
     ) -> RunEnd {
         let mut in_flight: JoinSet<(u64, Result<HttpResponse, TransportFailure>)> = JoinSet::new();
         let mut cancelled = false;
         loop {
-            let poll = exec.poll(unix_millis());
+            let poll = run.poll(unix_millis());
             if poll.needs_auth {
                 match tokens {
                     Some(source) => match source.renew(self).await {
-                        Ok(auth) => exec.renew_auth(auth),
-                        Err(e) => exec.auth_failed(&e.to_string(), unix_millis()),
+                        Ok(auth) => run.renew_auth(auth),
+                        Err(e) => run.auth_failed(&e.to_string(), unix_millis()),
                     },
-                    None => exec.auth_failed("no credential to renew", unix_millis()),
+                    None => run.auth_failed("no credential to renew", unix_millis()),
                 }
                 continue;
             }
@@ -146,7 +99,9 @@ impl Transport {
                 let http = self.http.clone();
                 in_flight.spawn(async move { (out.id, perform(&http, &out.request).await) });
             }
-            if exec.is_finished() {
+            if run.is_finished() && in_flight.is_empty() {
+                let progress = run.poll_progress(unix_millis());
+                after(run, progress);
                 return RunEnd::Finished;
             }
             let wait = poll
@@ -160,13 +115,14 @@ impl Transport {
                     }
                     for answer in answers {
                         let (id, result) = answer.expect("request tasks do not panic");
-                        exec.on_response(id, unix_millis(), result);
+                        run.handle(id, unix_millis(), result);
                     }
-                    match after_answer(exec) {
+                    let progress = run.poll_progress(unix_millis());
+                    match after(run, progress) {
                         Control::Continue => {}
                         Control::Cancel if !cancelled => {
                             cancelled = true;
-                            exec.cancel(unix_millis());
+                            run.cancel(unix_millis());
                         }
                         Control::Cancel => {}
                         Control::Kill => {
@@ -176,8 +132,50 @@ impl Transport {
                     }
                 }
                 _ = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => {}
-                else => panic!("the executor has nothing in flight, nothing scheduled, and is not finished"),
+                else => panic!("the run has nothing in flight, nothing scheduled, and is not finished"),
             }
+        }
+    }
+
+    /// Every user of the brand (a [`UsersRun`] driven to its end), or why not.
+    pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, String> {
+        let mut run =
+            UsersRun::list_users(conn.clone(), ExecConfig::default(), false, unix_millis());
+        self.drive(&mut run, None, |_, _| Control::Continue).await;
+        match run.error().or(run.stop_reason()) {
+            Some(e) => Err(e.to_string()),
+            None => Ok(run.job().users_read().to_vec()),
+        }
+    }
+
+    /// Every participant of the CX directory, with attributes, or why not.
+    pub async fn list_participants(&self, conn: &Connection) -> Result<Vec<Participant>, String> {
+        let mut run =
+            UsersRun::list_directory(conn.clone(), ExecConfig::default(), false, unix_millis());
+        self.drive(&mut run, None, |_, _| Control::Continue).await;
+        match run.error().or(run.stop_reason()) {
+            Some(e) => Err(e.to_string()),
+            None => Ok(run.job().participants_read().to_vec()),
+        }
+    }
+
+    /// The membership pull (a [`PullRun`] driven to its end), with `config` for its pacing.
+    pub async fn pull_membership(
+        &self,
+        conn: &Connection,
+        config: &ExecConfig,
+    ) -> Result<Snapshot, String> {
+        let mut run = PullRun::new(
+            conn.clone(),
+            MembershipJob::pull(),
+            config.clone(),
+            false,
+            unix_millis(),
+        );
+        self.drive(&mut run, None, |_, _| Control::Continue).await;
+        match (run.error().or(run.stop_reason()), run.job().snapshot()) {
+            (None, Some(snapshot)) => Ok(snapshot.clone()),
+            (e, _) => Err(e.unwrap_or("the pull did not finish").to_string()),
         }
     }
 }
@@ -235,92 +233,6 @@ fn host_of(url: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-impl Transport {
-    /// Every participant of the CX directory, with attributes, retrying busy pages.
-    pub async fn list_participants(
-        &self,
-        conn: &Connection,
-    ) -> Result<Vec<qualtrics_roster::directory::Participant>, ListError> {
-        let mut listing = qualtrics_roster::directory::ParticipantListing::default();
-        let mut all = Vec::new();
-        while let Some(request) = listing.next_request(conn) {
-            all.extend(self.page(&request, |r| listing.on_response(r)).await?);
-        }
-        Ok(all)
-    }
-
-    /// The membership pull, as the page runs it: users, groups and the CX directory side by
-    /// side, then every group's members, each phase through an executor with `config`.
-    pub async fn pull_membership(
-        &self,
-        conn: &Connection,
-        config: &qualtrics_roster::exec::ExecConfig,
-    ) -> Result<qualtrics_roster::membership::Snapshot, String> {
-        use qualtrics_roster::exec::Outcome;
-        use qualtrics_roster::membership::{self, Snapshot};
-        let mut exec = Executor::new(
-            conn.clone(),
-            membership::pull_steps(conn),
-            config.clone(),
-            unix_millis(),
-        );
-        self.run(&mut exec, |_| Control::Continue).await;
-        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        let mut snapshot = Snapshot::from_first_phase(exec.steps(), &outcomes)?;
-        let mut exec = Executor::new(
-            conn.clone(),
-            membership::member_steps(conn, &snapshot.group_list()),
-            config.clone(),
-            unix_millis(),
-        );
-        self.run(&mut exec, |_| Control::Continue).await;
-        let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        snapshot.add_members(exec.steps(), &outcomes)?;
-        Ok(snapshot)
-    }
-
-    /// Applies a provisioning plan phase by phase (see `ProvisionRun`), with `config` for
-    /// every phase's executor. Returns the run, holding every row's outcome.
-    pub async fn apply_provision(
-        &self,
-        conn: &Connection,
-        run: &mut qualtrics_roster::provision::ProvisionRun,
-        config: &qualtrics_roster::exec::ExecConfig,
-    ) -> Result<(), ListError> {
-        use qualtrics_roster::exec::Outcome;
-        use qualtrics_roster::provision::ProvisionStep;
-        async fn phase(
-            t: &Transport,
-            conn: &Connection,
-            run: &mut qualtrics_roster::provision::ProvisionRun,
-            steps: Vec<ProvisionStep>,
-            config: &qualtrics_roster::exec::ExecConfig,
-        ) {
-            if steps.is_empty() {
-                return;
-            }
-            let mut exec = Executor::new(conn.clone(), steps, config.clone(), unix_millis());
-            t.run(&mut exec, |_| Control::Continue).await;
-            let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-            run.record(exec.steps(), &outcomes);
-        }
-        let steps = run.account_steps();
-        phase(self, conn, run, steps, config).await;
-        for _ in 0..2 {
-            if run.uncertain().is_empty() {
-                break;
-            }
-            let users = self.list_users(conn).await?;
-            let retries = run.resolve_uncertain(&users);
-            phase(self, conn, run, retries, config).await;
-        }
-        let participants = self.list_participants(conn).await?;
-        let jobs = run.import_steps(&participants);
-        phase(self, conn, run, jobs, config).await;
-        Ok(())
-    }
 }
 
 /// OAuth access tokens for one client: fetched when first needed, reused until shortly before

@@ -8,10 +8,9 @@ mod common;
 use std::collections::HashMap;
 
 use common::Server;
-use qualtrics_roster::exec::{
-    EndpointClass, ExecConfig, Executor, JournalEntry, Outcome, OutcomeStatus, RateLimit,
-};
-use qualtrics_roster::lifecycle::{self, LifecycleOptions, PlanAction};
+use qualtrics_roster::exec::{EndpointClass, ExecConfig, JournalEntry, OutcomeStatus, RateLimit};
+use qualtrics_roster::lifecycle::{LifecycleOptions, PlanAction};
+use qualtrics_roster::run::{LifecycleJob, LifecycleRun};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, RunEnd, Transport};
@@ -79,22 +78,30 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
         default_action: None,
         today: Date::from_unix_millis(unix_millis()),
     };
-    let plan = lifecycle::plan(&table, &before, &[], &options);
-    assert_eq!(plan.changes(), ROWS);
 
-    // Run 1: killed once half the rows have an outcome. The journal is what a page would have saved.
-    let mut exec = Executor::new(
+    // Run 1: planned, then killed once half the rows have an outcome. The journal is what a
+    // page would have saved from the progress events.
+    let mut run = LifecycleRun::new(
         conn.clone(),
-        lifecycle::steps(&plan),
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
         fast_config(),
+        false,
         unix_millis(),
     );
+    transport
+        .drive(&mut run, None, |_, _| Control::Continue)
+        .await;
+    assert_eq!(run.job().plan().unwrap().changes(), ROWS);
+    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
+        .unwrap();
     let mut journal: Vec<JournalEntry> = Vec::new();
     let end = transport
-        .run(&mut exec, |ex| {
-            journal.extend(ex.take_journal());
-            let p = ex.progress(unix_millis());
-            if p.done + p.failed >= ROWS / 2 {
+        .drive(&mut run, None, |_, progress| {
+            let Some(p) = progress else {
+                return Control::Continue;
+            };
+            journal.extend(p.journal);
+            if p.counts.done + p.counts.failed >= ROWS / 2 {
                 Control::Kill
             } else {
                 Control::Continue
@@ -102,20 +109,25 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
         })
         .await;
     assert_eq!(end, RunEnd::Killed);
-    let first_done = exec
-        .outcomes()
-        .flatten()
-        .filter(|o| o.status == OutcomeStatus::Done)
-        .count();
+    let first_done = journal.len();
     assert!(
         first_done >= ROWS / 2 - 16,
         "about half done before the kill: {first_done}"
     );
 
-    // Run 2: plan again against the live brand; rows finished (or applied just before the
-    // kill) come out unchanged, the rest are sent.
-    let live = transport.list_users(&conn).await.unwrap();
-    let replan = lifecycle::plan(&table, &live, &journal, &options);
+    // Run 2: plan again against the live brand with the journal; rows finished (or applied
+    // just before the kill) come out unchanged, the rest are sent.
+    let mut run = LifecycleRun::new(
+        conn.clone(),
+        LifecycleJob::new(table.clone(), options.clone(), journal),
+        fast_config(),
+        false,
+        unix_millis(),
+    );
+    transport
+        .drive(&mut run, None, |_, _| Control::Continue)
+        .await;
+    let replan = run.job().plan().unwrap();
     let unchanged = replan
         .rows
         .iter()
@@ -126,18 +138,15 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
         "finished rows plan as unchanged ({unchanged} < {first_done})"
     );
     assert_eq!(unchanged + replan.changes(), ROWS);
-    let mut exec = Executor::new(
-        conn.clone(),
-        lifecycle::steps(&replan),
-        fast_config(),
-        unix_millis(),
-    );
+    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
+        .unwrap();
     assert_eq!(
-        transport.run(&mut exec, |_| Control::Continue).await,
+        transport
+            .drive(&mut run, None, |_, _| Control::Continue)
+            .await,
         RunEnd::Finished
     );
-    let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    let outcomes = lifecycle::outcomes(&replan, &executed);
+    let outcomes = run.job().outcomes();
 
     // Every row has the right outcome...
     assert_eq!(outcomes.len(), ROWS);

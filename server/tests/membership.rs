@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::Server;
 use qualtrics_roster::connection::Connection;
-use qualtrics_roster::exec::{
-    EndpointClass, ExecConfig, Executor, Outcome, OutcomeStatus, RateLimit,
-};
-use qualtrics_roster::membership::{self, ChangeAction, MembershipRun, Snapshot};
+use qualtrics_roster::exec::{EndpointClass, ExecConfig, OutcomeStatus, RateLimit};
+use qualtrics_roster::membership::{self, ChangeAction, Snapshot};
 use qualtrics_roster::rules::{read_role_sheet, MatchOptions, RoleSheet};
+use qualtrics_roster::run::{MembershipJob, MembershipRun};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, Transport};
@@ -199,8 +198,21 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
         row_numbers: Vec::new(),
     };
     let today = Date::from_unix_millis(unix_millis());
-    let plan =
-        membership::plan_changes(&desired, &roles, &snapshot, MatchOptions::default(), today);
+    // The run pulls again, plans, then applies exactly that plan.
+    let mut run = MembershipRun::new(
+        conn.clone(),
+        MembershipJob::sheet(
+            desired.clone(),
+            roles.clone(),
+            MatchOptions::default(),
+            today,
+        ),
+        fast(),
+        false,
+        unix_millis(),
+    );
+    t.drive(&mut run, None, |_, _| Control::Continue).await;
+    let plan = run.job().plan().expect("planned");
     for r in &plan.rows {
         assert_ne!(
             r.action,
@@ -211,15 +223,10 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
         );
     }
     assert_eq!(plan.changes(), 40);
-    let mut run = MembershipRun::new(plan);
-    let mut exec = Executor::new(conn.clone(), run.group_steps(), fast(), unix_millis());
-    t.run(&mut exec, |_| Control::Continue).await;
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    run.record_groups(&outcomes);
-    t.apply_provision(&conn, run.attributes.as_mut().unwrap(), &fast())
-        .await
-        .unwrap();
-    for o in run.outcomes() {
+    let input = MembershipJob::fingerprint(&desired, &roles, MatchOptions::default(), today);
+    run.apply(&input, unix_millis()).unwrap();
+    t.drive(&mut run, None, |_, _| Control::Continue).await;
+    for o in run.job().outcomes() {
         assert_eq!(
             o.status,
             OutcomeStatus::Done,

@@ -8,11 +8,13 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::Server;
+use qualtrics_roster::connection::Connection;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, OutcomeStatus, RateLimit};
-use qualtrics_roster::provision::{self, ProvisionOptions, ProvisionRun, Route};
+use qualtrics_roster::provision::{self, ProvisionOptions, Route};
+use qualtrics_roster::run::{ProvisionJob, ProvisionRun};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
-use roster_server::client::{unix_millis, Transport};
+use roster_server::client::{unix_millis, Control, Transport};
 
 fn fast() -> ExecConfig {
     ExecConfig {
@@ -37,6 +39,31 @@ fn options(route: Route, job_size: usize) -> ProvisionOptions {
         divisions: BTreeMap::new(),
         job_size,
     }
+}
+
+/// Plans `table` with a provisioning run (checking it plans `changes` changes), then applies
+/// exactly that plan.
+async fn plan_and_apply(
+    t: &Transport,
+    conn: &Connection,
+    table: &Table,
+    options: ProvisionOptions,
+    config: ExecConfig,
+    changes: usize,
+) -> ProvisionRun {
+    let mut run = ProvisionRun::new(
+        conn.clone(),
+        ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
+        config,
+        false,
+        unix_millis(),
+    );
+    t.drive(&mut run, None, |_, _| Control::Continue).await;
+    assert_eq!(run.job().plan().unwrap().changes(), changes);
+    run.apply(&ProvisionJob::fingerprint(table, &options), unix_millis())
+        .unwrap();
+    t.drive(&mut run, None, |_, _| Control::Continue).await;
+    run
 }
 
 async fn user_type(t: &Transport, server: &Server) -> String {
@@ -79,19 +106,16 @@ async fn lost_create_answers_are_settled_by_a_listing_and_nobody_is_created_twic
         ));
     }
     let table = Table::from_csv(&csv).unwrap();
-    let users = t.list_users(&conn).await.unwrap();
-    let participants = t.list_participants(&conn).await.unwrap();
-    let plan = provision::plan(
+    let run = plan_and_apply(
+        &t,
+        &conn,
         &table,
-        &users,
-        &participants,
-        &[],
-        &options(Route::AccountAndAttributes, 50),
-    );
-    assert_eq!(plan.changes(), 120);
-    let mut run = ProvisionRun::new(plan);
-    t.apply_provision(&conn, &mut run, &fast()).await.unwrap();
-    let outcomes = run.outcomes();
+        options(Route::AccountAndAttributes, 50),
+        fast(),
+        120,
+    )
+    .await;
+    let outcomes = run.job().outcomes();
     for o in &outcomes {
         assert_eq!(
             o.status,
@@ -141,26 +165,30 @@ async fn directory_route_with_wrapped_answers_and_more_jobs_than_qualtrics_runs_
     }
     csv.push_str("EMP-BAD,No,Mail,,Seattle,Agent\n");
     let table = Table::from_csv(&csv).unwrap();
-    let participants = t.list_participants(&conn).await.unwrap();
-    let plan = provision::plan(
-        &table,
-        &[],
-        &participants,
-        &[],
-        &options(Route::DirectoryImport, 1),
-    );
-    assert_eq!(
-        plan.changes(),
-        14,
-        "the row without an e-mail is invalid: {:?}",
-        plan.rows.last().unwrap().message()
-    );
-    let mut run = ProvisionRun::new(plan);
     // 14 jobs of one participant each: more than the ten Qualtrics runs at once.
     let mut config = fast();
     config.concurrency = 14;
-    t.apply_provision(&conn, &mut run, &config).await.unwrap();
-    let outcomes = run.outcomes();
+    let run = plan_and_apply(
+        &t,
+        &conn,
+        &table,
+        options(Route::DirectoryImport, 1),
+        config,
+        14,
+    )
+    .await;
+    assert!(
+        run.job()
+            .plan()
+            .unwrap()
+            .rows
+            .last()
+            .unwrap()
+            .message()
+            .contains("mail"),
+        "the row without an e-mail is invalid"
+    );
+    let outcomes = run.job().outcomes();
     for o in outcomes.iter().take(14) {
         assert_eq!(
             o.status,

@@ -43,7 +43,7 @@ export function createBrowserHost({ worker } = {}) {
      * The flow's chosen file (CSV in any common encoding, or an .xlsx workbook), else its pasted
      * text, read in the worker: `{ref, id, columns, rowCount, source, description, notes}`.
      */
-    async readTable(prefix = 'lc-') {
+    async readTable(prefix = 'lc-', kind = 'lifecycle') {
       const file = $(`${prefix}file`).files?.[0];
       const pasted = $(`${prefix}paste`).value;
       if (!file && !pasted.trim()) {
@@ -58,7 +58,7 @@ export function createBrowserHost({ worker } = {}) {
       host.progress(prefix, { text: `Reading ${file ? file.name : 'the pasted rows'}…` });
       let read;
       try {
-        read = await worker.read(file ? { file, sheet: chosen, kind: prefix } : { text: pasted, kind: prefix });
+        read = await worker.read(file ? { file, sheet: chosen, kind } : { text: pasted, kind });
       } finally {
         host.progress(prefix, { done: true });
       }

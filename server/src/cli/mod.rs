@@ -8,7 +8,7 @@
 pub mod session;
 pub mod sheets;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,15 +16,19 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qualtrics_roster::exec::{AuditEntry, ExecConfig, Executor, Outcome, OutcomeStatus, Step};
+use qualtrics_roster::connection::Connection;
+use qualtrics_roster::exec::{ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::lifecycle::{self, Action, LifecycleOptions};
-use qualtrics_roster::membership::{self, MembershipRun, Snapshot, TeamFilter};
-use qualtrics_roster::provision::{self, ProvisionOptions, ProvisionRun, Route};
+use qualtrics_roster::membership::{self, TeamFilter};
+use qualtrics_roster::provision::{self, ProvisionOptions, Route};
 use qualtrics_roster::rules::{self, MatchOptions, RoleSheet};
+use qualtrics_roster::run::{
+    LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob, ProvisionRun, PullRun,
+    Run, RunProgress, SheetRun, UsersRun,
+};
 use qualtrics_roster::table::{cells, Cell, Table};
 use qualtrics_roster::time::Date;
 use qualtrics_roster::users;
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::client::{unix_millis, Control};
@@ -319,11 +323,20 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             command: UsersCommand::List { output },
         } => {
             let mut session = open(&cli.target, out).await?;
-            let list = session
-                .listing(|t, conn| async move { t.list_users(&conn).await })
+            let conn = session.fresh_conn().await?;
+            let mut run = UsersRun::list_users(
+                conn,
+                ExecConfig::default(),
+                session.tokens.is_some(),
+                unix_millis(),
+            );
+            Runner::new(&mut session, out, None, None)
+                .drive(&mut run)
                 .await?;
+            check_stopped(&run)?;
+            let list = run.job().users_read();
             if let Some(path) = output {
-                sheets::write_table(path, "Users", &users::users_table(&list))?;
+                sheets::write_table(path, "Users", &users::users_table(list))?;
             }
             if out.json {
                 out.print_json(&json!({"count": list.len(), "users": list}));
@@ -331,7 +344,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 if output.is_none() {
                     print!(
                         "{}",
-                        sheets::text_table(&users::users_table(&list), Some(50))
+                        sheets::text_table(&users::users_table(list), Some(50))
                     );
                 }
                 println!("{} users", list.len());
@@ -349,11 +362,12 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             let mut runner = Runner::new(&mut session, out, None, None);
             let planned = plan(&mut runner, kind, sheet, &input.table, &[]).await?;
             drop(runner);
+            check_stopped(&planned)?;
             if let Some(path) = output {
-                sheets::write_table(path, "Plan", &planned.table())?;
+                sheets::write_table(path, "Plan", &planned.plan_table())?;
             }
             report_plan(&planned, &input, kind, out, output.is_none());
-            Ok(if planned.has_problems() {
+            Ok(if has_problems(&planned) {
                 EXIT_NOTHING_SENT
             } else {
                 EXIT_DONE
@@ -372,13 +386,26 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             let roles = read_roles(roles.as_deref())?;
             let filter = TeamFilter::parse(filter).map_err(CliError::Input)?;
             let mut session = open(&cli.target, out).await?;
-            let mut runner = Runner::new(&mut session, out, None, None);
-            let snapshot = pull(&mut runner).await?;
-            drop(runner);
+            let conn = session.fresh_conn().await?;
+            let mut run = PullRun::new(
+                conn,
+                MembershipJob::pull(),
+                ExecConfig::default(),
+                session.tokens.is_some(),
+                unix_millis(),
+            );
+            Runner::new(&mut session, out, None, None)
+                .drive(&mut run)
+                .await?;
+            check_stopped(&run)?;
+            let snapshot = run
+                .job()
+                .snapshot()
+                .expect("a finished pull has its snapshot");
             let options = MatchOptions {
                 case_sensitive: !case_insensitive,
             };
-            let tables = membership::pull_tables(&snapshot, &roles, filter.as_ref(), options)
+            let tables = membership::pull_tables(snapshot, &roles, filter.as_ref(), options)
                 .map_err(CliError::Input)?;
             let counts = Table {
                 columns: ["Group or role", "Kind", "Members"]
@@ -516,113 +543,68 @@ fn rows(n: usize) -> String {
 
 // ---- Planning ----
 
-/// A plan of any kind.
-enum Planned {
-    Lifecycle(lifecycle::Plan),
-    Provision(ProvisionRun),
-    Membership(Box<MembershipRun>),
+/// Where a sheet run reads the brand: nowhere (the plan against an empty brand, no request),
+/// or over a connection (`renewable`: an OAuth client renews a refused token).
+enum Brand {
+    Offline,
+    Online { conn: Connection, renewable: bool },
 }
 
-/// One problem row.
-#[derive(Serialize)]
-struct Problem {
-    row: u32,
-    message: String,
-}
-
-impl Planned {
-    fn counts(&self) -> Vec<(String, usize)> {
-        match self {
-            Planned::Lifecycle(p) => p.counts.clone(),
-            Planned::Provision(r) => r.plan.counts.clone(),
-            Planned::Membership(r) => r.plan.counts(),
-        }
-    }
-
-    fn changes(&self) -> usize {
-        match self {
-            Planned::Lifecycle(p) => p.changes(),
-            Planned::Provision(r) => r.plan.changes(),
-            Planned::Membership(r) => r.plan.changes(),
-        }
-    }
-
-    fn file_errors(&self) -> Vec<String> {
-        match self {
-            Planned::Lifecycle(p) => p.file_error.iter().cloned().collect(),
-            Planned::Provision(r) => r
-                .plan
-                .file_errors
-                .iter()
-                .map(|d| d.message.clone())
-                .collect(),
-            Planned::Membership(r) => r.plan.file_errors.clone(),
-        }
-    }
-
-    /// Rows that will not be sent because of what they say (not "not found" rows of a
-    /// lifecycle sheet, which are facts about the brand).
-    fn problems(&self, include_not_found: bool) -> Vec<Problem> {
-        match self {
-            Planned::Lifecycle(p) => p
-                .rows
-                .iter()
-                .filter(|r| {
-                    r.action == lifecycle::PlanAction::Invalid
-                        || (include_not_found && r.action == lifecycle::PlanAction::NotFound)
-                })
-                .map(|r| Problem {
-                    row: r.row,
-                    message: r.message.clone(),
-                })
-                .collect(),
-            Planned::Provision(run) => run
-                .plan
-                .rows
-                .iter()
-                .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
-                .map(|r| Problem {
-                    row: r.row,
-                    message: r.message(),
-                })
-                .collect(),
-            Planned::Membership(run) => run
-                .plan
-                .rows
-                .iter()
-                .filter(|r| r.action == membership::ChangeAction::Invalid)
-                .map(|r| Problem {
-                    row: r.row,
-                    message: r.reason.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn has_problems(&self) -> bool {
-        !self.file_errors().is_empty() || !self.problems(false).is_empty()
-    }
-
-    fn table(&self) -> Table {
-        match self {
-            Planned::Lifecycle(p) => lifecycle::plan_table(p),
-            Planned::Provision(r) => provision::plan_table(&r.plan),
-            Planned::Membership(r) => membership::change_plan_table(&r.plan),
-        }
-    }
-}
-
-fn lifecycle_options(sheet: &SheetArgs) -> LifecycleOptions {
-    LifecycleOptions {
-        default_action: sheet.default_action.as_deref().and_then(Action::parse),
-        today: Date::from_unix_millis(unix_millis()),
-    }
-}
-
-fn provision_options(
+/// The run of `kind` for `table` with the sheet's options.
+fn sheet_run(
+    kind: Kind,
     sheet: &SheetArgs,
-    divisions: BTreeMap<String, String>,
-) -> Result<ProvisionOptions, CliError> {
+    table: &Table,
+    journal: &[JournalEntry],
+    brand: Brand,
+) -> Result<SheetRun, CliError> {
+    let now = unix_millis();
+    let today = Date::from_unix_millis(now);
+    let config = ExecConfig::default();
+    macro_rules! run {
+        ($run:ident, $job:expr) => {
+            match brand {
+                Brand::Offline => $run::offline($job, now),
+                Brand::Online { conn, renewable } => $run::new(conn, $job, config, renewable, now),
+            }
+        };
+    }
+    Ok(match kind {
+        Kind::Lifecycle => {
+            let job = LifecycleJob::new(
+                table.clone(),
+                LifecycleOptions {
+                    default_action: sheet.default_action.as_deref().and_then(Action::parse),
+                    today,
+                },
+                journal.to_vec(),
+            );
+            SheetRun::Lifecycle(run!(LifecycleRun, job))
+        }
+        Kind::Provision => {
+            let job = ProvisionJob::new(table.clone(), provision_options(sheet)?, journal.to_vec());
+            SheetRun::Provision(run!(ProvisionRun, job))
+        }
+        Kind::Membership => {
+            let job = MembershipJob::sheet(
+                table.clone(),
+                read_roles(sheet.roles.as_deref())?,
+                MatchOptions {
+                    case_sensitive: !sheet.case_insensitive,
+                },
+                today,
+            );
+            SheetRun::Membership(Box::new(run!(MembershipRun, job)))
+        }
+    })
+}
+
+/// Rows with problems, or a sheet that cannot be planned.
+fn has_problems(planned: &SheetRun) -> bool {
+    !planned.file_errors().is_empty() || !planned.problems(false).is_empty()
+}
+
+fn provision_options(sheet: &SheetArgs) -> Result<ProvisionOptions, CliError> {
     let mut user_types = BTreeMap::new();
     for pair in &sheet.user_types {
         let Some((name, id)) = pair.split_once('=') else {
@@ -640,19 +622,14 @@ fn provision_options(
         },
         today: Date::from_unix_millis(unix_millis()),
         user_types,
-        divisions,
-        job_size: sheet.job_size.max(1),
+        divisions: BTreeMap::new(),
+        job_size: sheet.job_size,
     })
 }
 
-fn matching(sheet: &SheetArgs) -> MatchOptions {
-    MatchOptions {
-        case_sensitive: !sheet.case_insensitive,
-    }
-}
-
-/// `validate`: the plan against an empty brand, reporting only what the rows themselves get
-/// wrong. A membership sheet's rows name users and groups, so only its columns are checked.
+/// `validate`: the plan without the brand (the same checks and messages as `plan`, less what
+/// only the brand can say). A membership sheet's rows name users and groups, so only its
+/// columns are checked.
 fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
     let out = &Output {
@@ -661,37 +638,18 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     };
     let kind = kind_of(sheet, &input, out);
     let table = &input.table;
-    let planned = match kind {
-        Kind::Lifecycle => {
-            Planned::Lifecycle(lifecycle::plan(table, &[], &[], &lifecycle_options(sheet)))
-        }
-        Kind::Provision => Planned::Provision(ProvisionRun::new(provision::plan(
-            table,
-            &[],
-            &[],
-            &[],
-            &provision_options(sheet, BTreeMap::new())?,
-        ))),
-        Kind::Membership => {
-            let roles = read_roles(sheet.roles.as_deref())?;
-            let plan = membership::plan_changes(
-                table,
-                &roles,
-                &Snapshot::default(),
-                matching(sheet),
-                Date::from_unix_millis(unix_millis()),
-            );
-            let mut run = MembershipRun::new(plan);
-            run.plan.rows.clear();
-            Planned::Membership(Box::new(run))
-        }
-    };
+    let planned = sheet_run(kind, sheet, table, &[], Brand::Offline)?;
     let file_errors = planned.file_errors();
-    let problems = planned.problems(false);
+    let problems = if kind == Kind::Membership {
+        Vec::new()
+    } else {
+        planned.problems(false)
+    };
     if out.json {
         out.print_json(&json!({
             "kind": kind, "file": input.description, "rows": table.rows.len(),
-            "invalid": problems.len(), "fileErrors": file_errors, "problems": problems,
+            "notes": input.notes, "invalid": problems.len(), "fileErrors": file_errors,
+            "problems": problems,
         }));
     } else {
         for e in &file_errors {
@@ -718,136 +676,53 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     })
 }
 
+/// Refuses a sheet that cannot be planned at all (no column it needs, a sheet of no kind)
+/// with `validate`'s message, before any request.
+fn refuse_unplannable(kind: Kind, sheet: &SheetArgs, table: &Table) -> Result<(), CliError> {
+    let errors = sheet_run(kind, sheet, table, &[], Brand::Offline)?.file_errors();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Input(format!(
+            "{} Nothing was sent.",
+            errors.join(" ")
+        )))
+    }
+}
+
 /// Reads the brand and plans `table`.
 async fn plan(
     runner: &mut Runner<'_>,
     kind: Kind,
     sheet: &SheetArgs,
     table: &Table,
-    journal: &[qualtrics_roster::exec::JournalEntry],
-) -> Result<Planned, CliError> {
-    Ok(match kind {
-        Kind::Lifecycle => {
-            let users = runner
-                .session
-                .listing(|t, conn| async move { t.list_users(&conn).await })
-                .await?;
-            Planned::Lifecycle(lifecycle::plan(
-                table,
-                &users,
-                journal,
-                &lifecycle_options(sheet),
-            ))
-        }
-        Kind::Provision => {
-            let users = runner
-                .session
-                .listing(|t, conn| async move { t.list_users(&conn).await })
-                .await?;
-            let participants = runner
-                .session
-                .listing(|t, conn| async move { t.list_participants(&conn).await })
-                .await?;
-            let divisions = division_names(runner.session, &users).await;
-            let options = provision_options(sheet, divisions)?;
-            Planned::Provision(ProvisionRun::new(provision::plan(
-                table,
-                &users,
-                &participants,
-                journal,
-                &options,
-            )))
-        }
-        Kind::Membership => {
-            let roles = read_roles(sheet.roles.as_deref())?;
-            let snapshot = pull(runner).await?;
-            Planned::Membership(Box::new(MembershipRun::new(membership::plan_changes(
-                table,
-                &roles,
-                &snapshot,
-                matching(sheet),
-                Date::from_unix_millis(unix_millis()),
-            ))))
-        }
-    })
+    journal: &[JournalEntry],
+) -> Result<SheetRun, CliError> {
+    let brand = Brand::Online {
+        conn: runner.session.fresh_conn().await?,
+        renewable: runner.session.tokens.is_some(),
+    };
+    let mut planned = sheet_run(kind, sheet, table, journal, brand)?;
+    runner.drive(&mut planned).await?;
+    Ok(planned)
 }
 
-/// Division names of the divisions the brand's users are in (there is no list endpoint: one
-/// GET each); a division that cannot be read is left out.
-async fn division_names(
-    session: &mut Session,
-    users: &[users::UserSummary],
-) -> BTreeMap<String, String> {
-    let ids: BTreeSet<&String> = users
-        .iter()
-        .filter_map(|u| u.division_id.as_ref())
-        .collect();
-    let mut names = BTreeMap::new();
-    for id in ids {
-        let Ok(conn) = session.fresh_conn().await else {
-            break;
-        };
-        if let Ok(response) = session
-            .transport
-            .send(&users::get_division_request(&conn, id))
-            .await
-        {
-            if let Ok(name) = users::parse_division_name(&response) {
-                names.insert(name.to_lowercase(), id.clone());
-            }
-        }
-    }
-    names
-}
-
-/// Reads users, groups with members and directory participants (the membership pull).
-async fn pull(runner: &mut Runner<'_>) -> Result<Snapshot, CliError> {
-    let conn = runner.session.fresh_conn().await?;
-    let exec = runner
-        .phase(membership::pull_steps(&conn), "reading")
-        .await?;
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    check_stopped(&exec)?;
-    let mut snapshot =
-        Snapshot::from_first_phase(exec.steps(), &outcomes).map_err(CliError::Unreachable)?;
-    let steps = membership::member_steps(&conn, &snapshot.group_list());
-    if steps.is_empty() {
-        snapshot.pages.insert("members".into(), 0);
-        return Ok(snapshot);
-    }
-    let exec = runner.phase(steps, "group members").await?;
-    check_stopped(&exec)?;
-    let outcomes: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-    snapshot
-        .add_members(exec.steps(), &outcomes)
-        .map_err(CliError::Unreachable)?;
-    Ok(snapshot)
-}
-
-fn check_stopped<S: Step>(exec: &Executor<S>) -> Result<(), CliError> {
-    match exec.stop_reason() {
-        Some(why) => Err(CliError::Auth(
-            why.trim_start_matches("not sent: ").to_string(),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn report_plan(planned: &Planned, input: &Input, kind: Kind, out: &Output, print_table: bool) {
+fn report_plan(planned: &SheetRun, input: &Input, kind: Kind, out: &Output, print_table: bool) {
     let counts = planned.counts();
     let file_errors = planned.file_errors();
     let problems = planned.problems(true);
     if out.json {
         out.print_json(&json!({
             "kind": kind, "file": input.description, "rows": input.table.rows.len(),
+            "notes": input.notes,
             "counts": counts.iter().cloned().collect::<BTreeMap<String, usize>>(),
             "changes": planned.changes(), "fileErrors": file_errors, "problems": problems,
-            "plan": planned.table(),
+            "plan": planned.plan_table(),
         }));
         return;
     }
     if print_table && file_errors.is_empty() {
-        print!("{}", sheets::text_table(&planned.table(), Some(50)));
+        print!("{}", sheets::text_table(&planned.plan_table(), Some(50)));
     }
     for e in &file_errors {
         println!("{e}");
@@ -871,19 +746,17 @@ fn summary_line(counts: &[(String, usize)], count: usize) -> String {
     )
 }
 
-// ---- Applying ----
+// ---- Running ----
 
-/// Runs executor phases with a progress bar, the journal and the audit log, and stops
-/// sending on Ctrl-C.
+/// Drives runs with a progress bar, the journal and the audit log, and cancels on Ctrl-C.
 struct Runner<'a> {
     session: &'a mut Session,
     bar: ProgressBar,
     journal: Option<AppendFile>,
     audit_file: Option<AppendFile>,
-    audit: Vec<AuditEntry>,
+    /// Audit entries of the current run already appended to the file.
+    audited: usize,
     interrupted: Arc<AtomicBool>,
-    requests: u64,
-    stopped: Option<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -891,7 +764,7 @@ impl<'a> Runner<'a> {
         session: &'a mut Session,
         out: &Output,
         journal: Option<AppendFile>,
-        audit_file: Option<AppendFile>,
+        mut audit_file: Option<AppendFile>,
     ) -> Runner<'a> {
         let draw = if out.quiet || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
@@ -901,7 +774,7 @@ impl<'a> Runner<'a> {
         let bar = ProgressBar::with_draw_target(Some(0), draw);
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {pos}/{len} · {msg} · {elapsed_precise}",
+                "{prefix:>18} [{bar:30}] {pos}/{len} · {msg} · {elapsed_precise}",
             )
             .expect("the template is valid")
             .progress_chars("=> "),
@@ -914,108 +787,89 @@ impl<'a> Runner<'a> {
                 eprintln!("\nStopping: requests on their way are finished, rows not yet sent are skipped.");
             }
         });
+        // The connection's own requests (whoami, a token) come first in the audit.
+        if let Some(a) = audit_file.as_mut() {
+            a.append(&lifecycle::audit_jsonl(&session.audit));
+        }
         Runner {
             session,
             bar,
             journal,
             audit_file,
-            audit: Vec::new(),
+            audited: 0,
             interrupted,
-            requests: 0,
-            stopped: None,
         }
     }
 
-    /// Runs `steps` to the end and hands back the executor with their outcomes.
-    async fn phase<S: Step>(
-        &mut self,
-        steps: Vec<S>,
-        label: &str,
-    ) -> Result<Executor<S>, CliError> {
-        let conn = self.session.fresh_conn().await?;
-        let mut exec = Executor::new(conn, steps, ExecConfig::default(), unix_millis());
-        if self.session.tokens.is_some() {
-            exec = exec.renew_credentials_on_401();
-        }
-        if self.interrupted.load(Ordering::SeqCst) {
-            exec.cancel(unix_millis());
-        }
-        let total = exec.progress(unix_millis()).total as u64;
-        self.bar.set_prefix(label.to_string());
-        self.bar.set_length(total);
-        self.bar.set_position(0);
-        let (bar, journal, audit_file, audit, interrupted) = (
+    /// Drives `run` to the end of its stage. A failed reading of the brand, or a credential
+    /// refused while reading, is an error; a stop while applying is reported with the outcomes.
+    async fn drive<R: Run + ?Sized>(&mut self, run: &mut R) -> Result<(), CliError> {
+        let (bar, journal, audit_file, audited, interrupted) = (
             &self.bar,
             &mut self.journal,
             &mut self.audit_file,
-            &mut self.audit,
+            &mut self.audited,
             &self.interrupted,
         );
-        let mut sync = |exec: &mut Executor<S>| {
-            let p = exec.progress(unix_millis());
-            bar.set_position((p.total - p.remaining) as u64);
-            bar.set_message(format!(
-                "{} done · {} unchanged · {} failed · {:.0}/s",
-                p.done, p.unchanged, p.failed, p.rate_per_second
-            ));
-            let entries = exec.take_journal();
-            if let Some(j) = journal.as_mut() {
-                j.append(&sheets::journal_lines(&entries));
+        let mut show = |run: &mut R, progress: Option<RunProgress>| {
+            if let Some(p) = progress {
+                let c = &p.counts;
+                bar.set_prefix(p.phase);
+                bar.set_length(c.total as u64);
+                bar.set_position((c.total - c.remaining) as u64);
+                bar.set_message(match p.items_read {
+                    Some(items) => format!("{items} read · {} requests", c.requests_sent),
+                    None => format!(
+                        "{} done · {} unchanged · {} failed · {:.0}/s",
+                        c.done, c.unchanged, c.failed, c.rate_per_second
+                    ),
+                });
+                if let Some(j) = journal.as_mut() {
+                    j.append(&sheets::journal_lines(&p.journal));
+                }
             }
-            let taken = exec.take_audit();
+            let audit = run.audit();
             if let Some(a) = audit_file.as_mut() {
-                a.append(&lifecycle::audit_jsonl(&taken));
+                a.append(&lifecycle::audit_jsonl(&audit[*audited..]));
             }
-            audit.extend(taken);
+            *audited = audit.len();
             if interrupted.load(Ordering::SeqCst) {
                 Control::Cancel
             } else {
                 Control::Continue
             }
         };
-        self.session
-            .transport
-            .clone()
-            .run_renewing(&mut exec, self.session.tokens.as_ref(), &mut sync)
+        let transport = self.session.transport.clone();
+        transport
+            .drive(run, self.session.tokens.as_ref(), &mut show)
             .await;
-        sync(&mut exec);
-        self.requests += exec.progress(unix_millis()).requests_sent;
-        if let Some(why) = exec.stop_reason() {
-            self.stopped.get_or_insert_with(|| why.to_string());
-        }
         self.bar.finish_and_clear();
-        Ok(exec)
+        if let Some(e) = run.error() {
+            let refused = run
+                .audit()
+                .iter()
+                .rev()
+                .find_map(|a| a.status.filter(|s| (400..500).contains(s) && *s != 429));
+            return Err(match refused {
+                Some(401 | 403) => CliError::Auth(e.to_string()),
+                _ => CliError::Unreachable(e.to_string()),
+            });
+        }
+        Ok(())
     }
 
     fn cancelled(&self) -> bool {
-        self.interrupted.load(Ordering::SeqCst) || self.stopped.is_some()
+        self.interrupted.load(Ordering::SeqCst)
     }
 }
 
-/// One row's outcome, for JSON.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum RowOutcome {
-    Lifecycle(lifecycle::RowOutcome),
-    Provision(provision::RowOutcome),
-    Membership(membership::ChangeOutcome),
-}
-
-impl RowOutcome {
-    fn status(&self) -> OutcomeStatus {
-        match self {
-            RowOutcome::Lifecycle(o) => o.status,
-            RowOutcome::Provision(o) => o.status,
-            RowOutcome::Membership(o) => o.status,
-        }
-    }
-
-    fn row_and_message(&self) -> (u32, &str) {
-        match self {
-            RowOutcome::Lifecycle(o) => (o.row, &o.message),
-            RowOutcome::Provision(o) => (o.row, &o.message),
-            RowOutcome::Membership(o) => (o.row, &o.message),
-        }
+/// A reading run (users list, roles pull) that stopped on a refused credential.
+fn check_stopped<R: Run + ?Sized>(run: &R) -> Result<(), CliError> {
+    match run.stop_reason() {
+        Some(why) => Err(CliError::Auth(
+            why.trim_start_matches("not sent: ").to_string(),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -1027,6 +881,8 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
         quiet: out.quiet,
     };
     let kind = kind_of(sheet, &input, out);
+    // A sheet that cannot be planned is refused before anything else, as validate says.
+    refuse_unplannable(kind, sheet, &input.table)?;
     let journal_path = args
         .journal
         .clone()
@@ -1045,8 +901,14 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
     let journal_file = journal_path.as_deref().map(AppendFile::open).transpose()?;
     let audit_file = args.audit.as_deref().map(AppendFile::open).transpose()?;
     let mut session = open(&cli.target, out).await?;
+    let session_requests = session.audit.len() as u64;
     let mut runner = Runner::new(&mut session, out, journal_file, audit_file);
-    let planned = plan(&mut runner, kind, sheet, &input.table, &journal).await?;
+    let mut planned = plan(&mut runner, kind, sheet, &input.table, &journal).await?;
+    if let Some(why) = planned.stop_reason() {
+        return Err(CliError::Auth(
+            why.trim_start_matches("not sent: ").to_string(),
+        ));
+    }
     if !journal.is_empty() {
         out.note(&format!(
             "Resuming: {} rows finished by the earlier run are not sent again.",
@@ -1054,50 +916,18 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
         ));
     }
     out.note(&summary_line(&planned.counts(), input.table.rows.len()));
-    let (outcomes, table): (Vec<RowOutcome>, Table) = match planned {
-        Planned::Lifecycle(plan) => {
-            let exec = runner.phase(lifecycle::steps(&plan), "changes").await?;
-            let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-            let outcomes = lifecycle::outcomes(&plan, &executed);
-            let table = lifecycle::outcome_table(&input.table, &outcomes);
-            (
-                outcomes.into_iter().map(RowOutcome::Lifecycle).collect(),
-                table,
-            )
-        }
-        Planned::Provision(mut run) => {
-            apply_provision(&mut runner, &mut run).await?;
-            let outcomes = run.outcomes();
-            let table = provision::outcome_table(&input.table, &outcomes);
-            (
-                outcomes.into_iter().map(RowOutcome::Provision).collect(),
-                table,
-            )
-        }
-        Planned::Membership(mut run) => {
-            let steps = run.group_steps();
-            if !steps.is_empty() {
-                let exec = runner.phase(steps, "groups").await?;
-                let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-                run.record_groups(&executed);
-            }
-            if let Some(mut prov) = run.attributes.take() {
-                if !runner.cancelled() {
-                    apply_provision(&mut runner, &mut prov).await?;
-                }
-                run.attributes = Some(prov);
-            }
-            let outcomes = run.outcomes();
-            let table = membership::outcome_table(&input.table, &outcomes);
-            (
-                outcomes.into_iter().map(RowOutcome::Membership).collect(),
-                table,
-            )
-        }
-    };
-    let requests = runner.requests;
-    let stopped = runner.stopped.clone();
+    let read_requests = planned.audit().len();
+    if !runner.cancelled() {
+        planned
+            .apply(None, unix_millis())
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        runner.drive(&mut planned).await?;
+    }
     drop(runner);
+    let outcomes = planned.outcomes();
+    let table = planned.outcome_table();
+    let stopped = planned.stop_reason().map(str::to_string);
+    let requests = planned.audit().len() as u64 + session_requests;
     if let Some(path) = &args.outcomes {
         sheets::write_table(path, "Outcomes", &table)?;
     }
@@ -1108,11 +938,12 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
     let all_done = outcomes
         .iter()
         .all(|o| matches!(o.status(), OutcomeStatus::Done | OutcomeStatus::Unchanged));
+    let sent_changes = planned.audit().len() > read_requests;
     let code = if all_done {
         EXIT_DONE
     } else if stopped.is_some() {
         EXIT_AUTH
-    } else if requests == 0 {
+    } else if !sent_changes {
         EXIT_NOTHING_SENT
     } else {
         EXIT_SOME_FAILED
@@ -1131,14 +962,13 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
     }
     if out.json {
         out.print_json(&json!({
-            "kind": kind, "file": input.description, "exitCode": code,
+            "kind": kind, "file": input.description, "notes": input.notes, "exitCode": code,
             "summary": tally, "requests": requests, "stopped": stopped, "rows": outcomes,
         }));
     } else {
         for o in &outcomes {
             if matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Skipped) {
-                let (row, message) = o.row_and_message();
-                println!("row {row}: {message}");
+                println!("row {}: {}", o.row(), o.message());
             }
         }
         let parts: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -1153,42 +983,4 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
         }
     }
     Ok(code)
-}
-
-/// The provisioning phases, as the page runs them: accounts, a listing to settle answers that
-/// were lost (so nobody is created twice), then the directory imports.
-async fn apply_provision(runner: &mut Runner<'_>, run: &mut ProvisionRun) -> Result<(), CliError> {
-    let steps = run.account_steps();
-    if !steps.is_empty() {
-        let exec = runner.phase(steps, "accounts").await?;
-        let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        run.record(exec.steps(), &executed);
-    }
-    for _ in 0..2 {
-        if run.uncertain().is_empty() || runner.cancelled() {
-            break;
-        }
-        let users = runner
-            .session
-            .listing(|t, conn| async move { t.list_users(&conn).await })
-            .await?;
-        let retries = run.resolve_uncertain(&users);
-        let exec = runner.phase(retries, "accounts (retry)").await?;
-        let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        run.record(exec.steps(), &executed);
-    }
-    if runner.cancelled() {
-        return Ok(());
-    }
-    let participants = runner
-        .session
-        .listing(|t, conn| async move { t.list_participants(&conn).await })
-        .await?;
-    let jobs = run.import_steps(&participants);
-    if !jobs.is_empty() {
-        let exec = runner.phase(jobs, "attributes").await?;
-        let executed: Vec<Outcome> = exec.outcomes().flatten().cloned().collect();
-        run.record(exec.steps(), &executed);
-    }
-    Ok(())
 }

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use qualtrics_roster::connection::{Auth, Connection};
 use qualtrics_roster::error::ApiError;
+use qualtrics_roster::exec::AuditEntry;
 use qualtrics_roster::oauth::{self, ClientCredentials};
-use qualtrics_roster::users::{self, ListError, Whoami};
+use qualtrics_roster::users::{self, Whoami};
 
 use super::{CliError, Target};
-use crate::client::{TokenSource, Transport};
+use crate::client::{unix_millis, TokenSource, Transport};
 
 /// Environment variable holding an API token.
 pub const ENV_API_TOKEN: &str = "QUALTRICS_API_TOKEN";
@@ -40,6 +41,8 @@ pub struct Session {
     pub who: Whoami,
     /// What the user should know about the connection (datacenter switched, proxied calls).
     pub notes: Vec<String>,
+    /// The requests connecting took (`whoami`, each datacenter asked), for the audit.
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Session {
@@ -56,6 +59,7 @@ impl Session {
             .filter(|d| !d.is_empty());
         let mut dc = given_dc.unwrap_or(DISCOVERY_DATACENTER).to_string();
         let mut moves = 0;
+        let mut audit = Vec::new();
         loop {
             let route = Route::of(target, &dc)?;
             let (auth, tokens) = match &secret {
@@ -72,9 +76,17 @@ impl Session {
                 }
             };
             let conn = route.connection(auth)?;
-            let response = transport
-                .send(&users::whoami_request(&conn))
-                .await
+            let request = users::whoami_request(&conn);
+            let sent_at = unix_millis();
+            let answer = transport.send(&request).await;
+            audit.push(AuditEntry::outside_run(
+                &request,
+                sent_at,
+                unix_millis(),
+                &answer,
+                "connect",
+            ));
+            let response = answer
                 .map_err(|e| CliError::Unreachable(format!("Could not reach Qualtrics at {}: {}. Check --datacenter (or --base-url) and the network.", route.describe(), e.0)))?;
             let (who, notice) = users::parse_whoami(&response).map_err(|e| match e {
                 users::WhoamiError::Api(api) => api_error(api, tokens.is_some()),
@@ -103,6 +115,7 @@ impl Session {
                 tokens,
                 who,
                 notes,
+                audit,
             });
         }
     }
@@ -114,26 +127,6 @@ impl Session {
             self.conn = self.conn.with_auth(auth);
         }
         Ok(self.conn.clone())
-    }
-
-    /// Runs a listing (`list`), renewing an OAuth token once if it is refused.
-    pub async fn listing<T, F, Fut>(&mut self, mut list: F) -> Result<T, CliError>
-    where
-        F: FnMut(Transport, Connection) -> Fut,
-        Fut: std::future::Future<Output = Result<T, ListError>>,
-    {
-        let conn = self.fresh_conn().await?;
-        match list(self.transport.clone(), conn).await {
-            Err(ListError::Api(ApiError::Unauthorized { .. })) if self.tokens.is_some() => {
-                let source = self.tokens.as_ref().expect("checked");
-                let auth = source.renew(&self.transport).await.map_err(oauth_error)?;
-                self.conn = self.conn.with_auth(auth);
-                list(self.transport.clone(), self.conn.clone())
-                    .await
-                    .map_err(|e| list_error(e, true))
-            }
-            other => other.map_err(|e| list_error(e, self.tokens.is_some())),
-        }
     }
 }
 
@@ -202,13 +195,6 @@ pub fn api_error(e: ApiError, oauth: bool) -> CliError {
         ApiError::Unauthorized { .. }
         | ApiError::Forbidden { .. }
         | ApiError::MissingCredentials { .. } => CliError::Auth(e.to_string()),
-        other => CliError::Unreachable(other.to_string()),
-    }
-}
-
-fn list_error(e: ListError, oauth: bool) -> CliError {
-    match e {
-        ListError::Api(api) => api_error(api, oauth),
         other => CliError::Unreachable(other.to_string()),
     }
 }

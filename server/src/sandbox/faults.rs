@@ -3,7 +3,6 @@
 //! the change was applied), deterministic from a seed.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -127,7 +126,8 @@ struct LeakyBucket {
     per_ms: f64,
     capacity: f64,
     level: f64,
-    at: Instant,
+    /// Milliseconds since the epoch of the last leak.
+    at: u64,
 }
 
 impl LeakyBucket {
@@ -137,16 +137,16 @@ impl LeakyBucket {
             per_ms: per_minute / 60_000.0,
             capacity: (per_minute / 60.0).max(2.0),
             level: 0.0,
-            at: Instant::now(),
+            at: 0,
         }
     }
-    fn leak(&mut self, now: Instant) {
-        let ms = now.duration_since(self.at).as_secs_f64() * 1000.0;
+    fn leak(&mut self, now: u64) {
+        let ms = now.saturating_sub(self.at) as f64;
         self.level = (self.level - ms * self.per_ms).max(0.0);
         self.at = now;
     }
     /// Seconds until a request fits, or 0 when it does now.
-    fn overflow_secs(&mut self, now: Instant) -> f64 {
+    fn overflow_secs(&mut self, now: u64) -> f64 {
         self.leak(now);
         let over = self.level + 1.0 - self.capacity;
         if over <= 0.0 {
@@ -215,9 +215,9 @@ impl Trouble {
         self.reset_buckets();
     }
 
-    /// Decides one request's fate: rate limit first (as Qualtrics' edge would), then faults.
-    pub fn fate(&mut self, family: Family) -> Fate {
-        let now = Instant::now();
+    /// Decides the fate of one request arriving at `now` (milliseconds since the epoch): rate
+    /// limit first (as Qualtrics' edge would), then faults.
+    pub fn fate(&mut self, family: Family, now: u64) -> Fate {
         let mut wait = self.brand.overflow_secs(now);
         if let Some(b) = self.buckets.get_mut(&family) {
             wait = wait.max(b.overflow_secs(now));

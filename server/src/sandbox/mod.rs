@@ -304,9 +304,7 @@ async fn control_oauth(
 /// `POST /oauth2/token`: the client credentials grant (form body, HTTP Basic).
 async fn oauth_token(State(sb): State<Arc<Sandbox>>, headers: HeaderMap, body: Bytes) -> Response {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let (status, answer) = sb
-        .oauth()
-        .token(authorization, &body, std::time::SystemTime::now());
+    let (status, answer) = sb.oauth().token(authorization, &body, at_ms(wall_ms()));
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         Json(answer),
@@ -414,6 +412,187 @@ impl Answer {
     }
 }
 
+/// Milliseconds since the Unix epoch on the wall clock (the axum adapter's `now`).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The sandbox's answer to one request, before it becomes HTTP.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The JSON body, or `None` when the connection is dropped (no answer reaches the client).
+    pub body: Option<Value>,
+    /// `Retry-After` seconds on a 429, when the sandbox sends it.
+    pub retry_after: Option<u64>,
+}
+
+impl Sandbox {
+    /// Answers one API call (`/API/v3/...`) at `now` (milliseconds since the epoch) without
+    /// I/O: rate limits, faults and token expiry all run on the clock it is given, so a test
+    /// can drive whole runs against the brand on a virtual clock. Latency is the caller's to
+    /// add (the HTTP adapter sleeps it).
+    pub fn answer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: u64,
+    ) -> Reply {
+        let at = addressed(headers);
+        let segments: Vec<&str> = api_segments(uri.path());
+        let family = Family::of(method.as_str(), &segments);
+        let fate = self.trouble().fate(family, now);
+        {
+            let mut stats = self.stats();
+            stats.requests += 1;
+            *stats.by_family.entry(format!("{family:?}")).or_default() += 1;
+        }
+        let dropped = || Reply {
+            status: StatusCode::OK,
+            body: None,
+            retry_after: None,
+        };
+        let answer = match fate {
+            Fate::Drop => {
+                *self.stats().by_status.entry(0).or_default() += 1;
+                return dropped();
+            }
+            Fate::Error(code) => {
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                Answer::error(
+                    status,
+                    "SBX_FAULT",
+                    "Internal error. Please try again later.",
+                )
+            }
+            Fate::TooMany(_) => Answer::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SBX_RATE_LIMIT",
+                "Too many requests. Please slow down.",
+            ),
+            Fate::Normal | Fate::LoseAnswer => dispatch(self, method, uri, headers, body, &at, now),
+        };
+        if fate == Fate::LoseAnswer {
+            *self.stats().by_status.entry(0).or_default() += 1;
+            return dropped();
+        }
+        *self
+            .stats()
+            .by_status
+            .entry(answer.status.as_u16())
+            .or_default() += 1;
+        let mut body = answer.body;
+        if let Some(meta) = body.get_mut("meta").and_then(Value::as_object_mut) {
+            let status = answer.status;
+            meta.insert(
+                "httpStatus".into(),
+                json!(format!(
+                    "{} - {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                )),
+            );
+            meta.insert("requestId".into(), json!(self.next_request_id()));
+            if at.proxied {
+                meta.insert(
+                    "notice".into(),
+                    json!(format!(
+                        "Request proxied. For faster response times, use this host instead: {HOME_DATACENTER}.qualtrics.com"
+                    )),
+                );
+            }
+        }
+        Reply {
+            status: answer.status,
+            body: Some(body),
+            retry_after: match fate {
+                Fate::TooMany(secs) => secs,
+                _ => None,
+            },
+        }
+    }
+
+    /// A core request answered in-process at `now`: an API call (as [`Sandbox::answer`]) or
+    /// an OAuth token request (`.../oauth2/token`). A dropped connection is a transport
+    /// failure, as a client would see it.
+    pub fn handle(
+        &self,
+        request: &qualtrics_roster::HttpRequest,
+        now: u64,
+    ) -> Result<qualtrics_roster::HttpResponse, qualtrics_roster::exec::TransportFailure> {
+        let url = url::Url::parse(&request.url)
+            .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URL".into()))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            if let (Ok(n), Ok(v)) = (
+                axum::http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+        if let Some(host) = url.host_str() {
+            let host = match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&host) {
+                headers.insert("host", v);
+            }
+        }
+        let body = request.body.as_deref().unwrap_or_default();
+        let json_response = |status: u16, value: &Value, extra: Vec<(String, String)>| {
+            let mut response = qualtrics_roster::HttpResponse::new(status, value.to_string());
+            response
+                .headers
+                .push(("content-type".into(), "application/json".into()));
+            response.headers.extend(extra);
+            response
+        };
+        if url.path().ends_with("/oauth2/token") {
+            let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+            let (status, answer) = self.oauth().token(authorization, body, at_ms(now));
+            return Ok(json_response(status, &answer, Vec::new()));
+        }
+        let uri: Uri = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+        .parse()
+        .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URI".into()))?;
+        let method =
+            Method::from_bytes(request.method.to_string().as_bytes()).unwrap_or(Method::GET);
+        let reply = self.answer(&method, &uri, &headers, body, now);
+        match reply.body {
+            None => Err(qualtrics_roster::exec::TransportFailure(
+                "the connection broke before an answer".into(),
+            )),
+            Some(value) => Ok(json_response(
+                reply.status.as_u16(),
+                &value,
+                reply
+                    .retry_after
+                    .map(|s| ("retry-after".to_string(), s.to_string()))
+                    .into_iter()
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// Unix milliseconds as a `SystemTime` (OAuth expiry runs on the clock the sandbox is given).
+fn at_ms(now: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(now)
+}
+
+/// The HTTP adapter: CORS preflights (when switched on), latency, then [`Sandbox::answer`] on
+/// the wall clock.
 async fn api(
     State(sb): State<Arc<Sandbox>>,
     method: Method,
@@ -426,78 +605,16 @@ async fn api(
         add_cors(resp.headers_mut());
         return resp;
     }
-    let at = addressed(&headers);
-    let segments: Vec<&str> = api_segments(uri.path());
-    let family = Family::of(method.as_str(), &segments);
     let latency = sb.trouble().faults().latency_ms;
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    let fate = sb.trouble().fate(family);
-    {
-        let mut stats = sb.stats();
-        stats.requests += 1;
-        *stats.by_family.entry(format!("{family:?}")).or_default() += 1;
-    }
-    let answer = match fate {
-        Fate::Drop => {
-            sb.stats()
-                .by_status
-                .entry(0)
-                .and_modify(|n| *n += 1)
-                .or_insert(1);
-            return dropped_connection();
-        }
-        Fate::Error(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Answer::error(
-                status,
-                "SBX_FAULT",
-                "Internal error. Please try again later.",
-            )
-        }
-        Fate::TooMany(_) => Answer::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "SBX_RATE_LIMIT",
-            "Too many requests. Please slow down.",
-        ),
-        Fate::Normal | Fate::LoseAnswer => dispatch(&sb, &method, &uri, &headers, &body, &at),
-    };
-    if fate == Fate::LoseAnswer {
-        sb.stats()
-            .by_status
-            .entry(0)
-            .and_modify(|n| *n += 1)
-            .or_insert(1);
+    let reply = sb.answer(&method, &uri, &headers, &body, wall_ms());
+    let Some(body) = reply.body else {
         return dropped_connection();
-    }
-    *sb.stats()
-        .by_status
-        .entry(answer.status.as_u16())
-        .or_default() += 1;
-    let mut body = answer.body;
-    if let Some(meta) = body.get_mut("meta").and_then(Value::as_object_mut) {
-        let status = answer.status;
-        meta.insert(
-            "httpStatus".into(),
-            json!(format!(
-                "{} - {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )),
-        );
-        meta.insert("requestId".into(), json!(sb.next_request_id()));
-        if at.proxied {
-            meta.insert(
-                "notice".into(),
-                json!(format!(
-                    "Request proxied. For faster response times, use this host instead: {HOME_DATACENTER}.qualtrics.com"
-                )),
-            );
-        }
-    }
-    let mut resp = (answer.status, Json(body)).into_response();
-    if let Fate::TooMany(Some(secs)) = fate {
+    };
+    let mut resp = (reply.status, Json(body)).into_response();
+    if let Some(secs) = reply.retry_after {
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(secs));
     }
@@ -549,6 +666,7 @@ fn dispatch(
     headers: &HeaderMap,
     body: &[u8],
     at: &Addressed,
+    now: u64,
 ) -> Answer {
     let path = uri.path();
     let rest = path.split_once("/API/v3/").map(|(_, r)| r).unwrap_or("");
@@ -580,7 +698,7 @@ fn dispatch(
         },
         (None, Some(bearer)) => {
             let oauth = sb.oauth();
-            let user_id = match oauth.user_for(bearer.trim(), std::time::SystemTime::now()) {
+            let user_id = match oauth.user_for(bearer.trim(), at_ms(now)) {
                 Ok(id) => id.to_string(),
                 Err(oauth::TokenProblem::Expired) => {
                     return Answer::error(
@@ -1318,7 +1436,7 @@ mod tests {
         headers.insert("x-api-token", HeaderValue::from_str(token).unwrap());
         let uri: Uri = path_and_query.parse().unwrap();
         let at = addressed(&headers);
-        let answer = dispatch(sb, &method, &uri, &headers, body.as_bytes(), &at);
+        let answer = dispatch(sb, &method, &uri, &headers, body.as_bytes(), &at, 0);
         (answer.status, answer.body)
     }
 

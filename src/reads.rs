@@ -1,0 +1,249 @@
+//! Reading the brand through the executor: a listing read to its end page by page
+//! ([`ListingStep`]: users, groups, a group's members, the CX directory), and a division's name
+//! ([`DivisionStep`]). As executor steps they are paced with every other request of a run,
+//! retried on 429 / 5xx / dropped connections, and recorded in its audit.
+
+use crate::connection::Connection;
+use crate::directory::{Participant, ParticipantListing};
+use crate::exec::{OutcomeStatus, Step, StepUpdate};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::membership::GroupSummary;
+use crate::time::UnixMillis;
+use crate::users::{self, Listing, UserListing, UserSummary};
+
+/// What a listing step has read so far.
+#[derive(Debug, Clone)]
+enum Reading {
+    Users(UserListing, Vec<UserSummary>),
+    Groups(Listing<GroupSummary>, Vec<GroupSummary>),
+    Directory(ParticipantListing, Vec<Participant>),
+    Members(Listing<UserSummary>, Vec<UserSummary>),
+}
+
+/// Everything a finished listing read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// `GET /users`.
+    Users(Vec<UserSummary>),
+    /// `GET /groups`.
+    Groups(Vec<GroupSummary>),
+    /// The CX directory's participants, with metadata.
+    Directory(Vec<Participant>),
+    /// `GET /groups/{id}/members`: the group's id and its members.
+    Members(String, Vec<UserSummary>),
+}
+
+/// An executor step that reads one listing to its end, one request per page.
+#[derive(Debug, Clone)]
+pub struct ListingStep {
+    key: String,
+    conn: Connection,
+    reading: Reading,
+    pages: usize,
+    notice: Option<String>,
+}
+
+impl ListingStep {
+    fn new(key: String, conn: &Connection, reading: Reading) -> ListingStep {
+        ListingStep {
+            key,
+            conn: conn.clone(),
+            reading,
+            pages: 0,
+            notice: None,
+        }
+    }
+
+    /// Every user of the brand (`GET /users`, key `users`).
+    pub fn users(conn: &Connection) -> ListingStep {
+        Self::new(
+            "users".into(),
+            conn,
+            Reading::Users(UserListing::users(conn), Vec::new()),
+        )
+    }
+
+    /// Every group (`GET /groups`, key `groups`).
+    pub fn groups(conn: &Connection) -> ListingStep {
+        Self::new(
+            "groups".into(),
+            conn,
+            Reading::Groups(Listing::starting_at(conn.url("groups")), Vec::new()),
+        )
+    }
+
+    /// Every participant of the CX directory with metadata (key `directory`).
+    pub fn directory(conn: &Connection) -> ListingStep {
+        Self::new(
+            "directory".into(),
+            conn,
+            Reading::Directory(ParticipantListing::default(), Vec::new()),
+        )
+    }
+
+    /// One group's members (key `group:{id}`).
+    pub fn members(conn: &Connection, group_id: &str) -> ListingStep {
+        Self::new(
+            format!("group:{group_id}"),
+            conn,
+            Reading::Members(
+                Listing::starting_at(conn.url(&format!("groups/{group_id}/members"))),
+                Vec::new(),
+            ),
+        )
+    }
+
+    /// Pages read.
+    pub fn pages(&self) -> usize {
+        self.pages
+    }
+
+    /// Elements read so far (for progress).
+    pub fn items(&self) -> usize {
+        match &self.reading {
+            Reading::Users(_, f) | Reading::Members(_, f) => f.len(),
+            Reading::Groups(_, f) => f.len(),
+            Reading::Directory(_, f) => f.len(),
+        }
+    }
+
+    /// The last `meta.notice` Qualtrics sent with a page ("Request proxied…"), in words.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// What it read (complete only when the step finished `done`).
+    #[must_use]
+    pub fn into_found(self) -> Found {
+        match self.reading {
+            Reading::Users(_, f) => Found::Users(f),
+            Reading::Groups(_, f) => Found::Groups(f),
+            Reading::Directory(_, f) => Found::Directory(f),
+            Reading::Members(_, f) => {
+                Found::Members(self.key.trim_start_matches("group:").to_string(), f)
+            }
+        }
+    }
+}
+
+impl Step for ListingStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        let next = match &self.reading {
+            Reading::Users(l, _) => l.next_request(conn),
+            Reading::Groups(l, _) => l.next_request(conn),
+            Reading::Directory(l, _) => l.next_request(conn),
+            Reading::Members(l, _) => l.next_request(conn),
+        };
+        next.expect("a listing step asks for a page only while one is left")
+    }
+
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        let conn = &self.conn;
+        let mut notice = None;
+        let more = match &mut self.reading {
+            Reading::Users(l, found) | Reading::Members(l, found) => {
+                l.on_response(conn, response).map(|p| {
+                    notice = p.notice.map(|n| n.message());
+                    found.extend(p.elements);
+                    !p.last
+                })
+            }
+            Reading::Groups(l, found) => l.on_response(conn, response).map(|p| {
+                notice = p.notice.map(|n| n.message());
+                found.extend(p.elements);
+                !p.last
+            }),
+            Reading::Directory(l, found) => l.on_response(response).map(|p| {
+                found.extend(p);
+                l.next_request(conn).is_some()
+            }),
+        };
+        if notice.is_some() {
+            self.notice = notice;
+        }
+        match more {
+            Ok(true) => {
+                self.pages += 1;
+                StepUpdate::Continue
+            }
+            Ok(false) => {
+                self.pages += 1;
+                StepUpdate::Finished {
+                    status: OutcomeStatus::Done,
+                    message: format!("{} pages read", self.pages),
+                }
+            }
+            Err(e) => StepUpdate::Finished {
+                status: OutcomeStatus::Failed,
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// A listing changes nothing: no journal line.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+}
+
+/// An executor step that reads one division's name (`GET /divisions/{id}`: there is no list of
+/// divisions, so a sheet's division names are matched against the divisions the brand's users
+/// are in).
+#[derive(Debug, Clone)]
+pub struct DivisionStep {
+    key: String,
+    id: String,
+    /// The division's name, once read.
+    pub name: Option<String>,
+}
+
+impl DivisionStep {
+    /// Reads division `id` (key `division:{id}`).
+    pub fn new(id: &str) -> DivisionStep {
+        DivisionStep {
+            key: format!("division:{id}"),
+            id: id.to_string(),
+            name: None,
+        }
+    }
+
+    /// The division's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Step for DivisionStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        users::get_division_request(conn, &self.id)
+    }
+
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        match users::parse_division_name(response) {
+            Ok(name) => {
+                self.name = Some(name);
+                StepUpdate::Finished {
+                    status: OutcomeStatus::Done,
+                    message: "read".into(),
+                }
+            }
+            Err(e) => StepUpdate::Finished {
+                status: OutcomeStatus::Failed,
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// A read changes nothing: no journal line.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+}

@@ -1,0 +1,170 @@
+//! Disabling, re-enabling and expiring accounts from a sheet: read the users, plan, apply.
+
+use super::step::{failed_listing, listings};
+use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
+use crate::exec::{JournalEntry, Outcome};
+use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, RowOutcome};
+use crate::reads::{Found, ListingStep};
+use crate::table::Table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    ReadingUsers,
+    Planned,
+    ApplyStart,
+    Applying,
+    Applied,
+}
+
+/// The phases of a lifecycle sheet: the users listing (skipped when the sheet cannot be
+/// planned at all), the plan, then the changes.
+#[derive(Debug)]
+pub struct LifecycleJob {
+    table: Table,
+    options: LifecycleOptions,
+    journal: Vec<JournalEntry>,
+    input: InputFingerprint,
+    stage: Stage,
+    plan: Option<Plan>,
+    executed: Vec<(LifecycleStep, Outcome)>,
+}
+
+impl LifecycleJob {
+    /// A job for `table` with `options`; `journal` holds the rows an interrupted run of the
+    /// same sheet finished (they plan as unchanged).
+    pub fn new(table: Table, options: LifecycleOptions, journal: Vec<JournalEntry>) -> Self {
+        LifecycleJob {
+            input: Self::fingerprint(&table, &options),
+            table,
+            options,
+            journal,
+            stage: Stage::Start,
+            plan: None,
+            executed: Vec::new(),
+        }
+    }
+
+    /// The fingerprint of a sheet and options, to compare with the plan's at apply.
+    pub fn fingerprint(table: &Table, options: &LifecycleOptions) -> InputFingerprint {
+        InputFingerprint::new("lifecycle", table, format!("{options:?}"))
+    }
+
+    /// The plan, once read and planned.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    /// The sheet planned.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Every row's outcome (rows not sent yet: as the plan says, or skipped).
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        let executed: Vec<Outcome> = self.executed.iter().map(|(_, o)| o.clone()).collect();
+        match &self.plan {
+            Some(plan) => lifecycle::outcomes(plan, &executed),
+            None => Vec::new(),
+        }
+    }
+
+    /// The accounts the run changed, as they were before (to undo it).
+    pub fn before_table(&self) -> Table {
+        let steps: Vec<&LifecycleStep> = self.executed.iter().map(|(s, _)| s).collect();
+        lifecycle::before_table(&steps)
+    }
+}
+
+impl SheetJob for LifecycleJob {
+    fn input(&self) -> &InputFingerprint {
+        &self.input
+    }
+    fn planned(&self) -> bool {
+        self.stage == Stage::Planned
+    }
+    fn applied(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::ApplyStart | Stage::Applying | Stage::Applied
+        )
+    }
+    fn begin_apply(&mut self) {
+        self.stage = Stage::ApplyStart;
+    }
+    fn plan_offline(&mut self) {
+        self.plan = Some(lifecycle::plan(
+            &self.table,
+            &[],
+            &self.journal,
+            &self.options,
+        ));
+        self.stage = Stage::Applied;
+    }
+}
+
+impl Phases for LifecycleJob {
+    const KIND: &'static str = "lifecycle";
+
+    fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
+        match self.stage {
+            Stage::Start => {
+                // The sheet's own problems (no User ID or Username column…) need no brand.
+                let unread = lifecycle::plan(&self.table, &[], &self.journal, &self.options);
+                if unread.file_error.is_some() || ctx.halted {
+                    self.plan = Some(unread);
+                    self.stage = Stage::Planned;
+                    return Next::Done;
+                }
+                self.stage = Stage::ReadingUsers;
+                Next::Reading(
+                    "users",
+                    vec![RunStep::Listing(ListingStep::users(ctx.conn))],
+                )
+            }
+            Stage::ReadingUsers => {
+                let finished = listings(finished);
+                if let Some(failed) = failed_listing(&finished) {
+                    self.stage = Stage::Applied;
+                    return Next::Failed(failed);
+                }
+                let users = finished
+                    .into_iter()
+                    .find_map(|(s, _)| match s.into_found() {
+                        Found::Users(u) => Some(u),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                self.plan = Some(lifecycle::plan(
+                    &self.table,
+                    &users,
+                    &self.journal,
+                    &self.options,
+                ));
+                self.stage = Stage::Planned;
+                Next::Done
+            }
+            Stage::Planned | Stage::Applied => Next::Done,
+            Stage::ApplyStart => {
+                self.stage = Stage::Applying;
+                let plan = self.plan.as_ref().expect("applied only once planned");
+                let steps = lifecycle::steps(plan)
+                    .into_iter()
+                    .map(RunStep::Lifecycle)
+                    .collect();
+                Next::Sending("changes", steps)
+            }
+            Stage::Applying => {
+                self.executed = finished
+                    .into_iter()
+                    .filter_map(|(s, o)| match s {
+                        RunStep::Lifecycle(s) => Some((s, o)),
+                        _ => None,
+                    })
+                    .collect();
+                self.stage = Stage::Applied;
+                Next::Done
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Groups and roles: the pull (users, groups and the CX directory side by side, then each
+//! group's members), and a desired-membership sheet planned against it and applied: group
+//! additions and removals, then the attribute changes the role rules imply.
+
+use super::provision::ApplyPhases;
+use super::step::listings;
+use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
+use crate::exec::Outcome;
+use crate::membership::{self, ChangeOutcome, ChangePlan, MembershipApply, Snapshot};
+use crate::rules::{MatchOptions, RoleSheet};
+use crate::table::Table;
+use crate::time::Date;
+
+/// A desired-membership sheet and what it is planned with.
+#[derive(Debug)]
+struct Desired {
+    table: Table,
+    roles: RoleSheet,
+    matching: MatchOptions,
+    today: Date,
+}
+
+#[derive(Debug)]
+enum Stage {
+    Start,
+    Reading,
+    Members,
+    Planned,
+    ApplyStart,
+    Groups,
+    Attributes(Box<ApplyPhases>),
+    Applied,
+}
+
+/// The phases of a membership pull, or of a desired-membership sheet.
+#[derive(Debug)]
+pub struct MembershipJob {
+    desired: Option<Desired>,
+    input: InputFingerprint,
+    stage: Stage,
+    snapshot: Option<Snapshot>,
+    apply: Option<MembershipApply>,
+}
+
+impl MembershipJob {
+    /// Only the pull: who is in which group, with the directory for role rules.
+    pub fn pull() -> Self {
+        MembershipJob {
+            desired: None,
+            input: InputFingerprint::new("pull", &Table::default(), String::new()),
+            stage: Stage::Start,
+            snapshot: None,
+            apply: None,
+        }
+    }
+
+    /// A desired-membership sheet (`User | Group or role | Member`) planned with the Roles
+    /// sheet's rules, `matching` and `today`.
+    pub fn sheet(table: Table, roles: RoleSheet, matching: MatchOptions, today: Date) -> Self {
+        MembershipJob {
+            input: Self::fingerprint(&table, &roles, matching, today),
+            desired: Some(Desired {
+                table,
+                roles,
+                matching,
+                today,
+            }),
+            stage: Stage::Start,
+            snapshot: None,
+            apply: None,
+        }
+    }
+
+    /// The fingerprint of a sheet and its options, to compare with the plan's at apply.
+    pub fn fingerprint(
+        table: &Table,
+        roles: &RoleSheet,
+        matching: MatchOptions,
+        today: Date,
+    ) -> InputFingerprint {
+        InputFingerprint::new(
+            "membership",
+            table,
+            format!("{roles:?} {matching:?} {today:?}"),
+        )
+    }
+
+    /// What the pull read (users, groups with members, directory), once finished.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The plan of a desired-membership sheet, once planned.
+    pub fn plan(&self) -> Option<&ChangePlan> {
+        self.apply.as_ref().map(|a| &a.plan)
+    }
+
+    /// The sheet planned (empty for a pull).
+    pub fn table(&self) -> Option<&Table> {
+        self.desired.as_ref().map(|d| &d.table)
+    }
+
+    /// Every row's outcome.
+    pub fn outcomes(&self) -> Vec<ChangeOutcome> {
+        self.apply
+            .as_ref()
+            .map(MembershipApply::outcomes)
+            .unwrap_or_default()
+    }
+
+    fn planned(&mut self) -> Next {
+        if let (Some(d), Some(snapshot)) = (&self.desired, &self.snapshot) {
+            self.apply = Some(MembershipApply::new(membership::plan_changes(
+                &d.table, &d.roles, snapshot, d.matching, d.today,
+            )));
+        }
+        self.stage = Stage::Planned;
+        Next::Done
+    }
+}
+
+impl SheetJob for MembershipJob {
+    fn input(&self) -> &InputFingerprint {
+        &self.input
+    }
+    fn planned(&self) -> bool {
+        matches!(self.stage, Stage::Planned) && self.apply.is_some()
+    }
+    fn applied(&self) -> bool {
+        !matches!(
+            self.stage,
+            Stage::Start | Stage::Reading | Stage::Members | Stage::Planned
+        )
+    }
+    fn begin_apply(&mut self) {
+        self.stage = Stage::ApplyStart;
+    }
+    fn plan_offline(&mut self) {
+        if let Some(d) = &self.desired {
+            self.apply = Some(MembershipApply::new(membership::plan_changes(
+                &d.table,
+                &d.roles,
+                &Snapshot::default(),
+                d.matching,
+                d.today,
+            )));
+        }
+        self.stage = Stage::Applied;
+    }
+}
+
+impl Phases for MembershipJob {
+    const KIND: &'static str = "membership";
+
+    fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
+        match &mut self.stage {
+            Stage::Start => {
+                if let Some(d) = &self.desired {
+                    // The sheet's own problems (columns) need no brand.
+                    let unread = membership::plan_changes(
+                        &d.table,
+                        &d.roles,
+                        &Snapshot::default(),
+                        d.matching,
+                        d.today,
+                    );
+                    if !unread.file_errors.is_empty() || ctx.halted {
+                        self.apply = Some(MembershipApply::new(unread));
+                        self.stage = Stage::Planned;
+                        return Next::Done;
+                    }
+                }
+                self.stage = Stage::Reading;
+                Next::Reading(
+                    "brand",
+                    membership::pull_steps(ctx.conn)
+                        .into_iter()
+                        .map(RunStep::Listing)
+                        .collect(),
+                )
+            }
+            Stage::Reading => {
+                let snapshot = match Snapshot::from_first_phase(listings(finished)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.stage = Stage::Applied;
+                        return Next::Failed(e);
+                    }
+                };
+                let steps: Vec<RunStep> =
+                    membership::member_steps(ctx.conn, &snapshot.group_list())
+                        .into_iter()
+                        .map(RunStep::Listing)
+                        .collect();
+                self.snapshot = Some(snapshot);
+                self.stage = Stage::Members;
+                Next::Reading("members", steps)
+            }
+            Stage::Members => {
+                let snapshot = self.snapshot.as_mut().expect("read in the first phase");
+                if let Err(e) = snapshot.add_members(listings(finished)) {
+                    self.stage = Stage::Applied;
+                    return Next::Failed(e);
+                }
+                self.planned()
+            }
+            Stage::Planned | Stage::Applied => Next::Done,
+            Stage::ApplyStart => {
+                self.stage = Stage::Groups;
+                let apply = self.apply.as_ref().expect("applied only once planned");
+                Next::Sending(
+                    "groups",
+                    apply
+                        .group_steps()
+                        .into_iter()
+                        .map(RunStep::Group)
+                        .collect(),
+                )
+            }
+            Stage::Groups => {
+                let apply = self.apply.as_mut().expect("applied only once planned");
+                let outcomes: Vec<Outcome> = finished.into_iter().map(|(_, o)| o).collect();
+                apply.record_groups(&outcomes);
+                match apply.attributes.take() {
+                    Some(prov) if !ctx.halted => {
+                        let participants = self
+                            .snapshot
+                            .as_ref()
+                            .map(|s| s.participants.clone())
+                            .unwrap_or_default();
+                        self.stage = Stage::Attributes(Box::new(ApplyPhases::new(
+                            prov,
+                            participants,
+                            "roles",
+                        )));
+                        self.next(Vec::new(), ctx)
+                    }
+                    other => {
+                        apply.attributes = other;
+                        self.stage = Stage::Applied;
+                        Next::Done
+                    }
+                }
+            }
+            Stage::Attributes(phases) => match phases.next(finished, ctx) {
+                Some(next) => next,
+                None => {
+                    let Stage::Attributes(phases) =
+                        std::mem::replace(&mut self.stage, Stage::Applied)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if let Some(apply) = self.apply.as_mut() {
+                        apply.attributes = Some(phases.run);
+                    }
+                    Next::Done
+                }
+            },
+        }
+    }
+}

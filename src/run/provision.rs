@@ -1,0 +1,363 @@
+//! Creating users with their attributes from a sheet: read the brand (users; the CX directory
+//! and division names only when the sheet needs them), plan, then apply: accounts, a check of
+//! any create whose answer was lost (so nobody is created twice), the directory (only when new
+//! accounts need their uniqueIdentifier looked up), the import jobs.
+
+use super::step::{failed_listing, listings};
+use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
+use crate::directory::Participant;
+use crate::exec::{JournalEntry, Outcome};
+use crate::provision::{self, BrandNeeds, Plan, ProvisionApply, ProvisionOptions, RowOutcome};
+use crate::reads::{DivisionStep, Found, ListingStep};
+use crate::table::Table;
+use crate::users::UserSummary;
+
+/// Participants per import job when the options say 0.
+pub const DEFAULT_JOB_SIZE: usize = 100;
+
+/// How many times a lost create is checked against the user list (and retried if absent).
+const MAX_CHECKS: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApplyStage {
+    Start,
+    Accounts,
+    Checking,
+    Directory,
+    Imports,
+    Done,
+}
+
+/// The apply phases of a provisioning plan; membership's role changes use them too.
+#[derive(Debug)]
+pub(crate) struct ApplyPhases {
+    /// The plan and every row's progress.
+    pub run: ProvisionApply,
+    /// The directory as read for the plan (used when no new account needs looking up).
+    participants: Vec<Participant>,
+    stage: ApplyStage,
+    checks: u8,
+    imports_phase: &'static str,
+}
+
+impl ApplyPhases {
+    /// Phases for `run`, with the directory read for its plan; `imports_phase` names the
+    /// import phase in progress events.
+    pub fn new(
+        run: ProvisionApply,
+        participants: Vec<Participant>,
+        imports_phase: &'static str,
+    ) -> Self {
+        ApplyPhases {
+            run,
+            participants,
+            stage: ApplyStage::Start,
+            checks: 0,
+            imports_phase,
+        }
+    }
+
+    /// The next phase, or `None` when the plan is applied.
+    pub fn next(
+        &mut self,
+        finished: Vec<(RunStep, Outcome)>,
+        ctx: &PhaseContext<'_>,
+    ) -> Option<Next> {
+        match self.stage {
+            ApplyStage::Start => {
+                self.stage = ApplyStage::Accounts;
+                let steps = self.run.account_steps();
+                Some(Next::Sending(
+                    "accounts",
+                    steps.into_iter().map(RunStep::Provision).collect(),
+                ))
+            }
+            ApplyStage::Accounts => {
+                self.record(finished);
+                self.after_accounts(ctx)
+            }
+            ApplyStage::Checking => {
+                let finished = listings(finished);
+                if failed_listing(&finished).is_some() {
+                    // The lost creates stay failed, with their message: not retried blind.
+                    return self.directory(ctx);
+                }
+                let users: Vec<UserSummary> = finished
+                    .into_iter()
+                    .find_map(|(s, _)| match s.into_found() {
+                        Found::Users(u) => Some(u),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let retries = self.run.resolve_uncertain(&users);
+                self.stage = ApplyStage::Accounts;
+                Some(Next::Sending(
+                    "accounts (retry)",
+                    retries.into_iter().map(RunStep::Provision).collect(),
+                ))
+            }
+            ApplyStage::Directory => {
+                let finished = listings(finished);
+                if let Some(failed) = failed_listing(&finished) {
+                    self.run.fail_imports(&format!(
+                        "not sent: the new accounts' uniqueIdentifiers could not be looked up ({failed}); plan again to set their attributes"
+                    ));
+                    self.stage = ApplyStage::Done;
+                    return None;
+                }
+                if let Some(Found::Directory(found)) =
+                    finished.into_iter().map(|(s, _)| s.into_found()).next()
+                {
+                    self.participants = found;
+                }
+                self.imports()
+            }
+            ApplyStage::Imports => {
+                self.record(finished);
+                self.stage = ApplyStage::Done;
+                None
+            }
+            ApplyStage::Done => None,
+        }
+    }
+
+    fn after_accounts(&mut self, ctx: &PhaseContext<'_>) -> Option<Next> {
+        if !ctx.halted && !self.run.uncertain().is_empty() && self.checks < MAX_CHECKS {
+            self.checks += 1;
+            self.stage = ApplyStage::Checking;
+            return Some(Next::Reading(
+                "checking accounts",
+                vec![RunStep::Listing(ListingStep::users(ctx.conn))],
+            ));
+        }
+        self.directory(ctx)
+    }
+
+    fn directory(&mut self, ctx: &PhaseContext<'_>) -> Option<Next> {
+        if ctx.halted {
+            self.stage = ApplyStage::Done;
+            return None;
+        }
+        if self.run.needs_participants() {
+            self.stage = ApplyStage::Directory;
+            return Some(Next::Reading(
+                "directory",
+                vec![RunStep::Listing(ListingStep::directory(ctx.conn))],
+            ));
+        }
+        self.imports()
+    }
+
+    fn imports(&mut self) -> Option<Next> {
+        self.stage = ApplyStage::Imports;
+        let jobs = self.run.import_steps(&self.participants);
+        Some(Next::Sending(
+            self.imports_phase,
+            jobs.into_iter().map(RunStep::Provision).collect(),
+        ))
+    }
+
+    fn record(&mut self, finished: Vec<(RunStep, Outcome)>) {
+        let (steps, outcomes): (Vec<_>, Vec<_>) = finished
+            .into_iter()
+            .filter_map(|(s, o)| match s {
+                RunStep::Provision(s) => Some((s, o)),
+                _ => None,
+            })
+            .unzip();
+        self.run.record(steps.iter(), &outcomes);
+    }
+}
+
+#[derive(Debug)]
+enum Stage {
+    Start,
+    ReadingBrand,
+    ReadingDivisions,
+    Planned,
+    Applying(Box<ApplyPhases>),
+    Applied,
+}
+
+/// The phases of a provisioning sheet.
+#[derive(Debug)]
+pub struct ProvisionJob {
+    table: Table,
+    options: ProvisionOptions,
+    journal: Vec<JournalEntry>,
+    input: InputFingerprint,
+    needs: BrandNeeds,
+    stage: Stage,
+    users: Vec<UserSummary>,
+    participants: Vec<Participant>,
+    run: Option<ProvisionApply>,
+}
+
+impl ProvisionJob {
+    /// A job for `table` with `options` (a job size of 0 means [`DEFAULT_JOB_SIZE`]); `journal`
+    /// holds what an interrupted run of the same sheet finished.
+    pub fn new(table: Table, mut options: ProvisionOptions, journal: Vec<JournalEntry>) -> Self {
+        if options.job_size == 0 {
+            options.job_size = DEFAULT_JOB_SIZE;
+        }
+        ProvisionJob {
+            input: Self::fingerprint(&table, &options),
+            needs: provision::brand_needs(&table, options.route),
+            table,
+            options,
+            journal,
+            stage: Stage::Start,
+            users: Vec::new(),
+            participants: Vec::new(),
+            run: None,
+        }
+    }
+
+    /// The fingerprint of a sheet and options, to compare with the plan's at apply.
+    pub fn fingerprint(table: &Table, options: &ProvisionOptions) -> InputFingerprint {
+        let mut options = options.clone();
+        if options.job_size == 0 {
+            options.job_size = DEFAULT_JOB_SIZE;
+        }
+        InputFingerprint::new("provision", table, format!("{options:?}"))
+    }
+
+    /// The plan, once read and planned.
+    pub fn plan(&self) -> Option<&Plan> {
+        match &self.stage {
+            Stage::Applying(a) => Some(&a.run.plan),
+            _ => self.run.as_ref().map(|r| &r.plan),
+        }
+    }
+
+    /// The sheet planned.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// What the sheet needed to read from the brand.
+    pub fn brand_needs(&self) -> BrandNeeds {
+        self.needs
+    }
+
+    /// Every row's outcome.
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        match &self.stage {
+            Stage::Applying(a) => a.run.outcomes(),
+            _ => self.run.as_ref().map(|r| r.outcomes()).unwrap_or_default(),
+        }
+    }
+
+    fn make_plan(&mut self) -> Next {
+        let plan = provision::plan(
+            &self.table,
+            &self.users,
+            &self.participants,
+            &self.journal,
+            &self.options,
+        );
+        self.users = Vec::new();
+        self.run = Some(ProvisionApply::new(plan));
+        self.stage = Stage::Planned;
+        Next::Done
+    }
+}
+
+impl SheetJob for ProvisionJob {
+    fn input(&self) -> &InputFingerprint {
+        &self.input
+    }
+    fn planned(&self) -> bool {
+        matches!(self.stage, Stage::Planned)
+    }
+    fn applied(&self) -> bool {
+        matches!(self.stage, Stage::Applying(_) | Stage::Applied)
+    }
+    fn begin_apply(&mut self) {
+        let run = self.run.take().expect("applied only once planned");
+        let participants = std::mem::take(&mut self.participants);
+        self.stage = Stage::Applying(Box::new(ApplyPhases::new(run, participants, "attributes")));
+    }
+    fn plan_offline(&mut self) {
+        let plan = provision::plan(&self.table, &[], &[], &self.journal, &self.options);
+        self.run = Some(ProvisionApply::new(plan));
+        self.stage = Stage::Applied;
+    }
+}
+
+impl Phases for ProvisionJob {
+    const KIND: &'static str = "provision";
+
+    fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
+        match &mut self.stage {
+            Stage::Start => {
+                let unread = provision::plan(&self.table, &[], &[], &self.journal, &self.options);
+                if !unread.file_errors.is_empty() || ctx.halted {
+                    self.run = Some(ProvisionApply::new(unread));
+                    self.stage = Stage::Planned;
+                    return Next::Done;
+                }
+                self.stage = Stage::ReadingBrand;
+                let mut steps = vec![RunStep::Listing(ListingStep::users(ctx.conn))];
+                if self.needs.directory {
+                    steps.push(RunStep::Listing(ListingStep::directory(ctx.conn)));
+                }
+                Next::Reading("brand", steps)
+            }
+            Stage::ReadingBrand => {
+                let finished = listings(finished);
+                if let Some(failed) = failed_listing(&finished) {
+                    self.stage = Stage::Applied;
+                    return Next::Failed(failed);
+                }
+                for (step, _) in finished {
+                    match step.into_found() {
+                        Found::Users(u) => self.users = u,
+                        Found::Directory(p) => self.participants = p,
+                        _ => {}
+                    }
+                }
+                let ids: std::collections::BTreeSet<&str> = self
+                    .users
+                    .iter()
+                    .filter_map(|u| u.division_id.as_deref())
+                    .collect();
+                if !self.needs.division_names || ids.is_empty() {
+                    return self.make_plan();
+                }
+                let steps = ids
+                    .into_iter()
+                    .map(|id| RunStep::Division(DivisionStep::new(id)))
+                    .collect();
+                self.stage = Stage::ReadingDivisions;
+                Next::Reading("divisions", steps)
+            }
+            Stage::ReadingDivisions => {
+                // A division that cannot be read is left out: its name then plans as unknown.
+                for (step, _) in finished {
+                    if let RunStep::Division(d) = step {
+                        if let Some(name) = &d.name {
+                            self.options
+                                .divisions
+                                .insert(name.to_lowercase(), d.id().to_string());
+                        }
+                    }
+                }
+                self.make_plan()
+            }
+            Stage::Planned | Stage::Applied => Next::Done,
+            Stage::Applying(phases) => match phases.next(finished, ctx) {
+                Some(next) => next,
+                None => {
+                    let Stage::Applying(phases) =
+                        std::mem::replace(&mut self.stage, Stage::Applied)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.run = Some(phases.run);
+                    Next::Done
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! A sheet run of any kind, as hosts use it: the plan's summary, problems and table; apply;
+//! every row's outcome and the outcome columns; the undo table. The page, the task pane and
+//! the CLI all read a plan and its outcomes through this one type.
+
+use serde::Serialize;
+
+use super::{
+    ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, ProvisionRun, Run, RunPoll,
+    RunProgress,
+};
+use crate::connection::Auth;
+use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
+use crate::http::HttpResponse;
+use crate::table::Table;
+use crate::time::UnixMillis;
+use crate::{lifecycle, membership, provision};
+
+/// A planned (or being planned, or applied) sheet of any kind.
+pub enum SheetRun {
+    /// Disable / enable / expire.
+    Lifecycle(LifecycleRun),
+    /// Create users with attributes.
+    Provision(ProvisionRun),
+    /// Group and role membership.
+    Membership(Box<MembershipRun>),
+}
+
+/// A row that will not be sent because of what it says, or (lifecycle) names no account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The row as the sheet numbers it.
+    pub row: u32,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// One row's outcome, of any kind (serialised as the kind's own outcome).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RowOutcome {
+    /// A lifecycle row.
+    Lifecycle(lifecycle::RowOutcome),
+    /// A provisioning row.
+    Provision(provision::RowOutcome),
+    /// A desired-membership row.
+    Membership(membership::ChangeOutcome),
+}
+
+impl RowOutcome {
+    /// The row as the sheet numbers it.
+    pub fn row(&self) -> u32 {
+        match self {
+            RowOutcome::Lifecycle(o) => o.row,
+            RowOutcome::Provision(o) => o.row,
+            RowOutcome::Membership(o) => o.row,
+        }
+    }
+    /// How it ended.
+    pub fn status(&self) -> OutcomeStatus {
+        match self {
+            RowOutcome::Lifecycle(o) => o.status,
+            RowOutcome::Provision(o) => o.status,
+            RowOutcome::Membership(o) => o.status,
+        }
+    }
+    /// What happened, in words.
+    pub fn message(&self) -> &str {
+        match self {
+            RowOutcome::Lifecycle(o) => &o.message,
+            RowOutcome::Provision(o) => &o.message,
+            RowOutcome::Membership(o) => &o.message,
+        }
+    }
+    /// The outcome cells, in the order of [`SheetRun::outcome_columns`].
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            RowOutcome::Lifecycle(o) => o.values(),
+            RowOutcome::Provision(o) => o.values(),
+            RowOutcome::Membership(o) => o.values(),
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $r:ident => $e:expr) => {
+        match $self {
+            SheetRun::Lifecycle($r) => $e,
+            SheetRun::Provision($r) => $e,
+            SheetRun::Membership($r) => $e,
+        }
+    };
+}
+
+impl SheetRun {
+    /// `lifecycle`, `provision` or `membership`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SheetRun::Lifecycle(_) => "lifecycle",
+            SheetRun::Provision(_) => "provision",
+            SheetRun::Membership(_) => "membership",
+        }
+    }
+
+    /// What the plan was made from.
+    pub fn input(&self) -> &InputFingerprint {
+        each!(self, r => r.input())
+    }
+
+    /// Applies exactly the plan read, if `current` is still what it was made from (see
+    /// [`super::PhasedRun::apply`]); `None` applies it as made (a host that read its input
+    /// once, like the CLI). Drive the run again afterwards.
+    pub fn apply(
+        &mut self,
+        current: Option<&InputFingerprint>,
+        now: UnixMillis,
+    ) -> Result<(), ApplyRefused> {
+        let planned = self.input().clone();
+        let current = current.unwrap_or(&planned);
+        each!(self, r => r.apply(current, now))
+    }
+
+    /// True once planned (there is a plan to show).
+    pub fn has_plan(&self) -> bool {
+        match self {
+            SheetRun::Lifecycle(r) => r.job().plan().is_some(),
+            SheetRun::Provision(r) => r.job().plan().is_some(),
+            SheetRun::Membership(r) => r.job().plan().is_some(),
+        }
+    }
+
+    /// How many rows of each action, in the plan's order.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        match self {
+            SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.counts.clone()),
+            SheetRun::Provision(r) => r.job().plan().map(|p| p.counts.clone()),
+            SheetRun::Membership(r) => r.job().plan().map(|p| p.counts()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Rows that change something.
+    pub fn changes(&self) -> usize {
+        match self {
+            SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.changes()),
+            SheetRun::Provision(r) => r.job().plan().map(|p| p.changes()),
+            SheetRun::Membership(r) => r.job().plan().map(|p| p.changes()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Why the sheet cannot be planned at all (missing or doubled columns), if so.
+    pub fn file_errors(&self) -> Vec<String> {
+        match self {
+            SheetRun::Lifecycle(r) => r
+                .job()
+                .plan()
+                .and_then(|p| p.file_error.clone())
+                .into_iter()
+                .collect(),
+            SheetRun::Provision(r) => r
+                .job()
+                .plan()
+                .map(|p| p.file_errors.iter().map(|d| d.message.clone()).collect())
+                .unwrap_or_default(),
+            SheetRun::Membership(r) => r
+                .job()
+                .plan()
+                .map(|p| p.file_errors.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Rows that will not be sent because of what they say; with `include_not_found`, also
+    /// lifecycle rows naming accounts the brand does not have (a fact about the brand).
+    pub fn problems(&self, include_not_found: bool) -> Vec<Problem> {
+        let problem = |row: u32, message: String| Problem { row, message };
+        match self {
+            SheetRun::Lifecycle(r) => r.job().plan().map_or_else(Vec::new, |p| {
+                p.rows
+                    .iter()
+                    .filter(|r| {
+                        r.action == lifecycle::PlanAction::Invalid
+                            || (include_not_found && r.action == lifecycle::PlanAction::NotFound)
+                    })
+                    .map(|r| problem(r.row, r.message.clone()))
+                    .collect()
+            }),
+            SheetRun::Provision(r) => r.job().plan().map_or_else(Vec::new, |p| {
+                p.rows
+                    .iter()
+                    .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
+                    .map(|r| problem(r.row, r.message()))
+                    .collect()
+            }),
+            SheetRun::Membership(r) => r.job().plan().map_or_else(Vec::new, |p| {
+                p.rows
+                    .iter()
+                    .filter(|r| r.action == membership::ChangeAction::Invalid)
+                    .map(|r| problem(r.row, r.reason.clone()))
+                    .collect()
+            }),
+        }
+    }
+
+    /// What a host lists under a plan: every message (provisioning: warnings as well as
+    /// refusals; lifecycle: accounts not found too), and the rows that will not be sent.
+    pub fn listed_problems(&self) -> (Vec<String>, Vec<u32>) {
+        match self {
+            SheetRun::Provision(r) => r.job().plan().map_or_else(Default::default, |p| {
+                let messages = p
+                    .file_errors
+                    .iter()
+                    .chain(p.rows.iter().flat_map(|r| r.diagnostics.iter()))
+                    .map(|d| d.message.clone())
+                    .collect();
+                let rows = p
+                    .rows
+                    .iter()
+                    .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
+                    .map(|r| r.row)
+                    .collect();
+                (messages, rows)
+            }),
+            _ => {
+                let problems = self.problems(true);
+                (
+                    problems.iter().map(|p| p.message.clone()).collect(),
+                    problems.iter().map(|p| p.row).collect(),
+                )
+            }
+        }
+    }
+
+    /// The plan as a table (a Plan sheet).
+    pub fn plan_table(&self) -> Table {
+        match self {
+            SheetRun::Lifecycle(r) => r.job().plan().map(lifecycle::plan_table),
+            SheetRun::Provision(r) => r.job().plan().map(provision::plan_table),
+            SheetRun::Membership(r) => r.job().plan().map(membership::change_plan_table),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The sheet that was planned.
+    pub fn table(&self) -> &Table {
+        static EMPTY: Table = Table {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            row_numbers: Vec::new(),
+        };
+        match self {
+            SheetRun::Lifecycle(r) => r.job().table(),
+            SheetRun::Provision(r) => r.job().table(),
+            SheetRun::Membership(r) => r.job().table().unwrap_or(&EMPTY),
+        }
+    }
+
+    /// The outcome columns written beside the input.
+    pub fn outcome_columns(&self) -> Vec<String> {
+        match self {
+            SheetRun::Lifecycle(r) => lifecycle::outcome_column_names(&r.job().table().columns),
+            SheetRun::Provision(r) => provision::outcome_column_names(&r.job().table().columns),
+            SheetRun::Membership(_) => membership::OUTCOME_COLUMNS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+
+    /// Every input row's outcome (before apply: as the plan says, or skipped).
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        match self {
+            SheetRun::Lifecycle(r) => r
+                .job()
+                .outcomes()
+                .into_iter()
+                .map(RowOutcome::Lifecycle)
+                .collect(),
+            SheetRun::Provision(r) => r
+                .job()
+                .outcomes()
+                .into_iter()
+                .map(RowOutcome::Provision)
+                .collect(),
+            SheetRun::Membership(r) => r
+                .job()
+                .outcomes()
+                .into_iter()
+                .map(RowOutcome::Membership)
+                .collect(),
+        }
+    }
+
+    /// The input with the outcome columns beside it (password cells blanked).
+    pub fn outcome_table(&self) -> Table {
+        match self {
+            SheetRun::Lifecycle(r) => {
+                lifecycle::outcome_table(r.job().table(), &r.job().outcomes())
+            }
+            SheetRun::Provision(r) => {
+                provision::outcome_table(r.job().table(), &r.job().outcomes())
+            }
+            SheetRun::Membership(r) => membership::outcome_table(
+                r.job().table().unwrap_or(self.table()),
+                &r.job().outcomes(),
+            ),
+        }
+    }
+
+    /// The accounts the run changed, as they were before (lifecycle: an undo sheet).
+    pub fn before_table(&self) -> Option<Table> {
+        match self {
+            SheetRun::Lifecycle(r) => Some(r.job().before_table()),
+            _ => None,
+        }
+    }
+}
+
+impl Run for SheetRun {
+    fn poll(&mut self, now: UnixMillis) -> RunPoll {
+        each!(self, r => r.poll(now))
+    }
+    fn handle(
+        &mut self,
+        id: RequestId,
+        now: UnixMillis,
+        answer: Result<HttpResponse, TransportFailure>,
+    ) {
+        each!(self, r => r.handle(id, now, answer))
+    }
+    fn cancel(&mut self, now: UnixMillis) {
+        each!(self, r => r.cancel(now))
+    }
+    fn renew_auth(&mut self, auth: Auth) {
+        each!(self, r => r.renew_auth(auth))
+    }
+    fn auth_failed(&mut self, reason: &str, now: UnixMillis) {
+        each!(self, r => r.auth_failed(reason, now))
+    }
+    fn is_finished(&self) -> bool {
+        each!(self, r => r.is_finished())
+    }
+    fn poll_progress(&mut self, now: UnixMillis) -> Option<RunProgress> {
+        each!(self, r => r.poll_progress(now))
+    }
+    fn audit(&self) -> &[AuditEntry] {
+        each!(self, r => r.audit())
+    }
+    fn error(&self) -> Option<&str> {
+        each!(self, r => r.error())
+    }
+    fn stop_reason(&self) -> Option<&str> {
+        each!(self, r => r.stop_reason())
+    }
+}

@@ -1,0 +1,87 @@
+//! Every kind of step a run sends, as one type, so that one executor carries a run through all
+//! its phases (reading the brand, then applying).
+
+use crate::connection::Connection;
+use crate::exec::{Outcome, Step, StepUpdate};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::lifecycle::LifecycleStep;
+use crate::membership::GroupMemberStep;
+use crate::provision::ProvisionStep;
+use crate::reads::{DivisionStep, ListingStep};
+use crate::time::UnixMillis;
+
+/// A step of any phase of any run.
+#[derive(Debug, Clone)]
+pub enum RunStep {
+    /// Reads a listing to its end.
+    Listing(ListingStep),
+    /// Reads a division's name.
+    Division(DivisionStep),
+    /// Disables, re-enables or sets the expiry of one account.
+    Lifecycle(LifecycleStep),
+    /// Creates or updates one account, or runs one directory import job.
+    Provision(ProvisionStep),
+    /// Adds a user to a group or removes them.
+    Group(GroupMemberStep),
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            RunStep::Listing($s) => $e,
+            RunStep::Division($s) => $e,
+            RunStep::Lifecycle($s) => $e,
+            RunStep::Provision($s) => $e,
+            RunStep::Group($s) => $e,
+        }
+    };
+}
+
+impl Step for RunStep {
+    fn key(&self) -> &str {
+        each!(self, s => s.key())
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        each!(self, s => s.request(conn))
+    }
+    fn on_response(&mut self, response: &HttpResponse, now: UnixMillis) -> StepUpdate {
+        each!(self, s => s.on_response(response, now))
+    }
+    fn fingerprint(&self) -> String {
+        each!(self, s => s.fingerprint())
+    }
+    fn on_ambiguous_failure(&mut self, why: &str) -> Option<StepUpdate> {
+        each!(self, s => s.on_ambiguous_failure(why))
+    }
+}
+
+/// The finished listings of a phase, with their outcomes.
+pub(crate) fn listings(finished: Vec<(RunStep, Outcome)>) -> Vec<(ListingStep, Outcome)> {
+    finished
+        .into_iter()
+        .filter_map(|(s, o)| match s {
+            RunStep::Listing(l) => Some((l, o)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first failed listing's message, as "Reading the users stopped: …".
+pub(crate) fn failed_listing(finished: &[(ListingStep, Outcome)]) -> Option<String> {
+    finished
+        .iter()
+        .find(|(_, o)| o.status != crate::exec::OutcomeStatus::Done)
+        .map(|(s, o)| format!("Reading {} stopped: {}", what(s.key()), o.message))
+}
+
+fn what(key: &str) -> String {
+    match key {
+        "users" => "the brand's users".into(),
+        "groups" => "the brand's groups".into(),
+        "directory" => "the CX directory".into(),
+        other => match other.strip_prefix("group:") {
+            Some(id) => format!("the members of group {id}"),
+            None => other.to_string(),
+        },
+    }
+}
