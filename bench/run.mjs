@@ -1,8 +1,8 @@
 // npm run bench: runs every benchmark under bench/, each measuring its figures beside their
 // baselines in the same run, and prints one table (figure, ours, baseline, ratio, goal). It
 // also writes the table as Markdown (bench/results.md) and a chart (docs/performance.png),
-// with the machine it ran on. Takes about 6 minutes. BENCH_ONLY=name,name runs a subset
-// (pane-load, plan-100k, memory, big-file, pull, lifecycle).
+// with the machine it ran on. Takes about 7 minutes. BENCH_ONLY=name,name runs a subset
+// (pane-load, plan-100k, memory, big-file, pull, lifecycle, provision).
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,7 @@ const BENCHES = [
   { name: 'big-file', cmd: 'node', args: ['bench/big-file.mjs'] },
   { name: 'pull', cmd: 'cargo', args: ['run', '-q', '--release', '-p', 'roster-server', '--example', 'bench_pull'] },
   { name: 'lifecycle', cmd: 'cargo', args: ['run', '-q', '--release', '-p', 'roster-server', '--example', 'bench_lifecycle'], env: { BENCH_ROWS: '1000' } },
+  { name: 'provision', cmd: 'cargo', args: ['run', '-q', '--release', '-p', 'roster-server', '--example', 'bench_provision'] },
 ];
 
 function run({ name, cmd, args, env = {} }) {

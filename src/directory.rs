@@ -120,6 +120,10 @@ impl ParticipantListing {
     }
 }
 
+/// Import jobs Qualtrics runs at once per context: more answer 409 ("do not keep retrying"),
+/// so a run starts at most this many and the next when one ends.
+pub const MAX_RUNNING_JOBS: usize = 10;
+
 /// One participant of an import job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -506,3 +506,63 @@ fn repeated_429s_slow_the_pace_and_successes_restore_it() {
     ex.on_response(p.send[0].id, now, ok());
     assert!(ex.is_finished());
 }
+
+#[test]
+fn a_step_between_two_requests_when_cancelled_ends_instead_of_waiting_forever() {
+    let steps: Vec<TestStep> = (0..2)
+        .map(|i| TestStep {
+            two_phase: true,
+            ..TestStep::new(i)
+        })
+        .collect();
+    let mut ex = Executor::new(conn(), steps, quiet_limits(2), 0);
+    let sent = ex.poll(0).send;
+    assert_eq!(sent.len(), 2);
+    ex.cancel(5);
+    // The reads come back; their updates are not sent: both rows end, nothing more goes out.
+    for out in &sent {
+        ex.on_response(out.id, 10, ok());
+    }
+    assert!(ex.poll(10).send.is_empty());
+    assert!(ex.is_finished(), "cancelled steps do not wait forever");
+    for o in ex.outcomes() {
+        assert_eq!(o.unwrap().status, OutcomeStatus::Skipped);
+    }
+}
+
+#[test]
+fn the_next_phase_keeps_pacing_ids_and_counts_and_a_cancel_skips_it() {
+    let config = ExecConfig {
+        concurrency: 10,
+        brand_limit: RateLimit {
+            per_minute: 600.0,
+            burst: 2.0,
+        },
+        limits: vec![],
+        ..ExecConfig::default()
+    };
+    let mut ex = Executor::new(conn(), steps(2), config, 0);
+    let first = ex.poll(0).send;
+    assert_eq!(first.len(), 2, "the burst");
+    for out in &first {
+        ex.on_response(out.id, 1, ok());
+    }
+    assert!(ex.is_finished());
+    let done = ex.next_phase(steps(1), 1);
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|(_, o)| o.status == OutcomeStatus::Done));
+    // The bucket is empty after the first phase's burst: the next phase waits its turn.
+    let poll = ex.poll(1);
+    assert!(poll.send.is_empty());
+    assert_eq!(poll.wake_at, Some(100));
+    let next = ex.poll(100).send;
+    assert_eq!(next.len(), 1);
+    assert!(next[0].id > first[1].id, "ids run on across phases");
+    ex.on_response(next[0].id, 120, ok());
+    assert_eq!(ex.progress(120).requests_sent, 3);
+    assert_eq!(ex.take_audit().len(), 3);
+    ex.cancel(130);
+    let _ = ex.next_phase(steps(3), 130);
+    assert!(ex.is_finished(), "after a cancel a new phase sends nothing");
+    assert!(ex.poll(130).send.is_empty());
+}

@@ -1376,6 +1376,11 @@ pub struct ImportStep {
     pub failures: BTreeMap<String, String>,
 }
 
+/// Milliseconds between a job's submission and its first status poll, and between polls: a
+/// job needs a moment, and the executor's pacing of the directory's 75 requests a minute
+/// spaces the polls of many jobs further.
+const JOB_POLL_MS: u64 = 1_000;
+
 /// Polls of a job, or waits for a free job slot, before the job is given up.
 const MAX_JOB_WAITS: u32 = 120;
 
@@ -1404,7 +1409,7 @@ impl Step for ImportStep {
                 Ok(id) => {
                     self.job_id = Some(id);
                     self.phase = JobPhase::Poll;
-                    StepUpdate::RetryAfter { ms: 1_000 }
+                    StepUpdate::RetryAfter { ms: JOB_POLL_MS }
                 }
                 Err(ApiError::Rejected { status: 409, .. }) if self.waits < MAX_JOB_WAITS => {
                     self.waits += 1;
@@ -1420,7 +1425,7 @@ impl Step for ImportStep {
                 }
                 Ok(_) if self.waits < MAX_JOB_WAITS => {
                     self.waits += 1;
-                    StepUpdate::RetryAfter { ms: 1_500 }
+                    StepUpdate::RetryAfter { ms: JOB_POLL_MS }
                 }
                 Ok(_) => fail("the directory import did not finish in time; plan again later to see what it did".into()),
                 Err(e) => fail(format!("could not follow the directory import: {e}")),
@@ -1436,6 +1441,18 @@ impl Step for ImportStep {
     }
     fn fingerprint(&self) -> String {
         self.key.clone()
+    }
+    fn concurrency_group(&self) -> Option<(&'static str, usize)> {
+        Some(("directory import jobs", directory::MAX_RUNNING_JOBS))
+    }
+    fn on_halted(&self, reason: &str) -> (OutcomeStatus, String) {
+        match self.job_id {
+            Some(_) => (
+                OutcomeStatus::Failed,
+                "the run stopped while the directory import was running: it may have been applied; plan again to see".into(),
+            ),
+            None => (OutcomeStatus::Skipped, reason.to_string()),
+        }
     }
 }
 
@@ -1484,6 +1501,18 @@ impl Step for ProvisionStep {
         match self {
             ProvisionStep::Account(s) => s.on_ambiguous_failure(why),
             ProvisionStep::Import(s) => s.on_ambiguous_failure(why),
+        }
+    }
+    fn on_halted(&self, reason: &str) -> (OutcomeStatus, String) {
+        match self {
+            ProvisionStep::Account(s) => s.on_halted(reason),
+            ProvisionStep::Import(s) => s.on_halted(reason),
+        }
+    }
+    fn concurrency_group(&self) -> Option<(&'static str, usize)> {
+        match self {
+            ProvisionStep::Account(s) => s.concurrency_group(),
+            ProvisionStep::Import(s) => s.concurrency_group(),
         }
     }
 }

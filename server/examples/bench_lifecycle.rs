@@ -3,7 +3,7 @@
 //! community's Python script does (one PUT after another, no retry). Run by bench/lifecycle.sh.
 
 mod common;
-use common::{serve_sandbox, Sandbox};
+use common::{count_429, serve_sandbox, stats, Sandbox};
 use std::time::Instant;
 
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
@@ -19,22 +19,6 @@ use roster_server::sandbox::SandboxConfig;
 const ROWS: usize = 2000;
 const LATENCY_MS: u64 = 100;
 const LIMIT_PER_MIN: f64 = 3000.0;
-
-async fn stats(url: &str, token: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(format!("{url}/sandbox/control/stats"))
-        .header("x-api-token", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn count_429(s: &serde_json::Value) -> u64 {
-    s["byStatus"]["429"].as_u64().unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {

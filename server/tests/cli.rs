@@ -717,3 +717,125 @@ async fn the_datacenter_is_discovered_from_whoami_and_a_wrong_one_is_corrected()
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json(&o)["count"], 250);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_and_plan_say_the_same_and_apply_refuses_a_sheet_of_no_kind_before_any_request() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("one-check");
+    let ut = users(&env)
+        .iter()
+        .find_map(|u| {
+            u["userType"]
+                .as_str()
+                .filter(|t| *t != "UT_BRANDADMIN")
+                .map(str::to_string)
+        })
+        .unwrap();
+    // Spaces to trim (a note, still sent) and a repeated username (refused), as plan finds them.
+    let sheet = dir.file(
+        "new.csv",
+        &format!(
+            "Username,First name,Last name,Email,User type,Password,Team\n new1@x.org , A ,B,new1@x.org,{ut},pw1,T1\nnew2@x.org,A,B,new2@x.org,{ut},pw2,T2\nnew2@x.org,A,B,new2@x.org,{ut},pw2,T2\n"
+        ),
+    );
+    let sheet = sheet.to_str().unwrap();
+    let validated = run(&env, &["validate", sheet, "--json"]);
+    let planned = run(&env, &["plan", sheet, "--json"]);
+    assert_eq!(code(&validated), 2);
+    assert_eq!(code(&planned), 2, "the same exit code for the same refusal");
+    let messages = |v: &Value| -> Vec<String> {
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (v, p) = (json(&validated), json(&planned));
+    assert_eq!(messages(&v), messages(&p));
+    assert!(messages(&v)
+        .iter()
+        .any(|m| m.contains("spaces at the start or end")));
+    assert!(messages(&v).iter().any(|m| m.contains("also on row 3")));
+    assert_eq!(v["invalid"], 1);
+
+    // Columns that fit no kind: apply exits 2 with validate's message, and sends nothing.
+    let products = dir.file("products.csv", "Colour,Size,Price\nred,M,10\n");
+    let products = products.to_str().unwrap();
+    let v = json(&run(&env, &["validate", products, "--json"]));
+    let message = v["fileErrors"][0].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("No \"User ID\" or \"Username\" column"),
+        "{message}"
+    );
+    let before = server.stats().await["requests"].as_u64().unwrap();
+    let o = run(&env, &["apply", products, "--json"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(json(&o)["error"].as_str().unwrap().starts_with(&message));
+    assert_eq!(
+        server.stats().await["requests"].as_u64().unwrap(),
+        before,
+        "no request at all"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_holds_every_request_sent_and_the_summary_counts_them_all() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("audit-all");
+    let ut = users(&env)
+        .iter()
+        .find_map(|u| {
+            u["userType"]
+                .as_str()
+                .filter(|t| *t != "UT_BRANDADMIN")
+                .map(str::to_string)
+        })
+        .unwrap();
+    let mut csv = String::from("Username,First name,Last name,Email,User type,Password,Team\n");
+    for i in 0..3 {
+        csv.push_str(&format!(
+            "audited{i}@x.org,A,{i},audited{i}@x.org,{ut},pw{i},T{i}\n"
+        ));
+    }
+    let sheet = dir.file("new.csv", &csv);
+    let audit = dir.path("audit.jsonl");
+    let before = server.stats().await["requests"].as_u64().unwrap();
+    let o = run(
+        &env,
+        &[
+            "apply",
+            sheet.to_str().unwrap(),
+            "--json",
+            "--audit",
+            audit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let sent = server.stats().await["requests"].as_u64().unwrap() - before;
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        sent,
+        "one audit line per request the brand saw"
+    );
+    assert_eq!(json(&o)["requests"].as_u64().unwrap(), sent);
+    let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/whoami")));
+    assert!(paths.iter().any(|p| p.ends_with("/users")));
+    assert!(paths
+        .iter()
+        .any(|p| p.contains("/employee-directories/cx/participants")));
+    assert!(
+        paths.iter().any(|p| p.contains("/import-participants/")),
+        "job polls: {paths:?}"
+    );
+}

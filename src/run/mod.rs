@@ -333,6 +333,7 @@ impl<P: Phases> Run for PhasedRun<P> {
         self.exec.cancel(now);
         self.collect();
         self.changed = true;
+        self.advance(now);
     }
 
     fn renew_auth(&mut self, auth: Auth) {
@@ -343,6 +344,7 @@ impl<P: Phases> Run for PhasedRun<P> {
         self.exec.auth_failed(reason, now);
         self.collect();
         self.changed = true;
+        self.advance(now);
     }
 
     fn is_finished(&self) -> bool {
@@ -506,7 +508,7 @@ pub fn simulate<R: Run + ?Sized>(
     latency_ms: u64,
     answer: &mut dyn FnMut(&HttpRequest, UnixMillis) -> Result<HttpResponse, TransportFailure>,
     renew: &mut dyn FnMut(UnixMillis) -> Option<Auth>,
-    on_progress: &mut dyn FnMut(&mut R, RunProgress),
+    on_progress: &mut dyn FnMut(&mut R, RunProgress, UnixMillis),
 ) -> UnixMillis {
     let mut now = start;
     let mut in_flight: Vec<(
@@ -528,7 +530,7 @@ pub fn simulate<R: Run + ?Sized>(
             in_flight.push((now + latency_ms, out.id, reply));
         }
         if let Some(p) = run.poll_progress(now) {
-            on_progress(run, p);
+            on_progress(run, p, now);
         }
         if run.is_finished() && in_flight.is_empty() {
             return now;

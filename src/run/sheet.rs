@@ -25,13 +25,16 @@ pub enum SheetRun {
     Membership(Box<MembershipRun>),
 }
 
-/// A row that will not be sent because of what it says, or (lifecycle) names no account.
+/// Something a row says that the user should see: a refusal (the row is not sent) or a note
+/// (fixed or noted, the row is still sent: spaces trimmed, for example).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// The row as the sheet numbers it.
     pub row: u32,
     /// What is wrong and what to do.
     pub message: String,
+    /// True when the row is not sent because of it.
+    pub refused: bool,
 }
 
 /// One row's outcome, of any kind (serialised as the kind's own outcome).
@@ -170,10 +173,16 @@ impl SheetRun {
         }
     }
 
-    /// Rows that will not be sent because of what they say; with `include_not_found`, also
-    /// lifecycle rows naming accounts the brand does not have (a fact about the brand).
+    /// What the rows say that the user should see, in row order: refusals (the row is not
+    /// sent) and notes (provisioning: fixed or noted, still sent); with `include_not_found`,
+    /// also lifecycle rows naming accounts the brand does not have (a fact about the brand,
+    /// which `validate` cannot know).
     pub fn problems(&self, include_not_found: bool) -> Vec<Problem> {
-        let problem = |row: u32, message: String| Problem { row, message };
+        let refused = |row: u32, message: String| Problem {
+            row,
+            message,
+            refused: true,
+        };
         match self {
             SheetRun::Lifecycle(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.rows
@@ -182,53 +191,46 @@ impl SheetRun {
                         r.action == lifecycle::PlanAction::Invalid
                             || (include_not_found && r.action == lifecycle::PlanAction::NotFound)
                     })
-                    .map(|r| problem(r.row, r.message.clone()))
+                    .map(|r| refused(r.row, r.message.clone()))
                     .collect()
             }),
             SheetRun::Provision(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.rows
                     .iter()
-                    .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
-                    .map(|r| problem(r.row, r.message()))
+                    .flat_map(|r| r.diagnostics.iter())
+                    .map(|d| Problem {
+                        row: d.row,
+                        message: d.message.clone(),
+                        refused: d.severity == provision::Severity::Error,
+                    })
                     .collect()
             }),
             SheetRun::Membership(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.rows
                     .iter()
                     .filter(|r| r.action == membership::ChangeAction::Invalid)
-                    .map(|r| problem(r.row, r.reason.clone()))
+                    .map(|r| refused(r.row, r.reason.clone()))
                     .collect()
             }),
         }
     }
 
-    /// What a host lists under a plan: every message (provisioning: warnings as well as
-    /// refusals; lifecycle: accounts not found too), and the rows that will not be sent.
+    /// True when the sheet cannot be planned, or a row is refused for what it says.
+    pub fn has_refusals(&self) -> bool {
+        !self.file_errors().is_empty() || self.problems(false).iter().any(|p| p.refused)
+    }
+
+    /// What a host lists under a plan (every problem message, notes included, and accounts
+    /// not found), and the rows that will not be sent.
     pub fn listed_problems(&self) -> (Vec<String>, Vec<u32>) {
-        match self {
-            SheetRun::Provision(r) => r.job().plan().map_or_else(Default::default, |p| {
-                let messages = p
-                    .file_errors
-                    .iter()
-                    .chain(p.rows.iter().flat_map(|r| r.diagnostics.iter()))
-                    .map(|d| d.message.clone())
-                    .collect();
-                let rows = p
-                    .rows
-                    .iter()
-                    .filter(|r| r.actions.contains(&provision::ProvisionAction::Invalid))
-                    .map(|r| r.row)
-                    .collect();
-                (messages, rows)
-            }),
-            _ => {
-                let problems = self.problems(true);
-                (
-                    problems.iter().map(|p| p.message.clone()).collect(),
-                    problems.iter().map(|p| p.row).collect(),
-                )
-            }
-        }
+        let problems = self.problems(true);
+        let mut rows: Vec<u32> = problems
+            .iter()
+            .filter(|p| p.refused)
+            .map(|p| p.row)
+            .collect();
+        rows.dedup();
+        (problems.into_iter().map(|p| p.message).collect(), rows)
     }
 
     /// The plan as a table (a Plan sheet).

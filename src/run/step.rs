@@ -2,7 +2,7 @@
 //! its phases (reading the brand, then applying).
 
 use crate::connection::Connection;
-use crate::exec::{Outcome, Step, StepUpdate};
+use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::lifecycle::LifecycleStep;
 use crate::membership::GroupMemberStep;
@@ -53,6 +53,12 @@ impl Step for RunStep {
     fn on_ambiguous_failure(&mut self, why: &str) -> Option<StepUpdate> {
         each!(self, s => s.on_ambiguous_failure(why))
     }
+    fn on_halted(&self, reason: &str) -> (OutcomeStatus, String) {
+        each!(self, s => s.on_halted(reason))
+    }
+    fn concurrency_group(&self) -> Option<(&'static str, usize)> {
+        each!(self, s => s.concurrency_group())
+    }
 }
 
 /// The finished listings of a phase, with their outcomes.
@@ -70,7 +76,7 @@ pub(crate) fn listings(finished: Vec<(RunStep, Outcome)>) -> Vec<(ListingStep, O
 pub(crate) fn failed_listing(finished: &[(ListingStep, Outcome)]) -> Option<String> {
     finished
         .iter()
-        .find(|(_, o)| o.status != crate::exec::OutcomeStatus::Done)
+        .find(|(_, o)| o.status != OutcomeStatus::Done)
         .map(|(s, o)| format!("Reading {} stopped: {}", what(s.key()), o.message))
 }
 

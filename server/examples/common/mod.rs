@@ -34,3 +34,23 @@ pub async fn serve_sandbox(config: &SandboxConfig) -> Sandbox {
     .unwrap();
     Sandbox { url, token, conn }
 }
+
+/// What the sandbox saw so far (`/sandbox/control/stats`, the admin's token).
+#[allow(dead_code)]
+pub async fn stats(url: &str, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{url}/sandbox/control/stats"))
+        .header("x-api-token", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// 429 answers in `stats`.
+#[allow(dead_code)]
+pub fn count_429(stats: &serde_json::Value) -> u64 {
+    stats["byStatus"]["429"].as_u64().unwrap_or(0)
+}

@@ -367,7 +367,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 sheets::write_table(path, "Plan", &planned.plan_table())?;
             }
             report_plan(&planned, &input, kind, out, output.is_none());
-            Ok(if has_problems(&planned) {
+            Ok(if planned.has_refusals() {
                 EXIT_NOTHING_SENT
             } else {
                 EXIT_DONE
@@ -599,11 +599,6 @@ fn sheet_run(
     })
 }
 
-/// Rows with problems, or a sheet that cannot be planned.
-fn has_problems(planned: &SheetRun) -> bool {
-    !planned.file_errors().is_empty() || !planned.problems(false).is_empty()
-}
-
 fn provision_options(sheet: &SheetArgs) -> Result<ProvisionOptions, CliError> {
     let mut user_types = BTreeMap::new();
     for pair in &sheet.user_types {
@@ -645,10 +640,16 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     } else {
         planned.problems(false)
     };
+    let mut refused: Vec<u32> = problems
+        .iter()
+        .filter(|p| p.refused)
+        .map(|p| p.row)
+        .collect();
+    refused.dedup();
     if out.json {
         out.print_json(&json!({
             "kind": kind, "file": input.description, "rows": table.rows.len(),
-            "notes": input.notes, "invalid": problems.len(), "fileErrors": file_errors,
+            "notes": input.notes, "invalid": refused.len(), "fileErrors": file_errors,
             "problems": problems,
         }));
     } else {
@@ -661,7 +662,7 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
         println!(
             "{} · {} invalid{}",
             rows(table.rows.len()),
-            problems.len(),
+            refused.len(),
             if kind == Kind::Membership {
                 " (membership rows are checked against the brand by plan)"
             } else {
@@ -669,7 +670,7 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
             }
         );
     }
-    Ok(if file_errors.is_empty() && problems.is_empty() {
+    Ok(if file_errors.is_empty() && refused.is_empty() {
         EXIT_DONE
     } else {
         EXIT_NOTHING_SENT

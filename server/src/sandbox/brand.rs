@@ -341,6 +341,19 @@ impl Brand {
         super::roles::recompute(&mut self.roles, &self.directory.participants);
     }
 
+    /// [`Brand::recompute_roles`] for the participant of one new account only.
+    pub fn recompute_roles_of(&mut self, user_id: &str) {
+        if let Some(p) = self
+            .directory
+            .participants
+            .iter()
+            .rev()
+            .find(|p| p.user_id.as_deref() == Some(user_id))
+        {
+            super::roles::recompute_one(&mut self.roles, p);
+        }
+    }
+
     /// The user a token belongs to, if any.
     pub fn user_for_token(&self, token: &str) -> Option<&User> {
         if token == self.admin_token {

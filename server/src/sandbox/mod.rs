@@ -135,6 +135,11 @@ impl Sandbox {
         self.trouble.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What the sandbox saw so far (requests, answers by status, changes per user).
+    pub fn stats_snapshot(&self) -> Stats {
+        self.stats().clone()
+    }
+
     /// The brand administrator's token (printed at start so a person can connect).
     pub fn admin_token(&self) -> String {
         self.brand().admin_token.clone()
@@ -768,7 +773,9 @@ fn dispatch(
             let answer = create_user(&mut brand, body);
             if answer.status == StatusCode::OK {
                 // The new participant has no metadata yet, but the rules run all the same.
-                brand.recompute_roles();
+                if let Some(id) = answer.body["result"]["id"].as_str() {
+                    brand.recompute_roles_of(id);
+                }
             }
             answer
         }

@@ -180,6 +180,24 @@ pub fn recompute(roles: &mut [Role], participants: &[Participant]) {
     }
 }
 
+/// [`recompute`] for one participant only (a new account's, which no other membership
+/// depends on): the same rules, without going over the whole directory.
+pub fn recompute_one(roles: &mut [Role], participant: &Participant) {
+    for role in roles.iter_mut().filter(|r| !r.rules.is_empty()) {
+        let matches = matches_any(&role.rules, &participant.metadata);
+        match (matches, role.members.get(&participant.unique_identifier)) {
+            (true, None) => {
+                role.members
+                    .insert(participant.unique_identifier.clone(), Assignment::Auto);
+            }
+            (false, Some(Assignment::Auto)) => {
+                role.members.remove(&participant.unique_identifier);
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,785 @@
+//! Whole runs of every kind, in-process against the sandbox brand on a virtual clock: nothing
+//! sleeps, the clock jumps to the next answer or wake-up. Faults (5xx, 429, dropped
+//! connections, answers lost after the change was made), the ten-job limit (409), an OAuth
+//! token that expires mid-run, and a cancel in every phase. Each test checks what a user relies
+//! on: every row ends right, nothing is done twice, nothing is read that no step needs, every
+//! request the brand saw is in the audit, and a cancel sends nothing more.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::directory::{self, ImportParticipant, Participant};
+use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
+use qualtrics_roster::lifecycle::LifecycleOptions;
+use qualtrics_roster::oauth::ClientCredentials;
+use qualtrics_roster::provision::{ProvisionOptions, Route};
+use qualtrics_roster::rules::{MatchOptions, RoleSheet};
+use qualtrics_roster::run::{
+    simulate, ApplyRefused, LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob,
+    ProvisionRun, Run, RunProgress, UsersRun,
+};
+use qualtrics_roster::table::Table;
+use qualtrics_roster::time::{Date, UnixMillis};
+use qualtrics_roster::users::UserSummary;
+use roster_server::sandbox::faults::{Faults, RateLimits};
+use roster_server::sandbox::{Sandbox, SandboxConfig, Stats};
+
+/// The virtual clock's start (2027-01-15).
+const T0: UnixMillis = 1_800_000_000_000;
+/// Every answer takes this long on the virtual clock.
+const LATENCY_MS: u64 = 40;
+
+/// An in-process brand and a connection to it.
+struct Brand {
+    sb: Arc<Sandbox>,
+    conn: Connection,
+}
+
+impl Brand {
+    fn new(config: SandboxConfig) -> Brand {
+        let sb = Sandbox::new(&config);
+        let conn = Connection::direct(
+            "http://sandbox.test/sandbox/API/v3",
+            Auth::api_token(&sb.admin_token()).unwrap(),
+        )
+        .unwrap();
+        Brand { sb, conn }
+    }
+
+    /// Drives `run` to the end of its stage from `now`; returns the end time and the events.
+    fn drive<R: Run>(&self, run: &mut R, now: UnixMillis) -> (UnixMillis, Vec<RunProgress>) {
+        let mut events = Vec::new();
+        let sb = self.sb.clone();
+        let end = simulate(
+            run,
+            now,
+            LATENCY_MS,
+            &mut |request, at| sb.handle(request, at),
+            &mut |_| None,
+            &mut |_, p, _| events.push(p),
+        );
+        (end, events)
+    }
+
+    fn users(&self, now: UnixMillis) -> Vec<UserSummary> {
+        let mut run = UsersRun::list_users(self.conn.clone(), ExecConfig::default(), false, now);
+        self.drive(&mut run, now);
+        assert_eq!(run.error(), None);
+        run.job().users_read().to_vec()
+    }
+
+    fn participants(&self, now: UnixMillis) -> Vec<Participant> {
+        let mut run =
+            UsersRun::list_directory(self.conn.clone(), ExecConfig::default(), false, now);
+        self.drive(&mut run, now);
+        assert_eq!(run.error(), None);
+        run.job().participants_read().to_vec()
+    }
+
+    fn stats(&self) -> Stats {
+        self.sb.stats_snapshot()
+    }
+}
+
+fn faulty(seed: u64) -> Faults {
+    Faults {
+        error_500: 0.05,
+        error_503: 0.05,
+        error_429: 0.05,
+        drop_connection: 0.01,
+        lost_answer: 0.01,
+        retry_after_share: 0.5,
+        seed,
+        ..Faults::default()
+    }
+}
+
+fn lifecycle_options(now: UnixMillis) -> LifecycleOptions {
+    LifecycleOptions {
+        default_action: None,
+        today: Date::from_unix_millis(now),
+    }
+}
+
+fn provision_options(route: Route, job_size: usize, now: UnixMillis) -> ProvisionOptions {
+    ProvisionOptions {
+        route,
+        today: Date::from_unix_millis(now),
+        user_types: BTreeMap::new(),
+        divisions: BTreeMap::new(),
+        job_size,
+    }
+}
+
+/// A sheet flipping the status of `n` users (from the second on): disable the active ones,
+/// re-enable the disabled ones. Returns it with the state each user should end in.
+fn flips(users: &[UserSummary], n: usize) -> (Table, HashMap<String, &'static str>) {
+    let mut csv = String::from("User ID,Action\n");
+    let mut wanted = HashMap::new();
+    for u in users.iter().skip(1).take(n) {
+        let active = u.account_status.as_deref() == Some("active");
+        csv.push_str(&format!(
+            "{},{}\n",
+            u.id,
+            if active { "disable" } else { "enable" }
+        ));
+        wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
+    }
+    (Table::from_csv(&csv).unwrap(), wanted)
+}
+
+/// The distinct phases of `events`, in order.
+fn phases(events: &[RunProgress]) -> Vec<&'static str> {
+    let mut seen: Vec<&'static str> = Vec::new();
+    for e in events {
+        if seen.last() != Some(&e.phase) {
+            seen.push(e.phase);
+        }
+    }
+    seen
+}
+
+/// A user type of the brand that is not the brand administrator's.
+fn user_type(users: &[UserSummary]) -> String {
+    users
+        .iter()
+        .find_map(|u| u.user_type.clone().filter(|t| t != "UT_BRANDADMIN"))
+        .unwrap()
+}
+
+/// `n` new accounts, with a `Team` attribute when `attributes`.
+fn new_users(prefix: &str, n: usize, ut: &str, attributes: bool) -> Table {
+    let mut csv = String::from("Username,First name,Last name,Email,User type,Password");
+    csv.push_str(if attributes { ",Team\n" } else { "\n" });
+    for i in 0..n {
+        csv.push_str(&format!(
+            "{prefix}{i}@x.org,N,{i},{prefix}{i}@x.org,{ut},pw-{i}"
+        ));
+        if attributes {
+            csv.push_str(&format!(",Team{}", i % 4));
+        }
+        csv.push('\n');
+    }
+    Table::from_csv(&csv).unwrap()
+}
+
+fn plan_and_apply_provision(
+    brand: &Brand,
+    table: &Table,
+    options: ProvisionOptions,
+    config: ExecConfig,
+    now: UnixMillis,
+) -> (ProvisionRun, Vec<RunProgress>, UnixMillis) {
+    let mut run = ProvisionRun::new(
+        brand.conn.clone(),
+        ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
+        config,
+        false,
+        now,
+    );
+    let (planned_at, mut events) = brand.drive(&mut run, now);
+    assert_eq!(run.error(), None);
+    run.apply(&ProvisionJob::fingerprint(table, &options), planned_at)
+        .unwrap();
+    let (end, more) = brand.drive(&mut run, planned_at);
+    events.extend(more);
+    (run, events, end)
+}
+
+#[test]
+fn lifecycle_through_faults_ends_every_row_right_changes_each_account_once_and_audits_every_request(
+) {
+    let brand = Brand::new(SandboxConfig {
+        users: 400,
+        faults: faulty(9),
+        ..SandboxConfig::default()
+    });
+    let users = brand.users(T0);
+    assert_eq!(users.len(), 400);
+    let (table, wanted) = flips(&users, 300);
+    let before = brand.stats().requests;
+
+    let options = lifecycle_options(T0);
+    let mut run = LifecycleRun::new(
+        brand.conn.clone(),
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let (planned_at, mut events) = brand.drive(&mut run, T0);
+    assert_eq!(run.job().plan().unwrap().changes(), 300);
+    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
+        .unwrap();
+    let (_, more) = brand.drive(&mut run, planned_at);
+    events.extend(more);
+
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    let stats = brand.stats();
+    assert_eq!(stats.changes_per_user.len(), 300);
+    assert!(stats.changes_per_user.values().all(|n| *n == 1));
+    for u in brand.users(T0 + 3_600_000) {
+        if let Some(w) = wanted.get(&u.id) {
+            assert_eq!(u.account_status.as_deref(), Some(*w), "{}", u.id);
+        }
+    }
+    // Every request the brand saw is in the audit: listing pages and retries included.
+    assert_eq!(run.audit().len() as u64, stats.requests - before);
+    assert!(run
+        .audit()
+        .iter()
+        .any(|a| a.method == "GET" && a.path.ends_with("/users?offset=100")));
+    let last = events.last().unwrap();
+    assert_eq!(last.counts.requests_sent, run.audit().len() as u64);
+    assert!(last.finished);
+    assert!(events.iter().all(|e| e.kind == "lifecycle"));
+    assert_eq!(phases(&events), ["users", "changes"]);
+    for status in [0u16, 429, 500, 503] {
+        assert!(
+            stats.by_status.get(&status).copied().unwrap_or(0) > 0,
+            "no {status}"
+        );
+    }
+}
+
+#[test]
+fn provisioning_reads_the_directory_only_when_a_step_needs_it() {
+    let brand = Brand::new(SandboxConfig::default());
+    let ut = user_type(&brand.users(T0));
+
+    // No attribute column: the CX directory (75 requests a minute) is never read.
+    let table = new_users("plain", 20, &ut, false);
+    let before = brand.stats();
+    let (run, events, _) = plan_and_apply_provision(
+        &brand,
+        &table,
+        provision_options(Route::AccountAndAttributes, 0, T0),
+        ExecConfig::default(),
+        T0,
+    );
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    let after = brand.stats();
+    let directory = |s: &Stats| s.by_family.get("Directory").copied().unwrap_or(0);
+    assert_eq!(
+        directory(&after),
+        directory(&before),
+        "{:?}",
+        phases(&events)
+    );
+    assert!(!phases(&events).contains(&"directory"));
+
+    // With attributes: the directory is read for the plan and once more for the new accounts'
+    // uniqueIdentifiers, then the import sets them.
+    let table = new_users("team", 20, &ut, true);
+    let (run, events, end) = plan_and_apply_provision(
+        &brand,
+        &table,
+        provision_options(Route::AccountAndAttributes, 0, T0),
+        ExecConfig::default(),
+        T0,
+    );
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    assert_eq!(
+        phases(&events),
+        ["brand", "accounts", "directory", "attributes"]
+    );
+    let participants = brand.participants(end);
+    for i in 0..20 {
+        let p = participants
+            .iter()
+            .find(|p| p.username.as_deref() == Some(format!("team{i}@x.org").as_str()))
+            .unwrap();
+        assert_eq!(
+            p.metadata.get("Team").map(String::as_str),
+            Some(format!("Team{}", i % 4).as_str())
+        );
+    }
+}
+
+#[test]
+fn provisioning_at_qualtrics_limits_draws_no_429_across_its_phases() {
+    let brand = Brand::new(SandboxConfig {
+        faults: Faults::default(),
+        ..SandboxConfig::default()
+    });
+    let ut = user_type(&brand.users(T0));
+    let table = new_users("paced", 300, &ut, true);
+    let before = brand.stats().requests;
+    let (run, _, _) = plan_and_apply_provision(
+        &brand,
+        &table,
+        provision_options(Route::AccountAndAttributes, 0, T0 + 60_000),
+        ExecConfig::default(),
+        T0 + 60_000,
+    );
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    let stats = brand.stats();
+    assert_eq!(stats.by_status.get(&429), None, "{:?}", stats.by_status);
+    assert_eq!(run.audit().len() as u64, stats.requests - before);
+}
+
+#[test]
+fn lost_create_answers_are_checked_against_the_user_list_and_nobody_is_created_twice() {
+    let brand = Brand::new(SandboxConfig {
+        faults: Faults {
+            lost_answer: 0.15,
+            error_503: 0.05,
+            seed: 5,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let ut = user_type(&brand.users(T0));
+    let table = new_users("lost", 80, &ut, true);
+    let (run, events, end) = plan_and_apply_provision(
+        &brand,
+        &table,
+        provision_options(Route::AccountAndAttributes, 50, T0),
+        ExecConfig::default(),
+        T0,
+    );
+    let outcomes = run.job().outcomes();
+    for o in &outcomes {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    assert!(outcomes
+        .iter()
+        .any(|o| o.message.contains("confirmed in the user list")));
+    assert!(phases(&events).contains(&"checking accounts"));
+    let after = brand.users(end);
+    for i in 0..80 {
+        let n = after
+            .iter()
+            .filter(|u| u.username.as_deref() == Some(format!("lost{i}@x.org").as_str()))
+            .count();
+        assert_eq!(n, 1, "lost{i} exists exactly once");
+    }
+}
+
+#[test]
+fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
+    // Limits far above the client's pacing: this test is about the job limit alone.
+    let brand = Brand::new(SandboxConfig {
+        directory_wrapped: true,
+        limits: RateLimits::default().scaled(100.0),
+        ..SandboxConfig::default()
+    });
+    let mut csv = String::from("Unique identifier,First name,Last name,Email,Hotel\n");
+    for i in 0..14 {
+        csv.push_str(&format!("EMP-{i},E,{i},emp{i}@x.org,Seattle::Boston\n"));
+    }
+    let table = Table::from_csv(&csv).unwrap();
+    let options = provision_options(Route::DirectoryImport, 1, T0);
+    let config = ExecConfig {
+        concurrency: 14,
+        ..ExecConfig::default()
+    };
+
+    // Alone on the brand: 14 jobs of one participant, never more than ten running, no 409.
+    let (run, _, end) =
+        plan_and_apply_provision(&brand, &table, options.clone(), config.clone(), T0);
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    assert_eq!(
+        brand.stats().by_status.get(&409),
+        None,
+        "{:?}",
+        brand.stats().by_status
+    );
+    let participants = brand.participants(end);
+    let emp = participants
+        .iter()
+        .find(|p| p.unique_identifier == "EMP-13")
+        .unwrap();
+    assert_eq!(
+        emp.metadata.get("Hotel").map(String::as_str),
+        Some("Seattle::Boston")
+    );
+
+    // Another program's ten jobs are running: the run's jobs get 409, wait, and go once those
+    // finish (the other program polls them to the end after a while).
+    let other: Vec<String> = (0..10)
+        .map(|i| {
+            let person = ImportParticipant {
+                unique_identifier: format!("OTHER-{i}"),
+                first_name: "O".into(),
+                last_name: format!("{i}"),
+                email: format!("other{i}@x.org"),
+                username: None,
+                metadata: BTreeMap::new(),
+            };
+            let answer = brand
+                .sb
+                .handle(&directory::import_request(&brand.conn, &[person]), end)
+                .unwrap();
+            directory::parse_job_id(&answer).unwrap()
+        })
+        .collect();
+    let mut csv = String::from("Unique identifier,First name,Last name,Email,Hotel\n");
+    for i in 0..3 {
+        csv.push_str(&format!("LATE-{i},L,{i},late{i}@x.org,Provo\n"));
+    }
+    let table = Table::from_csv(&csv).unwrap();
+    let mut run = ProvisionRun::new(
+        brand.conn.clone(),
+        ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
+        config,
+        false,
+        end,
+    );
+    let (planned_at, _) = brand.drive(&mut run, end);
+    run.apply(&ProvisionJob::fingerprint(&table, &options), planned_at)
+        .unwrap();
+    let sb = brand.sb.clone();
+    let conn = brand.conn.clone();
+    let mut refused = 0;
+    simulate(
+        &mut run,
+        planned_at,
+        LATENCY_MS,
+        &mut |request, at| {
+            let answer = sb.handle(request, at);
+            if answer.as_ref().is_ok_and(|a| a.status == 409) {
+                refused += 1;
+                if refused == 3 {
+                    for job in &other {
+                        for _ in 0..3 {
+                            sb.handle(&directory::job_status_request(&conn, job), at)
+                                .unwrap();
+                        }
+                    }
+                }
+            }
+            answer
+        },
+        &mut |_| None,
+        &mut |_, _, _| {},
+    );
+    assert!(refused >= 3);
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+}
+
+#[test]
+fn an_oauth_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
+    let brand = Brand::new(SandboxConfig {
+        users: 400,
+        oauth_token_ttl: std::time::Duration::from_secs(2),
+        faults: Faults::default(),
+        ..SandboxConfig::default()
+    });
+    let users = brand.users(T0);
+    let (table, _) = flips(&users, 300);
+    let (id, secret) = brand.sb.oauth_client();
+    let credentials = ClientCredentials::new(&id, &secret, "manage:all").unwrap();
+    let token_url = "http://sandbox.test/sandbox/oauth2/token";
+    let sb = brand.sb.clone();
+    let mut fetched = 0;
+    let mut token = |now: UnixMillis| {
+        fetched += 1;
+        let answer = sb
+            .handle(&credentials.token_request(token_url), now)
+            .unwrap();
+        credentials.parse_token(&answer, now).unwrap().auth()
+    };
+    let conn = brand.conn.with_auth(token(T0));
+    let options = lifecycle_options(T0);
+    let mut run = LifecycleRun::new(
+        conn,
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
+        ExecConfig::default(),
+        true,
+        T0,
+    );
+    let mut drive = |run: &mut LifecycleRun, now| {
+        let sb = brand.sb.clone();
+        simulate(
+            run,
+            now,
+            LATENCY_MS,
+            &mut |request, at| sb.handle(request, at),
+            &mut |at| Some(token(at)),
+            &mut |_, _, _| {},
+        )
+    };
+    let planned_at = drive(&mut run, T0);
+    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
+        .unwrap();
+    drive(&mut run, planned_at);
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    assert_eq!(run.stop_reason(), None);
+    assert!(run.audit().iter().any(|a| a.status == Some(401)));
+    assert!(fetched >= 3, "renewed at least twice: {fetched} tokens");
+}
+
+#[test]
+fn a_cancel_in_any_phase_sends_nothing_more_and_every_row_still_ends() {
+    for target in ["accounts", "directory", "attributes"] {
+        let brand = Brand::new(SandboxConfig::default());
+        let ut = user_type(&brand.users(T0));
+        let table = new_users("cancel", 120, &ut, true);
+        let options = provision_options(Route::AccountAndAttributes, 20, T0);
+        let mut run = ProvisionRun::new(
+            brand.conn.clone(),
+            ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
+            ExecConfig::default(),
+            false,
+            T0,
+        );
+        let (planned_at, _) = brand.drive(&mut run, T0);
+        run.apply(&ProvisionJob::fingerprint(&table, &options), planned_at)
+            .unwrap();
+        let sb = brand.sb.clone();
+        let mut at_cancel: Option<(usize, usize)> = None;
+        let mut later_phases = BTreeSet::new();
+        simulate(
+            &mut run,
+            planned_at,
+            LATENCY_MS,
+            &mut |request, at| sb.handle(request, at),
+            &mut |_| None,
+            &mut |run, p, now| match at_cancel {
+                None if p.phase == target => {
+                    run.cancel(now);
+                    at_cancel = Some((run.audit().len(), p.counts.in_flight));
+                }
+                Some(_) if p.phase != target => {
+                    later_phases.insert(p.phase);
+                }
+                _ => {}
+            },
+        );
+        let (audited, in_flight) = at_cancel.unwrap_or_else(|| panic!("no {target} phase"));
+        assert!(
+            run.audit().len() <= audited + in_flight,
+            "{target}: {} requests after the cancel, {in_flight} were in flight",
+            run.audit().len() - audited
+        );
+        assert!(later_phases.is_empty(), "{target}: then {later_phases:?}");
+        let outcomes = run.job().outcomes();
+        assert_eq!(outcomes.len(), 120);
+        assert!(
+            outcomes.iter().any(|o| o.status != OutcomeStatus::Done),
+            "{target}: the cancel left rows undone"
+        );
+        assert!(run.is_cancelled());
+    }
+
+    // Cancelled while reading the brand: no plan, and it says why.
+    let brand = Brand::new(SandboxConfig::default());
+    let table = new_users("early", 5, "UT_X", true);
+    let mut run = ProvisionRun::new(
+        brand.conn.clone(),
+        ProvisionJob::new(
+            table,
+            provision_options(Route::AccountAndAttributes, 0, T0),
+            Vec::new(),
+        ),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let sb = brand.sb.clone();
+    simulate(
+        &mut run,
+        T0,
+        LATENCY_MS,
+        &mut |request, at| sb.handle(request, at),
+        &mut |_| None,
+        &mut |run, p, now| {
+            if p.phase == "brand" {
+                run.cancel(now);
+            }
+        },
+    );
+    assert!(run.job().plan().is_none());
+    assert!(
+        run.error().unwrap().contains("cancelled"),
+        "{:?}",
+        run.error()
+    );
+}
+
+#[test]
+fn membership_plans_against_a_pull_and_applies_group_changes_through_faults() {
+    let brand = Brand::new(SandboxConfig {
+        faults: Faults {
+            error_503: 0.05,
+            error_429: 0.05,
+            lost_answer: 0.02,
+            seed: 3,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let mut pull = MembershipRun::new(
+        brand.conn.clone(),
+        MembershipJob::pull(),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let (now, events) = brand.drive(&mut pull, T0);
+    assert_eq!(phases(&events), ["brand", "members"]);
+    let snapshot = pull.job().snapshot().unwrap().clone();
+    assert_eq!(pull.audit().len(), snapshot.requests() + retries(&pull));
+    let mut csv = String::from("User,Group or role,Member\n");
+    for (n, u) in snapshot.users.iter().skip(2).take(20).enumerate() {
+        let g = &snapshot.groups[n % snapshot.groups.len()];
+        let is = g.members.contains(&u.id);
+        csv.push_str(&format!(
+            "{},group: {},{}\n",
+            u.username.as_deref().unwrap(),
+            g.group.name,
+            if is { "no" } else { "yes" }
+        ));
+    }
+    let table = Table::from_csv(&csv).unwrap();
+    let today = Date::from_unix_millis(now);
+    let job = MembershipJob::sheet(
+        table.clone(),
+        RoleSheet::default(),
+        MatchOptions::default(),
+        today,
+    );
+    let mut run = MembershipRun::new(brand.conn.clone(), job, ExecConfig::default(), false, now);
+    let (planned_at, _) = brand.drive(&mut run, now);
+    assert_eq!(run.job().plan().unwrap().changes(), 20);
+    let input = MembershipJob::fingerprint(
+        &table,
+        &RoleSheet::default(),
+        MatchOptions::default(),
+        today,
+    );
+    run.apply(&input, planned_at).unwrap();
+    let (end, _) = brand.drive(&mut run, planned_at);
+    for o in run.job().outcomes() {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Done,
+            "row {}: {}",
+            o.row,
+            o.message
+        );
+    }
+    // Planned again: nothing to do.
+    let job = MembershipJob::sheet(table, RoleSheet::default(), MatchOptions::default(), today);
+    let mut again = MembershipRun::new(brand.conn.clone(), job, ExecConfig::default(), false, end);
+    brand.drive(&mut again, end);
+    assert_eq!(again.job().plan().unwrap().changes(), 0);
+}
+
+/// Requests a run sent again (429, 5xx, dropped): the audit's entries past the first attempt.
+fn retries<R: Run>(run: &R) -> usize {
+    run.audit().iter().filter(|a| a.attempt > 1).count()
+}
+
+#[test]
+fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
+    let brand = Brand::new(SandboxConfig::default());
+    let users = brand.users(T0);
+    let (table, _) = flips(&users, 5);
+    let options = lifecycle_options(T0);
+    let mut run = LifecycleRun::new(
+        brand.conn.clone(),
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    assert_eq!(
+        run.apply(&LifecycleJob::fingerprint(&table, &options), T0),
+        Err(ApplyRefused::NotPlanned)
+    );
+    let (planned_at, _) = brand.drive(&mut run, T0);
+    let read = run.audit().len();
+
+    // Another file: refused.
+    let (other, _) = flips(&users, 6);
+    let refused = run.apply(&LifecycleJob::fingerprint(&other, &options), planned_at);
+    assert!(
+        matches!(refused, Err(ApplyRefused::InputChanged(ref w)) if w.contains("cells")),
+        "{refused:?}"
+    );
+    // Another option: refused.
+    let mut changed = options.clone();
+    changed.default_action = qualtrics_roster::lifecycle::Action::parse("disable");
+    let refused = run.apply(&LifecycleJob::fingerprint(&table, &changed), planned_at);
+    assert!(
+        matches!(refused, Err(ApplyRefused::InputChanged(ref w)) if w.contains("options")),
+        "{refused:?}"
+    );
+    brand.drive(&mut run, planned_at);
+    assert_eq!(run.audit().len(), read, "nothing was sent");
+
+    // The same input: applied once, and only once.
+    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
+        .unwrap();
+    brand.drive(&mut run, planned_at);
+    assert_eq!(run.audit().len(), read + 5);
+    assert_eq!(
+        run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at),
+        Err(ApplyRefused::AlreadyApplied)
+    );
+}
