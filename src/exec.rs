@@ -383,6 +383,17 @@ struct Slot<S> {
     started: bool,
 }
 
+impl<S> Slot<S> {
+    fn new(step: S) -> Slot<S> {
+        Slot {
+            step,
+            attempt: 1,
+            state: SlotState::Waiting,
+            started: false,
+        }
+    }
+}
+
 /// A token bucket whose pace adapts: each 429 for its endpoints cuts the pace (x0.7, down to a
 /// tenth of the configured rate) and each success restores a little of it, so a brand whose
 /// real limits are lower than the configured figures is not hammered.
@@ -492,15 +503,7 @@ impl<S: Step> Executor<S> {
             rng: config.jitter_seed | 1,
             config,
             ready: (0..total).collect(),
-            slots: steps
-                .into_iter()
-                .map(|step| Slot {
-                    step,
-                    attempt: 1,
-                    state: SlotState::Waiting,
-                    started: false,
-                })
-                .collect(),
+            slots: steps.into_iter().map(Slot::new).collect(),
             delayed: BinaryHeap::new(),
             in_flight: HashMap::new(),
             next_id: 1,
@@ -536,18 +539,8 @@ impl<S: Step> Executor<S> {
             "a phase starts when the last one finished"
         );
         let total = steps.len();
-        let finished = std::mem::replace(
-            &mut self.slots,
-            steps
-                .into_iter()
-                .map(|step| Slot {
-                    step,
-                    attempt: 1,
-                    state: SlotState::Waiting,
-                    started: false,
-                })
-                .collect(),
-        );
+        let finished =
+            std::mem::replace(&mut self.slots, steps.into_iter().map(Slot::new).collect());
         self.ready = (0..total).collect();
         self.delayed.clear();
         self.in_flight.clear();

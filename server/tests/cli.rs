@@ -113,6 +113,19 @@ fn users(env: &[(&str, &str)]) -> Vec<Value> {
     json(&o)["users"].as_array().unwrap().clone()
 }
 
+/// A user type of the brand other than the brand administrator's, from `users list`.
+fn user_type(env: &[(&str, &str)]) -> String {
+    users(env)
+        .iter()
+        .find_map(|u| {
+            u["userType"]
+                .as_str()
+                .filter(|t| *t != "UT_BRANDADMIN")
+                .map(str::to_string)
+        })
+        .unwrap()
+}
+
 async fn sandbox_put(server: &Server, what: &str, body: Value) {
     let status = reqwest::Client::new()
         .put(format!("{}/sandbox/control/{what}", server.url))
@@ -724,15 +737,7 @@ async fn validate_and_plan_say_the_same_and_apply_refuses_a_sheet_of_no_kind_bef
     let env = token_env(&server);
     let env = refs(&env);
     let dir = Scratch::new("one-check");
-    let ut = users(&env)
-        .iter()
-        .find_map(|u| {
-            u["userType"]
-                .as_str()
-                .filter(|t| *t != "UT_BRANDADMIN")
-                .map(str::to_string)
-        })
-        .unwrap();
+    let ut = user_type(&env);
     // Spaces to trim (a note, still sent) and a repeated username (refused), as plan finds them.
     let sheet = dir.file(
         "new.csv",
@@ -787,15 +792,7 @@ async fn the_audit_holds_every_request_sent_and_the_summary_counts_them_all() {
     let env = token_env(&server);
     let env = refs(&env);
     let dir = Scratch::new("audit-all");
-    let ut = users(&env)
-        .iter()
-        .find_map(|u| {
-            u["userType"]
-                .as_str()
-                .filter(|t| *t != "UT_BRANDADMIN")
-                .map(str::to_string)
-        })
-        .unwrap();
+    let ut = user_type(&env);
     let mut csv = String::from("Username,First name,Last name,Email,User type,Password,Team\n");
     for i in 0..3 {
         csv.push_str(&format!(

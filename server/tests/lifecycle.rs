@@ -5,13 +5,10 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::Server;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, JournalEntry, OutcomeStatus, RateLimit};
 use qualtrics_roster::lifecycle::{LifecycleOptions, PlanAction};
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun};
-use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, RunEnd, Transport};
 
@@ -62,18 +59,7 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
     assert_eq!(before.len(), 2200);
 
     // Flip 2,000 accounts: disable the active ones, re-enable the disabled ones.
-    let mut csv = String::from("User ID,Action\n");
-    let mut wanted: HashMap<String, &str> = HashMap::new();
-    for u in before.iter().skip(1).take(ROWS) {
-        let active = u.account_status.as_deref() == Some("active");
-        csv.push_str(&format!(
-            "{},{}\n",
-            u.id,
-            if active { "disable" } else { "enable" }
-        ));
-        wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
-    }
-    let table = Table::from_csv(&csv).unwrap();
+    let (table, wanted) = common::flips(&before, ROWS);
     let options = LifecycleOptions {
         default_action: None,
         today: Date::from_unix_millis(unix_millis()),

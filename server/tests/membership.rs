@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::Server;
 use qualtrics_roster::connection::Connection;
-use qualtrics_roster::exec::{EndpointClass, ExecConfig, OutcomeStatus, RateLimit};
+use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
 use qualtrics_roster::membership::{self, ChangeAction, Snapshot};
 use qualtrics_roster::rules::{read_role_sheet, MatchOptions, RoleSheet};
 use qualtrics_roster::run::{MembershipJob, MembershipRun};
@@ -226,15 +226,7 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
     let input = MembershipJob::fingerprint(&desired, &roles, MatchOptions::default(), today);
     run.apply(&input, unix_millis()).unwrap();
     t.drive(&mut run, None, |_, _| Control::Continue).await;
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    common::assert_all_done(run.job().outcomes());
 
     // Pull again: exactly the desired state, in our tables and in the sandbox.
     let again = pull(&t, &conn).await;

@@ -5,7 +5,11 @@
 //! on: every row ends right, nothing is done twice, nothing is read that no step needs, every
 //! request the brand saw is in the audit, and a cancel sends nothing more.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{assert_all_done, flips};
 use std::sync::Arc;
 
 use qualtrics_roster::connection::{Auth, Connection};
@@ -112,23 +116,6 @@ fn provision_options(route: Route, job_size: usize, now: UnixMillis) -> Provisio
     }
 }
 
-/// A sheet flipping the status of `n` users (from the second on): disable the active ones,
-/// re-enable the disabled ones. Returns it with the state each user should end in.
-fn flips(users: &[UserSummary], n: usize) -> (Table, HashMap<String, &'static str>) {
-    let mut csv = String::from("User ID,Action\n");
-    let mut wanted = HashMap::new();
-    for u in users.iter().skip(1).take(n) {
-        let active = u.account_status.as_deref() == Some("active");
-        csv.push_str(&format!(
-            "{},{}\n",
-            u.id,
-            if active { "disable" } else { "enable" }
-        ));
-        wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
-    }
-    (Table::from_csv(&csv).unwrap(), wanted)
-}
-
 /// The distinct phases of `events`, in order.
 fn phases(events: &[RunProgress]) -> Vec<&'static str> {
     let mut seen: Vec<&'static str> = Vec::new();
@@ -215,15 +202,7 @@ fn lifecycle_through_faults_ends_every_row_right_changes_each_account_once_and_a
     let (_, more) = brand.drive(&mut run, planned_at);
     events.extend(more);
 
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
     let stats = brand.stats();
     assert_eq!(stats.changes_per_user.len(), 300);
     assert!(stats.changes_per_user.values().all(|n| *n == 1));
@@ -256,25 +235,17 @@ fn provisioning_reads_the_directory_only_when_a_step_needs_it() {
     let brand = Brand::new(SandboxConfig::default());
     let ut = user_type(&brand.users(T0));
 
+    let provision = |table: &Table| {
+        let options = provision_options(Route::AccountAndAttributes, 0, T0);
+        let (run, events, end) =
+            plan_and_apply_provision(&brand, table, options, ExecConfig::default(), T0);
+        assert_all_done(run.job().outcomes());
+        (events, end)
+    };
+
     // No attribute column: the CX directory (75 requests a minute) is never read.
-    let table = new_users("plain", 20, &ut, false);
     let before = brand.stats();
-    let (run, events, _) = plan_and_apply_provision(
-        &brand,
-        &table,
-        provision_options(Route::AccountAndAttributes, 0, T0),
-        ExecConfig::default(),
-        T0,
-    );
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    let (events, _) = provision(&new_users("plain", 20, &ut, false));
     let after = brand.stats();
     let directory = |s: &Stats| s.by_family.get("Directory").copied().unwrap_or(0);
     assert_eq!(
@@ -287,23 +258,7 @@ fn provisioning_reads_the_directory_only_when_a_step_needs_it() {
 
     // With attributes: the directory is read for the plan and once more for the new accounts'
     // uniqueIdentifiers, then the import sets them.
-    let table = new_users("team", 20, &ut, true);
-    let (run, events, end) = plan_and_apply_provision(
-        &brand,
-        &table,
-        provision_options(Route::AccountAndAttributes, 0, T0),
-        ExecConfig::default(),
-        T0,
-    );
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    let (events, end) = provision(&new_users("team", 20, &ut, true));
     assert_eq!(
         phases(&events),
         ["brand", "accounts", "directory", "attributes"]
@@ -337,15 +292,7 @@ fn provisioning_at_qualtrics_limits_draws_no_429_across_its_phases() {
         ExecConfig::default(),
         T0 + 60_000,
     );
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
     let stats = brand.stats();
     assert_eq!(stats.by_status.get(&429), None, "{:?}", stats.by_status);
     assert_eq!(run.audit().len() as u64, stats.requests - before);
@@ -372,15 +319,7 @@ fn lost_create_answers_are_checked_against_the_user_list_and_nobody_is_created_t
         T0,
     );
     let outcomes = run.job().outcomes();
-    for o in &outcomes {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(outcomes.clone());
     assert!(outcomes
         .iter()
         .any(|o| o.message.contains("confirmed in the user list")));
@@ -417,15 +356,7 @@ fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
     // Alone on the brand: 14 jobs of one participant, never more than ten running, no 409.
     let (run, _, end) =
         plan_and_apply_provision(&brand, &table, options.clone(), config.clone(), T0);
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
     assert_eq!(
         brand.stats().by_status.get(&409),
         None,
@@ -502,15 +433,7 @@ fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
         &mut |_, _, _| {},
     );
     assert!(refused >= 3);
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
 }
 
 #[test]
@@ -559,15 +482,7 @@ fn an_oauth_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
     run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
         .unwrap();
     drive(&mut run, planned_at);
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
     assert_eq!(run.stop_reason(), None);
     assert!(run.audit().iter().any(|a| a.status == Some(401)));
     assert!(fetched >= 3, "renewed at least twice: {fetched} tokens");
@@ -714,15 +629,7 @@ fn membership_plans_against_a_pull_and_applies_group_changes_through_faults() {
     );
     run.apply(&input, planned_at).unwrap();
     let (end, _) = brand.drive(&mut run, planned_at);
-    for o in run.job().outcomes() {
-        assert_eq!(
-            o.status,
-            OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
+    assert_all_done(run.job().outcomes());
     // Planned again: nothing to do.
     let job = MembershipJob::sheet(table, RoleSheet::default(), MatchOptions::default(), today);
     let mut again = MembershipRun::new(brand.conn.clone(), job, ExecConfig::default(), false, end);

@@ -84,6 +84,24 @@ impl RowOutcome {
     }
 }
 
+impl From<lifecycle::RowOutcome> for RowOutcome {
+    fn from(o: lifecycle::RowOutcome) -> Self {
+        RowOutcome::Lifecycle(o)
+    }
+}
+
+impl From<provision::RowOutcome> for RowOutcome {
+    fn from(o: provision::RowOutcome) -> Self {
+        RowOutcome::Provision(o)
+    }
+}
+
+impl From<membership::ChangeOutcome> for RowOutcome {
+    fn from(o: membership::ChangeOutcome) -> Self {
+        RowOutcome::Membership(o)
+    }
+}
+
 macro_rules! each {
     ($self:expr, $r:ident => $e:expr) => {
         match $self {

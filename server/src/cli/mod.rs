@@ -322,18 +322,10 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
         Command::Users {
             command: UsersCommand::List { output },
         } => {
-            let mut session = open(&cli.target, out).await?;
-            let conn = session.fresh_conn().await?;
-            let mut run = UsersRun::list_users(
-                conn,
-                ExecConfig::default(),
-                session.tokens.is_some(),
-                unix_millis(),
-            );
-            Runner::new(&mut session, out, None, None)
-                .drive(&mut run)
-                .await?;
-            check_stopped(&run)?;
+            let run = read_brand(&cli.target, out, |conn, renewable| {
+                UsersRun::list_users(conn, ExecConfig::default(), renewable, unix_millis())
+            })
+            .await?;
             let list = run.job().users_read();
             if let Some(path) = output {
                 sheets::write_table(path, "Users", &users::users_table(list))?;
@@ -385,19 +377,16 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
         } => {
             let roles = read_roles(roles.as_deref())?;
             let filter = TeamFilter::parse(filter).map_err(CliError::Input)?;
-            let mut session = open(&cli.target, out).await?;
-            let conn = session.fresh_conn().await?;
-            let mut run = PullRun::new(
-                conn,
-                MembershipJob::pull(),
-                ExecConfig::default(),
-                session.tokens.is_some(),
-                unix_millis(),
-            );
-            Runner::new(&mut session, out, None, None)
-                .drive(&mut run)
-                .await?;
-            check_stopped(&run)?;
+            let run = read_brand(&cli.target, out, |conn, renewable| {
+                PullRun::new(
+                    conn,
+                    MembershipJob::pull(),
+                    ExecConfig::default(),
+                    renewable,
+                    unix_millis(),
+                )
+            })
+            .await?;
             let snapshot = run
                 .job()
                 .snapshot()
@@ -862,6 +851,22 @@ impl<'a> Runner<'a> {
     fn cancelled(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
+}
+
+/// Connects and drives a run that only reads the brand (users list, roles pull), made by
+/// `make` from the connection and whether its credential can be renewed.
+async fn read_brand<R: Run>(
+    target: &Target,
+    out: &Output,
+    make: impl FnOnce(Connection, bool) -> R,
+) -> Result<R, CliError> {
+    let mut session = open(target, out).await?;
+    let mut run = make(session.fresh_conn().await?, session.tokens.is_some());
+    Runner::new(&mut session, out, None, None)
+        .drive(&mut run)
+        .await?;
+    check_stopped(&run)?;
+    Ok(run)
 }
 
 /// A reading run (users list, roles pull) that stopped on a refused credential.
