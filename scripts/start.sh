@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 
-args=(--www www)
+args=(--www www --sandbox)
 https_port="${ROSTER_HTTPS_PORT:-3000}"
 if [ -n "${ROSTER_TLS_CERT:-}" ] && [ -n "${ROSTER_TLS_KEY:-}" ]; then
   args+=(--https-port "$https_port")   # the server reads ROSTER_TLS_CERT / ROSTER_TLS_KEY

@@ -47,7 +47,7 @@ export async function startApp(makeHost) {
     if (mode() === 'sandbox') {
       const res = await fetch('sandbox/connect-info').catch(() => null);
       if (!res || !res.ok) {
-        throw new Error('This server has no sandbox brand (it was started with --no-sandbox). Choose "My Qualtrics brand".');
+        throw new Error('This server has no sandbox brand (it was started without --sandbox). Choose "My Qualtrics brand".');
       }
       const info = await res.json();
       return { url: new URL(info.apiPath, location.href).href, token: info.adminToken };

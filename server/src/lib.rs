@@ -6,7 +6,8 @@
 pub mod cli;
 pub mod client;
 pub mod relay;
-pub mod sandbox;
+/// The sandbox brand (its own crate), re-exported for the server's tests and benchmarks.
+pub use roster_sandbox as sandbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! `roster-server`: serves the page, relays to Qualtrics, hosts the sandbox brand.
+//! `roster-server`: serves the page and relays to Qualtrics; hosts the sandbox brand when asked.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
 use roster_server::{app, ServerConfig};
 
-/// qualtrics-roster server: the page, the Qualtrics relay and the sandbox brand.
+/// qualtrics-roster server: the page and the Qualtrics relay (and the sandbox brand with --sandbox).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -68,8 +68,13 @@ struct Args {
     /// Seed of the fault draws.
     #[arg(long, default_value_t = 1)]
     fault_seed: u64,
-    /// Do not host the sandbox brand.
-    #[arg(long)]
+    /// Host the sandbox brand under /sandbox: a practice brand for trying the tool and for
+    /// tests. Its admin token and OAuth secret are handed to anyone who asks, so it is off
+    /// unless asked for (`npm start` asks), and never part of an organisation's deployment.
+    #[arg(long, env = "ROSTER_SANDBOX")]
+    sandbox: bool,
+    /// No sandbox brand (the default; kept so older scripts still start).
+    #[arg(long, hide = true, conflicts_with = "sandbox")]
     no_sandbox: bool,
     /// Let the sandbox answer CORS preflights (Qualtrics, as far as is known, does not).
     #[arg(long, env = "ROSTER_SANDBOX_CORS")]
@@ -108,7 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}/");
 
-    let sandbox = (!args.no_sandbox).then(|| {
+    let sandbox = args.sandbox.then(|| {
         ServerConfig::sandbox(&SandboxConfig {
             seed: args.seed,
             users: args.users,
@@ -134,9 +139,7 @@ async fn run(args: Args) -> Result<(), String> {
         None | Some("") | Some("qualtrics") => Upstream::Qualtrics,
         Some("sandbox") => {
             if sandbox.is_none() {
-                return Err(
-                    "--relay-upstream sandbox needs the sandbox (drop --no-sandbox)".into(),
-                );
+                return Err("--relay-upstream sandbox needs the sandbox: add --sandbox".into());
             }
             Upstream::Override(url::Url::parse(&format!("{url}sandbox")).expect("valid URL"))
         }

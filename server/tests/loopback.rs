@@ -347,3 +347,17 @@ async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without(
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_sandbox_is_off_unless_asked_for() {
+    let server = Server::start_plain(&[]);
+    for path in [
+        "/sandbox/connect-info",
+        "/sandbox/control/stats",
+        "/sandbox/API/v3/whoami",
+    ] {
+        let (status, body) = server.raw_get(path, "any");
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains("adminToken"), "{path}");
+    }
+}

@@ -10,7 +10,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Starts `roster-server --port 0` and resolves to {url, adminToken, stop()}. */
 export function startServer(args = ['--relay-upstream', 'sandbox']) {
   const bin = path.join(ROOT, 'target/debug/roster-server');
-  const child = spawn(bin, ['--port', '0', '--www', path.join(ROOT, 'www'), '--quiet', ...args], {
+  const sandbox = args.includes('--no-sandbox') ? [] : ['--sandbox'];
+  const child = spawn(bin, ['--port', '0', '--www', path.join(ROOT, 'www'), '--quiet', ...sandbox, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

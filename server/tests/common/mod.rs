@@ -51,7 +51,17 @@ mod tempdir {
 }
 
 impl Server {
+    /// The server with the sandbox brand (`--sandbox`), unless `extra` says `--no-sandbox`.
     pub fn start(extra: &[&str]) -> Server {
+        if extra.contains(&"--no-sandbox") {
+            Server::start_plain(extra)
+        } else {
+            Server::start_plain(&[&["--sandbox"], extra].concat())
+        }
+    }
+
+    /// The server with exactly the arguments `extra` (no sandbox unless it asks for one).
+    pub fn start_plain(extra: &[&str]) -> Server {
         let www = tempdir::Dir::new("www");
         std::fs::write(
             www.0.join("index.html"),
@@ -100,7 +110,7 @@ impl Server {
                 );
             }
             if line.starts_with("sandbox brand")
-                || (line.starts_with("relay") && extra.contains(&"--no-sandbox"))
+                || (line.starts_with("relay") && !extra.contains(&"--sandbox"))
             {
                 break;
             }

@@ -328,7 +328,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let mut p = participant(&format!("U{i:03}"), &[]);
-                p.metadata = crate::sandbox::directory::seed_metadata(&mut rng);
+                p.metadata = crate::directory::seed_metadata(&mut rng);
                 p
             })
             .collect()
