@@ -1,36 +1,36 @@
 //! qualtrics-roster core: everything between a sheet and the Qualtrics API, with no I/O.
 //!
-//! Requests are values ([`http::HttpRequest`]), responses are parsed from status + headers +
-//! bytes ([`envelope`]), and paging is a small state machine ([`users::UserListing`]) that a
-//! host drives with whatever transport it has (fetch in the browser, reqwest natively, a test's
-//! canned answers). The WASM bindings live in `wasm` and only convert types.
+//! The folders follow the data flow. [`sheet`] reads a table of cells; each job kind
+//! ([`lifecycle`], [`provision`], [`membership`]) checks the rows and plans them against the
+//! brand's current state, and makes the steps that apply the plan; [`run`] owns a job from
+//! reading the brand to the last row's outcome, phase by phase, over one [`exec::Executor`]
+//! (pacing, retries, journal, audit); [`api`] builds every request as a value and parses every
+//! answer from status + headers + bytes. A host drives a run with its transport (fetch in the
+//! browser, reqwest natively, an in-process brand on a virtual clock) through
+//! [`run::Run::poll`] and [`run::Run::handle`]; the WASM bindings live in `bindings`.
 
 #![warn(missing_docs)]
 
-pub mod columns;
-pub mod connection;
-pub mod directory;
-pub mod envelope;
-pub mod error;
+// The flow, in folders: sheet -> (kind: checks, plan, steps, outcomes) -> run -> exec -> api.
+pub mod api;
 pub mod exec;
-pub mod http;
 pub mod lifecycle;
 pub mod membership;
-pub mod oauth;
 pub mod provision;
-pub mod reads;
-pub mod reference;
-pub mod rules;
 pub mod run;
-pub mod sheetfile;
-pub mod table;
+pub mod sheet;
 pub mod time;
-pub mod users;
 
-/// The wasm-bindgen bindings (only in the wasm32 build, and only with the `js` feature: the
-/// workbook module links the core without them).
+/// The wasm-bindgen bindings and the browser driver (only in the wasm32 build, and only with
+/// the `js` feature: the workbook module links the core without them).
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
-pub mod wasm;
+pub mod bindings;
+
+// The modules by their short names, as the hosts and the kinds use them.
+pub use api::{connection, directory, envelope, error, http, oauth, users};
+pub use membership::rules;
+pub use run::reads;
+pub use sheet::{columns, reference, sheetfile, table};
 
 pub use connection::{Auth, Connection, Datacenter};
 pub use error::ApiError;

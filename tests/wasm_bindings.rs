@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect};
-use qualtrics_roster::wasm::{check_datacenter, table_to_csv, RosterClient};
+use qualtrics_roster::bindings::{check_datacenter, table_to_csv, RosterClient};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;

@@ -95,13 +95,13 @@ pub struct Group {
 pub struct Brand {
     /// The seed it was generated from.
     pub seed: u64,
-    /// Divisions.
+    /// The brand's divisions (there is no list endpoint: users name them by id).
     pub divisions: Vec<Division>,
     /// User types (no API lists them; kept for validation and tests).
     pub user_types: Vec<UserType>,
     /// Users, in listing order.
     pub users: Vec<User>,
-    /// Groups.
+    /// The brand's groups, with their members.
     pub groups: Vec<Group>,
     /// CX dashboard roles with their Automatic Role Assignment rules (no API reads them).
     pub roles: Vec<super::roles::Role>,

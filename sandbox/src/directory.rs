@@ -25,7 +25,7 @@ pub struct Participant {
     pub username: Option<String>,
     /// The platform user's `UR_` id, when it has one.
     pub user_id: Option<String>,
-    /// Attributes.
+    /// The participant's attributes (metadata), as imports left them.
     pub metadata: BTreeMap<String, String>,
 }
 

@@ -62,7 +62,7 @@ pub enum Assignment {
 pub struct Role {
     /// `RL_…` id.
     pub id: String,
-    /// Name.
+    /// The role's name as the CX dashboards show it.
     pub name: String,
     /// Rules (alternatives); none for a role assigned by hand only.
     pub rules: Vec<RoleRule>,

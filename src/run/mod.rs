@@ -28,13 +28,14 @@
 mod lifecycle;
 mod membership;
 mod provision;
+pub mod reads;
 mod sheet;
 mod step;
 mod users;
 
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
-pub use provision::ProvisionJob;
+pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
 pub use sheet::{Problem, RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
@@ -151,7 +152,7 @@ pub enum Next {
 pub struct PhaseContext<'a> {
     /// The connection (with the current credential): steps that read listings keep it.
     pub conn: &'a Connection,
-    /// Now.
+    /// The time the phase logic is called at (for outcomes' times).
     pub now: UnixMillis,
     /// The run was cancelled or stopped: start nothing new.
     pub halted: bool,

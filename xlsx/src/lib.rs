@@ -61,7 +61,7 @@ pub enum WorkbookError {
     Sheet {
         /// The sheet.
         sheet: String,
-        /// Why.
+        /// What is wrong with its rows, as the CSV reader says it.
         error: FileError,
     },
     /// The ZIP container is cut short or damaged.

@@ -128,7 +128,7 @@ pub const MAX_RUNNING_JOBS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportParticipant {
-    /// Key.
+    /// The directory's key for this person (case-sensitive).
     pub unique_identifier: String,
     /// First name (required by the import).
     pub first_name: String,

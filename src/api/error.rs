@@ -1,7 +1,7 @@
 //! The failures every Qualtrics call shares, classified so each message says what to do.
 //!
-//! Operation-specific enums (for example [`crate::users::ListUsersError`]) wrap [`ApiError`]
-//! and add what only that operation can hit.
+//! Operation-specific enums (for example [`crate::users::ListError`]) wrap [`ApiError`] and
+//! add what only that operation can hit.
 
 use thiserror::Error;
 

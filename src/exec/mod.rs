@@ -204,7 +204,7 @@ pub enum StepUpdate {
     Continue,
     /// The row is finished.
     Finished {
-        /// How.
+        /// How it ended (done, unchanged, failed, skipped).
         status: OutcomeStatus,
         /// Why, in words.
         message: String,
@@ -358,7 +358,7 @@ pub struct JournalEntry {
     pub key: String,
     /// What was applied (the step's fingerprint).
     pub applied: String,
-    /// When.
+    /// When the row finished (milliseconds since the epoch).
     pub at: UnixMillis,
 }
 

@@ -13,6 +13,8 @@
 //! imply, sent through the provisioning import path (directory import keyed by each user's
 //! uniqueIdentifier, merged with the current metadata). Every row says why.
 
+pub mod rules;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
