@@ -54,12 +54,14 @@ impl Date {
     }
 
     /// The UTC date of a moment.
+    #[must_use]
     pub fn from_unix_millis(ms: UnixMillis) -> Date {
         let (year, month, day) = civil_from_days((ms / 86_400_000) as i64);
         Date { year, month, day }
     }
 
     /// `YYYY-MM-DD`.
+    #[must_use]
     pub fn iso(&self) -> String {
         self.to_string()
     }
@@ -67,6 +69,7 @@ impl Date {
     /// The form sent to Qualtrics as `accountExpirationDate`: midnight UTC of the date, in the
     /// date-time form Get User returns (which form Qualtrics requires on write is unverified;
     /// the sandbox accepts both). Formats without allocating (`to_string()` for a `String`).
+    #[must_use]
     pub fn qualtrics_datetime(&self) -> impl std::fmt::Display + '_ {
         struct Midnight<'d>(&'d Date);
         impl std::fmt::Display for Midnight<'_> {
@@ -81,6 +84,7 @@ impl Date {
 impl Date {
     /// [`Date::qualtrics_datetime`] as a cell, built without the formatting machinery (this
     /// runs once per row of a big provisioning sheet).
+    #[must_use]
     pub fn qualtrics_datetime_cell(&self) -> crate::table::Cell {
         if !(0..=9999).contains(&self.year) {
             return smol_str::format_smolstr!("{}", self.qualtrics_datetime());
@@ -130,6 +134,7 @@ fn civil_from_days(z: i64) -> (i32, u32, u32) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a moment.
+#[must_use]
 pub fn iso_datetime(ms: UnixMillis) -> String {
     let date = Date::from_unix_millis(ms);
     let secs = (ms / 1000) % 86_400;

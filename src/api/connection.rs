@@ -36,17 +36,20 @@ impl Datacenter {
     }
 
     /// The id, e.g. `iad1`.
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// `{id}.qualtrics.com`.
+    #[must_use]
     pub fn host(&self) -> String {
         format!("{}.qualtrics.com", self.0)
     }
 }
 
 /// True for `[a-z]{2,4}[0-9]?` exactly.
+#[must_use]
 pub fn is_datacenter_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     let letters = bytes.iter().take_while(|b| b.is_ascii_lowercase()).count();
@@ -56,6 +59,7 @@ pub fn is_datacenter_id(id: &str) -> bool {
 
 /// The datacenter id of a Qualtrics API host: `iad1.qualtrics.com` and the brand vanity form
 /// `acme.co1.qualtrics.com` both give their datacenter id; any other host gives `None`.
+#[must_use]
 pub fn datacenter_of_host(host: &str) -> Option<Datacenter> {
     let host = host.to_ascii_lowercase();
     let stem = host.strip_suffix(".qualtrics.com")?;
@@ -173,6 +177,7 @@ impl Connection {
     }
 
     /// The same route with another credential (a renewed OAuth token).
+    #[must_use]
     pub fn with_auth(&self, auth: Auth) -> Connection {
         Connection {
             route: self.route.clone(),
@@ -181,6 +186,7 @@ impl Connection {
     }
 
     /// The datacenter, when going through the relay.
+    #[must_use]
     pub fn datacenter(&self) -> Option<&Datacenter> {
         match &self.route {
             Route::Relay { datacenter, .. } => Some(datacenter),
@@ -189,6 +195,7 @@ impl Connection {
     }
 
     /// The absolute URL of an API path such as `users` or `users/UR_1?x=y`.
+    #[must_use]
     pub fn url(&self, api_path: &str) -> String {
         let api_path = api_path.trim_start_matches('/');
         match &self.route {
@@ -249,6 +256,7 @@ impl Connection {
     }
 
     /// A request to an absolute URL with the credential and JSON headers set.
+    #[must_use]
     pub fn request(&self, method: Method, url: String, body: Option<Vec<u8>>) -> HttpRequest {
         let mut headers = vec![
             self.auth.header(),

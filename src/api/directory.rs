@@ -44,6 +44,7 @@ pub struct Participant {
 }
 
 /// Participants by lower-cased username.
+#[must_use]
 pub fn by_username(
     participants: &[Participant],
 ) -> std::collections::HashMap<String, &Participant> {
@@ -64,6 +65,7 @@ pub struct ParticipantListing {
 
 impl ParticipantListing {
     /// The request for the next page, or `None` when the listing is complete.
+    #[must_use]
     pub fn next_request(&self, conn: &Connection) -> Option<HttpRequest> {
         if self.done {
             return None;
@@ -144,6 +146,7 @@ pub struct ImportParticipant {
 }
 
 /// `POST /employee-directories/cx/import-participants` (JSON).
+#[must_use]
 pub fn import_request(conn: &Connection, participants: &[ImportParticipant]) -> HttpRequest {
     let body = serde_json::to_vec(&json!({ "participants": participants })).expect("serialises");
     conn.request(
@@ -166,6 +169,7 @@ pub fn parse_job_id(response: &HttpResponse) -> Result<String, ApiError> {
 }
 
 /// `GET …/import-participants/{jobId}`.
+#[must_use]
 pub fn job_status_request(conn: &Connection, job_id: &str) -> HttpRequest {
     conn.request(
         Method::Get,
@@ -194,6 +198,7 @@ pub fn parse_job_status(response: &HttpResponse) -> Result<(u32, Option<String>)
 }
 
 /// `GET …/import-participants/results/{resultId}`.
+#[must_use]
 pub fn job_result_request(conn: &Connection, result_id: &str) -> HttpRequest {
     conn.request(
         Method::Get,

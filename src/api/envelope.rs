@@ -67,6 +67,7 @@ impl Notice {
 
     /// The datacenter id in the suggested host (`az1` in `az1.qualtrics.com`, `co1` in
     /// `brand.co1.qualtrics.com`).
+    #[must_use]
     pub fn suggested_datacenter(&self) -> Option<String> {
         let host = self.suggested_host.as_deref()?;
         let labels: Vec<&str> = host.trim_end_matches(".qualtrics.com").split('.').collect();
@@ -74,6 +75,7 @@ impl Notice {
     }
 
     /// What to tell the user.
+    #[must_use]
     pub fn message(&self) -> String {
         match (&self.suggested_host, self.suggested_datacenter()) {
             (Some(host), Some(dc)) => format!(

@@ -94,6 +94,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// Whether sending the same request again later may succeed (429, 5xx, network).
+    #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(
             self,

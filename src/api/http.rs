@@ -17,6 +17,7 @@ pub enum Method {
 
 impl Method {
     /// The method's name on the wire.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -48,6 +49,7 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     /// The value of a header, by case-insensitive name.
+    #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -80,6 +82,7 @@ impl fmt::Debug for HttpRequest {
 }
 
 /// Headers that carry a credential and must never be logged or written anywhere.
+#[must_use]
 pub fn is_secret_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("x-api-token") || name.eq_ignore_ascii_case("authorization")
 }
@@ -106,6 +109,7 @@ impl HttpResponse {
     }
 
     /// The value of a header, by case-insensitive name.
+    #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

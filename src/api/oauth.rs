@@ -81,6 +81,7 @@ impl ClientCredentials {
     }
 
     /// The token request to `token_url` (see [`token_url`]).
+    #[must_use]
     pub fn token_request(&self, token_url: &str) -> HttpRequest {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.client_id, self.secret));
@@ -159,11 +160,13 @@ impl std::fmt::Debug for AccessToken {
 
 impl AccessToken {
     /// Whether it can still be used at `now_ms` (not within [`REFRESH_MARGIN_MS`] of expiry).
+    #[must_use]
     pub fn is_fresh(&self, now_ms: u64) -> bool {
         now_ms.saturating_add(REFRESH_MARGIN_MS) < self.expires_at_ms
     }
 
     /// The credential to send with API requests.
+    #[must_use]
     pub fn auth(&self) -> Auth {
         Auth::Bearer(self.token.clone())
     }
@@ -172,6 +175,7 @@ impl AccessToken {
 /// The token endpoint beside an API base URL: `https://iad1.qualtrics.com/API/v3` gives
 /// `https://iad1.qualtrics.com/oauth2/token` (the sandbox's `…/sandbox/API/v3` gives
 /// `…/sandbox/oauth2/token`).
+#[must_use]
 pub fn token_url(api_base: &str) -> String {
     let base = api_base.trim_end_matches('/');
     let root = base.strip_suffix("/API/v3").unwrap_or(base);

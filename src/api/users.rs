@@ -130,6 +130,7 @@ pub struct UserUpdate {
 }
 
 /// `GET /whoami`.
+#[must_use]
 pub fn whoami_request(conn: &Connection) -> HttpRequest {
     conn.request(Method::Get, conn.url("whoami"), None)
 }
@@ -159,6 +160,7 @@ pub const DISCOVERY_DATACENTER: &str = "iad1";
 /// The datacenter to move to after `whoami`, when the brand lives elsewhere than `used`:
 /// Qualtrics' `datacenter` field, or else the host its "use this host instead" notice names.
 /// `None` when `used` is right or nothing usable was said.
+#[must_use]
 pub fn datacenter_to_use(
     who: &Whoami,
     notice: Option<&crate::envelope::Notice>,
@@ -173,6 +175,7 @@ pub fn datacenter_to_use(
 }
 
 /// `GET /users/{id}`.
+#[must_use]
 pub fn get_user_request(conn: &Connection, user_id: &str) -> HttpRequest {
     conn.request(
         Method::Get,
@@ -213,6 +216,7 @@ pub fn parse_get_user(user_id: &str, response: &HttpResponse) -> Result<User, Ge
 }
 
 /// `PUT /users/{id}` with only the changed fields.
+#[must_use]
 pub fn update_user_request(conn: &Connection, user_id: &str, update: &UserUpdate) -> HttpRequest {
     let body = serde_json::to_vec(update).expect("a UserUpdate always serialises");
     conn.request(
@@ -270,6 +274,7 @@ impl ListError {
     /// when retrying cannot help (or `attempt`, counted from 1, was the last of 6). Transient
     /// errors (429, 5xx, network) back off 0.5 s, 1 s, 2 s, …; a `Retry-After` wins (up to
     /// [`crate::exec::MAX_RETRY_AFTER_SECS`]).
+    #[must_use]
     pub fn retry_delay_ms(&self, attempt: u32) -> Option<u64> {
         match self {
             ListError::Api(e) if e.is_transient() && attempt < 6 => Some(match e {
@@ -315,6 +320,7 @@ pub type UserListing = Listing<UserSummary>;
 
 impl UserListing {
     /// Starts at `GET /users`.
+    #[must_use]
     pub fn users(conn: &Connection) -> UserListing {
         Listing::starting_at(conn.url("users"))
     }
@@ -322,6 +328,7 @@ impl UserListing {
 
 impl<T: DeserializeOwned> Listing<T> {
     /// A listing whose first page is at `first_url` (already absolute).
+    #[must_use]
     pub fn starting_at(first_url: String) -> Self {
         Listing {
             next_url: Some(first_url),
@@ -333,6 +340,7 @@ impl<T: DeserializeOwned> Listing<T> {
     }
 
     /// The request for the next page, or `None` when the listing is complete.
+    #[must_use]
     pub fn next_request(&self, conn: &Connection) -> Option<HttpRequest> {
         self.next_url
             .as_ref()
@@ -340,6 +348,7 @@ impl<T: DeserializeOwned> Listing<T> {
     }
 
     /// Pages read so far.
+    #[must_use]
     pub fn pages_read(&self) -> usize {
         self.pages
     }
@@ -437,6 +446,7 @@ pub fn users_table(users: &[UserSummary]) -> Table {
 }
 
 /// The users of a listing by lower-cased username (Qualtrics usernames ignore case).
+#[must_use]
 pub fn by_username(users: &[UserSummary]) -> std::collections::HashMap<String, &UserSummary> {
     users
         .iter()
@@ -445,6 +455,7 @@ pub fn by_username(users: &[UserSummary]) -> std::collections::HashMap<String, &
 }
 
 /// `GET /divisions/{id}` (there is no endpoint that lists divisions).
+#[must_use]
 pub fn get_division_request(conn: &Connection, division_id: &str) -> HttpRequest {
     conn.request(
         Method::Get,

@@ -34,6 +34,7 @@ use crate::time::{iso_datetime, UnixMillis};
 pub const MAX_RETRY_AFTER_SECS: u64 = 600;
 
 /// A `Retry-After` in seconds as the milliseconds to wait, at most [`MAX_RETRY_AFTER_SECS`].
+#[must_use]
 pub fn retry_after_ms(secs: u64) -> u64 {
     secs.min(MAX_RETRY_AFTER_SECS) * 1000
 }
@@ -60,6 +61,7 @@ pub enum EndpointClass {
 
 impl EndpointClass {
     /// The class of a request, from its method and URL path.
+    #[must_use]
     pub fn of(method: Method, url: &str) -> EndpointClass {
         let path = url.split('?').next().unwrap_or(url);
         let rest = path.split("/API/v3/").nth(1).unwrap_or("");
@@ -86,6 +88,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// A limit with a burst of a fifth of a second's worth (at least 1, at most 10).
+    #[must_use]
     pub fn per_minute(per_minute: f64) -> RateLimit {
         RateLimit {
             per_minute,
@@ -173,6 +176,7 @@ pub enum OutcomeStatus {
 
 impl OutcomeStatus {
     /// The word shown in the Status column.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeStatus::Done => "done",
@@ -576,11 +580,13 @@ impl<S: Step> Executor<S> {
     }
 
     /// The connection requests go out on, with the current credential.
+    #[must_use]
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
     /// True once [`Executor::cancel`] was called: later phases send nothing.
+    #[must_use]
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
     }
@@ -590,6 +596,7 @@ impl<S: Step> Executor<S> {
     /// requests go again with it. A renewed credential refused before Qualtrics ever accepted
     /// it stops the run as a 401 does without renewal; one that worked and later expired is
     /// renewed again.
+    #[must_use]
     pub fn renew_credentials_on_401(mut self) -> Self {
         self.auth.renewable = true;
         self
@@ -818,11 +825,13 @@ impl<S: Step> Executor<S> {
     }
 
     /// True when every row has an outcome.
+    #[must_use]
     pub fn is_finished(&self) -> bool {
         self.finished == self.slots.len()
     }
 
     /// Why the run stopped early (a 401), if it did.
+    #[must_use]
     pub fn stop_reason(&self) -> Option<&str> {
         self.stop_reason.as_deref()
     }

@@ -35,6 +35,7 @@ pub enum Action {
 
 impl Action {
     /// Reads an `Action` cell (case and spaces forgiven).
+    #[must_use]
     pub fn parse(cell: &str) -> Option<Action> {
         match crate::columns::normalise_header(cell).as_str() {
             "disable" | "disabled" | "deactivate" => Some(Action::Disable),
@@ -91,6 +92,7 @@ pub enum PlanAction {
 
 impl PlanAction {
     /// The label shown in the plan.
+    #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             PlanAction::Disable => "disable",
@@ -121,6 +123,7 @@ pub struct UserChange {
 
 impl UserChange {
     /// A stable description of the change, for the journal and duplicate detection.
+    #[must_use]
     pub fn fingerprint(&self) -> String {
         let status = self.status.map_or("-", |s| match s {
             AccountStatus::Active => "active",
@@ -176,12 +179,14 @@ pub struct Plan {
 
 impl Plan {
     /// How many rows will send a change.
+    #[must_use]
     pub fn changes(&self) -> usize {
         self.rows.iter().filter(|r| r.change.is_some()).count()
     }
 }
 
 /// User ids look like `UR_` and 10 to 20 letters and digits.
+#[must_use]
 pub fn is_user_id(s: &str) -> bool {
     s.strip_prefix("UR_").is_some_and(|t| {
         (10..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -576,6 +581,7 @@ pub struct LifecycleStep {
 
 impl LifecycleStep {
     /// A step for a plan row's change.
+    #[must_use]
     pub fn new(key: String, change: UserChange) -> LifecycleStep {
         let phase = if change.expiry.is_some() {
             Phase::ReadUser
@@ -598,6 +604,7 @@ impl LifecycleStep {
     }
 
     /// True when the step changed the account.
+    #[must_use]
     pub fn applied(&self) -> bool {
         self.applied.is_some()
     }
@@ -722,6 +729,7 @@ impl Step for LifecycleStep {
 }
 
 /// Executor steps for the rows of a plan that change something, in row order.
+#[must_use]
 pub fn steps(plan: &Plan) -> Vec<LifecycleStep> {
     plan.rows
         .iter()
@@ -818,6 +826,7 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
 
 impl RowOutcome {
     /// The outcome cells, in the order of [`outcome_column_names`].
+    #[must_use]
     pub fn values(&self) -> Vec<String> {
         vec![
             self.status.as_str().to_string(),
@@ -833,6 +842,7 @@ pub const OUTCOME_COLUMNS: [&str; 4] = ["Status", "Message", "User ID", "Applied
 
 /// The names of the outcome columns beside `input_columns`: the input's own `User ID` column
 /// is never overwritten, so the outcome's user id goes into "Outcome user ID" when it exists.
+#[must_use]
 pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
     let has_user_id = input_columns
         .iter()
@@ -851,6 +861,7 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 
 /// The input table with the outcome columns beside it: existing outcome columns (from an
 /// earlier run) are updated in place, others are appended. Rows are matched by identity.
+#[must_use]
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     input.with_columns_beside(&outcome_column_names(&input.columns), &values)
@@ -965,6 +976,7 @@ pub fn before_table(steps: &[&LifecycleStep]) -> Table {
 }
 
 /// JSON Lines of audit entries (one request a line; never a token).
+#[must_use]
 pub fn audit_jsonl(entries: &[crate::exec::AuditEntry]) -> String {
     let mut out = String::new();
     for e in entries {

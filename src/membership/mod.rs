@@ -52,6 +52,7 @@ pub struct GroupSummary {
 }
 
 /// `POST /groups/{id}/members` with `{"userId": …}`.
+#[must_use]
 pub fn add_member_request(conn: &Connection, group_id: &str, user_id: &str) -> HttpRequest {
     let body = serde_json::json!({ "userId": user_id });
     conn.request(
@@ -62,6 +63,7 @@ pub fn add_member_request(conn: &Connection, group_id: &str, user_id: &str) -> H
 }
 
 /// `DELETE /groups/{id}/members/{userId}`.
+#[must_use]
 pub fn remove_member_request(conn: &Connection, group_id: &str, user_id: &str) -> HttpRequest {
     conn.request(
         Method::Delete,
@@ -73,6 +75,7 @@ pub fn remove_member_request(conn: &Connection, group_id: &str, user_id: &str) -
 // ---- Pull ----
 
 /// The first phase of a pull: the users, the groups and the CX directory, side by side.
+#[must_use]
 pub fn pull_steps(conn: &Connection) -> Vec<ListingStep> {
     vec![
         ListingStep::users(conn),
@@ -82,6 +85,7 @@ pub fn pull_steps(conn: &Connection) -> Vec<ListingStep> {
 }
 
 /// The second phase: each group's members (one step per group).
+#[must_use]
 pub fn member_steps(conn: &Connection, groups: &[GroupSummary]) -> Vec<ListingStep> {
     groups
         .iter()
@@ -141,6 +145,7 @@ impl Snapshot {
     }
 
     /// The groups, for [`member_steps`].
+    #[must_use]
     pub fn group_list(&self) -> Vec<GroupSummary> {
         self.groups.iter().map(|g| g.group.clone()).collect()
     }
@@ -162,6 +167,7 @@ impl Snapshot {
     }
 
     /// Requests the pull made, one per page.
+    #[must_use]
     pub fn requests(&self) -> usize {
         self.pages.values().sum()
     }
@@ -465,6 +471,7 @@ pub enum ChangeAction {
 
 impl ChangeAction {
     /// The word shown in the Plan sheet.
+    #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             ChangeAction::AddToGroup => "add to group",
@@ -516,6 +523,7 @@ pub struct ChangePlan {
 
 impl ChangePlan {
     /// Rows that send something.
+    #[must_use]
     pub fn changes(&self) -> usize {
         self.rows
             .iter()
@@ -524,6 +532,7 @@ impl ChangePlan {
     }
 
     /// Rows per action, for the summary.
+    #[must_use]
     pub fn counts(&self) -> Vec<(String, usize)> {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &self.rows {
@@ -1075,6 +1084,7 @@ pub struct ChangeOutcome {
 
 impl ChangeOutcome {
     /// The outcome cells, in the order of [`OUTCOME_COLUMNS`].
+    #[must_use]
     pub fn values(&self) -> Vec<String> {
         vec![
             self.status.as_str().to_string(),
@@ -1113,6 +1123,7 @@ impl MembershipApply {
     }
 
     /// The group additions and removals.
+    #[must_use]
     pub fn group_steps(&self) -> Vec<GroupMemberStep> {
         self.plan
             .rows
@@ -1142,6 +1153,7 @@ impl MembershipApply {
     }
 
     /// Every input row's outcome.
+    #[must_use]
     pub fn outcomes(&self) -> Vec<ChangeOutcome> {
         let attribute_outcomes: HashMap<u32, provision::RowOutcome> = self
             .attributes
@@ -1219,6 +1231,7 @@ impl MembershipApply {
 }
 
 /// The desired-membership sheet with the outcome columns beside it.
+#[must_use]
 pub fn outcome_table(input: &Table, outcomes: &[ChangeOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     let names: Vec<String> = OUTCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
@@ -1226,6 +1239,7 @@ pub fn outcome_table(input: &Table, outcomes: &[ChangeOutcome]) -> Table {
 }
 
 /// A desired-membership sheet with the header and example rows, as a template.
+#[must_use]
 pub fn desired_template() -> Table {
     Table::from_text(
         &DESIRED_COLUMNS,

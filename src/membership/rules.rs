@@ -40,6 +40,7 @@ pub enum RuleOperator {
 
 impl RuleOperator {
     /// Parses the Operator cell (`Equals`, `=`, `is`, `In`), any case.
+    #[must_use]
     pub fn parse(cell: &str) -> Option<RuleOperator> {
         match cell.trim().to_lowercase().as_str() {
             "equals" | "equal" | "=" | "==" | "is" => Some(RuleOperator::Equals),
@@ -49,6 +50,7 @@ impl RuleOperator {
     }
 
     /// The word shown in sheets and reasons.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             RuleOperator::Equals => "Equals",
@@ -73,6 +75,7 @@ pub struct RoleRule {
 
 impl RoleRule {
     /// `Region In EMEA`.
+    #[must_use]
     pub fn describe(&self) -> String {
         format!(
             "{} {} {}",
@@ -137,6 +140,7 @@ impl RuleOperator {
 
 impl RoleRule {
     /// Whether `metadata` satisfies this rule.
+    #[must_use]
     pub fn matches(&self, metadata: &Metadata, options: MatchOptions) -> bool {
         metadata
             .get(&self.attribute)
@@ -146,6 +150,7 @@ impl RoleRule {
 
 impl RoleDef {
     /// Whether `metadata` puts a user in this role (any rule matches).
+    #[must_use]
     pub fn matches(&self, metadata: &Metadata, options: MatchOptions) -> bool {
         self.rules.iter().any(|r| r.matches(metadata, options))
     }
@@ -268,12 +273,14 @@ pub struct RoleSheet {
 
 impl RoleSheet {
     /// The role of this name (case-insensitive).
+    #[must_use]
     pub fn role(&self, name: &str) -> Option<&RoleDef> {
         let name = name.trim().to_lowercase();
         self.roles.iter().find(|r| r.name.to_lowercase() == name)
     }
 
     /// The roles `metadata` puts a user in, as indexes into `roles`.
+    #[must_use]
     pub fn roles_of(&self, metadata: &Metadata, options: MatchOptions) -> Vec<usize> {
         self.roles
             .iter()
@@ -290,6 +297,7 @@ pub const ROLE_COLUMNS: [&str; 4] = ["Role", "Attribute", "Operator", "Value"];
 /// Reads a Roles sheet. Each row is a rule, or (Attribute, Operator and Value blank) a role
 /// assigned by hand only. Rows with an unknown operator, a missing part, or an `In` value that
 /// holds `::` are reported on their row and left out.
+#[must_use]
 pub fn read_role_sheet(table: &Table) -> RoleSheet {
     let mut sheet = RoleSheet::default();
     let find = |names: &[&str]| {
@@ -413,6 +421,7 @@ fn role_index(roles: &mut Vec<RoleDef>, name: &str) -> usize {
 }
 
 /// A Roles sheet with the header and example rows, as a template.
+#[must_use]
 pub fn role_template() -> Table {
     Table::from_text(
         &ROLE_COLUMNS,

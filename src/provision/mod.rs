@@ -68,6 +68,7 @@ pub enum Field {
 
 impl Field {
     /// Qualtrics' name of the field.
+    #[must_use]
     pub fn api_name(self) -> &'static str {
         match self {
             Field::Username => "username",
@@ -246,6 +247,7 @@ impl ProvisionAction {
     ];
 
     /// The label shown in the plan.
+    #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             ProvisionAction::Create => "create user",
@@ -344,6 +346,7 @@ impl PlanRow {
     }
 
     /// `row:N`, the key of the row's steps and outcome.
+    #[must_use]
     pub fn key(&self) -> Cell {
         row_key(self.row)
     }
@@ -369,6 +372,7 @@ impl PlanRow {
 
     /// A one-line summary: the errors of an invalid row, otherwise what changes. Built when
     /// shown, so planning a big sheet does not format text nobody reads.
+    #[must_use]
     pub fn message(&self) -> String {
         if self.actions.contains(&ProvisionAction::Invalid) {
             self.diagnostics
@@ -383,6 +387,7 @@ impl PlanRow {
     }
 
     /// True when something will be sent for this row.
+    #[must_use]
     pub fn sends(&self) -> bool {
         self.actions.iter().any(|a| {
             matches!(
@@ -411,6 +416,7 @@ pub struct Plan {
 
 impl Plan {
     /// Rows that send something.
+    #[must_use]
     pub fn changes(&self) -> usize {
         self.rows.iter().filter(|r| r.sends()).count()
     }
@@ -873,6 +879,7 @@ pub struct BrandNeeds {
 
 /// What planning `table` by `route` needs to read (nothing when its columns cannot be used:
 /// the plan then says why without the brand).
+#[must_use]
 pub fn brand_needs(table: &Table, route: Route) -> BrandNeeds {
     let Ok(map) = map_columns(&table.columns) else {
         return BrandNeeds::default();
@@ -1544,6 +1551,7 @@ pub struct ProvisionApply {
 
 impl ProvisionApply {
     /// A run of `plan`.
+    #[must_use]
     pub fn new(plan: Plan) -> ProvisionApply {
         let progress = plan
             .rows
@@ -1666,6 +1674,7 @@ impl ProvisionApply {
     }
 
     /// Usernames of creates that got no answer.
+    #[must_use]
     pub fn uncertain(&self) -> Vec<String> {
         self.plan
             .rows
@@ -1678,6 +1687,7 @@ impl ProvisionApply {
     /// Settles uncertain creates with a fresh listing of the brand's users: an account that now
     /// exists was created (its id is taken from the listing); the others are tried once more,
     /// with the steps returned.
+    #[must_use = "the returned steps are the retries: dropping them leaves those rows unsent"]
     pub fn resolve_uncertain(&mut self, users: &[UserSummary]) -> Vec<ProvisionStep> {
         let by_name = users::by_username(users);
         let mut retries = Vec::new();
@@ -1715,6 +1725,7 @@ impl ProvisionApply {
     }
 
     /// True when new accounts need attributes: their uniqueIdentifier must be looked up.
+    #[must_use]
     pub fn needs_participants(&self) -> bool {
         self.plan.route == Route::AccountAndAttributes
             && self.plan.rows.iter().any(|r| {
@@ -1751,6 +1762,7 @@ impl ProvisionApply {
 
     /// The import jobs, from a listing of the directory (taken after the accounts exist):
     /// every participant of a job carries the same metadata keys.
+    #[must_use = "the returned steps are the import jobs: dropping them leaves the attributes unset"]
     pub fn import_steps(&mut self, participants: &[Participant]) -> Vec<ProvisionStep> {
         let by_user: HashMap<&str, &Participant> = participants
             .iter()
@@ -1857,6 +1869,7 @@ impl ProvisionApply {
     }
 
     /// Every input row's outcome.
+    #[must_use]
     pub fn outcomes(&self) -> Vec<RowOutcome> {
         self.plan
             .rows
@@ -1943,6 +1956,7 @@ pub struct RowOutcome {
 
 impl RowOutcome {
     /// The outcome cells, in the order of [`outcome_column_names`].
+    #[must_use]
     pub fn values(&self) -> Vec<String> {
         vec![
             self.status.as_str().to_string(),
@@ -1980,6 +1994,7 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 }
 
 /// The input with the outcome columns beside it; password cells are blanked, never written back.
+#[must_use]
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     let mut table = input.with_columns_beside(&outcome_column_names(&input.columns), &values);

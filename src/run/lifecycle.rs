@@ -33,6 +33,7 @@ pub struct LifecycleJob {
 impl LifecycleJob {
     /// A job for `table` with `options`; `journal` holds the rows an interrupted run of the
     /// same sheet finished (they plan as unchanged).
+    #[must_use]
     pub fn new(table: Table, options: LifecycleOptions, journal: Vec<JournalEntry>) -> Self {
         LifecycleJob {
             input: Self::fingerprint(&table, &options),
@@ -46,21 +47,25 @@ impl LifecycleJob {
     }
 
     /// The fingerprint of a sheet and options, to compare with the plan's at apply.
+    #[must_use]
     pub fn fingerprint(table: &Table, options: &LifecycleOptions) -> InputFingerprint {
         InputFingerprint::new("lifecycle", table, format!("{options:?}"))
     }
 
     /// The plan, once read and planned.
+    #[must_use]
     pub fn plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
     }
 
     /// The sheet planned.
+    #[must_use]
     pub fn table(&self) -> &Table {
         &self.table
     }
 
     /// Every row's outcome (rows not sent yet: as the plan says, or skipped).
+    #[must_use]
     pub fn outcomes(&self) -> Vec<RowOutcome> {
         let executed: Vec<Outcome> = self.executed.iter().map(|(_, o)| o.clone()).collect();
         match &self.plan {
@@ -70,6 +75,7 @@ impl LifecycleJob {
     }
 
     /// The accounts the run changed, as they were before (to undo it).
+    #[must_use]
     pub fn before_table(&self) -> Table {
         let steps: Vec<&LifecycleStep> = self.executed.iter().map(|(s, _)| s).collect();
         lifecycle::before_table(&steps)

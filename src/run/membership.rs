@@ -44,6 +44,7 @@ pub struct MembershipJob {
 
 impl MembershipJob {
     /// Only the pull: who is in which group, with the directory for role rules.
+    #[must_use]
     pub fn pull() -> Self {
         MembershipJob {
             desired: None,
@@ -56,6 +57,7 @@ impl MembershipJob {
 
     /// A desired-membership sheet (`User | Group or role | Member`) planned with the Roles
     /// sheet's rules, `matching` and `today`.
+    #[must_use]
     pub fn sheet(table: Table, roles: RoleSheet, matching: MatchOptions, today: Date) -> Self {
         MembershipJob {
             input: Self::fingerprint(&table, &roles, matching, today),
@@ -72,6 +74,7 @@ impl MembershipJob {
     }
 
     /// The fingerprint of a sheet and its options, to compare with the plan's at apply.
+    #[must_use]
     pub fn fingerprint(
         table: &Table,
         roles: &RoleSheet,
@@ -86,16 +89,19 @@ impl MembershipJob {
     }
 
     /// What the pull read (users, groups with members, directory), once finished.
+    #[must_use]
     pub fn snapshot(&self) -> Option<&Snapshot> {
         self.snapshot.as_ref()
     }
 
     /// The plan of a desired-membership sheet, once planned.
+    #[must_use]
     pub fn plan(&self) -> Option<&ChangePlan> {
         self.apply.as_ref().map(|a| &a.plan)
     }
 
     /// The sheet planned (empty for a pull).
+    #[must_use]
     pub fn table(&self) -> Option<&Table> {
         self.desired.as_ref().map(|d| &d.table)
     }

@@ -462,6 +462,7 @@ pub struct InputFingerprint {
 
 impl InputFingerprint {
     /// The fingerprint of `table` of `kind` planned with `options` (as the core reads them).
+    #[must_use]
     pub fn new(kind: &str, table: &crate::table::Table, options: String) -> Self {
         InputFingerprint {
             kind: kind.to_string(),
@@ -494,6 +495,7 @@ impl InputFingerprint {
 
 /// The key under which a host keeps the journal of a sheet of `kind`: the same cells give the
 /// same key in every host and every session.
+#[must_use]
 pub fn journal_key(kind: &str, table: &crate::table::Table) -> String {
     format!("{kind}:{:016x}", table.fingerprint())
 }

@@ -196,6 +196,7 @@ pub struct ProvisionJob {
 impl ProvisionJob {
     /// A job for `table` with `options` (a job size of 0 means [`DEFAULT_JOB_SIZE`]); `journal`
     /// holds what an interrupted run of the same sheet finished.
+    #[must_use]
     pub fn new(table: Table, mut options: ProvisionOptions, journal: Vec<JournalEntry>) -> Self {
         if options.job_size == 0 {
             options.job_size = DEFAULT_JOB_SIZE;
@@ -214,6 +215,7 @@ impl ProvisionJob {
     }
 
     /// The fingerprint of a sheet and options, to compare with the plan's at apply.
+    #[must_use]
     pub fn fingerprint(table: &Table, options: &ProvisionOptions) -> InputFingerprint {
         let mut options = options.clone();
         if options.job_size == 0 {
@@ -223,6 +225,7 @@ impl ProvisionJob {
     }
 
     /// The plan, once read and planned.
+    #[must_use]
     pub fn plan(&self) -> Option<&Plan> {
         match &self.stage {
             Stage::Applying(a) => Some(&a.run.plan),
@@ -231,16 +234,19 @@ impl ProvisionJob {
     }
 
     /// The sheet planned.
+    #[must_use]
     pub fn table(&self) -> &Table {
         &self.table
     }
 
     /// What the sheet needed to read from the brand.
+    #[must_use]
     pub fn brand_needs(&self) -> BrandNeeds {
         self.needs
     }
 
     /// Every row's outcome.
+    #[must_use]
     pub fn outcomes(&self) -> Vec<RowOutcome> {
         match &self.stage {
             Stage::Applying(a) => a.run.outcomes(),

@@ -55,6 +55,7 @@ impl ListingStep {
     }
 
     /// Every user of the brand (`GET /users`, key `users`).
+    #[must_use]
     pub fn users(conn: &Connection) -> ListingStep {
         Self::new(
             "users".into(),
@@ -64,6 +65,7 @@ impl ListingStep {
     }
 
     /// Every group (`GET /groups`, key `groups`).
+    #[must_use]
     pub fn groups(conn: &Connection) -> ListingStep {
         Self::new(
             "groups".into(),
@@ -73,6 +75,7 @@ impl ListingStep {
     }
 
     /// Every participant of the CX directory with metadata (key `directory`).
+    #[must_use]
     pub fn directory(conn: &Connection) -> ListingStep {
         Self::new(
             "directory".into(),
@@ -82,6 +85,7 @@ impl ListingStep {
     }
 
     /// One group's members (key `group:{id}`).
+    #[must_use]
     pub fn members(conn: &Connection, group_id: &str) -> ListingStep {
         Self::new(
             format!("group:{group_id}"),
@@ -94,11 +98,13 @@ impl ListingStep {
     }
 
     /// Pages read.
+    #[must_use]
     pub fn pages(&self) -> usize {
         self.pages
     }
 
     /// Elements read so far (for progress).
+    #[must_use]
     pub fn items(&self) -> usize {
         match &self.reading {
             Reading::Users(_, f) | Reading::Members(_, f) => f.len(),
@@ -108,6 +114,7 @@ impl ListingStep {
     }
 
     /// The last `meta.notice` Qualtrics sent with a page ("Request proxied…"), in words.
+    #[must_use]
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
     }
@@ -203,6 +210,7 @@ pub struct DivisionStep {
 
 impl DivisionStep {
     /// Reads division `id` (key `division:{id}`).
+    #[must_use]
     pub fn new(id: &str) -> DivisionStep {
         DivisionStep {
             key: format!("division:{id}"),
@@ -212,6 +220,7 @@ impl DivisionStep {
     }
 
     /// The division's id.
+    #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -51,6 +51,7 @@ pub enum RowOutcome {
 
 impl RowOutcome {
     /// The row as the sheet numbers it.
+    #[must_use]
     pub fn row(&self) -> u32 {
         match self {
             RowOutcome::Lifecycle(o) => o.row,
@@ -59,6 +60,7 @@ impl RowOutcome {
         }
     }
     /// How it ended.
+    #[must_use]
     pub fn status(&self) -> OutcomeStatus {
         match self {
             RowOutcome::Lifecycle(o) => o.status,
@@ -67,6 +69,7 @@ impl RowOutcome {
         }
     }
     /// What happened, in words.
+    #[must_use]
     pub fn message(&self) -> &str {
         match self {
             RowOutcome::Lifecycle(o) => &o.message,
@@ -75,6 +78,7 @@ impl RowOutcome {
         }
     }
     /// The outcome cells, in the order of [`SheetRun::outcome_columns`].
+    #[must_use]
     pub fn values(&self) -> Vec<String> {
         match self {
             RowOutcome::Lifecycle(o) => o.values(),
@@ -114,6 +118,7 @@ macro_rules! each {
 
 impl SheetRun {
     /// `lifecycle`, `provision` or `membership`.
+    #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             SheetRun::Lifecycle(_) => "lifecycle",
@@ -123,6 +128,7 @@ impl SheetRun {
     }
 
     /// What the plan was made from.
+    #[must_use]
     pub fn input(&self) -> &InputFingerprint {
         each!(self, r => r.input())
     }
@@ -141,6 +147,7 @@ impl SheetRun {
     }
 
     /// True once planned (there is a plan to show).
+    #[must_use]
     pub fn has_plan(&self) -> bool {
         match self {
             SheetRun::Lifecycle(r) => r.job().plan().is_some(),
@@ -150,6 +157,7 @@ impl SheetRun {
     }
 
     /// How many rows of each action, in the plan's order.
+    #[must_use]
     pub fn counts(&self) -> Vec<(String, usize)> {
         match self {
             SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.counts.clone()),
@@ -160,6 +168,7 @@ impl SheetRun {
     }
 
     /// Rows that change something.
+    #[must_use]
     pub fn changes(&self) -> usize {
         match self {
             SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.changes()),
@@ -170,6 +179,7 @@ impl SheetRun {
     }
 
     /// Why the sheet cannot be planned at all (missing or doubled columns), if so.
+    #[must_use]
     pub fn file_errors(&self) -> Vec<String> {
         match self {
             SheetRun::Lifecycle(r) => r
@@ -234,12 +244,14 @@ impl SheetRun {
     }
 
     /// True when the sheet cannot be planned, or a row is refused for what it says.
+    #[must_use]
     pub fn has_refusals(&self) -> bool {
         !self.file_errors().is_empty() || self.problems(false).iter().any(|p| p.refused)
     }
 
     /// What a host lists under a plan (every problem message, notes included, and accounts
     /// not found), and the rows that will not be sent.
+    #[must_use]
     pub fn listed_problems(&self) -> (Vec<String>, Vec<u32>) {
         let problems = self.problems(true);
         let mut rows: Vec<u32> = problems
@@ -262,6 +274,7 @@ impl SheetRun {
     }
 
     /// The sheet that was planned.
+    #[must_use]
     pub fn table(&self) -> &Table {
         static EMPTY: Table = Table {
             columns: Vec::new(),
@@ -276,6 +289,7 @@ impl SheetRun {
     }
 
     /// The outcome columns written beside the input.
+    #[must_use]
     pub fn outcome_columns(&self) -> Vec<String> {
         match self {
             SheetRun::Lifecycle(r) => lifecycle::outcome_column_names(&r.job().table().columns),
@@ -312,6 +326,7 @@ impl SheetRun {
     }
 
     /// The input with the outcome columns beside it (password cells blanked).
+    #[must_use]
     pub fn outcome_table(&self) -> Table {
         match self {
             SheetRun::Lifecycle(r) => {
@@ -328,6 +343,7 @@ impl SheetRun {
     }
 
     /// The accounts the run changed, as they were before (lifecycle: an undo sheet).
+    #[must_use]
     pub fn before_table(&self) -> Option<Table> {
         match self {
             SheetRun::Lifecycle(r) => Some(r.job().before_table()),

@@ -42,6 +42,7 @@ impl ListingJob {
     }
 
     /// The users read (empty for a directory listing, or before the run finished).
+    #[must_use]
     pub fn users_read(&self) -> &[UserSummary] {
         match &self.found {
             Some(Found::Users(u)) => u,
@@ -50,6 +51,7 @@ impl ListingJob {
     }
 
     /// The participants read (empty for a users listing, or before the run finished).
+    #[must_use]
     pub fn participants_read(&self) -> &[Participant] {
         match &self.found {
             Some(Found::Directory(p)) => p,
@@ -58,11 +60,13 @@ impl ListingJob {
     }
 
     /// Pages read.
+    #[must_use]
     pub fn pages(&self) -> usize {
         self.pages
     }
 
     /// The last notice Qualtrics sent ("Request proxied…"), in words.
+    #[must_use]
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
     }
@@ -96,6 +100,7 @@ impl Phases for ListingJob {
 
 impl super::UsersRun {
     /// A run that lists every user over `conn`.
+    #[must_use]
     pub fn list_users(
         conn: Connection,
         config: ExecConfig,
@@ -106,6 +111,7 @@ impl super::UsersRun {
     }
 
     /// A run that lists every participant of the CX directory over `conn`.
+    #[must_use]
     pub fn list_directory(
         conn: Connection,
         config: ExecConfig,

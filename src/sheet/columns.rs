@@ -11,6 +11,7 @@ pub fn normalise_header(header: &str) -> String {
 
 /// The index of the first column whose normalised header is one of `aliases` (already
 /// normalised), and every other column that also matches (so a caller can report duplicates).
+#[must_use]
 pub fn find_column(columns: &[String], aliases: &[&str]) -> (Option<usize>, Vec<usize>) {
     let mut hits = columns
         .iter()

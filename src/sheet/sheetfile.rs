@@ -81,6 +81,7 @@ pub struct SheetFile {
 impl SheetFile {
     /// One line saying how the file was read, for the page's summary (the encoding only when it
     /// is not UTF-8).
+    #[must_use]
     pub fn description(&self) -> String {
         let delimiter = match self.delimiter {
             None => return format!("Excel workbook, header on row {}", self.header_line),
@@ -357,6 +358,7 @@ fn lines_phrase(lines: &[u32], one: &str, many: &str) -> String {
 }
 
 /// The spreadsheet letter of a 0-based column: A, B, …, Z, AA, …
+#[must_use]
 pub fn column_letter(mut index: usize) -> String {
     let mut letters = Vec::new();
     loop {

@@ -23,6 +23,7 @@ pub struct Table {
 /// A cell holding `text` (`Cell::new`, with short texts copied in place rather than through a
 /// call: a big sheet makes a million cells).
 #[inline]
+#[must_use]
 pub fn cell(text: &str) -> Cell {
     if text.len() <= Cell::INLINE_CAP {
         Cell::new_inline(text)
@@ -38,6 +39,7 @@ pub fn cells(values: Vec<String>) -> Vec<Cell> {
 
 /// A cell that holds a value rather than a column name: a user id, an e-mail address, a number
 /// or a date.
+#[must_use]
 pub fn looks_like_data(cell: &str) -> bool {
     let h = cell.trim();
     h.starts_with("UR_")
@@ -50,6 +52,7 @@ pub fn looks_like_data(cell: &str) -> bool {
 /// Makes a cell safe to open in a spreadsheet: a value that a spreadsheet would run as a
 /// formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, so it
 /// shows as the text it is.
+#[must_use]
 pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
@@ -62,6 +65,7 @@ impl Table {
     /// length-prefixed so `["ab","c"]` and `["a","bc"]` differ). Equal tables give equal
     /// fingerprints in every build, so it keys journals kept across sessions; a plan keeps it to
     /// refuse an apply whose input changed.
+    #[must_use]
     pub fn fingerprint(&self) -> u64 {
         let mut h = Fnv1a::default();
         h.number(self.columns.len() as u64);
@@ -82,6 +86,7 @@ impl Table {
     }
 
     /// A table of text cells from string slices (templates, examples, tests).
+    #[must_use]
     pub fn from_text(columns: &[&str], rows: &[&[&str]]) -> Table {
         Table {
             columns: columns.iter().map(|s| s.to_string()).collect(),
@@ -94,6 +99,7 @@ impl Table {
     }
 
     /// The sheet row number of row `index` (0-based).
+    #[must_use]
     pub fn row_number(&self, index: usize) -> u32 {
         self.row_numbers
             .get(index)
@@ -111,6 +117,7 @@ impl Table {
 
     /// A reason to think the first row is data rather than a header row (a user id, an e-mail
     /// address, a number or a date where a column name should be), or an empty header.
+    #[must_use]
     pub fn header_problem(&self) -> Option<String> {
         for (i, h) in self.columns.iter().enumerate() {
             let h = h.trim();
@@ -134,6 +141,7 @@ impl Table {
 
     /// This table with `names` columns beside it (reused where a column of that name exists, as
     /// from an earlier run), filled from `values` by sheet row number; other rows keep theirs.
+    #[must_use]
     pub fn with_columns_beside(
         &self,
         names: &[String],
