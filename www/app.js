@@ -58,6 +58,11 @@ export async function startApp(makeHost) {
     return { relay: true, url: new URL('relay', location.href).href, datacenter, token: $('token').value };
   }
 
+  // Unticking "Remember" forgets the stored token at once, whatever happens next.
+  $('remember').addEventListener('change', () => {
+    if (!$('remember').checked) host.tokenStore.remove(REMEMBER_KEY).catch(() => {});
+  });
+
   const makeClient = (spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter, spec.token) : RosterClient.direct(spec.url, spec.token));
 
   async function connect() {

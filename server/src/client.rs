@@ -276,6 +276,12 @@ impl TokenSource {
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<AccessToken, OAuthError> {
+        let token = self.fetch_once(transport).await?;
+        crate::secrets::remember(token.secret());
+        Ok(token)
+    }
+
+    async fn fetch_once(&self, transport: &Transport) -> Result<AccessToken, OAuthError> {
         let request = self.credentials.token_request(&self.token_url);
         let mut attempt = 0;
         loop {

@@ -6,13 +6,14 @@
 pub mod cli;
 pub mod client;
 pub mod relay;
+pub mod secrets;
 /// The sandbox brand (its own crate), re-exported for the server's tests and benchmarks.
 pub use roster_sandbox as sandbox;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue};
 use axum::routing::any;
 use axum::Router;
@@ -24,7 +25,7 @@ use sandbox::{Sandbox, SandboxConfig};
 
 /// The Content-Security-Policy of the page: scripts, styles, WASM and API calls from this
 /// origin only (the relay and the sandbox are on it).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// The task pane's policy: the page's, plus Office.js from Microsoft's CDN (Office requires
 /// add-ins to load it from there). API calls still go to this origin only.
@@ -48,6 +49,27 @@ async fn content_security_policy(
         HeaderValue::from_static(policy),
     );
     response
+}
+
+/// Serves only what is inside `www`: a path with a segment starting with a dot (`.git`,
+/// `.env`) is not found, and neither is a file that a symbolic link leads out of `www`.
+async fn inside_www(
+    State(www): State<Arc<PathBuf>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let hidden = decoded.split('/').any(|s| s.starts_with('.'));
+    let outside = match std::fs::canonicalize(www.join(decoded.trim_start_matches('/'))) {
+        Ok(real) => std::fs::canonicalize(&*www).is_ok_and(|root| !real.starts_with(root)),
+        Err(_) => false,
+    };
+    if hidden || outside {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(request).await
 }
 
 /// What the server serves.
@@ -74,6 +96,10 @@ pub fn app(config: ServerConfig) -> Router {
     let relay = Relay::new(config.relay_upstream, config.log_relay);
     let statics = ServeDir::new(&config.www).append_index_html_on_directories(true);
     let static_headers = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.www.clone()),
+            inside_www,
+        ))
         .layer(axum::middleware::from_fn(content_security_policy))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -90,5 +116,6 @@ pub fn app(config: ServerConfig) -> Router {
     if let Some(sb) = config.sandbox {
         router = router.nest("/sandbox", sandbox::router(sb));
     }
+    let router = router.layer(axum::middleware::from_fn(relay::answer_headers));
     router.fallback_service(static_headers.service(statics))
 }

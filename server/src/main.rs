@@ -197,7 +197,14 @@ async fn run(args: Args) -> Result<(), String> {
             );
             let server =
                 axum_server::from_tcp_rustls(std_listener, config).map_err(|e| e.to_string())?;
-            let service = app.clone().into_make_service();
+            // Browsers that reached this listener once keep to https for a year (HSTS).
+            let service = app
+                .clone()
+                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    axum::http::header::STRICT_TRANSPORT_SECURITY,
+                    axum::http::HeaderValue::from_static("max-age=31536000"),
+                ))
+                .into_make_service();
             Some(tokio::spawn(async move { server.serve(service).await }))
         }
         (Some(_), _, _) => return Err("--https-port needs --tls-cert and --tls-key".into()),

@@ -5,15 +5,19 @@
 //! It is not an open proxy: the only targets are `{datacenter}.qualtrics.com` hosts with a
 //! datacenter id of the form `[a-z]{2,4}[0-9]?`, under `/API/v3/` (and the OAuth token
 //! endpoint `/oauth2/token`, POST only); encoded slashes and dot
-//! segments are refused; redirects are never followed; only the method, the body and the
-//! `X-API-TOKEN` / `Authorization` / `Content-Type` / `Accept` headers go upstream; and the
-//! log line names method, datacenter, path and status, never a header or the query.
+//! segments are refused; the datacenter, path, method and `Content-Length` are checked before
+//! a byte of the body is read; redirects are never followed; only the method, the body and the
+//! `X-API-TOKEN` / `Content-Type` / `Accept` headers go upstream, with `Authorization` only as
+//! a Bearer token (or Basic to the token endpoint) and never beside an `X-API-TOKEN`; only JSON
+//! answers come back (anything else becomes a JSON 502 saying what came), every answer marked
+//! `nosniff` and `Content-Security-Policy: sandbox`; and the log line names method,
+//! datacenter, path and status, never a header or the query.
 
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -141,14 +145,11 @@ impl Relay {
     }
 }
 
-/// Handles `/relay/...`.
-pub async fn handle(
-    State(relay): State<Relay>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Handles `/relay/...`: the datacenter, path, method and `Content-Length` are checked before
+/// a byte of the body is read; only a JSON answer comes back.
+pub async fn handle(State(relay): State<Relay>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let relay_path = uri.path().strip_prefix("/relay/").unwrap_or("");
     let (dc, target) = match target_url(relay_path, uri.query()) {
         Ok(t) => t,
@@ -171,6 +172,17 @@ pub async fn handle(
             "The relay forwards GET, POST, PUT and DELETE only.",
         );
     }
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
     let qualtrics_host = target.host_str().unwrap_or_default().to_string();
     let send_to = match &relay.upstream {
         Upstream::Qualtrics => target.clone(),
@@ -183,8 +195,12 @@ pub async fn handle(
         }
     };
     let mut request = relay.client.request(method.clone(), send_to);
+    let token_request = target.path() == "/oauth2/token";
     for name in FORWARDED_REQUEST_HEADERS {
         for value in headers.get_all(name) {
+            if name == "authorization" && !forwards_authorization(&headers, value, token_request) {
+                continue;
+            }
             request = request.header(name, value);
         }
     }
@@ -246,6 +262,12 @@ pub async fn handle(
             out_headers.insert(name, v.clone());
         }
     }
+    let content_type = upstream
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let bytes = match upstream.bytes().await {
         Ok(b) => b,
         Err(_) => {
@@ -259,6 +281,21 @@ pub async fn handle(
             );
         }
     };
+    if !bytes.is_empty() && !is_json(&content_type) {
+        // Only JSON comes back: an HTML login page, a proxy's error page or anything else
+        // could run as this page's origin if it were passed through.
+        log_line(502);
+        let shown: String = content_type.chars().take(60).collect();
+        return error(
+            StatusCode::BAD_GATEWAY,
+            "RELAY_NOT_JSON",
+            &format!(
+                "{qualtrics_host} answered HTTP {} with {} instead of JSON, which the relay does not pass on: check the datacenter id, and that nothing between the relay and Qualtrics (a proxy or a sign-in page) answers in its place.",
+                status.as_u16(),
+                if shown.is_empty() { "no content type".to_string() } else { format!("\"{shown}\"") }
+            ),
+        );
+    }
     log_line(status.as_u16());
     let mut resp = (
         StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -268,6 +305,65 @@ pub async fn handle(
     resp.headers_mut().extend(out_headers);
     resp
 }
+
+/// `application/json` or a `+json` type, any parameters (charset) allowed.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether an `Authorization` header goes upstream: a Bearer token (an OAuth access token),
+/// or Basic to the OAuth token endpoint (a client's id and secret); never beside an
+/// `X-API-TOKEN`, and never anything else (a reverse proxy's Basic credentials, which browsers
+/// attach to every same-origin fetch, must not reach Qualtrics).
+fn forwards_authorization(headers: &HeaderMap, value: &HeaderValue, token_request: bool) -> bool {
+    if headers.contains_key("x-api-token") {
+        return false;
+    }
+    let text = value.to_str().unwrap_or("");
+    let scheme = text.split_whitespace().next().unwrap_or("");
+    scheme.eq_ignore_ascii_case("bearer") || (token_request && scheme.eq_ignore_ascii_case("basic"))
+}
+
+fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RELAY_TOO_LARGE",
+        &format!(
+            "The request body is over the relay's limit of {} MB.",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
+/// Headers on every relay and sandbox answer: never sniffed as another type, and inert if
+/// opened as a document (no script, no subresource, a unique origin).
+pub async fn answer_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(ANSWER_CONTENT_SECURITY_POLICY),
+    );
+    response
+}
+
+/// The Content-Security-Policy of relay and sandbox answers.
+pub const ANSWER_CONTENT_SECURITY_POLICY: &str =
+    "sandbox; default-src 'none'; frame-ancestors 'none'";
 
 /// An error in Qualtrics' envelope, so clients parse relay and Qualtrics errors alike.
 fn error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -836,3 +836,99 @@ async fn the_audit_holds_every_request_sent_and_the_summary_counts_them_all() {
         "job polls: {paths:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_echoed_by_an_answer_is_printed_nowhere_and_output_files_are_private() {
+    use axum::routing::{get, put};
+    use std::os::unix::fs::PermissionsExt;
+    // A stand-in brand whose refusal quotes the token it was sent (as a careless proxy might).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route(
+            "/API/v3/whoami",
+            get(|| async {
+                axum::Json(serde_json::json!({"result": {"brandId": "b", "userId": "UR_admin",
+                    "userName": "admin@x.org", "datacenter": "iad1"}, "meta": {}}))
+            }),
+        )
+        .route(
+            "/API/v3/users",
+            get(|| async {
+                axum::Json(serde_json::json!({"result": {"elements": [{"id": "UR_0123456789abcde",
+                    "username": "u@x.org", "accountStatus": "active"}], "nextPage": null}, "meta": {}}))
+            }),
+        )
+        .route(
+            "/API/v3/users/{id}",
+            put(|headers: axum::http::HeaderMap| async move {
+                let token = headers["x-api-token"].to_str().unwrap().to_string();
+                (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({"meta": {"httpStatus": "400 - Bad Request",
+                        "error": {"errorMessage": format!("Token {token} may not change this user"),
+                        "errorCode": "X_1"}}})),
+                )
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let token = "SecretToken-1234567890abcdef";
+    let base = format!("http://127.0.0.1:{port}/API/v3");
+    let env = [
+        ("QUALTRICS_API_TOKEN", token),
+        ("QUALTRICS_BASE_URL", base.as_str()),
+    ];
+    let dir = Scratch::new("secrets");
+    let sheet = dir.file(
+        "leavers.csv",
+        "User ID,Action\nUR_0123456789abcde,disable\n",
+    );
+    let (audit, outcomes) = (dir.path("audit.jsonl"), dir.path("outcomes.csv"));
+    let o = run(
+        &env,
+        &[
+            "apply",
+            sheet.to_str().unwrap(),
+            "--json",
+            "--audit",
+            audit.to_str().unwrap(),
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let written = [
+        stdout(&o),
+        stderr(&o),
+        std::fs::read_to_string(&audit).unwrap(),
+        std::fs::read_to_string(&outcomes).unwrap(),
+    ];
+    for text in &written {
+        assert!(!text.contains(token), "the token leaked: {text}");
+    }
+    assert!(
+        written[0].contains("[credential removed] may not change this user"),
+        "{}",
+        written[0]
+    );
+    for file in [&audit, &outcomes] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+
+    // Credentials never go over plain http to another machine (refused before any request).
+    let far = [
+        ("QUALTRICS_API_TOKEN", token),
+        ("QUALTRICS_BASE_URL", "http://roster.example.invalid/API/v3"),
+    ];
+    let o = run(&far, &["whoami"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o)
+            .contains("Refusing to send credentials over plain http to roster.example.invalid"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&far, &["--insecure-http", "whoami"]);
+    assert_eq!(code(&o), 4, "allowed, then unreachable: {}", stderr(&o));
+}

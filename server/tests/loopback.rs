@@ -345,6 +345,13 @@ async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without(
         !csp.contains("appsforoffice"),
         "the page itself allows no third-party script: {csp}"
     );
+    // HSTS on the https listener only (a plain http listener cannot promise https).
+    assert_eq!(
+        index.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let plain = reqwest::get(format!("{}/", server.url)).await.unwrap();
+    assert!(plain.headers().get("strict-transport-security").is_none());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -360,4 +367,184 @@ async fn the_sandbox_is_off_unless_asked_for() {
         assert_eq!(status, 404, "{path}: {body}");
         assert!(!body.contains("adminToken"), "{path}");
     }
+}
+
+/// A stand-in upstream: `/API/v3/html` answers an HTML page (a sign-in page, a proxy's error
+/// page), `/API/v3/echo` answers JSON saying which credential headers arrived.
+async fn stand_in_upstream() -> u16 {
+    use axum::routing::any;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route(
+            "/API/v3/html",
+            any(|| async {
+                (
+                    [("content-type", "text/html")],
+                    "<!doctype html><script>fetch('/steal?'+localStorage.token)</script>",
+                )
+            }),
+        )
+        .route(
+            "/API/v3/echo",
+            any(|headers: axum::http::HeaderMap| async move {
+                let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+                axum::Json(serde_json::json!({"result": {
+                    "authorization": get("authorization"), "token": get("x-api-token")}, "meta": {}}))
+            }),
+        )
+        .route(
+            "/oauth2/token",
+            any(|headers: axum::http::HeaderMap| async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+                axum::Json(serde_json::json!({"authorization": auth}))
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+#[tokio::test]
+async fn relay_passes_back_only_json_marked_inert_and_forwards_only_bearer_credentials() {
+    let port = stand_in_upstream().await;
+    let server = Server::start(&["--relay-upstream", &format!("http://127.0.0.1:{port}")]);
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{}/relay/iad1/{p}", server.url);
+
+    // An HTML answer never reaches the page's origin: a JSON 502 says what came back.
+    let r = client
+        .get(url("API/v3/html"))
+        .header("x-api-token", "t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("RELAY_NOT_JSON") && body.contains("text/html"),
+        "{body}"
+    );
+    assert!(!body.contains("<script"), "{body}");
+
+    let echo = |req: reqwest::RequestBuilder| async move {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        r.json::<serde_json::Value>().await.unwrap()
+    };
+    // A reverse proxy's Basic credentials (browsers attach them to same-origin fetches) stay here.
+    let v = echo(
+        client
+            .get(url("API/v3/echo"))
+            .basic_auth("alice", Some("secret"))
+            .header("x-api-token", "t"),
+    )
+    .await;
+    assert_eq!(v["result"]["authorization"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["result"]["token"], "t");
+    let v = echo(
+        client
+            .get(url("API/v3/echo"))
+            .basic_auth("alice", Some("secret")),
+    )
+    .await;
+    assert_eq!(v["result"]["authorization"], serde_json::Value::Null, "{v}");
+    // A Bearer token goes, unless an API token is there too.
+    let v = echo(client.get(url("API/v3/echo")).bearer_auth("access")).await;
+    assert_eq!(v["result"]["authorization"], "Bearer access");
+    let v = echo(
+        client
+            .get(url("API/v3/echo"))
+            .bearer_auth("access")
+            .header("x-api-token", "t"),
+    )
+    .await;
+    assert_eq!(v["result"]["authorization"], serde_json::Value::Null, "{v}");
+    // Basic goes to the OAuth token endpoint only (the client's id and secret).
+    let v = echo(
+        client
+            .post(url("oauth2/token"))
+            .basic_auth("client", Some("secret"))
+            .body("grant_type=client_credentials"),
+    )
+    .await;
+    assert!(
+        v["authorization"].as_str().unwrap().starts_with("Basic "),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn relay_refuses_before_reading_a_body_and_sandbox_answers_are_inert_too() {
+    use std::io::{Read, Write};
+    let server = Server::start(&["--relay-upstream", "sandbox"]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    // A bad path or an oversized declared body is answered at once, with the body never sent.
+    for (path, length, status) in [
+        ("/relay/evil.example/API/v3/users", 10_000_000, "400"),
+        ("/relay/iad1/API/v3/../x", 10_000_000, "400"),
+        ("/relay/iad1/API/v3/users", 100_000_000, "413"),
+    ] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n").unwrap();
+        let mut head = [0u8; 64];
+        let n = s
+            .read(&mut head)
+            .expect("answered without waiting for the body");
+        let text = String::from_utf8_lossy(&head[..n]);
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {text}"
+        );
+    }
+    let r = reqwest::Client::new()
+        .get(format!("{}/sandbox/API/v3/whoami", server.url))
+        .header("x-api-token", &server.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+}
+
+#[tokio::test]
+async fn static_files_stay_inside_www_and_the_page_is_not_framed() {
+    let server = Server::start_plain(&[]);
+    let secret = std::env::temp_dir().join(format!("roster-secret-{}", std::process::id()));
+    std::fs::write(&secret, "outside www").unwrap();
+    std::fs::write(server.www().join(".env"), "TOKEN=hidden").unwrap();
+    std::fs::create_dir_all(server.www().join(".git")).unwrap();
+    std::fs::write(server.www().join(".git/config"), "[core]").unwrap();
+    std::os::unix::fs::symlink(&secret, server.www().join("linked.txt")).unwrap();
+    std::fs::write(server.www().join("plain.txt"), "inside").unwrap();
+    for path in ["/.env", "/.git/config", "/%2eenv", "/linked.txt"] {
+        let (status, body) = server.raw_get(path, "");
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(
+            !body.contains("hidden") && !body.contains("outside www"),
+            "{path}"
+        );
+    }
+    let (status, body) = server.raw_get("/plain.txt", "");
+    assert_eq!((status, body.as_str()), (200, "inside"));
+    let index = reqwest::get(format!("{}/", server.url)).await.unwrap();
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let _ = std::fs::remove_file(&secret);
 }

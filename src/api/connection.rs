@@ -212,9 +212,11 @@ impl Connection {
     }
 
     /// Maps a URL Qualtrics handed back (a `nextPage`) to the URL to call, keeping its path and
-    /// query exactly: a `https://*.qualtrics.com/API/v3/...` URL goes through the relay when
-    /// this connection uses one; a URL on the connection's own origin is used as given;
-    /// anything else is refused.
+    /// query exactly. Through the relay, the relay alone decides the host, so any `.../API/v3/...`
+    /// URL is followed by its API path and query: on a `*.qualtrics.com` host, to that
+    /// datacenter; on any other host (a stand-in behind the relay), to this connection's
+    /// datacenter. Direct, a URL on the connection's own origin or a Qualtrics host is used as
+    /// given. Anything else is refused.
     pub fn resolve(&self, url: &str) -> Result<String, ConnectionError> {
         let parsed = Url::parse(url).map_err(|_| ConnectionError::UntrustedHost {
             host: url.chars().take(80).collect(),
@@ -229,22 +231,20 @@ impl Connection {
             None => parsed.path().to_string(),
         };
         match &self.route {
-            Route::Relay { relay, .. } => {
-                if let Some(dc) = qualtrics_dc {
-                    if parsed.path().starts_with("/API/v3/") {
-                        return Ok(format!(
-                            "{}/{}{}",
-                            relay.as_str().trim_end_matches('/'),
-                            dc.as_str(),
-                            path_and_query
-                        ));
-                    }
-                    return Err(untrusted());
-                }
+            Route::Relay { relay, datacenter } => {
                 if same_origin(&parsed, relay) && parsed.path().starts_with(relay.path()) {
                     return Ok(parsed.to_string());
                 }
-                Err(untrusted())
+                let dc = qualtrics_dc.as_ref().unwrap_or(datacenter);
+                match path_and_query.find("/API/v3/") {
+                    Some(at) if qualtrics_dc.is_none() || at == 0 => Ok(format!(
+                        "{}/{}{}",
+                        relay.as_str().trim_end_matches('/'),
+                        dc.as_str(),
+                        &path_and_query[at..]
+                    )),
+                    _ => Err(untrusted()),
+                }
             }
             Route::Direct { base } => {
                 if same_origin(&parsed, base) || qualtrics_dc.is_some() {
@@ -376,13 +376,27 @@ mod tests {
                 .unwrap(),
             "http://127.0.0.1:8080/relay/co1/API/v3/users?offset=200"
         );
-        for bad in [
+        // Through the relay the relay decides the host: a nextPage on any other host (a stand-in
+        // behind the relay names its own) is followed by its API path and query, through the
+        // relay to this connection's datacenter, and never to the host it names.
+        for foreign in [
             "https://evil.example/API/v3/users?offset=100",
-            "http://az1.qualtrics.com/API/v3/users",
-            "https://az1.qualtrics.com:8443/API/v3/users",
-            "https://iad1.qualtrics.com.evil.example/API/v3/users",
+            "http://az1.qualtrics.com/API/v3/users?offset=100",
+            "https://az1.qualtrics.com:8443/API/v3/users?offset=100",
+            "https://iad1.qualtrics.com.evil.example/API/v3/users?offset=100",
+            "http://127.0.0.1:9999/relay/iad1/API/v3/users?offset=100",
+            "http://127.0.0.1:3000/sandbox/API/v3/users?offset=100",
+        ] {
+            assert_eq!(
+                conn.resolve(foreign).unwrap(),
+                "http://127.0.0.1:8080/relay/iad1/API/v3/users?offset=100",
+                "{foreign}"
+            );
+        }
+        for bad in [
             "https://iad1.qualtrics.com/oauth2/token",
-            "http://127.0.0.1:9999/relay/iad1/API/v3/users",
+            "https://evil.example/oauth2/token",
+            "https://evil.example/users",
             // Look-alike and non-ASCII hosts (url reads hosts as ASCII only: they do not parse).
             "https://\u{0456}ad1.qualtrics.com/API/v3/users",
             "https://iad1.qualtrics.c\u{00f6}m/API/v3/users",

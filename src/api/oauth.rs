@@ -165,6 +165,13 @@ impl AccessToken {
         now_ms.saturating_add(REFRESH_MARGIN_MS) < self.expires_at_ms
     }
 
+    /// The access token itself, for a host that must keep it out of what it prints (never to
+    /// log or show).
+    #[must_use]
+    pub fn secret(&self) -> &str {
+        &self.token
+    }
+
     /// The credential to send with API requests.
     #[must_use]
     pub fn auth(&self) -> Auth {

@@ -572,16 +572,15 @@ mod tests {
     }
 
     #[test]
-    fn next_page_to_a_foreign_host_is_refused() {
+    fn next_page_off_the_api_is_refused() {
+        // Through the relay a nextPage on any host is followed by its API path (the relay
+        // decides the host); one that leaves the API is refused, and the token stays here.
         let c = conn();
         let mut l = UserListing::users(&c);
         let err = l
             .on_response(
                 &c,
-                &page(
-                    &["UR_1"],
-                    Some("https://evil.example/API/v3/users?offset=1"),
-                ),
+                &page(&["UR_1"], Some("https://evil.example/steal?offset=1")),
             )
             .unwrap_err();
         assert!(err

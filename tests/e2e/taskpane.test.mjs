@@ -114,6 +114,10 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.ok(!everything.includes(server.adminToken), 'the token is not in the workbook');
   const remembered = await page.evaluate(() => [...OfficeRuntime.storage.all.values()].join());
   assert.ok(remembered.includes(server.adminToken), 'remembered in OfficeRuntime.storage, as asked');
+  // Unticking "Remember" forgets it at once, before any other click (a connection that then
+  // fails must not leave it stored).
+  await page.uncheck('#remember');
+  await page.waitForFunction(() => ![...OfficeRuntime.storage.all.values()].join().length);
   assert.deepEqual(page.problems, []);
 });
 

@@ -5,6 +5,22 @@
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
 //! [`EXIT_UNREACHABLE`].
 
+/// `println!` with every credential removed (see [`crate::secrets`]).
+macro_rules! say {
+    () => { println!() };
+    ($($t:tt)*) => { println!("{}", crate::secrets::redact(&format!($($t)*))) };
+}
+
+/// `print!` with every credential removed.
+macro_rules! say_raw {
+    ($($t:tt)*) => { print!("{}", crate::secrets::redact(&format!($($t)*))) };
+}
+
+/// `eprintln!` with every credential removed.
+macro_rules! say_err {
+    ($($t:tt)*) => { eprintln!("{}", crate::secrets::redact(&format!($($t)*))) };
+}
+
 pub mod session;
 pub mod sheets;
 
@@ -124,6 +140,10 @@ pub struct Target {
         global = true
     )]
     pub scope: String,
+    /// Allow a plain http:// --base-url or --relay on another machine (credentials then cross
+    /// the network unencrypted). Loopback addresses need no permission.
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
 }
 
 /// The subcommands.
@@ -263,9 +283,9 @@ pub async fn main(cli: Cli) -> i32 {
         Err(e) => {
             let code = e.exit_code();
             if json || sheets::JSON_STDIN.load(Ordering::SeqCst) {
-                println!("{}", json!({"error": e.to_string(), "exitCode": code}));
+                say!("{}", json!({"error": e.to_string(), "exitCode": code}));
             }
-            eprintln!("qualtrics-roster: {e}");
+            say_err!("qualtrics-roster: {e}");
             code
         }
     }
@@ -280,12 +300,12 @@ struct Output {
 impl Output {
     fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            say_err!("{text}");
         }
     }
 
     fn print_json(&self, value: &Value) {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(value).expect("JSON values serialise")
         );
@@ -306,7 +326,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                     "auth": if session.tokens.is_some() { "oauth" } else { "api token" },
                 }));
             } else {
-                println!(
+                say!(
                     "{} · brand {} · datacenter {} · {}",
                     who.user_name
                         .as_deref()
@@ -334,12 +354,12 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 out.print_json(&json!({"count": list.len(), "users": list}));
             } else {
                 if output.is_none() {
-                    print!(
+                    say_raw!(
                         "{}",
                         sheets::text_table(&users::users_table(list), Some(50))
                     );
                 }
-                println!("{} users", list.len());
+                say!("{} users", list.len());
             }
             Ok(EXIT_DONE)
         }
@@ -434,8 +454,8 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                     "notes": tables.notes, "membership": tables.long, "matrix": tables.matrix,
                 }));
             } else {
-                print!("{}", sheets::text_table(&counts, None));
-                println!(
+                say_raw!("{}", sheets::text_table(&counts, None));
+                say!(
                     "{} users · {} membership rows · {} requests",
                     tables.users,
                     tables.long.rows.len(),
@@ -516,7 +536,7 @@ fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliE
     match output {
         Some(path) => sheets::write_table(path, kind.as_str(), &table)?,
         None if out.json => out.print_json(&json!(table)),
-        None => print!("{}", table.to_csv().trim_start_matches('\u{feff}')),
+        None => say_raw!("{}", table.to_csv().trim_start_matches('\u{feff}')),
     }
     Ok(EXIT_DONE)
 }
@@ -643,12 +663,12 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
         }));
     } else {
         for e in &file_errors {
-            println!("{e}");
+            say!("{e}");
         }
         for p in &problems {
-            println!("row {}: {}", p.row, p.message);
+            say!("row {}: {}", p.row, p.message);
         }
-        println!(
+        say!(
             "{} · {} invalid{}",
             rows(table.rows.len()),
             refused.len(),
@@ -712,15 +732,15 @@ fn report_plan(planned: &SheetRun, input: &Input, kind: Kind, out: &Output, prin
         return;
     }
     if print_table && file_errors.is_empty() {
-        print!("{}", sheets::text_table(&planned.plan_table(), Some(50)));
+        say_raw!("{}", sheets::text_table(&planned.plan_table(), Some(50)));
     }
     for e in &file_errors {
-        println!("{e}");
+        say!("{e}");
     }
     for p in problems.iter().take(50) {
-        println!("row {}: {}", p.row, p.message);
+        say!("row {}: {}", p.row, p.message);
     }
-    println!("{}", summary_line(&counts, input.table.rows.len()));
+    say!("{}", summary_line(&counts, input.table.rows.len()));
 }
 
 fn summary_line(counts: &[(String, usize)], count: usize) -> String {
@@ -774,7 +794,7 @@ impl<'a> Runner<'a> {
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 flag.store(true, Ordering::SeqCst);
-                eprintln!("\nStopping: requests on their way are finished, rows not yet sent are skipped.");
+                say_err!("\nStopping: requests on their way are finished, rows not yet sent are skipped.");
             }
         });
         // The connection's own requests (whoami, a token) come first in the audit.
@@ -974,18 +994,18 @@ async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliErro
     } else {
         for o in &outcomes {
             if matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Skipped) {
-                println!("row {}: {}", o.row(), o.message());
+                say!("row {}: {}", o.row(), o.message());
             }
         }
         let parts: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!(
+        say!(
             "{}: {} · {requests} request{}",
             rows(outcomes.len()),
             parts.join(" · "),
             if requests == 1 { "" } else { "s" }
         );
         if let Some(why) = &stopped {
-            println!("The run stopped: {}", why.trim_start_matches("not sent: "));
+            say!("The run stopped: {}", why.trim_start_matches("not sent: "));
         }
     }
     Ok(code)

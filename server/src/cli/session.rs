@@ -50,6 +50,10 @@ impl Session {
     /// moves to the brand's own datacenter when Qualtrics names another one.
     pub async fn open(target: &Target) -> Result<Session, CliError> {
         let secret = read_secret(target.credentials.as_deref())?;
+        match &secret {
+            Secret::ApiToken(t) => crate::secrets::remember(t),
+            Secret::Client { secret, .. } => crate::secrets::remember(secret),
+        }
         let transport = Transport::new();
         let mut notes = Vec::new();
         let given_dc = target
@@ -142,6 +146,12 @@ enum Route {
 
 impl Route {
     fn of(target: &Target, dc: &str) -> Result<Route, CliError> {
+        for url in [target.base_url.as_deref(), target.relay.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            refuse_plain_http(url, target.insecure_http)?;
+        }
         if let Some(base) = target.base_url.as_deref() {
             return Ok(Route::Direct(base.trim().to_string()));
         }
@@ -182,6 +192,27 @@ impl Route {
             Route::Relay { relay, dc } => format!("{relay} (datacenter {dc})"),
         }
     }
+}
+
+/// Credentials never go over plain `http://` to another machine: only to this one (loopback:
+/// the sandbox, a relay on the same host), or when the user says `--insecure-http`.
+fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), CliError> {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return Ok(()); // the connection reports the malformed URL itself
+    };
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if parsed.scheme() == "http" && !loopback && !allowed {
+        return Err(CliError::Input(format!(
+            "Refusing to send credentials over plain http to {}: use an https:// address, or add --insecure-http if this network is trusted. Nothing was sent.",
+            parsed.host_str().unwrap_or("?")
+        )));
+    }
+    Ok(())
 }
 
 /// An API failure in CLI terms: credentials refused is an auth failure, the rest is Qualtrics

@@ -197,6 +197,29 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
     let is_xlsx = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    // Every cell as Qualtrics' answers left it, less any credential they echoed.
+    let redacted: Vec<Table> = tables
+        .iter()
+        .map(|(_, t)| Table {
+            columns: t.columns.clone(),
+            rows: t
+                .rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| Cell::from(crate::secrets::redact(c)))
+                        .collect()
+                })
+                .collect(),
+            row_numbers: t.row_numbers.clone(),
+        })
+        .collect();
+    let tables: Vec<(&str, &Table)> = tables
+        .iter()
+        .zip(&redacted)
+        .map(|((name, _), t)| (*name, t))
+        .collect();
+    let tables = tables.as_slice();
     let bytes = if is_xlsx {
         let now = crate::client::unix_millis() / 1000;
         qualtrics_roster_xlsx::write_workbook(tables, now)
@@ -207,8 +230,28 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
             .map(|(_, t)| t.to_csv().into_bytes())
             .unwrap_or_default()
     };
-    std::fs::write(path, bytes)
+    private_file(path, false)
+        .and_then(|mut f| f.write_all(&bytes))
         .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
+}
+
+/// Opens `path` for writing (truncated, or appended to with `append`), created readable by its
+/// owner only: outcome, audit and journal files hold people's names, e-mail addresses and ids.
+/// A file that already exists keeps its permissions.
+fn private_file(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// The journal of earlier runs of a sheet: one JSON entry a line; a torn last line (the
@@ -236,10 +279,7 @@ pub struct AppendFile(std::fs::File);
 impl AppendFile {
     /// Opens (creating) `path` for appending.
     pub fn open(path: &Path) -> Result<AppendFile, CliError> {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        private_file(path, true)
             .map(AppendFile)
             .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
     }
@@ -249,7 +289,7 @@ impl AppendFile {
         if text.is_empty() {
             return;
         }
-        let _ = self.0.write_all(text.as_bytes());
+        let _ = self.0.write_all(crate::secrets::redact(text).as_bytes());
         let _ = self.0.sync_data();
     }
 }

@@ -20,7 +20,7 @@ pub struct Server {
     pub oauth_client: (String, String),
     child: Child,
     pub stderr: Arc<Mutex<String>>,
-    _www: tempdir::Dir,
+    www: tempdir::Dir,
 }
 
 mod tempdir {
@@ -145,7 +145,7 @@ impl Server {
             oauth_client,
             child,
             stderr,
-            _www: www,
+            www,
         }
     }
 
@@ -167,6 +167,11 @@ impl Server {
     }
 
     /// Sends raw bytes for a GET of `path` (no client-side normalisation) and returns status + body.
+    /// The folder the server serves as its `www`.
+    pub fn www(&self) -> &std::path::Path {
+        &self.www.0
+    }
+
     pub fn raw_get(&self, path: &str, token: &str) -> (u16, String) {
         let addr = self.url.trim_start_matches("http://");
         let mut s = TcpStream::connect(addr).unwrap();
