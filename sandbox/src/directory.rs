@@ -69,6 +69,9 @@ pub struct ImportJob {
 pub const POLLS_PER_JOB: u32 = 3;
 /// Jobs running at once before 409.
 pub const MAX_CONCURRENT_JOBS: usize = 10;
+/// Finished jobs kept for their results; older ones are forgotten (their ids then answer
+/// 404), so a long-running sandbox's memory stays bounded.
+pub const MAX_KEPT_JOBS: usize = 1000;
 
 /// The CX directory.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +81,8 @@ pub struct Directory {
     /// Import jobs by id.
     pub jobs: HashMap<String, ImportJob>,
     counter: u64,
+    /// Job ids in the order they were made (for forgetting the oldest finished ones).
+    job_order: std::collections::VecDeque<String>,
 }
 
 impl Directory {
@@ -115,6 +120,24 @@ impl Directory {
             .collect();
         let next = (skip + page_size < matching.len()).then(|| skip_token(skip + page_size));
         (page, next)
+    }
+
+    /// Keeps a new job, forgetting the oldest finished jobs beyond [`MAX_KEPT_JOBS`].
+    pub fn add_job(&mut self, job: ImportJob) {
+        self.job_order.push_back(job.job_id.clone());
+        self.jobs.insert(job.job_id.clone(), job);
+        while self.jobs.len() > MAX_KEPT_JOBS {
+            let Some(pos) = self
+                .job_order
+                .iter()
+                .position(|id| self.jobs.get(id).is_none_or(|j| j.result.is_some()))
+            else {
+                break; // every kept job is still running (at most MAX_CONCURRENT_JOBS)
+            };
+            if let Some(id) = self.job_order.remove(pos) {
+                self.jobs.remove(&id);
+            }
+        }
     }
 
     /// Jobs that have not finished.
@@ -251,6 +274,30 @@ pub fn seed_metadata(rng: &mut impl Rng) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_jobs_beyond_the_limit_are_forgotten_oldest_first() {
+        let mut d = Directory::default();
+        let job = |n: usize, done: bool| ImportJob {
+            job_id: format!("IMJ_{n}"),
+            result_id: format!("IMR_{n}"),
+            created: String::new(),
+            polls: 0,
+            request: Vec::new(),
+            result: done.then(|| serde_json::json!({})),
+        };
+        d.add_job(job(0, false));
+        for n in 1..=MAX_KEPT_JOBS + 50 {
+            d.add_job(job(n, true));
+        }
+        assert_eq!(d.jobs.len(), MAX_KEPT_JOBS);
+        assert!(d.jobs.contains_key("IMJ_0"), "a running job is kept");
+        assert!(
+            !d.jobs.contains_key("IMJ_1"),
+            "the oldest finished one went first"
+        );
+        assert!(d.jobs.contains_key(&format!("IMJ_{}", MAX_KEPT_JOBS + 50)));
+    }
 
     fn participant(uid: &str, meta: &[(&str, &str)]) -> Value {
         json!({"uniqueIdentifier": uid, "firstName": "A", "lastName": "B", "email": "a@b.c",

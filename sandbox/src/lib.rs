@@ -1354,17 +1354,14 @@ fn directory_call(
             }
             let job_id = brand.mint_id("IMJ_");
             let result_id = brand.mint_id("IMR_");
-            brand.directory.jobs.insert(
-                job_id.clone(),
-                directory::ImportJob {
-                    job_id: job_id.clone(),
-                    result_id,
-                    created: "2026-11-22T00:00:00Z".into(),
-                    polls: 0,
-                    request: participants,
-                    result: None,
-                },
-            );
+            brand.directory.add_job(directory::ImportJob {
+                job_id: job_id.clone(),
+                result_id,
+                created: "2026-11-22T00:00:00Z".into(),
+                polls: 0,
+                request: participants,
+                result: None,
+            });
             Answer::flat(StatusCode::CREATED, json!({"jobId": job_id}))
         }
         (&Method::GET, ["import-participants", "results", result_id]) => {

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod limits;
 pub mod relay;
 pub mod secrets;
 /// The sandbox brand (its own crate), re-exported for the server's tests and benchmarks.
@@ -28,8 +29,13 @@ use sandbox::{Sandbox, SandboxConfig};
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// The task pane's policy: the page's, plus Office.js from Microsoft's CDN (Office requires
-/// add-ins to load it from there). API calls still go to this origin only.
-pub const TASKPANE_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' https://appsforoffice.microsoft.com; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' https://appsforoffice.microsoft.com; frame-src https://appsforoffice.microsoft.com; object-src 'none'; base-uri 'self'; form-action 'self'";
+/// add-ins to load it from there). API calls still go to this origin only. Only Office may
+/// frame it: the Microsoft 365 hosts Microsoft documents for `frame-ancestors`
+/// (`*.cloud.microsoft`, `*.office.com`, `*.microsoft365.com`), plus the hosts Excel on the web
+/// frames add-ins from (`*.officeapps.live.com`, `*.sharepoint.com`; not in that list, so
+/// accepted as plausible). Desktop Excel shows the pane as a top-level page, which
+/// `frame-ancestors` does not restrict.
+pub const TASKPANE_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' https://appsforoffice.microsoft.com; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' https://appsforoffice.microsoft.com; frame-src https://appsforoffice.microsoft.com; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self' https://*.cloud.microsoft https://*.office.com https://*.microsoft365.com https://*.officeapps.live.com https://*.sharepoint.com";
 
 /// Sets the Content-Security-Policy by page: the task pane's for `taskpane.html`, the page's
 /// for everything else.
@@ -82,6 +88,10 @@ pub struct ServerConfig {
     pub relay_upstream: Upstream,
     /// Print one line per relayed request on stderr.
     pub log_relay: bool,
+    /// Time limits and caps (see [`limits`]).
+    pub limits: limits::Limits,
+    /// Who may use the relay, and how fast.
+    pub relay_access: relay::Access,
 }
 
 impl ServerConfig {
@@ -93,7 +103,12 @@ impl ServerConfig {
 
 /// The whole application.
 pub fn app(config: ServerConfig) -> Router {
-    let relay = Relay::new(config.relay_upstream, config.log_relay);
+    let relay = Relay::new(
+        config.relay_upstream,
+        config.log_relay,
+        config.limits.max_relayed,
+        config.relay_access,
+    );
     let statics = ServeDir::new(&config.www).append_index_html_on_directories(true);
     let static_headers = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
@@ -117,5 +132,9 @@ pub fn app(config: ServerConfig) -> Router {
         router = router.nest("/sandbox", sandbox::router(sb));
     }
     let router = router.layer(axum::middleware::from_fn(relay::answer_headers));
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        config.limits.request,
+    ));
     router.fallback_service(static_headers.service(statics))
 }

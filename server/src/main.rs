@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use roster_server::limits::Limits;
 use roster_server::relay::Upstream;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
@@ -76,6 +77,27 @@ struct Args {
     /// No sandbox brand (the default; kept so older scripts still start).
     #[arg(long, hide = true, conflicts_with = "sandbox")]
     no_sandbox: bool,
+    /// Milliseconds a client has to send a request's headers (slow clients are cut off).
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+    /// An origin whose pages may call the relay (e.g. https://roster.example.org); repeat, or
+    /// separate with commas. None given: any (the page is normally on the relay's own origin).
+    #[arg(
+        long = "allowed-origin",
+        env = "ROSTER_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Relayed requests per minute per client (its address, or behind a proxy on this machine
+    /// the first X-Forwarded-For address); 0: no limit.
+    #[arg(long, env = "ROSTER_RELAY_RATE_PER_MINUTE", default_value_t = 0)]
+    relay_rate_per_minute: u32,
+    /// Relayed requests in flight at once; more are answered 503 (bodies up to 16 MB each).
+    #[arg(long, env = "ROSTER_MAX_RELAYED", default_value_t = 32)]
+    max_relayed: usize,
     /// Let the sandbox answer CORS preflights (Qualtrics, as far as is known, does not).
     #[arg(long, env = "ROSTER_SANDBOX_CORS")]
     sandbox_cors: bool,
@@ -167,11 +189,22 @@ async fn run(args: Args) -> Result<(), String> {
             sb.admin_token()
         )
     });
+    let limits = Limits {
+        header_read: std::time::Duration::from_millis(args.header_timeout_ms.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_relayed: args.max_relayed.max(1),
+        ..Limits::default()
+    };
     let app = app(ServerConfig {
         www: args.www,
         sandbox,
         relay_upstream,
         log_relay: !args.quiet,
+        limits,
+        relay_access: roster_server::relay::Access::new(
+            args.allowed_origins,
+            args.relay_rate_per_minute,
+        ),
     });
     let https = match (args.https_port, &args.tls_cert, &args.tls_key) {
         (Some(port), Some(cert), Some(key)) => {
@@ -213,12 +246,11 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(line) = sandbox_line {
         println!("{line}");
     }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string());
+    roster_server::limits::serve(listener, app, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    let served = Ok(());
     if let Some(h) = https {
         h.abort();
     }

@@ -47,6 +47,90 @@ pub struct Relay {
     upstream: Upstream,
     client: reqwest::Client,
     log: bool,
+    /// Places for relayed requests in flight (each holds one while its body is read and sent).
+    places: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Who may use the relay and how fast.
+    access: std::sync::Arc<Access>,
+}
+
+/// Optional limits on who uses the relay: the origins whose pages may call it, and requests
+/// per minute per client.
+#[derive(Debug, Default)]
+pub struct Access {
+    /// Origins (`https://roster.example.org`) allowed to call the relay from a browser; empty:
+    /// any. A request without an `Origin` header (a same-origin GET, a command-line client) is
+    /// not refused by this.
+    pub allowed_origins: Vec<String>,
+    /// Relayed requests per minute per client (its address; behind a proxy on this machine,
+    /// the first `X-Forwarded-For` address); 0: no limit.
+    pub per_client_per_minute: u32,
+    /// Each client's recent requests: (window start in ms, count).
+    counts: std::sync::Mutex<std::collections::HashMap<String, (u64, u32)>>,
+}
+
+impl Access {
+    /// Limits for the relay (see the fields).
+    pub fn new(allowed_origins: Vec<String>, per_client_per_minute: u32) -> Access {
+        Access {
+            allowed_origins: allowed_origins
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            per_client_per_minute,
+            counts: Default::default(),
+        }
+    }
+
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        match headers.get("origin").and_then(|v| v.to_str().ok()) {
+            None => true,
+            Some(_) if self.allowed_origins.is_empty() => true,
+            Some(origin) => self
+                .allowed_origins
+                .iter()
+                .any(|o| *o == origin.trim().to_ascii_lowercase()),
+        }
+    }
+
+    /// Counts a request of `client` at `now_ms`; false when it is over the limit this minute.
+    fn admit(&self, client: &str, now_ms: u64) -> bool {
+        if self.per_client_per_minute == 0 {
+            return true;
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if counts.len() > 100_000 {
+            counts.retain(|_, (start, _)| now_ms.saturating_sub(*start) < 60_000);
+        }
+        let entry = counts.entry(client.to_string()).or_insert((now_ms, 0));
+        if now_ms.saturating_sub(entry.0) >= 60_000 {
+            *entry = (now_ms, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.per_client_per_minute
+    }
+}
+
+/// The client a request comes from: its peer address, or, when that is this machine (a
+/// reverse proxy in front), the first address of `X-Forwarded-For`.
+fn client_of(parts: &axum::http::request::Parts) -> String {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = || {
+        parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+    };
+    match peer {
+        Some(ip) if ip.is_loopback() => forwarded().unwrap_or_else(|| ip.to_string()),
+        Some(ip) => ip.to_string(),
+        None => forwarded().unwrap_or_default(),
+    }
 }
 
 /// Why the relay refused a request before sending anything.
@@ -129,8 +213,9 @@ pub fn target_url(relay_path: &str, query: Option<&str>) -> Result<(String, Url)
 }
 
 impl Relay {
-    /// A relay to `upstream`; `log` prints one line per relayed request to stderr.
-    pub fn new(upstream: Upstream, log: bool) -> Relay {
+    /// A relay to `upstream`; `log` prints one line per relayed request to stderr; at most
+    /// `max_in_flight` requests are relayed at once (more are answered 503 at once).
+    pub fn new(upstream: Upstream, log: bool, max_in_flight: usize, access: Access) -> Relay {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(120))
@@ -141,6 +226,8 @@ impl Relay {
             upstream,
             client,
             log,
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1))),
+            access: std::sync::Arc::new(access),
         }
     }
 }
@@ -149,6 +236,27 @@ impl Relay {
 /// a byte of the body is read; only a JSON answer comes back.
 pub async fn handle(State(relay): State<Relay>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
+    if !relay.access.origin_allowed(&parts.headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "RELAY_ORIGIN_REFUSED",
+            "This relay serves only its own organisation's pages: the page calling it is not on its list of allowed origins.",
+        );
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if !relay.access.admit(&client_of(&parts), now_ms) {
+        let mut slow_down = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RELAY_RATE_LIMIT",
+            "Too many requests from this client for the relay this minute: wait a moment.",
+        );
+        slow_down
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static("10"));
+        return slow_down;
+    }
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let relay_path = uri.path().strip_prefix("/relay/").unwrap_or("");
     let (dc, target) = match target_url(relay_path, uri.query()) {
@@ -172,6 +280,16 @@ pub async fn handle(State(relay): State<Relay>, request: axum::extract::Request)
             "The relay forwards GET, POST, PUT and DELETE only.",
         );
     }
+    let Ok(_place) = relay.places.clone().try_acquire_owned() else {
+        let mut busy = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "RELAY_BUSY",
+            "The relay is carrying as many requests as it allows at once: try again in a moment.",
+        );
+        busy.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
+        return busy;
+    };
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

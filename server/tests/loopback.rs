@@ -338,6 +338,11 @@ async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without(
         csp.contains("connect-src 'self' https://appsforoffice.microsoft.com"),
         "{csp}"
     );
+    // Only Office's hosts may frame the pane (clickjacking).
+    assert!(
+        csp.contains("frame-ancestors 'self' https://*.cloud.microsoft https://*.office.com"),
+        "{csp}"
+    );
     let index = client.get(format!("{https_url}/")).send().await.unwrap();
     assert_eq!(index.status().as_u16(), 200);
     let csp = index.headers()["content-security-policy"].to_str().unwrap();
@@ -547,4 +552,192 @@ async fn static_files_stay_inside_www_and_the_page_is_not_framed() {
         .to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let _ = std::fs::remove_file(&secret);
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_a_flood_of_connections_does_not_stop_the_server() {
+    use std::io::{Read, Write};
+    let server = Server::start_plain(&["--max-connections", "20", "--header-timeout-ms", "400"]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    // 30 clients that never finish their headers (slowloris): 20 are held, 10 closed at once.
+    let mut slow: Vec<std::net::TcpStream> = (0..30)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(s, "GET / HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ").unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    // Each is closed by the server: at once over the cap, after the header timeout otherwise.
+    for s in &mut slow {
+        let mut buf = [0u8; 256];
+        match s.read(&mut buf) {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                assert!(n == 0 || text.starts_with("HTTP/1.1 408"), "{text}");
+            }
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ),
+                "{e}"
+            ),
+        }
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "cut off in time"
+    );
+    // And the server answers normally.
+    let (status, _) = server.raw_get("/", "");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn relayed_requests_over_the_cap_are_answered_busy_at_once() {
+    // A stand-in upstream that answers after a second: two places, four requests at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        axum::Json(serde_json::json!({"result": {}, "meta": {}}))
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = Server::start_plain(&[
+        "--relay-upstream",
+        &format!("http://127.0.0.1:{port}"),
+        "--max-relayed",
+        "2",
+    ]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
+    let sends: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(client.get(&url).header("x-api-token", "t").send()))
+        .collect();
+    let mut answers = Vec::new();
+    for s in sends {
+        answers.push(s.await.unwrap().unwrap());
+    }
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 503, 503]);
+    let busy = answers.into_iter().find(|a| a.status() == 503).unwrap();
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(busy.text().await.unwrap().contains("RELAY_BUSY"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_large_bodies_stays_within_the_memory_budget() {
+    // Budget: at most --max-relayed bodies in memory at once (here 4 x 8 MB), plus the
+    // server's own ~30 MB. Without the cap, 40 clients sending 8 MB each would hold 320 MB.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        axum::Json(serde_json::json!({"result": {}, "meta": {}}))
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = Server::start_plain(&[
+        "--relay-upstream",
+        &format!("http://127.0.0.1:{port}"),
+        "--max-relayed",
+        "4",
+    ]);
+    let before = server.rss_bytes();
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{}/relay/iad1/API/v3/employee-directories/cx/import-participants",
+        server.url
+    );
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let sends: Vec<_> = (0..40)
+        .map(|_| {
+            let request = client
+                .post(&url)
+                .header("x-api-token", "t")
+                .header("content-type", "application/json")
+                .body(body.clone());
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let mut peak = 0;
+    let watch = async {
+        loop {
+            peak = peak.max(server.rss_bytes());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let all = async {
+        let mut statuses = Vec::new();
+        for s in sends {
+            statuses.push(s.await.unwrap().map(|r| r.status().as_u16()).unwrap_or(0));
+        }
+        statuses
+    };
+    let statuses = tokio::select! {
+        s = all => s,
+        () = watch => unreachable!(),
+    };
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown < 4 * 8 * 1024 * 1024 + 48 * 1024 * 1024,
+        "peak grew by {} MB (before {} MB)",
+        grown / (1024 * 1024),
+        before / (1024 * 1024)
+    );
+}
+
+#[tokio::test]
+async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client() {
+    let server = Server::start(&[
+        "--relay-upstream",
+        "sandbox",
+        "--allowed-origin",
+        "https://roster.example.org",
+        "--relay-rate-per-minute",
+        "5",
+    ]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
+    let get = |origin: Option<&str>, forwarded: &str| {
+        let mut r = client
+            .get(&url)
+            .header("x-api-token", &server.admin_token)
+            .header("x-forwarded-for", forwarded);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    // Another site's page is refused; the organisation's page and a client without Origin pass.
+    let r = get(Some("https://evil.example"), "10.1.1.1").await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("RELAY_ORIGIN_REFUSED"));
+    assert_eq!(
+        get(Some("https://roster.example.org"), "10.1.1.1")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // Five a minute per client (behind a local proxy: its X-Forwarded-For address).
+    for _ in 0..4 {
+        assert_eq!(get(None, "10.1.1.1").await.unwrap().status().as_u16(), 200);
+    }
+    let over = get(None, "10.1.1.1").await.unwrap();
+    assert_eq!(over.status().as_u16(), 429);
+    assert_eq!(over.headers()["retry-after"], "10");
+    assert_eq!(
+        get(None, "10.2.2.2").await.unwrap().status().as_u16(),
+        200,
+        "another client goes on"
+    );
 }

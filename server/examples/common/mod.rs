@@ -25,6 +25,8 @@ pub async fn serve_sandbox(config: &SandboxConfig) -> Sandbox {
         sandbox: Some(sandbox),
         relay_upstream: Upstream::Qualtrics,
         log_relay: false,
+        limits: roster_server::limits::Limits::default(),
+        relay_access: roster_server::relay::Access::default(),
     });
     tokio::spawn(async move { axum::serve(listener, router).await });
     let conn = Connection::direct(

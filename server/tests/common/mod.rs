@@ -167,6 +167,18 @@ impl Server {
     }
 
     /// Sends raw bytes for a GET of `path` (no client-side normalisation) and returns status + body.
+    /// The server process's resident memory, in bytes (Linux).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
     /// The folder the server serves as its `www`.
     pub fn www(&self) -> &std::path::Path {
         &self.www.0
