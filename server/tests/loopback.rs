@@ -741,3 +741,30 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
         "another client goes on"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_relay_a_next_page_naming_the_upstreams_own_host_is_followed() {
+    // An upstream stand-in whose nextPage names its own host (it ignores X-Forwarded-Host).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        "/API/v3/users",
+        axum::routing::get(
+            move |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                let (id, next) = match q.get("offset") {
+                    None => ("UR_0000000000000p1", serde_json::json!(format!("http://127.0.0.1:{port}/API/v3/users?offset=1"))),
+                    Some(_) => ("UR_0000000000000p2", serde_json::Value::Null),
+                };
+                axum::Json(serde_json::json!({"result": {"elements": [{"id": id}], "nextPage": next}, "meta": {}}))
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = Server::start_plain(&["--relay-upstream", &format!("http://127.0.0.1:{port}")]);
+    let users = roster_server::client::Transport::new()
+        .list_users(&server.relay("iad1", "token"))
+        .await
+        .expect("both pages, through the relay");
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["UR_0000000000000p1", "UR_0000000000000p2"]);
+}
