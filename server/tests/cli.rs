@@ -842,8 +842,6 @@ async fn a_credential_echoed_by_an_answer_is_printed_nowhere_and_output_files_ar
     use axum::routing::{get, put};
     use std::os::unix::fs::PermissionsExt;
     // A stand-in brand whose refusal quotes the token it was sent (as a careless proxy might).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new()
         .route(
             "/API/v3/whoami",
@@ -871,7 +869,7 @@ async fn a_credential_echoed_by_an_answer_is_printed_nowhere_and_output_files_ar
                 )
             }),
         );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
     let token = "SecretToken-1234567890abcdef";
     let base = format!("http://127.0.0.1:{port}/API/v3");
     let env = [

@@ -217,8 +217,6 @@ async fn relay_refuses_every_target_but_a_datacenter() {
 #[tokio::test]
 async fn relay_reports_an_unreachable_host_and_never_follows_redirects() {
     // A stand-in upstream that redirects elsewhere.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new().fallback(|| async {
         (
             axum::http::StatusCode::FOUND,
@@ -226,7 +224,7 @@ async fn relay_reports_an_unreachable_host_and_never_follows_redirects() {
             "",
         )
     });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
 
     let redirecting = Server::start(&["--relay-upstream", &format!("http://127.0.0.1:{port}")]);
     let conn = redirecting.relay("iad1", "abc");
@@ -378,8 +376,6 @@ async fn the_sandbox_is_off_unless_asked_for() {
 /// page), `/API/v3/echo` answers JSON saying which credential headers arrived.
 async fn stand_in_upstream() -> u16 {
     use axum::routing::any;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new()
         .route(
             "/API/v3/html",
@@ -405,7 +401,7 @@ async fn stand_in_upstream() -> u16 {
                 axum::Json(serde_json::json!({"authorization": auth}))
             }),
         );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
     port
 }
 
@@ -599,13 +595,11 @@ async fn slow_clients_are_cut_off_and_a_flood_of_connections_does_not_stop_the_s
 #[tokio::test]
 async fn relayed_requests_over_the_cap_are_answered_busy_at_once() {
     // A stand-in upstream that answers after a second: two places, four requests at once.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new().fallback(|| async {
         tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
         axum::Json(serde_json::json!({"result": {}, "meta": {}}))
     });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
     let server = Server::start_plain(&[
         "--relay-upstream",
         &format!("http://127.0.0.1:{port}"),
@@ -633,13 +627,11 @@ async fn relayed_requests_over_the_cap_are_answered_busy_at_once() {
 async fn a_flood_of_large_bodies_stays_within_the_memory_budget() {
     // Budget: at most --max-relayed bodies in memory at once (here 4 x 8 MB), plus the
     // server's own ~30 MB. Without the cap, 40 clients sending 8 MB each would hold 320 MB.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new().fallback(|| async {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         axum::Json(serde_json::json!({"result": {}, "meta": {}}))
     });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
     let server = Server::start_plain(&[
         "--relay-upstream",
         &format!("http://127.0.0.1:{port}"),
@@ -745,21 +737,21 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_the_relay_a_next_page_naming_the_upstreams_own_host_is_followed() {
     // An upstream stand-in whose nextPage names its own host (it ignores X-Forwarded-Host).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let app = axum::Router::new().route(
         "/API/v3/users",
         axum::routing::get(
-            move |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            |q: axum::extract::Query<std::collections::HashMap<String, String>>,
+             headers: axum::http::HeaderMap| async move {
+                let host = headers["host"].to_str().unwrap().to_string();
                 let (id, next) = match q.get("offset") {
-                    None => ("UR_0000000000000p1", serde_json::json!(format!("http://127.0.0.1:{port}/API/v3/users?offset=1"))),
+                    None => ("UR_0000000000000p1", serde_json::json!(format!("http://{host}/API/v3/users?offset=1"))),
                     Some(_) => ("UR_0000000000000p2", serde_json::Value::Null),
                 };
                 axum::Json(serde_json::json!({"result": {"elements": [{"id": id}], "nextPage": next}, "meta": {}}))
             },
         ),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = common::serve_stand_in(app).await;
     let server = Server::start_plain(&["--relay-upstream", &format!("http://127.0.0.1:{port}")]);
     let users = roster_server::client::Transport::new()
         .list_users(&server.relay("iad1", "token"))

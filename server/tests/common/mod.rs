@@ -276,3 +276,12 @@ pub fn flips(
         wanted,
     )
 }
+
+/// Serves `app` on a free loopback port in this process (a stand-in upstream or brand) and
+/// returns the port.
+pub async fn serve_stand_in(app: axum::Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
