@@ -66,6 +66,8 @@ export async function startApp(makeHost) {
   const makeClient = (spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter, spec.token) : RosterClient.direct(spec.url, spec.token));
 
   async function connect() {
+    // Another connection (or brand) makes every plan stale.
+    for (const flow of [lifecycle, provision, membership]) flow.invalidate();
     state.client?.free();
     state.client = null;
     show($('notice'), '');
@@ -206,6 +208,19 @@ export async function startApp(makeHost) {
   on('list-users', err, listUsers);
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
   on('download-xlsx', err, async () => host.downloadWorkbook(['Users'], 'qualtrics-users.xlsx'));
+  // What a plan was made from: changing any of it forgets the plan (Apply off, table cleared).
+  const planInputs = {
+    'lc-': ['lc-file', 'lc-paste', 'lc-default'],
+    'pv-': ['pv-file', 'pv-paste', 'pv-route', 'pv-types'],
+    'mb-': ['mb-file', 'mb-paste', 'rl-file', 'rl-paste', 'mp-filter'],
+  };
+  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
+    for (const id of planInputs[prefix]) {
+      for (const type of ['input', 'change']) $(id)?.addEventListener(type, () => flow.invalidate());
+    }
+    // The workbook sheet picker appears after a first read.
+    document.addEventListener('change', (e) => { if (e.target?.id === `${prefix}sheet`) flow.invalidate(); });
+  }
   for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);

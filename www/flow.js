@@ -61,12 +61,27 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     }
   }
 
-  async function plan() {
+  /**
+   * Forgets the plan: the file, the pasted rows, an option or the connection changed, so the
+   * plan shown is no longer what Apply would send. Apply is disabled and the plan table
+   * cleared. (A running apply goes on: it sends exactly the plan it started with.)
+   */
+  function invalidate() {
+    if (state.applying) return;
     state.run?.free();
     Object.assign(state, { run: null, plan: null, applied: false });
     show(el('note'), '');
     el('summary').textContent = '';
     listProblems([]);
+    const table = el('table');
+    table?.querySelector('thead')?.replaceChildren();
+    table?.querySelector('tbody')?.replaceChildren();
+    refreshButtons();
+  }
+
+  async function plan() {
+    // A plan that fails (an unreadable file) leaves no older plan on screen either.
+    invalidate();
     state.input = await host.readTable(prefix, kind);
     // The core's key for this table's journal (the worker computed it for a file it holds).
     state.id = state.input.id ?? journalKey(kind, { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers });
@@ -165,5 +180,5 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
       host.download('outcomes.xlsx', await state.run.workbook(), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     },
   };
-  return { ...actions, refreshButtons, error };
+  return { ...actions, invalidate, refreshButtons, error };
 }

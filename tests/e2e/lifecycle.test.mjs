@@ -171,3 +171,48 @@ test('a file with no id column, an empty file and bad rows each get a clear mess
     server.stop();
   }
 });
+
+test('a plan is forgotten as soon as its input changes: another file, edited rows, another option', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox']);
+  try {
+    const users = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 3);
+    const page = await openPage(browser, server.url + '/');
+    await connectViaRelay(page, server);
+    const planned = async () => {
+      await page.click('#lc-plan');
+      await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+      assert.equal(await page.isEnabled('#lc-apply'), true);
+      assert.ok(await page.locator('#lc-table tbody tr').count() > 0);
+    };
+    const forgotten = async (what) => {
+      assert.equal(await page.isEnabled('#lc-apply'), false, `${what}: Apply is off`);
+      assert.equal(await page.textContent('#lc-summary'), '', `${what}: no summary`);
+      assert.equal(await page.locator('#lc-table tbody tr').count(), 0, `${what}: no plan table`);
+    };
+    // File A planned, then file B chosen without pressing Plan: A's plan cannot be applied.
+    const file = (name, rows) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(['Username,Action', ...rows].join('\n')) });
+    await page.setInputFiles('#lc-file', file('a.csv', [`${users[0].username},disable`]));
+    await planned();
+    await page.setInputFiles('#lc-file', file('b.csv', [`${users[1].username},disable`]));
+    await forgotten('another file');
+    // Pasted rows edited, and an option changed.
+    await page.setInputFiles('#lc-file', []);
+    await page.fill('#lc-paste', `Username,Action\n${users[2].username},disable`);
+    await planned();
+    await page.fill('#lc-paste', `Username,Action\n${users[2].username},disable\n${users[0].username},disable`);
+    await forgotten('edited rows');
+    await planned();
+    await page.selectOption('#lc-default', 'enable');
+    await forgotten('another option');
+    // A file that cannot be read leaves no older plan on screen under its message.
+    await planned();
+    await page.fill('#lc-paste', '');
+    await page.setInputFiles('#lc-file', { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.from('') });
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => !document.getElementById('lc-error').hidden);
+    await forgotten('an unreadable file');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
