@@ -663,11 +663,7 @@ impl ProvisionPlanOptions {
                 Route::AccountAndAttributes
             },
             today: Date::from_unix_millis(now_ms()),
-            user_types: self
-                .user_types
-                .iter()
-                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-                .collect(),
+            user_types: self.user_types.clone(),
             divisions: Default::default(),
             job_size: self.job_size,
         }

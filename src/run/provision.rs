@@ -169,6 +169,20 @@ impl ApplyPhases {
     }
 }
 
+/// Options as every host means them: a job size of 0 is the default, and user type names are
+/// matched trimmed and ignoring case (the hosts pass them as the user typed them).
+fn normalised(mut options: ProvisionOptions) -> ProvisionOptions {
+    if options.job_size == 0 {
+        options.job_size = DEFAULT_JOB_SIZE;
+    }
+    options.user_types = options
+        .user_types
+        .into_iter()
+        .map(|(name, id)| (name.trim().to_lowercase(), id.trim().to_string()))
+        .collect();
+    options
+}
+
 #[derive(Debug)]
 enum Stage {
     Start,
@@ -197,10 +211,8 @@ impl ProvisionJob {
     /// A job for `table` with `options` (a job size of 0 means [`DEFAULT_JOB_SIZE`]); `journal`
     /// holds what an interrupted run of the same sheet finished.
     #[must_use]
-    pub fn new(table: Table, mut options: ProvisionOptions, journal: Vec<JournalEntry>) -> Self {
-        if options.job_size == 0 {
-            options.job_size = DEFAULT_JOB_SIZE;
-        }
+    pub fn new(table: Table, options: ProvisionOptions, journal: Vec<JournalEntry>) -> Self {
+        let options = normalised(options);
         ProvisionJob {
             input: Self::fingerprint(&table, &options),
             needs: provision::brand_needs(&table, options.route),
@@ -217,10 +229,7 @@ impl ProvisionJob {
     /// The fingerprint of a sheet and options, to compare with the plan's at apply.
     #[must_use]
     pub fn fingerprint(table: &Table, options: &ProvisionOptions) -> InputFingerprint {
-        let mut options = options.clone();
-        if options.job_size == 0 {
-            options.job_size = DEFAULT_JOB_SIZE;
-        }
+        let options = normalised(options.clone());
         InputFingerprint::new("provision", table, format!("{options:?}"))
     }
 

@@ -616,7 +616,7 @@ fn provision_options(sheet: &SheetArgs) -> Result<ProvisionOptions, CliError> {
                 "--user-type {pair:?}: give NAME=UT_ID, e.g. --user-type \"Participant=UT_abc123\"."
             )));
         };
-        user_types.insert(name.trim().to_lowercase(), id.trim().to_string());
+        user_types.insert(name.to_string(), id.to_string());
     }
     Ok(ProvisionOptions {
         route: if sheet.route == "directory" {
