@@ -690,3 +690,82 @@ fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
         Err(ApplyRefused::AlreadyApplied)
     );
 }
+
+/// Drives `run` from `now`, cancelling it at the first progress event of `phase`; returns the
+/// audit length and requests in flight at the cancel, and the phases seen after it.
+fn cancel_in<R: Run>(
+    brand: &Brand,
+    run: &mut R,
+    now: UnixMillis,
+    phase: &str,
+) -> ((usize, usize), BTreeSet<&'static str>) {
+    let sb = brand.sb.clone();
+    let mut at_cancel = None;
+    let mut later = BTreeSet::new();
+    simulate(
+        run,
+        now,
+        LATENCY_MS,
+        &mut |request, at| sb.handle(request, at),
+        &mut |_| None,
+        &mut |run, p, t| match at_cancel {
+            None if p.phase == phase => {
+                run.cancel(t);
+                at_cancel = Some((run.audit().len(), p.counts.in_flight));
+            }
+            Some(_) if p.phase != phase => {
+                later.insert(p.phase);
+            }
+            _ => {}
+        },
+    );
+    (
+        at_cancel.unwrap_or_else(|| panic!("no {phase} phase")),
+        later,
+    )
+}
+
+#[test]
+fn a_cancel_in_a_lifecycle_or_membership_phase_sends_nothing_more() {
+    // Lifecycle: cancelled while sending the changes.
+    let brand = Brand::new(SandboxConfig {
+        users: 400,
+        ..SandboxConfig::default()
+    });
+    let (table, _) = flips(&brand.users(T0), 300);
+    let options = lifecycle_options(T0);
+    let mut run = LifecycleRun::new(
+        brand.conn.clone(),
+        LifecycleJob::new(table.clone(), options.clone(), Vec::new()),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let (planned_at, _) = brand.drive(&mut run, T0);
+    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
+        .unwrap();
+    let ((audited, in_flight), later) = cancel_in(&brand, &mut run, planned_at, "changes");
+    assert!(run.audit().len() <= audited + in_flight);
+    assert!(later.is_empty(), "{later:?}");
+    let outcomes = run.job().outcomes();
+    assert_eq!(outcomes.len(), 300);
+    assert!(outcomes.iter().any(|o| o.status == OutcomeStatus::Skipped));
+
+    // Membership pull: cancelled while reading the groups' members: no snapshot, and why.
+    let brand = Brand::new(SandboxConfig::default());
+    let mut pull = MembershipRun::new(
+        brand.conn.clone(),
+        MembershipJob::pull(),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let ((audited, in_flight), later) = cancel_in(&brand, &mut pull, T0, "members");
+    assert!(pull.audit().len() <= audited + in_flight);
+    assert!(later.is_empty(), "{later:?}");
+    assert!(
+        pull.error().is_some_and(|e| e.contains("cancelled")),
+        "{:?}",
+        pull.error()
+    );
+}
