@@ -930,3 +930,26 @@ async fn a_credential_echoed_by_an_answer_is_printed_nowhere_and_output_files_ar
     let o = run(&far, &["--insecure-http", "whoami"]);
     assert_eq!(code(&o), 4, "allowed, then unreachable: {}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::Read;
+    // 2,000 users: far more JSON than a pipe holds, so the writer meets the closed pipe.
+    let server = Server::start(&["--quiet", "--users", "2000"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    // `qualtrics-roster users list --json | head -c 64`: the reader goes after a few bytes.
+    let mut child = cli(&env, &["users", "list", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "no panic");
+}

@@ -134,7 +134,7 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
     );
     assert_eq!(
         msgs[3],
-        "Row 5, Action: \"reactivate\" is not an action: write disable, enable or expire."
+        "Row 5, Action: \"reactivate\" is not an action: write disable, enable or expire (also accepted: disabled, deactivate; enabled, re-enable, activate; expiry, set expiry)."
     );
     assert_eq!(msgs[4], "Row 6, Expiration date: \"31/12/2026\" is not a date: write it as YYYY-MM-DD (for example 2026-11-22), or <clear> to remove the expiry.");
     assert_eq!(msgs[5], "Row 7, Expiration date: 2020-01-01 is in the past: give today (2026-11-22) or a later date, or leave it blank.");

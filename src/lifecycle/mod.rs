@@ -34,7 +34,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// Reads an `Action` cell (case and spaces forgiven).
+    /// Reads an `Action` cell (case and spaces forgiven): `disable`, `enable` or `expire`, and
+    /// the aliases the README lists (disabled, deactivate; enabled, re-enable, activate;
+    /// expiry, set expiry). Any other word is refused by the plan, with that list.
     #[must_use]
     pub fn parse(cell: &str) -> Option<Action> {
         match crate::columns::normalise_header(cell).as_str() {
@@ -336,7 +338,7 @@ pub fn plan(
                 Some(a) => Some(a),
                 None => {
                     let msg = format!(
-                        "\"{}\" is not an action: write disable, enable or expire.",
+                        "\"{}\" is not an action: write disable, enable or expire (also accepted: disabled, deactivate; enabled, re-enable, activate; expiry, set expiry).",
                         shorten(&action_cell)
                     );
                     rows.push(invalid(entry, &column_name(action_col, "Action"), msg));

@@ -5,15 +5,29 @@
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
 //! [`EXIT_UNREACHABLE`].
 
-/// `println!` with every credential removed (see [`crate::secrets`]).
+/// `println!` with every credential removed (see [`crate::secrets`]), ending quietly when
+/// stdout is closed (see [`stdout`]).
 macro_rules! say {
-    () => { println!() };
-    ($($t:tt)*) => { println!("{}", crate::secrets::redact(&format!($($t)*))) };
+    () => { stdout("\n") };
+    ($($t:tt)*) => { stdout(&format!("{}\n", crate::secrets::redact(&format!($($t)*)))) };
 }
 
 /// `print!` with every credential removed.
 macro_rules! say_raw {
-    ($($t:tt)*) => { print!("{}", crate::secrets::redact(&format!($($t)*))) };
+    ($($t:tt)*) => { stdout(&crate::secrets::redact(&format!($($t)*))) };
+}
+
+/// Writes `text` to stdout. When the reader has gone (`qualtrics-roster users list --json |
+/// head -2`), the command ends at once and quietly, with the status a shell gives a process
+/// ended by a closed pipe (141), as Unix tools do; a run's journal keeps what was done.
+fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+    }
 }
 
 /// `eprintln!` with every credential removed.
