@@ -505,27 +505,7 @@ fn a_cancel_in_any_phase_sends_nothing_more_and_every_row_still_ends() {
         let (planned_at, _) = brand.drive(&mut run, T0);
         run.apply(&ProvisionJob::fingerprint(&table, &options), planned_at)
             .unwrap();
-        let sb = brand.sb.clone();
-        let mut at_cancel: Option<(usize, usize)> = None;
-        let mut later_phases = BTreeSet::new();
-        simulate(
-            &mut run,
-            planned_at,
-            LATENCY_MS,
-            &mut |request, at| sb.handle(request, at),
-            &mut |_| None,
-            &mut |run, p, now| match at_cancel {
-                None if p.phase == target => {
-                    run.cancel(now);
-                    at_cancel = Some((run.audit().len(), p.counts.in_flight));
-                }
-                Some(_) if p.phase != target => {
-                    later_phases.insert(p.phase);
-                }
-                _ => {}
-            },
-        );
-        let (audited, in_flight) = at_cancel.unwrap_or_else(|| panic!("no {target} phase"));
+        let ((audited, in_flight), later_phases) = cancel_in(&brand, &mut run, planned_at, target);
         assert!(
             run.audit().len() <= audited + in_flight,
             "{target}: {} requests after the cancel, {in_flight} were in flight",
