@@ -139,23 +139,28 @@ impl Transport {
 
     /// Every user of the brand (a [`UsersRun`] driven to its end), or why not.
     pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, String> {
-        let mut run =
-            UsersRun::list_users(conn.clone(), ExecConfig::default(), false, unix_millis());
-        self.drive(&mut run, None, |_, _| Control::Continue).await;
-        match run.error().or(run.stop_reason()) {
-            Some(e) => Err(e.to_string()),
-            None => Ok(run.job().users_read().to_vec()),
-        }
+        let run = UsersRun::list_users(conn.clone(), ExecConfig::default(), false, unix_millis());
+        Ok(self.read_listing(run).await?.job().users_read().to_vec())
     }
 
     /// Every participant of the CX directory, with attributes, or why not.
     pub async fn list_participants(&self, conn: &Connection) -> Result<Vec<Participant>, String> {
-        let mut run =
+        let run =
             UsersRun::list_directory(conn.clone(), ExecConfig::default(), false, unix_millis());
+        Ok(self
+            .read_listing(run)
+            .await?
+            .job()
+            .participants_read()
+            .to_vec())
+    }
+
+    /// Drives a listing run to its end: the run with what it read, or why it stopped.
+    async fn read_listing(&self, mut run: UsersRun) -> Result<UsersRun, String> {
         self.drive(&mut run, None, |_, _| Control::Continue).await;
         match run.error().or(run.stop_reason()) {
             Some(e) => Err(e.to_string()),
-            None => Ok(run.job().participants_read().to_vec()),
+            None => Ok(run),
         }
     }
 

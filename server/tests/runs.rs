@@ -151,7 +151,9 @@ fn new_users(prefix: &str, n: usize, ut: &str, attributes: bool) -> Table {
     Table::from_csv(&csv).unwrap()
 }
 
-fn plan_and_apply_provision(
+/// A provisioning run of `table` planned and told to apply (not yet driven through its
+/// apply): the run, the events of its planning, and the time it was planned at.
+fn planned_provision(
     brand: &Brand,
     table: &Table,
     options: ProvisionOptions,
@@ -165,10 +167,21 @@ fn plan_and_apply_provision(
         false,
         now,
     );
-    let (planned_at, mut events) = brand.drive(&mut run, now);
+    let (planned_at, events) = brand.drive(&mut run, now);
     assert_eq!(run.error(), None);
     run.apply(&ProvisionJob::fingerprint(table, &options), planned_at)
         .unwrap();
+    (run, events, planned_at)
+}
+
+fn plan_and_apply_provision(
+    brand: &Brand,
+    table: &Table,
+    options: ProvisionOptions,
+    config: ExecConfig,
+    now: UnixMillis,
+) -> (ProvisionRun, Vec<RunProgress>, UnixMillis) {
+    let (mut run, mut events, planned_at) = planned_provision(brand, table, options, config, now);
     let (end, more) = brand.drive(&mut run, planned_at);
     events.extend(more);
     (run, events, end)
@@ -397,16 +410,7 @@ fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
         csv.push_str(&format!("LATE-{i},L,{i},late{i}@x.org,Provo\n"));
     }
     let table = Table::from_csv(&csv).unwrap();
-    let mut run = ProvisionRun::new(
-        brand.conn.clone(),
-        ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
-        config,
-        false,
-        end,
-    );
-    let (planned_at, _) = brand.drive(&mut run, end);
-    run.apply(&ProvisionJob::fingerprint(&table, &options), planned_at)
-        .unwrap();
+    let (mut run, _, planned_at) = planned_provision(&brand, &table, options, config, end);
     let sb = brand.sb.clone();
     let conn = brand.conn.clone();
     let mut refused = 0;
@@ -495,16 +499,8 @@ fn a_cancel_in_any_phase_sends_nothing_more_and_every_row_still_ends() {
         let ut = user_type(&brand.users(T0));
         let table = new_users("cancel", 120, &ut, true);
         let options = provision_options(Route::AccountAndAttributes, 20, T0);
-        let mut run = ProvisionRun::new(
-            brand.conn.clone(),
-            ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
-            ExecConfig::default(),
-            false,
-            T0,
-        );
-        let (planned_at, _) = brand.drive(&mut run, T0);
-        run.apply(&ProvisionJob::fingerprint(&table, &options), planned_at)
-            .unwrap();
+        let (mut run, _, planned_at) =
+            planned_provision(&brand, &table, options, ExecConfig::default(), T0);
         let ((audited, in_flight), later_phases) = cancel_in(&brand, &mut run, planned_at, target);
         assert!(
             run.audit().len() <= audited + in_flight,

@@ -1736,16 +1736,20 @@ impl ProvisionApply {
             })
     }
 
+    /// True when `row` goes through a directory import: every row sent by the directory
+    /// route, the rows with attributes on the account route.
+    fn wants_import(&self, row: &PlanRow) -> bool {
+        match self.plan.route {
+            Route::DirectoryImport => row.sends(),
+            Route::AccountAndAttributes => row.actions.contains(&ProvisionAction::SetAttributes),
+        }
+    }
+
     /// Ends every row still waiting for its attributes as failed with `message` (the directory
     /// could not be read, so no import job can be made).
     pub fn fail_imports(&mut self, message: &str) {
         for row in &self.plan.rows {
-            let wants_import = match self.plan.route {
-                Route::DirectoryImport => row.sends(),
-                Route::AccountAndAttributes => {
-                    row.actions.contains(&ProvisionAction::SetAttributes)
-                }
-            };
+            let wants_import = self.wants_import(row);
             let p = self
                 .progress
                 .get_mut(&row.key())
@@ -1775,12 +1779,7 @@ impl ProvisionApply {
             .collect();
         let mut entries: Vec<JobEntry> = Vec::new();
         for row in &self.plan.rows {
-            let wants_import = match self.plan.route {
-                Route::DirectoryImport => row.sends(),
-                Route::AccountAndAttributes => {
-                    row.actions.contains(&ProvisionAction::SetAttributes)
-                }
-            };
+            let wants_import = self.wants_import(row);
             if !wants_import {
                 continue;
             }

@@ -239,11 +239,6 @@ impl<P: Phases> PhasedRun<P> {
         self.exec.is_cancelled()
     }
 
-    /// Requests sent so far, retries and listings included.
-    pub fn requests_sent(&mut self, now: UnixMillis) -> u64 {
-        self.exec.progress(now).requests_sent
-    }
-
     /// Runs the kind's phase logic until a phase has something to do or the stage is over.
     fn advance(&mut self, now: UnixMillis) {
         while self.running && self.exec.is_finished() {

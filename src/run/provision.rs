@@ -248,12 +248,6 @@ impl ProvisionJob {
         &self.table
     }
 
-    /// What the sheet needed to read from the brand.
-    #[must_use]
-    pub fn brand_needs(&self) -> BrandNeeds {
-        self.needs
-    }
-
     /// Every row's outcome.
     #[must_use]
     pub fn outcomes(&self) -> Vec<RowOutcome> {

@@ -146,16 +146,6 @@ impl SheetRun {
         each!(self, r => r.apply(current, now))
     }
 
-    /// True once planned (there is a plan to show).
-    #[must_use]
-    pub fn has_plan(&self) -> bool {
-        match self {
-            SheetRun::Lifecycle(r) => r.job().plan().is_some(),
-            SheetRun::Provision(r) => r.job().plan().is_some(),
-            SheetRun::Membership(r) => r.job().plan().is_some(),
-        }
-    }
-
     /// How many rows of each action, in the plan's order.
     #[must_use]
     pub fn counts(&self) -> Vec<(String, usize)> {
@@ -335,10 +325,7 @@ impl SheetRun {
             SheetRun::Provision(r) => {
                 provision::outcome_table(r.job().table(), &r.job().outcomes())
             }
-            SheetRun::Membership(r) => membership::outcome_table(
-                r.job().table().unwrap_or(self.table()),
-                &r.job().outcomes(),
-            ),
+            SheetRun::Membership(r) => membership::outcome_table(self.table(), &r.job().outcomes()),
         }
     }
 
