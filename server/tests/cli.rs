@@ -759,12 +759,18 @@ async fn validate_and_plan_say_the_same_and_apply_refuses_a_sheet_of_no_kind_bef
             .collect()
     };
     let (v, p) = (json(&validated), json(&planned));
-    assert_eq!(messages(&v), messages(&p));
+    // Plan knows the brand as well: its only extra message is the new attribute, a fact about
+    // the brand that validate cannot know.
+    let (brand_notes, sheet_notes): (Vec<String>, Vec<String>) = messages(&p)
+        .into_iter()
+        .partition(|m| m.starts_with("Column \"Team\": no one in the brand has the attribute"));
+    assert_eq!(messages(&v), sheet_notes);
+    assert_eq!(brand_notes.len(), 1);
     assert!(messages(&v)
         .iter()
         .any(|m| m.contains("spaces at the start or end")));
     assert!(messages(&v).iter().any(|m| m.contains("also on row 3")));
-    assert_eq!(v["invalid"], 1);
+    assert_eq!(v["invalid"], 2, "both rows of new2@x.org are refused");
 
     // Columns that fit no kind: apply exits 2 with validate's message, and sends nothing.
     let products = dir.file("products.csv", "Colour,Size,Price\nred,M,10\n");
@@ -952,4 +958,36 @@ async fn a_closed_output_pipe_ends_the_command_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101), "no panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_after_an_expiry_run_proposes_nothing_and_no_listing_shows_an_unknown_expiry() {
+    let server = Server::start(&["--quiet"]);
+    let owned = token_env(&server);
+    let env = refs(&owned);
+    let all = users(&env);
+    // The listing does not carry expiry dates: the JSON leaves the field out instead of null.
+    assert!(all.iter().all(|u| u.get("accountExpirationDate").is_none()));
+    let targets: Vec<&str> = all
+        .iter()
+        .filter(|u| u["userType"] != "UT_BRANDADMIN")
+        .take(3)
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    let dir = Scratch::new("expiry-replan");
+    let sheet = dir.file(
+        "expiry.csv",
+        &format!(
+            "User ID,Expiration date\n{},2031-01-31\n{},2031-02-28\n{},never\n",
+            targets[0], targets[1], targets[2]
+        ),
+    );
+    let sheet = sheet.to_str().unwrap();
+    let applied = run(&env, &["apply", sheet, "--json"]);
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let again = run(&env, &["plan", sheet, "--json"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    let p = json(&again);
+    assert_eq!(p["changes"], 0, "{}", stdout(&again));
+    assert_eq!(p["counts"]["unchanged"], 3);
 }

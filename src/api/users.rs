@@ -69,8 +69,10 @@ pub struct UserSummary {
     /// `active` or `disabled`.
     #[serde(default)]
     pub account_status: Option<String>,
-    /// Expiry, when the listing includes it.
-    #[serde(default)]
+    /// Expiry, when the listing includes it (Qualtrics' listing does not: only `GET /users/{id}`
+    /// carries it). Left out of JSON output when unknown, so that no output shows an unknown
+    /// expiry as none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_expiration_date: Option<String>,
 }
 

@@ -48,13 +48,13 @@ fn plans_each_row_against_the_listing() {
          UR_DDDDDDDDDDDDDDD,,disable,\n\
          ,ann@x.edu,,2027-01-31\n",
     );
-    let p = plan(&t, &brand(), &[], &opts());
+    let p = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     assert_eq!(p.file_error, None);
     let actions: Vec<_> = p.rows.iter().map(|r| r.action).collect();
     assert_eq!(
         actions,
         vec![
-            PlanAction::Disable,
+            PlanAction::Invalid,
             PlanAction::Enable,
             PlanAction::Disable,
             PlanAction::Unchanged,
@@ -63,6 +63,8 @@ fn plans_each_row_against_the_listing() {
     );
     assert_eq!(p.rows[0].current, "active");
     assert_eq!(p.rows[0].new, "disabled");
+    assert_eq!(p.rows[0].message, "Row 2, Action: conflicts with row 6 for the same account: nothing is sent for it until one of the rows is removed.");
+    assert!(p.rows[0].change.is_none());
     assert_eq!(
         p.rows[1].user_id.as_deref(),
         Some("UR_BBBBBBBBBBBBBBB"),
@@ -80,19 +82,23 @@ fn plans_each_row_against_the_listing() {
     assert_eq!(
         p.counts,
         vec![
-            ("disable".into(), 2),
+            ("disable".into(), 1),
             ("enable".into(), 1),
             ("unchanged".into(), 1),
-            ("invalid".into(), 1)
+            ("invalid".into(), 2)
         ]
     );
-    assert_eq!(p.changes(), 3);
+    // Neither of ann's two rows is sent.
+    assert_eq!(p.changes(), 2);
+    assert!(steps(&p)
+        .iter()
+        .all(|s| s.change.user_id != "UR_AAAAAAAAAAAAAAA"));
 }
 
 #[test]
 fn duplicates_are_reported_and_planned_once() {
     let t = table("Username\nann@x.edu\nANN@x.edu\nann@x.edu\n");
-    let p = plan(&t, &brand(), &[], &opts());
+    let p = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     assert_eq!(p.rows[0].action, PlanAction::Disable);
     assert_eq!(p.rows[1].action, PlanAction::Duplicate);
     assert_eq!(p.rows[1].message, "Row 3: the same as row 2: planned once.");
@@ -123,7 +129,7 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
          UR_BBBBBBBBBBBBBBB,expire,\n\
          ,disable,\n",
     );
-    let p = plan(&t, &brand(), &[], &opts());
+    let p = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     let msgs: Vec<&str> = p.rows.iter().map(|r| r.message.as_str()).collect();
     assert_eq!(p.rows[0].action, PlanAction::Disable);
     assert_eq!(msgs[1], "Row 3, User ID: \"12345\" is not a Qualtrics user id: they look like UR_ followed by 15 letters and digits (see Admin > Users, or a users export).");
@@ -148,12 +154,19 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
         default_action: None,
         ..opts()
     };
-    let p = plan(&table("Username\nann@x.edu\n"), &brand(), &[], &no_default);
+    let p = plan(
+        &table("Username\nann@x.edu\n"),
+        &brand(),
+        &HashMap::new(),
+        &[],
+        &no_default,
+    );
     assert!(p.rows[0].message.starts_with("Row 2, Action: no action"));
 
     let p = plan(
         &table("UR_AAAAAAAAAAAAAAA,disable\nUR_BBBBBBBBBBBBBBB,disable\n"),
         &brand(),
+        &HashMap::new(),
         &[],
         &opts(),
     );
@@ -161,7 +174,13 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
         .file_error
         .unwrap()
         .starts_with("The first row holds \"UR_AAAAAAAAAAAAAAA\", which looks like data"));
-    let p = plan(&table("Email,Name\na@b.c,A\n"), &brand(), &[], &opts());
+    let p = plan(
+        &table("Email,Name\na@b.c,A\n"),
+        &brand(),
+        &HashMap::new(),
+        &[],
+        &opts(),
+    );
     assert_eq!(p.file_error.as_deref(), Some("No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: Email, Name)."));
 }
 
@@ -170,6 +189,7 @@ fn id_and_username_must_agree() {
     let p = plan(
         &table("User ID,Username\nUR_AAAAAAAAAAAAAAA,bob@x.edu\n"),
         &brand(),
+        &HashMap::new(),
         &[],
         &opts(),
     );
@@ -183,7 +203,7 @@ fn conn() -> Connection {
 #[test]
 fn expiry_steps_read_the_user_first_and_the_before_file_undoes_them() {
     let t = table("User ID,Action,Expiration date\nUR_AAAAAAAAAAAAAAA,disable,2027-01-31\nUR_BBBBBBBBBBBBBBB,expire,<clear>\n");
-    let p = plan(&t, &brand(), &[], &opts());
+    let p = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     assert_eq!(p.rows[0].new, "disabled, expires 2027-01-31");
     let mut ex = Executor::new(conn(), steps(&p), ExecConfig::default(), 0);
     let mut now = 0;
@@ -270,7 +290,7 @@ fn expiry_steps_read_the_user_first_and_the_before_file_undoes_them() {
     // The before file is itself a lifecycle sheet that plans the way back.
     let mut after_run = brand();
     after_run[0].account_status = Some("disabled".into());
-    let back = plan(&before, &after_run, &[], &opts());
+    let back = plan(&before, &after_run, &HashMap::new(), &[], &opts());
     assert_eq!(
         back.rows[0].message,
         "Re-enable the account and remove its expiry date"
@@ -280,14 +300,14 @@ fn expiry_steps_read_the_user_first_and_the_before_file_undoes_them() {
 #[test]
 fn a_journal_marks_expiry_rows_already_applied() {
     let t = table("Username,Expiration date\nann@x.edu,2027-01-31\n");
-    let first = plan(&t, &brand(), &[], &opts());
+    let first = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     assert_eq!(first.rows[0].action, PlanAction::SetExpiry);
     let journal = vec![JournalEntry {
         key: "row:2".into(),
         applied: first.rows[0].change.as_ref().unwrap().fingerprint(),
         at: 1_795_355_110_000,
     }];
-    let again = plan(&t, &brand(), &journal, &opts());
+    let again = plan(&t, &brand(), &HashMap::new(), &journal, &opts());
     assert_eq!(again.rows[0].action, PlanAction::Unchanged);
     assert_eq!(
         again.rows[0].message,
@@ -298,7 +318,7 @@ fn a_journal_marks_expiry_rows_already_applied() {
 #[test]
 fn outcome_columns_go_beside_the_input_matched_by_row() {
     let t = table("User ID,Note\nUR_AAAAAAAAAAAAAAA,x\nbad,y\n");
-    let p = plan(&t, &brand(), &[], &opts());
+    let p = plan(&t, &brand(), &HashMap::new(), &[], &opts());
     // Results arrive in any order; rows are matched by identity.
     let executed = vec![Outcome {
         key: "row:2".into(),
@@ -335,4 +355,52 @@ fn outcome_columns_go_beside_the_input_matched_by_row() {
     // Running on the outcome file again updates the same columns instead of adding more.
     let again = outcome_table(&table, &out);
     assert_eq!(again.columns.len(), 6);
+}
+
+#[test]
+fn expiry_rows_compare_with_the_expiry_read_from_each_account() {
+    let t = table(
+        "Username,Expiration date\n\
+         ann@x.edu,2027-01-10\n\
+         bob@x.edu,<clear>\n\
+         dan@x.edu,2027-02-01\n",
+    );
+    // Before the accounts are read, the listing says nothing: every row is a change, and the
+    // plan says the current date is unknown instead of showing none.
+    let unread = plan(&t, &brand(), &HashMap::new(), &[], &opts());
+    assert_eq!(unread.changes(), 3, "{:?}", unread.rows);
+    assert_eq!(unread.rows[0].current, "active, expiry unknown");
+    assert_eq!(
+        expiry_reads(&unread),
+        vec![
+            "UR_AAAAAAAAAAAAAAA".to_string(),
+            "UR_BBBBBBBBBBBBBBB".into(),
+            "UR_DDDDDDDDDDDDDDD".into()
+        ]
+    );
+    // Read: ann already expires on that day and bob has no expiry; dan's is another date.
+    let read = HashMap::from([
+        (
+            "UR_AAAAAAAAAAAAAAA".to_string(),
+            Some("2027-01-10T00:00:00Z".to_string()),
+        ),
+        ("UR_BBBBBBBBBBBBBBB".to_string(), None),
+        (
+            "UR_DDDDDDDDDDDDDDD".to_string(),
+            Some("2026-12-31".to_string()),
+        ),
+    ]);
+    let p = plan(&t, &brand(), &read, &[], &opts());
+    let actions: Vec<_> = p.rows.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        vec![
+            PlanAction::Unchanged,
+            PlanAction::Unchanged,
+            PlanAction::SetExpiry
+        ]
+    );
+    assert_eq!(p.rows[0].message, "already active, expires 2027-01-10");
+    assert_eq!(p.rows[2].current, "disabled, expires 2026-12-31");
+    assert_eq!(expiry_reads(&p), vec!["UR_DDDDDDDDDDDDDDD".to_string()]);
 }

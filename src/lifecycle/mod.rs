@@ -208,11 +208,18 @@ const EXPIRY_ALIASES: &[&str] = &[
     "expireon",
 ];
 
-/// Plans a lifecycle sheet against the brand's users (one bulk listing) and the journal of an
-/// earlier, interrupted run.
+/// Plans a lifecycle sheet against the brand's users (one bulk listing), their current expiry
+/// dates where known, and the journal of an earlier, interrupted run.
+///
+/// `expiries` holds the expiry of users read one by one (`GET /users/{id}`; `None`: the account
+/// does not expire): the listing does not carry it, so without it an expiry row cannot know
+/// whether the date is already set and proposes the change, saying the current date is unknown.
+/// [`expiry_reads`] names the users worth reading.
+#[must_use]
 pub fn plan(
     table: &Table,
     users: &[UserSummary],
+    expiries: &HashMap<String, Option<String>>,
     journal: &[JournalEntry],
     options: &LifecycleOptions,
 ) -> Plan {
@@ -252,6 +259,8 @@ pub fn plan(
     let mut rows = Vec::with_capacity(table.rows.len());
     // user id -> (key of the first row changing it, its fingerprint, its action label)
     let mut first_for_user: HashMap<String, (String, String, &'static str)> = HashMap::new();
+    // (first row's key, conflicting row's key): the account's first row sends nothing either.
+    let mut conflicted: Vec<(String, String)> = Vec::new();
     for i in 0..table.rows.len() {
         let row_number = table.row_number(i);
         let key = format!("row:{row_number}");
@@ -398,11 +407,16 @@ pub fn plan(
             .account_status
             .clone()
             .unwrap_or_else(|| "unknown".into());
-        let known_expiry = user
-            .account_expiration_date
-            .as_deref()
-            .and_then(Date::parse_iso);
+        // Some(None): known not to expire; None: unknown (the listing does not carry it).
+        let current_expiry: Option<Option<Date>> = match expiries.get(&user.id) {
+            Some(read) => Some(read.as_deref().and_then(Date::parse_iso)),
+            None => user.account_expiration_date.as_deref().map(Date::parse_iso),
+        };
+        let known_expiry = current_expiry.flatten();
         entry.current = describe(&current_status, known_expiry.map(ExpiryChange::Set));
+        if expiry.is_some() && current_expiry.is_none() {
+            entry.current.push_str(", expiry unknown");
+        }
 
         let wanted_status = match action {
             Action::Disable => Some(AccountStatus::Disabled),
@@ -410,8 +424,9 @@ pub fn plan(
             Action::Expire => None,
         };
         let status_change = wanted_status.filter(|s| !status_matches(*s, &current_status));
-        let listed_expiry_matches = match (expiry, user.account_expiration_date.is_some()) {
-            (Some(ExpiryChange::Set(d)), true) => known_expiry == Some(d),
+        let listed_expiry_matches = match (expiry, current_expiry) {
+            (Some(ExpiryChange::Set(d)), Some(current)) => current == Some(d),
+            (Some(ExpiryChange::Clear), Some(current)) => current.is_none(),
             _ => false,
         };
         let expiry_change = expiry.filter(|_| !listed_expiry_matches);
@@ -442,6 +457,7 @@ pub fn plan(
                 );
             } else {
                 let msg = format!("conflicts with {} ({first_label}) for the same account: keep one of the two rows.", first_key.replace("row:", "row "));
+                conflicted.push((first_key.clone(), key.clone()));
                 rows.push(invalid(
                     entry,
                     &column_name(action_col.or(id_col).or(name_col), "Action"),
@@ -481,6 +497,19 @@ pub fn plan(
         rows.push(entry);
     }
 
+    let action_column = column_name(action_col.or(id_col).or(name_col), "Action");
+    for (first, other) in conflicted {
+        if let Some(entry) = rows.iter_mut().find(|r| r.key == first) {
+            entry.action = PlanAction::Invalid;
+            entry.change = None;
+            entry.message = format!(
+                "Row {}, {action_column}: conflicts with {} for the same account: nothing is sent for it until one of the rows is removed.",
+                entry.row,
+                other.replace("row:", "row ")
+            );
+        }
+    }
+
     let mut counts: Vec<(String, usize)> = Vec::new();
     for action in [
         PlanAction::Disable,
@@ -501,6 +530,22 @@ pub fn plan(
         file_error: None,
         counts,
     }
+}
+
+/// The users whose current expiry is worth reading before planning again: those an expiry row
+/// would change while their current expiry is unknown (the listing does not carry it).
+#[must_use]
+pub fn expiry_reads(plan: &Plan) -> Vec<String> {
+    let mut ids: Vec<String> = plan
+        .rows
+        .iter()
+        .filter_map(|r| r.change.as_ref())
+        .filter(|c| c.expiry.is_some())
+        .map(|c| c.user_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 fn status_matches(wanted: AccountStatus, current: &str) -> bool {

@@ -1,16 +1,20 @@
-//! Disabling, re-enabling and expiring accounts from a sheet: read the users, plan, apply.
+//! Disabling, re-enabling and expiring accounts from a sheet: read the users (and the current
+//! expiry of the accounts an expiry row names), plan, apply.
 
 use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::{JournalEntry, Outcome};
 use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, RowOutcome};
-use crate::reads::{Found, ListingStep};
+use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
+use crate::users::UserSummary;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Start,
     ReadingUsers,
+    ReadingExpiries,
     Planned,
     ApplyStart,
     Applying,
@@ -18,7 +22,8 @@ enum Stage {
 }
 
 /// The phases of a lifecycle sheet: the users listing (skipped when the sheet cannot be
-/// planned at all), the plan, then the changes.
+/// planned at all), each expiry row's account (`GET /users/{id}`: the listing carries no
+/// expiry), the plan, then the changes.
 #[derive(Debug)]
 pub struct LifecycleJob {
     table: Table,
@@ -27,6 +32,7 @@ pub struct LifecycleJob {
     input: InputFingerprint,
     stage: Stage,
     plan: Option<Plan>,
+    users: Vec<UserSummary>,
     executed: Vec<(LifecycleStep, Outcome)>,
 }
 
@@ -42,6 +48,7 @@ impl LifecycleJob {
             journal,
             stage: Stage::Start,
             plan: None,
+            users: Vec::new(),
             executed: Vec::new(),
         }
     }
@@ -82,6 +89,18 @@ impl LifecycleJob {
     }
 }
 
+impl LifecycleJob {
+    fn plan_with(&self, expiries: &HashMap<String, Option<String>>) -> Plan {
+        lifecycle::plan(
+            &self.table,
+            &self.users,
+            expiries,
+            &self.journal,
+            &self.options,
+        )
+    }
+}
+
 impl SheetJob for LifecycleJob {
     fn input(&self) -> &InputFingerprint {
         &self.input
@@ -102,6 +121,7 @@ impl SheetJob for LifecycleJob {
         self.plan = Some(lifecycle::plan(
             &self.table,
             &[],
+            &HashMap::new(),
             &self.journal,
             &self.options,
         ));
@@ -116,7 +136,13 @@ impl Phases for LifecycleJob {
         match self.stage {
             Stage::Start => {
                 // The sheet's own problems (no User ID or Username column…) need no brand.
-                let unread = lifecycle::plan(&self.table, &[], &self.journal, &self.options);
+                let unread = lifecycle::plan(
+                    &self.table,
+                    &[],
+                    &HashMap::new(),
+                    &self.journal,
+                    &self.options,
+                );
                 if unread.file_error.is_some() || ctx.halted {
                     self.plan = Some(unread);
                     self.stage = Stage::Planned;
@@ -134,19 +160,40 @@ impl Phases for LifecycleJob {
                     self.stage = Stage::Applied;
                     return Next::Failed(failed);
                 }
-                let users = finished
+                self.users = finished
                     .into_iter()
                     .find_map(|(s, _)| match s.into_found() {
                         Found::Users(u) => Some(u),
                         _ => None,
                     })
                     .unwrap_or_default();
-                self.plan = Some(lifecycle::plan(
-                    &self.table,
-                    &users,
-                    &self.journal,
-                    &self.options,
-                ));
+                let plan = self.plan_with(&HashMap::new());
+                let reads = lifecycle::expiry_reads(&plan);
+                self.plan = Some(plan);
+                if reads.is_empty() || ctx.halted {
+                    self.stage = Stage::Planned;
+                    return Next::Done;
+                }
+                self.stage = Stage::ReadingExpiries;
+                let steps = reads
+                    .iter()
+                    .map(|id| RunStep::Record(RecordStep::user(id)))
+                    .collect();
+                Next::Reading("expiry dates", steps)
+            }
+            Stage::ReadingExpiries => {
+                // A user whose record cannot be read keeps an unknown expiry: the plan says so.
+                let expiries: HashMap<String, Option<String>> = finished
+                    .into_iter()
+                    .filter_map(|(step, _)| match step {
+                        RunStep::Record(r) => match &r.found {
+                            Some(Record::Expiry(e)) => Some((r.id().to_string(), e.clone())),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect();
+                self.plan = Some(self.plan_with(&expiries));
                 self.stage = Stage::Planned;
                 Next::Done
             }

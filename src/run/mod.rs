@@ -280,6 +280,11 @@ impl<P: Phases> PhasedRun<P> {
                 .steps()
                 .filter_map(|s| match s {
                     RunStep::Listing(l) => Some((l.items(), l.pages())),
+                    // One record (a division, an account's expiry) per request.
+                    RunStep::Record(r) => {
+                        let read = usize::from(r.found.is_some());
+                        Some((read, read))
+                    }
                     _ => None,
                 })
                 .fold((0, 0), |(i, p), (a, b)| (i + a, p + b));

@@ -8,7 +8,7 @@ use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::directory::Participant;
 use crate::exec::{JournalEntry, Outcome};
 use crate::provision::{self, BrandNeeds, Plan, ProvisionApply, ProvisionOptions, RowOutcome};
-use crate::reads::{DivisionStep, Found, ListingStep};
+use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
 use crate::users::UserSummary;
 
@@ -336,7 +336,7 @@ impl Phases for ProvisionJob {
                 }
                 let steps = ids
                     .into_iter()
-                    .map(|id| RunStep::Division(DivisionStep::new(id)))
+                    .map(|id| RunStep::Record(RecordStep::division(id)))
                     .collect();
                 self.stage = Stage::ReadingDivisions;
                 Next::Reading("divisions", steps)
@@ -344,8 +344,8 @@ impl Phases for ProvisionJob {
             Stage::ReadingDivisions => {
                 // A division that cannot be read is left out: its name then plans as unknown.
                 for (step, _) in finished {
-                    if let RunStep::Division(d) = step {
-                        if let Some(name) = &d.name {
+                    if let RunStep::Record(d) = step {
+                        if let Some(Record::Division(name)) = &d.found {
                             self.options
                                 .divisions
                                 .insert(name.to_lowercase(), d.id().to_string());

@@ -1,6 +1,6 @@
 //! Reading the brand through the executor: a listing read to its end page by page
-//! ([`ListingStep`]: users, groups, a group's members, the CX directory), and a division's name
-//! ([`DivisionStep`]). As executor steps they are paced with every other request of a run,
+//! ([`ListingStep`]: users, groups, a group's members, the CX directory), and one record by id
+//! ([`RecordStep`]: a division's name, a user's expiry). As executor steps they are paced with every other request of a run,
 //! retried on 429 / 5xx / dropped connections, and recorded in its audit.
 
 use crate::connection::Connection;
@@ -197,56 +197,95 @@ impl Step for ListingStep {
     }
 }
 
-/// An executor step that reads one division's name (`GET /divisions/{id}`: there is no list of
-/// divisions, so a sheet's division names are matched against the divisions the brand's users
-/// are in).
-#[derive(Debug, Clone)]
-pub struct DivisionStep {
-    key: String,
-    id: String,
-    /// The division's name, once read.
-    pub name: Option<String>,
+/// One record read by [`RecordStep`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A division's name (`GET /divisions/{id}`: there is no list of divisions, so a sheet's
+    /// division names are matched against the divisions the brand's users are in).
+    Division(String),
+    /// A user's account expiry (`GET /users/{id}`: the listing does not carry it); `None`: the
+    /// account does not expire.
+    Expiry(Option<String>),
 }
 
-impl DivisionStep {
-    /// Reads division `id` (key `division:{id}`).
+/// Which record a [`RecordStep`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordKind {
+    Division,
+    User,
+}
+
+/// An executor step that reads one record by id: a division's name or a user's expiry.
+#[derive(Debug, Clone)]
+pub struct RecordStep {
+    key: String,
+    id: String,
+    kind: RecordKind,
+    /// What was read, once the step finished `done`.
+    pub found: Option<Record>,
+}
+
+impl RecordStep {
+    /// Reads division `id`'s name (key `division:{id}`).
     #[must_use]
-    pub fn new(id: &str) -> DivisionStep {
-        DivisionStep {
-            key: format!("division:{id}"),
+    pub fn division(id: &str) -> RecordStep {
+        Self::new(RecordKind::Division, "division", id)
+    }
+
+    /// Reads user `id`'s account expiry (key `user:{id}`).
+    #[must_use]
+    pub fn user(id: &str) -> RecordStep {
+        Self::new(RecordKind::User, "user", id)
+    }
+
+    fn new(kind: RecordKind, prefix: &str, id: &str) -> RecordStep {
+        RecordStep {
+            key: format!("{prefix}:{id}"),
             id: id.to_string(),
-            name: None,
+            kind,
+            found: None,
         }
     }
 
-    /// The division's id.
+    /// The id read.
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
 }
 
-impl Step for DivisionStep {
+impl Step for RecordStep {
     fn key(&self) -> &str {
         &self.key
     }
 
     fn request(&self, conn: &Connection) -> HttpRequest {
-        users::get_division_request(conn, &self.id)
+        match self.kind {
+            RecordKind::Division => users::get_division_request(conn, &self.id),
+            RecordKind::User => users::get_user_request(conn, &self.id),
+        }
     }
 
     fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
-        match users::parse_division_name(response) {
-            Ok(name) => {
-                self.name = Some(name);
+        let read = match self.kind {
+            RecordKind::Division => users::parse_division_name(response)
+                .map(Record::Division)
+                .map_err(|e| e.to_string()),
+            RecordKind::User => users::parse_get_user(&self.id, response)
+                .map(|u| Record::Expiry(u.summary.account_expiration_date))
+                .map_err(|e| e.to_string()),
+        };
+        match read {
+            Ok(record) => {
+                self.found = Some(record);
                 StepUpdate::Finished {
                     status: OutcomeStatus::Done,
                     message: "read".into(),
                 }
             }
-            Err(e) => StepUpdate::Finished {
+            Err(message) => StepUpdate::Finished {
                 status: OutcomeStatus::Failed,
-                message: e.to_string(),
+                message,
             },
         }
     }

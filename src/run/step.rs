@@ -7,7 +7,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::lifecycle::LifecycleStep;
 use crate::membership::GroupMemberStep;
 use crate::provision::ProvisionStep;
-use crate::reads::{DivisionStep, ListingStep};
+use crate::reads::{ListingStep, RecordStep};
 use crate::time::UnixMillis;
 
 /// A step of any phase of any run.
@@ -15,8 +15,8 @@ use crate::time::UnixMillis;
 pub enum RunStep {
     /// Reads a listing to its end.
     Listing(ListingStep),
-    /// Reads a division's name.
-    Division(DivisionStep),
+    /// Reads one record by id (a division's name, a user's expiry).
+    Record(RecordStep),
     /// Disables, re-enables or sets the expiry of one account.
     Lifecycle(LifecycleStep),
     /// Creates or updates one account, or runs one directory import job.
@@ -29,7 +29,7 @@ macro_rules! each {
     ($self:expr, $s:ident => $e:expr) => {
         match $self {
             RunStep::Listing($s) => $e,
-            RunStep::Division($s) => $e,
+            RunStep::Record($s) => $e,
             RunStep::Lifecycle($s) => $e,
             RunStep::Provision($s) => $e,
             RunStep::Group($s) => $e,
