@@ -408,6 +408,9 @@ pub struct Plan {
     pub rows: Vec<PlanRow>,
     /// Problems with the file as a whole (then nothing is planned).
     pub file_errors: Vec<Diagnostic>,
+    /// Warnings about the sheet as a whole that plan anyway (a column naming an attribute no
+    /// one in the brand has yet).
+    pub notes: Vec<Diagnostic>,
     /// Rows per action label.
     pub counts: Vec<(String, usize)>,
     #[serde(skip)]
@@ -650,6 +653,9 @@ fn row_key(row: u32) -> Cell {
 struct SeenKeys<'t> {
     usernames: FxHashMap<Cow<'t, str>, u32>,
     uids: FxHashMap<&'t str, u32>,
+    /// (first row, its column, the key, the later row naming it again): the first row of an
+    /// account named twice sends nothing either.
+    repeated: Vec<(u32, String, String, u32)>,
 }
 
 impl SeenKeys<'_> {
@@ -657,7 +663,30 @@ impl SeenKeys<'_> {
         SeenKeys {
             usernames: FxHashMap::with_capacity_and_hasher(rows, Default::default()),
             uids: FxHashMap::default(),
+            repeated: Vec::new(),
         }
+    }
+}
+
+/// Refuses the first row of each account that a later row names again: two rows for one
+/// account may ask for different things, so neither is sent until one of them is removed.
+fn refuse_first_of_repeated(rows: &mut [PlanRow], repeated: Vec<(u32, String, String, u32)>) {
+    let mut refused = HashSet::new();
+    for (first, column, key, later) in repeated {
+        let Some(row) = rows.iter_mut().find(|r| r.row == first) else {
+            continue;
+        };
+        if !refused.insert(first) {
+            continue;
+        }
+        row.actions = Actions::default();
+        row.actions.push(ProvisionAction::Invalid);
+        row.diagnostics.push(diagnostic(
+            first,
+            &column,
+            Severity::Error,
+            &format!("\"{key}\" is also on row {later}: nothing is sent for this account until one of the rows is removed."),
+        ));
     }
 }
 
@@ -837,6 +866,8 @@ fn check_row<'t>(
     if let Some(u) = key_cell(Field::Username) {
         if let Some(first) = seen.usernames.insert(lowercase(u), row) {
             let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
+            seen.repeated
+                .push((first, column_of(Field::Username), u.to_string(), row));
             input.diagnostics.push(Diagnostic {
                 row,
                 column: column_of(Field::Username),
@@ -850,6 +881,12 @@ fn check_row<'t>(
         if let Some(first) = seen.uids.insert(u, row) {
             let m =
                 format!("\"{u}\" is also on row {first}: each unique identifier once per sheet.");
+            seen.repeated.push((
+                first,
+                column_of(Field::UniqueIdentifier),
+                u.to_string(),
+                row,
+            ));
             input.diagnostics.push(Diagnostic {
                 row,
                 column: column_of(Field::UniqueIdentifier),
@@ -912,16 +949,18 @@ pub fn plan(
         route: options.route,
         rows: Vec::new(),
         file_errors,
+        notes: Vec::new(),
         counts: Vec::new(),
         job_size: options.job_size,
     };
     if let Some(problem) = table.header_problem() {
         return empty(vec![file_error("", problem)]);
     }
-    let map = match map_columns(&table.columns) {
+    let mut map = match map_columns(&table.columns) {
         Ok(m) => m,
         Err(errors) => return empty(errors),
     };
+    let notes = match_brand_attributes(&mut map, participants, &table.columns);
     let key_field = match options.route {
         Route::AccountAndAttributes => Field::Username,
         Route::DirectoryImport => Field::UniqueIdentifier,
@@ -1149,6 +1188,7 @@ pub fn plan(
             plan_row.actions.push(ProvisionAction::Unchanged);
         }
     }
+    refuse_first_of_repeated(&mut rows, std::mem::take(&mut seen.repeated));
     // One pass over the rows (each is a few hundred bytes: five passes were measurable).
     const ORDER: [ProvisionAction; 5] = ProvisionAction::ALL;
     let mut tally = [0usize; ORDER.len()];
@@ -1169,9 +1209,48 @@ pub fn plan(
         route: options.route,
         rows,
         file_errors: Vec::new(),
+        notes,
         counts,
         job_size: options.job_size.max(1),
     }
+}
+
+/// Gives each attribute column the name the brand already uses for it, matched ignoring case,
+/// spaces and punctuation (an HR export's `role` sets the brand's `Role` instead of creating a
+/// second attribute beside it), and warns about each attribute no participant has yet: it will
+/// be created new. Without participants (validate, or a brand with an empty directory) the
+/// brand's names are unknown and nothing is renamed or warned about.
+fn match_brand_attributes(
+    map: &mut ColumnMap,
+    participants: &[Participant],
+    columns: &[String],
+) -> Vec<Diagnostic> {
+    if participants.is_empty() || map.attributes.is_empty() {
+        return Vec::new();
+    }
+    let mut brand: HashMap<String, &str> = HashMap::new();
+    for p in participants {
+        for name in p.metadata.keys() {
+            brand.entry(normalise_header(name)).or_insert(name.as_str());
+        }
+    }
+    let mut notes = Vec::new();
+    for (name, c) in &mut map.attributes {
+        match brand.get(&normalise_header(name.as_str())) {
+            Some(existing) if *existing != name.as_str() => *name = Cell::from(*existing),
+            Some(_) => {}
+            None => notes.push(Diagnostic {
+                row: 0,
+                column: columns[*c].clone(),
+                severity: Severity::Warning,
+                message: format!(
+                    "Column \"{}\": no one in the brand has the attribute \"{name}\" yet, so it will be created as a new attribute. If you meant an existing one, rename the column to its name.",
+                    columns[*c]
+                ),
+            }),
+        }
+    }
+    notes
 }
 
 fn describe(row: &PlanRow) -> String {

@@ -69,14 +69,16 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
     let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
     assert!(p.file_errors.is_empty());
     let r = |row: u32| p.rows.iter().find(|r| r.row == row).unwrap();
+    // Row 6 names row 2's account again: neither row is sent.
+    assert_eq!(r(2).actions[..], [ProvisionAction::Invalid]);
     assert_eq!(
-        r(2).actions[..],
-        [ProvisionAction::Create, ProvisionAction::SetAttributes],
-        "non-Latin names pass; user type by name"
+        r(2).message(),
+        "Row 2, Username: \"ok@x.edu\" is also on row 6: nothing is sent for this account until one of the rows is removed."
     );
     assert_eq!(
         r(2).fields.get(&Field::UserType).unwrap(),
-        "UT_RESEARCHER00000"
+        "UT_RESEARCHER00000",
+        "user type by name"
     );
     assert_eq!(
         r(3).message(),
@@ -110,13 +112,17 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
         [("Responsibility", "", "Seattle::Provo")]
     );
     assert_eq!(r(9).message(), "Row 9, Responsibility: has an empty part in its :: list (two :: in a row, or :: at an end): remove it.");
-    assert_eq!(r(10).actions[0], ProvisionAction::Create);
+    assert_eq!(
+        r(10).actions[..],
+        [ProvisionAction::Create, ProvisionAction::SetAttributes],
+        "non-Latin names and values pass"
+    );
     assert_eq!(
         p.counts,
         vec![
-            ("create user".into(), 3),
-            ("set attributes".into(), 3),
-            ("invalid".into(), 6)
+            ("create user".into(), 2),
+            ("set attributes".into(), 2),
+            ("invalid".into(), 7)
         ]
     );
 }
@@ -504,4 +510,43 @@ fn short_rows_are_blank_cells_and_attribute_problems_come_in_column_order() {
         .map(|d| d.column.as_str())
         .collect();
     assert_eq!(columns, ["Zeta", "Alpha"]);
+}
+
+#[test]
+fn attribute_columns_take_the_brands_names_and_a_new_attribute_is_a_warning() {
+    let users = vec![user("UR_AAAAAAAAAAAAAAA", "ann@x.edu")];
+    let participants = vec![participant(
+        "E-ANN",
+        Some("UR_AAAAAAAAAAAAAAA"),
+        "ann@x.edu",
+        &[("Role", "Agent"), ("Hotel Code", "SEA")],
+    )];
+    // An HR export: lower case, underscores, and one attribute the brand does not have.
+    let t = table("Username,role,hotel_code,Floor\nann@x.edu,Manager,BOS,3\n");
+    let p = plan(
+        &t,
+        &users,
+        &participants,
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert_eq!(
+        p.rows[0].attribute_changes().collect::<Vec<_>>(),
+        [
+            ("Floor", "", "3"),
+            ("Hotel Code", "SEA", "BOS"),
+            ("Role", "Agent", "Manager")
+        ],
+        "role and hotel_code change the brand's Role and Hotel Code, not new lower-case twins"
+    );
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    assert_eq!(p.notes[0].column, "Floor");
+    assert_eq!(p.notes[0].severity, Severity::Warning);
+    assert!(p.notes[0]
+        .message
+        .contains("no one in the brand has the attribute \"Floor\" yet"));
+    assert!(p.file_errors.is_empty());
+    // Validate knows no brand: it renames nothing and warns about nothing.
+    let offline = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
+    assert!(offline.notes.is_empty());
 }

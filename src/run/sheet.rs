@@ -192,7 +192,8 @@ impl SheetRun {
     }
 
     /// What the rows say that the user should see, in row order: refusals (the row is not
-    /// sent) and notes (provisioning: fixed or noted, still sent); with `include_not_found`,
+    /// sent) and notes (provisioning: fixed or noted, still sent; row 0: about the sheet as a
+    /// whole, such as a new attribute); with `include_not_found`,
     /// also lifecycle rows naming accounts the brand does not have (a fact about the brand,
     /// which `validate` cannot know).
     pub fn problems(&self, include_not_found: bool) -> Vec<Problem> {
@@ -213,9 +214,9 @@ impl SheetRun {
                     .collect()
             }),
             SheetRun::Provision(r) => r.job().plan().map_or_else(Vec::new, |p| {
-                p.rows
+                p.notes
                     .iter()
-                    .flat_map(|r| r.diagnostics.iter())
+                    .chain(p.rows.iter().flat_map(|r| r.diagnostics.iter()))
                     .map(|d| Problem {
                         row: d.row,
                         message: d.message.clone(),

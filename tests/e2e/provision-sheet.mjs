@@ -23,8 +23,9 @@ export function provisionSheet(userType, tag = 'p') {
     [`${tag}bad4@roster-test.org`, 'A<', 'B', `${tag}bad4@roster-test.org`, userType, 'pw', '', '', 'Agent', ''],
     [`${tag}bad5@roster-test.org`, 'A', 'B', `${tag}bad5@roster-test.org`, userType, '', '', '', 'Agent', ''],
     [`${tag}bad6@roster-test.org`, '', 'B', `${tag}bad6@roster-test.org`, userType, 'pw', '', '', 'Agent', ''],
-    [`${tag}0@roster-test.org`, 'Dup', 'Licate', `${tag}dup@roster-test.org`, userType, 'pw', '', '', 'Agent', ''],
-    [`${tag}1@roster-test.org`, 'Dup', 'Licate', `${tag}dup2@roster-test.org`, userType, 'pw', '', '', 'Agent', ''],
+    // Two rows for one account, each valid on its own: neither is sent.
+    [`${tag}twice@roster-test.org`, 'Dup', 'Licate', `${tag}twice@roster-test.org`, userType, 'pw', '', '', 'Agent', ''],
+    [`${tag}TWICE@roster-test.org`, 'Dup', 'Licate', `${tag}twice@roster-test.org`, userType, 'pw', '', '', 'Manager', ''],
     [`${tag}bad9@roster-test.org`, 'A', 'B', `${tag}bad9@roster-test.org`, userType, 'pw', 'Mars/Base', '', 'Agent', ''],
     [`${tag}bad10@roster-test.org`, 'A', 'B', `${tag}bad10@roster-test.org`, userType, 'pw', '', '31/12/2027', 'Agent', ''],
     [`${tag}bad11@roster-test.org`, 'A', 'B', `${tag}bad11@roster-test.org`, userType, 'pw', '', '', 'Agent', 'Seattle::::Provo'],
