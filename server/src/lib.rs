@@ -57,6 +57,30 @@ async fn content_security_policy(
     response
 }
 
+/// How long Office and browsers may keep the ribbon icons without asking again.
+const ICON_CACHE_CONTROL: &str = "public, max-age=86400";
+
+/// `Cache-Control` of static files: the ribbon icons (`/assets/`) may be cached, since Office
+/// shows a generic icon instead of one served with `no-cache` or `no-store`; everything else is
+/// revalidated on each load (`no-cache`), so a new version of the page is never mixed with an
+/// old one.
+async fn cache_control(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let icon = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let value = if icon && response.status().is_success() {
+        ICON_CACHE_CONTROL
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}
+
 /// Serves only what is inside `www`: a path with a segment starting with a dot (`.git`,
 /// `.env`) is not found, and neither is a file that a symbolic link leads out of `www`.
 async fn inside_www(
@@ -120,10 +144,7 @@ pub fn app(config: ServerConfig) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ));
+        .layer(axum::middleware::from_fn(cache_control));
     let mut router = Router::new()
         .route("/relay/{*rest}", any(relay::handle))
         .layer(DefaultBodyLimit::max(relay::MAX_BODY_BYTES))

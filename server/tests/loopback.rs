@@ -547,6 +547,15 @@ async fn static_files_stay_inside_www_and_the_page_is_not_framed() {
         .unwrap()
         .to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    // Office shows a generic icon for one served with no-cache or no-store.
+    std::fs::create_dir_all(server.www().join("assets")).unwrap();
+    std::fs::write(server.www().join("assets/icon-32.png"), b"\x89PNG").unwrap();
+    let icon = reqwest::get(format!("{}/assets/icon-32.png", server.url))
+        .await
+        .unwrap();
+    assert_eq!(icon.status().as_u16(), 200);
+    assert_eq!(icon.headers()["cache-control"], "public, max-age=86400");
     let _ = std::fs::remove_file(&secret);
 }
 
