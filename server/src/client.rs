@@ -138,13 +138,16 @@ impl Transport {
     }
 
     /// Every user of the brand (a [`UsersRun`] driven to its end), or why not.
-    pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, String> {
+    pub async fn list_users(&self, conn: &Connection) -> Result<Vec<UserSummary>, ReadStopped> {
         let run = UsersRun::list_users(conn.clone(), ExecConfig::default(), false, unix_millis());
         Ok(self.read_listing(run).await?.job().users_read().to_vec())
     }
 
     /// Every participant of the CX directory, with attributes, or why not.
-    pub async fn list_participants(&self, conn: &Connection) -> Result<Vec<Participant>, String> {
+    pub async fn list_participants(
+        &self,
+        conn: &Connection,
+    ) -> Result<Vec<Participant>, ReadStopped> {
         let run =
             UsersRun::list_directory(conn.clone(), ExecConfig::default(), false, unix_millis());
         Ok(self
@@ -156,10 +159,10 @@ impl Transport {
     }
 
     /// Drives a listing run to its end: the run with what it read, or why it stopped.
-    async fn read_listing(&self, mut run: UsersRun) -> Result<UsersRun, String> {
+    async fn read_listing(&self, mut run: UsersRun) -> Result<UsersRun, ReadStopped> {
         self.drive(&mut run, None, |_, _| Control::Continue).await;
         match run.error().or(run.stop_reason()) {
-            Some(e) => Err(e.to_string()),
+            Some(e) => Err(ReadStopped(e.to_string())),
             None => Ok(run),
         }
     }
@@ -169,7 +172,7 @@ impl Transport {
         &self,
         conn: &Connection,
         config: &ExecConfig,
-    ) -> Result<Snapshot, String> {
+    ) -> Result<Snapshot, ReadStopped> {
         let mut run = PullRun::new(
             conn.clone(),
             MembershipJob::pull(),
@@ -180,10 +183,17 @@ impl Transport {
         self.drive(&mut run, None, |_, _| Control::Continue).await;
         match (run.error().or(run.stop_reason()), run.job().snapshot()) {
             (None, Some(snapshot)) => Ok(snapshot.clone()),
-            (e, _) => Err(e.unwrap_or("the pull did not finish").to_string()),
+            (e, _) => Err(ReadStopped(
+                e.unwrap_or("the pull did not finish").to_string(),
+            )),
         }
     }
 }
+
+/// Why reading the brand (a listing, a pull) stopped before its end, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadStopped(pub String);
 
 async fn perform(
     http: &reqwest::Client,

@@ -128,11 +128,39 @@ async fn main() {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+/// Why the server could not start, in words for the person starting it.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("--relay-upstream sandbox needs the sandbox: add --sandbox")]
+    UpstreamNeedsSandbox,
+    #[error("--relay-upstream {given:?}: {source}")]
+    Upstream {
+        given: String,
+        source: url::ParseError,
+    },
+    #[error("--https-port needs --tls-cert and --tls-key")]
+    HttpsNeedsCertificate,
+    #[error("cannot use the certificate {cert} / {key}: {source}")]
+    Certificate {
+        cert: String,
+        key: String,
+        source: std::io::Error,
+    },
+}
+
+async fn run(args: Args) -> Result<(), StartError> {
+    let listen = |address: String| move |source| StartError::Listen { address, source };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(listen(format!("{}:{}", args.host, args.port)))?;
+    let addr: SocketAddr = listener
+        .local_addr()
+        .map_err(listen(format!("{}:{}", args.host, args.port)))?;
     let url = format!("http://{addr}/");
 
     let sandbox = args.sandbox.then(|| {
@@ -157,18 +185,22 @@ async fn run(args: Args) -> Result<(), String> {
             oauth_token_ttl: std::time::Duration::from_secs(args.oauth_token_ttl),
         })
     });
-    let relay_upstream = match args.relay_upstream.as_deref() {
-        None | Some("") | Some("qualtrics") => Upstream::Qualtrics,
-        Some("sandbox") => {
-            if sandbox.is_none() {
-                return Err("--relay-upstream sandbox needs the sandbox: add --sandbox".into());
+    let relay_upstream =
+        match args.relay_upstream.as_deref() {
+            None | Some("") | Some("qualtrics") => Upstream::Qualtrics,
+            Some("sandbox") => {
+                if sandbox.is_none() {
+                    return Err(StartError::UpstreamNeedsSandbox);
+                }
+                Upstream::Override(url::Url::parse(&format!("{url}sandbox")).expect("valid URL"))
             }
-            Upstream::Override(url::Url::parse(&format!("{url}sandbox")).expect("valid URL"))
-        }
-        Some(other) => Upstream::Override(
-            url::Url::parse(other).map_err(|e| format!("--relay-upstream {other:?}: {e}"))?,
-        ),
-    };
+            Some(other) => Upstream::Override(url::Url::parse(other).map_err(|source| {
+                StartError::Upstream {
+                    given: other.to_string(),
+                    source,
+                }
+            })?),
+        };
     if !args.www.join("index.html").exists() {
         eprintln!(
             "roster-server: warning: {} has no index.html (run npm start to build the page)",
@@ -211,25 +243,24 @@ async fn run(args: Args) -> Result<(), String> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "cannot use the certificate {} / {}: {e}",
-                        cert.display(),
-                        key.display()
-                    )
+                .map_err(|source| StartError::Certificate {
+                    cert: cert.display().to_string(),
+                    key: key.display().to_string(),
+                    source,
                 })?;
+            let https_listen = listen(format!("{}:{port} for HTTPS", args.host));
             let std_listener = std::net::TcpListener::bind((args.host.as_str(), port))
-                .map_err(|e| format!("cannot listen on {}:{port} for HTTPS: {e}", args.host))?;
-            std_listener
-                .set_nonblocking(true)
-                .map_err(|e| e.to_string())?;
-            let https_addr = std_listener.local_addr().map_err(|e| e.to_string())?;
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(https_listen)?;
+            let https_addr = std_listener
+                .local_addr()
+                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
             println!(
                 "https: https://localhost:{}/ (the add-in's task pane is /taskpane.html)",
                 https_addr.port()
             );
-            let server =
-                axum_server::from_tcp_rustls(std_listener, config).map_err(|e| e.to_string())?;
+            let server = axum_server::from_tcp_rustls(std_listener, config)
+                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
             // Browsers that reached this listener once keep to https for a year (HSTS).
             let service = app
                 .clone()
@@ -240,7 +271,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .into_make_service();
             Some(tokio::spawn(async move { server.serve(service).await }))
         }
-        (Some(_), _, _) => return Err("--https-port needs --tls-cert and --tls-key".into()),
+        (Some(_), _, _) => return Err(StartError::HttpsNeedsCertificate),
         _ => None,
     };
     if let Some(line) = sandbox_line {
@@ -250,9 +281,8 @@ async fn run(args: Args) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
-    let served = Ok(());
     if let Some(h) = https {
         h.abort();
     }
-    served
+    Ok(())
 }

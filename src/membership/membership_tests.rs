@@ -128,7 +128,11 @@ fn the_long_table_and_matrix_agree_and_a_filter_keeps_only_that_team() {
     assert!(team.long.rows.iter().all(|r| r[1] == "ann@x.org"));
     let bad = TeamFilter::parse("Hotl = Seattle").unwrap().unwrap();
     let err = pull_tables(&s, &roles(), Some(&bad), MatchOptions::default()).unwrap_err();
-    assert!(err.contains("attributes found: Hotel, Region"), "{err}");
+    assert!(
+        err.to_string().contains("attributes found: Hotel, Region"),
+        "{err}"
+    );
+    assert_eq!(err.attribute, "Hotl");
     assert!(TeamFilter::parse("Seattle").is_err());
 }
 

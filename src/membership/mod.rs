@@ -120,7 +120,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Takes the first phase's finished steps. A failed listing fails the pull with its message.
-    pub fn from_first_phase(finished: Vec<(ListingStep, Outcome)>) -> Result<Snapshot, String> {
+    pub fn from_first_phase(
+        finished: Vec<(ListingStep, Outcome)>,
+    ) -> Result<Snapshot, ReadingStopped> {
         check_outcomes(finished.iter().map(|(_, o)| o))?;
         let mut snapshot = Snapshot::default();
         for (step, _) in finished {
@@ -151,7 +153,10 @@ impl Snapshot {
     }
 
     /// Takes the second phase's finished steps (members of each group).
-    pub fn add_members(&mut self, finished: Vec<(ListingStep, Outcome)>) -> Result<(), String> {
+    pub fn add_members(
+        &mut self,
+        finished: Vec<(ListingStep, Outcome)>,
+    ) -> Result<(), ReadingStopped> {
         check_outcomes(finished.iter().map(|(_, o)| o))?;
         let mut pages = 0;
         for (step, _) in finished {
@@ -199,11 +204,36 @@ impl Snapshot {
     }
 }
 
-fn check_outcomes<'a>(mut outcomes: impl Iterator<Item = &'a Outcome>) -> Result<(), String> {
+/// A listing of a pull that did not finish: the pull has no snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Reading {listing} stopped: {message}")]
+pub struct ReadingStopped {
+    /// The listing's key (`users`, `groups`, `group:{id}`, `directory`).
+    pub listing: String,
+    /// Why it stopped.
+    pub message: String,
+}
+
+fn check_outcomes<'a>(
+    mut outcomes: impl Iterator<Item = &'a Outcome>,
+) -> Result<(), ReadingStopped> {
     match outcomes.find(|o| o.status != OutcomeStatus::Done) {
-        Some(o) => Err(format!("Reading {} stopped: {}", o.key, o.message)),
+        Some(o) => Err(ReadingStopped {
+            listing: o.key.clone(),
+            message: o.message.clone(),
+        }),
         None => Ok(()),
     }
+}
+
+/// A team filter naming an attribute no participant has (a misspelling, most often).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("No one in the directory has an attribute \"{attribute}\" (attributes found: {}): check its spelling, which must match exactly.", found.join(", "))]
+pub struct UnknownFilterAttribute {
+    /// The attribute the filter names.
+    pub attribute: String,
+    /// The attributes the directory has, in name order.
+    pub found: Vec<String>,
 }
 
 /// A manager's filter: only users whose attribute has this value (the whole value, or one
@@ -216,9 +246,17 @@ pub struct TeamFilter {
     pub value: String,
 }
 
+/// A team filter that is not of the form `Attribute = Value`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("The filter \"{filter}\" is not of the form Attribute = Value: write for example Hotel = Seattle, or leave it blank for everyone.")]
+pub struct FilterNotUnderstood {
+    /// The filter as given (trimmed).
+    pub filter: String,
+}
+
 impl TeamFilter {
     /// Parses `Hotel = Seattle`; blank means no filter.
-    pub fn parse(text: &str) -> Result<Option<TeamFilter>, String> {
+    pub fn parse(text: &str) -> Result<Option<TeamFilter>, FilterNotUnderstood> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
@@ -228,9 +266,9 @@ impl TeamFilter {
                 attribute: a.trim().to_string(),
                 value: v.trim().to_string(),
             })),
-            _ => Err(format!(
-                "The filter \"{text}\" is not of the form Attribute = Value: write for example Hotel = Seattle, or leave it blank for everyone."
-            )),
+            _ => Err(FilterNotUnderstood {
+                filter: text.to_string(),
+            }),
         }
     }
 
@@ -313,7 +351,7 @@ pub fn pull_tables(
     roles: &RoleSheet,
     filter: Option<&TeamFilter>,
     options: MatchOptions,
-) -> Result<PullTables, String> {
+) -> Result<PullTables, UnknownFilterAttribute> {
     let participant_of = snapshot.participant_of_users();
     let empty = Metadata::new();
     let metadata = |i: usize| {
@@ -332,11 +370,10 @@ pub fn pull_tables(
                 .iter()
                 .flat_map(|p| p.metadata.keys().map(String::as_str))
                 .collect();
-            return Err(format!(
-                "No one in the directory has an attribute \"{}\" (attributes found: {}): check its spelling, which must match exactly.",
-                f.attribute,
-                names.into_iter().collect::<Vec<_>>().join(", ")
-            ));
+            return Err(UnknownFilterAttribute {
+                attribute: f.attribute.clone(),
+                found: names.into_iter().map(str::to_string).collect(),
+            });
         }
     }
     let shown: Vec<usize> = (0..snapshot.users.len())
@@ -786,11 +823,8 @@ pub fn plan_changes(
                 let is = role.matches(current, options);
                 if role.rules.is_empty() {
                     // Membership cannot be read: only "nothing to do" is impossible to know.
-                    plan.rows.push(invalid(
-                        planned,
-                        target_col,
-                        role.join(&mut Metadata::new(), options).unwrap_err(),
-                    ));
+                    plan.rows
+                        .push(invalid(planned, target_col, role.no_rule().to_string()));
                     continue;
                 }
                 if is == wanted {
@@ -827,7 +861,7 @@ pub fn plan_changes(
                         entry.rows.push((plan.rows.len(), r, wanted));
                         plan.rows.push(planned);
                     }
-                    Err(m) => plan.rows.push(invalid(planned, target_col, m)),
+                    Err(m) => plan.rows.push(invalid(planned, target_col, m.to_string())),
                 }
             }
         }

@@ -158,7 +158,11 @@ impl RoleDef {
     /// Changes `metadata` so that this role's rule holds; returns what was done in words
     /// (`add Seattle to Hotel`), or why it cannot be done. Prefers an `In` rule (it adds a
     /// value without disturbing others) over an `Equals` rule (it replaces the value).
-    pub fn join(&self, metadata: &mut Metadata, options: MatchOptions) -> Result<String, String> {
+    pub fn join(
+        &self,
+        metadata: &mut Metadata,
+        options: MatchOptions,
+    ) -> Result<String, RoleHasNoRule> {
         if self.matches(metadata, options) {
             return Ok("already matches".into());
         }
@@ -195,7 +199,11 @@ impl RoleDef {
     }
 
     /// Changes `metadata` so that no rule of this role holds; returns what was done in words.
-    pub fn leave(&self, metadata: &mut Metadata, options: MatchOptions) -> Result<String, String> {
+    pub fn leave(
+        &self,
+        metadata: &mut Metadata,
+        options: MatchOptions,
+    ) -> Result<String, RoleHasNoRule> {
         if self.rules.is_empty() {
             return Err(self.no_rule());
         }
@@ -243,12 +251,20 @@ impl RoleDef {
         format!("role {}", self.name)
     }
 
-    fn no_rule(&self) -> String {
-        format!(
-            "role {} has no automatic rule in the Roles sheet, so no attribute change can do this: ask a brand administrator to change it in CX Dashboards > User admin > Roles, or add its rule to the Roles sheet.",
-            self.name
-        )
+    pub(crate) fn no_rule(&self) -> RoleHasNoRule {
+        RoleHasNoRule {
+            role: self.name.clone(),
+        }
     }
+}
+
+/// Why a role's membership cannot be changed through attributes: the Roles sheet gives it no
+/// automatic rule (Qualtrics has no API that reads or changes role membership directly).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role {role} has no automatic rule in the Roles sheet, so no attribute change can do this: ask a brand administrator to change it in CX Dashboards > User admin > Roles, or add its rule to the Roles sheet.")]
+pub struct RoleHasNoRule {
+    /// The role's name.
+    pub role: String,
 }
 
 /// A problem in the Roles sheet, on its row.
@@ -519,7 +535,7 @@ mod tests {
         let err = role
             .join(&mut Metadata::new(), MatchOptions::default())
             .unwrap_err();
-        assert!(err.contains("has no automatic rule"), "{err}");
+        assert!(err.to_string().contains("has no automatic rule"), "{err}");
         assert!(role
             .leave(&mut Metadata::new(), MatchOptions::default())
             .is_err());

@@ -190,7 +190,7 @@ impl Phases for MembershipJob {
                     Ok(s) => s,
                     Err(e) => {
                         self.stage = Stage::Applied;
-                        return Next::Failed(e);
+                        return Next::Failed(e.to_string());
                     }
                 };
                 let steps: Vec<RunStep> =
@@ -206,7 +206,7 @@ impl Phases for MembershipJob {
                 let snapshot = self.snapshot.as_mut().expect("read in the first phase");
                 if let Err(e) = snapshot.add_members(listings(finished)) {
                     self.stage = Stage::Applied;
-                    return Next::Failed(e);
+                    return Next::Failed(e.to_string());
                 }
                 self.planned()
             }

@@ -35,13 +35,19 @@ pub struct WorkbookSheet {
 }
 
 /// Why a workbook could not be read. Each message says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkbookError {
     /// Not a ZIP, or a ZIP without a workbook inside.
+    #[error("This ZIP file is not an Excel workbook (.xlsx): choose the workbook itself, or save it from Excel as .xlsx or \"CSV UTF-8\".")]
     NotWorkbook,
     /// The workbook is encrypted.
+    #[error("{}", FileError::ProtectedOrLegacy)]
     Protected,
     /// No sheet by the asked name.
+    #[error(
+        "The workbook has no sheet named \"{asked}\": its sheets are {}.",
+        quoted_list(sheets)
+    )]
     NoSuchSheet {
         /// The name asked for.
         asked: String,
@@ -49,8 +55,10 @@ pub enum WorkbookError {
         sheets: Vec<String>,
     },
     /// The workbook has no worksheets at all.
+    #[error("The workbook has no worksheets (only charts or macros): put the rows on a worksheet and save it again.")]
     NoSheets,
     /// A cell beyond [`MAX_COLUMNS`].
+    #[error("Sheet \"{sheet}\" has a value in column {column}, beyond the {MAX_COLUMNS} columns a user sheet can use: delete the stray cells to the right of the table and save it again.")]
     TooWide {
         /// The sheet.
         sheet: String,
@@ -58,6 +66,7 @@ pub enum WorkbookError {
         column: String,
     },
     /// The sheet's table could not be made (empty, header only, too many rows).
+    #[error("Sheet \"{sheet}\": {error}")]
     Sheet {
         /// The sheet.
         sheet: String,
@@ -65,27 +74,12 @@ pub enum WorkbookError {
         error: FileError,
     },
     /// The ZIP container is cut short or damaged.
+    #[error("The workbook is damaged or incomplete (perhaps a download that did not finish): open it in Excel and save it again, or export it again, and choose it again.")]
     Incomplete,
     /// The workbook's XML could not be read.
+    #[error("The workbook could not be read ({0}): open it in Excel, save it again as .xlsx (or as \"CSV UTF-8\"), and choose it again.")]
     Damaged(String),
 }
-
-impl std::fmt::Display for WorkbookError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WorkbookError::NotWorkbook => write!(f, "This ZIP file is not an Excel workbook (.xlsx): choose the workbook itself, or save it from Excel as .xlsx or \"CSV UTF-8\"."),
-            WorkbookError::Protected => write!(f, "{}", FileError::ProtectedOrLegacy),
-            WorkbookError::NoSuchSheet { asked, sheets } => write!(f, "The workbook has no sheet named \"{asked}\": its sheets are {}.", quoted_list(sheets)),
-            WorkbookError::NoSheets => write!(f, "The workbook has no worksheets (only charts or macros): put the rows on a worksheet and save it again."),
-            WorkbookError::TooWide { sheet, column } => write!(f, "Sheet \"{sheet}\" has a value in column {column}, beyond the {MAX_COLUMNS} columns a user sheet can use: delete the stray cells to the right of the table and save it again."),
-            WorkbookError::Sheet { sheet, error } => write!(f, "Sheet \"{sheet}\": {error}"),
-            WorkbookError::Incomplete => write!(f, "The workbook is damaged or incomplete (perhaps a download that did not finish): open it in Excel and save it again, or export it again, and choose it again."),
-            WorkbookError::Damaged(detail) => write!(f, "The workbook could not be read ({detail}): open it in Excel, save it again as .xlsx (or as \"CSV UTF-8\"), and choose it again."),
-        }
-    }
-}
-
-impl std::error::Error for WorkbookError {}
 
 fn quoted_list(names: &[String]) -> String {
     const SHOWN: usize = 10;
@@ -109,18 +103,38 @@ fn damaged(e: XlsxError) -> WorkbookError {
     }
 }
 
+/// Why a file the tool was given could not be read: as a workbook, or as delimited text. Its
+/// message is what the user sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// A workbook that could not be read.
+    #[error(transparent)]
+    Workbook(#[from] WorkbookError),
+    /// Delimited text that could not be read.
+    #[error(transparent)]
+    Text(#[from] FileError),
+}
+
 /// Reads any file the tool accepts, as the page's worker does: a ZIP (or a name ending in
-/// .xlsx) as a workbook (`sheet` by name, or the first), anything else as delimited text. The
-/// error is the message the user sees.
-pub fn read_any(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<SheetFile, String> {
+/// .xlsx) as a workbook (`sheet` by name, or the first), anything else as delimited text.
+pub fn read_any(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<SheetFile, ReadError> {
     let workbook = bytes.starts_with(b"PK") || name.to_ascii_lowercase().ends_with(".xlsx");
     if workbook {
-        read_workbook(bytes, sheet)
-            .map(|w| w.file)
-            .map_err(|e| e.to_string())
+        Ok(read_workbook(bytes, sheet)?.file)
     } else {
-        qualtrics_roster::sheetfile::read_bytes(bytes).map_err(|e| e.to_string())
+        Ok(qualtrics_roster::sheetfile::read_bytes(bytes)?)
     }
+}
+
+/// Why a workbook could not be written (a sheet too large for Excel, for example).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The workbook writer refused a sheet, cell or name.
+    #[error("The workbook could not be written: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// More rows or columns than a worksheet holds.
+    #[error("The workbook could not be written: sheet \"{0}\" has more rows or columns than Excel allows.")]
+    TooLarge(String),
 }
 
 /// Reads one sheet of an .xlsx workbook: `sheet` by name, or the first worksheet.
@@ -310,9 +324,9 @@ pub fn sheet_name(name: &str) -> String {
 /// Writes tables as the sheets of one workbook: a bold, frozen header row, text cells (dates as
 /// dates), formula-like text marked as text, columns fitted to their contents. `created` is the
 /// workbook's creation time as seconds since 1970 (the caller's clock; nothing here reads one).
-pub fn write_workbook(sheets: &[(&str, &Table)], created: u64) -> Result<Vec<u8>, String> {
+pub fn write_workbook(sheets: &[(&str, &Table)], created: u64) -> Result<Vec<u8>, WriteError> {
     let mut workbook = Workbook::new();
-    let when = ExcelDateTime::from_timestamp(created as i64).map_err(|e| e.to_string())?;
+    let when = ExcelDateTime::from_timestamp(created as i64)?;
     workbook.set_properties(&DocProperties::new().set_creation_datetime(&when));
     let header = Format::new().set_bold();
     let date = Format::new()
@@ -336,46 +350,38 @@ pub fn write_workbook(sheets: &[(&str, &Table)], created: u64) -> Result<Vec<u8>
         }
         used.push(name.clone());
         let sheet = workbook.add_worksheet();
-        sheet.set_name(&name).map_err(|e| e.to_string())?;
-        let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+        sheet.set_name(&name)?;
+        let too_large = |_| WriteError::TooLarge(name.clone());
         for (c, column) in table.columns.iter().enumerate() {
-            let c = u16::try_from(c).map_err(|e| e.to_string())?;
+            let c = u16::try_from(c).map_err(too_large)?;
             if formula_like(column) {
-                sheet
-                    .write_string_with_format(0, c, column, &header_text)
-                    .map_err(err)?;
+                sheet.write_string_with_format(0, c, column, &header_text)?;
             } else {
-                sheet
-                    .write_string_with_format(0, c, column, &header)
-                    .map_err(err)?;
+                sheet.write_string_with_format(0, c, column, &header)?;
             }
         }
         for (r, row) in table.rows.iter().enumerate() {
-            let r = u32::try_from(r + 1).map_err(|e| e.to_string())?;
+            let r = u32::try_from(r + 1).map_err(too_large)?;
             for (c, cell) in row.iter().enumerate() {
-                let c = u16::try_from(c).map_err(|e| e.to_string())?;
+                let c = u16::try_from(c).map_err(too_large)?;
                 if cell.is_empty() {
                     continue;
                 }
                 if let Some(d) = as_date(cell) {
-                    sheet
-                        .write_datetime_with_format(r, c, d, &date)
-                        .map_err(err)?;
+                    sheet.write_datetime_with_format(r, c, d, &date)?;
                 } else if formula_like(cell) {
-                    sheet
-                        .write_string_with_format(r, c, cell.as_str(), &text)
-                        .map_err(err)?;
+                    sheet.write_string_with_format(r, c, cell.as_str(), &text)?;
                 } else {
-                    sheet.write_string(r, c, cell.as_str()).map_err(err)?;
+                    sheet.write_string(r, c, cell.as_str())?;
                 }
             }
         }
-        sheet.set_freeze_panes(1, 0).map_err(err)?;
+        sheet.set_freeze_panes(1, 0)?;
         if table.rows.len() <= 10_000 {
             sheet.autofit();
         }
     }
-    workbook.save_to_buffer().map_err(|e| e.to_string())
+    Ok(workbook.save_to_buffer()?)
 }
 
 #[cfg(test)]

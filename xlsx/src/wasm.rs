@@ -38,5 +38,6 @@ pub fn write_workbook_js(sheets: JsValue, created_ms: f64) -> Result<Vec<u8>, Js
     let sheets: Vec<NamedTable> =
         serde_wasm_bindgen::from_value(sheets).map_err(|e| JsError::new(&e.to_string()))?;
     let named: Vec<(&str, &Table)> = sheets.iter().map(|s| (s.name.as_str(), &s.table)).collect();
-    write_workbook(&named, (created_ms / 1000.0).max(0.0) as u64).map_err(|e| JsError::new(&e))
+    write_workbook(&named, (created_ms / 1000.0).max(0.0) as u64)
+        .map_err(|e| JsError::new(&e.to_string()))
 }

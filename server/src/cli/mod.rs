@@ -410,7 +410,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 },
         } => {
             let roles = read_roles(roles.as_deref())?;
-            let filter = TeamFilter::parse(filter).map_err(CliError::Input)?;
+            let filter = TeamFilter::parse(filter).map_err(|e| CliError::Input(e.to_string()))?;
             let run = read_brand(&cli.target, out, |conn, renewable| {
                 PullRun::new(
                     conn,
@@ -429,7 +429,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 case_sensitive: !case_insensitive,
             };
             let tables = membership::pull_tables(snapshot, &roles, filter.as_ref(), options)
-                .map_err(CliError::Input)?;
+                .map_err(|e| CliError::Input(e.to_string()))?;
             let counts = Table {
                 columns: ["Group or role", "Kind", "Members"]
                     .map(String::from)
