@@ -1,7 +1,11 @@
 //! Provisioning: validation, planning against the brand, job building, the run's phases.
 
+use super::checks::is_email;
 use super::*;
-use crate::exec::Outcome;
+use crate::directory::Participant;
+use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step, StepUpdate};
+use crate::table::Table;
+use crate::users::UserSummary;
 
 fn user(id: &str, name: &str) -> UserSummary {
     UserSummary {

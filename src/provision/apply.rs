@@ -1,0 +1,358 @@
+//! A plan being applied: the account phase, settling creates that got no answer, and the
+//! directory import jobs built once the accounts exist.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::directory::{self, ImportParticipant, Participant};
+use crate::exec::{Outcome, OutcomeStatus};
+use crate::table::Cell;
+use crate::time::UnixMillis;
+use crate::users::{self, UserSummary};
+
+use super::steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
+use super::{AttrValue, Field, Plan, PlanRow, ProvisionAction, Route};
+
+/// A participant of a job, the row's attribute changes and the participant's current ones.
+type JobEntry = (
+    ImportParticipant,
+    BTreeMap<Cell, AttrValue>,
+    BTreeMap<String, String>,
+);
+
+/// One row's progress: each phase's result (status, message, when), and the keys learnt.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RowProgress {
+    pub(super) account: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
+    pub(super) import: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
+    pub(super) user_id: Option<String>,
+    pub(super) unique_identifier: Option<String>,
+    pub(super) uncertain: bool,
+}
+
+/// A provisioning plan being applied, with every row's progress. The run
+/// ([`crate::run::ProvisionJob`]) calls, in order: [`ProvisionApply::account_steps`] (runs
+/// them), [`ProvisionApply::record`], then while [`ProvisionApply::uncertain`] is not empty:
+/// lists the users and [`ProvisionApply::resolve_uncertain`] (runs the retries it returns and
+/// records them); then, if [`ProvisionApply::needs_participants`], lists the directory; then
+/// [`ProvisionApply::import_steps`] (runs, records); hosts read [`ProvisionApply::outcomes`].
+#[derive(Debug, Clone)]
+pub struct ProvisionApply {
+    /// The plan being applied.
+    pub plan: Plan,
+    pub(super) progress: BTreeMap<Cell, RowProgress>,
+    retried: BTreeSet<Cell>,
+}
+
+impl ProvisionApply {
+    /// A run of `plan`.
+    #[must_use]
+    pub fn new(plan: Plan) -> ProvisionApply {
+        let progress = plan
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key(),
+                    RowProgress {
+                        user_id: r.user_id.clone(),
+                        unique_identifier: r.unique_identifier.clone(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        ProvisionApply {
+            plan,
+            progress,
+            retried: BTreeSet::new(),
+        }
+    }
+
+    fn account_step(row: &PlanRow) -> Option<AccountStep> {
+        let create = row.actions.contains(&ProvisionAction::Create);
+        let update = row.actions.contains(&ProvisionAction::Update);
+        if !create && !update {
+            return None;
+        }
+        let mut body = serde_json::Map::new();
+        if create {
+            for (f, v) in row.fields.iter() {
+                if *f != Field::UniqueIdentifier {
+                    body.insert(f.api_name().into(), v.as_str().into());
+                }
+            }
+        } else {
+            for (f, _, new) in &row.field_changes {
+                body.insert(f.to_string(), new.as_str().into());
+            }
+        }
+        Some(AccountStep {
+            key: row.key().to_string(),
+            username: row.username().to_string(),
+            user_id: row.user_id.clone(),
+            body,
+            create,
+            result: CreateResult::default(),
+        })
+    }
+
+    /// The account phase (route "account + attributes"): creates and field updates.
+    pub fn account_steps(&self) -> Vec<ProvisionStep> {
+        if self.plan.route != Route::AccountAndAttributes {
+            return Vec::new();
+        }
+        self.plan
+            .rows
+            .iter()
+            .filter_map(Self::account_step)
+            .map(ProvisionStep::Account)
+            .collect()
+    }
+
+    /// Takes a finished phase's steps and outcomes.
+    pub fn record<'a>(
+        &mut self,
+        steps: impl IntoIterator<Item = &'a ProvisionStep>,
+        outcomes: &[Outcome],
+    ) {
+        let by_key: HashMap<&str, &Outcome> =
+            outcomes.iter().map(|o| (o.key.as_str(), o)).collect();
+        for step in steps {
+            match step {
+                ProvisionStep::Account(s) => {
+                    let p = self.progress.entry(Cell::new(&s.key)).or_default();
+                    if let Some(o) = by_key.get(s.key.as_str()) {
+                        p.account = Some((o.status, o.message.clone(), o.finished_at));
+                    }
+                    p.uncertain = s.result.uncertain;
+                    if let Some(id) = &s.result.user_id {
+                        p.user_id = Some(id.clone());
+                    }
+                }
+                ProvisionStep::Import(s) => {
+                    let outcome = by_key.get(s.key.as_str());
+                    for participant in &s.participants {
+                        let Some(row) = self.plan.rows.iter().find(|r| {
+                            r.sends()
+                                && self.progress[&r.key()].unique_identifier.as_deref()
+                                    == Some(participant.unique_identifier.as_str())
+                        }) else {
+                            continue;
+                        };
+                        let p = self
+                            .progress
+                            .get_mut(&row.key())
+                            .expect("every row has progress");
+                        p.import = Some(
+                            match (outcome, s.failures.get(&participant.unique_identifier)) {
+                                (_, Some(message)) => (
+                                    OutcomeStatus::Failed,
+                                    format!("directory import: {message}"),
+                                    None,
+                                ),
+                                (Some(o), None) if o.status == OutcomeStatus::Done => {
+                                    (OutcomeStatus::Done, "attributes set".into(), o.finished_at)
+                                }
+                                (Some(o), None) => (o.status, o.message.clone(), o.finished_at),
+                                (None, None) => (
+                                    OutcomeStatus::Skipped,
+                                    "not sent: the run ended before the directory import".into(),
+                                    None,
+                                ),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Usernames of creates that got no answer.
+    #[must_use]
+    pub fn uncertain(&self) -> Vec<String> {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| self.progress[&r.key()].uncertain)
+            .map(|r| r.username().to_string())
+            .collect()
+    }
+
+    /// Settles uncertain creates with a fresh listing of the brand's users: an account that now
+    /// exists was created (its id is taken from the listing); the others are tried once more,
+    /// with the steps returned.
+    #[must_use = "the returned steps are the retries: dropping them leaves those rows unsent"]
+    pub fn resolve_uncertain(&mut self, users: &[UserSummary]) -> Vec<ProvisionStep> {
+        let by_name = users::by_username(users);
+        let mut retries = Vec::new();
+        for row in &self.plan.rows {
+            let p = self
+                .progress
+                .get_mut(&row.key())
+                .expect("every row has progress");
+            if !p.uncertain {
+                continue;
+            }
+            p.uncertain = false;
+            match by_name.get(&row.username().to_lowercase()) {
+                Some(u) => {
+                    p.user_id = Some(u.id.clone());
+                    let at = p.account.as_ref().and_then(|a| a.2);
+                    p.account = Some((
+                        OutcomeStatus::Done,
+                        format!(
+                            "account {} created (its answer was lost; confirmed in the user list)",
+                            u.id
+                        ),
+                        at,
+                    ));
+                }
+                None if self.retried.insert(row.key()) => {
+                    if let Some(step) = Self::account_step(row) {
+                        retries.push(ProvisionStep::Account(step));
+                    }
+                }
+                None => {}
+            }
+        }
+        retries
+    }
+
+    /// True when new accounts need attributes: their uniqueIdentifier must be looked up.
+    #[must_use]
+    pub fn needs_participants(&self) -> bool {
+        self.plan.route == Route::AccountAndAttributes
+            && self.plan.rows.iter().any(|r| {
+                let p = &self.progress[&r.key()];
+                r.actions.contains(&ProvisionAction::SetAttributes)
+                    && p.unique_identifier.is_none()
+                    && p.user_id.is_some()
+            })
+    }
+
+    /// True when `row` goes through a directory import: every row sent by the directory
+    /// route, the rows with attributes on the account route.
+    fn wants_import(&self, row: &PlanRow) -> bool {
+        match self.plan.route {
+            Route::DirectoryImport => row.sends(),
+            Route::AccountAndAttributes => row.actions.contains(&ProvisionAction::SetAttributes),
+        }
+    }
+
+    /// Ends every row still waiting for its attributes as failed with `message` (the directory
+    /// could not be read, so no import job can be made).
+    pub fn fail_imports(&mut self, message: &str) {
+        for row in &self.plan.rows {
+            let wants_import = self.wants_import(row);
+            let p = self
+                .progress
+                .get_mut(&row.key())
+                .expect("every row has progress");
+            let account_failed = p
+                .account
+                .as_ref()
+                .is_some_and(|a| a.0 == OutcomeStatus::Failed);
+            if wants_import && p.import.is_none() && !account_failed {
+                p.import = Some((OutcomeStatus::Failed, message.to_string(), None));
+            }
+        }
+    }
+
+    /// The import jobs, from a listing of the directory (taken after the accounts exist):
+    /// every participant of a job carries the same metadata keys.
+    #[must_use = "the returned steps are the import jobs: dropping them leaves the attributes unset"]
+    pub fn import_steps(&mut self, participants: &[Participant]) -> Vec<ProvisionStep> {
+        let by_user: HashMap<&str, &Participant> = participants
+            .iter()
+            .filter_map(|p| p.user_id.as_deref().map(|id| (id, p)))
+            .collect();
+        let by_name = directory::by_username(participants);
+        let by_uid: HashMap<&str, &Participant> = participants
+            .iter()
+            .map(|p| (p.unique_identifier.as_str(), p))
+            .collect();
+        let mut entries: Vec<JobEntry> = Vec::new();
+        for row in &self.plan.rows {
+            let wants_import = self.wants_import(row);
+            if !wants_import {
+                continue;
+            }
+            let p = self
+                .progress
+                .get_mut(&row.key())
+                .expect("every row has progress");
+            if p.account
+                .as_ref()
+                .is_some_and(|a| a.0 == OutcomeStatus::Failed)
+            {
+                continue; // the account could not be made: no attributes
+            }
+            let found = p
+                .unique_identifier
+                .as_deref()
+                .and_then(|u| by_uid.get(u).copied())
+                .or_else(|| p.user_id.as_deref().and_then(|id| by_user.get(id).copied()))
+                .or_else(|| by_name.get(&row.username().to_lowercase()).copied());
+            let uid = match (self.plan.route, found) {
+                (Route::DirectoryImport, _) => row.unique_identifier.clone(),
+                (_, Some(f)) => Some(f.unique_identifier.clone()),
+                (_, None) => None,
+            };
+            let Some(uid) = uid else {
+                p.import = Some((OutcomeStatus::Failed, "no CX directory participant was found for this account, so its attributes could not be set; check that CX user admin is on for the brand".into(), None));
+                continue;
+            };
+            p.unique_identifier = Some(uid.clone());
+            let field = |f: Field, current: Option<&Option<String>>| {
+                row.fields
+                    .get(&f)
+                    .map(Cell::to_string)
+                    .or_else(|| current.cloned().flatten())
+                    .unwrap_or_default()
+            };
+            let participant = ImportParticipant {
+                unique_identifier: uid,
+                first_name: field(Field::FirstName, found.map(|f| &f.first_name)),
+                last_name: field(Field::LastName, found.map(|f| &f.last_name)),
+                email: field(Field::Email, found.map(|f| &f.email)),
+                username: (!row.username().is_empty()).then(|| row.username().to_string()),
+                metadata: BTreeMap::new(),
+            };
+            entries.push((
+                participant,
+                row.attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), a.value.clone()))
+                    .collect(),
+                found.map(|f| f.metadata.clone()).unwrap_or_default(),
+            ));
+        }
+        let mut steps = Vec::new();
+        for (n, chunk) in entries.chunks(self.plan.job_size.max(1)).enumerate() {
+            let keys: BTreeSet<&Cell> = chunk
+                .iter()
+                .flat_map(|(_, changes, _)| changes.keys())
+                .collect();
+            let participants = chunk
+                .iter()
+                .map(|(p, changes, current)| {
+                    let mut p = p.clone();
+                    for key in &keys {
+                        let value = match changes.get(*key) {
+                            Some(AttrValue::Set(v)) => v.to_string(),
+                            Some(AttrValue::Clear) => String::new(),
+                            None => current.get(key.as_str()).cloned().unwrap_or_default(),
+                        };
+                        p.metadata.insert(key.to_string(), value);
+                    }
+                    p
+                })
+                .collect();
+            steps.push(ProvisionStep::Import(ImportStep::new(
+                format!("import:{}", n + 1),
+                participants,
+            )));
+        }
+        steps
+    }
+}

@@ -1,0 +1,158 @@
+//! Outcomes: each row's result once the run is over, and the input sheet with the outcome
+//! columns beside it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::columns::normalise_header;
+use crate::exec::OutcomeStatus;
+use crate::table::{Cell, Table};
+use crate::time::{iso_datetime, UnixMillis};
+
+use super::apply::ProvisionApply;
+use super::{Field, ProvisionAction};
+
+impl ProvisionApply {
+    /// Every input row's outcome.
+    #[must_use]
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        self.plan
+            .rows
+            .iter()
+            .map(|r| {
+                let p = &self.progress[&r.key()];
+                let (status, message, at) = if r.actions.contains(&ProvisionAction::Invalid) {
+                    (
+                        OutcomeStatus::Failed,
+                        format!("not sent: {}", r.message()),
+                        None,
+                    )
+                } else if !r.sends() {
+                    (OutcomeStatus::Unchanged, r.message(), None)
+                } else {
+                    let parts: Vec<&(OutcomeStatus, String, Option<UnixMillis>)> =
+                        [p.account.as_ref(), p.import.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    if parts.is_empty() {
+                        (
+                            OutcomeStatus::Skipped,
+                            "not sent: the run ended before this row".into(),
+                            None,
+                        )
+                    } else if let Some(failed) = parts.iter().find(|x| x.0 != OutcomeStatus::Done) {
+                        let done: Vec<&str> = parts
+                            .iter()
+                            .filter(|x| x.0 == OutcomeStatus::Done)
+                            .map(|x| x.1.as_str())
+                            .collect();
+                        let prefix = if done.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}; but ", done.join("; "))
+                        };
+                        (failed.0, format!("{prefix}{}", failed.1), None)
+                    } else {
+                        (
+                            OutcomeStatus::Done,
+                            parts
+                                .iter()
+                                .map(|x| x.1.as_str())
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            parts.iter().filter_map(|x| x.2).max(),
+                        )
+                    }
+                };
+                RowOutcome {
+                    key: r.key().to_string(),
+                    row: r.row,
+                    status,
+                    message,
+                    user_id: p.user_id.clone().unwrap_or_default(),
+                    unique_identifier: p.unique_identifier.clone().unwrap_or_default(),
+                    applied_at: at.map(iso_datetime).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One row's result, as written beside the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    /// `row:N`.
+    pub key: String,
+    /// Sheet row number.
+    pub row: u32,
+    /// done / unchanged / failed / skipped.
+    pub status: OutcomeStatus,
+    /// What happened.
+    pub message: String,
+    /// The account.
+    pub user_id: String,
+    /// The directory key.
+    pub unique_identifier: String,
+    /// When (ISO 8601), for done rows.
+    pub applied_at: String,
+}
+
+impl RowOutcome {
+    /// The outcome cells, in the order of [`outcome_column_names`].
+    #[must_use]
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.status.as_str().to_string(),
+            self.message.clone(),
+            self.user_id.clone(),
+            self.unique_identifier.clone(),
+            self.applied_at.clone(),
+        ]
+    }
+}
+
+/// The outcome column names beside `input_columns`.
+pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
+    let taken = |n: &str| {
+        input_columns
+            .iter()
+            .any(|c| normalise_header(c) == normalise_header(n))
+    };
+    let user_id = if taken("User ID") {
+        "Outcome user ID"
+    } else {
+        "User ID"
+    };
+    let uid = if input_columns
+        .iter()
+        .any(|c| normalise_header(c) == "uniqueidentifier")
+    {
+        "Outcome unique identifier"
+    } else {
+        "Unique identifier"
+    };
+    ["Status", "Message", user_id, uid, "Applied at"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The input with the outcome columns beside it; password cells are blanked, never written back.
+#[must_use]
+pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
+    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
+    let mut table = input.with_columns_beside(&outcome_column_names(&input.columns), &values);
+    let password = input.columns.iter().position(|c| {
+        Field::Password
+            .aliases()
+            .contains(&normalise_header(c).as_str())
+    });
+    if let Some(p) = password {
+        for row in &mut table.rows {
+            row[p] = Cell::default();
+        }
+    }
+    table
+}

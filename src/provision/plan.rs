@@ -1,0 +1,398 @@
+//! The plan: each checked row against the brand's users, directory participants and the
+//! journal of an earlier run, and the plan as a table (the Plan sheet).
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::directory::{self, Participant};
+use crate::exec::JournalEntry;
+use crate::table::{cells, Cell, Table};
+use crate::users::{self, UserSummary};
+
+use super::checks::{check_row, lowercase, refuse_first_of_repeated, same_value, SeenKeys};
+use super::columns::{file_error, map_columns, match_brand_attributes};
+use super::{
+    AttrValue, Diagnostic, Field, Plan, PlanRow, ProvisionAction, ProvisionOptions, Route, Severity,
+};
+
+/// What planning a sheet needs from the brand besides its users, so that a run reads nothing
+/// no step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BrandNeeds {
+    /// The CX directory (75 requests a minute): for attribute columns (their current values
+    /// and each person's uniqueIdentifier), a uniqueIdentifier column, or the directory route.
+    pub directory: bool,
+    /// Division names (one request per division the brand's users are in): for a Division
+    /// column that holds names rather than `DV_` ids.
+    pub division_names: bool,
+}
+
+/// What planning `table` by `route` needs to read (nothing when its columns cannot be used:
+/// the plan then says why without the brand).
+#[must_use]
+pub fn brand_needs(table: &Table, route: Route) -> BrandNeeds {
+    let Ok(map) = map_columns(&table.columns) else {
+        return BrandNeeds::default();
+    };
+    let division_names = map.fields.get(&Field::DivisionId).is_some_and(|&c| {
+        table.rows.iter().any(|r| {
+            r.get(c)
+                .map(|v| v.trim())
+                .is_some_and(|v| !v.is_empty() && !v.starts_with("DV_"))
+        })
+    });
+    BrandNeeds {
+        directory: route == Route::DirectoryImport
+            || !map.attributes.is_empty()
+            || map.fields.contains_key(&Field::UniqueIdentifier),
+        division_names,
+    }
+}
+
+/// Plans a provisioning sheet against one listing of the brand's users and one of its
+/// directory participants (with their attributes), and the journal of an earlier run.
+pub fn plan(
+    table: &Table,
+    users: &[UserSummary],
+    participants: &[Participant],
+    journal: &[JournalEntry],
+    options: &ProvisionOptions,
+) -> Plan {
+    let empty = |file_errors| Plan {
+        route: options.route,
+        rows: Vec::new(),
+        file_errors,
+        notes: Vec::new(),
+        counts: Vec::new(),
+        job_size: options.job_size,
+    };
+    if let Some(problem) = table.header_problem() {
+        return empty(vec![file_error("", problem)]);
+    }
+    let mut map = match map_columns(&table.columns) {
+        Ok(m) => m,
+        Err(errors) => return empty(errors),
+    };
+    let notes = match_brand_attributes(&mut map, participants, &table.columns);
+    let key_field = match options.route {
+        Route::AccountAndAttributes => Field::Username,
+        Route::DirectoryImport => Field::UniqueIdentifier,
+    };
+    if !map.fields.contains_key(&key_field) {
+        let found = table.columns.join(", ");
+        let what = match key_field {
+            Field::Username => {
+                "a \"Username\" column: every account is found or created by its username"
+            }
+            _ => "a \"Unique identifier\" column: the directory import keys every person by it",
+        };
+        return empty(vec![file_error(
+            "",
+            format!("No {what}. Add it (columns found: {found})."),
+        )]);
+    }
+    let by_name = users::by_username(users);
+    let by_uid: HashMap<&str, &Participant> = participants
+        .iter()
+        .map(|p| (p.unique_identifier.as_str(), p))
+        .collect();
+    let by_participant_name = directory::by_username(participants);
+    // One journal entry holds one line per field an account step applied.
+    let applied: BTreeSet<&str> = journal.iter().flat_map(|j| j.applied.lines()).collect();
+
+    let mut rows = Vec::with_capacity(table.rows.len());
+    let mut seen = SeenKeys::for_rows(table.rows.len());
+    for i in 0..table.rows.len() {
+        // Checked and planned in place: a plan row is a few hundred bytes, not moved again.
+        rows.push(PlanRow::new(table.row_number(i)));
+        let plan_row = rows.last_mut().expect("just pushed");
+        check_row(table, i, &map, options, &mut seen, plan_row);
+        let row = plan_row.row;
+        let col = |f: Field| {
+            map.fields
+                .get(&f)
+                .map_or(f.api_name().to_string(), |c| table.columns[*c].clone())
+        };
+        let require = |row: &mut PlanRow, fields: &[Field], why: &str| {
+            for f in fields {
+                if !row.fields.contains_key(f)
+                    && !row
+                        .diagnostics
+                        .iter()
+                        .any(|d| d.column == col(*f) && d.severity == Severity::Error)
+                {
+                    row.diagnostics.push(Diagnostic {
+                        row: row.row,
+                        column: col(*f),
+                        severity: Severity::Error,
+                        message: format!("Row {}, {}: empty, but needed {why}.", row.row, col(*f)),
+                    });
+                }
+            }
+        };
+        let (existing_user, participant) = match plan_row.fields.get(&key_field) {
+            None => (None, None),
+            Some(key) => match options.route {
+                Route::AccountAndAttributes => {
+                    let name = lowercase(key);
+                    (
+                        by_name.get(name.as_ref()).copied(),
+                        by_participant_name.get(name.as_ref()).copied(),
+                    )
+                }
+                Route::DirectoryImport => (None, by_uid.get(key.as_str()).copied()),
+            },
+        };
+        if !plan_row.fields.contains_key(&key_field) {
+            require(plan_row, &[key_field], "to find or create the account");
+        }
+        match options.route {
+            Route::AccountAndAttributes if existing_user.is_none() => {
+                require(
+                    plan_row,
+                    &[
+                        Field::FirstName,
+                        Field::LastName,
+                        Field::Email,
+                        Field::UserType,
+                        Field::Password,
+                    ],
+                    "to create the account",
+                );
+            }
+            Route::DirectoryImport if participant.is_none() => {
+                require(
+                    plan_row,
+                    &[Field::FirstName, Field::LastName, Field::Email],
+                    "to create the directory participant",
+                );
+            }
+            _ => {}
+        }
+        if plan_row
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
+            plan_row.actions.push(ProvisionAction::Invalid);
+            continue;
+        }
+        plan_row.user_id = existing_user
+            .map(|u| u.id.clone())
+            .or_else(|| participant.and_then(|p| p.user_id.clone()));
+        if plan_row.unique_identifier.is_none() {
+            plan_row.unique_identifier = participant.map(|p| p.unique_identifier.clone());
+        }
+        if options.route == Route::AccountAndAttributes {
+            match existing_user {
+                None => plan_row.actions.push(ProvisionAction::Create),
+                Some(u) => {
+                    if plan_row.fields.contains_key(&Field::Password) {
+                        plan_row.diagnostics.push(Diagnostic {
+                            row,
+                            column: col(Field::Password),
+                            severity: Severity::Warning,
+                            message: format!("Row {}, {}: the password is only used to create accounts; this account exists and keeps its own.", row, col(Field::Password)),
+                        });
+                    }
+                    let listed = |f: Field| -> Option<Option<String>> {
+                        match f {
+                            Field::FirstName => Some(u.first_name.clone()),
+                            Field::LastName => Some(u.last_name.clone()),
+                            Field::Email => Some(u.email.clone()),
+                            Field::UserType => Some(u.user_type.clone()),
+                            Field::DivisionId => Some(u.division_id.clone()),
+                            Field::AccountExpirationDate if u.account_expiration_date.is_some() => {
+                                Some(u.account_expiration_date.clone())
+                            }
+                            _ => None,
+                        }
+                    };
+                    for (f, new) in plan_row.fields.iter() {
+                        if matches!(
+                            f,
+                            Field::Username | Field::Password | Field::UniqueIdentifier
+                        ) {
+                            continue;
+                        }
+                        match listed(*f) {
+                            Some(old) if old.as_deref() == Some(new.as_str()) => {}
+                            Some(old) => plan_row.field_changes.push((
+                                Cell::new_static(f.api_name()),
+                                old.map(Cell::from).unwrap_or_default(),
+                                new.clone(),
+                            )),
+                            // Not in the listing (language, time zone, expiry): sent unless the
+                            // journal says this exact value was applied before.
+                            None => {
+                                if !applied
+                                    .contains(format!("{} {}={new}", u.id, f.api_name()).as_str())
+                                {
+                                    plan_row.field_changes.push((
+                                        Cell::new_static(f.api_name()),
+                                        Cell::new_static("(not listed)"),
+                                        new.clone(),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    if !plan_row.field_changes.is_empty() {
+                        plan_row.actions.push(ProvisionAction::Update);
+                    }
+                }
+            }
+        } else {
+            match participant {
+                None => plan_row.actions.push(ProvisionAction::Create),
+                Some(p) => {
+                    for (f, current) in [
+                        (Field::FirstName, &p.first_name),
+                        (Field::LastName, &p.last_name),
+                        (Field::Email, &p.email),
+                    ] {
+                        if let Some(new) = plan_row.fields.get(&f) {
+                            if current.as_deref() != Some(new.as_str()) {
+                                plan_row.field_changes.push((
+                                    Cell::new_static(f.api_name()),
+                                    current.as_deref().map(Cell::new).unwrap_or_default(),
+                                    new.clone(),
+                                ));
+                            }
+                        }
+                    }
+                    if !plan_row.field_changes.is_empty() {
+                        plan_row.actions.push(ProvisionAction::Update);
+                    }
+                }
+            }
+            for f in [
+                Field::UserType,
+                Field::Password,
+                Field::Language,
+                Field::TimeZone,
+                Field::DivisionId,
+                Field::AccountExpirationDate,
+            ] {
+                if plan_row.fields.contains_key(&f) {
+                    plan_row.diagnostics.push(Diagnostic {
+                        row,
+                        column: col(f),
+                        severity: Severity::Warning,
+                        message: format!("Row {}, {}: not used by a directory import (it sets names, e-mail and attributes only).", row, col(f)),
+                    });
+                }
+            }
+        }
+        let mut attribute_changes = false;
+        for attribute in &mut plan_row.attributes {
+            let old = participant.and_then(|p| p.metadata.get(attribute.name.as_str()));
+            attribute.changes = match &attribute.value {
+                AttrValue::Set(v) => !old.is_some_and(|o| same_value(o, v)),
+                AttrValue::Clear => old.is_some(),
+            };
+            attribute.old = old.map(Cell::new);
+            attribute_changes |= attribute.changes;
+        }
+        if attribute_changes {
+            plan_row.actions.push(ProvisionAction::SetAttributes);
+        }
+        if plan_row.actions.is_empty() {
+            plan_row.actions.push(ProvisionAction::Unchanged);
+        }
+    }
+    refuse_first_of_repeated(&mut rows, std::mem::take(&mut seen.repeated));
+    // One pass over the rows (each is a few hundred bytes: five passes were measurable).
+    const ORDER: [ProvisionAction; 5] = ProvisionAction::ALL;
+    let mut tally = [0usize; ORDER.len()];
+    for r in &rows {
+        for action in r.actions.iter() {
+            if let Some(i) = ORDER.iter().position(|a| a == action) {
+                tally[i] += 1;
+            }
+        }
+    }
+    let counts: Vec<(String, usize)> = ORDER
+        .iter()
+        .zip(tally)
+        .filter(|(_, n)| *n > 0)
+        .map(|(action, n)| (action.label().to_string(), n))
+        .collect();
+    Plan {
+        route: options.route,
+        rows,
+        file_errors: Vec::new(),
+        notes,
+        counts,
+        job_size: options.job_size.max(1),
+    }
+}
+
+/// What changes for a row that sends something, in one line (see [`PlanRow::message`]).
+pub(super) fn describe(row: &PlanRow) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if row.actions.contains(&ProvisionAction::Create) {
+        parts.push("create".into());
+    }
+    for (f, old, new) in &row.field_changes {
+        parts.push(format!(
+            "{f}: {} -> {new}",
+            if old.is_empty() { "(none)" } else { old }
+        ));
+    }
+    for (a, old, new) in row.attribute_changes() {
+        let new = if new.is_empty() { "(cleared)" } else { new };
+        parts.push(format!(
+            "{a}: {} -> {new}",
+            if old.is_empty() { "(none)" } else { old }
+        ));
+    }
+    if parts.is_empty() {
+        "already as the sheet says".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The plan as a table (the Plan sheet). The password never appears.
+pub fn plan_table(plan: &Plan) -> Table {
+    Table {
+        columns: [
+            "Row",
+            "Username",
+            "Unique identifier",
+            "Plan",
+            "Changes",
+            "Problems",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: plan
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.row.to_string(),
+                    r.username().to_string(),
+                    r.unique_identifier.clone().unwrap_or_default(),
+                    r.actions
+                        .iter()
+                        .map(|a| a.label())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    if r.sends() {
+                        r.message()
+                    } else {
+                        String::new()
+                    },
+                    r.diagnostics
+                        .iter()
+                        .map(|d| d.message.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ]
+            })
+            .map(cells)
+            .collect(),
+        row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+    }
+}
