@@ -1,0 +1,262 @@
+//! A desired-membership plan being applied: the group steps, the attribute changes through the
+//! provisioning apply, and each row's outcome written beside the sheet.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::connection::Connection;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::provision::{self, ProvisionApply};
+use crate::table::Table;
+use crate::time::{iso_datetime, UnixMillis};
+
+use super::{add_member_request, remove_member_request, ChangeAction, ChangePlan};
+
+/// Executor step: add a user to a group or remove them. A request that got no answer is sent
+/// again; if the first one had in fact been applied, Qualtrics then answers "already a member"
+/// (add) or 404 (remove), which ends the row as done.
+#[derive(Debug, Clone)]
+pub struct GroupMemberStep {
+    pub(super) key: String,
+    pub(super) group_id: String,
+    pub(super) group_name: String,
+    pub(super) user_id: String,
+    pub(super) add: bool,
+    pub(super) uncertain: bool,
+}
+
+impl Step for GroupMemberStep {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        if self.add {
+            add_member_request(conn, &self.group_id, &self.user_id)
+        } else {
+            remove_member_request(conn, &self.group_id, &self.user_id)
+        }
+    }
+
+    fn on_response(&mut self, response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        let verb = if self.add { "added to" } else { "removed from" };
+        match envelope::parse(response) {
+            Ok(_) => StepUpdate::Finished {
+                status: OutcomeStatus::Done,
+                message: format!("{verb} group {}", self.group_name),
+            },
+            Err(e) => {
+                let settled = self.uncertain
+                    && match &e {
+                        ApiError::Rejected { status, .. } => {
+                            self.add && matches!(status, 400 | 409)
+                        }
+                        ApiError::NotFound { .. } => !self.add,
+                        _ => false,
+                    };
+                if settled {
+                    StepUpdate::Finished {
+                        status: OutcomeStatus::Done,
+                        message: format!(
+                            "{verb} group {} (the first answer was lost; Qualtrics then said it was already so)",
+                            self.group_name
+                        ),
+                    }
+                } else {
+                    StepUpdate::Finished {
+                        status: OutcomeStatus::Failed,
+                        message: e.to_string(),
+                    }
+                }
+            }
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        format!(
+            "{} {} {}",
+            if self.add { "add" } else { "remove" },
+            self.group_id,
+            self.user_id
+        )
+    }
+
+    fn on_ambiguous_failure(&mut self, _why: &str) -> Option<StepUpdate> {
+        self.uncertain = true;
+        None
+    }
+}
+
+/// One desired-membership row's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeOutcome {
+    /// Sheet row number.
+    pub row: u32,
+    /// done / unchanged / failed / skipped.
+    pub status: OutcomeStatus,
+    /// What happened.
+    pub message: String,
+    /// When (ISO 8601), for done rows.
+    pub applied_at: String,
+}
+
+impl ChangeOutcome {
+    /// The outcome cells, in the order of [`OUTCOME_COLUMNS`].
+    #[must_use]
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.status.as_str().to_string(),
+            self.message.clone(),
+            self.applied_at.clone(),
+        ]
+    }
+}
+
+/// The outcome columns written beside a desired-membership sheet.
+pub const OUTCOME_COLUMNS: [&str; 3] = ["Status", "Message", "Applied at"];
+
+/// A desired-membership plan being applied: group steps first, then the attribute changes
+/// through the provisioning apply (directory import). The run ([`crate::run::MembershipJob`])
+/// sends [`MembershipApply::group_steps`], calls [`MembershipApply::record_groups`], then
+/// applies [`MembershipApply::attributes`] as any provisioning plan; hosts read
+/// [`MembershipApply::outcomes`].
+#[derive(Debug, Clone)]
+pub struct MembershipApply {
+    /// The plan.
+    pub plan: ChangePlan,
+    group_outcomes: HashMap<String, Outcome>,
+    /// The attribute changes, as a provisioning run.
+    pub attributes: Option<ProvisionApply>,
+}
+
+impl MembershipApply {
+    /// A run of `plan`.
+    pub fn new(plan: ChangePlan) -> MembershipApply {
+        let attributes = plan.attributes.clone().map(ProvisionApply::new);
+        MembershipApply {
+            plan,
+            group_outcomes: HashMap::new(),
+            attributes,
+        }
+    }
+
+    /// The group additions and removals.
+    #[must_use]
+    pub fn group_steps(&self) -> Vec<GroupMemberStep> {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    ChangeAction::AddToGroup | ChangeAction::RemoveFromGroup
+                )
+            })
+            .map(|r| GroupMemberStep {
+                key: r.key.clone(),
+                group_id: r.group_id.clone(),
+                group_name: r.target_name.clone(),
+                user_id: r.user_id.clone(),
+                add: r.action == ChangeAction::AddToGroup,
+                uncertain: false,
+            })
+            .collect()
+    }
+
+    /// Takes the group phase's outcomes.
+    pub fn record_groups(&mut self, outcomes: &[Outcome]) {
+        for o in outcomes {
+            self.group_outcomes.insert(o.key.clone(), o.clone());
+        }
+    }
+
+    /// Every input row's outcome.
+    #[must_use]
+    pub fn outcomes(&self) -> Vec<ChangeOutcome> {
+        let attribute_outcomes: HashMap<u32, provision::RowOutcome> = self
+            .attributes
+            .as_ref()
+            .map(|run| {
+                run.outcomes()
+                    .into_iter()
+                    .flat_map(|o| {
+                        self.plan
+                            .attribute_rows
+                            .get(&o.row)
+                            .cloned()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(move |r| (r, o.clone()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |t: Option<UnixMillis>| t.map(iso_datetime).unwrap_or_default();
+        self.plan
+            .rows
+            .iter()
+            .map(|r| {
+                let (status, message, applied_at) = match r.action {
+                    ChangeAction::Invalid => (
+                        OutcomeStatus::Failed,
+                        format!("not sent: {}", r.reason),
+                        String::new(),
+                    ),
+                    ChangeAction::Unchanged => {
+                        (OutcomeStatus::Unchanged, r.reason.clone(), String::new())
+                    }
+                    ChangeAction::AddToGroup | ChangeAction::RemoveFromGroup => {
+                        match self.group_outcomes.get(&r.key) {
+                            Some(o) => (
+                                o.status,
+                                o.message.clone(),
+                                if o.status == OutcomeStatus::Done {
+                                    at(o.finished_at)
+                                } else {
+                                    String::new()
+                                },
+                            ),
+                            None => (
+                                OutcomeStatus::Skipped,
+                                "not sent (the run stopped first)".into(),
+                                String::new(),
+                            ),
+                        }
+                    }
+                    ChangeAction::JoinRole | ChangeAction::LeaveRole => {
+                        match attribute_outcomes.get(&r.row) {
+                            Some(o) if o.status == OutcomeStatus::Done => {
+                                (OutcomeStatus::Done, r.reason.clone(), o.applied_at.clone())
+                            }
+                            Some(o) => (o.status, o.message.clone(), String::new()),
+                            None => (
+                                OutcomeStatus::Skipped,
+                                "not sent (the run stopped first)".into(),
+                                String::new(),
+                            ),
+                        }
+                    }
+                };
+                ChangeOutcome {
+                    row: r.row,
+                    status,
+                    message,
+                    applied_at,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The desired-membership sheet with the outcome columns beside it.
+#[must_use]
+pub fn outcome_table(input: &Table, outcomes: &[ChangeOutcome]) -> Table {
+    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
+    let names: Vec<String> = OUTCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
+    input.with_columns_beside(&names, &values)
+}
