@@ -1,8 +1,13 @@
 //! Lifecycle planning, steps and outcome tables.
 
+use std::collections::HashMap;
+
 use super::*;
-use crate::connection::Auth;
-use crate::exec::{ExecConfig, Executor, TransportFailure};
+use crate::connection::{Auth, Connection};
+use crate::exec::{ExecConfig, Executor, JournalEntry, Outcome, OutcomeStatus, TransportFailure};
+use crate::http::HttpResponse;
+use crate::table::Table;
+use crate::users::UserSummary;
 
 fn user(id: &str, name: &str, status: &str) -> UserSummary {
     UserSummary {

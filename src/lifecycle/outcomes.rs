@@ -1,0 +1,183 @@
+//! Outcomes: each row's result beside its input, and the run's audit as a table or JSON Lines.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::exec::{Outcome, OutcomeStatus};
+use crate::table::{cells, Table};
+use crate::time::iso_datetime;
+
+use super::{Plan, PlanAction};
+
+/// One row's final result, as written beside the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    /// The row's identity.
+    pub key: String,
+    /// Its sheet row number.
+    pub row: u32,
+    /// done / unchanged / failed / skipped.
+    pub status: OutcomeStatus,
+    /// What happened.
+    pub message: String,
+    /// The account.
+    pub user_id: String,
+    /// When the change was applied (ISO 8601), for `done` rows.
+    pub applied_at: String,
+}
+
+/// Every input row's outcome: from the executor for rows that were sent, from the plan for the
+/// others (invalid and not-found rows are `failed`, saying they were not sent; duplicates take
+/// the outcome of the row planned in their place). Rows the run never reached are `skipped`.
+pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
+    let by_key: HashMap<&str, &Outcome> = executed.iter().map(|o| (o.key.as_str(), o)).collect();
+    let mut result: Vec<RowOutcome> = Vec::with_capacity(plan.rows.len());
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for r in &plan.rows {
+        let user_id = r.user_id.clone().unwrap_or_default();
+        let (status, message, applied_at) = match r.action {
+            PlanAction::Invalid | PlanAction::NotFound => (
+                OutcomeStatus::Failed,
+                format!("not sent: {}", r.message),
+                String::new(),
+            ),
+            PlanAction::Unchanged => (OutcomeStatus::Unchanged, r.message.clone(), String::new()),
+            PlanAction::Duplicate => {
+                let first = r
+                    .same_as
+                    .as_deref()
+                    .and_then(|k| index.get(k))
+                    .map(|i| result[*i].clone());
+                match first {
+                    Some(f) => (
+                        f.status,
+                        format!("same as {}: {}", f.key.replace("row:", "row "), f.message),
+                        f.applied_at,
+                    ),
+                    None => (
+                        OutcomeStatus::Skipped,
+                        "duplicate row".into(),
+                        String::new(),
+                    ),
+                }
+            }
+            _ => match by_key.get(r.key.as_str()) {
+                Some(o) => (
+                    o.status,
+                    o.message.clone(),
+                    if o.status == OutcomeStatus::Done {
+                        o.finished_at.map(iso_datetime).unwrap_or_default()
+                    } else {
+                        String::new()
+                    },
+                ),
+                None => (
+                    OutcomeStatus::Skipped,
+                    "not sent: the run ended before this row".into(),
+                    String::new(),
+                ),
+            },
+        };
+        index.insert(r.key.clone(), result.len());
+        result.push(RowOutcome {
+            key: r.key.clone(),
+            row: r.row,
+            status,
+            message,
+            user_id,
+            applied_at,
+        });
+    }
+    result
+}
+
+impl RowOutcome {
+    /// The outcome cells, in the order of [`outcome_column_names`].
+    #[must_use]
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.status.as_str().to_string(),
+            self.message.clone(),
+            self.user_id.clone(),
+            self.applied_at.clone(),
+        ]
+    }
+}
+
+/// The outcome columns, in order.
+pub const OUTCOME_COLUMNS: [&str; 4] = ["Status", "Message", "User ID", "Applied at"];
+
+/// The names of the outcome columns beside `input_columns`: the input's own `User ID` column
+/// is never overwritten, so the outcome's user id goes into "Outcome user ID" when it exists.
+#[must_use]
+pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
+    let has_user_id = input_columns
+        .iter()
+        .any(|c| c == "User ID" || c == "Outcome user ID");
+    OUTCOME_COLUMNS
+        .iter()
+        .map(|n| {
+            if *n == "User ID" && has_user_id {
+                "Outcome user ID".to_string()
+            } else {
+                n.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The input table with the outcome columns beside it: existing outcome columns (from an
+/// earlier run) are updated in place, others are appended. Rows are matched by identity.
+#[must_use]
+pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
+    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
+    input.with_columns_beside(&outcome_column_names(&input.columns), &values)
+}
+
+/// The audit entries as a table (for a sheet), one request a row.
+pub fn audit_table(entries: &[crate::exec::AuditEntry]) -> Table {
+    Table {
+        columns: [
+            "Time",
+            "Method",
+            "Path",
+            "Status",
+            "Error",
+            "Duration (ms)",
+            "Row",
+            "Attempt",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.time.clone(),
+                    e.method.clone(),
+                    e.path.clone(),
+                    e.status.map(|s| s.to_string()).unwrap_or_default(),
+                    e.error.clone().unwrap_or_default(),
+                    e.duration_ms.to_string(),
+                    e.row.clone(),
+                    e.attempt.to_string(),
+                ]
+            })
+            .map(cells)
+            .collect(),
+        row_numbers: Vec::new(),
+    }
+}
+
+/// JSON Lines of audit entries (one request a line; never a token).
+#[must_use]
+pub fn audit_jsonl(entries: &[crate::exec::AuditEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&serde_json::to_string(e).expect("serialises"));
+        out.push('\n');
+    }
+    out
+}

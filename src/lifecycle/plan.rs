@@ -1,0 +1,449 @@
+//! The lifecycle plan: each row's account found in one listing of the brand, checked, and
+//! compared with what it holds (and with the journal of an earlier run); the Plan sheet.
+
+use std::collections::HashMap;
+
+use crate::columns::find_column;
+use crate::exec::JournalEntry;
+use crate::table::{cells, Table};
+use crate::time::{iso_datetime, Date};
+use crate::users::{self, AccountStatus, UserSummary};
+
+use super::{
+    Action, ExpiryChange, LifecycleOptions, Plan, PlanAction, PlanRow, UserChange, CLEAR_MARKER,
+};
+
+/// User ids look like `UR_` and 10 to 20 letters and digits.
+#[must_use]
+pub fn is_user_id(s: &str) -> bool {
+    s.strip_prefix("UR_").is_some_and(|t| {
+        (10..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+const ID_ALIASES: &[&str] = &["userid", "qualtricsuserid", "id", "uid"];
+const USERNAME_ALIASES: &[&str] = &["username", "user", "login", "loginname"];
+const ACTION_ALIASES: &[&str] = &["action"];
+const EXPIRY_ALIASES: &[&str] = &[
+    "expirationdate",
+    "expirydate",
+    "expiry",
+    "expiration",
+    "expires",
+    "accountexpirationdate",
+    "expireon",
+];
+
+/// Plans a lifecycle sheet against the brand's users (one bulk listing), their current expiry
+/// dates where known, and the journal of an earlier, interrupted run.
+///
+/// `expiries` holds the expiry of users read one by one (`GET /users/{id}`; `None`: the account
+/// does not expire): the listing does not carry it, so without it an expiry row cannot know
+/// whether the date is already set and proposes the change, saying the current date is unknown.
+/// [`expiry_reads`] names the users worth reading.
+#[must_use]
+pub fn plan(
+    table: &Table,
+    users: &[UserSummary],
+    expiries: &HashMap<String, Option<String>>,
+    journal: &[JournalEntry],
+    options: &LifecycleOptions,
+) -> Plan {
+    if let Some(problem) = table.header_problem() {
+        return Plan {
+            rows: Vec::new(),
+            file_error: Some(problem),
+            counts: Vec::new(),
+        };
+    }
+    let (id_col, _) = find_column(&table.columns, ID_ALIASES);
+    let (name_col, _) = find_column(&table.columns, USERNAME_ALIASES);
+    let (action_col, _) = find_column(&table.columns, ACTION_ALIASES);
+    let (expiry_col, _) = find_column(&table.columns, EXPIRY_ALIASES);
+    if id_col.is_none() && name_col.is_none() {
+        let found = if table.columns.is_empty() {
+            "none".to_string()
+        } else {
+            table.columns.join(", ")
+        };
+        return Plan {
+            rows: Vec::new(),
+            file_error: Some(format!(
+                "No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: {found})."
+            )),
+            counts: Vec::new(),
+        };
+    }
+    let by_id: HashMap<&str, &UserSummary> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let by_name = users::by_username(users);
+    let applied: HashMap<&str, &JournalEntry> =
+        journal.iter().map(|j| (j.applied.as_str(), j)).collect();
+    let column_name = |c: Option<usize>, fallback: &str| {
+        c.map_or(fallback.to_string(), |i| table.columns[i].clone())
+    };
+
+    let mut rows = Vec::with_capacity(table.rows.len());
+    // user id -> (key of the first row changing it, its fingerprint, its action label)
+    let mut first_for_user: HashMap<String, (String, String, &'static str)> = HashMap::new();
+    // (first row's key, conflicting row's key): the account's first row sends nothing either.
+    let mut conflicted: Vec<(String, String)> = Vec::new();
+    for i in 0..table.rows.len() {
+        let row_number = table.row_number(i);
+        let key = format!("row:{row_number}");
+        let cell = |c: Option<usize>| c.map_or("", |c| table.cell(i, c)).trim().to_string();
+        let (id_cell, name_cell, action_cell, expiry_cell) = (
+            cell(id_col),
+            cell(name_col),
+            cell(action_col),
+            cell(expiry_col),
+        );
+        let mut entry = PlanRow {
+            key: key.clone(),
+            row: row_number,
+            action: PlanAction::Invalid,
+            user_id: None,
+            username: (!name_cell.is_empty()).then(|| name_cell.clone()),
+            current: String::new(),
+            new: String::new(),
+            message: String::new(),
+            same_as: None,
+            change: None,
+        };
+        let invalid = |mut e: PlanRow, column: &str, msg: String| {
+            e.action = PlanAction::Invalid;
+            e.message = format!("Row {row_number}, {column}: {msg}");
+            e
+        };
+
+        if id_cell.is_empty() && name_cell.is_empty() {
+            let col = column_name(id_col.or(name_col), "User ID");
+            rows.push(invalid(
+                entry,
+                &col,
+                "empty: give the account's User ID or Username, or delete the row.".into(),
+            ));
+            continue;
+        }
+        if !id_cell.is_empty() && !is_user_id(&id_cell) {
+            let msg = format!("\"{}\" is not a Qualtrics user id: they look like UR_ followed by 15 letters and digits (see Admin > Users, or a users export).", shorten(&id_cell));
+            rows.push(invalid(entry, &column_name(id_col, "User ID"), msg));
+            continue;
+        }
+        let expiry = if expiry_cell.is_empty() {
+            None
+        } else if expiry_cell.eq_ignore_ascii_case(CLEAR_MARKER)
+            || expiry_cell.eq_ignore_ascii_case("never")
+        {
+            Some(ExpiryChange::Clear)
+        } else {
+            match Date::parse_iso(&expiry_cell) {
+                None => {
+                    let msg = format!("\"{}\" is not a date: write it as YYYY-MM-DD (for example {}), or {CLEAR_MARKER} to remove the expiry.", shorten(&expiry_cell), options.today.iso());
+                    rows.push(invalid(
+                        entry,
+                        &column_name(expiry_col, "Expiration date"),
+                        msg,
+                    ));
+                    continue;
+                }
+                Some(d) if d < options.today => {
+                    let msg = format!(
+                        "{} is in the past: give today ({}) or a later date, or leave it blank.",
+                        d.iso(),
+                        options.today.iso()
+                    );
+                    rows.push(invalid(
+                        entry,
+                        &column_name(expiry_col, "Expiration date"),
+                        msg,
+                    ));
+                    continue;
+                }
+                Some(d) => Some(ExpiryChange::Set(d)),
+            }
+        };
+        let action = if action_cell.is_empty() {
+            if expiry.is_some() {
+                Some(Action::Expire)
+            } else {
+                options.default_action
+            }
+        } else {
+            match Action::parse(&action_cell) {
+                Some(a) => Some(a),
+                None => {
+                    let msg = format!(
+                        "\"{}\" is not an action: write disable, enable or expire (also accepted: disabled, deactivate; enabled, re-enable, activate; expiry, set expiry).",
+                        shorten(&action_cell)
+                    );
+                    rows.push(invalid(entry, &column_name(action_col, "Action"), msg));
+                    continue;
+                }
+            }
+        };
+        let Some(action) = action else {
+            rows.push(invalid(entry, &column_name(action_col, "Action"), "no action: write disable, enable or expire, or choose a default action for rows without one.".into()));
+            continue;
+        };
+        if action == Action::Expire && expiry.is_none() {
+            rows.push(invalid(entry, &column_name(expiry_col, "Expiration date"), format!("the action is expire but no date is given: write the date as YYYY-MM-DD, or {CLEAR_MARKER}.")));
+            continue;
+        }
+
+        // Resolve the account from the one bulk listing.
+        let user = if !id_cell.is_empty() {
+            match by_id.get(id_cell.as_str()) {
+                Some(u) => {
+                    if !name_cell.is_empty()
+                        && u.username.as_deref().map(str::to_lowercase)
+                            != Some(name_cell.to_lowercase())
+                    {
+                        let msg = format!(
+                            "{id_cell} belongs to {}, not {}: correct one of the two.",
+                            u.username.as_deref().unwrap_or("another user"),
+                            shorten(&name_cell)
+                        );
+                        rows.push(invalid(entry, &column_name(name_col, "Username"), msg));
+                        continue;
+                    }
+                    *u
+                }
+                None => {
+                    entry.action = PlanAction::NotFound;
+                    entry.user_id = Some(id_cell.clone());
+                    entry.message = format!("Row {row_number}: no user {id_cell} in this brand (deleted, or from another brand?).");
+                    rows.push(entry);
+                    continue;
+                }
+            }
+        } else {
+            match by_name.get(&name_cell.to_lowercase()) {
+                Some(u) => *u,
+                None => {
+                    entry.action = PlanAction::NotFound;
+                    entry.message = format!("Row {row_number}: no user with username \"{}\" in this brand (SSO usernames end in #brandId).", shorten(&name_cell));
+                    rows.push(entry);
+                    continue;
+                }
+            }
+        };
+        entry.user_id = Some(user.id.clone());
+        entry.username = user.username.clone();
+        let current_status = user
+            .account_status
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
+        // Some(None): known not to expire; None: unknown (the listing does not carry it).
+        let current_expiry: Option<Option<Date>> = match expiries.get(&user.id) {
+            Some(read) => Some(read.as_deref().and_then(Date::parse_iso)),
+            None => user.account_expiration_date.as_deref().map(Date::parse_iso),
+        };
+        let known_expiry = current_expiry.flatten();
+        entry.current = describe(&current_status, known_expiry.map(ExpiryChange::Set));
+        if expiry.is_some() && current_expiry.is_none() {
+            entry.current.push_str(", expiry unknown");
+        }
+
+        let wanted_status = match action {
+            Action::Disable => Some(AccountStatus::Disabled),
+            Action::Enable => Some(AccountStatus::Active),
+            Action::Expire => None,
+        };
+        let status_change = wanted_status.filter(|s| !status_matches(*s, &current_status));
+        let listed_expiry_matches = match (expiry, current_expiry) {
+            (Some(ExpiryChange::Set(d)), Some(current)) => current == Some(d),
+            (Some(ExpiryChange::Clear), Some(current)) => current.is_none(),
+            _ => false,
+        };
+        let expiry_change = expiry.filter(|_| !listed_expiry_matches);
+        let new_status =
+            wanted_status.map_or(current_status.clone(), |s| status_word(s).to_string());
+        entry.new = describe(&new_status, expiry.or(known_expiry.map(ExpiryChange::Set)));
+        let change = UserChange {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            status: status_change,
+            expiry: expiry_change,
+            status_before: user.account_status.clone(),
+        };
+        let full_fingerprint = UserChange {
+            status: wanted_status,
+            expiry,
+            ..change.clone()
+        }
+        .fingerprint();
+
+        if let Some((first_key, first_print, first_label)) = first_for_user.get(&user.id) {
+            if *first_print == full_fingerprint {
+                entry.action = PlanAction::Duplicate;
+                entry.same_as = Some(first_key.clone());
+                entry.message = format!(
+                    "Row {row_number}: the same as {}: planned once.",
+                    first_key.replace("row:", "row ")
+                );
+            } else {
+                let msg = format!("conflicts with {} ({first_label}) for the same account: keep one of the two rows.", first_key.replace("row:", "row "));
+                conflicted.push((first_key.clone(), key.clone()));
+                rows.push(invalid(
+                    entry,
+                    &column_name(action_col.or(id_col).or(name_col), "Action"),
+                    msg,
+                ));
+                continue;
+            }
+            rows.push(entry);
+            continue;
+        }
+
+        if status_change.is_none() && expiry_change.is_none() {
+            entry.action = PlanAction::Unchanged;
+            entry.message = format!("already {}", entry.new);
+        } else if let Some(done) = applied
+            .get(full_fingerprint.as_str())
+            .filter(|_| status_change.is_none())
+        {
+            entry.action = PlanAction::Unchanged;
+            entry.message = format!(
+                "already applied at {} (by the interrupted run)",
+                iso_datetime(done.at)
+            );
+        } else {
+            entry.action = match status_change {
+                Some(AccountStatus::Disabled) => PlanAction::Disable,
+                Some(AccountStatus::Active) => PlanAction::Enable,
+                None => PlanAction::SetExpiry,
+            };
+            entry.message = describe_change(&change);
+            entry.change = Some(change);
+        }
+        first_for_user.insert(
+            user.id.clone(),
+            (key, full_fingerprint, entry.action.label()),
+        );
+        rows.push(entry);
+    }
+
+    let action_column = column_name(action_col.or(id_col).or(name_col), "Action");
+    for (first, other) in conflicted {
+        if let Some(entry) = rows.iter_mut().find(|r| r.key == first) {
+            entry.action = PlanAction::Invalid;
+            entry.change = None;
+            entry.message = format!(
+                "Row {}, {action_column}: conflicts with {} for the same account: nothing is sent for it until one of the rows is removed.",
+                entry.row,
+                other.replace("row:", "row ")
+            );
+        }
+    }
+
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for action in [
+        PlanAction::Disable,
+        PlanAction::Enable,
+        PlanAction::SetExpiry,
+        PlanAction::Unchanged,
+        PlanAction::Duplicate,
+        PlanAction::NotFound,
+        PlanAction::Invalid,
+    ] {
+        let n = rows.iter().filter(|r| r.action == action).count();
+        if n > 0 {
+            counts.push((action.label().to_string(), n));
+        }
+    }
+    Plan {
+        rows,
+        file_error: None,
+        counts,
+    }
+}
+
+/// The users whose current expiry is worth reading before planning again: those an expiry row
+/// would change while their current expiry is unknown (the listing does not carry it).
+#[must_use]
+pub fn expiry_reads(plan: &Plan) -> Vec<String> {
+    let mut ids: Vec<String> = plan
+        .rows
+        .iter()
+        .filter_map(|r| r.change.as_ref())
+        .filter(|c| c.expiry.is_some())
+        .map(|c| c.user_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+pub(super) fn status_matches(wanted: AccountStatus, current: &str) -> bool {
+    current.eq_ignore_ascii_case(status_word(wanted))
+}
+
+fn status_word(s: AccountStatus) -> &'static str {
+    match s {
+        AccountStatus::Active => "active",
+        AccountStatus::Disabled => "disabled",
+    }
+}
+
+fn describe(status: &str, expiry: Option<ExpiryChange>) -> String {
+    match expiry {
+        Some(ExpiryChange::Set(d)) => format!("{status}, expires {}", d.iso()),
+        Some(ExpiryChange::Clear) => format!("{status}, no expiry"),
+        None => status.to_string(),
+    }
+}
+
+fn describe_change(change: &UserChange) -> String {
+    let mut parts = Vec::new();
+    match change.status {
+        Some(AccountStatus::Disabled) => parts.push("disable the account".to_string()),
+        Some(AccountStatus::Active) => parts.push("re-enable the account".to_string()),
+        None => {}
+    }
+    match change.expiry {
+        Some(ExpiryChange::Set(d)) => parts.push(format!("set its expiry to {}", d.iso())),
+        Some(ExpiryChange::Clear) => parts.push("remove its expiry date".to_string()),
+        None => {}
+    }
+    let text = parts.join(" and ");
+    let mut c = text.chars();
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 60 {
+        s.chars().take(57).collect::<String>() + "…"
+    } else {
+        s.to_string()
+    }
+}
+
+/// The plan as a table to show before anything is sent.
+pub fn plan_table(plan: &Plan) -> Table {
+    Table {
+        columns: [
+            "Row", "User ID", "Username", "Plan", "Current", "New", "Message",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: plan
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.row.to_string(),
+                    r.user_id.clone().unwrap_or_default(),
+                    r.username.clone().unwrap_or_default(),
+                    r.action.label().to_string(),
+                    r.current.clone(),
+                    r.new.clone(),
+                    r.message.clone(),
+                ]
+            })
+            .map(cells)
+            .collect(),
+        row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+    }
+}
