@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::connection::Auth;
+use crate::envelope;
+use crate::http::Method;
 
 /// A one-request step (PUT), or a two-request one (GET then PUT) when `two_phase`.
 struct TestStep {

@@ -1,0 +1,76 @@
+//! The audit trail: one entry per request sent, with its answer's status and error, never a
+//! header (so never a token).
+
+use serde::Serialize;
+
+use crate::envelope;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::time::{iso_datetime, UnixMillis};
+
+use super::TransportFailure;
+
+/// One line of the audit log. Never holds a header, so never a token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// When the request was sent (ISO 8601, UTC).
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// URL path and query.
+    pub path: String,
+    /// HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// Qualtrics' error code or message, or the transport failure.
+    pub error: Option<String>,
+    /// Milliseconds from sending to the answer.
+    pub duration_ms: u64,
+    /// The row's identity.
+    pub row: String,
+    /// 1 for the first try of this request, 2 for its first retry, …
+    pub attempt: u32,
+}
+
+impl AuditEntry {
+    /// The entry for a request sent outside a run (a `whoami`, a token request), at `sent_at`,
+    /// answered (or failed) at `now`, for `row` (what it was for, e.g. `connect`).
+    pub fn outside_run(
+        request: &HttpRequest,
+        sent_at: UnixMillis,
+        now: UnixMillis,
+        answer: &Result<HttpResponse, TransportFailure>,
+        row: &str,
+    ) -> AuditEntry {
+        let (status, error) = match answer {
+            Ok(r) => (
+                Some(r.status),
+                envelope::parse(r).err().as_ref().map(error_summary),
+            ),
+            Err(TransportFailure(why)) => (None, Some(why.clone())),
+        };
+        AuditEntry {
+            time: iso_datetime(sent_at),
+            method: request.method.to_string(),
+            path: path_of(&request.url),
+            status,
+            error,
+            duration_ms: now.saturating_sub(sent_at),
+            row: row.to_string(),
+            attempt: 1,
+        }
+    }
+}
+
+pub(super) fn path_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+pub(super) fn error_summary(e: &crate::error::ApiError) -> String {
+    e.to_string()
+}
