@@ -169,9 +169,9 @@ pub(super) fn lowercase(s: &str) -> Cow<'_, str> {
 pub(super) struct SeenKeys<'t> {
     usernames: FxHashMap<Cow<'t, str>, u32>,
     uids: FxHashMap<&'t str, u32>,
-    /// (first row, its column, the key, the later row naming it again): the first row of an
+    /// (first row, its column, the key field, the later row naming it again): the first row of an
     /// account named twice sends nothing either.
-    pub(super) repeated: Vec<(u32, String, String, u32)>,
+    pub(super) repeated: Vec<(u32, String, Field, u32)>,
 }
 
 impl SeenKeys<'_> {
@@ -188,16 +188,22 @@ impl SeenKeys<'_> {
 /// account may ask for different things, so neither is sent until one of them is removed.
 pub(super) fn refuse_first_of_repeated(
     rows: &mut [PlanRow],
-    repeated: Vec<(u32, String, String, u32)>,
+    repeated: Vec<(u32, String, Field, u32)>,
 ) {
     let mut refused = HashSet::new();
-    for (first, column, key, later) in repeated {
+    for (first, column, field, later) in repeated {
         let Some(row) = rows.iter_mut().find(|r| r.row == first) else {
             continue;
         };
         if !refused.insert(first) {
             continue;
         }
+        // The first row's own spelling (the later row may differ in case).
+        let key = row
+            .fields
+            .get(&field)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         row.actions = Actions::default();
         row.actions.push(ProvisionAction::Invalid);
         row.diagnostics.push(diagnostic(
@@ -386,7 +392,7 @@ pub(super) fn check_row<'t>(
         if let Some(first) = seen.usernames.insert(lowercase(u), row) {
             let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
             seen.repeated
-                .push((first, column_of(Field::Username), u.to_string(), row));
+                .push((first, column_of(Field::Username), Field::Username, row));
             input.diagnostics.push(Diagnostic {
                 row,
                 column: column_of(Field::Username),
@@ -403,7 +409,7 @@ pub(super) fn check_row<'t>(
             seen.repeated.push((
                 first,
                 column_of(Field::UniqueIdentifier),
-                u.to_string(),
+                Field::UniqueIdentifier,
                 row,
             ));
             input.diagnostics.push(Diagnostic {
