@@ -12,8 +12,9 @@ for crate in qualtrics_roster qualtrics_roster_xlsx; do
   wasm="target/wasm32-unknown-unknown/$profile/$crate.wasm"
   out="www/pkg/${crate}_bg.wasm"
   # wasm-bindgen + wasm-opt only when the module changed (a few seconds saved on every run).
-  if [ ! -f "$out" ] || [ "$wasm" -nt "$out" ] || [ ! -f "www/pkg/$crate.js" ]; then
-    wasm-bindgen --target web --no-typescript --out-dir www/pkg "$wasm"
+  # Its .d.ts declarations are what `tsc --checkJs` checks www/ against.
+  if [ ! -f "$out" ] || [ "$wasm" -nt "$out" ] || [ ! -f "www/pkg/$crate.js" ] || [ ! -f "www/pkg/$crate.d.ts" ]; then
+    wasm-bindgen --target web --out-dir www/pkg "$wasm"
     # npm binaryen (Debian's wasm-opt 108 breaks Rust's output); features as rustc emits them.
     node_modules/.bin/wasm-opt -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
@@ -23,4 +24,6 @@ for crate in qualtrics_roster qualtrics_roster_xlsx; do
 done
 # The page's worker talks to it through Comlink (an ES module, served as it is).
 cp node_modules/comlink/dist/esm/comlink.min.mjs www/pkg/comlink.mjs
+# Its types, beside it, for `tsc --checkJs` (npm run typecheck): Comlink's own declarations.
+printf "export * from 'comlink';\n" > www/pkg/comlink.d.mts
 cargo build -q -p roster-server

@@ -2,18 +2,61 @@
 // the UI and hands every decision to the WASM core; the host reads and writes tables.
 // The token lives in the WASM client and the password field, and on this device only if the
 // user asks for it.
-import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate, tableToCsv } from './pkg/qualtrics_roster.js';
+import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate } from './pkg/qualtrics_roster.js';
 import * as core from './pkg/qualtrics_roster.js';
-import { $, show, guarded, messageOf, download, renderBarChart } from './ui.js';
+import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
+
+/** @typedef {import('./host/host.js').Host} Host */
+/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./types.js').ConnectionSpec} ConnectionSpec */
+/** @typedef {import('./types.js').Progress} Progress */
+
+/**
+ * What `whoami` answers.
+ * @typedef {object} Who
+ * @property {string} [userId]
+ * @property {string} [userName]
+ * @property {string} [brandId]
+ * @property {string} [datacenter]
+ * @property {string} [notice]
+ * @property {string} [switchTo] The brand's own datacenter, when this connection uses another.
+ */
+
+/**
+ * What `pullMembership` answers.
+ * @typedef {object} Pulled
+ * @property {Table} long
+ * @property {Table} matrix
+ * @property {{ name: string, kind: 'group' | 'role', members: number, unreadable?: boolean }[]} counts
+ * @property {number} users
+ * @property {number} requests
+ * @property {{ users: number, groups: number, members: number, directory: number }} pages
+ * @property {string[]} notes
+ */
+
+/** The form's fields, by their type. */
+const input = (/** @type {string} */ id) => $(id, HTMLInputElement);
+const select = (/** @type {string} */ id) => $(id, HTMLSelectElement);
+const textarea = (/** @type {string} */ id) => $(id, HTMLTextAreaElement);
+const button = (/** @type {string} */ id) => $(id, HTMLButtonElement);
+/** A button the page has and the pane may not (sections.js). */
+const optionalButton = (/** @type {string} */ id) => find(id, HTMLButtonElement);
 
 const REMEMBER_KEY = 'qualtrics-roster:connection';
 
-/** Starts the app once the host is ready. `makeHost(core)` builds the host after the WASM loads. */
+/**
+ * Starts the app once the host is ready. `makeHost(core)` builds the host after the WASM loads.
+ * @param {(wasm: typeof core) => Host} makeHost
+ */
 export async function startApp(makeHost) {
-  const state = { client: null, users: null };
+  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean }} */
+  const state = { client: null, users: null, pulled: false };
+  /** @type {import('./ui.js').Lock} */
   const lock = { busy: false };
-  const mode = () => document.querySelector('input[name=mode]:checked').value;
+  /** The Brand radio button of `value` (sandbox, qualtrics). */
+  const modeRadio = (/** @type {string} */ value) => /** @type {HTMLInputElement} */ (document.querySelector(`input[name=mode][value=${value}]`));
+  const mode = () => (modeRadio('qualtrics').checked ? 'qualtrics' : 'sandbox');
   const syncModeFields = () => { $('qualtrics-fields').hidden = mode() !== 'qualtrics'; };
 
   window.addEventListener('unhandledrejection', (e) => show($('error'), messageOf(e.reason)));
@@ -23,7 +66,7 @@ export async function startApp(makeHost) {
     await init();
   } catch (err) {
     show($('error'), `The WebAssembly core did not load (${messageOf(err)}). Run "npm start" to build it.`);
-    $('connect').disabled = true;
+    button('connect').disabled = true;
     return;
   }
   const host = makeHost(core);
@@ -32,17 +75,20 @@ export async function startApp(makeHost) {
   try {
     const saved = JSON.parse((await host.tokenStore.get(REMEMBER_KEY)) ?? 'null');
     if (saved?.token) {
-      document.querySelector('input[name=mode][value=qualtrics]').checked = true;
-      $('datacenter').value = saved.datacenter ?? '';
-      $('token').value = saved.token;
-      $('remember').checked = true;
+      modeRadio('qualtrics').checked = true;
+      input('datacenter').value = saved.datacenter ?? '';
+      input('token').value = saved.token;
+      input('remember').checked = true;
       syncModeFields();
     }
   } catch {
     // Nothing remembered, or storage unavailable.
   }
 
-  /** Where and how to connect: `{url, token}` (sandbox) or `{relay, url, datacenter, token}`. */
+  /**
+   * Where and how to connect: `{url, token}` (sandbox) or `{relay, url, datacenter, token}`.
+   * @returns {Promise<ConnectionSpec>}
+   */
   async function connectionSpec() {
     if (mode() === 'sandbox') {
       const res = await fetch('sandbox/connect-info').catch(() => null);
@@ -53,17 +99,17 @@ export async function startApp(makeHost) {
       return { url: new URL(info.apiPath, location.href).href, token: info.adminToken };
     }
     // Blank: ask any datacenter, and Qualtrics names the brand's own (whoami's switchTo).
-    const typed = $('datacenter').value.trim();
+    const typed = input('datacenter').value.trim();
     const datacenter = typed ? checkDatacenter(typed) : discoveryDatacenter(); // throws a message saying what to type
-    return { relay: true, url: new URL('relay', location.href).href, datacenter, token: $('token').value };
+    return { relay: true, url: new URL('relay', location.href).href, datacenter, token: input('token').value };
   }
 
   // Unticking "Remember" forgets the stored token at once, whatever happens next.
-  $('remember').addEventListener('change', () => {
-    if (!$('remember').checked) host.tokenStore.remove(REMEMBER_KEY).catch(() => {});
+  input('remember').addEventListener('change', () => {
+    if (!input('remember').checked) host.tokenStore.remove(REMEMBER_KEY).catch(() => {});
   });
 
-  const makeClient = (spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter, spec.token) : RosterClient.direct(spec.url, spec.token));
+  const makeClient = (/** @type {ConnectionSpec} */ spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token));
 
   async function connect() {
     // Another connection (or brand) makes every plan stale.
@@ -75,11 +121,12 @@ export async function startApp(makeHost) {
     try {
       const spec = await connectionSpec();
       let client = makeClient(spec);
+      /** @type {Who} */
       let who = await client.whoami();
       let moved = '';
       if (who.switchTo) {
         // The brand lives on another datacenter: connect there, and say so.
-        const typed = $('datacenter').value.trim();
+        const typed = input('datacenter').value.trim();
         moved = typed
           ? `Qualtrics says this brand is on datacenter ${who.switchTo}, not ${typed}: connected to ${who.switchTo}.`
           : `Qualtrics says this brand is on datacenter ${who.switchTo}: connected there.`;
@@ -87,12 +134,12 @@ export async function startApp(makeHost) {
         spec.datacenter = who.switchTo;
         client = makeClient(spec);
         who = await client.whoami();
-        $('datacenter').value = spec.datacenter;
-      } else if (spec.relay && !$('datacenter').value.trim()) {
-        $('datacenter').value = spec.datacenter;
+        input('datacenter').value = spec.datacenter;
+      } else if (spec.relay && !input('datacenter').value.trim()) {
+        input('datacenter').value = spec.datacenter ?? '';
       }
       // The page's sheet worker plans and applies with a client of its own.
-      await host.worker?.connect(spec);
+      await host.connect(spec);
       state.client = client;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
@@ -100,19 +147,26 @@ export async function startApp(makeHost) {
       $('who').textContent = 'Not connected';
       throw err;
     }
-    if (mode() === 'qualtrics' && $('remember').checked) {
-      await host.tokenStore.set(REMEMBER_KEY, JSON.stringify({ datacenter: $('datacenter').value.trim(), token: $('token').value.trim() }));
+    if (mode() === 'qualtrics' && input('remember').checked) {
+      await host.tokenStore.set(REMEMBER_KEY, JSON.stringify({ datacenter: input('datacenter').value.trim(), token: input('token').value.trim() }));
     } else if (mode() === 'qualtrics') {
       await host.tokenStore.remove(REMEMBER_KEY);
     }
   }
+
+  /** The client, once connected (the buttons that need one are off until then). */
+  const connected = () => {
+    if (!state.client) throw new Error('Connect first.');
+    return state.client;
+  };
 
   async function listUsers() {
     state.users = null;
     $('summary').textContent = '';
     host.progress('', { text: 'Loading the first page…' });
     try {
-      const result = await state.client.listUsers((p) => {
+      /** @type {Table & { pages: number, notice?: string }} */
+      const result = await connected().listUsers((/** @type {Progress} */ p) => {
         if (p.pagesRead) host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
       });
       state.users = { columns: result.columns, rows: result.rows };
@@ -128,32 +182,22 @@ export async function startApp(makeHost) {
   }
 
   const getClient = () => state.client;
-  /** A flow's planner: in the page's sheet worker when the input is there, else in this thread. */
-  const planWith = (kind, options) => async (client, input, journal, onPage) => {
-    const opts = options();
-    const roles = kind === 'membership' ? await host.readRoles() : null;
-    if (input.ref) return host.worker.plan(kind, input.ref, opts, journal, onPage, roles);
-    const table = { columns: input.columns, rows: input.rows, rowNumbers: input.rowNumbers };
-    if (kind === 'lifecycle') return client.planLifecycle(table, { ...opts, journal }, onPage);
-    if (kind === 'provision') return client.planProvision(table, { ...opts, journal }, onPage);
-    return client.planMembership(table, roles, opts, onPage);
-  };
   const lifecycle = createFlowView({
     host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey,
-    planRun: planWith('lifecycle', () => ({ defaultAction: $('lc-default').value })),
+    options: () => ({ defaultAction: select('lc-default').value }),
   });
   const provision = createFlowView({
     host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey,
-    planRun: planWith('provision', () => ({
-      route: $('pv-route').value,
-      userTypes: Object.fromEntries($('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
+    options: () => ({
+      route: select('pv-route').value,
+      userTypes: Object.fromEntries(textarea('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
       jobSize: 100,
-    })),
+    }),
   });
-  const membershipOptions = () => ({ filter: $('mp-filter').value });
+  const membershipOptions = () => ({ filter: input('mp-filter').value });
   const membership = createFlowView({
     host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey,
-    planRun: planWith('membership', membershipOptions),
+    options: membershipOptions,
   });
 
   /** Pulls who is in which group and role into the Membership and matrix sheets and the chart. */
@@ -162,9 +206,10 @@ export async function startApp(makeHost) {
     $('mp-notes').replaceChildren();
     const roles = await host.readRoles();
     host.progress('mp-', { text: 'Reading users, groups and the directory…' });
+    /** @type {Pulled} */
     let pulled;
     try {
-      pulled = await state.client.pullMembership(roles, membershipOptions(), (p) => {
+      pulled = await connected().pullMembership(roles, membershipOptions(), (/** @type {Progress} */ p) => {
         host.progress('mp-', { value: p.total - p.remaining, max: p.total, text: `Reading ${p.phase}: ${p.total - p.remaining} of ${p.total} listings, ${p.itemsRead ?? 0} read, ${p.requestsSent} requests` });
       });
     } finally {
@@ -174,8 +219,8 @@ export async function startApp(makeHost) {
     await host.writeSheet('Membership matrix', pulled.matrix, { activate: false });
     renderBarChart($('mp-chart'), pulled.counts);
     const p = pulled.pages;
-    const n = (count, word) => `${count} ${word}${count === 1 ? '' : 's'}`;
-    const kinds = (k) => pulled.counts.filter((c) => c.kind === k).length;
+    const n = (/** @type {number} */ count, /** @type {string} */ word) => `${count} ${word}${count === 1 ? '' : 's'}`;
+    const kinds = (/** @type {string} */ k) => pulled.counts.filter((c) => c.kind === k).length;
     $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
@@ -186,23 +231,36 @@ export async function startApp(makeHost) {
     const res = await fetch('sandbox/connect-info').catch(() => null);
     if (!res || !res.ok) throw new Error('This server has no sandbox brand, so it has no sandbox roles: write your brand\'s rules in the Roles sheet (Roles template).');
     const info = await res.json();
-    const table = { columns: ['Role', 'Attribute', 'Operator', 'Value'], rows: info.roleRules.map((r) => [r.role, r.attribute, r.operator, r.value]) };
+    /** @type {{ role: string, attribute: string, operator: string, value: string }[]} */
+    const rules = info.roleRules;
+    const table = { columns: ['Role', 'Attribute', 'Operator', 'Value'], rows: rules.map((r) => [r.role, r.attribute, r.operator, r.value]) };
     await host.setRoles(table);
   }
 
+  // The page's downloads (the pane writes sheets instead: sections.js).
+  const downloadCsv = optionalButton('download-csv');
+  const downloadXlsx = optionalButton('download-xlsx');
+  const pulledDownloads = find('mp-downloads');
   lock.onChange = () => {
-    $('connect').disabled = lock.busy;
-    $('list-users').disabled = lock.busy || !state.client;
-    if ($('download-csv')) $('download-csv').disabled = lock.busy || !state.users;
-    if ($('download-xlsx')) $('download-xlsx').disabled = lock.busy || !state.users;
+    button('connect').disabled = lock.busy;
+    button('list-users').disabled = lock.busy || !state.client;
+    if (downloadCsv) downloadCsv.disabled = lock.busy || !state.users;
+    if (downloadXlsx) downloadXlsx.disabled = lock.busy || !state.users;
     lifecycle.refreshButtons();
     provision.refreshButtons();
     membership.refreshButtons();
-    $('mp-pull').disabled = lock.busy || !state.client;
-    if ($('mp-downloads')) $('mp-downloads').hidden = !state.pulled;
+    button('mp-pull').disabled = lock.busy || !state.client;
+    if (pulledDownloads) pulledDownloads.hidden = !state.pulled;
   };
   lock.onChange();
-  const on = (id, errorEl, fn) => $(id)?.addEventListener(id === 'connect-form' ? 'submit' : 'click', guarded(lock, errorEl, fn));
+  /**
+   * Runs `fn` on a click (a submit for the form), one action at a time, its failure shown in
+   * `errorEl`. A button only the page has (sections.js) is skipped in the pane.
+   * @param {string} id
+   * @param {HTMLElement} errorEl
+   * @param {() => Promise<unknown>} fn
+   */
+  const on = (id, errorEl, fn) => find(id)?.addEventListener(id === 'connect-form' ? 'submit' : 'click', guarded(lock, errorEl, fn));
   const err = $('error');
   on('connect-form', err, connect);
   on('list-users', err, listUsers);
@@ -210,18 +268,22 @@ export async function startApp(makeHost) {
   on('download-xlsx', err, async () => host.downloadWorkbook(['Users'], 'qualtrics-users.xlsx'));
   // What a plan was made from: changing any of it forgets the plan (Apply off, table cleared).
   const planInputs = {
-    'lc-': ['lc-file', 'lc-paste', 'lc-default'],
-    'pv-': ['pv-file', 'pv-paste', 'pv-route', 'pv-types'],
-    'mb-': ['mb-file', 'mb-paste', 'rl-file', 'rl-paste', 'mp-filter'],
+    'lc-': ['lc-file', 'lc-paste', 'lc-default', 'lc-include-hidden'],
+    'pv-': ['pv-file', 'pv-paste', 'pv-route', 'pv-types', 'pv-include-hidden'],
+    'mb-': ['mb-file', 'mb-paste', 'rl-file', 'rl-paste', 'mp-filter', 'mb-include-hidden'],
   };
-  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
+  /** @type {[keyof typeof planInputs, ReturnType<typeof createFlowView>][]} */
+  const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
+  for (const [prefix, flow] of flows) {
+    // The file and paste boxes are the page's (the pane reads the selection); the
+    // include-hidden boxes are the pane's.
     for (const id of planInputs[prefix]) {
-      for (const type of ['input', 'change']) $(id)?.addEventListener(type, () => flow.invalidate());
+      for (const type of ['input', 'change']) find(id)?.addEventListener(type, () => flow.invalidate());
     }
     // The workbook sheet picker appears after a first read.
-    document.addEventListener('change', (e) => { if (e.target?.id === `${prefix}sheet`) flow.invalidate(); });
+    document.addEventListener('change', (e) => { if (e.target instanceof HTMLElement && e.target.id === `${prefix}sheet`) flow.invalidate(); });
   }
-  for (const [prefix, flow] of [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]]) {
+  for (const [prefix, flow] of flows) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);
     $(`${prefix}cancel`).addEventListener('click', () => flow.cancel());
@@ -230,21 +292,12 @@ export async function startApp(makeHost) {
     on(`${prefix}download-audit`, flow.error, flow.writeAudit);
     on(`${prefix}download-xlsx`, flow.error, flow.downloadWorkbook);
   }
-  on('pv-template', provision.error, async () => {
-    const template = provisionTemplate();
-    if (host.offerTemplate) await host.offerTemplate(template);
-    else download('provisioning-template.csv', tableToCsv(template));
-  });
+  // Templates: a sheet in Excel, a CSV download in the page (`<name>.csv`).
+  on('pv-template', provision.error, async () => host.writeSheet('Provisioning template', provisionTemplate()));
   on('mp-pull', $('mp-error'), pullMembership);
   on('rl-sandbox', $('mp-error'), sandboxRoles);
-  on('rl-template', $('mp-error'), async () => {
-    if (host.offerTemplate) await host.writeSheet('Roles template', rolesTemplate());
-    else download('roles-template.csv', tableToCsv(rolesTemplate()));
-  });
-  on('mb-template', membership.error, async () => {
-    if (host.offerTemplate) await host.writeSheet('Membership template', membershipTemplate());
-    else download('membership-template.csv', tableToCsv(membershipTemplate()));
-  });
+  on('rl-template', $('mp-error'), async () => host.writeSheet('Roles template', rolesTemplate()));
+  on('mb-template', membership.error, async () => host.writeSheet('Membership template', membershipTemplate()));
   on('mp-download-long', $('mp-error'), async () => host.downloadSheet('Membership', 'membership.csv'));
   on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
   on('mp-download-xlsx', $('mp-error'), async () => host.downloadWorkbook(['Membership', 'Membership matrix', 'Roles'], 'membership.xlsx'));

@@ -2,12 +2,25 @@
 // (lifecycle, provisioning): read the user's table through the host, plan (nothing sent),
 // write the Plan sheet, apply with a progress bar, write each row's outcome beside it, and
 // offer the undo and audit sheets. Every decision and message comes from the WASM core.
-// Elements are found by `prefix` (`lc-` for lifecycle, `pv-` for provisioning).
-import { $, show } from './ui.js';
+// Elements are found by `prefix` (`lc-` for lifecycle, `pv-` for provisioning, `mb-` for
+// membership changes).
+import { $, find, show, download } from './ui.js';
+
+/** @typedef {import('./host/host.js').Host} Host */
+/** @typedef {import('./host/host.js').TableInput} TableInput */
+/** @typedef {import('./types.js').Kind} Kind */
+/** @typedef {import('./types.js').Plan} Plan */
+/** @typedef {import('./types.js').FlowRun} FlowRun */
+/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
+/** @typedef {import('./ui.js').Lock} Lock */
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 const JOURNAL_PREFIX = 'qualtrics-roster:journal:';
 
-function loadJournal(id) {
+/** @returns {unknown[]} */
+function loadJournal(/** @type {string} */ id) {
   try {
     return JSON.parse(localStorage.getItem(JOURNAL_PREFIX + id) ?? '[]');
   } catch {
@@ -15,7 +28,7 @@ function loadJournal(id) {
   }
 }
 
-function saveJournal(id, entries) {
+function saveJournal(/** @type {string} */ id, /** @type {unknown[]} */ entries) {
   try {
     localStorage.setItem(JOURNAL_PREFIX + id, JSON.stringify(entries));
   } catch {
@@ -23,31 +36,39 @@ function saveJournal(id, entries) {
   }
 }
 
+/** @type {Record<string, string>} */
 const PHASES = { changes: 'Sending', accounts: 'Accounts', 'checking accounts': 'Accounts (checking lost answers)', 'accounts (retry)': 'Accounts (retry)', directory: 'Directory', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
 
 /**
- * `planRun(client, table, journal, onProgress)` plans and resolves to a run object with
- * plan(), apply(onProgress), cancel(), outcomeColumns(), outcomeRows(), outcomeTable(),
- * auditJsonl(), auditTable() and, for lifecycle runs, beforeTable().
+ * One flow's view: `kind` sheets, elements named `${prefix}…`, planned through the host with
+ * `options()` (the kind's options as the view's fields say).
+ * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
+ *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown> }} parts
  */
-export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, planRun }) {
-  const state = { run: null, plan: null, input: null, applying: false, applied: false };
-  const el = (name) => $(`${prefix}${name}`);
+export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options }) {
+  /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean }} */
+  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false };
+  const el = (/** @type {string} */ name) => $(`${prefix}${name}`);
+  const button = (/** @type {string} */ name) => $(`${prefix}${name}`, HTMLButtonElement);
   const error = el('error');
+  /** The run planned, for the actions that need one (their buttons show only after a plan). */
+  const planned = () => {
+    if (!state.run || !state.input) throw new Error('Plan first.');
+    return { run: state.run, input: state.input };
+  };
 
   function refreshButtons() {
-    el('plan').disabled = lock.busy || !getClient();
-    el('apply').disabled = lock.busy || !state.plan?.changes || state.applied;
+    button('plan').disabled = lock.busy || !getClient();
+    button('apply').disabled = lock.busy || !state.plan?.changes || state.applied;
     const n = state.plan?.changes ?? 0;
-    el('apply').textContent = n ? `Apply ${n} change${n === 1 ? '' : 's'}` : 'Apply';
+    button('apply').textContent = n ? `Apply ${n} change${n === 1 ? '' : 's'}` : 'Apply';
     el('cancel').hidden = !state.applying;
     el('downloads').hidden = !state.applied;
   }
 
   /** Lists the first 50 messages; `total` counts them all when only some were sent. */
-  function listProblems(messages, total = messages.length) {
+  function listProblems(/** @type {string[]} */ messages, total = messages.length) {
     const list = el('problems');
-    if (!list) return;
     list.replaceChildren(...messages.slice(0, 50).map((m) => {
       const li = document.createElement('li');
       li.textContent = m;
@@ -73,7 +94,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     show(el('note'), '');
     el('summary').textContent = '';
     listProblems([]);
-    const table = el('table');
+    // The page shows the plan in a table; the pane writes a Plan sheet.
+    const table = find(`${prefix}table`, HTMLTableElement);
     table?.querySelector('thead')?.replaceChildren();
     table?.querySelector('tbody')?.replaceChildren();
     refreshButtons();
@@ -82,43 +104,48 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   async function plan() {
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
-    state.input = await host.readTable(prefix, kind);
+    const input = await host.readTable(prefix, kind);
+    state.input = input;
     // The core's key for this table's journal (the worker computed it for a file it holds).
-    state.id = state.input.id ?? journalKey(kind, { columns: state.input.columns, rows: state.input.rows, rowNumbers: state.input.rowNumbers });
+    state.id = input.id ?? journalKey(kind, { columns: input.columns, rows: input.rows ?? [], rowNumbers: input.rowNumbers });
     const journal = loadJournal(state.id);
+    const roles = kind === 'membership' ? await host.readRoles() : null;
+    const client = getClient();
+    if (!client) throw new Error('Connect first.');
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
+    let run;
     try {
-      state.run = await planRun(
-        getClient(),
-        state.input,
-        journal,
-        (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }),
-      );
+      run = await host.plan(client, kind, input, { options: options(), journal, roles },
+        (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }));
     } finally {
       host.progress(prefix, { done: true });
     }
-    const planned = await state.run.plan();
-    if (planned.fileError) throw new Error(planned.fileError);
-    state.plan = planned;
-    await host.writeSheet('Plan', planned.table, { activate: false, failedRows: new Set(planned.problemRows), prefix });
-    const counts = planned.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
-    const rowCount = state.input.rowCount ?? state.input.rows.length;
-    const how = state.input.description ? ` (${state.input.description})` : '';
-    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${state.input.source}${how}: ${counts}.`;
-    const notes = state.input.notes ?? [];
-    listProblems([...notes, ...planned.problems], notes.length + (planned.problemCount ?? planned.problems.length));
+    state.run = run;
+    const plan = await run.plan();
+    if (plan.fileError) throw new Error(plan.fileError);
+    state.plan = plan;
+    await host.writeSheet('Plan', plan.table, { activate: false, failedRows: new Set(plan.problemRows), prefix });
+    const counts = plan.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
+    const rowCount = input.rowCount ?? input.rows?.length ?? 0;
+    const how = input.description ? ` (${input.description})` : '';
+    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.`;
+    const notes = input.notes ?? [];
+    listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }
   }
 
   async function apply() {
+    const { run, input } = planned();
+    // The table as it is now; the pane refuses, with nothing sent, when it changed since Plan.
+    state.input = await host.verifyTable(input);
     const journal = loadJournal(state.id);
     state.applying = true;
     refreshButtons();
-    host.progress(prefix, { value: 0, max: state.plan.changes, text: 'Sending…' });
+    host.progress(prefix, { value: 0, max: state.plan?.changes, text: 'Sending…' });
     try {
-      await state.run.apply((host.callback ?? ((f) => f))((p) => {
+      await run.apply(host.callback((p) => {
         const finished = p.total - p.remaining;
         host.progress(prefix, {
           value: finished,
@@ -140,15 +167,18 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   }
 
   async function writeOutcomes() {
-    const rows = await state.run.outcomeRows();
+    const { run, input } = planned();
+    const rows = await run.outcomeRows();
     const byRow = new Map(rows.map((o) => [o.row, o.values]));
     const failed = new Set(rows.filter((o) => o.status === 'failed').map((o) => o.row));
-    const n = (s) => rows.filter((o) => o.status === s).length;
-    const table = await state.run.outcomeTable();
-    const result = await host.writeColumns(state.input, await state.run.outcomeColumns(), byRow, { failed, table, prefix });
+    const n = (/** @type {string} */ s) => rows.filter((o) => o.status === s).length;
+    const table = await run.outcomeTable();
+    const result = await host.writeColumns(input, await run.outcomeColumns(), byRow, { failed, table, prefix });
     // The summary comes last: when it shows, the outcomes are in place.
-    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.`
-      + (result.where ? ` Written beside your rows in "${result.where}".` : '');
+    const where = result.movedTo
+      ? ` Written to the "${result.movedTo}" sheet, not beside your rows: ${result.reason ?? 'they could not be written there'}.`
+      : result.where ? ` Written beside your rows in "${result.where}".` : '';
+    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.${where}`;
     if (result.notWritten.length) {
       // Nothing is lost: every outcome also goes to an Outcomes sheet.
       await host.writeSheet('Outcomes', table, { prefix });
@@ -165,20 +195,12 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     plan,
     apply,
     cancel,
-    async writeBefore() { await host.writeSheet('Before (undo)', await state.run.beforeTable()); },
-    async writeAudit() {
-      if (host.saveAudit) host.saveAudit(await state.run.auditJsonl());
-      else await host.writeSheet('Audit', await state.run.auditTable());
-    },
+    async writeBefore() { await host.writeSheet('Before (undo)', await planned().run.beforeTable()); },
+    async writeAudit() { await host.saveAudit(planned().run); },
     /** Every row's outcome beside the input, as CSV (whole, even when the page shows a preview). */
-    async downloadOutcomes() {
-      if (state.input.ref) host.download('outcomes.csv', await state.run.tableCsv('outcomes'));
-      else host.downloadSheet(`${prefix}Outcomes`, 'outcomes.csv');
-    },
-    /** The outcomes and the plan as one Excel workbook (browser-only mode). */
-    async downloadWorkbook() {
-      host.download('outcomes.xlsx', await state.run.workbook(), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-    },
+    async downloadOutcomes() { download('outcomes.csv', await planned().run.tableCsv('outcomes')); },
+    /** The outcomes and the plan as one Excel workbook. */
+    async downloadWorkbook() { download('outcomes.xlsx', await planned().run.workbook(), XLSX_TYPE); },
   };
   return { ...actions, invalidate, refreshButtons, error };
 }

@@ -3,13 +3,27 @@
 // copied.
 import * as Comlink from './pkg/comlink.mjs';
 
+/** @typedef {import('./types.js').Kind} Kind */
+/** @typedef {import('./types.js').FlowRun} FlowRun */
+/** @typedef {import('./types.js').PlanRequest} PlanRequest */
+/** @typedef {import('./types.js').OnProgress} OnProgress */
+/** @typedef {import('./types.js').ConnectionSpec} ConnectionSpec */
+/** @typedef {import('./worker.js').KeptTable} KeptTable */
+/** @typedef {ReturnType<typeof createSheetWorker>} SheetWorker */
+
 /** Starts the worker and returns its API: connect, read, plan (see worker.js). */
 export function createSheetWorker() {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  /** @type {Comlink.Remote<import('./worker.js').WorkerApi>} */
   const api = Comlink.wrap(worker);
   return {
+    /** @param {ConnectionSpec} spec */
     connect: (spec) => api.connect(spec),
-    /** Reads a File (bytes transferred) or pasted text; `kind` keys the journal. */
+    /**
+     * Reads a File (bytes transferred) or pasted text; `kind` keys the journal.
+     * @param {{ file?: File, text?: string, sheet?: string, kind: Kind }} what
+     * @returns {Promise<KeptTable>}
+     */
     async read({ file, text, sheet, kind }) {
       if (file) {
         const bytes = new Uint8Array(await file.arrayBuffer());
@@ -17,10 +31,25 @@ export function createSheetWorker() {
       }
       return api.read({ text, kind });
     },
-    plan: (kind, ref, options, journal, onPage, roles) => api.plan(kind, ref, options, journal, Comlink.proxy(onPage), roles),
-    /** Tables (`[{name, table}]`) as .xlsx bytes. */
+    /**
+     * Plans a table the worker keeps; the run stays there (every call on it is answered there).
+     * @param {Kind} kind
+     * @param {number} ref
+     * @param {PlanRequest} request
+     * @param {OnProgress} onProgress
+     * @returns {Promise<FlowRun>}
+     */
+    plan: async (kind, ref, request, onProgress) => api.plan(kind, ref, request, Comlink.proxy(onProgress)),
+    /**
+     * Tables (`[{name, table}]`) as .xlsx bytes.
+     * @param {{ name: string, table: import('./types.js').Table }[]} sheets
+     */
     workbook: (sheets) => api.workbook(sheets),
-    /** Wraps a progress callback for a run's apply(). */
+    /**
+     * Wraps a progress callback for a run's apply().
+     * @param {OnProgress} fn
+     * @returns {OnProgress}
+     */
     callback: (fn) => Comlink.proxy(fn),
   };
 }

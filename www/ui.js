@@ -1,21 +1,61 @@
 // Small DOM helpers shared by the page's views. No logic about Qualtrics lives here.
 
-export const $ = (id) => document.getElementById(id);
+/** @typedef {import('./host/host.js').ProgressState} ProgressState */
+/** @typedef {import('./types.js').Table} Table */
+/** @typedef {{ busy: boolean, onChange?: () => void }} Lock One action at a time; `onChange` redraws the buttons. */
 
-/** Sets an element's text and hides it when there is none. */
+/**
+ * The element with this id, checked to be a `type` (an HTMLElement when not given). Throws when
+ * the document has none, so a renamed id fails where it is used.
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T}
+ */
+export function $(id, type) {
+  const el = find(id, type);
+  if (!el) throw new Error(`This page has no element #${id}.`);
+  return el;
+}
+
+/**
+ * The element with this id, if the document has it (the page and the pane show different
+ * parts: sections.js), checked to be a `type`.
+ * @template {HTMLElement} [T=HTMLElement]
+ * @param {string} id
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T | null}
+ */
+export function find(id, type) {
+  const el = document.getElementById(id);
+  if (!el) return null;
+  const want = type ?? HTMLElement;
+  if (!(el instanceof want)) throw new Error(`#${id} is a <${el.localName}>, not a ${want.name}.`);
+  return /** @type {T} */ (el);
+}
+
+/**
+ * Sets an element's text and hides it when there is none.
+ * @param {HTMLElement} el
+ * @param {string | null | undefined} text
+ */
 export function show(el, text) {
   el.textContent = text ?? '';
   el.hidden = !text;
 }
 
 /** The message of anything thrown. */
-export function messageOf(err) {
+export function messageOf(/** @type {unknown} */ err) {
   return err instanceof Error ? err.message : String(err);
 }
 
 /**
  * Wraps an event handler: runs one at a time per `lock`, clears and shows `errorEl`,
  * and turns every failure into a message (never an unhandled rejection).
+ * @param {Lock} lock
+ * @param {HTMLElement} errorEl
+ * @param {(event?: Event) => Promise<unknown>} fn
+ * @returns {(event?: Event) => Promise<void>}
  */
 export function guarded(lock, errorEl, fn) {
   return async (event) => {
@@ -38,10 +78,13 @@ export function guarded(lock, errorEl, fn) {
 /**
  * Renders `{columns, rows}` into a <table>. `rowClass(i)` may give a class per row;
  * `rowKey(i)` sets data-row (the sheet row number) so tests and hosts can find rows.
+ * @param {HTMLTableElement} tableEl
+ * @param {Table | null} table
+ * @param {{ rowClass?: (i: number) => string, rowKey?: (i: number) => number | undefined }} [how]
  */
 export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
-  const thead = tableEl.tHead;
-  const tbody = tableEl.tBodies[0];
+  const thead = tableEl.tHead ?? tableEl.createTHead();
+  const tbody = tableEl.tBodies[0] ?? tableEl.createTBody();
   thead.replaceChildren();
   tbody.replaceChildren();
   tableEl.caption?.remove();
@@ -59,7 +102,7 @@ export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
     const cls = rowClass?.(i);
     if (cls) tr.className = cls;
     const key = rowKey?.(i);
-    if (key !== undefined) tr.dataset.row = key;
+    if (key !== undefined) tr.dataset.row = String(key);
     for (const cell of row) {
       const td = document.createElement('td');
       td.textContent = cell;
@@ -69,14 +112,18 @@ export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
   });
   tbody.append(frag);
   // A preview of a big table (the sheet worker sends the first rows and the count).
-  if (table.totalRows > table.rows.length) {
+  if (table.totalRows !== undefined && table.totalRows > table.rows.length) {
     tableEl.createCaption().textContent = `Showing the first ${table.rows.length.toLocaleString('en-US')} of ${table.totalRows.toLocaleString('en-US')} rows; the downloads have them all.`;
   }
 }
 
-/** Offers `text` as a file download. */
-export function download(filename, text, type = 'text/csv;charset=utf-8') {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+/**
+ * Offers text or bytes as a file download.
+ * @param {string} filename
+ * @param {string | Uint8Array} data
+ */
+export function download(filename, data, type = 'text/csv;charset=utf-8') {
+  const url = URL.createObjectURL(new Blob([/** @type {BlobPart} */ (data)], { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;
@@ -89,10 +136,12 @@ export function download(filename, text, type = 'text/csv;charset=utf-8') {
 /**
  * Shows progress in the view's progress row (`{prefix}progress-row`, `…progress`,
  * `…progress-text`): `value`/`max` for a bar, none for an indeterminate one, `done` hides it.
+ * @param {string} prefix
+ * @param {ProgressState} [state]
  */
 export function showProgress(prefix, { value, max, text, done = false } = {}) {
   const row = $(`${prefix}progress-row`);
-  const bar = $(`${prefix}progress`);
+  const bar = $(`${prefix}progress`, HTMLProgressElement);
   row.hidden = done;
   if (done) return;
   if (max === undefined) bar.removeAttribute('value');
@@ -107,6 +156,8 @@ export function showProgress(prefix, { value, max, text, done = false } = {}) {
  * Draws members per group and role as a horizontal bar chart (SVG) in `el`: `counts` is
  * `[{name, kind: "group" | "role", members, unreadable}]`. Roles without a rule show a grey
  * bar and "?" (their membership cannot be read).
+ * @param {HTMLElement} el
+ * @param {{ name: string, kind: 'group' | 'role', members: number, unreadable?: boolean }[]} counts
  */
 export function renderBarChart(el, counts) {
   el.replaceChildren();
@@ -120,9 +171,10 @@ export function renderBarChart(el, counts) {
   svg.setAttribute('viewBox', `0 0 ${labelW + barW + 40} ${counts.length * rowH + 4}`);
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', 'Members per group and role');
+  /** @type {(tag: string, attrs: Record<string, string | number>, text?: string) => SVGElement} */
   const add = (tag, attrs, text) => {
-    const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    const e = /** @type {SVGElement} */ (document.createElementNS(ns, tag));
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     if (text !== undefined) e.textContent = text;
     svg.append(e);
     return e;

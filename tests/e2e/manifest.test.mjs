@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './harness.mjs';
 import { manifestFor } from '../../scripts/manifest.mjs';
+import { shellHtml } from '../../www/sections.js';
 
 const manifestPath = path.join(ROOT, 'manifest.xml');
 const manifest = readFileSync(manifestPath, 'utf8');
@@ -68,9 +69,26 @@ test('every URL is https on the add-in\'s origin, and names a file that exists',
     const file = new URL(url).pathname;
     assert.ok(existsSync(path.join(ROOT, 'www', file)), `${url}: www${file} does not exist`);
   }
-  const views = [...manifest.matchAll(/taskpane\.html\?view=(\w+)/g)].map((m) => m[1]);
-  const pane = readFileSync(path.join(ROOT, 'www/taskpane.html'), 'utf8');
-  for (const v of views) assert.ok(pane.includes(`id="view-${v}"`), `the pane has no view "${v}"`);
+  // The pane's sections are rendered from www/sections.js (shared with the page).
+  assert.match(readFileSync(path.join(ROOT, 'www/taskpane.html'), 'utf8'), /<body[^>]* data-shell="pane"/);
+});
+
+test('every ribbon button shows the one pane at the one URL, so pressing another button never reloads it', () => {
+  const actions = [...manifest.matchAll(/<Action xsi:type="ShowTaskpane">([\s\S]*?)<\/Action>/g)].map((m) => ({
+    pane: m[1].match(/<TaskpaneId>([^<]+)<\/TaskpaneId>/)?.[1],
+    url: resources(manifest).Urls.get(m[1].match(/<SourceLocation resid="([^"]+)"\/>/)?.[1]),
+  }));
+  const buttons = [...manifest.matchAll(/<Control xsi:type="Button"/g)].length;
+  assert.equal(actions.length, buttons, 'every button opens the task pane');
+  assert.ok(buttons >= 3);
+  // A different SourceLocation for the same TaskpaneId makes Office navigate the open pane to
+  // it: the page reloads and a running Apply, the connection and the plan are lost.
+  assert.deepEqual(new Set(actions.map((a) => a.pane)), new Set(['Roster.Pane']));
+  assert.deepEqual(new Set(actions.map((a) => a.url)), new Set([manifest.match(/<SourceLocation DefaultValue="([^"]+)"\/>/)[1]]));
+  assert.ok(!manifest.includes('?view='), 'no button-specific page');
+  // That one page holds the view of every button.
+  const pane = shellHtml('pane');
+  for (const v of ['users', 'lifecycle', 'provision']) assert.ok(pane.includes(`id="view-${v}"`), `the pane has no view "${v}"`);
 });
 
 test('the production manifest moves every URL to the organisation\'s host', () => {

@@ -1,57 +1,74 @@
-// The browser host: tables come from a CSV file or pasted text; sheets are tables in the page
-// (with a CSV download) or, for sheets the page has no place for, CSV downloads. The Excel host
-// (host/excel.js) offers the same functions over a workbook.
-import { readCsv, readFile, tableToCsv } from '../pkg/qualtrics_roster.js';
-import { $, renderTable, download, showProgress } from '../ui.js';
+// The browser host: tables come from a CSV or Excel file or pasted text, read, planned and
+// applied in the page's sheet worker; sheets are tables in the page (with downloads) or, for
+// sheets the page has no place for, CSV downloads. The Excel host (host/excel.js) implements
+// the same Host (host/host.js) over a workbook.
+import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
+import { $, find, renderTable, download, showProgress } from '../ui.js';
+
+/** @typedef {import('./host.js').Host} Host */
+/** @typedef {import('../types.js').Table} Table */
+/** @typedef {import('../sheet-worker.js').SheetWorker} SheetWorker */
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 /** Where each sheet is shown in the page: Users in its own table, a flow's Plan and Outcomes
  * in that flow's table (`lc-table`, `pv-table`). */
+/** @type {Record<string, string>} */
 const PAGE_TABLES = { Users: 'users-table', Membership: 'mp-long-table', 'Membership matrix': 'mp-matrix-table' };
-const sheetTable = (name, prefix = '') => PAGE_TABLES[name] ?? (['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
+const sheetTable = (/** @type {string} */ name, prefix = '') => PAGE_TABLES[name] ?? (['Plan', 'Outcomes'].includes(name) ? `${prefix}table` : null);
 
 /** The sheet chooser beside a flow's file input, made when a workbook has several sheets. */
-function sheetPicker(prefix) {
-  let select = $(`${prefix}sheet`);
+function sheetPicker(/** @type {string} */ prefix) {
+  let select = find(`${prefix}sheet`, HTMLSelectElement);
   if (!select) {
-    const file = $(`${prefix}file`);
+    const file = $(`${prefix}file`, HTMLInputElement);
     const label = Object.assign(document.createElement('label'), { htmlFor: `${prefix}sheet`, textContent: 'Sheet' });
-    select = Object.assign(document.createElement('select'), { id: `${prefix}sheet` });
-    file.after(label, select);
-    file.addEventListener('change', () => { select.replaceChildren(); label.hidden = select.hidden = true; });
+    const made = Object.assign(document.createElement('select'), { id: `${prefix}sheet` });
+    file.after(label, made);
+    file.addEventListener('change', () => { made.replaceChildren(); label.hidden = made.hidden = true; });
+    select = made;
   }
-  return { select, label: select.previousElementSibling };
+  return { select, label: /** @type {HTMLElement} */ (select.previousElementSibling) };
 }
 
 /**
  * The browser host. Files and pasted rows are read, planned and applied by the sheet worker
  * (`worker`, see sheet-worker.js), so big files never freeze the page.
+ * @param {{ worker: SheetWorker }} parts
+ * @returns {Host}
  */
-export function createBrowserHost({ worker } = {}) {
+export function createBrowserHost({ worker }) {
+  /** Tables shown in the page, by sheet name, for their downloads. */
+  /** @type {Map<string, Table>} */
   const shown = new Map();
-  const fileName = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const fileName = (/** @type {string} */ name) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+  /** @type {Host} */
   const host = {
     kind: 'browser',
-    worker,
 
-    /** Wraps a progress callback so the worker can call it. */
-    callback: (fn) => (worker ? worker.callback(fn) : fn),
+    progress: showProgress,
 
-    /** Offers bytes or text as a download. */
-    download,
+    /** Remembered connection: in this browser's localStorage (not encrypted). */
+    tokenStore: {
+      async get(key) { return localStorage.getItem(key); },
+      async set(key, value) { localStorage.setItem(key, value); },
+      async remove(key) { localStorage.removeItem(key); },
+    },
+
+    /** The worker plans and applies with a client of its own. */
+    connect: (spec) => worker.connect(spec),
 
     /**
      * The flow's chosen file (CSV in any common encoding, or an .xlsx workbook), else its pasted
-     * text, read in the worker: `{ref, id, columns, rowCount, source, description, notes}`.
+     * text, read in the worker, which keeps the rows: `{ref, id, columns, rowCount, source,
+     * description, notes}`.
      */
-    async readTable(prefix = 'lc-', kind = 'lifecycle') {
-      const file = $(`${prefix}file`).files?.[0];
-      const pasted = $(`${prefix}paste`).value;
+    async readTable(prefix, kind) {
+      const file = $(`${prefix}file`, HTMLInputElement).files?.[0];
+      const pasted = $(`${prefix}paste`, HTMLTextAreaElement).value;
       if (!file && !pasted.trim()) {
         throw new Error('Choose a CSV or Excel file, or paste the rows (with their header row) first.');
-      }
-      if (!worker) {
-        const read = file ? readFile(new Uint8Array(await file.arrayBuffer())) : readCsv(pasted);
-        return { ...read, source: file ? file.name : 'pasted text' };
       }
       const picker = file ? sheetPicker(prefix) : null;
       const chosen = picker?.select.value || undefined;
@@ -69,53 +86,66 @@ export function createBrowserHost({ worker } = {}) {
       return { ...read, source: file ? (read.sheet ? `${file.name}, sheet "${read.sheet}"` : file.name) : 'pasted text' };
     },
 
+    /** The worker holds the rows read at Plan: they cannot have changed. */
+    async verifyTable(input) { return input; },
+
+    /** Plans in the worker, which holds the rows `readTable` read (the client here is not needed). */
+    async plan(client, kind, input, request, onProgress) {
+      if (input.ref === undefined) throw new Error('The page plans only tables its worker read: press Plan again.');
+      return worker.plan(kind, input.ref, request, onProgress);
+    },
+
+    /** Progress callbacks cross into the worker as Comlink proxies. */
+    callback: (fn) => worker.callback(fn),
+
     /** The Roles sheet: the chosen file, else the pasted text, else null (groups only). */
     async readRoles() {
-      const file = $('rl-file').files?.[0];
-      const text = file ? await file.text() : $('rl-paste').value;
+      const file = $('rl-file', HTMLInputElement).files?.[0];
+      const text = file ? await file.text() : $('rl-paste', HTMLTextAreaElement).value;
       if (!text.trim()) return null;
       return readCsv(text);
     },
 
     /** Puts a Roles sheet in the page's Roles box. */
     async setRoles(table) {
-      $('rl-file').value = '';
-      $('rl-paste').value = tableToCsv(table).replace(/^\uFEFF/, '');
-      return { shown: 'Roles' };
+      $('rl-file', HTMLInputElement).value = '';
+      $('rl-paste', HTMLTextAreaElement).value = tableToCsv(table).replace(/^\uFEFF/, '');
     },
 
-    /** Shows a table in the page (Users, Plan), or downloads it as CSV. */
+    /** Shows a table in the page (Users, Plan, Membership), or downloads it as CSV. */
     async writeSheet(name, table, { failedRows, prefix = '' } = {}) {
       const id = sheetTable(name, prefix);
       if (!id) {
         download(`${fileName(name)}.csv`, tableToCsv(table));
-        return { downloaded: `${fileName(name)}.csv` };
+        return { sheet: null };
       }
-      renderTable($(id), table, {
+      renderTable($(id, HTMLTableElement), table, {
         rowKey: (i) => table.rowNumbers?.[i],
-        rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i]) ? 'row-failed' : ''),
+        rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i] ?? -1) ? 'row-failed' : ''),
       });
-      shown.set(`${PAGE_TABLES[name] ? '' : prefix}${name}`, table);
-      return { shown: name };
+      shown.set(name, table);
+      return { sheet: null };
     },
 
     /**
      * Outcome columns beside the input: the page shows `table` (the core's input-plus-outcomes
-     * table) in place of the plan and keeps it for the Outcome CSV.
+     * table) in place of the plan; the Outcome CSV comes from the run itself.
      */
-    async writeColumns(input, columns, byRow, { failed = new Set(), table, prefix }) {
-      await this.writeSheet('Outcomes', table, { failedRows: failed, prefix });
-      return { written: byRow.size, notWritten: [] };
+    async writeColumns(input, columns, byRow, { failed, table, prefix }) {
+      await host.writeSheet('Outcomes', table, { failedRows: failed, prefix });
+      return { where: null, notWritten: [] };
     },
 
-    /** The audit log as JSON Lines. */
-    saveAudit(jsonl) {
-      download('audit.jsonl', jsonl, 'application/x-ndjson');
+    /** The audit log as a JSON Lines download. */
+    async saveAudit(run) {
+      download('audit.jsonl', await run.auditJsonl(), 'application/x-ndjson');
     },
 
-    /** Downloads a sheet shown in the page. */
-    downloadSheet(name, filename) {
-      download(filename, tableToCsv(shown.get(name)));
+    /** Downloads a sheet shown in the page as CSV. */
+    async downloadSheet(name, filename) {
+      const table = shown.get(name);
+      if (!table) throw new Error(`There is no ${name} table yet.`);
+      download(filename, tableToCsv(table));
     },
 
     /** Downloads sheets shown in the page (and the Roles box, when asked) as one workbook. */
@@ -125,17 +155,7 @@ export function createBrowserHost({ worker } = {}) {
         const table = name === 'Roles' ? await host.readRoles() : shown.get(name);
         if (table) sheets.push({ name, table: { columns: table.columns, rows: table.rows } });
       }
-      download(filename, await worker.workbook(sheets), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
-    },
-
-    /** Progress of a long step, in the page. */
-    progress: showProgress,
-
-    /** Remembered connection: in this browser's localStorage (not encrypted). */
-    tokenStore: {
-      async get(key) { return localStorage.getItem(key); },
-      async set(key, value) { localStorage.setItem(key, value); },
-      async remove(key) { localStorage.removeItem(key); },
+      download(filename, await worker.workbook(sheets), XLSX_TYPE);
     },
   };
   return host;

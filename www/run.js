@@ -1,0 +1,86 @@
+// Planning a sheet run and the run as the flow uses it, the same in the page's worker and in the
+// Excel task pane's own thread: one place that picks the core's planner by kind, and one shape
+// of run (FlowRun) whichever thread holds it.
+import { tableToCsv } from './pkg/qualtrics_roster.js';
+
+/** @typedef {import('./types.js').Kind} Kind */
+/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./types.js').Plan} Plan */
+/** @typedef {import('./types.js').FlowRun} FlowRun */
+/** @typedef {import('./types.js').PlanRequest} PlanRequest */
+/** @typedef {import('./types.js').OnProgress} OnProgress */
+/** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
+/** @typedef {import('./pkg/qualtrics_roster.js').Sheet} Sheet */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetRun} SheetRun */
+
+/** @type {Promise<typeof import('./pkg/qualtrics_roster_xlsx.js')> | null} */
+let xlsx = null;
+
+/** The workbook module (.xlsx read and write), loaded on first use. */
+export function workbooks() {
+  xlsx ??= import('./pkg/qualtrics_roster_xlsx.js').then(async (mod) => {
+    await mod.default();
+    return mod;
+  });
+  return xlsx;
+}
+
+/**
+ * Plans `table` (a `{columns, rows, rowNumbers}` table, or a `Sheet` the core holds) as a `kind`
+ * sheet: reads the brand through `client`, and resolves to the planned run.
+ * @param {RosterClient} client
+ * @param {Kind} kind
+ * @param {Table | Sheet} table
+ * @param {PlanRequest} request
+ * @param {OnProgress} onProgress
+ * @returns {Promise<SheetRun>}
+ */
+export async function planSheet(client, kind, table, { options, journal, roles }, onProgress) {
+  if (kind === 'lifecycle') return client.planLifecycle(table, { ...options, journal }, onProgress);
+  if (kind === 'provision') return client.planProvision(table, { ...options, journal }, onProgress);
+  return client.planMembership(table, roles, options, onProgress);
+}
+
+/**
+ * The run as the flow uses it. `previewRows` cuts the plan and outcome tables shown (the page);
+ * `tableCsv` and `workbook` always give whole tables. `transfer` marks bytes to move rather than
+ * copy across a worker boundary.
+ * @param {SheetRun} run
+ * @param {{ previewRows?: number, transfer?: (bytes: Uint8Array) => Uint8Array }} [how]
+ * @returns {FlowRun}
+ */
+export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) {
+  /** @type {Record<'outcomes' | 'plan', () => Table>} */
+  const whole = { outcomes: () => run.outcomeTable(), plan: () => run.plan().table };
+  return {
+    plan: () => run.plan(previewRows),
+    // No `current` input to check against: the flow applies the plan it just made.
+    apply: (onProgress) => run.apply((/** @type {import('./types.js').Progress} */ p) => { onProgress(p); }, undefined),
+    cancel: () => run.cancel(),
+    outcomeColumns: () => run.outcomeColumns(),
+    outcomeRows: () => run.outcomeRows(),
+    outcomeTable: () => run.outcomeTable(previewRows),
+    beforeTable: () => run.beforeTable(),
+    auditTable: () => run.auditTable(),
+    auditJsonl: () => run.auditJsonl(),
+    tableCsv: (which) => tableToCsv(whole[which]()),
+    async workbook() {
+      const { writeWorkbook } = await workbooks();
+      return transfer(writeWorkbook([{ name: 'Outcomes', table: whole.outcomes() }, { name: 'Plan', table: whole.plan() }], Date.now()));
+    },
+    free: () => run.free(),
+  };
+}
+
+/**
+ * Plans in this thread (the pane, whose table is in its memory): `planSheet` as a FlowRun.
+ * @param {RosterClient} client
+ * @param {Kind} kind
+ * @param {Table} table
+ * @param {PlanRequest} request
+ * @param {OnProgress} onProgress
+ * @returns {Promise<FlowRun>}
+ */
+export async function planRun(client, kind, table, request, onProgress) {
+  return flowRun(await planSheet(client, kind, { columns: table.columns, rows: table.rows, rowNumbers: table.rowNumbers }, request, onProgress));
+}

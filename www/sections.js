@@ -1,0 +1,257 @@
+// The markup of the page (index.html) and the Excel task pane (taskpane.html), written once.
+// shell.js renders it into the document before the app starts. What the two show differently is
+// the data in VARIANTS: the page reads a chosen file or pasted rows and shows its results as
+// tables with downloads; the pane reads the selected table and writes its results to sheets.
+// No DOM here, so Node can import it (tests check the ids the app and the tests use).
+
+/** @typedef {'page' | 'pane'} Variant */
+
+/**
+ * What one variant shows. `files`: the flows read a chosen file or pasted rows, and show their
+ * results in tables with downloads (the page); without it they read the workbook (the pane).
+ * @typedef {object} VariantText
+ * @property {string} title The header's name.
+ * @property {boolean} files
+ * @property {'top' | 'users'} messages Where `#error` (and `#notice`) sit: above every section
+ *   (the pane, so a missing Office.js shows first), or in the Users section (the page).
+ * @property {string} sandboxNote
+ * @property {string} tokenPlaceholder
+ * @property {string} tokenHint
+ * @property {string} usersHint
+ * @property {string} lifecycleTitle
+ * @property {string} lifecycleHint
+ * @property {string} provisionTitle
+ * @property {string} provisionHint
+ * @property {string} membershipHint
+ * @property {string} sandboxRoles
+ * @property {string} changesHint
+ * @property {string} before The lifecycle's undo download.
+ * @property {string} audit Every flow's audit download.
+ */
+
+const FILE_TYPES = '.csv,.tsv,.txt,.xlsx,text/csv,text/plain,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** @type {Record<Variant, VariantText>} */
+export const VARIANTS = {
+  page: {
+    title: 'qualtrics-roster',
+    files: true,
+    messages: 'users',
+    sandboxNote: '(practice data, nothing real)',
+    tokenPlaceholder: 'Account Settings › Qualtrics IDs',
+    tokenHint: 'Both are under <em>Account Settings › Qualtrics IDs</em>. The token stays in this page\'s memory and goes only to your datacenter through this server\'s relay. "Remember" keeps it in this browser\'s storage, <strong>not encrypted</strong>: use it only on your own device.',
+    usersHint: '',
+    lifecycleTitle: 'Disable, re-enable or set expiry in bulk',
+    lifecycleHint: 'A CSV with a <b>User ID</b> (UR_…) or <b>Username</b> column; optionally <b>Action</b> (disable, enable, expire) and <b>Expiration date</b> (YYYY-MM-DD, or &lt;clear&gt;). Nothing is sent until you press Apply.',
+    provisionTitle: 'Create users with their attributes',
+    provisionHint: 'One row per person: <b>Username</b>, <b>First name</b>, <b>Last name</b>, <b>Email</b>, <b>User type</b> and <b>Password</b> to create an account (optional: Language, Time zone, Division, Expiration date, Unique identifier). Every other column is an attribute (<code>::</code> between several values); a blank cell keeps the current value, <code>&lt;clear&gt;</code> removes it.',
+    membershipHint: 'Who is in which group, and in which CX dashboard role by its Automatic Role Assignment rule. Roles have no read API: give their rules as a <b>Roles</b> sheet (<b>Role</b>, <b>Attribute</b>, <b>Operator</b> Equals or In, <b>Value</b>), one row per rule.',
+    sandboxRoles: 'Use the sandbox\'s roles',
+    changesHint: 'A sheet of <b>User</b> (username, e-mail or UR_ id), <b>Group or role</b> and <b>Member</b> (yes or no). Groups change directly; roles change through the attributes their rule reads. The plan says why, before anything is sent.',
+    before: 'Before (undo) CSV',
+    audit: 'Audit log',
+  },
+  pane: {
+    title: 'Qualtrics Roster',
+    files: false,
+    messages: 'top',
+    sandboxNote: '(practice)',
+    tokenPlaceholder: '',
+    tokenHint: 'From Account Settings › Qualtrics IDs. The token is never written into the workbook. "Remember" keeps it in Office\'s storage on this device, <strong>not encrypted</strong>.',
+    usersHint: 'Every user of the brand, into a "Users" sheet (refreshed each time).',
+    lifecycleTitle: 'Disable, re-enable, set expiry',
+    lifecycleHint: 'Select a cell in your table: a <b>User ID</b> or <b>Username</b> column, optionally <b>Action</b> and <b>Expiration date</b>. Plan writes a "Plan" sheet; nothing is sent until Apply.',
+    provisionTitle: 'Create users',
+    provisionHint: 'Select a cell in your table: Username, First name, Last name, Email, User type, Password; every other column is an attribute (<code>::</code> between values). Blank keeps, <code>&lt;clear&gt;</code> removes.',
+    membershipHint: 'Roles are read from their rules on a sheet named <b>Roles</b> (Role, Attribute, Operator Equals or In, Value). Pull writes the <b>Membership</b> and <b>Membership matrix</b> sheets.',
+    sandboxRoles: 'Sandbox\'s roles',
+    changesHint: 'Select a cell in a table of <b>User</b>, <b>Group or role</b>, <b>Member</b> (yes/no).',
+    before: 'Before (undo) sheet',
+    audit: 'Audit sheet',
+  },
+};
+
+/** `html` when `on`, else nothing. */
+const when = (/** @type {unknown} */ on, /** @type {string} */ html) => (on ? html : '');
+
+const hint = (/** @type {string} */ text) => when(text, `<p class="hint">${text}</p>`);
+
+/** A flow's file chooser and paste box (the page only). */
+function source(/** @type {string} */ p, { label = 'CSV or Excel file', accept = FILE_TYPES, pasteLabel = '…or paste the rows, header first', rows = 4, placeholder = '' } = {}) {
+  return `
+        <label for="${p}file">${label}</label>
+        <input id="${p}file" type="file" accept="${accept}">
+        <label for="${p}paste">${pasteLabel}</label>
+        <textarea id="${p}paste" rows="${rows}" spellcheck="false" placeholder="${placeholder}"></textarea>`;
+}
+
+const progress = (/** @type {string} */ p) => `
+      <div id="${p}progress-row" class="progress-row" hidden>
+        <progress id="${p}progress"></progress>
+        <span id="${p}progress-text" role="status" aria-live="polite"></span>
+      </div>`;
+
+/** A flow's Plan / Apply / Cancel buttons, and `extra` after them. */
+const flowActions = (/** @type {string} */ p, extra = '') => `
+      <div class="actions">
+        <button id="${p}plan" type="button" disabled>Plan</button>
+        <button id="${p}apply" type="button" class="primary" disabled>Apply</button>
+        <button id="${p}cancel" type="button" hidden>Cancel</button>${extra}
+      </div>`;
+
+/**
+ * The pane's "include hidden rows" box: rows hidden by a filter or by hand (and a totals row)
+ * are left out of a plan unless it is ticked. The page reads files, which hide nothing.
+ */
+const hiddenRows = (/** @type {string} */ p, /** @type {VariantText} */ v) => when(!v.files, `
+        <label class="check"><input id="${p}include-hidden" type="checkbox"> Include rows hidden by a filter</label>`);
+
+/** What a flow says: its note, error, summary and problem list. */
+const flowStatus = (/** @type {string} */ p) => `
+      <p id="${p}note" class="notice" role="status" hidden></p>
+      <p id="${p}error" class="error" role="alert" hidden></p>
+      <p id="${p}summary" class="muted" data-testid="${p}summary"></p>
+      <ul id="${p}problems" class="problems"></ul>`;
+
+/** `[id, label]` buttons in a hidden row of downloads. */
+const downloads = (/** @type {string} */ id, /** @type {[string, string | false][]} */ buttons) => `
+      <div id="${id}" class="actions" hidden>${buttons.filter(([, label]) => label).map(([b, label]) => `
+        <button id="${b}" type="button">${label}</button>`).join('')}
+      </div>`;
+
+/** The downloads after a run: outcome files in the page, the undo (lifecycle) and the audit. */
+function runDownloads(/** @type {string} */ p, /** @type {VariantText} */ v, { before = false } = {}) {
+  return downloads(`${p}downloads`, [
+    [`${p}download-outcomes`, v.files && 'Outcome CSV'],
+    [`${p}download-xlsx`, v.files && 'Outcome and plan (.xlsx)'],
+    [`${p}download-before`, before && v.before],
+    [`${p}download-audit`, v.audit],
+  ]);
+}
+
+const table = (/** @type {string} */ id, testid = false) => `
+      <div class="table-wrap">
+        <table id="${id}"${testid ? ` data-testid="${id}"` : ''}><thead></thead><tbody></tbody></table>
+      </div>`;
+
+const messages = `
+    <p id="notice" class="notice" role="status" hidden></p>
+    <p id="error" class="error" role="alert" hidden></p>`;
+
+function connect(/** @type {VariantText} */ v) {
+  return `
+    <section id="view-connect" class="card" aria-labelledby="connect-title">
+      <h2 id="connect-title">Connect</h2>
+      <form id="connect-form" novalidate>
+        <fieldset class="modes">
+          <legend class="sr-only">Brand</legend>
+          <label><input type="radio" name="mode" value="sandbox" checked> Sandbox brand <span class="muted">${v.sandboxNote}</span></label>
+          <label><input type="radio" name="mode" value="qualtrics"> My Qualtrics brand</label>
+        </fieldset>
+        <div id="qualtrics-fields" class="fields" hidden>
+          <label for="datacenter">Datacenter ID</label>
+          <input id="datacenter" name="datacenter" autocomplete="off" spellcheck="false" placeholder="blank: found from your token (e.g. iad1, fra1)">
+          <label for="token">API token</label>
+          <input id="token" name="token" type="password" autocomplete="off" spellcheck="false"${when(v.tokenPlaceholder, ` placeholder="${v.tokenPlaceholder}"`)}>
+          <label class="check"><input id="remember" type="checkbox"> Remember on this device</label>
+          <p class="hint">${v.tokenHint}</p>
+        </div>
+        <button id="connect" type="submit" class="primary">Connect</button>
+      </form>
+    </section>`;
+}
+
+function users(/** @type {VariantText} */ v) {
+  return `
+    <section id="view-users" class="card" aria-labelledby="users-title">
+      <h2 id="users-title">Users</h2>
+      ${hint(v.usersHint)}
+      <div class="actions">
+        <button id="list-users" type="button" disabled>List users</button>${when(v.files, `
+        <button id="download-csv" type="button" disabled>Download CSV</button>
+        <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
+      </div>${progress('')}${when(v.messages === 'users', messages)}
+      <p id="summary" class="muted"></p>${when(v.files, table('users-table', true))}
+    </section>`;
+}
+
+function lifecycle(/** @type {VariantText} */ v) {
+  return `
+    <section id="view-lifecycle" class="card" aria-labelledby="lc-title">
+      <h2 id="lc-title">${v.lifecycleTitle}</h2>
+      ${hint(v.lifecycleHint)}
+      <div class="fields wide">${when(v.files, source('lc-', { placeholder: 'User ID,Action&#10;UR_…,disable' }))}
+        <label for="lc-default">Rows without an Action</label>
+        <select id="lc-default">
+          <option value="disable">disable them</option>
+          <option value="enable">re-enable them</option>
+          <option value="">mark them invalid</option>
+        </select>${hiddenRows('lc-', v)}
+      </div>${flowActions('lc-')}${progress('lc-')}${flowStatus('lc-')}${runDownloads('lc-', v, { before: true })}${when(v.files, table('lc-table'))}
+    </section>`;
+}
+
+function provision(/** @type {VariantText} */ v) {
+  return `
+    <section id="view-provision" class="card" aria-labelledby="pv-title">
+      <h2 id="pv-title">${v.provisionTitle}</h2>
+      ${hint(v.provisionHint)}${when(v.files, `
+      <div class="fields wide">${source('pv-', { placeholder: 'Username,First name,Last name,Email,User type,Password,Role' })}
+      </div>`)}
+      <div class="fields wide">
+        <label for="pv-route">How to create accounts</label>
+        <select id="pv-route">
+          <option value="account">Qualtrics account, then its attributes (uniqueIdentifier found for you)</option>
+          <option value="directory">CX directory import with the sheet's own Unique identifier</option>
+        </select>
+        <label for="pv-types">User type names (optional, one per line: Name = UT_…)</label>
+        <textarea id="pv-types" rows="2" spellcheck="false" placeholder="Researcher = UT_…"></textarea>${hiddenRows('pv-', v)}
+      </div>${flowActions('pv-', `
+        <button id="pv-template" type="button">Template</button>`)}${progress('pv-')}${flowStatus('pv-')}${runDownloads('pv-', v)}${when(v.files, table('pv-table'))}
+    </section>`;
+}
+
+function membership(/** @type {VariantText} */ v) {
+  return `
+    <section id="view-membership" class="card" aria-labelledby="mp-title">
+      <h2 id="mp-title">Groups and roles</h2>
+      ${hint(v.membershipHint)}
+      <div class="fields wide">${when(v.files, source('rl-', { label: 'Roles sheet (CSV)', accept: '.csv,text/csv,text/plain', pasteLabel: '…or paste it, header first', rows: 3, placeholder: 'Role,Attribute,Operator,Value&#10;Seattle Team,Hotel,In,Seattle' }))}
+        <label for="mp-filter">Only the team where (optional)</label>
+        <input id="mp-filter" autocomplete="off" spellcheck="false" placeholder="e.g. Hotel = Seattle">
+      </div>
+      <div class="actions">
+        <button id="mp-pull" type="button" disabled>Pull membership</button>
+        <button id="rl-sandbox" type="button">${v.sandboxRoles}</button>
+        <button id="rl-template" type="button">Roles template</button>
+      </div>${progress('mp-')}
+      <p id="mp-error" class="error" role="alert" hidden></p>
+      <p id="mp-summary" class="muted" data-testid="mp-summary"></p>
+      <ul id="mp-notes" class="notes"></ul>
+      <div id="mp-chart" class="chart" data-testid="mp-chart"></div>${when(v.files, downloads('mp-downloads', [
+    ['mp-download-long', 'Membership CSV'],
+    ['mp-download-matrix', 'Matrix CSV'],
+    ['mp-download-xlsx', 'Membership, matrix and roles (.xlsx)'],
+  ]) + table('mp-long-table', true) + table('mp-matrix-table', true))}
+      <h3>Ask for changes</h3>
+      ${hint(v.changesHint)}${when(v.files, `
+      <div class="fields wide">${source('mb-', { placeholder: 'User,Group or role,Member&#10;ada@example.org,Front Desk,yes' })}
+      </div>`)}${when(!v.files, `
+      <div class="fields wide">${hiddenRows('mb-', v)}
+      </div>`)}${flowActions('mb-', `
+        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', true))}
+    </section>`;
+}
+
+/** The header and every section, as the variant shows them. */
+export function shellHtml(/** @type {Variant} */ variant) {
+  const v = VARIANTS[variant];
+  return `
+  <header class="bar">
+    <h1>${v.title}</h1>
+    <span id="who" class="muted" data-testid="who">Not connected</span>
+  </header>
+  <main>${when(v.messages === 'top', messages)}${[connect, users, lifecycle, provision, membership].map((section) => section(v)).join('')}
+  </main>
+`;
+}
