@@ -172,16 +172,16 @@ test('bad input gets a clear message and nothing is written', async () => {
   wb.addSheet('Locked', leavers, { protectedSheet: true });
   wb.select('Locked', 'A1');
   await assert.rejects(excel.readTable(), /The sheet "Locked" is protected.*unprotect it \(Review > Unprotect Sheet\) and plan again\. Nothing was sent\./);
-  // Protected between plan and apply: refused before anything is written.
+  // Protected between plan and apply: nothing is written to it, and the outcomes go to a new
+  // Outcomes sheet instead (Qualtrics was already changed: they must not be lost).
   wb.sheets.get('Locked').protected = false;
   const t = await excel.readTable();
   wb.sheets.get('Locked').protected = true;
   const before = JSON.stringify(wb.values('Locked'));
-  await assert.rejects(
-    excel.writeColumns(t, ['Status'], new Map([[2, ['done']]])),
-    /The sheet "Locked" is protected: unprotect it \(Review > Unprotect Sheet\).*Nothing was written/,
-  );
+  const moved = await excel.writeColumns(t, ['Status'], new Map([[2, ['done']]]));
+  assert.deepEqual(moved, { written: 0, notWritten: [], where: 'Outcomes', movedTo: 'Outcomes', reason: 'the sheet "Locked" is protected' });
   assert.equal(JSON.stringify(wb.values('Locked')), before);
+  assert.deepEqual(wb.values('Outcomes'), [['Row', 'User ID', 'Username', 'Action', 'Status'], ['2', 'UR_AAAAAAAAAAAAAAA', 'ann@x.edu', 'disable', 'done']]);
 
   const huge = [['User ID']];
   for (let i = 0; i < 200_000; i++) huge.push([`UR_${i}`]);
