@@ -91,7 +91,7 @@ async function onMainThread(server, file) {
       const bytes = new Uint8Array(await document.getElementById('f').files[0].arrayBuffer());
       const table = core.readFile(bytes);
       const client = core.RosterClient.direct(new URL(apiPath, base).href, token);
-      const run = await client.planProvision({ columns: table.columns, rows: table.rows, rowNumbers: table.rowNumbers }, { route: 'account', jobSize: 100, userTypes: {}, journal: [] }, () => {});
+      const run = await client.planSheet('provision', { columns: table.columns, rows: table.rows, rowNumbers: table.rowNumbers }, { route: 'account', jobSize: 100, userTypes: {}, journal: [] }, null, () => {});
       return run.plan().counts;
     }, { base: server.url, apiPath: info.apiPath, token: info.adminToken });
     const ms = Date.now() - started;

@@ -30,7 +30,7 @@ pub mod bindings;
 pub use api::{connection, directory, envelope, error, http, oauth, users};
 pub use membership::rules;
 pub use run::reads;
-pub use sheet::{columns, reference, sheetfile, table};
+pub use sheet::{columns, problem, reference, sheetfile, table};
 
 pub use connection::{Auth, Connection, Datacenter};
 pub use error::ApiError;

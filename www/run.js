@@ -36,9 +36,7 @@ export function workbooks() {
  * @returns {Promise<SheetRun>}
  */
 export async function planSheet(client, kind, table, { options, journal, roles }, onProgress) {
-  if (kind === 'lifecycle') return client.planLifecycle(table, { ...options, journal }, onProgress);
-  if (kind === 'provision') return client.planProvision(table, { ...options, journal }, onProgress);
-  return client.planMembership(table, roles, options, onProgress);
+  return client.planSheet(kind, table, { ...options, journal }, roles ?? null, onProgress);
 }
 
 /**

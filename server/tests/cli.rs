@@ -200,7 +200,11 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
     );
     let o = run(&[], &["validate", past.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
-    assert!(stdout(&o).contains("row 2: "), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Row 2, Expiration date: "),
+        "{}",
+        stdout(&o)
+    );
 
     // plan: what apply would do, sending nothing.
     let before = server.stats().await["requests"].as_u64().unwrap();

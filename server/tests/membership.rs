@@ -69,6 +69,7 @@ async fn roles_sheet(server: &Server) -> RoleSheet {
             .to_vec(),
         rows,
         row_numbers: Vec::new(),
+        lines: Vec::new(),
     });
     assert!(sheet.problems.is_empty(), "{:?}", sheet.problems);
     sheet
@@ -196,6 +197,7 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
             .map(qualtrics_roster::table::cells)
             .collect(),
         row_numbers: Vec::new(),
+        lines: Vec::new(),
     };
     let today = Date::from_unix_millis(unix_millis());
     // The run pulls again, plans, then applies exactly that plan.

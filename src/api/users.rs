@@ -427,6 +427,7 @@ pub fn users_table(users: &[UserSummary]) -> Table {
     let cell = |o: &Option<String>| o.clone().unwrap_or_default();
     Table {
         row_numbers: Vec::new(),
+        lines: Vec::new(),
         columns: USER_COLUMNS.iter().map(|s| s.to_string()).collect(),
         rows: users
             .iter()

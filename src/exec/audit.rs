@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::envelope;
 use crate::http::{HttpRequest, HttpResponse};
+use crate::table::{cells, Table};
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::TransportFailure;
@@ -73,4 +74,52 @@ pub(super) fn path_of(url: &str) -> String {
 
 pub(super) fn error_summary(e: &crate::error::ApiError) -> String {
     e.to_string()
+}
+
+/// The audit entries as a table (for a sheet), one request a row.
+#[must_use]
+pub fn audit_table(entries: &[AuditEntry]) -> Table {
+    Table {
+        columns: [
+            "Time",
+            "Method",
+            "Path",
+            "Status",
+            "Error",
+            "Duration (ms)",
+            "Row",
+            "Attempt",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.time.clone(),
+                    e.method.clone(),
+                    e.path.clone(),
+                    e.status.map(|s| s.to_string()).unwrap_or_default(),
+                    e.error.clone().unwrap_or_default(),
+                    e.duration_ms.to_string(),
+                    e.row.clone(),
+                    e.attempt.to_string(),
+                ]
+            })
+            .map(cells)
+            .collect(),
+        row_numbers: Vec::new(),
+        lines: Vec::new(),
+    }
+}
+
+/// JSON Lines of audit entries (one request a line; never a token).
+#[must_use]
+pub fn audit_jsonl(entries: &[AuditEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&serde_json::to_string(e).expect("serialises"));
+        out.push('\n');
+    }
+    out
 }

@@ -28,7 +28,7 @@ mod executor;
 mod journal;
 mod pacing;
 
-pub use audit::AuditEntry;
+pub use audit::{audit_jsonl, audit_table, AuditEntry};
 pub use executor::Executor;
 pub use journal::JournalEntry;
 pub use pacing::{retry_after_ms, EndpointClass, ExecConfig, RateLimit, MAX_RETRY_AFTER_SECS};

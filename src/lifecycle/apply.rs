@@ -249,5 +249,6 @@ pub fn before_table(steps: &[&LifecycleStep]) -> Table {
         .to_vec(),
         rows,
         row_numbers: Vec::new(),
+        lines: Vec::new(),
     }
 }

@@ -178,6 +178,7 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
     assert!(p
         .file_error
         .unwrap()
+        .message
         .starts_with("The first row holds \"UR_AAAAAAAAAAAAAAA\", which looks like data"));
     let p = plan(
         &table("Email,Name\na@b.c,A\n"),
@@ -186,7 +187,7 @@ fn bad_rows_say_row_column_and_what_to_do_while_good_rows_still_plan() {
         &[],
         &opts(),
     );
-    assert_eq!(p.file_error.as_deref(), Some("No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: Email, Name)."));
+    assert_eq!(p.file_error.map(|e| e.message).as_deref(), Some("No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: Email, Name)."));
 }
 
 #[test]

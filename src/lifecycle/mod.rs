@@ -15,12 +15,10 @@ mod outcomes;
 mod plan;
 
 pub use apply::{before_table, steps, BeforeState, LifecycleStep};
-pub use outcomes::{
-    audit_jsonl, audit_table, outcome_column_names, outcome_table, outcomes, RowOutcome,
-    OUTCOME_COLUMNS,
-};
+pub use outcomes::{outcome_column_names, outcome_table, outcomes, RowOutcome, OUTCOME_COLUMNS};
 pub use plan::{expiry_reads, is_user_id, plan, plan_table};
 
+use crate::problem::Problem;
 use serde::Serialize;
 
 use crate::time::Date;
@@ -168,6 +166,9 @@ pub struct PlanRow {
     pub new: String,
     /// Why, or what to fix (names the row and column).
     pub message: String,
+    /// What is wrong with the row, for `Invalid` rows (its message is `message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
     /// For `Duplicate`: the row planned in its place.
     pub same_as: Option<String>,
     /// The change to send, for rows that change something.
@@ -182,7 +183,7 @@ pub struct Plan {
     /// One entry per input row, in input order.
     pub rows: Vec<PlanRow>,
     /// A problem with the file as a whole (then nothing is planned).
-    pub file_error: Option<String>,
+    pub file_error: Option<Problem>,
     /// Rows per plan action label.
     pub counts: Vec<(String, usize)>,
 }

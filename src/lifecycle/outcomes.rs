@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::exec::{Outcome, OutcomeStatus};
-use crate::table::{cells, Table};
+use crate::table::Table;
 use crate::time::iso_datetime;
 
 use super::{Plan, PlanAction};
@@ -134,50 +134,4 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     input.with_columns_beside(&outcome_column_names(&input.columns), &values)
-}
-
-/// The audit entries as a table (for a sheet), one request a row.
-pub fn audit_table(entries: &[crate::exec::AuditEntry]) -> Table {
-    Table {
-        columns: [
-            "Time",
-            "Method",
-            "Path",
-            "Status",
-            "Error",
-            "Duration (ms)",
-            "Row",
-            "Attempt",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: entries
-            .iter()
-            .map(|e| {
-                vec![
-                    e.time.clone(),
-                    e.method.clone(),
-                    e.path.clone(),
-                    e.status.map(|s| s.to_string()).unwrap_or_default(),
-                    e.error.clone().unwrap_or_default(),
-                    e.duration_ms.to_string(),
-                    e.row.clone(),
-                    e.attempt.to_string(),
-                ]
-            })
-            .map(cells)
-            .collect(),
-        row_numbers: Vec::new(),
-    }
-}
-
-/// JSON Lines of audit entries (one request a line; never a token).
-#[must_use]
-pub fn audit_jsonl(entries: &[crate::exec::AuditEntry]) -> String {
-    let mut out = String::new();
-    for e in entries {
-        out.push_str(&serde_json::to_string(e).expect("serialises"));
-        out.push('\n');
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! The lifecycle plan: each row's account found in one listing of the brand, checked, and
 //! compared with what it holds (and with the journal of an earlier run); the Plan sheet.
 
+use crate::problem::{Problem, Severity};
 use std::collections::HashMap;
 
 use crate::columns::find_column;
@@ -52,7 +53,7 @@ pub fn plan(
     if let Some(problem) = table.header_problem() {
         return Plan {
             rows: Vec::new(),
-            file_error: Some(problem),
+            file_error: Some(Problem::sheet("", Severity::Error, problem)),
             counts: Vec::new(),
         };
     }
@@ -68,8 +69,12 @@ pub fn plan(
         };
         return Plan {
             rows: Vec::new(),
-            file_error: Some(format!(
-                "No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: {found})."
+            file_error: Some(Problem::sheet(
+                "",
+                Severity::Error,
+                format!(
+                    "No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: {found})."
+                ),
             )),
             counts: Vec::new(),
         };
@@ -106,12 +111,16 @@ pub fn plan(
             current: String::new(),
             new: String::new(),
             message: String::new(),
+            problem: None,
             same_as: None,
             change: None,
         };
+        let at = table.at(i);
         let invalid = |mut e: PlanRow, column: &str, msg: String| {
+            let problem = Problem::in_row(at, column, Severity::Error, &msg);
             e.action = PlanAction::Invalid;
-            e.message = format!("Row {row_number}, {column}: {msg}");
+            e.message.clone_from(&problem.message);
+            e.problem = Some(problem);
             e
         };
 
@@ -326,13 +335,20 @@ pub fn plan(
     let action_column = column_name(action_col.or(id_col).or(name_col), "Action");
     for (first, other) in conflicted {
         if let Some(entry) = rows.iter_mut().find(|r| r.key == first) {
+            let at = table.at(rows_index(table, entry.row));
+            let problem = Problem::in_row(
+                at,
+                &action_column,
+                Severity::Error,
+                &format!(
+                    "conflicts with {} for the same account: nothing is sent for it until one of the rows is removed.",
+                    other.replace("row:", "row ")
+                ),
+            );
             entry.action = PlanAction::Invalid;
             entry.change = None;
-            entry.message = format!(
-                "Row {}, {action_column}: conflicts with {} for the same account: nothing is sent for it until one of the rows is removed.",
-                entry.row,
-                other.replace("row:", "row ")
-            );
+            entry.message.clone_from(&problem.message);
+            entry.problem = Some(problem);
         }
     }
 
@@ -445,5 +461,13 @@ pub fn plan_table(plan: &Plan) -> Table {
             .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+        lines: Vec::new(),
     }
+}
+
+/// The index of the table row numbered `row`.
+fn rows_index(table: &Table, row: u32) -> usize {
+    (0..table.rows.len())
+        .find(|i| table.row_number(*i) == row)
+        .unwrap_or_default()
 }

@@ -358,7 +358,9 @@ fn bad_rows_each_get_a_message_on_their_row() {
         MatchOptions::default(),
         today(),
     );
-    assert!(missing.file_errors[0].contains("needs the columns User, Group or role, Member"));
+    assert!(missing.file_errors[0]
+        .message
+        .contains("needs the columns User, Group or role, Member"));
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub use tables::{
     KIND_GROUP, KIND_ROLE, LONG_COLUMNS,
 };
 
+use crate::problem::Problem;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,9 @@ pub struct ChangeRow {
     pub key: String,
     /// Sheet row number.
     pub row: u32,
+    /// The file line the row starts on, when not `row` (see [`crate::problem::RowAt`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// The User cell.
     pub user: String,
     /// The Group or role cell.
@@ -134,6 +138,9 @@ pub struct ChangeRow {
     pub action: ChangeAction,
     /// Why, in words (for invalid rows: what to fix).
     pub reason: String,
+    /// What is wrong with the row, for `Invalid` rows (its message is `reason`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
     /// The user's id, when found.
     pub user_id: String,
     /// The group's id, for group changes.
@@ -148,7 +155,7 @@ pub struct ChangePlan {
     /// One row per input row.
     pub rows: Vec<ChangeRow>,
     /// Problems with the sheet as a whole (no row can be planned).
-    pub file_errors: Vec<String>,
+    pub file_errors: Vec<Problem>,
     /// The attribute changes, as a provisioning plan (directory import route), if any.
     pub attributes: Option<provision::Plan>,
     /// Provisioning row number -> the desired-membership rows it serves.

@@ -1,6 +1,7 @@
 //! The plan of a desired-membership sheet: each row against a fresh pull and the Roles sheet,
 //! with the attribute changes roles imply as a provisioning plan; the Plan sheet and the template.
 
+use crate::problem::{Problem, RowAt, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::columns::normalise_header;
@@ -54,15 +55,20 @@ pub fn plan_changes(
     let member_col = find(&["member", "memberyesno", "ismember", "membership", "wanted"]);
     let (Some(user_col), Some(target_col), Some(member_col)) = (user_col, target_col, member_col)
     else {
-        plan.file_errors.push(format!(
-            "The desired-membership sheet needs the columns {} (found: {}).",
-            DESIRED_COLUMNS.join(", "),
-            desired.columns.join(", ")
+        plan.file_errors.push(Problem::sheet(
+            "",
+            Severity::Error,
+            format!(
+                "The desired-membership sheet needs the columns {} (found: {}).",
+                DESIRED_COLUMNS.join(", "),
+                desired.columns.join(", ")
+            ),
         ));
         return plan;
     };
     if let Some(p) = roles.problems.iter().find(|p| p.row == 0) {
-        plan.file_errors.push(p.message.clone());
+        plan.file_errors
+            .push(Problem::sheet("", Severity::Error, p.message.clone()));
         return plan;
     }
     let column = |i: usize| desired.columns[i].as_str();
@@ -115,19 +121,24 @@ pub fn plan_changes(
         if user_cell.is_empty() && target_cell.is_empty() && member_cell.is_empty() {
             continue;
         }
+        let at = desired.at(i);
         let mut planned = ChangeRow {
             key: format!("row:{row}"),
             row,
+            line: at.line,
             user: user_cell.to_string(),
             target: target_cell.to_string(),
             action: ChangeAction::Invalid,
             reason: String::new(),
+            problem: None,
             user_id: String::new(),
             group_id: String::new(),
             target_name: String::new(),
         };
         let invalid = |mut r: ChangeRow, col: usize, message: String| {
-            r.reason = format!("Row {row}, {}: {message}", column(col));
+            let problem = Problem::in_row(at, column(col), Severity::Error, &message);
+            r.reason.clone_from(&problem.message);
+            r.problem = Some(problem);
             r
         };
         let user = match by_key.get(&user_cell.to_lowercase()).map(Vec::as_slice) {
@@ -300,8 +311,14 @@ pub fn plan_changes(
     // Check each user's combined attribute changes reach every wanted role state, and say what
     // else they change.
     let refuse = |row: &mut ChangeRow, why: String| {
+        let at = RowAt {
+            row: row.row,
+            line: row.line,
+        };
+        let problem = Problem::in_row(at, column(target_col), Severity::Error, &why);
         row.action = ChangeAction::Invalid;
-        row.reason = format!("Row {}, {}: {why}", row.row, column(target_col));
+        row.reason.clone_from(&problem.message);
+        row.problem = Some(problem);
     };
     let mut attribute_rows: Vec<(usize, Metadata, Metadata, Vec<usize>)> = Vec::new();
     for (user, w) in work {
@@ -412,6 +429,7 @@ pub fn plan_changes(
             columns,
             rows: rows.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         };
         plan.attributes = Some(provision::plan(
             &table,
@@ -452,6 +470,7 @@ pub fn change_plan_table(plan: &ChangePlan) -> Table {
             .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+        lines: Vec::new(),
     }
 }
 

@@ -572,6 +572,7 @@ mod tests {
             columns: vec!["Role".into(), "Attribute".into()],
             rows: vec![vec!["x".into(), "y".into()]],
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         });
         assert!(missing.problems[0]
             .message

@@ -253,11 +253,13 @@ pub fn pull_tables(
             columns: LONG_COLUMNS.iter().map(|s| s.to_string()).collect(),
             rows: long.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         },
         matrix: Table {
             columns: matrix_columns,
             rows: matrix.into_iter().map(cells).collect(),
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         },
         counts,
         users: shown.len(),

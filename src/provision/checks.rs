@@ -6,14 +6,15 @@ use std::collections::{BTreeSet, HashSet};
 
 use rustc_hash::FxHashMap;
 
+use crate::problem::{Problem, RowAt};
 use crate::reference::{is_language, is_time_zone};
 use crate::table::{Cell, Table};
 use crate::time::Date;
 
 use super::columns::ColumnMap;
 use super::{
-    Actions, AttrValue, AttributeCell, Diagnostic, Field, PlanRow, ProvisionAction,
-    ProvisionOptions, Severity, CLEAR_MARKER, FORBIDDEN_CHARACTERS,
+    Actions, AttrValue, AttributeCell, Field, PlanRow, ProvisionAction, ProvisionOptions, Severity,
+    CLEAR_MARKER, FORBIDDEN_CHARACTERS,
 };
 
 /// One of [`FORBIDDEN_CHARACTERS`] (all ASCII: a text's bytes can be searched for them).
@@ -206,8 +207,12 @@ pub(super) fn refuse_first_of_repeated(
             .unwrap_or_default();
         row.actions = Actions::default();
         row.actions.push(ProvisionAction::Invalid);
-        row.diagnostics.push(diagnostic(
-            first,
+        let at = RowAt {
+            row: first,
+            line: row.line,
+        };
+        row.problems.push(diagnostic(
+            at,
             &column,
             Severity::Error,
             &format!("\"{key}\" is also on row {later}: nothing is sent for this account until one of the rows is removed."),
@@ -278,15 +283,11 @@ fn check_field(
     }
 }
 
-/// A diagnostic of `row` naming its column (built only for rows that have something to say).
+/// A problem of the row at `at` naming its column (built only for rows that have something
+/// to say).
 #[cold]
-fn diagnostic(row: u32, column: &str, severity: Severity, message: &str) -> Diagnostic {
-    Diagnostic {
-        row,
-        column: column.to_string(),
-        severity,
-        message: format!("Row {row}, {column}: {message}"),
-    }
+fn diagnostic(at: RowAt, column: &str, severity: Severity, message: &str) -> Problem {
+    Problem::in_row(at, column, severity, message)
 }
 
 /// Checks row `i` of `table` into `input`: its fields and attributes, and its keys against the
@@ -300,10 +301,11 @@ pub(super) fn check_row<'t>(
     input: &mut PlanRow,
 ) {
     let row = input.row;
+    let at = table.at(i);
     let mut diag = |column: &str, severity: Severity, message: String| {
         input
-            .diagnostics
-            .push(diagnostic(row, column, severity, &message));
+            .problems
+            .push(diagnostic(at, column, severity, &message));
     };
     let cells = &table.rows[i];
     // A row may be shorter than the header (a table handed over by a host): missing is blank.
@@ -393,12 +395,12 @@ pub(super) fn check_row<'t>(
             let m = format!("\"{u}\" is also on row {first}: each username once per sheet.");
             seen.repeated
                 .push((first, column_of(Field::Username), Field::Username, row));
-            input.diagnostics.push(Diagnostic {
-                row,
-                column: column_of(Field::Username),
-                severity: Severity::Error,
-                message: format!("Row {row}, {}: {m}", column_of(Field::Username)),
-            });
+            input.problems.push(diagnostic(
+                at,
+                &column_of(Field::Username),
+                Severity::Error,
+                &m,
+            ));
             seen.usernames.insert(lowercase(u), first);
         }
     }
@@ -412,12 +414,12 @@ pub(super) fn check_row<'t>(
                 Field::UniqueIdentifier,
                 row,
             ));
-            input.diagnostics.push(Diagnostic {
-                row,
-                column: column_of(Field::UniqueIdentifier),
-                severity: Severity::Error,
-                message: format!("Row {row}, {}: {m}", column_of(Field::UniqueIdentifier)),
-            });
+            input.problems.push(diagnostic(
+                at,
+                &column_of(Field::UniqueIdentifier),
+                Severity::Error,
+                &m,
+            ));
             seen.uids.insert(u, first);
         }
     }

@@ -7,7 +7,7 @@ use crate::columns::normalise_header;
 use crate::directory::Participant;
 use crate::table::{Cell, Table};
 
-use super::{Diagnostic, Field, PerField, Severity};
+use super::{Field, PerField, Problem, Severity};
 
 /// Columns that are our own output, never input attributes.
 const OUTPUT_COLUMNS: &[&str] = &["status", "message", "userid", "outcomeuserid", "appliedat"];
@@ -20,7 +20,7 @@ pub(super) struct ColumnMap {
 
 /// Maps the header to fields and attributes, or says which columns clash (two meaning one
 /// field or naming one attribute).
-pub(super) fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnostic>> {
+pub(super) fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Problem>> {
     let mut fields: PerField<usize> = PerField::default();
     let mut attributes = Vec::new();
     let mut errors = Vec::new();
@@ -73,13 +73,8 @@ pub(super) fn map_columns(columns: &[String]) -> Result<ColumnMap, Vec<Diagnosti
 }
 
 /// An error about the sheet as a whole (row 0), in `column` ("" for none).
-pub(super) fn file_error(column: &str, message: String) -> Diagnostic {
-    Diagnostic {
-        row: 0,
-        column: column.to_string(),
-        severity: Severity::Error,
-        message,
-    }
+pub(super) fn file_error(column: &str, message: String) -> Problem {
+    Problem::sheet(column, Severity::Error, message)
 }
 
 /// Gives each attribute column the name the brand already uses for it, matched ignoring case,
@@ -91,7 +86,7 @@ pub(super) fn match_brand_attributes(
     map: &mut ColumnMap,
     participants: &[Participant],
     columns: &[String],
-) -> Vec<Diagnostic> {
+) -> Vec<Problem> {
     if participants.is_empty() || map.attributes.is_empty() {
         return Vec::new();
     }
@@ -106,15 +101,14 @@ pub(super) fn match_brand_attributes(
         match brand.get(&normalise_header(name.as_str())) {
             Some(existing) if *existing != name.as_str() => *name = Cell::from(*existing),
             Some(_) => {}
-            None => notes.push(Diagnostic {
-                row: 0,
-                column: columns[*c].clone(),
-                severity: Severity::Warning,
-                message: format!(
+            None => notes.push(Problem::sheet(
+                &columns[*c],
+                Severity::Warning,
+                format!(
                     "Column \"{}\": no one in the brand has the attribute \"{name}\" yet, so it will be created as a new attribute. If you meant an existing one, rename the column to its name.",
                     columns[*c]
                 ),
-            }),
+            )),
         }
     }
     notes
@@ -158,5 +152,6 @@ pub fn template() -> Table {
         .map(Cell::new)
         .to_vec()],
         row_numbers: Vec::new(),
+        lines: Vec::new(),
     }
 }

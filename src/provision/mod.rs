@@ -130,29 +130,8 @@ impl Field {
     ];
 }
 
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The row is not sent.
-    Error,
-    /// Fixed or noted; the row is still sent.
-    Warning,
-}
-
-/// A problem found in the sheet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Diagnostic {
-    /// Sheet row number (0 for the file as a whole).
-    pub row: u32,
-    /// Column, as the sheet names it.
-    pub column: String,
-    /// Error or warning.
-    pub severity: Severity,
-    /// What is wrong and what to do.
-    pub message: String,
-}
+use crate::problem::RowAt;
+pub use crate::problem::{Problem, Severity};
 
 /// The two ways to provision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -309,8 +288,11 @@ impl Serialize for Actions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanRow {
-    /// Sheet row number.
+    /// Sheet row number, as a spreadsheet shows it.
     pub row: u32,
+    /// The file line the row starts on, when not `row` (see [`crate::problem::RowAt`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// What will happen (several for a new user with attributes).
     pub actions: Actions,
     /// The account, when it exists.
@@ -320,7 +302,7 @@ pub struct PlanRow {
     /// Field changes: (field, old, new).
     pub field_changes: Vec<(Cell, Cell, Cell)>,
     /// Errors and warnings of this row.
-    pub diagnostics: Vec<Diagnostic>,
+    pub problems: Vec<Problem>,
     #[serde(skip)]
     fields: FieldValues,
     /// The attribute cells that say something, in name order, with what each changes.
@@ -363,14 +345,15 @@ impl PlanRow {
     }
 
     /// Row `row`, nothing planned yet.
-    fn new(row: u32) -> PlanRow {
+    fn new(at: RowAt) -> PlanRow {
         PlanRow {
-            row,
+            row: at.row,
+            line: at.line,
             actions: Actions::default(),
             user_id: None,
             unique_identifier: None,
             field_changes: Vec::new(),
-            diagnostics: Vec::new(),
+            problems: Vec::new(),
             fields: FieldValues::default(),
             attributes: Vec::new(),
         }
@@ -381,7 +364,7 @@ impl PlanRow {
     #[must_use]
     pub fn message(&self) -> String {
         if self.actions.contains(&ProvisionAction::Invalid) {
-            self.diagnostics
+            self.problems
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
                 .map(|d| d.message.as_str())
@@ -413,10 +396,10 @@ pub struct Plan {
     /// One entry per input row.
     pub rows: Vec<PlanRow>,
     /// Problems with the file as a whole (then nothing is planned).
-    pub file_errors: Vec<Diagnostic>,
+    pub file_errors: Vec<Problem>,
     /// Warnings about the sheet as a whole that plan anyway (a column naming an attribute no
     /// one in the brand has yet).
-    pub notes: Vec<Diagnostic>,
+    pub notes: Vec<Problem>,
     /// Rows per action label.
     pub counts: Vec<(String, usize)>,
     #[serde(skip)]

@@ -5,14 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::directory::{self, Participant};
 use crate::exec::JournalEntry;
+use crate::problem::Problem;
 use crate::table::{cells, Cell, Table};
 use crate::users::{self, UserSummary};
 
 use super::checks::{check_row, lowercase, refuse_first_of_repeated, same_value, SeenKeys};
 use super::columns::{file_error, map_columns, match_brand_attributes};
-use super::{
-    AttrValue, Diagnostic, Field, Plan, PlanRow, ProvisionAction, ProvisionOptions, Route, Severity,
-};
+use super::{AttrValue, Field, Plan, PlanRow, ProvisionAction, ProvisionOptions, Route, Severity};
 
 /// What planning a sheet needs from the brand besides its users, so that a run reads nothing
 /// no step uses.
@@ -103,10 +102,10 @@ pub fn plan(
     let mut seen = SeenKeys::for_rows(table.rows.len());
     for i in 0..table.rows.len() {
         // Checked and planned in place: a plan row is a few hundred bytes, not moved again.
-        rows.push(PlanRow::new(table.row_number(i)));
+        rows.push(PlanRow::new(table.at(i)));
         let plan_row = rows.last_mut().expect("just pushed");
         check_row(table, i, &map, options, &mut seen, plan_row);
-        let row = plan_row.row;
+        let at = table.at(i);
         let col = |f: Field| {
             map.fields
                 .get(&f)
@@ -116,16 +115,16 @@ pub fn plan(
             for f in fields {
                 if !row.fields.contains_key(f)
                     && !row
-                        .diagnostics
+                        .problems
                         .iter()
                         .any(|d| d.column == col(*f) && d.severity == Severity::Error)
                 {
-                    row.diagnostics.push(Diagnostic {
-                        row: row.row,
-                        column: col(*f),
-                        severity: Severity::Error,
-                        message: format!("Row {}, {}: empty, but needed {why}.", row.row, col(*f)),
-                    });
+                    row.problems.push(Problem::in_row(
+                        at,
+                        &col(*f),
+                        Severity::Error,
+                        &format!("empty, but needed {why}."),
+                    ));
                 }
             }
         };
@@ -169,7 +168,7 @@ pub fn plan(
             _ => {}
         }
         if plan_row
-            .diagnostics
+            .problems
             .iter()
             .any(|d| d.severity == Severity::Error)
         {
@@ -187,12 +186,12 @@ pub fn plan(
                 None => plan_row.actions.push(ProvisionAction::Create),
                 Some(u) => {
                     if plan_row.fields.contains_key(&Field::Password) {
-                        plan_row.diagnostics.push(Diagnostic {
-                            row,
-                            column: col(Field::Password),
-                            severity: Severity::Warning,
-                            message: format!("Row {}, {}: the password is only used to create accounts; this account exists and keeps its own.", row, col(Field::Password)),
-                        });
+                        plan_row.problems.push(Problem::in_row(
+                            at,
+                            &col(Field::Password),
+                            Severity::Warning,
+                            "the password is only used to create accounts; this account exists and keeps its own.",
+                        ));
                     }
                     let listed = |f: Field| -> Option<Option<String>> {
                         match f {
@@ -274,12 +273,12 @@ pub fn plan(
                 Field::AccountExpirationDate,
             ] {
                 if plan_row.fields.contains_key(&f) {
-                    plan_row.diagnostics.push(Diagnostic {
-                        row,
-                        column: col(f),
-                        severity: Severity::Warning,
-                        message: format!("Row {}, {}: not used by a directory import (it sets names, e-mail and attributes only).", row, col(f)),
-                    });
+                    plan_row.problems.push(Problem::in_row(
+                        at,
+                        &col(f),
+                        Severity::Warning,
+                        "not used by a directory import (it sets names, e-mail and attributes only).",
+                    ));
                 }
             }
         }
@@ -384,7 +383,7 @@ pub fn plan_table(plan: &Plan) -> Table {
                     } else {
                         String::new()
                     },
-                    r.diagnostics
+                    r.problems
                         .iter()
                         .map(|d| d.message.clone())
                         .collect::<Vec<_>>()
@@ -394,5 +393,6 @@ pub fn plan_table(plan: &Plan) -> Table {
             .map(cells)
             .collect(),
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
+        lines: Vec::new(),
     }
 }

@@ -97,11 +97,7 @@ fn every_bad_cell_is_named_with_row_column_and_what_to_do() {
     assert!(r(7).message().starts_with(
         "Row 7, UserType: \"Wizard\" is not a user type id (UT_…) nor a user type name"
     ));
-    let warnings: Vec<&str> = r(8)
-        .diagnostics
-        .iter()
-        .map(|d| d.message.as_str())
-        .collect();
+    let warnings: Vec<&str> = r(8).problems.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(r(8).actions[0], ProvisionAction::Create);
     assert!(
         warnings.contains(&"Row 8, Responsibility: spaces at the start or end were removed."),
@@ -176,7 +172,7 @@ fn dates_zones_languages_and_long_lists() {
     ));
     let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
     let messages: Vec<&str> = p.rows[0]
-        .diagnostics
+        .problems
         .iter()
         .map(|d| d.message.as_str())
         .collect();
@@ -372,7 +368,7 @@ fn directory_route_keys_by_the_sheets_unique_identifier() {
         &options(Route::DirectoryImport),
     );
     assert_eq!(p.rows[0].actions[..], [ProvisionAction::SetAttributes]);
-    assert!(p.rows[0].diagnostics[0]
+    assert!(p.rows[0].problems[0]
         .message
         .contains("not used by a directory import"));
     assert_eq!(
@@ -503,12 +499,13 @@ fn short_rows_are_blank_cells_and_attribute_problems_come_in_column_order() {
             ],
         ],
         row_numbers: Vec::new(),
+        lines: Vec::new(),
     };
     let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
     assert_eq!(p.rows.len(), 2);
     assert!(p.rows[0].actions.contains(&ProvisionAction::Invalid));
     let columns: Vec<&str> = p.rows[1]
-        .diagnostics
+        .problems
         .iter()
         .filter(|d| d.column == "Zeta" || d.column == "Alpha")
         .map(|d| d.column.as_str())

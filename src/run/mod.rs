@@ -29,16 +29,20 @@ mod lifecycle;
 mod membership;
 mod provision;
 pub mod reads;
+mod request;
 mod sheet;
 mod step;
 mod users;
+mod view;
 
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
-pub use sheet::{Problem, RowOutcome, SheetRun};
+pub use request::{Brand, SheetKind, SheetRequest};
+pub use sheet::{RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
+pub use view::{OutcomeCells, PlanView, TableView, PREVIEW_PROBLEMS};
 
 use serde::Serialize;
 

@@ -11,6 +11,7 @@ use super::{
 use crate::connection::Auth;
 use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
 use crate::http::HttpResponse;
+use crate::problem::{Problem, Severity};
 use crate::table::Table;
 use crate::time::UnixMillis;
 use crate::{lifecycle, membership, provision};
@@ -23,18 +24,6 @@ pub enum SheetRun {
     Provision(ProvisionRun),
     /// Group and role membership.
     Membership(Box<MembershipRun>),
-}
-
-/// Something a row says that the user should see: a refusal (the row is not sent) or a note
-/// (fixed or noted, the row is still sent: spaces trimmed, for example).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// The row as the sheet numbers it.
-    pub row: u32,
-    /// What is wrong and what to do.
-    pub message: String,
-    /// True when the row is not sent because of it.
-    pub refused: bool,
 }
 
 /// One row's outcome, of any kind (serialised as the kind's own outcome).
@@ -170,7 +159,7 @@ impl SheetRun {
 
     /// Why the sheet cannot be planned at all (missing or doubled columns), if so.
     #[must_use]
-    pub fn file_errors(&self) -> Vec<String> {
+    pub fn file_errors(&self) -> Vec<Problem> {
         match self {
             SheetRun::Lifecycle(r) => r
                 .job()
@@ -181,7 +170,7 @@ impl SheetRun {
             SheetRun::Provision(r) => r
                 .job()
                 .plan()
-                .map(|p| p.file_errors.iter().map(|d| d.message.clone()).collect())
+                .map(|p| p.file_errors.clone())
                 .unwrap_or_default(),
             SheetRun::Membership(r) => r
                 .job()
@@ -193,42 +182,39 @@ impl SheetRun {
 
     /// What the rows say that the user should see, in row order: refusals (the row is not
     /// sent) and notes (provisioning: fixed or noted, still sent; row 0: about the sheet as a
-    /// whole, such as a new attribute); with `include_not_found`,
-    /// also lifecycle rows naming accounts the brand does not have (a fact about the brand,
-    /// which `validate` cannot know).
+    /// whole, such as a new attribute); with `include_not_found`, also lifecycle rows naming
+    /// accounts the brand does not have (a fact about the brand, which `validate` cannot know).
+    #[must_use]
     pub fn problems(&self, include_not_found: bool) -> Vec<Problem> {
-        let refused = |row: u32, message: String| Problem {
-            row,
-            message,
-            refused: true,
-        };
         match self {
             SheetRun::Lifecycle(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.rows
                     .iter()
-                    .filter(|r| {
-                        r.action == lifecycle::PlanAction::Invalid
-                            || (include_not_found && r.action == lifecycle::PlanAction::NotFound)
+                    .filter_map(|r| match r.action {
+                        lifecycle::PlanAction::Invalid => r.problem.clone(),
+                        lifecycle::PlanAction::NotFound if include_not_found => Some(Problem {
+                            row: r.row,
+                            line: None,
+                            column: String::new(),
+                            severity: Severity::Error,
+                            message: r.message.clone(),
+                        }),
+                        _ => None,
                     })
-                    .map(|r| refused(r.row, r.message.clone()))
                     .collect()
             }),
             SheetRun::Provision(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.notes
                     .iter()
-                    .chain(p.rows.iter().flat_map(|r| r.diagnostics.iter()))
-                    .map(|d| Problem {
-                        row: d.row,
-                        message: d.message.clone(),
-                        refused: d.severity == provision::Severity::Error,
-                    })
+                    .chain(p.rows.iter().flat_map(|r| r.problems.iter()))
+                    .cloned()
                     .collect()
             }),
             SheetRun::Membership(r) => r.job().plan().map_or_else(Vec::new, |p| {
                 p.rows
                     .iter()
                     .filter(|r| r.action == membership::ChangeAction::Invalid)
-                    .map(|r| refused(r.row, r.reason.clone()))
+                    .filter_map(|r| r.problem.clone())
                     .collect()
             }),
         }
@@ -237,7 +223,7 @@ impl SheetRun {
     /// True when the sheet cannot be planned, or a row is refused for what it says.
     #[must_use]
     pub fn has_refusals(&self) -> bool {
-        !self.file_errors().is_empty() || self.problems(false).iter().any(|p| p.refused)
+        !self.file_errors().is_empty() || self.problems(false).iter().any(Problem::refuses)
     }
 
     /// What a host lists under a plan (every problem message, notes included, and accounts
@@ -247,7 +233,7 @@ impl SheetRun {
         let problems = self.problems(true);
         let mut rows: Vec<u32> = problems
             .iter()
-            .filter(|p| p.refused)
+            .filter(|p| p.refuses() && p.row > 0)
             .map(|p| p.row)
             .collect();
         rows.dedup();
@@ -271,6 +257,7 @@ impl SheetRun {
             columns: Vec::new(),
             rows: Vec::new(),
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         };
         match self {
             SheetRun::Lifecycle(r) => r.job().table(),

@@ -4,6 +4,7 @@
 //! sheet -> checks -> plan -> run -> outcomes -> sheet.
 
 pub mod columns;
+pub mod problem;
 pub mod reference;
 pub mod sheetfile;
 pub mod table;

@@ -10,6 +10,7 @@
 use crate::table::{cell, looks_like_data, Cell, Table};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The most data rows one file may hold. Beyond it a run is better split: the page keeps every
 /// row and its outcome in memory, and a brand rarely has more users than this.
@@ -251,9 +252,20 @@ pub fn read_text(text: &str) -> Result<SheetFile, FileError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (body, first_line, sep) = split_sep_line(text);
     let delimiter = sep.unwrap_or_else(|| sniff_delimiter(body));
-    let records = read_records(body, delimiter, first_line)?;
+    let mut moved = Vec::new();
+    let records = read_records(body, delimiter, first_line, &mut moved)?;
     let mut file = from_records(records, true)?;
     file.delimiter = Some(delimiter as char);
+    if !moved.is_empty() {
+        // Quoted cells spanning lines: each row keeps its line too, for messages.
+        let line_of: HashMap<u32, u32> = moved.into_iter().collect();
+        file.table.lines = file
+            .table
+            .row_numbers
+            .iter()
+            .map(|r| line_of.get(r).copied().unwrap_or(*r))
+            .collect();
+    }
     Ok(file)
 }
 
@@ -302,6 +314,7 @@ pub fn from_records(
         columns,
         rows: Vec::with_capacity(data.len()),
         row_numbers: Vec::with_capacity(data.len()),
+        lines: Vec::new(),
     };
     for (line, mut row) in records.into_iter().skip(header_at + 1) {
         if row.len() > width {
@@ -487,19 +500,23 @@ fn read_records(
     body: &str,
     delimiter: u8,
     first_line: u32,
+    moved: &mut Vec<(u32, u32)>,
 ) -> Result<Vec<(u32, Vec<Cell>)>, FileError> {
     if memchr::memchr(b'"', body.as_bytes()).is_none() {
         read_unquoted_records(body, delimiter, first_line)
     } else {
-        read_csv_records(body, delimiter, first_line)
+        read_csv_records(body, delimiter, first_line, moved)
     }
 }
 
 /// [`read_records`] by the CSV reader (quoted cells, delimiters and line breaks inside quotes).
+/// Records are numbered as a spreadsheet shows them (a cell's own line breaks do not start a
+/// row); `moved` gets `(row, line)` for each record whose file line is not its row number.
 fn read_csv_records(
     body: &str,
     delimiter: u8,
     first_line: u32,
+    moved: &mut Vec<(u32, u32)>,
 ) -> Result<Vec<(u32, Vec<Cell>)>, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -512,6 +529,8 @@ fn read_csv_records(
         line: first_line,
     };
     let mut records = Vec::new();
+    // Line breaks inside the quoted cells read so far: lines that start no spreadsheet row.
+    let mut inside_cells = 0u32;
     // One record reused for every line: the reader fills it in place.
     let mut record = csv::StringRecord::new();
     loop {
@@ -525,14 +544,22 @@ fn read_csv_records(
                 })
             }
         }
+        let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
+        let row = line - inside_cells;
+        inside_cells += record
+            .iter()
+            .map(|c| memchr::memchr_iter(b'\n', c.as_bytes()).count() as u32)
+            .sum::<u32>();
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         if records.len() > MAX_ROWS + HEADER_SEARCH {
             return Err(FileError::TooManyRows);
         }
-        let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
-        records.push((line, record.iter().map(Cell::new).collect()));
+        if row != line {
+            moved.push((row, line));
+        }
+        records.push((row, record.iter().map(Cell::new).collect()));
     }
     if records.is_empty() {
         return Err(FileError::Empty);

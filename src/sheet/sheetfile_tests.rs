@@ -72,7 +72,9 @@ fn every_encoding_and_delimiter_reads_to_the_same_table() {
             assert_eq!(file.delimiter, Some(d as char), "{name}");
             assert_eq!(file.table.columns, want.columns, "{name} {:?}", d as char);
             assert_eq!(file.table.rows, want.rows, "{name} {:?}", d as char);
-            assert_eq!(file.table.row_numbers, vec![2, 3, 5], "{name}");
+            // A cell spanning two lines: the last row is row 4 as a spreadsheet shows it, line 5.
+            assert_eq!(file.table.row_numbers, vec![2, 3, 4], "{name}");
+            assert_eq!(file.table.lines, vec![2, 3, 5], "{name}");
             assert_eq!(file.header_line, 1);
         }
     }
@@ -286,7 +288,7 @@ fn unquoted_text_reads_and_sniffs_as_the_csv_reader_reads_it() {
                 "widths: case {case}, text {text:?}"
             );
             let plain = read_unquoted_records(&text, delimiter, 1);
-            let csv = read_csv_records(&text, delimiter, 1);
+            let csv = read_csv_records(&text, delimiter, 1, &mut Vec::new());
             assert_eq!(
                 plain.map_err(|e| e.to_string()),
                 csv.map_err(|e| e.to_string()),
@@ -295,4 +297,19 @@ fn unquoted_text_reads_and_sniffs_as_the_csv_reader_reads_it() {
             );
         }
     }
+}
+
+#[test]
+fn rows_are_numbered_as_a_spreadsheet_shows_them_and_keep_their_line() {
+    // Row 2's note spans three lines: in Excel it is one row, so the next record is row 3,
+    // on line 5 of the file.
+    let file = read_text("Username,Note\nann@x.org,\"one\ntwo\nthree\"\nbob@x.org,ok\n").unwrap();
+    assert_eq!(file.table.row_numbers, vec![2, 3]);
+    assert_eq!(file.table.lines, vec![2, 5]);
+    assert_eq!(file.table.at(1).to_string(), "Row 3 (line 5)");
+    assert_eq!(file.table.at(0).to_string(), "Row 2");
+    // Without cells spanning lines, rows are lines and no line is kept.
+    let plain = read_text("Username\nann@x.org\n\nbob@x.org\n").unwrap();
+    assert_eq!(plain.table.row_numbers, vec![2, 4]);
+    assert!(plain.table.lines.is_empty());
 }

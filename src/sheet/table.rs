@@ -15,9 +15,14 @@ pub struct Table {
     pub columns: Vec<String>,
     /// Rows of cells.
     pub rows: Vec<Vec<Cell>>,
-    /// The sheet (or file line) number of each row; empty means "header on row 1, then in order".
+    /// The row number of each row as a spreadsheet shows it; empty means "header on row 1, then
+    /// in order".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub row_numbers: Vec<u32>,
+    /// The file line each row starts on, when some differ from their row numbers (a quoted
+    /// cell spanning lines above them); empty otherwise. See [`Table::at`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<u32>,
 }
 
 /// A cell holding `text` (`Cell::new`, with short texts copied in place rather than through a
@@ -95,6 +100,7 @@ impl Table {
                 .map(|r| r.iter().map(Cell::new).collect())
                 .collect(),
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         }
     }
 
@@ -234,6 +240,7 @@ mod tests {
     fn csv_quotes_and_neutralises() {
         let t = Table {
             row_numbers: vec![],
+            lines: Vec::new(),
             columns: vec!["User ID".into(), "Name".into()],
             rows: vec![
                 vec!["UR_1".into(), "Doe, Jane".into()],
@@ -281,7 +288,9 @@ mod tests {
             .unwrap();
         assert_eq!(t.columns, vec!["User ID", "Note"]);
         assert_eq!(t.rows.len(), 2);
-        assert_eq!(t.row_numbers, vec![2, 6]);
+        // Row 2's note spans two lines: a spreadsheet shows UR_2 on row 5, the file on line 6.
+        assert_eq!(t.row_numbers, vec![2, 5]);
+        assert_eq!(t.lines, vec![2, 6]);
         assert_eq!(t.cell(1, 1), "");
         let lf = Table::from_csv("a,b\n\n1,2\n3,4").unwrap();
         assert_eq!(lf.row_numbers, vec![3, 4]);

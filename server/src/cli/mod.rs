@@ -48,16 +48,14 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qualtrics_roster::connection::Connection;
 use qualtrics_roster::exec::{ExecConfig, JournalEntry, OutcomeStatus};
-use qualtrics_roster::lifecycle::{self, Action, LifecycleOptions};
 use qualtrics_roster::membership::{self, TeamFilter};
-use qualtrics_roster::provision::{self, ProvisionOptions, Route};
+use qualtrics_roster::problem::Problem;
+use qualtrics_roster::provision;
 use qualtrics_roster::rules::{self, MatchOptions, RoleSheet};
 use qualtrics_roster::run::{
-    LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob, ProvisionRun, PullRun,
-    Run, RunProgress, SheetRun, UsersRun,
+    Brand, MembershipJob, PullRun, Run, RunProgress, SheetRequest, SheetRun, UsersRun,
 };
 use qualtrics_roster::table::{cells, Cell, Table};
-use qualtrics_roster::time::Date;
 use qualtrics_roster::users;
 use serde_json::{json, Value};
 
@@ -451,6 +449,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                     .map(cells)
                     .collect(),
                 row_numbers: Vec::new(),
+                lines: Vec::new(),
             };
             if let Some(path) = output {
                 sheets::write_tables(
@@ -543,6 +542,7 @@ fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliE
                     .to_vec(),
             ],
             row_numbers: Vec::new(),
+            lines: Vec::new(),
         },
         Kind::Provision => provision::template(),
         Kind::Membership => membership::desired_template(),
@@ -566,14 +566,8 @@ fn rows(n: usize) -> String {
 
 // ---- Planning ----
 
-/// Where a sheet run reads the brand: nowhere (the plan against an empty brand, no request),
-/// or over a connection (`renewable`: an OAuth client renews a refused token).
-enum Brand {
-    Offline,
-    Online { conn: Connection, renewable: bool },
-}
-
-/// The run of `kind` for `table` with the sheet's options.
+/// The run of `kind` for `table` with the sheet's options, reading the brand through `brand`
+/// (or nowhere: the plan against an empty brand, sending nothing).
 fn sheet_run(
     kind: Kind,
     sheet: &SheetArgs,
@@ -581,48 +575,6 @@ fn sheet_run(
     journal: &[JournalEntry],
     brand: Brand,
 ) -> Result<SheetRun, CliError> {
-    let now = unix_millis();
-    let today = Date::from_unix_millis(now);
-    let config = ExecConfig::default();
-    macro_rules! run {
-        ($run:ident, $job:expr) => {
-            match brand {
-                Brand::Offline => $run::offline($job, now),
-                Brand::Online { conn, renewable } => $run::new(conn, $job, config, renewable, now),
-            }
-        };
-    }
-    Ok(match kind {
-        Kind::Lifecycle => {
-            let job = LifecycleJob::new(
-                table.clone(),
-                LifecycleOptions {
-                    default_action: sheet.default_action.as_deref().and_then(Action::parse),
-                    today,
-                },
-                journal.to_vec(),
-            );
-            SheetRun::Lifecycle(run!(LifecycleRun, job))
-        }
-        Kind::Provision => {
-            let job = ProvisionJob::new(table.clone(), provision_options(sheet)?, journal.to_vec());
-            SheetRun::Provision(run!(ProvisionRun, job))
-        }
-        Kind::Membership => {
-            let job = MembershipJob::sheet(
-                table.clone(),
-                read_roles(sheet.roles.as_deref())?,
-                MatchOptions {
-                    case_sensitive: !sheet.case_insensitive,
-                },
-                today,
-            );
-            SheetRun::Membership(Box::new(run!(MembershipRun, job)))
-        }
-    })
-}
-
-fn provision_options(sheet: &SheetArgs) -> Result<ProvisionOptions, CliError> {
     let mut user_types = BTreeMap::new();
     for pair in &sheet.user_types {
         let Some((name, id)) = pair.split_once('=') else {
@@ -632,17 +584,27 @@ fn provision_options(sheet: &SheetArgs) -> Result<ProvisionOptions, CliError> {
         };
         user_types.insert(name.to_string(), id.to_string());
     }
-    Ok(ProvisionOptions {
-        route: if sheet.route == "directory" {
-            Route::DirectoryImport
-        } else {
-            Route::AccountAndAttributes
-        },
-        today: Date::from_unix_millis(unix_millis()),
+    let request = SheetRequest {
+        default_action: sheet.default_action.clone().unwrap_or_default(),
+        route: sheet.route.clone(),
         user_types,
-        divisions: BTreeMap::new(),
         job_size: sheet.job_size,
-    })
+        case_insensitive: sheet.case_insensitive,
+        journal: journal.to_vec(),
+    };
+    let roles = match kind {
+        Kind::Membership => read_roles(sheet.roles.as_deref())?,
+        _ => RoleSheet::default(),
+    };
+    Ok(SheetRun::start(
+        kind.into(),
+        table.clone(),
+        request,
+        roles,
+        brand,
+        ExecConfig::default(),
+        unix_millis(),
+    ))
 }
 
 /// `validate`: the plan without the brand (the same checks and messages as `plan`, less what
@@ -665,22 +627,22 @@ fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     };
     let mut refused: Vec<u32> = problems
         .iter()
-        .filter(|p| p.refused)
+        .filter(|p| p.refuses())
         .map(|p| p.row)
         .collect();
     refused.dedup();
     if out.json {
         out.print_json(&json!({
             "kind": kind, "file": input.description, "rows": table.rows.len(),
-            "notes": input.notes, "invalid": refused.len(), "fileErrors": file_errors,
-            "problems": problems,
+            "notes": input.notes, "invalid": refused.len(),
+            "fileErrors": messages(&file_errors), "problems": problems,
         }));
     } else {
         for e in &file_errors {
             say!("{e}");
         }
         for p in &problems {
-            say!("row {}: {}", p.row, p.message);
+            say!("{}", p.message);
         }
         say!(
             "{} · {} invalid{}",
@@ -709,7 +671,7 @@ fn refuse_unplannable(kind: Kind, sheet: &SheetArgs, table: &Table) -> Result<()
     } else {
         Err(CliError::Input(format!(
             "{} Nothing was sent.",
-            errors.join(" ")
+            messages(&errors).join(" ")
         )))
     }
 }
@@ -740,7 +702,8 @@ fn report_plan(planned: &SheetRun, input: &Input, kind: Kind, out: &Output, prin
             "kind": kind, "file": input.description, "rows": input.table.rows.len(),
             "notes": input.notes,
             "counts": counts.iter().cloned().collect::<BTreeMap<String, usize>>(),
-            "changes": planned.changes(), "fileErrors": file_errors, "problems": problems,
+            "changes": planned.changes(), "fileErrors": messages(&file_errors),
+            "problems": problems,
             "plan": planned.plan_table(),
         }));
         return;
@@ -752,9 +715,14 @@ fn report_plan(planned: &SheetRun, input: &Input, kind: Kind, out: &Output, prin
         say!("{e}");
     }
     for p in problems.iter().take(50) {
-        say!("row {}: {}", p.row, p.message);
+        say!("{}", p.message);
     }
     say!("{}", summary_line(&counts, input.table.rows.len()));
+}
+
+/// The messages of `problems`, as the JSON output's `fileErrors` lists them.
+fn messages(problems: &[Problem]) -> Vec<&str> {
+    problems.iter().map(|p| p.message.as_str()).collect()
 }
 
 fn summary_line(counts: &[(String, usize)], count: usize) -> String {
@@ -813,7 +781,7 @@ impl<'a> Runner<'a> {
         });
         // The connection's own requests (whoami, a token) come first in the audit.
         if let Some(a) = audit_file.as_mut() {
-            a.append(&lifecycle::audit_jsonl(&session.audit));
+            a.append(&qualtrics_roster::exec::audit_jsonl(&session.audit));
         }
         Runner {
             session,
@@ -854,7 +822,7 @@ impl<'a> Runner<'a> {
             }
             let audit = run.audit();
             if let Some(a) = audit_file.as_mut() {
-                a.append(&lifecycle::audit_jsonl(&audit[*audited..]));
+                a.append(&qualtrics_roster::exec::audit_jsonl(&audit[*audited..]));
             }
             *audited = audit.len();
             if interrupted.load(Ordering::SeqCst) {

@@ -24,6 +24,16 @@ pub enum Kind {
     Membership,
 }
 
+impl From<Kind> for qualtrics_roster::run::SheetKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Lifecycle => Self::Lifecycle,
+            Kind::Provision => Self::Provision,
+            Kind::Membership => Self::Membership,
+        }
+    }
+}
+
 impl Kind {
     /// The word used in messages and JSON.
     pub fn as_str(self) -> &'static str {
@@ -183,6 +193,7 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
     Ok(Table {
         columns,
         row_numbers: (1..=table_rows.len() as u32).collect(),
+        lines: Vec::new(),
         rows: table_rows,
     })
 }
@@ -212,6 +223,7 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
                 })
                 .collect(),
             row_numbers: t.row_numbers.clone(),
+            lines: Vec::new(),
         })
         .collect();
     let tables: Vec<(&str, &Table)> = tables
@@ -425,6 +437,7 @@ mod tests {
                 qualtrics_roster::table::cells(cols(&["Ann", &"y".repeat(60)])),
             ],
             row_numbers: vec![2, 3],
+            lines: Vec::new(),
         };
         let text = text_table(&t, None);
         let lines: Vec<&str> = text.lines().collect();

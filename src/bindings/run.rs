@@ -1,0 +1,108 @@
+//! A planned sheet run as JavaScript holds it: its plan, its apply, its outcomes and audit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::driver::drive;
+use super::{now_ms, to_js, to_value};
+use crate::exec::{audit_jsonl, audit_table};
+use crate::run::{InputFingerprint, Run, SheetRun, TableView};
+
+/// A planned sheet of any kind: shows its plan, applies exactly that plan, reports outcomes.
+#[wasm_bindgen(js_name = SheetRun)]
+pub struct JsSheetRun {
+    pub(super) run: Rc<RefCell<SheetRun>>,
+}
+
+#[wasm_bindgen(js_class = SheetRun)]
+impl JsSheetRun {
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
+    /// with `previewRows`, the table cut to its first rows (`table.totalRows` gives them all),
+    /// at most 50 problems, and the problem rows among those shown.
+    pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
+        to_value(&self.run.borrow().view(preview_rows.map(|n| n as usize)))
+    }
+
+    /// What the plan was made from (`{kind, table, options}`): pass it back to `apply` to
+    /// say the input is still the one planned.
+    pub fn input(&self) -> Result<JsValue, JsValue> {
+        to_value(self.run.borrow().input())
+    }
+
+    /// Sends exactly the planned changes, phase by phase; `onProgress({kind, stage, phase,
+    /// total, done, unchanged, failed, skipped, remaining, inFlight, requestsSent, retries,
+    /// ratePerSecond, itemsRead, journal, stopped, finished})` is called as answers arrive
+    /// (`journal`: rows finished since the last call; keep them to resume). `current`, when
+    /// given, is the input as it is now (`input()` of a new plan, or `inputFingerprint`):
+    /// the apply is refused, with nothing sent, if it differs from the plan's.
+    pub fn apply(&self, on_progress: Option<Function>, current: JsValue) -> Promise {
+        let run = self.run.clone();
+        future_to_promise(async move {
+            let current: Option<InputFingerprint> = if current.is_undefined() || current.is_null() {
+                None
+            } else {
+                Some(
+                    serde_wasm_bindgen::from_value(current)
+                        .map_err(|e| to_js(format!("Bad input fingerprint: {e}")))?,
+                )
+            };
+            run.borrow_mut()
+                .apply(current.as_ref(), now_ms())
+                .map_err(to_js)?;
+            drive(&run, on_progress.as_ref()).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops sending, in any phase: rows not yet sent end `skipped`.
+    pub fn cancel(&self) {
+        self.run.borrow_mut().cancel(now_ms());
+    }
+
+    /// The outcome column names to write beside the input.
+    #[wasm_bindgen(js_name = outcomeColumns)]
+    pub fn outcome_columns(&self) -> Vec<String> {
+        self.run.borrow().outcome_columns()
+    }
+
+    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
+    #[wasm_bindgen(js_name = outcomeRows)]
+    pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.run.borrow().outcome_cells())
+    }
+
+    /// The input with the outcome columns beside it (the first `previewRows` rows and
+    /// `totalRows`, when given).
+    #[wasm_bindgen(js_name = outcomeTable)]
+    pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
+        to_value(&TableView::new(
+            self.run.borrow().outcome_table(),
+            preview_rows.map(|n| n as usize),
+        ))
+    }
+
+    /// The accounts the run changed, as they were before (lifecycle): apply it to undo.
+    #[wasm_bindgen(js_name = beforeTable)]
+    pub fn before_table(&self) -> Result<JsValue, JsValue> {
+        match self.run.borrow().before_table() {
+            Some(t) => to_value(&t),
+            None => Err(to_js("Only a lifecycle run has an undo sheet.")),
+        }
+    }
+
+    /// Every request the run sent (listings and polls included), as an "Audit" sheet.
+    #[wasm_bindgen(js_name = auditTable)]
+    pub fn audit_table(&self) -> Result<JsValue, JsValue> {
+        to_value(&audit_table(self.run.borrow().audit()))
+    }
+
+    /// Every request the run sent, as JSON Lines (no token or password in it).
+    #[wasm_bindgen(js_name = auditJsonl)]
+    pub fn audit_jsonl(&self) -> String {
+        audit_jsonl(self.run.borrow().audit())
+    }
+}

@@ -1,0 +1,125 @@
+//! What a host asks of a sheet: its kind and options, the one description from which the page,
+//! the task pane and the CLI all start a sheet run (so they plan the same sheet the same way).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{LifecycleJob, MembershipJob, PhasedRun, ProvisionJob, SheetRun};
+use crate::connection::Connection;
+use crate::exec::{ExecConfig, JournalEntry};
+use crate::lifecycle::{Action, LifecycleOptions};
+use crate::provision::{ProvisionOptions, Route};
+use crate::rules::{MatchOptions, RoleSheet};
+use crate::table::Table;
+use crate::time::{Date, UnixMillis};
+
+/// The three kinds of sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SheetKind {
+    /// Disable, re-enable, set expiry dates.
+    Lifecycle,
+    /// Create users and set their attributes.
+    Provision,
+    /// Group and role membership wanted.
+    Membership,
+}
+
+/// The options of a sheet run, as hosts give them (JSON from JavaScript, flags in the CLI);
+/// each kind reads its own and ignores the others. Blank means the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SheetRequest {
+    /// Lifecycle: the action of rows without one (`disable`, `enable`; blank: none, such rows
+    /// are refused).
+    pub default_action: String,
+    /// Provisioning: `account` (`POST /users`, then attributes; the default) or `directory`
+    /// (a directory import with the sheet's own uniqueIdentifier).
+    pub route: String,
+    /// Provisioning: user type names the sheet may use, name -> `UT_…` id.
+    pub user_types: BTreeMap<String, String>,
+    /// Provisioning: participants per import job (0: the core's default).
+    pub job_size: usize,
+    /// Membership: compare rule values ignoring case.
+    pub case_insensitive: bool,
+    /// The journal of an interrupted run of the same sheet: its rows plan as done.
+    pub journal: Vec<JournalEntry>,
+}
+
+/// Where a sheet run reads the brand.
+#[derive(Debug, Clone)]
+pub enum Brand {
+    /// Nowhere: the plan is made at once against an empty brand (what `validate` checks).
+    Offline,
+    /// Through this connection; `renewable` when its credential can be renewed (OAuth).
+    Online {
+        /// The connection.
+        conn: Connection,
+        /// Whether the credential can be renewed.
+        renewable: bool,
+    },
+}
+
+impl SheetRun {
+    /// A run that plans `table` as a `kind` sheet with `request`'s options (`roles`: the Roles
+    /// sheet, for membership). Online, drive it (see [`super::Run`]) until it finishes to read
+    /// the brand and plan; offline it is planned already.
+    #[must_use]
+    pub fn start(
+        kind: SheetKind,
+        table: Table,
+        request: SheetRequest,
+        roles: RoleSheet,
+        brand: Brand,
+        config: ExecConfig,
+        now: UnixMillis,
+    ) -> SheetRun {
+        let today = Date::from_unix_millis(now);
+        fn run<P: super::Phases + super::SheetJob>(
+            job: P,
+            brand: Brand,
+            config: ExecConfig,
+            now: UnixMillis,
+        ) -> PhasedRun<P> {
+            match brand {
+                Brand::Offline => PhasedRun::offline(job, now),
+                Brand::Online { conn, renewable } => {
+                    PhasedRun::new(conn, job, config, renewable, now)
+                }
+            }
+        }
+        match kind {
+            SheetKind::Lifecycle => {
+                let options = LifecycleOptions {
+                    default_action: Action::parse(&request.default_action),
+                    today,
+                };
+                let job = LifecycleJob::new(table, options, request.journal);
+                SheetRun::Lifecycle(run(job, brand, config, now))
+            }
+            SheetKind::Provision => {
+                let options = ProvisionOptions {
+                    route: if request.route == "directory" {
+                        Route::DirectoryImport
+                    } else {
+                        Route::AccountAndAttributes
+                    },
+                    today,
+                    user_types: request.user_types,
+                    divisions: BTreeMap::new(),
+                    job_size: request.job_size,
+                };
+                let job = ProvisionJob::new(table, options, request.journal);
+                SheetRun::Provision(run(job, brand, config, now))
+            }
+            SheetKind::Membership => {
+                let matching = MatchOptions {
+                    case_sensitive: !request.case_insensitive,
+                };
+                let job = MembershipJob::sheet(table, roles, matching, today);
+                SheetRun::Membership(Box::new(run(job, brand, config, now)))
+            }
+        }
+    }
+}
