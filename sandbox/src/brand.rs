@@ -183,12 +183,14 @@ fn ascii_fold(s: &str) -> String {
 
 impl Brand {
     /// The brand for a seed with [`USER_COUNT`] users.
+    #[must_use]
     pub fn seeded(seed: u64) -> Brand {
         Brand::seeded_with(seed, USER_COUNT, GROUP_COUNT, ROLE_COUNT)
     }
 
     /// The brand for a seed and a number of users (at least 2), groups and roles: the same
     /// arguments always give the same users, ids, memberships and tokens.
+    #[must_use]
     pub fn seeded_with(
         seed: u64,
         user_count: usize,
@@ -355,6 +357,7 @@ impl Brand {
     }
 
     /// The user a token belongs to, if any.
+    #[must_use]
     pub fn user_for_token(&self, token: &str) -> Option<&User> {
         if token == self.admin_token {
             self.users.first()

@@ -31,6 +31,7 @@ pub struct Participant {
 
 impl Participant {
     /// Qualtrics' participant shape (`metadata` only when asked for).
+    #[must_use]
     pub fn to_json(&self, include_metadata: bool) -> Value {
         let mut v = json!({
             "participantId": self.participant_id,
@@ -93,6 +94,7 @@ impl Directory {
     }
 
     /// The participant with this unique identifier (case-sensitive, as Qualtrics).
+    #[must_use]
     pub fn by_unique_identifier(&self, uid: &str) -> Option<usize> {
         self.participants
             .iter()
@@ -100,6 +102,7 @@ impl Directory {
     }
 
     /// A page of the participant search, from `skip` (parsed from the skipToken).
+    #[must_use]
     pub fn search(
         &self,
         unique_identifier: Option<&str>,
@@ -141,6 +144,7 @@ impl Directory {
     }
 
     /// Jobs that have not finished.
+    #[must_use]
     pub fn running_jobs(&self) -> usize {
         self.jobs.values().filter(|j| j.result.is_none()).count()
     }
@@ -235,11 +239,13 @@ impl Directory {
 }
 
 /// The opaque skipToken for an offset.
+#[must_use]
 pub fn skip_token(offset: usize) -> String {
     format!("skp{:x}", offset * 7919 + 13)
 }
 
 /// The offset in a skipToken, if it is one of ours.
+#[must_use]
 pub fn parse_skip_token(token: &str) -> Option<usize> {
     let n = usize::from_str_radix(token.strip_prefix("skp")?, 16).ok()?;
     (n >= 13 && (n - 13) % 7919 == 0).then(|| (n - 13) / 7919)

@@ -41,6 +41,7 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// Every limit multiplied by `factor` (tests that are not about pacing use a large one).
+    #[must_use]
     pub fn scaled(self, factor: f64) -> RateLimits {
         RateLimits {
             brand: self.brand * factor,
@@ -110,6 +111,7 @@ pub enum Family {
 
 impl Family {
     /// The family of a request.
+    #[must_use]
     pub fn of(method: &str, segments: &[&str]) -> Family {
         match (method, segments) {
             (_, ["users", ..]) | (_, ["whoami"]) => Family::Users,
@@ -171,6 +173,7 @@ pub struct Trouble {
 
 impl Trouble {
     /// A limiter for `limits` and dice for `faults`.
+    #[must_use]
     pub fn new(limits: RateLimits, faults: Faults) -> Trouble {
         let mut t = Trouble {
             limits,
@@ -199,6 +202,7 @@ impl Trouble {
     }
 
     /// The faults in force.
+    #[must_use]
     pub fn faults(&self) -> &Faults {
         &self.faults
     }

@@ -110,6 +110,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// A freshly seeded sandbox.
+    #[must_use]
     pub fn new(config: &SandboxConfig) -> Arc<Sandbox> {
         let brand = Brand::seeded_with(config.seed, config.users, config.groups, config.roles);
         let admin_id = brand

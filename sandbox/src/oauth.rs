@@ -45,6 +45,7 @@ pub enum TokenProblem {
 
 impl OAuth {
     /// One client, acting as the brand administrator `admin_user_id`, whose tokens live `ttl`.
+    #[must_use]
     pub fn seeded(seed: u64, admin_user_id: &str, ttl: Duration) -> OAuth {
         OAuth {
             clients: vec![Client {
@@ -64,6 +65,7 @@ impl OAuth {
     }
 
     /// The seeded client's ID and secret (for connect-info and the tests).
+    #[must_use]
     pub fn client(&self) -> (&str, &str) {
         (&self.clients[0].id, &self.clients[0].secret)
     }
@@ -141,6 +143,7 @@ impl OAuth {
     /// the family's scope (`users`, `groups`, `divisions`, `participants` for the directory)
     /// as `read:` for GET and `write:` or `manage:` for anything (a missing scope is HTTP 403).
     /// `whoami` needs no scope.
+    #[must_use]
     pub fn allows(&self, token: &str, method: &str, segments: &[&str]) -> bool {
         let Some(issued) = self.tokens.get(token) else {
             return false;

@@ -148,6 +148,7 @@ pub fn seed_roles(rng: &mut impl Rng, count: usize, participants: &[Participant]
 
 /// Whether a participant's metadata puts it in a role by rule: the rules are alternatives, so
 /// any one matching is enough; a role without rules matches nobody.
+#[must_use]
 pub fn matches_any(rules: &[RoleRule], metadata: &BTreeMap<String, String>) -> bool {
     rules.iter().any(|r| r.matches(metadata))
 }

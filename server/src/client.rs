@@ -15,6 +15,7 @@ use qualtrics_roster::users::UserSummary;
 use tokio::task::JoinSet;
 
 /// Milliseconds since the Unix epoch, from the system clock.
+#[must_use]
 pub fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -55,6 +56,7 @@ impl Default for Transport {
 
 impl Transport {
     /// A client that never follows redirects and gives up on a request after 60 s.
+    #[must_use]
     pub fn new() -> Transport {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -261,6 +263,7 @@ pub struct TokenSource {
 
 impl TokenSource {
     /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::oauth::token_url`]).
+    #[must_use]
     pub fn new(credentials: ClientCredentials, token_url: String) -> TokenSource {
         TokenSource {
             credentials,

@@ -120,6 +120,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A sandbox for `config`, to put in [`ServerConfig::sandbox`].
+    #[must_use]
     pub fn sandbox(config: &SandboxConfig) -> Arc<Sandbox> {
         Sandbox::new(config)
     }

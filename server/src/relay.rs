@@ -70,6 +70,7 @@ pub struct Access {
 
 impl Access {
     /// Limits for the relay (see the fields).
+    #[must_use]
     pub fn new(allowed_origins: Vec<String>, per_client_per_minute: u32) -> Access {
         Access {
             allowed_origins: allowed_origins
@@ -160,6 +161,7 @@ impl Refusal {
 }
 
 /// True for `[a-z]{2,4}[0-9]?`.
+#[must_use]
 pub fn is_datacenter_id(id: &str) -> bool {
     let b = id.as_bytes();
     let letters = b.iter().take_while(|c| c.is_ascii_lowercase()).count();

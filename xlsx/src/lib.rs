@@ -246,6 +246,7 @@ fn read_cells(
 }
 
 /// A cell's value as Excel shows it in a General or date column.
+#[must_use]
 pub fn cell_text(value: &DataRef<'_>) -> String {
     match value {
         DataRef::Empty => String::new(),
@@ -307,6 +308,7 @@ fn formula_like(cell: &str) -> bool {
 }
 
 /// A name Excel accepts for a sheet: at most 31 characters, none of `[]:*?/\`, not blank.
+#[must_use]
 pub fn sheet_name(name: &str) -> String {
     let clean: String = name
         .chars()

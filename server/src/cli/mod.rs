@@ -90,6 +90,7 @@ pub enum CliError {
 
 impl CliError {
     /// The process exit code.
+    #[must_use]
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Input(_) => EXIT_NOTHING_SENT,

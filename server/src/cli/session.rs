@@ -217,6 +217,7 @@ fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), CliError> {
 
 /// An API failure in CLI terms: credentials refused is an auth failure, the rest is Qualtrics
 /// being unavailable or refusing.
+#[must_use]
 pub fn api_error(e: ApiError, oauth: bool) -> CliError {
     match e {
         ApiError::Unauthorized { .. } if oauth => CliError::Auth(
@@ -231,6 +232,7 @@ pub fn api_error(e: ApiError, oauth: bool) -> CliError {
 }
 
 /// An OAuth failure: a refused client is an auth failure, an unreachable endpoint is not.
+#[must_use]
 pub fn oauth_error(e: oauth::OAuthError) -> CliError {
     match e {
         oauth::OAuthError::Unreachable { .. } => CliError::Unreachable(e.to_string()),

@@ -36,6 +36,7 @@ impl From<Kind> for qualtrics_roster::run::SheetKind {
 
 impl Kind {
     /// The word used in messages and JSON.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Lifecycle => "lifecycle",
@@ -47,6 +48,7 @@ impl Kind {
     /// The kind a sheet's columns say: a "Group or role" column is a membership sheet; any
     /// account field (names, e-mail, user type, password, uniqueIdentifier) a provisioning
     /// sheet; anything else a lifecycle sheet.
+    #[must_use]
     pub fn detect(columns: &[String]) -> Kind {
         let names: Vec<String> = columns.iter().map(|c| normalise_header(c)).collect();
         let has = |n: &str| names.iter().any(|c| c == n);
@@ -307,6 +309,7 @@ impl AppendFile {
 }
 
 /// JSON Lines of journal entries.
+#[must_use]
 pub fn journal_lines(entries: &[JournalEntry]) -> String {
     let mut out = String::new();
     for e in entries {
