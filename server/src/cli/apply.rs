@@ -1,0 +1,257 @@
+//! Running: a progress bar, the journal and the audit log around a run, Ctrl-C to cancel, and
+//! `apply` (plan, then apply exactly that plan, then write each row's outcome).
+
+use super::*;
+
+/// Drives runs with a progress bar, the journal and the audit log, and cancels on Ctrl-C.
+pub(super) struct Runner<'a> {
+    pub(super) session: &'a mut Session,
+    bar: ProgressBar,
+    journal: Option<AppendFile>,
+    audit_file: Option<AppendFile>,
+    /// Audit entries of the current run already appended to the file.
+    audited: usize,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl<'a> Runner<'a> {
+    pub(super) fn new(
+        session: &'a mut Session,
+        out: &Output,
+        journal: Option<AppendFile>,
+        mut audit_file: Option<AppendFile>,
+    ) -> Runner<'a> {
+        let draw = if out.quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), draw);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>18} [{bar:30}] {pos}/{len} · {msg} · {elapsed_precise}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+                say_err!("\nStopping: requests on their way are finished, rows not yet sent are skipped.");
+            }
+        });
+        // The connection's own requests (whoami, a token) come first in the audit.
+        if let Some(a) = audit_file.as_mut() {
+            a.append(&qualtrics_roster::exec::audit_jsonl(&session.audit));
+        }
+        Runner {
+            session,
+            bar,
+            journal,
+            audit_file,
+            audited: 0,
+            interrupted,
+        }
+    }
+
+    /// Drives `run` to the end of its stage. A failed reading of the brand, or a credential
+    /// refused while reading, is an error; a stop while applying is reported with the outcomes.
+    pub(super) async fn drive<R: Run + ?Sized>(&mut self, run: &mut R) -> Result<(), CliError> {
+        let (bar, journal, audit_file, audited, interrupted) = (
+            &self.bar,
+            &mut self.journal,
+            &mut self.audit_file,
+            &mut self.audited,
+            &self.interrupted,
+        );
+        let mut show = |run: &mut R, progress: Option<RunProgress>| {
+            if let Some(p) = progress {
+                let c = &p.counts;
+                bar.set_prefix(p.phase);
+                bar.set_length(c.total as u64);
+                bar.set_position((c.total - c.remaining) as u64);
+                bar.set_message(match p.items_read {
+                    Some(items) => format!("{items} read · {} requests", c.requests_sent),
+                    None => format!(
+                        "{} done · {} unchanged · {} failed · {:.0}/s",
+                        c.done, c.unchanged, c.failed, c.rate_per_second
+                    ),
+                });
+                if let Some(j) = journal.as_mut() {
+                    j.append(&sheets::journal_lines(&p.journal));
+                }
+            }
+            let audit = run.audit();
+            if let Some(a) = audit_file.as_mut() {
+                a.append(&qualtrics_roster::exec::audit_jsonl(&audit[*audited..]));
+            }
+            *audited = audit.len();
+            if interrupted.load(Ordering::SeqCst) {
+                Control::Cancel
+            } else {
+                Control::Continue
+            }
+        };
+        let transport = self.session.transport.clone();
+        transport
+            .drive(run, self.session.tokens.as_ref(), &mut show)
+            .await;
+        self.bar.finish_and_clear();
+        if let Some(e) = run.error() {
+            let refused = run
+                .audit()
+                .iter()
+                .rev()
+                .find_map(|a| a.status.filter(|s| (400..500).contains(s) && *s != 429));
+            return Err(match refused {
+                Some(401 | 403) => CliError::Auth(e.to_string()),
+                _ => CliError::Unreachable(e.to_string()),
+            });
+        }
+        Ok(())
+    }
+
+    fn cancelled(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+/// Connects and drives a run that only reads the brand (users list, roles pull), made by
+/// `make` from the connection and whether its credential can be renewed.
+pub(super) async fn read_brand<R: Run>(
+    target: &Target,
+    out: &Output,
+    make: impl FnOnce(Connection, bool) -> R,
+) -> Result<R, CliError> {
+    let mut session = open(target, out).await?;
+    let mut run = make(session.fresh_conn().await?, session.tokens.is_some());
+    Runner::new(&mut session, out, None, None)
+        .drive(&mut run)
+        .await?;
+    check_stopped(&run)?;
+    Ok(run)
+}
+
+/// A reading run (users list, roles pull) that stopped on a refused credential.
+pub(super) fn check_stopped<R: Run + ?Sized>(run: &R) -> Result<(), CliError> {
+    match run.stop_reason() {
+        Some(why) => Err(CliError::Auth(
+            why.trim_start_matches("not sent: ").to_string(),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliError> {
+    let sheet = &args.sheet;
+    let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
+    let out = &Output {
+        json: out.json || input.json,
+        quiet: out.quiet,
+    };
+    let kind = kind_of(sheet, &input, out);
+    // A sheet that cannot be planned is refused before anything else, as validate says.
+    refuse_unplannable(kind, sheet, &input.table)?;
+    let journal_path = args
+        .journal
+        .clone()
+        .or_else(|| (sheet.file != "-").then(|| PathBuf::from(format!("{}.journal", sheet.file))));
+    let journal = match &journal_path {
+        Some(path) => sheets::read_journal(path)?,
+        None => Vec::new(),
+    };
+    if !journal.is_empty() && !args.resume {
+        let path = journal_path.as_ref().expect("read from it").display();
+        return Err(CliError::Input(format!(
+            "An earlier run of this sheet did not finish ({} rows are in its journal {path}): run again with --resume to finish it without repeating them, or delete {path} to start over. Nothing was sent.",
+            journal.len()
+        )));
+    }
+    let journal_file = journal_path.as_deref().map(AppendFile::open).transpose()?;
+    let audit_file = args.audit.as_deref().map(AppendFile::open).transpose()?;
+    let mut session = open(&cli.target, out).await?;
+    let session_requests = session.audit.len() as u64;
+    let mut runner = Runner::new(&mut session, out, journal_file, audit_file);
+    let mut planned = plan(&mut runner, kind, sheet, &input.table, &journal).await?;
+    if let Some(why) = planned.stop_reason() {
+        return Err(CliError::Auth(
+            why.trim_start_matches("not sent: ").to_string(),
+        ));
+    }
+    if !journal.is_empty() {
+        out.note(&format!(
+            "Resuming: {} rows finished by the earlier run are not sent again.",
+            journal.len()
+        ));
+    }
+    out.note(&summary_line(&planned.counts(), input.table.rows.len()));
+    let read_requests = planned.audit().len();
+    if !runner.cancelled() {
+        planned
+            .apply(None, unix_millis())
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        runner.drive(&mut planned).await?;
+    }
+    drop(runner);
+    let outcomes = planned.outcomes();
+    let table = planned.outcome_table();
+    let stopped = planned.stop_reason().map(str::to_string);
+    let requests = planned.audit().len() as u64 + session_requests;
+    if let Some(path) = &args.outcomes {
+        sheets::write_table(path, "Outcomes", &table)?;
+    }
+    let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &outcomes {
+        *tally.entry(o.status().as_str()).or_default() += 1;
+    }
+    let all_done = outcomes
+        .iter()
+        .all(|o| matches!(o.status(), OutcomeStatus::Done | OutcomeStatus::Unchanged));
+    let sent_changes = planned.audit().len() > read_requests;
+    let code = if all_done {
+        EXIT_DONE
+    } else if stopped.is_some() {
+        EXIT_AUTH
+    } else if !sent_changes {
+        EXIT_NOTHING_SENT
+    } else {
+        EXIT_SOME_FAILED
+    };
+    let interrupted = stopped.is_some()
+        || outcomes
+            .iter()
+            .any(|o| o.status() == OutcomeStatus::Skipped);
+    if !interrupted {
+        if let Some(path) = &journal_path {
+            // Every row has its final outcome (failed ones included): the next run of the
+            // same file (tomorrow night's) starts afresh. A killed, stopped or cancelled run
+            // keeps its journal for --resume.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    if out.json {
+        out.print_json(&json!({
+            "kind": kind, "file": input.description, "notes": input.notes, "exitCode": code,
+            "summary": tally, "requests": requests, "stopped": stopped, "rows": outcomes,
+        }));
+    } else {
+        for o in &outcomes {
+            if matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Skipped) {
+                say!("row {}: {}", o.row(), o.message());
+            }
+        }
+        let parts: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        say!(
+            "{}: {} · {requests} request{}",
+            rows(outcomes.len()),
+            parts.join(" · "),
+            if requests == 1 { "" } else { "s" }
+        );
+        if let Some(why) = &stopped {
+            say!("The run stopped: {}", why.trim_start_matches("not sent: "));
+        }
+    }
+    Ok(code)
+}
