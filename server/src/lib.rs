@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod hooks;
 pub mod limits;
 pub mod relay;
 pub mod secrets;
@@ -116,6 +117,8 @@ pub struct ServerConfig {
     pub limits: limits::Limits,
     /// Who may use the relay, and how fast.
     pub relay_access: relay::Access,
+    /// The CRM / HR hooks, when configured.
+    pub hooks: Option<Arc<hooks::Hooks>>,
 }
 
 impl ServerConfig {
@@ -152,6 +155,9 @@ pub fn app(config: ServerConfig) -> Router {
         .with_state(relay);
     if let Some(sb) = config.sandbox {
         router = router.nest("/sandbox", sandbox::router(sb));
+    }
+    if let Some(hooks) = config.hooks {
+        router = router.merge(hooks.router());
     }
     let router = router.layer(axum::middleware::from_fn(relay::answer_headers));
     let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(

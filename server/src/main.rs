@@ -114,6 +114,14 @@ struct Args {
     /// PEM private key for HTTPS.
     #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// CRM / HR hooks (POST /hooks/v1/{hook}) from this configuration file (TOML, chmod 600);
+    /// off without it.
+    #[arg(long, env = "ROSTER_HOOKS_CONFIG")]
+    hooks_config: Option<PathBuf>,
+    /// Write a hooks configuration for the sandbox at this path (readable by its owner only,
+    /// with a fresh signing secret), then exit.
+    #[arg(long, value_name = "PATH")]
+    write_hooks_config: Option<PathBuf>,
     /// Do not print a line per relayed request.
     #[arg(long)]
     quiet: bool,
@@ -145,6 +153,13 @@ enum StartError {
     },
     #[error("--https-port needs --tls-cert and --tls-key")]
     HttpsNeedsCertificate,
+    #[error(transparent)]
+    Hooks(#[from] roster_server::hooks::HooksError),
+    #[error("cannot write {path}: {source}")]
+    WriteHooksConfig {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot use the certificate {cert} / {key}: {source}")]
     Certificate {
         cert: String,
@@ -154,6 +169,21 @@ enum StartError {
 }
 
 async fn run(args: Args) -> Result<(), StartError> {
+    if let Some(path) = &args.write_hooks_config {
+        let base = format!("http://localhost:{}/sandbox/API/v3", args.port);
+        roster_server::hooks::config::write_template(path, &base).map_err(|source| {
+            StartError::WriteHooksConfig {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
+        println!(
+            "wrote {} (readable by you only): its signing secret is in it; start the server with --sandbox --hooks-config {}",
+            path.display(),
+            path.display()
+        );
+        return Ok(());
+    }
     let listen = |address: String| move |source| StartError::Listen { address, source };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
@@ -208,7 +238,14 @@ async fn run(args: Args) -> Result<(), StartError> {
         );
     }
 
+    let hooks = match &args.hooks_config {
+        Some(path) => Some(roster_server::hooks::Hooks::start(path)?),
+        None => None,
+    };
     println!("qualtrics-roster listening on {url}");
+    if let Some(h) = &hooks {
+        println!("hooks: {}", h.describe());
+    }
     match &relay_upstream {
         Upstream::Qualtrics => println!("relay: /relay/{{datacenter}}/API/v3/... -> https://{{datacenter}}.qualtrics.com/API/v3/..."),
         Upstream::Override(u) => println!("relay: /relay/{{datacenter}}/API/v3/... -> {u}/API/v3/... (stand-in for Qualtrics)"),
@@ -233,6 +270,7 @@ async fn run(args: Args) -> Result<(), StartError> {
         relay_upstream,
         log_relay: !args.quiet,
         limits,
+        hooks,
         relay_access: roster_server::relay::Access::new(
             args.allowed_origins,
             args.relay_rate_per_minute,

@@ -27,6 +27,7 @@ pub async fn serve_sandbox(config: &SandboxConfig) -> Sandbox {
         log_relay: false,
         limits: roster_server::limits::Limits::default(),
         relay_access: roster_server::relay::Access::default(),
+        hooks: None,
     });
     tokio::spawn(async move { axum::serve(listener, router).await });
     let conn = Connection::direct(

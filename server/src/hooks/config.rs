@@ -1,0 +1,287 @@
+//! The hooks' configuration file (TOML, readable by its owner only): where Qualtrics is and
+//! which credential the server uses (never one from an event), where accepted events are kept,
+//! how failures are retried, and per hook how senders authenticate and how an event's JSON
+//! maps to the columns of a provisioning or lifecycle sheet.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// Where Qualtrics is and with which credential.
+    pub qualtrics: QualtricsConfig,
+    /// Where accepted events and the audit log are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// How failing events are retried.
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// The hooks, by the name in their URL (`/hooks/v1/{name}`).
+    pub hooks: BTreeMap<String, HookConfig>,
+}
+
+/// The brand the hooks provision, and the credential used (an OAuth client is best: it is
+/// renewed as it expires).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualtricsConfig {
+    /// The brand's datacenter (`iad1`, `fra1`…); without it and without `base_url`, Qualtrics
+    /// is asked.
+    pub datacenter: Option<String>,
+    /// An API base URL instead of `https://{datacenter}.qualtrics.com/API/v3` (the sandbox).
+    pub base_url: Option<String>,
+    /// A credentials file in the CLI's format (`client_id = …` / `client_secret = …`, or
+    /// `api_token = …`), readable by its owner only. Without it: the environment
+    /// (`QUALTRICS_CLIENT_ID` + `QUALTRICS_CLIENT_SECRET`, or `QUALTRICS_API_TOKEN`).
+    pub credentials: Option<PathBuf>,
+    /// OAuth scopes to ask for.
+    #[serde(default = "default_scope")]
+    pub scope: String,
+}
+
+fn default_scope() -> String {
+    "manage:all".into()
+}
+
+/// Where accepted events and the audit log are kept (both created readable by the owner only:
+/// they hold names and e-mail addresses).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The SQLite database of events.
+    pub path: PathBuf,
+    /// The audit log of every request hook runs send (JSON Lines).
+    pub audit: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "qualtrics-roster-hooks.sqlite".into(),
+            audit: "qualtrics-roster-hooks-audit.jsonl".into(),
+        }
+    }
+}
+
+/// How failing events are retried: `attempts` in all, the pause doubling from
+/// `first_delay_seconds` (capped at an hour); then the event is parked as failed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Tries in all before an event is parked.
+    pub attempts: u32,
+    /// The first pause, doubled after each failure.
+    pub first_delay_seconds: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            attempts: 8,
+            first_delay_seconds: 60.0,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Milliseconds to wait after the `attempt`-th failure (1 = the first), or `None` when the
+    /// event is to be parked.
+    #[must_use]
+    pub fn delay_after(&self, attempt: u32) -> Option<u64> {
+        (attempt < self.attempts).then(|| {
+            let ms =
+                self.first_delay_seconds * 1000.0 * 2f64.powi(attempt.saturating_sub(1) as i32);
+            ms.min(3_600_000.0) as u64
+        })
+    }
+}
+
+/// One hook: how its sender authenticates and how its events map to sheet columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookConfig {
+    /// Standard Webhooks signing secrets (`whsec_…`, base64 after the prefix); several while
+    /// one is being rotated. Checked against `webhook-signature`.
+    #[serde(default)]
+    pub signing_secrets: Vec<String>,
+    /// For senders that cannot sign (Dynamics 365's WebhookKey, a header key): the header
+    /// holding a shared key…
+    pub key_header: Option<String>,
+    /// …and the keys it may hold (several while one is being rotated).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// A JSON Pointer to the event's own id in its body, when the sender sends one there
+    /// (otherwise `webhook-id`, `x-request-id`, or the body's hash).
+    pub event_id: Option<String>,
+    /// A Roles sheet (CSV: Role, Attribute, Operator, Value) turning a role named by an event
+    /// into the attributes its Automatic Role Assignment rule reads.
+    pub roles: Option<PathBuf>,
+    /// Sheet columns from the event: a JSON Pointer (`/email`) or, for anything not starting
+    /// with `/`, a constant (`UT_…`).
+    pub fields: BTreeMap<String, String>,
+    /// Attributes from the event, by attribute name: a JSON Pointer or a constant.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the hooks configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Others can read it.
+    #[error("the hooks configuration {path} can be read by other users (it holds secrets): chmod 600 it")]
+    NotPrivate {
+        /// The file.
+        path: String,
+    },
+    /// Not valid TOML, or not the expected shape.
+    #[error("the hooks configuration {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with its line.
+        message: String,
+    },
+}
+
+impl HooksConfig {
+    /// Reads and checks `path`: refused when other users may read it, or when a hook has no
+    /// way to authenticate its sender, no Username field, or a field that is neither a JSON
+    /// Pointer nor a constant.
+    pub fn read(path: &Path) -> Result<HooksConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|source| ConfigError::Read {
+                    path: shown.clone(),
+                    source,
+                })?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(ConfigError::NotPrivate { path: shown });
+            }
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        let config: HooksConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        for (name, hook) in &config.hooks {
+            if name == "events"
+                || name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "hook {name:?}: a hook's name is letters, digits, - and _ (and not \"events\")"
+                )));
+            }
+            if hook.signing_secrets.is_empty()
+                && (hook.key_header.is_none() || hook.keys.is_empty())
+            {
+                return Err(invalid(format!("hook {name:?} has no signing_secrets and no key_header with keys: every hook authenticates its sender")));
+            }
+            if !hook
+                .fields
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("username"))
+            {
+                return Err(invalid(format!(
+                    "hook {name:?} has no fields.Username: every event must name its account"
+                )));
+            }
+            for secret in &hook.signing_secrets {
+                super::verify::secret_key(secret)
+                    .map_err(|e| invalid(format!("hook {name:?}: {e}")))?;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// A new configuration file for the sandbox on `base_url`, with a fresh signing secret,
+/// created readable by its owner only; refuses to overwrite a file.
+pub fn write_template(path: &Path, base_url: &str) -> std::io::Result<String> {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut key = [0u8; 24];
+    ring::rand::SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| std::io::Error::other("no random numbers"))?;
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    let text = TEMPLATE
+        .replace("{base_url}", base_url)
+        .replace("{secret}", &secret);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options.open(path)?.write_all(text.as_bytes())?;
+    Ok(secret)
+}
+
+const TEMPLATE: &str = r#"# qualtrics-roster hooks (roster-server --hooks-config THIS_FILE). Readable by its owner only.
+
+[qualtrics]
+# The brand: base_url for the sandbox, or datacenter = "iad1" for a real brand.
+base_url = "{base_url}"
+# The credential: a file in the CLI's format (chmod 600), or the environment
+# (QUALTRICS_CLIENT_ID + QUALTRICS_CLIENT_SECRET, or QUALTRICS_API_TOKEN).
+# credentials = "/etc/qualtrics-roster/credentials"
+
+[store]
+path = "qualtrics-roster-hooks.sqlite"
+audit = "qualtrics-roster-hooks-audit.jsonl"
+
+[retry]
+attempts = 8
+first_delay_seconds = 60
+
+[hooks.crm]
+# Standard Webhooks: the sender signs with this secret (webhook-id, webhook-timestamp,
+# webhook-signature). Add a second one while rotating.
+signing_secrets = ["{secret}"]
+# A sender that cannot sign: a shared key in a header instead.
+# key_header = "x-roster-key"
+# keys = ["a long random key"]
+# The event's own id, when the sender puts one in the body:
+# event_id = "/eventId"
+# A Roles sheet (Role, Attribute, Operator, Value), to map a role to attributes:
+# roles = "roles.csv"
+
+[hooks.crm.fields]
+Username = "/email"
+"First name" = "/firstName"
+"Last name" = "/lastName"
+Email = "/email"
+"User type" = "/userType"
+Action = "/action"
+# The role whose Automatic Role Assignment rule gives dashboard access:
+# Role = "/dataAccess"
+
+[hooks.crm.attributes]
+# Attribute = "/pointer"
+"#;

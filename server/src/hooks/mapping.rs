@@ -1,0 +1,202 @@
+//! An event's JSON mapped to one row of a sheet the core already plans: a provisioning row
+//! (create or update an account and its attributes) or a lifecycle row (disable, enable). The
+//! data-access field may name a role, turned into the attributes its Automatic Role Assignment
+//! rule reads (the same role rules the membership plan uses).
+
+use std::collections::BTreeMap;
+
+use qualtrics_roster::columns::normalise_header;
+use qualtrics_roster::rules::{MatchOptions, Metadata, RoleSheet};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::config::HookConfig;
+
+/// What an event asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookAction {
+    /// Create the account (or update it, if it exists) and set its attributes.
+    Create,
+    /// Update the account's fields and attributes (created if missing).
+    Update,
+    /// Disable the account.
+    Disable,
+    /// Re-enable the account.
+    Enable,
+}
+
+impl HookAction {
+    /// True for the actions a lifecycle sheet applies.
+    #[must_use]
+    pub fn is_lifecycle(self) -> bool {
+        matches!(self, HookAction::Disable | HookAction::Enable)
+    }
+
+    fn parse(word: &str) -> Option<HookAction> {
+        match normalise_header(word).as_str() {
+            "" | "create" | "new" | "add" | "provision" | "upsert" => Some(HookAction::Create),
+            "update" | "change" | "modify" => Some(HookAction::Update),
+            "disable" | "deactivate" | "suspend" => Some(HookAction::Disable),
+            "enable" | "reenable" | "activate" | "reactivate" => Some(HookAction::Enable),
+            _ => None,
+        }
+    }
+}
+
+/// One event as a sheet row: the account it names, what it asks, and its cells by column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookRow {
+    /// The account's username, as the event gives it.
+    pub username: String,
+    /// What the event asks.
+    pub action: HookAction,
+    /// Column -> cell, in the columns the core reads (`Username`, `First name`, attributes…).
+    pub cells: BTreeMap<String, String>,
+}
+
+/// Why an event cannot be mapped (answered 422, naming the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {expected}")]
+pub struct MappingError {
+    /// The configured column (or the JSON Pointer) at fault.
+    pub field: String,
+    /// What was expected there.
+    pub expected: String,
+}
+
+/// A configured source: a JSON Pointer into the event, or a constant.
+fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+    if !source.starts_with('/') {
+        return Some(source.into());
+    }
+    match event.pointer(source)? {
+        Value::String(s) => Some(s.as_str().into()),
+        Value::Number(n) => Some(n.to_string().into()),
+        Value::Bool(b) => Some(b.to_string().into()),
+        // A list of values (several hotels): a `::` list, as the sheets write it.
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("::")
+                .into(),
+        ),
+        Value::Null | Value::Object(_) => None,
+    }
+}
+
+/// Maps `event` with `hook`'s fields and attributes (`roles`: its Roles sheet, if any).
+pub fn map_event(
+    hook: &HookConfig,
+    roles: &RoleSheet,
+    event: &Value,
+) -> Result<HookRow, MappingError> {
+    if !event.is_object() {
+        return Err(MappingError {
+            field: "(event)".into(),
+            expected: "a JSON object (or a list of them)".into(),
+        });
+    }
+    let mut cells = BTreeMap::new();
+    let mut action = HookAction::Create;
+    let mut role = None;
+    for (column, source) in &hook.fields {
+        let value = value_of(event, source).map(|v| v.trim().to_string());
+        match normalise_header(column).as_str() {
+            "action" => {
+                let word = value.unwrap_or_default();
+                action = HookAction::parse(&word).ok_or_else(|| MappingError {
+                    field: source.clone(),
+                    expected: format!(
+                        "an action: create, update, disable or enable (found {word:?})"
+                    ),
+                })?;
+            }
+            "role" | "dataaccess" => role = value.filter(|v| !v.is_empty()),
+            _ => {
+                if let Some(v) = value.filter(|v| !v.is_empty()) {
+                    cells.insert(column.clone(), v);
+                }
+            }
+        }
+    }
+    let username = hook
+        .fields
+        .iter()
+        .find(|(c, _)| normalise_header(c) == "username")
+        .and_then(|(c, _)| cells.get(c).cloned())
+        .ok_or_else(|| MappingError {
+            field: hook
+                .fields
+                .iter()
+                .find(|(c, _)| normalise_header(c) == "username")
+                .map_or("Username".to_string(), |(_, s)| s.clone()),
+            expected: "the account's username (a text value): every event must name its account"
+                .into(),
+        })?;
+    if action.is_lifecycle() {
+        let mut lifecycle = BTreeMap::new();
+        lifecycle.insert("Username".to_string(), username.clone());
+        lifecycle.insert(
+            "Action".to_string(),
+            if action == HookAction::Disable {
+                "disable"
+            } else {
+                "enable"
+            }
+            .to_string(),
+        );
+        return Ok(HookRow {
+            username,
+            action,
+            cells: lifecycle,
+        });
+    }
+    for (attribute, source) in &hook.attributes {
+        if let Some(v) = value_of(event, source).map(|v| v.trim().to_string()) {
+            if !v.is_empty() {
+                cells.insert(attribute.clone(), v);
+            }
+        }
+    }
+    if let Some(names) = role {
+        let mut metadata = Metadata::new();
+        for name in names.split("::").map(str::trim).filter(|n| !n.is_empty()) {
+            let def = roles.role(name).ok_or_else(|| MappingError {
+                field: hook
+                    .fields
+                    .iter()
+                    .find(|(c, _)| matches!(normalise_header(c).as_str(), "role" | "dataaccess"))
+                    .map_or("Role".to_string(), |(_, s)| s.clone()),
+                expected: format!(
+                    "a role of the hook's Roles sheet ({}), found {name:?}",
+                    roles
+                        .roles
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+            def.join(&mut metadata, MatchOptions::default())
+                .map_err(|e| MappingError {
+                    field: name.to_string(),
+                    expected: e.to_string(),
+                })?;
+        }
+        for (attribute, value) in metadata {
+            cells.insert(attribute, value);
+        }
+    }
+    Ok(HookRow {
+        username,
+        action,
+        cells,
+    })
+}

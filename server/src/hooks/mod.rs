@@ -1,0 +1,439 @@
+//! CRM and HR hooks: `POST /hooks/v1/{hook}` takes one event (or a list of at most
+//! [`MAX_BATCH`]) from a CRM flow or an HR system, checks who sent it ([`verify`]), maps its
+//! JSON to a sheet row ([`mapping`]), keeps it in SQLite before answering 202 ([`store`]; a
+//! repeat of the same sender id answers the first one's status), and a background [`worker`]
+//! applies it with the same core runs as the page and the CLI. `GET /hooks/v1/events` and
+//! `GET /hooks/v1/events/{id}` show events and their outcome, `POST /hooks/v1/events/{id}/retry`
+//! queues a failed one again: those three take the page's own Qualtrics token (`X-API-TOKEN`, or
+//! `Authorization: Bearer`), accepted when Qualtrics says it belongs to the hooks' brand.
+//!
+//! Off unless `roster-server --hooks-config FILE` is given.
+
+pub mod config;
+pub mod mapping;
+pub mod store;
+pub mod verify;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::rules::{read_role_sheet, RoleSheet};
+use qualtrics_roster::users;
+use serde_json::{json, Value};
+
+use crate::client::{unix_millis, Transport};
+use config::HooksConfig;
+use store::Store;
+
+/// Events in one request at most.
+pub const MAX_BATCH: usize = 100;
+/// Largest event body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a page token Qualtrics accepted is trusted without asking again.
+const VIEWER_TTL_MS: u64 = 5 * 60 * 1000;
+
+/// The hooks of one server: configuration, the event store, the worker's wake-up.
+pub struct Hooks {
+    config: HooksConfig,
+    roles: HashMap<String, RoleSheet>,
+    store: Arc<Store>,
+    wake: Arc<tokio::sync::Notify>,
+    transport: Transport,
+    /// The brand of the server's own credential, once known.
+    brand: tokio::sync::OnceCell<String>,
+    /// Page tokens Qualtrics accepted for the brand (their SHA-256), until when.
+    viewers: Mutex<HashMap<Vec<u8>, u64>>,
+}
+
+/// Why the hooks cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum HooksError {
+    /// The configuration file.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The event store.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A Roles sheet.
+    #[error("hook {hook:?}: cannot read its Roles sheet {path}: {message}")]
+    Roles {
+        /// The hook.
+        hook: String,
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Hooks {
+    /// Reads the configuration at `path`, opens the event store, and starts the worker (call
+    /// inside the Tokio runtime). Events accepted before a restart are applied from where they
+    /// were.
+    pub fn start(path: &Path) -> Result<Arc<Hooks>, HooksError> {
+        let config = HooksConfig::read(path)?;
+        let mut roles = HashMap::new();
+        for (name, hook) in &config.hooks {
+            if let Some(file) = &hook.roles {
+                let input =
+                    crate::cli::sheets::read_input(&file.to_string_lossy(), None).map_err(|e| {
+                        HooksError::Roles {
+                            hook: name.clone(),
+                            path: file.display().to_string(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                roles.insert(name.clone(), read_role_sheet(&input.table));
+            }
+        }
+        let store = Arc::new(Store::open(&config.store.path)?);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(worker::Worker::new(store.clone(), config.clone(), wake.clone()).run());
+        Ok(Arc::new(Hooks {
+            config,
+            roles,
+            store,
+            wake,
+            transport: Transport::new(),
+            brand: tokio::sync::OnceCell::new(),
+            viewers: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// One line for the server's start-up: the hooks' URLs and where events are kept.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .config
+            .hooks
+            .keys()
+            .map(|n| format!("POST /hooks/v1/{n}"))
+            .collect();
+        format!(
+            "{} (events kept in {})",
+            names.join(", "),
+            self.config.store.path.display()
+        )
+    }
+
+    /// The routes under `/hooks/v1`.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/hooks/v1/events", get(list_events))
+            .route("/hooks/v1/events/{id}", get(one_event))
+            .route("/hooks/v1/events/{id}/retry", post(retry_event))
+            .route("/hooks/v1/{hook}", post(receive))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self)
+    }
+
+    /// A connection to the hooks' brand with `auth` (for checking a page's token).
+    fn connection(&self, auth: Auth) -> Option<Connection> {
+        let q = &self.config.qualtrics;
+        let base = match (&q.base_url, &q.datacenter) {
+            (Some(base), _) => base.clone(),
+            (None, Some(dc)) => format!("https://{}.qualtrics.com/API/v3", dc.trim()),
+            (None, None) => format!(
+                "https://{}.qualtrics.com/API/v3",
+                users::DISCOVERY_DATACENTER
+            ),
+        };
+        Connection::direct(&base, auth).ok()
+    }
+
+    /// The brand of `auth`, asked of Qualtrics.
+    async fn brand_of(&self, auth: Auth) -> Option<String> {
+        let conn = self.connection(auth)?;
+        let response = self
+            .transport
+            .send(&users::whoami_request(&conn))
+            .await
+            .ok()?;
+        users::parse_whoami(&response)
+            .ok()
+            .and_then(|(who, _)| who.brand_id)
+    }
+
+    /// Whether `headers` carry a Qualtrics token of the hooks' brand (the page's connection).
+    async fn viewer_allowed(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+        let token = match (header("x-api-token"), header("authorization")) {
+            (Some(t), _) if !t.is_empty() => Auth::api_token(t).ok().map(|a| (t, a)),
+            (_, Some(a)) => a
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && !t.contains(char::is_whitespace))
+                .map(|t| (t, Auth::Bearer(t.to_string()))),
+            _ => None,
+        };
+        let refused =
+            |why: &str| (StatusCode::UNAUTHORIZED, Json(json!({"error": why}))).into_response();
+        let Some((token, auth)) = token else {
+            return Err(refused("Connect to Qualtrics first: the events are shown to the brand's own users only (X-API-TOKEN or Authorization: Bearer)."));
+        };
+        let key = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .to_vec();
+        let now = unix_millis();
+        if self
+            .viewers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .is_some_and(|until| *until > now)
+        {
+            return Ok(());
+        }
+        let ours = match self.brand.get() {
+            Some(b) => b.clone(),
+            None => {
+                let Some(brand) = self.server_brand().await else {
+                    return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "The hooks cannot reach Qualtrics with their own credential: see the server's log."}))).into_response());
+                };
+                let _ = self.brand.set(brand.clone());
+                brand
+            }
+        };
+        match self.brand_of(auth).await {
+            Some(brand) if brand == ours => {
+                self.viewers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key, now + VIEWER_TTL_MS);
+                Ok(())
+            }
+            Some(_) => Err(refused(
+                "This token belongs to another brand than the hooks'.",
+            )),
+            None => Err(refused("Qualtrics did not accept this token.")),
+        }
+    }
+
+    /// The brand of the server's own credential.
+    async fn server_brand(&self) -> Option<String> {
+        let q = &self.config.qualtrics;
+        let target = crate::cli::Target {
+            datacenter: q.datacenter.clone(),
+            base_url: q.base_url.clone(),
+            relay: None,
+            credentials: q.credentials.clone(),
+            scope: q.scope.clone(),
+            insecure_http: false,
+        };
+        crate::cli::session::Session::open(&target)
+            .await
+            .ok()
+            .and_then(|s| s.who.brand_id)
+    }
+}
+
+/// `POST /hooks/v1/{hook}`: check, map, keep, answer.
+async fn receive(
+    State(hooks): State<Arc<Hooks>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = |status: StatusCode, v: Value| (status, Json(v)).into_response();
+    let Some(hook) = hooks.config.hooks.get(&name) else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("No hook named {name:?} on this server.")}),
+        );
+    };
+    let sender_id = match verify::check(hook, &headers, &body, unix_millis() / 1000) {
+        Ok(id) => id,
+        Err(why) => {
+            eprintln!("hooks: {name}: event refused: {why}");
+            return answer(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": format!("Not accepted: {why}.")}),
+            );
+        }
+    };
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("The body is not JSON: {e}.")}),
+            )
+        }
+    };
+    let (events, batch) = match parsed {
+        Value::Array(items) => (items, true),
+        one => (vec![one], false),
+    };
+    if events.is_empty() || events.len() > MAX_BATCH {
+        return answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": format!("Send one event, or a list of 1 to {MAX_BATCH}.")}),
+        );
+    }
+    let header_id = sender_id.or_else(|| {
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    let empty = RoleSheet::default();
+    let roles = hooks.roles.get(&name).unwrap_or(&empty);
+    let mut mapped = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        let row = match mapping::map_event(hook, roles, event) {
+            Ok(row) => row,
+            Err(e) => {
+                let at = if batch {
+                    format!("events[{i}]: ")
+                } else {
+                    String::new()
+                };
+                return answer(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"error": format!("{at}{e}"), "field": e.field, "expected": e.expected, "index": batch.then_some(i)}),
+                );
+            }
+        };
+        let id = event_id(
+            hook.event_id.as_deref(),
+            event,
+            header_id.as_deref(),
+            batch.then_some(i),
+        );
+        mapped.push((id, row));
+    }
+    let mut out = Vec::with_capacity(mapped.len());
+    let mut any_new = false;
+    for (id, row) in &mapped {
+        match hooks.store.accept(&name, id, row, unix_millis()) {
+            Ok((status, new)) => {
+                any_new |= new;
+                let mut v = serde_json::to_value(&status).unwrap_or_default();
+                v["duplicate"] = json!(!new);
+                out.push(v);
+            }
+            Err(e) => {
+                eprintln!("hooks: {name}: {e}");
+                // Not kept: the sender must send it again.
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "The event could not be stored: send it again later."}),
+                );
+            }
+        }
+    }
+    if any_new {
+        hooks.wake.notify_one();
+    }
+    let status = if any_new {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    if batch {
+        answer(status, json!({"events": out}))
+    } else {
+        answer(status, out.pop().unwrap_or_default())
+    }
+}
+
+/// The sender's id for an event: the configured JSON field, else `webhook-id` /
+/// `x-request-id` (with the event's place in a list), else the SHA-256 of the event's JSON.
+fn event_id(
+    pointer: Option<&str>,
+    event: &Value,
+    header: Option<&str>,
+    index: Option<usize>,
+) -> String {
+    if let Some(found) = pointer.and_then(|p| event.pointer(p)) {
+        match found {
+            Value::String(s) if !s.is_empty() => return s.clone(),
+            Value::Number(n) => return n.to_string(),
+            _ => {}
+        }
+    }
+    if let Some(h) = header.filter(|h| !h.is_empty()) {
+        return match index {
+            Some(i) => format!("{h}#{i}"),
+            None => h.to_string(),
+        };
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, event.to_string().as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /hooks/v1/events?limit=N`: the most recent events.
+async fn list_events(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    match hooks.store.recent(q.limit.unwrap_or(100).min(1000)) {
+        Ok(events) => Json(json!({"events": events})).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /hooks/v1/events/{id}`: one event's status and outcome.
+async fn one_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    match hooks.store.status(id) {
+        Ok(Some(event)) => Json(event).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("No event {id}.")})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /hooks/v1/events/{id}/retry`: a failed event queued again at once.
+async fn retry_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    match hooks.store.retry(id, unix_millis()) {
+        Ok(true) => {
+            hooks.wake.notify_one();
+            (StatusCode::ACCEPTED, Json(json!({"id": id, "status": "failed", "retry": "queued"}))).into_response()
+        }
+        Ok(false) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+    }
+}

@@ -1,0 +1,343 @@
+//! Applies accepted events with the same core runs as the page and the CLI: due events (one
+//! per account, oldest first) become the rows of one provisioning sheet and one lifecycle
+//! sheet, each planned against the brand and then applied exactly as planned, with the
+//! server's own credential; each row's outcome ends its event. One run at a time, so the
+//! hooks never exceed the brand's rate limits among themselves.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use qualtrics_roster::exec::{audit_jsonl, ExecConfig, OutcomeStatus};
+use qualtrics_roster::rules::RoleSheet;
+use qualtrics_roster::run::{Brand, Run, SheetKind, SheetRequest, SheetRun};
+use qualtrics_roster::table::{cells, Table};
+use serde_json::json;
+
+use super::config::HooksConfig;
+use super::store::{DueEvent, Store};
+use crate::cli::session::Session;
+use crate::cli::sheets::AppendFile;
+use crate::cli::Target;
+use crate::client::{unix_millis, Control};
+
+/// Events applied in one run at most.
+const BATCH: usize = 500;
+
+/// The background task that applies events.
+pub struct Worker {
+    pub(super) store: Arc<Store>,
+    pub(super) config: HooksConfig,
+    pub(super) wake: Arc<tokio::sync::Notify>,
+    session: Option<Session>,
+    audit: Option<AppendFile>,
+}
+
+impl Worker {
+    /// A worker over `store` with `config`; `wake` is notified when an event arrives.
+    pub fn new(store: Arc<Store>, config: HooksConfig, wake: Arc<tokio::sync::Notify>) -> Worker {
+        let audit = AppendFile::open(&config.store.audit)
+            .map_err(|e| eprintln!("hooks: {e}: requests are not audited"))
+            .ok();
+        Worker {
+            store,
+            config,
+            wake,
+            session: None,
+            audit,
+        }
+    }
+
+    /// Runs forever: applies due events, then sleeps until an event arrives or a retry is
+    /// due (at most a second).
+    pub async fn run(mut self) {
+        loop {
+            let due = match self.store.due(unix_millis(), BATCH) {
+                Ok(due) => due,
+                Err(e) => {
+                    eprintln!("hooks: {e}");
+                    Vec::new()
+                }
+            };
+            if due.is_empty() {
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                continue;
+            }
+            if let Err(e) = self.apply(due).await {
+                eprintln!("hooks: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// Applies one batch of due events: lifecycle rows and provisioning rows, each as a sheet.
+    async fn apply(&mut self, due: Vec<DueEvent>) -> Result<(), super::store::StoreError> {
+        let ids: Vec<i64> = due.iter().map(|e| e.id).collect();
+        self.store.mark_planned(&ids)?;
+        let session = match self.connect().await {
+            Ok(session) => session,
+            Err(why) => {
+                for event in &due {
+                    self.fail(event, &why, None)?;
+                }
+                return Ok(());
+            }
+        };
+        let (lifecycle, provision): (Vec<DueEvent>, Vec<DueEvent>) =
+            due.into_iter().partition(|e| e.row.action.is_lifecycle());
+        for (kind, events) in [
+            (SheetKind::Lifecycle, lifecycle),
+            (SheetKind::Provision, provision),
+        ] {
+            if !events.is_empty() {
+                self.apply_sheet(&session, kind, &events).await?;
+            }
+        }
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// The connection, made once and kept (its OAuth token renewed as it expires).
+    async fn connect(&mut self) -> Result<Session, String> {
+        if let Some(session) = self.session.take() {
+            return Ok(session);
+        }
+        let q = &self.config.qualtrics;
+        let target = Target {
+            datacenter: q.datacenter.clone(),
+            base_url: q.base_url.clone(),
+            relay: None,
+            credentials: q.credentials.clone(),
+            scope: q.scope.clone(),
+            insecure_http: false,
+        };
+        let mut session = Session::open(&target)
+            .await
+            .map_err(|e| format!("could not connect to Qualtrics: {e}"))?;
+        if let Some(audit) = &mut self.audit {
+            audit.append(&audit_jsonl(&session.audit));
+        }
+        session.audit.clear();
+        Ok(session)
+    }
+
+    /// Plans `events` as one `kind` sheet against the brand, applies exactly that plan, and
+    /// ends each event with its row's outcome.
+    async fn apply_sheet(
+        &mut self,
+        session: &Session,
+        kind: SheetKind,
+        events: &[DueEvent],
+    ) -> Result<(), super::store::StoreError> {
+        let table = sheet_of(kind, events);
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let journal = self
+            .store
+            .journal(&ids)?
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .collect();
+        let request = SheetRequest {
+            journal,
+            ..SheetRequest::default()
+        };
+        let conn = match &session.tokens {
+            Some(source) => match source.current(&session.transport).await {
+                Ok(auth) => session.conn.with_auth(auth),
+                Err(e) => {
+                    for event in events {
+                        self.fail(event, &format!("the OAuth client was refused: {e}"), None)?;
+                    }
+                    return Ok(());
+                }
+            },
+            None => session.conn.clone(),
+        };
+        let brand = Brand::Online {
+            conn,
+            renewable: session.tokens.is_some(),
+        };
+        let mut run = SheetRun::start(
+            kind,
+            table,
+            request,
+            RoleSheet::default(),
+            brand,
+            ExecConfig::default(),
+            unix_millis(),
+        );
+        self.drive(session, &mut run, &ids).await?;
+        if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
+            for event in events {
+                self.fail(event, &why, None)?;
+            }
+            return Ok(());
+        }
+        let file_errors: Vec<String> = run.file_errors().into_iter().map(|p| p.message).collect();
+        if !file_errors.is_empty() {
+            for event in events {
+                self.park(event.id, &file_errors.join(" "))?;
+            }
+            return Ok(());
+        }
+        if run.changes() > 0 {
+            if let Err(e) = run.apply(None, unix_millis()) {
+                for event in events {
+                    self.fail(event, &e.to_string(), None)?;
+                }
+                return Ok(());
+            }
+            self.drive(session, &mut run, &ids).await?;
+        }
+        let columns = run.outcome_columns();
+        let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row(), o)).collect();
+        // Rows refused by the plan: the event cannot succeed as sent; park it with the reason.
+        let refused: HashMap<u32, String> = run
+            .problems(false)
+            .into_iter()
+            .filter(|p| p.refuses())
+            .map(|p| (p.row, p.message))
+            .collect();
+        for (i, event) in events.iter().enumerate() {
+            let row = i as u32 + 2;
+            let outcome = outcomes.get(&row);
+            let shown = outcome.map(|o| {
+                let values: serde_json::Map<String, serde_json::Value> = columns
+                    .iter()
+                    .cloned()
+                    .zip(o.values().into_iter().map(serde_json::Value::from))
+                    .collect();
+                json!({"status": o.status().as_str(), "message": o.message(), "columns": values})
+            });
+            if let Some(why) = refused.get(&row) {
+                self.store
+                    .mark_failed(event.id, why, shown.as_ref(), None)?;
+                continue;
+            }
+            match outcome.map(|o| o.status()) {
+                Some(OutcomeStatus::Done | OutcomeStatus::Unchanged) => {
+                    self.store
+                        .mark_done(event.id, shown.as_ref().expect("an outcome"))?;
+                }
+                Some(_) => {
+                    let why = outcome.map(|o| o.message().to_string()).unwrap_or_default();
+                    self.fail(event, &why, shown.as_ref())?;
+                }
+                None => self.fail(event, "the run ended without an outcome for this row", None)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Drives `run` to its stage's end, keeping journal entries per event and the audit.
+    async fn drive(
+        &mut self,
+        session: &Session,
+        run: &mut SheetRun,
+        ids: &[i64],
+    ) -> Result<(), super::store::StoreError> {
+        let store = self.store.clone();
+        let mut failed = None;
+        session
+            .transport
+            .drive(run, session.tokens.as_ref(), |_, progress| {
+                if let Some(p) = progress {
+                    let mut by_event: HashMap<i64, Vec<_>> = HashMap::new();
+                    for entry in p.journal {
+                        let row: Option<usize> =
+                            entry.key.strip_prefix("row:").and_then(|n| n.parse().ok());
+                        if let Some(id) =
+                            row.and_then(|r| r.checked_sub(2)).and_then(|i| ids.get(i))
+                        {
+                            by_event.entry(*id).or_default().push(entry);
+                        }
+                    }
+                    for (id, entries) in by_event {
+                        if let Err(e) = store.add_journal(id, &entries) {
+                            failed = Some(e);
+                        }
+                    }
+                }
+                Control::Continue
+            })
+            .await;
+        if let Some(audit) = &mut self.audit {
+            audit.append(&audit_jsonl(run.audit()));
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails `event` with `why`: tried again after a pause that doubles with each try, or
+    /// parked once the configured tries are spent.
+    fn fail(
+        &self,
+        event: &DueEvent,
+        why: &str,
+        outcome: Option<&serde_json::Value>,
+    ) -> Result<(), super::store::StoreError> {
+        let attempt = event.attempts + 1;
+        let retry_at = self
+            .config
+            .retry
+            .delay_after(attempt)
+            .map(|ms| unix_millis() + ms);
+        self.store.mark_failed(event.id, why, outcome, retry_at)
+    }
+
+    fn park(&self, id: i64, why: &str) -> Result<(), super::store::StoreError> {
+        self.store.mark_failed(id, why, None, None)
+    }
+}
+
+/// The sheet of `events`' rows: every column any of them has (Username first), one row per
+/// event in order; new accounts get a random password (single sign-on brands never use it;
+/// others reset it) unless the event gives one.
+fn sheet_of(kind: SheetKind, events: &[DueEvent]) -> Table {
+    let mut columns: BTreeSet<&str> = events
+        .iter()
+        .flat_map(|e| e.row.cells.keys().map(String::as_str))
+        .collect();
+    columns.remove("Username");
+    let needs_password =
+        kind == SheetKind::Provision && !columns.iter().any(|c| c.eq_ignore_ascii_case("password"));
+    let mut names: Vec<String> = std::iter::once("Username".to_string())
+        .chain(columns.iter().map(|c| c.to_string()))
+        .collect();
+    if needs_password {
+        names.push("Password".into());
+    }
+    let rows = events
+        .iter()
+        .map(|e| {
+            let mut row: Vec<String> = names
+                .iter()
+                .map(|c| e.row.cells.get(c).cloned().unwrap_or_default())
+                .collect();
+            if needs_password {
+                *row.last_mut().expect("a password column") = random_password();
+            }
+            cells(row)
+        })
+        .collect();
+    Table {
+        columns: names,
+        rows,
+        row_numbers: Vec::new(),
+        lines: Vec::new(),
+    }
+}
+
+/// 24 random characters with each class Qualtrics' password rules may ask for.
+fn random_password() -> String {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 18];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    format!(
+        "{}aA1-",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
