@@ -23,7 +23,7 @@ pub struct Server {
     www: tempdir::Dir,
 }
 
-mod tempdir {
+pub mod tempdir {
     /// A temporary folder removed on drop.
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
@@ -177,6 +177,12 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .unwrap_or(0)
             * 1024
+    }
+
+    /// Kills the server at once (SIGKILL: no clean-up, as a crash or `kill -9` would).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The folder the server serves as its `www`.

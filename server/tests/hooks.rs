@@ -1,0 +1,525 @@
+//! CRM / HR hooks over real loopback HTTP: a sandbox brand in one `roster-server`, the hooks in
+//! another (so the hooks' server can be killed with SIGKILL and started again while the brand
+//! keeps its state). Signatures, mapping errors, duplicates, one account's events in arrival
+//! order, a role turned into attributes, the events' view, and a burst killed and restarted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::tempdir::Dir;
+use common::Server;
+use roster_server::hooks::verify::sign;
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const NEXT_SECRET: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
+const KEY: &str = "dynamics-key-0123456789abcdef";
+
+/// A user type of the sandbox brand other than the brand administrator's.
+async fn user_type(brand: &Server) -> String {
+    let users: Value = reqwest::Client::new()
+        .get(format!("{}/sandbox/API/v3/users", brand.url))
+        .header("x-api-token", &brand.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    users["result"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["userType"].as_str())
+        .find(|t| *t != "UT_BRANDADMIN")
+        .unwrap()
+        .to_string()
+}
+
+/// Writes the credentials file and the hooks configuration for `brand` into `dir`.
+fn configure(dir: &Path, brand: &Server, user_type: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let private = |path: &Path, text: &str| {
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let creds = dir.join("credentials");
+    private(
+        &creds,
+        &format!(
+            "client_id = {}\nclient_secret = {}\n",
+            brand.oauth_client.0, brand.oauth_client.1
+        ),
+    );
+    std::fs::write(
+        dir.join("roles.csv"),
+        "Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle\n",
+    )
+    .unwrap();
+    let config = dir.join("hooks.toml");
+    private(
+        &config,
+        &format!(
+            r#"
+[qualtrics]
+base_url = "{url}/sandbox/API/v3"
+credentials = "{creds}"
+
+[store]
+path = "{db}"
+audit = "{audit}"
+
+[retry]
+attempts = 3
+first_delay_seconds = 0.2
+
+[hooks.crm]
+signing_secrets = ["{SECRET}", "{NEXT_SECRET}"]
+roles = "{roles}"
+[hooks.crm.fields]
+Username = "/email"
+"First name" = "/first"
+"Last name" = "/last"
+Email = "/email"
+"User type" = "{user_type}"
+Action = "/action"
+Role = "/dataAccess"
+[hooks.crm.attributes]
+Region = "/region"
+
+[hooks.dynamics]
+key_header = "x-roster-key"
+keys = ["{KEY}"]
+event_id = "/eventId"
+[hooks.dynamics.fields]
+Username = "/user/email"
+"First name" = "/user/first"
+"Last name" = "/user/last"
+Email = "/user/email"
+"User type" = "{user_type}"
+"#,
+            url = brand.url,
+            creds = creds.display(),
+            db = dir.join("events.sqlite").display(),
+            audit = dir.join("audit.jsonl").display(),
+            roles = dir.join("roles.csv").display(),
+        ),
+    );
+    config
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Posts `body` to hook `crm`, signed with `secret` as message `id` at `timestamp`.
+async fn post_signed(
+    hooks: &Server,
+    secret: &str,
+    id: &str,
+    timestamp: u64,
+    body: &Value,
+) -> (u16, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/hooks/v1/crm", hooks.url))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", sign(secret, id, timestamp, &bytes))
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn person(name: &str) -> Value {
+    json!({"email": format!("{name}@hooks-test.org"), "first": "Hook", "last": name})
+}
+
+/// An event's state, as the page's view asks for it (with the brand's admin token).
+async fn event(hooks: &Server, brand: &Server, id: i64) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/hooks/v1/events/{id}", hooks.url))
+        .header("x-api-token", &brand.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until every event in `ids` has ended (done, or failed and parked).
+async fn settled(hooks: &Server, brand: &Server, ids: &[i64], within: Duration) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for id in ids {
+            all.push(event(hooks, brand, *id).await);
+        }
+        let ended = all.iter().all(|e| {
+            e["status"] == "done" || (e["status"] == "failed" && e["nextAttemptAt"].is_null())
+        });
+        if ended {
+            return all;
+        }
+        assert!(started.elapsed() < within, "events still running: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn users_named(brand: &Server, prefix: &str) -> Vec<Value> {
+    let transport = roster_server::client::Transport::new();
+    transport
+        .list_users(&brand.sandbox(&brand.admin_token))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.username.as_deref().is_some_and(|n| n.starts_with(prefix)))
+        .map(|u| serde_json::to_value(u).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-auth");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+
+    // Valid, then the same message again (a sender's retry, or a replay): one event.
+    let (status, first) = post_signed(&hooks, SECRET, "msg_a", t, &person("ann")).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, again) = post_signed(&hooks, SECRET, "msg_a", t, &person("ann")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], first["id"]);
+    // The second secret of a rotation signs as well.
+    let (status, _) = post_signed(&hooks, NEXT_SECRET, "msg_b", t, &person("bob")).await;
+    assert_eq!(status, 202);
+    // A wrong secret, an old timestamp, a body changed after signing: 401, nothing kept.
+    let (status, body) =
+        post_signed(&hooks, "whsec_d3Jvbmcgc2VjcmV0", "msg_c", t, &person("cy")).await;
+    assert_eq!(status, 401);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("no signature matches"));
+    let (status, body) = post_signed(&hooks, SECRET, "msg_d", t - 600, &person("dee")).await;
+    assert_eq!(status, 401);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("more than 5 minutes"));
+    let bytes = serde_json::to_vec(&person("eve")).unwrap();
+    let forged = reqwest::Client::new()
+        .post(format!("{}/hooks/v1/crm", hooks.url))
+        .header("webhook-id", "msg_e")
+        .header("webhook-timestamp", t.to_string())
+        .header("webhook-signature", sign(SECRET, "msg_e", t, &bytes))
+        .body(serde_json::to_vec(&person("mallory")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    // No signature at all.
+    let bare = reqwest::Client::new()
+        .post(format!("{}/hooks/v1/crm", hooks.url))
+        .json(&person("fay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status().as_u16(), 401);
+
+    // A sender that cannot sign: its key header, and the event's own id for repeats.
+    let keyed = |key: &str, body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/dynamics", hooks.url))
+            .header("x-roster-key", key)
+            .json(&body)
+            .send()
+    };
+    let dyn_event = json!({"eventId": "dyn-1", "user": {"email": "dyn@hooks-test.org", "first": "Dy", "last": "Namics"}});
+    assert_eq!(
+        keyed(KEY, dyn_event.clone())
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    assert_eq!(
+        keyed(KEY, dyn_event.clone())
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        keyed("wrong-key", dyn_event)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+
+    // The refusals are logged, never with a secret.
+    let log = hooks.stderr.lock().unwrap().clone();
+    assert!(log.contains("event refused"), "{log}");
+    for secret in [SECRET, NEXT_SECRET, KEY, "wrong-key"] {
+        assert!(!log.contains(secret));
+    }
+
+    // The events' view wants the brand's own token.
+    let list = |token: Option<&str>| {
+        let mut r = reqwest::Client::new().get(format!("{}/hooks/v1/events", hooks.url));
+        if let Some(t) = token {
+            r = r.header("x-api-token", t);
+        }
+        r.send()
+    };
+    assert_eq!(list(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        list(Some("not-a-token")).await.unwrap().status().as_u16(),
+        401
+    );
+    let listed: Value = list(Some(&brand.admin_token))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["events"].as_array().unwrap().len(), 3, "{listed}");
+    let ids: Vec<i64> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(30)).await;
+    assert!(ended.iter().all(|e| e["status"] == "done"), "{ended:?}");
+    // Each account made once.
+    assert_eq!(users_named(&brand, "ann@hooks-test.org").await.len(), 1);
+    assert_eq!(users_named(&brand, "dyn@hooks-test.org").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_cannot_be_mapped_is_refused_naming_the_field() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-map");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let (status, body) = post_signed(
+        &hooks,
+        SECRET,
+        "m1",
+        t,
+        &json!({"first": "No", "last": "Email"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "/email");
+    assert!(
+        body["expected"].as_str().unwrap().contains("username"),
+        "{body}"
+    );
+    let (status, body) = post_signed(
+        &hooks,
+        SECRET,
+        "m2",
+        t,
+        &json!({"email": "a@hooks-test.org", "dataAccess": "Nowhere"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "/dataAccess");
+    assert!(
+        body["expected"].as_str().unwrap().contains("Seattle Team"),
+        "{body}"
+    );
+    let (status, body) = post_signed(
+        &hooks,
+        SECRET,
+        "m3",
+        t,
+        &json!({"email": "a@hooks-test.org", "action": "obliterate"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "/action");
+    // A list with one bad event keeps none of them, and says which.
+    let (status, body) = post_signed(
+        &hooks,
+        SECRET,
+        "m4",
+        t,
+        &json!([person("ok1"), {"first": "x"}]),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["index"], 1);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("events[1]: /email"));
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/hooks/v1/events", hooks.url))
+        .header("x-api-token", &brand.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["events"], json!([]), "nothing kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_becomes_the_attributes_of_its_rule_and_one_accounts_events_apply_in_order() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-order");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    // Create with a role, then disable, then enable again, posted back to back: applied in
+    // arrival order, the account ends active (disabled then enabled), in role Seattle Team.
+    let mut create = person("sea");
+    create["dataAccess"] = json!("Seattle Team");
+    create["region"] = json!("West");
+    let mut ids = Vec::new();
+    for (id, body) in [
+        ("o1", create),
+        (
+            "o2",
+            json!({"email": "sea@hooks-test.org", "action": "disable"}),
+        ),
+        (
+            "o3",
+            json!({"email": "sea@hooks-test.org", "action": "enable"}),
+        ),
+    ] {
+        let (status, v) = post_signed(&hooks, SECRET, id, t, &body).await;
+        assert_eq!(status, 202, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(60)).await;
+    assert!(ended.iter().all(|e| e["status"] == "done"), "{ended:?}");
+    assert!(
+        ended[0]["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("created; attributes set"),
+        "{}",
+        ended[0]
+    );
+    let sea = users_named(&brand, "sea@hooks-test.org").await;
+    assert_eq!(sea.len(), 1);
+    assert_eq!(
+        sea[0]["accountStatus"], "active",
+        "disable then enable, in that order"
+    );
+    let state: Value = reqwest::Client::new()
+        .get(format!("{}/sandbox/control/state", brand.url))
+        .header("x-api-token", &brand.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seattle = state["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Seattle Team")
+        .unwrap();
+    let user_id = sea[0]["id"].as_str().unwrap();
+    assert!(
+        seattle["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["userId"] == user_id),
+        "the rule Hotel In Seattle puts the new account in Seattle Team"
+    );
+    // The audit log holds the hook runs' requests.
+    let audit = std::fs::read_to_string(dir.0.join("audit.jsonl")).unwrap();
+    assert!(audit
+        .lines()
+        .any(|l| l.contains("\"method\":\"POST\"") && l.contains("/users")));
+    assert!(!audit.contains(&brand.oauth_client.1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactly_once() {
+    let brand = Server::start(&["--quiet", "--rate-limit-scale", "20"]);
+    let dir = Dir::new("hooks-kill");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let args = ["--quiet", "--hooks-config", config.to_str().unwrap()];
+    let mut hooks = Server::start_plain(&args);
+    let t = now();
+    let body = |i: usize| person(&format!("burst{i:04}"));
+    // The sender posts 1,000 events, 20 at a time; the hooks' server is killed (SIGKILL) after
+    // 400 were accepted.
+    let mut accepted: Vec<(usize, i64)> = Vec::new();
+    let mut next = 0;
+    while next < 1000 && accepted.len() < 400 {
+        let mut batch = tokio::task::JoinSet::new();
+        for i in next..(next + 20).min(1000) {
+            let hooks_url = hooks.url.clone();
+            let event = body(i);
+            batch.spawn(async move {
+                let bytes = serde_json::to_vec(&event).unwrap();
+                let id = format!("burst-{i}");
+                let r = reqwest::Client::new()
+                    .post(format!("{hooks_url}/hooks/v1/crm"))
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", t.to_string())
+                    .header("webhook-signature", sign(SECRET, &id, t, &bytes))
+                    .body(bytes)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let v: Value = r.json().await.unwrap();
+                (i, status, v["id"].as_i64())
+            });
+        }
+        while let Some(done) = batch.join_next().await {
+            let (i, status, id) = done.unwrap();
+            assert_eq!(status, 202);
+            accepted.push((i, id.unwrap()));
+        }
+        next += 20;
+    }
+    hooks.kill_hard();
+    drop(hooks);
+    // Started again on the same store: every accepted event is still there.
+    let hooks = Server::start_plain(&args);
+    // The sender retries what it had not sent yet, and (not knowing) some it had.
+    for i in 380..1000 {
+        let (status, v) = post_signed(&hooks, SECRET, &format!("burst-{i}"), t, &body(i)).await;
+        assert!(status == 202 || status == 200, "{status} {v}");
+        if i >= 400 && status == 202 {
+            accepted.push((i, v["id"].as_i64().unwrap()));
+        }
+    }
+    let ids: Vec<i64> = accepted.iter().map(|(_, id)| *id).collect();
+    assert_eq!(ids.len(), 1000);
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(240)).await;
+    let not_done: Vec<&Value> = ended.iter().filter(|e| e["status"] != "done").collect();
+    assert!(not_done.is_empty(), "{not_done:?}");
+    let made = users_named(&brand, "burst").await;
+    assert_eq!(made.len(), 1000, "each account made exactly once");
+}
