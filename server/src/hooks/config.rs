@@ -41,10 +41,18 @@ pub struct QualtricsConfig {
     /// OAuth scopes to ask for.
     #[serde(default = "default_scope")]
     pub scope: String,
+    /// Multiplies the rate limits the runs pace themselves by: only for a sandbox started
+    /// with the same `--rate-limit-scale` (a real brand has Qualtrics' limits: leave it at 1).
+    #[serde(default = "one")]
+    pub rate_limit_scale: f64,
 }
 
 fn default_scope() -> String {
     "manage:all".into()
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Where accepted events and the audit log are kept (both created readable by the owner only:

@@ -41,6 +41,22 @@ pub struct EventStatus {
     pub next_attempt_at: Option<String>,
 }
 
+/// How an event's try ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// Applied (or already as asked), with its row's outcome.
+    Done(serde_json::Value),
+    /// Failed with `reason`: tried again at `retry_at`, or parked when `None`.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The row's outcome, when the run got that far.
+        outcome: Option<serde_json::Value>,
+        /// When to try again (milliseconds since the epoch).
+        retry_at: Option<u64>,
+    },
+}
+
 /// An event due to be applied.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
@@ -208,27 +224,27 @@ impl Store {
         Ok(())
     }
 
-    /// Ends an event: done (or unchanged), with its outcome.
-    pub fn mark_done(&self, id: i64, outcome: &serde_json::Value) -> Result<(), StoreError> {
-        self.db().execute(
-            "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL WHERE id = ?1",
-            params![id, outcome.to_string()],
-        )?;
-        Ok(())
-    }
-
-    /// Fails an event with `reason`: tried again at `retry_at`, or parked when `None`.
-    pub fn mark_failed(
-        &self,
-        id: i64,
-        reason: &str,
-        outcome: Option<&serde_json::Value>,
-        retry_at: Option<u64>,
-    ) -> Result<(), StoreError> {
-        self.db().execute(
-            "UPDATE events SET status = 'failed', reason = ?2, outcome = ?3, next_attempt_at = ?4 WHERE id = ?1",
-            params![id, reason, outcome.map(ToString::to_string), retry_at.map(|t| t as i64)],
-        )?;
+    /// Records how events ended, in one transaction (one write to the disk for a whole run).
+    pub fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for (id, ending) in endings {
+            match ending {
+                Ending::Done(outcome) => tx.execute(
+                    "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL WHERE id = ?1",
+                    params![id, outcome.to_string()],
+                )?,
+                Ending::Failed {
+                    reason,
+                    outcome,
+                    retry_at,
+                } => tx.execute(
+                    "UPDATE events SET status = 'failed', reason = ?2, outcome = ?3, next_attempt_at = ?4 WHERE id = ?1",
+                    params![id, reason, outcome.as_ref().map(ToString::to_string), retry_at.map(|t| t as i64)],
+                )?,
+            };
+        }
+        tx.commit()?;
         Ok(())
     }
 

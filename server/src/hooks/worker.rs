@@ -15,14 +15,18 @@ use qualtrics_roster::table::{cells, Table};
 use serde_json::json;
 
 use super::config::HooksConfig;
-use super::store::{DueEvent, Store};
+use super::store::{DueEvent, Ending, Store};
 use crate::cli::session::Session;
 use crate::cli::sheets::AppendFile;
 use crate::cli::Target;
 use crate::client::{unix_millis, Control};
 
 /// Events applied in one run at most.
-const BATCH: usize = 500;
+const BATCH: usize = 1000;
+/// A burst is over when no event came for this long…
+const GATHER_QUIET_MS: u64 = 150;
+/// …or this long after it began.
+const GATHER_MAX_MS: u64 = 3000;
 
 /// The background task that applies events.
 pub struct Worker {
@@ -51,6 +55,11 @@ impl Worker {
     /// Runs forever: applies due events, then sleeps until an event arrives or a retry is
     /// due (at most a second).
     pub async fn run(mut self) {
+        // Connected before the first event, so a burst does not wait for it.
+        match self.connect().await {
+            Ok(session) => self.session = Some(session),
+            Err(why) => eprintln!("hooks: {why} (tried again with the first event)"),
+        }
         loop {
             let due = match self.store.due(unix_millis(), BATCH) {
                 Ok(due) => due,
@@ -60,12 +69,33 @@ impl Worker {
                 }
             };
             if due.is_empty() {
-                let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+                if tokio::time::timeout(Duration::from_secs(1), self.wake.notified())
+                    .await
+                    .is_ok()
+                {
+                    self.gather().await;
+                }
                 continue;
             }
             if let Err(e) = self.apply(due).await {
                 eprintln!("hooks: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// A burst arrives as many events within moments: waits until none has come for
+    /// [`GATHER_QUIET_MS`] (at most [`GATHER_MAX_MS`]), so the burst is one run (one reading of
+    /// the brand) rather than a run per event.
+    async fn gather(&self) {
+        let until = tokio::time::Instant::now() + Duration::from_millis(GATHER_MAX_MS);
+        while tokio::time::Instant::now() < until {
+            let quiet = Duration::from_millis(GATHER_QUIET_MS);
+            if tokio::time::timeout(quiet, self.wake.notified())
+                .await
+                .is_err()
+            {
+                break;
             }
         }
     }
@@ -76,12 +106,7 @@ impl Worker {
         self.store.mark_planned(&ids)?;
         let session = match self.connect().await {
             Ok(session) => session,
-            Err(why) => {
-                for event in &due {
-                    self.fail(event, &why, None)?;
-                }
-                return Ok(());
-            }
+            Err(why) => return self.store.end(&self.all_failed(&due, &why)),
         };
         let (lifecycle, provision): (Vec<DueEvent>, Vec<DueEvent>) =
             due.into_iter().partition(|e| e.row.action.is_lifecycle());
@@ -145,10 +170,8 @@ impl Worker {
             Some(source) => match source.current(&session.transport).await {
                 Ok(auth) => session.conn.with_auth(auth),
                 Err(e) => {
-                    for event in events {
-                        self.fail(event, &format!("the OAuth client was refused: {e}"), None)?;
-                    }
-                    return Ok(());
+                    let why = format!("the OAuth client was refused: {e}");
+                    return self.store.end(&self.all_failed(events, &why));
                 }
             },
             None => session.conn.clone(),
@@ -163,29 +186,28 @@ impl Worker {
             request,
             RoleSheet::default(),
             brand,
-            ExecConfig::default(),
+            ExecConfig::default().scaled(self.config.qualtrics.rate_limit_scale.max(1.0)),
             unix_millis(),
         );
         self.drive(session, &mut run, &ids).await?;
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
-            for event in events {
-                self.fail(event, &why, None)?;
-            }
-            return Ok(());
+            return self.store.end(&self.all_failed(events, &why));
         }
         let file_errors: Vec<String> = run.file_errors().into_iter().map(|p| p.message).collect();
         if !file_errors.is_empty() {
-            for event in events {
-                self.park(event.id, &file_errors.join(" "))?;
-            }
-            return Ok(());
+            // The sheet itself cannot be planned (a mapping naming no usable column): no try
+            // will do better, so every event is parked with the reason.
+            let parked = Ending::Failed {
+                reason: file_errors.join(" "),
+                outcome: None,
+                retry_at: None,
+            };
+            let endings: Vec<_> = events.iter().map(|e| (e.id, parked.clone())).collect();
+            return self.store.end(&endings);
         }
         if run.changes() > 0 {
             if let Err(e) = run.apply(None, unix_millis()) {
-                for event in events {
-                    self.fail(event, &e.to_string(), None)?;
-                }
-                return Ok(());
+                return self.store.end(&self.all_failed(events, &e.to_string()));
             }
             self.drive(session, &mut run, &ids).await?;
         }
@@ -198,6 +220,7 @@ impl Worker {
             .filter(|p| p.refuses())
             .map(|p| (p.row, p.message))
             .collect();
+        let mut endings = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let row = i as u32 + 2;
             let outcome = outcomes.get(&row);
@@ -209,24 +232,29 @@ impl Worker {
                     .collect();
                 json!({"status": o.status().as_str(), "message": o.message(), "columns": values})
             });
-            if let Some(why) = refused.get(&row) {
-                self.store
-                    .mark_failed(event.id, why, shown.as_ref(), None)?;
-                continue;
-            }
-            match outcome.map(|o| o.status()) {
-                Some(OutcomeStatus::Done | OutcomeStatus::Unchanged) => {
-                    self.store
-                        .mark_done(event.id, shown.as_ref().expect("an outcome"))?;
+            let ending = if let Some(why) = refused.get(&row) {
+                Ending::Failed {
+                    reason: why.clone(),
+                    outcome: shown,
+                    retry_at: None,
                 }
-                Some(_) => {
-                    let why = outcome.map(|o| o.message().to_string()).unwrap_or_default();
-                    self.fail(event, &why, shown.as_ref())?;
+            } else {
+                match (outcome.map(|o| o.status()), shown) {
+                    (Some(OutcomeStatus::Done | OutcomeStatus::Unchanged), Some(shown)) => {
+                        Ending::Done(shown)
+                    }
+                    (_, shown) => {
+                        let why = outcome.map_or_else(
+                            || "the run ended without an outcome for this row".to_string(),
+                            |o| o.message().to_string(),
+                        );
+                        self.failed(event, why, shown)
+                    }
                 }
-                None => self.fail(event, "the run ended without an outcome for this row", None)?,
-            }
+            };
+            endings.push((event.id, ending));
         }
-        Ok(())
+        self.store.end(&endings)
     }
 
     /// Drives `run` to its stage's end, keeping journal entries per event and the audit.
@@ -270,25 +298,27 @@ impl Worker {
         }
     }
 
-    /// Fails `event` with `why`: tried again after a pause that doubles with each try, or
+    /// `event` failed with `why`: tried again after a pause that doubles with each try, or
     /// parked once the configured tries are spent.
-    fn fail(
-        &self,
-        event: &DueEvent,
-        why: &str,
-        outcome: Option<&serde_json::Value>,
-    ) -> Result<(), super::store::StoreError> {
-        let attempt = event.attempts + 1;
+    fn failed(&self, event: &DueEvent, why: String, outcome: Option<serde_json::Value>) -> Ending {
         let retry_at = self
             .config
             .retry
-            .delay_after(attempt)
+            .delay_after(event.attempts + 1)
             .map(|ms| unix_millis() + ms);
-        self.store.mark_failed(event.id, why, outcome, retry_at)
+        Ending::Failed {
+            reason: why,
+            outcome,
+            retry_at,
+        }
     }
 
-    fn park(&self, id: i64, why: &str) -> Result<(), super::store::StoreError> {
-        self.store.mark_failed(id, why, None, None)
+    /// Every one of `events` failed with `why` (see [`Worker::failed`]).
+    fn all_failed(&self, events: &[DueEvent], why: &str) -> Vec<(i64, Ending)> {
+        events
+            .iter()
+            .map(|e| (e.id, self.failed(e, why.to_string(), None)))
+            .collect()
     }
 }
 
