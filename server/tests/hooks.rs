@@ -99,6 +99,16 @@ Username = "/user/email"
 "Last name" = "/user/last"
 Email = "/user/email"
 "User type" = "{user_type}"
+
+[hooks.d365]
+key_query = "code"
+keys = ["{KEY}"]
+[hooks.d365.fields]
+Username = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
+"First name" = "/InputParameters/[key=Target]/value/Attributes/[key=firstname]/value"
+"Last name" = "/InputParameters/[key=Target]/value/Attributes/[key=lastname]/value"
+Email = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
+"User type" = "{user_type}"
 "#,
             url = brand.url,
             creds = creds.display(),
@@ -273,6 +283,23 @@ async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice(
         401
     );
 
+    // Dynamics 365's webhook step with WebhookKey (?code=KEY) and its RemoteExecutionContext,
+    // repeated with the same x-request-id.
+    let context = json!({"MessageName": "Create", "PrimaryEntityName": "contact",
+        "InputParameters": [{"key": "Target", "value": {"LogicalName": "contact", "Attributes": [
+            {"key": "firstname", "value": "Dee"}, {"key": "lastname", "value": "Ynamics"},
+            {"key": "emailaddress1", "value": "d365@hooks-test.org"}]}}]});
+    let d365 = |code: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/d365?code={code}", hooks.url))
+            .header("x-request-id", "6f1c-request")
+            .json(&context)
+            .send()
+    };
+    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 202);
+    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 200);
+    assert_eq!(d365("nope").await.unwrap().status().as_u16(), 401);
+
     // The refusals are logged, never with a secret.
     let log = hooks.stderr.lock().unwrap().clone();
     assert!(log.contains("event refused"), "{log}");
@@ -299,7 +326,7 @@ async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice(
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["events"].as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed["events"].as_array().unwrap().len(), 4, "{listed}");
     let ids: Vec<i64> = listed["events"]
         .as_array()
         .unwrap()
@@ -311,6 +338,7 @@ async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice(
     // Each account made once.
     assert_eq!(users_named(&brand, "ann@hooks-test.org").await.len(), 1);
     assert_eq!(users_named(&brand, "dyn@hooks-test.org").await.len(), 1);
+    assert_eq!(users_named(&brand, "d365@hooks-test.org").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,6 +119,8 @@ pub struct HookConfig {
     /// For senders that cannot sign (Dynamics 365's WebhookKey, a header key): the header
     /// holding a shared key…
     pub key_header: Option<String>,
+    /// …or the query parameter holding it (Dynamics 365's WebhookKey sends `?code=KEY`)…
+    pub key_query: Option<String>,
     /// …and the keys it may hold (several while one is being rotated).
     #[serde(default)]
     pub keys: Vec<String>,
@@ -128,8 +130,9 @@ pub struct HookConfig {
     /// A Roles sheet (CSV: Role, Attribute, Operator, Value) turning a role named by an event
     /// into the attributes its Automatic Role Assignment rule reads.
     pub roles: Option<PathBuf>,
-    /// Sheet columns from the event: a JSON Pointer (`/email`) or, for anything not starting
-    /// with `/`, a constant (`UT_…`).
+    /// Sheet columns from the event: a JSON Pointer (`/email`; a segment `[key=NAME]` picks
+    /// the element whose `key` is NAME from a list of `{key, value}`, as Dynamics 365 sends
+    /// attributes) or, for anything not starting with `/`, a constant (`UT_…`).
     pub fields: BTreeMap<String, String>,
     /// Attributes from the event, by attribute name: a JSON Pointer or a constant.
     #[serde(default)]
@@ -203,10 +206,9 @@ impl HooksConfig {
                     "hook {name:?}: a hook's name is letters, digits, - and _ (and not \"events\")"
                 )));
             }
-            if hook.signing_secrets.is_empty()
-                && (hook.key_header.is_none() || hook.keys.is_empty())
-            {
-                return Err(invalid(format!("hook {name:?} has no signing_secrets and no key_header with keys: every hook authenticates its sender")));
+            let keyed = hook.key_header.is_some() || hook.key_query.is_some();
+            if hook.signing_secrets.is_empty() && (!keyed || hook.keys.is_empty()) {
+                return Err(invalid(format!("hook {name:?} has no signing_secrets and no key_header (or key_query) with keys: every hook authenticates its sender")));
             }
             if !hook
                 .fields

@@ -70,7 +70,7 @@ fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a
     if !source.starts_with('/') {
         return Some(source.into());
     }
-    match event.pointer(source)? {
+    match pointer(event, source)? {
         Value::String(s) => Some(s.as_str().into()),
         Value::Number(n) => Some(n.to_string().into()),
         Value::Bool(b) => Some(b.to_string().into()),
@@ -89,6 +89,31 @@ fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a
         ),
         Value::Null | Value::Object(_) => None,
     }
+}
+
+/// The value at `path`: a JSON Pointer, where a segment `[key=NAME]` picks, from a list of
+/// `{key, value}` objects (Dynamics 365's attribute lists), the one whose `key` is NAME.
+pub(super) fn pointer<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut at = event;
+    for segment in path.split('/').skip(1) {
+        if let Some(name) = segment
+            .strip_prefix("[key=")
+            .and_then(|s| s.strip_suffix(']'))
+        {
+            at = at
+                .as_array()?
+                .iter()
+                .find(|item| item.get("key").and_then(Value::as_str) == Some(name))?;
+            continue;
+        }
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        at = match at {
+            Value::Object(map) => map.get(&segment)?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(at)
 }
 
 /// Maps `event` with `hook`'s fields and attributes (`roles`: its Roles sheet, if any).
@@ -199,4 +224,40 @@ pub fn map_event(
         action,
         cells,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_read_json_and_dynamics_key_value_lists() {
+        let event = serde_json::json!({
+            "InputParameters": [{"key": "Target", "value": {"Attributes": [
+                {"key": "emailaddress1", "value": "dee@x.org"},
+                {"key": "firstname", "value": "Dee"}
+            ]}}],
+            "a/b": {"c~d": 7},
+            "hotels": ["Seattle", "Provo"]
+        });
+        let at = |p: &str| pointer(&event, p).cloned();
+        assert_eq!(
+            at("/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"),
+            Some("dee@x.org".into())
+        );
+        assert_eq!(
+            at("/InputParameters/0/value/Attributes/1/value"),
+            Some("Dee".into())
+        );
+        assert_eq!(at("/a~1b/c~0d"), Some(7.into()));
+        assert_eq!(at("/InputParameters/[key=Nope]/value"), None);
+        assert_eq!(
+            value_of(&event, "/hotels").as_deref(),
+            Some("Seattle::Provo")
+        );
+        assert_eq!(
+            value_of(&event, "UT_constant").as_deref(),
+            Some("UT_constant")
+        );
+    }
 }

@@ -240,6 +240,7 @@ impl Hooks {
 async fn receive(
     State(hooks): State<Arc<Hooks>>,
     UrlPath(name): UrlPath<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -250,7 +251,7 @@ async fn receive(
             json!({"error": format!("No hook named {name:?} on this server.")}),
         );
     };
-    let sender_id = match verify::check(hook, &headers, &body, unix_millis() / 1000) {
+    let sender_id = match verify::check(hook, &headers, uri.query(), &body, unix_millis() / 1000) {
         Ok(id) => id,
         Err(why) => {
             eprintln!("hooks: {name}: event refused: {why}");
@@ -354,7 +355,7 @@ fn event_id(
     header: Option<&str>,
     index: Option<usize>,
 ) -> String {
-    if let Some(found) = pointer.and_then(|p| event.pointer(p)) {
+    if let Some(found) = pointer.and_then(|p| mapping::pointer(event, p)) {
         match found {
             Value::String(s) if !s.is_empty() => return s.clone(),
             Value::Number(n) => return n.to_string(),

@@ -67,11 +67,13 @@ fn signed_content(id: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
     content
 }
 
-/// Checks that `headers` and the raw `body` come from the hook's sender, at `now_secs`.
-/// Returns the sender's event id from `webhook-id` when signed.
+/// Checks that `headers` (and `query`, the URL's query string) and the raw `body` come from
+/// the hook's sender, at `now_secs`. Returns the sender's event id from `webhook-id` when
+/// signed.
 pub fn check(
     hook: &HookConfig,
     headers: &HeaderMap,
+    query: Option<&str>,
     body: &[u8],
     now_secs: u64,
 ) -> Result<Option<String>, Refused> {
@@ -111,8 +113,17 @@ pub fn check(
             return Err(Refused::BadSignature);
         }
     }
-    if let Some(name) = &hook.key_header {
-        let Some(given) = header(name) else {
+    let from_query = hook.key_query.as_deref().and_then(|name| {
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    });
+    let from_header = hook
+        .key_header
+        .as_deref()
+        .and_then(|name| header(name).map(str::to_string));
+    if hook.key_header.is_some() || hook.key_query.is_some() {
+        let Some(given) = from_header.or(from_query) else {
             return Err(Refused::Missing);
         };
         let matches = hook

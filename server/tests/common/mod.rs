@@ -116,10 +116,11 @@ impl Server {
             }
             line.clear();
         }
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "server printed its URL: {url:?}"
-        );
+        if !url.starts_with("http://127.0.0.1:") {
+            let mut why = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut why);
+            panic!("the server did not start (printed URL {url:?}): {why}");
+        }
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
