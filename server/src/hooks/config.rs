@@ -47,6 +47,21 @@ pub struct QualtricsConfig {
     pub rate_limit_scale: f64,
 }
 
+impl QualtricsConfig {
+    /// Where to connect, as the CLI's connection code takes it (the same credential rules).
+    #[must_use]
+    pub fn target(&self) -> crate::cli::Target {
+        crate::cli::Target {
+            datacenter: self.datacenter.clone(),
+            base_url: self.base_url.clone(),
+            relay: None,
+            credentials: self.credentials.clone(),
+            scope: self.scope.clone(),
+            insecure_http: false,
+        }
+    }
+}
+
 fn default_scope() -> String {
     "manage:all".into()
 }

@@ -220,16 +220,7 @@ impl Hooks {
 
     /// The brand of the server's own credential.
     async fn server_brand(&self) -> Option<String> {
-        let q = &self.config.qualtrics;
-        let target = crate::cli::Target {
-            datacenter: q.datacenter.clone(),
-            base_url: q.base_url.clone(),
-            relay: None,
-            credentials: q.credentials.clone(),
-            scope: q.scope.clone(),
-            insecure_http: false,
-        };
-        crate::cli::session::Session::open(&target)
+        crate::cli::session::Session::open(&self.config.qualtrics.target())
             .await
             .ok()
             .and_then(|s| s.who.brand_id)
@@ -372,6 +363,16 @@ fn event_id(
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The answer when the event store fails (the disk is full, say).
+fn store_failed(e: &store::StoreError) -> Response {
+    eprintln!("hooks: {e}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({"error": e.to_string()})),
+    )
+        .into_response()
+}
+
 #[derive(serde::Deserialize)]
 struct ListQuery {
     limit: Option<usize>,
@@ -388,11 +389,7 @@ async fn list_events(
     }
     match hooks.store.recent(q.limit.unwrap_or(100).min(1000)) {
         Ok(events) => Json(json!({"events": events})).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => store_failed(&e),
     }
 }
 
@@ -412,11 +409,7 @@ async fn one_event(
             Json(json!({"error": format!("No event {id}.")})),
         )
             .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => store_failed(&e),
     }
 }
 
@@ -435,6 +428,6 @@ async fn retry_event(
             (StatusCode::ACCEPTED, Json(json!({"id": id, "status": "failed", "retry": "queued"}))).into_response()
         }
         Ok(false) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+        Err(e) => store_failed(&e),
     }
 }

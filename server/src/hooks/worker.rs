@@ -18,7 +18,6 @@ use super::config::HooksConfig;
 use super::store::{DueEvent, Ending, Store};
 use crate::cli::session::Session;
 use crate::cli::sheets::AppendFile;
-use crate::cli::Target;
 use crate::client::{unix_millis, Control};
 
 /// Events applied in one run at most.
@@ -127,16 +126,7 @@ impl Worker {
         if let Some(session) = self.session.take() {
             return Ok(session);
         }
-        let q = &self.config.qualtrics;
-        let target = Target {
-            datacenter: q.datacenter.clone(),
-            base_url: q.base_url.clone(),
-            relay: None,
-            credentials: q.credentials.clone(),
-            scope: q.scope.clone(),
-            insecure_http: false,
-        };
-        let mut session = Session::open(&target)
+        let mut session = Session::open(&self.config.qualtrics.target())
             .await
             .map_err(|e| format!("could not connect to Qualtrics: {e}"))?;
         if let Some(audit) = &mut self.audit {
