@@ -1,5 +1,8 @@
 // Writes the add-in manifest for an organisation's host: every https://localhost:3000 URL of
-// manifest.xml becomes the given origin (and optional path), into dist/manifest.xml.
+// manifest.xml becomes the given origin (and optional path), into dist/manifest.xml. A URL's
+// fragment stays: the ribbon buttons open taskpane.html#users, #lifecycle and #provision, one
+// document at three views, so a button switches the open pane's view without reloading it
+// (a fragment-only navigation; unverified in Office itself, see manifest.xml).
 //   npm run manifest -- https://roster.example.org
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +28,15 @@ export function manifestFor(base, xml = readFileSync(path.join(root, 'manifest.x
     .replaceAll(`${DEV}/`, `${target}/`);
 }
 
+/**
+ * The task pane URLs of the ribbon buttons, in order: they must differ only by their fragment
+ * (same document), or pressing a button would reload a pane that is applying.
+ */
+export function paneUrls(xml = readFileSync(path.join(root, 'manifest.xml'), 'utf8')) {
+  const urls = new Map([...xml.matchAll(/<bt:Url id="([^"]+)" DefaultValue="([^"]*)"\/>/g)].map((m) => [m[1], m[2]]));
+  return [...xml.matchAll(/<Action xsi:type="ShowTaskpane">[\s\S]*?<SourceLocation resid="([^"]+)"\/>/g)].map((m) => urls.get(m[1]) ?? '');
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const base = process.argv[2];
   if (!base) {
@@ -34,7 +46,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     const out = path.join(root, 'dist', 'manifest.xml');
     mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, manifestFor(base));
+    const xml = manifestFor(base);
+    const documents = new Set(paneUrls(xml).map((u) => u.replace(/#.*$/, '')));
+    if (documents.size !== 1) throw new Error(`the ribbon buttons open ${documents.size} documents: they must share one (differing only by #fragment)`);
+    writeFileSync(out, xml);
     console.log(`wrote ${path.relative(process.cwd(), out)} for ${base}`);
   } catch (err) {
     console.error(`manifest: ${err.message}`);

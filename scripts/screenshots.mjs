@@ -1,5 +1,7 @@
-// Takes the README's screenshots: the task pane at 320 px over the workbook double, and the
-// page. Needs a built tree (npm run build). Run by hand: node scripts/screenshots.mjs
+// Takes the README's screenshots: the task pane at 320 px over the workbook double (its
+// Lifecycle view after a run), and the page (its Users view with the brand's users listed, and
+// its lifecycle view after a run). Needs a built tree (npm run build). Run by hand:
+// node scripts/screenshots.mjs
 import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
 import { OFFICE_JS, officeDouble } from '../tests/e2e/office-double.mjs';
 
@@ -16,7 +18,7 @@ try {
     sheets: [{ name: 'Leavers', rows }], tables: [{ sheet: 'Leavers', address: `A1:B${rows.length}`, name: 'Leavers' }],
     select: { sheet: 'Leavers', address: 'A2' },
   });
-  await page.goto(`${server.url}/taskpane.html`);
+  await page.goto(`${server.url}/taskpane.html#lifecycle`);
   await page.waitForSelector('body[data-ready=true]');
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
@@ -26,6 +28,29 @@ try {
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome'));
   await page.screenshot({ path: 'docs/taskpane-320.png' });
   console.log('wrote docs/taskpane-320.png');
+
+  // The page: the users of the sandbox brand, then a lifecycle run (the same rows, pasted).
+  const web = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+  await web.goto(`${server.url}/#users`);
+  await web.waitForSelector('body[data-ready=true]');
+  await web.click('#connect');
+  await web.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await web.click('#list-users');
+  await web.waitForFunction(() => document.getElementById('summary').textContent !== '');
+  await web.screenshot({ path: 'docs/page-users.png' });
+  console.log('wrote docs/page-users.png');
+  await web.click('#tab-lifecycle');
+  // Other users than the pane's run (those are disabled already).
+  const more = await fetch(`${server.url}/sandbox/API/v3/users`, { headers: { 'x-api-token': server.adminToken } });
+  const others = (await more.json()).result.elements.slice(20, 44);
+  const pageRows = [['Username', 'Action'], ...others.map((u, i) => [u.username, i % 4 ? 'disable' : 'enable']), ['ghost@nowhere.example', 'disable']];
+  await web.fill('#lc-paste', pageRows.map((r) => r.join(',')).join('\n'));
+  await web.click('#lc-plan');
+  await web.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  await web.click('#lc-apply');
+  await web.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome'));
+  await web.screenshot({ path: 'docs/page-lifecycle.png', fullPage: true });
+  console.log('wrote docs/page-lifecycle.png');
 } finally {
   await browser.close();
   server.stop();

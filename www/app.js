@@ -6,6 +6,9 @@ import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemp
 import * as core from './pkg/qualtrics_roster.js';
 import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
+import { startViews } from './views.js';
+import { createAutomations } from './automations.js';
+import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./types.js').Table} Table */
@@ -50,8 +53,16 @@ const REMEMBER_KEY = 'qualtrics-roster:connection';
  * @param {(wasm: typeof core) => Host} makeHost
  */
 export async function startApp(makeHost) {
-  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean }} */
-  const state = { client: null, users: null, pulled: false };
+  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null }} */
+  const state = { client: null, users: null, pulled: false, spec: null };
+  // The views first, so the one the URL names shows even if the core does not load.
+  /** @type {ReturnType<typeof createAutomations> | null} */
+  let automations = null;
+  const views = startViews({
+    onOpen: (name) => {
+      if (name === 'automations' && automations && state.spec) automationsRefresh();
+    },
+  });
   /** @type {import('./ui.js').Lock} */
   const lock = { busy: false };
   /** The Brand radio button of `value` (sandbox, qualtrics). */
@@ -70,6 +81,14 @@ export async function startApp(makeHost) {
     return;
   }
   const host = makeHost(core);
+  automations = createAutomations({ credentials: () => (state.spec ? { token: state.spec.token, bearer: state.spec.bearer } : null) });
+  const au = automations;
+  // Its own lock: reading the events never holds up (or waits for) a plan or an apply.
+  const auLock = { busy: false };
+  const automationsRefresh = guarded(auLock, au.error, au.refresh);
+  // The Automations tab shows only where the server has hooks (it answers 404 otherwise).
+  au.available().then((on) => views.setAvailable('automations', on), () => {});
+  await loadNames(host.tokenStore);
 
   // A remembered connection, if the user asked for one on this device.
   try {
@@ -116,6 +135,7 @@ export async function startApp(makeHost) {
     for (const flow of [lifecycle, provision, membership]) flow.invalidate();
     state.client?.free();
     state.client = null;
+    state.spec = null;
     show($('notice'), '');
     $('who').textContent = 'Connecting…';
     try {
@@ -141,6 +161,7 @@ export async function startApp(makeHost) {
       // The page's sheet worker plans and applies with a client of its own.
       await host.connect(spec);
       state.client = client;
+      state.spec = spec;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -176,9 +197,59 @@ export async function startApp(makeHost) {
         ? `${result.rows.length} users (${pages}) written to the "${where.sheet}" sheet.`
         : `${result.rows.length} users, ${pages}.`;
       if (result.notice) show($('notice'), result.notice);
+      drawNames();
     } finally {
       host.progress('', { done: true });
     }
+  }
+
+  /**
+   * User type names for provisioning: those named on this device (names.js), then the box's
+   * "Name = UT_…" lines, which are remembered too (a name given once is known from then on).
+   */
+  function provisionUserTypes() {
+    const typed = Object.fromEntries(textarea('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && /^UT_[A-Za-z0-9]+$/.test(p[1])));
+    for (const [name, id] of Object.entries(typed)) {
+      if (nameOf(id) !== name) setName(id, name).catch(() => {});
+    }
+    return { ...namedUserTypes(), ...typed };
+  }
+
+  /**
+   * The names editor under Users: each user type and division of the last listing, with how
+   * many users have it and a box for its name (remembered on this device, names.js).
+   */
+  function drawNames() {
+    const users = state.users;
+    const list = $('names-list');
+    if (!users) return;
+    /** @type {Map<string, number>} */
+    const seen = new Map();
+    const cols = ['User type', 'Division'].map((c) => users.columns.indexOf(c)).filter((i) => i >= 0);
+    for (const row of users.rows) {
+      for (const c of cols) {
+        const v = row[c];
+        if (v && isNamedId(v)) seen.set(v, (seen.get(v) ?? 0) + 1);
+      }
+    }
+    const ids = [...seen.keys()].sort((a, b) => a.localeCompare(b));
+    $('names-empty').hidden = ids.length > 0;
+    list.replaceChildren(...ids.map((id) => {
+      const row = document.createElement('div');
+      row.className = 'name-row';
+      const label = document.createElement('label');
+      label.htmlFor = `name-${id}`;
+      const n = seen.get(id) ?? 0;
+      label.textContent = `${id.startsWith('UT_') ? 'User type' : 'Division'} ${id} (${n} user${n === 1 ? '' : 's'})`;
+      const box = document.createElement('input');
+      box.id = `name-${id}`;
+      box.autocomplete = 'off';
+      box.value = nameOf(id);
+      box.placeholder = id.startsWith('UT_') ? 'e.g. Dashboard Viewer' : 'e.g. EMEA';
+      box.addEventListener('change', () => { setName(id, box.value).catch((err) => show($('error'), messageOf(err))); });
+      row.append(label, box);
+      return row;
+    }));
   }
 
   const getClient = () => state.client;
@@ -190,7 +261,7 @@ export async function startApp(makeHost) {
     host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey,
     options: () => ({
       route: select('pv-route').value,
-      userTypes: Object.fromEntries(textarea('pv-types').value.split('\n').map((l) => l.split('=').map((x) => x.trim())).filter((p) => p.length === 2 && p[0] && p[1])),
+      userTypes: provisionUserTypes(),
       jobSize: 100,
     }),
   });
@@ -301,8 +372,7 @@ export async function startApp(makeHost) {
   on('mp-download-long', $('mp-error'), async () => host.downloadSheet('Membership', 'membership.csv'));
   on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
   on('mp-download-xlsx', $('mp-error'), async () => host.downloadWorkbook(['Membership', 'Membership matrix', 'Roles'], 'membership.xlsx'));
-  const view = new URLSearchParams(location.search).get('view');
-  if (view) document.getElementById(`view-${view}`)?.scrollIntoView();
+  $('au-refresh').addEventListener('click', automationsRefresh);
   document.body.dataset.ready = 'true';
   performance.mark('qualtrics-roster:ready'); // bench/pane-load.mjs: navigation to usable
 }

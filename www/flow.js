@@ -4,7 +4,8 @@
 // offer the undo and audit sheets. Every decision and message comes from the WASM core.
 // Elements are found by `prefix` (`lc-` for lifecycle, `pv-` for provisioning, `mb-` for
 // membership changes).
-import { $, find, show, download } from './ui.js';
+import { $, find, show, download, renderBarChart, messageOf } from './ui.js';
+import { gridOf, tone } from './grid.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -40,6 +41,26 @@ function saveJournal(/** @type {string} */ id, /** @type {unknown[]} */ entries)
 const PHASES = { changes: 'Sending', accounts: 'Accounts', 'checking accounts': 'Accounts (checking lost answers)', 'accounts (retry)': 'Accounts (retry)', directory: 'Directory', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
 
 /**
+ * Qualtrics' rate limit for user updates, about 3,000 requests a minute: the pace an apply is
+ * estimated at before it starts, and while it has not measured its own yet.
+ */
+export const QUALTRICS_RATE_PER_SECOND = 50;
+
+/** A duration in words: "40 s", "3 min", "1 h 5 min". */
+export function duration(/** @type {number} */ seconds) {
+  if (!Number.isFinite(seconds) || seconds < 1.5) return '1 s';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  const min = Math.round(seconds / 60);
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/** The row a problem message names ("Row 294: …", "Row 3 (line 5), Email: …"). */
+const problemRow = (/** @type {string} */ message) => {
+  const m = /^Row (\d+)\b/.exec(message);
+  return m ? Number(m[1]) : null;
+};
+
+/**
  * One flow's view: `kind` sheets, elements named `${prefix}…`, planned through the host with
  * `options()` (the kind's options as the view's fields say).
  * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
@@ -66,12 +87,29 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     el('downloads').hidden = !state.applied;
   }
 
-  /** Lists the first 50 messages; `total` counts them all when only some were sent. */
+  /**
+   * Lists the first 50 messages; `total` counts them all when only some were sent. A message
+   * that names its row is a button that goes to that row (the page's plan table, or the row in
+   * the user's sheet).
+   */
   function listProblems(/** @type {string[]} */ messages, total = messages.length) {
     const list = el('problems');
     list.replaceChildren(...messages.slice(0, 50).map((m) => {
       const li = document.createElement('li');
-      li.textContent = m;
+      const row = problemRow(m);
+      if (row === null) li.textContent = m;
+      else {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'link';
+        b.textContent = m;
+        b.title = `Go to row ${row}`;
+        b.addEventListener('click', () => {
+          if (!state.input) return;
+          host.showRow(prefix, state.input, row).catch((err) => show(error, messageOf(err)));
+        });
+        li.append(b);
+      }
       return li;
     }));
     const shown = Math.min(messages.length, 50);
@@ -94,11 +132,32 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     show(el('note'), '');
     el('summary').textContent = '';
     listProblems([]);
+    el('glance').replaceChildren();
+    el('chart').replaceChildren();
     // The page shows the plan in a table; the pane writes a Plan sheet.
     const table = find(`${prefix}table`, HTMLTableElement);
-    table?.querySelector('thead')?.replaceChildren();
-    table?.querySelector('tbody')?.replaceChildren();
+    if (table) gridOf(table).clear();
     refreshButtons();
+  }
+
+  /**
+   * The plan at a glance: a chip per kind of change with its count, the problems, and the time
+   * Apply should take at Qualtrics' rate limit.
+   */
+  function glance(/** @type {Plan} */ plan) {
+    const problems = plan.problemCount ?? plan.problems.length;
+    /** @type {[string, string, string][]} */
+    const chips = plan.counts.map(([label, n]) => [tone(label), label, n.toLocaleString('en-US')]);
+    if (problems) chips.push(['bad', problems === 1 ? 'problem' : 'problems', problems.toLocaleString('en-US')]);
+    if (plan.changes) chips.push(['time', 'to apply', `about ${duration(plan.changes / QUALTRICS_RATE_PER_SECOND)}`]);
+    el('glance').replaceChildren(...chips.map(([t, label, n]) => {
+      const li = document.createElement('li');
+      li.className = `chip tone-${t}`;
+      const b = document.createElement('b');
+      b.textContent = n;
+      li.append(b, ` ${label}`);
+      return li;
+    }));
   }
 
   async function plan() {
@@ -129,6 +188,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const rowCount = input.rowCount ?? input.rows?.length ?? 0;
     const how = input.description ? ` (${input.description})` : '';
     el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.`;
+    glance(plan);
     const notes = input.notes ?? [];
     listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
     if (journal.length) {
@@ -143,14 +203,19 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const journal = loadJournal(state.id);
     state.applying = true;
     refreshButtons();
-    host.progress(prefix, { value: 0, max: state.plan?.changes, text: 'Sending…' });
+    el('chart').replaceChildren();
+    const changes = state.plan?.changes ?? 0;
+    host.progress(prefix, { value: 0, max: changes, text: `Sending… about ${duration(changes / QUALTRICS_RATE_PER_SECOND)} at Qualtrics' rate limit` });
     try {
       await run.apply(host.callback((p) => {
         const finished = p.total - p.remaining;
+        // The time left at the pace measured so far, else at Qualtrics' limit (~3,000 a minute).
+        const rate = p.ratePerSecond > 0 ? p.ratePerSecond : QUALTRICS_RATE_PER_SECOND;
+        const left = p.remaining > 0 ? ` · about ${duration(p.remaining / rate)} left` : '';
         host.progress(prefix, {
           value: finished,
           max: p.total,
-          text: `${PHASES[p.phase] ?? p.phase}: ${finished} of ${p.total}, ${p.done} done, ${p.failed} failed, ${p.skipped} skipped · ${p.ratePerSecond.toFixed(1)} requests/s`,
+          text: `${PHASES[p.phase] ?? p.phase}: ${finished} of ${p.total}, ${p.done} done, ${p.failed} failed, ${p.skipped} skipped · ${p.ratePerSecond.toFixed(1)} requests/s${left}`,
         });
         if (p.journal.length) {
           journal.push(...p.journal);
@@ -178,6 +243,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const where = result.movedTo
       ? ` Written to the "${result.movedTo}" sheet, not beside your rows: ${result.reason ?? 'they could not be written there'}.`
       : result.where ? ` Written beside your rows in "${result.where}".` : '';
+    renderBarChart(el('chart'), ['done', 'unchanged', 'failed', 'skipped'].map((s) => ({ name: s, kind: s, members: n(s) })), 'Outcomes per row');
     el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.${where}`;
     if (result.notWritten.length) {
       // Nothing is lost: every outcome also goes to an Outcomes sheet.

@@ -5,6 +5,16 @@
 // No DOM here, so Node can import it (tests check the ids the app and the tests use).
 
 /** @typedef {'page' | 'pane'} Variant */
+/** @typedef {'users' | 'lifecycle' | 'provision' | 'membership' | 'automations'} ViewName */
+
+/**
+ * The views, in tab order: each is a `<section id="view-…" role="tabpanel">` opened by its tab
+ * (`#tab-…`) and by the URL's fragment (`#users`, `#lifecycle`…), so a refresh or a link (and in
+ * Excel a ribbon button: manifest.xml) returns to it. Automations shows only where the server
+ * has hooks (app.js asks it).
+ * @type {ViewName[]}
+ */
+export const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'automations'];
 
 /**
  * What one variant shows. `files`: the flows read a chosen file or pasted rows, and show their
@@ -12,8 +22,10 @@
  * @typedef {object} VariantText
  * @property {string} title The header's name.
  * @property {boolean} files
- * @property {'top' | 'users'} messages Where `#error` (and `#notice`) sit: above every section
- *   (the pane, so a missing Office.js shows first), or in the Users section (the page).
+ * @property {'top' | 'connect'} messages Where `#error` (and `#notice`) sit: above every section
+ *   (the pane, so a missing Office.js shows first), or under the Connect card (the page). Both
+ *   are outside the views, so a message shows whichever view is open.
+ * @property {Record<ViewName, string>} tabs The tab bar's labels (the pane's match its ribbon buttons).
  * @property {string} sandboxNote
  * @property {string} tokenPlaceholder
  * @property {string} tokenHint
@@ -36,7 +48,8 @@ export const VARIANTS = {
   page: {
     title: 'qualtrics-roster',
     files: true,
-    messages: 'users',
+    messages: 'connect',
+    tabs: { users: 'Users', lifecycle: 'Disable · enable · expire', provision: 'Create users', membership: 'Groups and roles', automations: 'Automations' },
     sandboxNote: '(practice data, nothing real)',
     tokenPlaceholder: 'Account Settings › Qualtrics IDs',
     tokenHint: 'Both are under <em>Account Settings › Qualtrics IDs</em>. The token stays in this page\'s memory and goes only to your datacenter through this server\'s relay. "Remember" keeps it in this browser\'s storage, <strong>not encrypted</strong>: use it only on your own device.',
@@ -55,6 +68,7 @@ export const VARIANTS = {
     title: 'Qualtrics Roster',
     files: false,
     messages: 'top',
+    tabs: { users: 'Users', lifecycle: 'Lifecycle', provision: 'Provision', membership: 'Groups', automations: 'Automations' },
     sandboxNote: '(practice)',
     tokenPlaceholder: '',
     tokenHint: 'From Account Settings › Qualtrics IDs. The token is never written into the workbook. "Remember" keeps it in Office\'s storage on this device, <strong>not encrypted</strong>.',
@@ -70,6 +84,9 @@ export const VARIANTS = {
     audit: 'Audit sheet',
   },
 };
+
+/** A view's tabpanel attributes: hidden until app.js opens it from the URL's fragment. */
+const panel = (/** @type {ViewName} */ name) => ` data-view="${name}" tabindex="-1" hidden`;
 
 /** `html` when `on`, else nothing. */
 const when = (/** @type {unknown} */ on, /** @type {string} */ html) => (on ? html : '');
@@ -106,12 +123,18 @@ const flowActions = (/** @type {string} */ p, extra = '') => `
 const hiddenRows = (/** @type {string} */ p, /** @type {VariantText} */ v) => when(!v.files, `
         <label class="check"><input id="${p}include-hidden" type="checkbox"> Include rows hidden by a filter</label>`);
 
-/** What a flow says: its note, error, summary and problem list. */
+/**
+ * What a flow says: its note, error, summary, the plan at a glance (a bar of counts per change
+ * and problems), the problem list (each item jumps to its row) and, after Apply, a chart of
+ * the outcomes.
+ */
 const flowStatus = (/** @type {string} */ p) => `
       <p id="${p}note" class="notice" role="status" hidden></p>
       <p id="${p}error" class="error" role="alert" hidden></p>
       <p id="${p}summary" class="muted" data-testid="${p}summary"></p>
-      <ul id="${p}problems" class="problems"></ul>`;
+      <ul id="${p}glance" class="glance" aria-label="The plan at a glance" data-testid="${p}glance"></ul>
+      <ul id="${p}problems" class="problems" aria-label="Problems"></ul>
+      <div id="${p}chart" class="chart" data-testid="${p}chart"></div>`;
 
 /** `[id, label]` buttons in a hidden row of downloads. */
 const downloads = (/** @type {string} */ id, /** @type {[string, string | false][]} */ buttons) => `
@@ -129,9 +152,13 @@ function runDownloads(/** @type {string} */ p, /** @type {VariantText} */ v, { b
   ]);
 }
 
-const table = (/** @type {string} */ id, testid = false) => `
-      <div class="table-wrap">
-        <table id="${id}"${testid ? ` data-testid="${id}"` : ''}><thead></thead><tbody></tbody></table>
+/**
+ * A table the page fills (host/browser.js through grid.js, which adds its search, sort and
+ * filters): `label` names it for screen readers and its scrolling region.
+ */
+const table = (/** @type {string} */ id, /** @type {string} */ label, testid = false) => `
+      <div class="table-wrap" id="${id}-wrap" tabindex="0" role="region" aria-label="${label}" hidden>
+        <table id="${id}" aria-label="${label}"${testid ? ` data-testid="${id}"` : ''}><thead></thead><tbody></tbody></table>
       </div>`;
 
 const messages = `
@@ -163,21 +190,27 @@ function connect(/** @type {VariantText} */ v) {
 
 function users(/** @type {VariantText} */ v) {
   return `
-    <section id="view-users" class="card" aria-labelledby="users-title">
+    <section id="view-users" class="card view" role="tabpanel" aria-labelledby="users-title"${panel('users')}>
       <h2 id="users-title">Users</h2>
       ${hint(v.usersHint)}
       <div class="actions">
         <button id="list-users" type="button" disabled>List users</button>${when(v.files, `
         <button id="download-csv" type="button" disabled>Download CSV</button>
         <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
-      </div>${progress('')}${when(v.messages === 'users', messages)}
-      <p id="summary" class="muted"></p>${when(v.files, table('users-table', true))}
+      </div>${progress('')}
+      <p id="summary" class="muted"></p>${when(v.files, table('users-table', 'Users', true))}
+      <details id="names" class="names">
+        <summary>Names for user types and divisions</summary>
+        <p class="hint">Qualtrics lists no names for user types, and the users list gives divisions by id: give each the name your brand knows it by, once. Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>
+        <p id="names-empty" class="hint">List users first: their user types and divisions are offered here.</p>
+        <div id="names-list" class="names-list"></div>
+      </details>
     </section>`;
 }
 
 function lifecycle(/** @type {VariantText} */ v) {
   return `
-    <section id="view-lifecycle" class="card" aria-labelledby="lc-title">
+    <section id="view-lifecycle" class="card view" role="tabpanel" aria-labelledby="lc-title"${panel('lifecycle')}>
       <h2 id="lc-title">${v.lifecycleTitle}</h2>
       ${hint(v.lifecycleHint)}
       <div class="fields wide">${when(v.files, source('lc-', { placeholder: 'User ID,Action&#10;UR_…,disable' }))}
@@ -187,13 +220,13 @@ function lifecycle(/** @type {VariantText} */ v) {
           <option value="enable">re-enable them</option>
           <option value="">mark them invalid</option>
         </select>${hiddenRows('lc-', v)}
-      </div>${flowActions('lc-')}${progress('lc-')}${flowStatus('lc-')}${runDownloads('lc-', v, { before: true })}${when(v.files, table('lc-table'))}
+      </div>${flowActions('lc-')}${progress('lc-')}${flowStatus('lc-')}${runDownloads('lc-', v, { before: true })}${when(v.files, table('lc-table', 'Lifecycle plan and outcomes'))}
     </section>`;
 }
 
 function provision(/** @type {VariantText} */ v) {
   return `
-    <section id="view-provision" class="card" aria-labelledby="pv-title">
+    <section id="view-provision" class="card view" role="tabpanel" aria-labelledby="pv-title"${panel('provision')}>
       <h2 id="pv-title">${v.provisionTitle}</h2>
       ${hint(v.provisionHint)}${when(v.files, `
       <div class="fields wide">${source('pv-', { placeholder: 'Username,First name,Last name,Email,User type,Password,Role' })}
@@ -207,13 +240,13 @@ function provision(/** @type {VariantText} */ v) {
         <label for="pv-types">User type names (optional, one per line: Name = UT_…)</label>
         <textarea id="pv-types" rows="2" spellcheck="false" placeholder="Researcher = UT_…"></textarea>${hiddenRows('pv-', v)}
       </div>${flowActions('pv-', `
-        <button id="pv-template" type="button">Template</button>`)}${progress('pv-')}${flowStatus('pv-')}${runDownloads('pv-', v)}${when(v.files, table('pv-table'))}
+        <button id="pv-template" type="button">Template</button>`)}${progress('pv-')}${flowStatus('pv-')}${runDownloads('pv-', v)}${when(v.files, table('pv-table', 'Provisioning plan and outcomes'))}
     </section>`;
 }
 
 function membership(/** @type {VariantText} */ v) {
   return `
-    <section id="view-membership" class="card" aria-labelledby="mp-title">
+    <section id="view-membership" class="card view" role="tabpanel" aria-labelledby="mp-title"${panel('membership')}>
       <h2 id="mp-title">Groups and roles</h2>
       ${hint(v.membershipHint)}
       <div class="fields wide">${when(v.files, source('rl-', { label: 'Roles sheet (CSV)', accept: '.csv,text/csv,text/plain', pasteLabel: '…or paste it, header first', rows: 3, placeholder: 'Role,Attribute,Operator,Value&#10;Seattle Team,Hotel,In,Seattle' }))}
@@ -232,18 +265,38 @@ function membership(/** @type {VariantText} */ v) {
     ['mp-download-long', 'Membership CSV'],
     ['mp-download-matrix', 'Matrix CSV'],
     ['mp-download-xlsx', 'Membership, matrix and roles (.xlsx)'],
-  ]) + table('mp-long-table', true) + table('mp-matrix-table', true))}
+  ]) + table('mp-long-table', 'Membership', true) + table('mp-matrix-table', 'Membership matrix', true))}
       <h3>Ask for changes</h3>
       ${hint(v.changesHint)}${when(v.files, `
       <div class="fields wide">${source('mb-', { placeholder: 'User,Group or role,Member&#10;ada@example.org,Front Desk,yes' })}
       </div>`)}${when(!v.files, `
       <div class="fields wide">${hiddenRows('mb-', v)}
       </div>`)}${flowActions('mb-', `
-        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', true))}
+        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', 'Membership changes plan and outcomes', true))}
     </section>`;
 }
 
-/** The header and every section, as the variant shows them. */
+function automations() {
+  return `
+    <section id="view-automations" class="card view" role="tabpanel" aria-labelledby="au-title"${panel('automations')}>
+      <h2 id="au-title">Automations</h2>
+      <p class="hint">Events the server received from your CRM or HR system's hooks, newest first. A failed event with a next attempt will be retried on its own; one without is parked until you press Retry.</p>
+      <div class="actions">
+        <button id="au-refresh" type="button">Refresh</button>
+      </div>
+      <p id="au-error" class="error" role="alert" hidden></p>
+      <div class="grid-tools">
+        <label class="tool"><span>Search</span><input id="au-search" type="search" autocomplete="off" spellcheck="false" placeholder="user, hook, reason…"></label>
+        <label class="tool"><span>Status</span><select id="au-status"><option value="">All</option></select></label>
+        <span id="au-count" class="muted count" role="status"></span>
+      </div>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="Automation events">
+        <table id="au-table" aria-label="Automation events" data-testid="au-table"><thead></thead><tbody></tbody></table>
+      </div>
+    </section>`;
+}
+
+/** The header, the tab bar, the Connect card and every view, as the variant shows them. */
 export function shellHtml(/** @type {Variant} */ variant) {
   const v = VARIANTS[variant];
   return `
@@ -251,7 +304,10 @@ export function shellHtml(/** @type {Variant} */ variant) {
     <h1>${v.title}</h1>
     <span id="who" class="muted" data-testid="who">Not connected</span>
   </header>
-  <main>${when(v.messages === 'top', messages)}${[connect, users, lifecycle, provision, membership].map((section) => section(v)).join('')}
+  <main>${when(v.messages === 'top', messages)}${connect(v)}${when(v.messages === 'connect', messages)}
+    <nav class="tabs" role="tablist" aria-label="Tasks">${VIEWS.map((name) => `
+      <button id="tab-${name}" type="button" role="tab" aria-controls="view-${name}" aria-selected="false" tabindex="-1"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
+    </nav>${[users, lifecycle, provision, membership, automations].map((section) => section(v)).join('')}
   </main>
 `;
 }

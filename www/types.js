@@ -92,6 +92,7 @@
  * @property {string} url
  * @property {string} [datacenter]
  * @property {string} token
+ * @property {boolean} [bearer] An OAuth access token (sent as `Authorization: Bearer`), not an API token.
  */
 
 export {};

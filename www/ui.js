@@ -153,13 +153,14 @@ export function showProgress(prefix, { value, max, text, done = false } = {}) {
 }
 
 /**
- * Draws members per group and role as a horizontal bar chart (SVG) in `el`: `counts` is
- * `[{name, kind: "group" | "role", members, unreadable}]`. Roles without a rule show a grey
- * bar and "?" (their membership cannot be read).
+ * Draws counts as a horizontal bar chart (SVG) in `el`: members per group and role, `counts`
+ * `[{name, kind: "group" | "role", members, unreadable}]` (roles without a rule show a grey bar
+ * and "?": their membership cannot be read), or outcomes per row (`kind` the outcome: done,
+ * failed…, coloured as such). `label` names the chart for screen readers.
  * @param {HTMLElement} el
- * @param {{ name: string, kind: 'group' | 'role', members: number, unreadable?: boolean }[]} counts
+ * @param {{ name: string, kind: string, members: number, unreadable?: boolean }[]} counts
  */
-export function renderBarChart(el, counts) {
+export function renderBarChart(el, counts, label = 'Members per group and role') {
   el.replaceChildren();
   if (!counts?.length) return;
   const ns = 'http://www.w3.org/2000/svg';
@@ -170,7 +171,7 @@ export function renderBarChart(el, counts) {
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${labelW + barW + 40} ${counts.length * rowH + 4}`);
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'Members per group and role');
+  svg.setAttribute('aria-label', `${label}: ${counts.map((c) => `${c.name} ${c.unreadable ? 'unknown' : c.members}`).join(', ')}`);
   /** @type {(tag: string, attrs: Record<string, string | number>, text?: string) => SVGElement} */
   const add = (tag, attrs, text) => {
     const e = /** @type {SVGElement} */ (document.createElementNS(ns, tag));
@@ -181,8 +182,8 @@ export function renderBarChart(el, counts) {
   };
   counts.forEach((c, i) => {
     const y = i * rowH + 2;
-    const label = `${c.name}${c.kind === 'role' ? ' (role)' : ''}`;
-    add('text', { x: labelW - 6, y: y + 12, 'text-anchor': 'end' }, label.length > 28 ? `${label.slice(0, 27)}…` : label);
+    const name = `${c.name}${c.kind === 'role' ? ' (role)' : ''}`;
+    add('text', { x: labelW - 6, y: y + 12, 'text-anchor': 'end' }, name.length > 28 ? `${name.slice(0, 27)}…` : name);
     const w = c.unreadable ? 4 : Math.max(1, (c.members / max) * barW);
     const bar = add('rect', { x: labelW, y, width: w, height: rowH - 4, class: c.unreadable ? 'bar-unreadable' : `bar-${c.kind}` });
     bar.dataset.name = c.name;

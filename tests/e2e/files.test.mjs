@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, sandboxUsers, connectViaRelay, ROOT } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, ROOT } from './harness.mjs';
 import { initSync, readWorkbook, writeWorkbook } from '../../www/pkg/qualtrics_roster_xlsx.js';
 
 initSync({ module: readFileSync(path.join(ROOT, 'www/pkg/qualtrics_roster_xlsx_bg.wasm')) });
@@ -32,7 +32,7 @@ async function planFile(page, file) {
 test('each file of the bad-file corpus gets its exact message in the page, and a million rows are refused', async () => {
   const server = await startServer();
   try {
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const expected = JSON.parse(readFileSync(path.join(CORPUS, 'expected.json'), 'utf8'));
     const files = readdirSync(CORPUS).filter((f) => f !== 'expected.json');
@@ -81,7 +81,7 @@ test('an .xlsx in, outcomes and plan as .xlsx out: ids stay text, dates stay dat
       ],
     };
     const bytes = writeWorkbook([{ name: 'Leavers', table: input }], Date.now());
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const planned = await planFile(page, { name: 'leavers.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: Buffer.from(bytes) });
     assert.equal(planned.error, null);
@@ -114,7 +114,7 @@ test('a 20,000-row file is planned in the worker: the page shows the first 1,000
     const lines = ['Username,Action'];
     for (const u of active) lines.push(`${u.username},disable`);
     for (let i = lines.length; i <= 20_000; i++) lines.push(`nobody${i}@nowhere.example,disable`);
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const planned = await planFile(page, { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
     assert.match(planned.summary, /^20000 rows from big\.csv \(comma-separated, header on line 1\): 5 disable · 19995 not found\.$/);
@@ -136,7 +136,7 @@ test('the users list and the membership pull download as workbooks (Users; Membe
   const server = await startServer();
   try {
     const users = await sandboxUsers(server);
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#users');
     await connectViaRelay(page, server);
     await page.click('#list-users');
     await page.waitForFunction(() => !document.getElementById('download-xlsx').disabled);
@@ -148,6 +148,7 @@ test('the users list and the membership pull download as workbooks (Users; Membe
     assert.deepEqual(listed.columns, shownHeader);
     assert.ok(listed.rows.some((r) => r.includes(users[0].id)), 'user ids stay text');
 
+    await openView(page, 'membership');
     await page.click('#rl-sandbox');
     await page.click('#mp-pull');
     await page.waitForFunction(() => !document.getElementById('mp-downloads').hidden);
@@ -167,7 +168,7 @@ test('the users list and the membership pull download as workbooks (Users; Membe
 test('pasted text reaches the core exactly: ASCII, accents late or first, emoji, a lone surrogate', async () => {
   const server = await startServer(['--no-sandbox']);
   try {
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     const cases = [
       ['Name,Note', ['plain', 'ascii']],
       ['Name,Note', ['Müller', 'late accent after ascii']],

@@ -56,6 +56,15 @@ export async function openPage(browser, url, viewport = { width: 1000, height: 8
   return page;
 }
 
+/**
+ * Opens a view (users, lifecycle, provision, membership, automations) by its tab, as a user
+ * would, and waits until it shows.
+ */
+export async function openView(page, name) {
+  await page.click(`#tab-${name}`);
+  await page.waitForSelector(`#view-${name}:not([hidden])`);
+}
+
 /** Every user of the sandbox, read straight from its API. */
 export async function sandboxUsers(server) {
   const users = [];

@@ -41,7 +41,7 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     assert.equal(lines.length, 301);
     const activeCount = users.filter((u) => u.accountStatus === 'active').length;
 
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     await page.setInputFiles('#lc-file', { name: 'leavers.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\r\n')) });
     await page.click('#lc-plan');
@@ -110,7 +110,7 @@ test('cancel stops sending, and planning again resumes without repeating finishe
   try {
     const users = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 200);
     const text = ['User ID,Action', ...users.map((u) => `${u.id},disable`)].join('\n');
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     await page.fill('#lc-paste', text);
     await page.click('#lc-plan');
@@ -146,7 +146,7 @@ test('cancel stops sending, and planning again resumes without repeating finishe
 test('a file with no id column, an empty file and bad rows each get a clear message', async () => {
   const server = await startServer(['--relay-upstream', 'sandbox']);
   try {
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const planWith = async (text) => {
       await page.fill('#lc-paste', text);
@@ -176,7 +176,7 @@ test('a plan is forgotten as soon as its input changes: another file, edited row
   const server = await startServer(['--relay-upstream', 'sandbox']);
   try {
     const users = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 3);
-    const page = await openPage(browser, server.url + '/');
+    const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const planned = async () => {
       await page.click('#lc-plan');

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from './harness.mjs';
-import { manifestFor } from '../../scripts/manifest.mjs';
-import { shellHtml } from '../../www/sections.js';
+import { manifestFor, paneUrls } from '../../scripts/manifest.mjs';
+import { shellHtml, VIEWS } from '../../www/sections.js';
 
 const manifestPath = path.join(ROOT, 'manifest.xml');
 const manifest = readFileSync(manifestPath, 'utf8');
@@ -73,7 +73,7 @@ test('every URL is https on the add-in\'s origin, and names a file that exists',
   assert.match(readFileSync(path.join(ROOT, 'www/taskpane.html'), 'utf8'), /<body[^>]* data-shell="pane"/);
 });
 
-test('every ribbon button shows the one pane at the one URL, so pressing another button never reloads it', () => {
+test('every ribbon button shows the one pane at one document, at its own view\'s fragment, so pressing another button never reloads it', () => {
   const actions = [...manifest.matchAll(/<Action xsi:type="ShowTaskpane">([\s\S]*?)<\/Action>/g)].map((m) => ({
     pane: m[1].match(/<TaskpaneId>([^<]+)<\/TaskpaneId>/)?.[1],
     url: resources(manifest).Urls.get(m[1].match(/<SourceLocation resid="([^"]+)"\/>/)?.[1]),
@@ -81,14 +81,30 @@ test('every ribbon button shows the one pane at the one URL, so pressing another
   const buttons = [...manifest.matchAll(/<Control xsi:type="Button"/g)].length;
   assert.equal(actions.length, buttons, 'every button opens the task pane');
   assert.ok(buttons >= 3);
-  // A different SourceLocation for the same TaskpaneId makes Office navigate the open pane to
-  // it: the page reloads and a running Apply, the connection and the plan are lost.
+  assert.deepEqual(actions.map((a) => a.url), paneUrls(manifest));
+  // One TaskpaneId, and URLs that differ only by their fragment: another button is a
+  // same-document navigation of the open pane (a hashchange, no reload), so a running Apply,
+  // the connection and the plan survive. A different document (or ?query) would reload it.
+  // (That Office's own button navigation behaves as browsers do is unverified here: the
+  // no-reload behaviour is tested in headless Chromium, tests/e2e/views.test.mjs.)
   assert.deepEqual(new Set(actions.map((a) => a.pane)), new Set(['Roster.Pane']));
-  assert.deepEqual(new Set(actions.map((a) => a.url)), new Set([manifest.match(/<SourceLocation DefaultValue="([^"]+)"\/>/)[1]]));
+  const pane = manifest.match(/<SourceLocation DefaultValue="([^"]+)"\/>/)[1];
+  assert.ok(!pane.includes('#'), 'the default pane URL has no fragment');
+  for (const a of actions) {
+    const url = new URL(a.url);
+    assert.equal(url.href.replace(/#.*$/, ''), pane, `${a.url} is the pane's document`);
+    assert.equal(url.search, '', 'no button-specific query');
+  }
   assert.ok(!manifest.includes('?view='), 'no button-specific page');
-  // That one page holds the view of every button.
-  const pane = shellHtml('pane');
-  for (const v of ['users', 'lifecycle', 'provision']) assert.ok(pane.includes(`id="view-${v}"`), `the pane has no view "${v}"`);
+  // Each fragment names a view of the pane, one per button, in the ribbon's order.
+  const fragments = actions.map((a) => new URL(a.url).hash.slice(1));
+  assert.deepEqual(fragments, ['users', 'lifecycle', 'provision']);
+  const html = shellHtml('pane');
+  for (const v of fragments) {
+    assert.ok(VIEWS.includes(v), `"${v}" is not a view`);
+    assert.ok(html.includes(`id="view-${v}"`), `the pane has no view "${v}"`);
+    assert.ok(html.includes(`id="tab-${v}"`), `the pane has no tab for "${v}"`);
+  }
 });
 
 test('the production manifest moves every URL to the organisation\'s host', () => {
@@ -96,6 +112,7 @@ test('the production manifest moves every URL to the organisation\'s host', () =
   assert.ok(!prod.includes('localhost'));
   assert.match(prod, /<AppDomain>https:\/\/roster\.example\.org<\/AppDomain>/);
   assert.match(prod, /<SourceLocation DefaultValue="https:\/\/roster\.example\.org\/tools\/taskpane\.html"\/>/);
+  assert.deepEqual(paneUrls(prod), ['users', 'lifecycle', 'provision'].map((v) => `https://roster.example.org/tools/taskpane.html#${v}`));
   assert.deepEqual(resids(prod), resids(manifest));
   assert.throws(() => manifestFor('http://roster.example.org'), /https only/);
   assert.throws(() => manifestFor('roster.example.org'), /is not a URL/);

@@ -44,7 +44,7 @@ async function pull(page, filter = '') {
 }
 
 test('pull membership agrees with the sandbox, filters to a team, and 40 desired changes apply exactly', async () => {
-  const page = await openPage(browser, `${server.url}/`);
+  const page = await openPage(browser, `${server.url}/#membership`);
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await page.click('#rl-sandbox');
@@ -122,7 +122,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
 });
 
 test('bad desired rows and an unknown operator in the Roles sheet each get a message on their row', async () => {
-  const page = await openPage(browser, `${server.url}/`);
+  const page = await openPage(browser, `${server.url}/#membership`);
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await page.fill('#rl-paste', 'Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle\nOdd Role,Hotel,Contains any,Seattle\nExecutive Viewers,,,');

@@ -35,7 +35,7 @@ async function planFile(page, name, rows) {
 
 test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are created with their attributes, and a second run plans nothing', async () => {
   const { rows, valid, invalidRows } = provisionSheet(await standardUserType(server), 'pg');
-  const page = await openPage(browser, server.url + '/');
+  const page = await openPage(browser, server.url + '/#provision');
   await connect(page);
   assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv (comma-separated, header on line 1): 188 create user · 188 set attributes · 12 invalid.');
   const problems = await page.locator('#pv-problems li').allTextContents();
@@ -85,7 +85,7 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
 
 test('a blank attribute cell keeps the value and <clear> removes it', async () => {
   const type = await standardUserType(server);
-  const page = await openPage(browser, server.url + '/');
+  const page = await openPage(browser, server.url + '/#provision');
   await connect(page);
   const first = [
     ['Username', 'First name', 'Last name', 'Email', 'User type', 'Password', 'Role', 'Hotel'],

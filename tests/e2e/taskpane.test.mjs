@@ -4,7 +4,7 @@
 // and writes the outcome columns beside the rows. The token never reaches the workbook.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './harness.mjs';
+import { startServer, launchBrowser, openView } from './harness.mjs';
 import { OFFICE_JS, officeDouble } from './office-double.mjs';
 
 let server;
@@ -18,7 +18,7 @@ after(async () => {
   server?.stop();
 });
 
-async function openPane(setup) {
+async function openPane(setup, view = 'lifecycle') {
   const context = await browser.newContext({ viewport: { width: 320, height: 900 } });
   const page = await context.newPage();
   page.problems = [];
@@ -26,7 +26,7 @@ async function openPane(setup) {
   const script = officeDouble();
   await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: script }));
   await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
-  await page.goto(`${server.url}/taskpane.html?view=lifecycle`);
+  await page.goto(`${server.url}/taskpane.html#${view}`);
   await page.waitForSelector('body[data-ready=true]');
   return page;
 }
@@ -62,6 +62,7 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 
   // Users -> a "Users" sheet holding an Excel table.
+  await openView(page, 'users');
   await page.click('#list-users');
   await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent));
   const usersSheet = await page.evaluate(() => window.__workbook.values('Users'));
@@ -70,6 +71,7 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.deepEqual(await page.evaluate(() => window.__workbook.tables.map((t) => t.name)), ['LeaversTable', 'RosterUsers']);
 
   // The lifecycle flow on the selected table: plan -> Plan sheet, apply -> outcome columns.
+  await openView(page, 'lifecycle');
   await page.evaluate(() => window.__workbook.select('Leavers', 'B5'));
   await page.click('#lc-plan');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
@@ -156,7 +158,7 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
     sheets: [{ name: 'New staff', rows }],
     tables: [{ sheet: 'New staff', address: `A1:J${rows.length}`, name: 'NewStaff' }],
     select: { sheet: 'New staff', address: 'C10' },
-  });
+  }, 'provision');
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await page.click('#pv-plan');
@@ -194,7 +196,7 @@ test('the task pane reads the Roles sheet, writes the Membership sheets and char
       { name: 'Asks', rows: desired },
     ],
     select: { sheet: 'Asks', address: 'A2' },
-  });
+  }, 'membership');
   await page.check('input[name=mode][value=qualtrics]');
   await page.fill('#datacenter', 'iad1');
   await page.fill('#token', server.adminToken);

@@ -3,7 +3,8 @@
 // sheets the page has no place for, CSV downloads. The Excel host (host/excel.js) implements
 // the same Host (host/host.js) over a workbook.
 import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
-import { $, find, renderTable, download, showProgress } from '../ui.js';
+import { $, find, download, showProgress } from '../ui.js';
+import { gridOf } from '../grid.js';
 
 /** @typedef {import('./host.js').Host} Host */
 /** @typedef {import('../types.js').Table} Table */
@@ -119,9 +120,10 @@ export function createBrowserHost({ worker }) {
         download(`${fileName(name)}.csv`, tableToCsv(table));
         return { sheet: null };
       }
-      renderTable($(id, HTMLTableElement), table, {
+      // Searchable, sortable and filtered (grid.js); big tables draw only the rows in view.
+      gridOf($(id, HTMLTableElement)).set(table, {
         rowKey: (i) => table.rowNumbers?.[i],
-        rowClass: (i) => (failedRows?.has(table.rowNumbers?.[i] ?? -1) ? 'row-failed' : ''),
+        failed: (i) => failedRows?.has(table.rowNumbers?.[i] ?? -1) ?? false,
       });
       shown.set(name, table);
       return { sheet: null };
@@ -134,6 +136,12 @@ export function createBrowserHost({ worker }) {
     async writeColumns(input, columns, byRow, { failed, table, prefix }) {
       await host.writeSheet('Outcomes', table, { failedRows: failed, prefix });
       return { where: null, notWritten: [] };
+    },
+
+    /** Scrolls the flow's table to a row and focuses it (a problem's "go to row"). */
+    async showRow(prefix, input, row) {
+      const table = find(`${prefix}table`, HTMLTableElement);
+      if (!table || !gridOf(table).jumpTo(row)) throw new Error(`Row ${row} is not in the table shown.`);
     },
 
     /** The audit log as a JSON Lines download. */

@@ -811,6 +811,16 @@ export function createExcelHost({ safeText, progress }) {
     },
     /** Outcome columns beside the rows, or a new Outcomes sheet (see writeColumns). */
     writeColumns: (input, columns, byRow, { failed, table }) => writeColumns(/** @type {SheetInput} */ (input), columns, byRow, { failed, table, safeText }),
+    /** Selects the row `row` of the user's sheet the flow planned (a problem's "go to row"). */
+    async showRow(prefix, input, row) {
+      const sheetName = /** @type {SheetInput} */ (input).sheetName;
+      await Excel.run(async (context) => {
+        const sheet = context.workbook.worksheets.getItem(sheetName);
+        sheet.activate();
+        sheet.getRange(`${row}:${row}`).select();
+        await context.sync();
+      });
+    },
     /** The run's audit log as an Audit sheet. */
     async saveAudit(run) {
       await host.writeSheet('Audit', await run.auditTable());

@@ -98,6 +98,9 @@
  *   resolves to where (a sheet name, or null: the page shows them in the flow's table), the row
  *   numbers that could not be written, and `movedTo` and `reason` when they went to a new sheet
  *   instead of beside the rows.
+ * - `showRow(prefix, input, row)`: shows the user row `row` (its number in the sheet) of the
+ *   table the flow `prefix` planned: the page scrolls its plan table to it and focuses it; Excel
+ *   selects that row of the user's sheet.
  * - `saveAudit(run)`: the run's audit log (the page: a JSON Lines download; Excel: an Audit sheet).
  * - `downloadSheet(name, filename)`: a sheet written before, as a CSV download.
  * - `downloadWorkbook(names, filename)`: sheets written before (and the Roles sheet), as one .xlsx download.
@@ -115,6 +118,7 @@
  *   setRoles(table: Table): Promise<unknown>,
  *   writeSheet(name: string, table: Table, options?: WriteSheetOptions): Promise<{ sheet: string | null }>,
  *   writeColumns(input: TableInput, columns: string[], byRow: Map<number, string[]>, options: WriteColumnsOptions): Promise<WrittenColumns>,
+ *   showRow(prefix: string, input: TableInput, row: number): Promise<void>,
  *   saveAudit(run: FlowRun): Promise<void>,
  *   downloadSheet(name: string, filename: string): Promise<void>,
  *   downloadWorkbook(names: string[], filename: string): Promise<void>,

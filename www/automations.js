@@ -1,0 +1,147 @@
+// The Automations view: events the server's hooks received (a CRM or HR system creating or
+// disabling a user), their status and the reason of failures, with Retry on failed ones.
+// The server's contract, relative to the page, with the page's Qualtrics token (X-API-TOKEN, or
+// Authorization: Bearer for an OAuth token):
+//   GET  hooks/v1/events?limit=100  -> {events: [{id, hook, senderId, receivedAt, status, user,
+//        action, outcome: {status, message} | null, attempts, reason, nextAttemptAt}]}
+//        404: the server has no hooks (the tab is hidden); 401: the token is not accepted.
+//   POST hooks/v1/events/{id}/retry -> 202, the failed event is queued again.
+import { $, show, messageOf } from './ui.js';
+import { tone } from './grid.js';
+
+/**
+ * @typedef {object} HookEvent
+ * @property {string} id
+ * @property {string} hook
+ * @property {string} [senderId]
+ * @property {string} receivedAt
+ * @property {'received' | 'planned' | 'done' | 'failed'} status
+ * @property {string} [user]
+ * @property {string} [action]
+ * @property {{ status: string, message: string } | null} [outcome]
+ * @property {number} [attempts]
+ * @property {string | null} [reason]
+ * @property {string | null} [nextAttemptAt]
+ */
+
+/** @typedef {{ token: string, bearer?: boolean }} Credentials */
+
+const EVENTS = 'hooks/v1/events?limit=100';
+
+/**
+ * The headers that carry the page's Qualtrics token to the server.
+ * @returns {Record<string, string>}
+ */
+export function authHeaders(/** @type {Credentials} */ c) {
+  return c.bearer ? { Authorization: `Bearer ${c.token}` } : { 'X-API-TOKEN': c.token };
+}
+
+/** A time as the user's locale writes it, or the text as it came. */
+const when = (/** @type {string | null | undefined} */ iso) => {
+  if (!iso) return '';
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? iso : t.toLocaleString();
+};
+
+/**
+ * The view. `credentials()` gives the connection's token, or null before connecting.
+ * @param {{ credentials: () => Credentials | null }} parts
+ */
+export function createAutomations({ credentials }) {
+  /** @type {HookEvent[]} */
+  let events = [];
+  const error = $('au-error');
+  const search = $('au-search', HTMLInputElement);
+  const status = $('au-status', HTMLSelectElement);
+  const tableEl = $('au-table', HTMLTableElement);
+
+  /** Whether this server has hooks: it answers the events listing with anything but 404. */
+  async function available() {
+    const res = await fetch(EVENTS, { headers: { Accept: 'application/json' } }).catch(() => null);
+    return !!res && res.status !== 404;
+  }
+
+  function draw() {
+    const q = search.value.trim().toLowerCase();
+    const want = status.value;
+    /** @type {Record<string, number>} */
+    const counts = {};
+    for (const e of events) counts[e.status] = (counts[e.status] ?? 0) + 1;
+    const statuses = ['received', 'planned', 'done', 'failed'];
+    status.replaceChildren(new Option(`All (${events.length})`, ''), ...statuses.map((s) => new Option(`${s} (${counts[s] ?? 0})`, s)));
+    status.value = want;
+    const shown = events.filter((e) => (!want || e.status === want)
+      && (!q || [e.id, e.hook, e.senderId, e.user, e.action, e.reason, e.outcome?.message].join(' ').toLowerCase().includes(q)));
+    $('au-count').textContent = shown.length === events.length ? `${events.length} event${events.length === 1 ? '' : 's'}` : `${shown.length} of ${events.length} events shown`;
+    const head = document.createElement('tr');
+    for (const c of ['Received', 'Hook', 'User', 'Action', 'Status', 'Attempts', 'Outcome or reason', '']) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = c;
+      if (!c) th.append(Object.assign(document.createElement('span'), { className: 'sr-only', textContent: 'Retry' }));
+      head.append(th);
+    }
+    tableEl.tHead?.replaceChildren(head);
+    tableEl.tBodies[0].replaceChildren(...shown.map((e) => {
+      const tr = document.createElement('tr');
+      tr.dataset.event = e.id;
+      if (e.status === 'failed') tr.className = 'row-failed';
+      const td = (/** @type {string | Node} */ content) => {
+        const cell = document.createElement('td');
+        cell.append(content);
+        tr.append(cell);
+        return cell;
+      };
+      td(when(e.receivedAt));
+      td(e.hook ?? '').title = e.senderId ? `sender ${e.senderId}` : '';
+      td(e.user ?? '');
+      td(e.action ?? '');
+      td(Object.assign(document.createElement('span'), { className: `badge tone-${tone(e.status)}`, textContent: e.status }));
+      td(String(e.attempts ?? 0));
+      const why = e.status === 'failed'
+        ? `${e.reason ?? e.outcome?.message ?? 'failed'}${e.nextAttemptAt ? ` · next attempt ${when(e.nextAttemptAt)}` : ' · parked: press Retry'}`
+        : e.outcome?.message ?? '';
+      td(why).className = 'wrap';
+      if (e.status === 'failed') {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = 'Retry';
+        b.setAttribute('aria-label', `Retry event ${e.id}${e.user ? ` for ${e.user}` : ''}`);
+        b.addEventListener('click', () => { retry(e.id).catch((err) => show(error, messageOf(err))); });
+        td(b);
+      } else td('');
+      return tr;
+    }));
+    tableEl.parentElement?.toggleAttribute('hidden', false);
+  }
+
+  /** Asks the server, as the connection, with `init`; the answer, or a message thrown. */
+  async function call(/** @type {string} */ url, /** @type {RequestInit} */ init = {}) {
+    const c = credentials();
+    if (!c) throw new Error('Connect first: the events are shown to the brand administrator whose token the server accepts.');
+    const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...authHeaders(c) } });
+    if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a brand administrator\'s token.');
+    if (res.status === 404) throw new Error('This server has no automations (no hooks are configured).');
+    if (!res.ok) throw new Error(`The server answered HTTP ${res.status} for its automations.`);
+    return res;
+  }
+
+  /** Reads the latest events. */
+  async function refresh() {
+    show(error, '');
+    const body = await (await call(EVENTS)).json();
+    events = Array.isArray(body?.events) ? body.events : [];
+    draw();
+  }
+
+  /** Queues a failed event again, then reads the events. */
+  async function retry(/** @type {string} */ id) {
+    show(error, '');
+    await call(`hooks/v1/events/${encodeURIComponent(id)}/retry`, { method: 'POST' });
+    await refresh();
+  }
+
+  search.addEventListener('input', draw);
+  status.addEventListener('change', draw);
+  return { available, refresh, error };
+}

@@ -1,0 +1,428 @@
+// Tables an administrator can work with: search, sort by any column (its header button), filter
+// by the columns that sort rows into a few kinds (status, user type, division, the plan's change,
+// problems only), with the count of rows each choice would show. Up to VIRTUAL_ABOVE rows every
+// row is in the document; above it only the rows in view are (a "virtual" table: the scrolling
+// region keeps the whole height, the table is moved by its margins), so 50,000 rows scroll and
+// filter without a long frame (bench/table-50k.mjs). Cells show names beside UT_/DV_ ids
+// (names.js) and the plan's change and outcome status as badges; a cell's text stays its value.
+
+import { nameOf, isNamedId, onNames } from './names.js';
+
+/** @typedef {import('./types.js').Table} Table */
+
+/** Rows above which only the rows in view are in the document. */
+export const VIRTUAL_ABOVE = 5000;
+/** Rows drawn above and below the ones in view. */
+const OVERSCAN = 12;
+/** Distinct values a column may have to be offered as a filter. */
+const MAX_FACET_VALUES = 200;
+
+/** Columns offered as filters, by their header (lower case), and how the filter is labelled. */
+/** @type {Record<string, string>} */
+const FACETS = { 'account status': 'Status', status: 'Status', 'user type': 'User type', division: 'Division', plan: 'Change', action: 'Change', kind: 'Kind' };
+/**
+ * Columns whose cells are badges: in a plan table (its first column is "Row") the plan's change,
+ * headed "Change" as data add-ins head it; in any table an outcome's or account's status.
+ */
+/** @type {Record<string, string>} */
+const PLAN_BADGES = { plan: 'Change', action: 'Change' };
+/** @type {Record<string, string>} */
+const BADGES = { status: 'Status', 'account status': 'Account status' };
+/** What a column's cells are: a badge (and its header) or plain text. */
+const badgeOf = (/** @type {string[]} */ columns, /** @type {string} */ column) => {
+  const key = column.trim().toLowerCase();
+  return (columns[0] === 'Row' ? PLAN_BADGES[key] : undefined) ?? BADGES[key];
+};
+
+/**
+ * The badge tone of a change or status, in the colours Excel users know from data add-ins:
+ * creations and successes green, updates blue, removals orange, expiry amber, nothing grey,
+ * problems red.
+ */
+export function tone(/** @type {string} */ value) {
+  const v = value.toLowerCase();
+  if (/invalid|not found|duplicate|failed|error/.test(v)) return 'bad';
+  if (/^(unchanged|skipped|not sent)/.test(v)) return 'none';
+  if (/create|add to|join|^enable|^done$|^active$/.test(v)) return 'add';
+  if (/disable|remove|leave/.test(v)) return 'remove';
+  if (/expir/.test(v)) return 'expiry';
+  if (/update|set attributes|attribute/.test(v)) return 'update';
+  return 'none';
+}
+
+/**
+ * What the grid is given with a table: each row's number in its sheet (`data-row`, what the
+ * problem list jumps to) and the rows that failed (red, and the "Problems only" filter).
+ * @typedef {object} GridRows
+ * @property {(i: number) => number | undefined} [rowKey]
+ * @property {(i: number) => boolean} [failed]
+ */
+
+/**
+ * @typedef {object} Facet
+ * @property {number} col
+ * @property {string} label
+ * @property {HTMLSelectElement} select
+ * @property {string[]} values
+ */
+
+/** @type {WeakMap<HTMLTableElement, ReturnType<typeof createGrid>>} */
+const grids = new WeakMap();
+
+/** The grid of a `<table>` inside its `.table-wrap` (made on first use). */
+export function gridOf(/** @type {HTMLTableElement} */ tableEl) {
+  let grid = grids.get(tableEl);
+  if (!grid) {
+    grid = createGrid(tableEl);
+    grids.set(tableEl, grid);
+  }
+  return grid;
+}
+
+/** @param {HTMLTableElement} tableEl */
+function createGrid(tableEl) {
+  const wrap = /** @type {HTMLElement} */ (tableEl.parentElement);
+  const id = tableEl.id;
+  const label = tableEl.getAttribute('aria-label') ?? id;
+  const thead = tableEl.tHead ?? tableEl.createTHead();
+  const tbody = tableEl.tBodies[0] ?? tableEl.createTBody();
+
+  // The toolbar: search, the filters, problems only, and the count.
+  const tools = document.createElement('div');
+  tools.className = 'grid-tools';
+  tools.id = `${id}-tools`;
+  tools.hidden = true;
+  tools.innerHTML = `
+    <label class="tool"><span>Search</span><input id="${id}-search" type="search" autocomplete="off" spellcheck="false" aria-controls="${id}"></label>
+    <span id="${id}-facets" class="facets"></span>
+    <label class="tool check" hidden><input id="${id}-problems" type="checkbox"> <span>Problems only</span></label>
+    <span id="${id}-count" class="muted count" role="status"></span>`;
+  wrap.before(tools);
+  const search = /** @type {HTMLInputElement} */ (tools.querySelector(`#${id}-search`));
+  search.setAttribute('aria-label', `Search ${label}`);
+  const facetBox = /** @type {HTMLElement} */ (tools.querySelector('.facets'));
+  const problems = /** @type {HTMLInputElement} */ (tools.querySelector(`#${id}-problems`));
+  const problemsLabel = /** @type {HTMLElement} */ (problems.closest('label'));
+  const problemsText = /** @type {HTMLElement} */ (problemsLabel.querySelector('span'));
+  const count = /** @type {HTMLElement} */ (tools.querySelector('.count'));
+
+  /** @type {{ table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number }} */
+  const s = {
+    table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
+    sortCol: -1, sortDir: 1, order: null, view: new Int32Array(0), rowH: 0, virtual: false, drawn: '', frame: 0,
+  };
+
+  /** A cell's text as searched and as a filter shows it: the name beside a known id. */
+  const shown = (/** @type {string} */ v) => {
+    const name = isNamedId(v) ? nameOf(v) : '';
+    return name ? `${name} (${v})` : v;
+  };
+
+  /** One cell: its value as text, with a name beside a known id, or as a badge. */
+  function cell(/** @type {string} */ value, /** @type {boolean} */ badge) {
+    const td = document.createElement('td');
+    const name = isNamedId(value) ? nameOf(value) : '';
+    if (name) {
+      td.title = value;
+      td.dataset.value = value;
+      const n = document.createElement('span');
+      n.className = 'name';
+      n.textContent = name;
+      const i = document.createElement('span');
+      i.className = 'id';
+      i.textContent = value;
+      td.append(n, ' ', i);
+    } else if (badge && value) {
+      const b = document.createElement('span');
+      b.className = `badge tone-${tone(value)}`;
+      b.textContent = value;
+      td.append(b);
+    } else {
+      td.textContent = value;
+    }
+    return td;
+  }
+
+  function drawHead() {
+    const table = /** @type {Table} */ (s.table);
+    const tr = document.createElement('tr');
+    table.columns.forEach((c, col) => {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'sort';
+      const badge = badgeOf(table.columns, c);
+      // The plan's change column reads as data add-ins name it; its sheet keeps "Plan".
+      b.textContent = badge === 'Change' ? 'Change' : c;
+      if (badge === 'Change') b.title = `"${c}" in the sheet`;
+      b.addEventListener('click', () => sortBy(col));
+      th.setAttribute('aria-sort', s.sortCol === col ? (s.sortDir === 1 ? 'ascending' : 'descending') : 'none');
+      th.append(b);
+      tr.append(th);
+    });
+    thead.replaceChildren(tr);
+  }
+
+  /** Draws the rows of the view: all of them, or (virtual) those in view and a margin. */
+  function drawRows(force = false) {
+    const table = s.table;
+    if (!table) return;
+    const n = s.view.length;
+    let first = 0;
+    let last = n;
+    if (s.virtual) {
+      const rowH = s.rowH || 29;
+      const headH = thead.offsetHeight || rowH;
+      const height = wrap.clientHeight || 600;
+      first = Math.max(0, Math.floor((wrap.scrollTop - headH) / rowH) - OVERSCAN);
+      last = Math.min(n, Math.ceil((wrap.scrollTop + height) / rowH) + OVERSCAN);
+      tableEl.style.marginTop = `${first * rowH}px`;
+      tableEl.style.marginBottom = `${Math.max(0, n - last) * rowH}px`;
+    } else {
+      tableEl.style.marginTop = tableEl.style.marginBottom = '';
+    }
+    const key = `${first}:${last}`;
+    if (!force && key === s.drawn) return;
+    s.drawn = key;
+    const badges = table.columns.map((c) => badgeOf(table.columns, c) !== undefined);
+    const frag = document.createDocumentFragment();
+    for (let k = first; k < last; k++) {
+      const i = s.view[k];
+      const tr = document.createElement('tr');
+      if (s.failed(i)) tr.className = 'row-failed';
+      const rowKey = s.rowKey(i);
+      if (rowKey !== undefined) tr.dataset.row = String(rowKey);
+      if (s.virtual) tr.setAttribute('aria-rowindex', String(k + 2));
+      const row = table.rows[i];
+      for (let c = 0; c < row.length; c++) tr.append(cell(row[c], badges[c]));
+      frag.append(tr);
+    }
+    tbody.replaceChildren(frag);
+    if (s.virtual && !s.rowH && tbody.rows[0]) {
+      s.rowH = tbody.rows[0].getBoundingClientRect().height || 29;
+      drawRows(true);
+    }
+  }
+
+  /**
+   * The searched text of each row, up to row `upTo`: built in slices while the page is idle
+   * after a table is shown, so the first key typed in the search does not build it all.
+   */
+  function buildHay(/** @type {number} */ upTo) {
+    const table = s.table;
+    if (!table) return;
+    s.hay ??= [];
+    const hay = s.hay;
+    const end = Math.min(upTo, table.rows.length);
+    for (let i = hay.length; i < end; i++) hay.push(table.rows[i].map(shown).join('\u0001').toLowerCase());
+  }
+  function buildHayWhenIdle() {
+    const table = s.table;
+    if (!table || (s.hay && s.hay.length >= table.rows.length)) return;
+    setTimeout(() => {
+      if (s.table !== table) return;
+      buildHay((s.hay?.length ?? 0) + 2000);
+      buildHayWhenIdle();
+    }, 16);
+  }
+
+  /** Filters (and sorts) the rows into the view, counts each filter's choices, and draws. */
+  function filter() {
+    const table = s.table;
+    if (!table) return;
+    const q = search.value.trim().toLowerCase();
+    if (q) buildHay(table.rows.length);
+    const hay = s.hay;
+    const wants = s.facets.map((f) => (f.select.value === '' ? null : f.values[Number(f.select.value)]));
+    const onlyProblems = problems.checked;
+    const counts = s.facets.map(() => /** @type {Map<string, number>} */ (new Map()));
+    let problemCount = 0;
+    const rows = table.rows;
+    const n = rows.length;
+    const view = new Int32Array(n);
+    let m = 0;
+    const add = (/** @type {Map<string, number>} */ map, /** @type {string} */ v) => map.set(v, (map.get(v) ?? 0) + 1);
+    for (let k = 0; k < n; k++) {
+      const i = s.order ? s.order[k] : k;
+      if (q && hay && !hay[i].includes(q)) continue;
+      const row = rows[i];
+      const failed = s.failed(i);
+      // Each filter's counts are of the rows every other filter lets through.
+      let misses = 0;
+      let missed = -1;
+      for (let f = 0; f < wants.length; f++) {
+        const want = wants[f];
+        if (want !== null && row[s.facets[f].col] !== want) {
+          misses++;
+          missed = f;
+          if (misses > 1) break;
+        }
+      }
+      const problemMiss = onlyProblems && !failed;
+      if (misses === 0) {
+        if (failed) problemCount++;
+        if (problemMiss) continue;
+        for (let f = 0; f < wants.length; f++) add(counts[f], row[s.facets[f].col]);
+        view[m++] = i;
+      } else if (misses === 1 && !problemMiss) {
+        add(counts[missed], row[s.facets[missed].col]);
+      }
+    }
+    s.view = view.subarray(0, m);
+    s.facets.forEach((f, fi) => {
+      const total = [...counts[fi].values()].reduce((a, b) => a + b, 0);
+      const options = f.select.options;
+      options[0].textContent = `All (${total.toLocaleString('en-US')})`;
+      f.values.forEach((v, vi) => { options[vi + 1].textContent = `${shown(v) || '(blank)'} (${(counts[fi].get(v) ?? 0).toLocaleString('en-US')})`; });
+    });
+    problemsText.textContent = `Problems only (${problemCount.toLocaleString('en-US')})`;
+    const total = n.toLocaleString('en-US');
+    count.textContent = m === n ? `${total} row${n === 1 ? '' : 's'}` : `${m.toLocaleString('en-US')} of ${total} rows shown`;
+    if (s.virtual) tableEl.setAttribute('aria-rowcount', String(m + 1));
+    else tableEl.removeAttribute('aria-rowcount');
+    s.drawn = '';
+    drawRows(true);
+  }
+
+  /** Sorts by column `col`: ascending, descending, then back to the sheet's order. */
+  function sortBy(/** @type {number} */ col) {
+    const table = s.table;
+    if (!table) return;
+    if (s.sortCol !== col) {
+      s.sortCol = col;
+      s.sortDir = 1;
+    } else if (s.sortDir === 1) s.sortDir = -1;
+    else s.sortCol = -1;
+    if (s.sortCol === -1) s.order = null;
+    else {
+      const values = table.rows.map((r) => shown(r[col] ?? ''));
+      const numeric = values.every((v) => v === '' || !Number.isNaN(Number(v)));
+      const keys = numeric ? values.map((v) => (v === '' ? -Infinity : Number(v))) : values.map((v) => v.toLowerCase());
+      const order = Int32Array.from(table.rows.keys());
+      const dir = s.sortDir;
+      order.sort((a, b) => (keys[a] < keys[b] ? -dir : keys[a] > keys[b] ? dir : a - b));
+      s.order = order;
+    }
+    drawHead();
+    filter();
+    /** @type {HTMLElement | null} */ (thead.querySelectorAll('button')[col])?.focus();
+  }
+
+  /** The filters this table offers: its columns that sort rows into a few kinds. */
+  function makeFacets() {
+    const table = /** @type {Table} */ (s.table);
+    /** @type {Facet[]} */
+    const facets = [];
+    table.columns.forEach((c, col) => {
+      const label = FACETS[c.trim().toLowerCase()];
+      if (!label || facets.some((f) => f.label === label)) return;
+      const distinct = new Set();
+      for (const r of table.rows) {
+        distinct.add(r[col] ?? '');
+        if (distinct.size > MAX_FACET_VALUES) return;
+      }
+      if (distinct.size < 2) return;
+      const values = [...distinct].map(String).sort((a, b) => shown(a).localeCompare(shown(b)));
+      const select = document.createElement('select');
+      select.id = `${id}-filter-${facets.length}`;
+      select.append(new Option('All', ''), ...values.map((v, i) => new Option(v, String(i))));
+      select.addEventListener('change', filter);
+      const l = document.createElement('label');
+      l.className = 'tool';
+      const t = document.createElement('span');
+      t.textContent = label;
+      l.append(t, select);
+      facets.push({ col, label, select, values });
+      facetBox.append(l);
+    });
+    return facets;
+  }
+
+  search.addEventListener('input', filter);
+  problems.addEventListener('change', filter);
+  wrap.addEventListener('scroll', () => {
+    if (!s.virtual || s.frame) return;
+    s.frame = requestAnimationFrame(() => {
+      s.frame = 0;
+      drawRows();
+    });
+  }, { passive: true });
+  onNames(() => {
+    if (!s.table) return;
+    s.hay = null;
+    buildHayWhenIdle();
+    s.facets.forEach((f) => { f.values.sort((a, b) => shown(a).localeCompare(shown(b))); });
+    filter();
+  });
+
+  return {
+    /**
+     * Shows `table` (its filters and sort start afresh).
+     * @param {Table} table
+     * @param {GridRows} [how]
+     */
+    set(table, { rowKey = () => undefined, failed = () => false } = {}) {
+      Object.assign(s, { table, rowKey, failed, hay: null, sortCol: -1, sortDir: 1, order: null, rowH: 0, virtual: table.rows.length > VIRTUAL_ABOVE });
+      search.value = '';
+      problems.checked = false;
+      facetBox.replaceChildren();
+      s.facets = makeFacets();
+      problemsLabel.hidden = !table.rows.some((_, i) => failed(i));
+      tableEl.caption?.remove();
+      if (table.totalRows !== undefined && table.totalRows > table.rows.length) {
+        // A preview of a big table (the sheet worker sends the first rows and the count).
+        tableEl.createCaption().textContent = `Showing the first ${table.rows.length.toLocaleString('en-US')} of ${table.totalRows.toLocaleString('en-US')} rows; the downloads have them all.`;
+      }
+      wrap.scrollTop = 0;
+      tools.hidden = wrap.hidden = false;
+      drawHead();
+      filter();
+      buildHayWhenIdle();
+    },
+
+    /** Empties the table and hides it with its toolbar. */
+    clear() {
+      s.table = null;
+      s.view = new Int32Array(0);
+      thead.replaceChildren();
+      tbody.replaceChildren();
+      tableEl.caption?.remove();
+      tableEl.style.marginTop = tableEl.style.marginBottom = '';
+      tools.hidden = wrap.hidden = true;
+    },
+
+    /**
+     * Scrolls to the row numbered `rowKey` in its sheet and focuses it, clearing the filters
+     * that hide it. False when the table has no such row.
+     */
+    jumpTo(/** @type {number} */ rowKey) {
+      const table = s.table;
+      if (!table) return false;
+      const i = table.rows.findIndex((_, r) => s.rowKey(r) === rowKey);
+      if (i < 0) return false;
+      if (!s.view.includes(i)) {
+        search.value = '';
+        problems.checked = false;
+        for (const f of s.facets) f.select.value = '';
+        filter();
+      }
+      const k = s.view.indexOf(i);
+      if (s.virtual) {
+        const rowH = s.rowH || 29;
+        wrap.scrollTop = Math.max(0, k * rowH - wrap.clientHeight / 3);
+        drawRows(true);
+      }
+      const tr = /** @type {HTMLTableRowElement | null} */ (tbody.querySelector(`tr[data-row="${rowKey}"]`));
+      if (!tr) return false;
+      for (const old of tbody.querySelectorAll('tr[tabindex]')) old.removeAttribute('tabindex');
+      tr.tabIndex = -1;
+      if (!s.virtual) tr.scrollIntoView({ block: 'center' });
+      tr.focus({ preventScroll: s.virtual });
+      return true;
+    },
+
+    /** How many rows the table has and shows (tests and the benchmark). */
+    counts: () => ({ rows: s.table?.rows.length ?? 0, shown: s.view.length, inDocument: tbody.rows.length }),
+  };
+}

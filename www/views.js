@@ -1,0 +1,79 @@
+// The views (sections.js VIEWS) as tabs: the one open is named by the URL's fragment (#users,
+// #lifecycle, #provision, #membership, #automations), so a refresh or a link returns to it, and
+// switching is a same-document navigation (hashchange: nothing reloads, a connection, a plan or
+// a running Apply stay). In Excel the ribbon buttons open the pane at taskpane.html#users,
+// #lifecycle or #provision (manifest.xml): the same document, so the pane is not reloaded either
+// (as browsers and, as far as documented, Office's webviews treat a fragment-only navigation).
+// The tab bar follows WAI-ARIA's tabs pattern: arrow keys, Home and End move between tabs and
+// open them; Tab goes on into the view.
+import { VIEWS } from './sections.js';
+import { $ } from './ui.js';
+
+/** @typedef {import('./sections.js').ViewName} ViewName */
+
+/**
+ * Opens the view the URL names and follows it. `onOpen(name)` is told each view opened.
+ * @param {{ onOpen?: (name: ViewName) => void }} [how]
+ */
+export function startViews({ onOpen } = {}) {
+  const tab = (/** @type {ViewName} */ name) => $(`tab-${name}`, HTMLButtonElement);
+  const shown = () => VIEWS.filter((v) => !tab(v).hidden);
+  const isView = (/** @type {string} */ v) => /** @type {string[]} */ (VIEWS).includes(v);
+
+  /** The view the URL names (an old `?view=` link too), else Users. */
+  function wanted() {
+    const hash = decodeURIComponent(location.hash.slice(1));
+    const asked = hash || new URLSearchParams(location.search).get('view') || '';
+    const name = /** @type {ViewName} */ (isView(asked) ? asked : 'users');
+    return tab(name).hidden ? 'users' : name;
+  }
+
+  let current = /** @type {ViewName | null} */ (null);
+  function open(/** @type {ViewName} */ name) {
+    for (const v of VIEWS) {
+      const on = v === name;
+      $(`view-${v}`).hidden = !on;
+      const t = tab(v);
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+    }
+    document.body.dataset.view = name;
+    if (current !== name) {
+      current = name;
+      onOpen?.(name);
+    }
+  }
+
+  /** Goes to a view through the URL (one history entry per view, so Back returns). */
+  function go(/** @type {ViewName} */ name) {
+    if (location.hash === `#${name}`) open(name);
+    else location.hash = name;
+  }
+
+  for (const v of VIEWS) {
+    const t = tab(v);
+    t.addEventListener('click', () => go(v));
+    t.addEventListener('keydown', (e) => {
+      const list = shown();
+      const at = list.indexOf(v);
+      /** @type {Record<string, number>} */
+      const moves = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: list.length - 1 };
+      if (!(e.key in moves)) return;
+      e.preventDefault();
+      const next = list[(moves[e.key] + list.length) % list.length];
+      tab(next).focus();
+      go(next);
+    });
+  }
+  window.addEventListener('hashchange', () => open(wanted()));
+  open(wanted());
+
+  return {
+    /** Shows or hides a view's tab (Automations, when the server has hooks). */
+    setAvailable(/** @type {ViewName} */ name, /** @type {boolean} */ on) {
+      tab(name).hidden = !on;
+      open(wanted());
+    },
+    current: () => current,
+  };
+}
