@@ -144,10 +144,11 @@ pub fn map_event(
                 })?;
             }
             "role" | "dataaccess" => role = value.filter(|v| !v.is_empty()),
+            // Every configured column is in the row, blank when the event has no value: a
+            // blank keeps an existing account's value, and a new account missing one is
+            // refused naming the column as configured.
             _ => {
-                if let Some(v) = value.filter(|v| !v.is_empty()) {
-                    cells.insert(column.clone(), v);
-                }
+                cells.insert(column.clone(), value.unwrap_or_default());
             }
         }
     }
@@ -156,6 +157,7 @@ pub fn map_event(
         .iter()
         .find(|(c, _)| normalise_header(c) == "username")
         .and_then(|(c, _)| cells.get(c).cloned())
+        .filter(|u| !u.is_empty())
         .ok_or_else(|| MappingError {
             field: hook
                 .fields

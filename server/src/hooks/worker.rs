@@ -204,12 +204,21 @@ impl Worker {
         let columns = run.outcome_columns();
         let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row(), o)).collect();
         // Rows refused by the plan: the event cannot succeed as sent; park it with the reason.
-        let refused: HashMap<u32, String> = run
-            .problems(false)
-            .into_iter()
-            .filter(|p| p.refuses())
-            .map(|p| (p.row, p.message))
-            .collect();
+        let mut refused: HashMap<u32, String> = HashMap::new();
+        for p in run.problems(false).into_iter().filter(|p| p.refuses()) {
+            // "Row 3, Last name: …": the row is the batch's, meaningless to the sender.
+            let why = match p.message.split_once(", ") {
+                Some((at, rest)) if at.starts_with("Row ") => rest.to_string(),
+                _ => p.message.clone(),
+            };
+            refused
+                .entry(p.row)
+                .and_modify(|all| {
+                    all.push(' ');
+                    all.push_str(&why);
+                })
+                .or_insert(why);
+        }
         let mut endings = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let row = i as u32 + 2;

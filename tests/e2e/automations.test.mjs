@@ -1,0 +1,132 @@
+// The Automations view against a real hooks server: a sandbox brand in one roster-server, the
+// hooks (and the page) in another whose relay reaches that brand. A CRM-shaped event signed as
+// Standard Webhooks creates a user in a dashboard role; a second one is parked with its
+// reason; the view lists both behind the page's own connection, and Retry runs the failed one
+// again.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandboxUsers } from './harness.mjs';
+
+const SECRET = 'whsec_ZTJlIGF1dG9tYXRpb25zIHRlc3Qgc2VjcmV0';
+let brand;
+let hooks;
+let browser;
+let dir;
+
+before(async () => {
+  brand = await startServer(['--relay-upstream', 'sandbox']);
+  dir = mkdtempSync(path.join(tmpdir(), 'roster-automations-'));
+  const users = await sandboxUsers(brand);
+  const userType = users.map((u) => u.userType).find((t) => t !== 'UT_BRANDADMIN');
+  const creds = path.join(dir, 'credentials');
+  writeFileSync(creds, `api_token = ${brand.adminToken}\n`);
+  chmodSync(creds, 0o600);
+  writeFileSync(path.join(dir, 'roles.csv'), 'Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle\n');
+  const config = path.join(dir, 'hooks.toml');
+  writeFileSync(config, `
+[qualtrics]
+base_url = "${brand.url}/sandbox/API/v3"
+credentials = "${creds}"
+[store]
+path = "${path.join(dir, 'events.sqlite')}"
+audit = "${path.join(dir, 'audit.jsonl')}"
+[retry]
+attempts = 2
+first_delay_seconds = 0.1
+[hooks.crm]
+signing_secrets = ["${SECRET}"]
+roles = "${path.join(dir, 'roles.csv')}"
+[hooks.crm.fields]
+Username = "/email"
+"First name" = "/firstName"
+"Last name" = "/lastName"
+Email = "/email"
+"User type" = "${userType}"
+Role = "/dataAccess"
+`);
+  chmodSync(config, 0o600);
+  hooks = await startServer(['--no-sandbox', '--relay-upstream', `${brand.url}/sandbox`, '--hooks-config', config]);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  hooks?.stop();
+  brand?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Posts `event` to the crm hook, signed as Standard Webhooks with message id `id`. */
+async function post(id, event) {
+  const body = JSON.stringify(event);
+  const ts = Math.floor(Date.now() / 1000);
+  const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+  const signature = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
+  const res = await fetch(`${hooks.url}/hooks/v1/crm`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': `v1,${signature}` },
+    body,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Waits until event `id` has ended (done, or failed and parked). */
+async function ended(id) {
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(`${hooks.url}/hooks/v1/events/${id}`, { headers: { 'x-api-token': brand.adminToken } });
+    const e = await res.json();
+    if (e.status === 'done' || (e.status === 'failed' && !e.nextAttemptAt)) return e;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`event ${id} did not end`);
+}
+
+test('a signed CRM event creates the user in its dashboard role; the Automations view shows it and retries a failed one', async () => {
+  const created = await post('crm-1', { email: 'automation.new@example.org', firstName: 'Auto', lastName: 'Mation', dataAccess: 'Seattle Team' });
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  // A new account without a last name cannot be created: parked with the plan's reason.
+  const parked = await post('crm-2', { email: 'no.last.name@example.org', firstName: 'No' });
+  assert.equal(parked.status, 202);
+  const done = await ended(created.body.id);
+  assert.equal(done.status, 'done', JSON.stringify(done));
+  assert.match(done.outcome.message, /created; attributes set/);
+  const failed = await ended(parked.body.id);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.reason, 'Last name: empty, but needed to create the account.');
+
+  // The account is in the role whose rule (Hotel In Seattle) its attributes meet.
+  const user = (await sandboxUsers(brand)).find((u) => u.username === 'automation.new@example.org');
+  assert.ok(user, 'the account exists');
+  const state = await (await fetch(`${brand.url}/sandbox/control/state`, { headers: { 'x-api-token': brand.adminToken } })).json();
+  const seattle = state.roles.find((r) => r.name === 'Seattle Team');
+  assert.ok(seattle.members.some((m) => m.userId === user.id), 'in Seattle Team by its rule');
+
+  // The page served by the hooks' server, connected to the brand through the relay.
+  const page = await openPage(browser, `${hooks.url}/`);
+  await page.waitForSelector('#tab-automations:not([hidden])');
+  await connectViaRelay(page, brand);
+  await openView(page, 'automations');
+  await page.waitForFunction(() => document.querySelectorAll('#view-automations tbody tr').length >= 2);
+  const text = await page.textContent('#view-automations');
+  assert.match(text, /automation\.new@example\.org/);
+  assert.match(text, /no\.last\.name@example\.org/);
+  assert.match(text, /Last name: empty, but needed to create the account\./);
+
+  // Retry runs the parked event again: the brand is read again (the audit grows) and it is
+  // parked again with the same reason.
+  const auditBefore = readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length;
+  await page.click(`button[aria-label^="Retry event ${failed.id}"]`);
+  for (let i = 0; i < 100 && readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length === auditBefore; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length > auditBefore, 'the retried event was planned again');
+  const again = await ended(failed.id);
+  assert.equal(again.status, 'failed');
+  assert.equal(again.reason, failed.reason);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
