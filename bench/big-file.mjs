@@ -53,7 +53,7 @@ async function inWorker(server, file) {
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
-    await page.goto(`${server.url}/`);
+    await page.goto(`${server.url}/#provision`);
     await page.waitForSelector('body[data-ready=true]');
     await page.click('#connect');
     await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));

@@ -118,9 +118,9 @@ export function createAutomations({ credentials }) {
   /** Asks the server, as the connection, with `init`; the answer, or a message thrown. */
   async function call(/** @type {string} */ url, /** @type {RequestInit} */ init = {}) {
     const c = credentials();
-    if (!c) throw new Error('Connect first: the events are shown to the brand administrator whose token the server accepts.');
+    if (!c) throw new Error('Connect first: the events are shown to users of the brand the hooks provision.');
     const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...authHeaders(c) } });
-    if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a brand administrator\'s token.');
+    if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a token of the brand the hooks provision.');
     if (res.status === 404) throw new Error('This server has no automations (no hooks are configured).');
     if (!res.ok) throw new Error(`The server answered HTTP ${res.status} for its automations.`);
     return res;

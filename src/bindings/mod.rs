@@ -223,20 +223,19 @@ pub fn check_datacenter(id: &str) -> Result<String, JsError> {
 }
 
 /// Reads CSV text and checks it as a provisioning sheet against no brand, in one call (no
-/// table crosses into JavaScript): `{counts, problems, rows}`. For the validation benchmark.
+/// table crosses into JavaScript): `{counts, problems, rows}`. For the validation benchmark:
+/// the plan alone, without a run around it (no input fingerprint, no executor).
 #[wasm_bindgen(js_name = checkProvisionCsv)]
 pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
     let table = Table::from_csv(&sheet::text_from_js(text)).map_err(to_js)?;
-    let rows = table.rows.len();
-    let run = SheetRun::start(
-        SheetKind::Provision,
-        table,
-        SheetRequest::default(),
-        RoleSheet::default(),
-        Brand::Offline,
-        ExecConfig::default(),
-        now_ms(),
-    );
+    let options = crate::provision::ProvisionOptions {
+        route: crate::provision::Route::AccountAndAttributes,
+        today: crate::time::Date::from_unix_millis(now_ms()),
+        user_types: Default::default(),
+        divisions: Default::default(),
+        job_size: crate::run::DEFAULT_JOB_SIZE,
+    };
+    let plan = crate::provision::plan(&table, &[], &[], &[], &options);
     #[derive(Serialize)]
     struct Checked {
         counts: Vec<(String, usize)>,
@@ -244,9 +243,10 @@ pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
         rows: usize,
     }
     to_value(&Checked {
-        counts: run.counts(),
-        problems: run.file_errors().len() + run.problems(false).len(),
-        rows,
+        problems: plan.file_errors.len()
+            + plan.rows.iter().map(|r| r.problems.len()).sum::<usize>(),
+        rows: plan.rows.len(),
+        counts: plan.counts,
     })
 }
 

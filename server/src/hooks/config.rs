@@ -235,8 +235,16 @@ impl HooksConfig {
                 )));
             }
             for secret in &hook.signing_secrets {
-                super::verify::secret_key(secret)
+                let key = super::verify::secret_key(secret)
                     .map_err(|e| invalid(format!("hook {name:?}: {e}")))?;
+                if key.len() < 16 {
+                    return Err(invalid(format!("hook {name:?}: a signing secret must hold at least 16 random bytes (--write-hooks-config makes one)")));
+                }
+            }
+            if hook.keys.iter().any(|k| k.trim().len() < 16) {
+                return Err(invalid(format!(
+                    "hook {name:?}: a key must be at least 16 characters (a long random string)"
+                )));
             }
         }
         Ok(config)
@@ -310,3 +318,66 @@ Action = "/action"
 [hooks.crm.attributes]
 # Attribute = "/pointer"
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path =
+            std::env::temp_dir().join(format!("roster-config-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    const HOOK: &str = "[qualtrics]\nbase_url = \"http://localhost/API/v3\"\n[hooks.crm.fields]\nUsername = \"/email\"\n[hooks.crm]\n";
+
+    #[test]
+    fn secrets_must_be_private_long_and_present() {
+        let check = |name: &str, auth: &str, mode: u32| {
+            let path = write(name, &format!("{HOOK}{auth}"), mode);
+            let read = HooksConfig::read(&path)
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let _ = std::fs::remove_file(path);
+            read
+        };
+        let good = "signing_secrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n";
+        assert_eq!(check("good", good, 0o600), Ok(()));
+        assert!(check("open", good, 0o644)
+            .unwrap_err()
+            .contains("chmod 600"));
+        assert!(check("empty", "signing_secrets = [\"whsec_\"]\n", 0o600)
+            .unwrap_err()
+            .contains("at least 16 random bytes"));
+        assert!(check("key", "key_header = \"x-k\"\nkeys = [\"\"]\n", 0o600)
+            .unwrap_err()
+            .contains("at least 16 characters"));
+        assert!(check("none", "", 0o600)
+            .unwrap_err()
+            .contains("every hook authenticates its sender"));
+        assert_eq!(
+            check(
+                "query",
+                "key_query = \"code\"\nkeys = [\"0123456789abcdef\"]\n",
+                0o600
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn retries_double_up_to_an_hour_then_park() {
+        let r = RetryConfig {
+            attempts: 8,
+            first_delay_seconds: 60.0,
+        };
+        let delays: Vec<Option<u64>> = (1..=8).map(|a| r.delay_after(a)).collect();
+        assert_eq!(delays[0], Some(60_000));
+        assert_eq!(delays[1], Some(120_000));
+        assert_eq!(delays[6], Some(3_600_000), "capped at an hour");
+        assert_eq!(delays[7], None, "the eighth failure parks it");
+    }
+}

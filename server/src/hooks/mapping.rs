@@ -144,6 +144,10 @@ pub fn map_event(
                 })?;
             }
             "role" | "dataaccess" => role = value.filter(|v| !v.is_empty()),
+            // The account's key under the one spelling the worker's sheet starts with.
+            "username" => {
+                cells.insert("Username".to_string(), value.unwrap_or_default());
+            }
             // Every configured column is in the row, blank when the event has no value: a
             // blank keeps an existing account's value, and a new account missing one is
             // refused naming the column as configured.
@@ -152,11 +156,9 @@ pub fn map_event(
             }
         }
     }
-    let username = hook
-        .fields
-        .iter()
-        .find(|(c, _)| normalise_header(c) == "username")
-        .and_then(|(c, _)| cells.get(c).cloned())
+    let username = cells
+        .get("Username")
+        .cloned()
         .filter(|u| !u.is_empty())
         .ok_or_else(|| MappingError {
             field: hook
@@ -261,5 +263,22 @@ mod tests {
             value_of(&event, "UT_constant").as_deref(),
             Some("UT_constant")
         );
+    }
+
+    #[test]
+    fn the_username_column_may_be_spelled_any_way_and_blank_fields_are_kept_as_blank() {
+        let hook: HookConfig = toml::from_str(
+            "signing_secrets = []\n[fields]\nusername = \"/email\"\n\"Last name\" = \"/last\"\n",
+        )
+        .unwrap();
+        let event = serde_json::json!({"email": "a@x.org"});
+        let row = map_event(&hook, &RoleSheet::default(), &event).unwrap();
+        assert_eq!(row.username, "a@x.org");
+        assert_eq!(
+            row.cells.get("Username").map(String::as_str),
+            Some("a@x.org")
+        );
+        assert_eq!(row.cells.get("Last name").map(String::as_str), Some(""));
+        assert!(!row.cells.contains_key("username"));
     }
 }

@@ -38,8 +38,11 @@ use store::Store;
 pub const MAX_BATCH: usize = 100;
 /// Largest event body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long a page token Qualtrics accepted is trusted without asking again.
+/// How long a page token Qualtrics accepted is trusted without asking again…
 const VIEWER_TTL_MS: u64 = 5 * 60 * 1000;
+/// …and one it refused is refused without asking again (so a flood of bad tokens does not
+/// become a flood of requests to Qualtrics).
+const REFUSED_TTL_MS: u64 = 30 * 1000;
 
 /// The hooks of one server: configuration, the event store, the worker's wake-up.
 pub struct Hooks {
@@ -50,8 +53,8 @@ pub struct Hooks {
     transport: Transport,
     /// The brand of the server's own credential, once known.
     brand: tokio::sync::OnceCell<String>,
-    /// Page tokens Qualtrics accepted for the brand (their SHA-256), until when.
-    viewers: Mutex<HashMap<Vec<u8>, u64>>,
+    /// Page tokens Qualtrics answered for (their SHA-256): until when, and whether accepted.
+    viewers: Mutex<HashMap<Vec<u8>, (u64, bool)>>,
 }
 
 /// Why the hooks cannot start.
@@ -97,7 +100,11 @@ impl Hooks {
         }
         let store = Arc::new(Store::open(&config.store.path)?);
         let wake = Arc::new(tokio::sync::Notify::new());
-        tokio::spawn(worker::Worker::new(store.clone(), config.clone(), wake.clone()).run());
+        tokio::spawn(worker::supervise(
+            store.clone(),
+            config.clone(),
+            wake.clone(),
+        ));
         Ok(Arc::new(Hooks {
             config,
             roles,
@@ -184,15 +191,31 @@ impl Hooks {
             .as_ref()
             .to_vec();
         let now = unix_millis();
-        if self
+        let known = self
             .viewers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
-            .is_some_and(|until| *until > now)
-        {
-            return Ok(());
+            .filter(|(until, _)| *until > now)
+            .map(|(_, accepted)| *accepted);
+        match known {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(refused("Qualtrics did not accept this token.")),
+            None => {}
         }
+        let remember = |accepted: bool| {
+            let ttl = if accepted {
+                VIEWER_TTL_MS
+            } else {
+                REFUSED_TTL_MS
+            };
+            let mut viewers = self
+                .viewers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            viewers.retain(|_, (until, _)| *until > now);
+            viewers.insert(key.clone(), (now + ttl, accepted));
+        };
         let ours = match self.brand.get() {
             Some(b) => b.clone(),
             None => {
@@ -205,16 +228,19 @@ impl Hooks {
         };
         match self.brand_of(auth).await {
             Some(brand) if brand == ours => {
-                self.viewers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, now + VIEWER_TTL_MS);
+                remember(true);
                 Ok(())
             }
-            Some(_) => Err(refused(
-                "This token belongs to another brand than the hooks'.",
-            )),
-            None => Err(refused("Qualtrics did not accept this token.")),
+            Some(_) => {
+                remember(false);
+                Err(refused(
+                    "This token belongs to another brand than the hooks'.",
+                ))
+            }
+            None => {
+                remember(false);
+                Err(refused("Qualtrics did not accept this token."))
+            }
         }
     }
 
@@ -360,7 +386,8 @@ fn event_id(
         };
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, event.to_string().as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}{hex}", store::BODY_ID_PREFIX)
 }
 
 /// The answer when the event store fails (the disk is full, say).
@@ -423,11 +450,12 @@ async fn retry_event(
         return refused;
     }
     match hooks.store.retry(id, unix_millis()) {
-        Ok(true) => {
+        Ok(store::Retry::Queued) => {
             hooks.wake.notify_one();
             (StatusCode::ACCEPTED, Json(json!({"id": id, "status": "failed", "retry": "queued"}))).into_response()
         }
-        Ok(false) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
+        Ok(store::Retry::NotFailed) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
+        Ok(store::Retry::Superseded) => (StatusCode::CONFLICT, Json(json!({"error": format!("A later event for the same account was applied after event {id}: retrying it would undo that. Send the change again from its source if it is still wanted.")}))).into_response(),
         Err(e) => store_failed(&e),
     }
 }

@@ -57,11 +57,24 @@ pub enum Ending {
     },
 }
 
+/// What a retry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Queued to be tried again.
+    Queued,
+    /// The event does not exist or has not failed.
+    NotFailed,
+    /// A later event for the same account was applied since: retrying would undo it.
+    Superseded,
+}
+
 /// An event due to be applied.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
     /// Our id.
     pub id: i64,
+    /// The hook it came in on (each hook's events are planned as a sheet of their own).
+    pub hook: String,
     /// Its row.
     pub row: HookRow,
     /// Tries before this one.
@@ -71,12 +84,25 @@ pub struct DueEvent {
 /// The events database.
 pub struct Store {
     db: Mutex<Connection>,
+    /// Held while the store is open: a second server on the same file refuses to start.
+    _lock: std::fs::File,
 }
 
-/// A database failure (the file cannot be written, say), in words.
+/// A failure of the event store, in words.
 #[derive(Debug, thiserror::Error)]
-#[error("the hooks' event store failed: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
+pub enum StoreError {
+    /// The database (the file cannot be written, say).
+    #[error("the hooks' event store failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The store's lock: another server has it, or it cannot be made.
+    #[error("the hooks' event store cannot be locked: {0}")]
+    Lock(std::io::Error),
+}
+
+/// The prefix of an id made from an event's body (see [`Store::accept`]).
+pub const BODY_ID_PREFIX: &str = "body:";
+/// How long the same body counts as a repeat: HubSpot retries for up to three days.
+pub const BODY_REPEAT_WINDOW_MS: u64 = 72 * 3600 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -116,12 +142,28 @@ impl Store {
                 .mode(0o600)
                 .open(path);
         }
+        // One server per store: two would both apply every event.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.with_extension("lock"))
+            .map_err(StoreError::Lock)?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Lock(std::io::Error::other(format!(
+                "another server is using {}",
+                path.display()
+            )))
+        })?;
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
-        Ok(Store { db: Mutex::new(db) })
+        Ok(Store {
+            db: Mutex::new(db),
+            _lock: lock,
+        })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -140,6 +182,33 @@ impl Store {
         now: u64,
     ) -> Result<(EventStatus, bool), StoreError> {
         let db = self.db();
+        // An id made from the body (the sender gave none) stands for a repeat only within
+        // BODY_REPEAT_WINDOW_MS; after that the same body is a new event.
+        let mut sender_id = sender_id.to_string();
+        if sender_id.starts_with(BODY_ID_PREFIX) {
+            let first: Option<i64> = db
+                .query_row(
+                    "SELECT MAX(received_at) FROM events WHERE hook = ?1 AND (sender_id = ?2 OR sender_id LIKE ?2 || '@%')",
+                    params![hook, sender_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            if let Some(at) = first {
+                let at = at.max(0) as u64;
+                if now.saturating_sub(at) > BODY_REPEAT_WINDOW_MS {
+                    sender_id = format!("{sender_id}@{now}");
+                } else {
+                    // The latest event with this body, whatever its suffix.
+                    sender_id = db.query_row(
+                        "SELECT sender_id FROM events WHERE hook = ?1 AND (sender_id = ?2 OR sender_id LIKE ?2 || '@%') ORDER BY received_at DESC LIMIT 1",
+                        params![hook, sender_id],
+                        |r| r.get(0),
+                    )?;
+                }
+            }
+        }
+        let sender_id = sender_id.as_str();
         let inserted = db.execute(
             "INSERT OR IGNORE INTO events (hook, sender_id, received_at, user_key, action, row, status)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received')",
@@ -186,25 +255,41 @@ impl Store {
     /// oldest unfinished event, and only when it is due (a later event of the same account
     /// waits for it, so one account's events apply in arrival order).
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare(
-            "SELECT e.id, e.row, e.attempts FROM events e
-             JOIN (SELECT user_key, MIN(id) AS first FROM events
-                   WHERE status IN ('received', 'planned')
-                      OR (status = 'failed' AND next_attempt_at IS NOT NULL)
-                   GROUP BY user_key) f ON e.id = f.first
-             WHERE e.status IN ('received', 'planned') OR e.next_attempt_at <= ?1
-             ORDER BY e.id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
-            let row: String = r.get(1)?;
-            Ok((r.get::<_, i64>(0)?, row, r.get::<_, u32>(2)?))
-        })?;
-        let mut due = Vec::new();
-        for found in rows {
-            let (id, row, attempts) = found?;
-            if let Ok(row) = serde_json::from_str(&row) {
-                due.push(DueEvent { id, row, attempts });
+        let found: Vec<(i64, String, String, u32)> = {
+            let db = self.db();
+            let mut stmt = db.prepare(
+                "SELECT e.id, e.hook, e.row, e.attempts FROM events e
+                 JOIN (SELECT user_key, MIN(id) AS first FROM events
+                       WHERE status IN ('received', 'planned')
+                          OR (status = 'failed' AND next_attempt_at IS NOT NULL)
+                       GROUP BY user_key) f ON e.id = f.first
+                 WHERE e.status IN ('received', 'planned') OR e.next_attempt_at <= ?1
+                 ORDER BY e.id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut due = Vec::with_capacity(found.len());
+        for (id, hook, row, attempts) in found {
+            match serde_json::from_str(&row) {
+                Ok(row) => due.push(DueEvent {
+                    id,
+                    hook,
+                    row,
+                    attempts,
+                }),
+                // Written by an older version in another shape: parked, so it does not hold
+                // up its account's later events.
+                Err(e) => self.end(&[(
+                    id,
+                    Ending::Failed {
+                        reason: format!("the stored event cannot be read ({e}): send it again"),
+                        outcome: None,
+                        retry_at: None,
+                    },
+                )])?,
             }
         }
         Ok(due)
@@ -248,14 +333,37 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a failed event again at once (the Automations view's Retry): true if it was
-    /// failed.
-    pub fn retry(&self, id: i64, now: u64) -> Result<bool, StoreError> {
-        let changed = self.db().execute(
-            "UPDATE events SET status = 'failed', next_attempt_at = ?2, attempts = 0 WHERE id = ?1 AND status = 'failed'",
+    /// Queues a failed event again at once (the Automations view's Retry). Refused when it has
+    /// not failed, or when a later event for the same account was applied since (the old
+    /// change would overwrite the newer one).
+    pub fn retry(&self, id: i64, now: u64) -> Result<Retry, StoreError> {
+        let db = self.db();
+        let found: Option<(String, String)> = db
+            .query_row(
+                "SELECT status, user_key FROM events WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((status, user)) = found else {
+            return Ok(Retry::NotFailed);
+        };
+        if status != "failed" {
+            return Ok(Retry::NotFailed);
+        }
+        let newer: i64 = db.query_row(
+            "SELECT COUNT(*) FROM events WHERE user_key = ?1 AND id > ?2 AND status = 'done'",
+            params![user, id],
+            |r| r.get(0),
+        )?;
+        if newer > 0 {
+            return Ok(Retry::Superseded);
+        }
+        db.execute(
+            "UPDATE events SET next_attempt_at = ?2, attempts = 0 WHERE id = ?1",
             params![id, now as i64],
         )?;
-        Ok(changed == 1)
+        Ok(Retry::Queued)
     }
 
     /// Keeps journal entries of event `id` (rows a run finished).
@@ -320,5 +428,101 @@ fn action_word(row: &HookRow) -> &'static str {
         HookAction::Update => "update",
         HookAction::Disable => "disable",
         HookAction::Enable => "enable",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mapping::{HookAction, HookRow};
+    use super::*;
+
+    fn row(user: &str, action: HookAction) -> HookRow {
+        HookRow {
+            username: user.into(),
+            action,
+            cells: [("Username".to_string(), user.to_string())].into(),
+        }
+    }
+
+    fn store(tag: &str) -> (Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("roster-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.sqlite");
+        (Store::open(&path).unwrap(), dir)
+    }
+
+    use std::path::PathBuf;
+
+    #[test]
+    fn one_accounts_events_wait_for_its_oldest_and_a_parked_one_does_not_block() {
+        let (s, dir) = store("due");
+        let (a1, _) = s
+            .accept("h", "1", &row("ann", HookAction::Create), 1)
+            .unwrap();
+        let (b1, _) = s
+            .accept("h", "2", &row("bob", HookAction::Create), 2)
+            .unwrap();
+        let (a2, _) = s
+            .accept("h", "3", &row("ANN", HookAction::Disable), 3)
+            .unwrap();
+        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(
+            due,
+            vec![a1.id, b1.id],
+            "ann's second event waits for her first"
+        );
+        // ann's first fails and waits for a retry: her second still waits.
+        let failed = |retry_at| Ending::Failed {
+            reason: "busy".into(),
+            outcome: None,
+            retry_at,
+        };
+        s.end(&[(a1.id, failed(Some(1_000)))]).unwrap();
+        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(due, vec![b1.id]);
+        assert_eq!(
+            s.due(1_000, 100).unwrap()[0].id,
+            a1.id,
+            "due again at its time"
+        );
+        // Parked: no longer blocks ann's later event.
+        s.end(&[(a1.id, failed(None))]).unwrap();
+        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(due, vec![b1.id, a2.id]);
+        // A parked event is not retried over a later one already applied.
+        s.end(&[(a2.id, Ending::Done(serde_json::json!({"status": "done"})))])
+            .unwrap();
+        assert_eq!(s.retry(a1.id, 20).unwrap(), Retry::Superseded);
+        assert_eq!(s.retry(b1.id, 20).unwrap(), Retry::NotFailed);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_body_id_is_a_repeat_only_within_its_window_and_one_server_holds_the_store() {
+        let (s, dir) = store("window");
+        let id = format!("{BODY_ID_PREFIX}abc");
+        let r = row("cy", HookAction::Disable);
+        let (first, new) = s.accept("h", &id, &r, 1_000).unwrap();
+        assert!(new);
+        let (again, new) = s.accept("h", &id, &r, 2_000).unwrap();
+        assert!(!new, "the same body within the window is a repeat");
+        assert_eq!(again.id, first.id);
+        let later = 1_000 + BODY_REPEAT_WINDOW_MS + 1;
+        let (third, new) = s.accept("h", &id, &r, later).unwrap();
+        assert!(new, "after the window, the same body is a new event");
+        let (fourth, new) = s.accept("h", &id, &r, later + 5).unwrap();
+        assert!(!new);
+        assert_eq!(fourth.id, third.id);
+        // A second server on the same file is refused.
+        let second = Store::open(&dir.join("events.sqlite"));
+        assert!(matches!(second, Err(StoreError::Lock(_))));
+        drop(s);
+        assert!(
+            Store::open(&dir.join("events.sqlite")).is_ok(),
+            "free once closed"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

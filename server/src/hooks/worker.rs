@@ -4,7 +4,7 @@
 //! server's own credential; each row's outcome ends its event. One run at a time, so the
 //! hooks never exceed the brand's rate limits among themselves.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,21 @@ const BATCH: usize = 1000;
 const GATHER_QUIET_MS: u64 = 150;
 /// …or this long after it began.
 const GATHER_MAX_MS: u64 = 3000;
+
+/// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
+/// accepting events that nothing applies).
+pub async fn supervise(store: Arc<Store>, config: HooksConfig, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let worker = Worker::new(store.clone(), config.clone(), wake.clone());
+        match tokio::spawn(worker.run()).await {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("hooks: the worker stopped ({e}): starting it again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
 
 /// The background task that applies events.
 pub struct Worker {
@@ -107,15 +122,19 @@ impl Worker {
             Ok(session) => session,
             Err(why) => return self.store.end(&self.all_failed(&due, &why)),
         };
-        let (lifecycle, provision): (Vec<DueEvent>, Vec<DueEvent>) =
-            due.into_iter().partition(|e| e.row.action.is_lifecycle());
-        for (kind, events) in [
-            (SheetKind::Lifecycle, lifecycle),
-            (SheetKind::Provision, provision),
-        ] {
-            if !events.is_empty() {
-                self.apply_sheet(&session, kind, &events).await?;
-            }
+        // One sheet per hook and kind: a hook's columns (and their problems) are its own.
+        let mut sheets: BTreeMap<(String, bool), Vec<DueEvent>> = BTreeMap::new();
+        for event in due {
+            let key = (event.hook.clone(), event.row.action.is_lifecycle());
+            sheets.entry(key).or_default().push(event);
+        }
+        for ((_, lifecycle), events) in sheets {
+            let kind = if lifecycle {
+                SheetKind::Lifecycle
+            } else {
+                SheetKind::Provision
+            };
+            self.apply_sheet(&session, kind, &events).await?;
         }
         self.session = Some(session);
         Ok(())
@@ -256,7 +275,8 @@ impl Worker {
         self.store.end(&endings)
     }
 
-    /// Drives `run` to its stage's end, keeping journal entries per event and the audit.
+    /// Drives `run` to its stage's end, keeping journal entries per event and appending the
+    /// audit of each batch of answers as it comes (a kill loses none already sent).
     async fn drive(
         &mut self,
         session: &Session,
@@ -264,10 +284,17 @@ impl Worker {
         ids: &[i64],
     ) -> Result<(), super::store::StoreError> {
         let store = self.store.clone();
+        let audit = &mut self.audit;
+        let mut audited = run.audit().len();
         let mut failed = None;
         session
             .transport
-            .drive(run, session.tokens.as_ref(), |_, progress| {
+            .drive(run, session.tokens.as_ref(), |run, progress| {
+                if let Some(file) = audit.as_mut() {
+                    let entries = run.audit();
+                    file.append(&audit_jsonl(&entries[audited.min(entries.len())..]));
+                    audited = entries.len();
+                }
                 if let Some(p) = progress {
                     let mut by_event: HashMap<i64, Vec<_>> = HashMap::new();
                     for entry in p.journal {
@@ -288,9 +315,6 @@ impl Worker {
                 Control::Continue
             })
             .await;
-        if let Some(audit) = &mut self.audit {
-            audit.append(&audit_jsonl(run.audit()));
-        }
         match failed {
             Some(e) => Err(e),
             None => Ok(()),
@@ -322,32 +346,42 @@ impl Worker {
 }
 
 /// The sheet of `events`' rows: every column any of them has (Username first), one row per
-/// event in order; new accounts get a random password (single sign-on brands never use it;
-/// others reset it) unless the event gives one.
+/// event in order. On a provisioning sheet, a row without a password gets a random one (used
+/// only if the account is new: single sign-on brands never use it; elsewhere the person sets
+/// their own with Forgot password).
 fn sheet_of(kind: SheetKind, events: &[DueEvent]) -> Table {
     let mut columns: BTreeSet<&str> = events
         .iter()
         .flat_map(|e| e.row.cells.keys().map(String::as_str))
         .collect();
     columns.remove("Username");
-    let needs_password =
-        kind == SheetKind::Provision && !columns.iter().any(|c| c.eq_ignore_ascii_case("password"));
-    let mut names: Vec<String> = std::iter::once("Username".to_string())
-        .chain(columns.iter().map(|c| c.to_string()))
-        .collect();
-    if needs_password {
-        names.push("Password".into());
+    let provision = kind == SheetKind::Provision;
+    let password = columns
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case("password"))
+        .map(|c| c.to_string())
+        .or(provision.then(|| "Password".to_string()));
+    if let Some(p) = &password {
+        columns.remove(p.as_str());
     }
+    let names: Vec<String> = std::iter::once("Username".to_string())
+        .chain(columns.iter().map(|c| c.to_string()))
+        .chain(password.clone())
+        .collect();
     let rows = events
         .iter()
         .map(|e| {
-            let mut row: Vec<String> = names
+            let row: Vec<String> = names
                 .iter()
-                .map(|c| e.row.cells.get(c).cloned().unwrap_or_default())
+                .map(|c| {
+                    let cell = e.row.cells.get(c).cloned().unwrap_or_default();
+                    if provision && cell.is_empty() && password.as_deref() == Some(c.as_str()) {
+                        random_password()
+                    } else {
+                        cell
+                    }
+                })
                 .collect();
-            if needs_password {
-                *row.last_mut().expect("a password column") = random_password();
-            }
             cells(row)
         })
         .collect();
@@ -364,7 +398,9 @@ fn random_password() -> String {
     use base64::Engine;
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 18];
-    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random number generator works");
     format!(
         "{}aA1-",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
