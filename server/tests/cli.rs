@@ -776,6 +776,22 @@ async fn validate_and_plan_say_the_same_and_apply_refuses_a_sheet_of_no_kind_bef
     assert!(messages(&v).iter().any(|m| m.contains("also on row 3")));
     assert_eq!(v["invalid"], 2, "both rows of new2@x.org are refused");
 
+    // File notes are fields of the JSON, as every problem is.
+    let titled = dir.file(
+        "titled.csv",
+        "Leavers in November\nUsername,Action\na@x.org,disable\n",
+    );
+    let v = json(&run(
+        &env,
+        &["validate", titled.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(v["notes"][0]["severity"], "warning", "{v}");
+    assert_eq!(v["notes"][0]["row"], 0);
+    assert!(v["notes"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("skipped as a title"));
+
     // Columns that fit no kind: apply exits 2 with validate's message, and sends nothing.
     let products = dir.file("products.csv", "Colour,Size,Price\nred,M,10\n");
     let products = products.to_str().unwrap();

@@ -23,7 +23,7 @@ struct ReadOut {
 fn read_out(file: SheetFile) -> Result<JsValue, JsError> {
     let out = ReadOut {
         description: file.description(),
-        notes: file.notes,
+        notes: messages(file.notes),
         table: file.table,
     };
     to_value(&out).map_err(|_| JsError::new("could not hand the table to the page"))
@@ -182,8 +182,13 @@ impl From<SheetFile> for Sheet {
     fn from(file: SheetFile) -> Sheet {
         Sheet {
             description: file.description(),
-            notes: file.notes,
+            notes: messages(file.notes),
             table: file.table,
         }
     }
+}
+
+/// The notes' messages, as the page lists them.
+fn messages(notes: Vec<crate::problem::Problem>) -> Vec<String> {
+    notes.into_iter().map(|n| n.message).collect()
 }

@@ -7,6 +7,7 @@
 //! duplicate column names) comes back as notes a person can read; what cannot be read at all
 //! comes back as a [`FileError`] that says what to do.
 
+use crate::problem::{Problem, Severity};
 use crate::table::{cell, looks_like_data, Cell, Table};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -75,8 +76,14 @@ pub struct SheetFile {
     /// The line of the header row (1 unless title rows or a `sep=` line come first).
     pub header_line: u32,
     /// What a person should know about the file: title rows skipped, ragged rows, duplicate
-    /// column names, the encoding when it was not UTF-8.
-    pub notes: Vec<String>,
+    /// column names, the encoding when it was not UTF-8 (warnings about the sheet as a whole).
+    pub notes: Vec<Problem>,
+}
+
+/// A note about the file as a whole (row 0, a warning: the file is still read).
+#[must_use]
+pub fn note(message: String) -> Problem {
+    Problem::sheet("", Severity::Warning, message)
 }
 
 impl SheetFile {
@@ -241,7 +248,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<SheetFile, FileError> {
         // A guess (the bytes were not UTF-8): say so, where a wrong guess would show.
         file.notes.insert(
             0,
-            "Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.".to_string(),
+            note("Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.".to_string()),
         );
     }
     Ok(file)
@@ -293,9 +300,9 @@ pub fn from_records(
                 records[header_at - 1].0
             )
         };
-        notes.push(format!(
+        notes.push(note(format!(
             "{skipped} skipped as a title: the header row is line {header_line}."
-        ));
+        )));
     }
     let mut columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
     let data = &records[header_at + 1..];
@@ -338,16 +345,16 @@ pub fn from_records(
         return Err(FileError::TooManyRows);
     }
     if !long.is_empty() {
-        notes.push(format!(
+        notes.push(note(format!(
             "{} more values than the header has columns ({width}): the values to the right of the last named column are ignored; give those columns a name in the header row if they matter.",
             lines_phrase(&long, "has", "have")
-        ));
+        )));
     }
     if !short.is_empty() {
-        notes.push(format!(
+        notes.push(note(format!(
             "{} fewer values than the header has columns ({width}): the missing cells are read as blank.",
             lines_phrase(&short, "has", "have")
-        ));
+        )));
     }
     notes.extend(duplicate_columns(&table.columns));
     Ok(SheetFile {
@@ -386,7 +393,7 @@ pub fn column_letter(mut index: usize) -> String {
 }
 
 /// A note for each name that two or more columns share (case and spaces ignored).
-fn duplicate_columns(columns: &[String]) -> Vec<String> {
+fn duplicate_columns(columns: &[String]) -> Vec<Problem> {
     let key = |c: &str| c.trim().to_lowercase();
     let mut notes = Vec::new();
     for (i, name) in columns.iter().enumerate() {
@@ -400,10 +407,10 @@ fn duplicate_columns(columns: &[String]) -> Vec<String> {
             .map(|(j, _)| column_letter(j))
             .collect();
         if same.len() > 1 {
-            notes.push(format!(
+            notes.push(note(format!(
                 "Columns {} are all named \"{name}\": only one can be used; delete or rename the others.",
                 same.join(", ")
-            ));
+            )));
         }
     }
     notes

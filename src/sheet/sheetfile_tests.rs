@@ -107,7 +107,7 @@ fn windows_1252_is_said_and_a_utf8_file_is_not_taken_for_it() {
     let file = read_bytes(b"Username;Last Name\njose@x.edu;N\xFA\xF1ez\n").unwrap();
     assert_eq!(file.encoding, "windows-1252");
     assert_eq!(file.table.rows[0][1], "Núñez");
-    assert_eq!(file.notes[0], "Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.");
+    assert_eq!(file.notes[0].message, "Read as Windows-1252 text (the file is not UTF-8): check that accented letters look right in the plan.");
     let utf8 = read_bytes("Username;Last Name\njose@x.edu;Núñez\n".as_bytes()).unwrap();
     assert_eq!(utf8.encoding, "UTF-8");
     assert!(utf8.notes.is_empty());
@@ -156,12 +156,12 @@ fn title_rows_above_the_header_are_skipped_and_said() {
     );
     assert_eq!(file.table.row_numbers, vec![5, 6]);
     assert_eq!(
-        file.notes,
+        messages(&file.notes),
         vec!["Lines 1 to 2 above the header were skipped as a title: the header row is line 4."]
     );
     let one = read_text("Report\nUser ID,Action\nUR_1,disable\n").unwrap();
     assert_eq!(
-        one.notes,
+        messages(&one.notes),
         vec!["Line 1 above the header was skipped as a title: the header row is line 2."]
     );
     assert_eq!(one.header_line, 2);
@@ -181,7 +181,7 @@ fn trailing_empty_rows_and_columns_are_dropped_and_ragged_rows_named() {
     assert_eq!(ragged.table.rows[0], vec!["UR_1", "disable"]);
     assert_eq!(ragged.table.cell(1, 1), "");
     assert_eq!(
-        ragged.notes,
+        messages(&ragged.notes),
         vec![
             "Line 2 has more values than the header has columns (2): the values to the right of the last named column are ignored; give those columns a name in the header row if they matter.",
             "Line 3 has fewer values than the header has columns (2): the missing cells are read as blank.",
@@ -191,7 +191,7 @@ fn trailing_empty_rows_and_columns_are_dropped_and_ragged_rows_named() {
         .chain((0..8).map(|i| format!("{i}\n")))
         .collect();
     assert_eq!(
-        read_text(&many).unwrap().notes,
+        messages(&read_text(&many).unwrap().notes),
         vec!["Lines 2, 3, 4, 5, 6 and 3 more have fewer values than the header has columns (2): the missing cells are read as blank."]
     );
 }
@@ -200,7 +200,7 @@ fn trailing_empty_rows_and_columns_are_dropped_and_ragged_rows_named() {
 fn duplicate_column_names_are_named_by_letter() {
     let file = read_text("Email,Name,email ,Hotel,EMAIL\na@x.edu,A,b@x.edu,S,c@x.edu\n").unwrap();
     assert_eq!(
-        file.notes,
+        messages(&file.notes),
         vec!["Columns A, C, E are all named \"Email\": only one can be used; delete or rename the others."]
     );
     assert_eq!(column_letter(0), "A");
@@ -312,4 +312,9 @@ fn rows_are_numbered_as_a_spreadsheet_shows_them_and_keep_their_line() {
     let plain = read_text("Username\nann@x.org\n\nbob@x.org\n").unwrap();
     assert_eq!(plain.table.row_numbers, vec![2, 4]);
     assert!(plain.table.lines.is_empty());
+}
+
+/// The messages of a file's notes, in order.
+fn messages(notes: &[crate::problem::Problem]) -> Vec<&str> {
+    notes.iter().map(|n| n.message.as_str()).collect()
 }

@@ -180,11 +180,11 @@ pub fn read_workbook(bytes: &[u8], sheet: Option<&str>) -> Result<WorkbookSheet,
     if sheets.len() > 1 {
         file.notes.insert(
             0,
-            format!(
+            qualtrics_roster::sheetfile::note(format!(
                 "The workbook has {} sheets; this is \"{name}\"{}. To use another, choose it by name.",
                 sheets.len(),
                 if sheet.is_none() { " (the first)" } else { "" }
-            ),
+            )),
         );
     }
     Ok(WorkbookSheet {

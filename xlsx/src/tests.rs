@@ -55,12 +55,14 @@ fn a_workbook_we_write_reads_back_identically() {
     assert_eq!(back.file.encoding, "xlsx");
     assert_eq!(back.file.description(), "Excel workbook, header on row 1");
     assert_eq!(
-        back.file.notes,
+        messages(&back.file.notes),
         vec!["The workbook has 2 sheets; this is \"Outcomes\" (the first). To use another, choose it by name."]
     );
     let plan = read_workbook(&bytes, Some("Plan")).unwrap();
     assert_eq!(plan.file.table.rows, table.rows);
-    assert!(plan.file.notes[0].contains("this is \"Plan\". To use another"));
+    assert!(plan.file.notes[0]
+        .message
+        .contains("this is \"Plan\". To use another"));
 }
 
 #[test]
@@ -163,7 +165,7 @@ fn title_rows_and_gaps_in_a_sheet_are_handled_like_a_csv_file() {
     );
     assert_eq!(read.file.table.row_numbers, vec![4, 6]);
     assert_eq!(
-        read.file.notes,
+        messages(&read.file.notes),
         vec!["Line 1 above the header was skipped as a title: the header row is line 3."]
     );
 }
@@ -189,7 +191,7 @@ fn bad_workbooks_get_a_message_that_says_what_to_do() {
         "The workbook has no sheet named \"Users\": its sheets are \"Sheet 1\", \"Sheet 2\", \"Sheet 3\", \"Sheet 4\", \"Sheet 5\", \"Sheet 6\", \"Sheet 7\", \"Sheet 8\", \"Sheet 9\", \"Sheet 10\", and 10 more."
     );
     let read = read_workbook(&twenty, None).unwrap();
-    assert_eq!(read.file.notes[0], "The workbook has 20 sheets; this is \"Sheet 1\" (the first). To use another, choose it by name.");
+    assert_eq!(read.file.notes[0].message, "The workbook has 20 sheets; this is \"Sheet 1\" (the first). To use another, choose it by name.");
 
     let header_only = Table::from_text(&["User ID"], &[]);
     let bytes = write_workbook(&[("Users", &header_only)], NOW).unwrap();
@@ -226,4 +228,9 @@ fn sheet_names_are_made_acceptable_to_excel() {
         read_workbook(&bytes, None).unwrap().sheets,
         vec!["Plan", "plan (2)"]
     );
+}
+
+/// The messages of a file's notes, in order.
+fn messages(notes: &[qualtrics_roster::problem::Problem]) -> Vec<&str> {
+    notes.iter().map(|n| n.message.as_str()).collect()
 }

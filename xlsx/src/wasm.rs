@@ -17,7 +17,8 @@ pub fn read_workbook_js(bytes: &[u8], sheet: Option<String>) -> Result<JsValue, 
         "rowNumbers": read.file.table.row_numbers,
         "sheets": read.sheets,
         "sheet": read.sheet,
-        "notes": read.file.notes,
+        // The page lists notes as text, as it does a CSV file's.
+        "notes": read.file.notes.iter().map(|n| n.message.as_str()).collect::<Vec<_>>(),
         "description": read.file.description(),
     });
     use serde::Serialize;

@@ -19,7 +19,7 @@ pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
         }
     ));
     for n in &input.notes {
-        out.note(n);
+        out.note(&n.message);
     }
     kind
 }

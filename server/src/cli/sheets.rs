@@ -81,8 +81,8 @@ pub struct Input {
     pub table: Table,
     /// Where it came from and how it was read ("staff.csv (comma-separated, header on line 1)").
     pub description: String,
-    /// Things to know about the file (title rows skipped…).
-    pub notes: Vec<String>,
+    /// Things to know about the file (title rows skipped…), as the JSON output's `notes`.
+    pub notes: Vec<qualtrics_roster::problem::Problem>,
     /// The rows came as JSON (then the answer is JSON too).
     pub json: bool,
 }
