@@ -6,7 +6,7 @@
 //! directory for their uniqueIdentifiers, run the import jobs). Goal: within 1.10x.
 
 mod common;
-use common::{count_429, serve_sandbox, stats, Sandbox};
+use common::{count_429, provisioning_bound, serve_sandbox, stats, Sandbox};
 use std::time::{Duration, Instant};
 
 use roster_server::hooks::verify::sign;
@@ -20,14 +20,7 @@ const EVENTS: usize = 1000;
 const COMPRESSION: f64 = 10.0;
 const LATENCY_MS: u64 = 20;
 const BRAND_USERS: usize = 250;
-const PAGE: usize = 100;
-/// The sandbox finishes an import job on its third status poll.
-const POLLS_PER_JOB: usize = 3;
 const SECRET: &str = "whsec_YmVuY2htYXJrIHNpZ25pbmcgc2VjcmV0";
-
-fn pages(items: usize) -> usize {
-    items.div_ceil(PAGE).max(1)
-}
 
 #[tokio::main]
 async fn main() {
@@ -154,23 +147,8 @@ async fn main() {
     let s1 = stats(&url, &token).await;
     let answered_429 = count_429(&s1) - count_429(&s0);
 
-    // The shortest time the limits allow for the same accounts, phase after phase.
-    let per_sec = |per_min: f64| per_min / 60.0;
-    let (users_rate, directory_rate, brand_rate) = (
-        per_sec(limits.users),
-        per_sec(limits.directory),
-        per_sec(limits.brand),
-    );
-    let phase = |users: usize, directory: usize| {
-        (users as f64 / users_rate)
-            .max(directory as f64 / directory_rate)
-            .max((users + directory) as f64 / brand_rate)
-    };
-    let jobs = events.div_ceil(PAGE);
-    let shortest = phase(pages(BRAND_USERS), pages(BRAND_USERS))
-        + phase(events, 0)
-        + phase(0, pages(BRAND_USERS + events))
-        + phase(0, jobs * (2 + POLLS_PER_JOB));
+    // The shortest time the limits allow for the same accounts and attributes.
+    let (_, shortest) = provisioning_bound(&limits, BRAND_USERS, events);
 
     println!("hooks: a burst of {events} CRM events (new users with an attribute), limits {COMPRESSION}x Qualtrics', sandbox latency {LATENCY_MS} ms");
     println!("| figure | ours | bound | ratio | goal |");

@@ -5,7 +5,7 @@
 //! a wall time within 1.10x of that shortest time, and no 429 answer.
 
 mod common;
-use common::{count_429, serve_sandbox, stats, Sandbox};
+use common::{count_429, provisioning_bound, serve_sandbox, stats, Sandbox};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -22,13 +22,6 @@ const ROWS: usize = 5000;
 const COMPRESSION: f64 = 10.0;
 const LATENCY_MS: u64 = 20;
 const BRAND_USERS: usize = 250;
-const PAGE: usize = 100;
-/// The sandbox finishes an import job on its third status poll.
-const POLLS_PER_JOB: usize = 3;
-
-fn pages(items: usize) -> usize {
-    items.div_ceil(PAGE).max(1)
-}
 
 #[tokio::main]
 async fn main() {
@@ -108,34 +101,8 @@ async fn main() {
     let requests = run.audit().len();
     let answered_429 = count_429(&s1) - count_429(&s0);
 
-    // The fewest requests the API allows: the users and the directory read once for the plan,
-    // one POST per account, the directory read once more for the new accounts'
-    // uniqueIdentifiers, and per import job of 100 a submit, the polls until it is done and its
-    // result.
-    let jobs = rows.div_ceil(PAGE);
-    let (users_read, directory_read, directory_after) = (
-        pages(BRAND_USERS),
-        pages(BRAND_USERS),
-        pages(BRAND_USERS + rows),
-    );
-    let job_requests = jobs * (2 + POLLS_PER_JOB);
-    let fewest = users_read + directory_read + rows + directory_after + job_requests;
-    // The shortest time the limits allow, phase after phase (each needs the one before).
-    let per_sec = |per_min: f64| per_min / 60.0;
-    let (users_rate, directory_rate, brand_rate) = (
-        per_sec(limits.users),
-        per_sec(limits.directory),
-        per_sec(limits.brand),
-    );
-    let phase = |users: usize, directory: usize| {
-        (users as f64 / users_rate)
-            .max(directory as f64 / directory_rate)
-            .max((users + directory) as f64 / brand_rate)
-    };
-    let shortest = phase(users_read, directory_read)
-        + phase(rows, 0)
-        + phase(0, directory_after)
-        + phase(0, job_requests);
+    let (fewest, shortest) = provisioning_bound(&limits, BRAND_USERS, rows);
+    let (users_rate, directory_rate) = (limits.users / 60.0, limits.directory / 60.0);
 
     println!("provision: {rows} new users with attributes, limits {COMPRESSION}x Qualtrics' (users {:.0}/s, directory {:.1}/s), sandbox latency {LATENCY_MS} ms", users_rate, directory_rate);
     println!("| figure | ours | bound | ratio | goal |");

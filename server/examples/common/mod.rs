@@ -57,3 +57,51 @@ pub async fn stats(url: &str, token: &str) -> serde_json::Value {
 pub fn count_429(stats: &serde_json::Value) -> u64 {
     stats["byStatus"]["429"].as_u64().unwrap_or(0)
 }
+
+/// Items per listing page.
+#[allow(dead_code)]
+pub const PAGE: usize = 100;
+/// The sandbox finishes an import job on its third status poll.
+#[allow(dead_code)]
+pub const POLLS_PER_JOB: usize = 3;
+
+/// Pages to list `items` (at least one request).
+#[allow(dead_code)]
+pub fn pages(items: usize) -> usize {
+    items.div_ceil(PAGE).max(1)
+}
+
+/// Provisioning `rows` new users with attributes into a brand of `brand_users`, by the account
+/// route: the fewest requests the API allows (the users and the directory read once for the
+/// plan, one POST per account, the directory read again for the new uniqueIdentifiers, and per
+/// import job of 100 a submit, its polls and its result), and the shortest time `limits` allow
+/// for them, phase after phase (each needs the one before), in seconds.
+#[allow(dead_code)]
+pub fn provisioning_bound(
+    limits: &roster_server::sandbox::faults::RateLimits,
+    brand_users: usize,
+    rows: usize,
+) -> (usize, f64) {
+    let (users_read, directory_read, directory_after) = (
+        pages(brand_users),
+        pages(brand_users),
+        pages(brand_users + rows),
+    );
+    let job_requests = rows.div_ceil(PAGE) * (2 + POLLS_PER_JOB);
+    let fewest = users_read + directory_read + rows + directory_after + job_requests;
+    let (users_rate, directory_rate, brand_rate) = (
+        limits.users / 60.0,
+        limits.directory / 60.0,
+        limits.brand / 60.0,
+    );
+    let phase = |users: usize, directory: usize| {
+        (users as f64 / users_rate)
+            .max(directory as f64 / directory_rate)
+            .max((users + directory) as f64 / brand_rate)
+    };
+    let shortest = phase(users_read, directory_read)
+        + phase(rows, 0)
+        + phase(0, directory_after)
+        + phase(0, job_requests);
+    (fewest, shortest)
+}
