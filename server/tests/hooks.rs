@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::tempdir::Dir;
-use common::Server;
+use common::{get_json, Server};
 use roster_server::hooks::verify::sign;
 use serde_json::{json, Value};
 
@@ -19,15 +19,11 @@ const KEY: &str = "dynamics-key-0123456789abcdef";
 
 /// A user type of the sandbox brand other than the brand administrator's.
 async fn user_type(brand: &Server) -> String {
-    let users: Value = reqwest::Client::new()
-        .get(format!("{}/sandbox/API/v3/users", brand.url))
-        .header("x-api-token", &brand.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = get_json(
+        &format!("{}/sandbox/API/v3/users", brand.url),
+        &brand.admin_token,
+    )
+    .await;
     users["result"]["elements"]
         .as_array()
         .unwrap()
@@ -155,15 +151,11 @@ fn person(name: &str) -> Value {
 
 /// An event's state, as the page's view asks for it (with the brand's admin token).
 async fn event(hooks: &Server, brand: &Server, id: i64) -> Value {
-    reqwest::Client::new()
-        .get(format!("{}/hooks/v1/events/{id}", hooks.url))
-        .header("x-api-token", &brand.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(
+        &format!("{}/hooks/v1/events/{id}", hooks.url),
+        &brand.admin_token,
+    )
+    .await
 }
 
 /// Waits until every event in `ids` has ended (done, or failed and parked).
@@ -401,15 +393,11 @@ async fn an_event_that_cannot_be_mapped_is_refused_naming_the_field() {
         .as_str()
         .unwrap()
         .starts_with("events[1]: /email"));
-    let listed: Value = reqwest::Client::new()
-        .get(format!("{}/hooks/v1/events", hooks.url))
-        .header("x-api-token", &brand.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(
+        &format!("{}/hooks/v1/events", hooks.url),
+        &brand.admin_token,
+    )
+    .await;
     assert_eq!(listed["events"], json!([]), "nothing kept");
 }
 
@@ -457,15 +445,11 @@ async fn a_role_becomes_the_attributes_of_its_rule_and_one_accounts_events_apply
         sea[0]["accountStatus"], "active",
         "disable then enable, in that order"
     );
-    let state: Value = reqwest::Client::new()
-        .get(format!("{}/sandbox/control/state", brand.url))
-        .header("x-api-token", &brand.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = get_json(
+        &format!("{}/sandbox/control/state", brand.url),
+        &brand.admin_token,
+    )
+    .await;
     let seattle = state["roles"]
         .as_array()
         .unwrap()

@@ -38,15 +38,11 @@ fn fast() -> ExecConfig {
 }
 
 async fn control(server: &Server, what: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{}/sandbox/{what}", server.url))
-        .header("x-api-token", &server.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    common::get_json(
+        &format!("{}/sandbox/{what}", server.url),
+        &server.admin_token,
+    )
+    .await
 }
 
 /// The sandbox's rules as a Roles sheet, the way the page offers them.

@@ -88,10 +88,11 @@ pub fn plan(
     };
 
     let mut rows = Vec::with_capacity(table.rows.len());
-    // user id -> (key of the first row changing it, its fingerprint, its action label)
-    let mut first_for_user: HashMap<String, (String, String, &'static str)> = HashMap::new();
-    // (first row's key, conflicting row's key): the account's first row sends nothing either.
-    let mut conflicted: Vec<(String, String)> = Vec::new();
+    // user id -> (key of the first row changing it, its fingerprint, its action label, its
+    // index: `rows` holds one entry per table row, in order)
+    let mut first_for_user: HashMap<String, (String, String, &'static str, usize)> = HashMap::new();
+    // (first row's index, conflicting row's key): the account's first row sends nothing either.
+    let mut conflicted: Vec<(usize, String)> = Vec::new();
     for i in 0..table.rows.len() {
         let row_number = table.row_number(i);
         let key = format!("row:{row_number}");
@@ -282,7 +283,9 @@ pub fn plan(
         }
         .fingerprint();
 
-        if let Some((first_key, first_print, first_label)) = first_for_user.get(&user.id) {
+        if let Some((first_key, first_print, first_label, first_index)) =
+            first_for_user.get(&user.id)
+        {
             if *first_print == full_fingerprint {
                 entry.action = PlanAction::Duplicate;
                 entry.same_as = Some(first_key.clone());
@@ -292,7 +295,7 @@ pub fn plan(
                 );
             } else {
                 let msg = format!("conflicts with {} ({first_label}) for the same account: keep one of the two rows.", first_key.replace("row:", "row "));
-                conflicted.push((first_key.clone(), key.clone()));
+                conflicted.push((*first_index, key.clone()));
                 rows.push(invalid(
                     entry,
                     &column_name(action_col.or(id_col).or(name_col), "Action"),
@@ -327,15 +330,15 @@ pub fn plan(
         }
         first_for_user.insert(
             user.id.clone(),
-            (key, full_fingerprint, entry.action.label()),
+            (key, full_fingerprint, entry.action.label(), i),
         );
         rows.push(entry);
     }
 
     let action_column = column_name(action_col.or(id_col).or(name_col), "Action");
     for (first, other) in conflicted {
-        if let Some(entry) = rows.iter_mut().find(|r| r.key == first) {
-            let at = table.at(rows_index(table, entry.row));
+        if let Some(entry) = rows.get_mut(first) {
+            let at = table.at(first);
             let problem = Problem::in_row(
                 at,
                 &action_column,
@@ -463,11 +466,4 @@ pub fn plan_table(plan: &Plan) -> Table {
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
         lines: Vec::new(),
     }
-}
-
-/// The index of the table row numbered `row`.
-fn rows_index(table: &Table, row: u32) -> usize {
-    (0..table.rows.len())
-        .find(|i| table.row_number(*i) == row)
-        .unwrap_or_default()
 }

@@ -2,7 +2,7 @@
 //! divisions, dates, `::` lists, and each account named once per sheet.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 
@@ -191,9 +191,14 @@ pub(super) fn refuse_first_of_repeated(
     rows: &mut [PlanRow],
     repeated: Vec<(u32, String, Field, u32)>,
 ) {
+    if repeated.is_empty() {
+        return;
+    }
+    // Row number -> index, built once (a big sheet with many repeats stays linear).
+    let index: HashMap<u32, usize> = rows.iter().enumerate().map(|(i, r)| (r.row, i)).collect();
     let mut refused = HashSet::new();
     for (first, column, field, later) in repeated {
-        let Some(row) = rows.iter_mut().find(|r| r.row == first) else {
+        let Some(row) = index.get(&first).map(|i| &mut rows[*i]) else {
             continue;
         };
         if !refused.insert(first) {

@@ -84,6 +84,18 @@ impl Problem {
         }
     }
 
+    /// The message without its leading row (`Email: "x" is not an e-mail address: …`), for a
+    /// reader to whom the row number means nothing (a hook event, one row of a batch).
+    #[must_use]
+    pub fn without_row(&self) -> &str {
+        let at = RowAt {
+            row: self.row,
+            line: self.line,
+        };
+        let prefix = format!("{at}, ");
+        self.message.strip_prefix(&prefix).unwrap_or(&self.message)
+    }
+
     /// True when the row (or sheet) is not sent because of it.
     #[must_use]
     pub fn refuses(&self) -> bool {
@@ -120,6 +132,7 @@ mod tests {
         let p = Problem::in_row(t.at(1), "Email", Severity::Error, "not an e-mail address.");
         assert_eq!(p.message, "Row 3 (line 5), Email: not an e-mail address.");
         assert_eq!((p.row, p.line), (3, Some(5)));
+        assert_eq!(p.without_row(), "Email: not an e-mail address.");
         assert!(p.refuses());
         assert_eq!(t.at(0).line, None);
     }

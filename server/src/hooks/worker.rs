@@ -225,11 +225,8 @@ impl Worker {
         // Rows refused by the plan: the event cannot succeed as sent; park it with the reason.
         let mut refused: HashMap<u32, String> = HashMap::new();
         for p in run.problems(false).into_iter().filter(|p| p.refuses()) {
-            // "Row 3, Last name: …": the row is the batch's, meaningless to the sender.
-            let why = match p.message.split_once(", ") {
-                Some((at, rest)) if at.starts_with("Row ") => rest.to_string(),
-                _ => p.message.clone(),
-            };
+            // The row is the batch's, meaningless to the sender.
+            let why = p.without_row().to_string();
             refused
                 .entry(p.row)
                 .and_modify(|all| {

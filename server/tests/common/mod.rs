@@ -221,18 +221,27 @@ pub async fn perform(request: &HttpRequest) -> HttpResponse {
         .expect("loopback request")
 }
 
+/// `GET url` with `token` as `X-API-TOKEN`, its JSON answer.
+pub async fn get_json(url: &str, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(url)
+        .header("x-api-token", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 impl Server {
     /// The sandbox's own counters (`/sandbox/control/stats`).
     pub async fn stats(&self) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(format!("{}/sandbox/control/stats", self.url))
-            .header("x-api-token", &self.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(
+            &format!("{}/sandbox/control/stats", self.url),
+            &self.admin_token,
+        )
+        .await
     }
 }
 
