@@ -543,7 +543,8 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
     let sheet = sheet.to_str().unwrap();
     let journal = dir.path("leavers.csv.journal");
 
-    let mut child = cli(&env, &["apply", sheet, "--quiet"])
+    // 200 leavers is a deliberate mass change: confirmed ahead, as a cron job would.
+    let mut child = cli(&env, &["apply", sheet, "--quiet", "--max-changes", "200"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -587,6 +588,8 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
             "apply",
             sheet,
             "--resume",
+            "--max-changes",
+            "200",
             "--json",
             "--outcomes",
             outcomes.to_str().unwrap(),
@@ -630,6 +633,97 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
         .filter(|u| u["accountStatus"] == "disabled")
         .count();
     assert!(disabled >= 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_brake_exits_5_sending_nothing_and_max_changes_or_the_allowance_lets_a_run_through() {
+    let server = Server::start(&["--quiet", "--latency-ms", "5"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("brake");
+    let who = json(&run(&env, &["whoami", "--json"]));
+    let me = who["userId"].as_str().unwrap().to_string();
+    let all = users(&env);
+    let active: Vec<&Value> = all
+        .iter()
+        .filter(|u| u["accountStatus"] == "active" && u["userType"] != "UT_BRANDADMIN")
+        .collect();
+    // 60 leavers of about 250 accounts: past 25 and 10 %.
+    let mut csv = String::from("User ID,Action\n");
+    for u in active.iter().take(60) {
+        csv.push_str(&format!("{},disable\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("leavers.csv", &csv);
+    let sheet = sheet.to_str().unwrap();
+
+    // plan says what apply will ask for.
+    let o = run(&env, &["plan", sheet]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Accounts that lose access: 60 ("),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("Apply will need a confirmation"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Without a terminal and without --max-changes: exit 5, the blast radius, nothing sent.
+    let before = server.stats().await;
+    let o = run(&env, &["apply", sheet]);
+    assert_eq!(code(&o), 5, "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("Accounts that lose access: 60"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("Needs confirmation"), "{}", stderr(&o));
+    let after = server.stats().await;
+    assert_eq!(
+        before["changesPerUser"], after["changesPerUser"],
+        "nothing was changed"
+    );
+
+    // Over a given limit: exit 5 too, in JSON with the blast radius.
+    let o = run(&env, &["apply", sheet, "--max-changes", "59", "--json"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["exitCode"], 5);
+    assert_eq!(v["blast"]["losesAccess"], 60);
+    let o = run(&env, &["apply", sheet, "--max-changes", "10%"]);
+    assert_eq!(code(&o), 5, "60 of about 250 is more than 10 %");
+    assert_eq!(
+        server.stats().await["changesPerUser"],
+        before["changesPerUser"]
+    );
+
+    // Within the limit: applied.
+    let o = run(&env, &["apply", sheet, "--max-changes", "60", "--json"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(json(&o)["summary"]["done"], 60);
+
+    // The credential's own account: refused with the reason, the other row applied, exit 1.
+    let other = active[70]["id"].as_str().unwrap();
+    let own = dir.file(
+        "own.csv",
+        &format!("User ID,Action\n{me},disable\n{other},disable\n"),
+    );
+    let o = run(&env, &["apply", own.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["rows"][0]["status"], "refused", "{v}");
+    assert!(v["rows"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the account of the credential in use"));
+    assert_eq!(v["rows"][1]["status"], "done");
+    let me_now = users(&env)
+        .into_iter()
+        .find(|u| u["id"] == me.as_str())
+        .unwrap();
+    assert_eq!(me_now["accountStatus"], "active");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -478,7 +478,7 @@ fn actions_read_in_order_once_each() {
     assert_eq!(actions.len(), ProvisionAction::ALL.len());
     assert_eq!(
         serde_json::to_string(&actions).unwrap(),
-        r#"["create user","set attributes","update user fields","unchanged","invalid"]"#
+        r#"["create user","set attributes","update user fields","unchanged","invalid","refused"]"#
     );
 }
 

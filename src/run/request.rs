@@ -9,6 +9,7 @@ use super::{LifecycleJob, MembershipJob, PhasedRun, ProvisionJob, SheetRun};
 use crate::connection::Connection;
 use crate::exec::{ExecConfig, JournalEntry};
 use crate::lifecycle::{Action, LifecycleOptions};
+use crate::policy::Guard;
 use crate::provision::{ProvisionOptions, Route};
 use crate::rules::{MatchOptions, RoleSheet};
 use crate::table::Table;
@@ -49,6 +50,8 @@ pub struct SheetRequest {
 
 /// Where a sheet run reads the brand.
 #[derive(Debug, Clone)]
+// Made once per run: the size of the online variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Brand {
     /// Nowhere: the plan is made at once against an empty brand (what `validate` checks).
     Offline,
@@ -58,6 +61,9 @@ pub enum Brand {
         conn: Connection,
         /// Whether the credential can be renewed.
         renewable: bool,
+        /// Whose credential it is (from whoami) and the policy's thresholds: every plan is
+        /// judged by them (see [`crate::policy`]).
+        guard: Guard,
     },
 }
 
@@ -77,14 +83,19 @@ impl SheetRun {
     ) -> SheetRun {
         let today = Date::from_unix_millis(now);
         fn run<P: super::Phases + super::SheetJob>(
-            job: P,
+            mut job: P,
             brand: Brand,
             config: ExecConfig,
             now: UnixMillis,
         ) -> PhasedRun<P> {
             match brand {
                 Brand::Offline => PhasedRun::offline(job, now),
-                Brand::Online { conn, renewable } => {
+                Brand::Online {
+                    conn,
+                    renewable,
+                    guard,
+                } => {
+                    job.set_guard(guard);
                     PhasedRun::new(conn, job, config, renewable, now)
                 }
             }

@@ -3,7 +3,7 @@
 //! executor (rate limits, retries, journal, audit), and outcome tables.
 //!
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
-//! [`EXIT_UNREACHABLE`].
+//! [`EXIT_UNREACHABLE`], [`EXIT_NEEDS_CONFIRMATION`].
 
 /// `println!` with every credential removed (see [`crate::secrets`]), ending quietly when
 /// stdout is closed (see [`stdout`]).
@@ -79,6 +79,9 @@ pub const EXIT_NOTHING_SENT: i32 = 2;
 pub const EXIT_AUTH: i32 = 3;
 /// Qualtrics could not be reached or failed.
 pub const EXIT_UNREACHABLE: i32 = 4;
+/// The plan needs a confirmation (the mass-change brake, or over `--max-changes`): nothing
+/// was sent.
+pub const EXIT_NEEDS_CONFIRMATION: i32 = 5;
 
 /// A failure that ends the command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +95,9 @@ pub enum CliError {
     /// Qualtrics unreachable or failing.
     #[error("{0}")]
     Unreachable(String),
+    /// The plan needs a confirmation that was not given: nothing was sent.
+    #[error("{0}")]
+    NeedsConfirmation(String),
 }
 
 impl CliError {
@@ -102,6 +108,7 @@ impl CliError {
             CliError::Input(_) => EXIT_NOTHING_SENT,
             CliError::Auth(_) => EXIT_AUTH,
             CliError::Unreachable(_) => EXIT_UNREACHABLE,
+            CliError::NeedsConfirmation(_) => EXIT_NEEDS_CONFIRMATION,
         }
     }
 }
@@ -117,7 +124,9 @@ pub async fn main(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            if json || sheets::JSON_STDIN.load(Ordering::SeqCst) {
+            // A plan held for confirmation printed its own JSON, with the blast radius.
+            let printed = matches!(e, CliError::NeedsConfirmation(_));
+            if (json || sheets::JSON_STDIN.load(Ordering::SeqCst)) && !printed {
                 say!("{}", json!({"error": e.to_string(), "exitCode": code}));
             }
             say_err!("qualtrics-roster: {e}");

@@ -2,6 +2,7 @@
 //! reporting the plan.
 
 use super::*;
+use qualtrics_roster::policy::{Actor, Guard, Policy};
 
 pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
     let kind = sheet
@@ -203,6 +204,13 @@ pub(super) async fn plan(
     let brand = Brand::Online {
         conn: runner.session.fresh_conn().await?,
         renewable: runner.session.tokens.is_some(),
+        guard: Guard::new(
+            Actor::from_whoami(&runner.session.who),
+            Policy {
+                brake_accounts: sheet.brake_accounts,
+                brake_share: sheet.brake_share,
+            },
+        ),
     };
     let mut planned = sheet_run(kind, sheet, table, journal, brand)?;
     runner.drive(&mut planned).await?;
@@ -225,7 +233,7 @@ pub(super) fn report_plan(
             "notes": input.notes,
             "counts": counts.iter().cloned().collect::<BTreeMap<String, usize>>(),
             "changes": planned.changes(), "fileErrors": messages(&file_errors),
-            "problems": problems,
+            "problems": problems, "blast": planned.blast_radius(),
             "plan": planned.plan_table(),
         }));
         return;
@@ -240,6 +248,14 @@ pub(super) fn report_plan(
         say!("{}", p.message);
     }
     say!("{}", summary_line(&counts, input.table.rows.len()));
+    if let Some(blast) = planned.blast_radius() {
+        for line in blast.summary_lines() {
+            say!("{line}");
+        }
+        if blast.brake.needs_confirmation {
+            say!("Apply will need a confirmation: type the number at a terminal, or give --max-changes.");
+        }
+    }
 }
 
 /// The messages of `problems`, as the JSON output's `fileErrors` lists them.
