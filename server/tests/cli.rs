@@ -237,8 +237,30 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
     let o = run(&[], &["template", "provision"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).starts_with("Username,First name,Last name,Email"));
+    assert!(
+        !stdout(&o).to_uppercase().contains("UT_BRANDADMIN"),
+        "an example never makes a Brand Administrator"
+    );
     let o = run(&[], &["template", "membership", "--json"]);
     assert_eq!(json(&o)["columns"][0], "User");
+    // The lifecycle template puts a UR_ id under User ID, never under Username.
+    let o = run(&[], &["template", "lifecycle", "--json"]);
+    let t = json(&o);
+    let username = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "Username")
+        .unwrap();
+    for row in t["rows"].as_array().unwrap() {
+        assert!(!row[username].as_str().unwrap().starts_with("UR_"), "{t}");
+    }
+    // And it validates: every row of it is a plannable lifecycle row.
+    let dir = Scratch::new("template");
+    let o = run(&[], &["template", "lifecycle"]);
+    let sheet = dir.file("lifecycle.csv", &stdout(&o));
+    let o = run(&[], &["validate", sheet.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -724,6 +746,48 @@ async fn the_brake_exits_5_sending_nothing_and_max_changes_or_the_allowance_lets
         .find(|u| u["id"] == me.as_str())
         .unwrap();
     assert_eq!(me_now["accountStatus"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_users_export_with_an_action_column_is_a_lifecycle_sheet_and_writes_no_attributes(
+) {
+    let server = Server::start(&["--quiet", "--latency-ms", "5"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("export");
+    let export = dir.path("users.csv");
+    let o = run(
+        &env,
+        &["users", "list", "--output", export.to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut lines = text.lines();
+    let mut edited = format!("{},Action\n", lines.next().unwrap());
+    let mut chosen = Vec::new();
+    for line in lines
+        .filter(|l| l.contains(",active") && !l.contains("UT_BRANDADMIN"))
+        .take(3)
+    {
+        edited.push_str(&format!("{line},disable\n"));
+        chosen.push(line.split(',').next().unwrap().to_string());
+    }
+    let sheet = dir.file("leavers.csv", &edited);
+    let o = run(&env, &["apply", sheet.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["kind"], "lifecycle");
+    assert_eq!(v["summary"]["done"], 3);
+    for u in users(&env) {
+        if chosen.contains(&u["id"].as_str().unwrap().to_string()) {
+            assert_eq!(u["accountStatus"], "disabled");
+        }
+    }
+    let stats = server.stats().await;
+    assert!(
+        stats["byFamily"].get("Directory").is_none(),
+        "no attribute was written: {stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,7 +175,7 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         json: out.json || input.json,
         quiet: out.quiet,
     };
-    let kind = kind_of(sheet, &input, out);
+    let kind = kind_of(sheet, &input, out)?;
     // A sheet that cannot be planned is refused before anything else, as validate says.
     refuse_unplannable(kind, sheet, &input.table)?;
     let journal_path = args

@@ -213,7 +213,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 json: out.json || input.json,
                 quiet: out.quiet,
             };
-            let kind = kind_of(sheet, &input, out);
+            let kind = kind_of(sheet, &input, out)?;
             let mut session = open(&cli.target, out).await?;
             let mut runner = Runner::new(&mut session, out, None, None);
             let planned = plan(&mut runner, kind, sheet, &input.table, &[]).await?;

@@ -4,10 +4,11 @@
 use super::*;
 use qualtrics_roster::policy::{Actor, Guard, Policy};
 
-pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
-    let kind = sheet
-        .kind
-        .unwrap_or_else(|| Kind::detect(&input.table.columns));
+pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Result<Kind, CliError> {
+    let kind = match sheet.kind {
+        Some(kind) => kind,
+        None => Kind::detect(&input.table.columns)?,
+    };
     out.note(&format!(
         "{} from {}: {} sheet{}",
         rows(input.table.rows.len()),
@@ -22,7 +23,7 @@ pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
     for n in &input.notes {
         out.note(&n.message);
     }
-    kind
+    Ok(kind)
 }
 
 pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
@@ -43,14 +44,16 @@ pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
 pub(super) fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliError> {
     let table = match kind {
         Kind::Lifecycle => Table {
-            columns: ["Username", "Action", "Expiration date"]
+            // One way to name accounts per column: a `UR_` id goes under User ID, a login
+            // under Username (either may be blank when the other names the account).
+            columns: ["User ID", "Username", "Action", "Expiration date"]
                 .map(String::from)
                 .to_vec(),
             rows: vec![
-                ["ana.lopez@example.com", "disable", ""]
+                ["", "ana.lopez@example.com", "disable", ""]
                     .map(Cell::new)
                     .to_vec(),
-                ["UR_0123456789abcde", "", "2027-06-30"]
+                ["UR_0123456789abcde", "", "expire", "2030-06-30"]
                     .map(Cell::new)
                     .to_vec(),
             ],
@@ -129,7 +132,7 @@ pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError>
         json: out.json || input.json,
         quiet: out.quiet,
     };
-    let kind = kind_of(sheet, &input, out);
+    let kind = kind_of(sheet, &input, out)?;
     let table = &input.table;
     let planned = sheet_run(kind, sheet, table, &[], Brand::Offline)?;
     let file_errors = planned.file_errors();
