@@ -160,10 +160,24 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
     for key in ["id", "username", "email", "accountStatus"] {
         assert!(all[0].get(key).is_some(), "users[0].{key}");
     }
-    let table = run(&env, &["users", "list"]);
+    // To a pipe: every row, as CSV (a table is for a terminal).
+    let piped = run(&env, &["users", "list"]);
+    let out = stdout(&piped);
+    assert!(out.starts_with("User ID,Username,"), "{out}");
+    assert_eq!(out.lines().count(), 251, "the header and every user");
+    let table = run(&env, &["users", "list", "--format", "table"]);
     let out = stdout(&table);
     assert!(out.lines().next().unwrap().starts_with("User ID"), "{out}");
-    assert!(out.ends_with("250 users\n"));
+    assert!(out.lines().count() >= 251, "every row, not the first 50");
+    assert!(stderr(&table).contains("250 users"));
+    // `-` is standard output, not a file named "-".
+    let o = cli(&env, &["users", "list", "--output", "-"])
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o).lines().count(), 251);
+    assert!(!dir.path("-").exists());
     let xlsx = dir.path("users.xlsx");
     let o = run(&env, &["users", "list", "--output", xlsx.to_str().unwrap()]);
     assert_eq!(code(&o), 0);

@@ -110,10 +110,25 @@ pub enum Command {
 pub enum UsersCommand {
     /// Lists every user of the brand.
     List {
-        /// Write the list to this .csv or .xlsx file.
+        /// Write the list to this .csv or .xlsx file (`-`: standard output, as CSV).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// How to print the list on standard output: a table (the default at a terminal),
+        /// CSV (the default to a pipe or a file) or JSON. Every row, always.
+        #[arg(long, value_enum)]
+        format: Option<ListFormat>,
     },
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns, for people.
+    Table,
+    /// Comma-separated, with a header line.
+    Csv,
+    /// One JSON document.
+    Json,
 }
 
 /// `roles` subcommands.

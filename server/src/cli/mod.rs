@@ -42,7 +42,9 @@ pub mod session;
 pub mod sheets;
 
 use apply::*;
-pub use args::{ApplyArgs, Cli, Command, RolesCommand, SheetArgs, Target, UsersCommand};
+pub use args::{
+    ApplyArgs, Cli, Command, ListFormat, RolesCommand, SheetArgs, Target, UsersCommand,
+};
 use planning::*;
 
 use std::collections::BTreeMap;
@@ -184,26 +186,37 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             Ok(EXIT_DONE)
         }
         Command::Users {
-            command: UsersCommand::List { output },
+            command: UsersCommand::List { output, format },
         } => {
             let run = read_brand(&cli.target, out, |conn, renewable| {
                 UsersRun::list_users(conn, ExecConfig::default(), renewable, unix_millis())
             })
             .await?;
             let list = run.job().users_read();
+            let table = users::users_table(list);
             if let Some(path) = output {
-                sheets::write_table(path, "Users", &users::users_table(list))?;
-            }
-            if out.json {
-                out.print_json(&json!({"count": list.len(), "users": list}));
-            } else {
-                if output.is_none() {
-                    say_raw!(
-                        "{}",
-                        sheets::text_table(&users::users_table(list), Some(50))
-                    );
+                sheets::write_table(path, "Users", &table)?;
+                if path.as_os_str() == "-" {
+                    return Ok(EXIT_DONE);
                 }
-                say!("{} users", list.len());
+            }
+            // Every row, whatever reads it: a table only for a person at a terminal.
+            let format = match (format, out.json) {
+                (Some(f), _) => *f,
+                (None, true) => ListFormat::Json,
+                (None, false) if std::io::stdout().is_terminal() => ListFormat::Table,
+                (None, false) => ListFormat::Csv,
+            };
+            match format {
+                ListFormat::Json => out.print_json(&json!({"count": list.len(), "users": list})),
+                ListFormat::Csv if output.is_none() => {
+                    say_raw!("{}", table.to_csv().trim_start_matches('\u{feff}'));
+                }
+                ListFormat::Table if output.is_none() => {
+                    say_raw!("{}", sheets::text_table(&table, None));
+                    out.note(&format!("{} users", list.len()));
+                }
+                _ => out.note(&format!("{} users", list.len())),
             }
             Ok(EXIT_DONE)
         }

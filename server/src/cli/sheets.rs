@@ -5,7 +5,6 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use qualtrics_roster::columns::normalise_header;
 use qualtrics_roster::exec::JournalEntry;
 use qualtrics_roster::run::SheetKind;
 use qualtrics_roster::table::{Cell, Table};
@@ -232,6 +231,18 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
             .map(|(_, t)| t.to_csv().into_bytes())
             .unwrap_or_default()
     };
+    if path == Path::new("-") {
+        // `-` is standard output, for every --output (CSV, or .xlsx bytes to a pipe).
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(if is_xlsx {
+                &bytes
+            } else {
+                bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes)
+            })
+            .and_then(|()| stdout.flush())
+            .map_err(|e| CliError::Input(format!("Cannot write to standard output: {e}")));
+    }
     private_file(path, false)
         .and_then(|mut f| f.write_all(&bytes))
         .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
