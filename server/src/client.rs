@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use qualtrics_roster::connection::{Auth, Connection};
 use qualtrics_roster::directory::Participant;
-use qualtrics_roster::exec::{ExecConfig, TransportFailure};
+use qualtrics_roster::exec::{retry_single, ExecConfig, TransportFailure};
 use qualtrics_roster::http::{HttpRequest, HttpResponse, Method};
 use qualtrics_roster::membership::Snapshot;
 use qualtrics_roster::oauth::{AccessToken, ClientCredentials, OAuthError};
@@ -70,6 +70,31 @@ impl Transport {
     /// Sends one request; a missing or broken answer is a [`TransportFailure`].
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
         perform(&self.http, request).await
+    }
+
+    /// Sends a single request that is not a run's step (whoami, the OAuth token request),
+    /// trying again by the executor's own rule ([`retry_single`]: a dropped connection, 429
+    /// or 5xx, up to six attempts with the same backoff). Each attempt is handed to `each`
+    /// (for the audit) with when it was sent.
+    pub async fn send_retrying(
+        &self,
+        request: &HttpRequest,
+        mut each: impl FnMut(u64, &Result<HttpResponse, TransportFailure>),
+    ) -> Result<HttpResponse, TransportFailure> {
+        let config = ExecConfig::default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent_at = unix_millis();
+            let answer = self.send(request).await;
+            each(sent_at, &answer);
+            // The jitter's draw: the clock's low bits are random enough for spreading retries.
+            let draw = unix_millis().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
+            match retry_single(&config, attempt, &answer, draw) {
+                Some(wait) => tokio::time::sleep(Duration::from_millis(wait)).await,
+                None => return answer,
+            }
+        }
     }
 
     /// The native driver: drives `run` to the end of its current stage on the wall clock,
@@ -301,21 +326,12 @@ impl TokenSource {
 
     async fn fetch_once(&self, transport: &Transport) -> Result<AccessToken, OAuthError> {
         let request = self.credentials.token_request(&self.token_url);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match transport.send(&request).await {
-                Ok(response) if response.status >= 500 && attempt < 3 => {}
-                Ok(response) => return self.credentials.parse_token(&response, unix_millis()),
-                Err(TransportFailure(detail)) if attempt >= 3 => {
-                    return Err(OAuthError::Unreachable {
-                        host: host_of(&self.token_url),
-                        detail,
-                    })
-                }
-                Err(_) => {}
-            }
-            tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+        match transport.send_retrying(&request, |_, _| {}).await {
+            Ok(response) => self.credentials.parse_token(&response, unix_millis()),
+            Err(TransportFailure(detail)) => Err(OAuthError::Unreachable {
+                host: host_of(&self.token_url),
+                detail,
+            }),
         }
     }
 }

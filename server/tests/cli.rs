@@ -857,6 +857,29 @@ async fn ctrl_c_stops_sending_says_how_to_resume_in_one_line_and_exits_130() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_request_is_retried_like_every_other() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    // Half of all requests answered 503 or dropped: whoami (the first request) is retried too.
+    sandbox_put(
+        &server,
+        "faults",
+        serde_json::json!({"error503": 0.3, "dropConnection": 0.2, "seed": 11}),
+    )
+    .await;
+    for _ in 0..6 {
+        let o = run(&env, &["whoami", "--json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let stats = server.stats().await;
+    assert!(
+        stats["byStatus"]["503"].as_u64().unwrap_or(0) > 0,
+        "faults were injected: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_tokens_expire_mid_run_and_are_renewed_and_a_revoked_client_stops_everything() {
     let server = Server::start(&["--quiet", "--latency-ms", "60", "--oauth-token-ttl", "1"]);
     let (id, secret) = server.oauth_client.clone();

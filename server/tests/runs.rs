@@ -366,6 +366,48 @@ fn lost_create_answers_are_checked_against_the_user_list_and_nobody_is_created_t
 }
 
 #[test]
+fn no_row_ends_promising_a_check_that_was_not_made_even_when_most_answers_are_lost() {
+    for seed in [1, 2, 3] {
+        let brand = Brand::new(SandboxConfig {
+            faults: Faults {
+                // Dropped before the brand handles it: the account is not made, and a retry
+                // may be dropped again.
+                drop_connection: 0.4,
+                lost_answer: 0.1,
+                seed,
+                ..Faults::default()
+            },
+            ..SandboxConfig::default()
+        });
+        let ut = user_type(&brand.users(T0));
+        let table = new_users("gone", 40, &ut, false);
+        let (run, _, end) = plan_and_apply_provision(
+            &brand,
+            &table,
+            provision_options(Route::AccountAndAttributes, 50, T0),
+            ExecConfig::default(),
+            T0,
+        );
+        for o in run.job().outcomes() {
+            assert!(
+                !o.message.contains("before any retry"),
+                "seed {seed}, row {}: {}",
+                o.row,
+                o.message
+            );
+        }
+        let after = brand.users(end);
+        for i in 0..40 {
+            let n = after
+                .iter()
+                .filter(|u| u.username.as_deref() == Some(format!("gone{i}@x.org").as_str()))
+                .count();
+            assert!(n <= 1, "seed {seed}: gone{i} made {n} times");
+        }
+    }
+}
+
+#[test]
 fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
     // Limits far above the client's pacing: this test is about the job limit alone.
     let brand = Brand::new(SandboxConfig {

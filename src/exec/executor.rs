@@ -12,8 +12,8 @@ use crate::time::{iso_datetime, UnixMillis};
 use super::audit::{error_summary, path_of};
 use super::pacing::Bucket;
 use super::{
-    retry_after_ms, AuditEntry, EndpointClass, ExecConfig, JournalEntry, Outcome, OutcomeStatus,
-    Outgoing, Poll, Progress, RequestId, Step, StepUpdate, TransportFailure,
+    backoff_ms, retry_after_ms, AuditEntry, EndpointClass, ExecConfig, JournalEntry, Outcome,
+    OutcomeStatus, Outgoing, Poll, Progress, RequestId, Step, StepUpdate, TransportFailure,
 };
 
 #[derive(Debug)]
@@ -518,17 +518,8 @@ impl<S: Step> Executor<S> {
         let attempt = slot.attempt;
         slot.attempt += 1;
         self.progress.retries += 1;
-        let delay = match retry_after_ms {
-            Some(ms) => ms + self.random_below(250),
-            None => {
-                let full = self
-                    .config
-                    .backoff_base_ms
-                    .saturating_mul(1u64 << (attempt - 1).min(20))
-                    .min(self.config.backoff_max_ms);
-                full / 2 + self.random_below(full / 2 + 1)
-            }
-        };
+        let draw = self.random_below(u64::MAX);
+        let delay = backoff_ms(&self.config, attempt, retry_after_ms, draw);
         self.delayed.push(Reverse((now + delay, idx)));
     }
 

@@ -31,7 +31,10 @@ mod pacing;
 pub use audit::{audit_jsonl, audit_table, AuditEntry};
 pub use executor::Executor;
 pub use journal::JournalEntry;
-pub use pacing::{retry_after_ms, EndpointClass, ExecConfig, RateLimit, MAX_RETRY_AFTER_SECS};
+pub use pacing::{
+    backoff_ms, retry_after_ms, retry_single, EndpointClass, ExecConfig, RateLimit,
+    MAX_RETRY_AFTER_SECS,
+};
 
 use serde::Serialize;
 

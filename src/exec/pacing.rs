@@ -187,3 +187,53 @@ impl Bucket {
         self.pace = (self.pace + 0.02).min(1.0);
     }
 }
+
+/// The wait before attempt `attempt + 1` of a request whose attempt `attempt` (from 1) failed
+/// transiently: the answer's `Retry-After` (plus up to 250 ms) when it gave one, else a
+/// doubling backoff from `backoff_base_ms` up to `backoff_max_ms`, half of it fixed and half
+/// drawn from `draw` (a random number). The one rule the executor and every host's single
+/// requests (whoami, the OAuth token request) follow.
+#[must_use]
+pub fn backoff_ms(
+    config: &ExecConfig,
+    attempt: u32,
+    retry_after_ms: Option<u64>,
+    draw: u64,
+) -> u64 {
+    match retry_after_ms {
+        Some(ms) => ms + draw % 250,
+        None => {
+            let full = config
+                .backoff_base_ms
+                .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
+                .min(config.backoff_max_ms);
+            full / 2 + draw % (full / 2 + 1)
+        }
+    }
+}
+
+/// Whether a single request (one that is not a run's step: whoami, the OAuth token request)
+/// is tried again after `answer` to attempt `attempt` (from 1), and after how long: the
+/// executor's rule (a dropped connection, 429, or 5xx are tried again, up to
+/// `max_attempts`; any other answer is final). `None`: take the answer as it is.
+#[must_use]
+pub fn retry_single(
+    config: &ExecConfig,
+    attempt: u32,
+    answer: &Result<crate::http::HttpResponse, super::TransportFailure>,
+    draw: u64,
+) -> Option<u64> {
+    if attempt >= config.max_attempts {
+        return None;
+    }
+    let retry_after = match answer {
+        Err(_) => None,
+        Ok(r) if r.status == 429 => r
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(retry_after_ms),
+        Ok(r) if (500..=599).contains(&r.status) => None,
+        Ok(_) => return None,
+    };
+    Some(backoff_ms(config, attempt, retry_after, draw))
+}

@@ -212,10 +212,32 @@ impl ProvisionApply {
                         retries.push(ProvisionStep::Account(step));
                     }
                 }
-                None => {}
+                None => {
+                    let at = p.account.as_ref().and_then(|a| a.2);
+                    p.account = Some((
+                        OutcomeStatus::Failed,
+                        "not created: Qualtrics did not answer the create, twice, and the user list does not show the account; plan again to try once more".into(),
+                        at,
+                    ));
+                }
             }
         }
         retries
+    }
+
+    /// Ends the creates still uncertain when no check of the user list can be made (`why`: the
+    /// list could not be read, the run was stopped): their rows say so, and that planning again
+    /// settles them, instead of promising a check that will not happen.
+    pub fn settle_unchecked(&mut self, why: &str) {
+        for p in self.progress.values_mut().filter(|p| p.uncertain) {
+            p.uncertain = false;
+            let at = p.account.as_ref().and_then(|a| a.2);
+            p.account = Some((
+                OutcomeStatus::Failed,
+                format!("Qualtrics did not answer the create and whether the account was made could not be checked ({why}): plan again to see; an account that exists plans as unchanged, so nobody is created twice"),
+                at,
+            ));
+        }
     }
 
     /// True when new accounts need attributes: their uniqueIdentifier must be looked up.

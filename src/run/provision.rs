@@ -81,8 +81,11 @@ impl ApplyPhases {
             }
             ApplyStage::Checking => {
                 let finished = listings(finished);
-                if failed_listing(&finished).is_some() {
-                    // The lost creates stay failed, with their message: not retried blind.
+                if let Some(failed) = failed_listing(&finished) {
+                    // The lost creates stay failed, saying the check could not be made: not
+                    // retried blind.
+                    self.run
+                        .settle_unchecked(&format!("the user list could not be read: {failed}"));
                     return self.directory(ctx);
                 }
                 let users: Vec<UserSummary> = finished
@@ -125,13 +128,20 @@ impl ApplyPhases {
     }
 
     fn after_accounts(&mut self, ctx: &PhaseContext<'_>) -> Option<Next> {
-        if !ctx.halted && !self.run.uncertain().is_empty() && self.checks < MAX_CHECKS {
-            self.checks += 1;
-            self.stage = ApplyStage::Checking;
-            return Some(Next::Reading(
-                "checking accounts",
-                vec![RunStep::Listing(ListingStep::users(ctx.conn))],
-            ));
+        if !self.run.uncertain().is_empty() {
+            if !ctx.halted && self.checks < MAX_CHECKS {
+                self.checks += 1;
+                self.stage = ApplyStage::Checking;
+                return Some(Next::Reading(
+                    "checking accounts",
+                    vec![RunStep::Listing(ListingStep::users(ctx.conn))],
+                ));
+            }
+            self.run.settle_unchecked(if ctx.halted {
+                "the run was stopped before the user list was read"
+            } else {
+                "the user list was read twice already"
+            });
         }
         self.directory(ctx)
     }

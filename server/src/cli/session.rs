@@ -81,15 +81,19 @@ impl Session {
             };
             let conn = route.connection(auth)?;
             let request = users::whoami_request(&conn);
-            let sent_at = unix_millis();
-            let answer = transport.send(&request).await;
-            audit.push(AuditEntry::outside_run(
-                &request,
-                sent_at,
-                unix_millis(),
-                &answer,
-                "connect",
-            ));
+            // The first request is retried like every other (a 503 or a dropped connection
+            // here used to end the run).
+            let answer = transport
+                .send_retrying(&request, |sent_at, answer| {
+                    audit.push(AuditEntry::outside_run(
+                        &request,
+                        sent_at,
+                        unix_millis(),
+                        answer,
+                        "connect",
+                    ));
+                })
+                .await;
             let response = answer
                 .map_err(|e| CliError::Unreachable(format!("Could not reach Qualtrics at {}: {}. Check --datacenter (or --base-url) and the network.", route.describe(), e.0)))?;
             let (who, notice) = users::parse_whoami(&response).map_err(|e| match e {
