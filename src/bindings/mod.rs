@@ -18,7 +18,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use self::driver::{drive_to_end, send};
+use self::driver::{drive_to_end, send_retrying};
 use crate::connection::{Auth, Connection, Datacenter};
 use crate::exec::ExecConfig;
 use crate::membership::{self, TeamFilter};
@@ -70,7 +70,9 @@ impl RosterClient {
         let conn = self.conn.clone();
         let actor = self.actor.clone();
         future_to_promise(async move {
-            let response = send(&users::whoami_request(&conn)).await.map_err(to_js)?;
+            let response = send_retrying(&users::whoami_request(&conn))
+                .await
+                .map_err(to_js)?;
             let (who, notice) = users::parse_whoami(&response).map_err(to_js)?;
             *actor.borrow_mut() = Some(Actor::from_whoami(&who));
             #[derive(Serialize)]
@@ -149,7 +151,9 @@ impl RosterClient {
             let actor = match known {
                 Some(a) => a,
                 None => {
-                    let response = send(&users::whoami_request(&conn)).await.map_err(to_js)?;
+                    let response = send_retrying(&users::whoami_request(&conn))
+                        .await
+                        .map_err(to_js)?;
                     let (who, _) = users::parse_whoami(&response).map_err(to_js)?;
                     let actor = Actor::from_whoami(&who);
                     *cached.borrow_mut() = Some(actor.clone());
