@@ -410,3 +410,21 @@ fn expiry_rows_compare_with_the_expiry_read_from_each_account() {
     assert_eq!(p.rows[2].current, "disabled, expires 2026-12-31");
     assert_eq!(expiry_reads(&p), vec!["UR_DDDDDDDDDDDDDDD".to_string()]);
 }
+
+#[test]
+fn a_user_id_under_username_is_taken_as_the_user_id_it_is() {
+    let users = vec![user("UR_0123456789abcde", "ana@x.org", "active")];
+    let t = Table::from_csv(
+        "Username,Action\nUR_0123456789abcde,disable\nUR_9999999999zzzzz,disable\n",
+    )
+    .unwrap();
+    let p = plan(&t, &users, &HashMap::new(), &[], &opts());
+    assert_eq!(p.rows[0].action, PlanAction::Disable);
+    assert_eq!(p.rows[0].user_id.as_deref(), Some("UR_0123456789abcde"));
+    assert_eq!(p.rows[1].action, PlanAction::NotFound);
+    assert!(
+        p.rows[1].message.contains("looked up as a User ID"),
+        "{}",
+        p.rows[1].message
+    );
+}

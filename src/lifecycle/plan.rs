@@ -228,8 +228,22 @@ pub fn plan(
                 }
             }
         } else {
-            match by_name.get(&name_cell.to_lowercase()) {
+            // A `UR_` id pasted under Username (a common slip) is taken as the User ID it is:
+            // no login looks like one.
+            let found = by_name.get(&name_cell.to_lowercase()).or_else(|| {
+                is_user_id(&name_cell)
+                    .then(|| by_id.get(name_cell.as_str()))
+                    .flatten()
+            });
+            match found {
                 Some(u) => *u,
+                None if is_user_id(&name_cell) => {
+                    entry.action = PlanAction::NotFound;
+                    entry.user_id = Some(name_cell.clone());
+                    entry.message = format!("Row {row_number}: no user {name_cell} in this brand (a User ID, under Username: it was looked up as a User ID; deleted, or from another brand?).");
+                    rows.push(entry);
+                    continue;
+                }
                 None => {
                     entry.action = PlanAction::NotFound;
                     entry.message = format!("Row {row_number}: no user with username \"{}\" in this brand (SSO usernames end in #brandId).", shorten(&name_cell));

@@ -45,10 +45,11 @@ impl Kind {
         }
     }
 
-    /// The kind a sheet's columns say: a "Group or role" column is a membership sheet; any
-    /// account field (names, e-mail, user type, password, uniqueIdentifier) a provisioning
-    /// sheet; anything else a lifecycle sheet.
-    #[must_use]
+    /// The kind a sheet's columns say, as the core reads them (`SheetKind::detect`), or why
+    /// they fit more than one kind (exit 2, asking for --kind).
+    ///
+    /// # Errors
+    /// `CliError::Input` when the columns are ambiguous.
     pub fn detect(columns: &[String]) -> Result<Kind, CliError> {
         match SheetKind::detect(columns) {
             Ok(SheetKind::Lifecycle) => Ok(Kind::Lifecycle),
