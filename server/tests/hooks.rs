@@ -535,3 +535,42 @@ async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactl
     let made = users_named(&brand, "burst").await;
     assert_eq!(made.len(), 1000, "each account made exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_signatures_over_a_megabyte_are_refused_in_under_50_ms() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-signatures");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    let body = vec![b' '; 1024 * 1024 - 16];
+    let signatures = vec!["v1,AAAA"; 10_000].join(" ");
+    let send = |signatures: String| {
+        client
+            .post(format!("{}/hooks/v1/crm", hooks.url))
+            .header("webhook-id", "many")
+            .header("webhook-timestamp", now().to_string())
+            .header("webhook-signature", signatures)
+            .body(body.clone())
+            .send()
+    };
+    // A warm-up: the connection made, the server's code paged in.
+    let warm = send("v1,AAAA".to_string()).await.unwrap();
+    assert_eq!(warm.status().as_u16(), 401);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = send(signatures.clone()).await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(status, 401);
+        assert!(text.contains("more than 5 signatures"), "{text}");
+    }
+    times.sort();
+    eprintln!("10,000 signatures over 1 MB answered 401 in {times:?}");
+    assert!(
+        times[1] < Duration::from_millis(50),
+        "answered in {times:?}"
+    );
+}
