@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NEXT_SECRET: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
 const KEY: &str = "dynamics-key-0123456789abcdef";
+/// Dynamics 365's own key (each hook's keys are its own).
+const D365_KEY: &str = "d365-webhook-key-fedcba9876543210";
 
 /// A user type of the sandbox brand other than the brand administrator's.
 async fn user_type(brand: &Server) -> String {
@@ -36,6 +38,11 @@ async fn user_type(brand: &Server) -> String {
 
 /// Writes the credentials file and the hooks configuration for `brand` into `dir`.
 fn configure(dir: &Path, brand: &Server, user_type: &str) -> PathBuf {
+    configure_with(dir, brand, user_type, "")
+}
+
+/// [`configure`], with `extra` (more hooks, in TOML) at the end of the configuration.
+fn configure_with(dir: &Path, brand: &Server, user_type: &str, extra: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let private = |path: &Path, text: &str| {
         std::fs::write(path, text).unwrap();
@@ -98,13 +105,14 @@ Email = "/user/email"
 
 [hooks.d365]
 key_query = "code"
-keys = ["{KEY}"]
+keys = ["{D365_KEY}"]
 [hooks.d365.fields]
 Username = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
 "First name" = "/InputParameters/[key=Target]/value/Attributes/[key=firstname]/value"
 "Last name" = "/InputParameters/[key=Target]/value/Attributes/[key=lastname]/value"
 Email = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
 "User type" = "{user_type}"
+{extra}
 "#,
             url = brand.url,
             creds = creds.display(),
@@ -288,14 +296,16 @@ async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice(
             .json(&context)
             .send()
     };
-    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 202);
-    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 200);
+    assert_eq!(d365(D365_KEY).await.unwrap().status().as_u16(), 202);
+    assert_eq!(d365(D365_KEY).await.unwrap().status().as_u16(), 200);
     assert_eq!(d365("nope").await.unwrap().status().as_u16(), 401);
+    // Another hook's key is not this one's.
+    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 401);
 
     // The refusals are logged, never with a secret.
     let log = hooks.stderr.lock().unwrap().clone();
     assert!(log.contains("event refused"), "{log}");
-    for secret in [SECRET, NEXT_SECRET, KEY, "wrong-key"] {
+    for secret in [SECRET, NEXT_SECRET, KEY, D365_KEY, "wrong-key"] {
         assert!(!log.contains(secret));
     }
 
@@ -534,6 +544,116 @@ async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactl
     assert!(not_done.is_empty(), "{not_done:?}");
     let made = users_named(&brand, "burst").await;
     assert_eq!(made.len(), 1000, "each account made exactly once");
+}
+
+/// Starts `roster-server --hooks-config config`, which must refuse to start: its stderr. (A
+/// server still running after 15 s has started: killed, and the test fails.)
+fn refused_start(config: &Path) -> String {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster-server"))
+        .args(["--port", "0", "--quiet", "--hooks-config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started with {}", config.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "the server started: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_sharing_a_secret_or_a_key_do_not_start_and_an_event_is_accepted_by_its_hook_only() {
+    let brand = Server::start(&["--quiet"]);
+    let user_type = user_type(&brand).await;
+    let dir = Dir::new("hooks-own");
+    let hr = |auth: &str| {
+        format!("[hooks.hr]\n{auth}\n[hooks.hr.fields]\nUsername = \"/email\"\n\"First name\" = \"/first\"\n\"Last name\" = \"/last\"\nEmail = \"/email\"\n\"User type\" = \"{user_type}\"\n")
+    };
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("signing_secrets = [\"{SECRET}\"]")),
+    );
+    let why = refused_start(&config);
+    assert!(
+        why.contains("hooks \"crm\" and \"hr\" share a signing secret"),
+        "{why}"
+    );
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("key_header = \"x-hr-key\"\nkeys = [\"{KEY}\"]")),
+    );
+    let why = refused_start(&config);
+    assert!(
+        why.contains("hooks \"dynamics\" and \"hr\" share a key"),
+        "{why}"
+    );
+    // With a secret of its own, hr starts, and a crm event replayed to it is refused.
+    let hr_secret = "whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=";
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("signing_secrets = [\"{hr_secret}\"]")),
+    );
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let to_hr = |secret: &str, id: &str, body: &Value| {
+        let bytes = serde_json::to_vec(body).unwrap();
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/hr", hooks.url))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", t.to_string())
+            .header("webhook-signature", sign(secret, id, t, &bytes))
+            .body(bytes)
+            .send()
+    };
+    let (status, _) = post_signed(&hooks, SECRET, "r1", t, &person("crmonly")).await;
+    assert_eq!(status, 202);
+    let replay = to_hr(SECRET, "r1", &person("crmonly")).await.unwrap();
+    assert_eq!(replay.status().as_u16(), 401, "a crm event replayed to hr");
+    let own = to_hr(hr_secret, "r2", &person("hronly")).await.unwrap();
+    assert_eq!(own.status().as_u16(), 202, "hr's own event");
+    let listed: Value = get_json(
+        &format!("{}/hooks/v1/events", hooks.url),
+        &brand.admin_token,
+    )
+    .await;
+    let hooks_of: Vec<(&str, &str)> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["hook"].as_str().unwrap(), e["user"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        hooks_of,
+        [
+            ("hr", "hronly@hooks-test.org"),
+            ("crm", "crmonly@hooks-test.org")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

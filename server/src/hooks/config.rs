@@ -247,8 +247,38 @@ impl HooksConfig {
                 )));
             }
         }
+        check_credentials_are_own(&config.hooks).map_err(invalid)?;
         Ok(config)
     }
+}
+
+/// Each hook's signing secrets and keys are its own: with one shared, an event sent to one hook
+/// would be accepted by the other too (and mapped by the other's fields). Secrets are compared
+/// by their key bytes, keys as written (trimmed).
+fn check_credentials_are_own(hooks: &BTreeMap<String, HookConfig>) -> Result<(), String> {
+    let mut owner: std::collections::HashMap<Vec<u8>, &str> = std::collections::HashMap::new();
+    for (name, hook) in hooks {
+        let secrets = hook
+            .signing_secrets
+            .iter()
+            .filter_map(|s| super::verify::secret_key(s).ok())
+            .map(|k| ([b"secret:".as_slice(), &k].concat(), "signing secret"));
+        let keys = hook
+            .keys
+            .iter()
+            .map(|k| ([b"key:".as_slice(), k.trim().as_bytes()].concat(), "key"));
+        for (credential, what) in secrets.chain(keys) {
+            match owner.get(&credential) {
+                Some(other) if *other != name.as_str() => {
+                    return Err(format!("hooks {other:?} and {name:?} share a {what}: each hook needs its own (an event sent to one would be accepted by the other)"));
+                }
+                _ => {
+                    owner.insert(credential, name.as_str());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A new configuration file for the sandbox on `base_url`, with a fresh signing secret,
@@ -366,6 +396,55 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    fn read_text(name: &str, text: &str) -> Result<HooksConfig, String> {
+        let path = write(name, text, 0o600);
+        let read = HooksConfig::read(&path).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(path);
+        read
+    }
+
+    const BASE: &str = "[qualtrics]\nbase_url = \"http://localhost/API/v3\"\n";
+    const S1: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const S2: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
+
+    fn two_hooks(crm: &str, hr: &str) -> String {
+        format!("{BASE}[hooks.crm]\n{crm}\n[hooks.crm.fields]\nUsername = \"/email\"\n[hooks.hr]\n{hr}\n[hooks.hr.fields]\nUsername = \"/email\"\n")
+    }
+
+    #[test]
+    fn each_hooks_secrets_and_keys_are_its_own() {
+        let secrets = |a: &str, b: &str| {
+            two_hooks(
+                &format!("signing_secrets = [\"{a}\"]"),
+                &format!("signing_secrets = [\"{b}\"]"),
+            )
+        };
+        assert!(read_text("own", &secrets(S1, S2)).is_ok());
+        let shared = read_text("shared", &secrets(S1, &format!("{S2}\", \"{S1}"))).unwrap_err();
+        assert!(
+            shared.contains("hooks \"crm\" and \"hr\" share a signing secret"),
+            "{shared}"
+        );
+        // The same key bytes written without the prefix are the same secret.
+        let bare = S1.trim_start_matches("whsec_");
+        assert!(read_text("bare", &secrets(S1, bare))
+            .unwrap_err()
+            .contains("share a signing secret"));
+        let keys = two_hooks(
+            "key_header = \"x-k\"\nkeys = [\"0123456789abcdef\"]",
+            "key_query = \"code\"\nkeys = [\" 0123456789abcdef\"]",
+        );
+        assert!(read_text("keys", &keys)
+            .unwrap_err()
+            .contains("hooks \"crm\" and \"hr\" share a key"));
+        // Two secrets of one hook (a rotation) are fine, even twice the same.
+        let rotation = two_hooks(
+            &format!("signing_secrets = [\"{S1}\", \"{S1}\"]"),
+            &format!("signing_secrets = [\"{S2}\"]"),
+        );
+        assert!(read_text("rotation", &rotation).is_ok());
     }
 
     #[test]
