@@ -546,6 +546,96 @@ async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactl
     assert_eq!(made.len(), 1000, "each account made exactly once");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_sets_only_allowed_user_types_and_never_an_administrators() {
+    let brand = Server::start(&["--quiet"]);
+    let allowed = user_type(&brand).await;
+    let dir = Dir::new("hooks-types");
+    let hr = format!(
+        r#"
+[hooks.hr]
+signing_secrets = ["whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ="]
+user_types = ["{allowed}"]
+[hooks.hr.fields]
+Username = "/email"
+"First name" = "/first"
+"Last name" = "/last"
+Email = "/email"
+"User type" = "/userType"
+"#
+    );
+    let config = configure_with(&dir.0, &brand, &allowed, &hr);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let post_hr = |id: &'static str, body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let secret = "whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=";
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/hr", hooks.url))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", t.to_string())
+            .header("webhook-signature", sign(secret, id, t, &bytes))
+            .body(bytes)
+            .send()
+    };
+    let typed = |name: &str, user_type: &str| {
+        let mut p = person(name);
+        p["userType"] = json!(user_type);
+        p
+    };
+    let r = post_hr("t1", typed("typed", &allowed)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let r = post_hr("t2", typed("other", "UT_notInTheList0"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "/userType", "{body}");
+    assert!(
+        body["expected"].as_str().unwrap().contains(&allowed),
+        "{body}"
+    );
+    for (id, admin) in [("t3", "UT_BRANDADMIN"), ("t4", "ut_brandadmin")] {
+        let r = post_hr(id, typed("boss", admin)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["field"], "/userType");
+        assert!(
+            body["expected"]
+                .as_str()
+                .unwrap()
+                .contains("never creates or promotes a Brand Administrator"),
+            "{body}"
+        );
+    }
+    // A hook with a fixed type ignores whatever type the event names.
+    let (status, fixed) =
+        post_signed(&hooks, SECRET, "t5", t, &typed("fixed", "UT_BRANDADMIN")).await;
+    assert_eq!(status, 202, "{fixed}");
+    let ids = [fixed["id"].as_i64().unwrap()];
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(30)).await;
+    assert_eq!(ended[0]["status"], "done", "{ended:?}");
+    let made = users_named(&brand, "fixed@hooks-test.org").await;
+    assert_eq!(made[0]["userType"], json!(allowed));
+    assert!(users_named(&brand, "boss@").await.is_empty());
+    assert!(users_named(&brand, "other@").await.is_empty());
+    // A configuration that names the administrator's type, fixed or allowed: no server.
+    let hr = "[hooks.hr]\nsigning_secrets = [\"whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=\"]\n";
+    for (tag, admin) in [
+        ("fixed", format!("{hr}[hooks.hr.fields]\nUsername = \"/email\"\n\"User type\" = \"UT_BRANDADMIN\"\n")),
+        ("listed", format!("{hr}user_types = [\"UT_brandAdmin\"]\n[hooks.hr.fields]\nUsername = \"/email\"\n\"User type\" = \"/type\"\n")),
+    ] {
+        let dir = Dir::new("hooks-types-refused");
+        let config = configure_with(&dir.0, &brand, &allowed, &admin);
+        let why = refused_start(&config);
+        assert!(
+            why.contains("hook \"hr\"")
+                && why.contains("never creates or promotes a Brand Administrator"),
+            "{tag}: {why}"
+        );
+    }
+}
+
 /// Starts `roster-server --hooks-config config`, which must refuse to start: its stderr. (A
 /// server still running after 15 s has started: killed, and the test fails.)
 fn refused_start(config: &Path) -> String {
