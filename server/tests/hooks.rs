@@ -784,3 +784,22 @@ async fn ten_thousand_signatures_over_a_megabyte_are_refused_in_under_50_ms() {
         "answered in {times:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_items_id_never_meets_a_single_events_id() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-ids");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let (status, list) = post_signed(&hooks, SECRET, "abc", t, &json!([person("item")])).await;
+    assert_eq!(status, 202, "{list}");
+    let (status, single) = post_signed(&hooks, SECRET, "abc#0", t, &person("single")).await;
+    assert_eq!(
+        status, 202,
+        "a single event with id abc#0 is not item 0 of abc: {single}"
+    );
+    assert_eq!(single["duplicate"], false);
+    let (status, again) = post_signed(&hooks, SECRET, "abc", t, &json!([person("item")])).await;
+    assert_eq!(status, 200, "the list again is a repeat: {again}");
+}

@@ -364,8 +364,12 @@ async fn receive(
     }
 }
 
-/// The sender's id for an event: the configured JSON field, else `webhook-id` /
-/// `x-request-id` (with the event's place in a list), else the SHA-256 of the event's JSON.
+/// The sender's id for an event, with its source as a prefix so that ids from different
+/// sources never meet: `f:` and the configured JSON field's value; else `h:` and `webhook-id`
+/// / `x-request-id` for a single event, or `b:` with it and `#` and the event's place for an
+/// event of a list (the place is digits after the last `#`, so `b:abc#0` is only ever item 0
+/// of `abc`, and no single event's id starts with `b:`); else [`store::BODY_ID_PREFIX`] and
+/// the SHA-256 of the event's JSON.
 fn event_id(
     pointer: Option<&str>,
     event: &Value,
@@ -374,15 +378,15 @@ fn event_id(
 ) -> String {
     if let Some(found) = pointer.and_then(|p| mapping::pointer(event, p)) {
         match found {
-            Value::String(s) if !s.is_empty() => return s.clone(),
-            Value::Number(n) => return n.to_string(),
+            Value::String(s) if !s.is_empty() => return format!("f:{s}"),
+            Value::Number(n) => return format!("f:{n}"),
             _ => {}
         }
     }
     if let Some(h) = header.filter(|h| !h.is_empty()) {
         return match index {
-            Some(i) => format!("{h}#{i}"),
-            None => h.to_string(),
+            Some(i) => format!("b:{h}#{i}"),
+            None => format!("h:{h}"),
         };
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, event.to_string().as_bytes());
@@ -457,5 +461,39 @@ async fn retry_event(
         Ok(store::Retry::NotFailed) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
         Ok(store::Retry::Superseded) => (StatusCode::CONFLICT, Json(json!({"error": format!("A later event for the same account was applied after event {id}: retrying it would undo that. Send the change again from its source if it is still wanted.")}))).into_response(),
         Err(e) => store_failed(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_list_items_single_events_fields_and_bodies_never_collide() {
+        let event = json!({"eventId": "abc#0", "email": "a@x.org"});
+        let plain = json!({"email": "a@x.org"});
+        let item = event_id(None, &plain, Some("abc"), Some(0));
+        let single = event_id(None, &plain, Some("abc#0"), None);
+        let field = event_id(Some("/eventId"), &event, Some("abc"), Some(0));
+        let body = event_id(None, &plain, None, None);
+        let all = [&item, &single, &field, &body];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // A single event whose id looks like a list item's, or a body's, is still its own.
+        assert_ne!(event_id(None, &plain, Some("b:abc#0"), None), item);
+        assert_ne!(event_id(None, &plain, Some(&body), None), body);
+        // Items of one list, and of lists whose ids end in #digits, stay apart.
+        assert_ne!(
+            event_id(None, &plain, Some("abc#1"), Some(0)),
+            event_id(None, &plain, Some("abc"), Some(10))
+        );
+        // The same event id in a body is the same event, in a list or not.
+        assert_eq!(
+            event_id(Some("/eventId"), &event, None, None),
+            event_id(Some("/eventId"), &event, Some("x"), Some(3))
+        );
     }
 }

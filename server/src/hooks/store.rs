@@ -101,8 +101,14 @@ pub enum StoreError {
 
 /// The prefix of an id made from an event's body (see [`Store::accept`]).
 pub const BODY_ID_PREFIX: &str = "body:";
-/// How long the same body counts as a repeat: HubSpot retries for up to three days.
-pub const BODY_REPEAT_WINDOW_MS: u64 = 72 * 3600 * 1000;
+/// How long the same body counts as a repeat. Short: an identical body later is the same
+/// change sent again on purpose (disable, enable, then disable one account again), which must
+/// be applied; a sender's quick retry of a lost answer comes within it.
+pub const BODY_REPEAT_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// How long a sender's own id (`webhook-id`, `x-request-id`, the `event_id` field) counts as
+/// a repeat at least: HubSpot retries for up to three days. The store keeps every id it has
+/// accepted (nothing is pruned), so this is met for as long as the store is kept.
+pub const SENDER_ID_KEPT_MS: u64 = 72 * 3600 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -495,6 +501,75 @@ mod tests {
             .unwrap();
         assert_eq!(s.retry(a1.id, 20).unwrap(), Retry::Superseded);
         assert_eq!(s.retry(b1.id, 20).unwrap(), Retry::NotFailed);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_same_change_sent_again_after_the_window_is_applied_and_a_sender_id_is_kept_72_hours() {
+        let (s, dir) = store("again");
+        let minute = 60 * 1000;
+        let body = |action: &str| format!("{BODY_ID_PREFIX}{action}-hash");
+        let (disable, new) = s
+            .accept("h", &body("disable"), &row("lee", HookAction::Disable), 0)
+            .unwrap();
+        assert!(new);
+        let (enable, new) = s
+            .accept(
+                "h",
+                &body("enable"),
+                &row("lee", HookAction::Enable),
+                minute,
+            )
+            .unwrap();
+        assert!(new);
+        // A quick retry of the first (its answer lost) is still a repeat…
+        let (retried, new) = s
+            .accept(
+                "h",
+                &body("disable"),
+                &row("lee", HookAction::Disable),
+                2 * minute,
+            )
+            .unwrap();
+        assert!(!new);
+        assert_eq!(retried.id, disable.id);
+        // …but the same disable sent again six minutes after the last one is a new event.
+        let (again, new) = s
+            .accept(
+                "h",
+                &body("disable"),
+                &row("lee", HookAction::Disable),
+                8 * minute,
+            )
+            .unwrap();
+        assert!(new, "disable, enable, disable again: the third is applied");
+        assert!(again.id > enable.id);
+        let due: Vec<i64> = s
+            .due(8 * minute, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(
+            due,
+            vec![disable.id],
+            "lee's events in arrival order, the first first"
+        );
+        // A sender's own id stays a repeat for (at least) 72 hours.
+        let (first, _) = s
+            .accept("h", "h:msg-1", &row("kim", HookAction::Create), 0)
+            .unwrap();
+        let (late, new) = s
+            .accept(
+                "h",
+                "h:msg-1",
+                &row("kim", HookAction::Create),
+                SENDER_ID_KEPT_MS,
+            )
+            .unwrap();
+        assert!(!new, "a retry three days later is still a repeat");
+        assert_eq!(late.id, first.id);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }
