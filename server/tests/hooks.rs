@@ -546,6 +546,161 @@ async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactl
     assert_eq!(made.len(), 1000, "each account made exactly once");
 }
 
+/// The sandbox's counters: (API requests, OAuth token requests).
+async fn counts(brand: &Server) -> (u64, u64) {
+    let stats = brand.stats().await;
+    (
+        stats["requests"].as_u64().unwrap(),
+        stats["tokenRequests"].as_u64().unwrap(),
+    )
+}
+
+/// Waits until the sandbox has seen more than `tokens` OAuth token requests (a hooks server's
+/// worker connecting), then until its requests stop changing.
+async fn after_login(brand: &Server, tokens: u64) -> (u64, u64) {
+    let started = Instant::now();
+    loop {
+        let now = counts(brand).await;
+        if now.1 > tokens {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let later = counts(brand).await;
+            if later == now {
+                return now;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no login");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `method` on `path` of the hooks' server with `token` (none: no token header).
+async fn with_token(hooks: &Server, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", hooks.url);
+    let mut r = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    };
+    if let Some(t) = token {
+        r = r.header("x-api-token", t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_for_the_brands_administrators_and_bad_tokens_never_cost_a_login() {
+    let brand = Server::start(&["--quiet"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let dir = Dir::new("hooks-viewers");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let (_, tokens_before) = counts(&brand).await;
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let (status, created) = post_signed(&hooks, SECRET, "v1", now(), &person("vic")).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let ended = settled(&hooks, &brand, &[id], Duration::from_secs(30)).await;
+    assert_eq!(ended[0]["status"], "done", "{ended:?}");
+    let (requests, tokens) = counts(&brand).await;
+    assert_eq!(tokens, tokens_before + 1, "the worker's own login only");
+
+    // No token, or tokens Qualtrics does not know: 401, each asked of Qualtrics once however
+    // often it comes (here 5 distinct tokens in 25 requests, 5 at a time), and never a login
+    // of the server's own credential.
+    assert_eq!(
+        with_token(&hooks, "GET", "/hooks/v1/events", None).await.0,
+        401
+    );
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..25 {
+        let url = hooks.url.clone();
+        flood.spawn(async move {
+            reqwest::Client::new()
+                .get(format!("{url}/hooks/v1/events"))
+                .header("x-api-token", format!("not-a-token-{}", i % 5))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = flood.join_next().await {
+        assert_eq!(status.unwrap(), 401);
+    }
+    assert_eq!(
+        counts(&brand).await,
+        (requests + 5, tokens),
+        "one whoami per distinct token, no login"
+    );
+
+    // A valid token of a user who is not a Brand Administrator: 403 on every events endpoint.
+    for (method, path) in [
+        ("GET", "/hooks/v1/events".to_string()),
+        ("GET", format!("/hooks/v1/events/{id}")),
+        ("POST", format!("/hooks/v1/events/{id}/retry")),
+    ] {
+        let (status, body) = with_token(&hooks, method, &path, Some(&standard_token)).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("Brand Administrators only"),
+            "{body}"
+        );
+    }
+    // The administrator's token: the events (the brand known from the worker's login).
+    let (status, listed) =
+        with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["events"][0]["id"], id);
+    assert_eq!(
+        counts(&brand).await.1,
+        tokens,
+        "no login of the server's credential for the viewers"
+    );
+    drop(hooks);
+
+    // With the server's credential refused (its OAuth client revoked), bad tokens still cost
+    // no login; an administrator's is answered 503, trying the credential once in 30 s.
+    let revoke = reqwest::Client::new()
+        .put(format!("{}/sandbox/control/oauth", brand.url))
+        .header("x-api-token", &brand.admin_token)
+        .json(&json!({"revokeClient": brand.oauth_client.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status().as_u16(), 204);
+    let dir = Dir::new("hooks-viewers-revoked");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let (_, tokens_before) = counts(&brand).await;
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let (requests, tokens) = after_login(&brand, tokens_before).await;
+    for i in 0..10 {
+        let token = format!("bad-{}", i % 2);
+        assert_eq!(
+            with_token(&hooks, "GET", "/hooks/v1/events", Some(&token))
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, _) = with_token(&hooks, "GET", "/hooks/v1/events", Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    assert_eq!(counts(&brand).await, (requests + 3, tokens));
+    for _ in 0..3 {
+        let (status, body) =
+            with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    assert_eq!(
+        counts(&brand).await.1,
+        tokens + 1,
+        "one try of the server's credential"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_sets_only_allowed_user_types_and_never_an_administrators() {
     let brand = Server::start(&["--quiet"]);

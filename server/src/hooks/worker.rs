@@ -29,9 +29,16 @@ const GATHER_MAX_MS: u64 = 3000;
 
 /// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
 /// accepting events that nothing applies).
-pub async fn supervise(store: Arc<Store>, config: HooksConfig, wake: Arc<tokio::sync::Notify>) {
+/// `brand` is set to the brand of the server's credential once the worker has connected.
+pub async fn supervise(
+    store: Arc<Store>,
+    config: HooksConfig,
+    wake: Arc<tokio::sync::Notify>,
+    brand: Arc<std::sync::OnceLock<String>>,
+) {
     loop {
-        let worker = Worker::new(store.clone(), config.clone(), wake.clone());
+        let mut worker = Worker::new(store.clone(), config.clone(), wake.clone());
+        worker.brand = brand.clone();
         match tokio::spawn(worker.run()).await {
             Ok(()) => return,
             Err(e) => {
@@ -49,6 +56,9 @@ pub struct Worker {
     pub(super) wake: Arc<tokio::sync::Notify>,
     session: Option<Session>,
     audit: Option<AppendFile>,
+    /// The brand of the server's credential, set once connected (the events' view checks
+    /// page tokens against it without logging in itself).
+    brand: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Worker {
@@ -63,6 +73,7 @@ impl Worker {
             wake,
             session: None,
             audit,
+            brand: Arc::default(),
         }
     }
 
@@ -152,6 +163,9 @@ impl Worker {
             audit.append(&audit_jsonl(&session.audit));
         }
         session.audit.clear();
+        if let Some(brand) = &session.who.brand_id {
+            let _ = self.brand.set(brand.clone());
+        }
         Ok(session)
     }
 
