@@ -164,7 +164,7 @@ enum StartError {
     Certificate {
         cert: String,
         key: String,
-        source: std::io::Error,
+        source: roster_server::limits::TlsError,
     },
 }
 
@@ -276,38 +276,43 @@ async fn run(args: Args) -> Result<(), StartError> {
             args.relay_rate_per_minute,
         ),
     });
+    // One set of connection places for both listeners: --max-connections holds for all.
+    let places = limits.places();
     let https = match (args.https_port, &args.tls_cert, &args.tls_key) {
         (Some(port), Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .map_err(|source| StartError::Certificate {
+            let tls = roster_server::limits::tls_acceptor(cert, key).map_err(|source| {
+                StartError::Certificate {
                     cert: cert.display().to_string(),
                     key: key.display().to_string(),
                     source,
-                })?;
-            let https_listen = listen(format!("{}:{port} for HTTPS", args.host));
-            let std_listener = std::net::TcpListener::bind((args.host.as_str(), port))
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(https_listen)?;
-            let https_addr = std_listener
-                .local_addr()
-                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
+                }
+            })?;
+            let https_listen = || listen(format!("{}:{port} for HTTPS", args.host));
+            let https_listener = tokio::net::TcpListener::bind((args.host.as_str(), port))
+                .await
+                .map_err(https_listen())?;
+            let https_addr = https_listener.local_addr().map_err(https_listen())?;
             println!(
                 "https: https://localhost:{}/ (the add-in's task pane is /taskpane.html)",
                 https_addr.port()
             );
-            let server = axum_server::from_tcp_rustls(std_listener, config)
-                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
             // Browsers that reached this listener once keep to https for a year (HSTS).
-            let service = app
-                .clone()
-                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-                    axum::http::header::STRICT_TRANSPORT_SECURITY,
-                    axum::http::HeaderValue::from_static("max-age=31536000"),
-                ))
-                .into_make_service();
-            Some(tokio::spawn(async move { server.serve(service).await }))
+            let https_app =
+                app.clone()
+                    .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                        axum::http::header::STRICT_TRANSPORT_SECURITY,
+                        axum::http::HeaderValue::from_static("max-age=31536000"),
+                    ));
+            // The same loop as the http listener: header time (the handshake within it),
+            // connection cap and lifetime.
+            Some(tokio::spawn(roster_server::limits::serve(
+                https_listener,
+                Some(tls),
+                https_app,
+                limits,
+                places.clone(),
+                std::future::pending(),
+            )))
         }
         (Some(_), _, _) => return Err(StartError::HttpsNeedsCertificate),
         _ => None,
@@ -315,7 +320,7 @@ async fn run(args: Args) -> Result<(), StartError> {
     if let Some(line) = sandbox_line {
         println!("{line}");
     }
-    roster_server::limits::serve(listener, app, limits, async {
+    roster_server::limits::serve(listener, None, app, limits, places, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
