@@ -91,10 +91,20 @@ struct Args {
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
-    /// Relayed requests per minute per client (its address, or behind a proxy on this machine
-    /// the first X-Forwarded-For address); 0: no limit.
+    /// Relayed requests per minute per client (its address; behind a --trusted-proxy, the
+    /// address that proxy names in X-Forwarded-For); 0: no limit.
     #[arg(long, env = "ROSTER_RELAY_RATE_PER_MINUTE", default_value_t = 0)]
     relay_rate_per_minute: u32,
+    /// A reverse proxy in front of the server (an IP address, or a CIDR block such as
+    /// 10.0.0.0/8) whose X-Forwarded-For is believed; repeat, or separate with commas. From
+    /// any other peer (none given: every peer) X-Forwarded-For is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ROSTER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    trusted_proxies: Vec<String>,
     /// Relayed requests in flight at once; more are answered 503 (bodies up to 16 MB each).
     #[arg(long, env = "ROSTER_MAX_RELAYED", default_value_t = 32)]
     max_relayed: usize,
@@ -153,6 +163,8 @@ enum StartError {
     },
     #[error("--https-port needs --tls-cert and --tls-key")]
     HttpsNeedsCertificate,
+    #[error("--trusted-proxy {0}")]
+    TrustedProxy(String),
     #[error(transparent)]
     Hooks(#[from] roster_server::hooks::HooksError),
     #[error("cannot write {path}: {source}")]
@@ -238,6 +250,8 @@ async fn run(args: Args) -> Result<(), StartError> {
         );
     }
 
+    let trusted_proxies = roster_server::relay::TrustedProxies::parse(&args.trusted_proxies)
+        .map_err(StartError::TrustedProxy)?;
     let hooks = match &args.hooks_config {
         Some(path) => Some(roster_server::hooks::Hooks::start(path)?),
         None => None,
@@ -274,7 +288,8 @@ async fn run(args: Args) -> Result<(), StartError> {
         relay_access: roster_server::relay::Access::new(
             args.allowed_origins,
             args.relay_rate_per_minute,
-        ),
+        )
+        .trusting(trusted_proxies),
     });
     // One set of connection places for both listeners: --max-connections holds for all.
     let places = limits.places();

@@ -713,6 +713,8 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
         "https://roster.example.org",
         "--relay-rate-per-minute",
         "5",
+        "--trusted-proxy",
+        "127.0.0.1",
     ]);
     let client = reqwest::Client::new();
     let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
@@ -738,7 +740,7 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
             .as_u16(),
         200
     );
-    // Five a minute per client (behind a local proxy: its X-Forwarded-For address).
+    // Five a minute per client (behind the trusted local proxy: its X-Forwarded-For address).
     for _ in 0..4 {
         assert_eq!(get(None, "10.1.1.1").await.unwrap().status().as_u16(), 200);
     }
@@ -872,4 +874,49 @@ async fn the_https_listener_cuts_off_slow_clients_and_caps_connections_as_http_d
         .unwrap();
     let index = client.get(format!("{https_url}/")).send().await.unwrap();
     assert_eq!(index.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let pace = |trusted: bool| {
+        let mut args = vec![
+            "--relay-upstream",
+            "sandbox",
+            "--relay-rate-per-minute",
+            "3",
+        ];
+        if trusted {
+            args.extend(["--trusted-proxy", "127.0.0.1"]);
+        }
+        Server::start(&args)
+    };
+    let statuses = |server: Server, forwarded: Vec<String>| async move {
+        let client = reqwest::Client::new();
+        let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
+        let mut out = Vec::new();
+        for f in forwarded {
+            let r = client
+                .get(&url)
+                .header("x-api-token", &server.admin_token)
+                .header("x-forwarded-for", f)
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    };
+    let six: Vec<String> = (1..=6).map(|i| format!("198.51.100.{i}")).collect();
+    // Not a trusted proxy: the six addresses are one client, 127.0.0.1, paced at 3.
+    assert_eq!(
+        statuses(pace(false), six.clone()).await,
+        [200, 200, 200, 429, 429, 429]
+    );
+    // A trusted proxy: six clients, one request each.
+    assert_eq!(statuses(pace(true), six).await, [200; 6]);
+    // Behind it, one client is still paced, whatever it writes to the left of its address.
+    let spoofing: Vec<String> = (1..=4)
+        .map(|i| format!("203.0.113.{i}, 198.51.100.77"))
+        .collect();
+    assert_eq!(statuses(pace(true), spoofing).await, [200, 200, 200, 429]);
 }
