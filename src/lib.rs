@@ -11,11 +11,13 @@
 
 #![warn(missing_docs)]
 
-// The flow, in folders: sheet -> (kind: checks, plan, steps, outcomes) -> run -> exec -> api.
+// The flow, in folders: sheet -> (kind: checks, plan, steps, outcomes) -> policy -> run -> exec
+// -> api.
 pub mod api;
 pub mod exec;
 pub mod lifecycle;
 pub mod membership;
+pub mod policy;
 pub mod provision;
 pub mod run;
 pub mod sheet;

@@ -60,6 +60,13 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// The date `days` days later.
+    #[must_use]
+    pub fn plus_days(&self, days: i64) -> Date {
+        let (year, month, day) = civil_from_days(days_from_civil(*self) + days);
+        Date { year, month, day }
+    }
+
     /// `YYYY-MM-DD`.
     #[must_use]
     pub fn iso(&self) -> String {
@@ -119,6 +126,17 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
+/// Howard Hinnant's civil-to-days algorithm (days since 1970-01-01).
+fn days_from_civil(d: Date) -> i64 {
+    let y = i64::from(d.year) - i64::from(d.month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(d.month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d.day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(z: i64) -> (i32, u32, u32) {
     let z = z + 719_468;
@@ -157,6 +175,14 @@ mod tests {
         assert_eq!(Date::parse_iso(" 2024-02-29T10:00:00Z ").unwrap().day, 29);
         assert_eq!(Date::parse_iso("2000-02-29").unwrap().iso(), "2000-02-29");
         assert_eq!(Date::parse_iso("0999-01-01").unwrap().year, 999);
+        let d = |s| Date::parse_iso(s).unwrap();
+        assert_eq!(d("2026-12-31").plus_days(1), d("2027-01-01"));
+        assert_eq!(d("2024-02-28").plus_days(1), d("2024-02-29"));
+        assert_eq!(d("2026-03-01").plus_days(-1), d("2026-02-28"));
+        assert_eq!(
+            Date::from_unix_millis(0).plus_days(20_000),
+            Date::from_unix_millis(20_000 * 86_400_000)
+        );
         for bad in [
             "2025-02-29",
             "2026-13-01",

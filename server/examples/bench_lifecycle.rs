@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
+use qualtrics_roster::policy::{Approval, Confirmation, Limit};
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun, Run};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
@@ -97,8 +98,16 @@ async fn main() {
     let plan_secs = started.elapsed().as_secs_f64();
     let read_requests = run.audit().len();
     let put_started = Instant::now();
-    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        // A deliberate mass change, as a cron job confirms one: within --max-changes.
+        &Approval {
+            allow_admin_changes: false,
+            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
+        },
+        unix_millis(),
+    )
+    .unwrap();
     transport
         .drive(&mut run, None, |_, _| Control::Continue)
         .await;

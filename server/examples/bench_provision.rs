@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::run::{ProvisionJob, ProvisionRun, Run};
 use qualtrics_roster::table::Table;
@@ -88,8 +89,12 @@ async fn main() {
         Control::Continue
     };
     transport.drive(&mut run, None, |_, p| log(p)).await;
-    run.apply(&ProvisionJob::fingerprint(&table, &options), unix_millis())
-        .unwrap();
+    run.apply(
+        &ProvisionJob::fingerprint(&table, &options),
+        &Approval::default(),
+        unix_millis(),
+    )
+    .unwrap();
     transport.drive(&mut run, None, |_, p| log(p)).await;
     let secs = started.elapsed().as_secs_f64();
     let s1 = stats(&url, &token).await;

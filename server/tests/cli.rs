@@ -160,10 +160,24 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
     for key in ["id", "username", "email", "accountStatus"] {
         assert!(all[0].get(key).is_some(), "users[0].{key}");
     }
-    let table = run(&env, &["users", "list"]);
+    // To a pipe: every row, as CSV (a table is for a terminal).
+    let piped = run(&env, &["users", "list"]);
+    let out = stdout(&piped);
+    assert!(out.starts_with("User ID,Username,"), "{out}");
+    assert_eq!(out.lines().count(), 251, "the header and every user");
+    let table = run(&env, &["users", "list", "--format", "table"]);
     let out = stdout(&table);
     assert!(out.lines().next().unwrap().starts_with("User ID"), "{out}");
-    assert!(out.ends_with("250 users\n"));
+    assert!(out.lines().count() >= 251, "every row, not the first 50");
+    assert!(stderr(&table).contains("250 users"));
+    // `-` is standard output, not a file named "-".
+    let o = cli(&env, &["users", "list", "--output", "-"])
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert_eq!(stdout(&o).lines().count(), 251);
+    assert!(!dir.path("-").exists());
     let xlsx = dir.path("users.xlsx");
     let o = run(&env, &["users", "list", "--output", xlsx.to_str().unwrap()]);
     assert_eq!(code(&o), 0);
@@ -237,8 +251,30 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
     let o = run(&[], &["template", "provision"]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).starts_with("Username,First name,Last name,Email"));
+    assert!(
+        !stdout(&o).to_uppercase().contains("UT_BRANDADMIN"),
+        "an example never makes a Brand Administrator"
+    );
     let o = run(&[], &["template", "membership", "--json"]);
     assert_eq!(json(&o)["columns"][0], "User");
+    // The lifecycle template puts a UR_ id under User ID, never under Username.
+    let o = run(&[], &["template", "lifecycle", "--json"]);
+    let t = json(&o);
+    let username = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c == "Username")
+        .unwrap();
+    for row in t["rows"].as_array().unwrap() {
+        assert!(!row[username].as_str().unwrap().starts_with("UR_"), "{t}");
+    }
+    // And it validates: every row of it is a plannable lifecycle row.
+    let dir = Scratch::new("template");
+    let o = run(&[], &["template", "lifecycle"]);
+    let sheet = dir.file("lifecycle.csv", &stdout(&o));
+    let o = run(&[], &["validate", sheet.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,7 +579,8 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
     let sheet = sheet.to_str().unwrap();
     let journal = dir.path("leavers.csv.journal");
 
-    let mut child = cli(&env, &["apply", sheet, "--quiet"])
+    // 200 leavers is a deliberate mass change: confirmed ahead, as a cron job would.
+    let mut child = cli(&env, &["apply", sheet, "--quiet", "--max-changes", "200"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -587,6 +624,8 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
             "apply",
             sheet,
             "--resume",
+            "--max-changes",
+            "200",
             "--json",
             "--outcomes",
             outcomes.to_str().unwrap(),
@@ -630,6 +669,139 @@ async fn a_run_killed_halfway_resumes_without_repeating_a_row() {
         .filter(|u| u["accountStatus"] == "disabled")
         .count();
     assert!(disabled >= 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_brake_exits_5_sending_nothing_and_max_changes_or_the_allowance_lets_a_run_through() {
+    let server = Server::start(&["--quiet", "--latency-ms", "5"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("brake");
+    let who = json(&run(&env, &["whoami", "--json"]));
+    let me = who["userId"].as_str().unwrap().to_string();
+    let all = users(&env);
+    let active: Vec<&Value> = all
+        .iter()
+        .filter(|u| u["accountStatus"] == "active" && u["userType"] != "UT_BRANDADMIN")
+        .collect();
+    // 60 leavers of about 250 accounts: past 25 and 10 %.
+    let mut csv = String::from("User ID,Action\n");
+    for u in active.iter().take(60) {
+        csv.push_str(&format!("{},disable\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("leavers.csv", &csv);
+    let sheet = sheet.to_str().unwrap();
+
+    // plan says what apply will ask for.
+    let o = run(&env, &["plan", sheet]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Accounts that lose access: 60 ("),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("Apply will need a confirmation"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Without a terminal and without --max-changes: exit 5, the blast radius, nothing sent.
+    let before = server.stats().await;
+    let o = run(&env, &["apply", sheet]);
+    assert_eq!(code(&o), 5, "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("Accounts that lose access: 60"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("Needs confirmation"), "{}", stderr(&o));
+    let after = server.stats().await;
+    assert_eq!(
+        before["changesPerUser"], after["changesPerUser"],
+        "nothing was changed"
+    );
+
+    // Over a given limit: exit 5 too, in JSON with the blast radius.
+    let o = run(&env, &["apply", sheet, "--max-changes", "59", "--json"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["exitCode"], 5);
+    assert_eq!(v["blast"]["losesAccess"], 60);
+    let o = run(&env, &["apply", sheet, "--max-changes", "10%"]);
+    assert_eq!(code(&o), 5, "60 of about 250 is more than 10 %");
+    assert_eq!(
+        server.stats().await["changesPerUser"],
+        before["changesPerUser"]
+    );
+
+    // Within the limit: applied.
+    let o = run(&env, &["apply", sheet, "--max-changes", "60", "--json"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(json(&o)["summary"]["done"], 60);
+
+    // The credential's own account: refused with the reason, the other row applied, exit 1.
+    let other = active[70]["id"].as_str().unwrap();
+    let own = dir.file(
+        "own.csv",
+        &format!("User ID,Action\n{me},disable\n{other},disable\n"),
+    );
+    let o = run(&env, &["apply", own.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["rows"][0]["status"], "refused", "{v}");
+    assert!(v["rows"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the account of the credential in use"));
+    assert_eq!(v["rows"][1]["status"], "done");
+    let me_now = users(&env)
+        .into_iter()
+        .find(|u| u["id"] == me.as_str())
+        .unwrap();
+    assert_eq!(me_now["accountStatus"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_users_export_with_an_action_column_is_a_lifecycle_sheet_and_writes_no_attributes(
+) {
+    let server = Server::start(&["--quiet", "--latency-ms", "5"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("export");
+    let export = dir.path("users.csv");
+    let o = run(
+        &env,
+        &["users", "list", "--output", export.to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut lines = text.lines();
+    let mut edited = format!("{},Action\n", lines.next().unwrap());
+    let mut chosen = Vec::new();
+    for line in lines
+        .filter(|l| l.contains(",active") && !l.contains("UT_BRANDADMIN"))
+        .take(3)
+    {
+        edited.push_str(&format!("{line},disable\n"));
+        chosen.push(line.split(',').next().unwrap().to_string());
+    }
+    let sheet = dir.file("leavers.csv", &edited);
+    let o = run(&env, &["apply", sheet.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["kind"], "lifecycle");
+    assert_eq!(v["summary"]["done"], 3);
+    for u in users(&env) {
+        if chosen.contains(&u["id"].as_str().unwrap().to_string()) {
+            assert_eq!(u["accountStatus"], "disabled");
+        }
+    }
+    let stats = server.stats().await;
+    assert!(
+        stats["byFamily"].get("Directory").is_none(),
+        "no attribute was written: {stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ mod common;
 use common::Server;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, JournalEntry, OutcomeStatus, RateLimit};
 use qualtrics_roster::lifecycle::{LifecycleOptions, PlanAction};
+use qualtrics_roster::policy::{Approval, Confirmation, Limit};
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun};
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, RunEnd, Transport};
@@ -78,8 +79,16 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
         .drive(&mut run, None, |_, _| Control::Continue)
         .await;
     assert_eq!(run.job().plan().unwrap().changes(), ROWS);
-    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        // A deliberate mass change, as a cron job confirms one: within --max-changes.
+        &Approval {
+            allow_admin_changes: false,
+            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
+        },
+        unix_millis(),
+    )
+    .unwrap();
     let mut journal: Vec<JournalEntry> = Vec::new();
     let end = transport
         .drive(&mut run, None, |_, progress| {
@@ -124,8 +133,16 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
         "finished rows plan as unchanged ({unchanged} < {first_done})"
     );
     assert_eq!(unchanged + replan.changes(), ROWS);
-    run.apply(&LifecycleJob::fingerprint(&table, &options), unix_millis())
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        // A deliberate mass change, as a cron job confirms one: within --max-changes.
+        &Approval {
+            allow_admin_changes: false,
+            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
+        },
+        unix_millis(),
+    )
+    .unwrap();
     assert_eq!(
         transport
             .drive(&mut run, None, |_, _| Control::Continue)

@@ -11,6 +11,7 @@ use common::Server;
 use qualtrics_roster::connection::Connection;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
 use qualtrics_roster::membership::{self, ChangeAction, Snapshot};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::rules::{read_role_sheet, MatchOptions, RoleSheet};
 use qualtrics_roster::run::{MembershipJob, MembershipRun};
 use qualtrics_roster::table::Table;
@@ -222,7 +223,8 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
     }
     assert_eq!(plan.changes(), 40);
     let input = MembershipJob::fingerprint(&desired, &roles, MatchOptions::default(), today);
-    run.apply(&input, unix_millis()).unwrap();
+    run.apply(&input, &Approval::default(), unix_millis())
+        .unwrap();
     t.drive(&mut run, None, |_, _| Control::Continue).await;
     common::assert_all_done(run.job().outcomes());
 

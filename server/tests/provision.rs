@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use common::Server;
 use qualtrics_roster::connection::Connection;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, OutcomeStatus, RateLimit};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{self, ProvisionOptions, Route};
 use qualtrics_roster::run::{ProvisionJob, ProvisionRun};
 use qualtrics_roster::table::Table;
@@ -60,8 +61,12 @@ async fn plan_and_apply(
     );
     t.drive(&mut run, None, |_, _| Control::Continue).await;
     assert_eq!(run.job().plan().unwrap().changes(), changes);
-    run.apply(&ProvisionJob::fingerprint(table, &options), unix_millis())
-        .unwrap();
+    run.apply(
+        &ProvisionJob::fingerprint(table, &options),
+        &Approval::default(),
+        unix_millis(),
+    )
+    .unwrap();
     t.drive(&mut run, None, |_, _| Control::Continue).await;
     run
 }

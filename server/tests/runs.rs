@@ -17,6 +17,7 @@ use qualtrics_roster::directory::{self, ImportParticipant, Participant};
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
 use qualtrics_roster::oauth::ClientCredentials;
+use qualtrics_roster::policy::{Approval, Confirmation, Limit};
 use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::rules::{MatchOptions, RoleSheet};
 use qualtrics_roster::run::{
@@ -116,6 +117,15 @@ fn provision_options(route: Route, job_size: usize, now: UnixMillis) -> Provisio
     }
 }
 
+/// A deliberate mass change, confirmed as a cron job confirms one (`--max-changes`): these
+/// tests flip most of the brand on purpose, past the mass-change brake.
+fn confirmed(table: &Table) -> Approval {
+    Approval {
+        allow_admin_changes: false,
+        confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
+    }
+}
+
 /// The distinct phases of `events`, in order.
 fn phases(events: &[RunProgress]) -> Vec<&'static str> {
     let mut seen: Vec<&'static str> = Vec::new();
@@ -169,8 +179,12 @@ fn planned_provision(
     );
     let (planned_at, events) = brand.drive(&mut run, now);
     assert_eq!(run.error(), None);
-    run.apply(&ProvisionJob::fingerprint(table, &options), planned_at)
-        .unwrap();
+    run.apply(
+        &ProvisionJob::fingerprint(table, &options),
+        &Approval::default(),
+        planned_at,
+    )
+    .unwrap();
     (run, events, planned_at)
 }
 
@@ -210,8 +224,12 @@ fn lifecycle_through_faults_ends_every_row_right_changes_each_account_once_and_a
     );
     let (planned_at, mut events) = brand.drive(&mut run, T0);
     assert_eq!(run.job().plan().unwrap().changes(), 300);
-    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        &confirmed(&table),
+        planned_at,
+    )
+    .unwrap();
     let (_, more) = brand.drive(&mut run, planned_at);
     events.extend(more);
 
@@ -483,8 +501,12 @@ fn an_oauth_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
         )
     };
     let planned_at = drive(&mut run, T0);
-    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        &confirmed(&table),
+        planned_at,
+    )
+    .unwrap();
     drive(&mut run, planned_at);
     assert_all_done(run.job().outcomes());
     assert_eq!(run.stop_reason(), None);
@@ -603,7 +625,7 @@ fn membership_plans_against_a_pull_and_applies_group_changes_through_faults() {
         MatchOptions::default(),
         today,
     );
-    run.apply(&input, planned_at).unwrap();
+    run.apply(&input, &Approval::default(), planned_at).unwrap();
     let (end, _) = brand.drive(&mut run, planned_at);
     assert_all_done(run.job().outcomes());
     // Planned again: nothing to do.
@@ -632,7 +654,11 @@ fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
         T0,
     );
     assert_eq!(
-        run.apply(&LifecycleJob::fingerprint(&table, &options), T0),
+        run.apply(
+            &LifecycleJob::fingerprint(&table, &options),
+            &confirmed(&table),
+            T0
+        ),
         Err(ApplyRefused::NotPlanned)
     );
     let (planned_at, _) = brand.drive(&mut run, T0);
@@ -640,7 +666,11 @@ fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
 
     // Another file: refused.
     let (other, _) = flips(&users, 6);
-    let refused = run.apply(&LifecycleJob::fingerprint(&other, &options), planned_at);
+    let refused = run.apply(
+        &LifecycleJob::fingerprint(&other, &options),
+        &confirmed(&table),
+        planned_at,
+    );
     assert!(
         matches!(refused, Err(ApplyRefused::InputChanged(ref w)) if w.contains("cells")),
         "{refused:?}"
@@ -648,7 +678,11 @@ fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
     // Another option: refused.
     let mut changed = options.clone();
     changed.default_action = qualtrics_roster::lifecycle::Action::parse("disable");
-    let refused = run.apply(&LifecycleJob::fingerprint(&table, &changed), planned_at);
+    let refused = run.apply(
+        &LifecycleJob::fingerprint(&table, &changed),
+        &confirmed(&table),
+        planned_at,
+    );
     assert!(
         matches!(refused, Err(ApplyRefused::InputChanged(ref w)) if w.contains("options")),
         "{refused:?}"
@@ -657,12 +691,20 @@ fn apply_refuses_a_changed_input_or_a_second_apply_and_sends_nothing() {
     assert_eq!(run.audit().len(), read, "nothing was sent");
 
     // The same input: applied once, and only once.
-    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        &confirmed(&table),
+        planned_at,
+    )
+    .unwrap();
     brand.drive(&mut run, planned_at);
     assert_eq!(run.audit().len(), read + 5);
     assert_eq!(
-        run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at),
+        run.apply(
+            &LifecycleJob::fingerprint(&table, &options),
+            &confirmed(&table),
+            planned_at
+        ),
         Err(ApplyRefused::AlreadyApplied)
     );
 }
@@ -718,8 +760,12 @@ fn a_cancel_in_a_lifecycle_or_membership_phase_sends_nothing_more() {
         T0,
     );
     let (planned_at, _) = brand.drive(&mut run, T0);
-    run.apply(&LifecycleJob::fingerprint(&table, &options), planned_at)
-        .unwrap();
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        &confirmed(&table),
+        planned_at,
+    )
+    .unwrap();
     let ((audited, in_flight), later) = cancel_in(&brand, &mut run, planned_at, "changes");
     assert!(run.audit().len() <= audited + in_flight);
     assert!(later.is_empty(), "{later:?}");

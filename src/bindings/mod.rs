@@ -22,6 +22,7 @@ use self::driver::{drive_to_end, send};
 use crate::connection::{Auth, Connection, Datacenter};
 use crate::exec::ExecConfig;
 use crate::membership::{self, TeamFilter};
+use crate::policy::{Actor, Guard, Policy};
 use crate::rules::{self, MatchOptions, RoleSheet};
 use crate::run::{Brand, MembershipJob, PullRun, SheetKind, SheetRequest, SheetRun, UsersRun};
 use crate::table::{Cell, Table};
@@ -31,6 +32,8 @@ use crate::users;
 #[wasm_bindgen]
 pub struct RosterClient {
     conn: Connection,
+    /// The credential's own account, from the last whoami (a plan asks for it when unknown).
+    actor: Rc<RefCell<Option<Actor>>>,
 }
 
 #[wasm_bindgen]
@@ -44,14 +47,20 @@ impl RosterClient {
     ) -> Result<RosterClient, JsError> {
         let auth = Auth::api_token(token).map_err(js_error)?;
         let conn = Connection::via_relay(relay_url, datacenter, auth).map_err(js_error)?;
-        Ok(RosterClient { conn })
+        Ok(RosterClient {
+            conn,
+            actor: Rc::default(),
+        })
     }
 
     /// Calls an API base URL directly (the sandbox, or Qualtrics where CORS allows it).
     pub fn direct(base_url: &str, token: &str) -> Result<RosterClient, JsError> {
         let auth = Auth::api_token(token).map_err(js_error)?;
         let conn = Connection::direct(base_url, auth).map_err(js_error)?;
-        Ok(RosterClient { conn })
+        Ok(RosterClient {
+            conn,
+            actor: Rc::default(),
+        })
     }
 
     /// `GET /whoami`; resolves to `{brandId, userId, userName, datacenter, …, notice,
@@ -59,9 +68,11 @@ impl RosterClient {
     /// another one (connect again with it).
     pub fn whoami(&self) -> Promise {
         let conn = self.conn.clone();
+        let actor = self.actor.clone();
         future_to_promise(async move {
             let response = send(&users::whoami_request(&conn)).await.map_err(to_js)?;
             let (who, notice) = users::parse_whoami(&response).map_err(to_js)?;
+            *actor.borrow_mut() = Some(Actor::from_whoami(&who));
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
             struct Out {
@@ -126,21 +137,40 @@ impl RosterClient {
     ) -> Result<Promise, JsValue> {
         let kind: SheetKind = serde_wasm_bindgen::from_value(kind)
             .map_err(|_| to_js("The kind of sheet is lifecycle, provision or membership."))?;
-        let brand = Brand::Online {
-            conn: self.conn.clone(),
-            renewable: false,
-        };
-        let run = SheetRun::start(
-            kind,
+        let (table, request, roles) = (
             read_table(table)?,
             parse_options::<SheetRequest>(options)?,
             read_roles(roles)?,
-            brand,
-            ExecConfig::default(),
-            now_ms(),
         );
-        let run = Rc::new(RefCell::new(run));
+        let (conn, cached) = (self.conn.clone(), self.actor.clone());
         Ok(future_to_promise(async move {
+            // Every plan is judged against the credential's own account: ask whoami once.
+            let known = cached.borrow().clone();
+            let actor = match known {
+                Some(a) => a,
+                None => {
+                    let response = send(&users::whoami_request(&conn)).await.map_err(to_js)?;
+                    let (who, _) = users::parse_whoami(&response).map_err(to_js)?;
+                    let actor = Actor::from_whoami(&who);
+                    *cached.borrow_mut() = Some(actor.clone());
+                    actor
+                }
+            };
+            let brand = Brand::Online {
+                conn,
+                renewable: false,
+                guard: Guard::new(actor, Policy::default()),
+            };
+            let run = SheetRun::start(
+                kind,
+                table,
+                request,
+                roles,
+                brand,
+                ExecConfig::default(),
+                now_ms(),
+            );
+            let run = Rc::new(RefCell::new(run));
             drive_to_end(&run, on_progress.as_ref()).await?;
             Ok(JsSheetRun { run }.into())
         }))

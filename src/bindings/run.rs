@@ -8,8 +8,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::driver::drive;
-use super::{now_ms, to_js, to_value};
+use super::{now_ms, parse_options, to_js, to_value};
 use crate::exec::{audit_jsonl, audit_table};
+use crate::policy::{Approval, Confirmation};
 use crate::run::{InputFingerprint, Run, SheetRun, TableView};
 
 /// A planned sheet of any kind: shows its plan, applies exactly that plan, reports outcomes.
@@ -20,7 +21,8 @@ pub struct JsSheetRun {
 
 #[wasm_bindgen(js_class = SheetRun)]
 impl JsSheetRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount}`;
+    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount,
+    /// blast}` (`blast`: the blast radius, see the core's `policy::BlastRadius`);
     /// with `previewRows`, the table cut to its first rows (`table.totalRows` gives them all),
     /// at most 50 problems, and the problem rows among those shown.
     pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
@@ -38,10 +40,32 @@ impl JsSheetRun {
     /// ratePerSecond, itemsRead, journal, stopped, finished})` is called as answers arrive
     /// (`journal`: rows finished since the last call; keep them to resume). `current`, when
     /// given, is the input as it is now (`input()` of a new plan, or `inputFingerprint`):
-    /// the apply is refused, with nothing sent, if it differs from the plan's.
-    pub fn apply(&self, on_progress: Option<Function>, current: JsValue) -> Promise {
+    /// the apply is refused, with nothing sent, if it differs from the plan's. `approval`:
+    /// `{allowAdminChanges, confirmedCount}` — whether rows changing other Brand
+    /// Administrators go, and the number of accounts that lose access as the administrator
+    /// typed it (needed when `plan().blast.brake.needsConfirmation`; else the apply is refused
+    /// with a message beginning "Needs confirmation", nothing sent).
+    pub fn apply(
+        &self,
+        on_progress: Option<Function>,
+        current: JsValue,
+        approval: JsValue,
+    ) -> Promise {
         let run = self.run.clone();
         future_to_promise(async move {
+            #[derive(serde::Deserialize, Default)]
+            #[serde(rename_all = "camelCase", default)]
+            struct JsApproval {
+                allow_admin_changes: bool,
+                confirmed_count: Option<usize>,
+            }
+            let given: JsApproval = parse_options(approval)?;
+            let approval = Approval {
+                allow_admin_changes: given.allow_admin_changes,
+                confirmation: given
+                    .confirmed_count
+                    .map_or(Confirmation::None, Confirmation::TypedCount),
+            };
             let current: Option<InputFingerprint> = if current.is_undefined() || current.is_null() {
                 None
             } else {
@@ -51,7 +75,7 @@ impl JsSheetRun {
                 )
             };
             run.borrow_mut()
-                .apply(current.as_ref(), now_ms())
+                .apply(current.as_ref(), &approval, now_ms())
                 .map_err(to_js)?;
             drive(&run, on_progress.as_ref()).await?;
             Ok(JsValue::UNDEFINED)

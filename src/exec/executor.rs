@@ -568,7 +568,7 @@ impl<S: Step> Executor<S> {
             OutcomeStatus::Done => self.progress.done += 1,
             OutcomeStatus::Unchanged => self.progress.unchanged += 1,
             OutcomeStatus::Failed => self.progress.failed += 1,
-            OutcomeStatus::Skipped => self.progress.skipped += 1,
+            OutcomeStatus::Skipped | OutcomeStatus::Refused => self.progress.skipped += 1,
         }
     }
 

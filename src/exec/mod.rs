@@ -54,6 +54,9 @@ pub enum OutcomeStatus {
     Failed,
     /// Not sent (cancelled, or the run stopped).
     Skipped,
+    /// Not sent: the policy refuses it (the credential's own account, a Brand Administrator
+    /// without an explicit allowance); the message says why.
+    Refused,
 }
 
 impl OutcomeStatus {
@@ -65,6 +68,7 @@ impl OutcomeStatus {
             OutcomeStatus::Unchanged => "unchanged",
             OutcomeStatus::Failed => "failed",
             OutcomeStatus::Skipped => "skipped",
+            OutcomeStatus::Refused => "refused",
         }
     }
 }

@@ -16,7 +16,7 @@ mod plan;
 
 pub use apply::{before_table, steps, BeforeState, LifecycleStep};
 pub use outcomes::{outcome_column_names, outcome_table, outcomes, RowOutcome, OUTCOME_COLUMNS};
-pub use plan::{expiry_reads, is_user_id, plan, plan_table};
+pub use plan::{expiry_reads, is_user_id, plan, plan_table, refuse, touches};
 
 use crate::problem::Problem;
 use serde::Serialize;
@@ -96,6 +96,9 @@ pub enum PlanAction {
     /// The same change as an earlier row: planned once.
     #[serde(rename = "duplicate")]
     Duplicate,
+    /// Not sent: the policy refuses it (see [`crate::policy`]); the message says why.
+    #[serde(rename = "refused")]
+    Refused,
 }
 
 impl PlanAction {
@@ -110,6 +113,7 @@ impl PlanAction {
             PlanAction::NotFound => "not found",
             PlanAction::Invalid => "invalid",
             PlanAction::Duplicate => "duplicate",
+            PlanAction::Refused => "refused",
         }
     }
 }

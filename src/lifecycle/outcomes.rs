@@ -44,6 +44,7 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
                 String::new(),
             ),
             PlanAction::Unchanged => (OutcomeStatus::Unchanged, r.message.clone(), String::new()),
+            PlanAction::Refused => (OutcomeStatus::Refused, r.message.clone(), String::new()),
             PlanAction::Duplicate => {
                 let first = r
                     .same_as

@@ -1,6 +1,7 @@
 //! The lifecycle plan: each row's account found in one listing of the brand, checked, and
 //! compared with what it holds (and with the journal of an earlier run); the Plan sheet.
 
+use crate::policy::Touch;
 use crate::problem::{Problem, Severity};
 use std::collections::HashMap;
 
@@ -355,6 +356,15 @@ pub fn plan(
         }
     }
 
+    Plan {
+        counts: count_actions(&rows),
+        rows,
+        file_error: None,
+    }
+}
+
+/// Rows per action, in the order plans list them.
+fn count_actions(rows: &[PlanRow]) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for action in [
         PlanAction::Disable,
@@ -364,17 +374,64 @@ pub fn plan(
         PlanAction::Duplicate,
         PlanAction::NotFound,
         PlanAction::Invalid,
+        PlanAction::Refused,
     ] {
         let n = rows.iter().filter(|r| r.action == action).count();
         if n > 0 {
             counts.push((action.label().to_string(), n));
         }
     }
-    Plan {
-        rows,
-        file_error: None,
-        counts,
+    counts
+}
+
+/// The accounts the plan's changes touch, for the policy: `users` is the brand's listing
+/// (names and user types), `today` the plan's date (an expiry before the day after it takes
+/// access away).
+#[must_use]
+pub fn touches(plan: &Plan, users: &[UserSummary], today: Date) -> Vec<Touch> {
+    let by_id: HashMap<&str, &UserSummary> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let tomorrow = today.plus_days(1);
+    plan.rows
+        .iter()
+        .filter_map(|r| {
+            let change = r.change.as_ref()?;
+            let user = by_id.get(change.user_id.as_str()).copied();
+            let mut touch = Touch::of(r.row, user, r.username.as_deref(), r.message.clone());
+            touch.user_id = Some(change.user_id.clone());
+            let active = change
+                .status_before
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("active"));
+            let expires_soon = matches!(change.expiry, Some(ExpiryChange::Set(d)) if d <= tomorrow);
+            touch.loses_access = change.status == Some(AccountStatus::Disabled)
+                || (active && change.status != Some(AccountStatus::Active) && expires_soon);
+            Some(touch)
+        })
+        .collect()
+}
+
+/// Takes the rows the policy refuses out of the plan: each becomes `refused` with its reason,
+/// and nothing is sent for it (nor for a row planned as its duplicate).
+pub fn refuse(plan: &mut Plan, rows: &[(u32, &'static str)]) {
+    if rows.is_empty() {
+        return;
     }
+    let why: HashMap<u32, &str> = rows.iter().copied().collect();
+    for r in &mut plan.rows {
+        if let Some(reason) = why.get(&r.row) {
+            r.action = PlanAction::Refused;
+            r.change = None;
+            r.message = format!("Row {}: {reason}", r.row);
+            r.problem = Some(Problem {
+                row: r.row,
+                line: None,
+                column: String::new(),
+                severity: Severity::Error,
+                message: r.message.clone(),
+            });
+        }
+    }
+    plan.counts = count_actions(&plan.rows);
 }
 
 /// The users whose current expiry is worth reading before planning again: those an expiry row

@@ -9,8 +9,17 @@ use crate::table::{Cell, Table};
 
 use super::{Field, PerField, Problem, Severity};
 
-/// Columns that are our own output, never input attributes.
-const OUTPUT_COLUMNS: &[&str] = &["status", "message", "userid", "outcomeuserid", "appliedat"];
+/// Columns the product itself writes (a users listing's `User ID` and `Account status`, an
+/// edited export's `Action`, the outcome columns): never attributes, whatever the sheet.
+const OUTPUT_COLUMNS: &[&str] = &[
+    "status",
+    "message",
+    "userid",
+    "outcomeuserid",
+    "appliedat",
+    "accountstatus",
+    "action",
+];
 
 /// Which column holds each user field, and the attribute columns (by attribute name).
 pub(super) struct ColumnMap {
@@ -139,7 +148,9 @@ pub fn template() -> Table {
             "Jane",
             "Doe",
             "jane.doe@example.org",
-            "UT_BRANDADMIN",
+            // An ordinary user type's id (a placeholder, as the lifecycle template's `UR_` id):
+            // an example never makes a Brand Administrator.
+            "UT_0123456789abcde",
             "Change-me-2026",
             "en",
             "America/Denver",

@@ -30,7 +30,7 @@ mod steps;
 pub use apply::ProvisionApply;
 pub use columns::template;
 pub use outcomes::{outcome_column_names, outcome_table, RowOutcome};
-pub use plan::{brand_needs, plan, plan_table, BrandNeeds};
+pub use plan::{brand_needs, plan, plan_table, refuse, touches, BrandNeeds};
 pub use steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 
 use std::collections::BTreeMap;
@@ -219,16 +219,20 @@ pub enum ProvisionAction {
     /// Not sent: see the diagnostics.
     #[serde(rename = "invalid")]
     Invalid,
+    /// Not sent: the policy refuses it (see [`crate::policy`]).
+    #[serde(rename = "refused")]
+    Refused,
 }
 
 impl ProvisionAction {
     /// Every action, in the order plans count them.
-    const ALL: [ProvisionAction; 5] = [
+    const ALL: [ProvisionAction; 6] = [
         ProvisionAction::Create,
         ProvisionAction::Update,
         ProvisionAction::SetAttributes,
         ProvisionAction::Unchanged,
         ProvisionAction::Invalid,
+        ProvisionAction::Refused,
     ];
 
     /// The label shown in the plan.
@@ -240,6 +244,7 @@ impl ProvisionAction {
             ProvisionAction::SetAttributes => "set attributes",
             ProvisionAction::Unchanged => "unchanged",
             ProvisionAction::Invalid => "invalid",
+            ProvisionAction::Refused => "refused",
         }
     }
 }
@@ -339,6 +344,12 @@ impl PlanRow {
         row_key(self.row)
     }
 
+    /// The value the row gives `field` (user types and divisions as ids), if any.
+    #[must_use]
+    pub fn field(&self, field: Field) -> Option<&str> {
+        self.fields.get(&field).map(Cell::as_str)
+    }
+
     /// The username the sheet gives ("" when it gives none).
     pub fn username(&self) -> &str {
         self.fields.get(&Field::Username).map_or("", Cell::as_str)
@@ -363,7 +374,9 @@ impl PlanRow {
     /// shown, so planning a big sheet does not format text nobody reads.
     #[must_use]
     pub fn message(&self) -> String {
-        if self.actions.contains(&ProvisionAction::Invalid) {
+        if self.actions.contains(&ProvisionAction::Invalid)
+            || self.actions.contains(&ProvisionAction::Refused)
+        {
             self.problems
                 .iter()
                 .filter(|d| d.severity == Severity::Error)

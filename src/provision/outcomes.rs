@@ -22,7 +22,9 @@ impl ProvisionApply {
             .iter()
             .map(|r| {
                 let p = &self.progress[&r.key()];
-                let (status, message, at) = if r.actions.contains(&ProvisionAction::Invalid) {
+                let (status, message, at) = if r.actions.contains(&ProvisionAction::Refused) {
+                    (OutcomeStatus::Refused, r.message(), None)
+                } else if r.actions.contains(&ProvisionAction::Invalid) {
                     (
                         OutcomeStatus::Failed,
                         format!("not sent: {}", r.message()),

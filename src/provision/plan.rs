@@ -5,13 +5,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::directory::{self, Participant};
 use crate::exec::JournalEntry;
-use crate::problem::Problem;
+use crate::policy::Touch;
+use crate::problem::{Problem, RowAt};
 use crate::table::{cells, Cell, Table};
+use crate::time::Date;
 use crate::users::{self, UserSummary};
 
 use super::checks::{check_row, lowercase, refuse_first_of_repeated, same_value, SeenKeys};
 use super::columns::{file_error, map_columns, match_brand_attributes};
-use super::{AttrValue, Field, Plan, PlanRow, ProvisionAction, ProvisionOptions, Route, Severity};
+use super::{
+    Actions, AttrValue, Field, Plan, PlanRow, ProvisionAction, ProvisionOptions, Route, Severity,
+};
 
 /// What planning a sheet needs from the brand besides its users, so that a run reads nothing
 /// no step uses.
@@ -300,30 +304,111 @@ pub fn plan(
         }
     }
     refuse_first_of_repeated(&mut rows, std::mem::take(&mut seen.repeated));
+    Plan {
+        route: options.route,
+        counts: count_actions(&rows),
+        rows,
+        file_errors: Vec::new(),
+        notes,
+        job_size: options.job_size.max(1),
+    }
+}
+
+/// Rows per action, in the order plans count them.
+fn count_actions(rows: &[PlanRow]) -> Vec<(String, usize)> {
     // One pass over the rows (each is a few hundred bytes: five passes were measurable).
-    const ORDER: [ProvisionAction; 5] = ProvisionAction::ALL;
+    const ORDER: [ProvisionAction; ProvisionAction::ALL.len()] = ProvisionAction::ALL;
     let mut tally = [0usize; ORDER.len()];
-    for r in &rows {
+    for r in rows {
         for action in r.actions.iter() {
             if let Some(i) = ORDER.iter().position(|a| a == action) {
                 tally[i] += 1;
             }
         }
     }
-    let counts: Vec<(String, usize)> = ORDER
+    ORDER
         .iter()
         .zip(tally)
         .filter(|(_, n)| *n > 0)
         .map(|(action, n)| (action.label().to_string(), n))
-        .collect();
-    Plan {
-        route: options.route,
-        rows,
-        file_errors: Vec::new(),
-        notes,
-        counts,
-        job_size: options.job_size.max(1),
+        .collect()
+}
+
+/// The accounts the plan's rows touch, for the policy: `users` is the brand's listing (names
+/// and user types now), `today` the plan's date (an expiry before the day after it takes
+/// access away).
+#[must_use]
+pub fn touches(plan: &Plan, users: &[UserSummary], today: Date) -> Vec<Touch> {
+    let by_id: HashMap<&str, &UserSummary> = users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let tomorrow = today.plus_days(1);
+    plan.rows
+        .iter()
+        .filter(|r| r.sends())
+        .map(|r| {
+            let user = r.user_id.as_deref().and_then(|id| by_id.get(id).copied());
+            let username = Some(r.username()).filter(|u| !u.is_empty());
+            let mut touch = Touch::of(r.row, user, username, describe(r));
+            if user.is_none() {
+                touch.user_id.clone_from(&r.user_id);
+                let name = [r.field(Field::FirstName), r.field(Field::LastName)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                touch.name = match r.field(Field::Email) {
+                    Some(e) => format!("{name} <{e}>").trim().to_string(),
+                    None => name,
+                };
+            }
+            let creates = r.actions.contains(&ProvisionAction::Create);
+            let changed = |f: Field| {
+                r.field_changes
+                    .iter()
+                    .find(|(name, _, _)| name.as_str() == f.api_name())
+                    .map(|(_, _, new)| new.as_str())
+            };
+            touch.type_after = if creates {
+                r.field(Field::UserType)
+            } else {
+                changed(Field::UserType)
+            }
+            .map(str::to_string);
+            let active = user
+                .and_then(|u| u.account_status.as_deref())
+                .is_none_or(|s| s.eq_ignore_ascii_case("active"));
+            touch.loses_access = !creates
+                && active
+                && changed(Field::AccountExpirationDate)
+                    .and_then(Date::parse_iso)
+                    .is_some_and(|d| d <= tomorrow);
+            touch
+        })
+        .collect()
+}
+
+/// Takes the rows the policy refuses out of the plan: each becomes `refused` with its reason,
+/// and nothing is sent for it.
+pub fn refuse(plan: &mut Plan, rows: &[(u32, &'static str)]) {
+    if rows.is_empty() {
+        return;
     }
+    let why: HashMap<u32, &str> = rows.iter().copied().collect();
+    for r in &mut plan.rows {
+        if let Some(reason) = why.get(&r.row) {
+            r.actions = Actions::default();
+            r.actions.push(ProvisionAction::Refused);
+            r.problems.push(Problem::in_row(
+                RowAt {
+                    row: r.row,
+                    line: r.line,
+                },
+                "",
+                Severity::Error,
+                reason,
+            ));
+        }
+    }
+    plan.counts = count_actions(&plan.rows);
 }
 
 /// What changes for a row that sends something, in one line (see [`PlanRow::message`]).

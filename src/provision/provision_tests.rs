@@ -478,7 +478,7 @@ fn actions_read_in_order_once_each() {
     assert_eq!(actions.len(), ProvisionAction::ALL.len());
     assert_eq!(
         serde_json::to_string(&actions).unwrap(),
-        r#"["create user","set attributes","update user fields","unchanged","invalid"]"#
+        r#"["create user","set attributes","update user fields","unchanged","invalid","refused"]"#
     );
 }
 
@@ -550,4 +550,18 @@ fn attribute_columns_take_the_brands_names_and_a_new_attribute_is_a_warning() {
     // Validate knows no brand: it renames nothing and warns about nothing.
     let offline = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
     assert!(offline.notes.is_empty());
+}
+
+#[test]
+fn columns_the_product_writes_are_never_attributes() {
+    // An edited `users list` export planned as a provisioning sheet (say, with --kind):
+    // User ID, Account status and Action are not attributes to write onto anyone.
+    let t = Table::from_csv(
+        "User ID,Username,First name,Last name,Email,Account status,Action,Team\n\
+         UR_1234567890abcde,a@x.org,A,B,a@x.org,active,disable,Blue\n",
+    )
+    .unwrap();
+    let map = super::columns::map_columns(&t.columns).unwrap();
+    let names: Vec<&str> = map.attributes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["Team"]);
 }

@@ -4,7 +4,8 @@
 use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::{JournalEntry, Outcome};
-use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, RowOutcome};
+use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction, RowOutcome};
+use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
 use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
 use crate::users::UserSummary;
@@ -34,6 +35,7 @@ pub struct LifecycleJob {
     plan: Option<Plan>,
     users: Vec<UserSummary>,
     executed: Vec<(LifecycleStep, Outcome)>,
+    guard: Guard,
 }
 
 impl LifecycleJob {
@@ -50,6 +52,7 @@ impl LifecycleJob {
             plan: None,
             users: Vec::new(),
             executed: Vec::new(),
+            guard: Guard::default(),
         }
     }
 
@@ -90,6 +93,28 @@ impl LifecycleJob {
 }
 
 impl LifecycleJob {
+    /// The plan is final: judge it (the blast radius; the credential's own account refused).
+    fn planned_now(&mut self) -> Next {
+        self.stage = Stage::Planned;
+        let Some(plan) = self.plan.as_mut() else {
+            return Next::Done;
+        };
+        let touches = lifecycle::touches(plan, &self.users, self.options.today);
+        let count = |a: PlanAction| plan.rows.iter().filter(|r| r.action == a).count();
+        let facts = PlanFacts {
+            rows: plan.rows.len(),
+            changes: plan.changes(),
+            counts: plan.counts.clone(),
+            not_found: count(PlanAction::NotFound),
+            problem_rows: count(PlanAction::Invalid),
+            active_accounts: Some(policy::active_accounts(&self.users)),
+        };
+        let refuse = self.guard.judge(&touches, facts);
+        lifecycle::refuse(plan, &refuse);
+        self.guard.recount(plan.counts.clone());
+        Next::Done
+    }
+
     fn plan_with(&self, expiries: &HashMap<String, Option<String>>) -> Plan {
         lifecycle::plan(
             &self.table,
@@ -114,8 +139,17 @@ impl SheetJob for LifecycleJob {
             Stage::ApplyStart | Stage::Applying | Stage::Applied
         )
     }
-    fn begin_apply(&mut self) {
+    fn begin_apply(&mut self, approval: &Approval) {
+        if let Some(plan) = self.plan.as_mut() {
+            lifecycle::refuse(plan, &self.guard.refusals_at_apply(approval));
+        }
         self.stage = Stage::ApplyStart;
+    }
+    fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
+    }
+    fn blast_radius(&self) -> Option<&BlastRadius> {
+        self.guard.blast()
     }
     fn plan_offline(&mut self) {
         self.plan = Some(lifecycle::plan(
@@ -145,8 +179,7 @@ impl Phases for LifecycleJob {
                 );
                 if unread.file_error.is_some() || ctx.halted {
                     self.plan = Some(unread);
-                    self.stage = Stage::Planned;
-                    return Next::Done;
+                    return self.planned_now();
                 }
                 self.stage = Stage::ReadingUsers;
                 Next::Reading(
@@ -171,8 +204,7 @@ impl Phases for LifecycleJob {
                 let reads = lifecycle::expiry_reads(&plan);
                 self.plan = Some(plan);
                 if reads.is_empty() || ctx.halted {
-                    self.stage = Stage::Planned;
-                    return Next::Done;
+                    return self.planned_now();
                 }
                 self.stage = Stage::ReadingExpiries;
                 let steps = reads
@@ -194,8 +226,7 @@ impl Phases for LifecycleJob {
                     })
                     .collect();
                 self.plan = Some(self.plan_with(&expiries));
-                self.stage = Stage::Planned;
-                Next::Done
+                self.planned_now()
             }
             Stage::Planned | Stage::Applied => Next::Done,
             Stage::ApplyStart => {

@@ -7,6 +7,7 @@ use super::step::listings;
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::Outcome;
 use crate::membership::{self, ChangeOutcome, ChangePlan, MembershipApply, Snapshot};
+use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts, Touch};
 use crate::rules::{MatchOptions, RoleSheet};
 use crate::table::Table;
 use crate::time::Date;
@@ -40,6 +41,7 @@ pub struct MembershipJob {
     stage: Stage,
     snapshot: Option<Snapshot>,
     apply: Option<MembershipApply>,
+    guard: Guard,
 }
 
 impl MembershipJob {
@@ -52,6 +54,7 @@ impl MembershipJob {
             stage: Stage::Start,
             snapshot: None,
             apply: None,
+            guard: Guard::default(),
         }
     }
 
@@ -70,6 +73,7 @@ impl MembershipJob {
             stage: Stage::Start,
             snapshot: None,
             apply: None,
+            guard: Guard::default(),
         }
     }
 
@@ -116,9 +120,42 @@ impl MembershipJob {
 
     fn planned(&mut self) -> Next {
         if let (Some(d), Some(snapshot)) = (&self.desired, &self.snapshot) {
-            self.apply = Some(MembershipApply::new(membership::plan_changes(
-                &d.table, &d.roles, snapshot, d.matching, d.today,
-            )));
+            let plan = membership::plan_changes(&d.table, &d.roles, snapshot, d.matching, d.today);
+            // Group and role changes take no account's access away nor change a user type:
+            // the policy only names the privileged accounts they touch.
+            let by_id: std::collections::HashMap<&str, &crate::users::UserSummary> =
+                snapshot.users.iter().map(|u| (u.id.as_str(), u)).collect();
+            let touches: Vec<Touch> = plan
+                .rows
+                .iter()
+                .filter(|r| {
+                    !matches!(
+                        r.action,
+                        membership::ChangeAction::Unchanged | membership::ChangeAction::Invalid
+                    )
+                })
+                .map(|r| {
+                    let user = by_id.get(r.user_id.as_str()).copied();
+                    let change = format!("{} {}", r.action.label(), r.target_name);
+                    Touch::of(r.row, user, Some(r.user.as_str()), change)
+                })
+                .collect();
+            let problem_rows = plan
+                .rows
+                .iter()
+                .filter(|r| r.action == membership::ChangeAction::Invalid)
+                .count();
+            let facts = PlanFacts {
+                rows: plan.rows.len(),
+                changes: plan.changes(),
+                counts: plan.counts(),
+                not_found: 0,
+                problem_rows,
+                active_accounts: Some(policy::active_accounts(&snapshot.users)),
+            };
+            let refused = self.guard.judge(&touches, facts);
+            debug_assert!(refused.is_empty(), "membership rows are never refused");
+            self.apply = Some(MembershipApply::new(plan));
         }
         self.stage = Stage::Planned;
         Next::Done
@@ -138,8 +175,14 @@ impl SheetJob for MembershipJob {
             Stage::Start | Stage::Reading | Stage::Members | Stage::Planned
         )
     }
-    fn begin_apply(&mut self) {
+    fn begin_apply(&mut self, _approval: &Approval) {
         self.stage = Stage::ApplyStart;
+    }
+    fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
+    }
+    fn blast_radius(&self) -> Option<&BlastRadius> {
+        self.guard.blast()
     }
     fn plan_offline(&mut self) {
         if let Some(d) = &self.desired {

@@ -52,6 +52,7 @@ use crate::exec::{
     TransportFailure,
 };
 use crate::http::{HttpRequest, HttpResponse};
+use crate::policy::{Approval, BlastRadius, Guard};
 use crate::time::UnixMillis;
 
 /// Lists every user of the brand (or every participant of the CX directory).
@@ -181,8 +182,15 @@ pub trait SheetJob: Phases {
     fn planned(&self) -> bool;
     /// True once the plan was (or is being) applied.
     fn applied(&self) -> bool;
-    /// Moves to the apply stage (called by [`PhasedRun::apply`] after its checks).
-    fn begin_apply(&mut self);
+    /// Moves to the apply stage (called by [`PhasedRun::apply`] after its checks); rows the
+    /// policy refuses under `approval` (Brand Administrators without the allowance) are taken
+    /// out of the plan first.
+    fn begin_apply(&mut self, approval: &Approval);
+    /// Who runs the job and under which policy (set before the run starts; without it the
+    /// credential's own account is not known, and only other protections apply).
+    fn set_guard(&mut self, guard: Guard);
+    /// The plan's blast radius, once planned against the brand.
+    fn blast_radius(&self) -> Option<&BlastRadius>;
     /// Plans against an empty brand, reading nothing: what the rows themselves get wrong (for
     /// `validate`, and to refuse a sheet that fits no kind before any request).
     fn plan_offline(&mut self);
@@ -416,12 +424,15 @@ impl<P: SheetJob> PhasedRun<P> {
     }
 
     /// Applies exactly the plan that was read, if `current` (the sheet and options as they are
-    /// now, from the kind's `fingerprint`) is what it was made from. Then drive the run again
-    /// until [`Run::is_finished`]. Refused, with nothing sent: before the plan is ready, a
-    /// second time, and when the input changed.
+    /// now, from the kind's `fingerprint`) is what it was made from, as far as `approval`
+    /// allows (see [`crate::policy`]). Then drive the run again until [`Run::is_finished`].
+    /// Refused, with nothing sent: before the plan is ready, a second time, when the input
+    /// changed, and when the mass-change brake holds the plan and `approval` does not confirm
+    /// it.
     pub fn apply(
         &mut self,
         current: &InputFingerprint,
+        approval: &Approval,
         now: UnixMillis,
     ) -> Result<(), ApplyRefused> {
         if self.job.applied() {
@@ -431,7 +442,10 @@ impl<P: SheetJob> PhasedRun<P> {
             return Err(ApplyRefused::NotPlanned);
         }
         self.job.input().check(current)?;
-        self.job.begin_apply();
+        if let Some(why) = self.job.blast_radius().and_then(|b| approval.refusal(b)) {
+            return Err(ApplyRefused::NeedsConfirmation(why));
+        }
+        self.job.begin_apply(approval);
         self.restart(now);
         Ok(())
     }
@@ -449,6 +463,10 @@ pub enum ApplyRefused {
     /// The sheet or the options changed since the plan was made.
     #[error("The sheet or the options changed since this plan was made ({0}): plan again, check the new plan, then apply it. Nothing was sent.")]
     InputChanged(String),
+    /// The mass-change brake holds the plan (or it is over a limit given ahead), and the
+    /// approval does not confirm it. The message begins "Needs confirmation".
+    #[error("{0}")]
+    NeedsConfirmation(String),
 }
 
 /// What a plan was made from: the sheet's kind, its cells and the options. A plan keeps the

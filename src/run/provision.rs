@@ -7,7 +7,10 @@ use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::directory::Participant;
 use crate::exec::{JournalEntry, Outcome};
-use crate::provision::{self, BrandNeeds, Plan, ProvisionApply, ProvisionOptions, RowOutcome};
+use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
+use crate::provision::{
+    self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, RowOutcome,
+};
 use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
 use crate::users::UserSummary;
@@ -205,6 +208,7 @@ pub struct ProvisionJob {
     users: Vec<UserSummary>,
     participants: Vec<Participant>,
     run: Option<ProvisionApply>,
+    guard: Guard,
 }
 
 impl ProvisionJob {
@@ -223,6 +227,7 @@ impl ProvisionJob {
             users: Vec::new(),
             participants: Vec::new(),
             run: None,
+            guard: Guard::default(),
         }
     }
 
@@ -258,17 +263,41 @@ impl ProvisionJob {
     }
 
     fn make_plan(&mut self) -> Next {
-        let plan = provision::plan(
+        let mut plan = provision::plan(
             &self.table,
             &self.users,
             &self.participants,
             &self.journal,
             &self.options,
         );
+        self.judge(&mut plan);
         self.users = Vec::new();
         self.run = Some(ProvisionApply::new(plan));
         self.stage = Stage::Planned;
         Next::Done
+    }
+}
+
+impl ProvisionJob {
+    /// Judges a plan just made (the blast radius; the credential's own account refused).
+    fn judge(&mut self, plan: &mut Plan) {
+        let touches = provision::touches(plan, &self.users, self.options.today);
+        let problem_rows = plan
+            .rows
+            .iter()
+            .filter(|r| r.actions.contains(&ProvisionAction::Invalid))
+            .count();
+        let facts = PlanFacts {
+            rows: plan.rows.len(),
+            changes: plan.changes(),
+            counts: plan.counts.clone(),
+            not_found: 0,
+            problem_rows,
+            active_accounts: Some(policy::active_accounts(&self.users)),
+        };
+        let refuse = self.guard.judge(&touches, facts);
+        provision::refuse(plan, &refuse);
+        self.guard.recount(plan.counts.clone());
     }
 }
 
@@ -282,8 +311,15 @@ impl SheetJob for ProvisionJob {
     fn applied(&self) -> bool {
         matches!(self.stage, Stage::Applying(_) | Stage::Applied)
     }
-    fn begin_apply(&mut self) {
-        let run = self.run.take().expect("applied only once planned");
+    fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
+    }
+    fn blast_radius(&self) -> Option<&BlastRadius> {
+        self.guard.blast()
+    }
+    fn begin_apply(&mut self, approval: &Approval) {
+        let mut run = self.run.take().expect("applied only once planned");
+        provision::refuse(&mut run.plan, &self.guard.refusals_at_apply(approval));
         let participants = std::mem::take(&mut self.participants);
         self.stage = Stage::Applying(Box::new(ApplyPhases::new(run, participants, "attributes")));
     }
@@ -302,6 +338,8 @@ impl Phases for ProvisionJob {
             Stage::Start => {
                 let unread = provision::plan(&self.table, &[], &[], &self.journal, &self.options);
                 if !unread.file_errors.is_empty() || ctx.halted {
+                    let mut unread = unread;
+                    self.judge(&mut unread);
                     self.run = Some(ProvisionApply::new(unread));
                     self.stage = Stage::Planned;
                     return Next::Done;

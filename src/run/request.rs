@@ -9,6 +9,7 @@ use super::{LifecycleJob, MembershipJob, PhasedRun, ProvisionJob, SheetRun};
 use crate::connection::Connection;
 use crate::exec::{ExecConfig, JournalEntry};
 use crate::lifecycle::{Action, LifecycleOptions};
+use crate::policy::Guard;
 use crate::provision::{ProvisionOptions, Route};
 use crate::rules::{MatchOptions, RoleSheet};
 use crate::table::Table;
@@ -24,6 +25,58 @@ pub enum SheetKind {
     Provision,
     /// Group and role membership wanted.
     Membership,
+}
+
+/// Why the columns of a sheet do not say which kind it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("The columns of this sheet fit more than one kind ({0}): say which with --kind lifecycle or --kind provision. Nothing was sent.")]
+pub struct AmbiguousKind(pub String);
+
+impl SheetKind {
+    /// The kind a sheet's columns say, as every host reads them. An `Action` column with a way
+    /// to name accounts (`User ID` or `Username`) is a lifecycle sheet even beside a users
+    /// listing's other columns (an edited export is the most common input there is); columns
+    /// only a new account needs (`Password`, `uniqueIdentifier`) or user fields without an
+    /// Action make a provisioning sheet; `Group or role` / `Member` a membership sheet. Both
+    /// an Action and a password is ambiguous: refused, so that nothing is guessed.
+    ///
+    /// # Errors
+    /// [`AmbiguousKind`], naming the columns that pull each way.
+    pub fn detect(columns: &[String]) -> Result<SheetKind, AmbiguousKind> {
+        let names: Vec<String> = columns
+            .iter()
+            .map(|c| crate::columns::normalise_header(c))
+            .collect();
+        let has = |n: &str| names.iter().any(|c| c == n);
+        if has("grouporrole") || (has("member") && (has("group") || has("role"))) {
+            return Ok(SheetKind::Membership);
+        }
+        let names_accounts = ["userid", "username", "login", "loginname"]
+            .iter()
+            .any(|n| has(n));
+        let creating: Vec<&str> = ["password", "uniqueidentifier"]
+            .into_iter()
+            .filter(|n| has(n))
+            .collect();
+        if has("action") && names_accounts {
+            return if creating.is_empty() {
+                Ok(SheetKind::Lifecycle)
+            } else {
+                Err(AmbiguousKind(format!(
+                    "an Action column, as a lifecycle sheet has, and {}, as a provisioning sheet has",
+                    creating.join(", ")
+                )))
+            };
+        }
+        let user_fields = ["firstname", "lastname", "email", "usertype"]
+            .iter()
+            .any(|n| has(n));
+        if user_fields || !creating.is_empty() {
+            Ok(SheetKind::Provision)
+        } else {
+            Ok(SheetKind::Lifecycle)
+        }
+    }
 }
 
 /// The options of a sheet run, as hosts give them (JSON from JavaScript, flags in the CLI);
@@ -49,6 +102,8 @@ pub struct SheetRequest {
 
 /// Where a sheet run reads the brand.
 #[derive(Debug, Clone)]
+// Made once per run: the size of the online variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Brand {
     /// Nowhere: the plan is made at once against an empty brand (what `validate` checks).
     Offline,
@@ -58,6 +113,9 @@ pub enum Brand {
         conn: Connection,
         /// Whether the credential can be renewed.
         renewable: bool,
+        /// Whose credential it is (from whoami) and the policy's thresholds: every plan is
+        /// judged by them (see [`crate::policy`]).
+        guard: Guard,
     },
 }
 
@@ -77,14 +135,19 @@ impl SheetRun {
     ) -> SheetRun {
         let today = Date::from_unix_millis(now);
         fn run<P: super::Phases + super::SheetJob>(
-            job: P,
+            mut job: P,
             brand: Brand,
             config: ExecConfig,
             now: UnixMillis,
         ) -> PhasedRun<P> {
             match brand {
                 Brand::Offline => PhasedRun::offline(job, now),
-                Brand::Online { conn, renewable } => {
+                Brand::Online {
+                    conn,
+                    renewable,
+                    guard,
+                } => {
+                    job.set_guard(guard);
                     PhasedRun::new(conn, job, config, renewable, now)
                 }
             }

@@ -6,11 +6,12 @@ use serde::Serialize;
 
 use super::{
     ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, ProvisionRun, Run, RunPoll,
-    RunProgress,
+    RunProgress, SheetJob,
 };
 use crate::connection::Auth;
 use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
 use crate::http::HttpResponse;
+use crate::policy::{Approval, BlastRadius};
 use crate::problem::{Problem, Severity};
 use crate::table::Table;
 use crate::time::UnixMillis;
@@ -122,17 +123,25 @@ impl SheetRun {
         each!(self, r => r.input())
     }
 
-    /// Applies exactly the plan read, if `current` is still what it was made from (see
-    /// [`super::PhasedRun::apply`]); `None` applies it as made (a host that read its input
-    /// once, like the CLI). Drive the run again afterwards.
+    /// Applies exactly the plan read, if `current` is still what it was made from, as far as
+    /// `approval` allows (see [`super::PhasedRun::apply`]); `None` applies it as made (a host
+    /// that read its input once, like the CLI). Drive the run again afterwards.
     pub fn apply(
         &mut self,
         current: Option<&InputFingerprint>,
+        approval: &Approval,
         now: UnixMillis,
     ) -> Result<(), ApplyRefused> {
         let planned = self.input().clone();
         let current = current.unwrap_or(&planned);
-        each!(self, r => r.apply(current, now))
+        each!(self, r => r.apply(current, approval, now))
+    }
+
+    /// What the plan would do that a person should weigh first (who loses access, which
+    /// privileged accounts, whether the brake holds it), once planned against the brand.
+    #[must_use]
+    pub fn blast_radius(&self) -> Option<&BlastRadius> {
+        each!(self, r => r.job().blast_radius())
     }
 
     /// How many rows of each action, in the plan's order.
@@ -191,7 +200,9 @@ impl SheetRun {
                 p.rows
                     .iter()
                     .filter_map(|r| match r.action {
-                        lifecycle::PlanAction::Invalid => r.problem.clone(),
+                        lifecycle::PlanAction::Invalid | lifecycle::PlanAction::Refused => {
+                            r.problem.clone()
+                        }
                         lifecycle::PlanAction::NotFound if include_not_found => Some(Problem {
                             row: r.row,
                             line: None,

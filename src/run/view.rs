@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::SheetRun;
+use crate::policy::BlastRadius;
 use crate::table::Table;
 
 /// Problems listed when a plan is cut to a preview; the plan table has them all.
@@ -65,6 +66,9 @@ pub struct PlanView {
     pub problem_rows: Vec<u32>,
     /// All the problems, when `problems` lists fewer.
     pub problem_count: usize,
+    /// What applying would do that a person should weigh first (once planned against the
+    /// brand).
+    pub blast: Option<BlastRadius>,
 }
 
 impl SheetRun {
@@ -89,6 +93,7 @@ impl SheetRun {
             problems,
             problem_rows,
             problem_count,
+            blast: self.blast_radius().cloned(),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! `apply` (plan, then apply exactly that plan, then write each row's outcome).
 
 use super::*;
+use qualtrics_roster::policy::{Approval, BlastRadius, Confirmation};
+use qualtrics_roster::run::ApplyRefused;
 
 /// Drives runs with a progress bar, the journal and the audit log, and cancels on Ctrl-C.
 pub(super) struct Runner<'a> {
@@ -144,6 +146,28 @@ pub(super) fn check_stopped<R: Run + ?Sized>(run: &R) -> Result<(), CliError> {
     }
 }
 
+/// At a terminal (stdin and stderr), asks the administrator to type the number of accounts
+/// that lose access; elsewhere (cron, a pipe) gives no confirmation, so the brake holds.
+fn ask_confirmation(blast: &BlastRadius, out: &Output) -> Confirmation {
+    use std::io::{BufRead, IsTerminal};
+    if out.json || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Confirmation::None;
+    }
+    say_err!(
+        "This plan takes access from {} accounts{}. Type {} to apply it, anything else to stop:",
+        blast.loses_access,
+        blast.active_share_text(blast.loses_access),
+        blast.loses_access
+    );
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return Confirmation::None;
+    }
+    line.trim()
+        .parse()
+        .map_or(Confirmation::None, Confirmation::TypedCount)
+}
+
 pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliError> {
     let sheet = &args.sheet;
     let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
@@ -151,7 +175,7 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         json: out.json || input.json,
         quiet: out.quiet,
     };
-    let kind = kind_of(sheet, &input, out);
+    let kind = kind_of(sheet, &input, out)?;
     // A sheet that cannot be planned is refused before anything else, as validate says.
     refuse_unplannable(kind, sheet, &input.table)?;
     let journal_path = args
@@ -187,11 +211,35 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         ));
     }
     out.note(&summary_line(&planned.counts(), input.table.rows.len()));
+    let blast = planned.blast_radius().cloned();
+    if let Some(blast) = &blast {
+        for line in blast.summary_lines() {
+            out.note(&line);
+        }
+    }
     let read_requests = planned.audit().len();
     if !runner.cancelled() {
-        planned
-            .apply(None, unix_millis())
-            .map_err(|e| CliError::Input(e.to_string()))?;
+        let approval = Approval {
+            allow_admin_changes: sheet.allow_admin_changes,
+            confirmation: match (args.max_changes, &blast) {
+                (Some(limit), _) => Confirmation::MaxChanges(limit),
+                (None, Some(b)) if b.brake.needs_confirmation => ask_confirmation(b, out),
+                _ => Confirmation::None,
+            },
+        };
+        match planned.apply(None, &approval, unix_millis()) {
+            Ok(()) => {}
+            Err(ApplyRefused::NeedsConfirmation(why)) => {
+                if out.json {
+                    out.print_json(&json!({
+                        "kind": kind, "file": input.description, "exitCode": EXIT_NEEDS_CONFIRMATION,
+                        "error": why, "blast": blast,
+                    }));
+                }
+                return Err(CliError::NeedsConfirmation(why));
+            }
+            Err(e) => return Err(CliError::Input(e.to_string())),
+        }
         runner.drive(&mut planned).await?;
     }
     drop(runner);

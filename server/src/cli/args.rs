@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use qualtrics_roster::policy::Limit;
 
 use super::sheets::Kind;
 /// qualtrics-roster: Qualtrics user and role administration from sheets, without a person in
@@ -109,10 +110,25 @@ pub enum Command {
 pub enum UsersCommand {
     /// Lists every user of the brand.
     List {
-        /// Write the list to this .csv or .xlsx file.
+        /// Write the list to this .csv or .xlsx file (`-`: standard output, as CSV).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// How to print the list on standard output: a table (the default at a terminal),
+        /// CSV (the default to a pipe or a file) or JSON. Every row, always.
+        #[arg(long, value_enum)]
+        format: Option<ListFormat>,
     },
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns, for people.
+    Table,
+    /// Comma-separated, with a header line.
+    Csv,
+    /// One JSON document.
+    Json,
 }
 
 /// `roles` subcommands.
@@ -166,6 +182,31 @@ pub struct SheetArgs {
     /// Membership: compare rule values ignoring case.
     #[arg(long)]
     pub case_insensitive: bool,
+    /// Also disable, expire or demote other Brand Administrators, and create or promote
+    /// them (refused without it). The account of the credential in use is never changed.
+    #[arg(long)]
+    pub allow_admin_changes: bool,
+    /// The mass-change brake: a plan that takes access from more than this many accounts…
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub brake_accounts: usize,
+    /// …and more than this share of the brand's active accounts needs a confirmation.
+    #[arg(long, default_value = "10%", value_name = "P%", value_parser = parse_share)]
+    pub brake_share: f64,
+}
+
+/// Reads `10%` (or `0.1`) as a share from 0 to 1.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let share = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("give a share such as 10% or 0.1, not {t:?}"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("a share is from 0% to 100%, not {t:?}"))
+    }
 }
 
 /// `apply` arguments.
@@ -187,4 +228,8 @@ pub struct ApplyArgs {
     /// Finish an interrupted run: rows its journal lists are not sent again.
     #[arg(long)]
     pub resume: bool,
+    /// Send nothing (exit 5) unless the plan makes at most N changes, or at most P% of the
+    /// brand's active accounts; a plan within it passes the mass-change brake (for cron jobs).
+    #[arg(long, value_name = "N|P%", value_parser = Limit::parse)]
+    pub max_changes: Option<Limit>,
 }

@@ -3,7 +3,7 @@
 //! executor (rate limits, retries, journal, audit), and outcome tables.
 //!
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
-//! [`EXIT_UNREACHABLE`].
+//! [`EXIT_UNREACHABLE`], [`EXIT_NEEDS_CONFIRMATION`].
 
 /// `println!` with every credential removed (see [`crate::secrets`]), ending quietly when
 /// stdout is closed (see [`stdout`]).
@@ -42,7 +42,9 @@ pub mod session;
 pub mod sheets;
 
 use apply::*;
-pub use args::{ApplyArgs, Cli, Command, RolesCommand, SheetArgs, Target, UsersCommand};
+pub use args::{
+    ApplyArgs, Cli, Command, ListFormat, RolesCommand, SheetArgs, Target, UsersCommand,
+};
 use planning::*;
 
 use std::collections::BTreeMap;
@@ -79,6 +81,9 @@ pub const EXIT_NOTHING_SENT: i32 = 2;
 pub const EXIT_AUTH: i32 = 3;
 /// Qualtrics could not be reached or failed.
 pub const EXIT_UNREACHABLE: i32 = 4;
+/// The plan needs a confirmation (the mass-change brake, or over `--max-changes`): nothing
+/// was sent.
+pub const EXIT_NEEDS_CONFIRMATION: i32 = 5;
 
 /// A failure that ends the command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +97,9 @@ pub enum CliError {
     /// Qualtrics unreachable or failing.
     #[error("{0}")]
     Unreachable(String),
+    /// The plan needs a confirmation that was not given: nothing was sent.
+    #[error("{0}")]
+    NeedsConfirmation(String),
 }
 
 impl CliError {
@@ -102,6 +110,7 @@ impl CliError {
             CliError::Input(_) => EXIT_NOTHING_SENT,
             CliError::Auth(_) => EXIT_AUTH,
             CliError::Unreachable(_) => EXIT_UNREACHABLE,
+            CliError::NeedsConfirmation(_) => EXIT_NEEDS_CONFIRMATION,
         }
     }
 }
@@ -117,7 +126,9 @@ pub async fn main(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            if json || sheets::JSON_STDIN.load(Ordering::SeqCst) {
+            // A plan held for confirmation printed its own JSON, with the blast radius.
+            let printed = matches!(e, CliError::NeedsConfirmation(_));
+            if (json || sheets::JSON_STDIN.load(Ordering::SeqCst)) && !printed {
                 say!("{}", json!({"error": e.to_string(), "exitCode": code}));
             }
             say_err!("qualtrics-roster: {e}");
@@ -175,26 +186,37 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             Ok(EXIT_DONE)
         }
         Command::Users {
-            command: UsersCommand::List { output },
+            command: UsersCommand::List { output, format },
         } => {
             let run = read_brand(&cli.target, out, |conn, renewable| {
                 UsersRun::list_users(conn, ExecConfig::default(), renewable, unix_millis())
             })
             .await?;
             let list = run.job().users_read();
+            let table = users::users_table(list);
             if let Some(path) = output {
-                sheets::write_table(path, "Users", &users::users_table(list))?;
-            }
-            if out.json {
-                out.print_json(&json!({"count": list.len(), "users": list}));
-            } else {
-                if output.is_none() {
-                    say_raw!(
-                        "{}",
-                        sheets::text_table(&users::users_table(list), Some(50))
-                    );
+                sheets::write_table(path, "Users", &table)?;
+                if path.as_os_str() == "-" {
+                    return Ok(EXIT_DONE);
                 }
-                say!("{} users", list.len());
+            }
+            // Every row, whatever reads it: a table only for a person at a terminal.
+            let format = match (format, out.json) {
+                (Some(f), _) => *f,
+                (None, true) => ListFormat::Json,
+                (None, false) if std::io::stdout().is_terminal() => ListFormat::Table,
+                (None, false) => ListFormat::Csv,
+            };
+            match format {
+                ListFormat::Json => out.print_json(&json!({"count": list.len(), "users": list})),
+                ListFormat::Csv if output.is_none() => {
+                    say_raw!("{}", table.to_csv().trim_start_matches('\u{feff}'));
+                }
+                ListFormat::Table if output.is_none() => {
+                    say_raw!("{}", sheets::text_table(&table, None));
+                    out.note(&format!("{} users", list.len()));
+                }
+                _ => out.note(&format!("{} users", list.len())),
             }
             Ok(EXIT_DONE)
         }
@@ -204,7 +226,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 json: out.json || input.json,
                 quiet: out.quiet,
             };
-            let kind = kind_of(sheet, &input, out);
+            let kind = kind_of(sheet, &input, out)?;
             let mut session = open(&cli.target, out).await?;
             let mut runner = Runner::new(&mut session, out, None, None);
             let planned = plan(&mut runner, kind, sheet, &input.table, &[]).await?;

@@ -2,11 +2,13 @@
 //! reporting the plan.
 
 use super::*;
+use qualtrics_roster::policy::{Actor, Guard, Policy};
 
-pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
-    let kind = sheet
-        .kind
-        .unwrap_or_else(|| Kind::detect(&input.table.columns));
+pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Result<Kind, CliError> {
+    let kind = match sheet.kind {
+        Some(kind) => kind,
+        None => Kind::detect(&input.table.columns)?,
+    };
     out.note(&format!(
         "{} from {}: {} sheet{}",
         rows(input.table.rows.len()),
@@ -21,7 +23,7 @@ pub(super) fn kind_of(sheet: &SheetArgs, input: &Input, out: &Output) -> Kind {
     for n in &input.notes {
         out.note(&n.message);
     }
-    kind
+    Ok(kind)
 }
 
 pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
@@ -42,14 +44,16 @@ pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
 pub(super) fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliError> {
     let table = match kind {
         Kind::Lifecycle => Table {
-            columns: ["Username", "Action", "Expiration date"]
+            // One way to name accounts per column: a `UR_` id goes under User ID, a login
+            // under Username (either may be blank when the other names the account).
+            columns: ["User ID", "Username", "Action", "Expiration date"]
                 .map(String::from)
                 .to_vec(),
             rows: vec![
-                ["ana.lopez@example.com", "disable", ""]
+                ["", "ana.lopez@example.com", "disable", ""]
                     .map(Cell::new)
                     .to_vec(),
-                ["UR_0123456789abcde", "", "2027-06-30"]
+                ["UR_0123456789abcde", "", "expire", "2030-06-30"]
                     .map(Cell::new)
                     .to_vec(),
             ],
@@ -128,7 +132,7 @@ pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError>
         json: out.json || input.json,
         quiet: out.quiet,
     };
-    let kind = kind_of(sheet, &input, out);
+    let kind = kind_of(sheet, &input, out)?;
     let table = &input.table;
     let planned = sheet_run(kind, sheet, table, &[], Brand::Offline)?;
     let file_errors = planned.file_errors();
@@ -203,6 +207,13 @@ pub(super) async fn plan(
     let brand = Brand::Online {
         conn: runner.session.fresh_conn().await?,
         renewable: runner.session.tokens.is_some(),
+        guard: Guard::new(
+            Actor::from_whoami(&runner.session.who),
+            Policy {
+                brake_accounts: sheet.brake_accounts,
+                brake_share: sheet.brake_share,
+            },
+        ),
     };
     let mut planned = sheet_run(kind, sheet, table, journal, brand)?;
     runner.drive(&mut planned).await?;
@@ -225,7 +236,7 @@ pub(super) fn report_plan(
             "notes": input.notes,
             "counts": counts.iter().cloned().collect::<BTreeMap<String, usize>>(),
             "changes": planned.changes(), "fileErrors": messages(&file_errors),
-            "problems": problems,
+            "problems": problems, "blast": planned.blast_radius(),
             "plan": planned.plan_table(),
         }));
         return;
@@ -240,6 +251,14 @@ pub(super) fn report_plan(
         say!("{}", p.message);
     }
     say!("{}", summary_line(&counts, input.table.rows.len()));
+    if let Some(blast) = planned.blast_radius() {
+        for line in blast.summary_lines() {
+            say!("{line}");
+        }
+        if blast.brake.needs_confirmation {
+            say!("Apply will need a confirmation: type the number at a terminal, or give --max-changes.");
+        }
+    }
 }
 
 /// The messages of `problems`, as the JSON output's `fileErrors` lists them.

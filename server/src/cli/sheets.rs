@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use qualtrics_roster::columns::normalise_header;
 use qualtrics_roster::exec::JournalEntry;
+use qualtrics_roster::run::SheetKind;
 use qualtrics_roster::table::{Cell, Table};
 use serde_json::Value;
 
@@ -49,25 +49,12 @@ impl Kind {
     /// account field (names, e-mail, user type, password, uniqueIdentifier) a provisioning
     /// sheet; anything else a lifecycle sheet.
     #[must_use]
-    pub fn detect(columns: &[String]) -> Kind {
-        let names: Vec<String> = columns.iter().map(|c| normalise_header(c)).collect();
-        let has = |n: &str| names.iter().any(|c| c == n);
-        if has("grouporrole") || (has("member") && (has("group") || has("role"))) {
-            Kind::Membership
-        } else if [
-            "firstname",
-            "lastname",
-            "email",
-            "usertype",
-            "password",
-            "uniqueidentifier",
-        ]
-        .iter()
-        .any(|n| has(n))
-        {
-            Kind::Provision
-        } else {
-            Kind::Lifecycle
+    pub fn detect(columns: &[String]) -> Result<Kind, CliError> {
+        match SheetKind::detect(columns) {
+            Ok(SheetKind::Lifecycle) => Ok(Kind::Lifecycle),
+            Ok(SheetKind::Provision) => Ok(Kind::Provision),
+            Ok(SheetKind::Membership) => Ok(Kind::Membership),
+            Err(e) => Err(CliError::Input(e.to_string())),
         }
     }
 }
@@ -244,6 +231,18 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
             .map(|(_, t)| t.to_csv().into_bytes())
             .unwrap_or_default()
     };
+    if path == Path::new("-") {
+        // `-` is standard output, for every --output (CSV, or .xlsx bytes to a pipe).
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(if is_xlsx {
+                &bytes
+            } else {
+                bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes)
+            })
+            .and_then(|()| stdout.flush())
+            .map_err(|e| CliError::Input(format!("Cannot write to standard output: {e}")));
+    }
     private_file(path, false)
         .and_then(|mut f| f.write_all(&bytes))
         .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
@@ -393,17 +392,36 @@ mod tests {
     fn the_kind_of_a_sheet_comes_from_its_columns() {
         assert_eq!(
             Kind::detect(&cols(&["User", "Group or role", "Member"])),
-            Kind::Membership
+            Ok(Kind::Membership)
         );
         assert_eq!(
             Kind::detect(&cols(&["Username", "First Name", "last_name", "Team"])),
-            Kind::Provision
+            Ok(Kind::Provision)
         );
         assert_eq!(
             Kind::detect(&cols(&["Username", "Action", "Expiration date"])),
-            Kind::Lifecycle
+            Ok(Kind::Lifecycle)
         );
-        assert_eq!(Kind::detect(&cols(&["UserID"])), Kind::Lifecycle);
+        assert_eq!(Kind::detect(&cols(&["UserID"])), Ok(Kind::Lifecycle));
+        // An edited `users list` export with an Action column is a lifecycle sheet.
+        let export = [
+            "User ID",
+            "Username",
+            "First name",
+            "Last name",
+            "Email",
+            "User type",
+            "Division",
+            "Account status",
+            "Action",
+        ];
+        assert_eq!(Kind::detect(&cols(&export)), Ok(Kind::Lifecycle));
+        // An Action beside a password fits both: refused, naming why.
+        let both = Kind::detect(&cols(&["Username", "Action", "Password", "First name"]));
+        let Err(CliError::Input(why)) = both else {
+            panic!("ambiguous: {both:?}")
+        };
+        assert!(why.contains("--kind"), "{why}");
     }
 
     #[test]

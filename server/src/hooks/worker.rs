@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualtrics_roster::exec::{audit_jsonl, ExecConfig, OutcomeStatus};
+use qualtrics_roster::policy::{Actor, Approval, Guard, Policy};
 use qualtrics_roster::rules::RoleSheet;
 use qualtrics_roster::run::{Brand, Run, SheetKind, SheetRequest, SheetRun};
 use qualtrics_roster::table::{cells, Table};
@@ -199,9 +200,12 @@ impl Worker {
             },
             None => session.conn.clone(),
         };
+        // Hooks never change Brand Administrators nor the credential's own account, and never
+        // pass the mass-change brake by themselves.
         let brand = Brand::Online {
             conn,
             renewable: session.tokens.is_some(),
+            guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
         };
         let mut run = SheetRun::start(
             kind,
@@ -229,7 +233,7 @@ impl Worker {
             return self.store.end(&endings);
         }
         if run.changes() > 0 {
-            if let Err(e) = run.apply(None, unix_millis()) {
+            if let Err(e) = run.apply(None, &Approval::hooks(), unix_millis()) {
                 return self.store.end(&self.all_failed(events, &e.to_string()));
             }
             self.drive(session, &mut run, &ids).await?;
