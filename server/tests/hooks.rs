@@ -958,3 +958,196 @@ async fn a_list_items_id_never_meets_a_single_events_id() {
     let (status, again) = post_signed(&hooks, SECRET, "abc", t, &json!([person("item")])).await;
     assert_eq!(status, 200, "the list again is a repeat: {again}");
 }
+
+/// Waits until every event in `ids` has one of `statuses`; their states.
+async fn reach(
+    hooks: &Server,
+    brand: &Server,
+    ids: &[i64],
+    statuses: &[&str],
+    within: Duration,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for id in ids {
+            all.push(event(hooks, brand, *id).await);
+        }
+        if all
+            .iter()
+            .all(|e| statuses.iter().any(|s| e["status"] == *s))
+        {
+            return all;
+        }
+        assert!(started.elapsed() < within, "not yet {statuses:?}: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_the_brake_is_quarantined_until_an_administrator_releases_or_discards_it() {
+    let brand = Server::start(&["--quiet", "--rate-limit-scale", "20"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let everyone = roster_server::client::Transport::new()
+        .list_users(&brand.sandbox(&brand.admin_token))
+        .await
+        .unwrap();
+    let active: Vec<(String, String)> = everyone
+        .iter()
+        .filter(|u| u.account_status.as_deref() == Some("active"))
+        .filter(|u| u.user_type.as_deref() != Some("UT_BRANDADMIN"))
+        .map(|u| (u.id.clone(), u.username.clone().unwrap()))
+        .collect();
+    let share = 30.0 / active.len() as f64;
+    assert!(share > 0.10, "30 of {} active accounts", active.len());
+    let dir = Dir::new("hooks-brake");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let status_of = |id: &str| {
+        let id = id.to_string();
+        let brand = &brand;
+        async move {
+            roster_server::client::Transport::new()
+                .list_users(&brand.sandbox(&brand.admin_token))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|u| u.id == id)
+                .and_then(|u| u.account_status)
+                .unwrap()
+        }
+    };
+
+    // The server credential's own account: refused by the policy, parked at once.
+    let (status, own) = post_signed(
+        &hooks,
+        SECRET,
+        "own",
+        t,
+        &json!({"email": "avery.admin@roster-demo.edu", "action": "disable"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{own}");
+    let parked = settled(
+        &hooks,
+        &brand,
+        &[own["id"].as_i64().unwrap()],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(parked[0]["status"], "failed");
+    assert_eq!(parked[0]["attempts"], 1, "not retried: {}", parked[0]);
+    assert!(
+        parked[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("credential in use"),
+        "{}",
+        parked[0]
+    );
+
+    // A burst disabling 30 accounts (over 25 and over 10 % of the brand): quarantined.
+    let burst = |users: &[(String, String)]| -> Value {
+        users
+            .iter()
+            .map(|(_, name)| json!({"email": name, "action": "disable"}))
+            .collect()
+    };
+    let (first, second) = (&active[..30], &active[30..60]);
+    let (status, accepted) = post_signed(&hooks, SECRET, "burst-1", t, &burst(first)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let ids: Vec<i64> = accepted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    let held = reach(
+        &hooks,
+        &brand,
+        &ids,
+        &["quarantined"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        held[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Needs confirmation"),
+        "{}",
+        held[0]
+    );
+    assert!(held.iter().all(|e| e["burst"] == held[0]["burst"]));
+    let stats = brand.stats().await;
+    for (id, _) in first {
+        assert!(
+            stats["changesPerUser"].get(id).is_none(),
+            "nothing sent for {id}"
+        );
+    }
+    assert_eq!(status_of(&first[0].0).await, "active");
+    let log = hooks.stderr.lock().unwrap().clone();
+    assert_eq!(log.matches("quarantined, nothing sent").count(), 1, "{log}");
+    // The list shows them; only an administrator may release or discard.
+    let (_, listed) = with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+    let shown = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "quarantined")
+        .count();
+    assert_eq!(shown, 30);
+    let release = format!("/hooks/v1/events/{}/release", ids[7]);
+    let (status, _) = with_token(&hooks, "POST", &release, Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    let (status, _) = with_token(&hooks, "POST", &release, None).await;
+    assert_eq!(status, 401);
+
+    // Released: applied, all 30.
+    let (status, released) = with_token(&hooks, "POST", &release, Some(&brand.admin_token)).await;
+    assert_eq!(status, 202, "{released}");
+    assert_eq!(released["events"], 30);
+    let done = reach(&hooks, &brand, &ids, &["done"], Duration::from_secs(60)).await;
+    assert_eq!(done.len(), 30);
+    for (id, _) in first.iter().step_by(7) {
+        assert_eq!(status_of(id).await, "disabled");
+    }
+
+    // Another such burst, discarded: never applied.
+    let (status, accepted) = post_signed(&hooks, SECRET, "burst-2", t, &burst(second)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let ids: Vec<i64> = accepted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    reach(
+        &hooks,
+        &brand,
+        &ids,
+        &["quarantined"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let discard = format!("/hooks/v1/events/{}/discard", ids[0]);
+    let (status, _) = with_token(&hooks, "POST", &discard, Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    let (status, discarded) = with_token(&hooks, "POST", &discard, Some(&brand.admin_token)).await;
+    assert_eq!(status, 200, "{discarded}");
+    assert_eq!(discarded["events"], 30);
+    let (status, _) = with_token(&hooks, "POST", &discard, Some(&brand.admin_token)).await;
+    assert_eq!(status, 409, "nothing left to discard");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    reach(&hooks, &brand, &ids, &["discarded"], Duration::from_secs(1)).await;
+    let stats = brand.stats().await;
+    for (id, _) in second {
+        assert!(
+            stats["changesPerUser"].get(id).is_none(),
+            "nothing sent for {id}"
+        );
+    }
+    assert_eq!(status_of(&second[0].0).await, "active");
+}

@@ -4,9 +4,10 @@
 //! repeat of the same sender id answers the first one's status), and a background [`worker`]
 //! applies it with the same core runs as the page and the CLI. `GET /hooks/v1/events` and
 //! `GET /hooks/v1/events/{id}` show events and their outcome, `POST /hooks/v1/events/{id}/retry`
-//! queues a failed one again: those take the page's own Qualtrics token (`X-API-TOKEN`, or
-//! `Authorization: Bearer`), accepted only when Qualtrics says it is a Brand Administrator's of
-//! the hooks' brand.
+//! queues a failed one again, and `POST /hooks/v1/events/{id}/release` and `…/discard` settle a
+//! burst the mass-change brake quarantined: those take the page's own Qualtrics token
+//! (`X-API-TOKEN`, or `Authorization: Bearer`), accepted only when Qualtrics says it is a Brand
+//! Administrator's of the hooks' brand.
 //!
 //! Off unless `roster-server --hooks-config FILE` is given.
 
@@ -149,6 +150,8 @@ impl Hooks {
             .route("/hooks/v1/events", get(list_events))
             .route("/hooks/v1/events/{id}", get(one_event))
             .route("/hooks/v1/events/{id}/retry", post(retry_event))
+            .route("/hooks/v1/events/{id}/release", post(release_event))
+            .route("/hooks/v1/events/{id}/discard", post(discard_event))
             .route("/hooks/v1/{hook}", post(receive))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self)
@@ -565,6 +568,66 @@ async fn retry_event(
         }
         Ok(store::Retry::NotFailed) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
         Ok(store::Retry::Superseded) => (StatusCode::CONFLICT, Json(json!({"error": format!("A later event for the same account was applied after event {id}: retrying it would undo that. Send the change again from its source if it is still wanted.")}))).into_response(),
+        Err(e) => store_failed(&e),
+    }
+}
+
+/// `POST /hooks/v1/events/{id}/release`: the quarantined burst of event `id` is applied past
+/// the mass-change brake (an administrator's confirmation; still no Brand Administrator is
+/// changed).
+async fn release_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    let held = hooks.store.release(id);
+    if matches!(held, Ok(store::Held::Done { .. })) {
+        hooks.wake.notify_one();
+    }
+    settled(id, held, StatusCode::ACCEPTED, "released")
+}
+
+/// `POST /hooks/v1/events/{id}/discard`: the quarantined burst of event `id` is never applied.
+async fn discard_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    settled(id, hooks.store.discard(id), StatusCode::OK, "discarded")
+}
+
+/// The answer to a release or a discard of event `id`'s burst.
+fn settled(
+    id: i64,
+    held: Result<store::Held, store::StoreError>,
+    status: StatusCode,
+    done: &str,
+) -> Response {
+    match held {
+        Ok(store::Held::Done { burst, events }) => {
+            eprintln!("hooks: the quarantined burst {burst} ({events} events) was {done} by an administrator");
+            (
+                status,
+                Json(json!({"id": id, "burst": burst, "events": events, "status": done})),
+            )
+                .into_response()
+        }
+        Ok(store::Held::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("No event {id}.")})),
+        )
+            .into_response(),
+        Ok(store::Held::NotQuarantined) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": format!("Event {id} is not quarantined: there is nothing to release or discard.")})),
+        )
+            .into_response(),
         Err(e) => store_failed(&e),
     }
 }
