@@ -805,6 +805,58 @@ async fn an_edited_users_export_with_an_action_column_is_a_lifecycle_sheet_and_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_sending_says_how_to_resume_in_one_line_and_exits_130() {
+    let server = Server::start(&["--quiet", "--latency-ms", "25"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("ctrlc");
+    let mut csv = String::from("User ID,Expiration date\n");
+    for u in users(&env).iter().skip(1).take(200) {
+        csv.push_str(&format!("{},2031-03-31\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("expiry.csv", &csv);
+    let journal = dir.path("expiry.csv.journal");
+    let child = cli(&env, &["apply", sheet.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read_to_string(&journal)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 20
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run progresses"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.lines().count() < 10, "no line per unsent row:\n{out}");
+    assert!(out.contains(" skipped"), "{out}");
+    let err = stderr(&o);
+    let resume = err
+        .lines()
+        .find(|l| l.starts_with("Cancelled: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(resume.contains("not sent"), "{resume}");
+    assert!(resume.ends_with("--resume"), "{resume}");
+    assert!(
+        resume.contains(&format!("apply {}", sheet.display())),
+        "{resume}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_tokens_expire_mid_run_and_are_renewed_and_a_revoked_client_stops_everything() {
     let server = Server::start(&["--quiet", "--latency-ms", "60", "--oauth-token-ttl", "1"]);
     let (id, secret) = server.oauth_client.clone();

@@ -3,12 +3,13 @@
 
 use super::*;
 use qualtrics_roster::policy::{Approval, BlastRadius, Confirmation};
-use qualtrics_roster::run::ApplyRefused;
+use qualtrics_roster::run::{ApplyRefused, RowOutcome};
 
 /// Drives runs with a progress bar, the journal and the audit log, and cancels on Ctrl-C.
 pub(super) struct Runner<'a> {
     pub(super) session: &'a mut Session,
-    bar: ProgressBar,
+    /// A person watches (stderr is a terminal and not --quiet): draw progress bars.
+    draw: bool,
     journal: Option<AppendFile>,
     audit_file: Option<AppendFile>,
     /// Audit entries of the current run already appended to the file.
@@ -23,19 +24,7 @@ impl<'a> Runner<'a> {
         journal: Option<AppendFile>,
         mut audit_file: Option<AppendFile>,
     ) -> Runner<'a> {
-        let draw = if out.quiet || !std::io::stderr().is_terminal() {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
-        let bar = ProgressBar::with_draw_target(Some(0), draw);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>18} [{bar:30}] {pos}/{len} · {msg} · {elapsed_precise}",
-            )
-            .expect("the template is valid")
-            .progress_chars("=> "),
-        );
+        let draw = !out.quiet && std::io::stderr().is_terminal();
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
         tokio::spawn(async move {
@@ -50,7 +39,7 @@ impl<'a> Runner<'a> {
         }
         Runner {
             session,
-            bar,
+            draw,
             journal,
             audit_file,
             audited: 0,
@@ -61,8 +50,24 @@ impl<'a> Runner<'a> {
     /// Drives `run` to the end of its stage. A failed reading of the brand, or a credential
     /// refused while reading, is an error; a stop while applying is reported with the outcomes.
     pub(super) async fn drive<R: Run + ?Sized>(&mut self, run: &mut R) -> Result<(), CliError> {
+        // A bar of its own for each stage (reading, then sending): a finished bar draws no more.
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if self.draw {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>18} [{bar:30}] {pos}/{len} · {msg} · {elapsed_precise}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
         let (bar, journal, audit_file, audited, interrupted) = (
-            &self.bar,
+            &bar,
             &mut self.journal,
             &mut self.audit_file,
             &mut self.audited,
@@ -77,8 +82,12 @@ impl<'a> Runner<'a> {
                 bar.set_message(match p.items_read {
                     Some(items) => format!("{items} read · {} requests", c.requests_sent),
                     None => format!(
-                        "{} done · {} unchanged · {} failed · {:.0}/s",
-                        c.done, c.unchanged, c.failed, c.rate_per_second
+                        "{} done · {} unchanged · {} failed · {:.0}/s{}",
+                        c.done,
+                        c.unchanged,
+                        c.failed,
+                        c.rate_per_second,
+                        time_left(c.remaining, c.rate_per_second)
                     ),
                 });
                 if let Some(j) = journal.as_mut() {
@@ -100,7 +109,7 @@ impl<'a> Runner<'a> {
         transport
             .drive(run, self.session.tokens.as_ref(), &mut show)
             .await;
-        self.bar.finish_and_clear();
+        bar.finish_and_clear();
         if let Some(e) = run.error() {
             let refused = run
                 .audit()
@@ -118,6 +127,87 @@ impl<'a> Runner<'a> {
     fn cancelled(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
+}
+
+/// " · about 2 min left" at `rate` rows a second, or "" before a rate is known.
+fn time_left(remaining: usize, rate: f64) -> String {
+    if remaining == 0 || rate <= 0.0 {
+        return String::new();
+    }
+    let secs = (remaining as f64 / rate).ceil() as u64;
+    match secs {
+        0..=59 => format!(" · about {secs} s left"),
+        60..=3599 => format!(" · about {} min left", secs.div_ceil(60)),
+        _ => format!(" · about {:.1} h left", secs as f64 / 3600.0),
+    }
+}
+
+/// Lines printed per row at most; the rest are in the outcomes file or the JSON.
+const ROW_LINES: usize = 20;
+
+/// The rows that did not end done or unchanged, as a person reads them: one line per distinct
+/// message (rows sharing one are counted on it), at most [`ROW_LINES`] lines; rows a run-wide
+/// stop or a cancel left unsent are not listed one by one (the summary counts them).
+fn row_lines(outcomes: &[RowOutcome], more_in: Option<&str>) -> Vec<String> {
+    let mut groups: Vec<(&str, Vec<u32>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for o in outcomes {
+        if !matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Refused) {
+            continue;
+        }
+        let i = *index.entry(o.message()).or_insert_with(|| {
+            groups.push((o.message(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(o.row());
+    }
+    let mut lines: Vec<String> = groups
+        .iter()
+        .take(ROW_LINES)
+        .map(|(message, rows)| match rows.as_slice() {
+            [one] => format!("row {one}: {message}"),
+            many => {
+                let shown: Vec<String> = many.iter().take(5).map(u32::to_string).collect();
+                let more = if many.len() > 5 { ", …" } else { "" };
+                format!(
+                    "{} rows ({}{more}): {message}",
+                    many.len(),
+                    shown.join(", ")
+                )
+            }
+        })
+        .collect();
+    if groups.len() > ROW_LINES {
+        let rest: usize = groups[ROW_LINES..].iter().map(|(_, r)| r.len()).sum();
+        lines.push(match more_in {
+            Some(file) => format!("… and {rest} more rows in {file}"),
+            None => format!("… and {rest} more rows: --outcomes FILE or --json lists every row"),
+        });
+    }
+    lines
+}
+
+/// The command that finishes an interrupted run: this one, with `--resume`.
+fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        if let Some(name) = std::path::Path::new(first.as_str()).file_name() {
+            *first = name.to_string_lossy().into_owned();
+        }
+    }
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    args.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Connects and drives a run that only reads the brand (users list, roles pull), made by
@@ -242,6 +332,7 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         }
         runner.drive(&mut planned).await?;
     }
+    let runner_cancelled = runner.cancelled();
     drop(runner);
     let outcomes = planned.outcomes();
     let table = planned.outcome_table();
@@ -258,7 +349,9 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         .iter()
         .all(|o| matches!(o.status(), OutcomeStatus::Done | OutcomeStatus::Unchanged));
     let sent_changes = planned.audit().len() > read_requests;
-    let code = if all_done {
+    let code = if runner_cancelled {
+        EXIT_CANCELLED
+    } else if all_done {
         EXIT_DONE
     } else if stopped.is_some() {
         EXIT_AUTH
@@ -285,10 +378,9 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
             "summary": tally, "requests": requests, "stopped": stopped, "rows": outcomes,
         }));
     } else {
-        for o in &outcomes {
-            if matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Skipped) {
-                say!("row {}: {}", o.row(), o.message());
-            }
+        let more_in = args.outcomes.as_ref().map(|p| p.display().to_string());
+        for line in row_lines(&outcomes, more_in.as_deref()) {
+            say!("{line}");
         }
         let parts: Vec<String> = tally.iter().map(|(k, v)| format!("{v} {k}")).collect();
         say!(
@@ -300,6 +392,58 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         if let Some(why) = &stopped {
             say!("The run stopped: {}", why.trim_start_matches("not sent: "));
         }
+        if runner_cancelled {
+            let unsent = tally.get("skipped").copied().unwrap_or(0);
+            say_err!(
+                "Cancelled: {} done, {unsent} not sent. To finish the run without repeating a row: {}",
+                tally.get("done").copied().unwrap_or(0),
+                resume_command()
+            );
+        }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qualtrics_roster::lifecycle;
+
+    fn failed(row: u32, message: &str) -> RowOutcome {
+        RowOutcome::Lifecycle(lifecycle::RowOutcome {
+            key: format!("row:{row}"),
+            row,
+            status: OutcomeStatus::Failed,
+            message: message.into(),
+            user_id: String::new(),
+            applied_at: String::new(),
+        })
+    }
+
+    #[test]
+    fn failed_rows_are_grouped_by_message_and_cut_at_twenty_lines() {
+        // 300 rows refused for one reason: one line, not 300.
+        let same: Vec<RowOutcome> = (2..302)
+            .map(|r| failed(r, "Unrecognized X-API-TOKEN"))
+            .collect();
+        assert_eq!(
+            row_lines(&same, None),
+            vec!["300 rows (2, 3, 4, 5, 6, …): Unrecognized X-API-TOKEN"]
+        );
+        // 25 different reasons: 20 lines and where the rest are.
+        let many: Vec<RowOutcome> = (2..27).map(|r| failed(r, &format!("reason {r}"))).collect();
+        let lines = row_lines(&many, Some("out.csv"));
+        assert_eq!(lines.len(), 21);
+        assert_eq!(lines[0], "row 2: reason 2");
+        assert_eq!(lines[20], "… and 5 more rows in out.csv");
+        assert!(row_lines(&many, None)[20].contains("--outcomes FILE or --json"));
+    }
+
+    #[test]
+    fn time_left_reads_in_seconds_minutes_or_hours() {
+        assert_eq!(time_left(100, 0.0), "");
+        assert_eq!(time_left(100, 50.0), " · about 2 s left");
+        assert_eq!(time_left(5_000, 50.0), " · about 2 min left");
+        assert_eq!(time_left(900_000, 50.0), " · about 5.0 h left");
+    }
 }

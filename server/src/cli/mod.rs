@@ -3,7 +3,7 @@
 //! executor (rate limits, retries, journal, audit), and outcome tables.
 //!
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
-//! [`EXIT_UNREACHABLE`], [`EXIT_NEEDS_CONFIRMATION`].
+//! [`EXIT_UNREACHABLE`], [`EXIT_NEEDS_CONFIRMATION`], [`EXIT_CANCELLED`].
 
 /// `println!` with every credential removed (see [`crate::secrets`]), ending quietly when
 /// stdout is closed (see [`stdout`]).
@@ -84,6 +84,8 @@ pub const EXIT_UNREACHABLE: i32 = 4;
 /// The plan needs a confirmation (the mass-change brake, or over `--max-changes`): nothing
 /// was sent.
 pub const EXIT_NEEDS_CONFIRMATION: i32 = 5;
+/// Cancelled with Ctrl-C (128 + SIGINT, as shells report it): `--resume` finishes the run.
+pub const EXIT_CANCELLED: i32 = 130;
 
 /// A failure that ends the command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
