@@ -151,7 +151,7 @@ async fn control_oauth(
 /// `POST /oauth2/token`: the client credentials grant (form body, HTTP Basic).
 async fn oauth_token(State(sb): State<Arc<Sandbox>>, headers: HeaderMap, body: Bytes) -> Response {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let (status, answer) = sb.oauth().token(authorization, &body, at_ms(wall_ms()));
+    let (status, answer) = sb.token(authorization, &body, at_ms(wall_ms()));
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         Json(answer),

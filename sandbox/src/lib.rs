@@ -95,6 +95,8 @@ pub struct Stats {
     pub by_family: BTreeMap<String, u64>,
     /// Effective changes per user id (a PUT that changed nothing is not counted).
     pub changes_per_user: HashMap<String, u32>,
+    /// OAuth token requests received (granted or refused): how often clients logged in.
+    pub token_requests: u64,
 }
 
 /// The sandbox's shared state.
@@ -161,6 +163,17 @@ impl Sandbox {
         let o = self.oauth();
         let (id, secret) = o.client();
         (id.to_string(), secret.to_string())
+    }
+
+    /// The OAuth token endpoint (`POST …/oauth2/token`), counted in [`Stats::token_requests`].
+    fn token(
+        &self,
+        authorization: Option<&str>,
+        body: &[u8],
+        now: std::time::SystemTime,
+    ) -> (u16, serde_json::Value) {
+        self.stats().token_requests += 1;
+        self.oauth().token(authorization, body, now)
     }
 
     fn oauth(&self) -> std::sync::MutexGuard<'_, oauth::OAuth> {

@@ -91,10 +91,20 @@ struct Args {
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
-    /// Relayed requests per minute per client (its address, or behind a proxy on this machine
-    /// the first X-Forwarded-For address); 0: no limit.
+    /// Relayed requests per minute per client (its address; behind a --trusted-proxy, the
+    /// address that proxy names in X-Forwarded-For); 0: no limit.
     #[arg(long, env = "ROSTER_RELAY_RATE_PER_MINUTE", default_value_t = 0)]
     relay_rate_per_minute: u32,
+    /// A reverse proxy in front of the server (an IP address, or a CIDR block such as
+    /// 10.0.0.0/8) whose X-Forwarded-For is believed; repeat, or separate with commas. From
+    /// any other peer (none given: every peer) X-Forwarded-For is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ROSTER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    trusted_proxies: Vec<String>,
     /// Relayed requests in flight at once; more are answered 503 (bodies up to 16 MB each).
     #[arg(long, env = "ROSTER_MAX_RELAYED", default_value_t = 32)]
     max_relayed: usize,
@@ -153,6 +163,8 @@ enum StartError {
     },
     #[error("--https-port needs --tls-cert and --tls-key")]
     HttpsNeedsCertificate,
+    #[error("--trusted-proxy {0}")]
+    TrustedProxy(String),
     #[error(transparent)]
     Hooks(#[from] roster_server::hooks::HooksError),
     #[error("cannot write {path}: {source}")]
@@ -164,7 +176,7 @@ enum StartError {
     Certificate {
         cert: String,
         key: String,
-        source: std::io::Error,
+        source: roster_server::limits::TlsError,
     },
 }
 
@@ -238,6 +250,8 @@ async fn run(args: Args) -> Result<(), StartError> {
         );
     }
 
+    let trusted_proxies = roster_server::relay::TrustedProxies::parse(&args.trusted_proxies)
+        .map_err(StartError::TrustedProxy)?;
     let hooks = match &args.hooks_config {
         Some(path) => Some(roster_server::hooks::Hooks::start(path)?),
         None => None,
@@ -274,40 +288,46 @@ async fn run(args: Args) -> Result<(), StartError> {
         relay_access: roster_server::relay::Access::new(
             args.allowed_origins,
             args.relay_rate_per_minute,
-        ),
+        )
+        .trusting(trusted_proxies),
     });
+    // One set of connection places for both listeners: --max-connections holds for all.
+    let places = limits.places();
     let https = match (args.https_port, &args.tls_cert, &args.tls_key) {
         (Some(port), Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .map_err(|source| StartError::Certificate {
+            let tls = roster_server::limits::tls_acceptor(cert, key).map_err(|source| {
+                StartError::Certificate {
                     cert: cert.display().to_string(),
                     key: key.display().to_string(),
                     source,
-                })?;
-            let https_listen = listen(format!("{}:{port} for HTTPS", args.host));
-            let std_listener = std::net::TcpListener::bind((args.host.as_str(), port))
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(https_listen)?;
-            let https_addr = std_listener
-                .local_addr()
-                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
+                }
+            })?;
+            let https_listen = || listen(format!("{}:{port} for HTTPS", args.host));
+            let https_listener = tokio::net::TcpListener::bind((args.host.as_str(), port))
+                .await
+                .map_err(https_listen())?;
+            let https_addr = https_listener.local_addr().map_err(https_listen())?;
             println!(
                 "https: https://localhost:{}/ (the add-in's task pane is /taskpane.html)",
                 https_addr.port()
             );
-            let server = axum_server::from_tcp_rustls(std_listener, config)
-                .map_err(listen(format!("{}:{port} for HTTPS", args.host)))?;
             // Browsers that reached this listener once keep to https for a year (HSTS).
-            let service = app
-                .clone()
-                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-                    axum::http::header::STRICT_TRANSPORT_SECURITY,
-                    axum::http::HeaderValue::from_static("max-age=31536000"),
-                ))
-                .into_make_service();
-            Some(tokio::spawn(async move { server.serve(service).await }))
+            let https_app =
+                app.clone()
+                    .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                        axum::http::header::STRICT_TRANSPORT_SECURITY,
+                        axum::http::HeaderValue::from_static("max-age=31536000"),
+                    ));
+            // The same loop as the http listener: header time (the handshake within it),
+            // connection cap and lifetime.
+            Some(tokio::spawn(roster_server::limits::serve(
+                https_listener,
+                Some(tls),
+                https_app,
+                limits,
+                places.clone(),
+                std::future::pending(),
+            )))
         }
         (Some(_), _, _) => return Err(StartError::HttpsNeedsCertificate),
         _ => None,
@@ -315,7 +335,7 @@ async fn run(args: Args) -> Result<(), StartError> {
     if let Some(line) = sandbox_line {
         println!("{line}");
     }
-    roster_server::limits::serve(listener, app, limits, async {
+    roster_server::limits::serve(listener, None, app, limits, places, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;

@@ -13,6 +13,7 @@
 //! `nosniff` and `Content-Security-Policy: sandbox`; and the log line names method,
 //! datacenter, path and status, never a header or the query.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -61,11 +62,70 @@ pub struct Access {
     /// any. A request without an `Origin` header (a same-origin GET, a command-line client) is
     /// not refused by this.
     pub allowed_origins: Vec<String>,
-    /// Relayed requests per minute per client (its address; behind a proxy on this machine,
-    /// the first `X-Forwarded-For` address); 0: no limit.
+    /// Relayed requests per minute per client (its peer address; behind a trusted proxy, the
+    /// address that proxy says it served, from `X-Forwarded-For`); 0: no limit.
     pub per_client_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; from any other peer it is ignored
+    /// (a client writes what it likes there).
+    pub trusted_proxies: TrustedProxies,
     /// Each client's recent requests: (window start in ms, count).
     counts: std::sync::Mutex<std::collections::HashMap<String, (u64, u32)>>,
+}
+
+/// Addresses and CIDR blocks (`10.0.0.0/8`, `::1`) of the reverse proxies in front of the
+/// server (`--trusted-proxy`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Reads addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`, `fd00::/8`).
+    pub fn parse(given: &[String]) -> Result<TrustedProxies, String> {
+        let mut blocks = Vec::with_capacity(given.len());
+        for text in given.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let (address, bits) = match text.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (text, None),
+            };
+            let ip: IpAddr = address.parse().map_err(|_| {
+                format!("{text:?} is not an IP address or a CIDR block (such as 10.0.0.0/8)")
+            })?;
+            let ip = ip.to_canonical();
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                None => max,
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("{text:?}: the prefix length is 0 to {max}"))?,
+            };
+            blocks.push((ip, bits));
+        }
+        Ok(TrustedProxies(blocks))
+    }
+
+    /// Whether `ip` is one of the proxies.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|(block, bits)| match (block, ip) {
+            (IpAddr::V4(b), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+                u32::from(*b) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(b), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+                u128::from(*b) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether no proxy is trusted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Access {
@@ -79,7 +139,17 @@ impl Access {
                 .filter(|o| !o.is_empty())
                 .collect(),
             per_client_per_minute,
+            trusted_proxies: TrustedProxies::default(),
             counts: Default::default(),
+        }
+    }
+
+    /// These limits, believing `X-Forwarded-For` from `proxies` (and from no other peer).
+    #[must_use]
+    pub fn trusting(self, proxies: TrustedProxies) -> Access {
+        Access {
+            trusted_proxies: proxies,
+            ..self
         }
     }
 
@@ -112,26 +182,52 @@ impl Access {
     }
 }
 
-/// The client a request comes from: its peer address, or, when that is this machine (a
-/// reverse proxy in front), the first address of `X-Forwarded-For`.
-fn client_of(parts: &axum::http::request::Parts) -> String {
-    let peer = parts
+/// The client a request comes from, for its pace: its peer address; or, when the peer is a
+/// trusted proxy, the address `X-Forwarded-For` names, read from the right (each proxy appends
+/// the peer it served) past any other trusted proxy: the first address no trusted proxy holds
+/// is the one the last trusted proxy saw. What a client wrote further left is never used, and
+/// from any other peer the header is ignored.
+fn client_of(parts: &axum::http::request::Parts, trusted: &TrustedProxies) -> String {
+    let Some(peer) = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    let forwarded = || {
-        parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
+        .map(|c| c.0.ip().to_canonical())
+    else {
+        return String::new();
     };
-    match peer {
-        Some(ip) if ip.is_loopback() => forwarded().unwrap_or_else(|| ip.to_string()),
-        Some(ip) => ip.to_string(),
-        None => forwarded().unwrap_or_default(),
+    if !trusted.contains(peer) {
+        return peer.to_string();
     }
+    let hops: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop_address(hop) {
+            Some(ip) if trusted.contains(ip) => continue,
+            Some(ip) => return ip.to_string(),
+            // Not an address (a proxy's "unknown"): as written, kept short.
+            None => return hop.chars().take(64).collect(),
+        }
+    }
+    hops.first()
+        .and_then(|h| hop_address(h))
+        .unwrap_or(peer)
+        .to_string()
+}
+
+/// An `X-Forwarded-For` entry's address: `203.0.113.7`, `2001:db8::1`, or with a port
+/// (`203.0.113.7:4711`, `[2001:db8::1]:4711`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 /// Why the relay refused a request before sending anything.
@@ -248,7 +344,8 @@ pub async fn handle(State(relay): State<Relay>, request: axum::extract::Request)
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    if !relay.access.admit(&client_of(&parts), now_ms) {
+    let client = client_of(&parts, &relay.access.trusted_proxies);
+    if !relay.access.admit(&client, now_ms) {
         let mut slow_down = error(
             StatusCode::TOO_MANY_REQUESTS,
             "RELAY_RATE_LIMIT",
@@ -556,5 +653,60 @@ mod tests {
         // An @ or a colon inside the path stays in the path.
         let (_, url) = target_url("iad1/API/v3/users/a@evil.example:80", None).unwrap();
         assert_eq!(url.host_str(), Some("iad1.qualtrics.com"));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies_and_read_from_the_right() {
+        let trusted =
+            TrustedProxies::parse(&["127.0.0.1".into(), "10.0.0.0/8".into(), "::1".into()])
+                .unwrap();
+        assert!(trusted.contains("10.200.1.2".parse().unwrap()));
+        assert!(trusted.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!trusted.contains("11.0.0.1".parse().unwrap()));
+        assert!(!trusted.contains("127.0.0.2".parse().unwrap()));
+        let parts = |peer: &str, forwarded: &[&str]| {
+            let mut request = axum::http::Request::builder().uri("/relay/iad1/API/v3/whoami");
+            for f in forwarded {
+                request = request.header("x-forwarded-for", *f);
+            }
+            let (mut parts, ()) = request.body(()).unwrap().into_parts();
+            let peer: std::net::SocketAddr = peer.parse().unwrap();
+            parts.extensions.insert(axum::extract::ConnectInfo(peer));
+            parts
+        };
+        let none = TrustedProxies::default();
+        assert_eq!(
+            client_of(&parts("127.0.0.1:5000", &["6.6.6.6"]), &none),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            client_of(&parts("8.8.8.8:5000", &["6.6.6.6"]), &trusted),
+            "8.8.8.8"
+        );
+        assert_eq!(
+            client_of(&parts("127.0.0.1:5000", &["6.6.6.6"]), &trusted),
+            "6.6.6.6"
+        );
+        // The client wrote "1.1.1.1, 2.2.2.2"; the proxies appended what they saw.
+        assert_eq!(
+            client_of(
+                &parts(
+                    "127.0.0.1:5000",
+                    &["1.1.1.1, 2.2.2.2", "203.0.113.9:4711, 10.1.1.1"]
+                ),
+                &trusted
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_of(&parts("127.0.0.1:5000", &[]), &trusted),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            client_of(&parts("[::1]:5000", &["[2001:db8::7]:80"]), &trusted),
+            "2001:db8::7"
+        );
+        assert!(TrustedProxies::parse(&["10.0.0.0/33".into()]).is_err());
+        assert!(TrustedProxies::parse(&["proxy.example".into()]).is_err());
     }
 }

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const NEXT_SECRET: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
 const KEY: &str = "dynamics-key-0123456789abcdef";
+/// Dynamics 365's own key (each hook's keys are its own).
+const D365_KEY: &str = "d365-webhook-key-fedcba9876543210";
 
 /// A user type of the sandbox brand other than the brand administrator's.
 async fn user_type(brand: &Server) -> String {
@@ -36,6 +38,11 @@ async fn user_type(brand: &Server) -> String {
 
 /// Writes the credentials file and the hooks configuration for `brand` into `dir`.
 fn configure(dir: &Path, brand: &Server, user_type: &str) -> PathBuf {
+    configure_with(dir, brand, user_type, "")
+}
+
+/// [`configure`], with `extra` (more hooks, in TOML) at the end of the configuration.
+fn configure_with(dir: &Path, brand: &Server, user_type: &str, extra: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let private = |path: &Path, text: &str| {
         std::fs::write(path, text).unwrap();
@@ -98,13 +105,14 @@ Email = "/user/email"
 
 [hooks.d365]
 key_query = "code"
-keys = ["{KEY}"]
+keys = ["{D365_KEY}"]
 [hooks.d365.fields]
 Username = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
 "First name" = "/InputParameters/[key=Target]/value/Attributes/[key=firstname]/value"
 "Last name" = "/InputParameters/[key=Target]/value/Attributes/[key=lastname]/value"
 Email = "/InputParameters/[key=Target]/value/Attributes/[key=emailaddress1]/value"
 "User type" = "{user_type}"
+{extra}
 "#,
             url = brand.url,
             creds = creds.display(),
@@ -288,14 +296,16 @@ async fn only_signed_or_keyed_events_are_accepted_and_a_repeat_is_not_run_twice(
             .json(&context)
             .send()
     };
-    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 202);
-    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 200);
+    assert_eq!(d365(D365_KEY).await.unwrap().status().as_u16(), 202);
+    assert_eq!(d365(D365_KEY).await.unwrap().status().as_u16(), 200);
     assert_eq!(d365("nope").await.unwrap().status().as_u16(), 401);
+    // Another hook's key is not this one's.
+    assert_eq!(d365(KEY).await.unwrap().status().as_u16(), 401);
 
     // The refusals are logged, never with a secret.
     let log = hooks.stderr.lock().unwrap().clone();
     assert!(log.contains("event refused"), "{log}");
-    for secret in [SECRET, NEXT_SECRET, KEY, "wrong-key"] {
+    for secret in [SECRET, NEXT_SECRET, KEY, D365_KEY, "wrong-key"] {
         assert!(!log.contains(secret));
     }
 
@@ -534,4 +544,610 @@ async fn a_burst_of_1000_events_killed_mid_way_and_restarted_applies_each_exactl
     assert!(not_done.is_empty(), "{not_done:?}");
     let made = users_named(&brand, "burst").await;
     assert_eq!(made.len(), 1000, "each account made exactly once");
+}
+
+/// The sandbox's counters: (API requests, OAuth token requests).
+async fn counts(brand: &Server) -> (u64, u64) {
+    let stats = brand.stats().await;
+    (
+        stats["requests"].as_u64().unwrap(),
+        stats["tokenRequests"].as_u64().unwrap(),
+    )
+}
+
+/// Waits until the sandbox has seen more than `tokens` OAuth token requests (a hooks server's
+/// worker connecting), then until its requests stop changing.
+async fn after_login(brand: &Server, tokens: u64) -> (u64, u64) {
+    let started = Instant::now();
+    loop {
+        let now = counts(brand).await;
+        if now.1 > tokens {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let later = counts(brand).await;
+            if later == now {
+                return now;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no login");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `method` on `path` of the hooks' server with `token` (none: no token header).
+async fn with_token(hooks: &Server, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", hooks.url);
+    let mut r = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    };
+    if let Some(t) = token {
+        r = r.header("x-api-token", t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_for_the_brands_administrators_and_bad_tokens_never_cost_a_login() {
+    let brand = Server::start(&["--quiet"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let dir = Dir::new("hooks-viewers");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let (_, tokens_before) = counts(&brand).await;
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let (status, created) = post_signed(&hooks, SECRET, "v1", now(), &person("vic")).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let ended = settled(&hooks, &brand, &[id], Duration::from_secs(30)).await;
+    assert_eq!(ended[0]["status"], "done", "{ended:?}");
+    let (requests, tokens) = counts(&brand).await;
+    assert_eq!(tokens, tokens_before + 1, "the worker's own login only");
+
+    // No token, or tokens Qualtrics does not know: 401, each asked of Qualtrics once however
+    // often it comes (here 5 distinct tokens in 25 requests, 5 at a time), and never a login
+    // of the server's own credential.
+    assert_eq!(
+        with_token(&hooks, "GET", "/hooks/v1/events", None).await.0,
+        401
+    );
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..25 {
+        let url = hooks.url.clone();
+        flood.spawn(async move {
+            reqwest::Client::new()
+                .get(format!("{url}/hooks/v1/events"))
+                .header("x-api-token", format!("not-a-token-{}", i % 5))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = flood.join_next().await {
+        assert_eq!(status.unwrap(), 401);
+    }
+    assert_eq!(
+        counts(&brand).await,
+        (requests + 5, tokens),
+        "one whoami per distinct token, no login"
+    );
+
+    // A valid token of a user who is not a Brand Administrator: 403 on every events endpoint.
+    for (method, path) in [
+        ("GET", "/hooks/v1/events".to_string()),
+        ("GET", format!("/hooks/v1/events/{id}")),
+        ("POST", format!("/hooks/v1/events/{id}/retry")),
+    ] {
+        let (status, body) = with_token(&hooks, method, &path, Some(&standard_token)).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("Brand Administrators only"),
+            "{body}"
+        );
+    }
+    // The administrator's token: the events (the brand known from the worker's login).
+    let (status, listed) =
+        with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["events"][0]["id"], id);
+    assert_eq!(
+        counts(&brand).await.1,
+        tokens,
+        "no login of the server's credential for the viewers"
+    );
+    drop(hooks);
+
+    // With the server's credential refused (its OAuth client revoked), bad tokens still cost
+    // no login; an administrator's is answered 503, trying the credential once in 30 s.
+    let revoke = reqwest::Client::new()
+        .put(format!("{}/sandbox/control/oauth", brand.url))
+        .header("x-api-token", &brand.admin_token)
+        .json(&json!({"revokeClient": brand.oauth_client.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status().as_u16(), 204);
+    let dir = Dir::new("hooks-viewers-revoked");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let (_, tokens_before) = counts(&brand).await;
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let (requests, tokens) = after_login(&brand, tokens_before).await;
+    for i in 0..10 {
+        let token = format!("bad-{}", i % 2);
+        assert_eq!(
+            with_token(&hooks, "GET", "/hooks/v1/events", Some(&token))
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, _) = with_token(&hooks, "GET", "/hooks/v1/events", Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    assert_eq!(counts(&brand).await, (requests + 3, tokens));
+    for _ in 0..3 {
+        let (status, body) =
+            with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    assert_eq!(
+        counts(&brand).await.1,
+        tokens + 1,
+        "one try of the server's credential"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_sets_only_allowed_user_types_and_never_an_administrators() {
+    let brand = Server::start(&["--quiet"]);
+    let allowed = user_type(&brand).await;
+    let dir = Dir::new("hooks-types");
+    let hr = format!(
+        r#"
+[hooks.hr]
+signing_secrets = ["whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ="]
+user_types = ["{allowed}"]
+[hooks.hr.fields]
+Username = "/email"
+"First name" = "/first"
+"Last name" = "/last"
+Email = "/email"
+"User type" = "/userType"
+"#
+    );
+    let config = configure_with(&dir.0, &brand, &allowed, &hr);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let post_hr = |id: &'static str, body: Value| {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let secret = "whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=";
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/hr", hooks.url))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", t.to_string())
+            .header("webhook-signature", sign(secret, id, t, &bytes))
+            .body(bytes)
+            .send()
+    };
+    let typed = |name: &str, user_type: &str| {
+        let mut p = person(name);
+        p["userType"] = json!(user_type);
+        p
+    };
+    let r = post_hr("t1", typed("typed", &allowed)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let r = post_hr("t2", typed("other", "UT_notInTheList0"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["field"], "/userType", "{body}");
+    assert!(
+        body["expected"].as_str().unwrap().contains(&allowed),
+        "{body}"
+    );
+    for (id, admin) in [("t3", "UT_BRANDADMIN"), ("t4", "ut_brandadmin")] {
+        let r = post_hr(id, typed("boss", admin)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["field"], "/userType");
+        assert!(
+            body["expected"]
+                .as_str()
+                .unwrap()
+                .contains("never creates or promotes a Brand Administrator"),
+            "{body}"
+        );
+    }
+    // A hook with a fixed type ignores whatever type the event names.
+    let (status, fixed) =
+        post_signed(&hooks, SECRET, "t5", t, &typed("fixed", "UT_BRANDADMIN")).await;
+    assert_eq!(status, 202, "{fixed}");
+    let ids = [fixed["id"].as_i64().unwrap()];
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(30)).await;
+    assert_eq!(ended[0]["status"], "done", "{ended:?}");
+    let made = users_named(&brand, "fixed@hooks-test.org").await;
+    assert_eq!(made[0]["userType"], json!(allowed));
+    assert!(users_named(&brand, "boss@").await.is_empty());
+    assert!(users_named(&brand, "other@").await.is_empty());
+    // A configuration that names the administrator's type, fixed or allowed: no server.
+    let hr = "[hooks.hr]\nsigning_secrets = [\"whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=\"]\n";
+    for (tag, admin) in [
+        ("fixed", format!("{hr}[hooks.hr.fields]\nUsername = \"/email\"\n\"User type\" = \"UT_BRANDADMIN\"\n")),
+        ("listed", format!("{hr}user_types = [\"UT_brandAdmin\"]\n[hooks.hr.fields]\nUsername = \"/email\"\n\"User type\" = \"/type\"\n")),
+    ] {
+        let dir = Dir::new("hooks-types-refused");
+        let config = configure_with(&dir.0, &brand, &allowed, &admin);
+        let why = refused_start(&config);
+        assert!(
+            why.contains("hook \"hr\"")
+                && why.contains("never creates or promotes a Brand Administrator"),
+            "{tag}: {why}"
+        );
+    }
+}
+
+/// Starts `roster-server --hooks-config config`, which must refuse to start: its stderr. (A
+/// server still running after 15 s has started: killed, and the test fails.)
+fn refused_start(config: &Path) -> String {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster-server"))
+        .args(["--port", "0", "--quiet", "--hooks-config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started with {}", config.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "the server started: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_sharing_a_secret_or_a_key_do_not_start_and_an_event_is_accepted_by_its_hook_only() {
+    let brand = Server::start(&["--quiet"]);
+    let user_type = user_type(&brand).await;
+    let dir = Dir::new("hooks-own");
+    let hr = |auth: &str| {
+        format!("[hooks.hr]\n{auth}\n[hooks.hr.fields]\nUsername = \"/email\"\n\"First name\" = \"/first\"\n\"Last name\" = \"/last\"\nEmail = \"/email\"\n\"User type\" = \"{user_type}\"\n")
+    };
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("signing_secrets = [\"{SECRET}\"]")),
+    );
+    let why = refused_start(&config);
+    assert!(
+        why.contains("hooks \"crm\" and \"hr\" share a signing secret"),
+        "{why}"
+    );
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("key_header = \"x-hr-key\"\nkeys = [\"{KEY}\"]")),
+    );
+    let why = refused_start(&config);
+    assert!(
+        why.contains("hooks \"dynamics\" and \"hr\" share a key"),
+        "{why}"
+    );
+    // With a secret of its own, hr starts, and a crm event replayed to it is refused.
+    let hr_secret = "whsec_aHIncyBvd24gc2lnbmluZyBzZWNyZXQ=";
+    let config = configure_with(
+        &dir.0,
+        &brand,
+        &user_type,
+        &hr(&format!("signing_secrets = [\"{hr_secret}\"]")),
+    );
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let to_hr = |secret: &str, id: &str, body: &Value| {
+        let bytes = serde_json::to_vec(body).unwrap();
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/hr", hooks.url))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", t.to_string())
+            .header("webhook-signature", sign(secret, id, t, &bytes))
+            .body(bytes)
+            .send()
+    };
+    let (status, _) = post_signed(&hooks, SECRET, "r1", t, &person("crmonly")).await;
+    assert_eq!(status, 202);
+    let replay = to_hr(SECRET, "r1", &person("crmonly")).await.unwrap();
+    assert_eq!(replay.status().as_u16(), 401, "a crm event replayed to hr");
+    let own = to_hr(hr_secret, "r2", &person("hronly")).await.unwrap();
+    assert_eq!(own.status().as_u16(), 202, "hr's own event");
+    let listed: Value = get_json(
+        &format!("{}/hooks/v1/events", hooks.url),
+        &brand.admin_token,
+    )
+    .await;
+    let hooks_of: Vec<(&str, &str)> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["hook"].as_str().unwrap(), e["user"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        hooks_of,
+        [
+            ("hr", "hronly@hooks-test.org"),
+            ("crm", "crmonly@hooks-test.org")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_signatures_over_a_megabyte_are_refused_in_under_50_ms() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-signatures");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    let body = vec![b' '; 1024 * 1024 - 16];
+    let signatures = vec!["v1,AAAA"; 10_000].join(" ");
+    let send = |signatures: String| {
+        client
+            .post(format!("{}/hooks/v1/crm", hooks.url))
+            .header("webhook-id", "many")
+            .header("webhook-timestamp", now().to_string())
+            .header("webhook-signature", signatures)
+            .body(body.clone())
+            .send()
+    };
+    // A warm-up: the connection made, the server's code paged in.
+    let warm = send("v1,AAAA".to_string()).await.unwrap();
+    assert_eq!(warm.status().as_u16(), 401);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = send(signatures.clone()).await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(status, 401);
+        assert!(text.contains("more than 5 signatures"), "{text}");
+    }
+    times.sort();
+    eprintln!("10,000 signatures over 1 MB answered 401 in {times:?}");
+    assert!(
+        times[1] < Duration::from_millis(50),
+        "answered in {times:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_items_id_never_meets_a_single_events_id() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-ids");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let (status, list) = post_signed(&hooks, SECRET, "abc", t, &json!([person("item")])).await;
+    assert_eq!(status, 202, "{list}");
+    let (status, single) = post_signed(&hooks, SECRET, "abc#0", t, &person("single")).await;
+    assert_eq!(
+        status, 202,
+        "a single event with id abc#0 is not item 0 of abc: {single}"
+    );
+    assert_eq!(single["duplicate"], false);
+    let (status, again) = post_signed(&hooks, SECRET, "abc", t, &json!([person("item")])).await;
+    assert_eq!(status, 200, "the list again is a repeat: {again}");
+}
+
+/// Waits until every event in `ids` has one of `statuses`; their states.
+async fn reach(
+    hooks: &Server,
+    brand: &Server,
+    ids: &[i64],
+    statuses: &[&str],
+    within: Duration,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for id in ids {
+            all.push(event(hooks, brand, *id).await);
+        }
+        if all
+            .iter()
+            .all(|e| statuses.iter().any(|s| e["status"] == *s))
+        {
+            return all;
+        }
+        assert!(started.elapsed() < within, "not yet {statuses:?}: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_the_brake_is_quarantined_until_an_administrator_releases_or_discards_it() {
+    let brand = Server::start(&["--quiet", "--rate-limit-scale", "20"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let everyone = roster_server::client::Transport::new()
+        .list_users(&brand.sandbox(&brand.admin_token))
+        .await
+        .unwrap();
+    let active: Vec<(String, String)> = everyone
+        .iter()
+        .filter(|u| u.account_status.as_deref() == Some("active"))
+        .filter(|u| u.user_type.as_deref() != Some("UT_BRANDADMIN"))
+        .map(|u| (u.id.clone(), u.username.clone().unwrap()))
+        .collect();
+    let share = 30.0 / active.len() as f64;
+    assert!(share > 0.10, "30 of {} active accounts", active.len());
+    let dir = Dir::new("hooks-brake");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let status_of = |id: &str| {
+        let id = id.to_string();
+        let brand = &brand;
+        async move {
+            roster_server::client::Transport::new()
+                .list_users(&brand.sandbox(&brand.admin_token))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|u| u.id == id)
+                .and_then(|u| u.account_status)
+                .unwrap()
+        }
+    };
+
+    // The server credential's own account: refused by the policy, parked at once.
+    let (status, own) = post_signed(
+        &hooks,
+        SECRET,
+        "own",
+        t,
+        &json!({"email": "avery.admin@roster-demo.edu", "action": "disable"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{own}");
+    let parked = settled(
+        &hooks,
+        &brand,
+        &[own["id"].as_i64().unwrap()],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(parked[0]["status"], "failed");
+    assert_eq!(parked[0]["attempts"], 1, "not retried: {}", parked[0]);
+    assert!(
+        parked[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("credential in use"),
+        "{}",
+        parked[0]
+    );
+
+    // A burst disabling 30 accounts (over 25 and over 10 % of the brand): quarantined.
+    let burst = |users: &[(String, String)]| -> Value {
+        users
+            .iter()
+            .map(|(_, name)| json!({"email": name, "action": "disable"}))
+            .collect()
+    };
+    let (first, second) = (&active[..30], &active[30..60]);
+    let (status, accepted) = post_signed(&hooks, SECRET, "burst-1", t, &burst(first)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let ids: Vec<i64> = accepted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    let held = reach(
+        &hooks,
+        &brand,
+        &ids,
+        &["quarantined"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        held[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Needs confirmation"),
+        "{}",
+        held[0]
+    );
+    assert!(held.iter().all(|e| e["burst"] == held[0]["burst"]));
+    let stats = brand.stats().await;
+    for (id, _) in first {
+        assert!(
+            stats["changesPerUser"].get(id).is_none(),
+            "nothing sent for {id}"
+        );
+    }
+    assert_eq!(status_of(&first[0].0).await, "active");
+    let log = hooks.stderr.lock().unwrap().clone();
+    assert_eq!(log.matches("quarantined, nothing sent").count(), 1, "{log}");
+    // The list shows them; only an administrator may release or discard.
+    let (_, listed) = with_token(&hooks, "GET", "/hooks/v1/events", Some(&brand.admin_token)).await;
+    let shown = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "quarantined")
+        .count();
+    assert_eq!(shown, 30);
+    let release = format!("/hooks/v1/events/{}/release", ids[7]);
+    let (status, _) = with_token(&hooks, "POST", &release, Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    let (status, _) = with_token(&hooks, "POST", &release, None).await;
+    assert_eq!(status, 401);
+
+    // Released: applied, all 30.
+    let (status, released) = with_token(&hooks, "POST", &release, Some(&brand.admin_token)).await;
+    assert_eq!(status, 202, "{released}");
+    assert_eq!(released["events"], 30);
+    let done = reach(&hooks, &brand, &ids, &["done"], Duration::from_secs(60)).await;
+    assert_eq!(done.len(), 30);
+    for (id, _) in first.iter().step_by(7) {
+        assert_eq!(status_of(id).await, "disabled");
+    }
+
+    // Another such burst, discarded: never applied.
+    let (status, accepted) = post_signed(&hooks, SECRET, "burst-2", t, &burst(second)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let ids: Vec<i64> = accepted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    reach(
+        &hooks,
+        &brand,
+        &ids,
+        &["quarantined"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let discard = format!("/hooks/v1/events/{}/discard", ids[0]);
+    let (status, _) = with_token(&hooks, "POST", &discard, Some(&standard_token)).await;
+    assert_eq!(status, 403);
+    let (status, discarded) = with_token(&hooks, "POST", &discard, Some(&brand.admin_token)).await;
+    assert_eq!(status, 200, "{discarded}");
+    assert_eq!(discarded["events"], 30);
+    let (status, _) = with_token(&hooks, "POST", &discard, Some(&brand.admin_token)).await;
+    assert_eq!(status, 409, "nothing left to discard");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    reach(&hooks, &brand, &ids, &["discarded"], Duration::from_secs(1)).await;
+    let stats = brand.stats().await;
+    for (id, _) in second {
+        assert!(
+            stats["changesPerUser"].get(id).is_none(),
+            "nothing sent for {id}"
+        );
+    }
+    assert_eq!(status_of(&second[0].0).await, "active");
 }

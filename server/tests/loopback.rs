@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
 use common::{perform, Server};
 use qualtrics_roster::connection::Connection;
 use qualtrics_roster::error::ApiError;
@@ -290,14 +293,20 @@ async fn static_files_have_csp_and_wasm_type_and_cors_is_off_by_default() {
         .contains("x-api-token"));
 }
 
-#[tokio::test]
-async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without() {
+/// A throwaway certificate for `localhost` in `dir`: its PEM files and its DER form.
+fn localhost_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf, Vec<u8>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("roster-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let (cert_path, key_path) = (dir.join("localhost.crt"), dir.join("localhost.key"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    (cert_path, key_path, cert.cert.der().to_vec())
+}
+
+#[tokio::test]
+async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without() {
+    let dir = std::env::temp_dir().join(format!("roster-tls-{}", std::process::id()));
+    let (cert_path, key_path, _) = localhost_certificate(&dir);
     let server = Server::start(&[
         "--https-port",
         "0",
@@ -704,6 +713,8 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
         "https://roster.example.org",
         "--relay-rate-per-minute",
         "5",
+        "--trusted-proxy",
+        "127.0.0.1",
     ]);
     let client = reqwest::Client::new();
     let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
@@ -729,7 +740,7 @@ async fn the_relay_can_be_kept_to_the_organisations_pages_and_a_pace_per_client(
             .as_u16(),
         200
     );
-    // Five a minute per client (behind a local proxy: its X-Forwarded-For address).
+    // Five a minute per client (behind the trusted local proxy: its X-Forwarded-For address).
     for _ in 0..4 {
         assert_eq!(get(None, "10.1.1.1").await.unwrap().status().as_u16(), 200);
     }
@@ -768,4 +779,144 @@ async fn through_the_relay_a_next_page_naming_the_upstreams_own_host_is_followed
         .expect("both pages, through the relay");
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(ids, ["UR_0000000000000p1", "UR_0000000000000p2"]);
+}
+
+/// Whether the server closes `stream` within `within` (end of stream, a reset, or an answer
+/// that is a 408), and how long it took.
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    within: Duration,
+) -> (bool, Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buf = [0u8; 512];
+    let closed = match tokio::time::timeout(within, stream.read(&mut buf)).await {
+        Err(_) => false,
+        Ok(Ok(n)) => n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+        Ok(Err(_)) => true,
+    };
+    (closed, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_https_listener_cuts_off_slow_clients_and_caps_connections_as_http_does() {
+    use tokio::io::AsyncWriteExt;
+    let dir = common::tempdir::Dir::new("tls-limits");
+    let (cert_path, key_path, der) = localhost_certificate(&dir.0);
+    let server = Server::start(&[
+        "--https-port",
+        "0",
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+        "--header-timeout-ms",
+        "800",
+        "--max-connections",
+        "4",
+    ]);
+    let https_url = server.https_url.clone().expect("an https URL");
+    let port: u16 = https_url.rsplit(':').next().unwrap().parse().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.into()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    // TLS done, then headers that never end: closed at the header timeout.
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut slow = tls.connect(name.clone(), tcp).await.expect("the handshake");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let (closed, after) = closed_within(&mut slow, Duration::from_secs(5)).await;
+    assert!(
+        closed,
+        "a connection that never finished its headers is still open after 5 s"
+    );
+    assert!(after < Duration::from_secs(3), "closed after {after:?}");
+
+    // No handshake at all: closed too.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (closed, after) = closed_within(&mut silent, Duration::from_secs(5)).await;
+    assert!(
+        closed && after < Duration::from_secs(3),
+        "{closed} after {after:?}"
+    );
+
+    // Four held (the cap), a fifth closed at once, long before the header timeout.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (closed, after) = closed_within(&mut over, Duration::from_millis(400)).await;
+    assert!(
+        closed,
+        "a connection over the cap is closed at once ({after:?})"
+    );
+    for h in &mut held {
+        let (closed, _) = closed_within(h, Duration::from_secs(5)).await;
+        assert!(closed);
+    }
+    // And the listener serves as before.
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let index = client.get(format!("{https_url}/")).send().await.unwrap();
+    assert_eq!(index.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let pace = |trusted: bool| {
+        let mut args = vec![
+            "--relay-upstream",
+            "sandbox",
+            "--relay-rate-per-minute",
+            "3",
+        ];
+        if trusted {
+            args.extend(["--trusted-proxy", "127.0.0.1"]);
+        }
+        Server::start(&args)
+    };
+    let statuses = |server: Server, forwarded: Vec<String>| async move {
+        let client = reqwest::Client::new();
+        let url = format!("{}/relay/iad1/API/v3/whoami", server.url);
+        let mut out = Vec::new();
+        for f in forwarded {
+            let r = client
+                .get(&url)
+                .header("x-api-token", &server.admin_token)
+                .header("x-forwarded-for", f)
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    };
+    let six: Vec<String> = (1..=6).map(|i| format!("198.51.100.{i}")).collect();
+    // Not a trusted proxy: the six addresses are one client, 127.0.0.1, paced at 3.
+    assert_eq!(
+        statuses(pace(false), six.clone()).await,
+        [200, 200, 200, 429, 429, 429]
+    );
+    // A trusted proxy: six clients, one request each.
+    assert_eq!(statuses(pace(true), six).await, [200; 6]);
+    // Behind it, one client is still paced, whatever it writes to the left of its address.
+    let spoofing: Vec<String> = (1..=4)
+        .map(|i| format!("203.0.113.{i}, 198.51.100.77"))
+        .collect();
+    assert_eq!(statuses(pace(true), spoofing).await, [200, 200, 200, 429]);
 }

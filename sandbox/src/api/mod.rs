@@ -160,7 +160,7 @@ impl Sandbox {
         };
         if url.path().ends_with("/oauth2/token") {
             let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-            let (status, answer) = self.oauth().token(authorization, body, at_ms(now));
+            let (status, answer) = self.token(authorization, body, at_ms(now));
             return Ok(json_response(status, &answer, Vec::new()));
         }
         let uri: Uri = match url.query() {

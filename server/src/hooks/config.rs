@@ -152,6 +152,11 @@ pub struct HookConfig {
     /// Attributes from the event, by attribute name: a JSON Pointer or a constant.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The user types (`UT_…` ids) an event may ask for when the `User type` field is a JSON
+    /// Pointer: anything else is refused at intake (422 naming the field). Needed for a
+    /// mapped user type; never the Brand Administrator's. A constant `User type` needs none.
+    #[serde(default)]
+    pub user_types: Vec<String>,
 }
 
 /// Why the configuration cannot be used.
@@ -246,9 +251,88 @@ impl HooksConfig {
                     "hook {name:?}: a key must be at least 16 characters (a long random string)"
                 )));
             }
+            check_user_types(name, hook).map_err(invalid)?;
         }
+        check_credentials_are_own(&config.hooks).map_err(invalid)?;
         Ok(config)
     }
+}
+
+/// A hook sets a user type only from a constant or from its `user_types` allow-list, and never
+/// the Brand Administrator's: anyone who holds a hook's secret could otherwise make one.
+fn check_user_types(name: &str, hook: &HookConfig) -> Result<(), String> {
+    use super::mapping::{is_user_type_column, names_brand_administrator};
+    if let Some(column) = hook.attributes.keys().find(|a| is_user_type_column(a)) {
+        return Err(format!("hook {name:?}: attributes.{column:?} would be read as the user type: set the user type with fields.\"User type\" (a constant, or a JSON Pointer with user_types)"));
+    }
+    let columns: Vec<(&String, &String)> = hook
+        .fields
+        .iter()
+        .filter(|(c, _)| is_user_type_column(c))
+        .collect();
+    if columns.len() > 1 {
+        return Err(format!(
+            "hook {name:?}: fields {:?} and {:?} both mean the user type: keep one",
+            columns[0].0, columns[1].0
+        ));
+    }
+    for allowed in &hook.user_types {
+        if allowed.trim().is_empty() {
+            return Err(format!("hook {name:?}: user_types holds an empty entry"));
+        }
+        if names_brand_administrator(allowed) {
+            return Err(format!("hook {name:?}: user_types lists {allowed:?}, the Brand Administrator's type: a hook never creates or promotes a Brand Administrator (remove it)"));
+        }
+    }
+    let Some((column, source)) = columns.first() else {
+        return Ok(());
+    };
+    if source.starts_with('/') {
+        if hook.user_types.is_empty() {
+            return Err(format!("hook {name:?}: fields.{column:?} takes the user type from the event ({source}) without a user_types allow-list: anyone holding the hook's secret could choose any type. Give a constant UT_ id, or list the types events may ask for in user_types = [\"UT_…\"]"));
+        }
+    } else {
+        if names_brand_administrator(source) {
+            return Err(format!("hook {name:?}: fields.{column:?} is {source:?}, the Brand Administrator's type: a hook never creates or promotes a Brand Administrator"));
+        }
+        if source.contains('…') {
+            return Err(format!("hook {name:?}: fields.{column:?} is still the template's placeholder {source:?}: put the UT_ id of the type new accounts get (the page's user list shows them)"));
+        }
+        if !hook.user_types.is_empty() && !hook.user_types.iter().any(|t| t.trim() == source.trim())
+        {
+            return Err(format!("hook {name:?}: fields.{column:?} is {source:?}, which its own user_types does not list"));
+        }
+    }
+    Ok(())
+}
+
+/// Each hook's signing secrets and keys are its own: with one shared, an event sent to one hook
+/// would be accepted by the other too (and mapped by the other's fields). Secrets are compared
+/// by their key bytes, keys as written (trimmed).
+fn check_credentials_are_own(hooks: &BTreeMap<String, HookConfig>) -> Result<(), String> {
+    let mut owner: std::collections::HashMap<Vec<u8>, &str> = std::collections::HashMap::new();
+    for (name, hook) in hooks {
+        let secrets = hook
+            .signing_secrets
+            .iter()
+            .filter_map(|s| super::verify::secret_key(s).ok())
+            .map(|k| ([b"secret:".as_slice(), &k].concat(), "signing secret"));
+        let keys = hook
+            .keys
+            .iter()
+            .map(|k| ([b"key:".as_slice(), k.trim().as_bytes()].concat(), "key"));
+        for (credential, what) in secrets.chain(keys) {
+            match owner.get(&credential) {
+                Some(other) if *other != name.as_str() => {
+                    return Err(format!("hooks {other:?} and {name:?} share a {what}: each hook needs its own (an event sent to one would be accepted by the other)"));
+                }
+                _ => {
+                    owner.insert(credential, name.as_str());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A new configuration file for the sandbox on `base_url`, with a fresh signing secret,
@@ -310,7 +394,12 @@ Username = "/email"
 "First name" = "/firstName"
 "Last name" = "/lastName"
 Email = "/email"
-"User type" = "/userType"
+# The user type of the accounts this hook creates: put a UT_ id from the page's user list (the
+# server does not start with this placeholder). It is fixed here, not read from the event:
+# anyone holding the hook's secret could otherwise choose any type. To let events choose among
+# a few, map it ("User type" = "/userType") and list them under [hooks.crm]:
+# user_types = ["UT_…", "UT_…"]. A hook never makes a Brand Administrator (UT_BRANDADMIN).
+"User type" = "UT_…"
 Action = "/action"
 # The role whose Automatic Role Assignment rule gives dashboard access:
 # Role = "/dataAccess"
@@ -366,6 +455,142 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    fn read_text(name: &str, text: &str) -> Result<HooksConfig, String> {
+        let path = write(name, text, 0o600);
+        let read = HooksConfig::read(&path).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(path);
+        read
+    }
+
+    const BASE: &str = "[qualtrics]\nbase_url = \"http://localhost/API/v3\"\n";
+    const S1: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const S2: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
+
+    fn two_hooks(crm: &str, hr: &str) -> String {
+        format!("{BASE}[hooks.crm]\n{crm}\n[hooks.crm.fields]\nUsername = \"/email\"\n[hooks.hr]\n{hr}\n[hooks.hr.fields]\nUsername = \"/email\"\n")
+    }
+
+    #[test]
+    fn each_hooks_secrets_and_keys_are_its_own() {
+        let secrets = |a: &str, b: &str| {
+            two_hooks(
+                &format!("signing_secrets = [\"{a}\"]"),
+                &format!("signing_secrets = [\"{b}\"]"),
+            )
+        };
+        assert!(read_text("own", &secrets(S1, S2)).is_ok());
+        let shared = read_text("shared", &secrets(S1, &format!("{S2}\", \"{S1}"))).unwrap_err();
+        assert!(
+            shared.contains("hooks \"crm\" and \"hr\" share a signing secret"),
+            "{shared}"
+        );
+        // The same key bytes written without the prefix are the same secret.
+        let bare = S1.trim_start_matches("whsec_");
+        assert!(read_text("bare", &secrets(S1, bare))
+            .unwrap_err()
+            .contains("share a signing secret"));
+        let keys = two_hooks(
+            "key_header = \"x-k\"\nkeys = [\"0123456789abcdef\"]",
+            "key_query = \"code\"\nkeys = [\" 0123456789abcdef\"]",
+        );
+        assert!(read_text("keys", &keys)
+            .unwrap_err()
+            .contains("hooks \"crm\" and \"hr\" share a key"));
+        // Two secrets of one hook (a rotation) are fine, even twice the same.
+        let rotation = two_hooks(
+            &format!("signing_secrets = [\"{S1}\", \"{S1}\"]"),
+            &format!("signing_secrets = [\"{S2}\"]"),
+        );
+        assert!(read_text("rotation", &rotation).is_ok());
+    }
+
+    #[test]
+    fn a_hook_sets_a_user_type_from_a_constant_or_an_allow_list_never_the_administrators() {
+        let hook = |extra: &str, user_type: &str| {
+            format!("{BASE}[hooks.crm]\nsigning_secrets = [\"{S1}\"]\n{extra}\n[hooks.crm.fields]\nUsername = \"/email\"\n{user_type}\n")
+        };
+        assert!(read_text("fixed", &hook("", "\"User type\" = \"UT_abc\"")).is_ok());
+        assert!(read_text(
+            "listed",
+            &hook(
+                "user_types = [\"UT_a\", \"UT_b\"]",
+                "\"User type\" = \"/type\""
+            )
+        )
+        .is_ok());
+        let unlisted = read_text("unlisted", &hook("", "\"User type\" = \"/type\"")).unwrap_err();
+        assert!(
+            unlisted.contains("without a user_types allow-list"),
+            "{unlisted}"
+        );
+        for (tag, extra, field) in [
+            ("fixed-admin", "", "\"User type\" = \"UT_BRANDADMIN\""),
+            ("fixed-admin-case", "", "Type = \"ut_brandadmin\""),
+            (
+                "listed-admin",
+                "user_types = [\"UT_a\", \"Ut_BrandAdmin\"]",
+                "\"User type\" = \"/type\"",
+            ),
+        ] {
+            let refused = read_text(tag, &hook(extra, field)).unwrap_err();
+            assert!(
+                refused.contains("never creates or promotes a Brand Administrator"),
+                "{tag}: {refused}"
+            );
+        }
+        let placeholder =
+            read_text("placeholder", &hook("", "\"User type\" = \"UT_…\"")).unwrap_err();
+        assert!(placeholder.contains("placeholder"), "{placeholder}");
+        let two = read_text(
+            "two",
+            &hook("", "\"User type\" = \"UT_a\"\n\"Account type\" = \"UT_b\""),
+        )
+        .unwrap_err();
+        assert!(two.contains("both mean the user type"), "{two}");
+        let attribute = read_text(
+            "attribute",
+            &format!("{}[hooks.crm.attributes]\nType = \"/type\"\n", hook("", "")),
+        )
+        .unwrap_err();
+        assert!(
+            attribute.contains("would be read as the user type"),
+            "{attribute}"
+        );
+    }
+
+    #[test]
+    fn the_template_does_not_take_the_user_type_from_the_event() {
+        let path =
+            std::env::temp_dir().join(format!("roster-template-{}.toml", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        write_template(&path, "http://localhost:8080/sandbox/API/v3").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config: HooksConfig = toml::from_str(&text).unwrap();
+        let crm = &config.hooks["crm"];
+        let user_type = crm
+            .fields
+            .iter()
+            .find(|(c, _)| super::super::mapping::is_user_type_column(c))
+            .map(|(_, v)| v.as_str());
+        assert_eq!(
+            user_type,
+            Some("UT_…"),
+            "a placeholder the administrator fills"
+        );
+        assert!(crm.user_types.is_empty());
+        // As written, the server refuses it until the placeholder is filled…
+        let refused = HooksConfig::read(&path).unwrap_err().to_string();
+        assert!(refused.contains("placeholder"), "{refused}");
+        // …and filled, it starts.
+        std::fs::write(
+            &path,
+            text.replace("\"User type\" = \"UT_…\"", "\"User type\" = \"UT_abc\""),
+        )
+        .unwrap();
+        assert!(HooksConfig::read(&path).is_ok());
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

@@ -65,6 +65,28 @@ pub struct MappingError {
     pub expected: String,
 }
 
+/// Whether a sheet column `name` is read by the core as the user type. The same spellings as
+/// the core's provisioning columns (`Field::UserType` in `src/provision/mod.rs`: "User type",
+/// "Account type", "Type", any case and punctuation), which the core keeps private.
+#[must_use]
+pub fn is_user_type_column(name: &str) -> bool {
+    matches!(
+        normalise_header(name).as_str(),
+        "usertype" | "accounttype" | "type"
+    )
+}
+
+/// Whether `value` names the Brand Administrator's user type: `UT_BRANDADMIN` in any case (the
+/// only form seen, in user listings; whether whoami or other brands spell it otherwise is
+/// unverified: qualtrics-api.md §1, §4), or the type's name, "Brand Administrator".
+#[must_use]
+pub fn names_brand_administrator(value: &str) -> bool {
+    matches!(
+        normalise_header(value).as_str(),
+        "utbrandadmin" | "brandadmin" | "brandadministrator"
+    )
+}
+
 /// A configured source: a JSON Pointer into the event, or a constant.
 fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a, str>> {
     if !source.starts_with('/') {
@@ -116,6 +138,33 @@ pub(super) fn pointer<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
     Some(at)
 }
 
+/// Refuses a user type the hook may not set: the Brand Administrator's (whatever the
+/// configuration says), or, for a type read from the event, one outside `user_types`. A blank
+/// value is left to the plan (it keeps an existing account's type; a new account needs one).
+fn check_user_type(hook: &HookConfig, source: &str, value: &str) -> Result<(), MappingError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    if names_brand_administrator(value) {
+        return Err(MappingError {
+            field: source.to_string(),
+            expected: format!(
+                "a user type other than the Brand Administrator's (found {value:?}): a hook never creates or promotes a Brand Administrator"
+            ),
+        });
+    }
+    if source.starts_with('/') && !hook.user_types.iter().any(|t| t.trim() == value) {
+        return Err(MappingError {
+            field: source.to_string(),
+            expected: format!(
+                "one of the hook's user_types ({}), found {value:?}",
+                hook.user_types.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Maps `event` with `hook`'s fields and attributes (`roles`: its Roles sheet, if any).
 pub fn map_event(
     hook: &HookConfig,
@@ -147,6 +196,11 @@ pub fn map_event(
             // The account's key under the one spelling the worker's sheet starts with.
             "username" => {
                 cells.insert("Username".to_string(), value.unwrap_or_default());
+            }
+            _ if is_user_type_column(column) => {
+                let value = value.unwrap_or_default();
+                check_user_type(hook, source, &value)?;
+                cells.insert(column.clone(), value);
             }
             // Every configured column is in the row, blank when the event has no value: a
             // blank keeps an existing account's value, and a new account missing one is
@@ -223,6 +277,18 @@ pub fn map_event(
             cells.insert(attribute, value);
         }
     }
+    // Only the configured field sets a user type: an attribute a role's rule reads under a
+    // name the sheet would take for the user type ("Type") would otherwise set one.
+    let configured = hook.fields.keys().find(|c| is_user_type_column(c));
+    if let Some(column) = cells
+        .keys()
+        .find(|c| is_user_type_column(c) && Some(*c) != configured)
+    {
+        return Err(MappingError {
+            field: column.clone(),
+            expected: "an attribute named otherwise: the sheet would read it as the user type, which only fields.\"User type\" sets".into(),
+        });
+    }
     Ok(HookRow {
         username,
         action,
@@ -280,5 +346,59 @@ mod tests {
         );
         assert_eq!(row.cells.get("Last name").map(String::as_str), Some(""));
         assert!(!row.cells.contains_key("username"));
+    }
+
+    #[test]
+    fn a_user_type_comes_from_a_constant_or_the_allow_list_and_never_is_the_administrators() {
+        let hook = |fields: &str, list: &str| -> HookConfig {
+            toml::from_str(&format!(
+                "signing_secrets = []\nuser_types = [{list}]\n[fields]\nUsername = \"/email\"\n{fields}\n"
+            ))
+            .unwrap()
+        };
+        let roles = RoleSheet::default();
+        let event = |t: &str| serde_json::json!({"email": "a@x.org", "type": t});
+        let mapped = hook("\"Account type\" = \"/type\"", "\"UT_a\", \"UT_b\"");
+        let row = map_event(&mapped, &roles, &event("UT_b")).unwrap();
+        assert_eq!(
+            row.cells.get("Account type").map(String::as_str),
+            Some("UT_b")
+        );
+        let refused = map_event(&mapped, &roles, &event("UT_c")).unwrap_err();
+        assert_eq!(refused.field, "/type");
+        assert!(refused.expected.contains("UT_a, UT_b"), "{refused}");
+        for admin in ["UT_BRANDADMIN", "ut_brandadmin", "Brand Administrator"] {
+            let refused = map_event(&mapped, &roles, &event(admin)).unwrap_err();
+            assert_eq!(refused.field, "/type");
+            assert!(
+                refused.expected.contains("never creates or promotes"),
+                "{refused}"
+            );
+        }
+        // Blank: left to the plan (an existing account keeps its type).
+        assert!(map_event(&mapped, &roles, &event("")).is_ok());
+        // A constant is the hook's own choice, whatever the event holds.
+        let fixed = hook("\"User type\" = \"UT_a\"", "");
+        let row = map_event(&fixed, &roles, &event("UT_BRANDADMIN")).unwrap();
+        assert_eq!(row.cells.get("User type").map(String::as_str), Some("UT_a"));
+        // Even a configuration that names the administrator's type (refused at start) maps none.
+        let bad = hook("\"User type\" = \"ut_BrandAdmin\"", "");
+        assert!(map_event(&bad, &roles, &event("")).is_err());
+    }
+
+    #[test]
+    fn a_roles_attribute_cannot_set_the_user_type() {
+        let hook: HookConfig = toml::from_str(
+            "signing_secrets = []\n[fields]\nUsername = \"/email\"\nRole = \"/role\"\n",
+        )
+        .unwrap();
+        let table = qualtrics_roster::table::Table::from_csv(
+            "Role,Attribute,Operator,Value\nSneaky,Type,In,UT_BRANDADMIN\n",
+        )
+        .unwrap();
+        let roles = qualtrics_roster::rules::read_role_sheet(&table);
+        let event = serde_json::json!({"email": "a@x.org", "role": "Sneaky"});
+        let refused = map_event(&hook, &roles, &event).unwrap_err();
+        assert_eq!(refused.field, "Type");
     }
 }

@@ -4,8 +4,10 @@
 //! repeat of the same sender id answers the first one's status), and a background [`worker`]
 //! applies it with the same core runs as the page and the CLI. `GET /hooks/v1/events` and
 //! `GET /hooks/v1/events/{id}` show events and their outcome, `POST /hooks/v1/events/{id}/retry`
-//! queues a failed one again: those three take the page's own Qualtrics token (`X-API-TOKEN`, or
-//! `Authorization: Bearer`), accepted when Qualtrics says it belongs to the hooks' brand.
+//! queues a failed one again, and `POST /hooks/v1/events/{id}/release` and `…/discard` settle a
+//! burst the mass-change brake quarantined: those take the page's own Qualtrics token
+//! (`X-API-TOKEN`, or `Authorization: Bearer`), accepted only when Qualtrics says it is a Brand
+//! Administrator's of the hooks' brand.
 //!
 //! Off unless `roster-server --hooks-config FILE` is given.
 
@@ -38,11 +40,14 @@ use store::Store;
 pub const MAX_BATCH: usize = 100;
 /// Largest event body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long a page token Qualtrics accepted is trusted without asking again…
+/// How long what Qualtrics said of a page token it accepted is kept without asking again…
 const VIEWER_TTL_MS: u64 = 5 * 60 * 1000;
 /// …and one it refused is refused without asking again (so a flood of bad tokens does not
-/// become a flood of requests to Qualtrics).
+/// become a flood of requests to Qualtrics: one per distinct token per this time).
 const REFUSED_TTL_MS: u64 = 30 * 1000;
+/// Page tokens remembered at most (the oldest is forgotten first), so a flood of distinct
+/// tokens cannot grow the server's memory.
+const MAX_VIEWERS: usize = 1000;
 
 /// The hooks of one server: configuration, the event store, the worker's wake-up.
 pub struct Hooks {
@@ -51,10 +56,14 @@ pub struct Hooks {
     store: Arc<Store>,
     wake: Arc<tokio::sync::Notify>,
     transport: Transport,
-    /// The brand of the server's own credential, once known.
-    brand: tokio::sync::OnceCell<String>,
-    /// Page tokens Qualtrics answered for (their SHA-256): until when, and whether accepted.
-    viewers: Mutex<HashMap<Vec<u8>, (u64, bool)>>,
+    /// The brand of the server's own credential, once known (the worker sets it when it
+    /// connects).
+    brand: Arc<std::sync::OnceLock<String>>,
+    /// When this server last tried its own credential to learn the brand (see
+    /// [`Hooks::hooks_brand`]).
+    brand_tried: tokio::sync::Mutex<Option<u64>>,
+    /// What Qualtrics said of page tokens, by their SHA-256.
+    viewers: Mutex<Viewers>,
 }
 
 /// Why the hooks cannot start.
@@ -100,10 +109,12 @@ impl Hooks {
         }
         let store = Arc::new(Store::open(&config.store.path)?);
         let wake = Arc::new(tokio::sync::Notify::new());
+        let brand = Arc::new(std::sync::OnceLock::new());
         tokio::spawn(worker::supervise(
             store.clone(),
             config.clone(),
             wake.clone(),
+            brand.clone(),
         ));
         Ok(Arc::new(Hooks {
             config,
@@ -111,8 +122,9 @@ impl Hooks {
             store,
             wake,
             transport: Transport::new(),
-            brand: tokio::sync::OnceCell::new(),
-            viewers: Mutex::new(HashMap::new()),
+            brand,
+            brand_tried: tokio::sync::Mutex::new(None),
+            viewers: Mutex::new(Viewers::default()),
         }))
     }
 
@@ -138,6 +150,8 @@ impl Hooks {
             .route("/hooks/v1/events", get(list_events))
             .route("/hooks/v1/events/{id}", get(one_event))
             .route("/hooks/v1/events/{id}/retry", post(retry_event))
+            .route("/hooks/v1/events/{id}/release", post(release_event))
+            .route("/hooks/v1/events/{id}/discard", post(discard_event))
             .route("/hooks/v1/{hook}", post(receive))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self)
@@ -157,20 +171,54 @@ impl Hooks {
         Connection::direct(&base, auth).ok()
     }
 
-    /// The brand of `auth`, asked of Qualtrics.
-    async fn brand_of(&self, auth: Auth) -> Option<String> {
-        let conn = self.connection(auth)?;
-        let response = self
-            .transport
-            .send(&users::whoami_request(&conn))
-            .await
-            .ok()?;
-        users::parse_whoami(&response)
-            .ok()
-            .and_then(|(who, _)| who.brand_id)
+    /// Who `auth` belongs to, asked of Qualtrics (`whoami`, with that token: never the
+    /// server's own credential).
+    async fn whoami(&self, auth: Auth) -> Viewer {
+        let Some(conn) = self.connection(auth) else {
+            return Viewer::Refused;
+        };
+        let Ok(response) = self.transport.send(&users::whoami_request(&conn)).await else {
+            return Viewer::Refused;
+        };
+        match users::parse_whoami(&response) {
+            Ok((who, _)) => Viewer::Known {
+                brand: who.brand_id.unwrap_or_default(),
+                administrator: who
+                    .account_type
+                    .as_deref()
+                    .is_some_and(is_brand_administrator),
+            },
+            Err(_) => Viewer::Refused,
+        }
     }
 
-    /// Whether `headers` carry a Qualtrics token of the hooks' brand (the page's connection).
+    /// What Qualtrics says of the token whose SHA-256 is `key`: remembered for
+    /// [`VIEWER_TTL_MS`] (or [`REFUSED_TTL_MS`] when refused), and asked once however many
+    /// requests bring the same token at once.
+    async fn viewer(&self, key: [u8; 32], auth: Auth) -> Viewer {
+        let now = unix_millis();
+        let cell = self
+            .viewers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .cell(key, now);
+        cell.get_or_init(|| async {
+            let who = self.whoami(auth).await;
+            let ttl = match who {
+                Viewer::Refused => REFUSED_TTL_MS,
+                Viewer::Known { .. } => VIEWER_TTL_MS,
+            };
+            (unix_millis() + ttl, who)
+        })
+        .await
+        .1
+        .clone()
+    }
+
+    /// Whether `headers` carry the token of a Brand Administrator of the hooks' brand (the
+    /// page's connection): the events hold names and e-mail addresses, and a retried or
+    /// released event runs with the server's administrator credential. No token, or one
+    /// Qualtrics refuses: 401; any other user's, or another brand's: 403.
     async fn viewer_allowed(&self, headers: &HeaderMap) -> Result<(), Response> {
         let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
         let token = match (header("x-api-token"), header("authorization")) {
@@ -182,74 +230,134 @@ impl Hooks {
                 .map(|t| (t, Auth::Bearer(t.to_string()))),
             _ => None,
         };
-        let refused =
-            |why: &str| (StatusCode::UNAUTHORIZED, Json(json!({"error": why}))).into_response();
+        let answer =
+            |status: StatusCode, why: &str| (status, Json(json!({"error": why}))).into_response();
         let Some((token, auth)) = token else {
-            return Err(refused("Connect to Qualtrics first: the events are shown to the brand's own users only (X-API-TOKEN or Authorization: Bearer)."));
+            return Err(answer(StatusCode::UNAUTHORIZED, "Connect to Qualtrics first: the events are shown to the brand's administrators only (X-API-TOKEN or Authorization: Bearer)."));
         };
-        let key = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        let key: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
             .as_ref()
-            .to_vec();
-        let now = unix_millis();
-        let known = self
-            .viewers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .filter(|(until, _)| *until > now)
-            .map(|(_, accepted)| *accepted);
-        match known {
-            Some(true) => return Ok(()),
-            Some(false) => return Err(refused("Qualtrics did not accept this token.")),
-            None => {}
-        }
-        let remember = |accepted: bool| {
-            let ttl = if accepted {
-                VIEWER_TTL_MS
-            } else {
-                REFUSED_TTL_MS
-            };
-            let mut viewers = self
-                .viewers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            viewers.retain(|_, (until, _)| *until > now);
-            viewers.insert(key.clone(), (now + ttl, accepted));
-        };
-        let ours = match self.brand.get() {
-            Some(b) => b.clone(),
-            None => {
-                let Some(brand) = self.server_brand().await else {
-                    return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "The hooks cannot reach Qualtrics with their own credential: see the server's log."}))).into_response());
-                };
-                let _ = self.brand.set(brand.clone());
-                brand
-            }
-        };
-        match self.brand_of(auth).await {
-            Some(brand) if brand == ours => {
-                remember(true);
-                Ok(())
-            }
-            Some(_) => {
-                remember(false);
-                Err(refused(
-                    "This token belongs to another brand than the hooks'.",
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        let (brand, administrator) = match self.viewer(key, auth).await {
+            Viewer::Refused => {
+                return Err(answer(
+                    StatusCode::UNAUTHORIZED,
+                    "Qualtrics did not accept this token.",
                 ))
             }
-            None => {
-                remember(false);
-                Err(refused("Qualtrics did not accept this token."))
-            }
+            Viewer::Known {
+                brand,
+                administrator,
+            } => (brand, administrator),
+        };
+        if !administrator {
+            return Err(answer(StatusCode::FORBIDDEN, "The hooks' events are shown to Brand Administrators only: this token's user is not one."));
         }
+        // Only a Brand Administrator's token gets this far: another token never costs a
+        // login of the server's own credential.
+        let Some(ours) = self.hooks_brand().await else {
+            return Err(answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The hooks cannot reach Qualtrics with their own credential: see the server's log.",
+            ));
+        };
+        if brand != ours {
+            return Err(answer(
+                StatusCode::FORBIDDEN,
+                "This token belongs to another brand than the hooks'.",
+            ));
+        }
+        Ok(())
     }
 
-    /// The brand of the server's own credential.
-    async fn server_brand(&self) -> Option<String> {
-        crate::cli::session::Session::open(&self.config.qualtrics.target())
+    /// The brand of the server's own credential: as the worker learned it when it connected,
+    /// else asked here, at most once per [`REFUSED_TTL_MS`] (the credential may be refused
+    /// for a while; each try is an OAuth token request and a `whoami`).
+    async fn hooks_brand(&self) -> Option<String> {
+        if let Some(brand) = self.brand.get() {
+            return Some(brand.clone());
+        }
+        let mut last_try = self.brand_tried.lock().await;
+        if let Some(brand) = self.brand.get() {
+            return Some(brand.clone());
+        }
+        let now = unix_millis();
+        if last_try.is_some_and(|at| now.saturating_sub(at) < REFUSED_TTL_MS) {
+            return None;
+        }
+        *last_try = Some(now);
+        let brand = crate::cli::session::Session::open(&self.config.qualtrics.target())
             .await
+            .map_err(|e| eprintln!("hooks: cannot connect to Qualtrics to learn the brand: {e}"))
             .ok()
-            .and_then(|s| s.who.brand_id)
+            .and_then(|s| s.who.brand_id)?;
+        let _ = self.brand.set(brand.clone());
+        Some(brand)
+    }
+}
+
+/// Whether a whoami `accountType` is a Brand Administrator's. `UT_BRANDADMIN` is the form
+/// Qualtrics' user listings show; that whoami answers the same form is unverified
+/// (qualtrics-api.md §1, §4), so it is compared ignoring case.
+fn is_brand_administrator(account_type: &str) -> bool {
+    account_type.trim().eq_ignore_ascii_case("UT_BRANDADMIN")
+}
+
+/// What Qualtrics said of a page's token.
+#[derive(Debug, Clone)]
+enum Viewer {
+    /// Not accepted (unknown, expired, or Qualtrics could not be asked).
+    Refused,
+    /// Accepted: its user's brand, and whether that user is a Brand Administrator.
+    Known {
+        /// The brand id whoami gave.
+        brand: String,
+        /// Whether whoami's account type is the Brand Administrator's.
+        administrator: bool,
+    },
+}
+
+/// Page tokens Qualtrics was asked about, by their SHA-256 (a token itself is never kept):
+/// at most [`MAX_VIEWERS`], the oldest forgotten first, each answer kept until its time.
+#[derive(Default)]
+struct Viewers {
+    entries: HashMap<[u8; 32], (u64, ViewerCell)>,
+    next: u64,
+}
+
+/// The answer for one token: empty while Qualtrics is being asked (requests with the same
+/// token wait for that one answer), then until when it holds and what it is.
+type ViewerCell = Arc<tokio::sync::OnceCell<(u64, Viewer)>>;
+
+impl Viewers {
+    /// The cell for `key` at `now`: the one already there unless its answer has expired, else
+    /// a new empty one (making room by forgetting expired answers, then the oldest).
+    fn cell(&mut self, key: [u8; 32], now: u64) -> ViewerCell {
+        if let Some((_, cell)) = self.entries.get(&key) {
+            if cell.get().is_none_or(|(until, _)| *until > now) {
+                return cell.clone();
+            }
+        }
+        if self.entries.len() >= MAX_VIEWERS && !self.entries.contains_key(&key) {
+            self.entries
+                .retain(|_, (_, c)| c.get().is_none_or(|(until, _)| *until > now));
+            while self.entries.len() >= MAX_VIEWERS {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (seq, _))| *seq)
+                    .map(|(k, _)| *k);
+                match oldest {
+                    Some(k) => self.entries.remove(&k),
+                    None => break,
+                };
+            }
+        }
+        let cell = ViewerCell::default();
+        self.next += 1;
+        self.entries.insert(key, (self.next, cell.clone()));
+        cell
     }
 }
 
@@ -364,8 +472,12 @@ async fn receive(
     }
 }
 
-/// The sender's id for an event: the configured JSON field, else `webhook-id` /
-/// `x-request-id` (with the event's place in a list), else the SHA-256 of the event's JSON.
+/// The sender's id for an event, with its source as a prefix so that ids from different
+/// sources never meet: `f:` and the configured JSON field's value; else `h:` and `webhook-id`
+/// / `x-request-id` for a single event, or `b:` with it and `#` and the event's place for an
+/// event of a list (the place is digits after the last `#`, so `b:abc#0` is only ever item 0
+/// of `abc`, and no single event's id starts with `b:`); else [`store::BODY_ID_PREFIX`] and
+/// the SHA-256 of the event's JSON.
 fn event_id(
     pointer: Option<&str>,
     event: &Value,
@@ -374,15 +486,15 @@ fn event_id(
 ) -> String {
     if let Some(found) = pointer.and_then(|p| mapping::pointer(event, p)) {
         match found {
-            Value::String(s) if !s.is_empty() => return s.clone(),
-            Value::Number(n) => return n.to_string(),
+            Value::String(s) if !s.is_empty() => return format!("f:{s}"),
+            Value::Number(n) => return format!("f:{n}"),
             _ => {}
         }
     }
     if let Some(h) = header.filter(|h| !h.is_empty()) {
         return match index {
-            Some(i) => format!("{h}#{i}"),
-            None => h.to_string(),
+            Some(i) => format!("b:{h}#{i}"),
+            None => format!("h:{h}"),
         };
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, event.to_string().as_bytes());
@@ -457,5 +569,135 @@ async fn retry_event(
         Ok(store::Retry::NotFailed) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
         Ok(store::Retry::Superseded) => (StatusCode::CONFLICT, Json(json!({"error": format!("A later event for the same account was applied after event {id}: retrying it would undo that. Send the change again from its source if it is still wanted.")}))).into_response(),
         Err(e) => store_failed(&e),
+    }
+}
+
+/// `POST /hooks/v1/events/{id}/release`: the quarantined burst of event `id` is applied past
+/// the mass-change brake (an administrator's confirmation; still no Brand Administrator is
+/// changed).
+async fn release_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    let held = hooks.store.release(id);
+    if matches!(held, Ok(store::Held::Done { .. })) {
+        hooks.wake.notify_one();
+    }
+    settled(id, held, StatusCode::ACCEPTED, "released")
+}
+
+/// `POST /hooks/v1/events/{id}/discard`: the quarantined burst of event `id` is never applied.
+async fn discard_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    settled(id, hooks.store.discard(id), StatusCode::OK, "discarded")
+}
+
+/// The answer to a release or a discard of event `id`'s burst.
+fn settled(
+    id: i64,
+    held: Result<store::Held, store::StoreError>,
+    status: StatusCode,
+    done: &str,
+) -> Response {
+    match held {
+        Ok(store::Held::Done { burst, events }) => {
+            eprintln!("hooks: the quarantined burst {burst} ({events} events) was {done} by an administrator");
+            (
+                status,
+                Json(json!({"id": id, "burst": burst, "events": events, "status": done})),
+            )
+                .into_response()
+        }
+        Ok(store::Held::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("No event {id}.")})),
+        )
+            .into_response(),
+        Ok(store::Held::NotQuarantined) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": format!("Event {id} is not quarantined: there is nothing to release or discard.")})),
+        )
+            .into_response(),
+        Err(e) => store_failed(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_list_items_single_events_fields_and_bodies_never_collide() {
+        let event = json!({"eventId": "abc#0", "email": "a@x.org"});
+        let plain = json!({"email": "a@x.org"});
+        let item = event_id(None, &plain, Some("abc"), Some(0));
+        let single = event_id(None, &plain, Some("abc#0"), None);
+        let field = event_id(Some("/eventId"), &event, Some("abc"), Some(0));
+        let body = event_id(None, &plain, None, None);
+        let all = [&item, &single, &field, &body];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // A single event whose id looks like a list item's, or a body's, is still its own.
+        assert_ne!(event_id(None, &plain, Some("b:abc#0"), None), item);
+        assert_ne!(event_id(None, &plain, Some(&body), None), body);
+        // Items of one list, and of lists whose ids end in #digits, stay apart.
+        assert_ne!(
+            event_id(None, &plain, Some("abc#1"), Some(0)),
+            event_id(None, &plain, Some("abc"), Some(10))
+        );
+        // The same event id in a body is the same event, in a list or not.
+        assert_eq!(
+            event_id(Some("/eventId"), &event, None, None),
+            event_id(Some("/eventId"), &event, Some("x"), Some(3))
+        );
+    }
+
+    #[test]
+    fn at_most_a_thousand_tokens_are_remembered_the_oldest_forgotten_first() {
+        let mut viewers = Viewers::default();
+        let key = |i: u32| {
+            let mut k = [0u8; 32];
+            k[..4].copy_from_slice(&i.to_be_bytes());
+            k
+        };
+        let answered = |cell: ViewerCell, until: u64| {
+            cell.set((until, Viewer::Refused)).unwrap();
+        };
+        for i in 0..1500 {
+            answered(viewers.cell(key(i), 10), 1_000);
+        }
+        assert_eq!(viewers.entries.len(), MAX_VIEWERS);
+        assert!(
+            !viewers.entries.contains_key(&key(0)),
+            "the oldest went first"
+        );
+        assert!(viewers.entries.contains_key(&key(1499)));
+        // A remembered answer is the same cell until its time…
+        let kept = viewers.cell(key(1499), 999);
+        assert!(kept.get().is_some());
+        // …then a new one (Qualtrics is asked again).
+        let renewed = viewers.cell(key(1499), 1_000);
+        assert!(renewed.get().is_none());
+        // Expired answers make room before any live one is forgotten.
+        let live = viewers.cell(key(5000), 2_000);
+        answered(live, 1_000_000);
+        for i in 6000..6999 {
+            answered(viewers.cell(key(i), 2_000), 1_000_000);
+        }
+        assert!(viewers.entries.contains_key(&key(5000)));
+        assert!(viewers.entries.len() <= MAX_VIEWERS);
     }
 }

@@ -1,8 +1,10 @@
 //! Accepted events, kept in SQLite before the sender is answered: a kill at any moment loses
 //! none. Each event is unique per hook by the sender's id (a repeat gets the first one's
 //! status); its status moves received -> planned -> done, or failed (retried later, or parked
-//! when `next_attempt_at` is empty). The journal of rows a run finished is kept per event, so
-//! a run cut short and planned again sends nothing twice.
+//! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
+//! until an administrator releases it, back to received, or discards it). The journal of
+//! rows a run finished is kept per event, so a run cut short and planned again sends nothing
+//! twice.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -25,7 +27,8 @@ pub struct EventStatus {
     pub sender_id: String,
     /// When it was accepted (ISO 8601).
     pub received_at: String,
-    /// `received`, `planned`, `done` or `failed`.
+    /// `received`, `planned`, `done`, `failed`, `quarantined` (held by the mass-change brake
+    /// until released or discarded) or `discarded`.
     pub status: String,
     /// The account it names.
     pub user: String,
@@ -39,6 +42,12 @@ pub struct EventStatus {
     pub reason: Option<String>,
     /// When a failed event is tried again (ISO 8601); none when parked.
     pub next_attempt_at: Option<String>,
+    /// The burst it was quarantined with (the burst's first event id): release or discard
+    /// any of its events to release or discard them all.
+    pub burst: Option<i64>,
+    /// Whether an administrator released its quarantined burst (it is applied past the
+    /// mass-change brake).
+    pub released: bool,
 }
 
 /// How an event's try ended.
@@ -68,6 +77,22 @@ pub enum Retry {
     Superseded,
 }
 
+/// What releasing or discarding a quarantined burst did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The burst's quarantined events (this many) were released, or discarded.
+    Done {
+        /// The burst.
+        burst: i64,
+        /// Its events that were quarantined.
+        events: usize,
+    },
+    /// The event does not exist.
+    NotFound,
+    /// The event is not quarantined.
+    NotQuarantined,
+}
+
 /// An event due to be applied.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
@@ -79,6 +104,9 @@ pub struct DueEvent {
     pub row: HookRow,
     /// Tries before this one.
     pub attempts: u32,
+    /// The quarantined burst an administrator released it with: applied past the brake, on a
+    /// sheet of that burst's events only.
+    pub released: Option<i64>,
 }
 
 /// The events database.
@@ -101,8 +129,14 @@ pub enum StoreError {
 
 /// The prefix of an id made from an event's body (see [`Store::accept`]).
 pub const BODY_ID_PREFIX: &str = "body:";
-/// How long the same body counts as a repeat: HubSpot retries for up to three days.
-pub const BODY_REPEAT_WINDOW_MS: u64 = 72 * 3600 * 1000;
+/// How long the same body counts as a repeat. Short: an identical body later is the same
+/// change sent again on purpose (disable, enable, then disable one account again), which must
+/// be applied; a sender's quick retry of a lost answer comes within it.
+pub const BODY_REPEAT_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// How long a sender's own id (`webhook-id`, `x-request-id`, the `event_id` field) counts as
+/// a repeat at least: HubSpot retries for up to three days. The store keeps every id it has
+/// accepted (nothing is pruned), so this is met for as long as the store is kept.
+pub const SENDER_ID_KEPT_MS: u64 = 72 * 3600 * 1000;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -127,6 +161,14 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_event ON journal (event_id);
 ";
+
+/// Columns added since the first release, each added to an older store when it opens.
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    // The quarantined burst an event belongs to (its first event's id).
+    ("burst", "INTEGER"),
+    // 1 once an administrator released its burst.
+    ("released", "INTEGER NOT NULL DEFAULT 0"),
+];
 
 impl Store {
     /// Opens (or creates, readable by its owner only) the database at `path`. Every commit
@@ -160,6 +202,15 @@ impl Store {
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
+        let existing: Vec<String> = db
+            .prepare("SELECT name FROM pragma_table_info('events')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for (name, kind) in ADDED_COLUMNS {
+            if !existing.iter().any(|c| c == name) {
+                db.execute_batch(&format!("ALTER TABLE events ADD COLUMN {name} {kind}"))?;
+            }
+        }
         Ok(Store {
             db: Mutex::new(db),
             _lock: lock,
@@ -255,30 +306,35 @@ impl Store {
     /// oldest unfinished event, and only when it is due (a later event of the same account
     /// waits for it, so one account's events apply in arrival order).
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
-        let found: Vec<(i64, String, String, u32)> = {
+        // A quarantined event holds up its account's later events too: released later, it
+        // would otherwise undo a newer change.
+        let found: Vec<(i64, String, String, u32, Option<i64>)> = {
             let db = self.db();
             let mut stmt = db.prepare(
-                "SELECT e.id, e.hook, e.row, e.attempts FROM events e
+                "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END
+                 FROM events e
                  JOIN (SELECT user_key, MIN(id) AS first FROM events
-                       WHERE status IN ('received', 'planned')
+                       WHERE status IN ('received', 'planned', 'quarantined')
                           OR (status = 'failed' AND next_attempt_at IS NOT NULL)
                        GROUP BY user_key) f ON e.id = f.first
-                 WHERE e.status IN ('received', 'planned') OR e.next_attempt_at <= ?1
+                 WHERE e.status IN ('received', 'planned')
+                    OR (e.status = 'failed' AND e.next_attempt_at <= ?1)
                  ORDER BY e.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?;
             rows.collect::<Result<_, _>>()?
         };
         let mut due = Vec::with_capacity(found.len());
-        for (id, hook, row, attempts) in found {
+        for (id, hook, row, attempts, released) in found {
             match serde_json::from_str(&row) {
                 Ok(row) => due.push(DueEvent {
                     id,
                     hook,
                     row,
                     attempts,
+                    released,
                 }),
                 // Written by an older version in another shape: parked, so it does not hold
                 // up its account's later events.
@@ -316,7 +372,7 @@ impl Store {
         for (id, ending) in endings {
             match ending {
                 Ending::Done(outcome) => tx.execute(
-                    "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL WHERE id = ?1",
+                    "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
                     params![id, outcome.to_string()],
                 )?,
                 Ending::Failed {
@@ -331,6 +387,59 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Holds `ids` (one burst's events, planned as one sheet) as quarantined with `reason`:
+    /// nothing of them is applied until an administrator releases or discards the burst.
+    /// Returns the burst's id (its first event's).
+    pub fn quarantine(&self, ids: &[i64], reason: &str) -> Result<i64, StoreError> {
+        let burst = ids.iter().copied().min().unwrap_or_default();
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for id in ids {
+            tx.execute(
+                "UPDATE events SET status = 'quarantined', reason = ?2, burst = ?3, released = 0, next_attempt_at = NULL WHERE id = ?1",
+                params![id, reason, burst],
+            )?;
+        }
+        tx.commit()?;
+        Ok(burst)
+    }
+
+    /// Releases the quarantined burst of event `id`: its events are due again, to be applied
+    /// as one sheet past the mass-change brake (an administrator's confirmation).
+    pub fn release(&self, id: i64) -> Result<Held, StoreError> {
+        self.settle_burst(
+            id,
+            "UPDATE events SET status = 'received', released = 1, reason = NULL WHERE burst = ?1 AND status = 'quarantined'",
+        )
+    }
+
+    /// Discards the quarantined burst of event `id`: its events are never applied.
+    pub fn discard(&self, id: i64) -> Result<Held, StoreError> {
+        self.settle_burst(
+            id,
+            "UPDATE events SET status = 'discarded', reason = 'discarded by an administrator (held by the mass-change brake)' WHERE burst = ?1 AND status = 'quarantined'",
+        )
+    }
+
+    fn settle_burst(&self, id: i64, update: &str) -> Result<Held, StoreError> {
+        let db = self.db();
+        let found: Option<(String, Option<i64>)> = db
+            .query_row(
+                "SELECT status, burst FROM events WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match found {
+            None => Ok(Held::NotFound),
+            Some((status, Some(burst))) if status == "quarantined" => {
+                let events = db.execute(update, params![burst])?;
+                Ok(Held::Done { burst, events })
+            }
+            Some(_) => Ok(Held::NotQuarantined),
+        }
     }
 
     /// Queues a failed event again at once (the Automations view's Retry). Refused when it has
@@ -400,7 +509,7 @@ impl Store {
     }
 }
 
-const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at FROM events";
+const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released FROM events";
 
 fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
     let iso = |ms: i64| qualtrics_roster::time::iso_datetime(ms.max(0) as u64);
@@ -418,6 +527,8 @@ fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
         attempts: r.get(8)?,
         reason: r.get(9)?,
         next_attempt_at: r.get::<_, Option<i64>>(10)?.map(iso),
+        burst: r.get(11)?,
+        released: r.get::<_, i64>(12)? == 1,
     })
 }
 
@@ -495,6 +606,131 @@ mod tests {
             .unwrap();
         assert_eq!(s.retry(a1.id, 20).unwrap(), Retry::Superseded);
         assert_eq!(s.retry(b1.id, 20).unwrap(), Retry::NotFailed);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_same_change_sent_again_after_the_window_is_applied_and_a_sender_id_is_kept_72_hours() {
+        let (s, dir) = store("again");
+        let minute = 60 * 1000;
+        let body = |action: &str| format!("{BODY_ID_PREFIX}{action}-hash");
+        let (disable, new) = s
+            .accept("h", &body("disable"), &row("lee", HookAction::Disable), 0)
+            .unwrap();
+        assert!(new);
+        let (enable, new) = s
+            .accept(
+                "h",
+                &body("enable"),
+                &row("lee", HookAction::Enable),
+                minute,
+            )
+            .unwrap();
+        assert!(new);
+        // A quick retry of the first (its answer lost) is still a repeat…
+        let (retried, new) = s
+            .accept(
+                "h",
+                &body("disable"),
+                &row("lee", HookAction::Disable),
+                2 * minute,
+            )
+            .unwrap();
+        assert!(!new);
+        assert_eq!(retried.id, disable.id);
+        // …but the same disable sent again six minutes after the last one is a new event.
+        let (again, new) = s
+            .accept(
+                "h",
+                &body("disable"),
+                &row("lee", HookAction::Disable),
+                8 * minute,
+            )
+            .unwrap();
+        assert!(new, "disable, enable, disable again: the third is applied");
+        assert!(again.id > enable.id);
+        let due: Vec<i64> = s
+            .due(8 * minute, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(
+            due,
+            vec![disable.id],
+            "lee's events in arrival order, the first first"
+        );
+        // A sender's own id stays a repeat for (at least) 72 hours.
+        let (first, _) = s
+            .accept("h", "h:msg-1", &row("kim", HookAction::Create), 0)
+            .unwrap();
+        let (late, new) = s
+            .accept(
+                "h",
+                "h:msg-1",
+                &row("kim", HookAction::Create),
+                SENDER_ID_KEPT_MS,
+            )
+            .unwrap();
+        assert!(!new, "a retry three days later is still a repeat");
+        assert_eq!(late.id, first.id);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_quarantined_burst_holds_its_accounts_until_released_or_discarded() {
+        let (s, dir) = store("quarantine");
+        let (a, _) = s
+            .accept("h", "1", &row("ann", HookAction::Disable), 1)
+            .unwrap();
+        let (b, _) = s
+            .accept("h", "2", &row("bob", HookAction::Disable), 2)
+            .unwrap();
+        let (c, _) = s
+            .accept("h", "3", &row("cy", HookAction::Disable), 3)
+            .unwrap();
+        let (later, _) = s
+            .accept("h", "4", &row("ann", HookAction::Enable), 4)
+            .unwrap();
+        let burst = s
+            .quarantine(&[b.id, a.id], "Needs confirmation: 2 accounts")
+            .unwrap();
+        assert_eq!(burst, a.id);
+        let held = s.status(b.id).unwrap().unwrap();
+        assert_eq!(
+            (held.status.as_str(), held.burst),
+            ("quarantined", Some(a.id))
+        );
+        assert_eq!(
+            held.reason.as_deref(),
+            Some("Needs confirmation: 2 accounts")
+        );
+        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(
+            due,
+            vec![c.id],
+            "ann's later event waits for her quarantined one"
+        );
+        assert_eq!(s.release(c.id).unwrap(), Held::NotQuarantined);
+        assert_eq!(s.release(999).unwrap(), Held::NotFound);
+        // Released (through either of its events): due again, marked with its burst.
+        assert_eq!(s.release(b.id).unwrap(), Held::Done { burst, events: 2 });
+        let due = s.due(10, 100).unwrap();
+        let released: Vec<(i64, Option<i64>)> = due.iter().map(|e| (e.id, e.released)).collect();
+        assert_eq!(
+            released,
+            vec![(a.id, Some(burst)), (b.id, Some(burst)), (c.id, None)]
+        );
+        assert!(s.status(a.id).unwrap().unwrap().released);
+        // Quarantined again and discarded: never applied, and ann's later event goes on.
+        s.quarantine(&[a.id, b.id], "again").unwrap();
+        assert_eq!(s.discard(a.id).unwrap(), Held::Done { burst, events: 2 });
+        assert_eq!(s.status(a.id).unwrap().unwrap().status, "discarded");
+        assert_eq!(s.discard(a.id).unwrap(), Held::NotQuarantined);
+        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(due, vec![c.id, later.id]);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

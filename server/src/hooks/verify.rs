@@ -11,6 +11,10 @@ use super::config::HookConfig;
 
 /// How far a signed event's timestamp may be from now (Standard Webhooks' recommendation).
 pub const TOLERANCE_SECONDS: u64 = 5 * 60;
+/// Signatures a `webhook-signature` header may hold at most. A sender puts one per secret it
+/// signs with (two while rotating); a header with more is refused before anything is hashed,
+/// so a request costs at most one HMAC of its body per configured secret, whatever it holds.
+pub const MAX_SIGNATURES: usize = 5;
 
 /// Why an event was refused (said to the sender as 401, logged; never holds a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum Refused {
     /// No signature matches any configured secret.
     #[error("no signature matches the hook's signing secrets")]
     BadSignature,
+    /// `webhook-signature` holds more entries than [`MAX_SIGNATURES`].
+    #[error("webhook-signature holds more than 5 signatures")]
+    TooManySignatures,
     /// The key header holds none of the configured keys.
     #[error("the key header does not hold one of the hook's keys")]
     BadKey,
@@ -84,6 +91,15 @@ pub fn check(
             header("webhook-timestamp"),
             header("webhook-signature"),
         ) {
+            // Counted before anything else is done with the header: at most MAX_SIGNATURES
+            // entries, whatever else it holds.
+            let entries: Vec<&str> = signatures
+                .split_whitespace()
+                .take(MAX_SIGNATURES + 1)
+                .collect();
+            if entries.len() > MAX_SIGNATURES {
+                return Err(Refused::TooManySignatures);
+            }
             let timestamp: u64 = timestamp
                 .trim()
                 .parse()
@@ -91,21 +107,26 @@ pub fn check(
             if timestamp.abs_diff(now_secs) > TOLERANCE_SECONDS {
                 return Err(Refused::Expired);
             }
-            let content = signed_content(id, timestamp, body);
-            let given: Vec<Vec<u8>> = signatures
-                .split_whitespace()
+            let given: Vec<Vec<u8>> = entries
+                .iter()
                 .filter_map(|s| s.strip_prefix("v1,"))
                 .filter_map(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
                 .collect();
+            if given.is_empty() {
+                return Err(Refused::BadSignature);
+            }
+            let content = signed_content(id, timestamp, body);
             for secret in &hook.signing_secrets {
                 let Ok(key) = secret_key(secret) else {
                     continue;
                 };
+                // One HMAC of the body per secret, compared with each given signature in
+                // constant time.
                 let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
-                // ring's verify compares in constant time.
+                let tag = ring::hmac::sign(&key, &content);
                 if given
                     .iter()
-                    .any(|sig| ring::hmac::verify(&key, &content, sig).is_ok())
+                    .any(|sig| bool::from(tag.as_ref().ct_eq(sig.as_slice())))
                 {
                     return Ok(Some(id.to_string()));
                 }
@@ -137,4 +158,58 @@ pub fn check(
         };
     }
     Err(Refused::Missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn hook() -> HookConfig {
+        toml::from_str(&format!(
+            "signing_secrets = [\"{SECRET}\"]\n[fields]\nUsername = \"/email\"\n"
+        ))
+        .unwrap()
+    }
+
+    fn headers(signatures: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("webhook-id", HeaderValue::from_static("msg_1"));
+        h.insert("webhook-timestamp", HeaderValue::from_static("1000"));
+        h.insert(
+            "webhook-signature",
+            HeaderValue::from_str(signatures).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn at_most_five_signatures_are_tried_and_more_are_refused_unread() {
+        let body = b"{}";
+        let good = sign(SECRET, "msg_1", 1000, body);
+        let wrong = "v1,AAAA";
+        let five = format!("{wrong} {wrong} {wrong} {wrong} {good}");
+        assert_eq!(
+            check(&hook(), &headers(&five), None, body, 1000),
+            Ok(Some("msg_1".into())),
+            "the right one among five"
+        );
+        let six = format!("{wrong} {five}");
+        assert_eq!(
+            check(&hook(), &headers(&six), None, body, 1000),
+            Err(Refused::TooManySignatures)
+        );
+        // Refused for their number before the timestamp is even read.
+        let many = vec![wrong; 10_000].join(" ");
+        assert_eq!(
+            check(&hook(), &headers(&many), None, body, 99_999),
+            Err(Refused::TooManySignatures)
+        );
+        assert_eq!(
+            check(&hook(), &headers("v1,!!! v2,abc"), None, body, 1000),
+            Err(Refused::BadSignature)
+        );
+    }
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualtrics_roster::exec::{audit_jsonl, ExecConfig, OutcomeStatus};
-use qualtrics_roster::policy::{Actor, Approval, Guard, Policy};
+use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
 use qualtrics_roster::rules::RoleSheet;
-use qualtrics_roster::run::{Brand, Run, SheetKind, SheetRequest, SheetRun};
+use qualtrics_roster::run::{ApplyRefused, Brand, Run, SheetKind, SheetRequest, SheetRun};
 use qualtrics_roster::table::{cells, Table};
 use serde_json::json;
 
@@ -30,9 +30,16 @@ const GATHER_MAX_MS: u64 = 3000;
 
 /// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
 /// accepting events that nothing applies).
-pub async fn supervise(store: Arc<Store>, config: HooksConfig, wake: Arc<tokio::sync::Notify>) {
+/// `brand` is set to the brand of the server's credential once the worker has connected.
+pub async fn supervise(
+    store: Arc<Store>,
+    config: HooksConfig,
+    wake: Arc<tokio::sync::Notify>,
+    brand: Arc<std::sync::OnceLock<String>>,
+) {
     loop {
-        let worker = Worker::new(store.clone(), config.clone(), wake.clone());
+        let mut worker = Worker::new(store.clone(), config.clone(), wake.clone());
+        worker.brand = brand.clone();
         match tokio::spawn(worker.run()).await {
             Ok(()) => return,
             Err(e) => {
@@ -50,6 +57,9 @@ pub struct Worker {
     pub(super) wake: Arc<tokio::sync::Notify>,
     session: Option<Session>,
     audit: Option<AppendFile>,
+    /// The brand of the server's credential, set once connected (the events' view checks
+    /// page tokens against it without logging in itself).
+    brand: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Worker {
@@ -64,6 +74,7 @@ impl Worker {
             wake,
             session: None,
             audit,
+            brand: Arc::default(),
         }
     }
 
@@ -123,19 +134,26 @@ impl Worker {
             Ok(session) => session,
             Err(why) => return self.store.end(&self.all_failed(&due, &why)),
         };
-        // One sheet per hook and kind: a hook's columns (and their problems) are its own.
-        let mut sheets: BTreeMap<(String, bool), Vec<DueEvent>> = BTreeMap::new();
+        // One sheet per hook and kind: a hook's columns (and their problems) are its own. A
+        // released burst is a sheet of its own too: the administrator's release confirms its
+        // events, not others that came since.
+        let mut sheets: BTreeMap<(String, bool, Option<i64>), Vec<DueEvent>> = BTreeMap::new();
         for event in due {
-            let key = (event.hook.clone(), event.row.action.is_lifecycle());
+            let key = (
+                event.hook.clone(),
+                event.row.action.is_lifecycle(),
+                event.released,
+            );
             sheets.entry(key).or_default().push(event);
         }
-        for ((_, lifecycle), events) in sheets {
+        for ((hook, lifecycle, released), events) in sheets {
             let kind = if lifecycle {
                 SheetKind::Lifecycle
             } else {
                 SheetKind::Provision
             };
-            self.apply_sheet(&session, kind, &events).await?;
+            self.apply_sheet(&session, &hook, kind, released.is_some(), &events)
+                .await?;
         }
         self.session = Some(session);
         Ok(())
@@ -153,15 +171,24 @@ impl Worker {
             audit.append(&audit_jsonl(&session.audit));
         }
         session.audit.clear();
+        if let Some(brand) = &session.who.brand_id {
+            let _ = self.brand.set(brand.clone());
+        }
         Ok(session)
     }
 
-    /// Plans `events` as one `kind` sheet against the brand, applies exactly that plan, and
-    /// ends each event with its row's outcome.
+    /// Plans `events` (of `hook`) as one `kind` sheet against the brand under the policy,
+    /// applies exactly that plan, and ends each event with its row's outcome. Hooks never
+    /// change Brand Administrators nor the credential's own account (those rows end parked
+    /// with the policy's reason), and never pass the mass-change brake by themselves: a plan
+    /// it holds is quarantined, nothing sent, until an administrator releases the burst
+    /// (`released`: applied with that confirmation) or discards it.
     async fn apply_sheet(
         &mut self,
         session: &Session,
+        hook: &str,
         kind: SheetKind,
+        released: bool,
         events: &[DueEvent],
     ) -> Result<(), super::store::StoreError> {
         let table = sheet_of(kind, events);
@@ -186,8 +213,9 @@ impl Worker {
             },
             None => session.conn.clone(),
         };
-        // Hooks never change Brand Administrators nor the credential's own account, and never
-        // pass the mass-change brake by themselves.
+        // The brake's thresholds are the default ones (25 accounts and 10 %); that hooks never
+        // change Brand Administrators nor pass the brake by themselves is in the approval
+        // (Approval::hooks(): no admin changes, no confirmation but a release).
         let brand = Brand::Online {
             conn,
             renewable: session.tokens.is_some(),
@@ -219,8 +247,26 @@ impl Worker {
             return self.store.end(&endings);
         }
         if run.changes() > 0 {
-            if let Err(e) = run.apply(None, &Approval::hooks(), unix_millis()) {
-                return self.store.end(&self.all_failed(events, &e.to_string()));
+            let approval = if released {
+                Approval {
+                    confirmation: Confirmation::Released,
+                    ..Approval::hooks()
+                }
+            } else {
+                Approval::hooks()
+            };
+            match run.apply(None, &approval, unix_millis()) {
+                Ok(()) => {}
+                Err(ApplyRefused::NeedsConfirmation(why)) => {
+                    let reason = format!("{why} Held (quarantined) with the {} events of its burst until an administrator releases or discards it (Automations).", ids.len());
+                    let burst = self.store.quarantine(&ids, &reason)?;
+                    eprintln!(
+                        "hooks: {hook}: a burst of {} events quarantined, nothing sent ({why}): release or discard it with POST /hooks/v1/events/{burst}/release or /discard",
+                        ids.len()
+                    );
+                    return Ok(());
+                }
+                Err(e) => return self.store.end(&self.all_failed(events, &e.to_string())),
             }
             self.drive(session, &mut run, &ids).await?;
         }
@@ -262,6 +308,13 @@ impl Worker {
                     (Some(OutcomeStatus::Done | OutcomeStatus::Unchanged), Some(shown)) => {
                         Ending::Done(shown)
                     }
+                    // The policy refused the row (a Brand Administrator, the credential's own
+                    // account): no try will do better; parked at once with the reason.
+                    (Some(OutcomeStatus::Refused), shown) => Ending::Failed {
+                        reason: outcome.map(|o| o.message().to_string()).unwrap_or_default(),
+                        outcome: shown,
+                        retry_at: None,
+                    },
                     (_, shown) => {
                         let why = outcome.map_or_else(
                             || "the run ended without an outcome for this row".to_string(),
