@@ -219,6 +219,18 @@ async fn whoami_users_validate_plan_and_template_with_their_exit_codes_and_json(
         "{}",
         stdout(&o)
     );
+    // A membership sheet's rows are checked too: a Member cell of "maybe" does not pass.
+    let maybe = dir.file(
+        "membership.csv",
+        "User,Group or role,Member\nana@x.org,Sales,maybe\nbo@x.org,Sales,yes\n",
+    );
+    let o = run(&[], &["validate", maybe.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Row 2, Member: \"maybe\" is neither yes nor no"),
+        "{}",
+        stdout(&o)
+    );
 
     // plan: what apply would do, sending nothing.
     let before = server.stats().await["requests"].as_u64().unwrap();

@@ -390,3 +390,23 @@ fn group_steps_settle_a_lost_answer_by_the_already_so_reply() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn validate_checks_membership_rows_with_the_plans_own_messages() {
+    let t = Table::from_csv(
+        "User,Group or role,Member\nana@x.org,Sales,maybe\n,Sales,yes\nbob@x.org,,no\ncy@x.org,Sales,yes\n",
+    )
+    .unwrap();
+    let today = Date::parse_iso("2026-12-01").unwrap();
+    let checked = check_changes(&t, &RoleSheet::default(), today);
+    let problems: Vec<&str> = checked
+        .rows
+        .iter()
+        .filter_map(|r| r.problem.as_ref().map(|p| p.message.as_str()))
+        .collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[0].contains("\"maybe\" is neither yes nor no"));
+    assert!(problems[1].contains("User: empty"));
+    assert!(problems[2].contains("empty: name a group or a role"));
+    assert_eq!(checked.rows[3].action, ChangeAction::Unchanged);
+}

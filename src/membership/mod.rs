@@ -27,7 +27,7 @@ mod tables;
 
 pub use crate::reads::ListingStep;
 pub use apply::{outcome_table, ChangeOutcome, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
-pub use plan::{change_plan_table, desired_template, plan_changes, DESIRED_COLUMNS};
+pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
 pub use tables::{
     pull_tables, FilterNotUnderstood, MemberCount, PullTables, TeamFilter, UnknownFilterAttribute,

@@ -38,6 +38,35 @@ pub fn plan_changes(
     options: MatchOptions,
     today: Date,
 ) -> ChangePlan {
+    plan_rows(desired, roles, snapshot, options, today, false)
+}
+
+/// What `validate` checks of a desired-membership sheet, with no brand: the columns, an empty
+/// User or Group or role cell, a Member cell that is neither yes nor no; the rows that pass
+/// plan as unchanged (only the brand can say more). The same messages as [`plan_changes`].
+#[must_use]
+pub fn check_changes(desired: &Table, roles: &RoleSheet, today: Date) -> ChangePlan {
+    let matching = MatchOptions {
+        case_sensitive: false,
+    };
+    plan_rows(desired, roles, &Snapshot::default(), matching, today, true)
+}
+
+const EMPTY_USER: &str = "empty: give the user's username, e-mail or user id (UR_…).";
+const EMPTY_TARGET: &str = "empty: name a group or a role.";
+
+fn not_yes_or_no(member_cell: &str) -> String {
+    format!("\"{member_cell}\" is neither yes nor no: write yes to be a member, no to not be one.")
+}
+
+fn plan_rows(
+    desired: &Table,
+    roles: &RoleSheet,
+    snapshot: &Snapshot,
+    options: MatchOptions,
+    today: Date,
+    offline: bool,
+) -> ChangePlan {
     let mut plan = ChangePlan {
         rows: Vec::new(),
         file_errors: Vec::new(),
@@ -141,13 +170,30 @@ pub fn plan_changes(
             r.problem = Some(problem);
             r
         };
+        if offline {
+            let problem = if user_cell.is_empty() {
+                Some((user_col, EMPTY_USER.to_string()))
+            } else if parse_member(member_cell).is_none() {
+                Some((member_col, not_yes_or_no(member_cell)))
+            } else if target_cell.is_empty() {
+                Some((target_col, EMPTY_TARGET.to_string()))
+            } else {
+                None
+            };
+            match problem {
+                Some((col, message)) => plan.rows.push(invalid(planned, col, message)),
+                None => {
+                    planned.action = ChangeAction::Unchanged;
+                    planned.reason = "checked; the brand is read when planned".into();
+                    plan.rows.push(planned);
+                }
+            }
+            continue;
+        }
         let user = match by_key.get(&user_cell.to_lowercase()).map(Vec::as_slice) {
             _ if user_cell.is_empty() => {
-                plan.rows.push(invalid(
-                    planned,
-                    user_col,
-                    "empty: give the user's username, e-mail or user id (UR_…).".into(),
-                ));
+                plan.rows
+                    .push(invalid(planned, user_col, EMPTY_USER.into()));
                 continue;
             }
             None | Some([]) => {
@@ -165,7 +211,8 @@ pub fn plan_changes(
         let wanted = match parse_member(member_cell) {
             Some(w) => w,
             None => {
-                plan.rows.push(invalid(planned, member_col, format!("\"{member_cell}\" is neither yes nor no: write yes to be a member, no to not be one.")));
+                plan.rows
+                    .push(invalid(planned, member_col, not_yes_or_no(member_cell)));
                 continue;
             }
         };
@@ -181,11 +228,8 @@ pub fn plan_changes(
         let role = roles.role(&name);
         let target = match (explicit, group, role) {
             _ if target_cell.is_empty() => {
-                plan.rows.push(invalid(
-                    planned,
-                    target_col,
-                    "empty: name a group or a role.".into(),
-                ));
+                plan.rows
+                    .push(invalid(planned, target_col, EMPTY_TARGET.into()));
                 continue;
             }
             (Some(true), Some(g), _) | (None, Some(g), None) => Target::Group(g),

@@ -186,12 +186,8 @@ impl SheetJob for MembershipJob {
     }
     fn plan_offline(&mut self) {
         if let Some(d) = &self.desired {
-            self.apply = Some(MembershipApply::new(membership::plan_changes(
-                &d.table,
-                &d.roles,
-                &Snapshot::default(),
-                d.matching,
-                d.today,
+            self.apply = Some(MembershipApply::new(membership::check_changes(
+                &d.table, &d.roles, d.today,
             )));
         }
         self.stage = Stage::Applied;

@@ -124,8 +124,7 @@ pub(super) fn sheet_run(
 }
 
 /// `validate`: the plan without the brand (the same checks and messages as `plan`, less what
-/// only the brand can say). A membership sheet's rows name users and groups, so only its
-/// columns are checked.
+/// only the brand can say: for a membership sheet, whether its users and groups exist).
 pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
     let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
     let out = &Output {
@@ -136,11 +135,7 @@ pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError>
     let table = &input.table;
     let planned = sheet_run(kind, sheet, table, &[], Brand::Offline)?;
     let file_errors = planned.file_errors();
-    let problems = if kind == Kind::Membership {
-        Vec::new()
-    } else {
-        planned.problems(false)
-    };
+    let problems = planned.problems(false);
     let mut refused: Vec<u32> = problems
         .iter()
         .filter(|p| p.refuses())
@@ -165,7 +160,7 @@ pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError>
             rows(table.rows.len()),
             refused.len(),
             if kind == Kind::Membership {
-                " (membership rows are checked against the brand by plan)"
+                " (who and which group or role are checked against the brand by plan)"
             } else {
                 ""
             }
