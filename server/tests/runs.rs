@@ -408,6 +408,52 @@ fn no_row_ends_promising_a_check_that_was_not_made_even_when_most_answers_are_lo
 }
 
 #[test]
+fn a_provisioning_sheet_applied_once_plans_nothing_the_second_time() {
+    let brand = Brand::new(SandboxConfig::default());
+    let ut = user_type(&brand.users(T0));
+    let mut csv = String::from(
+        "Username,First name,Last name,Email,User type,Password,Language,Time zone,Expiration date\n",
+    );
+    for i in 0..12 {
+        csv.push_str(&format!(
+            "again{i}@x.org,A,{i},again{i}@x.org,{ut},pw-Abc-{i},en,Europe/Paris,2030-06-30\n"
+        ));
+    }
+    let table = Table::from_csv(&csv).unwrap();
+    let options = provision_options(Route::AccountAndAttributes, 50, T0);
+    let (run, _, end) = plan_and_apply_provision(
+        &brand,
+        &table,
+        options.clone(),
+        ExecConfig::default(),
+        T0,
+    );
+    assert_all_done(run.job().outcomes());
+    // The same sheet again, and again with Qualtrics' other spellings of the same values.
+    let respelled = Table::from_csv(
+        &csv.replace(",en,Europe/Paris,2030-06-30", ",EN,europe/paris,2030-06-30T00:00:00Z"),
+    )
+    .unwrap();
+    for sheet in [&table, &respelled] {
+        let mut again = ProvisionRun::new(
+            brand.conn.clone(),
+            ProvisionJob::new(sheet.clone(), options.clone(), Vec::new()),
+            ExecConfig::default(),
+            false,
+            end,
+        );
+        brand.drive(&mut again, end);
+        let plan = again.job().plan().unwrap();
+        assert_eq!(
+            plan.changes(),
+            0,
+            "{:?}",
+            plan.rows.iter().map(|r| r.message()).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
 fn import_jobs_start_at_most_ten_at_once_and_wait_out_another_programs_jobs() {
     // Limits far above the client's pacing: this test is about the job limit alone.
     let brand = Brand::new(SandboxConfig {

@@ -30,7 +30,9 @@ mod steps;
 pub use apply::ProvisionApply;
 pub use columns::template;
 pub use outcomes::{outcome_column_names, outcome_table, RowOutcome};
-pub use plan::{brand_needs, plan, plan_table, refuse, touches, BrandNeeds};
+pub use plan::{
+    brand_needs, plan, plan_table, plan_with_records, record_reads, refuse, touches, BrandNeeds,
+};
 pub use steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 
 use std::collections::BTreeMap;

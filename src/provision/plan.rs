@@ -60,6 +60,63 @@ pub fn plan(
     journal: &[JournalEntry],
     options: &ProvisionOptions,
 ) -> Plan {
+    plan_with_records(
+        table,
+        users,
+        &HashMap::new(),
+        participants,
+        journal,
+        options,
+    )
+}
+
+/// The existing accounts whose record is worth reading before planning again: those a row
+/// gives a field the listing does not carry (language, time zone, an expiry the listing left
+/// out), so that a sheet applied before plans nothing (see [`plan_with_records`]).
+#[must_use]
+pub fn record_reads(plan: &Plan) -> Vec<String> {
+    let mut ids: Vec<String> = plan
+        .rows
+        .iter()
+        .filter(|r| r.field_changes.iter().any(|(_, old, _)| old == NOT_LISTED))
+        .filter_map(|r| r.user_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// What a field change shows as the old value of a field the listing does not carry and whose
+/// account's record was not read.
+const NOT_LISTED: &str = "(not listed)";
+
+/// True when Qualtrics' `old` value of `field` is the sheet's `new` one, in the forms it
+/// returns them: language codes and time zones ignoring case (`en` / `EN`), dates by the day
+/// (`2027-06-30` / `2027-06-30T00:00:00Z`); other fields exactly.
+fn same_field(field: Field, old: &str, new: &str) -> bool {
+    match field {
+        Field::Language | Field::TimeZone | Field::UserType | Field::DivisionId => old
+            .trim()
+            .replace('_', "-")
+            .eq_ignore_ascii_case(&new.trim().replace('_', "-")),
+        Field::AccountExpirationDate => match (Date::parse_iso(old), Date::parse_iso(new)) {
+            (Some(a), Some(b)) => a == b,
+            _ => old.trim() == new.trim(),
+        },
+        _ => old == new,
+    }
+}
+
+/// [`plan`], with the records of existing accounts read for the fields the listing does not
+/// carry (`records`, by user id; see [`record_reads`]).
+pub fn plan_with_records(
+    table: &Table,
+    users: &[UserSummary],
+    records: &HashMap<String, users::User>,
+    participants: &[Participant],
+    journal: &[JournalEntry],
+    options: &ProvisionOptions,
+) -> Plan {
     let empty = |file_errors| Plan {
         route: options.route,
         rows: Vec::new(),
@@ -197,6 +254,7 @@ pub fn plan(
                             "the password is only used to create accounts; this account exists and keeps its own.",
                         ));
                     }
+                    let record = records.get(&u.id);
                     let listed = |f: Field| -> Option<Option<String>> {
                         match f {
                             Field::FirstName => Some(u.first_name.clone()),
@@ -207,6 +265,12 @@ pub fn plan(
                             Field::AccountExpirationDate if u.account_expiration_date.is_some() => {
                                 Some(u.account_expiration_date.clone())
                             }
+                            // Not in the listing: from the account's record, when read.
+                            Field::AccountExpirationDate => {
+                                record.map(|r| r.summary.account_expiration_date.clone())
+                            }
+                            Field::Language => record.map(|r| r.language.clone()),
+                            Field::TimeZone => record.map(|r| r.time_zone.clone()),
                             _ => None,
                         }
                     };
@@ -218,7 +282,7 @@ pub fn plan(
                             continue;
                         }
                         match listed(*f) {
-                            Some(old) if old.as_deref() == Some(new.as_str()) => {}
+                            Some(Some(old)) if same_field(*f, &old, new) => {}
                             Some(old) => plan_row.field_changes.push((
                                 Cell::new_static(f.api_name()),
                                 old.map(Cell::from).unwrap_or_default(),
@@ -232,7 +296,7 @@ pub fn plan(
                                 {
                                     plan_row.field_changes.push((
                                         Cell::new_static(f.api_name()),
-                                        Cell::new_static("(not listed)"),
+                                        Cell::new_static(NOT_LISTED),
                                         new.clone(),
                                     ));
                                 }

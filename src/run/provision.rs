@@ -3,6 +3,8 @@
 //! any create whose answer was lost (so nobody is created twice), the directory (only when new
 //! accounts need their uniqueIdentifier looked up), the import jobs.
 
+use std::collections::HashMap;
+
 use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::directory::Participant;
@@ -201,6 +203,7 @@ enum Stage {
     Start,
     ReadingBrand,
     ReadingDivisions,
+    ReadingAccounts,
     Planned,
     Applying(Box<ApplyPhases>),
     Applied,
@@ -219,6 +222,8 @@ pub struct ProvisionJob {
     participants: Vec<Participant>,
     run: Option<ProvisionApply>,
     guard: Guard,
+    /// Existing accounts' records, for the fields the listing does not carry.
+    records: HashMap<String, crate::users::User>,
 }
 
 impl ProvisionJob {
@@ -238,6 +243,7 @@ impl ProvisionJob {
             participants: Vec::new(),
             run: None,
             guard: Guard::default(),
+            records: HashMap::new(),
         }
     }
 
@@ -272,10 +278,35 @@ impl ProvisionJob {
         }
     }
 
-    fn make_plan(&mut self) -> Next {
-        let mut plan = provision::plan(
+    /// Reads the records of the existing accounts whose sheet values the listing cannot
+    /// confirm (language, time zone, expiry), then plans; or plans at once when there are none.
+    fn read_accounts_then_plan(&mut self, ctx: &PhaseContext<'_>) -> Next {
+        let first = provision::plan(
             &self.table,
             &self.users,
+            &self.participants,
+            &self.journal,
+            &self.options,
+        );
+        let reads = provision::record_reads(&first);
+        if reads.is_empty() || ctx.halted {
+            return self.make_plan();
+        }
+        self.stage = Stage::ReadingAccounts;
+        Next::Reading(
+            "accounts",
+            reads
+                .iter()
+                .map(|id| RunStep::Record(RecordStep::user_record(id)))
+                .collect(),
+        )
+    }
+
+    fn make_plan(&mut self) -> Next {
+        let mut plan = provision::plan_with_records(
+            &self.table,
+            &self.users,
+            &self.records,
             &self.participants,
             &self.journal,
             &self.options,
@@ -380,7 +411,7 @@ impl Phases for ProvisionJob {
                     .filter_map(|u| u.division_id.as_deref())
                     .collect();
                 if !self.needs.division_names || ids.is_empty() {
-                    return self.make_plan();
+                    return self.read_accounts_then_plan(ctx);
                 }
                 let steps = ids
                     .into_iter()
@@ -397,6 +428,18 @@ impl Phases for ProvisionJob {
                             self.options
                                 .divisions
                                 .insert(name.to_lowercase(), d.id().to_string());
+                        }
+                    }
+                }
+                self.read_accounts_then_plan(ctx)
+            }
+            Stage::ReadingAccounts => {
+                // An account whose record cannot be read keeps its fields "not listed": sent.
+                for (step, _) in finished {
+                    if let RunStep::Record(r) = step {
+                        let id = r.id().to_string();
+                        if let Some(Record::User(user)) = r.found {
+                            self.records.insert(id, *user);
                         }
                     }
                 }

@@ -206,6 +206,9 @@ pub enum Record {
     /// A user's account expiry (`GET /users/{id}`: the listing does not carry it); `None`: the
     /// account does not expire.
     Expiry(Option<String>),
+    /// A user's whole record (`GET /users/{id}`): the fields the listing does not carry
+    /// (language, time zone, expiry), for a provisioning re-plan.
+    User(Box<users::User>),
 }
 
 /// Which record a [`RecordStep`] reads.
@@ -213,6 +216,7 @@ pub enum Record {
 enum RecordKind {
     Division,
     User,
+    UserRecord,
 }
 
 /// An executor step that reads one record by id: a division's name or a user's expiry.
@@ -236,6 +240,12 @@ impl RecordStep {
     #[must_use]
     pub fn user(id: &str) -> RecordStep {
         Self::new(RecordKind::User, "user", id)
+    }
+
+    /// Reads user `id`'s whole record (key `account:{id}`).
+    #[must_use]
+    pub fn user_record(id: &str) -> RecordStep {
+        Self::new(RecordKind::UserRecord, "account", id)
     }
 
     fn new(kind: RecordKind, prefix: &str, id: &str) -> RecordStep {
@@ -262,7 +272,7 @@ impl Step for RecordStep {
     fn request(&self, conn: &Connection) -> HttpRequest {
         match self.kind {
             RecordKind::Division => users::get_division_request(conn, &self.id),
-            RecordKind::User => users::get_user_request(conn, &self.id),
+            RecordKind::User | RecordKind::UserRecord => users::get_user_request(conn, &self.id),
         }
     }
 
@@ -273,6 +283,9 @@ impl Step for RecordStep {
                 .map_err(|e| e.to_string()),
             RecordKind::User => users::parse_get_user(&self.id, response)
                 .map(|u| Record::Expiry(u.summary.account_expiration_date))
+                .map_err(|e| e.to_string()),
+            RecordKind::UserRecord => users::parse_get_user(&self.id, response)
+                .map(|u| Record::User(Box::new(u)))
                 .map_err(|e| e.to_string()),
         };
         match read {
