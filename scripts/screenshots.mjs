@@ -1,7 +1,7 @@
 // Takes the README's screenshots: the task pane at 320 px over the workbook double (its
-// Lifecycle view after a run), and the page (its Users view with the brand's users listed, and
-// its lifecycle view after a run). Needs a built tree (npm run build). Run by hand:
-// node scripts/screenshots.mjs
+// Lifecycle view after a run), and the page (its Users view with the brand's users listed, the
+// confirmation of a lifecycle run and its view after the run). Needs a built tree (npm run
+// build). Run by hand: node scripts/screenshots.mjs
 import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
 import { OFFICE_JS, officeDouble } from '../tests/e2e/office-double.mjs';
 
@@ -24,7 +24,9 @@ try {
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await page.click('#lc-plan');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  // Every Apply asks once: confirm in the dialog.
   await page.click('#lc-apply');
+  await page.click('#confirm-ok');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome'));
   await page.screenshot({ path: 'docs/taskpane-320.png' });
   console.log('wrote docs/taskpane-320.png');
@@ -47,7 +49,12 @@ try {
   await web.fill('#lc-paste', pageRows.map((r) => r.join(',')).join('\n'));
   await web.click('#lc-plan');
   await web.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  // The confirmation every Apply asks for, then the run.
   await web.click('#lc-apply');
+  await web.waitForSelector('#confirm[open]');
+  await web.screenshot({ path: 'docs/page-confirm.png' });
+  console.log('wrote docs/page-confirm.png');
+  await web.click('#confirm-ok');
   await web.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome'));
   await web.screenshot({ path: 'docs/page-lifecycle.png', fullPage: true });
   console.log('wrote docs/page-lifecycle.png');

@@ -1,7 +1,8 @@
 // The app shared by the page and the Excel task pane: connection, users, lifecycle. It draws
 // the UI and hands every decision to the WASM core; the host reads and writes tables.
-// The token lives in the WASM client and the password field, and on this device only if the
-// user asks for it.
+// The token lives in the WASM client and the password field (this tab's memory), and on this
+// device only if the user ticks "Remember on this device": then for REMEMBER_HOURS, stamped with
+// when it is to be forgotten, and deleted at the first load after that.
 import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate } from './pkg/qualtrics_roster.js';
 import * as core from './pkg/qualtrics_roster.js';
 import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
@@ -47,14 +48,22 @@ const button = (/** @type {string} */ id) => $(id, HTMLButtonElement);
 const optionalButton = (/** @type {string} */ id) => find(id, HTMLButtonElement);
 
 const REMEMBER_KEY = 'qualtrics-roster:connection';
+/** How long a remembered token is kept (the box's label says so: sections.js). */
+export const REMEMBER_HOURS = 8;
+const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
+
+/**
+ * A remembered connection as stored under REMEMBER_KEY: `expiresAt` in Unix milliseconds.
+ * @typedef {{ datacenter?: string, token?: string, expiresAt?: number }} Remembered
+ */
 
 /**
  * Starts the app once the host is ready. `makeHost(core)` builds the host after the WASM loads.
  * @param {(wasm: typeof core) => Host} makeHost
  */
 export async function startApp(makeHost) {
-  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null }} */
-  const state = { client: null, users: null, pulled: false, spec: null };
+  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null, brand: string | null, remembered: Remembered | null }} */
+  const state = { client: null, users: null, pulled: false, spec: null, brand: null, remembered: null };
   // The views first, so the one the URL names shows even if the core does not load.
   /** @type {ReturnType<typeof createAutomations> | null} */
   let automations = null;
@@ -90,10 +99,31 @@ export async function startApp(makeHost) {
   au.available().then((on) => views.setAvailable('automations', on), () => {});
   await loadNames(host.tokenStore);
 
-  // A remembered connection, if the user asked for one on this device.
+  /** Forgets the remembered connection (storage unavailable: nothing was stored). */
+  const forget = () => {
+    state.remembered = null;
+    return host.tokenStore.remove(REMEMBER_KEY).catch(() => {});
+  };
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let forgetTimer;
+  /** Deletes the remembered token when its time is up, even with the page left open. */
+  const forgetAt = (/** @type {number} */ expiresAt) => {
+    clearTimeout(forgetTimer);
+    forgetTimer = setTimeout(() => { forget(); }, Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
+  };
+
+  // A remembered connection, if the user asked for one on this device and its time is not up.
+  // One without a time (stored before tokens expired) or past it is deleted, never used.
   try {
-    const saved = JSON.parse((await host.tokenStore.get(REMEMBER_KEY)) ?? 'null');
-    if (saved?.token) {
+    const stored = await host.tokenStore.get(REMEMBER_KEY);
+    /** @type {Remembered | null} */
+    const saved = stored ? JSON.parse(stored) : null;
+    const expiresAt = Number(saved?.expiresAt);
+    if (saved && !(Number.isFinite(expiresAt) && expiresAt > Date.now() && expiresAt <= Date.now() + REMEMBER_MS)) {
+      await forget();
+    } else if (saved?.token) {
+      state.remembered = saved;
+      forgetAt(expiresAt);
       modeRadio('qualtrics').checked = true;
       input('datacenter').value = saved.datacenter ?? '';
       input('token').value = saved.token;
@@ -101,7 +131,8 @@ export async function startApp(makeHost) {
       syncModeFields();
     }
   } catch {
-    // Nothing remembered, or storage unavailable.
+    // Nothing remembered, unreadable (deleted), or storage unavailable.
+    await forget();
   }
 
   /**
@@ -125,7 +156,10 @@ export async function startApp(makeHost) {
 
   // Unticking "Remember" forgets the stored token at once, whatever happens next.
   input('remember').addEventListener('change', () => {
-    if (!input('remember').checked) host.tokenStore.remove(REMEMBER_KEY).catch(() => {});
+    if (!input('remember').checked) {
+      clearTimeout(forgetTimer);
+      forget();
+    }
   });
 
   const makeClient = (/** @type {ConnectionSpec} */ spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token));
@@ -136,6 +170,7 @@ export async function startApp(makeHost) {
     state.client?.free();
     state.client = null;
     state.spec = null;
+    state.brand = null;
     show($('notice'), '');
     $('who').textContent = 'Connecting…';
     try {
@@ -162,6 +197,7 @@ export async function startApp(makeHost) {
       await host.connect(spec);
       state.client = client;
       state.spec = spec;
+      state.brand = who.brandId ?? null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -169,9 +205,19 @@ export async function startApp(makeHost) {
       throw err;
     }
     if (mode() === 'qualtrics' && input('remember').checked) {
-      await host.tokenStore.set(REMEMBER_KEY, JSON.stringify({ datacenter: input('datacenter').value.trim(), token: input('token').value.trim() }));
+      // For REMEMBER_HOURS from when it was first remembered: connecting again with the same
+      // token does not make it last longer.
+      const token = input('token').value.trim();
+      const kept = state.remembered?.token === token && state.remembered.expiresAt && state.remembered.expiresAt > Date.now();
+      const expiresAt = kept ? Number(state.remembered?.expiresAt) : Date.now() + REMEMBER_MS;
+      /** @type {Remembered} */
+      const remembered = { datacenter: input('datacenter').value.trim(), token, expiresAt };
+      await host.tokenStore.set(REMEMBER_KEY, JSON.stringify(remembered));
+      state.remembered = remembered;
+      forgetAt(expiresAt);
     } else if (mode() === 'qualtrics') {
-      await host.tokenStore.remove(REMEMBER_KEY);
+      clearTimeout(forgetTimer);
+      await forget();
     }
   }
 
@@ -253,12 +299,46 @@ export async function startApp(makeHost) {
   }
 
   const getClient = () => state.client;
+  const brand = () => state.brand;
+  // The action for lifecycle rows without one: nothing is preselected, and it is chosen again
+  // for each file or sheet ("Choose…": those rows are refused by the plan, saying so).
+  const lcDefault = select('lc-default');
+  const defaultAction = () => (lcDefault.value === 'disable' || lcDefault.value === 'enable' ? lcDefault.value : '');
+  const lifecycleChoice = () => {
+    const chosen = lcDefault.selectedOptions[0];
+    return `Rows without an Action: ${lcDefault.value && chosen ? chosen.text : 'no action chosen, so they are refused'}.`;
+  };
+  /** Where the choice was last planned with (a file, or a sheet of the workbook). */
+  let choiceFor = /** @type {string | null} */ (null);
+  let choiceMade = false;
+  lcDefault.addEventListener('change', () => { choiceMade = true; });
+  const resetChoice = () => {
+    lcDefault.value = '';
+    choiceMade = false;
+  };
+  // A new file in the page, or another sheet of a workbook: choose again.
+  find('lc-file')?.addEventListener('change', resetChoice);
+  document.addEventListener('change', (e) => { if (e.target instanceof HTMLElement && e.target.id === 'lc-sheet') resetChoice(); });
+  /**
+   * Each table planned: another sheet than the one the choice was planned with (the pane reads
+   * the selection, so there is no file to watch) starts from "Choose…" again, unless the
+   * administrator chose since.
+   * @param {import('./host/host.js').TableInput} table
+   */
+  const lifecycleTable = (table) => {
+    const where = table.source.replace(/![^!]*$/, '');
+    if (choiceFor !== null && where !== choiceFor && !choiceMade) resetChoice();
+    choiceFor = where;
+    choiceMade = false;
+  };
   const lifecycle = createFlowView({
-    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey,
-    options: () => ({ defaultAction: select('lc-default').value }),
+    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, brand,
+    options: () => ({ defaultAction: defaultAction() }),
+    choice: lifecycleChoice,
+    onTable: lifecycleTable,
   });
   const provision = createFlowView({
-    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey,
+    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, brand,
     options: () => ({
       route: select('pv-route').value,
       userTypes: provisionUserTypes(),
@@ -267,7 +347,7 @@ export async function startApp(makeHost) {
   });
   const membershipOptions = () => ({ filter: input('mp-filter').value });
   const membership = createFlowView({
-    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey,
+    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, brand,
     options: membershipOptions,
   });
 

@@ -6,6 +6,7 @@
 // membership changes).
 import { $, find, show, download, renderBarChart, messageOf } from './ui.js';
 import { gridOf, tone } from './grid.js';
+import { confirmApply } from './confirm.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -62,11 +63,15 @@ const problemRow = (/** @type {string} */ message) => {
 
 /**
  * One flow's view: `kind` sheets, elements named `${prefix}…`, planned through the host with
- * `options()` (the kind's options as the view's fields say).
+ * `options()` (the kind's options as the view's fields say). `choice()` says in words a choice
+ * the administrator made for this plan (the lifecycle's action for rows without one), shown in
+ * the plan's summary and in the confirmation; `onTable(input)` is told each table read, before
+ * it is planned; `brand()` names the brand connected to, for the confirmation.
  * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
- *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown> }} parts
+ *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown>,
+ *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null }} parts
  */
-export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options }) {
+export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand }) {
   /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean }} */
   const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false };
   const el = (/** @type {string} */ name) => $(`${prefix}${name}`);
@@ -85,7 +90,12 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     button('apply').textContent = n ? `Apply ${n} change${n === 1 ? '' : 's'}` : 'Apply';
     el('cancel').hidden = !state.applying;
     el('downloads').hidden = !state.applied;
+    // The bar stays in view only while it has something to do (Apply a plan, Cancel a run).
+    el('apply-bar').classList.toggle('idle', !state.applying && (!state.plan?.changes || state.applied));
   }
+
+  /** The Apply bar's line: what Apply would do, or what became of it. */
+  const applyStatus = (/** @type {string} */ text) => { el('apply-status').textContent = text; };
 
   /**
    * Lists the first 50 messages; `total` counts them all when only some were sent. A message
@@ -131,6 +141,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     Object.assign(state, { run: null, plan: null, applied: false });
     show(el('note'), '');
     el('summary').textContent = '';
+    applyStatus('');
     listProblems([]);
     el('glance').replaceChildren();
     el('chart').replaceChildren();
@@ -164,6 +175,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
     const input = await host.readTable(prefix, kind);
+    onTable?.(input);
     state.input = input;
     // The core's key for this table's journal (the worker computed it for a file it holds).
     state.id = input.id ?? journalKey(kind, { columns: input.columns, rows: input.rows ?? [], rowNumbers: input.rowNumbers });
@@ -187,7 +199,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const counts = plan.counts.map(([label, n]) => `${n} ${label}`).join(' · ');
     const rowCount = input.rowCount ?? input.rows?.length ?? 0;
     const how = input.description ? ` (${input.description})` : '';
-    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.`;
+    const chosen = choice?.();
+    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.${chosen ? ` ${chosen}` : ''}`;
+    applyStatus(plan.changes ? 'Planned: nothing sent yet. Apply asks you to confirm first.' : 'Nothing to apply.');
     glance(plan);
     const notes = input.notes ?? [];
     listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
@@ -198,14 +212,25 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
 
   async function apply() {
     const { run, input } = planned();
+    const plan = state.plan;
+    if (!plan) throw new Error('Plan first.');
     // The table as it is now; the pane refuses, with nothing sent, when it changed since Plan.
     state.input = await host.verifyTable(input);
+    // Asked once, every time: what will change, who loses access, who is privileged. Nothing
+    // is sent unless the administrator confirms.
+    const approval = await confirmApply({ plan, source: input.source, brand: brand?.() ?? null, choice: choice?.() ?? null });
+    if (!approval) {
+      applyStatus('Not applied: you cancelled, nothing was sent.');
+      return;
+    }
+    applyStatus('');
     const journal = loadJournal(state.id);
     state.applying = true;
     refreshButtons();
     el('chart').replaceChildren();
     const changes = state.plan?.changes ?? 0;
     host.progress(prefix, { value: 0, max: changes, text: `Sending… about ${duration(changes / QUALTRICS_RATE_PER_SECOND)} at Qualtrics' rate limit` });
+    let refused = false;
     try {
       await run.apply(host.callback((p) => {
         const finished = p.total - p.remaining;
@@ -222,10 +247,16 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
           saveJournal(state.id, journal);
         }
         if (p.stopped) show(el('note'), p.stopped);
-      }));
+      }), approval);
+    } catch (err) {
+      // The core's policy refused before sending anything (the brake's confirmation did not
+      // match, say): the plan stays, to be confirmed again.
+      refused = /^Needs confirmation/i.test(messageOf(err));
+      if (refused) applyStatus('Not applied: nothing was sent.');
+      throw err;
     } finally {
       state.applying = false;
-      state.applied = true;
+      state.applied = !refused;
       host.progress(prefix, { done: true });
     }
     await writeOutcomes();

@@ -52,8 +52,13 @@ export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) 
   const whole = { outcomes: () => run.outcomeTable(), plan: () => run.plan().table };
   return {
     plan: () => run.plan(previewRows),
-    // No `current` input to check against: the flow applies the plan it just made.
-    apply: (onProgress) => run.apply((/** @type {import('./types.js').Progress} */ p) => { onProgress(p); }, undefined),
+    // No `current` input to check against: the flow applies the plan it just made. `approval`
+    // is what the administrator confirmed (a plain object, so it crosses the worker boundary as
+    // a copy): the core sends nothing its policy needs and the approval does not give.
+    apply: (onProgress, approval) => run.apply((/** @type {import('./types.js').Progress} */ p) => { onProgress(p); }, undefined, {
+      allowAdminChanges: approval?.allowAdminChanges === true,
+      confirmedCount: typeof approval?.confirmedCount === 'number' ? approval.confirmedCount : null,
+    }),
     cancel: () => run.cancel(),
     outcomeColumns: () => run.outcomeColumns(),
     outcomeRows: () => run.outcomeRows(),

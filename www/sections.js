@@ -29,6 +29,7 @@ export const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'automati
  * @property {string} sandboxNote
  * @property {string} tokenPlaceholder
  * @property {string} tokenHint
+ * @property {string} rememberLabel The "Remember on this device" box: for how long and where.
  * @property {string} usersHint
  * @property {string} lifecycleTitle
  * @property {string} lifecycleHint
@@ -52,7 +53,8 @@ export const VARIANTS = {
     tabs: { users: 'Users', lifecycle: 'Disable · enable · expire', provision: 'Create users', membership: 'Groups and roles', automations: 'Automations' },
     sandboxNote: '(practice data, nothing real)',
     tokenPlaceholder: 'Account Settings › Qualtrics IDs',
-    tokenHint: 'Both are under <em>Account Settings › Qualtrics IDs</em>. The token stays in this page\'s memory and goes only to your datacenter through this server\'s relay. "Remember" keeps it in this browser\'s storage, <strong>not encrypted</strong>: use it only on your own device.',
+    tokenHint: 'Both are under <em>Account Settings › Qualtrics IDs</em>. The token goes only to your datacenter through this server\'s relay. Unticked, it is kept in this tab\'s memory only and is gone when the tab closes or reloads. Ticked, it is stored in this browser\'s local storage, <strong>not encrypted</strong>, for 8 hours and then deleted; unticking deletes it at once. Tick it only on your own device.',
+    rememberLabel: 'Remember on this device for 8 hours (this browser\'s local storage), then forget it',
     usersHint: '',
     lifecycleTitle: 'Disable, re-enable or set expiry in bulk',
     lifecycleHint: 'A CSV with a <b>User ID</b> (UR_…) or <b>Username</b> column; optionally <b>Action</b> (disable, enable, expire) and <b>Expiration date</b> (YYYY-MM-DD, or &lt;clear&gt;). Nothing is sent until you press Apply.',
@@ -71,7 +73,8 @@ export const VARIANTS = {
     tabs: { users: 'Users', lifecycle: 'Lifecycle', provision: 'Provision', membership: 'Groups', automations: 'Automations' },
     sandboxNote: '(practice)',
     tokenPlaceholder: '',
-    tokenHint: 'From Account Settings › Qualtrics IDs. The token is never written into the workbook. "Remember" keeps it in Office\'s storage on this device, <strong>not encrypted</strong>.',
+    tokenHint: 'From Account Settings › Qualtrics IDs. The token is never written into the workbook. Unticked, it is kept in this pane\'s memory only. Ticked, it is stored in Office\'s storage for this add-in on this device, <strong>not encrypted</strong>, for 8 hours and then deleted; unticking deletes it at once.',
+    rememberLabel: 'Remember on this device for 8 hours (Office\'s storage for this add-in), then forget it',
     usersHint: 'Every user of the brand, into a "Users" sheet (refreshed each time).',
     lifecycleTitle: 'Disable, re-enable, set expiry',
     lifecycleHint: 'Select a cell in your table: a <b>User ID</b> or <b>Username</b> column, optionally <b>Action</b> and <b>Expiration date</b>. Plan writes a "Plan" sheet; nothing is sent until Apply.',
@@ -108,12 +111,23 @@ const progress = (/** @type {string} */ p) => `
         <span id="${p}progress-text" role="status" aria-live="polite"></span>
       </div>`;
 
-/** A flow's Plan / Apply / Cancel buttons, and `extra` after them. */
+/** A flow's Plan button, and `extra` after it (Apply is at the end of the plan: applyBar). */
 const flowActions = (/** @type {string} */ p, extra = '') => `
       <div class="actions">
-        <button id="${p}plan" type="button" disabled>Plan</button>
+        <button id="${p}plan" type="button" disabled>Plan</button>${extra}
+      </div>`;
+
+/**
+ * A flow's Apply and Cancel, after the plan (its table in the page) in a bar that sticks to the
+ * bottom of the window while the plan is in view: Apply is never above a plan scrolled out of
+ * sight. Its status line says what Apply would do, and that nothing was sent when the
+ * confirmation was cancelled.
+ */
+const applyBar = (/** @type {string} */ p) => `
+      <div id="${p}apply-bar" class="actions apply-bar" data-testid="${p}apply-bar">
         <button id="${p}apply" type="button" class="primary" disabled>Apply</button>
-        <button id="${p}cancel" type="button" hidden>Cancel</button>${extra}
+        <button id="${p}cancel" type="button" hidden>Cancel</button>
+        <span id="${p}apply-status" class="muted" role="status"></span>
       </div>`;
 
 /**
@@ -180,7 +194,7 @@ function connect(/** @type {VariantText} */ v) {
           <input id="datacenter" name="datacenter" autocomplete="off" spellcheck="false" placeholder="blank: found from your token (e.g. iad1, fra1)">
           <label for="token">API token</label>
           <input id="token" name="token" type="password" autocomplete="off" spellcheck="false"${when(v.tokenPlaceholder, ` placeholder="${v.tokenPlaceholder}"`)}>
-          <label class="check"><input id="remember" type="checkbox"> Remember on this device</label>
+          <label class="check"><input id="remember" type="checkbox"> ${v.rememberLabel}</label>
           <p class="hint">${v.tokenHint}</p>
         </div>
         <button id="connect" type="submit" class="primary">Connect</button>
@@ -215,12 +229,14 @@ function lifecycle(/** @type {VariantText} */ v) {
       ${hint(v.lifecycleHint)}
       <div class="fields wide">${when(v.files, source('lc-', { placeholder: 'User ID,Action&#10;UR_…,disable' }))}
         <label for="lc-default">Rows without an Action</label>
-        <select id="lc-default">
+        <select id="lc-default" aria-describedby="lc-default-hint">
+          <option value="" selected>Choose…</option>
           <option value="disable">disable them</option>
           <option value="enable">re-enable them</option>
-          <option value="">mark them invalid</option>
-        </select>${hiddenRows('lc-', v)}
-      </div>${flowActions('lc-')}${progress('lc-')}${flowStatus('lc-')}${runDownloads('lc-', v, { before: true })}${when(v.files, table('lc-table', 'Lifecycle plan and outcomes'))}
+          <option value="invalid">mark them invalid (send nothing for them)</option>
+        </select>
+        <p id="lc-default-hint" class="hint">Chosen for each ${v.files ? 'file' : 'sheet'}: until you choose, rows without an Action are refused.</p>${hiddenRows('lc-', v)}
+      </div>${flowActions('lc-')}${progress('lc-')}${flowStatus('lc-')}${runDownloads('lc-', v, { before: true })}${when(v.files, table('lc-table', 'Lifecycle plan and outcomes'))}${applyBar('lc-')}
     </section>`;
 }
 
@@ -240,7 +256,7 @@ function provision(/** @type {VariantText} */ v) {
         <label for="pv-types">User type names (optional, one per line: Name = UT_…)</label>
         <textarea id="pv-types" rows="2" spellcheck="false" placeholder="Researcher = UT_…"></textarea>${hiddenRows('pv-', v)}
       </div>${flowActions('pv-', `
-        <button id="pv-template" type="button">Template</button>`)}${progress('pv-')}${flowStatus('pv-')}${runDownloads('pv-', v)}${when(v.files, table('pv-table', 'Provisioning plan and outcomes'))}
+        <button id="pv-template" type="button">Template</button>`)}${progress('pv-')}${flowStatus('pv-')}${runDownloads('pv-', v)}${when(v.files, table('pv-table', 'Provisioning plan and outcomes'))}${applyBar('pv-')}
     </section>`;
 }
 
@@ -272,7 +288,7 @@ function membership(/** @type {VariantText} */ v) {
       </div>`)}${when(!v.files, `
       <div class="fields wide">${hiddenRows('mb-', v)}
       </div>`)}${flowActions('mb-', `
-        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', 'Membership changes plan and outcomes', true))}
+        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', 'Membership changes plan and outcomes', true))}${applyBar('mb-')}
     </section>`;
 }
 
@@ -296,6 +312,45 @@ function automations() {
     </section>`;
 }
 
+/**
+ * The confirmation every Apply asks for (confirm.js fills it from the plan's blast radius): a
+ * modal alert dialog naming what will change, who loses access, the privileged accounts touched
+ * and the rows the policy refuses; under the mass-change brake a box for the number of accounts
+ * that lose access, and a tick box for changing other Brand Administrators.
+ */
+const confirmDialog = `
+  <dialog id="confirm" class="confirm" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-desc">
+    <h2 id="confirm-title">Apply these changes?</h2>
+    <div id="confirm-desc">
+      <p id="confirm-warning" class="error" hidden></p>
+      <p id="confirm-what"></p>
+      <p id="confirm-choice" hidden></p>
+      <p id="confirm-loses" hidden></p>
+    </div>
+    <ul id="confirm-sample" class="confirm-list" aria-label="Some of the accounts that lose access" hidden></ul>
+    <div id="confirm-privileged" hidden>
+      <h3 id="confirm-privileged-title">Privileged accounts touched</h3>
+      <ul class="confirm-list" aria-labelledby="confirm-privileged-title"></ul>
+    </div>
+    <div id="confirm-refused" hidden>
+      <h3 id="confirm-refused-title">Refused by policy: not sent</h3>
+      <ul class="confirm-list" aria-labelledby="confirm-refused-title"></ul>
+    </div>
+    <div id="confirm-admins-row" hidden>
+      <label class="check"><input id="confirm-admins" type="checkbox"> <span id="confirm-admins-text"></span></label>
+      <p class="hint">Unticked, these rows are refused and nothing is sent for them.</p>
+    </div>
+    <div id="confirm-brake" class="fields" hidden>
+      <p id="confirm-brake-message" class="notice"></p>
+      <label id="confirm-count-label" for="confirm-count"></label>
+      <input id="confirm-count" type="text" inputmode="numeric" autocomplete="off" spellcheck="false">
+    </div>
+    <div class="actions">
+      <button id="confirm-cancel" type="button">Cancel</button>
+      <button id="confirm-ok" type="button" class="primary">Apply</button>
+    </div>
+  </dialog>`;
+
 /** The header, the tab bar, the Connect card and every view, as the variant shows them. */
 export function shellHtml(/** @type {Variant} */ variant) {
   const v = VARIANTS[variant];
@@ -308,6 +363,6 @@ export function shellHtml(/** @type {Variant} */ variant) {
     <nav class="tabs" role="tablist" aria-label="Tasks">${VIEWS.map((name) => `
       <button id="tab-${name}" type="button" role="tab" aria-controls="view-${name}" aria-selected="false" tabindex="-1"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
     </nav>${[users, lifecycle, provision, membership, automations].map((section) => section(v)).join('')}
-  </main>
+  </main>${confirmDialog}
 `;
 }

@@ -29,6 +29,53 @@
  * @property {string[]} problems
  * @property {number[]} problemRows
  * @property {number} [problemCount] How many problems in all, when `problems` is a preview.
+ * @property {BlastRadius | null} [blast] What the plan would do to the brand (issue 25); absent
+ *   from a core built before it, so read defensively.
+ */
+
+/**
+ * An account a plan touches, as the blast radius names it.
+ * @typedef {object} TouchedAccount
+ * @property {number} row
+ * @property {string} [userId]
+ * @property {string} [username]
+ * @property {string} [name]
+ * @property {string} [why] Why it is privileged ("Brand Administrator", "the credential's own account").
+ * @property {string} [change]
+ */
+
+/**
+ * A plan's blast radius, as the core computes it for every plan (`plan.blast`): what will
+ * change, who loses access, the privileged accounts touched, the rows the policy refuses, and
+ * whether the mass-change brake or the suspicious-file warning applies.
+ * @typedef {object} BlastRadius
+ * @property {number} rows Rows in the sheet.
+ * @property {number} changes Rows that will send something.
+ * @property {[string, number][]} counts `[label, rows]` per change.
+ * @property {number} losesAccess Accounts that lose access (disabled, or expiring within a day).
+ * @property {string[]} losesAccessSample Up to 10, "Jane Doe <jane@x.org> (jdoe@x.org)".
+ * @property {number | null} activeAccounts The brand's active accounts, when read.
+ * @property {number | null} losesAccessShare `losesAccess / activeAccounts`, 0..1.
+ * @property {TouchedAccount[]} privileged Brand Administrators and the credential's own account touched.
+ * @property {(TouchedAccount & { from?: string, to?: string })[]} adminTypeChanges User type to or from UT_BRANDADMIN.
+ * @property {TouchedAccount[]} needsAdminAllowance Sent only when the approval allows admin changes.
+ * @property {(TouchedAccount & { reason?: string })[]} refused Refused by the policy (never sent); the
+ *   refusal in `why` (or `reason`).
+ * @property {number} notFound
+ * @property {number} problemRows
+ * @property {number} unmatchedShare `(notFound + problemRows) / rows`.
+ * @property {boolean} suspicious More than half the rows match nobody or have problems.
+ * @property {string | null} warning What to say first when `suspicious`.
+ * @property {{ needsConfirmation: boolean, accounts: number, share: number, message: string | null }} brake
+ */
+
+/**
+ * What the administrator approved in the confirmation, passed to `apply`: whether other Brand
+ * Administrators may be changed, and the number of accounts that lose access they typed (under
+ * the mass-change brake; else null).
+ * @typedef {object} Approval
+ * @property {boolean} allowAdminChanges
+ * @property {number | null} confirmedCount
  */
 
 /**
@@ -64,7 +111,8 @@
  * Comlink proxy (whose methods all return promises; the flow awaits every one).
  * @typedef {object} FlowRun
  * @property {() => Plan | Promise<Plan>} plan
- * @property {(onProgress: OnProgress) => Promise<unknown>} apply
+ * @property {(onProgress: OnProgress, approval: Approval) => Promise<unknown>} apply Sends the plan as
+ *   approved; the core refuses ("Needs confirmation…"), sending nothing, what the approval does not cover.
  * @property {() => void} cancel
  * @property {() => string[] | Promise<string[]>} outcomeColumns
  * @property {() => OutcomeRow[] | Promise<OutcomeRow[]>} outcomeRows

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, ROOT } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, applyConfirmed, ROOT } from './harness.mjs';
 import { initSync, readWorkbook, writeWorkbook } from '../../www/pkg/qualtrics_roster_xlsx.js';
 
 initSync({ module: readFileSync(path.join(ROOT, 'www/pkg/qualtrics_roster_xlsx_bg.wasm')) });
@@ -70,7 +70,8 @@ test('each file of the bad-file corpus gets its exact message in the page, and a
 test('an .xlsx in, outcomes and plan as .xlsx out: ids stay text, dates stay dates, formula-like text stays text', async () => {
   const server = await startServer();
   try {
-    const active = (await sandboxUsers(server)).filter((u) => u.accountStatus === 'active').slice(0, 3);
+    // Not the first user: the sandbox's token is that account's own, which no run may disable.
+    const active = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 3);
     const evil = '=HYPERLINK("http://evil.example","click")';
     const input = {
       columns: ['User ID', 'Action', 'Expiration date', 'Note'],
@@ -86,7 +87,7 @@ test('an .xlsx in, outcomes and plan as .xlsx out: ids stay text, dates stay dat
     const planned = await planFile(page, { name: 'leavers.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: Buffer.from(bytes) });
     assert.equal(planned.error, null);
     assert.match(planned.summary, /^3 rows from leavers\.xlsx, sheet "Leavers" \(Excel workbook, header on row 1\): /);
-    await page.click('#lc-apply');
+    await applyConfirmed(page, 'lc-');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     assert.equal(await page.textContent('#lc-summary'), 'Outcome: 3 done · 0 unchanged · 0 failed · 0 skipped.');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-xlsx')]);
@@ -110,17 +111,18 @@ test('an .xlsx in, outcomes and plan as .xlsx out: ids stay text, dates stay dat
 test('a 20,000-row file is planned in the worker: the page shows the first 1,000 rows, the download has all', async () => {
   const server = await startServer();
   try {
-    const active = (await sandboxUsers(server)).filter((u) => u.accountStatus === 'active').slice(0, 5);
+    // Not the first user: the sandbox's token is that account's own, which no run may disable.
+    const active = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 5);
     const lines = ['Username,Action'];
     for (const u of active) lines.push(`${u.username},disable`);
     for (let i = lines.length; i <= 20_000; i++) lines.push(`nobody${i}@nowhere.example,disable`);
     const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     const planned = await planFile(page, { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
-    assert.match(planned.summary, /^20000 rows from big\.csv \(comma-separated, header on line 1\): 5 disable · 19995 not found\.$/);
+    assert.match(planned.summary, /^20000 rows from big\.csv \(comma-separated, header on line 1\): 5 disable · 19995 not found\. Rows without an Action: no action chosen, so they are refused\.$/);
     assert.equal(await page.$$eval('#lc-table tbody tr', (trs) => trs.length), 1000);
     assert.equal(await page.textContent('#lc-table caption'), 'Showing the first 1,000 of 20,000 rows; the downloads have them all.');
-    await page.click('#lc-apply');
+    await applyConfirmed(page, 'lc-');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-outcomes')]);
     const csv = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);

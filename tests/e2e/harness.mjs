@@ -86,3 +86,21 @@ export async function connectViaRelay(page, server) {
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 }
+
+/**
+ * Presses a flow's Apply (`prefix`: lc-, pv-, mb-) and confirms in the dialog every Apply asks
+ * for, as an administrator would: under the mass-change brake the number of accounts that lose
+ * access is typed (`count`, which the test must know: it is never read off the dialog), and the
+ * tick box for other Brand Administrators is ticked only when `allowAdminChanges`.
+ */
+export async function applyConfirmed(page, prefix, { count, allowAdminChanges = false } = {}) {
+  await page.click(`#${prefix}apply`);
+  await page.waitForSelector('#confirm[open]');
+  if (await page.isVisible('#confirm-count')) {
+    if (count === undefined) throw new Error(`the confirmation asks for the number of accounts that lose access: ${await page.textContent('#confirm-brake-message')}`);
+    await page.fill('#confirm-count', String(count));
+  }
+  if (allowAdminChanges) await page.check('#confirm-admins');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#confirm:not([open])', { state: 'attached' });
+}

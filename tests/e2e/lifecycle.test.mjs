@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startServer, launchBrowser, openPage, sandboxUsers, connectViaRelay } from './harness.mjs';
+import { startServer, launchBrowser, openPage, sandboxUsers, connectViaRelay, applyConfirmed } from './harness.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -44,18 +44,21 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     const page = await openPage(browser, server.url + '/#lifecycle');
     await connectViaRelay(page, server);
     await page.setInputFiles('#lc-file', { name: 'leavers.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\r\n')) });
+    // The file has no Action column: the administrator chooses what rows without one get.
+    await page.selectOption('#lc-default', 'disable');
     await page.click('#lc-plan');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
     const expected = [`${activeCount} disable`, `${292 - activeCount} unchanged`, '3 duplicate', '5 not found']
       .filter((s) => !s.startsWith('0 '));
-    assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv (comma-separated, header on line 1): ${expected.join(' · ')}.`);
+    assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv (comma-separated, header on line 1): ${expected.join(' · ')}. Rows without an Action: disable them.`);
     assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
     const unknownRow = page.locator('#lc-table tbody tr[data-row="294"]');
     // (the plan table: Row, User ID, Username, Plan, Current, New, Message)
     assert.match(await unknownRow.textContent(), /not foundRow 294: no user with username "nobody1@nowhere\.example" in this brand/);
     assert.equal(await unknownRow.getAttribute('class'), 'row-failed');
 
-    await page.click('#lc-apply');
+    // Hundreds of accounts lose access: past the mass-change brake, their number is typed.
+    await applyConfirmed(page, 'lc-', { count: activeCount });
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     assert.equal(
       await page.textContent('#lc-summary'),
@@ -90,10 +93,11 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     const beforeCsv = await readFile(await beforeFile.path());
     assert.equal(parseCsv(beforeCsv.toString('utf8')).length, activeCount + 1, 'one row per changed account');
     await page.setInputFiles('#lc-file', { name: 'before-undo.csv', mimeType: 'text/csv', buffer: beforeCsv });
+    assert.equal(await page.inputValue('#lc-default'), '', 'a new file: the action for rows without one is chosen again');
     await page.click('#lc-plan');
     await page.waitForFunction(() => /^\d+ rows from before-undo\.csv/.test(document.getElementById('lc-summary').textContent));
     assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
-    await page.click('#lc-apply');
+    await applyConfirmed(page, 'lc-');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     const restored = await sandboxUsers(server);
     for (const u of users) {
@@ -115,7 +119,7 @@ test('cancel stops sending, and planning again resumes without repeating finishe
     await page.fill('#lc-paste', text);
     await page.click('#lc-plan');
     await page.waitForFunction(() => document.getElementById('lc-apply').textContent === 'Apply 200 changes');
-    await page.click('#lc-apply');
+    await applyConfirmed(page, 'lc-', { count: 200 });
     await page.waitForFunction(() => Number(document.getElementById('lc-progress').value) >= 30);
     await page.click('#lc-cancel');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
@@ -130,7 +134,7 @@ test('cancel stops sending, and planning again resumes without repeating finishe
     const unchanged = Number(replanned.match(/(\d+) unchanged/)[1]);
     assert.ok(unchanged >= done, replanned);
     assert.match(await page.textContent('#lc-note'), /An earlier run of this sheet was interrupted/);
-    await page.click('#lc-apply');
+    await applyConfirmed(page, 'lc-', { count: 200 - unchanged });
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     assert.equal(await page.textContent('#lc-summary'), `Outcome: ${200 - unchanged} done · ${unchanged} unchanged · 0 failed · 0 skipped.`);
 

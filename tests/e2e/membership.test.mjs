@@ -3,7 +3,7 @@
 // desired-membership sheet of 40 changes plans with reasons, applies, and re-plans to nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage } from './harness.mjs';
+import { startServer, launchBrowser, openPage, applyConfirmed } from './harness.mjs';
 import { sandboxParticipants } from './provision-sheet.mjs';
 
 let server;
@@ -107,7 +107,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   const plan = await tableRows(page, 'mb-table');
   assert.ok(plan.some((r) => /^role Seattle Team: Hotel In Seattle -> (add|remove) Seattle (to|from) Hotel$/.test(r[4])), 'role changes say which rule and attribute');
   assert.ok(plan.some((r) => /^group .+: (add|remove) member$/.test(r[4])));
-  await page.click('#mb-apply');
+  await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
   assert.equal(await page.textContent('#mb-summary'), 'Outcome: 40 done · 0 unchanged · 0 failed · 0 skipped.');
 

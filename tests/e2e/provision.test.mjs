@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startServer, launchBrowser, openPage } from './harness.mjs';
+import { startServer, launchBrowser, openPage, applyConfirmed } from './harness.mjs';
 import { provisionSheet, sandboxParticipants, standardUserType, assertProvisioned } from './provision-sheet.mjs';
 
 let server;
@@ -56,7 +56,7 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
     assert.equal(await page.locator(`#pv-table tbody tr[data-row="${row}"]`).getAttribute('class'), 'row-failed', `row ${row} marked`);
   }
   assert.equal(await page.textContent('#pv-apply'), 'Apply 188 changes');
-  await page.click('#pv-apply');
+  await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
   assert.equal(await page.textContent('#pv-summary'), 'Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped.');
 
@@ -92,12 +92,12 @@ test('a blank attribute cell keeps the value and <clear> removes it', async () =
     ['keep@roster-test.org', 'Kim', 'Eep', 'keep@roster-test.org', type, 'pw-1', 'Manager', 'Seattle::Provo'],
   ];
   await planFile(page, 'one.csv', first);
-  await page.click('#pv-apply');
+  await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
   const second = [['Username', 'Role', 'Hotel'], ['keep@roster-test.org', '', '<clear>']];
   assert.equal(await planFile(page, 'two.csv', second), '1 row from two.csv (comma-separated, header on line 1): 1 set attributes.');
   assert.match(await page.textContent('#pv-table'), /Hotel: Seattle::Provo -> \(cleared\)/);
-  await page.click('#pv-apply');
+  await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
   const p = (await sandboxParticipants(server)).find((x) => x.username === 'keep@roster-test.org');
   assert.equal(p.metadata.Role, 'Manager', 'blank kept the role');

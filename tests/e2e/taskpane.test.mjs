@@ -4,7 +4,7 @@
 // and writes the outcome columns beside the rows. The token never reaches the workbook.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openView } from './harness.mjs';
+import { startServer, launchBrowser, openView, applyConfirmed } from './harness.mjs';
 import { OFFICE_JS, officeDouble } from './office-double.mjs';
 
 let server;
@@ -76,7 +76,7 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   await page.click('#lc-plan');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
   const summary = await page.textContent('#lc-summary');
-  assert.match(summary, /^41 rows from Leavers!A1:C42: .*1 not found\.$/);
+  assert.match(summary, /^41 rows from Leavers!A1:C42: .*1 not found\. Rows without an Action: no action chosen, so they are refused\.$/);
   assert.match(await page.textContent('#lc-problems'), /Row 42: no user with username "ghost@nowhere\.example"/);
   const plan = await page.evaluate(() => window.__workbook.values('Plan'));
   assert.deepEqual(plan[0], ['Row', 'User ID', 'Username', 'Plan', 'Current', 'New', 'Message']);
@@ -84,7 +84,7 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.equal(await page.evaluate(() => window.__workbook.active), 'Leavers', 'the plan sheet does not steal the selection');
 
   const changes = Number((await page.textContent('#lc-apply')).match(/Apply (\d+) change/)[1]);
-  await page.click('#lc-apply');
+  await applyConfirmed(page, 'lc-');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
   const sheet = await page.evaluate(() => window.__workbook.values('Leavers'));
   assert.deepEqual(sheet[0], ['Username', 'Action', 'Note', 'Status', 'Message', 'User ID', 'Applied at']);
@@ -116,6 +116,11 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.ok(!everything.includes(server.adminToken), 'the token is not in the workbook');
   const remembered = await page.evaluate(() => [...OfficeRuntime.storage.all.values()].join());
   assert.ok(remembered.includes(server.adminToken), 'remembered in OfficeRuntime.storage, as asked');
+  // For 8 hours: the stored connection carries when it is to be forgotten.
+  const stamp = JSON.parse(remembered).expiresAt;
+  assert.ok(Math.abs(stamp - (Date.now() + 8 * 3600_000)) < 10 * 60_000, `expires in 8 hours: ${new Date(stamp).toISOString()}`);
+  assert.match(await page.textContent('label:has(#remember)'), /^ ?Remember on this device for 8 hours \(Office's storage for this add-in\), then forget it$/);
+  assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k).includes('token')).length), 0, 'nothing in the pane\'s localStorage');
   // Unticking "Remember" forgets it at once, before any other click (a connection that then
   // fails must not leave it stored).
   await page.uncheck('#remember');
@@ -167,7 +172,7 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
   const plan = await page.evaluate(() => window.__workbook.values('Plan'));
   assert.deepEqual(plan[0], ['Row', 'Username', 'Unique identifier', 'Plan', 'Changes', 'Problems']);
   assert.ok(!JSON.stringify(plan).includes('-secret'), 'no password in the Plan sheet');
-  await page.click('#pv-apply');
+  await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
   assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped\. Written beside your rows in "New staff"\.$/);
   const sheet = await page.evaluate(() => window.__workbook.values('New staff'));
@@ -219,7 +224,7 @@ test('the task pane reads the Roles sheet, writes the Membership sheets and char
   await page.evaluate(() => window.__workbook.select('Asks', 'A2'));
   await page.click('#mb-plan');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '', null, { timeout: 60_000 });
-  await page.click('#mb-apply');
+  await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
   assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 skipped. Written beside your rows in "Asks".');
   const asks = await page.evaluate(() => window.__workbook.values('Asks'));

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import AxeBuilder from '@axe-core/playwright';
-import { startServer, launchBrowser, openPage, openView, sandboxUsers } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed } from './harness.mjs';
 import { OFFICE_JS, officeDouble } from './office-double.mjs';
 
 let server;
@@ -279,7 +279,7 @@ test('a plan at a glance: counts per change, a Change column, problems that jump
     new MutationObserver(() => window.progressSeen.push(document.getElementById('lc-progress-text').textContent))
       .observe(document.getElementById('lc-progress-text'), { childList: true, characterData: true, subtree: true });
   });
-  await page.click('#lc-apply');
+  await applyConfirmed(page, 'lc-');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
   const progress = await page.evaluate(() => window.progressSeen);
   assert.ok(progress.some((t) => /^Sending… about .* at Qualtrics' rate limit$/.test(t)), progress.join(' | '));
@@ -319,6 +319,11 @@ test('keyboard alone: connect to the sandbox, open the lifecycle view, plan a pa
   assert.equal(await page.textContent('#lc-apply'), 'Apply 2 changes');
   await tabTo('#lc-apply');
   await page.keyboard.press('Space');
+  // The confirmation takes the focus (on Cancel, the safe choice); Tab to Apply and press Enter.
+  await page.waitForSelector('#confirm[open]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'confirm-cancel');
+  await tabTo('#confirm-ok');
+  await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
   assert.equal(await page.textContent('#lc-summary'), 'Outcome: 2 done · 0 unchanged · 1 failed · 0 skipped.');
   await reenable();
