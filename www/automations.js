@@ -1,5 +1,6 @@
 // The Automations view: events the server's hooks received (a CRM or HR system creating or
-// disabling a user), their status and the reason of failures, with Retry on failed ones.
+// disabling a user), their status and the reason of failures, with Retry on failed ones and
+// Release / Discard on bursts the mass-change brake quarantined.
 // The server's contract, relative to the page, with the page's Qualtrics token (X-API-TOKEN, or
 // Authorization: Bearer for an OAuth token):
 //   GET  hooks/v1/events?limit=100  -> {events: [{id, hook, senderId, receivedAt, status, user,
@@ -15,7 +16,7 @@ import { tone } from './grid.js';
  * @property {string} hook
  * @property {string} [senderId]
  * @property {string} receivedAt
- * @property {'received' | 'planned' | 'done' | 'failed'} status
+ * @property {'received' | 'planned' | 'done' | 'failed' | 'quarantined' | 'discarded'} status
  * @property {string} [user]
  * @property {string} [action]
  * @property {{ status: string, message: string } | null} [outcome]
@@ -67,7 +68,7 @@ export function createAutomations({ credentials }) {
     /** @type {Record<string, number>} */
     const counts = {};
     for (const e of events) counts[e.status] = (counts[e.status] ?? 0) + 1;
-    const statuses = ['received', 'planned', 'done', 'failed'];
+    const statuses = ['received', 'planned', 'done', 'failed', 'quarantined', 'discarded'];
     status.replaceChildren(new Option(`All (${events.length})`, ''), ...statuses.map((s) => new Option(`${s} (${counts[s] ?? 0})`, s)));
     status.value = want;
     const shown = events.filter((e) => (!want || e.status === want)
@@ -78,14 +79,14 @@ export function createAutomations({ credentials }) {
       const th = document.createElement('th');
       th.scope = 'col';
       th.textContent = c;
-      if (!c) th.append(Object.assign(document.createElement('span'), { className: 'sr-only', textContent: 'Retry' }));
+      if (!c) th.append(Object.assign(document.createElement('span'), { className: 'sr-only', textContent: 'Actions' }));
       head.append(th);
     }
     tableEl.tHead?.replaceChildren(head);
     tableEl.tBodies[0].replaceChildren(...shown.map((e) => {
       const tr = document.createElement('tr');
       tr.dataset.event = e.id;
-      if (e.status === 'failed') tr.className = 'row-failed';
+      if (e.status === 'failed' || e.status === 'quarantined') tr.className = 'row-failed';
       const td = (/** @type {string | Node} */ content) => {
         const cell = document.createElement('td');
         cell.append(content);
@@ -100,15 +101,23 @@ export function createAutomations({ credentials }) {
       td(String(e.attempts ?? 0));
       const why = e.status === 'failed'
         ? `${e.reason ?? e.outcome?.message ?? 'failed'}${e.nextAttemptAt ? ` · next attempt ${when(e.nextAttemptAt)}` : ' · parked: press Retry'}`
-        : e.outcome?.message ?? '';
+        : e.status === 'quarantined'
+          ? `${e.reason ?? 'held by the mass-change brake'} · nothing was sent: Release applies the whole burst, Discard drops it`
+          : e.reason ?? e.outcome?.message ?? '';
       td(why).className = 'wrap';
-      if (e.status === 'failed') {
+      /** A button that POSTs `verb` for this event, then reads the events again. */
+      const action = (/** @type {string} */ label, /** @type {'retry' | 'release' | 'discard'} */ verb) => {
         const b = document.createElement('button');
         b.type = 'button';
-        b.textContent = 'Retry';
-        b.setAttribute('aria-label', `Retry event ${e.id}${e.user ? ` for ${e.user}` : ''}`);
-        b.addEventListener('click', () => { retry(e.id).catch((err) => show(error, messageOf(err))); });
-        td(b);
+        b.textContent = label;
+        b.setAttribute('aria-label', `${label} event ${e.id}${e.user ? ` for ${e.user}` : ''}`);
+        b.addEventListener('click', () => { post(e.id, verb).catch((err) => show(error, messageOf(err))); });
+        return b;
+      };
+      if (e.status === 'failed') td(action('Retry', 'retry'));
+      else if (e.status === 'quarantined') {
+        const cell = td(action('Release', 'release'));
+        cell.append(' ', action('Discard', 'discard'));
       } else td('');
       return tr;
     }));
@@ -121,6 +130,8 @@ export function createAutomations({ credentials }) {
     if (!c) throw new Error('Connect first: the events are shown to users of the brand the hooks provision.');
     const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...authHeaders(c) } });
     if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a token of the brand the hooks provision.');
+    if (res.status === 403) throw new Error('Only a Brand Administrator of the brand the hooks provision may see and steer its automations (HTTP 403): connect with such an account\'s token.');
+    if (res.status === 409) throw new Error('This event is no longer waiting for that (HTTP 409): the list is read again.');
     if (res.status === 404) throw new Error('This server has no automations (no hooks are configured).');
     if (!res.ok) throw new Error(`The server answered HTTP ${res.status} for its automations.`);
     return res;
@@ -134,11 +145,15 @@ export function createAutomations({ credentials }) {
     draw();
   }
 
-  /** Queues a failed event again, then reads the events. */
-  async function retry(/** @type {string} */ id) {
+  /** `retry` queues a failed event again; `release` applies a quarantined burst (past the
+   * brake, still never touching an administrator); `discard` drops it. Then reads the events. */
+  async function post(/** @type {string} */ id, /** @type {'retry' | 'release' | 'discard'} */ verb) {
     show(error, '');
-    await call(`hooks/v1/events/${encodeURIComponent(id)}/retry`, { method: 'POST' });
-    await refresh();
+    try {
+      await call(`hooks/v1/events/${encodeURIComponent(id)}/${verb}`, { method: 'POST' });
+    } finally {
+      await refresh().catch(() => {});
+    }
   }
 
   search.addEventListener('input', draw);

@@ -274,8 +274,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const where = result.movedTo
       ? ` Written to the "${result.movedTo}" sheet, not beside your rows: ${result.reason ?? 'they could not be written there'}.`
       : result.where ? ` Written beside your rows in "${result.where}".` : '';
-    renderBarChart(el('chart'), ['done', 'unchanged', 'failed', 'skipped'].map((s) => ({ name: s, kind: s, members: n(s) })), 'Outcomes per row');
-    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed · ${n('skipped')} skipped.${where}`;
+    renderBarChart(el('chart'), ['done', 'unchanged', 'failed', 'refused', 'skipped'].map((s) => ({ name: s, kind: s, members: n(s) })), 'Outcomes per row');
+    const refusedText = n('refused') ? ` · ${n('refused')} refused by policy` : '';
+    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed${refusedText} · ${n('skipped')} skipped.${where}`;
     if (result.notWritten.length) {
       // Nothing is lost: every outcome also goes to an Outcomes sheet.
       await host.writeSheet('Outcomes', table, { prefix });

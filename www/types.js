@@ -102,7 +102,7 @@
  * One row's outcome.
  * @typedef {object} OutcomeRow
  * @property {number} row The row's number in its sheet.
- * @property {'done' | 'unchanged' | 'failed' | 'skipped'} status
+ * @property {'done' | 'unchanged' | 'failed' | 'skipped' | 'refused'} status
  * @property {string[]} values In `outcomeColumns()` order.
  */
 

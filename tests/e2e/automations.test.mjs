@@ -12,6 +12,8 @@ import path from 'node:path';
 import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandboxUsers } from './harness.mjs';
 
 const SECRET = 'whsec_ZTJlIGF1dG9tYXRpb25zIHRlc3Qgc2VjcmV0';
+// Each hook's secret is its own (a server refuses two hooks sharing one).
+const LEAVERS_SECRET = 'whsec_bGVhdmVycyBob29rIG9mIHRoZSBlMmUgdGVzdHM=';
 let brand;
 let hooks;
 let browser;
@@ -47,6 +49,11 @@ Username = "/email"
 Email = "/email"
 "User type" = "${userType}"
 Role = "/dataAccess"
+[hooks.leavers]
+signing_secrets = ["${LEAVERS_SECRET}"]
+[hooks.leavers.fields]
+Username = "/email"
+Action = "disable"
 `);
   chmodSync(config, 0o600);
   hooks = await startServer(['--no-sandbox', '--relay-upstream', `${brand.url}/sandbox`, '--hooks-config', config]);
@@ -60,13 +67,14 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Posts `event` to the crm hook, signed as Standard Webhooks with message id `id`. */
-async function post(id, event) {
+/** Posts `event` to hook `hook` (the crm one by default), signed as Standard Webhooks with
+ * message id `id` and the hook's own secret. */
+async function post(id, event, hook = 'crm', secret = SECRET) {
   const body = JSON.stringify(event);
   const ts = Math.floor(Date.now() / 1000);
-  const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
   const signature = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
-  const res = await fetch(`${hooks.url}/hooks/v1/crm`, {
+  const res = await fetch(`${hooks.url}/hooks/v1/${hook}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': `v1,${signature}` },
     body,
@@ -127,6 +135,37 @@ test('a signed CRM event creates the user in its dashboard role; the Automations
   const again = await ended(failed.id);
   assert.equal(again.status, 'failed');
   assert.equal(again.reason, failed.reason);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('a burst of leavers over the mass-change brake is quarantined, nothing sent, until an administrator releases it in the Automations view', async () => {
+  const active = (await sandboxUsers(brand)).filter((u) => u.accountStatus === 'active' && u.userType !== 'UT_BRANDADMIN');
+  const leavers = active.slice(10, 40);
+  assert.ok(leavers.length / active.length > 0.1, `30 of ${active.length}`);
+  const posted = await post('leavers-1', leavers.map((u) => ({ email: u.username })), 'leavers', LEAVERS_SECRET);
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  const ids = posted.body.events.map((/** @type {{ id: string }} */ e) => e.id);
+  const statusOf = async (id) => (await (await fetch(`${hooks.url}/hooks/v1/events/${id}`, { headers: { 'x-api-token': brand.adminToken } })).json()).status;
+  for (let i = 0; i < 300 && (await statusOf(ids[0])) !== 'quarantined'; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await statusOf(ids[0]), 'quarantined');
+  const stillActive = async () => {
+    const now = await sandboxUsers(brand);
+    return leavers.filter((l) => now.find((u) => u.id === l.id)?.accountStatus === 'active').length;
+  };
+  assert.equal(await stillActive(), 30, 'nothing was sent');
+
+  const page = await openPage(browser, `${hooks.url}/`);
+  await page.waitForSelector('#tab-automations:not([hidden])');
+  await connectViaRelay(page, brand);
+  await openView(page, 'automations');
+  const release = `button[aria-label^="Release event ${ids[0]}"]`;
+  await page.waitForSelector(release);
+  assert.match(await page.textContent('#view-automations'), /nothing was sent: Release applies the whole burst, Discard drops it/);
+  assert.ok(await page.isVisible(`button[aria-label^="Discard event ${ids[0]}"]`));
+  await page.click(release);
+  for (let i = 0; i < 300 && (await stillActive()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await stillActive(), 0, 'released: every leaver disabled');
   assert.deepEqual(page.problems, []);
   await page.close();
 });
