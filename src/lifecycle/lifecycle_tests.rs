@@ -428,3 +428,18 @@ fn a_user_id_under_username_is_taken_as_the_user_id_it_is() {
         p.rows[1].message
     );
 }
+
+#[test]
+fn two_columns_meaning_one_thing_are_refused_naming_both() {
+    let users = vec![user("UR_0123456789abcde", "ana@x.org", "active")];
+    let t = Table::from_csv("Username,Action,Action\nana@x.org,enable,disable\n").unwrap();
+    let p = plan(&t, &users, &HashMap::new(), &[], &opts());
+    let e = p.file_error.clone().expect("refused");
+    assert!(
+        e.message
+            .contains("\"Action\" and \"Action\" both mean Action"),
+        "{}",
+        e.message
+    );
+    assert_eq!(p.changes(), 0);
+}

@@ -58,10 +58,31 @@ pub fn plan(
             counts: Vec::new(),
         };
     }
-    let (id_col, _) = find_column(&table.columns, ID_ALIASES);
-    let (name_col, _) = find_column(&table.columns, USERNAME_ALIASES);
-    let (action_col, _) = find_column(&table.columns, ACTION_ALIASES);
-    let (expiry_col, _) = find_column(&table.columns, EXPIRY_ALIASES);
+    let (id_col, id_more) = find_column(&table.columns, ID_ALIASES);
+    let (name_col, name_more) = find_column(&table.columns, USERNAME_ALIASES);
+    let (action_col, action_more) = find_column(&table.columns, ACTION_ALIASES);
+    let (expiry_col, expiry_more) = find_column(&table.columns, EXPIRY_ALIASES);
+    // Two columns meaning one thing (two Action columns, say): which one the person meant
+    // cannot be told, so the sheet is refused, naming both, rather than one silently used.
+    for (first, more, meaning) in [
+        (id_col, &id_more, "User ID"),
+        (name_col, &name_more, "Username"),
+        (action_col, &action_more, "Action"),
+        (expiry_col, &expiry_more, "Expiration date"),
+    ] {
+        if let (Some(first), Some(second)) = (first, more.first()) {
+            let (a, b) = (&table.columns[first], &table.columns[*second]);
+            return Plan {
+                rows: Vec::new(),
+                file_error: Some(Problem::sheet(
+                    b,
+                    Severity::Error,
+                    format!("Columns \"{a}\" and \"{b}\" both mean {meaning}: keep one of them (nothing is planned until then)."),
+                )),
+                counts: Vec::new(),
+            };
+        }
+    }
     if id_col.is_none() && name_col.is_none() {
         let found = if table.columns.is_empty() {
             "none".to_string()

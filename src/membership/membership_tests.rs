@@ -410,3 +410,15 @@ fn validate_checks_membership_rows_with_the_plans_own_messages() {
     assert!(problems[2].contains("empty: name a group or a role"));
     assert_eq!(checked.rows[3].action, ChangeAction::Unchanged);
 }
+
+#[test]
+fn two_member_columns_are_refused_rather_than_one_silently_used() {
+    let t = Table::from_csv("User,Group or role,Member,Member\nana@x.org,Sales,yes,no\n").unwrap();
+    let today = Date::parse_iso("2026-12-01").unwrap();
+    let checked = check_changes(&t, &RoleSheet::default(), today);
+    assert_eq!(checked.file_errors.len(), 1);
+    assert!(checked.file_errors[0]
+        .message
+        .contains("Two columns are named \"Member\""));
+    assert!(checked.rows.is_empty());
+}

@@ -95,6 +95,24 @@ fn plan_rows(
         ));
         return plan;
     };
+    // Two columns of one name (two Member columns, say): which one was meant cannot be told.
+    for c in [user_col, target_col, member_col] {
+        let name = normalise_header(&desired.columns[c]);
+        if let Some(other) = desired
+            .columns
+            .iter()
+            .enumerate()
+            .find(|(j, o)| *j != c && normalise_header(o) == name)
+            .map(|(_, o)| o)
+        {
+            plan.file_errors.push(Problem::sheet(
+                other,
+                Severity::Error,
+                format!("Two columns are named \"{other}\": keep one of them (nothing is planned until then)."),
+            ));
+            return plan;
+        }
+    }
     if let Some(p) = roles.problems.iter().find(|p| p.row == 0) {
         plan.file_errors
             .push(Problem::sheet("", Severity::Error, p.message.clone()));

@@ -408,7 +408,7 @@ fn duplicate_columns(columns: &[String]) -> Vec<Problem> {
             .collect();
         if same.len() > 1 {
             notes.push(note(format!(
-                "Columns {} are all named \"{name}\": only one can be used; delete or rename the others.",
+                "Columns {} are all named \"{name}\": keep one of them: a plan refuses a sheet whose columns it cannot tell apart.",
                 same.join(", ")
             )));
         }

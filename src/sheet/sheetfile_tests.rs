@@ -201,7 +201,7 @@ fn duplicate_column_names_are_named_by_letter() {
     let file = read_text("Email,Name,email ,Hotel,EMAIL\na@x.edu,A,b@x.edu,S,c@x.edu\n").unwrap();
     assert_eq!(
         messages(&file.notes),
-        vec!["Columns A, C, E are all named \"Email\": only one can be used; delete or rename the others."]
+        vec!["Columns A, C, E are all named \"Email\": keep one of them: a plan refuses a sheet whose columns it cannot tell apart."]
     );
     assert_eq!(column_letter(0), "A");
     assert_eq!(column_letter(25), "Z");
