@@ -892,6 +892,34 @@ async fn the_first_request_is_retried_like_every_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_client_without_a_needed_scope_is_told_which_once_and_exits_3() {
+    let server = Server::start(&["--quiet"]);
+    let base = format!("{}/sandbox/API/v3", server.url);
+    let (id, secret) = server.oauth_client.clone();
+    let env = [
+        ("QUALTRICS_BASE_URL", base.as_str()),
+        ("QUALTRICS_CLIENT_ID", id.as_str()),
+        ("QUALTRICS_CLIENT_SECRET", secret.as_str()),
+        ("QUALTRICS_OAUTH_SCOPE", "read:users"),
+    ];
+    let dir = Scratch::new("scope");
+    let mut csv = String::from("User ID,Action\n");
+    for u in users(&env).iter().skip(1).take(5) {
+        csv.push_str(&format!("{},disable\n", u["id"].as_str().unwrap()));
+    }
+    let sheet = dir.file("leavers.csv", &csv);
+    let o = run(&env, &["apply", sheet.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}\n{}", stdout(&o), stderr(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("lacks the scope write:users"), "{all}");
+    assert!(
+        all.lines().filter(|l| l.contains("write:users")).count() <= 2,
+        "said once for the run, not per row:\n{all}"
+    );
+    assert!(!all.contains("not a Brand Administrator's"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_tokens_expire_mid_run_and_are_renewed_and_a_revoked_client_stops_everything() {
     let server = Server::start(&["--quiet", "--latency-ms", "60", "--oauth-token-ttl", "1"]);
     let (id, secret) = server.oauth_client.clone();

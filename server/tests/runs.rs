@@ -421,18 +421,14 @@ fn a_provisioning_sheet_applied_once_plans_nothing_the_second_time() {
     }
     let table = Table::from_csv(&csv).unwrap();
     let options = provision_options(Route::AccountAndAttributes, 50, T0);
-    let (run, _, end) = plan_and_apply_provision(
-        &brand,
-        &table,
-        options.clone(),
-        ExecConfig::default(),
-        T0,
-    );
+    let (run, _, end) =
+        plan_and_apply_provision(&brand, &table, options.clone(), ExecConfig::default(), T0);
     assert_all_done(run.job().outcomes());
     // The same sheet again, and again with Qualtrics' other spellings of the same values.
-    let respelled = Table::from_csv(
-        &csv.replace(",en,Europe/Paris,2030-06-30", ",EN,europe/paris,2030-06-30T00:00:00Z"),
-    )
+    let respelled = Table::from_csv(&csv.replace(
+        ",en,Europe/Paris,2030-06-30",
+        ",EN,europe/paris,2030-06-30T00:00:00Z",
+    ))
     .unwrap();
     for sheet in [&table, &respelled] {
         let mut again = ProvisionRun::new(

@@ -189,9 +189,58 @@ pub fn token_url(api_base: &str) -> String {
     format!("{root}/oauth2/token")
 }
 
+/// The OAuth scope a call needs, as Qualtrics' client settings name them (`read:` for a GET,
+/// `write:` otherwise, of the call's family: `users` (whoami too), `groups`, `divisions`,
+/// `organizations`, and `participants` for the CX directory — the last is presumed, as
+/// `qualtrics-api.md` §2 notes it is unverified). A missing scope is HTTP 403, which Qualtrics
+/// also answers a user who is not a Brand Administrator, so messages name both.
+#[must_use]
+pub fn scope_needed(method: &str, path: &str) -> String {
+    let rest = path
+        .split("/API/v3/")
+        .nth(1)
+        .unwrap_or_else(|| path.trim_start_matches('/'));
+    let family = match rest.split(['/', '?']).next().unwrap_or_default() {
+        "groups" => "groups",
+        "divisions" => "divisions",
+        "organizations" => "organizations",
+        "employee-directories" => "participants",
+        _ => "users",
+    };
+    let access = if method.eq_ignore_ascii_case("GET") {
+        "read"
+    } else {
+        "write"
+    };
+    format!("{access}:{family}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_a_call_needs_comes_from_its_method_and_family() {
+        assert_eq!(
+            scope_needed("PUT", "/sandbox/API/v3/users/UR_1"),
+            "write:users"
+        );
+        assert_eq!(
+            scope_needed("GET", "/API/v3/users?offset=100"),
+            "read:users"
+        );
+        assert_eq!(
+            scope_needed("DELETE", "/relay/iad1/API/v3/groups/GR_1/members/UR_1"),
+            "write:groups"
+        );
+        assert_eq!(
+            scope_needed(
+                "POST",
+                "/API/v3/employee-directories/cx/import-participants"
+            ),
+            "write:participants"
+        );
+    }
 
     fn creds() -> ClientCredentials {
         ClientCredentials::new("client-1", "s3cret", "read:users write:users").unwrap()

@@ -392,6 +392,30 @@ impl<S: Step> Executor<S> {
                         }
                         self.ready.push_front(idx);
                     }
+                    403 if self.auth.renewable => {
+                        // An OAuth token refused a call: its client lacks the scope, which no
+                        // other row can have either. One message for the run, naming it, and
+                        // the same words for every row it refused (counted on one line).
+                        let (method, path) = self
+                            .audit
+                            .last()
+                            .map(|a| (a.method.as_str(), a.path.as_str()))
+                            .unwrap_or_default();
+                        let scope = crate::oauth::scope_needed(method, path);
+                        let message = format!(
+                            "Qualtrics refused the OAuth token (HTTP 403): the OAuth client lacks the scope {scope} (or its user is not a Brand Administrator). Add {scope} to the client in Qualtrics (Account Settings > Qualtrics IDs > OAuth clients) and ask for it (QUALTRICS_OAUTH_SCOPE, or manage:all), then run again."
+                        );
+                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now);
+                        if !self.cancelled {
+                            self.stop(
+                                format!(
+                                    "not sent: the run stopped because {}",
+                                    lower_first(&message)
+                                ),
+                                now,
+                            );
+                        }
+                    }
                     401 => {
                         let message =
                             parsed.map_or_else(|| "HTTP 401".to_string(), |e| e.to_string());
