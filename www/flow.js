@@ -74,6 +74,12 @@ const problemRow = (/** @type {string} */ message) => {
 export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand }) {
   /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean }} */
   const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false };
+  /**
+   * New attributes the administrator ticked for the table `id` (a plan creates none unless
+   * ticked; another table starts with none ticked).
+   * @type {{ id: string, names: Set<string> }}
+   */
+  const allowedNew = { id: '', names: new Set() };
   const el = (/** @type {string} */ name) => $(`${prefix}${name}`);
   const button = (/** @type {string} */ name) => $(`${prefix}${name}`, HTMLButtonElement);
   const error = el('error');
@@ -85,7 +91,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
 
   function refreshButtons() {
     button('plan').disabled = lock.busy || !getClient();
-    button('apply').disabled = lock.busy || !state.plan?.changes || state.applied;
+    // An attribute that would be created without a tick stops Apply (the core refuses it too).
+    const unticked = (state.plan?.newAttributes ?? []).some((a) => !a.allowed);
+    button('apply').disabled = lock.busy || !state.plan?.changes || state.applied || unticked;
     const n = state.plan?.changes ?? 0;
     button('apply').textContent = n ? `Apply ${n} change${n === 1 ? '' : 's'}` : 'Apply';
     el('cancel').hidden = !state.applying;
@@ -143,6 +151,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     el('summary').textContent = '';
     applyStatus('');
     listProblems([]);
+    newAttributes([]);
     el('glance').replaceChildren();
     el('chart').replaceChildren();
     // The page shows the plan in a table; the pane writes a Plan sheet.
@@ -171,6 +180,39 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     }));
   }
 
+  /**
+   * A tick per attribute column no one in the brand has yet: applying creates the attribute on
+   * every account of the sheet, so it is created only when ticked (a misspelt column is not).
+   * Ticking or unticking plans again. Shown only in views that have the box (provisioning).
+   */
+  function newAttributes(/** @type {import('./types.js').NewAttribute[]} */ found) {
+    const box = find(`${prefix}new-attributes`, HTMLFieldSetElement);
+    if (!box) return;
+    box.hidden = !found.length;
+    const legend = document.createElement('legend');
+    legend.textContent = 'New attributes: no one in the brand has these yet';
+    box.replaceChildren(legend, ...found.map((a) => {
+      const label = document.createElement('label');
+      label.className = 'check';
+      const tick = document.createElement('input');
+      tick.type = 'checkbox';
+      tick.checked = a.allowed;
+      tick.addEventListener('change', () => {
+        if (tick.checked) allowedNew.names.add(a.name);
+        else allowedNew.names.delete(a.name);
+        button('plan').click();
+      });
+      label.append(tick, ` Create the attribute "${a.name}" (column "${a.column}") on the accounts of this sheet`);
+      return label;
+    }));
+    if (found.some((a) => !a.allowed)) {
+      const p = document.createElement('p');
+      p.className = 'error';
+      p.textContent = 'Apply stays off until each new attribute is ticked, or its column renamed to an attribute the brand has.';
+      box.append(p);
+    }
+  }
+
   async function plan() {
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
@@ -180,13 +222,14 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     // The core's key for this table's journal (the worker computed it for a file it holds).
     state.id = input.id ?? journalKey(kind, { columns: input.columns, rows: input.rows ?? [], rowNumbers: input.rowNumbers });
     const journal = loadJournal(state.id);
+    if (allowedNew.id !== state.id) Object.assign(allowedNew, { id: state.id, names: new Set() });
     const roles = kind === 'membership' ? await host.readRoles() : null;
     const client = getClient();
     if (!client) throw new Error('Connect first.');
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
     let run;
     try {
-      run = await host.plan(client, kind, input, { options: options(), journal, roles },
+      run = await host.plan(client, kind, input, { options: kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options(), journal, roles },
         (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }));
     } finally {
       host.progress(prefix, { done: true });
@@ -205,6 +248,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     glance(plan);
     const notes = input.notes ?? [];
     listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
+    newAttributes(plan.newAttributes ?? []);
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }

@@ -147,7 +147,8 @@ const flowStatus = (/** @type {string} */ p) => `
       <p id="${p}error" class="error" role="alert" hidden></p>
       <p id="${p}summary" class="muted" data-testid="${p}summary"></p>
       <ul id="${p}glance" class="glance" aria-label="The plan at a glance" data-testid="${p}glance"></ul>
-      <ul id="${p}problems" class="problems" aria-label="Problems"></ul>
+      <ul id="${p}problems" class="problems" aria-label="Problems"></ul>${when(p === 'pv-', `
+      <fieldset id="${p}new-attributes" class="new-attributes" data-testid="${p}new-attributes" hidden></fieldset>`)}
       <div id="${p}chart" class="chart" data-testid="${p}chart"></div>`;
 
 /** `[id, label]` buttons in a hidden row of downloads. */

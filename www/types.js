@@ -31,6 +31,16 @@
  * @property {number} [problemCount] How many problems in all, when `problems` is a preview.
  * @property {BlastRadius | null} [blast] What the plan would do to the brand (issue 25); absent
  *   from a core built before it, so read defensively.
+ * @property {NewAttribute[]} [newAttributes] Provisioning: attribute columns no one in the brand
+ *   has yet; one not allowed stops Apply.
+ */
+
+/**
+ * An attribute column no one in the brand has yet.
+ * @typedef {object} NewAttribute
+ * @property {string} column The sheet's column.
+ * @property {string} name The attribute as it would be created.
+ * @property {boolean} allowed Ticked (the plan's options allow creating it).
  */
 
 /**

@@ -64,6 +64,8 @@ async fn main() {
         user_types: BTreeMap::new(),
         divisions: BTreeMap::new(),
         job_size: 0,
+        // These runs create the attribute Team on purpose.
+        new_attributes: ["Team".to_string()].into(),
     };
     // The first requests of the benchmark go into a fresh second of the sandbox's buckets.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;

@@ -422,7 +422,8 @@ async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
         r#"[{{"Username":"hook.one@x.org","First name":"Hook","Last name":"Ōno","Email":"hook.one@x.org","User type":"{user_type}","Password":"pw-Abc123!","Team":"Sales::Support"}},
             {{"Username":"hook.two@x.org","First name":"","Last name":"Two","Email":"hook.two@x.org","User type":"{user_type}","Password":"pw-Abc123!"}}]"#
     );
-    let o = run_stdin(&env, &["apply", "-"], &rows);
+    // Team is new to the brand: created only because the run names it.
+    let o = run_stdin(&env, &["apply", "-", "--new-attribute", "Team"], &rows);
     assert_eq!(code(&o), 1, "one row failed: {}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["kind"], "provision");
@@ -444,7 +445,7 @@ async fn a_crm_hook_provisions_from_json_and_membership_applies_and_pulls() {
     // The same row again: nothing to do.
     let again = run_stdin(
         &env,
-        &["apply", "-"],
+        &["apply", "-", "--new-attribute", "Team"],
         &format!(
             "[{}]",
             rows.split_once(",\n").unwrap().0.trim_start_matches('[')
@@ -1050,13 +1051,16 @@ async fn validate_and_plan_say_the_same_and_apply_refuses_a_sheet_of_no_kind_bef
             .collect()
     };
     let (v, p) = (json(&validated), json(&planned));
-    // Plan knows the brand as well: its only extra message is the new attribute, a fact about
-    // the brand that validate cannot know.
-    let (brand_notes, sheet_notes): (Vec<String>, Vec<String>) = messages(&p)
-        .into_iter()
-        .partition(|m| m.starts_with("Column \"Team\": no one in the brand has the attribute"));
-    assert_eq!(messages(&v), sheet_notes);
-    assert_eq!(brand_notes.len(), 1);
+    // Plan knows the brand as well: the same problems, and the new attribute (a fact about the
+    // brand that validate cannot know) stops the sheet until it is allowed.
+    assert_eq!(messages(&v), messages(&p));
+    let file_errors = p["fileErrors"].as_array().unwrap();
+    assert_eq!(file_errors.len(), 1, "{p}");
+    assert!(file_errors[0]
+        .as_str()
+        .unwrap()
+        .starts_with("Column \"Team\": no one in the brand has the attribute \"Team\""));
+    assert!(v["fileErrors"].as_array().unwrap().is_empty());
     assert!(messages(&v)
         .iter()
         .any(|m| m.contains("spaces at the start or end")));
@@ -1121,6 +1125,8 @@ async fn the_audit_holds_every_request_sent_and_the_summary_counts_them_all() {
             "apply",
             sheet.to_str().unwrap(),
             "--json",
+            "--new-attribute",
+            "Team",
             "--audit",
             audit.to_str().unwrap(),
         ],
@@ -1297,4 +1303,52 @@ async fn a_plan_after_an_expiry_run_proposes_nothing_and_no_listing_shows_an_unk
     let p = json(&again);
     assert_eq!(p["changes"], 0, "{}", stdout(&again));
     assert_eq!(p["counts"]["unchanged"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_naming_an_attribute_the_brand_lacks_sends_nothing_until_allowed_by_name() {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("new-attribute");
+    let ut = user_type(&env);
+    // "Hotle" is a misspelt Hotel: without the gate it would become a new attribute on
+    // every account of the sheet.
+    let sheet = dir.file(
+        "new.csv",
+        &format!(
+            "Username,First name,Last name,Email,User type,Password,Hotle\nfresh1@x.org,A,B,fresh1@x.org,{ut},Pw-1-abcdef,Seattle\n"
+        ),
+    );
+    let sheet = sheet.to_str().unwrap();
+    let planned = run(&env, &["plan", sheet]);
+    assert_eq!(code(&planned), 2, "{}", stdout(&planned));
+    let said = format!("{}{}", stdout(&planned), stderr(&planned));
+    assert!(
+        said.contains("Column \"Hotle\"") && said.contains("--new-attribute \"Hotle\""),
+        "names the column and how to allow it: {said}"
+    );
+    let before = server.stats().await["requests"].as_u64().unwrap();
+    let refused = run(&env, &["apply", sheet, "--json"]);
+    assert_eq!(code(&refused), 2, "{}", stdout(&refused));
+    assert!(
+        users(&env).iter().all(|u| u["username"] != "fresh1@x.org"),
+        "no account created"
+    );
+    // Only the reads of the plan were sent (whoami, the users, the directory).
+    let reads = server.stats().await["requests"].as_u64().unwrap() - before;
+    assert!(reads < 20, "{reads} requests for a refused apply");
+    // Named (in any case), it is created.
+    let allowed = run(
+        &env,
+        &["apply", sheet, "--json", "--new-attribute", "hotle"],
+    );
+    assert_eq!(
+        code(&allowed),
+        0,
+        "{}\n{}",
+        stdout(&allowed),
+        stderr(&allowed)
+    );
+    assert_eq!(json(&allowed)["rows"][0]["status"], "done");
 }

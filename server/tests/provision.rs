@@ -39,6 +39,8 @@ fn options(route: Route, job_size: usize) -> ProvisionOptions {
         user_types: BTreeMap::new(),
         divisions: BTreeMap::new(),
         job_size,
+        // These runs create the attribute Team on purpose.
+        new_attributes: ["Team".to_string()].into(),
     }
 }
 

@@ -114,6 +114,8 @@ fn provision_options(route: Route, job_size: usize, now: UnixMillis) -> Provisio
         user_types: BTreeMap::new(),
         divisions: BTreeMap::new(),
         job_size,
+        // These runs create the attribute Team on purpose.
+        new_attributes: ["Team".to_string()].into(),
     }
 }
 

@@ -268,6 +268,7 @@ pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
         user_types: Default::default(),
         divisions: Default::default(),
         job_size: crate::run::DEFAULT_JOB_SIZE,
+        new_attributes: Default::default(),
     };
     let plan = crate::provision::plan(&table, &[], &[], &[], &options);
     #[derive(Serialize)]

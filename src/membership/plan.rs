@@ -504,6 +504,8 @@ fn plan_rows(
                 user_types: BTreeMap::new(),
                 divisions: BTreeMap::new(),
                 job_size: 100,
+                // The Roles sheet names these attributes: its rules are the allowance.
+                new_attributes: attributes.iter().cloned().collect(),
             },
         ));
     }

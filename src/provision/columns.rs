@@ -1,13 +1,13 @@
 //! Column mapping: which sheet column holds which user field or attribute, matched to the
 //! brand's own attribute names, and the template sheet that shows every column.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::columns::normalise_header;
 use crate::directory::Participant;
 use crate::table::{Cell, Table};
 
-use super::{Field, PerField, Problem, Severity};
+use super::{Field, NewAttribute, PerField, Problem, Severity};
 
 /// Columns the product itself writes (a users listing's `User ID` and `Account status`, an
 /// edited export's `Action`, the outcome columns): never attributes, whatever the sheet.
@@ -88,39 +88,52 @@ pub(super) fn file_error(column: &str, message: String) -> Problem {
 
 /// Gives each attribute column the name the brand already uses for it, matched ignoring case,
 /// spaces and punctuation (an HR export's `role` sets the brand's `Role` instead of creating a
-/// second attribute beside it), and warns about each attribute no participant has yet: it will
-/// be created new. Without participants (validate, or a brand with an empty directory) the
-/// brand's names are unknown and nothing is renamed or warned about.
+/// second attribute beside it), and lists each attribute no participant has yet: a warning
+/// when `allowed` names it, else an error that stops the sheet (a misspelt column must not
+/// create a stray attribute on every account). `participants` is `None` when the directory
+/// was not read (validate): the brand's names are unknown, nothing is renamed or listed.
 pub(super) fn match_brand_attributes(
     map: &mut ColumnMap,
-    participants: &[Participant],
+    participants: Option<&[Participant]>,
     columns: &[String],
-) -> Vec<Problem> {
-    if participants.is_empty() || map.attributes.is_empty() {
-        return Vec::new();
-    }
+    allowed: &BTreeSet<String>,
+) -> (Vec<NewAttribute>, Vec<Problem>, Vec<Problem>) {
+    let (mut found, mut notes, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    let Some(participants) = participants else {
+        return (found, notes, errors);
+    };
     let mut brand: HashMap<String, &str> = HashMap::new();
     for p in participants {
         for name in p.metadata.keys() {
             brand.entry(normalise_header(name)).or_insert(name.as_str());
         }
     }
-    let mut notes = Vec::new();
+    let allowed: BTreeSet<String> = allowed.iter().map(|a| normalise_header(a)).collect();
     for (name, c) in &mut map.attributes {
+        let column = &columns[*c];
         match brand.get(&normalise_header(name.as_str())) {
             Some(existing) if *existing != name.as_str() => *name = Cell::from(*existing),
             Some(_) => {}
-            None => notes.push(Problem::sheet(
-                &columns[*c],
-                Severity::Warning,
-                format!(
-                    "Column \"{}\": no one in the brand has the attribute \"{name}\" yet, so it will be created as a new attribute. If you meant an existing one, rename the column to its name.",
-                    columns[*c]
-                ),
-            )),
+            None => {
+                let is_allowed = allowed.contains(&normalise_header(name.as_str()));
+                found.push(NewAttribute {
+                    column: column.clone(),
+                    name: name.to_string(),
+                    allowed: is_allowed,
+                });
+                if is_allowed {
+                    notes.push(Problem::sheet(column, Severity::Warning, format!(
+                        "Column \"{column}\": no one in the brand has the attribute \"{name}\" yet; it will be created, as you allowed."
+                    )));
+                } else {
+                    errors.push(file_error(column, format!(
+                        "Column \"{column}\": no one in the brand has the attribute \"{name}\", so applying would create it on every account. If it is meant to be new, allow it (--new-attribute \"{name}\", or tick it under the plan on the page); if you meant an existing attribute, rename the column to its name. Nothing is sent until then."
+                    )));
+                }
+            }
         }
     }
-    notes
+    (found, notes, errors)
 }
 
 /// The template sheet: every column the tool knows, and one example row.

@@ -35,7 +35,7 @@ pub use plan::{
 };
 pub use steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -158,6 +158,12 @@ pub struct ProvisionOptions {
     pub divisions: BTreeMap<String, String>,
     /// Participants per import job.
     pub job_size: usize,
+    /// Attributes the administrator allows the run to create (CLI `--new-attribute NAME`, a
+    /// tick on the page; every attribute a hook's configuration or a Roles sheet names). An
+    /// attribute column no one in the brand has yet, and not named here, stops the plan: a
+    /// misspelt column must not create a stray attribute on every account. Matched ignoring
+    /// case, spaces and punctuation, as columns are.
+    pub new_attributes: BTreeSet<String>,
 }
 
 /// An attribute change asked for by a cell.
@@ -402,6 +408,18 @@ impl PlanRow {
     }
 }
 
+/// A column naming an attribute no one in the brand has yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAttribute {
+    /// The sheet's column.
+    pub column: String,
+    /// The attribute's name, as it would be created.
+    pub name: String,
+    /// Whether the options allow creating it ([`ProvisionOptions::new_attributes`]).
+    pub allowed: bool,
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -410,11 +428,15 @@ pub struct Plan {
     pub route: Route,
     /// One entry per input row.
     pub rows: Vec<PlanRow>,
-    /// Problems with the file as a whole (then nothing is planned).
+    /// Problems with the file as a whole: nothing of it is applied (when its columns cannot
+    /// be read, nothing is planned either; a new attribute not allowed still shows its plan).
     pub file_errors: Vec<Problem>,
     /// Warnings about the sheet as a whole that plan anyway (a column naming an attribute no
-    /// one in the brand has yet).
+    /// one in the brand has yet, allowed to be created).
     pub notes: Vec<Problem>,
+    /// The columns naming attributes no one in the brand has yet, and whether the run may
+    /// create each (a host offers a tick per attribute not allowed yet).
+    pub new_attributes: Vec<NewAttribute>,
     /// Rows per action label.
     pub counts: Vec<(String, usize)>,
     #[serde(skip)]

@@ -52,7 +52,8 @@ pub fn brand_needs(table: &Table, route: Route) -> BrandNeeds {
 }
 
 /// Plans a provisioning sheet against one listing of the brand's users and one of its
-/// directory participants (with their attributes), and the journal of an earlier run.
+/// directory participants (with their attributes; none: the directory is taken as not read,
+/// see [`plan_with_records`]), and the journal of an earlier run.
 pub fn plan(
     table: &Table,
     users: &[UserSummary],
@@ -64,7 +65,7 @@ pub fn plan(
         table,
         users,
         &HashMap::new(),
-        participants,
+        (!participants.is_empty()).then_some(participants),
         journal,
         options,
     )
@@ -108,12 +109,14 @@ fn same_field(field: Field, old: &str, new: &str) -> bool {
 }
 
 /// [`plan`], with the records of existing accounts read for the fields the listing does not
-/// carry (`records`, by user id; see [`record_reads`]).
+/// carry (`records`, by user id; see [`record_reads`]). `participants` is the directory as
+/// read (perhaps empty: every attribute is then new), or `None` when it was not read: then
+/// attribute names cannot be matched to the brand's and no attribute counts as new.
 pub fn plan_with_records(
     table: &Table,
     users: &[UserSummary],
     records: &HashMap<String, users::User>,
-    participants: &[Participant],
+    participants: Option<&[Participant]>,
     journal: &[JournalEntry],
     options: &ProvisionOptions,
 ) -> Plan {
@@ -122,6 +125,7 @@ pub fn plan_with_records(
         rows: Vec::new(),
         file_errors,
         notes: Vec::new(),
+        new_attributes: Vec::new(),
         counts: Vec::new(),
         job_size: options.job_size,
     };
@@ -132,7 +136,13 @@ pub fn plan_with_records(
         Ok(m) => m,
         Err(errors) => return empty(errors),
     };
-    let notes = match_brand_attributes(&mut map, participants, &table.columns);
+    let (new_attributes, notes, new_attribute_errors) = match_brand_attributes(
+        &mut map,
+        participants,
+        &table.columns,
+        &options.new_attributes,
+    );
+    let participants = participants.unwrap_or_default();
     let key_field = match options.route {
         Route::AccountAndAttributes => Field::Username,
         Route::DirectoryImport => Field::UniqueIdentifier,
@@ -372,8 +382,9 @@ pub fn plan_with_records(
         route: options.route,
         counts: count_actions(&rows),
         rows,
-        file_errors: Vec::new(),
+        file_errors: new_attribute_errors,
         notes,
+        new_attributes,
         job_size: options.job_size.max(1),
     }
 }

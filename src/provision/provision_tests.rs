@@ -47,6 +47,7 @@ fn options(route: Route) -> ProvisionOptions {
         )]
         .into(),
         job_size: 100,
+        new_attributes: Default::default(),
     }
 }
 
@@ -514,7 +515,7 @@ fn short_rows_are_blank_cells_and_attribute_problems_come_in_column_order() {
 }
 
 #[test]
-fn attribute_columns_take_the_brands_names_and_a_new_attribute_is_a_warning() {
+fn attribute_columns_take_the_brands_names_and_a_new_attribute_must_be_allowed() {
     let users = vec![user("UR_AAAAAAAAAAAAAAA", "ann@x.edu")];
     let participants = vec![participant(
         "E-ANN",
@@ -524,13 +525,33 @@ fn attribute_columns_take_the_brands_names_and_a_new_attribute_is_a_warning() {
     )];
     // An HR export: lower case, underscores, and one attribute the brand does not have.
     let t = table("Username,role,hotel_code,Floor\nann@x.edu,Manager,BOS,3\n");
-    let p = plan(
+    let refused = plan(
         &t,
         &users,
         &participants,
         &[],
         &options(Route::AccountAndAttributes),
     );
+    // Not allowed: the sheet stops, naming the column and how to allow it; the plan still
+    // shows what it would do.
+    assert_eq!(refused.file_errors.len(), 1, "{:?}", refused.file_errors);
+    assert_eq!(refused.file_errors[0].column, "Floor");
+    assert!(refused.file_errors[0]
+        .message
+        .contains("--new-attribute \"Floor\""));
+    assert_eq!(
+        refused.new_attributes,
+        [NewAttribute {
+            column: "Floor".into(),
+            name: "Floor".into(),
+            allowed: false
+        }]
+    );
+    assert_eq!(refused.rows.len(), 1);
+    // Allowed (ignoring case and spacing, as columns are matched): a warning, and it plans.
+    let mut allowing = options(Route::AccountAndAttributes);
+    allowing.new_attributes.insert(" floor".into());
+    let p = plan(&t, &users, &participants, &[], &allowing);
     assert_eq!(
         p.rows[0].attribute_changes().collect::<Vec<_>>(),
         [
@@ -547,9 +568,25 @@ fn attribute_columns_take_the_brands_names_and_a_new_attribute_is_a_warning() {
         .message
         .contains("no one in the brand has the attribute \"Floor\" yet"));
     assert!(p.file_errors.is_empty());
-    // Validate knows no brand: it renames nothing and warns about nothing.
+    assert!(p.new_attributes[0].allowed);
+    // Validate knows no brand: it renames nothing, and nothing counts as new.
     let offline = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
-    assert!(offline.notes.is_empty());
+    assert!(offline.notes.is_empty() && offline.file_errors.is_empty());
+    // A directory read and found empty (a new brand): every attribute is new.
+    let empty = plan_with_records(
+        &t,
+        &users,
+        &Default::default(),
+        Some(&[]),
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    let columns: Vec<&str> = empty
+        .file_errors
+        .iter()
+        .map(|e| e.column.as_str())
+        .collect();
+    assert_eq!(columns, ["role", "hotel_code", "Floor"]);
 }
 
 #[test]

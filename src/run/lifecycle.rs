@@ -6,6 +6,7 @@ use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::{JournalEntry, Outcome};
 use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction, RowOutcome};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
+use crate::problem::Problem;
 use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
 use crate::users::UserSummary;
@@ -147,6 +148,12 @@ impl SheetJob for LifecycleJob {
     }
     fn set_guard(&mut self, guard: Guard) {
         self.guard = guard;
+    }
+    fn sheet_errors(&self) -> Vec<Problem> {
+        self.plan()
+            .and_then(|p| p.file_error.clone())
+            .into_iter()
+            .collect()
     }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()

@@ -8,6 +8,7 @@ use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::Outcome;
 use crate::membership::{self, ChangeOutcome, ChangePlan, MembershipApply, Snapshot};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts, Touch};
+use crate::problem::Problem;
 use crate::rules::{MatchOptions, RoleSheet};
 use crate::table::Table;
 use crate::time::Date;
@@ -180,6 +181,11 @@ impl SheetJob for MembershipJob {
     }
     fn set_guard(&mut self, guard: Guard) {
         self.guard = guard;
+    }
+    fn sheet_errors(&self) -> Vec<Problem> {
+        self.plan()
+            .map(|p| p.file_errors.clone())
+            .unwrap_or_default()
     }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()

@@ -53,6 +53,7 @@ use crate::exec::{
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::policy::{Approval, BlastRadius, Guard};
+use crate::problem::Problem;
 use crate::time::UnixMillis;
 
 /// Lists every user of the brand (or every participant of the CX directory).
@@ -191,6 +192,9 @@ pub trait SheetJob: Phases {
     fn set_guard(&mut self, guard: Guard);
     /// The plan's blast radius, once planned against the brand.
     fn blast_radius(&self) -> Option<&BlastRadius>;
+    /// Why the sheet as a whole cannot be applied (columns that cannot be read, an attribute
+    /// that would be created without being allowed), once planned; empty when it can be.
+    fn sheet_errors(&self) -> Vec<Problem>;
     /// Plans against an empty brand, reading nothing: what the rows themselves get wrong (for
     /// `validate`, and to refuse a sheet that fits no kind before any request).
     fn plan_offline(&mut self);
@@ -442,6 +446,9 @@ impl<P: SheetJob> PhasedRun<P> {
             return Err(ApplyRefused::NotPlanned);
         }
         self.job.input().check(current)?;
+        if let Some(first) = self.job.sheet_errors().first() {
+            return Err(ApplyRefused::SheetErrors(first.message.clone()));
+        }
         if let Some(why) = self.job.blast_radius().and_then(|b| approval.refusal(b)) {
             return Err(ApplyRefused::NeedsConfirmation(why));
         }
@@ -463,6 +470,9 @@ pub enum ApplyRefused {
     /// The sheet or the options changed since the plan was made.
     #[error("The sheet or the options changed since this plan was made ({0}): plan again, check the new plan, then apply it. Nothing was sent.")]
     InputChanged(String),
+    /// The sheet as a whole cannot be applied (its plan says why); nothing was sent.
+    #[error("{0} Nothing was sent.")]
+    SheetErrors(String),
     /// The mass-change brake holds the plan (or it is over a limit given ahead), and the
     /// approval does not confirm it. The message begins "Needs confirmation".
     #[error("{0}")]

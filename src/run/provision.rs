@@ -10,6 +10,7 @@ use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::directory::Participant;
 use crate::exec::{JournalEntry, Outcome};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
+use crate::problem::Problem;
 use crate::provision::{
     self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, RowOutcome,
 };
@@ -307,7 +308,7 @@ impl ProvisionJob {
             &self.table,
             &self.users,
             &self.records,
-            &self.participants,
+            self.needs.directory.then_some(&self.participants[..]),
             &self.journal,
             &self.options,
         );
@@ -354,6 +355,11 @@ impl SheetJob for ProvisionJob {
     }
     fn set_guard(&mut self, guard: Guard) {
         self.guard = guard;
+    }
+    fn sheet_errors(&self) -> Vec<Problem> {
+        self.plan()
+            .map(|p| p.file_errors.clone())
+            .unwrap_or_default()
     }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()

@@ -94,6 +94,8 @@ pub struct SheetRequest {
     pub user_types: BTreeMap<String, String>,
     /// Provisioning: participants per import job (0: the core's default).
     pub job_size: usize,
+    /// Provisioning: attributes the run may create (no one in the brand has them yet).
+    pub new_attributes: Vec<String>,
     /// Membership: compare rule values ignoring case.
     pub case_insensitive: bool,
     /// The journal of an interrupted run of the same sheet: its rows plan as done.
@@ -159,7 +161,7 @@ impl SheetRun {
                     today,
                 };
                 let job = LifecycleJob::new(table, options, request.journal);
-                SheetRun::Lifecycle(run(job, brand, config, now))
+                SheetRun::Lifecycle(Box::new(run(job, brand, config, now)))
             }
             SheetKind::Provision => {
                 let options = ProvisionOptions {
@@ -172,9 +174,10 @@ impl SheetRun {
                     user_types: request.user_types,
                     divisions: BTreeMap::new(),
                     job_size: request.job_size,
+                    new_attributes: request.new_attributes.into_iter().collect(),
                 };
                 let job = ProvisionJob::new(table, options, request.journal);
-                SheetRun::Provision(run(job, brand, config, now))
+                SheetRun::Provision(Box::new(run(job, brand, config, now)))
             }
             SheetKind::Membership => {
                 let matching = MatchOptions {

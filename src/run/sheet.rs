@@ -20,9 +20,9 @@ use crate::{lifecycle, membership, provision};
 /// A planned (or being planned, or applied) sheet of any kind.
 pub enum SheetRun {
     /// Disable / enable / expire.
-    Lifecycle(LifecycleRun),
+    Lifecycle(Box<LifecycleRun>),
     /// Create users with attributes.
-    Provision(ProvisionRun),
+    Provision(Box<ProvisionRun>),
     /// Group and role membership.
     Membership(Box<MembershipRun>),
 }
@@ -166,26 +166,24 @@ impl SheetRun {
         .unwrap_or_default()
     }
 
-    /// Why the sheet cannot be planned at all (missing or doubled columns), if so.
+    /// Why the sheet cannot be applied as a whole (missing or doubled columns, an attribute
+    /// that would be created without being allowed), if so.
     #[must_use]
     pub fn file_errors(&self) -> Vec<Problem> {
+        each!(self, r => r.job().sheet_errors())
+    }
+
+    /// Provisioning: the attribute columns no one in the brand has yet, and whether each may
+    /// be created (empty before the plan and for other kinds).
+    #[must_use]
+    pub fn new_attributes(&self) -> Vec<crate::provision::NewAttribute> {
         match self {
-            SheetRun::Lifecycle(r) => r
-                .job()
-                .plan()
-                .and_then(|p| p.file_error.clone())
-                .into_iter()
-                .collect(),
             SheetRun::Provision(r) => r
                 .job()
                 .plan()
-                .map(|p| p.file_errors.clone())
+                .map(|p| p.new_attributes.clone())
                 .unwrap_or_default(),
-            SheetRun::Membership(r) => r
-                .job()
-                .plan()
-                .map(|p| p.file_errors.clone())
-                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 

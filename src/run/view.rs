@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::SheetRun;
 use crate::policy::BlastRadius;
+use crate::provision::NewAttribute;
 use crate::table::Table;
 
 /// Problems listed when a plan is cut to a preview; the plan table has them all.
@@ -69,6 +70,9 @@ pub struct PlanView {
     /// What applying would do that a person should weigh first (once planned against the
     /// brand).
     pub blast: Option<BlastRadius>,
+    /// Provisioning: attribute columns no one in the brand has yet, each allowed or not (a
+    /// host offers a tick for each; one not allowed stops Apply, and is not in `file_error`).
+    pub new_attributes: Vec<NewAttribute>,
 }
 
 impl SheetRun {
@@ -84,7 +88,17 @@ impl SheetRun {
             let shown: HashSet<u32> = table.table.row_numbers.iter().copied().collect();
             problem_rows.retain(|r| shown.contains(r));
         }
-        let file_errors: Vec<String> = self.file_errors().into_iter().map(|p| p.message).collect();
+        let new_attributes = self.new_attributes();
+        let file_errors: Vec<String> = self
+            .file_errors()
+            .into_iter()
+            .filter(|p| {
+                !new_attributes
+                    .iter()
+                    .any(|a| !a.allowed && a.column == p.column)
+            })
+            .map(|p| p.message)
+            .collect();
         PlanView {
             counts: self.counts(),
             file_error: (!file_errors.is_empty()).then(|| file_errors.join(" ")),
@@ -94,6 +108,7 @@ impl SheetRun {
             problem_rows,
             problem_count,
             blast: self.blast_radius().cloned(),
+            new_attributes,
         }
     }
 }

@@ -104,3 +104,32 @@ test('a blank attribute cell keeps the value and <clear> removes it', async () =
   assert.equal(p.metadata.Hotel, undefined, '<clear> removed the hotel');
   assert.deepEqual(page.problems, []);
 });
+
+test('a column naming an attribute no one in the brand has is created only once ticked', async () => {
+  const type = await standardUserType(server);
+  const page = await openPage(browser, server.url + '/#provision');
+  await connect(page);
+  const rows = [
+    ['Username', 'First name', 'Last name', 'Email', 'User type', 'Password', 'Cost centre'],
+    ['ticked@roster-test.org', 'Tic', 'Ked', 'ticked@roster-test.org', type, 'pw-1', 'CC-42'],
+  ];
+  await planFile(page, 'cost-centres.csv', rows);
+  const box = page.getByTestId('pv-new-attributes');
+  await box.waitFor();
+  const tick = box.getByRole('checkbox', { name: /Create the attribute "Cost centre"/ });
+  assert.equal(await tick.isChecked(), false, 'nothing new is preselected');
+  assert.equal(await page.isDisabled('#pv-apply'), true, 'Apply stays off while a new attribute is not ticked');
+  assert.match(await box.textContent(), /Apply stays off until each new attribute is ticked/);
+  // Ticking plans again, with the attribute allowed.
+  await tick.check();
+  await page.waitForFunction(() => {
+    const t = document.querySelector('[data-testid=pv-new-attributes] input[type=checkbox]');
+    return t instanceof HTMLInputElement && t.checked && !(/** @type {HTMLButtonElement} */ (document.getElementById('pv-apply'))).disabled;
+  });
+  assert.match(await page.locator('#pv-problems').textContent(), /it will be created, as you allowed/);
+  await applyConfirmed(page, 'pv-');
+  await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
+  const p = (await sandboxParticipants(server)).find((x) => x.username === 'ticked@roster-test.org');
+  assert.equal(p?.metadata['Cost centre'], 'CC-42');
+  assert.deepEqual(page.problems, []);
+});

@@ -173,6 +173,11 @@ pub struct SheetArgs {
     /// Provisioning: a user type name and its id, NAME=UT_… (repeat for several).
     #[arg(long = "user-type", value_name = "NAME=UT_ID")]
     pub user_types: Vec<String>,
+    /// Provisioning: allow creating this attribute, which no one in the brand has yet
+    /// (repeat for several). Without it, such a column stops the plan: a misspelt column
+    /// would otherwise create a stray attribute on every account.
+    #[arg(long = "new-attribute", value_name = "NAME")]
+    pub new_attributes: Vec<String>,
     /// Provisioning: participants per directory import job.
     #[arg(long, default_value_t = 100)]
     pub job_size: usize,

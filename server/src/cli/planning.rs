@@ -105,6 +105,7 @@ pub(super) fn sheet_run(
         route: sheet.route.clone(),
         user_types,
         job_size: sheet.job_size,
+        new_attributes: sheet.new_attributes.clone(),
         case_insensitive: sheet.case_insensitive,
         journal: journal.to_vec(),
     };

@@ -201,6 +201,9 @@ impl Worker {
             .collect();
         let request = SheetRequest {
             journal,
+            // Every column of a hook's sheet was named by its configuration (fields,
+            // attributes, its Roles sheet's rules): the configuration is the allowance.
+            new_attributes: table.columns.clone(),
             ..SheetRequest::default()
         };
         let conn = match &session.tokens {
