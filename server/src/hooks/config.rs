@@ -405,7 +405,10 @@ Action = "/action"
 # Role = "/dataAccess"
 
 [hooks.crm.attributes]
-# Attribute = "/pointer"
+# Attributes set from the event (the attribute = a JSON Pointer into it). The README's
+# walkthrough sends "department"; rename, add or delete lines to fit your events. An attribute
+# named here is created if no one in the brand has it yet: this file is the allowance.
+Department = "/department"
 "#;
 
 #[cfg(test)]
