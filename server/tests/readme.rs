@@ -308,9 +308,7 @@ async fn participant(brand: &Server, username: &str) -> Option<serde_json::Value
         {
             return Some(found.clone());
         }
-        skip = page["skipToken"].as_str().map(str::to_string);
-        if skip.is_none() {
-            return None;
-        }
+        // The last page has no skip token: not found.
+        skip = Some(page["skipToken"].as_str()?.to_string());
     }
 }
