@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
-use qualtrics_roster::policy::{Approval, Confirmation, Limit};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun, Run};
 use qualtrics_roster::table::Table;
 use qualtrics_roster::time::Date;
@@ -101,10 +101,7 @@ async fn main() {
     run.apply(
         &LifecycleJob::fingerprint(&table, &options),
         // A deliberate mass change, as a cron job confirms one: within --max-changes.
-        &Approval {
-            allow_admin_changes: false,
-            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
-        },
+        &Approval::up_to(table.rows.len()),
         unix_millis(),
     )
     .unwrap();

@@ -8,7 +8,7 @@ mod common;
 use common::Server;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, JournalEntry, OutcomeStatus, RateLimit};
 use qualtrics_roster::lifecycle::{LifecycleOptions, PlanAction};
-use qualtrics_roster::policy::{Approval, Confirmation, Limit};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun};
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, RunEnd, Transport};
@@ -82,10 +82,7 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
     run.apply(
         &LifecycleJob::fingerprint(&table, &options),
         // A deliberate mass change, as a cron job confirms one: within --max-changes.
-        &Approval {
-            allow_admin_changes: false,
-            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
-        },
+        &Approval::up_to(table.rows.len()),
         unix_millis(),
     )
     .unwrap();
@@ -136,10 +133,7 @@ async fn two_thousand_rows_through_faults_killed_halfway_and_resumed() {
     run.apply(
         &LifecycleJob::fingerprint(&table, &options),
         // A deliberate mass change, as a cron job confirms one: within --max-changes.
-        &Approval {
-            allow_admin_changes: false,
-            confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
-        },
+        &Approval::up_to(table.rows.len()),
         unix_millis(),
     )
     .unwrap();

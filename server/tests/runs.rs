@@ -17,7 +17,7 @@ use qualtrics_roster::directory::{self, ImportParticipant, Participant};
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
 use qualtrics_roster::oauth::ClientCredentials;
-use qualtrics_roster::policy::{Approval, Confirmation, Limit};
+use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::rules::{MatchOptions, RoleSheet};
 use qualtrics_roster::run::{
@@ -122,10 +122,7 @@ fn provision_options(route: Route, job_size: usize, now: UnixMillis) -> Provisio
 /// A deliberate mass change, confirmed as a cron job confirms one (`--max-changes`): these
 /// tests flip most of the brand on purpose, past the mass-change brake.
 fn confirmed(table: &Table) -> Approval {
-    Approval {
-        allow_admin_changes: false,
-        confirmation: Confirmation::MaxChanges(Limit::Changes(table.rows.len())),
-    }
+    Approval::up_to(table.rows.len())
 }
 
 /// The distinct phases of `events`, in order.

@@ -182,6 +182,16 @@ impl Approval {
         Approval::default()
     }
 
+    /// A deliberate mass change of at most `changes` changes, confirmed ahead as a cron job
+    /// confirms one (`--max-changes N`); no Brand Administrator changes.
+    #[must_use]
+    pub fn up_to(changes: usize) -> Approval {
+        Approval {
+            allow_admin_changes: false,
+            confirmation: Confirmation::MaxChanges(Limit::Changes(changes)),
+        }
+    }
+
     /// Why `blast` may not be applied with this approval, if so (nothing is sent then).
     #[must_use]
     pub fn refusal(&self, blast: &BlastRadius) -> Option<String> {

@@ -405,17 +405,7 @@ mod tests {
         );
         assert_eq!(Kind::detect(&cols(&["UserID"])), Ok(Kind::Lifecycle));
         // An edited `users list` export with an Action column is a lifecycle sheet.
-        let export = [
-            "User ID",
-            "Username",
-            "First name",
-            "Last name",
-            "Email",
-            "User type",
-            "Division",
-            "Account status",
-            "Action",
-        ];
+        let export = [&qualtrics_roster::users::USER_COLUMNS[..], &["Action"]].concat();
         assert_eq!(Kind::detect(&cols(&export)), Ok(Kind::Lifecycle));
         // An Action beside a password fits both: refused, naming why.
         let both = Kind::detect(&cols(&["Username", "Action", "Password", "First name"]));
