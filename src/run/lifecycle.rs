@@ -6,7 +6,7 @@ use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::{JournalEntry, Outcome};
 use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction, RowOutcome};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
-use crate::problem::Problem;
+use crate::problem::{Problem, Severity};
 use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
 use crate::users::UserSummary;
@@ -154,6 +154,48 @@ impl SheetJob for LifecycleJob {
             .and_then(|p| p.file_error.clone())
             .into_iter()
             .collect()
+    }
+    fn plan_counts(&self) -> Vec<(String, usize)> {
+        self.plan().map(|p| p.counts.clone()).unwrap_or_default()
+    }
+    fn plan_changes(&self) -> usize {
+        self.plan().map_or(0, Plan::changes)
+    }
+    fn row_problems(&self, include_not_found: bool) -> Vec<Problem> {
+        self.plan().map_or_else(Vec::new, |p| {
+            p.rows
+                .iter()
+                .filter_map(|r| match r.action {
+                    PlanAction::Invalid | PlanAction::Refused => r.problem.clone(),
+                    PlanAction::NotFound if include_not_found => Some(Problem {
+                        row: r.row,
+                        line: None,
+                        column: String::new(),
+                        severity: Severity::Error,
+                        message: r.message.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+    fn plan_sheet(&self) -> Table {
+        self.plan().map(lifecycle::plan_table).unwrap_or_default()
+    }
+    fn sheet(&self) -> Option<&Table> {
+        Some(self.table())
+    }
+    fn outcome_columns(&self) -> Vec<String> {
+        lifecycle::outcome_column_names(&self.table().columns)
+    }
+    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
+        self.outcomes().into_iter().map(Into::into).collect()
+    }
+    fn outcome_sheet(&self) -> Table {
+        lifecycle::outcome_table(self.table(), &self.outcomes())
+    }
+    fn undo_sheet(&self) -> Option<Table> {
+        Some(self.before_table())
     }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()

@@ -187,6 +187,41 @@ impl SheetJob for MembershipJob {
             .map(|p| p.file_errors.clone())
             .unwrap_or_default()
     }
+    fn plan_counts(&self) -> Vec<(String, usize)> {
+        self.plan().map(ChangePlan::counts).unwrap_or_default()
+    }
+    fn plan_changes(&self) -> usize {
+        self.plan().map_or(0, ChangePlan::changes)
+    }
+    fn row_problems(&self, _include_not_found: bool) -> Vec<Problem> {
+        self.plan().map_or_else(Vec::new, |p| {
+            p.rows
+                .iter()
+                .filter(|r| r.action == membership::ChangeAction::Invalid)
+                .filter_map(|r| r.problem.clone())
+                .collect()
+        })
+    }
+    fn plan_sheet(&self) -> Table {
+        self.plan()
+            .map(membership::change_plan_table)
+            .unwrap_or_default()
+    }
+    fn sheet(&self) -> Option<&Table> {
+        self.table()
+    }
+    fn outcome_columns(&self) -> Vec<String> {
+        membership::OUTCOME_COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
+        self.outcomes().into_iter().map(Into::into).collect()
+    }
+    fn outcome_sheet(&self) -> Table {
+        membership::outcome_table(self.table().unwrap_or(&Table::default()), &self.outcomes())
+    }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()
     }

@@ -195,6 +195,32 @@ pub trait SheetJob: Phases {
     /// Why the sheet as a whole cannot be applied (columns that cannot be read, an attribute
     /// that would be created without being allowed), once planned; empty when it can be.
     fn sheet_errors(&self) -> Vec<Problem>;
+    /// Rows per action label, in the plan's order (empty before the plan).
+    fn plan_counts(&self) -> Vec<(String, usize)>;
+    /// Rows that send something (0 before the plan).
+    fn plan_changes(&self) -> usize;
+    /// What the rows say that the user should see, in row order (see
+    /// [`SheetRun::problems`](sheet::SheetRun::problems)).
+    fn row_problems(&self, include_not_found: bool) -> Vec<Problem>;
+    /// Attribute columns no one in the brand has yet (only provisioning creates attributes).
+    fn new_attributes(&self) -> Vec<crate::provision::NewAttribute> {
+        Vec::new()
+    }
+    /// The plan as a table (a Plan sheet; empty before the plan).
+    fn plan_sheet(&self) -> crate::table::Table;
+    /// The sheet planned (`None` for a job without one).
+    fn sheet(&self) -> Option<&crate::table::Table>;
+    /// The outcome columns written beside the input.
+    fn outcome_columns(&self) -> Vec<String>;
+    /// Every input row's outcome (before apply: as the plan says, or skipped).
+    fn row_outcomes(&self) -> Vec<sheet::RowOutcome>;
+    /// The input with the outcome columns beside it (password cells blanked).
+    fn outcome_sheet(&self) -> crate::table::Table;
+    /// The accounts the run changed, as they were before, for the kinds that can be undone by
+    /// applying it (lifecycle).
+    fn undo_sheet(&self) -> Option<crate::table::Table> {
+        None
+    }
     /// Plans against an empty brand, reading nothing: what the rows themselves get wrong (for
     /// `validate`, and to refuse a sheet that fits no kind before any request).
     fn plan_offline(&mut self);

@@ -361,6 +361,41 @@ impl SheetJob for ProvisionJob {
             .map(|p| p.file_errors.clone())
             .unwrap_or_default()
     }
+    fn plan_counts(&self) -> Vec<(String, usize)> {
+        self.plan().map(|p| p.counts.clone()).unwrap_or_default()
+    }
+    fn plan_changes(&self) -> usize {
+        self.plan().map_or(0, Plan::changes)
+    }
+    fn row_problems(&self, _include_not_found: bool) -> Vec<Problem> {
+        self.plan().map_or_else(Vec::new, |p| {
+            p.notes
+                .iter()
+                .chain(p.rows.iter().flat_map(|r| r.problems.iter()))
+                .cloned()
+                .collect()
+        })
+    }
+    fn new_attributes(&self) -> Vec<provision::NewAttribute> {
+        self.plan()
+            .map(|p| p.new_attributes.clone())
+            .unwrap_or_default()
+    }
+    fn plan_sheet(&self) -> Table {
+        self.plan().map(provision::plan_table).unwrap_or_default()
+    }
+    fn sheet(&self) -> Option<&Table> {
+        Some(self.table())
+    }
+    fn outcome_columns(&self) -> Vec<String> {
+        provision::outcome_column_names(&self.table().columns)
+    }
+    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
+        self.outcomes().into_iter().map(Into::into).collect()
+    }
+    fn outcome_sheet(&self) -> Table {
+        provision::outcome_table(self.table(), &self.outcomes())
+    }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()
     }

@@ -5,14 +5,14 @@
 use serde::Serialize;
 
 use super::{
-    ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, ProvisionRun, Run, RunPoll,
-    RunProgress, SheetJob,
+    ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, Phases, ProvisionRun, Run,
+    RunPoll, RunProgress, SheetJob,
 };
 use crate::connection::Auth;
 use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
 use crate::http::HttpResponse;
 use crate::policy::{Approval, BlastRadius};
-use crate::problem::{Problem, Severity};
+use crate::problem::Problem;
 use crate::table::Table;
 use crate::time::UnixMillis;
 use crate::{lifecycle, membership, provision};
@@ -110,11 +110,11 @@ impl SheetRun {
     /// `lifecycle`, `provision` or `membership`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
-        match self {
-            SheetRun::Lifecycle(_) => "lifecycle",
-            SheetRun::Provision(_) => "provision",
-            SheetRun::Membership(_) => "membership",
+        /// The kind's name, as its phases name it in progress events.
+        fn kind_of<P: Phases>(_: &super::PhasedRun<P>) -> &'static str {
+            P::KIND
         }
+        each!(self, r => kind_of(r))
     }
 
     /// What the plan was made from.
@@ -147,23 +147,13 @@ impl SheetRun {
     /// How many rows of each action, in the plan's order.
     #[must_use]
     pub fn counts(&self) -> Vec<(String, usize)> {
-        match self {
-            SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.counts.clone()),
-            SheetRun::Provision(r) => r.job().plan().map(|p| p.counts.clone()),
-            SheetRun::Membership(r) => r.job().plan().map(|p| p.counts()),
-        }
-        .unwrap_or_default()
+        each!(self, r => r.job().plan_counts())
     }
 
     /// Rows that change something.
     #[must_use]
     pub fn changes(&self) -> usize {
-        match self {
-            SheetRun::Lifecycle(r) => r.job().plan().map(|p| p.changes()),
-            SheetRun::Provision(r) => r.job().plan().map(|p| p.changes()),
-            SheetRun::Membership(r) => r.job().plan().map(|p| p.changes()),
-        }
-        .unwrap_or_default()
+        each!(self, r => r.job().plan_changes())
     }
 
     /// Why the sheet cannot be applied as a whole (missing or doubled columns, an attribute
@@ -177,14 +167,7 @@ impl SheetRun {
     /// be created (empty before the plan and for other kinds).
     #[must_use]
     pub fn new_attributes(&self) -> Vec<crate::provision::NewAttribute> {
-        match self {
-            SheetRun::Provision(r) => r
-                .job()
-                .plan()
-                .map(|p| p.new_attributes.clone())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
+        each!(self, r => r.job().new_attributes())
     }
 
     /// What the rows say that the user should see, in row order: refusals (the row is not
@@ -193,40 +176,7 @@ impl SheetRun {
     /// accounts the brand does not have (a fact about the brand, which `validate` cannot know).
     #[must_use]
     pub fn problems(&self, include_not_found: bool) -> Vec<Problem> {
-        match self {
-            SheetRun::Lifecycle(r) => r.job().plan().map_or_else(Vec::new, |p| {
-                p.rows
-                    .iter()
-                    .filter_map(|r| match r.action {
-                        lifecycle::PlanAction::Invalid | lifecycle::PlanAction::Refused => {
-                            r.problem.clone()
-                        }
-                        lifecycle::PlanAction::NotFound if include_not_found => Some(Problem {
-                            row: r.row,
-                            line: None,
-                            column: String::new(),
-                            severity: Severity::Error,
-                            message: r.message.clone(),
-                        }),
-                        _ => None,
-                    })
-                    .collect()
-            }),
-            SheetRun::Provision(r) => r.job().plan().map_or_else(Vec::new, |p| {
-                p.notes
-                    .iter()
-                    .chain(p.rows.iter().flat_map(|r| r.problems.iter()))
-                    .cloned()
-                    .collect()
-            }),
-            SheetRun::Membership(r) => r.job().plan().map_or_else(Vec::new, |p| {
-                p.rows
-                    .iter()
-                    .filter(|r| r.action == membership::ChangeAction::Invalid)
-                    .filter_map(|r| r.problem.clone())
-                    .collect()
-            }),
-        }
+        each!(self, r => r.job().row_problems(include_not_found))
     }
 
     /// True when the sheet cannot be planned, or a row is refused for what it says.
@@ -250,13 +200,9 @@ impl SheetRun {
     }
 
     /// The plan as a table (a Plan sheet).
+    #[must_use]
     pub fn plan_table(&self) -> Table {
-        match self {
-            SheetRun::Lifecycle(r) => r.job().plan().map(lifecycle::plan_table),
-            SheetRun::Provision(r) => r.job().plan().map(provision::plan_table),
-            SheetRun::Membership(r) => r.job().plan().map(membership::change_plan_table),
-        }
-        .unwrap_or_default()
+        each!(self, r => r.job().plan_sheet())
     }
 
     /// The sheet that was planned.
@@ -268,71 +214,31 @@ impl SheetRun {
             row_numbers: Vec::new(),
             lines: Vec::new(),
         };
-        match self {
-            SheetRun::Lifecycle(r) => r.job().table(),
-            SheetRun::Provision(r) => r.job().table(),
-            SheetRun::Membership(r) => r.job().table().unwrap_or(&EMPTY),
-        }
+        each!(self, r => r.job().sheet()).unwrap_or(&EMPTY)
     }
 
     /// The outcome columns written beside the input.
     #[must_use]
     pub fn outcome_columns(&self) -> Vec<String> {
-        match self {
-            SheetRun::Lifecycle(r) => lifecycle::outcome_column_names(&r.job().table().columns),
-            SheetRun::Provision(r) => provision::outcome_column_names(&r.job().table().columns),
-            SheetRun::Membership(_) => membership::OUTCOME_COLUMNS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        }
+        each!(self, r => r.job().outcome_columns())
     }
 
     /// Every input row's outcome (before apply: as the plan says, or skipped).
+    #[must_use]
     pub fn outcomes(&self) -> Vec<RowOutcome> {
-        match self {
-            SheetRun::Lifecycle(r) => r
-                .job()
-                .outcomes()
-                .into_iter()
-                .map(RowOutcome::Lifecycle)
-                .collect(),
-            SheetRun::Provision(r) => r
-                .job()
-                .outcomes()
-                .into_iter()
-                .map(RowOutcome::Provision)
-                .collect(),
-            SheetRun::Membership(r) => r
-                .job()
-                .outcomes()
-                .into_iter()
-                .map(RowOutcome::Membership)
-                .collect(),
-        }
+        each!(self, r => r.job().row_outcomes())
     }
 
     /// The input with the outcome columns beside it (password cells blanked).
     #[must_use]
     pub fn outcome_table(&self) -> Table {
-        match self {
-            SheetRun::Lifecycle(r) => {
-                lifecycle::outcome_table(r.job().table(), &r.job().outcomes())
-            }
-            SheetRun::Provision(r) => {
-                provision::outcome_table(r.job().table(), &r.job().outcomes())
-            }
-            SheetRun::Membership(r) => membership::outcome_table(self.table(), &r.job().outcomes()),
-        }
+        each!(self, r => r.job().outcome_sheet())
     }
 
     /// The accounts the run changed, as they were before (lifecycle: an undo sheet).
     #[must_use]
     pub fn before_table(&self) -> Option<Table> {
-        match self {
-            SheetRun::Lifecycle(r) => Some(r.job().before_table()),
-            _ => None,
-        }
+        each!(self, r => r.job().undo_sheet())
     }
 }
 
