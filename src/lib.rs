@@ -29,9 +29,9 @@ pub mod time;
 pub mod bindings;
 
 // The modules by their short names, as the hosts and the kinds use them.
-pub use api::{connection, directory, envelope, error, http, oauth, users};
+pub use api::{connection, directory, envelope, error, groups, http, oauth, users};
+pub use exec::reads;
 pub use membership::rules;
-pub use run::reads;
 pub use sheet::{columns, problem, reference, sheetfile, table};
 
 pub use connection::{Auth, Connection, Datacenter};

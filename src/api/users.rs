@@ -271,25 +271,6 @@ pub enum ListError {
     },
 }
 
-impl ListError {
-    /// How long to wait before asking for the same page again after this error, or `None`
-    /// when retrying cannot help (or `attempt`, counted from 1, was the last of 6). Transient
-    /// errors (429, 5xx, network) back off 0.5 s, 1 s, 2 s, …; a `Retry-After` wins (up to
-    /// [`crate::exec::MAX_RETRY_AFTER_SECS`]).
-    #[must_use]
-    pub fn retry_delay_ms(&self, attempt: u32) -> Option<u64> {
-        match self {
-            ListError::Api(e) if e.is_transient() && attempt < 6 => Some(match e {
-                ApiError::RateLimited {
-                    retry_after_secs: Some(s),
-                } => crate::exec::retry_after_ms(*s),
-                _ => (500u64 << (attempt.saturating_sub(1)).min(6)).min(30_000),
-            }),
-            _ => None,
-        }
-    }
-}
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

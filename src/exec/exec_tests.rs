@@ -190,10 +190,6 @@ fn an_absurd_retry_after_waits_ten_minutes_and_does_not_overflow() {
     let wake = ex.poll(1_100).wake_at.unwrap();
     let cap = 1_100 + MAX_RETRY_AFTER_SECS * 1000;
     assert!((cap..cap + 250).contains(&wake), "woke at {wake}");
-    let err = crate::users::ListError::Api(crate::error::ApiError::RateLimited {
-        retry_after_secs: Some(99_999_999_999_999_999),
-    });
-    assert_eq!(err.retry_delay_ms(1), Some(MAX_RETRY_AFTER_SECS * 1000));
 }
 
 #[test]

@@ -28,6 +28,8 @@ mod executor;
 mod journal;
 mod pacing;
 
+pub mod reads;
+
 pub use audit::{audit_jsonl, audit_table, AuditEntry};
 pub use executor::Executor;
 pub use journal::JournalEntry;

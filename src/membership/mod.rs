@@ -25,7 +25,8 @@ mod plan;
 mod pull;
 mod tables;
 
-pub use crate::reads::ListingStep;
+pub use crate::exec::reads::ListingStep;
+pub use crate::groups::{add_member_request, remove_member_request, GroupSummary};
 pub use apply::{outcome_table, ChangeOutcome, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
 pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
@@ -37,49 +38,9 @@ pub use tables::{
 use crate::problem::Problem;
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::connection::Connection;
-use crate::http::{HttpRequest, Method};
 use crate::provision;
-
-/// One element of `GET /groups`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupSummary {
-    /// `GR_…` id.
-    pub id: String,
-    /// Display name.
-    #[serde(default)]
-    pub name: String,
-    /// Group type (`GT_…`).
-    #[serde(default, rename = "type")]
-    pub group_type: Option<String>,
-    /// Division, if the group belongs to one.
-    #[serde(default)]
-    pub division_id: Option<String>,
-}
-
-/// `POST /groups/{id}/members` with `{"userId": …}`.
-#[must_use]
-pub fn add_member_request(conn: &Connection, group_id: &str, user_id: &str) -> HttpRequest {
-    let body = serde_json::json!({ "userId": user_id });
-    conn.request(
-        Method::Post,
-        conn.url(&format!("groups/{group_id}/members")),
-        Some(serde_json::to_vec(&body).expect("serialises")),
-    )
-}
-
-/// `DELETE /groups/{id}/members/{userId}`.
-#[must_use]
-pub fn remove_member_request(conn: &Connection, group_id: &str, user_id: &str) -> HttpRequest {
-    conn.request(
-        Method::Delete,
-        conn.url(&format!("groups/{group_id}/members/{user_id}")),
-        None,
-    )
-}
 
 /// What a desired-membership row does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -28,7 +28,6 @@
 mod lifecycle;
 mod membership;
 mod provision;
-pub mod reads;
 mod request;
 mod sheet;
 mod step;

@@ -6,8 +6,8 @@
 use crate::connection::Connection;
 use crate::directory::{Participant, ParticipantListing};
 use crate::exec::{OutcomeStatus, Step, StepUpdate};
+use crate::groups::GroupSummary;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::membership::GroupSummary;
 use crate::time::UnixMillis;
 use crate::users::{self, Listing, UserListing, UserSummary};
 
