@@ -60,6 +60,11 @@ pub struct SandboxConfig {
     /// Answer the directory endpoints inside `result` instead of Qualtrics' documented flat form
     /// (which one the live API uses is unverified; clients must take both).
     pub directory_wrapped: bool,
+    /// Answer a user's record (`GET /users/{id}`) in other plausible forms: the language code
+    /// upper-case (`EN`), the time zone lower-case, dates with milliseconds
+    /// (`2030-06-30T00:00:00.000Z`). Which forms the live API returns is unverified: a client
+    /// that compares them exactly would plan the same change again and again.
+    pub user_forms_alternate: bool,
     /// How long OAuth access tokens live (Qualtrics: an hour).
     pub oauth_token_ttl: std::time::Duration,
 }
@@ -78,6 +83,7 @@ impl Default for SandboxConfig {
                 ..Faults::default()
             },
             directory_wrapped: false,
+            user_forms_alternate: false,
             oauth_token_ttl: std::time::Duration::from_secs(3600),
         }
     }
@@ -104,6 +110,7 @@ pub struct Sandbox {
     brand: Mutex<Brand>,
     cors: bool,
     directory_wrapped: bool,
+    user_forms_alternate: bool,
     request_counter: AtomicU64,
     trouble: Mutex<Trouble>,
     stats: Mutex<Stats>,
@@ -129,6 +136,7 @@ impl Sandbox {
             brand: Mutex::new(brand),
             cors: config.cors,
             directory_wrapped: config.directory_wrapped,
+            user_forms_alternate: config.user_forms_alternate,
             request_counter: AtomicU64::new(0),
             trouble: Mutex::new(Trouble::new(config.limits, config.faults.clone())),
             stats: Mutex::new(Stats::default()),

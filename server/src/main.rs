@@ -63,6 +63,10 @@ struct Args {
     /// Answer the directory endpoints inside `result` (default: Qualtrics' documented flat form).
     #[arg(long)]
     directory_wrapped: bool,
+    /// Answer user records in other plausible forms (language `EN`, time zone lower-case,
+    /// dates with milliseconds): which the live API uses is unverified.
+    #[arg(long)]
+    user_forms_alternate: bool,
     /// How long the sandbox's OAuth access tokens live, in seconds (Qualtrics: 3600).
     #[arg(long, default_value_t = 3600)]
     oauth_token_ttl: u64,
@@ -224,6 +228,7 @@ async fn run(args: Args) -> Result<(), StartError> {
                 seed: args.fault_seed,
             },
             directory_wrapped: args.directory_wrapped,
+            user_forms_alternate: args.user_forms_alternate,
             oauth_token_ttl: std::time::Duration::from_secs(args.oauth_token_ttl),
         })
     });

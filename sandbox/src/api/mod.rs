@@ -298,6 +298,9 @@ pub(crate) fn dispatch(
         ),
         (&Method::GET, ["users"]) => list_users(&brand, &query, at),
         (&Method::GET, ["users", id]) => match brand.users.iter().find(|u| u.id == *id) {
+            Some(u) if sb.user_forms_alternate => Answer::ok(users::alternate_forms(
+                serde_json::to_value(u).expect("users serialise"),
+            )),
             Some(u) => Answer::ok(serde_json::to_value(u).expect("users serialise")),
             None => not_found(id),
         },

@@ -20,6 +20,27 @@ pub(super) fn user_summary(u: &brand::User) -> Value {
     })
 }
 
+/// A user's record in the other forms Qualtrics may answer it in (see
+/// [`crate::SandboxConfig::user_forms_alternate`]): language upper-case, time zone
+/// lower-case, date-times with milliseconds.
+pub(super) fn alternate_forms(mut user: Value) -> Value {
+    if let Some(fields) = user.as_object_mut() {
+        for (name, value) in fields.iter_mut() {
+            let Some(text) = value.as_str() else { continue };
+            let other = match name.as_str() {
+                "language" => text.to_uppercase(),
+                "timeZone" => text.to_lowercase(),
+                _ if name.ends_with("Date") && text.ends_with("Z") && !text.contains('.') => {
+                    format!("{}.000Z", text.trim_end_matches('Z'))
+                }
+                _ => continue,
+            };
+            *value = Value::String(other);
+        }
+    }
+    user
+}
+
 /// `GET /users`: one page of the brand's users.
 pub(super) fn list_users(brand: &Brand, query: &[(String, String)], at: &Addressed) -> Answer {
     offset_page(&brand.users, query, at, "users", user_summary)
