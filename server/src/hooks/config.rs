@@ -123,10 +123,34 @@ impl RetryConfig {
     }
 }
 
+/// How a hook's sender proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Standard Webhooks signatures with `signing_secrets`.
+    StandardWebhooks,
+    /// HubSpot's `X-HubSpot-Signature-v3` with the app's `client_secrets`.
+    #[serde(rename = "hubspot-v3")]
+    HubspotV3,
+    /// A shared key in `key_header` or `key_query`, one of `keys`.
+    Key,
+}
+
 /// One hook: how its sender authenticates and how its events map to sheet columns.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookConfig {
+    /// How the sender authenticates. Without it, as before schemes were named: a Standard
+    /// Webhooks signature when `signing_secrets` are set, else the key.
+    pub scheme: Option<Scheme>,
+    /// HubSpot (`scheme = "hubspot-v3"`): the app's client secrets, as HubSpot shows them
+    /// (several while one is being rotated).
+    #[serde(default)]
+    pub client_secrets: Vec<String>,
+    /// HubSpot: the hook's URL as configured in HubSpot (`https://host/path`, no query), when
+    /// a proxy in front of the server changes the host or the path. Signatures over the URL
+    /// this server sees (`https://` + its Host header + the path) are accepted as well.
+    pub public_url: Option<String>,
     /// Standard Webhooks signing secrets (`whsec_…`, base64 after the prefix); several while
     /// one is being rotated. Checked against `webhook-signature`.
     #[serde(default)]
@@ -226,10 +250,7 @@ impl HooksConfig {
                     "hook {name:?}: a hook's name is letters, digits, - and _ (and not \"events\")"
                 )));
             }
-            let keyed = hook.key_header.is_some() || hook.key_query.is_some();
-            if hook.signing_secrets.is_empty() && (!keyed || hook.keys.is_empty()) {
-                return Err(invalid(format!("hook {name:?} has no signing_secrets and no key_header (or key_query) with keys: every hook authenticates its sender")));
-            }
+            check_scheme(name, hook).map_err(&invalid)?;
             if !hook
                 .fields
                 .keys()
@@ -253,9 +274,72 @@ impl HooksConfig {
             }
             check_user_types(name, hook).map_err(invalid)?;
         }
-        check_credentials_are_own(&config.hooks).map_err(invalid)?;
+        check_credentials_are_own(&config.hooks).map_err(&invalid)?;
         Ok(config)
     }
+}
+
+/// The hook's sender can authenticate, with what its scheme needs and nothing another scheme
+/// reads (a secret set but never checked would look like protection).
+fn check_scheme(name: &str, hook: &HookConfig) -> Result<(), String> {
+    let keyed = (hook.key_header.is_some() || hook.key_query.is_some()) && !hook.keys.is_empty();
+    match hook.scheme {
+        None => {
+            if hook.signing_secrets.is_empty() && !keyed {
+                return Err(format!("hook {name:?} has no signing_secrets and no key_header (or key_query) with keys: every hook authenticates its sender"));
+            }
+            if !hook.client_secrets.is_empty() || hook.public_url.is_some() {
+                return Err(format!("hook {name:?}: client_secrets and public_url are for scheme = \"hubspot-v3\": add it"));
+            }
+        }
+        Some(Scheme::StandardWebhooks) => {
+            if hook.signing_secrets.is_empty() {
+                return Err(format!(
+                    "hook {name:?}: scheme \"standard-webhooks\" needs signing_secrets"
+                ));
+            }
+            if keyed || !hook.client_secrets.is_empty() || hook.public_url.is_some() {
+                return Err(format!("hook {name:?}: scheme \"standard-webhooks\" reads only signing_secrets (remove keys, client_secrets, public_url)"));
+            }
+        }
+        Some(Scheme::Key) => {
+            if !keyed {
+                return Err(format!(
+                    "hook {name:?}: scheme \"key\" needs key_header or key_query, and keys"
+                ));
+            }
+            if !hook.signing_secrets.is_empty()
+                || !hook.client_secrets.is_empty()
+                || hook.public_url.is_some()
+            {
+                return Err(format!(
+                    "hook {name:?}: scheme \"key\" reads only key_header / key_query and keys"
+                ));
+            }
+        }
+        Some(Scheme::HubspotV3) => {
+            if hook.client_secrets.is_empty() {
+                return Err(format!("hook {name:?}: scheme \"hubspot-v3\" needs client_secrets (the HubSpot app's client secret)"));
+            }
+            if keyed || !hook.signing_secrets.is_empty() {
+                return Err(format!("hook {name:?}: scheme \"hubspot-v3\" reads only client_secrets (and public_url)"));
+            }
+            if hook.client_secrets.iter().any(|s| s.trim().len() < 16) {
+                return Err(format!("hook {name:?}: a client secret is at least 16 characters (HubSpot's are UUIDs)"));
+            }
+            if let Some(u) = &hook.public_url {
+                let parsed = url::Url::parse(u)
+                    .map_err(|e| format!("hook {name:?}: public_url {u:?}: {e}"))?;
+                if parsed.scheme() != "https"
+                    || parsed.query().is_some()
+                    || parsed.host_str().is_none()
+                {
+                    return Err(format!("hook {name:?}: public_url {u:?} is the https:// URL HubSpot calls, without a query"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A hook sets a user type only from a constant or from its `user_types` allow-list, and never
@@ -321,7 +405,13 @@ fn check_credentials_are_own(hooks: &BTreeMap<String, HookConfig>) -> Result<(),
             .keys
             .iter()
             .map(|k| ([b"key:".as_slice(), k.trim().as_bytes()].concat(), "key"));
-        for (credential, what) in secrets.chain(keys) {
+        let clients = hook.client_secrets.iter().map(|k| {
+            (
+                [b"client:".as_slice(), k.trim().as_bytes()].concat(),
+                "client secret",
+            )
+        });
+        for (credential, what) in secrets.chain(keys).chain(clients) {
             match owner.get(&credential) {
                 Some(other) if *other != name.as_str() => {
                     return Err(format!("hooks {other:?} and {name:?} share a {what}: each hook needs its own (an event sent to one would be accepted by the other)"));

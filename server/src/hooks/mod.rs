@@ -365,6 +365,7 @@ impl Viewers {
 async fn receive(
     State(hooks): State<Arc<Hooks>>,
     UrlPath(name): UrlPath<String>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -376,7 +377,12 @@ async fn receive(
             json!({"error": format!("No hook named {name:?} on this server.")}),
         );
     };
-    let sender_id = match verify::check(hook, &headers, uri.query(), &body, unix_millis() / 1000) {
+    let incoming = verify::Incoming {
+        method: method.as_str(),
+        path_and_query: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+        headers: &headers,
+    };
+    let sender_id = match verify::check_request(hook, &incoming, &body, unix_millis()) {
         Ok(id) => id,
         Err(why) => {
             eprintln!("hooks: {name}: event refused: {why}");
@@ -413,8 +419,13 @@ async fn receive(
     });
     let empty = RoleSheet::default();
     let roles = hooks.roles.get(&name).unwrap_or(&empty);
+    let id_pointer = hook.event_id.as_deref().or(
+        // HubSpot puts its own id in each event it sends.
+        (hook.scheme == Some(config::Scheme::HubspotV3)).then_some("/eventId"),
+    );
     let mut mapped = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
+        let id = event_id(id_pointer, event, header_id.as_deref(), batch.then_some(i));
         let row = match mapping::map_event(hook, roles, event) {
             Ok(row) => row,
             Err(e) => {
@@ -429,12 +440,6 @@ async fn receive(
                 );
             }
         };
-        let id = event_id(
-            hook.event_id.as_deref(),
-            event,
-            header_id.as_deref(),
-            batch.then_some(i),
-        );
         mapped.push((id, row));
     }
     let mut out = Vec::with_capacity(mapped.len());
