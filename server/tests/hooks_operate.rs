@@ -116,6 +116,23 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// Posts `body` to hook `crm`, signed (Standard Webhooks) as message `id`.
+async fn post_crm(hooks: &Server, id: &str, body: &Value) -> (u16, Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let t = now();
+    let r = reqwest::Client::new()
+        .post(format!("{}/hooks/v1/crm", hooks.url))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", t.to_string())
+        .header("webhook-signature", sign(SECRET, id, t, &bytes))
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 /// HubSpot's v3 signature, computed here from HubSpot's documentation (not with the server's
 /// code): base64(HMAC-SHA256(secret, method + uri + body + timestamp)), with `uri` the full
 /// URL with HubSpot's listed characters URL-decoded.
@@ -238,6 +255,10 @@ async fn brand_user(
         .find(|u| u.username.as_deref() == Some(username))
 }
 
+fn person(name: &str) -> Value {
+    json!({"email": format!("{name}@operate-test.org"), "first": "Op", "last": name})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hubspot_v3_events_signed_as_hubspot_signs_are_accepted_and_others_refused() {
     let brand = Server::start(&["--quiet"]);
@@ -340,4 +361,101 @@ async fn hubspot_v3_events_signed_as_hubspot_signs_are_accepted_and_others_refus
     let done = reach(&hooks, &brand, &[id], &["done"], Duration::from_secs(30)).await;
     assert_eq!(done[0]["status"], "done", "{done:?}");
     assert!(brand_user(&brand, "hub1@operate-test.org").await.is_some());
+}
+
+/// The error the hooks' server prints when it refuses to start with `config`.
+fn refused_start(config: &Path) -> String {
+    let www = Dir::new("operate-www");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster-server"))
+        .args(["--port", "0", "--quiet", "--www"])
+        .arg(&www.0)
+        .arg("--hooks-config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "it started");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_are_kept_hashed_passwords_not_at_all_and_old_events_are_deleted() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("operate-retention");
+    let ut = user_type(&brand).await;
+    let config = configure(&dir.0, &brand, &ut, "", "[store.x]\n");
+    // (a section the store does not know is refused, as is a retention under three days)
+    assert!(refused_start(&config).contains("unknown field"));
+    let db = dir.0.join("events.sqlite");
+    let short = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[store.x]\n", "")
+        .replace("[store]\n", "[store]\nretention_days = 2\n");
+    private(&config, &short);
+    let refused = refused_start(&config);
+    assert!(
+        refused.contains("retention_days is 2: at least 3"),
+        "{refused}"
+    );
+    let config = configure(&dir.0, &brand, &ut, "", "");
+    let mut hooks = start_hooks(&config);
+
+    let mut rita = person("rita");
+    rita["password"] = json!("Secret-Passw0rd-Kept?");
+    let (status, made) = post_crm(&hooks, "msg-secret-sender-id", &rita).await;
+    assert_eq!(status, 202, "{made}");
+    let id = made["id"].as_i64().unwrap();
+    reach(&hooks, &brand, &[id], &["done"], Duration::from_secs(30)).await;
+    // A repeat is still recognised by the hash.
+    let (status, again) = post_crm(&hooks, "msg-secret-sender-id", &rita).await;
+    assert_eq!((status, again["id"].as_i64()), (200, Some(id)), "{again}");
+    hooks.kill_hard();
+
+    let sqlite = rusqlite::Connection::open(&db).unwrap();
+    let (sender, row): (String, String) = sqlite
+        .query_row(
+            "SELECT sender_id, row FROM events WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, b"h:msg-secret-sender-id");
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sender, format!("sha256:{hex}"));
+    assert!(!row.contains("Secret-Passw0rd"), "{row}");
+    assert!(
+        row.contains("rita@operate-test.org"),
+        "the rest of the row is kept: {row}"
+    );
+    // Thirty-one days later (the default retention is 30), it is deleted at start.
+    sqlite
+        .execute(
+            "UPDATE events SET received_at = received_at - ?1",
+            [31i64 * 86_400_000],
+        )
+        .unwrap();
+    drop(sqlite);
+    let hooks = start_hooks(&config);
+    let started = Instant::now();
+    loop {
+        let (status, _) = call(
+            &hooks,
+            "GET",
+            &format!("/hooks/v1/events/{id}"),
+            Some(&brand.admin_token),
+            None,
+        )
+        .await;
+        if status == 404 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = hooks.stderr.lock().unwrap().clone();
+    assert!(log.contains("1 events older than 30 days deleted"), "{log}");
+    let sqlite = rusqlite::Connection::open(&db).unwrap();
+    let left: i64 = sqlite
+        .query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "its journal too");
 }

@@ -79,13 +79,22 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// The audit log of every request hook runs send (JSON Lines).
     pub audit: PathBuf,
+    /// Events (and the personal data in them) are deleted this many days after they arrived,
+    /// whatever their status. At least [`MIN_RETENTION_DAYS`]: a sender's id must be known as
+    /// long as the sender may retry it.
+    pub retention_days: u32,
 }
+
+/// The shortest retention allowed: HubSpot retries an event for up to three days, and a repeat
+/// is recognised only while its event is kept.
+pub const MIN_RETENTION_DAYS: u32 = 3;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: "qualtrics-roster-hooks.sqlite".into(),
             audit: "qualtrics-roster-hooks-audit.jsonl".into(),
+            retention_days: 30,
         }
     }
 }
@@ -275,6 +284,9 @@ impl HooksConfig {
             check_user_types(name, hook).map_err(invalid)?;
         }
         check_credentials_are_own(&config.hooks).map_err(&invalid)?;
+        if config.store.retention_days < MIN_RETENTION_DAYS {
+            return Err(invalid(format!("store.retention_days is {}: at least {MIN_RETENTION_DAYS} (senders retry for up to three days, and a repeat is recognised only while its event is kept)", config.store.retention_days)));
+        }
         Ok(config)
     }
 }

@@ -5,6 +5,10 @@
 //! until an administrator releases it, back to received, or discards it). The journal of
 //! rows a run finished is kept per event, so a run cut short and planned again sends nothing
 //! twice.
+//!
+//! Personal data: a sender's id is kept only as its SHA-256 (enough to know a repeat); a
+//! password is blanked from an event once it is applied; [`Store::purge`] deletes events (and
+//! their journal) older than the configured retention.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -134,9 +138,27 @@ pub const BODY_ID_PREFIX: &str = "body:";
 /// be applied; a sender's quick retry of a lost answer comes within it.
 pub const BODY_REPEAT_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// How long a sender's own id (`webhook-id`, `x-request-id`, the `event_id` field) counts as
-/// a repeat at least: HubSpot retries for up to three days. The store keeps every id it has
-/// accepted (nothing is pruned), so this is met for as long as the store is kept.
+/// a repeat at least: HubSpot retries for up to three days. An id is kept (as its hash) as long
+/// as its event, and the retention is at least this long (`config::MIN_RETENTION_DAYS`).
 pub const SENDER_ID_KEPT_MS: u64 = 72 * 3600 * 1000;
+/// The prefix of a sender id kept as its SHA-256.
+pub const HASHED_ID_PREFIX: &str = "sha256:";
+
+/// How a sender's id is kept: an id made from the body is already a hash (kept as it is, its
+/// window suffix included); any other is kept as [`HASHED_ID_PREFIX`] and its SHA-256 in hex.
+#[must_use]
+pub fn kept_id(sender_id: &str) -> String {
+    if sender_id.starts_with(BODY_ID_PREFIX) || sender_id.starts_with(HASHED_ID_PREFIX) {
+        return sender_id.to_string();
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, sender_id.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{HASHED_ID_PREFIX}{hex}")
+}
+
+/// Statuses of events still to be applied or settled (deleted by retention all the same,
+/// counted and logged).
+const UNFINISHED: &str = "('received', 'planned', 'quarantined')";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -160,6 +182,7 @@ CREATE TABLE IF NOT EXISTS journal (
   entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_event ON journal (event_id);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 ";
 
 /// Columns added since the first release, each added to an older store when it opens.
@@ -200,6 +223,9 @@ impl Store {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
+        // Deleted rows (a blanked password, events past their retention) are overwritten, not
+        // left in free pages.
+        db.pragma_update(None, "secure_delete", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
         let existing: Vec<String> = db
@@ -210,6 +236,20 @@ impl Store {
             if !existing.iter().any(|c| c == name) {
                 db.execute_batch(&format!("ALTER TABLE events ADD COLUMN {name} {kind}"))?;
             }
+        }
+        // Sender ids kept in clear by an older version: replaced by their hashes (a repeat is
+        // still recognised, the id itself no longer kept).
+        let clear: Vec<(i64, String)> = db
+            .prepare(&format!(
+                "SELECT id, sender_id FROM events WHERE sender_id NOT LIKE '{BODY_ID_PREFIX}%' AND sender_id NOT LIKE '{HASHED_ID_PREFIX}%'"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, sender) in clear {
+            db.execute(
+                "UPDATE events SET sender_id = ?2 WHERE id = ?1",
+                params![id, kept_id(&sender)],
+            )?;
         }
         Ok(Store {
             db: Mutex::new(db),
@@ -235,7 +275,7 @@ impl Store {
         let db = self.db();
         // An id made from the body (the sender gave none) stands for a repeat only within
         // BODY_REPEAT_WINDOW_MS; after that the same body is a new event.
-        let mut sender_id = sender_id.to_string();
+        let mut sender_id = kept_id(sender_id);
         if sender_id.starts_with(BODY_ID_PREFIX) {
             let first: Option<i64> = db
                 .query_row(
@@ -280,6 +320,33 @@ impl Store {
         drop(db);
         let status = self.status(id)?.expect("just found");
         Ok((status, inserted == 1))
+    }
+
+    /// Deletes events that arrived before `before` (milliseconds since the epoch), with their
+    /// journal: `(deleted, of which unfinished)`.
+    pub fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let unfinished: i64 = tx.query_row(
+            &format!("SELECT COUNT(*) FROM events WHERE received_at < ?1 AND (status IN {UNFINISHED} OR (status = 'failed' AND next_attempt_at IS NOT NULL))"),
+            params![before as i64],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "DELETE FROM journal WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1)",
+            params![before as i64],
+        )?;
+        let deleted = tx.execute(
+            "DELETE FROM events WHERE received_at < ?1",
+            params![before as i64],
+        )?;
+        tx.commit()?;
+        if deleted > 0 {
+            // The write-ahead log still holds the deleted rows' old pages: written back and
+            // emptied now.
+            db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok((deleted, unfinished.max(0) as usize))
     }
 
     /// One event's state.
@@ -371,10 +438,20 @@ impl Store {
         let tx = db.transaction()?;
         for (id, ending) in endings {
             match ending {
-                Ending::Done(outcome) => tx.execute(
-                    "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
-                    params![id, outcome.to_string()],
-                )?,
+                Ending::Done(outcome) => {
+                    // The account exists now: its password (if the event carried one) is
+                    // never kept past this.
+                    let row: Option<String> = tx
+                        .query_row("SELECT row FROM events WHERE id = ?1", params![id], |r| r.get(0))
+                        .optional()?;
+                    if let Some(blanked) = row.and_then(|r| without_password(&r)) {
+                        tx.execute("UPDATE events SET row = ?2 WHERE id = ?1", params![id, blanked])?;
+                    }
+                    tx.execute(
+                        "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
+                        params![id, outcome.to_string()],
+                    )?
+                }
                 Ending::Failed {
                     reason,
                     outcome,
@@ -530,6 +607,19 @@ fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
         burst: r.get(11)?,
         released: r.get::<_, i64>(12)? == 1,
     })
+}
+
+/// A stored row with its password cells blanked, or `None` when it has none to blank.
+fn without_password(row: &str) -> Option<String> {
+    let mut row: HookRow = serde_json::from_str(row).ok()?;
+    let mut changed = false;
+    for (column, cell) in row.cells.iter_mut() {
+        if column.eq_ignore_ascii_case("password") && !cell.is_empty() {
+            cell.clear();
+            changed = true;
+        }
+    }
+    changed.then(|| serde_json::to_string(&row).expect("rows serialise"))
 }
 
 fn action_word(row: &HookRow) -> &'static str {

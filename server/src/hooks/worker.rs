@@ -27,6 +27,8 @@ const BATCH: usize = 1000;
 const GATHER_QUIET_MS: u64 = 150;
 /// …or this long after it began.
 const GATHER_MAX_MS: u64 = 3000;
+/// How often events past their retention are deleted (and once at start).
+const PURGE_EVERY_MS: u64 = 3600 * 1000;
 
 /// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
 /// accepting events that nothing applies).
@@ -60,6 +62,8 @@ pub struct Worker {
     /// The brand of the server's credential, set once connected (the events' view checks
     /// page tokens against it without logging in itself).
     brand: Arc<std::sync::OnceLock<String>>,
+    /// When events past their retention were last deleted.
+    purged_at: Option<u64>,
 }
 
 impl Worker {
@@ -75,6 +79,34 @@ impl Worker {
             session: None,
             audit,
             brand: Arc::default(),
+            purged_at: None,
+        }
+    }
+
+    /// Deletes events past the configured retention, at most once per [`PURGE_EVERY_MS`].
+    fn purge(&mut self, now: u64) {
+        if self
+            .purged_at
+            .is_some_and(|at| now.saturating_sub(at) < PURGE_EVERY_MS)
+        {
+            return;
+        }
+        self.purged_at = Some(now);
+        let keep_ms = u64::from(self.config.store.retention_days) * 86_400_000;
+        match self.store.purge(now.saturating_sub(keep_ms)) {
+            Ok((0, _)) => {}
+            Ok((deleted, unfinished)) => {
+                let note = if unfinished > 0 {
+                    format!(", {unfinished} of them never applied (paused, held or still failing)")
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "hooks: {deleted} events older than {} days deleted with their data{note}",
+                    self.config.store.retention_days
+                );
+            }
+            Err(e) => eprintln!("hooks: events past their retention not deleted: {e}"),
         }
     }
 
@@ -87,6 +119,7 @@ impl Worker {
             Err(why) => eprintln!("hooks: {why} (tried again with the first event)"),
         }
         loop {
+            self.purge(unix_millis());
             let due = match self.store.due(unix_millis(), BATCH) {
                 Ok(due) => due,
                 Err(e) => {
