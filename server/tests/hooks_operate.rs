@@ -89,6 +89,9 @@ Action = "/action"
 scheme = "hubspot-v3"
 client_secrets = ["{HUBSPOT}", "{HUBSPOT_NEXT}"]
 public_url = "https://roster.example.org/crm/hooks/v1/hubspot"
+[[hooks.hubspot.when]]
+pointer = "/properties/lifecyclestage"
+one_of = ["employee", "partner"]
 [hooks.hubspot.fields]
 Username = "/properties/email"
 "First name" = "/properties/firstname"
@@ -357,10 +360,335 @@ async fn hubspot_v3_events_signed_as_hubspot_signs_are_accepted_and_others_refus
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 
+    // A contact outside the hook's conditions: kept as skipped, with why, never applied.
+    let body = batch(105, "customer@operate-test.org", "customer");
+    let sig = hubspot_signature(HUBSPOT, &direct, &body, ms);
+    let (status, skipped) = post_hubspot(&hooks, path, &body, &sig, ms).await;
+    assert_eq!(status, 202, "{skipped}");
+    let skipped_id = skipped["events"][0]["id"].as_i64().unwrap();
+    assert_eq!(skipped["events"][0]["status"], "skipped");
+    assert!(
+        skipped["events"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("/properties/lifecyclestage is \"customer\""),
+        "{skipped}"
+    );
+
     // The accepted one is applied.
     let done = reach(&hooks, &brand, &[id], &["done"], Duration::from_secs(30)).await;
     assert_eq!(done[0]["status"], "done", "{done:?}");
     assert!(brand_user(&brand, "hub1@operate-test.org").await.is_some());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(event(&hooks, &brand, skipped_id).await["status"], "skipped");
+    assert!(brand_user(&brand, "customer@operate-test.org")
+        .await
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_hook_keeps_its_events_across_a_restart_and_applies_them_once_resumed() {
+    let brand = Server::start(&["--quiet"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let dir = Dir::new("operate-pause");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await, "", "");
+    let mut hooks = start_hooks(&config);
+
+    // Only a Brand Administrator pauses; an unknown hook is named.
+    assert_eq!(
+        call(&hooks, "POST", "/hooks/v1/crm/pause", None, None)
+            .await
+            .0,
+        401
+    );
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/crm/pause",
+        Some(&standard_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/nope/pause",
+        Some(&brand.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/crm/pause",
+        Some(&brand.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["paused"], true);
+
+    // Accepted and kept while paused; nothing sent.
+    let (status, accepted) = post_crm(&hooks, "pause-1", &person("pia")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(event(&hooks, &brand, id).await["status"], "received");
+    assert!(brand_user(&brand, "pia@operate-test.org").await.is_none());
+
+    // Killed and started again: still paused.
+    hooks.kill_hard();
+    let hooks = start_hooks(&config);
+    let (_, listed) = call(
+        &hooks,
+        "GET",
+        "/hooks/v1/events",
+        Some(&brand.admin_token),
+        None,
+    )
+    .await;
+    let crm = listed["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "crm")
+        .unwrap()
+        .clone();
+    assert_eq!(crm["paused"], true, "{listed}");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(event(&hooks, &brand, id).await["status"], "received");
+    assert!(brand_user(&brand, "pia@operate-test.org").await.is_none());
+
+    // Resumed: applied.
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/crm/resume",
+        Some(&brand.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    reach(&hooks, &brand, &[id], &["done"], Duration::from_secs(30)).await;
+    assert!(brand_user(&brand, "pia@operate-test.org").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_plans_settled_events_again_against_the_brand_as_it_is_now() {
+    let brand = Server::start(&["--quiet"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let dir = Dir::new("operate-replay");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await, "", "");
+    let hooks = start_hooks(&config);
+    let before = qualtrics_roster::time::iso_datetime(now() * 1000 - 1000);
+
+    let (_, made) = post_crm(&hooks, "replay-create", &person("ray")).await;
+    let made = made["id"].as_i64().unwrap();
+    reach(&hooks, &brand, &[made], &["done"], Duration::from_secs(30)).await;
+    let mut disable = person("ray");
+    disable["action"] = json!("disable");
+    let (_, off) = post_crm(&hooks, "replay-disable", &disable).await;
+    let off = off["id"].as_i64().unwrap();
+    reach(&hooks, &brand, &[off], &["done"], Duration::from_secs(30)).await;
+    let ray = brand_user(&brand, "ray@operate-test.org").await.unwrap();
+    assert_eq!(ray.account_status.as_deref(), Some("disabled"));
+
+    // Someone re-enables ray in Qualtrics directly.
+    let enabled = reqwest::Client::new()
+        .put(format!("{}/sandbox/API/v3/users/{}", brand.url, ray.id))
+        .header("x-api-token", &brand.admin_token)
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(enabled.status().is_success());
+
+    // Bad requests are named; only an administrator replays.
+    let replay = "/hooks/v1/events/replay";
+    let (status, _) = call(
+        &hooks,
+        "POST",
+        replay,
+        Some(&standard_token),
+        Some(json!({"id": off})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({}),
+        json!({"id": off, "from": "2026-01-01"}),
+        json!({"from": "yesterday", "to": "today"}),
+        json!({"ids": [1]}),
+    ] {
+        let (status, body) = call(
+            &hooks,
+            "POST",
+            replay,
+            Some(&brand.admin_token),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].as_str().is_some(), "{body}");
+    }
+    let (status, _) = call(
+        &hooks,
+        "POST",
+        replay,
+        Some(&brand.admin_token),
+        Some(json!({"id": 9999})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The create is superseded by the later disable: replaying it alone would undo nothing
+    // it should, so it is refused.
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        replay,
+        Some(&brand.admin_token),
+        Some(json!({"id": made})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+
+    // The disable replayed: planned against ray as he is now (active), so disabled again.
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        replay,
+        Some(&brand.admin_token),
+        Some(json!({"id": off})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["queued"], json!([off]));
+    let done = reach(&hooks, &brand, &[off], &["done"], Duration::from_secs(30)).await;
+    assert_eq!(done[0]["attempts"], 1, "{done:?}");
+    let ray = brand_user(&brand, "ray@operate-test.org").await.unwrap();
+    assert_eq!(ray.account_status.as_deref(), Some("disabled"));
+
+    // A time range: both events, in order.
+    let after = qualtrics_roster::time::iso_datetime(now() * 1000 + 1000);
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        replay,
+        Some(&brand.admin_token),
+        Some(json!({"from": before, "to": after})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["queued"], json!([made, off]), "{body}");
+    reach(
+        &hooks,
+        &brand,
+        &[made, off],
+        &["done"],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        brand_user(&brand, "ray@operate-test.org")
+            .await
+            .unwrap()
+            .account_status
+            .as_deref(),
+        Some("disabled")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_endpoint_shows_the_row_and_its_plan_and_keeps_and_sends_nothing() {
+    let brand = Server::start(&["--quiet"]);
+    let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
+    let dir = Dir::new("operate-test");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await, "", "");
+    let hooks = start_hooks(&config);
+    let mut tess = person("tess");
+    tess["password"] = json!("Never-Shown-1x!");
+    let path = "/hooks/v1/crm/test";
+    assert_eq!(
+        call(&hooks, "POST", path, None, Some(tess.clone())).await.0,
+        401
+    );
+    assert_eq!(
+        call(
+            &hooks,
+            "POST",
+            path,
+            Some(&standard_token),
+            Some(tess.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, shown) = call(
+        &hooks,
+        "POST",
+        path,
+        Some(&brand.admin_token),
+        Some(tess.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["row"]["username"], "tess@operate-test.org");
+    assert_eq!(shown["kind"], "provision");
+    assert_eq!(shown["changes"], 1, "{shown}");
+    assert_eq!(
+        shown["plan"]["rows"].as_array().unwrap().len(),
+        1,
+        "{shown}"
+    );
+    assert!(!shown.to_string().contains("Never-Shown"), "{shown}");
+    // Bad input is named.
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        path,
+        Some(&brand.admin_token),
+        Some(json!({"first": "x"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/nope/test",
+        Some(&brand.admin_token),
+        Some(tess.clone()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // A HubSpot contact outside its hook's conditions: said so, no plan.
+    let (status, body) = call(
+        &hooks,
+        "POST",
+        "/hooks/v1/hubspot/test",
+        Some(&brand.admin_token),
+        Some(json!({"properties": {"email": "c@x.org", "lifecyclestage": "lead"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["skipped"].as_str().unwrap().contains("lifecyclestage"),
+        "{body}"
+    );
+    // Nothing kept, nothing made.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, listed) = call(
+        &hooks,
+        "GET",
+        "/hooks/v1/events",
+        Some(&brand.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(listed["events"], json!([]), "{listed}");
+    assert!(brand_user(&brand, "tess@operate-test.org").await.is_none());
 }
 
 /// The error the hooks' server prints when it refuses to start with `config`.

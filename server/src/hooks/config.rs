@@ -145,6 +145,58 @@ pub enum Scheme {
     Key,
 }
 
+/// A condition on an event's JSON for a hook to act on it (`[[hooks.NAME.when]]`): the value
+/// at `pointer` equals, does not equal, or is one of the given strings (a number or a boolean
+/// is compared as its JSON text). Exactly one of `equals`, `not_equals`, `one_of`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// A JSON Pointer into the event (`/properties/type`).
+    pub pointer: String,
+    /// The value must be this.
+    pub equals: Option<String>,
+    /// The value must not be this (a missing value is not it).
+    pub not_equals: Option<String>,
+    /// The value must be one of these.
+    pub one_of: Option<Vec<String>>,
+}
+
+impl Condition {
+    /// Why `event` does not meet the condition, or `None` when it does.
+    #[must_use]
+    pub fn unmet(&self, event: &serde_json::Value) -> Option<String> {
+        let found = super::mapping::pointer(event, &self.pointer).and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        });
+        let p = &self.pointer;
+        if let Some(want) = &self.equals {
+            if found.as_deref() != Some(want.as_str()) {
+                return Some(match found {
+                    Some(v) => format!("{p} is {v:?}, not {want:?}"),
+                    None => format!("{p} is missing (wanted {want:?})"),
+                });
+            }
+        }
+        if let Some(not) = &self.not_equals {
+            if found.as_deref() == Some(not.as_str()) {
+                return Some(format!("{p} is {not:?}"));
+            }
+        }
+        if let Some(list) = &self.one_of {
+            if !found.as_ref().is_some_and(|v| list.contains(v)) {
+                return Some(match found {
+                    Some(v) => format!("{p} is {v:?}, not one of {list:?}"),
+                    None => format!("{p} is missing (wanted one of {list:?})"),
+                });
+            }
+        }
+        None
+    }
+}
+
 /// One hook: how its sender authenticates and how its events map to sheet columns.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +212,10 @@ pub struct HookConfig {
     /// a proxy in front of the server changes the host or the path. Signatures over the URL
     /// this server sees (`https://` + its Host header + the path) are accepted as well.
     pub public_url: Option<String>,
+    /// Conditions an event must meet to be acted on (all of them); others are kept as
+    /// `skipped` with the reason.
+    #[serde(default)]
+    pub when: Vec<Condition>,
     /// Standard Webhooks signing secrets (`whsec_…`, base64 after the prefix); several while
     /// one is being rotated. Checked against `webhook-signature`.
     #[serde(default)]
@@ -260,6 +316,16 @@ impl HooksConfig {
                 )));
             }
             check_scheme(name, hook).map_err(&invalid)?;
+            for c in &hook.when {
+                let given = [
+                    c.equals.is_some(),
+                    c.not_equals.is_some(),
+                    c.one_of.is_some(),
+                ];
+                if given.iter().filter(|g| **g).count() != 1 || !c.pointer.starts_with('/') {
+                    return Err(invalid(format!("hook {name:?}: each [[hooks.{name}.when]] has a pointer (starting with /) and exactly one of equals, not_equals or one_of")));
+                }
+            }
             if !hook
                 .fields
                 .keys()

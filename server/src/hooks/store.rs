@@ -4,7 +4,9 @@
 //! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
 //! until an administrator releases it, back to received, or discards it). The journal of
 //! rows a run finished is kept per event, so a run cut short and planned again sends nothing
-//! twice.
+//! twice. An event outside its hook's `when` conditions is kept as `skipped` (without its
+//! data). A paused hook's events wait, paused, until it is resumed (the pause is kept here, so
+//! it survives a restart).
 //!
 //! Personal data: a sender's id is kept only as its SHA-256 (enough to know a repeat); a
 //! password is blanked from an event once it is applied; [`Store::purge`] deletes events (and
@@ -32,7 +34,8 @@ pub struct EventStatus {
     /// When it was accepted (ISO 8601).
     pub received_at: String,
     /// `received`, `planned`, `done`, `failed`, `quarantined` (held by the mass-change brake
-    /// until released or discarded) or `discarded`.
+    /// until released or discarded), `discarded`, or `skipped` (outside its hook's `when`
+    /// conditions; `reason` says which).
     pub status: String,
     /// The account it names.
     pub user: String,
@@ -95,6 +98,17 @@ pub enum Held {
     NotFound,
     /// The event is not quarantined.
     NotQuarantined,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replayed {
+    /// Events queued to be planned again.
+    pub queued: Vec<i64>,
+    /// Events left as they are, each with why (still pending, skipped, or a later change of
+    /// the same account was applied since).
+    pub left: Vec<(i64, String)>,
 }
 
 /// An event due to be applied.
@@ -182,6 +196,10 @@ CREATE TABLE IF NOT EXISTS journal (
   entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_event ON journal (event_id);
+CREATE TABLE IF NOT EXISTS paused (
+  hook TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 ";
 
@@ -322,6 +340,113 @@ impl Store {
         Ok((status, inserted == 1))
     }
 
+    /// Keeps an event its hook's `when` conditions leave out, as `skipped` with `reason`
+    /// (its data is not kept: only the account it names, when it names one), or finds the
+    /// one the sender already sent with this id: `(status, true)` when new.
+    pub fn skip(
+        &self,
+        hook: &str,
+        sender_id: &str,
+        user: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<(EventStatus, bool), StoreError> {
+        let db = self.db();
+        let sender_id = kept_id(sender_id);
+        let inserted = db.execute(
+            "INSERT OR IGNORE INTO events (hook, sender_id, received_at, user_key, action, row, status, reason)
+             VALUES (?1, ?2, ?3, ?4, '', '{}', 'skipped', ?5)",
+            params![hook, sender_id, now as i64, user.to_lowercase(), reason],
+        )?;
+        let id: i64 = db.query_row(
+            "SELECT id FROM events WHERE hook = ?1 AND sender_id = ?2",
+            params![hook, sender_id],
+            |r| r.get(0),
+        )?;
+        drop(db);
+        let status = self.status(id)?.expect("just found");
+        Ok((status, inserted == 1))
+    }
+
+    /// Pauses (`true`) or resumes hook `hook`: while paused its events are accepted and kept,
+    /// and none is applied. Returns whether this changed anything.
+    pub fn set_paused(&self, hook: &str, paused: bool, now: u64) -> Result<bool, StoreError> {
+        let db = self.db();
+        let changed = if paused {
+            db.execute(
+                "INSERT OR IGNORE INTO paused (hook, since) VALUES (?1, ?2)",
+                params![hook, now as i64],
+            )?
+        } else {
+            db.execute("DELETE FROM paused WHERE hook = ?1", params![hook])?
+        };
+        Ok(changed > 0)
+    }
+
+    /// The paused hooks, with since when (milliseconds since the epoch).
+    pub fn paused(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT hook, since FROM paused ORDER BY hook")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Queues events again to be planned afresh against the brand as it is now: event `id`,
+    /// or every event that arrived within `[from, to]` (milliseconds since the epoch). Only
+    /// settled events are replayed (done, failed, discarded); not one a later applied event
+    /// of the same account supersedes (it would undo that change). Their journal is dropped,
+    /// so the plan is made from the brand alone.
+    pub fn replay(&self, id: Option<i64>, from: u64, to: u64) -> Result<Replayed, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let found: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, status, user_key FROM events
+                 WHERE (?1 IS NOT NULL AND id = ?1) OR (?1 IS NULL AND received_at BETWEEN ?2 AND ?3)
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![id, from as i64, to as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let chosen: std::collections::HashSet<i64> = found.iter().map(|f| f.0).collect();
+        let mut out = Replayed::default();
+        for (event, status, user) in found {
+            if !matches!(status.as_str(), "done" | "failed" | "discarded") {
+                let why = if status == "skipped" {
+                    "skipped by its hook's conditions: send it again if it is now wanted"
+                        .to_string()
+                } else {
+                    format!("{status}: not settled yet")
+                };
+                out.left.push((event, why));
+                continue;
+            }
+            let newer: Vec<i64> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM events WHERE user_key = ?1 AND id > ?2 AND status = 'done'",
+                )?;
+                let rows = stmt.query_map(params![user, event], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            if newer.iter().any(|n| !chosen.contains(n)) {
+                out.left.push((event, "a later change of the same account was applied since: replaying it would undo that".into()));
+                continue;
+            }
+            tx.execute(
+                "UPDATE events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = 0 WHERE id = ?1",
+                params![event],
+            )?;
+            tx.execute("DELETE FROM journal WHERE event_id = ?1", params![event])?;
+            out.queued.push(event);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Deletes events that arrived before `before` (milliseconds since the epoch), with their
     /// journal: `(deleted, of which unfinished)`.
     pub fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
@@ -384,8 +509,9 @@ impl Store {
                        WHERE status IN ('received', 'planned', 'quarantined')
                           OR (status = 'failed' AND next_attempt_at IS NOT NULL)
                        GROUP BY user_key) f ON e.id = f.first
-                 WHERE e.status IN ('received', 'planned')
-                    OR (e.status = 'failed' AND e.next_attempt_at <= ?1)
+                 WHERE (e.status IN ('received', 'planned')
+                    OR (e.status = 'failed' AND e.next_attempt_at <= ?1))
+                   AND e.hook NOT IN (SELECT hook FROM paused)
                  ORDER BY e.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now as i64, limit as i64], |r| {

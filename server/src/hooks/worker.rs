@@ -432,6 +432,60 @@ impl Worker {
     }
 }
 
+/// Plans `rows` (of one hook, all of `kind`) against the brand with `session`, sending only
+/// reads, and returns the run at its plan (nothing applied): what `POST /hooks/v1/{hook}/test`
+/// shows.
+pub(super) async fn plan_only(
+    session: &Session,
+    kind: SheetKind,
+    rows: &[super::mapping::HookRow],
+    rate_limit_scale: f64,
+) -> Result<SheetRun, String> {
+    let events: Vec<DueEvent> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| DueEvent {
+            id: i as i64,
+            hook: String::new(),
+            row: row.clone(),
+            attempts: 0,
+            released: None,
+        })
+        .collect();
+    let table = sheet_of(kind, &events);
+    let conn = match &session.tokens {
+        Some(source) => session.conn.with_auth(
+            source
+                .current(&session.transport)
+                .await
+                .map_err(|e| format!("the OAuth client was refused: {e}"))?,
+        ),
+        None => session.conn.clone(),
+    };
+    let brand = Brand::Online {
+        conn,
+        renewable: session.tokens.is_some(),
+        guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
+    };
+    let mut run = SheetRun::start(
+        kind,
+        table,
+        SheetRequest::default(),
+        RoleSheet::default(),
+        brand,
+        ExecConfig::default().scaled(rate_limit_scale.max(1.0)),
+        unix_millis(),
+    );
+    session
+        .transport
+        .drive(&mut run, session.tokens.as_ref(), |_, _| Control::Continue)
+        .await;
+    if let Some(why) = run.error().or(run.stop_reason()) {
+        return Err(why.to_string());
+    }
+    Ok(run)
+}
+
 /// The sheet of `events`' rows: every column any of them has (Username first), one row per
 /// event in order. On a provisioning sheet, a row without a password gets a random one (used
 /// only if the account is new: single sign-on brands never use it; elsewhere the person sets
