@@ -15,8 +15,10 @@ use roster_server::hooks::verify::sign;
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ALERT_SECRET: &str = "whsec_YWxlcnRzIHNpZ25pbmcgc2VjcmV0IDEyMzQ=";
 const HUBSPOT: &str = "9c2d3f6e-1b7a-4c85-9e21-hubspot-one";
 const HUBSPOT_NEXT: &str = "0a4b8c2d-7e6f-4a31-8b09-hubspot-two";
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
 
 /// A user type of the sandbox brand other than the brand administrator's.
 async fn user_type(brand: &Server) -> String {
@@ -689,6 +691,175 @@ async fn the_test_endpoint_shows_the_row_and_its_plan_and_keeps_and_sends_nothin
     .await;
     assert_eq!(listed["events"], json!([]), "{listed}");
     assert!(brand_user(&brand, "tess@operate-test.org").await.is_none());
+}
+
+/// A stand-in alert receiver: answers 500 to the first alert, then 200; keeps what it got.
+async fn alert_receiver() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let sink = got.clone();
+    let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let app = axum::Router::new().route(
+        "/alerts",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            let tries = tries.clone();
+            async move {
+                if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                sink.lock().unwrap().push((headers, body));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    (common::serve_stand_in(app).await, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_event_is_alerted_signed_and_retried_and_metrics_count_without_names() {
+    let brand = Server::start(&["--quiet"]);
+    let (port, alerts) = alert_receiver().await;
+    let dir = Dir::new("operate-alerts");
+    let extra = format!(
+        "[alerts]\nurl = \"http://127.0.0.1:{port}/alerts\"\nsecret = \"{ALERT_SECRET}\"\nfirst_delay_seconds = 0.2\n\n[metrics]\nenabled = true\ntoken = \"{METRICS_TOKEN}\"\n"
+    );
+    let config = configure(&dir.0, &brand, &user_type(&brand).await, "", &extra);
+    let hooks = start_hooks(&config);
+
+    let health = reqwest::get(format!("{}/healthz", hooks.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+
+    // One applied, one parked at once (the server credential's own account: the policy refuses).
+    let (_, ok) = post_crm(&hooks, "alert-ok", &person("alma")).await;
+    let ok = ok["id"].as_i64().unwrap();
+    let own = json!({"email": "avery.admin@roster-demo.edu", "action": "disable"});
+    let (status, parked) = post_crm(&hooks, "alert-own", &own).await;
+    assert_eq!(status, 202, "{parked}");
+    let parked = parked["id"].as_i64().unwrap();
+    reach(&hooks, &brand, &[ok], &["done"], Duration::from_secs(30)).await;
+    reach(
+        &hooks,
+        &brand,
+        &[parked],
+        &["failed"],
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // The alert came after one refused try, signed with the alerts' secret, naming no one.
+    let started = Instant::now();
+    let (headers, body) = loop {
+        let found = alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, b)| b.contains("event.parked"))
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no alert");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let header = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_string();
+    let timestamp: u64 = header("webhook-timestamp").parse().unwrap();
+    assert_eq!(
+        header("webhook-signature"),
+        sign(
+            ALERT_SECRET,
+            &header("webhook-id"),
+            timestamp,
+            body.as_bytes()
+        )
+    );
+    let alert: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alert["type"], "event.parked");
+    assert_eq!(alert["data"]["hook"], "crm");
+    assert!(
+        alert["data"]["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(parked)),
+        "{alert}"
+    );
+    assert!(!body.contains("avery"), "{body}");
+    let log = hooks.stderr.lock().unwrap().clone();
+    assert_eq!(log.matches("alert event.parked").count(), 1, "{log}");
+
+    // Metrics: only with the token; counts, no names.
+    let metrics = |url: &str, token: Option<&str>| {
+        let mut r = reqwest::Client::new().get(format!("{url}/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        metrics(&hooks.url, None).await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        metrics(&hooks.url, Some("wrong-token-0123456789"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    let r = metrics(&hooks.url, Some(METRICS_TOKEN)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for line in [
+        "roster_hooks_events_accepted_total 2",
+        "roster_hooks_events_applied_total 1",
+        "roster_hooks_events_parked_total 1",
+        "roster_hooks_events_pending 0",
+        "roster_hooks_oldest_pending_age_seconds 0",
+        "roster_hooks_events{status=\"done\"} 1",
+        "roster_hooks_events{status=\"failed\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(line)),
+            "{line} in\n{text}"
+        );
+    }
+    assert!(
+        text.contains("roster_hooks_qualtrics_responses_total{status=\"200\"}"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('@') && !text.contains("alma") && !text.contains("avery"),
+        "{text}"
+    );
+    drop(hooks);
+
+    // Without [metrics], there are none.
+    let dir = Dir::new("operate-nometrics");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await, "", "");
+    let hooks = start_hooks(&config);
+    assert_eq!(
+        metrics(&hooks.url, Some(METRICS_TOKEN))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    drop(hooks);
 }
 
 /// The error the hooks' server prints when it refuses to start with `config`.

@@ -20,6 +20,11 @@ pub struct HooksConfig {
     /// How failing events are retried.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// Where an administrator is told of events that need them (none: only the log).
+    pub alerts: Option<AlertsConfig>,
+    /// Whether `GET /metrics` is served, and with which token.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The hooks, by the name in their URL (`/hooks/v1/{name}`).
     pub hooks: BTreeMap<String, HookConfig>,
 }
@@ -97,6 +102,44 @@ impl Default for StoreConfig {
             retention_days: 30,
         }
     }
+}
+
+/// Alerts: a Standard Webhooks–signed JSON message to `url` when an event is parked, a burst
+/// is quarantined, or a run ends partly failed (each also one log line). They hold ids, counts
+/// and reasons' kinds, never a name or an address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Where alerts are posted (`https://…`; `http://` only to a loopback address).
+    pub url: String,
+    /// The Standard Webhooks secret alerts are signed with (`whsec_…`).
+    pub secret: String,
+    /// Tries per alert before it is given up (logged).
+    #[serde(default = "alert_attempts")]
+    pub attempts: u32,
+    /// The pause after the first failed try, doubled after each.
+    #[serde(default = "alert_delay")]
+    pub first_delay_seconds: f64,
+}
+
+fn alert_attempts() -> u32 {
+    6
+}
+
+fn alert_delay() -> f64 {
+    1.0
+}
+
+/// `GET /metrics` (Prometheus text format). Off unless `enabled`; with a `token`, a scraper
+/// must send `Authorization: Bearer TOKEN`. The metrics hold counts and ages only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// The bearer token a scraper must send (none: anyone who reaches the server may read the
+    /// counts).
+    pub token: Option<String>,
 }
 
 /// How failing events are retried: `attempts` in all, the pause doubling from
@@ -352,6 +395,34 @@ impl HooksConfig {
         check_credentials_are_own(&config.hooks).map_err(&invalid)?;
         if config.store.retention_days < MIN_RETENTION_DAYS {
             return Err(invalid(format!("store.retention_days is {}: at least {MIN_RETENTION_DAYS} (senders retry for up to three days, and a repeat is recognised only while its event is kept)", config.store.retention_days)));
+        }
+        if let Some(alerts) = &config.alerts {
+            let url = url::Url::parse(&alerts.url)
+                .map_err(|e| invalid(format!("alerts.url {:?}: {e}", alerts.url)))?;
+            let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                return Err(invalid(format!(
+                    "alerts.url {:?}: https:// (http:// only to this machine)",
+                    alerts.url
+                )));
+            }
+            let key = super::verify::secret_key(&alerts.secret)
+                .map_err(|e| invalid(format!("alerts.secret: {e}")))?;
+            if key.len() < 16 {
+                return Err(invalid(
+                    "alerts.secret must hold at least 16 random bytes".into(),
+                ));
+            }
+        }
+        if config
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            return Err(invalid(
+                "metrics.token must be at least 16 characters (a long random string)".into(),
+            ));
         }
         Ok(config)
     }

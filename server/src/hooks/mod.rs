@@ -13,12 +13,17 @@
 //! (a paused hook keeps accepting and storing events, and applies none until resumed; the
 //! pause is kept in the store), `POST /hooks/v1/events/replay` (events planned again against
 //! the brand as it is now), and `POST /hooks/v1/{hook}/test` (an event's row and plan; nothing
-//! kept, nothing sent but reads).
+//! kept, nothing sent but reads). `GET /healthz` answers whether the store does, and
+//! `GET /metrics` (only when the configuration enables it, with its bearer token if it sets
+//! one) gives counts in Prometheus' format ([`metrics`]). [`alerts`] tell an administrator of
+//! parked events, quarantined bursts and partly failed runs.
 //!
 //! Off unless `roster-server --hooks-config FILE` is given.
 
+pub mod alerts;
 pub mod config;
 pub mod mapping;
+pub mod metrics;
 pub mod store;
 pub mod verify;
 pub mod worker;
@@ -70,6 +75,8 @@ pub struct Hooks {
     brand_tried: tokio::sync::Mutex<Option<u64>>,
     /// What Qualtrics said of page tokens, by their SHA-256.
     viewers: Mutex<Viewers>,
+    /// Counters for `GET /metrics`.
+    metrics: Arc<metrics::Metrics>,
     /// The connection `POST /hooks/v1/{hook}/test` plans with (made at its first use).
     preview: tokio::sync::Mutex<Option<crate::cli::session::Session>>,
 }
@@ -118,11 +125,17 @@ impl Hooks {
         let store = Arc::new(Store::open(&config.store.path)?);
         let wake = Arc::new(tokio::sync::Notify::new());
         let brand = Arc::new(std::sync::OnceLock::new());
+        let metrics = Arc::new(metrics::Metrics::default());
+        let alerts = Arc::new(alerts::Alerts::new(config.alerts.clone(), metrics.clone()));
         tokio::spawn(worker::supervise(
             store.clone(),
             config.clone(),
             wake.clone(),
             brand.clone(),
+            worker::Shared {
+                metrics: metrics.clone(),
+                alerts,
+            },
         ));
         Ok(Arc::new(Hooks {
             config,
@@ -133,6 +146,7 @@ impl Hooks {
             brand,
             brand_tried: tokio::sync::Mutex::new(None),
             viewers: Mutex::new(Viewers::default()),
+            metrics,
             preview: tokio::sync::Mutex::new(None),
         }))
     }
@@ -166,6 +180,8 @@ impl Hooks {
             .route("/hooks/v1/{hook}/pause", post(pause_hook))
             .route("/hooks/v1/{hook}/resume", post(resume_hook))
             .route("/hooks/v1/{hook}/test", post(test_event))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics_text))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self)
     }
@@ -479,8 +495,14 @@ async fn receive(
         match kept {
             Ok((status, new)) => {
                 any_new |= new;
-                if new && matches!(intake, Intake::Keep(..)) {
-                    wake = true;
+                if new {
+                    match intake {
+                        Intake::Keep(..) => {
+                            wake = true;
+                            hooks.metrics.accepted(1);
+                        }
+                        Intake::Skip(..) => hooks.metrics.skipped(1),
+                    }
                 }
                 let mut v = serde_json::to_value(&status).unwrap_or_default();
                 v["duplicate"] = json!(!new);
@@ -993,6 +1015,61 @@ async fn test_event(
             "problems": problems,
         }),
     )
+}
+
+/// `GET /healthz`: `{"status": "ok"}` when the event store answers, else 503.
+async fn healthz(State(hooks): State<Arc<Hooks>>) -> Response {
+    match hooks.store.healthy() {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            eprintln!("hooks: health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "error", "error": "the event store does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus' text format, when `[metrics] enabled = true`; with
+/// `[metrics] token`, only for `Authorization: Bearer TOKEN`.
+async fn metrics_text(State(hooks): State<Arc<Hooks>>, headers: HeaderMap) -> Response {
+    use subtle::ConstantTimeEq;
+    let m = &hooks.config.metrics;
+    if !m.enabled {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "Metrics are off: set [metrics] enabled = true in the hooks configuration."})),
+        )
+            .into_response();
+    }
+    if let Some(token) = &m.token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.trim().as_bytes().ct_eq(token.trim().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({"error": "Metrics need the bearer token of [metrics] token."})),
+            )
+                .into_response();
+        }
+    }
+    match hooks.store.counts() {
+        Ok(counts) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            hooks.metrics.render(&counts, unix_millis()),
+        )
+            .into_response(),
+        Err(e) => store_failed(&e),
+    }
 }
 
 #[cfg(test)]

@@ -111,6 +111,17 @@ pub struct Replayed {
     pub left: Vec<(i64, String)>,
 }
 
+/// Counts for `GET /metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Events kept, by status.
+    pub by_status: Vec<(String, u64)>,
+    /// Events waiting to be applied (received, planned, or failed with a retry due).
+    pub pending: u64,
+    /// When the oldest of them arrived (milliseconds since the epoch).
+    pub oldest_pending: Option<u64>,
+}
+
 /// An event due to be applied.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
@@ -472,6 +483,34 @@ impl Store {
             db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok((deleted, unfinished.max(0) as usize))
+    }
+
+    /// The counts `GET /metrics` shows (no names, no addresses).
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT status, COUNT(*) FROM events GROUP BY status ORDER BY status")?;
+        let by_status = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        let (pending, oldest): (i64, Option<i64>) = db.query_row(
+            "SELECT COUNT(*), MIN(received_at) FROM events WHERE status IN ('received', 'planned') OR (status = 'failed' AND next_attempt_at IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Counts {
+            by_status,
+            pending: pending.max(0) as u64,
+            oldest_pending: oldest.map(|o| o.max(0) as u64),
+        })
+    }
+
+    /// Whether the database answers (`GET /healthz`).
+    pub fn healthy(&self) -> Result<(), StoreError> {
+        self.db().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// One event's state.
