@@ -1,12 +1,16 @@
 // The Automations view: events the server's hooks received (a CRM or HR system creating or
-// disabling a user), their status and the reason of failures, with Retry on failed ones and
-// Release / Discard on bursts the mass-change brake quarantined.
+// disabling a user), their status and the reason of failures, with Retry on failed ones,
+// Release / Discard on bursts the mass-change brake quarantined, Replay on parked and
+// discarded ones, and Pause / Resume per hook.
 // The server's contract, relative to the page, with the page's Qualtrics token (X-API-TOKEN, or
 // Authorization: Bearer for an OAuth token):
 //   GET  hooks/v1/events?limit=100  -> {events: [{id, hook, senderId, receivedAt, status, user,
-//        action, outcome: {status, message} | null, attempts, reason, nextAttemptAt}]}
+//        action, outcome: {status, message} | null, attempts, reason, nextAttemptAt}],
+//        hooks: [{name, paused, pausedSince}]}
 //        404: the server has no hooks (the tab is hidden); 401: the token is not accepted.
 //   POST hooks/v1/events/{id}/retry -> 202, the failed event is queued again.
+//   POST hooks/v1/events/replay {id} -> 202, a settled event is planned again against the brand.
+//   POST hooks/v1/{hook}/pause | resume -> 200, the hook's events wait (still accepted) | go on.
 import { $, show, messageOf } from './ui.js';
 import { tone } from './grid.js';
 
@@ -16,7 +20,7 @@ import { tone } from './grid.js';
  * @property {string} hook
  * @property {string} [senderId]
  * @property {string} receivedAt
- * @property {'received' | 'planned' | 'done' | 'failed' | 'quarantined' | 'discarded'} status
+ * @property {'received' | 'planned' | 'done' | 'failed' | 'quarantined' | 'discarded' | 'skipped'} status
  * @property {string} [user]
  * @property {string} [action]
  * @property {{ status: string, message: string } | null} [outcome]
@@ -26,6 +30,8 @@ import { tone } from './grid.js';
  */
 
 /** @typedef {{ token: string, bearer?: boolean }} Credentials */
+
+/** @typedef {{ name: string, paused: boolean, pausedSince?: string | null }} HookState */
 
 const EVENTS = 'hooks/v1/events?limit=100';
 
@@ -51,6 +57,11 @@ const when = (/** @type {string | null | undefined} */ iso) => {
 export function createAutomations({ credentials }) {
   /** @type {HookEvent[]} */
   let events = [];
+  /** @type {HookState[]} */
+  let hooks = [];
+  /** The hooks' Pause / Resume line, made here above the table. */
+  const hooksLine = document.createElement('p');
+  hooksLine.id = 'au-hooks';
   const error = $('au-error');
   const search = $('au-search', HTMLInputElement);
   const status = $('au-status', HTMLSelectElement);
@@ -68,7 +79,7 @@ export function createAutomations({ credentials }) {
     /** @type {Record<string, number>} */
     const counts = {};
     for (const e of events) counts[e.status] = (counts[e.status] ?? 0) + 1;
-    const statuses = ['received', 'planned', 'done', 'failed', 'quarantined', 'discarded'];
+    const statuses = ['received', 'planned', 'done', 'failed', 'quarantined', 'discarded', 'skipped'];
     status.replaceChildren(new Option(`All (${events.length})`, ''), ...statuses.map((s) => new Option(`${s} (${counts[s] ?? 0})`, s)));
     status.value = want;
     const shown = events.filter((e) => (!want || e.status === want)
@@ -114,21 +125,51 @@ export function createAutomations({ credentials }) {
         b.addEventListener('click', () => { post(e.id, verb).catch((err) => show(error, messageOf(err))); });
         return b;
       };
-      if (e.status === 'failed') td(action('Retry', 'retry'));
-      else if (e.status === 'quarantined') {
+      /** Replay: the settled event planned again against the brand as it is now (offered on
+       * parked and discarded events). */
+      const replay = () => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = 'Replay';
+        b.setAttribute('aria-label', `Replay event ${e.id}${e.user ? ` for ${e.user}` : ''}`);
+        b.addEventListener('click', () => { replayEvent(e.id).catch((err) => show(error, messageOf(err))); });
+        return b;
+      };
+      if (e.status === 'failed') {
+        const cell = td(action('Retry', 'retry'));
+        if (!e.nextAttemptAt) cell.append(' ', replay());
+      } else if (e.status === 'quarantined') {
         const cell = td(action('Release', 'release'));
         cell.append(' ', action('Discard', 'discard'));
-      } else td('');
+      } else if (e.status === 'discarded') td(replay());
+      // A done event is replayed with POST hooks/v1/events/replay (README): its row keeps no
+      // button, so a finished list reads as finished.
+      else td('');
       return tr;
     }));
+    drawHooks();
     tableEl.parentElement?.toggleAttribute('hidden', false);
+  }
+
+  /** Each hook with Pause (its events wait, still accepted) or Resume. */
+  function drawHooks() {
+    if (!hooksLine.isConnected) tableEl.parentElement?.before(hooksLine);
+    hooksLine.replaceChildren(...hooks.flatMap((h) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = h.paused ? 'Resume' : 'Pause';
+      b.setAttribute('aria-label', `${h.paused ? 'Resume' : 'Pause'} hook ${h.name}`);
+      b.addEventListener('click', () => { pauseHook(h.name, !h.paused).catch((err) => show(error, messageOf(err))); });
+      const label = h.paused ? `${h.name}: paused${h.pausedSince ? ` since ${when(h.pausedSince)}` : ''} (events are kept, none applied) ` : `${h.name}: running `;
+      return [label, b, ' '];
+    }));
   }
 
   /** Asks the server, as the connection, with `init`; the answer, or a message thrown. */
   async function call(/** @type {string} */ url, /** @type {RequestInit} */ init = {}) {
     const c = credentials();
     if (!c) throw new Error('Connect first: the events are shown to users of the brand the hooks provision.');
-    const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...authHeaders(c) } });
+    const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...authHeaders(c) } });
     if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a token of the brand the hooks provision.');
     if (res.status === 403) throw new Error('Only a Brand Administrator of the brand the hooks provision may see and steer its automations (HTTP 403): connect with such an account\'s token.');
     if (res.status === 409) throw new Error('This event is no longer waiting for that (HTTP 409): the list is read again.');
@@ -142,6 +183,7 @@ export function createAutomations({ credentials }) {
     show(error, '');
     const body = await (await call(EVENTS)).json();
     events = Array.isArray(body?.events) ? body.events : [];
+    hooks = Array.isArray(body?.hooks) ? body.hooks : [];
     draw();
   }
 
@@ -151,6 +193,26 @@ export function createAutomations({ credentials }) {
     show(error, '');
     try {
       await call(`hooks/v1/events/${encodeURIComponent(id)}/${verb}`, { method: 'POST' });
+    } finally {
+      await refresh().catch(() => {});
+    }
+  }
+
+  /** Queues a settled event again (planned against the brand as it is now), then reads the events. */
+  async function replayEvent(/** @type {string} */ id) {
+    show(error, '');
+    try {
+      await call('hooks/v1/events/replay', { method: 'POST', body: JSON.stringify({ id: Number(id) }) });
+    } finally {
+      await refresh().catch(() => {});
+    }
+  }
+
+  /** Pauses (`pause`) or resumes hook `name`, then reads the events. */
+  async function pauseHook(/** @type {string} */ name, /** @type {boolean} */ pause) {
+    show(error, '');
+    try {
+      await call(`hooks/v1/${encodeURIComponent(name)}/${pause ? 'pause' : 'resume'}`, { method: 'POST' });
     } finally {
       await refresh().catch(() => {});
     }

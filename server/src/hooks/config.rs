@@ -20,6 +20,11 @@ pub struct HooksConfig {
     /// How failing events are retried.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// Where an administrator is told of events that need them (none: only the log).
+    pub alerts: Option<AlertsConfig>,
+    /// Whether `GET /metrics` is served, and with which token.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The hooks, by the name in their URL (`/hooks/v1/{name}`).
     pub hooks: BTreeMap<String, HookConfig>,
 }
@@ -79,15 +84,62 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// The audit log of every request hook runs send (JSON Lines).
     pub audit: PathBuf,
+    /// Events (and the personal data in them) are deleted this many days after they arrived,
+    /// whatever their status. At least [`MIN_RETENTION_DAYS`]: a sender's id must be known as
+    /// long as the sender may retry it.
+    pub retention_days: u32,
 }
+
+/// The shortest retention allowed: HubSpot retries an event for up to three days, and a repeat
+/// is recognised only while its event is kept.
+pub const MIN_RETENTION_DAYS: u32 = 3;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: "qualtrics-roster-hooks.sqlite".into(),
             audit: "qualtrics-roster-hooks-audit.jsonl".into(),
+            retention_days: 30,
         }
     }
+}
+
+/// Alerts: a Standard Webhooks–signed JSON message to `url` when an event is parked, a burst
+/// is quarantined, or a run ends partly failed (each also one log line). They hold ids, counts
+/// and reasons' kinds, never a name or an address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Where alerts are posted (`https://…`; `http://` only to a loopback address).
+    pub url: String,
+    /// The Standard Webhooks secret alerts are signed with (`whsec_…`).
+    pub secret: String,
+    /// Tries per alert before it is given up (logged).
+    #[serde(default = "alert_attempts")]
+    pub attempts: u32,
+    /// The pause after the first failed try, doubled after each.
+    #[serde(default = "alert_delay")]
+    pub first_delay_seconds: f64,
+}
+
+fn alert_attempts() -> u32 {
+    6
+}
+
+fn alert_delay() -> f64 {
+    1.0
+}
+
+/// `GET /metrics` (Prometheus text format). Off unless `enabled`; with a `token`, a scraper
+/// must send `Authorization: Bearer TOKEN`. The metrics hold counts and ages only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// The bearer token a scraper must send (none: anyone who reaches the server may read the
+    /// counts).
+    pub token: Option<String>,
 }
 
 /// How failing events are retried: `attempts` in all, the pause doubling from
@@ -123,10 +175,90 @@ impl RetryConfig {
     }
 }
 
+/// How a hook's sender proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Standard Webhooks signatures with `signing_secrets`.
+    StandardWebhooks,
+    /// HubSpot's `X-HubSpot-Signature-v3` with the app's `client_secrets`.
+    #[serde(rename = "hubspot-v3")]
+    HubspotV3,
+    /// A shared key in `key_header` or `key_query`, one of `keys`.
+    Key,
+}
+
+/// A condition on an event's JSON for a hook to act on it (`[[hooks.NAME.when]]`): the value
+/// at `pointer` equals, does not equal, or is one of the given strings (a number or a boolean
+/// is compared as its JSON text). Exactly one of `equals`, `not_equals`, `one_of`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// A JSON Pointer into the event (`/properties/type`).
+    pub pointer: String,
+    /// The value must be this.
+    pub equals: Option<String>,
+    /// The value must not be this (a missing value is not it).
+    pub not_equals: Option<String>,
+    /// The value must be one of these.
+    pub one_of: Option<Vec<String>>,
+}
+
+impl Condition {
+    /// Why `event` does not meet the condition, or `None` when it does.
+    #[must_use]
+    pub fn unmet(&self, event: &serde_json::Value) -> Option<String> {
+        let found = super::mapping::pointer(event, &self.pointer).and_then(|v| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        });
+        let p = &self.pointer;
+        if let Some(want) = &self.equals {
+            if found.as_deref() != Some(want.as_str()) {
+                return Some(match found {
+                    Some(v) => format!("{p} is {v:?}, not {want:?}"),
+                    None => format!("{p} is missing (wanted {want:?})"),
+                });
+            }
+        }
+        if let Some(not) = &self.not_equals {
+            if found.as_deref() == Some(not.as_str()) {
+                return Some(format!("{p} is {not:?}"));
+            }
+        }
+        if let Some(list) = &self.one_of {
+            if !found.as_ref().is_some_and(|v| list.contains(v)) {
+                return Some(match found {
+                    Some(v) => format!("{p} is {v:?}, not one of {list:?}"),
+                    None => format!("{p} is missing (wanted one of {list:?})"),
+                });
+            }
+        }
+        None
+    }
+}
+
 /// One hook: how its sender authenticates and how its events map to sheet columns.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookConfig {
+    /// How the sender authenticates. Without it, as before schemes were named: a Standard
+    /// Webhooks signature when `signing_secrets` are set, else the key.
+    pub scheme: Option<Scheme>,
+    /// HubSpot (`scheme = "hubspot-v3"`): the app's client secrets, as HubSpot shows them
+    /// (several while one is being rotated).
+    #[serde(default)]
+    pub client_secrets: Vec<String>,
+    /// HubSpot: the hook's URL as configured in HubSpot (`https://host/path`, no query), when
+    /// a proxy in front of the server changes the host or the path. Signatures over the URL
+    /// this server sees (`https://` + its Host header + the path) are accepted as well.
+    pub public_url: Option<String>,
+    /// Conditions an event must meet to be acted on (all of them); others are kept as
+    /// `skipped` with the reason.
+    #[serde(default)]
+    pub when: Vec<Condition>,
     /// Standard Webhooks signing secrets (`whsec_…`, base64 after the prefix); several while
     /// one is being rotated. Checked against `webhook-signature`.
     #[serde(default)]
@@ -226,9 +358,16 @@ impl HooksConfig {
                     "hook {name:?}: a hook's name is letters, digits, - and _ (and not \"events\")"
                 )));
             }
-            let keyed = hook.key_header.is_some() || hook.key_query.is_some();
-            if hook.signing_secrets.is_empty() && (!keyed || hook.keys.is_empty()) {
-                return Err(invalid(format!("hook {name:?} has no signing_secrets and no key_header (or key_query) with keys: every hook authenticates its sender")));
+            check_scheme(name, hook).map_err(&invalid)?;
+            for c in &hook.when {
+                let given = [
+                    c.equals.is_some(),
+                    c.not_equals.is_some(),
+                    c.one_of.is_some(),
+                ];
+                if given.iter().filter(|g| **g).count() != 1 || !c.pointer.starts_with('/') {
+                    return Err(invalid(format!("hook {name:?}: each [[hooks.{name}.when]] has a pointer (starting with /) and exactly one of equals, not_equals or one_of")));
+                }
             }
             if !hook
                 .fields
@@ -253,9 +392,103 @@ impl HooksConfig {
             }
             check_user_types(name, hook).map_err(invalid)?;
         }
-        check_credentials_are_own(&config.hooks).map_err(invalid)?;
+        check_credentials_are_own(&config.hooks).map_err(&invalid)?;
+        if config.store.retention_days < MIN_RETENTION_DAYS {
+            return Err(invalid(format!("store.retention_days is {}: at least {MIN_RETENTION_DAYS} (senders retry for up to three days, and a repeat is recognised only while its event is kept)", config.store.retention_days)));
+        }
+        if let Some(alerts) = &config.alerts {
+            let url = url::Url::parse(&alerts.url)
+                .map_err(|e| invalid(format!("alerts.url {:?}: {e}", alerts.url)))?;
+            let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                return Err(invalid(format!(
+                    "alerts.url {:?}: https:// (http:// only to this machine)",
+                    alerts.url
+                )));
+            }
+            let key = super::verify::secret_key(&alerts.secret)
+                .map_err(|e| invalid(format!("alerts.secret: {e}")))?;
+            if key.len() < 16 {
+                return Err(invalid(
+                    "alerts.secret must hold at least 16 random bytes".into(),
+                ));
+            }
+        }
+        if config
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            return Err(invalid(
+                "metrics.token must be at least 16 characters (a long random string)".into(),
+            ));
+        }
         Ok(config)
     }
+}
+
+/// The hook's sender can authenticate, with what its scheme needs and nothing another scheme
+/// reads (a secret set but never checked would look like protection).
+fn check_scheme(name: &str, hook: &HookConfig) -> Result<(), String> {
+    let keyed = (hook.key_header.is_some() || hook.key_query.is_some()) && !hook.keys.is_empty();
+    match hook.scheme {
+        None => {
+            if hook.signing_secrets.is_empty() && !keyed {
+                return Err(format!("hook {name:?} has no signing_secrets and no key_header (or key_query) with keys: every hook authenticates its sender"));
+            }
+            if !hook.client_secrets.is_empty() || hook.public_url.is_some() {
+                return Err(format!("hook {name:?}: client_secrets and public_url are for scheme = \"hubspot-v3\": add it"));
+            }
+        }
+        Some(Scheme::StandardWebhooks) => {
+            if hook.signing_secrets.is_empty() {
+                return Err(format!(
+                    "hook {name:?}: scheme \"standard-webhooks\" needs signing_secrets"
+                ));
+            }
+            if keyed || !hook.client_secrets.is_empty() || hook.public_url.is_some() {
+                return Err(format!("hook {name:?}: scheme \"standard-webhooks\" reads only signing_secrets (remove keys, client_secrets, public_url)"));
+            }
+        }
+        Some(Scheme::Key) => {
+            if !keyed {
+                return Err(format!(
+                    "hook {name:?}: scheme \"key\" needs key_header or key_query, and keys"
+                ));
+            }
+            if !hook.signing_secrets.is_empty()
+                || !hook.client_secrets.is_empty()
+                || hook.public_url.is_some()
+            {
+                return Err(format!(
+                    "hook {name:?}: scheme \"key\" reads only key_header / key_query and keys"
+                ));
+            }
+        }
+        Some(Scheme::HubspotV3) => {
+            if hook.client_secrets.is_empty() {
+                return Err(format!("hook {name:?}: scheme \"hubspot-v3\" needs client_secrets (the HubSpot app's client secret)"));
+            }
+            if keyed || !hook.signing_secrets.is_empty() {
+                return Err(format!("hook {name:?}: scheme \"hubspot-v3\" reads only client_secrets (and public_url)"));
+            }
+            if hook.client_secrets.iter().any(|s| s.trim().len() < 16) {
+                return Err(format!("hook {name:?}: a client secret is at least 16 characters (HubSpot's are UUIDs)"));
+            }
+            if let Some(u) = &hook.public_url {
+                let parsed = url::Url::parse(u)
+                    .map_err(|e| format!("hook {name:?}: public_url {u:?}: {e}"))?;
+                if parsed.scheme() != "https"
+                    || parsed.query().is_some()
+                    || parsed.host_str().is_none()
+                {
+                    return Err(format!("hook {name:?}: public_url {u:?} is the https:// URL HubSpot calls, without a query"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A hook sets a user type only from a constant or from its `user_types` allow-list, and never
@@ -321,7 +554,13 @@ fn check_credentials_are_own(hooks: &BTreeMap<String, HookConfig>) -> Result<(),
             .keys
             .iter()
             .map(|k| ([b"key:".as_slice(), k.trim().as_bytes()].concat(), "key"));
-        for (credential, what) in secrets.chain(keys) {
+        let clients = hook.client_secrets.iter().map(|k| {
+            (
+                [b"client:".as_slice(), k.trim().as_bytes()].concat(),
+                "client secret",
+            )
+        });
+        for (credential, what) in secrets.chain(keys).chain(clients) {
             match owner.get(&credential) {
                 Some(other) if *other != name.as_str() => {
                     return Err(format!("hooks {other:?} and {name:?} share a {what}: each hook needs its own (an event sent to one would be accepted by the other)"));

@@ -9,10 +9,21 @@
 //! (`X-API-TOKEN`, or `Authorization: Bearer`), accepted only when Qualtrics says it is a Brand
 //! Administrator's of the hooks' brand.
 //!
+//! Operating the hooks takes the same token: `POST /hooks/v1/{hook}/pause` and `…/resume`
+//! (a paused hook keeps accepting and storing events, and applies none until resumed; the
+//! pause is kept in the store), `POST /hooks/v1/events/replay` (events planned again against
+//! the brand as it is now), and `POST /hooks/v1/{hook}/test` (an event's row and plan; nothing
+//! kept, nothing sent but reads). `GET /healthz` answers whether the store does, and
+//! `GET /metrics` (only when the configuration enables it, with its bearer token if it sets
+//! one) gives counts in Prometheus' format ([`metrics`]). [`alerts`] tell an administrator of
+//! parked events, quarantined bursts and partly failed runs.
+//!
 //! Off unless `roster-server --hooks-config FILE` is given.
 
+pub mod alerts;
 pub mod config;
 pub mod mapping;
+pub mod metrics;
 pub mod store;
 pub mod verify;
 pub mod worker;
@@ -64,6 +75,10 @@ pub struct Hooks {
     brand_tried: tokio::sync::Mutex<Option<u64>>,
     /// What Qualtrics said of page tokens, by their SHA-256.
     viewers: Mutex<Viewers>,
+    /// Counters for `GET /metrics`.
+    metrics: Arc<metrics::Metrics>,
+    /// The connection `POST /hooks/v1/{hook}/test` plans with (made at its first use).
+    preview: tokio::sync::Mutex<Option<crate::cli::session::Session>>,
 }
 
 /// Why the hooks cannot start.
@@ -110,11 +125,17 @@ impl Hooks {
         let store = Arc::new(Store::open(&config.store.path)?);
         let wake = Arc::new(tokio::sync::Notify::new());
         let brand = Arc::new(std::sync::OnceLock::new());
+        let metrics = Arc::new(metrics::Metrics::default());
+        let alerts = Arc::new(alerts::Alerts::new(config.alerts.clone(), metrics.clone()));
         tokio::spawn(worker::supervise(
             store.clone(),
             config.clone(),
             wake.clone(),
             brand.clone(),
+            worker::Shared {
+                metrics: metrics.clone(),
+                alerts,
+            },
         ));
         Ok(Arc::new(Hooks {
             config,
@@ -125,6 +146,8 @@ impl Hooks {
             brand,
             brand_tried: tokio::sync::Mutex::new(None),
             viewers: Mutex::new(Viewers::default()),
+            metrics,
+            preview: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -152,7 +175,13 @@ impl Hooks {
             .route("/hooks/v1/events/{id}/retry", post(retry_event))
             .route("/hooks/v1/events/{id}/release", post(release_event))
             .route("/hooks/v1/events/{id}/discard", post(discard_event))
+            .route("/hooks/v1/events/replay", post(replay_events))
             .route("/hooks/v1/{hook}", post(receive))
+            .route("/hooks/v1/{hook}/pause", post(pause_hook))
+            .route("/hooks/v1/{hook}/resume", post(resume_hook))
+            .route("/hooks/v1/{hook}/test", post(test_event))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics_text))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(self)
     }
@@ -365,6 +394,7 @@ impl Viewers {
 async fn receive(
     State(hooks): State<Arc<Hooks>>,
     UrlPath(name): UrlPath<String>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -376,7 +406,12 @@ async fn receive(
             json!({"error": format!("No hook named {name:?} on this server.")}),
         );
     };
-    let sender_id = match verify::check(hook, &headers, uri.query(), &body, unix_millis() / 1000) {
+    let incoming = verify::Incoming {
+        method: method.as_str(),
+        path_and_query: uri.path_and_query().map_or(uri.path(), |p| p.as_str()),
+        headers: &headers,
+    };
+    let sender_id = match verify::check_request(hook, &incoming, &body, unix_millis()) {
         Ok(id) => id,
         Err(why) => {
             eprintln!("hooks: {name}: event refused: {why}");
@@ -413,8 +448,26 @@ async fn receive(
     });
     let empty = RoleSheet::default();
     let roles = hooks.roles.get(&name).unwrap_or(&empty);
+    let id_pointer = hook.event_id.as_deref().or(
+        // HubSpot puts its own id in each event it sends.
+        (hook.scheme == Some(config::Scheme::HubspotV3)).then_some("/eventId"),
+    );
     let mut mapped = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
+        let id = event_id(id_pointer, event, header_id.as_deref(), batch.then_some(i));
+        if let Some(why) = hook.when.iter().find_map(|c| c.unmet(event)) {
+            // Out of this hook's scope: kept as skipped (with the account it names, if any,
+            // and no other data), never applied.
+            let user = mapping::map_event(hook, roles, event)
+                .map(|r| r.username)
+                .unwrap_or_default();
+            mapped.push(Intake::Skip(
+                id,
+                user,
+                format!("outside the hook's conditions: {why}"),
+            ));
+            continue;
+        }
         let row = match mapping::map_event(hook, roles, event) {
             Ok(row) => row,
             Err(e) => {
@@ -429,20 +482,28 @@ async fn receive(
                 );
             }
         };
-        let id = event_id(
-            hook.event_id.as_deref(),
-            event,
-            header_id.as_deref(),
-            batch.then_some(i),
-        );
-        mapped.push((id, row));
+        mapped.push(Intake::Keep(id, row));
     }
     let mut out = Vec::with_capacity(mapped.len());
     let mut any_new = false;
-    for (id, row) in &mapped {
-        match hooks.store.accept(&name, id, row, unix_millis()) {
+    let mut wake = false;
+    for intake in &mapped {
+        let kept = match intake {
+            Intake::Keep(id, row) => hooks.store.accept(&name, id, row, unix_millis()),
+            Intake::Skip(id, user, why) => hooks.store.skip(&name, id, user, why, unix_millis()),
+        };
+        match kept {
             Ok((status, new)) => {
                 any_new |= new;
+                if new {
+                    match intake {
+                        Intake::Keep(..) => {
+                            wake = true;
+                            hooks.metrics.accepted(1);
+                        }
+                        Intake::Skip(..) => hooks.metrics.skipped(1),
+                    }
+                }
                 let mut v = serde_json::to_value(&status).unwrap_or_default();
                 v["duplicate"] = json!(!new);
                 out.push(v);
@@ -457,7 +518,7 @@ async fn receive(
             }
         }
     }
-    if any_new {
+    if wake {
         hooks.wake.notify_one();
     }
     let status = if any_new {
@@ -470,6 +531,14 @@ async fn receive(
     } else {
         answer(status, out.pop().unwrap_or_default())
     }
+}
+
+/// An event of a request, checked: kept to be applied, or kept as skipped with why.
+enum Intake {
+    /// Its sender id and row.
+    Keep(String, mapping::HookRow),
+    /// Its sender id, the account it names (or empty), and why it is skipped.
+    Skip(String, String, String),
 }
 
 /// The sender's id for an event, with its source as a prefix so that ids from different
@@ -526,8 +595,22 @@ async fn list_events(
     if let Err(refused) = hooks.viewer_allowed(&headers).await {
         return refused;
     }
+    let paused = match hooks.store.paused() {
+        Ok(p) => p,
+        Err(e) => return store_failed(&e),
+    };
+    let list: Vec<Value> = hooks
+        .config
+        .hooks
+        .keys()
+        .map(|name| {
+            let since = paused.iter().find(|(h, _)| h == name).map(|(_, at)| *at);
+            json!({"name": name, "paused": since.is_some(),
+                   "pausedSince": since.map(qualtrics_roster::time::iso_datetime)})
+        })
+        .collect();
     match hooks.store.recent(q.limit.unwrap_or(100).min(1000)) {
-        Ok(events) => Json(json!({"events": events})).into_response(),
+        Ok(events) => Json(json!({"events": events, "hooks": list})).into_response(),
         Err(e) => store_failed(&e),
     }
 }
@@ -632,9 +715,394 @@ fn settled(
     }
 }
 
+/// The answer for a hook this server does not have.
+fn no_hook(name: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": format!("No hook named {name:?} on this server.")})),
+    )
+        .into_response()
+}
+
+/// `POST /hooks/v1/{hook}/pause`: the hook keeps accepting events and applies none until
+/// resumed (kept in the store: a restart keeps it paused).
+async fn pause_hook(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
+    set_paused(hooks, headers, name, true).await
+}
+
+/// `POST /hooks/v1/{hook}/resume`: the hook's waiting events are applied.
+async fn resume_hook(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
+    set_paused(hooks, headers, name, false).await
+}
+
+async fn set_paused(hooks: Arc<Hooks>, headers: HeaderMap, name: String, paused: bool) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    if !hooks.config.hooks.contains_key(&name) {
+        return no_hook(&name);
+    }
+    match hooks.store.set_paused(&name, paused, unix_millis()) {
+        Ok(changed) => {
+            let word = if paused { "paused" } else { "resumed" };
+            if changed {
+                eprintln!("hooks: {name}: {word} by an administrator");
+            }
+            if !paused {
+                hooks.wake.notify_one();
+            }
+            Json(json!({"hook": name, "paused": paused, "changed": changed})).into_response()
+        }
+        Err(e) => store_failed(&e),
+    }
+}
+
+/// What `POST /hooks/v1/events/replay` takes: one event's id, or a time range (ISO 8601).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    id: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `POST /hooks/v1/events/replay` with `{"id": N}` or `{"from": ISO, "to": ISO}`: settled
+/// events queued again, to be planned against the brand as it is now.
+async fn replay_events(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    let bad = |why: String| (StatusCode::BAD_REQUEST, Json(json!({"error": why}))).into_response();
+    let asked: ReplayRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(format!(
+                "Send {{\"id\": N}} or {{\"from\": \"2026-01-31T00:00:00Z\", \"to\": \"…\"}}: {e}."
+            ))
+        }
+    };
+    let replayed = match (asked.id, asked.from.as_deref(), asked.to.as_deref()) {
+        (Some(id), None, None) => hooks.store.replay(Some(id), 0, 0),
+        (None, Some(from), Some(to)) => {
+            let (Some(start), Some(end)) = (parse_instant(from), parse_instant(to)) else {
+                return bad(format!("from and to are ISO 8601 times (2026-01-31T09:00:00Z, or a date), got {from:?} and {to:?}."));
+            };
+            if start > end {
+                return bad("from is after to.".into());
+            }
+            hooks.store.replay(None, start, end)
+        }
+        _ => return bad("Send either {\"id\": N} or both from and to.".into()),
+    };
+    match replayed {
+        Ok(r) => {
+            if let Some(id) = asked.id {
+                if r.queued.is_empty() && r.left.is_empty() {
+                    return (
+                        StatusCode::NOT_FOUND,
+                        Json(json!({"error": format!("No event {id}.")})),
+                    )
+                        .into_response();
+                }
+                if let Some((_, why)) = r.left.first() {
+                    return (
+                        StatusCode::CONFLICT,
+                        Json(json!({"error": format!("Event {id} is not replayed: {why}.")})),
+                    )
+                        .into_response();
+                }
+            }
+            if !r.queued.is_empty() {
+                eprintln!(
+                    "hooks: {} event(s) queued again by an administrator (replay)",
+                    r.queued.len()
+                );
+                hooks.wake.notify_one();
+            }
+            let left: Vec<Value> = r
+                .left
+                .iter()
+                .map(|(id, why)| json!({"id": id, "reason": why}))
+                .collect();
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({"queued": r.queued, "left": left})),
+            )
+                .into_response()
+        }
+        Err(e) => store_failed(&e),
+    }
+}
+
+/// Milliseconds since the epoch of an ISO 8601 time: `YYYY-MM-DD` (its midnight, UTC), or
+/// `YYYY-MM-DDTHH:MM[:SS[.fff]]` followed by `Z`, `±HH:MM` or nothing (UTC).
+fn parse_instant(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let date = qualtrics_roster::time::Date::parse_iso(t.get(..10)?)?;
+    let days = days_from_civil(date.year, date.month, date.day);
+    let rest = &t[10..];
+    let mut ms: i64 = 0;
+    if !rest.is_empty() {
+        let rest = rest.strip_prefix(['T', ' '])?;
+        let (clock, offset_min) = if let Some(c) = rest.strip_suffix('Z') {
+            (c, 0i64)
+        } else if let Some(at) = rest.rfind(['+', '-']).filter(|at| *at >= 5) {
+            let (c, zone) = rest.split_at(at);
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let (h, m) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
+            (
+                c,
+                sign * (h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?),
+            )
+        } else {
+            (rest, 0)
+        };
+        let mut parts = clock.split(':');
+        let h: i64 = parts.next()?.parse().ok()?;
+        let m: i64 = parts.next()?.parse().ok()?;
+        let s: f64 = parts.next().map_or(Some(0.0), |s| s.parse().ok())?;
+        if parts.next().is_some() || h > 23 || m > 59 || !(0.0..61.0).contains(&s) {
+            return None;
+        }
+        ms = (h * 3600 + m * 60) * 1000 + (s * 1000.0) as i64 - offset_min * 60_000;
+    }
+    u64::try_from(days * 86_400_000 + ms).ok()
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `POST /hooks/v1/{hook}/test` with one event: whether the hook's conditions take it, its
+/// row, and the plan it would make against the brand now. Nothing is kept and nothing is sent
+/// but reads; a password is never shown.
+async fn test_event(
+    State(hooks): State<Arc<Hooks>>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = hooks.viewer_allowed(&headers).await {
+        return refused;
+    }
+    let Some(hook) = hooks.config.hooks.get(&name) else {
+        return no_hook(&name);
+    };
+    let answer = |status: StatusCode, v: Value| (status, Json(v)).into_response();
+    let event: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("The body is not JSON: {e}.")}),
+            )
+        }
+    };
+    if let Some(why) = hook.when.iter().find_map(|c| c.unmet(&event)) {
+        return answer(
+            StatusCode::OK,
+            json!({"hook": name, "skipped": format!("outside the hook's conditions: {why}"), "row": null, "plan": null}),
+        );
+    }
+    let empty = RoleSheet::default();
+    let roles = hooks.roles.get(&name).unwrap_or(&empty);
+    let row = match mapping::map_event(hook, roles, &event) {
+        Ok(row) => row,
+        Err(e) => {
+            return answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": e.to_string(), "field": e.field, "expected": e.expected}),
+            )
+        }
+    };
+    let kind = if row.action.is_lifecycle() {
+        qualtrics_roster::run::SheetKind::Lifecycle
+    } else {
+        qualtrics_roster::run::SheetKind::Provision
+    };
+    let mut preview = hooks.preview.lock().await;
+    if preview.is_none() {
+        match crate::cli::session::Session::open(&hooks.config.qualtrics.target()).await {
+            Ok(session) => *preview = Some(session),
+            Err(e) => {
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": format!("Cannot connect to Qualtrics with the server's credential: {e}")}),
+                )
+            }
+        }
+    }
+    let Some(session) = preview.as_ref() else {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "No connection."}),
+        );
+    };
+    let run = match worker::plan_only(
+        session,
+        kind,
+        std::slice::from_ref(&row),
+        hooks.config.qualtrics.rate_limit_scale,
+    )
+    .await
+    {
+        Ok(run) => run,
+        Err(why) => {
+            // The connection may be at fault: a fresh one next time.
+            *preview = None;
+            return answer(
+                StatusCode::BAD_GATEWAY,
+                json!({"error": format!("The plan could not be made: {why}")}),
+            );
+        }
+    };
+    drop(preview);
+    let hidden = |column: &str| column.eq_ignore_ascii_case("password");
+    let mut shown_row = row.clone();
+    for (column, cell) in shown_row.cells.iter_mut() {
+        if hidden(column) && !cell.is_empty() {
+            *cell = "(hidden)".into();
+        }
+    }
+    let plan = run.plan_table();
+    let keep: Vec<usize> = (0..plan.columns.len())
+        .filter(|i| !hidden(&plan.columns[*i]))
+        .collect();
+    let columns: Vec<&String> = keep.iter().map(|i| &plan.columns[*i]).collect();
+    let rows: Vec<Vec<String>> = plan
+        .rows
+        .iter()
+        .map(|r| {
+            keep.iter()
+                .map(|i| r.get(*i).map(ToString::to_string).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let problems: Vec<String> = run
+        .problems(true)
+        .into_iter()
+        .map(|p| p.without_row().to_string())
+        .collect();
+    answer(
+        StatusCode::OK,
+        json!({
+            "hook": name,
+            "skipped": null,
+            "kind": run.kind(),
+            "row": shown_row,
+            "plan": {"columns": columns, "rows": rows},
+            "changes": run.changes(),
+            "counts": run.counts(),
+            "problems": problems,
+        }),
+    )
+}
+
+/// `GET /healthz`: `{"status": "ok"}` when the event store answers, else 503.
+async fn healthz(State(hooks): State<Arc<Hooks>>) -> Response {
+    match hooks.store.healthy() {
+        Ok(()) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            eprintln!("hooks: health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "error", "error": "the event store does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus' text format, when `[metrics] enabled = true`; with
+/// `[metrics] token`, only for `Authorization: Bearer TOKEN`.
+async fn metrics_text(State(hooks): State<Arc<Hooks>>, headers: HeaderMap) -> Response {
+    use subtle::ConstantTimeEq;
+    let m = &hooks.config.metrics;
+    if !m.enabled {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "Metrics are off: set [metrics] enabled = true in the hooks configuration."})),
+        )
+            .into_response();
+    }
+    if let Some(token) = &m.token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.trim().as_bytes().ct_eq(token.trim().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({"error": "Metrics need the bearer token of [metrics] token."})),
+            )
+                .into_response();
+        }
+    }
+    match hooks.store.counts() {
+        Ok(counts) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            hooks.metrics.render(&counts, unix_millis()),
+        )
+            .into_response(),
+        Err(e) => store_failed(&e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_parse_as_iso_8601_in_utc() {
+        assert_eq!(parse_instant("1970-01-01"), Some(0));
+        assert_eq!(parse_instant("1970-01-02T00:00:01Z"), Some(86_401_000));
+        assert_eq!(
+            parse_instant("2026-12-07T12:30:00Z"),
+            Some(1_796_646_600_000)
+        );
+        assert_eq!(
+            parse_instant("2026-12-07T13:30:00+01:00"),
+            parse_instant("2026-12-07T12:30:00Z")
+        );
+        assert_eq!(
+            parse_instant("2026-12-07T12:30:00.5Z"),
+            Some(1_796_646_600_500)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-12-07T25:00Z",
+            "2026-12-07X",
+            "1969-12-31",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ids_of_list_items_single_events_fields_and_bodies_never_collide() {

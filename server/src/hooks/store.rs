@@ -4,7 +4,13 @@
 //! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
 //! until an administrator releases it, back to received, or discards it). The journal of
 //! rows a run finished is kept per event, so a run cut short and planned again sends nothing
-//! twice.
+//! twice. An event outside its hook's `when` conditions is kept as `skipped` (without its
+//! data). A paused hook's events wait, paused, until it is resumed (the pause is kept here, so
+//! it survives a restart).
+//!
+//! Personal data: a sender's id is kept only as its SHA-256 (enough to know a repeat); a
+//! password is blanked from an event once it is applied; [`Store::purge`] deletes events (and
+//! their journal) older than the configured retention.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -28,7 +34,8 @@ pub struct EventStatus {
     /// When it was accepted (ISO 8601).
     pub received_at: String,
     /// `received`, `planned`, `done`, `failed`, `quarantined` (held by the mass-change brake
-    /// until released or discarded) or `discarded`.
+    /// until released or discarded), `discarded`, or `skipped` (outside its hook's `when`
+    /// conditions; `reason` says which).
     pub status: String,
     /// The account it names.
     pub user: String,
@@ -93,6 +100,28 @@ pub enum Held {
     NotQuarantined,
 }
 
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replayed {
+    /// Events queued to be planned again.
+    pub queued: Vec<i64>,
+    /// Events left as they are, each with why (still pending, skipped, or a later change of
+    /// the same account was applied since).
+    pub left: Vec<(i64, String)>,
+}
+
+/// Counts for `GET /metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Events kept, by status.
+    pub by_status: Vec<(String, u64)>,
+    /// Events waiting to be applied (received, planned, or failed with a retry due).
+    pub pending: u64,
+    /// When the oldest of them arrived (milliseconds since the epoch).
+    pub oldest_pending: Option<u64>,
+}
+
 /// An event due to be applied.
 #[derive(Debug, Clone)]
 pub struct DueEvent {
@@ -134,9 +163,27 @@ pub const BODY_ID_PREFIX: &str = "body:";
 /// be applied; a sender's quick retry of a lost answer comes within it.
 pub const BODY_REPEAT_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// How long a sender's own id (`webhook-id`, `x-request-id`, the `event_id` field) counts as
-/// a repeat at least: HubSpot retries for up to three days. The store keeps every id it has
-/// accepted (nothing is pruned), so this is met for as long as the store is kept.
+/// a repeat at least: HubSpot retries for up to three days. An id is kept (as its hash) as long
+/// as its event, and the retention is at least this long (`config::MIN_RETENTION_DAYS`).
 pub const SENDER_ID_KEPT_MS: u64 = 72 * 3600 * 1000;
+/// The prefix of a sender id kept as its SHA-256.
+pub const HASHED_ID_PREFIX: &str = "sha256:";
+
+/// How a sender's id is kept: an id made from the body is already a hash (kept as it is, its
+/// window suffix included); any other is kept as [`HASHED_ID_PREFIX`] and its SHA-256 in hex.
+#[must_use]
+pub fn kept_id(sender_id: &str) -> String {
+    if sender_id.starts_with(BODY_ID_PREFIX) || sender_id.starts_with(HASHED_ID_PREFIX) {
+        return sender_id.to_string();
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, sender_id.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{HASHED_ID_PREFIX}{hex}")
+}
+
+/// Statuses of events still to be applied or settled (deleted by retention all the same,
+/// counted and logged).
+const UNFINISHED: &str = "('received', 'planned', 'quarantined')";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -160,6 +207,11 @@ CREATE TABLE IF NOT EXISTS journal (
   entry TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS journal_event ON journal (event_id);
+CREATE TABLE IF NOT EXISTS paused (
+  hook TEXT PRIMARY KEY,
+  since INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 ";
 
 /// Columns added since the first release, each added to an older store when it opens.
@@ -200,6 +252,9 @@ impl Store {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
+        // Deleted rows (a blanked password, events past their retention) are overwritten, not
+        // left in free pages.
+        db.pragma_update(None, "secure_delete", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(SCHEMA)?;
         let existing: Vec<String> = db
@@ -210,6 +265,20 @@ impl Store {
             if !existing.iter().any(|c| c == name) {
                 db.execute_batch(&format!("ALTER TABLE events ADD COLUMN {name} {kind}"))?;
             }
+        }
+        // Sender ids kept in clear by an older version: replaced by their hashes (a repeat is
+        // still recognised, the id itself no longer kept).
+        let clear: Vec<(i64, String)> = db
+            .prepare(&format!(
+                "SELECT id, sender_id FROM events WHERE sender_id NOT LIKE '{BODY_ID_PREFIX}%' AND sender_id NOT LIKE '{HASHED_ID_PREFIX}%'"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, sender) in clear {
+            db.execute(
+                "UPDATE events SET sender_id = ?2 WHERE id = ?1",
+                params![id, kept_id(&sender)],
+            )?;
         }
         Ok(Store {
             db: Mutex::new(db),
@@ -235,7 +304,7 @@ impl Store {
         let db = self.db();
         // An id made from the body (the sender gave none) stands for a repeat only within
         // BODY_REPEAT_WINDOW_MS; after that the same body is a new event.
-        let mut sender_id = sender_id.to_string();
+        let mut sender_id = kept_id(sender_id);
         if sender_id.starts_with(BODY_ID_PREFIX) {
             let first: Option<i64> = db
                 .query_row(
@@ -282,6 +351,168 @@ impl Store {
         Ok((status, inserted == 1))
     }
 
+    /// Keeps an event its hook's `when` conditions leave out, as `skipped` with `reason`
+    /// (its data is not kept: only the account it names, when it names one), or finds the
+    /// one the sender already sent with this id: `(status, true)` when new.
+    pub fn skip(
+        &self,
+        hook: &str,
+        sender_id: &str,
+        user: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<(EventStatus, bool), StoreError> {
+        let db = self.db();
+        let sender_id = kept_id(sender_id);
+        let inserted = db.execute(
+            "INSERT OR IGNORE INTO events (hook, sender_id, received_at, user_key, action, row, status, reason)
+             VALUES (?1, ?2, ?3, ?4, '', '{}', 'skipped', ?5)",
+            params![hook, sender_id, now as i64, user.to_lowercase(), reason],
+        )?;
+        let id: i64 = db.query_row(
+            "SELECT id FROM events WHERE hook = ?1 AND sender_id = ?2",
+            params![hook, sender_id],
+            |r| r.get(0),
+        )?;
+        drop(db);
+        let status = self.status(id)?.expect("just found");
+        Ok((status, inserted == 1))
+    }
+
+    /// Pauses (`true`) or resumes hook `hook`: while paused its events are accepted and kept,
+    /// and none is applied. Returns whether this changed anything.
+    pub fn set_paused(&self, hook: &str, paused: bool, now: u64) -> Result<bool, StoreError> {
+        let db = self.db();
+        let changed = if paused {
+            db.execute(
+                "INSERT OR IGNORE INTO paused (hook, since) VALUES (?1, ?2)",
+                params![hook, now as i64],
+            )?
+        } else {
+            db.execute("DELETE FROM paused WHERE hook = ?1", params![hook])?
+        };
+        Ok(changed > 0)
+    }
+
+    /// The paused hooks, with since when (milliseconds since the epoch).
+    pub fn paused(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT hook, since FROM paused ORDER BY hook")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Queues events again to be planned afresh against the brand as it is now: event `id`,
+    /// or every event that arrived within `[from, to]` (milliseconds since the epoch). Only
+    /// settled events are replayed (done, failed, discarded); not one a later applied event
+    /// of the same account supersedes (it would undo that change). Their journal is dropped,
+    /// so the plan is made from the brand alone.
+    pub fn replay(&self, id: Option<i64>, from: u64, to: u64) -> Result<Replayed, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let found: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, status, user_key FROM events
+                 WHERE (?1 IS NOT NULL AND id = ?1) OR (?1 IS NULL AND received_at BETWEEN ?2 AND ?3)
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![id, from as i64, to as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let chosen: std::collections::HashSet<i64> = found.iter().map(|f| f.0).collect();
+        let mut out = Replayed::default();
+        for (event, status, user) in found {
+            if !matches!(status.as_str(), "done" | "failed" | "discarded") {
+                let why = if status == "skipped" {
+                    "skipped by its hook's conditions: send it again if it is now wanted"
+                        .to_string()
+                } else {
+                    format!("{status}: not settled yet")
+                };
+                out.left.push((event, why));
+                continue;
+            }
+            let newer: Vec<i64> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM events WHERE user_key = ?1 AND id > ?2 AND status = 'done'",
+                )?;
+                let rows = stmt.query_map(params![user, event], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            if newer.iter().any(|n| !chosen.contains(n)) {
+                out.left.push((event, "a later change of the same account was applied since: replaying it would undo that".into()));
+                continue;
+            }
+            tx.execute(
+                "UPDATE events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = 0 WHERE id = ?1",
+                params![event],
+            )?;
+            tx.execute("DELETE FROM journal WHERE event_id = ?1", params![event])?;
+            out.queued.push(event);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Deletes events that arrived before `before` (milliseconds since the epoch), with their
+    /// journal: `(deleted, of which unfinished)`.
+    pub fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let unfinished: i64 = tx.query_row(
+            &format!("SELECT COUNT(*) FROM events WHERE received_at < ?1 AND (status IN {UNFINISHED} OR (status = 'failed' AND next_attempt_at IS NOT NULL))"),
+            params![before as i64],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "DELETE FROM journal WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1)",
+            params![before as i64],
+        )?;
+        let deleted = tx.execute(
+            "DELETE FROM events WHERE received_at < ?1",
+            params![before as i64],
+        )?;
+        tx.commit()?;
+        if deleted > 0 {
+            // The write-ahead log still holds the deleted rows' old pages: written back and
+            // emptied now.
+            db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok((deleted, unfinished.max(0) as usize))
+    }
+
+    /// The counts `GET /metrics` shows (no names, no addresses).
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT status, COUNT(*) FROM events GROUP BY status ORDER BY status")?;
+        let by_status = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        let (pending, oldest): (i64, Option<i64>) = db.query_row(
+            "SELECT COUNT(*), MIN(received_at) FROM events WHERE status IN ('received', 'planned') OR (status = 'failed' AND next_attempt_at IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Counts {
+            by_status,
+            pending: pending.max(0) as u64,
+            oldest_pending: oldest.map(|o| o.max(0) as u64),
+        })
+    }
+
+    /// Whether the database answers (`GET /healthz`).
+    pub fn healthy(&self) -> Result<(), StoreError> {
+        self.db().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// One event's state.
     pub fn status(&self, id: i64) -> Result<Option<EventStatus>, StoreError> {
         Ok(self
@@ -317,8 +548,9 @@ impl Store {
                        WHERE status IN ('received', 'planned', 'quarantined')
                           OR (status = 'failed' AND next_attempt_at IS NOT NULL)
                        GROUP BY user_key) f ON e.id = f.first
-                 WHERE e.status IN ('received', 'planned')
-                    OR (e.status = 'failed' AND e.next_attempt_at <= ?1)
+                 WHERE (e.status IN ('received', 'planned')
+                    OR (e.status = 'failed' AND e.next_attempt_at <= ?1))
+                   AND e.hook NOT IN (SELECT hook FROM paused)
                  ORDER BY e.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
@@ -371,10 +603,20 @@ impl Store {
         let tx = db.transaction()?;
         for (id, ending) in endings {
             match ending {
-                Ending::Done(outcome) => tx.execute(
-                    "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
-                    params![id, outcome.to_string()],
-                )?,
+                Ending::Done(outcome) => {
+                    // The account exists now: its password (if the event carried one) is
+                    // never kept past this.
+                    let row: Option<String> = tx
+                        .query_row("SELECT row FROM events WHERE id = ?1", params![id], |r| r.get(0))
+                        .optional()?;
+                    if let Some(blanked) = row.and_then(|r| without_password(&r)) {
+                        tx.execute("UPDATE events SET row = ?2 WHERE id = ?1", params![id, blanked])?;
+                    }
+                    tx.execute(
+                        "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
+                        params![id, outcome.to_string()],
+                    )?
+                }
                 Ending::Failed {
                     reason,
                     outcome,
@@ -530,6 +772,19 @@ fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
         burst: r.get(11)?,
         released: r.get::<_, i64>(12)? == 1,
     })
+}
+
+/// A stored row with its password cells blanked, or `None` when it has none to blank.
+fn without_password(row: &str) -> Option<String> {
+    let mut row: HookRow = serde_json::from_str(row).ok()?;
+    let mut changed = false;
+    for (column, cell) in row.cells.iter_mut() {
+        if column.eq_ignore_ascii_case("password") && !cell.is_empty() {
+            cell.clear();
+            changed = true;
+        }
+    }
+    changed.then(|| serde_json::to_string(&row).expect("rows serialise"))
 }
 
 fn action_word(row: &HookRow) -> &'static str {

@@ -15,7 +15,9 @@ use qualtrics_roster::run::{ApplyRefused, Brand, Run, SheetKind, SheetRequest, S
 use qualtrics_roster::table::{cells, Table};
 use serde_json::json;
 
+use super::alerts::Alerts;
 use super::config::HooksConfig;
+use super::metrics::Metrics;
 use super::store::{DueEvent, Ending, Store};
 use crate::cli::session::Session;
 use crate::cli::sheets::AppendFile;
@@ -27,6 +29,17 @@ const BATCH: usize = 1000;
 const GATHER_QUIET_MS: u64 = 150;
 /// …or this long after it began.
 const GATHER_MAX_MS: u64 = 3000;
+/// How often events past their retention are deleted (and once at start).
+const PURGE_EVERY_MS: u64 = 3600 * 1000;
+
+/// What the worker shares with the endpoints besides the store.
+#[derive(Clone)]
+pub struct Shared {
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Where alerts go.
+    pub alerts: Arc<Alerts>,
+}
 
 /// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
 /// accepting events that nothing applies).
@@ -36,10 +49,12 @@ pub async fn supervise(
     config: HooksConfig,
     wake: Arc<tokio::sync::Notify>,
     brand: Arc<std::sync::OnceLock<String>>,
+    shared: Shared,
 ) {
     loop {
         let mut worker = Worker::new(store.clone(), config.clone(), wake.clone());
         worker.brand = brand.clone();
+        worker.shared = Some(shared.clone());
         match tokio::spawn(worker.run()).await {
             Ok(()) => return,
             Err(e) => {
@@ -60,6 +75,10 @@ pub struct Worker {
     /// The brand of the server's credential, set once connected (the events' view checks
     /// page tokens against it without logging in itself).
     brand: Arc<std::sync::OnceLock<String>>,
+    /// Metrics and alerts (none: neither is kept).
+    shared: Option<Shared>,
+    /// When events past their retention were last deleted.
+    purged_at: Option<u64>,
 }
 
 impl Worker {
@@ -75,7 +94,88 @@ impl Worker {
             session: None,
             audit,
             brand: Arc::default(),
+            shared: None,
+            purged_at: None,
         }
+    }
+
+    /// Deletes events past the configured retention, at most once per [`PURGE_EVERY_MS`].
+    fn purge(&mut self, now: u64) {
+        if self
+            .purged_at
+            .is_some_and(|at| now.saturating_sub(at) < PURGE_EVERY_MS)
+        {
+            return;
+        }
+        self.purged_at = Some(now);
+        let keep_ms = u64::from(self.config.store.retention_days) * 86_400_000;
+        match self.store.purge(now.saturating_sub(keep_ms)) {
+            Ok((0, _)) => {}
+            Ok((deleted, unfinished)) => {
+                let note = if unfinished > 0 {
+                    format!(", {unfinished} of them never applied (paused, held or still failing)")
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "hooks: {deleted} events older than {} days deleted with their data{note}",
+                    self.config.store.retention_days
+                );
+            }
+            Err(e) => eprintln!("hooks: events past their retention not deleted: {e}"),
+        }
+    }
+
+    /// Records how events of `hook` ended (see [`Store::end`]), counts them, and raises the
+    /// alerts they call for: parked events, and a run that ended partly failed.
+    fn finish(
+        &self,
+        hook: &str,
+        endings: &[(i64, Ending)],
+    ) -> Result<(), super::store::StoreError> {
+        self.store.end(endings)?;
+        let done = endings
+            .iter()
+            .filter(|(_, e)| matches!(e, Ending::Done(_)))
+            .count();
+        let failed: Vec<i64> = endings
+            .iter()
+            .filter(|(_, e)| matches!(e, Ending::Failed { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        let parked: Vec<i64> = endings
+            .iter()
+            .filter(|(_, e)| matches!(e, Ending::Failed { retry_at: None, .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        shared.metrics.applied(done as u64);
+        shared.metrics.parked(parked.len() as u64);
+        if !parked.is_empty() {
+            shared.alerts.raise(
+                "event.parked",
+                &format!(
+                    "hook {hook}: {} event(s) parked, no retry left: {:?} (GET /hooks/v1/events/{{id}} says why)",
+                    parked.len(),
+                    parked
+                ),
+                json!({"hook": hook, "events": parked, "count": parked.len()}),
+            );
+        }
+        if done > 0 && !failed.is_empty() {
+            shared.alerts.raise(
+                "run.partly_failed",
+                &format!(
+                    "hook {hook}: a run applied {done} event(s) and {} failed: {:?}",
+                    failed.len(),
+                    failed
+                ),
+                json!({"hook": hook, "done": done, "failed": failed.len(), "events": failed}),
+            );
+        }
+        Ok(())
     }
 
     /// Runs forever: applies due events, then sleeps until an event arrives or a retry is
@@ -87,6 +187,7 @@ impl Worker {
             Err(why) => eprintln!("hooks: {why} (tried again with the first event)"),
         }
         loop {
+            self.purge(unix_millis());
             let due = match self.store.due(unix_millis(), BATCH) {
                 Ok(due) => due,
                 Err(e) => {
@@ -132,7 +233,16 @@ impl Worker {
         self.store.mark_planned(&ids)?;
         let session = match self.connect().await {
             Ok(session) => session,
-            Err(why) => return self.store.end(&self.all_failed(&due, &why)),
+            Err(why) => {
+                let mut by_hook: BTreeMap<String, Vec<DueEvent>> = BTreeMap::new();
+                for event in due {
+                    by_hook.entry(event.hook.clone()).or_default().push(event);
+                }
+                for (hook, events) in by_hook {
+                    self.finish(&hook, &self.all_failed(&events, &why))?;
+                }
+                return Ok(());
+            }
         };
         // One sheet per hook and kind: a hook's columns (and their problems) are its own. A
         // released burst is a sheet of its own too: the administrator's release confirms its
@@ -211,7 +321,7 @@ impl Worker {
                 Ok(auth) => session.conn.with_auth(auth),
                 Err(e) => {
                     let why = format!("the OAuth client was refused: {e}");
-                    return self.store.end(&self.all_failed(events, &why));
+                    return self.finish(hook, &self.all_failed(events, &why));
                 }
             },
             None => session.conn.clone(),
@@ -235,7 +345,7 @@ impl Worker {
         );
         self.drive(session, &mut run, &ids).await?;
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
-            return self.store.end(&self.all_failed(events, &why));
+            return self.finish(hook, &self.all_failed(events, &why));
         }
         let file_errors: Vec<String> = run.file_errors().into_iter().map(|p| p.message).collect();
         if !file_errors.is_empty() {
@@ -247,7 +357,7 @@ impl Worker {
                 retry_at: None,
             };
             let endings: Vec<_> = events.iter().map(|e| (e.id, parked.clone())).collect();
-            return self.store.end(&endings);
+            return self.finish(hook, &endings);
         }
         if run.changes() > 0 {
             let approval = if released {
@@ -267,9 +377,16 @@ impl Worker {
                         "hooks: {hook}: a burst of {} events quarantined, nothing sent ({why}): release or discard it with POST /hooks/v1/events/{burst}/release or /discard",
                         ids.len()
                     );
+                    if let Some(shared) = &self.shared {
+                        shared.alerts.raise(
+                            "burst.quarantined",
+                            &format!("hook {hook}: burst {burst} of {} events held by the mass-change brake", ids.len()),
+                            json!({"hook": hook, "burst": burst, "count": ids.len(), "events": ids}),
+                        );
+                    }
                     return Ok(());
                 }
-                Err(e) => return self.store.end(&self.all_failed(events, &e.to_string())),
+                Err(e) => return self.finish(hook, &self.all_failed(events, &e.to_string())),
             }
             self.drive(session, &mut run, &ids).await?;
         }
@@ -329,7 +446,7 @@ impl Worker {
             };
             endings.push((event.id, ending));
         }
-        self.store.end(&endings)
+        self.finish(hook, &endings)
     }
 
     /// Drives `run` to its stage's end, keeping journal entries per event and appending the
@@ -342,16 +459,23 @@ impl Worker {
     ) -> Result<(), super::store::StoreError> {
         let store = self.store.clone();
         let audit = &mut self.audit;
+        let metrics = self.shared.as_ref().map(|s| s.metrics.clone());
         let mut audited = run.audit().len();
         let mut failed = None;
         session
             .transport
             .drive(run, session.tokens.as_ref(), |run, progress| {
-                if let Some(file) = audit.as_mut() {
-                    let entries = run.audit();
-                    file.append(&audit_jsonl(&entries[audited.min(entries.len())..]));
-                    audited = entries.len();
+                let entries = run.audit();
+                let new = &entries[audited.min(entries.len())..];
+                if let Some(m) = &metrics {
+                    for entry in new {
+                        m.answer(entry.status);
+                    }
                 }
+                if let Some(file) = audit.as_mut() {
+                    file.append(&audit_jsonl(new));
+                }
+                audited = entries.len();
                 if let Some(p) = progress {
                     let mut by_event: HashMap<i64, Vec<_>> = HashMap::new();
                     for entry in p.journal {
@@ -400,6 +524,60 @@ impl Worker {
             .map(|e| (e.id, self.failed(e, why.to_string(), None)))
             .collect()
     }
+}
+
+/// Plans `rows` (of one hook, all of `kind`) against the brand with `session`, sending only
+/// reads, and returns the run at its plan (nothing applied): what `POST /hooks/v1/{hook}/test`
+/// shows.
+pub(super) async fn plan_only(
+    session: &Session,
+    kind: SheetKind,
+    rows: &[super::mapping::HookRow],
+    rate_limit_scale: f64,
+) -> Result<SheetRun, String> {
+    let events: Vec<DueEvent> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| DueEvent {
+            id: i as i64,
+            hook: String::new(),
+            row: row.clone(),
+            attempts: 0,
+            released: None,
+        })
+        .collect();
+    let table = sheet_of(kind, &events);
+    let conn = match &session.tokens {
+        Some(source) => session.conn.with_auth(
+            source
+                .current(&session.transport)
+                .await
+                .map_err(|e| format!("the OAuth client was refused: {e}"))?,
+        ),
+        None => session.conn.clone(),
+    };
+    let brand = Brand::Online {
+        conn,
+        renewable: session.tokens.is_some(),
+        guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
+    };
+    let mut run = SheetRun::start(
+        kind,
+        table,
+        SheetRequest::default(),
+        RoleSheet::default(),
+        brand,
+        ExecConfig::default().scaled(rate_limit_scale.max(1.0)),
+        unix_millis(),
+    );
+    session
+        .transport
+        .drive(&mut run, session.tokens.as_ref(), |_, _| Control::Continue)
+        .await;
+    if let Some(why) = run.error().or(run.stop_reason()) {
+        return Err(why.to_string());
+    }
+    Ok(run)
 }
 
 /// The sheet of `events`' rows: every column any of them has (Username first), one row per
