@@ -197,7 +197,10 @@ function connect(/** @type {VariantText} */ v) {
           <label class="check"><input id="remember" type="checkbox"> ${v.rememberLabel}</label>
           <p class="hint">${v.tokenHint}</p>
         </div>
-        <button id="connect" type="submit" class="primary">Connect</button>
+        <div class="actions">
+          <button id="connect" type="submit" class="primary">Connect</button>
+          <button id="connect-cancel" type="button" hidden>Keep the current connection</button>
+        </div>
       </form>
     </section>`;
 }
@@ -357,7 +360,13 @@ export function shellHtml(/** @type {Variant} */ variant) {
   return `
   <header class="bar">
     <h1>${v.title}</h1>
-    <span id="who" class="muted" data-testid="who">Not connected</span>
+    <div id="connection" class="connection" role="group" aria-label="Connection" data-testid="connection">
+      <span id="who" class="muted" data-testid="who" role="status">Not connected</span>
+      <span id="connection-actions" class="connection-actions" hidden>
+        <button id="switch-brand" type="button" aria-controls="view-connect" aria-expanded="false">Switch brand</button>
+        <button id="disconnect" type="button">Disconnect</button>
+      </span>
+    </div>
   </header>
   <main>${when(v.messages === 'top', messages)}${connect(v)}${when(v.messages === 'connect', messages)}
     <nav class="tabs" role="tablist" aria-label="Tasks">${VIEWS.map((name) => `

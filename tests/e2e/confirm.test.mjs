@@ -396,6 +396,8 @@ test('the token: in this tab\'s memory only unless "Remember" is ticked; then in
     await page.check('#remember');
     await connectViaRelay(page, server);
     assert.deepEqual(await stored(), [REMEMBER_KEY]);
+    // Connected, the box is in the form behind Switch brand.
+    await page.click('#switch-brand');
     await page.uncheck('#remember');
     await page.waitForFunction((k) => localStorage.getItem(k) === null, REMEMBER_KEY);
     assert.deepEqual(await stored(), []);

@@ -80,6 +80,8 @@ export async function sandboxUsers(server) {
 
 /** Connects the page to the sandbox through the relay, as a real brand would be. */
 export async function connectViaRelay(page, server) {
+  // Connected already: the form is behind Switch brand.
+  if (await page.isVisible('#switch-brand')) await page.click('#switch-brand');
   await page.check('input[name=mode][value=qualtrics]');
   await page.fill('#datacenter', 'iad1');
   await page.fill('#token', server.adminToken);

@@ -61,9 +61,8 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 
-  // Users -> a "Users" sheet holding an Excel table.
+  // Users -> a "Users" sheet holding an Excel table, written as soon as it is connected.
   await openView(page, 'users');
-  await page.click('#list-users');
   await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent));
   const usersSheet = await page.evaluate(() => window.__workbook.values('Users'));
   assert.equal(usersSheet.length, 301);
@@ -122,7 +121,8 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.match(await page.textContent('label:has(#remember)'), /^ ?Remember on this device for 8 hours \(Office's storage for this add-in\), then forget it$/);
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k).includes('token')).length), 0, 'nothing in the pane\'s localStorage');
   // Unticking "Remember" forgets it at once, before any other click (a connection that then
-  // fails must not leave it stored).
+  // fails must not leave it stored). Connected, the box is in the form behind Switch brand.
+  await page.click('#switch-brand');
   await page.uncheck('#remember');
   await page.waitForFunction(() => ![...OfficeRuntime.storage.all.values()].join().length);
   assert.deepEqual(page.problems, []);

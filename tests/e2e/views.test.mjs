@@ -139,7 +139,6 @@ test('the users table: search, sort by any column, filters with counts, and name
   const page = await openPage(browser, `${server.url}/#users`);
   await page.click('#connect');
   await connected(page);
-  await page.click('#list-users');
   await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
   const rows = () => page.locator('#users-table tbody tr').count();
   assert.equal(await rows(), users.length);
@@ -200,7 +199,6 @@ test('the users table: search, sort by any column, filters with counts, and name
   await page.waitForSelector('body[data-ready=true]');
   await page.click('#connect');
   await connected(page);
-  await page.click('#list-users');
   await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
   assert.equal(await page.textContent(`#users-table td[data-value="${type}"] .name >> nth=0`), 'Dashboard Viewer', 'remembered on this device');
   if (division) assert.equal(await page.textContent(`#users-table td[data-value="${division}"] .name >> nth=0`), 'EMEA');
@@ -334,7 +332,6 @@ test('axe-core finds nothing serious or critical in any view of the page, light 
   const page = await openPage(browser, `${server.url}/`);
   await page.click('#connect');
   await connected(page);
-  await page.click('#list-users');
   await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
   await page.click('#names summary');
   await openView(page, 'lifecycle');
@@ -365,7 +362,6 @@ test('axe-core finds nothing serious or critical in any view of the pane; the pa
     assert.equal(background, expected === 'dark' ? 'rgb(31, 31, 31)' : 'rgb(250, 250, 250)', 'Fluent\'s neutral background (colorNeutralBackground2)');
     await page.click('#connect');
     await connected(page);
-    await page.click('#list-users');
     await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
     await openView(page, 'lifecycle');
     await page.click('#lc-plan');

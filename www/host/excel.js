@@ -791,6 +791,7 @@ export function createExcelHost({ safeText, progress }) {
       },
     /** The pane plans in its own thread with the app's client: nothing to set up. */
     async connect() {},
+    async disconnect() {},
     /** The selected table (see readTable), hidden rows included when the flow's box is ticked. */
     readTable: (prefix) => readTable({ includeHidden: find(`${prefix}include-hidden`, HTMLInputElement)?.checked ?? false }),
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */

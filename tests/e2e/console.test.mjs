@@ -1,0 +1,116 @@
+// The page as a console (issue 29): connected, the Connect card gives way to a header item and
+// the users are listed at once; Disconnect forgets the token; a connection lost mid-apply is one
+// message with Retry, its unsent rows "not sent"; leaving while sending asks first; at 360 px the
+// tabs fold into a menu the keyboard works, and tables show the person, change and status first.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import AxeBuilder from '@axe-core/playwright';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, applyConfirmed } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+const connected = (page) => page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+const usersListed = (page) => page.waitForFunction(() => document.getElementById('summary').textContent !== '');
+
+/** Sets the sandbox's injected faults (`{}`: none). */
+async function faults(body) {
+  const res = await fetch(`${server.url}/sandbox/control/faults`, {
+    method: 'PUT', headers: { 'x-api-token': server.adminToken, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 204);
+}
+
+/** Puts every user back as active (a test disables some). */
+async function reenable() {
+  for (const u of (await sandboxUsers(server)).slice(1).filter((x) => x.accountStatus !== 'active')) {
+    await fetch(`${server.url}/sandbox/API/v3/users/${u.id}`, {
+      method: 'PUT', headers: { 'x-api-token': server.adminToken, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'active' }),
+    });
+  }
+}
+
+/** Serious and critical axe-core violations inside `selectors`. */
+async function seriousViolations(page, ...selectors) {
+  let axe = new AxeBuilder({ page });
+  for (const s of selectors) axe = axe.include(s);
+  const results = await axe.analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}
+
+test('connected: the Connect card becomes a header item (who, brand, datacenter) and the users are listed without pressing List users', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  assert.equal(await page.isVisible('#view-connect'), true);
+  assert.equal(await page.isHidden('#connection-actions'), true, 'nothing to switch or disconnect yet');
+  await connectViaRelay(page, server);
+  assert.match(await page.textContent('#connection'), /avery\.admin@roster-demo\.edu · brand rosterdemo · iad1/);
+  assert.equal(await page.isVisible('#switch-brand'), true);
+  assert.equal(await page.isVisible('#disconnect'), true);
+  await page.waitForSelector('#view-connect', { state: 'hidden' });
+
+  // The Users view is open: its users are listed with no click.
+  await usersListed(page);
+  assert.equal(await page.textContent('#summary'), '250 users, 3 pages.');
+  assert.equal(await page.locator('#users-table tbody tr').count(), 250);
+
+  // Switch brand reopens the form; keeping the connection folds it again.
+  await page.click('#switch-brand');
+  assert.equal(await page.getAttribute('#switch-brand', 'aria-expanded'), 'true');
+  assert.equal(await page.isVisible('#view-connect'), true);
+  assert.deepEqual(await seriousViolations(page, 'header', '#view-connect'), []);
+  await page.click('#connect-cancel');
+  assert.equal(await page.isHidden('#view-connect'), true);
+  assert.equal(await page.getAttribute('#switch-brand', 'aria-expanded'), 'false');
+  assert.match(await page.textContent('#who'), /^Connected/);
+
+  // Switching to the sandbox brand lists its users again, for it.
+  await page.click('#switch-brand');
+  await page.check('input[name=mode][value=sandbox]');
+  await page.click('#connect');
+  await page.waitForSelector('#view-connect', { state: 'hidden' });
+  await usersListed(page);
+  assert.equal(await page.locator('#users-table tbody tr').count(), 250);
+  assert.deepEqual(page.problems, []);
+});
+
+test('Disconnect forgets the token, in the field and in storage, and the Connect form is back', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.check('input[name=mode][value=qualtrics]');
+  await page.fill('#datacenter', 'iad1');
+  await page.fill('#token', server.adminToken);
+  await page.check('#remember');
+  await page.click('#connect');
+  await connected(page);
+  await usersListed(page);
+  const stored = await page.evaluate(() => localStorage.getItem('qualtrics-roster:connection'));
+  assert.ok(stored?.includes(server.adminToken), 'remembered while connected');
+  assert.deepEqual(await seriousViolations(page, 'header'), []);
+
+  await page.click('#disconnect');
+  await page.waitForSelector('#view-connect:not([hidden])');
+  assert.equal(await page.evaluate(() => localStorage.getItem('qualtrics-roster:connection')), null, 'gone from storage');
+  const everything = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+  assert.ok(!everything.includes(server.adminToken), 'the token is nowhere in storage');
+  assert.equal(await page.inputValue('#token'), '', 'gone from the field');
+  assert.equal(await page.isChecked('#remember'), false);
+  assert.equal(await page.textContent('#who'), 'Not connected');
+  assert.equal(await page.isHidden('#connection-actions'), true);
+  assert.equal(await page.isHidden('#users-table-wrap'), true, 'the brand\'s users are not left on screen');
+  assert.equal(await page.isDisabled('#list-users'), true);
+
+  // A reload finds nothing remembered.
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]');
+  assert.equal(await page.inputValue('#token'), '');
+  assert.deepEqual(page.problems, []);
+});
