@@ -7,6 +7,7 @@
 import { $, find, show, download, renderBarChart, messageOf } from './ui.js';
 import { gridOf, tone } from './grid.js';
 import { confirmApply } from './confirm.js';
+import { formatNumber } from './format.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -158,8 +159,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   function glance(/** @type {Plan} */ plan) {
     const problems = plan.problemCount ?? plan.problems.length;
     /** @type {[string, string, string][]} */
-    const chips = plan.counts.map(([label, n]) => [tone(label), label, n.toLocaleString('en-US')]);
-    if (problems) chips.push(['bad', problems === 1 ? 'problem' : 'problems', problems.toLocaleString('en-US')]);
+    const chips = plan.counts.map(([label, n]) => [tone(label), label, formatNumber(n)]);
+    if (problems) chips.push(['bad', problems === 1 ? 'problem' : 'problems', formatNumber(problems)]);
     if (plan.changes) chips.push(['time', 'to apply', `about ${duration(plan.changes / QUALTRICS_RATE_PER_SECOND)}`]);
     el('glance').replaceChildren(...chips.map(([t, label, n]) => {
       const li = document.createElement('li');

@@ -371,6 +371,12 @@ export function shellHtml(/** @type {Variant} */ variant) {
   <main>${when(v.messages === 'top', messages)}${connect(v)}${when(v.messages === 'connect', messages)}
     <nav class="tabs" role="tablist" aria-label="Tasks">${VIEWS.map((name) => `
       <button id="tab-${name}" type="button" role="tab" aria-controls="view-${name}" aria-selected="false" tabindex="-1"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
+    </nav>
+    <nav class="tabs-menu" aria-label="Tasks (menu)">
+      <button id="tabs-menu-button" type="button" aria-haspopup="menu" aria-expanded="false" aria-controls="tabs-menu"><span class="sr-only">Task: </span><span id="tabs-menu-current">${v.tabs.users}</span> <span aria-hidden="true">▾</span></button>
+      <div id="tabs-menu" class="menu" role="menu" aria-label="Tasks" hidden>${VIEWS.map((name) => `
+        <button id="menu-${name}" type="button" role="menuitemradio" aria-checked="false" tabindex="-1" data-view="${name}"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
+      </div>
     </nav>${[users, lifecycle, provision, membership, automations].map((section) => section(v)).join('')}
   </main>${confirmDialog}
 `;

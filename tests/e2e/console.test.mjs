@@ -114,3 +114,54 @@ test('Disconnect forgets the token, in the field and in storage, and the Connect
   assert.equal(await page.inputValue('#token'), '');
   assert.deepEqual(page.problems, []);
 });
+
+test('at 360 px the tabs fold into a menu button the keyboard opens, moves through and chooses from; tables put the person, change and status first', async () => {
+  const page = await openPage(browser, `${server.url}/`, { width: 360, height: 800 });
+  assert.equal(await page.isHidden('#tab-lifecycle'), true, 'the tab bar is folded');
+  const menuButton = page.locator('#tabs-menu-button');
+  assert.equal(await menuButton.isVisible(), true);
+  assert.equal(await menuButton.getAttribute('aria-haspopup'), 'menu');
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
+
+  await page.click('#connect');
+  await connected(page);
+  await usersListed(page);
+  // The users table: Username and Account status first.
+  const heads = await page.$$eval('#users-table thead th', (ths) => ths.map((th) => th.textContent));
+  assert.deepEqual(heads.slice(0, 2), ['Username', 'Account status']);
+  assert.equal(heads.length, 8);
+
+  // Keyboard only: focus the button, open with Enter, ArrowDown to "Disable · enable · expire", Enter.
+  await menuButton.focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-users', 'the open view is focused');
+  assert.deepEqual(await seriousViolations(page, 'header', '.tabs-menu'), []);
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-lifecycle');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#view-lifecycle:not([hidden])');
+  assert.equal(new URL(page.url()).hash, '#lifecycle');
+  assert.equal(await menuButton.getAttribute('aria-expanded'), 'false');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tabs-menu-button', 'focus back on the button');
+  assert.match(await menuButton.textContent(), /Disable · enable · expire/);
+  assert.equal(await page.getAttribute('#menu-lifecycle', 'aria-checked'), 'true');
+
+  // ArrowUp opens it on the last item; Escape closes it, changing nothing.
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-membership', 'Automations is hidden here');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isHidden('#tabs-menu'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tabs-menu-button');
+  assert.equal(await page.isVisible('#view-lifecycle'), true);
+
+  // A plan's table: the person, the change and the status first.
+  const users = (await sandboxUsers(server)).slice(1, 3);
+  await page.fill('#lc-paste', ['User ID,Action,Username', ...users.map((u) => `${u.id},disable,${u.username}`)].join('\n'));
+  await page.click('#lc-plan');
+  await page.waitForFunction(() => document.querySelectorAll('#lc-table tbody tr').length > 0);
+  const planHeads = await page.$$eval('#lc-table thead th', (ths) => ths.map((th) => th.textContent));
+  assert.equal(planHeads[0], 'Username', planHeads.join(' | '));
+  assert.equal(planHeads[1], 'Change', planHeads.join(' | '));
+  assert.deepEqual(page.problems, []);
+});

@@ -61,7 +61,12 @@ export async function openPage(browser, url, viewport = { width: 1000, height: 8
  * would, and waits until it shows.
  */
 export async function openView(page, name) {
-  await page.click(`#tab-${name}`);
+  // At 400 px and narrower (the pane) the tabs are folded into a menu.
+  if (await page.isVisible(`#tab-${name}`)) await page.click(`#tab-${name}`);
+  else {
+    await page.click('#tabs-menu-button');
+    await page.click(`#menu-${name}`);
+  }
   await page.waitForSelector(`#view-${name}:not([hidden])`);
 }
 
