@@ -485,6 +485,12 @@ export async function startApp(makeHost) {
     button('switch-brand').focus();
   });
   listOnOpen = guarded(lock, err, listUsers);
+  // Leaving the page while Apply is sending would leave the rest unsent: the browser asks first.
+  window.addEventListener('beforeunload', (e) => {
+    if (![lifecycle, provision, membership].some((f) => f.applying())) return;
+    e.preventDefault();
+    e.returnValue = '';
+  });
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
   on('download-xlsx', err, async () => host.downloadWorkbook(['Users'], 'qualtrics-users.xlsx'));
   // What a plan was made from: changing any of it forgets the plan (Apply off, table cleared).
@@ -512,6 +518,7 @@ export async function startApp(makeHost) {
     on(`${prefix}download-before`, flow.error, flow.writeBefore);
     on(`${prefix}download-audit`, flow.error, flow.writeAudit);
     on(`${prefix}download-xlsx`, flow.error, flow.downloadWorkbook);
+    on(`${prefix}retry`, flow.error, flow.retry);
   }
   // Templates: a sheet in Excel, a CSV download in the page (`<name>.csv`).
   on('pv-template', provision.error, async () => host.writeSheet('Provisioning template', provisionTemplate()));

@@ -54,6 +54,9 @@ export function tone(/** @type {string} */ value) {
 /** A date and time with its zone, as the core writes one (ISO 8601, usually UTC). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+/** An outcome's status as shown: the core's "skipped" (no request was sent) reads "not sent". */
+export const statusWord = (/** @type {string} */ value) => (value === 'skipped' ? 'not sent' : value);
+
 /** Columns that name the person a row is about, best first (shown first in a narrow window). */
 const PERSON = ['username', 'user', 'email', 'user id', 'name', 'first name'];
 /** At this width and narrower, tables show the person, the change and the status first. */
@@ -162,7 +165,9 @@ function createGrid(tableEl) {
     } else if (badge && value) {
       const b = document.createElement('span');
       b.className = `badge tone-${tone(value)}`;
-      b.textContent = value;
+      // A row never sent reads as such (the core's status word for it is "skipped").
+      b.textContent = statusWord(value);
+      if (b.textContent !== value) td.dataset.value = value;
       td.append(b);
     } else if (ISO_TIME.test(value)) {
       // A time the core writes in UTC (ISO 8601) shows local, with its zone; the value stays.

@@ -143,6 +143,10 @@ const hiddenRows = (/** @type {string} */ p, /** @type {VariantText} */ v) => wh
  * the outcomes.
  */
 const flowStatus = (/** @type {string} */ p) => `
+      <div id="${p}lost" class="message-bar error" role="alert" data-testid="${p}lost" hidden>
+        <span id="${p}lost-text"></span>
+        <button id="${p}retry" type="button">Retry</button>
+      </div>
       <p id="${p}note" class="notice" role="status" hidden></p>
       <p id="${p}error" class="error" role="alert" hidden></p>
       <p id="${p}summary" class="muted" data-testid="${p}summary"></p>

@@ -269,7 +269,7 @@ test('the mass-change brake: when 30 of the brand\'s active accounts lose access
     await page.click('#confirm-ok');
     await outcome(page);
     // The core accepted the typed number (it refuses the brake's plans without it).
-    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 30 done · 0 unchanged · 0 failed · 0 skipped.');
+    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 30 done · 0 unchanged · 0 failed · 0 not sent.');
     const after = await statuses(server);
     for (const u of leavers) assert.equal(after.get(u.id), 'disabled', u.username);
     assert.equal(sent.filter((s) => s.startsWith('PUT ')).length, 30);

@@ -115,6 +115,66 @@ test('Disconnect forgets the token, in the field and in storage, and the Connect
   assert.deepEqual(page.problems, []);
 });
 
+test('a connection lost mid-apply is one message with Retry; the rows never sent end "not sent", and Retry plans only what is left', async () => {
+  const page = await openPage(browser, `${server.url}/`);
+  await page.click('#connect');
+  await connected(page);
+  await usersListed(page);
+  const users = (await sandboxUsers(server)).slice(1).filter((u) => u.accountStatus === 'active').slice(0, 200);
+  await openView(page, 'lifecycle');
+  await page.fill('#lc-paste', ['Username,Action', ...users.map((u) => `${u.username},disable`)].join('\n'));
+  await page.click('#lc-plan');
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  assert.equal(await page.textContent('#lc-apply'), 'Apply 200 changes');
+
+  const leaveAsks = () => page.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  assert.equal(await leaveAsks(), false, 'nothing being sent: leaving asks nothing');
+
+  // Slow answers, so the run is still sending when the connection goes.
+  await faults({ latencyMs: 150 });
+  try {
+    await applyConfirmed(page, 'lc-', { count: 200 });
+    await page.waitForFunction(() => Number(document.getElementById('lc-progress').value) >= 20, null, { timeout: 20_000 });
+    assert.equal(await leaveAsks(), true, 'leaving while sending asks first');
+    await faults({ dropConnection: 1 });
+    await page.waitForSelector('#lc-lost:not([hidden])', { timeout: 30_000 });
+  } finally {
+    await faults({});
+  }
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+  assert.equal(await leaveAsks(), false);
+
+  const bar = await page.textContent('#lc-lost-text');
+  const [, notSent] = bar.match(/^Lost the connection to Qualtrics at \d{1,2}:\d{2}.*?; (\d+) rows? not sent\./) ?? [];
+  assert.ok(notSent, bar);
+  const summary = await page.textContent('#lc-summary');
+  const [, done, failed, unsent] = summary.match(/^Outcome: (\d+) done · 0 unchanged · (\d+) failed · (\d+) not sent\./).map(Number);
+  assert.equal(unsent, Number(notSent), summary);
+  assert.ok(unsent > 50, `most rows were never sent: ${summary}`);
+  assert.ok(failed <= 16, `at most the requests in flight failed, not a flood: ${summary}`);
+  assert.equal(done + failed + unsent, 200, summary);
+  // One message: no error bar, and the rows say "not sent", distinct from failed ones.
+  assert.equal(await page.isHidden('#lc-error'), true);
+  assert.equal(await page.locator('#lc-table tbody .badge', { hasText: /^not sent$/ }).count(), unsent);
+  assert.match(await page.textContent('#lc-table tbody'), /not sent: the connection to Qualtrics was lost at/);
+
+  // Retry plans again: the rows done are in the journal, so only the rest is planned.
+  await page.click('#lc-retry');
+  await page.waitForFunction(() => /^Apply \d+ change/.test(document.getElementById('lc-apply').textContent));
+  assert.equal(await page.isHidden('#lc-lost'), true);
+  const left = Number((await page.textContent('#lc-apply')).match(/\d+/)[0]);
+  assert.ok(left >= unsent && left <= unsent + failed, `${left} to apply, ${unsent} not sent, ${failed} unsure`);
+  await applyConfirmed(page, 'lc-', { count: left });
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+  assert.equal(await page.textContent('#lc-summary'), `Outcome: ${left} done · ${200 - left} unchanged · 0 failed · 0 not sent.`);
+  await reenable();
+  assert.deepEqual(page.problems, []);
+});
+
 test('at 360 px the tabs fold into a menu button the keyboard opens, moves through and chooses from; tables put the person, change and status first', async () => {
   const page = await openPage(browser, `${server.url}/`, { width: 360, height: 800 });
   assert.equal(await page.isHidden('#tab-lifecycle'), true, 'the tab bar is folded');

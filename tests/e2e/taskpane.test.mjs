@@ -174,7 +174,7 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
   assert.ok(!JSON.stringify(plan).includes('-secret'), 'no password in the Plan sheet');
   await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
-  assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped\. Written beside your rows in "New staff"\.$/);
+  assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 not sent\. Written beside your rows in "New staff"\.$/);
   const sheet = await page.evaluate(() => window.__workbook.values('New staff'));
   assert.deepEqual(sheet[0].slice(10), ['Status', 'Message', 'User ID', 'Unique identifier', 'Applied at']);
   for (let r = 1; r <= 188; r++) {
@@ -226,7 +226,7 @@ test('the task pane reads the Roles sheet, writes the Membership sheets and char
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '', null, { timeout: 60_000 });
   await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
-  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 skipped. Written beside your rows in "Asks".');
+  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 not sent. Written beside your rows in "Asks".');
   const asks = await page.evaluate(() => window.__workbook.values('Asks'));
   assert.deepEqual(asks[0].slice(3), ['Status', 'Message', 'Applied at']);
   assert.match(asks[1][4], /^(added to|removed from) group Front Desk$/);

@@ -283,7 +283,7 @@ test('a plan at a glance: counts per change, a Change column, problems that jump
   assert.ok(progress.some((t) => /^Sending… about .* at Qualtrics' rate limit$/.test(t)), progress.join(' | '));
   assert.ok(progress.some((t) => /^Sending: \d+ of 6, .* requests\/s · about \d+ s left$/.test(t)), progress.join(' | '));
   const bars = await page.$$eval('#lc-chart rect', (rs) => rs.map((r) => [r.dataset.name, Number(r.dataset.members)]));
-  assert.deepEqual(bars, [['done', 6], ['unchanged', 0], ['failed', 1], ['refused', 0], ['skipped', 0]]);
+  assert.deepEqual(bars, [['done', 6], ['unchanged', 0], ['failed', 1], ['refused', 0], ['not sent', 0]]);
   assert.equal(await page.getAttribute('#lc-table thead th:nth-child(2)', 'aria-sort'), 'none');
   assert.equal(await page.getAttribute('#lc-table tbody tr[data-row="8"] .badge', 'class'), 'badge tone-bad', 'failed outcome');
   await reenable();
@@ -323,7 +323,7 @@ test('keyboard alone: connect to the sandbox, open the lifecycle view, plan a pa
   await tabTo('#confirm-ok');
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
-  assert.equal(await page.textContent('#lc-summary'), 'Outcome: 2 done · 0 unchanged · 1 failed · 0 skipped.');
+  assert.equal(await page.textContent('#lc-summary'), 'Outcome: 2 done · 0 unchanged · 1 failed · 0 not sent.');
   await reenable();
   assert.deepEqual(page.problems, []);
 });
