@@ -7,6 +7,7 @@ import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemp
 import * as core from './pkg/qualtrics_roster.js';
 import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
+import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
@@ -70,10 +71,14 @@ export async function startApp(makeHost) {
   const views = startViews({
     onOpen: (name) => {
       if (name === 'automations' && automations && state.spec) automationsRefresh();
+      // The Users view lists the brand's users as it opens, once per connection.
+      if (name === 'users' && state.client && !state.users && !lock.busy) listOnOpen?.();
     },
   });
   /** @type {import('./ui.js').Lock} */
   const lock = { busy: false };
+  /** Lists the users (guarded), set once the app is ready. */
+  let listOnOpen = /** @type {(() => Promise<void>) | null} */ (null);
   /** The Brand radio button of `value` (sandbox, qualtrics). */
   const modeRadio = (/** @type {string} */ value) => /** @type {HTMLInputElement} */ (document.querySelector(`input[name=mode][value=${value}]`));
   const mode = () => (modeRadio('qualtrics').checked ? 'qualtrics' : 'sandbox');
@@ -198,10 +203,12 @@ export async function startApp(makeHost) {
       state.client = client;
       state.spec = spec;
       state.brand = who.brandId ?? null;
+      state.users = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
       $('who').textContent = 'Not connected';
+      showConnected(false);
       throw err;
     }
     if (mode() === 'qualtrics' && input('remember').checked) {
@@ -219,6 +226,59 @@ export async function startApp(makeHost) {
       clearTimeout(forgetTimer);
       await forget();
     }
+    // Connected: the card gives way to the header's item, and the Users view lists at once.
+    showConnected(true);
+    if (views.current() === 'users') await listUsers();
+  }
+
+  /**
+   * Connected or not: the Connect card, or the header's item (who, the brand, the datacenter)
+   * with Switch brand and Disconnect.
+   */
+  function showConnected(/** @type {boolean} */ on) {
+    $('view-connect').hidden = on;
+    $('connection-actions').hidden = !on;
+    button('connect-cancel').hidden = true;
+    button('switch-brand').setAttribute('aria-expanded', 'false');
+  }
+
+  /** Switch brand: the Connect form again, the current connection kept until another is made. */
+  function switchBrand() {
+    const card = $('view-connect');
+    const opening = card.hidden;
+    card.hidden = !opening;
+    button('connect-cancel').hidden = !opening;
+    button('switch-brand').setAttribute('aria-expanded', String(opening));
+    if (opening) /** @type {HTMLInputElement} */ (document.querySelector('input[name=mode]:checked')).focus();
+  }
+
+  /**
+   * Disconnect: the client and every plan go, the token is forgotten in this tab's memory (the
+   * field, the worker's client) and on this device (the remembered connection), and the Connect
+   * form is back.
+   */
+  async function disconnect() {
+    for (const flow of [lifecycle, provision, membership]) flow.invalidate();
+    state.client?.free();
+    Object.assign(state, { client: null, spec: null, brand: null, users: null, pulled: false });
+    await host.disconnect();
+    input('token').value = '';
+    input('remember').checked = false;
+    clearTimeout(forgetTimer);
+    await forget();
+    // Nothing of the brand stays on screen: its users, its groups and roles.
+    $('summary').textContent = '';
+    $('mp-summary').textContent = '';
+    $('mp-notes').replaceChildren();
+    $('mp-chart').replaceChildren();
+    for (const id of ['users-table', 'mp-long-table', 'mp-matrix-table']) {
+      const table = find(id, HTMLTableElement);
+      if (table) gridOf(table).clear();
+    }
+    show($('notice'), '');
+    $('who').textContent = 'Not connected';
+    showConnected(false);
+    /** @type {HTMLInputElement} */ (document.querySelector('input[name=mode]:checked')).focus();
   }
 
   /** The client, once connected (the buttons that need one are off until then). */
@@ -394,6 +454,9 @@ export async function startApp(makeHost) {
   const pulledDownloads = find('mp-downloads');
   lock.onChange = () => {
     button('connect').disabled = lock.busy;
+    // Never while a plan or an apply runs: it would pull the connection from under it.
+    button('disconnect').disabled = lock.busy;
+    button('switch-brand').disabled = lock.busy;
     button('list-users').disabled = lock.busy || !state.client;
     if (downloadCsv) downloadCsv.disabled = lock.busy || !state.users;
     if (downloadXlsx) downloadXlsx.disabled = lock.busy || !state.users;
@@ -415,6 +478,19 @@ export async function startApp(makeHost) {
   const err = $('error');
   on('connect-form', err, connect);
   on('list-users', err, listUsers);
+  on('disconnect', err, disconnect);
+  $('switch-brand').addEventListener('click', switchBrand);
+  $('connect-cancel').addEventListener('click', () => {
+    showConnected(!!state.client);
+    button('switch-brand').focus();
+  });
+  listOnOpen = guarded(lock, err, listUsers);
+  // Leaving the page while Apply is sending would leave the rest unsent: the browser asks first.
+  window.addEventListener('beforeunload', (e) => {
+    if (![lifecycle, provision, membership].some((f) => f.applying())) return;
+    e.preventDefault();
+    e.returnValue = '';
+  });
   on('download-csv', err, async () => host.downloadSheet('Users', 'qualtrics-users.csv'));
   on('download-xlsx', err, async () => host.downloadWorkbook(['Users'], 'qualtrics-users.xlsx'));
   // What a plan was made from: changing any of it forgets the plan (Apply off, table cleared).
@@ -442,6 +518,7 @@ export async function startApp(makeHost) {
     on(`${prefix}download-before`, flow.error, flow.writeBefore);
     on(`${prefix}download-audit`, flow.error, flow.writeAudit);
     on(`${prefix}download-xlsx`, flow.error, flow.downloadWorkbook);
+    on(`${prefix}retry`, flow.error, flow.retry);
   }
   // Templates: a sheet in Excel, a CSV download in the page (`<name>.csv`).
   on('pv-template', provision.error, async () => host.writeSheet('Provisioning template', provisionTemplate()));

@@ -13,6 +13,7 @@
 //   POST hooks/v1/{hook}/pause | resume -> 200, the hook's events wait (still accepted) | go on.
 import { $, show, messageOf } from './ui.js';
 import { tone } from './grid.js';
+import { formatTime } from './format.js';
 
 /**
  * @typedef {object} HookEvent
@@ -43,12 +44,8 @@ export function authHeaders(/** @type {Credentials} */ c) {
   return c.bearer ? { Authorization: `Bearer ${c.token}` } : { 'X-API-TOKEN': c.token };
 }
 
-/** A time as the user's locale writes it, or the text as it came. */
-const when = (/** @type {string | null | undefined} */ iso) => {
-  if (!iso) return '';
-  const t = new Date(iso);
-  return Number.isNaN(t.getTime()) ? iso : t.toLocaleString();
-};
+/** A time as the user's locale writes it, local with its zone, or the text as it came. */
+const when = (/** @type {string | null | undefined} */ iso) => (iso ? formatTime(iso, { date: true }) : '');
 
 /**
  * The view. `credentials()` gives the connection's token, or null before connecting.

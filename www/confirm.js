@@ -8,6 +8,7 @@
 // Escape or closing it answers null: nothing is sent.
 import { $ } from './ui.js';
 import { tone } from './grid.js';
+import { formatNumber } from './format.js';
 
 /** @typedef {import('./types.js').Plan} Plan */
 /** @typedef {import('./types.js').BlastRadius} BlastRadius */
@@ -30,7 +31,7 @@ const SAMPLE_MAX = 5;
 /** The tones (grid.js) of the plan's labels that send something; the others send nothing. */
 const CHANGE_TONES = ['add', 'remove', 'expiry', 'update'];
 
-const num = (/** @type {number} */ n) => n.toLocaleString('en-US');
+const num = (/** @type {number} */ n) => formatNumber(n);
 const plural = (/** @type {number} */ n, /** @type {string} */ word, words = `${word}s`) => `${num(n)} ${n === 1 ? word : words}`;
 /** A share 0..1 as a percentage with one decimal where it matters: "4.8 %", "12 %". */
 const percent = (/** @type {number} */ share) => {

@@ -5,8 +5,9 @@
 // Elements are found by `prefix` (`lc-` for lifecycle, `pv-` for provisioning, `mb-` for
 // membership changes).
 import { $, find, show, download, renderBarChart, messageOf } from './ui.js';
-import { gridOf, tone } from './grid.js';
+import { gridOf, tone, statusWord } from './grid.js';
 import { confirmApply } from './confirm.js';
+import { formatNumber, formatTime } from './format.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -42,6 +43,18 @@ function saveJournal(/** @type {string} */ id, /** @type {unknown[]} */ entries)
 const PHASES = { changes: 'Sending', accounts: 'Accounts', 'checking accounts': 'Accounts (checking lost answers)', 'accounts (retry)': 'Accounts (retry)', directory: 'Directory', attributes: 'Attributes', groups: 'Groups', roles: 'Roles (attributes)' };
 
 /**
+ * How long an apply goes without a row ending well, while its requests are being retried (no
+ * answer, 5xx, 429), before the connection to Qualtrics (or to this server) is taken as lost:
+ * the run then stops sending, and the rows not sent end "not sent", with one message and a
+ * Retry, instead of each row failing on its own after its retries (about 8 to 15 s later).
+ */
+export const LOST_AFTER_MS = 6000;
+/** Retries since the last row that ended well, at least, before the connection counts as lost. */
+const LOST_RETRIES = 4;
+/** What the core says of a row it did not send because the run was cancelled. */
+const CANCELLED = 'skipped: cancelled before it was sent';
+
+/**
  * Qualtrics' rate limit for user updates, about 3,000 requests a minute: the pace an apply is
  * estimated at before it starts, and while it has not measured its own yet.
  */
@@ -72,8 +85,8 @@ const problemRow = (/** @type {string} */ message) => {
  *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null }} parts
  */
 export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand }) {
-  /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean }} */
-  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false };
+  /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null }} */
+  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null };
   /**
    * New attributes the administrator ticked for the table `id` (a plan creates none unless
    * ticked; another table starts with none ticked).
@@ -146,8 +159,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   function invalidate() {
     if (state.applying) return;
     state.run?.free();
-    Object.assign(state, { run: null, plan: null, applied: false });
+    Object.assign(state, { run: null, plan: null, applied: false, lostAt: null });
     show(el('note'), '');
+    el('lost').hidden = true;
     el('summary').textContent = '';
     applyStatus('');
     listProblems([]);
@@ -167,8 +181,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   function glance(/** @type {Plan} */ plan) {
     const problems = plan.problemCount ?? plan.problems.length;
     /** @type {[string, string, string][]} */
-    const chips = plan.counts.map(([label, n]) => [tone(label), label, n.toLocaleString('en-US')]);
-    if (problems) chips.push(['bad', problems === 1 ? 'problem' : 'problems', problems.toLocaleString('en-US')]);
+    const chips = plan.counts.map(([label, n]) => [tone(label), label, formatNumber(n)]);
+    if (problems) chips.push(['bad', problems === 1 ? 'problem' : 'problems', formatNumber(problems)]);
     if (plan.changes) chips.push(['time', 'to apply', `about ${duration(plan.changes / QUALTRICS_RATE_PER_SECOND)}`]);
     el('glance').replaceChildren(...chips.map(([t, label, n]) => {
       const li = document.createElement('li');
@@ -275,17 +289,43 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const changes = state.plan?.changes ?? 0;
     host.progress(prefix, { value: 0, max: changes, text: `Sending… about ${duration(changes / QUALTRICS_RATE_PER_SECOND)} at Qualtrics' rate limit` });
     let refused = false;
+    state.lostAt = null;
+    // Whether Qualtrics still answers: the last time a row ended well (done or unchanged, or a
+    // new phase began) and the retries counted then. Rows that keep being retried with none
+    // ending well for LOST_AFTER_MS mean the connection is gone: stop sending (the core ends
+    // the rows not sent "skipped", which the page shows as "not sent").
+    const watch = { at: Date.now(), good: -1, phase: '', retries: 0, retriesAtGood: 0 };
+    const lose = () => {
+      if (state.lostAt || !state.applying) return;
+      state.lostAt = new Date();
+      // In the page's worker the call is a promise: a failure of it changes nothing here.
+      Promise.resolve(run.cancel()).catch(() => {});
+      host.progress(prefix, { text: `Lost the connection to Qualtrics at ${formatTime(state.lostAt)}: stopping, waiting for the answers still on their way…` });
+    };
+    const watchdog = setInterval(() => {
+      if (Date.now() - watch.at >= LOST_AFTER_MS && watch.retries - watch.retriesAtGood >= LOST_RETRIES) lose();
+    }, 500);
     try {
       await run.apply(host.callback((p) => {
+        const good = p.done + (p.unchanged ?? 0);
+        const retries = p.retries ?? 0;
+        if (good !== watch.good || p.phase !== watch.phase || retries < watch.retries) {
+          Object.assign(watch, { at: Date.now(), good, phase: p.phase, retriesAtGood: retries });
+        }
+        watch.retries = retries;
         const finished = p.total - p.remaining;
         // The time left at the pace measured so far, else at Qualtrics' limit (~3,000 a minute).
         const rate = p.ratePerSecond > 0 ? p.ratePerSecond : QUALTRICS_RATE_PER_SECOND;
         const left = p.remaining > 0 ? ` · about ${duration(p.remaining / rate)} left` : '';
-        host.progress(prefix, {
-          value: finished,
-          max: p.total,
-          text: `${PHASES[p.phase] ?? p.phase}: ${finished} of ${p.total}, ${p.done} done, ${p.failed} failed, ${p.skipped} skipped · ${p.ratePerSecond.toFixed(1)} requests/s${left}`,
-        });
+        const f = formatNumber;
+        // Once the connection is lost the progress row says so, and what still arrives is kept.
+        if (!state.lostAt) {
+          host.progress(prefix, {
+            value: finished,
+            max: p.total,
+            text: `${PHASES[p.phase] ?? p.phase}: ${f(finished)} of ${f(p.total)}, ${f(p.done)} done, ${f(p.failed)} failed, ${f(p.skipped)} not sent · ${p.ratePerSecond.toFixed(1)} requests/s${left}`,
+          });
+        }
         if (p.journal.length) {
           journal.push(...p.journal);
           saveJournal(state.id, journal);
@@ -299,6 +339,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
       if (refused) applyStatus('Not applied: nothing was sent.');
       throw err;
     } finally {
+      clearInterval(watchdog);
       state.applying = false;
       state.applied = !refused;
       host.progress(prefix, { done: true });
@@ -306,21 +347,56 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     await writeOutcomes();
   }
 
+  /**
+   * After an apply that lost the connection: one message saying when, and how many rows were
+   * not sent, with Retry (plan again: what the run finished is in its journal, so only the rest
+   * is planned, from what Qualtrics has now).
+   */
+  function showLost(/** @type {number} */ notSent, /** @type {number} */ unsure) {
+    const at = state.lostAt;
+    if (!at) return;
+    const rows = (/** @type {number} */ k) => `${formatNumber(k)} row${k === 1 ? '' : 's'}`;
+    const maybe = unsure ? ` ${rows(unsure)} had no answer and may or may not have been applied.` : '';
+    el('lost-text').textContent = `Lost the connection to Qualtrics at ${formatTime(at)}; ${rows(notSent)} not sent.${maybe} Retry plans them again from what Qualtrics has now.`;
+    el('lost').hidden = false;
+  }
+
+  /** Retry after a lost connection: plans the same table again (its journal skips what was done). */
+  async function retry() {
+    el('lost').hidden = true;
+    await plan();
+  }
+
   async function writeOutcomes() {
     const { run, input } = planned();
     const rows = await run.outcomeRows();
+    const columns = await run.outcomeColumns();
+    const table = await run.outcomeTable();
+    const lostAt = state.lostAt;
+    if (lostAt) {
+      // The core says "cancelled": it was the lost connection that stopped the run.
+      const why = `not sent: the connection to Qualtrics was lost at ${formatTime(lostAt)}`;
+      const reword = (/** @type {string[]} */ values) => values.map((v) => (v === CANCELLED ? why : v));
+      for (const o of rows) o.values = reword(o.values);
+      table.rows = table.rows.map(reword);
+    }
     const byRow = new Map(rows.map((o) => [o.row, o.values]));
     const failed = new Set(rows.filter((o) => o.status === 'failed').map((o) => o.row));
     const n = (/** @type {string} */ s) => rows.filter((o) => o.status === s).length;
-    const table = await run.outcomeTable();
-    const result = await host.writeColumns(input, await run.outcomeColumns(), byRow, { failed, table, prefix });
+    const result = await host.writeColumns(input, columns, byRow, { failed, table, prefix });
     // The summary comes last: when it shows, the outcomes are in place.
     const where = result.movedTo
       ? ` Written to the "${result.movedTo}" sheet, not beside your rows: ${result.reason ?? 'they could not be written there'}.`
       : result.where ? ` Written beside your rows in "${result.where}".` : '';
-    renderBarChart(el('chart'), ['done', 'unchanged', 'failed', 'refused', 'skipped'].map((s) => ({ name: s, kind: s, members: n(s) })), 'Outcomes per row');
+    // "skipped" is the core's word for a row nothing was sent for: shown as "not sent".
+    renderBarChart(el('chart'), ['done', 'unchanged', 'failed', 'refused', 'skipped'].map((s) => ({ name: statusWord(s), kind: s, members: n(s) })), 'Outcomes per row');
     const refusedText = n('refused') ? ` · ${n('refused')} refused by policy` : '';
-    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed${refusedText} · ${n('skipped')} skipped.${where}`;
+    el('summary').textContent = `Outcome: ${n('done')} done · ${n('unchanged')} unchanged · ${n('failed')} failed${refusedText} · ${n('skipped')} not sent.${where}`;
+    if (lostAt) {
+      const message = columns.indexOf('Message');
+      const unsure = rows.filter((o) => o.status === 'failed' && /may or may not have been applied/.test(o.values[message] ?? '')).length;
+      showLost(n('skipped'), unsure);
+    }
     if (result.notWritten.length) {
       // Nothing is lost: every outcome also goes to an Outcomes sheet.
       await host.writeSheet('Outcomes', table, { prefix });
@@ -337,6 +413,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     plan,
     apply,
     cancel,
+    retry,
     async writeBefore() { await host.writeSheet('Before (undo)', await planned().run.beforeTable()); },
     async writeAudit() { await host.saveAudit(planned().run); },
     /** Every row's outcome beside the input, as CSV (whole, even when the page shows a preview). */
@@ -344,5 +421,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     /** The outcomes and the plan as one Excel workbook. */
     async downloadWorkbook() { download('outcomes.xlsx', await planned().run.workbook(), XLSX_TYPE); },
   };
-  return { ...actions, invalidate, refreshButtons, error };
+  /** True while Apply is sending (leaving the page then asks first: app.js). */
+  const applying = () => state.applying;
+  return { ...actions, invalidate, refreshButtons, applying, error };
 }

@@ -7,6 +7,7 @@
 // (names.js) and the plan's change and outcome status as badges; a cell's text stays its value.
 
 import { nameOf, isNamedId, onNames } from './names.js';
+import { formatNumber, formatTime } from './format.js';
 
 /** @typedef {import('./types.js').Table} Table */
 
@@ -48,6 +49,35 @@ export function tone(/** @type {string} */ value) {
   if (/expir/.test(v)) return 'expiry';
   if (/update|set attributes|attribute/.test(v)) return 'update';
   return 'none';
+}
+
+/** A date and time with its zone, as the core writes one (ISO 8601, usually UTC). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** An outcome's status as shown: the core's "skipped" (no request was sent) reads "not sent". */
+export const statusWord = (/** @type {string} */ value) => (value === 'skipped' ? 'not sent' : value);
+
+/** Columns that name the person a row is about, best first (shown first in a narrow window). */
+const PERSON = ['username', 'user', 'email', 'user id', 'name', 'first name'];
+/** At this width and narrower, tables show the person, the change and the status first. */
+export const NARROW = '(max-width: 400px)';
+
+/**
+ * The order columns are shown in: the table's own, or in a narrow window the person, the
+ * change and the status first (the rest after, in their order).
+ * @param {string[]} columns
+ * @param {boolean} narrow
+ * @returns {number[]}
+ */
+export function columnOrder(columns, narrow) {
+  const all = columns.map((_, i) => i);
+  if (!narrow) return all;
+  const keys = columns.map((c) => c.trim().toLowerCase());
+  const person = PERSON.map((p) => keys.indexOf(p)).find((i) => i >= 0);
+  const change = columns.findIndex((c) => badgeOf(columns, c) === 'Change');
+  const status = keys.findIndex((k) => k === 'status' || k === 'account status');
+  const first = [person, change, status].filter((i) => i !== undefined && i >= 0);
+  return [...first, ...all.filter((i) => !first.includes(i))].map(Number);
 }
 
 /**
@@ -106,9 +136,9 @@ function createGrid(tableEl) {
   const problemsText = /** @type {HTMLElement} */ (problemsLabel.querySelector('span'));
   const count = /** @type {HTMLElement} */ (tools.querySelector('.count'));
 
-  /** @type {{ table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number }} */
+  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number }} */
   const s = {
-    table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
+    cols: [], table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
     sortCol: -1, sortDir: 1, order: null, view: new Int32Array(0), rowH: 0, virtual: false, drawn: '', frame: 0,
   };
 
@@ -135,8 +165,15 @@ function createGrid(tableEl) {
     } else if (badge && value) {
       const b = document.createElement('span');
       b.className = `badge tone-${tone(value)}`;
-      b.textContent = value;
+      // A row never sent reads as such (the core's status word for it is "skipped").
+      b.textContent = statusWord(value);
+      if (b.textContent !== value) td.dataset.value = value;
       td.append(b);
+    } else if (ISO_TIME.test(value)) {
+      // A time the core writes in UTC (ISO 8601) shows local, with its zone; the value stays.
+      td.dataset.value = value;
+      td.title = value;
+      td.textContent = formatTime(value, { date: true });
     } else {
       td.textContent = value;
     }
@@ -146,7 +183,9 @@ function createGrid(tableEl) {
   function drawHead() {
     const table = /** @type {Table} */ (s.table);
     const tr = document.createElement('tr');
-    table.columns.forEach((c, col) => {
+    s.cols = columnOrder(table.columns, narrow.matches);
+    s.cols.forEach((col) => {
+      const c = table.columns[col];
       const th = document.createElement('th');
       th.scope = 'col';
       const b = document.createElement('button');
@@ -195,7 +234,7 @@ function createGrid(tableEl) {
       if (rowKey !== undefined) tr.dataset.row = String(rowKey);
       if (s.virtual) tr.setAttribute('aria-rowindex', String(k + 2));
       const row = table.rows[i];
-      for (let c = 0; c < row.length; c++) tr.append(cell(row[c], badges[c]));
+      for (const c of s.cols) tr.append(cell(row[c] ?? '', badges[c]));
       frag.append(tr);
     }
     tbody.replaceChildren(frag);
@@ -273,12 +312,12 @@ function createGrid(tableEl) {
     s.facets.forEach((f, fi) => {
       const total = [...counts[fi].values()].reduce((a, b) => a + b, 0);
       const options = f.select.options;
-      options[0].textContent = `All (${total.toLocaleString('en-US')})`;
-      f.values.forEach((v, vi) => { options[vi + 1].textContent = `${shown(v) || '(blank)'} (${(counts[fi].get(v) ?? 0).toLocaleString('en-US')})`; });
+      options[0].textContent = `All (${formatNumber(total)})`;
+      f.values.forEach((v, vi) => { options[vi + 1].textContent = `${shown(v) || '(blank)'} (${formatNumber(counts[fi].get(v) ?? 0)})`; });
     });
-    problemsText.textContent = `Problems only (${problemCount.toLocaleString('en-US')})`;
-    const total = n.toLocaleString('en-US');
-    count.textContent = m === n ? `${total} row${n === 1 ? '' : 's'}` : `${m.toLocaleString('en-US')} of ${total} rows shown`;
+    problemsText.textContent = `Problems only (${formatNumber(problemCount)})`;
+    const total = formatNumber(n);
+    count.textContent = m === n ? `${total} row${n === 1 ? '' : 's'}` : `${formatNumber(m)} of ${total} rows shown`;
     if (s.virtual) tableEl.setAttribute('aria-rowcount', String(m + 1));
     else tableEl.removeAttribute('aria-rowcount');
     s.drawn = '';
@@ -306,7 +345,7 @@ function createGrid(tableEl) {
     }
     drawHead();
     filter();
-    /** @type {HTMLElement | null} */ (thead.querySelectorAll('button')[col])?.focus();
+    /** @type {HTMLElement | null} */ (thead.querySelectorAll('button')[s.cols.indexOf(col)])?.focus();
   }
 
   /** The filters this table offers: its columns that sort rows into a few kinds. */
@@ -339,6 +378,13 @@ function createGrid(tableEl) {
     return facets;
   }
 
+  // A window made narrower or wider shows the columns in its order.
+  const narrow = matchMedia(NARROW);
+  narrow.addEventListener('change', () => {
+    if (!s.table) return;
+    drawHead();
+    drawRows(true);
+  });
   search.addEventListener('input', filter);
   problems.addEventListener('change', filter);
   wrap.addEventListener('scroll', () => {
@@ -372,7 +418,7 @@ function createGrid(tableEl) {
       tableEl.caption?.remove();
       if (table.totalRows !== undefined && table.totalRows > table.rows.length) {
         // A preview of a big table (the sheet worker sends the first rows and the count).
-        tableEl.createCaption().textContent = `Showing the first ${table.rows.length.toLocaleString('en-US')} of ${table.totalRows.toLocaleString('en-US')} rows; the downloads have them all.`;
+        tableEl.createCaption().textContent = `Showing the first ${formatNumber(table.rows.length)} of ${formatNumber(table.totalRows)} rows; the downloads have them all.`;
       }
       wrap.scrollTop = 0;
       tools.hidden = wrap.hidden = false;

@@ -143,6 +143,10 @@ const hiddenRows = (/** @type {string} */ p, /** @type {VariantText} */ v) => wh
  * the outcomes.
  */
 const flowStatus = (/** @type {string} */ p) => `
+      <div id="${p}lost" class="message-bar error" role="alert" data-testid="${p}lost" hidden>
+        <span id="${p}lost-text"></span>
+        <button id="${p}retry" type="button">Retry</button>
+      </div>
       <p id="${p}note" class="notice" role="status" hidden></p>
       <p id="${p}error" class="error" role="alert" hidden></p>
       <p id="${p}summary" class="muted" data-testid="${p}summary"></p>
@@ -198,7 +202,10 @@ function connect(/** @type {VariantText} */ v) {
           <label class="check"><input id="remember" type="checkbox"> ${v.rememberLabel}</label>
           <p class="hint">${v.tokenHint}</p>
         </div>
-        <button id="connect" type="submit" class="primary">Connect</button>
+        <div class="actions">
+          <button id="connect" type="submit" class="primary">Connect</button>
+          <button id="connect-cancel" type="button" hidden>Keep the current connection</button>
+        </div>
       </form>
     </section>`;
 }
@@ -358,11 +365,23 @@ export function shellHtml(/** @type {Variant} */ variant) {
   return `
   <header class="bar">
     <h1>${v.title}</h1>
-    <span id="who" class="muted" data-testid="who">Not connected</span>
+    <div id="connection" class="connection" role="group" aria-label="Connection" data-testid="connection">
+      <span id="who" class="muted" data-testid="who" role="status">Not connected</span>
+      <span id="connection-actions" class="connection-actions" hidden>
+        <button id="switch-brand" type="button" aria-controls="view-connect" aria-expanded="false">Switch brand</button>
+        <button id="disconnect" type="button">Disconnect</button>
+      </span>
+    </div>
   </header>
   <main>${when(v.messages === 'top', messages)}${connect(v)}${when(v.messages === 'connect', messages)}
     <nav class="tabs" role="tablist" aria-label="Tasks">${VIEWS.map((name) => `
       <button id="tab-${name}" type="button" role="tab" aria-controls="view-${name}" aria-selected="false" tabindex="-1"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
+    </nav>
+    <nav class="tabs-menu" aria-label="Tasks (menu)">
+      <button id="tabs-menu-button" type="button" aria-haspopup="menu" aria-expanded="false" aria-controls="tabs-menu"><span class="sr-only">Task: </span><span id="tabs-menu-current">${v.tabs.users}</span> <span aria-hidden="true">▾</span></button>
+      <div id="tabs-menu" class="menu" role="menu" aria-label="Tasks" hidden>${VIEWS.map((name) => `
+        <button id="menu-${name}" type="button" role="menuitemradio" aria-checked="false" tabindex="-1" data-view="${name}"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
+      </div>
     </nav>${[users, lifecycle, provision, membership, automations].map((section) => section(v)).join('')}
   </main>${confirmDialog}
 `;

@@ -19,6 +19,8 @@ export function createSheetWorker() {
   return {
     /** @param {ConnectionSpec} spec */
     connect: (spec) => api.connect(spec),
+    /** Forgets the worker's client and the token in it. */
+    disconnect: () => api.disconnect(),
     /**
      * Reads a File (bytes transferred) or pasted text; `kind` keys the journal.
      * @param {{ file?: File, text?: string, sheet?: string, kind: Kind }} what

@@ -95,9 +95,11 @@
  * @property {number} total
  * @property {number} remaining
  * @property {number} done
+ * @property {number} [unchanged]
  * @property {number} failed
  * @property {number} skipped
  * @property {number} requestsSent
+ * @property {number} [retries] Requests sent again (no answer, 5xx, 429) so far in this phase.
  * @property {number} ratePerSecond
  * @property {number} [itemsRead]
  * @property {number} [pagesRead]

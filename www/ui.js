@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the page's views. No logic about Qualtrics lives here.
+import { formatNumber } from './format.js';
 
 /** @typedef {import('./host/host.js').ProgressState} ProgressState */
 /** @typedef {import('./types.js').Table} Table */
@@ -113,7 +114,7 @@ export function renderTable(tableEl, table, { rowClass, rowKey } = {}) {
   tbody.append(frag);
   // A preview of a big table (the sheet worker sends the first rows and the count).
   if (table.totalRows !== undefined && table.totalRows > table.rows.length) {
-    tableEl.createCaption().textContent = `Showing the first ${table.rows.length.toLocaleString('en-US')} of ${table.totalRows.toLocaleString('en-US')} rows; the downloads have them all.`;
+    tableEl.createCaption().textContent = `Showing the first ${formatNumber(table.rows.length)} of ${formatNumber(table.totalRows)} rows; the downloads have them all.`;
   }
 }
 

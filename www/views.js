@@ -5,7 +5,9 @@
 // #lifecycle or #provision (manifest.xml): the same document, so the pane is not reloaded either
 // (as browsers and, as far as documented, Office's webviews treat a fragment-only navigation).
 // The tab bar follows WAI-ARIA's tabs pattern: arrow keys, Home and End move between tabs and
-// open them; Tab goes on into the view.
+// open them; Tab goes on into the view. At 400 px wide and narrower (the Excel pane, a phone)
+// the tab bar folds into a menu button (WAI-ARIA's menu button pattern: Enter, Space or the
+// arrow keys open it, the arrows, Home and End move, Enter or Space choose, Escape closes).
 import { VIEWS } from './sections.js';
 import { $ } from './ui.js';
 
@@ -36,7 +38,9 @@ export function startViews({ onOpen } = {}) {
       const t = tab(v);
       t.setAttribute('aria-selected', String(on));
       t.tabIndex = on ? 0 : -1;
+      item(v).setAttribute('aria-checked', String(on));
     }
+    $('tabs-menu-current').textContent = tab(name).textContent ?? name;
     document.body.dataset.view = name;
     if (current !== name) {
       current = name;
@@ -50,7 +54,56 @@ export function startViews({ onOpen } = {}) {
     else location.hash = name;
   }
 
+  // The narrow window's menu of the same views.
+  const menuButton = $('tabs-menu-button', HTMLButtonElement);
+  const menu = $('tabs-menu');
+  const item = (/** @type {ViewName} */ name) => $(`menu-${name}`, HTMLButtonElement);
+  const items = () => shown().map(item);
+  function openMenu(/** @type {'current' | 'first' | 'last'} */ focus = 'current') {
+    menu.hidden = false;
+    menuButton.setAttribute('aria-expanded', 'true');
+    const list = items();
+    const at = focus === 'first' ? 0 : focus === 'last' ? list.length - 1 : Math.max(0, list.findIndex((b) => b.getAttribute('aria-checked') === 'true'));
+    list[at]?.focus();
+  }
+  function closeMenu(refocus = true) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    menuButton.setAttribute('aria-expanded', 'false');
+    if (refocus) menuButton.focus();
+  }
+  menuButton.addEventListener('click', () => (menu.hidden ? openMenu() : closeMenu()));
+  menuButton.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      openMenu(e.key === 'ArrowDown' ? 'first' : 'last');
+    }
+  });
+  menu.addEventListener('keydown', (e) => {
+    const list = items();
+    const at = list.indexOf(/** @type {HTMLButtonElement} */ (document.activeElement));
+    /** @type {Record<string, number>} */
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: list.length - 1 };
+    if (e.key in moves) {
+      e.preventDefault();
+      list[(moves[e.key] + list.length) % list.length].focus();
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      closeMenu();
+    } else if (e.key === 'Tab') {
+      closeMenu(false);
+    }
+  });
+  // A click or a focus elsewhere closes it.
+  document.addEventListener('pointerdown', (e) => {
+    if (!menu.hidden && e.target instanceof Node && !menu.contains(e.target) && !menuButton.contains(e.target)) closeMenu(false);
+  });
+
   for (const v of VIEWS) {
+    item(v).addEventListener('click', () => {
+      closeMenu();
+      go(v);
+    });
     const t = tab(v);
     t.addEventListener('click', () => go(v));
     t.addEventListener('keydown', (e) => {
@@ -72,6 +125,7 @@ export function startViews({ onOpen } = {}) {
     /** Shows or hides a view's tab (Automations, when the server has hooks). */
     setAvailable(/** @type {ViewName} */ name, /** @type {boolean} */ on) {
       tab(name).hidden = !on;
+      item(name).hidden = !on;
       open(wanted());
     },
     current: () => current,

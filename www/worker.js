@@ -47,6 +47,12 @@ const api = {
     client = spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token);
   },
 
+  /** Forgets the client, and the token it holds. */
+  disconnect() {
+    client?.free();
+    client = null;
+  },
+
   /**
    * Reads a file's bytes (`{bytes, name, sheet}`) or pasted text (`{text}`) and keeps the table
    * here (see KeptTable).

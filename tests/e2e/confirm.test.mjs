@@ -269,7 +269,7 @@ test('the mass-change brake: when 30 of the brand\'s active accounts lose access
     await page.click('#confirm-ok');
     await outcome(page);
     // The core accepted the typed number (it refuses the brake's plans without it).
-    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 30 done · 0 unchanged · 0 failed · 0 skipped.');
+    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 30 done · 0 unchanged · 0 failed · 0 not sent.');
     const after = await statuses(server);
     for (const u of leavers) assert.equal(after.get(u.id), 'disabled', u.username);
     assert.equal(sent.filter((s) => s.startsWith('PUT ')).length, 30);
@@ -396,6 +396,8 @@ test('the token: in this tab\'s memory only unless "Remember" is ticked; then in
     await page.check('#remember');
     await connectViaRelay(page, server);
     assert.deepEqual(await stored(), [REMEMBER_KEY]);
+    // Connected, the box is in the form behind Switch brand.
+    await page.click('#switch-brand');
     await page.uncheck('#remember');
     await page.waitForFunction((k) => localStorage.getItem(k) === null, REMEMBER_KEY);
     assert.deepEqual(await stored(), []);

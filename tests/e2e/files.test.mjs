@@ -89,7 +89,7 @@ test('an .xlsx in, outcomes and plan as .xlsx out: ids stay text, dates stay dat
     assert.match(planned.summary, /^3 rows from leavers\.xlsx, sheet "Leavers" \(Excel workbook, header on row 1\): /);
     await applyConfirmed(page, 'lc-');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
-    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 3 done · 0 unchanged · 0 failed · 0 skipped.');
+    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 3 done · 0 unchanged · 0 failed · 0 not sent.');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lc-download-xlsx')]);
     assert.equal(download.suggestedFilename(), 'outcomes.xlsx');
     const out = readFileSync(await download.path());

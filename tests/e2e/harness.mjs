@@ -61,7 +61,12 @@ export async function openPage(browser, url, viewport = { width: 1000, height: 8
  * would, and waits until it shows.
  */
 export async function openView(page, name) {
-  await page.click(`#tab-${name}`);
+  // At 400 px and narrower (the pane) the tabs are folded into a menu.
+  if (await page.isVisible(`#tab-${name}`)) await page.click(`#tab-${name}`);
+  else {
+    await page.click('#tabs-menu-button');
+    await page.click(`#menu-${name}`);
+  }
   await page.waitForSelector(`#view-${name}:not([hidden])`);
 }
 
@@ -80,6 +85,8 @@ export async function sandboxUsers(server) {
 
 /** Connects the page to the sandbox through the relay, as a real brand would be. */
 export async function connectViaRelay(page, server) {
+  // Connected already: the form is behind Switch brand.
+  if (await page.isVisible('#switch-brand')) await page.click('#switch-brand');
   await page.check('input[name=mode][value=qualtrics]');
   await page.fill('#datacenter', 'iad1');
   await page.fill('#token', server.adminToken);

@@ -109,7 +109,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   assert.ok(plan.some((r) => /^group .+: (add|remove) member$/.test(r[4])));
   await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
-  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 40 done · 0 unchanged · 0 failed · 0 skipped.');
+  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 40 done · 0 unchanged · 0 failed · 0 not sent.');
 
   const again = await pull(page);
   assert.deepEqual(again.pairs, await sandboxPairs());

@@ -58,7 +58,7 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
   assert.equal(await page.textContent('#pv-apply'), 'Apply 188 changes');
   await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
-  assert.equal(await page.textContent('#pv-summary'), 'Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped.');
+  assert.equal(await page.textContent('#pv-summary'), 'Outcome: 188 done · 0 unchanged · 12 failed · 0 not sent.');
 
   // The sandbox holds every account with its attributes, :: lists included; none of the 12.
   const participants = await sandboxParticipants(server);

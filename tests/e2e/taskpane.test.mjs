@@ -61,9 +61,8 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 
-  // Users -> a "Users" sheet holding an Excel table.
+  // Users -> a "Users" sheet holding an Excel table, written as soon as it is connected.
   await openView(page, 'users');
-  await page.click('#list-users');
   await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent));
   const usersSheet = await page.evaluate(() => window.__workbook.values('Users'));
   assert.equal(usersSheet.length, 301);
@@ -122,7 +121,8 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.match(await page.textContent('label:has(#remember)'), /^ ?Remember on this device for 8 hours \(Office's storage for this add-in\), then forget it$/);
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => localStorage.getItem(k).includes('token')).length), 0, 'nothing in the pane\'s localStorage');
   // Unticking "Remember" forgets it at once, before any other click (a connection that then
-  // fails must not leave it stored).
+  // fails must not leave it stored). Connected, the box is in the form behind Switch brand.
+  await page.click('#switch-brand');
   await page.uncheck('#remember');
   await page.waitForFunction(() => ![...OfficeRuntime.storage.all.values()].join().length);
   assert.deepEqual(page.problems, []);
@@ -174,7 +174,7 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
   assert.ok(!JSON.stringify(plan).includes('-secret'), 'no password in the Plan sheet');
   await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
-  assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 skipped\. Written beside your rows in "New staff"\.$/);
+  assert.match(await page.textContent('#pv-summary'), /^Outcome: 188 done · 0 unchanged · 12 failed · 0 not sent\. Written beside your rows in "New staff"\.$/);
   const sheet = await page.evaluate(() => window.__workbook.values('New staff'));
   assert.deepEqual(sheet[0].slice(10), ['Status', 'Message', 'User ID', 'Unique identifier', 'Applied at']);
   for (let r = 1; r <= 188; r++) {
@@ -226,7 +226,7 @@ test('the task pane reads the Roles sheet, writes the Membership sheets and char
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '', null, { timeout: 60_000 });
   await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
-  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 skipped. Written beside your rows in "Asks".');
+  assert.equal(await page.textContent('#mb-summary'), 'Outcome: 4 done · 0 unchanged · 1 failed · 0 not sent. Written beside your rows in "Asks".');
   const asks = await page.evaluate(() => window.__workbook.values('Asks'));
   assert.deepEqual(asks[0].slice(3), ['Status', 'Message', 'Applied at']);
   assert.match(asks[1][4], /^(added to|removed from) group Front Desk$/);

@@ -17,6 +17,8 @@ after(async () => {
 });
 
 async function connectViaRelay(page, datacenter, token) {
+  // Connected already: the form is behind Switch brand.
+  if (await page.isVisible('#switch-brand')) await page.click('#switch-brand');
   await page.check('input[name=mode][value=qualtrics]');
   await page.fill('#datacenter', datacenter);
   await page.fill('#token', token);
@@ -30,20 +32,19 @@ const errorText = async (page) => {
 };
 const rowCount = (page) => page.locator('#users-table tbody tr').count();
 
-test('through the relay: lists all 250 sandbox users page by page and downloads them as CSV', async () => {
+test('through the relay: lists all 250 sandbox users page by page, as soon as it is connected, and downloads them as CSV', async () => {
   const page = await openPage(browser, server.url + '/');
-  await connectViaRelay(page, 'iad1', server.adminToken);
-  await connected(page);
-  assert.match(await page.textContent('#who'), /avery\.admin@roster-demo\.edu · brand rosterdemo · iad1/);
-
   await page.evaluate(() => {
     window.progressSeen = [];
     new MutationObserver(() => window.progressSeen.push(document.getElementById('progress-text').textContent))
       .observe(document.getElementById('progress-text'), { childList: true, characterData: true, subtree: true });
   });
   const relayCalls = [];
-  page.on('request', (r) => { if (r.url().includes('/relay/')) relayCalls.push(r.url().replace(server.url, '')); });
-  await page.click('#list-users');
+  page.on('request', (r) => { if (r.url().includes('/relay/') && r.url().includes('/users')) relayCalls.push(r.url().replace(server.url, '')); });
+  await connectViaRelay(page, 'iad1', server.adminToken);
+  await connected(page);
+  assert.match(await page.textContent('#who'), /avery\.admin@roster-demo\.edu · brand rosterdemo · iad1/);
+  // Listed without pressing List users.
   await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
   assert.equal(await rowCount(page), 250);
   assert.equal(await page.textContent('#summary'), '250 users, 3 pages.');
@@ -68,7 +69,6 @@ test('the sandbox brand connects directly with one click', async () => {
   const page = await openPage(browser, server.url + '/');
   await page.click('#connect');
   await connected(page);
-  await page.click('#list-users');
   await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
   assert.equal(await rowCount(page), 250);
   assert.deepEqual(page.problems, []);

@@ -60,6 +60,9 @@ export function createBrowserHost({ worker }) {
     /** The worker plans and applies with a client of its own. */
     connect: (spec) => worker.connect(spec),
 
+    /** The worker's client (and the token it holds) goes too. */
+    disconnect: () => worker.disconnect(),
+
     /**
      * The flow's chosen file (CSV in any common encoding, or an .xlsx workbook), else its pasted
      * text, read in the worker, which keeps the rows: `{ref, id, columns, rowCount, source,

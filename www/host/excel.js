@@ -23,6 +23,7 @@
 import { tableToCsv } from '../pkg/qualtrics_roster.js';
 import { planRun, workbooks } from '../run.js';
 import { find, download } from '../ui.js';
+import { formatNumber } from '../format.js';
 
 /** @typedef {import('./host.js').Host} Host */
 
@@ -165,7 +166,7 @@ const sameName = (a, b) => a.toLowerCase() === b.toLowerCase();
 const isPayloadTooLarge = (err) => /** @type {{code?: string}} */ (err)?.code === 'RequestPayloadSizeLimitExceeded'
   || /** @type {{code?: string}} */ (err)?.code === 'ResponsePayloadSizeLimitExceeded';
 /** @param {number} n @param {string} word */
-const count = (n, word) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+const count = (n, word) => `${formatNumber(n)} ${word}${n === 1 ? '' : 's'}`;
 /** @param {number[]} numbers at most 20 of them, then "…" */
 const listRows = (numbers) => numbers.slice(0, 20).join(', ') + (numbers.length > 20 ? ', …' : '');
 
@@ -349,7 +350,7 @@ export async function readTable({ maxRows = MAX_ROWS, includeHidden = false } = 
       throw new HostError(`The selection ${whole.address} has only one row: select the whole table, its header row included.`);
     }
     if (area.rowCount - 1 > maxRows) {
-      throw new HostError(`The table ${whole.address} has ${(area.rowCount - 1).toLocaleString('en-US')} rows; qualtrics-roster works on at most ${maxRows.toLocaleString('en-US')} at a time. Split it into smaller tables and run them one after another.`);
+      throw new HostError(`The table ${whole.address} has ${formatNumber(area.rowCount - 1)} rows; qualtrics-roster works on at most ${formatNumber(maxRows)} at a time. Split it into smaller tables and run them one after another.`);
     }
     if (!merged.isNullObject) {
       throw new HostError(`The table has merged cells (${merged.address}): unmerge them (Home > Merge & Center) so each cell holds one value.`);
@@ -791,6 +792,7 @@ export function createExcelHost({ safeText, progress }) {
       },
     /** The pane plans in its own thread with the app's client: nothing to set up. */
     async connect() {},
+    async disconnect() {},
     /** The selected table (see readTable), hidden rows included when the flow's box is ticked. */
     readTable: (prefix) => readTable({ includeHidden: find(`${prefix}include-hidden`, HTMLInputElement)?.checked ?? false }),
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */

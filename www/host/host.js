@@ -80,6 +80,8 @@
  * - `progress(prefix, state)`: shows a long step's progress in the view `prefix` ('' for Users).
  * - `tokenStore`: the remembered connection.
  * - `connect(spec)`: told each new connection; the page's worker makes its own client (Excel: nothing).
+ * - `disconnect()`: told the connection is closed: the page's worker forgets its client and the
+ *   token in it (Excel: nothing).
  * - `readTable(prefix, kind)`: the table the flow `prefix` plans as a `kind` sheet; rejects with
  *   a message saying what to choose or select.
  * - `verifyTable(input)`: before Apply sends anything, the table `readTable` gave as it is now;
@@ -110,6 +112,7 @@
  *   progress(prefix: string, state?: ProgressState): void,
  *   tokenStore: TokenStore,
  *   connect(spec: ConnectionSpec): Promise<void>,
+ *   disconnect(): Promise<void>,
  *   readTable(prefix: string, kind: Kind): Promise<TableInput>,
  *   verifyTable(input: TableInput): Promise<TableInput>,
  *   plan(client: RosterClient, kind: Kind, input: TableInput, request: PlanRequest, onProgress: OnProgress): Promise<FlowRun>,
