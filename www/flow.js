@@ -227,6 +227,52 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     }
   }
 
+  /**
+   * Lists the problems grouped by what they say (the core groups them: 50,000 rows with one
+   * mistake are one line with their count), after the file's notes. A group of one row goes to
+   * that row; a bigger one shows just its rows (the page filters its plan table; Excel selects
+   * the first). At most 50 groups are listed; the plan table's "Problems only" (or the Plan
+   * sheet) has every row.
+   */
+  function listProblemGroups(/** @type {string[]} */ notes, /** @type {import('./types.js').ProblemGroup[]} */ groups) {
+    const list = el('problems');
+    const items = notes.map((m) => {
+      const li = document.createElement('li');
+      li.textContent = m;
+      return li;
+    });
+    for (const g of groups.slice(0, 50)) {
+      const li = document.createElement('li');
+      const n = g.rows.length;
+      if (n === 0) {
+        li.textContent = g.first;
+      } else {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'link';
+        const rows = n === 1 ? '' : ` (${formatNumber(n)} rows)`;
+        b.textContent = n === 1 ? g.first : `${g.message}${rows}`;
+        b.title = n === 1 ? `Go to row ${g.rows[0]}` : `Show these ${formatNumber(n)} rows`;
+        b.addEventListener('click', () => {
+          if (!state.input) return;
+          const shown = n === 1
+            ? host.showRow(prefix, state.input, g.rows[0])
+            : host.showRows(prefix, state.input, g.rows, `${formatNumber(n)} rows: ${g.message}`);
+          shown.catch((err) => show(error, messageOf(err)));
+        });
+        li.append(b);
+      }
+      items.push(li);
+    }
+    if (groups.length > 50) {
+      const li = document.createElement('li');
+      const where = find(`${prefix}table`, HTMLTableElement) ? 'the plan table\'s "Problems only" shows every row' : 'the Plan sheet lists every row';
+      li.textContent = `…and ${formatNumber(groups.length - 50)} more kinds of problem (${where}).`;
+      items.push(li);
+    }
+    list.replaceChildren(...items);
+  }
+
   async function plan() {
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
@@ -261,7 +307,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     applyStatus(plan.changes ? 'Planned: nothing sent yet. Apply asks you to confirm first.' : 'Nothing to apply.');
     glance(plan);
     const notes = input.notes ?? [];
-    listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
+    if (plan.problemGroups) listProblemGroups(notes, plan.problemGroups);
+    else listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
     newAttributes(plan.newAttributes ?? []);
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);

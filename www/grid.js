@@ -126,6 +126,7 @@ function createGrid(tableEl) {
     <label class="tool"><span>Search</span><input id="${id}-search" type="search" autocomplete="off" spellcheck="false" aria-controls="${id}"></label>
     <span id="${id}-facets" class="facets"></span>
     <label class="tool check" hidden><input id="${id}-problems" type="checkbox"> <span>Problems only</span></label>
+    <span id="${id}-only" class="tool only" data-testid="${id}-only" hidden><span></span> <button type="button" class="link">Show all rows</button></span>
     <span id="${id}-count" class="muted count" role="status"></span>`;
   wrap.before(tools);
   const search = /** @type {HTMLInputElement} */ (tools.querySelector(`#${id}-search`));
@@ -135,9 +136,12 @@ function createGrid(tableEl) {
   const problemsLabel = /** @type {HTMLElement} */ (problems.closest('label'));
   const problemsText = /** @type {HTMLElement} */ (problemsLabel.querySelector('span'));
   const count = /** @type {HTMLElement} */ (tools.querySelector('.count'));
+  const onlyBox = /** @type {HTMLElement} */ (tools.querySelector('.only'));
+  const onlyText = /** @type {HTMLElement} */ (onlyBox.querySelector('span'));
 
-  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number }} */
+  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null }} */
   const s = {
+    only: null,
     cols: [], table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
     sortCol: -1, sortDir: 1, order: null, view: new Int32Array(0), rowH: 0, virtual: false, drawn: '', frame: 0,
   };
@@ -285,6 +289,7 @@ function createGrid(tableEl) {
     for (let k = 0; k < n; k++) {
       const i = s.order ? s.order[k] : k;
       if (q && hay && !hay[i].includes(q)) continue;
+      if (s.only && !s.only.has(s.rowKey(i) ?? -1)) continue;
       const row = rows[i];
       const failed = s.failed(i);
       // Each filter's counts are of the rows every other filter lets through.
@@ -386,6 +391,13 @@ function createGrid(tableEl) {
     drawRows(true);
   });
   search.addEventListener('input', filter);
+  /** Shows every row again after `only`. */
+  function showAll() {
+    s.only = null;
+    onlyBox.hidden = true;
+    filter();
+  }
+  /** @type {HTMLButtonElement} */ (onlyBox.querySelector('button')).addEventListener('click', showAll);
   problems.addEventListener('change', filter);
   wrap.addEventListener('scroll', () => {
     if (!s.virtual || s.frame) return;
@@ -409,7 +421,8 @@ function createGrid(tableEl) {
      * @param {GridRows} [how]
      */
     set(table, { rowKey = () => undefined, failed = () => false } = {}) {
-      Object.assign(s, { table, rowKey, failed, hay: null, sortCol: -1, sortDir: 1, order: null, rowH: 0, virtual: table.rows.length > VIRTUAL_ABOVE });
+      onlyBox.hidden = true;
+      Object.assign(s, { only: null, table, rowKey, failed, hay: null, sortCol: -1, sortDir: 1, order: null, rowH: 0, virtual: table.rows.length > VIRTUAL_ABOVE });
       search.value = '';
       problems.checked = false;
       facetBox.replaceChildren();
@@ -448,6 +461,8 @@ function createGrid(tableEl) {
       const i = table.rows.findIndex((_, r) => s.rowKey(r) === rowKey);
       if (i < 0) return false;
       if (!s.view.includes(i)) {
+        s.only = null;
+        onlyBox.hidden = true;
         search.value = '';
         problems.checked = false;
         for (const f of s.facets) f.select.value = '';
@@ -466,6 +481,19 @@ function createGrid(tableEl) {
       if (!s.virtual) tr.scrollIntoView({ block: 'center' });
       tr.focus({ preventScroll: s.virtual });
       return true;
+    },
+
+    /**
+     * Shows only the rows numbered `rowKeys` (a group of problems: "these 1,234 rows"), saying
+     * why in the toolbar with a "Show all rows" button; the other filters still apply.
+     */
+    only(/** @type {number[]} */ rowKeys, /** @type {string} */ why) {
+      if (!s.table) return;
+      s.only = new Set(rowKeys);
+      onlyText.textContent = why;
+      onlyBox.hidden = false;
+      filter();
+      wrap.scrollTop = 0;
     },
 
     /** How many rows the table has and shows (tests and the benchmark). */

@@ -31,8 +31,19 @@
  * @property {number} [problemCount] How many problems in all, when `problems` is a preview.
  * @property {BlastRadius | null} [blast] What the plan would do to the brand (issue 25); absent
  *   from a core built before it, so read defensively.
+ * @property {ProblemGroup[]} [problemGroups] Every problem, grouped by what it says.
  * @property {NewAttribute[]} [newAttributes] Provisioning: attribute columns no one in the brand
  *   has yet; one not allowed stops Apply.
+ */
+
+/**
+ * Problems that say the same thing of different rows.
+ * @typedef {object} ProblemGroup
+ * @property {string} message What they say, without the row (values that differ as "…").
+ * @property {string} column
+ * @property {'error' | 'warning'} severity
+ * @property {number[]} rows The rows they name (none for the sheet as a whole).
+ * @property {string} first The first of them as it reads alone.
  */
 
 /**

@@ -41,7 +41,7 @@ pub use request::{Brand, SheetKind, SheetRequest};
 pub use sheet::{RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
-pub use view::{OutcomeCells, PlanView, TableView, PREVIEW_PROBLEMS};
+pub use view::{group_problems, OutcomeCells, PlanView, ProblemGroup, TableView, PREVIEW_PROBLEMS};
 
 use serde::Serialize;
 

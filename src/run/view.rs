@@ -2,12 +2,13 @@
 //! the plan table) and tables cut to a preview, so that a page showing the first rows of a
 //! 100,000-row sheet does not copy all of them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::SheetRun;
 use crate::policy::BlastRadius;
+use crate::problem::{Problem, Severity};
 use crate::provision::NewAttribute;
 use crate::table::Table;
 
@@ -70,9 +71,81 @@ pub struct PlanView {
     /// What applying would do that a person should weigh first (once planned against the
     /// brand).
     pub blast: Option<BlastRadius>,
+    /// Every problem (not only a preview's), grouped by what it says: one entry per message
+    /// with its row numbers, so that 50,000 rows with one mistake read as one line.
+    pub problem_groups: Vec<ProblemGroup>,
     /// Provisioning: attribute columns no one in the brand has yet, each allowed or not (a
     /// host offers a tick for each; one not allowed stops Apply, and is not in `file_error`).
     pub new_attributes: Vec<NewAttribute>,
+}
+
+/// Problems that say the same thing of different rows (the values they quote aside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemGroup {
+    /// What they say, without the row, quoted values shown as `…` when they differ.
+    pub message: String,
+    /// The column they are about ("" for a row or the sheet as a whole).
+    pub column: String,
+    /// Whether the rows are refused (`error`) or only noted (`warning`).
+    pub severity: Severity,
+    /// The rows they name, in order (none for a problem of the sheet as a whole).
+    pub rows: Vec<u32>,
+    /// The first of them as it reads alone, row included (what a one-row group shows).
+    pub first: String,
+}
+
+/// Groups `problems` by what they say, in the order each is first seen.
+#[must_use]
+pub fn group_problems(problems: &[Problem]) -> Vec<ProblemGroup> {
+    let mut groups: Vec<(String, ProblemGroup)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for p in problems {
+        let text = p.without_row();
+        // A problem of the sheet as a whole names what it is about: never merged with another.
+        let masked = if p.row == 0 {
+            text.to_string()
+        } else {
+            mask_quoted(text)
+        };
+        let key = format!("{:?}\u{1}{}\u{1}{masked}", p.severity, p.column);
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push((
+                text.to_string(),
+                ProblemGroup {
+                    message: text.to_string(),
+                    column: p.column.clone(),
+                    severity: p.severity,
+                    rows: Vec::new(),
+                    first: p.message.clone(),
+                },
+            ));
+            groups.len() - 1
+        });
+        let (first, group) = &mut groups[at];
+        if group.message != masked && *first != text {
+            // Rows quoting different values: say so once, without any one row's value.
+            group.message = masked.clone();
+        }
+        if p.row > 0 {
+            group.rows.push(p.row);
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// `text` with every double-quoted value shown as `"…"`.
+fn mask_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut parts = text.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('"');
+        out.push_str(if i % 2 == 0 { "…" } else { part });
+    }
+    out
 }
 
 impl SheetRun {
@@ -80,6 +153,7 @@ impl SheetRun {
     /// problems and problem rows cut to match.
     #[must_use]
     pub fn view(&self, preview: Option<usize>) -> PlanView {
+        let problem_groups = group_problems(&self.problems(true));
         let (mut problems, mut problem_rows) = self.listed_problems();
         let problem_count = problems.len();
         let table = TableView::new(self.plan_table(), preview);
@@ -108,6 +182,7 @@ impl SheetRun {
             problem_rows,
             problem_count,
             blast: self.blast_radius().cloned(),
+            problem_groups,
             new_attributes,
         }
     }
@@ -138,5 +213,57 @@ impl SheetRun {
                 values: o.values(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::RowAt;
+
+    fn at(row: u32) -> RowAt {
+        RowAt { row, line: None }
+    }
+
+    #[test]
+    fn problems_saying_the_same_of_many_rows_are_one_group_with_their_rows() {
+        let mut problems: Vec<Problem> = (1..=3)
+            .map(|r| {
+                Problem::in_row(
+                    at(r),
+                    "Email",
+                    Severity::Error,
+                    &format!("\"bad{r}\" is not an e-mail address."),
+                )
+            })
+            .collect();
+        problems.push(Problem::in_row(
+            at(4),
+            "Email",
+            Severity::Warning,
+            "spaces at the start or end were removed.",
+        ));
+        problems.push(Problem::in_row(
+            at(7),
+            "Email",
+            Severity::Error,
+            "\"x\" is not an e-mail address.",
+        ));
+        problems.push(Problem::sheet(
+            "Floor",
+            Severity::Error,
+            "Column \"Floor\": new.".into(),
+        ));
+        let groups = group_problems(&problems);
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        assert_eq!(groups[0].message, "Email: \"…\" is not an e-mail address.");
+        assert_eq!(groups[0].rows, [1, 2, 3, 7]);
+        assert_eq!(groups[1].severity, Severity::Warning);
+        assert_eq!(groups[1].rows, [4]);
+        assert_eq!(groups[2].message, "Column \"Floor\": new.");
+        assert!(groups[2].rows.is_empty());
+        // One row alone keeps its value.
+        let one = group_problems(&problems[..1]);
+        assert_eq!(one[0].message, "Email: \"bad1\" is not an e-mail address.");
     }
 }

@@ -449,3 +449,25 @@ test('Automations (hooks contract stubbed): the tab shows where the server has h
   assert.match(await page.textContent('#au-error'), /did not accept this token .*HTTP 401/);
   assert.deepEqual(page.problems, []);
 });
+
+test('problems are grouped by what they say: one line with its count, which shows just its rows', async () => {
+  const page = await openPage(browser, `${server.url}/#lifecycle`);
+  await page.click('#connect');
+  await connected(page);
+  const users = (await sandboxUsers(server)).slice(1, 33);
+  // 30 rows with one mistake (an action Qualtrics has no word for), each naming a different user.
+  const rows = users.map((u, i) => `${u.username},${i < 30 ? `pause-${i}` : 'enable'}`);
+  await page.fill('#lc-paste', ['Username,Action', ...rows].join('\n'));
+  await page.click('#lc-plan');
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  const items = await page.locator('#lc-problems li').allTextContents();
+  assert.equal(items.length, 1, items.join('\n'));
+  assert.match(items[0], /^Action: "…" .*\(30 rows\)$/);
+  await page.click('#lc-problems li button');
+  assert.equal(await page.locator('#lc-table tbody tr').count(), 30, 'only the 30 rows');
+  assert.match(await page.textContent('[data-testid=lc-table-only]'), /^30 rows: Action: "…"/);
+  await page.click('[data-testid=lc-table-only] button');
+  assert.equal(await page.locator('#lc-table tbody tr').count(), 32, 'every row again');
+  assert.equal(await page.isHidden('[data-testid=lc-table-only]'), true);
+  assert.deepEqual(page.problems, []);
+});

@@ -147,6 +147,14 @@ export function createBrowserHost({ worker }) {
       if (!table || !gridOf(table).jumpTo(row)) throw new Error(`Row ${row} is not in the table shown.`);
     },
 
+    /** Filters the flow's table to the rows `rows` (a group of problems), saying `why`. */
+    async showRows(prefix, input, rows, why) {
+      const table = find(`${prefix}table`, HTMLTableElement);
+      if (!table) throw new Error('There is no plan table shown.');
+      gridOf(table).only(rows, why);
+      table.scrollIntoView({ block: 'nearest' });
+    },
+
     /** The audit log as a JSON Lines download. */
     async saveAudit(run) {
       download('audit.jsonl', await run.auditJsonl(), 'application/x-ndjson');

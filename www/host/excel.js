@@ -823,6 +823,10 @@ export function createExcelHost({ safeText, progress }) {
         await context.sync();
       });
     },
+    /** A group of problems: selects the first of its rows (Excel's own filter is the user's). */
+    async showRows(prefix, input, rows) {
+      if (rows.length) await host.showRow(prefix, input, rows[0]);
+    },
     /** The run's audit log as an Audit sheet. */
     async saveAudit(run) {
       await host.writeSheet('Audit', await run.auditTable());

@@ -103,6 +103,8 @@
  * - `showRow(prefix, input, row)`: shows the user row `row` (its number in the sheet) of the
  *   table the flow `prefix` planned: the page scrolls its plan table to it and focuses it; Excel
  *   selects that row of the user's sheet.
+ * - `showRows(prefix, input, rows, why)`: shows the user rows `rows` (a group of problems):
+ *   the page filters its plan table to them, saying `why`; Excel selects the first.
  * - `saveAudit(run)`: the run's audit log (the page: a JSON Lines download; Excel: an Audit sheet).
  * - `downloadSheet(name, filename)`: a sheet written before, as a CSV download.
  * - `downloadWorkbook(names, filename)`: sheets written before (and the Roles sheet), as one .xlsx download.
@@ -122,6 +124,7 @@
  *   writeSheet(name: string, table: Table, options?: WriteSheetOptions): Promise<{ sheet: string | null }>,
  *   writeColumns(input: TableInput, columns: string[], byRow: Map<number, string[]>, options: WriteColumnsOptions): Promise<WrittenColumns>,
  *   showRow(prefix: string, input: TableInput, row: number): Promise<void>,
+ *   showRows(prefix: string, input: TableInput, rows: number[], why: string): Promise<void>,
  *   saveAudit(run: FlowRun): Promise<void>,
  *   downloadSheet(name: string, filename: string): Promise<void>,
  *   downloadWorkbook(names: string[], filename: string): Promise<void>,
