@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::tempdir::Dir;
-use common::{get_json, Server};
+use common::{get_json, user_type, Server};
 use roster_server::hooks::verify::sign;
 use serde_json::{json, Value};
 
@@ -18,23 +18,6 @@ const NEXT_SECRET: &str = "whsec_c2Vjb25kIHNlY3JldCBmb3Igcm90YXRpb24=";
 const KEY: &str = "dynamics-key-0123456789abcdef";
 /// Dynamics 365's own key (each hook's keys are its own).
 const D365_KEY: &str = "d365-webhook-key-fedcba9876543210";
-
-/// A user type of the sandbox brand other than the brand administrator's.
-async fn user_type(brand: &Server) -> String {
-    let users: Value = get_json(
-        &format!("{}/sandbox/API/v3/users", brand.url),
-        &brand.admin_token,
-    )
-    .await;
-    users["result"]["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["userType"].as_str())
-        .find(|t| *t != "UT_BRANDADMIN")
-        .unwrap()
-        .to_string()
-}
 
 /// Writes the credentials file and the hooks configuration for `brand` into `dir`.
 fn configure(dir: &Path, brand: &Server, user_type: &str) -> PathBuf {

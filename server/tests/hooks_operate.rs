@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::tempdir::Dir;
-use common::{get_json, Server};
+use common::{get_json, user_type, Server};
 use roster_server::hooks::verify::sign;
 use serde_json::{json, Value};
 
@@ -19,23 +19,6 @@ const ALERT_SECRET: &str = "whsec_YWxlcnRzIHNpZ25pbmcgc2VjcmV0IDEyMzQ=";
 const HUBSPOT: &str = "9c2d3f6e-1b7a-4c85-9e21-hubspot-one";
 const HUBSPOT_NEXT: &str = "0a4b8c2d-7e6f-4a31-8b09-hubspot-two";
 const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
-
-/// A user type of the sandbox brand other than the brand administrator's.
-async fn user_type(brand: &Server) -> String {
-    let users: Value = get_json(
-        &format!("{}/sandbox/API/v3/users", brand.url),
-        &brand.admin_token,
-    )
-    .await;
-    users["result"]["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["userType"].as_str())
-        .find(|t| *t != "UT_BRANDADMIN")
-        .unwrap()
-        .to_string()
-}
 
 fn private(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -86,6 +69,8 @@ Email = "/email"
 Password = "/password"
 "User type" = "{user_type}"
 Action = "/action"
+[hooks.crm.attributes]
+"Cost centre" = "/cost"
 
 [hooks.hubspot]
 scheme = "hubspot-v3"
@@ -611,6 +596,9 @@ async fn the_test_endpoint_shows_the_row_and_its_plan_and_keeps_and_sends_nothin
     let hooks = start_hooks(&config);
     let mut tess = person("tess");
     tess["password"] = json!("Never-Shown-1x!");
+    // An attribute no one in the brand has yet: the configuration names it, so the hook's
+    // plan creates it (as the real run does), with no sheet error.
+    tess["cost"] = json!("CC-7");
     let path = "/hooks/v1/crm/test";
     assert_eq!(
         call(&hooks, "POST", path, None, Some(tess.clone())).await.0,
@@ -646,6 +634,8 @@ async fn the_test_endpoint_shows_the_row_and_its_plan_and_keeps_and_sends_nothin
         "{shown}"
     );
     assert!(!shown.to_string().contains("Never-Shown"), "{shown}");
+    assert_eq!(shown["fileErrors"], json!([]), "{shown}");
+    assert!(shown["plan"].to_string().contains("CC-7"), "{shown}");
     // Bad input is named.
     let (status, body) = call(
         &hooks,

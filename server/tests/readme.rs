@@ -172,19 +172,7 @@ async fn the_readmes_examples_run_as_written_against_the_sandbox() {
     );
     let brand = Server::start(&[]);
     let sandbox_port = brand.url.rsplit(':').next().unwrap().to_string();
-    let users = common::get_json(
-        &format!("{}/sandbox/API/v3/users", brand.url),
-        &brand.admin_token,
-    )
-    .await;
-    let user_type = users["result"]["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["userType"].as_str())
-        .find(|t| !t.eq_ignore_ascii_case("UT_BRANDADMIN"))
-        .expect("the sandbox has ordinary users")
-        .to_string();
+    let user_type = common::user_type(&brand).await;
     let fill = Fill {
         sandbox_port,
         hooks_port: free_port().to_string(),

@@ -1013,6 +1013,8 @@ async fn test_event(
             "changes": run.changes(),
             "counts": run.counts(),
             "problems": problems,
+            // Why the sheet as a whole would not be applied (nothing of it is sent then).
+            "fileErrors": run.file_errors().into_iter().map(|p| p.message).collect::<Vec<_>>(),
         }),
     )
 }

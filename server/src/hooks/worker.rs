@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use qualtrics_roster::exec::{audit_jsonl, ExecConfig, OutcomeStatus};
+use qualtrics_roster::exec::{audit_jsonl, ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
 use qualtrics_roster::rules::RoleSheet;
 use qualtrics_roster::run::{ApplyRefused, Brand, Run, SheetKind, SheetRequest, SheetRun};
@@ -309,30 +309,10 @@ impl Worker {
             .into_iter()
             .map(|(_, entry)| entry)
             .collect();
-        let request = SheetRequest {
-            journal,
-            // Every column of a hook's sheet was named by its configuration (fields,
-            // attributes, its Roles sheet's rules): the configuration is the allowance.
-            new_attributes: table.columns.clone(),
-            ..SheetRequest::default()
-        };
-        let conn = match &session.tokens {
-            Some(source) => match source.current(&session.transport).await {
-                Ok(auth) => session.conn.with_auth(auth),
-                Err(e) => {
-                    let why = format!("the OAuth client was refused: {e}");
-                    return self.finish(hook, &self.all_failed(events, &why));
-                }
-            },
-            None => session.conn.clone(),
-        };
-        // The brake's thresholds are the default ones (25 accounts and 10 %); that hooks never
-        // change Brand Administrators nor pass the brake by themselves is in the approval
-        // (Approval::hooks(): no admin changes, no confirmation but a release).
-        let brand = Brand::Online {
-            conn,
-            renewable: session.tokens.is_some(),
-            guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
+        let request = hook_request(&table, journal);
+        let brand = match server_brand(session).await {
+            Ok(brand) => brand,
+            Err(why) => return self.finish(hook, &self.all_failed(events, &why)),
         };
         let mut run = SheetRun::start(
             kind,
@@ -547,24 +527,12 @@ pub(super) async fn plan_only(
         })
         .collect();
     let table = sheet_of(kind, &events);
-    let conn = match &session.tokens {
-        Some(source) => session.conn.with_auth(
-            source
-                .current(&session.transport)
-                .await
-                .map_err(|e| format!("the OAuth client was refused: {e}"))?,
-        ),
-        None => session.conn.clone(),
-    };
-    let brand = Brand::Online {
-        conn,
-        renewable: session.tokens.is_some(),
-        guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
-    };
+    let request = hook_request(&table, Vec::new());
+    let brand = server_brand(session).await?;
     let mut run = SheetRun::start(
         kind,
         table,
-        SheetRequest::default(),
+        request,
         RoleSheet::default(),
         brand,
         ExecConfig::default().scaled(rate_limit_scale.max(1.0)),
@@ -640,4 +608,37 @@ fn random_password() -> String {
         "{}aA1-",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// The options a hook's rows are planned with, applied or only tried: every column of a hook's
+/// sheet was named by its configuration (fields, attributes, its Roles sheet's rules), so the
+/// configuration is the allowance for new attributes.
+fn hook_request(table: &Table, journal: Vec<JournalEntry>) -> SheetRequest {
+    SheetRequest {
+        journal,
+        new_attributes: table.columns.clone(),
+        ..SheetRequest::default()
+    }
+}
+
+/// The brand as the server's own credential reaches it (an OAuth token fetched or renewed
+/// first), judged by the default policy: the brake's thresholds are the default ones (25
+/// accounts and 10 %); that hooks never change Brand Administrators nor pass the brake by
+/// themselves is in the approval (Approval::hooks(): no admin changes, no confirmation but a
+/// release).
+async fn server_brand(session: &Session) -> Result<Brand, String> {
+    let conn = match &session.tokens {
+        Some(source) => session.conn.with_auth(
+            source
+                .current(&session.transport)
+                .await
+                .map_err(|e| format!("the OAuth client was refused: {e}"))?,
+        ),
+        None => session.conn.clone(),
+    };
+    Ok(Brand::Online {
+        conn,
+        renewable: session.tokens.is_some(),
+        guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
+    })
 }

@@ -221,6 +221,23 @@ pub async fn perform(request: &HttpRequest) -> HttpResponse {
         .expect("loopback request")
 }
 
+/// A user type of the sandbox brand other than the brand administrator's.
+pub async fn user_type(brand: &Server) -> String {
+    let users = get_json(
+        &format!("{}/sandbox/API/v3/users", brand.url),
+        &brand.admin_token,
+    )
+    .await;
+    users["result"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["userType"].as_str())
+        .find(|t| !t.eq_ignore_ascii_case("UT_BRANDADMIN"))
+        .expect("the sandbox has ordinary users")
+        .to_string()
+}
+
 /// `GET url` with `token` as `X-API-TOKEN`, its JSON answer.
 pub async fn get_json(url: &str, token: &str) -> serde_json::Value {
     reqwest::Client::new()
