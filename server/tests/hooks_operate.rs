@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::tempdir::Dir;
-use common::{get_json, user_type, Server};
+use common::{user_type, Server};
 use roster_server::hooks::verify::sign;
 use serde_json::{json, Value};
 
