@@ -76,6 +76,31 @@ pub struct UserSummary {
     pub account_expiration_date: Option<String>,
 }
 
+impl UserSummary {
+    /// The person, as a plan shows them beside ids: `First Last`, with the e-mail address in
+    /// angle brackets when the username is not that address (an SSO `3516416#brand`, say);
+    /// empty when the listing names no one.
+    #[must_use]
+    pub fn person(&self) -> String {
+        let name = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let email = self.email.as_deref().map(str::trim).unwrap_or_default();
+        let username = self.username.as_deref().unwrap_or_default();
+        if email.is_empty() || email.eq_ignore_ascii_case(username.trim()) {
+            name
+        } else if name.is_empty() {
+            format!("<{email}>")
+        } else {
+            format!("{name} <{email}>")
+        }
+    }
+}
+
 /// `GET /users/{id}`: the fields this tool reads; others are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -443,3 +443,22 @@ fn two_columns_meaning_one_thing_are_refused_naming_both() {
     );
     assert_eq!(p.changes(), 0);
 }
+
+#[test]
+fn a_plan_names_the_person_beside_the_ids() {
+    let mut ann = crate::users::UserSummary {
+        id: "UR_AAAAAAAAAAAAAAA".into(),
+        username: Some("ann@x.edu".into()),
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+        email: Some("ann@x.edu".into()),
+        user_type: None,
+        division_id: None,
+        account_status: Some("active".into()),
+        account_expiration_date: None,
+    };
+    assert_eq!(ann.person(), "Ann Lee");
+    // An SSO username says nothing of the person: the e-mail address is shown too.
+    ann.username = Some("3516416#rosterdemo".into());
+    assert_eq!(ann.person(), "Ann Lee <ann@x.edu>");
+}

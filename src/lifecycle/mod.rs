@@ -164,6 +164,8 @@ pub struct PlanRow {
     pub user_id: Option<String>,
     /// The username, when known.
     pub username: Option<String>,
+    /// The person (name, and e-mail when the username is not it), when the account is found.
+    pub person: String,
     /// The current state, e.g. `active`.
     pub current: String,
     /// The wanted state, e.g. `disabled, expires 2026-12-31`.

@@ -131,6 +131,7 @@ pub fn plan(
             action: PlanAction::Invalid,
             user_id: None,
             username: (!name_cell.is_empty()).then(|| name_cell.clone()),
+            person: String::new(),
             current: String::new(),
             new: String::new(),
             message: String::new(),
@@ -275,6 +276,7 @@ pub fn plan(
         };
         entry.user_id = Some(user.id.clone());
         entry.username = user.username.clone();
+        entry.person = user.person();
         let current_status = user
             .account_status
             .clone()
@@ -535,7 +537,7 @@ fn shorten(s: &str) -> String {
 pub fn plan_table(plan: &Plan) -> Table {
     Table {
         columns: [
-            "Row", "User ID", "Username", "Plan", "Current", "New", "Message",
+            "Row", "Name", "User ID", "Username", "Plan", "Current", "New", "Message",
         ]
         .map(String::from)
         .to_vec(),
@@ -545,6 +547,7 @@ pub fn plan_table(plan: &Plan) -> Table {
             .map(|r| {
                 vec![
                     r.row.to_string(),
+                    r.person.clone(),
                     r.user_id.clone().unwrap_or_default(),
                     r.username.clone().unwrap_or_default(),
                     r.action.label().to_string(),

@@ -78,8 +78,9 @@ test('the task pane lists users into a sheet and runs the lifecycle flow on the 
   assert.match(summary, /^41 rows from Leavers!A1:C42: .*1 not found\. Rows without an Action: no action chosen, so they are refused\.$/);
   assert.match(await page.textContent('#lc-problems'), /Row 42: no user with username "ghost@nowhere\.example"/);
   const plan = await page.evaluate(() => window.__workbook.values('Plan'));
-  assert.deepEqual(plan[0], ['Row', 'User ID', 'Username', 'Plan', 'Current', 'New', 'Message']);
+  assert.deepEqual(plan[0], ['Row', 'Name', 'User ID', 'Username', 'Plan', 'Current', 'New', 'Message']);
   assert.equal(plan.length, 42);
+  assert.match(plan[1][1], /^\S+ \S+/, 'the person beside the ids');
   assert.equal(await page.evaluate(() => window.__workbook.active), 'Leavers', 'the plan sheet does not steal the selection');
 
   const changes = Number((await page.textContent('#lc-apply')).match(/Apply (\d+) change/)[1]);

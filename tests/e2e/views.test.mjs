@@ -256,7 +256,9 @@ test('a plan at a glance: counts per change, a Change column, problems that jump
   const chips = await page.locator('#lc-glance li').allTextContents();
   assert.deepEqual(chips, ['6 disable', '1 not found', '1 problem', 'about 1 s to apply']);
   assert.equal(await page.getAttribute('#lc-glance li:first-child', 'class'), 'chip tone-remove');
-  assert.equal(await page.textContent('#lc-table thead th:nth-child(4)'), 'Change');
+  assert.equal(await page.textContent('#lc-table thead th:nth-child(5)'), 'Change');
+  // The person beside the ids: the sandbox's users have names.
+  assert.match(await page.textContent('#lc-table tbody tr[data-row="2"] td:nth-child(2)'), /^\S+ \S+/);
   assert.equal(await page.getAttribute('#lc-table tbody tr[data-row="8"] .badge', 'class'), 'badge tone-bad');
   assert.equal(await page.getAttribute('#lc-table tbody tr[data-row="2"] .badge', 'class'), 'badge tone-remove');
 
