@@ -11,7 +11,9 @@ use std::time::Duration;
 use qualtrics_roster::exec::{audit_jsonl, ExecConfig, OutcomeStatus};
 use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
 use qualtrics_roster::rules::RoleSheet;
-use qualtrics_roster::run::{ApplyRefused, Brand, Run, SheetKind, SheetRequest, SheetRun};
+use qualtrics_roster::run::{
+    ApplyRefused, Brand, ListingSizes, Run, SheetKind, SheetRequest, SheetRun,
+};
 use qualtrics_roster::table::{cells, Table};
 use serde_json::json;
 
@@ -79,6 +81,9 @@ pub struct Worker {
     shared: Option<Shared>,
     /// When events past their retention were last deleted.
     purged_at: Option<u64>,
+    /// How many pages the brand's listings took when a burst last read them: a later burst of
+    /// a few accounts looks them up one by one when that sends fewer requests.
+    listing_sizes: ListingSizes,
 }
 
 impl Worker {
@@ -96,6 +101,7 @@ impl Worker {
             brand: Arc::default(),
             shared: None,
             purged_at: None,
+            listing_sizes: ListingSizes::default(),
         }
     }
 
@@ -314,6 +320,7 @@ impl Worker {
             // Every column of a hook's sheet was named by its configuration (fields,
             // attributes, its Roles sheet's rules): the configuration is the allowance.
             new_attributes: table.columns.clone(),
+            listing_sizes: self.listing_sizes,
             ..SheetRequest::default()
         };
         let conn = match &session.tokens {
@@ -344,6 +351,7 @@ impl Worker {
             unix_millis(),
         );
         self.drive(session, &mut run, &ids).await?;
+        self.listing_sizes = self.listing_sizes.merged(run.listing_sizes());
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
             return self.finish(hook, &self.all_failed(events, &why));
         }
