@@ -977,3 +977,73 @@ fn a_few_accounts_in_a_brand_of_many_pages_are_looked_up_not_listed_and_plan_the
         .collect();
     assert!(names.contains("hire0@x.org") && names.contains("hire1@x.org"));
 }
+
+#[test]
+fn lookups_answered_by_a_qualtrics_that_ignores_the_username_filter_fall_back_to_the_listing() {
+    // `GET /users?username=` is unverified: a Qualtrics that ignores it answers the first page
+    // of every user. Stood in for here by dropping the filter before the sandbox sees it.
+    let brand = Brand::new(SandboxConfig {
+        users: 1_000,
+        ..SandboxConfig::default()
+    });
+    let users = brand.users(T0);
+    let ut = user_type(&users);
+    let options = provision_options(Route::AccountAndAttributes, 0, T0);
+    let table = new_users("unfiltered", 2, &ut, false);
+    let sizes = qualtrics_roster::run::ListingSizes {
+        users_pages: Some(10),
+        directory_pages: None,
+    };
+    let listed = {
+        let mut run = ProvisionRun::new(
+            brand.conn.clone(),
+            ProvisionJob::new(table.clone(), options.clone(), Vec::new()),
+            ExecConfig::default(),
+            false,
+            T0,
+        );
+        brand.drive(&mut run, T0);
+        format!("{:?}", run.job().plan().unwrap())
+    };
+    let mut run = ProvisionRun::new(
+        brand.conn.clone(),
+        ProvisionJob::new(table.clone(), options.clone(), Vec::new()).with_listing_sizes(sizes),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let sb = brand.sb.clone();
+    simulate(
+        &mut run,
+        T0,
+        LATENCY_MS,
+        &mut |request, at| {
+            let mut request = request.clone();
+            if let Some(at_filter) = request.url.find("?username=") {
+                request.url.truncate(at_filter);
+            }
+            sb.handle(&request, at)
+        },
+        &mut |_| None,
+        &mut |_, _, _| {},
+    );
+    assert_eq!(run.error(), None);
+    assert_eq!(format!("{:?}", run.job().plan().unwrap()), listed);
+    let gets: Vec<&str> = run
+        .audit()
+        .iter()
+        .filter(|a| a.method == "GET")
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(
+        gets.iter().filter(|p| p.contains("?username=")).count(),
+        2,
+        "{gets:#?}"
+    );
+    assert_eq!(
+        gets.iter().filter(|p| !p.contains("?username=")).count(),
+        10,
+        "then the whole listing: {gets:#?}"
+    );
+    assert_eq!(run.job().listing_sizes().users_pages, Some(10));
+}
