@@ -413,3 +413,33 @@ async fn control_state_and_connect_info_show_groups_roles_and_rules() {
         json!({"role": "Executive Viewers", "attribute": "", "operator": "", "value": ""})
     );
 }
+
+#[test]
+fn users_filtered_by_username_answer_only_that_user_ignoring_case() {
+    // The filter is unverified (one client documents it): see `api::users::list_users`.
+    let (sb, token) = sandbox(250);
+    let name = sb.brand().users[180].username.clone();
+    let (status, body) = call(
+        &sb,
+        &token,
+        HOST,
+        Method::GET,
+        &format!("/sandbox/API/v3/users?username={}", name.to_uppercase()),
+        "",
+    );
+    assert_eq!(status, StatusCode::OK);
+    let elements = body["result"]["elements"].as_array().unwrap();
+    assert_eq!(elements.len(), 1);
+    assert_eq!(elements[0]["username"], name.as_str());
+    assert!(body["result"]["nextPage"].is_null());
+    let (_, body) = call(
+        &sb,
+        &token,
+        HOST,
+        Method::GET,
+        "/sandbox/API/v3/users?username=nobody%40example.org",
+        "",
+    );
+    assert_eq!(body["result"]["elements"], json!([]));
+    assert!(body["result"]["nextPage"].is_null());
+}

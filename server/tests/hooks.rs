@@ -1134,3 +1134,54 @@ async fn a_burst_over_the_brake_is_quarantined_until_an_administrator_releases_o
     }
     assert_eq!(status_of(&second[0].0).await, "active");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_burst_of_a_few_new_hires_looks_them_up_instead_of_listing_a_big_brand() {
+    // 2,000 users: 20 pages of the users listing against 1 lookup per new hire.
+    let brand = Server::start(&["--quiet", "--users", "2000"]);
+    let dir = Dir::new("hooks-lookups");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let post = |id: &str, name: &str| {
+        let body = json!({"eventId": id, "user": {"email": format!("{name}@hooks-test.org"), "first": "New", "last": name}});
+        reqwest::Client::new()
+            .post(format!("{}/hooks/v1/dynamics", hooks.url))
+            .header("x-roster-key", KEY)
+            .json(&body)
+            .send()
+    };
+    let accepted = |r: reqwest::Response| async move {
+        assert_eq!(r.status().as_u16(), 202);
+        r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    };
+    // The first burst knows nothing of the brand: it lists the users, and learns their pages.
+    let first = accepted(post("lk-1", "lookfirst").await.unwrap()).await;
+    let ended = settled(&hooks, &brand, &[first], Duration::from_secs(60)).await;
+    assert_eq!(ended[0]["status"], "done", "{ended:?}");
+    let audit_path = dir.0.join("audit.jsonl");
+    let before = std::fs::read_to_string(&audit_path)
+        .unwrap()
+        .lines()
+        .count();
+    // A later burst of two new hires: looked up one by one, the listing is not read again.
+    let mut ids = Vec::new();
+    for (id, name) in [("lk-2", "looksecond"), ("lk-3", "lookthird")] {
+        ids.push(accepted(post(id, name).await.unwrap()).await);
+    }
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(60)).await;
+    assert!(ended.iter().all(|e| e["status"] == "done"), "{ended:?}");
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    let later: Vec<&str> = audit.lines().skip(before).collect();
+    let lookups = later
+        .iter()
+        .filter(|l| l.contains("/users?username="))
+        .count();
+    assert_eq!(lookups, 2, "{later:#?}");
+    assert!(
+        !later.iter().any(|l| l.contains("/users?offset=")
+            || (l.contains("\"method\":\"GET\"")
+                && l.contains("\"path\":\"/sandbox/API/v3/users\""))),
+        "the users listing was not read again: {later:#?}"
+    );
+    assert_eq!(users_named(&brand, "look").await.len(), 3);
+}

@@ -242,6 +242,71 @@ pub fn parse_get_user(user_id: &str, response: &HttpResponse) -> Result<User, Ge
     })
 }
 
+/// `GET /users?username=…`: the one user of that username, without listing the brand.
+///
+/// UNVERIFIED: only one client (YRV) documents a `username` filter on the list (API notes §4,
+/// "Unverified" 2). [`parse_find_user`] therefore trusts an answer only when it holds nothing
+/// but that user (or nobody) on a last page; anything else reads as [`UserLookup::Unfiltered`]
+/// and the caller lists the users instead.
+#[must_use]
+pub fn find_user_request(conn: &Connection, username: &str) -> HttpRequest {
+    conn.request(
+        Method::Get,
+        conn.url(&format!(
+            "users?username={}",
+            encode_segment(username.trim())
+        )),
+        None,
+    )
+}
+
+/// What a `GET /users?username=` answer says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserLookup {
+    /// The filter was honoured: the user of that username, or `None` when there is none.
+    Found(Option<Box<UserSummary>>),
+    /// The answer holds other users or more pages: the filter was ignored, so it says nothing
+    /// about that username (list the users instead).
+    Unfiltered,
+}
+
+/// Parses the answer to [`find_user_request`] for `username` (compared ignoring case).
+///
+/// # Errors
+/// The answer is not a listing page ([`ApiError`]).
+pub fn parse_find_user(username: &str, response: &HttpResponse) -> Result<UserLookup, ApiError> {
+    let env = envelope::parse(response)?;
+    let result = env.require_result("a page of a listing")?;
+    let elements: Vec<UserSummary> = result
+        .get("elements")
+        .and_then(|e| e.as_array())
+        .ok_or_else(|| ApiError::UnexpectedShape {
+            detail: "a listing page without result.elements".into(),
+        })?
+        .iter()
+        .map(|e| {
+            UserSummary::deserialize(e).map_err(|err| ApiError::UnexpectedShape {
+                detail: format!("a user looked up by username: {err}"),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let more = match result.get("nextPage") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    let wanted = username.trim();
+    let matches = |u: &UserSummary| {
+        u.username
+            .as_deref()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
+    };
+    if more || elements.len() > 1 || !elements.iter().all(matches) {
+        return Ok(UserLookup::Unfiltered);
+    }
+    Ok(UserLookup::Found(elements.into_iter().next().map(Box::new)))
+}
+
 /// `PUT /users/{id}` with only the changed fields.
 #[must_use]
 pub fn update_user_request(conn: &Connection, user_id: &str, update: &UserUpdate) -> HttpRequest {
@@ -501,6 +566,43 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_username_lookup_is_trusted_only_when_the_filter_was_honoured() {
+        let c = Connection::direct(
+            "http://sandbox.test/API/v3",
+            crate::connection::Auth::api_token("t").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            find_user_request(&c, " new@x.org ").url,
+            "http://sandbox.test/API/v3/users?username=new%40x.org"
+        );
+        let answer = |body: &str| parse_find_user("New@X.org", &HttpResponse::new(200, body));
+        let one = answer(
+            r#"{"result":{"elements":[{"id":"UR_1","username":"new@x.org"}],"nextPage":null}}"#,
+        )
+        .unwrap();
+        assert!(matches!(one, UserLookup::Found(Some(u)) if u.id == "UR_1"));
+        assert_eq!(
+            answer(r#"{"result":{"elements":[],"nextPage":null}}"#).unwrap(),
+            UserLookup::Found(None)
+        );
+        // An ignored filter: the first page of everyone, or other users only.
+        assert_eq!(
+            answer(
+                r#"{"result":{"elements":[{"id":"UR_2","username":"a@x.org"}],"nextPage":null}}"#
+            )
+            .unwrap(),
+            UserLookup::Unfiltered
+        );
+        assert_eq!(
+            answer(r#"{"result":{"elements":[{"id":"UR_1","username":"new@x.org"}],"nextPage":"https://iad1.qualtrics.com/API/v3/users?offset=100"}}"#)
+                .unwrap(),
+            UserLookup::Unfiltered
+        );
+        assert!(answer(r#"{"result":{}}"#).is_err());
+    }
     use crate::connection::Auth;
 
     fn conn() -> Connection {

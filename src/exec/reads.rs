@@ -1,6 +1,6 @@
 //! Reading the brand through the executor: a listing read to its end page by page
 //! ([`ListingStep`]: users, groups, a group's members, the CX directory), and one record by id
-//! ([`RecordStep`]: a division's name, a user's expiry). As executor steps they are paced with every other request of a run,
+//! ([`RecordStep`]: a division's name, a user's expiry, the user of a username). As executor steps they are paced with every other request of a run,
 //! retried on 429 / 5xx / dropped connections, and recorded in its audit.
 
 use crate::connection::Connection;
@@ -209,6 +209,12 @@ pub enum Record {
     /// A user's whole record (`GET /users/{id}`): the fields the listing does not carry
     /// (language, time zone, expiry), for a provisioning re-plan.
     User(Box<users::User>),
+    /// The user of a username (`GET /users?username=`, an unverified filter), or `None`: the
+    /// brand has no such user.
+    Username(Option<Box<UserSummary>>),
+    /// The `username` filter was ignored (the answer listed other users): the lookup says
+    /// nothing, and the users must be listed instead.
+    Unfiltered,
 }
 
 /// Which record a [`RecordStep`] reads.
@@ -217,6 +223,7 @@ enum RecordKind {
     Division,
     User,
     UserRecord,
+    UserByName,
 }
 
 /// An executor step that reads one record by id: a division's name or a user's expiry.
@@ -248,6 +255,14 @@ impl RecordStep {
         Self::new(RecordKind::UserRecord, "account", id)
     }
 
+    /// Looks up the user of `username` without listing the brand (key `username:{name}`;
+    /// `GET /users?username=`, a filter only one client documents: an answer that ignored it
+    /// reads as [`Record::Unfiltered`]).
+    #[must_use]
+    pub fn user_by_username(username: &str) -> RecordStep {
+        Self::new(RecordKind::UserByName, "username", username)
+    }
+
     fn new(kind: RecordKind, prefix: &str, id: &str) -> RecordStep {
         RecordStep {
             key: format!("{prefix}:{id}"),
@@ -273,6 +288,7 @@ impl Step for RecordStep {
         match self.kind {
             RecordKind::Division => users::get_division_request(conn, &self.id),
             RecordKind::User | RecordKind::UserRecord => users::get_user_request(conn, &self.id),
+            RecordKind::UserByName => users::find_user_request(conn, &self.id),
         }
     }
 
@@ -286,6 +302,12 @@ impl Step for RecordStep {
                 .map_err(|e| e.to_string()),
             RecordKind::UserRecord => users::parse_get_user(&self.id, response)
                 .map(|u| Record::User(Box::new(u)))
+                .map_err(|e| e.to_string()),
+            RecordKind::UserByName => users::parse_find_user(&self.id, response)
+                .map(|found| match found {
+                    users::UserLookup::Found(u) => Record::Username(u),
+                    users::UserLookup::Unfiltered => Record::Unfiltered,
+                })
                 .map_err(|e| e.to_string()),
         };
         match read {

@@ -51,6 +51,24 @@ pub fn brand_needs(table: &Table, route: Route) -> BrandNeeds {
     }
 }
 
+/// The distinct usernames of `table`'s Username column (trimmed, lower-cased, blanks left
+/// out): the accounts a run may look up one by one instead of listing every user. `None` when
+/// the columns cannot be read or there is no Username column.
+#[must_use]
+pub fn sheet_usernames(table: &Table) -> Option<BTreeSet<String>> {
+    let map = map_columns(&table.columns).ok()?;
+    let c = *map.fields.get(&Field::Username)?;
+    Some(
+        table
+            .rows
+            .iter()
+            .filter_map(|r| r.get(c))
+            .map(|v| v.trim().to_lowercase())
+            .filter(|v| !v.is_empty())
+            .collect(),
+    )
+}
+
 /// Plans a provisioning sheet against one listing of the brand's users and one of its
 /// directory participants (with their attributes; none: the directory is taken as not read,
 /// see [`plan_with_records`]), and the journal of an earlier run.

@@ -37,7 +37,7 @@ mod view;
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
-pub use request::{Brand, SheetKind, SheetRequest};
+pub use request::{Brand, ListingSizes, SheetKind, SheetRequest};
 pub use sheet::{RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;

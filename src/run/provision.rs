@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use super::step::{failed_listing, listings};
-use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
+use super::{InputFingerprint, ListingSizes, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::directory::Participant;
-use crate::exec::{JournalEntry, Outcome};
+use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
 use crate::problem::Problem;
 use crate::provision::{
-    self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, RowOutcome,
+    self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, Route, RowOutcome,
 };
 use crate::reads::{Found, ListingStep, Record, RecordStep};
 use crate::table::Table;
@@ -225,6 +225,10 @@ pub struct ProvisionJob {
     guard: Guard,
     /// Existing accounts' records, for the fields the listing does not carry.
     records: HashMap<String, crate::users::User>,
+    /// The brand's listing sizes as known (given, then learnt from listings read in full).
+    sizes: ListingSizes,
+    /// The users were looked up one by one (`self.users` holds only the sheet's accounts).
+    looked_up: bool,
 }
 
 impl ProvisionJob {
@@ -245,6 +249,46 @@ impl ProvisionJob {
             run: None,
             guard: Guard::default(),
             records: HashMap::new(),
+            sizes: ListingSizes::default(),
+            looked_up: false,
+        }
+    }
+
+    /// The job, knowing how many pages the brand's listings took when last read: a sheet of
+    /// fewer accounts than the users listing has pages looks each account up by username
+    /// instead of listing every user (see [`ProvisionJob::listing_sizes`]).
+    #[must_use]
+    pub fn with_listing_sizes(mut self, sizes: ListingSizes) -> Self {
+        self.sizes = sizes;
+        self
+    }
+
+    /// The listing sizes known: those given, updated with every listing this job read in full.
+    #[must_use]
+    pub fn listing_sizes(&self) -> ListingSizes {
+        self.sizes
+    }
+
+    /// The usernames to look up one by one instead of listing the users, when that sends
+    /// fewer requests and the plan comes out the same: the account route (the directory route
+    /// plans by uniqueIdentifier), no division names to match (they are matched against the
+    /// divisions of every user), and no more accounts than the brake counts (so the brand's
+    /// active accounts, unknown without the listing, cannot change whether the brake holds).
+    fn lookups(&self) -> Option<std::collections::BTreeSet<String>> {
+        if self.options.route != Route::AccountAndAttributes || self.needs.division_names {
+            return None;
+        }
+        let names = provision::sheet_usernames(&self.table)?;
+        (self.sizes.lookups_cheaper(names.len()) && names.len() <= self.guard.policy.brake_accounts)
+            .then_some(names)
+    }
+
+    /// Notes the size of a listing read in full.
+    fn learn(&mut self, listing: &ListingStep) {
+        match listing.key() {
+            "users" => self.sizes.users_pages = Some(listing.pages()),
+            "directory" => self.sizes.directory_pages = Some(listing.pages()),
+            _ => {}
         }
     }
 
@@ -321,6 +365,51 @@ impl ProvisionJob {
 }
 
 impl ProvisionJob {
+    /// Takes the answers to the username lookups: the users found, or the next phase when
+    /// they cannot be used (a lookup failed: the run fails as a failed listing does; the
+    /// unverified filter was ignored: the users are listed after all).
+    fn take_lookups(
+        &mut self,
+        lookups: Vec<(RunStep, Outcome)>,
+        ctx: &PhaseContext<'_>,
+    ) -> Option<Next> {
+        let mut users = Vec::new();
+        let mut unfiltered = false;
+        for (step, outcome) in lookups {
+            let RunStep::Record(r) = step else { continue };
+            if outcome.status != OutcomeStatus::Done {
+                self.stage = Stage::Applied;
+                return Some(Next::Failed(format!(
+                    "Looking up the user {} stopped: {}",
+                    r.id(),
+                    outcome.message
+                )));
+            }
+            match r.found {
+                Some(Record::Username(Some(u))) => users.push(*u),
+                Some(Record::Username(None)) => {}
+                _ => unfiltered = true,
+            }
+        }
+        if unfiltered {
+            // UNVERIFIED: `GET /users?username=` may not be honoured by the live API; when it
+            // is not, list every user as a run without listing sizes does.
+            if ctx.halted {
+                self.stage = Stage::Applied;
+                return Some(Next::Failed(
+                    "the run was stopped before the users were read".into(),
+                ));
+            }
+            return Some(Next::Reading(
+                "brand",
+                vec![RunStep::Listing(ListingStep::users(ctx.conn))],
+            ));
+        }
+        self.looked_up = true;
+        self.users = users;
+        None
+    }
+
     /// Judges a plan just made (the blast radius; the credential's own account refused).
     fn judge(&mut self, plan: &mut Plan) {
         let touches = provision::touches(plan, &self.users, self.options.today);
@@ -335,7 +424,9 @@ impl ProvisionJob {
             counts: plan.counts.clone(),
             not_found: 0,
             problem_rows,
-            active_accounts: Some(policy::active_accounts(&self.users)),
+            // Looked up one by one, the brand's size is not known (`lookups` keeps such
+            // sheets under the brake's count, so the brake decides the same without it).
+            active_accounts: (!self.looked_up).then(|| policy::active_accounts(&self.users)),
         };
         let refuse = self.guard.judge(&touches, facts);
         provision::refuse(plan, &refuse);
@@ -427,23 +518,38 @@ impl Phases for ProvisionJob {
                     return Next::Done;
                 }
                 self.stage = Stage::ReadingBrand;
-                let mut steps = vec![RunStep::Listing(ListingStep::users(ctx.conn))];
+                let mut steps = match self.lookups() {
+                    Some(names) => names
+                        .iter()
+                        .map(|n| RunStep::Record(RecordStep::user_by_username(n)))
+                        .collect(),
+                    None => vec![RunStep::Listing(ListingStep::users(ctx.conn))],
+                };
                 if self.needs.directory {
                     steps.push(RunStep::Listing(ListingStep::directory(ctx.conn)));
                 }
                 Next::Reading("brand", steps)
             }
             Stage::ReadingBrand => {
+                let (lookups, finished): (Vec<_>, Vec<_>) = finished
+                    .into_iter()
+                    .partition(|(s, _)| matches!(s, RunStep::Record(_)));
                 let finished = listings(finished);
                 if let Some(failed) = failed_listing(&finished) {
                     self.stage = Stage::Applied;
                     return Next::Failed(failed);
                 }
                 for (step, _) in finished {
+                    self.learn(&step);
                     match step.into_found() {
                         Found::Users(u) => self.users = u,
                         Found::Directory(p) => self.participants = p,
                         _ => {}
+                    }
+                }
+                if !lookups.is_empty() {
+                    if let Some(next) = self.take_lookups(lookups, ctx) {
+                        return next;
                     }
                 }
                 let ids: std::collections::BTreeSet<&str> = self

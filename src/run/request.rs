@@ -100,6 +100,39 @@ pub struct SheetRequest {
     pub case_insensitive: bool,
     /// The journal of an interrupted run of the same sheet: its rows plan as done.
     pub journal: Vec<JournalEntry>,
+    /// Provisioning: how many pages the brand's listings took when last read (from
+    /// [`SheetRun::listing_sizes`] of an earlier run), so that a run of a few accounts can
+    /// look them up one by one when that sends fewer requests. Unknown: every listing is read.
+    pub listing_sizes: ListingSizes,
+}
+
+/// Pages a brand's listings took when they were last read in full: what lets a run choose
+/// between looking a few accounts up one by one and reading a whole listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ListingSizes {
+    /// Pages of `GET /users` (100 users a page).
+    pub users_pages: Option<usize>,
+    /// Pages of the CX directory's participant search.
+    pub directory_pages: Option<usize>,
+}
+
+impl ListingSizes {
+    /// True when `accounts` lookups (one request each) send fewer requests than the users
+    /// listing, whose size is known. Unknown size: list.
+    #[must_use]
+    pub fn lookups_cheaper(&self, accounts: usize) -> bool {
+        matches!(self.users_pages, Some(pages) if accounts > 0 && accounts < pages)
+    }
+
+    /// These sizes updated with `newer`'s known ones.
+    #[must_use]
+    pub fn merged(self, newer: ListingSizes) -> ListingSizes {
+        ListingSizes {
+            users_pages: newer.users_pages.or(self.users_pages),
+            directory_pages: newer.directory_pages.or(self.directory_pages),
+        }
+    }
 }
 
 /// Where a sheet run reads the brand.
@@ -176,7 +209,8 @@ impl SheetRun {
                     job_size: request.job_size,
                     new_attributes: request.new_attributes.into_iter().collect(),
                 };
-                let job = ProvisionJob::new(table, options, request.journal);
+                let job = ProvisionJob::new(table, options, request.journal)
+                    .with_listing_sizes(request.listing_sizes);
                 SheetRun::Provision(Box::new(run(job, brand, config, now)))
             }
             SheetKind::Membership => {

@@ -117,6 +117,16 @@ impl SheetRun {
         each!(self, r => kind_of(r))
     }
 
+    /// The brand's listing sizes this run knows: those it was given, updated with every
+    /// listing it read in full (keep them for the next run's [`super::SheetRequest`]).
+    #[must_use]
+    pub fn listing_sizes(&self) -> super::ListingSizes {
+        match self {
+            SheetRun::Provision(r) => r.job().listing_sizes(),
+            _ => super::ListingSizes::default(),
+        }
+    }
+
     /// What the plan was made from.
     #[must_use]
     pub fn input(&self) -> &InputFingerprint {

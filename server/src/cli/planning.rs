@@ -108,6 +108,8 @@ pub(super) fn sheet_run(
         new_attributes: sheet.new_attributes.clone(),
         case_insensitive: sheet.case_insensitive,
         journal: journal.to_vec(),
+        // The CLI keeps nothing between runs: it lists the brand (its sizes are unknown).
+        listing_sizes: Default::default(),
     };
     let roles = match kind {
         Kind::Membership => read_roles(sheet.roles.as_deref())?,

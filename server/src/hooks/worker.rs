@@ -11,7 +11,9 @@ use std::time::Duration;
 use qualtrics_roster::exec::{audit_jsonl, ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
 use qualtrics_roster::rules::RoleSheet;
-use qualtrics_roster::run::{ApplyRefused, Brand, Run, SheetKind, SheetRequest, SheetRun};
+use qualtrics_roster::run::{
+    ApplyRefused, Brand, ListingSizes, Run, SheetKind, SheetRequest, SheetRun,
+};
 use qualtrics_roster::table::{cells, Table};
 use serde_json::json;
 
@@ -79,6 +81,9 @@ pub struct Worker {
     shared: Option<Shared>,
     /// When events past their retention were last deleted.
     purged_at: Option<u64>,
+    /// How many pages the brand's listings took when a burst last read them: a later burst of
+    /// a few accounts looks them up one by one when that sends fewer requests.
+    listing_sizes: ListingSizes,
 }
 
 impl Worker {
@@ -96,6 +101,7 @@ impl Worker {
             brand: Arc::default(),
             shared: None,
             purged_at: None,
+            listing_sizes: ListingSizes::default(),
         }
     }
 
@@ -309,7 +315,8 @@ impl Worker {
             .into_iter()
             .map(|(_, entry)| entry)
             .collect();
-        let request = hook_request(&table, journal);
+        let mut request = hook_request(&table, journal);
+        request.listing_sizes = self.listing_sizes;
         let brand = match server_brand(session).await {
             Ok(brand) => brand,
             Err(why) => return self.finish(hook, &self.all_failed(events, &why)),
@@ -324,6 +331,7 @@ impl Worker {
             unix_millis(),
         );
         self.drive(session, &mut run, &ids).await?;
+        self.listing_sizes = self.listing_sizes.merged(run.listing_sizes());
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
             return self.finish(hook, &self.all_failed(events, &why));
         }
