@@ -341,6 +341,18 @@ impl Store {
                 serde_json::to_string(row).expect("rows serialise"),
             ],
         )?;
+        self.kept(db, hook, sender_id, inserted == 1)
+    }
+
+    /// The event `hook` keeps under `sender_id` just inserted (or found already there) and
+    /// whether it is `new`, read once the insert's lock (`db`) is given back.
+    fn kept(
+        &self,
+        db: std::sync::MutexGuard<'_, Connection>,
+        hook: &str,
+        sender_id: &str,
+        new: bool,
+    ) -> Result<(EventStatus, bool), StoreError> {
         let id: i64 = db.query_row(
             "SELECT id FROM events WHERE hook = ?1 AND sender_id = ?2",
             params![hook, sender_id],
@@ -348,7 +360,7 @@ impl Store {
         )?;
         drop(db);
         let status = self.status(id)?.expect("just found");
-        Ok((status, inserted == 1))
+        Ok((status, new))
     }
 
     /// Keeps an event its hook's `when` conditions leave out, as `skipped` with `reason`
@@ -369,14 +381,7 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, '', '{}', 'skipped', ?5)",
             params![hook, sender_id, now as i64, user.to_lowercase(), reason],
         )?;
-        let id: i64 = db.query_row(
-            "SELECT id FROM events WHERE hook = ?1 AND sender_id = ?2",
-            params![hook, sender_id],
-            |r| r.get(0),
-        )?;
-        drop(db);
-        let status = self.status(id)?.expect("just found");
-        Ok((status, inserted == 1))
+        self.kept(db, hook, &sender_id, inserted == 1)
     }
 
     /// Pauses (`true`) or resumes hook `hook`: while paused its events are accepted and kept,
