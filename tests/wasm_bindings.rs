@@ -1,5 +1,6 @@
-//! The WASM bindings in headless Chromium: JS-facing names, JS `Error`s with messages a
-//! person can act on, and real fetch failures turned into those messages.
+//! The WASM bindings in headless Chromium: JS-facing names, `RosterError`s with a `code` the
+//! page branches on and messages a person can act on, and real fetch failures turned into
+//! those messages.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect};
@@ -19,11 +20,22 @@ fn message(err: impl Into<JsValue>) -> String {
         .into()
 }
 
+/// The `code` of a `RosterError` (and that it is one: name and code are both set).
+fn code(err: &JsValue) -> String {
+    let error = err.dyn_ref::<js_sys::Error>().expect("a real JS Error");
+    assert_eq!(String::from(error.name()), "RosterError");
+    Reflect::get(err, &"code".into())
+        .unwrap()
+        .as_string()
+        .expect("a code")
+}
+
 #[wasm_bindgen_test]
 fn bad_connection_settings_throw_errors_that_say_what_to_type() {
     let err = RosterClient::via_relay("http://localhost/relay", "evil.example", "tok")
         .err()
         .unwrap();
+    assert_eq!(code(&err), "connect");
     assert!(message(err).contains("\"evil.example\" is not a Qualtrics datacenter id"));
     let err = RosterClient::via_relay("http://localhost/relay", "iad1", "  ")
         .err()
@@ -38,6 +50,7 @@ fn bad_connection_settings_throw_errors_that_say_what_to_type() {
 async fn an_unreachable_host_rejects_with_a_network_message() {
     let client = RosterClient::direct("http://127.0.0.1:9/API/v3", "tok").unwrap();
     let err = JsFuture::from(client.whoami()).await.unwrap_err();
+    assert_eq!(code(&err), "brand");
     let text = message(err);
     assert!(text.starts_with("Could not reach 127.0.0.1"), "{text}");
 }
@@ -48,6 +61,7 @@ async fn a_non_qualtrics_answer_rejects_instead_of_panicking() {
     let origin = web_sys_origin();
     let client = RosterClient::direct(&format!("{origin}/no-such-api/API/v3"), "tok").unwrap();
     let err = JsFuture::from(client.list_users(None)).await.unwrap_err();
+    assert_eq!(code(&err), "brand");
     let text = message(err);
     assert!(
         text.contains("HTTP 404") || text.contains("Expected a Qualtrics JSON answer"),
@@ -65,6 +79,7 @@ fn tables_from_js_become_safe_csv() {
     let csv = table_to_csv(table.into()).unwrap();
     assert_eq!(csv, "\u{feff}User ID,Note\nUR_1,'=1+1\n");
     let err = table_to_csv(JsValue::from_f64(3.0)).err().unwrap();
+    assert_eq!(code(&err), "input");
     assert!(message(err).starts_with("Not a table of text cells"));
 }
 

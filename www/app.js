@@ -13,32 +13,12 @@ import { createAutomations } from './automations.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
-/** @typedef {import('./types.js').Table} Table */
-/** @typedef {import('./types.js').ConnectionSpec} ConnectionSpec */
-/** @typedef {import('./types.js').Progress} Progress */
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
+/** @typedef {import('./worker.js').ConnectionSpec} ConnectionSpec */
+/** @typedef {import('./pkg/qualtrics_roster.js').RunProgress} Progress */
 
-/**
- * What `whoami` answers.
- * @typedef {object} Who
- * @property {string} [userId]
- * @property {string} [userName]
- * @property {string} [brandId]
- * @property {string} [datacenter]
- * @property {string} [notice]
- * @property {string} [switchTo] The brand's own datacenter, when this connection uses another.
- */
-
-/**
- * What `pullMembership` answers.
- * @typedef {object} Pulled
- * @property {Table} long
- * @property {Table} matrix
- * @property {{ name: string, kind: 'group' | 'role', members: number, unreadable?: boolean }[]} counts
- * @property {number} users
- * @property {number} requests
- * @property {{ users: number, groups: number, members: number, directory: number }} pages
- * @property {string[]} notes
- */
+/** @typedef {import('./pkg/qualtrics_roster.js').Connected} Who */
+/** @typedef {import('./pkg/qualtrics_roster.js').Pulled} Pulled */
 
 /** The form's fields, by their type. */
 const input = (/** @type {string} */ id) => $(id, HTMLInputElement);
@@ -292,7 +272,6 @@ export async function startApp(makeHost) {
     $('summary').textContent = '';
     host.progress('', { text: 'Loading the first page…' });
     try {
-      /** @type {Table & { pages: number, notice?: string }} */
       const result = await connected().listUsers((/** @type {Progress} */ p) => {
         if (p.pagesRead) host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
       });

@@ -10,10 +10,10 @@ import { $ } from './ui.js';
 import { tone } from './grid.js';
 import { formatNumber } from './format.js';
 
-/** @typedef {import('./types.js').Plan} Plan */
-/** @typedef {import('./types.js').BlastRadius} BlastRadius */
-/** @typedef {import('./types.js').Approval} Approval */
-/** @typedef {import('./types.js').TouchedAccount} TouchedAccount */
+/** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
+/** @typedef {import('./pkg/qualtrics_roster.js').BlastRadius} BlastRadius */
+/** @typedef {import('./pkg/qualtrics_roster.js').ApprovalRequest} Approval */
+/** @typedef {import('./pkg/qualtrics_roster.js').Account} TouchedAccount */
 
 /** What the dialog is about, besides the plan. */
 /**
@@ -120,8 +120,8 @@ export function confirmApply({ plan, source, brand, choice }) {
   privBox.hidden = !privileged.length;
   const refused = blast?.refused ?? [];
   const refusedBox = $('confirm-refused');
-  const reason = (/** @type {string | undefined} */ text) => (text ?? '').replace(/^refused:\s*/i, '');
-  fillList(/** @type {HTMLElement} */ (refusedBox.querySelector('ul')), refused.map((r) => `Row ${r.row}: ${accountName(r)}: ${reason(r.why ?? r.reason)}`));
+  const reason = (/** @type {string | null | undefined} */ text) => (text ?? '').replace(/^refused:\s*/i, '');
+  fillList(/** @type {HTMLElement} */ (refusedBox.querySelector('ul')), refused.map((r) => `Row ${r.row}: ${accountName(r)}: ${reason(r.why)}`));
   refusedBox.hidden = !refused.length;
 
   // Other Brand Administrators: changed only when this box, unticked at first, is ticked.

@@ -4,17 +4,17 @@
 // offer the undo and audit sheets. Every decision and message comes from the WASM core.
 // Elements are found by `prefix` (`lc-` for lifecycle, `pv-` for provisioning, `mb-` for
 // membership changes).
-import { $, find, show, download, renderBarChart, messageOf } from './ui.js';
+import { $, find, show, download, renderBarChart, messageOf, errorCode } from './ui.js';
 import { gridOf, tone, statusWord } from './grid.js';
 import { confirmApply } from './confirm.js';
 import { formatNumber, formatTime } from './format.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
-/** @typedef {import('./types.js').Kind} Kind */
-/** @typedef {import('./types.js').Plan} Plan */
-/** @typedef {import('./types.js').FlowRun} FlowRun */
-/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
+/** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
+/** @typedef {import('./run.js').FlowRun} FlowRun */
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
 /** @typedef {import('./ui.js').Lock} Lock */
 
@@ -22,7 +22,10 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 
 const JOURNAL_PREFIX = 'qualtrics-roster:journal:';
 
-/** @returns {unknown[]} */
+/**
+ * The journal kept for a sheet, as saved (the core checks each entry when planning with it).
+ * @returns {import('./pkg/qualtrics_roster.js').JournalEntry[]}
+ */
 function loadJournal(/** @type {string} */ id) {
   try {
     return JSON.parse(localStorage.getItem(JOURNAL_PREFIX + id) ?? '[]');
@@ -68,12 +71,6 @@ export function duration(/** @type {number} */ seconds) {
   return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
-/** The row a problem message names ("Row 294: …", "Row 3 (line 5), Email: …"). */
-const problemRow = (/** @type {string} */ message) => {
-  const m = /^Row (\d+)\b/.exec(message);
-  return m ? Number(m[1]) : null;
-};
-
 /**
  * One flow's view: `kind` sheets, elements named `${prefix}…`, planned through the host with
  * `options()` (the kind's options as the view's fields say). `choice()` says in words a choice
@@ -118,38 +115,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   /** The Apply bar's line: what Apply would do, or what became of it. */
   const applyStatus = (/** @type {string} */ text) => { el('apply-status').textContent = text; };
 
-  /**
-   * Lists the first 50 messages; `total` counts them all when only some were sent. A message
-   * that names its row is a button that goes to that row (the page's plan table, or the row in
-   * the user's sheet).
-   */
-  function listProblems(/** @type {string[]} */ messages, total = messages.length) {
-    const list = el('problems');
-    list.replaceChildren(...messages.slice(0, 50).map((m) => {
-      const li = document.createElement('li');
-      const row = problemRow(m);
-      if (row === null) li.textContent = m;
-      else {
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'link';
-        b.textContent = m;
-        b.title = `Go to row ${row}`;
-        b.addEventListener('click', () => {
-          if (!state.input) return;
-          host.showRow(prefix, state.input, row).catch((err) => show(error, messageOf(err)));
-        });
-        li.append(b);
-      }
-      return li;
-    }));
-    const shown = Math.min(messages.length, 50);
-    if (total > shown) {
-      const li = document.createElement('li');
-      li.textContent = `…and ${total - shown} more (see the Plan sheet).`;
-      list.append(li);
-    }
-  }
+
 
   /**
    * Forgets the plan: the file, the pasted rows, an option or the connection changed, so the
@@ -164,7 +130,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     el('lost').hidden = true;
     el('summary').textContent = '';
     applyStatus('');
-    listProblems([]);
+    el('problems').replaceChildren();
     newAttributes([]);
     el('glance').replaceChildren();
     el('chart').replaceChildren();
@@ -199,7 +165,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * every account of the sheet, so it is created only when ticked (a misspelt column is not).
    * Ticking or unticking plans again. Shown only in views that have the box (provisioning).
    */
-  function newAttributes(/** @type {import('./types.js').NewAttribute[]} */ found) {
+  function newAttributes(/** @type {import('./pkg/qualtrics_roster.js').NewAttribute[]} */ found) {
     const box = find(`${prefix}new-attributes`, HTMLFieldSetElement);
     if (!box) return;
     box.hidden = !found.length;
@@ -234,7 +200,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * the first). At most 50 groups are listed; the plan table's "Problems only" (or the Plan
    * sheet) has every row.
    */
-  function listProblemGroups(/** @type {string[]} */ notes, /** @type {import('./types.js').ProblemGroup[]} */ groups) {
+  function listProblemGroups(/** @type {string[]} */ notes, /** @type {import('./pkg/qualtrics_roster.js').ProblemGroup[]} */ groups) {
     const list = el('problems');
     const items = notes.map((m) => {
       const li = document.createElement('li');
@@ -307,9 +273,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     applyStatus(plan.changes ? 'Planned: nothing sent yet. Apply asks you to confirm first.' : 'Nothing to apply.');
     glance(plan);
     const notes = input.notes ?? [];
-    if (plan.problemGroups) listProblemGroups(notes, plan.problemGroups);
-    else listProblems([...notes, ...plan.problems], notes.length + (plan.problemCount ?? plan.problems.length));
-    newAttributes(plan.newAttributes ?? []);
+    listProblemGroups(notes, plan.problemGroups);
+    newAttributes(plan.newAttributes);
     if (journal.length) {
       show(el('note'), `An earlier run of this sheet was interrupted: the ${journal.length} rows it finished are planned as unchanged. Apply to finish the rest.`);
     }
@@ -382,7 +347,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     } catch (err) {
       // The core's policy refused before sending anything (the brake's confirmation did not
       // match, say): the plan stays, to be confirmed again.
-      refused = /^Needs confirmation/i.test(messageOf(err));
+      refused = errorCode(err) === 'needs-confirmation';
       if (refused) applyStatus('Not applied: nothing was sent.');
       throw err;
     } finally {

@@ -9,7 +9,7 @@
 import { nameOf, isNamedId, onNames } from './names.js';
 import { formatNumber, formatTime } from './format.js';
 
-/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 
 /** Rows above which only the rows in view are in the document. */
 export const VIRTUAL_ABOVE = 5000;

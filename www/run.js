@@ -3,15 +3,45 @@
 // of run (FlowRun) whichever thread holds it.
 import { tableToCsv } from './pkg/qualtrics_roster.js';
 
-/** @typedef {import('./types.js').Kind} Kind */
-/** @typedef {import('./types.js').Table} Table */
-/** @typedef {import('./types.js').Plan} Plan */
-/** @typedef {import('./types.js').FlowRun} FlowRun */
-/** @typedef {import('./types.js').PlanRequest} PlanRequest */
-/** @typedef {import('./types.js').OnProgress} OnProgress */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
+/** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
 /** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
 /** @typedef {import('./pkg/qualtrics_roster.js').Sheet} Sheet */
 /** @typedef {import('./pkg/qualtrics_roster.js').SheetRun} SheetRun */
+
+/** @typedef {(progress: RunProgress) => void} OnProgress */
+/** @typedef {import('./pkg/qualtrics_roster.js').RunProgress} RunProgress */
+/** @typedef {import('./pkg/qualtrics_roster.js').OutcomeCells} OutcomeCells */
+/** @typedef {import('./pkg/qualtrics_roster.js').ApprovalRequest} ApprovalRequest */
+
+/**
+ * A planned run as the flow uses it: in this thread, or in the page's worker behind a Comlink
+ * proxy (whose methods all return promises; the flow awaits every one).
+ * @typedef {object} FlowRun
+ * @property {() => Plan | Promise<Plan>} plan
+ * @property {(onProgress: OnProgress, approval: ApprovalRequest) => Promise<unknown>} apply Sends the
+ *   plan as approved; the core refuses (a RosterError, code "needs-confirmation"), sending nothing,
+ *   what the approval does not cover.
+ * @property {() => void} cancel
+ * @property {() => string[] | Promise<string[]>} outcomeColumns
+ * @property {() => OutcomeCells[] | Promise<OutcomeCells[]>} outcomeRows
+ * @property {() => Table | Promise<Table>} outcomeTable
+ * @property {() => Table | Promise<Table>} beforeTable
+ * @property {() => Table | Promise<Table>} auditTable
+ * @property {() => string | Promise<string>} auditJsonl
+ * @property {(which: 'outcomes' | 'plan') => string | Promise<string>} tableCsv A whole table as CSV.
+ * @property {() => Promise<Uint8Array>} workbook The outcomes and the plan as .xlsx bytes.
+ * @property {() => void} free
+ */
+
+/**
+ * What a plan is made with, besides the table.
+ * @typedef {object} PlanRequest
+ * @property {Partial<import('./pkg/qualtrics_roster.js').SheetRequest>} options The kind's options.
+ * @property {import('./pkg/qualtrics_roster.js').JournalEntry[]} journal Rows an interrupted run finished.
+ * @property {Table | null} roles The Roles sheet (membership).
+ */
 
 /** @type {Promise<typeof import('./pkg/qualtrics_roster_xlsx.js')> | null} */
 let xlsx = null;
@@ -55,7 +85,7 @@ export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) 
     // No `current` input to check against: the flow applies the plan it just made. `approval`
     // is what the administrator confirmed (a plain object, so it crosses the worker boundary as
     // a copy): the core sends nothing its policy needs and the approval does not give.
-    apply: (onProgress, approval) => run.apply((/** @type {import('./types.js').Progress} */ p) => { onProgress(p); }, undefined, {
+    apply: (onProgress, approval) => run.apply((/** @type {import('./pkg/qualtrics_roster.js').RunProgress} */ p) => { onProgress(p); }, null, {
       allowAdminChanges: approval?.allowAdminChanges === true,
       confirmedCount: typeof approval?.confirmedCount === 'number' ? approval.confirmedCount : null,
     }),

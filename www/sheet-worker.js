@@ -3,12 +3,12 @@
 // copied.
 import * as Comlink from './pkg/comlink.mjs';
 
-/** @typedef {import('./types.js').Kind} Kind */
-/** @typedef {import('./types.js').FlowRun} FlowRun */
-/** @typedef {import('./types.js').PlanRequest} PlanRequest */
-/** @typedef {import('./types.js').OnProgress} OnProgress */
-/** @typedef {import('./types.js').ConnectionSpec} ConnectionSpec */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
+/** @typedef {import('./run.js').FlowRun} FlowRun */
+/** @typedef {import('./run.js').PlanRequest} PlanRequest */
+/** @typedef {import('./run.js').OnProgress} OnProgress */
 /** @typedef {import('./worker.js').KeptTable} KeptTable */
+/** @typedef {import('./worker.js').ConnectionSpec} ConnectionSpec */
 /** @typedef {ReturnType<typeof createSheetWorker>} SheetWorker */
 
 /** Starts the worker and returns its API: connect, read, plan (see worker.js). */
@@ -44,7 +44,7 @@ export function createSheetWorker() {
     plan: async (kind, ref, request, onProgress) => api.plan(kind, ref, request, Comlink.proxy(onProgress)),
     /**
      * Tables (`[{name, table}]`) as .xlsx bytes.
-     * @param {{ name: string, table: import('./types.js').Table }[]} sheets
+     * @param {{ name: string, table: import('./pkg/qualtrics_roster.js').TableView }[]} sheets
      */
     workbook: (sheets) => api.workbook(sheets),
     /**

@@ -2,7 +2,7 @@
 import { formatNumber } from './format.js';
 
 /** @typedef {import('./host/host.js').ProgressState} ProgressState */
-/** @typedef {import('./types.js').Table} Table */
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {{ busy: boolean, onChange?: () => void }} Lock One action at a time; `onChange` redraws the buttons. */
 
 /**
@@ -48,6 +48,16 @@ export function show(el, text) {
 /** The message of anything thrown. */
 export function messageOf(/** @type {unknown} */ err) {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The `code` of a RosterError (what the core throws: which operation failed), or null for any
+ * other error. Branch on it, never on the message, which is for people.
+ * @returns {import('./pkg/qualtrics_roster.js').ErrorCode | null}
+ */
+export function errorCode(/** @type {unknown} */ err) {
+  const code = err instanceof Error && err.name === 'RosterError' ? /** @type {{ code?: unknown }} */ (err).code : null;
+  return typeof code === 'string' ? /** @type {import('./pkg/qualtrics_roster.js').ErrorCode} */ (code) : null;
 }
 
 /**

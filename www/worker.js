@@ -7,10 +7,19 @@ import init, { RosterClient, Sheet } from './pkg/qualtrics_roster.js';
 import * as Comlink from './pkg/comlink.mjs';
 import { flowRun, planSheet, workbooks } from './run.js';
 
-/** @typedef {import('./types.js').Kind} Kind */
-/** @typedef {import('./types.js').ConnectionSpec} ConnectionSpec */
-/** @typedef {import('./types.js').PlanRequest} PlanRequest */
-/** @typedef {import('./types.js').OnProgress} OnProgress */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
+/** @typedef {import('./run.js').PlanRequest} PlanRequest */
+/** @typedef {import('./run.js').OnProgress} OnProgress */
+
+/**
+ * Where and how to connect: `{url, token}` (the sandbox) or `{relay: true, url, datacenter, token}`.
+ * @typedef {object} ConnectionSpec
+ * @property {boolean} [relay]
+ * @property {string} url
+ * @property {string} [datacenter]
+ * @property {string} token
+ * @property {boolean} [bearer] An OAuth access token (sent as `Authorization: Bearer`), not an API token.
+ */
 
 /**
  * What `read` answers: the table stays here under `ref`; the page gets its summary.
@@ -24,6 +33,20 @@ import { flowRun, planSheet, workbooks } from './run.js';
  * @property {string[]} sheets The workbook's sheets (none for CSV or pasted text).
  * @property {string | null} sheet The sheet read.
  */
+
+// A RosterError keeps its `code` on its way to the page: Comlink sends an Error's message, name
+// and stack only, and the page branches on the code ("needs-confirmation", say).
+const thrown = /** @type {Comlink.TransferHandler<{ value: unknown }, { isError: boolean, value: Record<string, unknown> }>} */ (Comlink.transferHandlers.get('throw'));
+Comlink.transferHandlers.set('throw', {
+  canHandle: thrown.canHandle,
+  serialize(/** @type {{ value: unknown }} */ value) {
+    const [serialized, transferables] = thrown.serialize(value);
+    const code = /** @type {{ code?: unknown }} */ (value.value)?.code;
+    if (serialized.isError && typeof code === 'string') serialized.value.code = code;
+    return [serialized, transferables];
+  },
+  deserialize: thrown.deserialize,
+});
 
 /** Rows of a table the page shows; the rest are in the downloads. */
 const PREVIEW_ROWS = 1000;
@@ -102,7 +125,7 @@ const api = {
   },
 
   /** Tables (`[{name, table}]`) as one workbook's bytes. */
-  async workbook(/** @type {{ name: string, table: import('./types.js').Table }[]} */ sheets) {
+  async workbook(/** @type {{ name: string, table: import('./pkg/qualtrics_roster.js').TableView }[]} */ sheets) {
     return transfer((await workbooks()).writeWorkbook(sheets, Date.now()));
   },
 

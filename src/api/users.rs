@@ -14,6 +14,11 @@ use crate::table::{cells, Table};
 
 /// `GET /whoami`: who the token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Whoami {
     /// Brand id (organization id).
@@ -199,6 +204,43 @@ pub fn datacenter_to_use(
         .or_else(|| notice.and_then(|n| n.suggested_datacenter()))?;
     let home = crate::connection::Datacenter::parse(&said).ok()?;
     (home.as_str() != used.trim().to_ascii_lowercase()).then_some(home)
+}
+
+/// Who a credential belongs to, as a host shows it once connected: the whoami fields, the
+/// notice Qualtrics sent (in words) and, when the brand lives in another datacenter than the
+/// one asked, that datacenter (connect again with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Connected {
+    /// What whoami answered.
+    #[serde(flatten)]
+    pub who: Whoami,
+    /// Qualtrics' notice ("Request proxied…"), in words.
+    pub notice: Option<String>,
+    /// The brand's own datacenter, when `used` was another one.
+    pub switch_to: Option<String>,
+}
+
+/// Reads a `GET /whoami` answer sent through `used` (the datacenter asked; none for a direct
+/// connection such as the sandbox): call it once per connection, before any run.
+pub fn connected(
+    response: &HttpResponse,
+    used: Option<&crate::connection::Datacenter>,
+) -> Result<Connected, WhoamiError> {
+    let (who, notice) = parse_whoami(response)?;
+    let switch_to = used
+        .and_then(|used| datacenter_to_use(&who, notice.as_ref(), used.as_str()))
+        .map(|d| d.as_str().to_string());
+    Ok(Connected {
+        who,
+        notice: notice.map(|n| n.message()),
+        switch_to,
+    })
 }
 
 /// `GET /users/{id}`.

@@ -8,7 +8,8 @@ use futures_util::StreamExt;
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use super::{now_ms, to_js, to_value};
+use super::error::{fail, ErrorCode};
+use super::{now_ms, to_value};
 use crate::error::ApiError;
 use crate::exec::TransportFailure;
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -63,7 +64,8 @@ pub(super) async fn drive<R: Run + ?Sized + 'static>(
                 None
             }
             (false, None) => {
-                return Err(to_js(
+                return Err(fail(
+                    ErrorCode::Brand,
                     "internal error: the run is stuck (nothing to send or wait for)",
                 ))
             }
@@ -94,7 +96,7 @@ pub(super) async fn drive_to_end<R: Run + ?Sized + 'static>(
     drive(run, on_progress).await?;
     let run = run.borrow();
     match run.error().or(run.stop_reason()) {
-        Some(e) => Err(to_js(e.trim_start_matches("not sent: "))),
+        Some(e) => Err(fail(ErrorCode::Brand, e.trim_start_matches("not sent: "))),
         None => Ok(()),
     }
 }

@@ -1,9 +1,12 @@
-//! wasm-bindgen bindings: JS names and JS `Error`s around the core, nothing else. One class per
-//! concept: [`RosterClient`] (a connection: who am I, list users, plan a sheet, pull
+//! wasm-bindgen bindings: JS names and typed values around the core, nothing else. One class
+//! per concept: [`RosterClient`] (a connection: who am I, list users, plan a sheet, pull
 //! membership), [`Sheet`] (a file read into WASM memory) and [`run::JsSheetRun`] (a plan, its
-//! apply, its outcomes); `driver.rs` carries a run's requests with fetch and timers.
+//! apply, its outcomes); `driver.rs` carries a run's requests with fetch and timers. Every value
+//! that crosses is a core type whose TypeScript declaration tsify derives (the `.d.ts` says
+//! `PlanView`, not `any`); every failure is a `RosterError` with a `code` (`error.rs`).
 
 mod driver;
+mod error;
 mod run;
 mod sheet;
 
@@ -19,13 +22,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use self::driver::{drive_to_end, send_retrying};
+use self::error::{fail, failing, ErrorCode};
 use crate::connection::{Auth, Connection, Datacenter};
 use crate::exec::ExecConfig;
-use crate::membership::{self, TeamFilter};
+use crate::membership::{self, PullRequest};
 use crate::policy::{Actor, Guard, Policy};
-use crate::rules::{self, MatchOptions, RoleSheet};
-use crate::run::{Brand, MembershipJob, PullRun, SheetKind, SheetRequest, SheetRun, UsersRun};
-use crate::table::{Cell, Table};
+use crate::rules::{self, RoleSheet};
+use crate::run::{
+    Brand, MembershipJob, PullRun, SheetKind, SheetRequest, SheetRun, UsersListing, UsersRun,
+};
+use crate::table::Table;
 use crate::users;
 
 /// A connection to a brand, holding the token in WASM memory only.
@@ -44,104 +50,73 @@ impl RosterClient {
         relay_url: &str,
         datacenter: &str,
         token: &str,
-    ) -> Result<RosterClient, JsError> {
-        let auth = Auth::api_token(token).map_err(js_error)?;
-        let conn = Connection::via_relay(relay_url, datacenter, auth).map_err(js_error)?;
-        Ok(RosterClient {
-            conn,
-            actor: Rc::default(),
-        })
+    ) -> Result<RosterClient, JsValue> {
+        let auth = Auth::api_token(token).map_err(failing(ErrorCode::Connect))?;
+        let conn = Connection::via_relay(relay_url, datacenter, auth)
+            .map_err(failing(ErrorCode::Connect))?;
+        Ok(RosterClient::on(conn))
     }
 
     /// Calls an API base URL directly (the sandbox, or Qualtrics where CORS allows it).
-    pub fn direct(base_url: &str, token: &str) -> Result<RosterClient, JsError> {
-        let auth = Auth::api_token(token).map_err(js_error)?;
-        let conn = Connection::direct(base_url, auth).map_err(js_error)?;
-        Ok(RosterClient {
-            conn,
-            actor: Rc::default(),
-        })
+    pub fn direct(base_url: &str, token: &str) -> Result<RosterClient, JsValue> {
+        let auth = Auth::api_token(token).map_err(failing(ErrorCode::Connect))?;
+        let conn = Connection::direct(base_url, auth).map_err(failing(ErrorCode::Connect))?;
+        Ok(RosterClient::on(conn))
     }
 
-    /// `GET /whoami`; resolves to `{brandId, userId, userName, datacenter, …, notice,
-    /// switchTo}`. `switchTo` is the brand's own datacenter when this relay connection uses
-    /// another one (connect again with it).
+    /// `GET /whoami`: who the token belongs to, and `switchTo`, the brand's own datacenter
+    /// when this relay connection uses another one (connect again with it).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Connected>")]
     pub fn whoami(&self) -> Promise {
-        let conn = self.conn.clone();
-        let actor = self.actor.clone();
+        let (conn, actor) = (self.conn.clone(), self.actor.clone());
         future_to_promise(async move {
             let response = send_retrying(&users::whoami_request(&conn))
                 .await
-                .map_err(to_js)?;
-            let (who, notice) = users::parse_whoami(&response).map_err(to_js)?;
-            *actor.borrow_mut() = Some(Actor::from_whoami(&who));
-            #[derive(Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Out {
-                #[serde(flatten)]
-                who: users::Whoami,
-                notice: Option<String>,
-                switch_to: Option<String>,
-            }
-            let switch_to = conn
-                .datacenter()
-                .and_then(|used| users::datacenter_to_use(&who, notice.as_ref(), used.as_str()))
-                .map(|d| d.as_str().to_string());
-            to_value(&Out {
-                who,
-                notice: notice.map(|n| n.message()),
-                switch_to,
-            })
+                .map_err(failing(ErrorCode::Brand))?;
+            let connected = users::connected(&response, conn.datacenter())
+                .map_err(failing(ErrorCode::Brand))?;
+            *actor.borrow_mut() = Some(Actor::from_whoami(&connected.who));
+            to_value(&connected)
         })
     }
 
     /// Lists every user, page by page (paced and retried like every run); `onProgress` gets
-    /// the run's progress events (`{kind, phase, pagesRead, itemsRead, finished, …}`).
-    /// Resolves to `{columns, rows, pages, notice}` (the Users sheet).
-    #[wasm_bindgen(js_name = listUsers)]
-    pub fn list_users(&self, on_progress: Option<Function>) -> Promise {
+    /// the run's progress events.
+    #[wasm_bindgen(js_name = listUsers, unchecked_return_type = "Promise<UsersListing>")]
+    pub fn list_users(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
+        on_progress: Option<Function>,
+    ) -> Promise {
         let run = UsersRun::list_users(self.conn.clone(), ExecConfig::default(), false, now_ms());
         let run = Rc::new(RefCell::new(run));
         future_to_promise(async move {
             drive_to_end(&run, on_progress.as_ref()).await?;
-            let run = run.borrow();
-            let job = run.job();
-            #[derive(Serialize)]
-            struct UsersOut {
-                columns: Vec<String>,
-                rows: Vec<Vec<Cell>>,
-                pages: usize,
-                notice: Option<String>,
-            }
-            let table = users::users_table(job.users_read());
-            to_value(&UsersOut {
-                columns: table.columns,
-                rows: table.rows,
-                pages: job.pages(),
-                notice: job.notice().map(str::to_string),
-            })
+            let listing = UsersListing::of(run.borrow().job());
+            to_value(&listing)
         })
     }
 
-    /// Reads the brand and plans `table` (a `Sheet`, or `{columns, rows, rowNumbers}`) as a
-    /// `kind` sheet (`"lifecycle"`, `"provision"`, `"membership"`); resolves to a `SheetRun`.
-    /// `options`: `{defaultAction, route, userTypes: {name: "UT_…"}, jobSize,
-    /// caseInsensitive, journal}` (each kind reads its own); `roles`: the Roles sheet for a
-    /// membership sheet, or null; `onProgress` gets the run's progress events.
-    #[wasm_bindgen(js_name = planSheet)]
+    /// Reads the brand and plans `table` (a `Sheet`, which planning takes over, or a plain
+    /// table) as a `kind` sheet with `options` (each kind reads its own); `roles`: the Roles
+    /// sheet for a membership sheet, or null. Resolves to a `SheetRun`.
+    #[wasm_bindgen(js_name = planSheet, unchecked_return_type = "Promise<SheetRun>")]
     pub fn plan_sheet(
         &self,
-        kind: JsValue,
-        table: JsValue,
-        options: JsValue,
-        roles: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Sheet | Table")] table: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
         on_progress: Option<Function>,
     ) -> Result<Promise, JsValue> {
-        let kind: SheetKind = serde_wasm_bindgen::from_value(kind)
-            .map_err(|_| to_js("The kind of sheet is lifecycle, provision or membership."))?;
+        let kind: SheetKind = from_value(
+            kind,
+            "The kind of sheet is lifecycle, provision or membership",
+        )?;
         let (table, request, roles) = (
             read_table(table)?,
-            parse_options::<SheetRequest>(options)?,
+            from_options::<SheetRequest>(options)?,
             read_roles(roles)?,
         );
         let (conn, cached) = (self.conn.clone(), self.actor.clone());
@@ -153,8 +128,9 @@ impl RosterClient {
                 None => {
                     let response = send_retrying(&users::whoami_request(&conn))
                         .await
-                        .map_err(to_js)?;
-                    let (who, _) = users::parse_whoami(&response).map_err(to_js)?;
+                        .map_err(failing(ErrorCode::Brand))?;
+                    let (who, _) =
+                        users::parse_whoami(&response).map_err(failing(ErrorCode::Brand))?;
                     let actor = Actor::from_whoami(&who);
                     *cached.borrow_mut() = Some(actor.clone());
                     actor
@@ -180,66 +156,51 @@ impl RosterClient {
         }))
     }
 
-    /// Pulls who is in which group and role: `{long, matrix, counts, users, requests, pages,
-    /// notes}`. `roles` is the Roles sheet (`{columns, rows}`, or null for groups only);
-    /// `options`: `{filter: "Hotel = Seattle", caseInsensitive}`; `onProgress` as in `apply`.
-    #[wasm_bindgen(js_name = pullMembership)]
+    /// Pulls who is in which group and role. `roles` is the Roles sheet (or null for groups
+    /// only); `onProgress` as in `listUsers`.
+    #[wasm_bindgen(js_name = pullMembership, unchecked_return_type = "Promise<Pulled>")]
     pub fn pull_membership(
         &self,
-        roles: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<PullRequest> | null")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
         on_progress: Option<Function>,
     ) -> Promise {
-        #[derive(serde::Deserialize, Default)]
-        #[serde(rename_all = "camelCase", default)]
-        struct PullOptions {
-            filter: String,
-            case_insensitive: bool,
-        }
         let conn = self.conn.clone();
         future_to_promise(async move {
-            let options: PullOptions = parse_options(options)?;
-            let matching = MatchOptions {
-                case_sensitive: !options.case_insensitive,
-            };
-            let filter = TeamFilter::parse(&options.filter).map_err(to_js)?;
-            let roles = read_roles(roles)?;
-            let run = PullRun::new(
-                conn,
-                MembershipJob::pull(),
-                ExecConfig::default(),
-                false,
-                now_ms(),
-            );
+            let (request, roles) = (from_options::<PullRequest>(options)?, read_roles(roles)?);
+            let job = MembershipJob::pull();
+            let run = PullRun::new(conn, job, ExecConfig::default(), false, now_ms());
             let run = Rc::new(RefCell::new(run));
             drive_to_end(&run, on_progress.as_ref()).await?;
             let run = run.borrow();
             let snapshot = run
                 .job()
                 .snapshot()
-                .ok_or_else(|| to_js("The pull did not finish."))?;
-            let tables = membership::pull_tables(snapshot, &roles, filter.as_ref(), matching)
-                .map_err(to_js)?;
-            #[derive(Serialize)]
-            struct Pulled<'a> {
-                #[serde(flatten)]
-                tables: &'a membership::PullTables,
-                pages: &'a std::collections::BTreeMap<String, usize>,
-            }
-            to_value(&Pulled {
-                tables: &tables,
-                pages: &snapshot.pages,
-            })
+                .ok_or_else(|| fail(ErrorCode::Brand, "The pull did not finish."))?;
+            to_value(
+                &membership::pulled(snapshot, &roles, &request)
+                    .map_err(failing(ErrorCode::Filter))?,
+            )
         })
     }
 }
 
-/// A table `{columns, rows}` as CSV, safe to open in a spreadsheet.
+impl RosterClient {
+    fn on(conn: Connection) -> RosterClient {
+        RosterClient {
+            conn,
+            actor: Rc::default(),
+        }
+    }
+}
+
+/// A table as CSV, safe to open in a spreadsheet.
 #[wasm_bindgen(js_name = tableToCsv)]
-pub fn table_to_csv(table: JsValue) -> Result<String, JsError> {
-    let table: Table = serde_wasm_bindgen::from_value(table)
-        .map_err(|e| JsError::new(&format!("Not a table of text cells: {e}")))?;
-    Ok(table.to_csv())
+pub fn table_to_csv(
+    #[wasm_bindgen(unchecked_param_type = "Table")] table: JsValue,
+) -> Result<String, JsValue> {
+    Ok(table_from(table)?.to_csv())
 }
 
 /// The datacenter to ask first when none is typed (Qualtrics then names the brand's own).
@@ -250,18 +211,30 @@ pub fn discovery_datacenter() -> String {
 
 /// Checks a datacenter id; returns it normalised, or throws a message saying what to type.
 #[wasm_bindgen(js_name = checkDatacenter)]
-pub fn check_datacenter(id: &str) -> Result<String, JsError> {
+pub fn check_datacenter(id: &str) -> Result<String, JsValue> {
     Datacenter::parse(id)
         .map(|d| d.as_str().to_string())
-        .map_err(js_error)
+        .map_err(failing(ErrorCode::Connect))
+}
+
+/// What [`check_provision_csv`] found.
+#[derive(Serialize, tsify::Tsify)]
+#[tsify(missing_as_null, hashmap_as_object)]
+pub struct CheckedCsv {
+    /// Rows per action.
+    counts: Vec<(String, usize)>,
+    /// Problems found.
+    problems: usize,
+    /// Data rows.
+    rows: usize,
 }
 
 /// Reads CSV text and checks it as a provisioning sheet against no brand, in one call (no
-/// table crosses into JavaScript): `{counts, problems, rows}`. For the validation benchmark:
-/// the plan alone, without a run around it (no input fingerprint, no executor).
-#[wasm_bindgen(js_name = checkProvisionCsv)]
+/// table crosses into JavaScript). For the validation benchmark: the plan alone, without a run
+/// around it (no input fingerprint, no executor).
+#[wasm_bindgen(js_name = checkProvisionCsv, unchecked_return_type = "CheckedCsv")]
 pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
-    let table = Table::from_csv(&sheet::text_from_js(text)).map_err(to_js)?;
+    let table = Table::from_csv(&sheet::text_from_js(text)).map_err(failing(ErrorCode::Read))?;
     let options = crate::provision::ProvisionOptions {
         route: crate::provision::Route::AccountAndAttributes,
         today: crate::time::Date::from_unix_millis(now_ms()),
@@ -271,13 +244,7 @@ pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
         new_attributes: Default::default(),
     };
     let plan = crate::provision::plan(&table, &[], &[], &[], &options);
-    #[derive(Serialize)]
-    struct Checked {
-        counts: Vec<(String, usize)>,
-        problems: usize,
-        rows: usize,
-    }
-    to_value(&Checked {
+    to_value(&CheckedCsv {
         problems: plan.file_errors.len()
             + plan.rows.iter().map(|r| r.problems.len()).sum::<usize>(),
         rows: plan.rows.len(),
@@ -285,13 +252,14 @@ pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
     })
 }
 
-/// The key under which a host keeps the journal of a `{columns, rows}` table of `kind` (for a
-/// `Sheet`, its `journalKey`): the same cells give the same key in every host and session.
+/// The key under which a host keeps the journal of a table of `kind` (for a `Sheet`, its
+/// `journalKey`): the same cells give the same key in every host and session.
 #[wasm_bindgen(js_name = journalKey)]
-pub fn journal_key(kind: &str, table: JsValue) -> Result<String, JsValue> {
-    let table: Table = serde_wasm_bindgen::from_value(table)
-        .map_err(|e| to_js(format!("Not a table of text cells: {e}")))?;
-    Ok(crate::run::journal_key(kind, &table))
+pub fn journal_key(
+    kind: &str,
+    #[wasm_bindgen(unchecked_param_type = "Table")] table: JsValue,
+) -> Result<String, JsValue> {
+    Ok(crate::run::journal_key(kind, &table_from(table)?))
 }
 
 /// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
@@ -301,19 +269,19 @@ pub fn safe_cell(value: &str) -> String {
 }
 
 /// The provisioning template: every known column and one example row.
-#[wasm_bindgen(js_name = provisionTemplate)]
+#[wasm_bindgen(js_name = provisionTemplate, unchecked_return_type = "Table")]
 pub fn provision_template() -> Result<JsValue, JsValue> {
     to_value(&crate::provision::template())
 }
 
 /// The Roles sheet template (`Role | Attribute | Operator | Value`).
-#[wasm_bindgen(js_name = rolesTemplate)]
+#[wasm_bindgen(js_name = rolesTemplate, unchecked_return_type = "Table")]
 pub fn roles_template() -> Result<JsValue, JsValue> {
     to_value(&rules::role_template())
 }
 
 /// The desired-membership sheet template (`User | Group or role | Member`).
-#[wasm_bindgen(js_name = membershipTemplate)]
+#[wasm_bindgen(js_name = membershipTemplate, unchecked_return_type = "Table")]
 pub fn membership_template() -> Result<JsValue, JsValue> {
     to_value(&membership::desired_template())
 }
@@ -322,37 +290,42 @@ fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// A core value as a plain JavaScript object (maps as objects, as JSON would have them).
 fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()).into())
+        .map_err(failing(ErrorCode::Input))
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// A JavaScript value as the core type its declaration names; `what` says what was expected
+/// when it is not one.
+fn from_value<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| fail(ErrorCode::Input, format!("{what}: {e}")))
 }
 
-fn to_js(e: impl std::fmt::Display) -> JsValue {
-    JsError::new(&e.to_string()).into()
+/// A table given by JavaScript as a plain object.
+fn table_from(value: JsValue) -> Result<Table, JsValue> {
+    from_value(value, "Not a table of text cells")
 }
 
-fn parse_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
+/// Options given by JavaScript, or the defaults when it gave none.
+fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
     if options.is_undefined() || options.is_null() {
         Ok(T::default())
     } else {
-        serde_wasm_bindgen::from_value(options).map_err(|e| to_js(format!("Bad options: {e}")))
+        from_value(options, "Bad options")
     }
 }
 
 /// A table given by JavaScript: a [`Sheet`] (which JavaScript then gives up, so a big file is
-/// never copied) or a plain `{columns, rows, rowNumbers}` object.
+/// never copied) or a plain table.
 fn read_table(table: JsValue) -> Result<Table, JsValue> {
     use wasm_bindgen::convert::TryFromJsValue;
-    if let Some(sheet) = Sheet::try_from_js_value_ref(&table) {
-        return Ok(sheet.table);
+    match Sheet::try_from_js_value_ref(&table) {
+        Some(sheet) => Ok(sheet.table),
+        None => table_from(table),
     }
-    serde_wasm_bindgen::from_value(table)
-        .map_err(|e| to_js(format!("Not a table of text cells: {e}")))
 }
 
 /// The Roles sheet given by JavaScript (a table), or none.

@@ -8,10 +8,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::driver::drive;
-use super::{now_ms, parse_options, to_js, to_value};
+use super::error::{fail, ErrorCode};
+use super::{from_options, from_value, now_ms, to_value};
 use crate::exec::{audit_jsonl, audit_table};
-use crate::policy::{Approval, Confirmation};
-use crate::run::{InputFingerprint, Run, SheetRun, TableView};
+use crate::policy::{Approval, ApprovalRequest};
+use crate::run::{ApplyRefused, InputFingerprint, Run, SheetRun, TableView};
 
 /// A planned sheet of any kind: shows its plan, applies exactly that plan, reports outcomes.
 #[wasm_bindgen(js_name = SheetRun)]
@@ -21,62 +22,53 @@ pub struct JsSheetRun {
 
 #[wasm_bindgen(js_class = SheetRun)]
 impl JsSheetRun {
-    /// The plan: `{counts, fileError, changes, table, problems, problemRows, problemCount,
-    /// blast}` (`blast`: the blast radius, see the core's `policy::BlastRadius`);
-    /// with `previewRows`, the table cut to its first rows (`table.totalRows` gives them all),
-    /// at most 50 problems, and the problem rows among those shown.
+    /// The plan; with `previewRows`, its table cut to its first rows (`table.totalRows` gives
+    /// them all), at most 50 problems, and the problem rows among those shown.
+    #[wasm_bindgen(unchecked_return_type = "PlanView")]
     pub fn plan(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         to_value(&self.run.borrow().view(preview_rows.map(|n| n as usize)))
     }
 
-    /// What the plan was made from (`{kind, table, options}`): pass it back to `apply` to
-    /// say the input is still the one planned.
+    /// What the plan was made from: pass it back to `apply` to say the input is still the one
+    /// planned.
+    #[wasm_bindgen(unchecked_return_type = "InputFingerprint")]
     pub fn input(&self) -> Result<JsValue, JsValue> {
         to_value(self.run.borrow().input())
     }
 
-    /// Sends exactly the planned changes, phase by phase; `onProgress({kind, stage, phase,
-    /// total, done, unchanged, failed, skipped, remaining, inFlight, requestsSent, retries,
-    /// ratePerSecond, itemsRead, journal, stopped, finished})` is called as answers arrive
-    /// (`journal`: rows finished since the last call; keep them to resume). `current`, when
-    /// given, is the input as it is now (`input()` of a new plan, or `inputFingerprint`):
-    /// the apply is refused, with nothing sent, if it differs from the plan's. `approval`:
-    /// `{allowAdminChanges, confirmedCount}` — whether rows changing other Brand
-    /// Administrators go, and the number of accounts that lose access as the administrator
-    /// typed it (needed when `plan().blast.brake.needsConfirmation`; else the apply is refused
-    /// with a message beginning "Needs confirmation", nothing sent).
+    /// Sends exactly the planned changes, phase by phase; `onProgress` is called as answers
+    /// arrive (its `journal`: rows finished since the last call; keep them to resume).
+    /// `current`, when given, is the input as it is now (`input()` of a new plan): the apply
+    /// is refused (code `refused`), nothing sent, if it differs from the plan's. `approval`:
+    /// whether rows changing other Brand Administrators go, and the number of accounts that
+    /// lose access as the administrator typed it (needed when
+    /// `plan().blast.brake.needsConfirmation`; else the apply is refused with code
+    /// `needs-confirmation`, nothing sent).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn apply(
         &self,
+        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
         on_progress: Option<Function>,
-        current: JsValue,
-        approval: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "InputFingerprint | null")] current: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<ApprovalRequest> | null")] approval: JsValue,
     ) -> Promise {
         let run = self.run.clone();
         future_to_promise(async move {
-            #[derive(serde::Deserialize, Default)]
-            #[serde(rename_all = "camelCase", default)]
-            struct JsApproval {
-                allow_admin_changes: bool,
-                confirmed_count: Option<usize>,
-            }
-            let given: JsApproval = parse_options(approval)?;
-            let approval = Approval {
-                allow_admin_changes: given.allow_admin_changes,
-                confirmation: given
-                    .confirmed_count
-                    .map_or(Confirmation::None, Confirmation::TypedCount),
-            };
+            let approval = Approval::from(from_options::<ApprovalRequest>(approval)?);
             let current: Option<InputFingerprint> = if current.is_undefined() || current.is_null() {
                 None
             } else {
-                Some(
-                    serde_wasm_bindgen::from_value(current)
-                        .map_err(|e| to_js(format!("Bad input fingerprint: {e}")))?,
-                )
+                Some(from_value(current, "Bad input fingerprint")?)
             };
             run.borrow_mut()
                 .apply(current.as_ref(), &approval, now_ms())
-                .map_err(to_js)?;
+                .map_err(|refused| {
+                    let code = match refused {
+                        ApplyRefused::NeedsConfirmation(_) => ErrorCode::NeedsConfirmation,
+                        _ => ErrorCode::Refused,
+                    };
+                    fail(code, refused)
+                })?;
             drive(&run, on_progress.as_ref()).await?;
             Ok(JsValue::UNDEFINED)
         })
@@ -93,15 +85,15 @@ impl JsSheetRun {
         self.run.borrow().outcome_columns()
     }
 
-    /// Each row's outcome: `[{row, status, values}]`, values in `outcomeColumns()` order.
-    #[wasm_bindgen(js_name = outcomeRows)]
+    /// Each row's outcome, values in `outcomeColumns()` order.
+    #[wasm_bindgen(js_name = outcomeRows, unchecked_return_type = "OutcomeCells[]")]
     pub fn outcome_rows(&self) -> Result<JsValue, JsValue> {
         to_value(&self.run.borrow().outcome_cells())
     }
 
     /// The input with the outcome columns beside it (the first `previewRows` rows and
     /// `totalRows`, when given).
-    #[wasm_bindgen(js_name = outcomeTable)]
+    #[wasm_bindgen(js_name = outcomeTable, unchecked_return_type = "TableView")]
     pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
         to_value(&TableView::new(
             self.run.borrow().outcome_table(),
@@ -110,16 +102,19 @@ impl JsSheetRun {
     }
 
     /// The accounts the run changed, as they were before (lifecycle): apply it to undo.
-    #[wasm_bindgen(js_name = beforeTable)]
+    #[wasm_bindgen(js_name = beforeTable, unchecked_return_type = "Table")]
     pub fn before_table(&self) -> Result<JsValue, JsValue> {
         match self.run.borrow().before_table() {
             Some(t) => to_value(&t),
-            None => Err(to_js("Only a lifecycle run has an undo sheet.")),
+            None => Err(fail(
+                ErrorCode::NoSuchTable,
+                "Only a lifecycle run has an undo sheet.",
+            )),
         }
     }
 
     /// Every request the run sent (listings and polls included), as an "Audit" sheet.
-    #[wasm_bindgen(js_name = auditTable)]
+    #[wasm_bindgen(js_name = auditTable, unchecked_return_type = "Table")]
     pub fn audit_table(&self) -> Result<JsValue, JsValue> {
         to_value(&audit_table(self.run.borrow().audit()))
     }

@@ -3,44 +3,55 @@
 //! never crosses into JavaScript.
 
 use js_sys::JsString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, to_js, to_value};
+use super::error::{failing, ErrorCode};
+use super::{from_value, to_value};
 use crate::sheetfile::{self, SheetFile};
 use crate::table::Table;
 
-/// A file or pasted text as the page gets it: the table, how it was read, what to know.
-#[derive(Serialize)]
+/// A file or pasted text as the page gets it: the table, how it was read, what to know (the
+/// file's notes, as sentences: they are about the file as a whole).
+#[derive(Serialize, Deserialize, tsify::Tsify)]
+#[tsify(missing_as_null, hashmap_as_object)]
 #[serde(rename_all = "camelCase")]
-struct ReadOut {
+pub struct ReadTable {
+    /// The header and rows.
     #[serde(flatten)]
     table: Table,
+    /// How it was read ("semicolon-separated, header on line 3").
+    #[serde(default)]
     description: String,
+    /// What to know about the file (title rows skipped, ragged rows…).
+    #[serde(default)]
     notes: Vec<String>,
 }
 
-fn read_out(file: SheetFile) -> Result<JsValue, JsError> {
-    let out = ReadOut {
-        description: file.description(),
-        notes: messages(file.notes),
-        table: file.table,
-    };
-    to_value(&out).map_err(|_| JsError::new("could not hand the table to the page"))
+impl From<SheetFile> for ReadTable {
+    fn from(file: SheetFile) -> ReadTable {
+        ReadTable {
+            description: file.description(),
+            notes: file.notes.into_iter().map(|n| n.message).collect(),
+            table: file.table,
+        }
+    }
 }
 
-/// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet) into
-/// `{columns, rows, rowNumbers, description, notes}`; throws a message naming the problem.
-#[wasm_bindgen(js_name = readCsv)]
-pub fn read_csv(text: &JsString) -> Result<JsValue, JsError> {
-    read_out(sheetfile::read_text(&text_from_js(text)).map_err(js_error)?)
+/// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet); throws a
+/// `RosterError` (code `read`) naming the problem.
+#[wasm_bindgen(js_name = readCsv, unchecked_return_type = "ReadTable")]
+pub fn read_csv(text: &JsString) -> Result<JsValue, JsValue> {
+    let file = sheetfile::read_text(&text_from_js(text)).map_err(failing(ErrorCode::Read))?;
+    to_value(&ReadTable::from(file))
 }
 
 /// Reads a file's bytes (any of the encodings and delimiters the core knows) like `readCsv`.
 /// A workbook (.xlsx) is refused with a message; the page opens those with the workbook module.
-#[wasm_bindgen(js_name = readFile)]
-pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsError> {
-    read_out(sheetfile::read_bytes(bytes).map_err(js_error)?)
+#[wasm_bindgen(js_name = readFile, unchecked_return_type = "ReadTable")]
+pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let file = sheetfile::read_bytes(bytes).map_err(failing(ErrorCode::Read))?;
+    to_value(&ReadTable::from(file))
 }
 
 #[wasm_bindgen]
@@ -100,8 +111,8 @@ pub(super) fn text_from_js(text: &JsString) -> String {
 }
 
 /// A file read by the core and kept in WASM memory: pass it to `planSheet` in place of a
-/// `{columns, rows}` table, and the rows never cross into JavaScript (a 50 MB file stays one
-/// copy). Planning takes it over.
+/// table, and the rows never cross into JavaScript (a 50 MB file stays one copy). Planning
+/// takes it over.
 #[wasm_bindgen]
 pub struct Sheet {
     pub(super) table: Table,
@@ -113,37 +124,27 @@ pub struct Sheet {
 impl Sheet {
     /// A file's bytes in any encoding and delimiter the core reads (not a workbook).
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsError> {
-        Ok(Sheet::from(sheetfile::read_bytes(bytes).map_err(js_error)?))
+    pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsValue> {
+        let file = sheetfile::read_bytes(bytes).map_err(failing(ErrorCode::Read))?;
+        Ok(Sheet::from(ReadTable::from(file)))
     }
 
     /// Pasted rows.
     #[wasm_bindgen(js_name = fromText)]
-    pub fn from_text(text: &JsString) -> Result<Sheet, JsError> {
-        Ok(Sheet::from(
-            sheetfile::read_text(&text_from_js(text)).map_err(js_error)?,
-        ))
+    pub fn from_text(text: &JsString) -> Result<Sheet, JsValue> {
+        let file = sheetfile::read_text(&text_from_js(text)).map_err(failing(ErrorCode::Read))?;
+        Ok(Sheet::from(ReadTable::from(file)))
     }
 
-    /// A table read elsewhere (a workbook sheet): `{columns, rows, rowNumbers, description,
-    /// notes}`.
+    /// A table read elsewhere (a workbook sheet).
     #[wasm_bindgen(js_name = fromTable)]
-    pub fn from_table(read: JsValue) -> Result<Sheet, JsValue> {
-        #[derive(serde::Deserialize)]
-        struct Read {
-            #[serde(flatten)]
-            table: Table,
-            #[serde(default)]
-            description: String,
-            #[serde(default)]
-            notes: Vec<String>,
-        }
-        let read: Read = serde_wasm_bindgen::from_value(read).map_err(to_js)?;
-        Ok(Sheet {
-            table: read.table,
-            description: read.description,
-            notes: read.notes,
-        })
+    pub fn from_table(
+        #[wasm_bindgen(unchecked_param_type = "ReadTable")] read: JsValue,
+    ) -> Result<Sheet, JsValue> {
+        Ok(Sheet::from(from_value::<ReadTable>(
+            read,
+            "Not a table of text cells",
+        )?))
     }
 
     /// The column names.
@@ -178,17 +179,12 @@ impl Sheet {
     }
 }
 
-impl From<SheetFile> for Sheet {
-    fn from(file: SheetFile) -> Sheet {
+impl From<ReadTable> for Sheet {
+    fn from(read: ReadTable) -> Sheet {
         Sheet {
-            description: file.description(),
-            notes: messages(file.notes),
-            table: file.table,
+            table: read.table,
+            description: read.description,
+            notes: read.notes,
         }
     }
-}
-
-/// The notes' messages, as the page lists them.
-fn messages(notes: Vec<crate::problem::Problem>) -> Vec<String> {
-    notes.into_iter().map(|n| n.message).collect()
 }

@@ -7,6 +7,11 @@ use crate::time::UnixMillis;
 
 /// A finished row, for resuming an interrupted run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     /// The row's identity.
@@ -14,5 +19,6 @@ pub struct JournalEntry {
     /// What was applied (the step's fingerprint).
     pub applied: String,
     /// When the row finished (milliseconds since the epoch).
+    #[cfg_attr(all(target_arch = "wasm32", feature = "js"), tsify(type = "number"))]
     pub at: UnixMillis,
 }

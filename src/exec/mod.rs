@@ -169,6 +169,11 @@ pub struct TransportFailure(pub String);
 
 /// Counts for a progress bar.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Rows in the run.

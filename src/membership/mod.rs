@@ -31,8 +31,8 @@ pub use apply::{outcome_table, ChangeOutcome, GroupMemberStep, MembershipApply, 
 pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
 pub use tables::{
-    pull_tables, FilterNotUnderstood, MemberCount, PullTables, TeamFilter, UnknownFilterAttribute,
-    KIND_GROUP, KIND_ROLE, LONG_COLUMNS,
+    pull_tables, pulled, FilterNotUnderstood, MemberCount, PullRequest, PullRequestError,
+    PullTables, Pulled, TeamFilter, UnknownFilterAttribute, KIND_GROUP, KIND_ROLE, LONG_COLUMNS,
 };
 
 use crate::problem::Problem;

@@ -1,9 +1,9 @@
 //! What "Pull membership" writes: the long table, the users x groups-and-roles matrix and the
 //! member counts, roles computed from their rules, users limited by a team filter.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
 use crate::table::{cells, Table};
@@ -73,11 +73,20 @@ impl TeamFilter {
 
 /// Members of one group or role, for the chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberCount {
     /// The group or role.
     pub name: String,
     /// "group" or "role".
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "\"group\" | \"role\"")
+    )]
     pub kind: String,
     /// Members among the users shown.
     pub members: usize,
@@ -87,6 +96,11 @@ pub struct MemberCount {
 
 /// What "Pull membership" writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PullTables {
     /// One row per (user, group or role).
@@ -101,6 +115,65 @@ pub struct PullTables {
     pub requests: usize,
     /// Notes for the user (roles without rules, rule problems).
     pub notes: Vec<String>,
+}
+
+/// How to pull membership, as hosts give it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PullRequest {
+    /// A team filter ("Hotel = Seattle"); blank for everyone.
+    pub filter: String,
+    /// Compare role rule values ignoring case.
+    pub case_insensitive: bool,
+}
+
+/// What a pull shows: its tables, and the pages each listing took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Pulled {
+    /// The long table, the matrix, the counts and the notes.
+    #[serde(flatten)]
+    pub tables: PullTables,
+    /// Pages read per listing (`users`, `groups`, `members`, `directory`).
+    pub pages: BTreeMap<String, usize>,
+}
+
+/// Why a pull's tables cannot be made as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PullRequestError {
+    /// The filter is not "Attribute = value".
+    #[error(transparent)]
+    Filter(#[from] FilterNotUnderstood),
+    /// The filter names an attribute no one has.
+    #[error(transparent)]
+    Attribute(#[from] UnknownFilterAttribute),
+}
+
+/// The tables a host shows after a pull of `snapshot`, as `request` asks (call it once the
+/// pull run has finished).
+pub fn pulled(
+    snapshot: &Snapshot,
+    roles: &RoleSheet,
+    request: &PullRequest,
+) -> Result<Pulled, PullRequestError> {
+    let filter = TeamFilter::parse(&request.filter)?;
+    let matching = MatchOptions {
+        case_sensitive: !request.case_insensitive,
+    };
+    Ok(Pulled {
+        tables: pull_tables(snapshot, roles, filter.as_ref(), matching)?,
+        pages: snapshot.pages.clone(),
+    })
 }
 
 /// The long table's columns.

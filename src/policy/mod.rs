@@ -175,6 +175,34 @@ pub struct Approval {
     pub confirmation: Confirmation,
 }
 
+/// An approval as a page or pane gives it from the confirmation dialog: whether other Brand
+/// Administrators may be changed, and the number of accounts that lose access as typed under
+/// the brake (none when not asked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApprovalRequest {
+    /// See [`Approval::allow_admin_changes`].
+    pub allow_admin_changes: bool,
+    /// The number typed under the brake.
+    pub confirmed_count: Option<usize>,
+}
+
+impl From<ApprovalRequest> for Approval {
+    fn from(given: ApprovalRequest) -> Approval {
+        Approval {
+            allow_admin_changes: given.allow_admin_changes,
+            confirmation: given
+                .confirmed_count
+                .map_or(Confirmation::None, Confirmation::TypedCount),
+        }
+    }
+}
+
 impl Approval {
     /// A hook's: never admin changes, never past the brake.
     #[must_use]
@@ -333,6 +361,11 @@ pub fn judge(touch: &Touch, actor: &Actor) -> Verdict {
 
 /// An account named in the blast radius.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     /// The sheet row.
@@ -352,6 +385,11 @@ pub struct Account {
 
 /// A change of user type to or from Brand Administrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeChange {
     /// The sheet row.
@@ -370,6 +408,11 @@ pub struct TypeChange {
 
 /// The brake's state for a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Brake {
     /// The plan needs a deliberate confirmation.
@@ -384,6 +427,11 @@ pub struct Brake {
 
 /// Everything a plan would do that a person should weigh before applying it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct BlastRadius {
     /// Rows in the sheet.

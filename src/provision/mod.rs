@@ -411,6 +411,11 @@ impl PlanRow {
 
 /// A column naming an attribute no one in the brand has yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct NewAttribute {
     /// The sheet's column.

@@ -41,7 +41,9 @@ pub use request::{Brand, ListingSizes, SheetKind, SheetRequest};
 pub use sheet::{RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
-pub use view::{group_problems, OutcomeCells, PlanView, ProblemGroup, TableView, PREVIEW_PROBLEMS};
+pub use view::{
+    group_problems, OutcomeCells, PlanView, ProblemGroup, TableView, UsersListing, PREVIEW_PROBLEMS,
+};
 
 use serde::Serialize;
 
@@ -81,11 +83,24 @@ pub struct RunPoll {
 
 /// A progress event, tagged with the run's kind and phase, ready to draw.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RunProgress {
     /// `users`, `lifecycle`, `provision`, `membership` or `pull`.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "\"users\" | \"lifecycle\" | \"provision\" | \"membership\" | \"pull\"")
+    )]
     pub kind: &'static str,
     /// `reading` (the brand, before a plan) or `applying`.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "\"reading\" | \"applying\"")
+    )]
     pub stage: &'static str,
     /// The phase: `users`, `brand`, `divisions`, `groups`, `members`, `changes`, `accounts`,
     /// `checking accounts`, `accounts (retry)`, `directory`, `attributes`, `roles`.
@@ -507,6 +522,11 @@ pub enum ApplyRefused {
 /// What a plan was made from: the sheet's kind, its cells and the options. A plan keeps the
 /// one it was made from, and its `apply` refuses another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct InputFingerprint {
     /// The sheet's kind.

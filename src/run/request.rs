@@ -17,6 +17,11 @@ use crate::time::{Date, UnixMillis};
 
 /// The three kinds of sheet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SheetKind {
     /// Disable, re-enable, set expiry dates.
@@ -82,6 +87,11 @@ impl SheetKind {
 /// The options of a sheet run, as hosts give them (JSON from JavaScript, flags in the CLI);
 /// each kind reads its own and ignores the others. Blank means the default.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SheetRequest {
     /// Lifecycle: the action of rows without one (`disable`, `enable`; blank: none, such rows
@@ -109,6 +119,11 @@ pub struct SheetRequest {
 /// Pages a brand's listings took when they were last read in full: what lets a run choose
 /// between looking a few accounts up one by one and reading a whole listing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ListingSizes {
     /// Pages of `GET /users` (100 users a page).

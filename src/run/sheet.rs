@@ -198,7 +198,7 @@ impl SheetRun {
     /// What a host lists under a plan (every problem message, notes included, and accounts
     /// not found), and the rows that will not be sent.
     #[must_use]
-    pub fn listed_problems(&self) -> (Vec<String>, Vec<u32>) {
+    pub fn listed_problems(&self) -> (Vec<Problem>, Vec<u32>) {
         let problems = self.problems(true);
         let mut rows: Vec<u32> = problems
             .iter()
@@ -206,7 +206,7 @@ impl SheetRun {
             .map(|p| p.row)
             .collect();
         rows.dedup();
-        (problems.into_iter().map(|p| p.message).collect(), rows)
+        (problems, rows)
     }
 
     /// The plan as a table (a Plan sheet).

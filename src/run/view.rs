@@ -17,6 +17,11 @@ pub const PREVIEW_PROBLEMS: usize = 50;
 
 /// A table, cut to its first rows when asked, saying how many rows there are in all.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TableView {
     /// The rows shown.
@@ -52,6 +57,11 @@ impl TableView {
 
 /// A plan as a host shows it, before anything is sent.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanView {
     /// Rows per action, in the plan's order.
@@ -62,8 +72,9 @@ pub struct PlanView {
     pub changes: usize,
     /// The plan table (a Plan sheet).
     pub table: TableView,
-    /// Problem messages, notes included (at most [`PREVIEW_PROBLEMS`] in a preview).
-    pub problems: Vec<String>,
+    /// The problems, notes included, each with its row, line, column and severity (at most
+    /// [`PREVIEW_PROBLEMS`] in a preview).
+    pub problems: Vec<Problem>,
     /// The rows that will not be sent (among the rows shown, in a preview).
     pub problem_rows: Vec<u32>,
     /// All the problems, when `problems` lists fewer.
@@ -81,6 +92,11 @@ pub struct PlanView {
 
 /// Problems that say the same thing of different rows (the values they quote aside).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ProblemGroup {
     /// What they say, without the row, quoted values shown as `…` when they differ.
@@ -188,14 +204,54 @@ impl SheetRun {
     }
 }
 
+/// The brand's users as a host shows them after a listing: the Users sheet, the pages read
+/// and Qualtrics' last notice.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersListing {
+    /// The Users sheet.
+    #[serde(flatten)]
+    pub table: Table,
+    /// Pages read.
+    pub pages: usize,
+    /// Qualtrics' last notice, in words.
+    pub notice: Option<String>,
+}
+
+impl UsersListing {
+    /// The listing `job` read (call it once its run has finished).
+    #[must_use]
+    pub fn of(job: &super::ListingJob) -> UsersListing {
+        UsersListing {
+            table: crate::users::users_table(job.users_read()),
+            pages: job.pages(),
+            notice: job.notice().map(str::to_string),
+        }
+    }
+}
+
 /// One row's outcome as hosts write it beside the row: values in the order of
 /// [`SheetRun::outcome_columns`].
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeCells {
     /// The row as the sheet numbers it.
     pub row: u32,
-    /// `done`, `unchanged`, `failed` or `skipped`.
+    /// `done`, `unchanged`, `failed`, `skipped` or `refused`.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "\"done\" | \"unchanged\" | \"failed\" | \"skipped\" | \"refused\"")
+    )]
     pub status: &'static str,
     /// The outcome cells.
     pub values: Vec<String>,

@@ -11,6 +11,11 @@ use super::table::Table;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The row (or, on row 0, the sheet) is not sent.
@@ -41,6 +46,11 @@ impl fmt::Display for RowAt {
 
 /// A problem found in a sheet, by a check, a plan or the file reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The row as a spreadsheet numbers it; 0 for the sheet as a whole.

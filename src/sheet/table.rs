@@ -9,11 +9,20 @@ pub type Cell = smol_str::SmolStr;
 
 /// Header + rows of cells, with each row's identity: the sheet row number it came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
     /// Column names, in order.
     pub columns: Vec<String>,
     /// Rows of cells.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "string[][]")
+    )]
     pub rows: Vec<Vec<Cell>>,
     /// The row number of each row as a spreadsheet shows it; empty means "header on row 1, then
     /// in order".

@@ -7,7 +7,7 @@ import { $, find, download, showProgress } from '../ui.js';
 import { gridOf } from '../grid.js';
 
 /** @typedef {import('./host.js').Host} Host */
-/** @typedef {import('../types.js').Table} Table */
+/** @typedef {import('../pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('../sheet-worker.js').SheetWorker} SheetWorker */
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';

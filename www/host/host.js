@@ -3,12 +3,12 @@
 // member that means little to one of them does that host's natural thing, so the app never asks
 // which host it has. Types only: nothing imports this file at run time.
 
-/** @typedef {import('../types.js').Kind} Kind */
-/** @typedef {import('../types.js').Table} Table */
-/** @typedef {import('../types.js').FlowRun} FlowRun */
-/** @typedef {import('../types.js').PlanRequest} PlanRequest */
-/** @typedef {import('../types.js').OnProgress} OnProgress */
-/** @typedef {import('../types.js').ConnectionSpec} ConnectionSpec */
+/** @typedef {import('../pkg/qualtrics_roster.js').SheetKind} Kind */
+/** @typedef {import('../pkg/qualtrics_roster.js').TableView} Table */
+/** @typedef {import('../run.js').FlowRun} FlowRun */
+/** @typedef {import('../run.js').PlanRequest} PlanRequest */
+/** @typedef {import('../run.js').OnProgress} OnProgress */
+/** @typedef {import('../worker.js').ConnectionSpec} ConnectionSpec */
 /** @typedef {import('../pkg/qualtrics_roster.js').RosterClient} RosterClient */
 
 /**
