@@ -8,25 +8,28 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const file = 'www/pkg/qualtrics_roster.d.ts';
-const text = readFileSync(root + file, 'utf8');
+// The core module and the workbook module (whose declarations use the core's types).
+const files = ['www/pkg/qualtrics_roster.d.ts', 'www/pkg/qualtrics_roster_xlsx.d.ts'];
 
-// The module's own surface ends where wasm-bindgen's raw exports (InitOutput) begin: those are
-// the WASM functions' machine signatures, `any` by nature, never called by www/.
-const surface = text.slice(0, text.indexOf('export type InitInput'));
-const code = surface.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-const anys = code.split('\n').map((line, i) => [i + 1, line]).filter(([, line]) => /\bany\b/.test(line));
-if (anys.length) {
-  console.error(`${file}: values cross as \`any\` (declare their type: tsify, unchecked_return_type or unchecked_param_type):`);
-  for (const [n, line] of anys) console.error(`  ${n}: ${line.trim()}`);
-  process.exit(1);
+for (const file of files) {
+  const text = readFileSync(root + file, 'utf8');
+  // The module's own surface ends where wasm-bindgen's raw exports (InitOutput) begin: those
+  // are the WASM functions' machine signatures, `any` by nature, never called by www/.
+  const surface = text.slice(0, text.indexOf('export type InitInput'));
+  const code = surface.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  const anys = code.split('\n').map((line, i) => [i + 1, line]).filter(([, line]) => /\bany\b/.test(line));
+  if (anys.length) {
+    console.error(`${file}: values cross as \`any\` (declare their type: tsify, unchecked_return_type or unchecked_param_type):`);
+    for (const [n, line] of anys) console.error(`  ${n}: ${line.trim()}`);
+    process.exit(1);
+  }
 }
 // Every name the declarations use is declared: checked alone, strictly, without skipLibCheck.
 try {
   execFileSync(root + 'node_modules/.bin/tsc', ['--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'ESNext',
-    '--lib', 'ESNext,DOM', '--types', 'office-js', root + file], { stdio: 'inherit' });
+    '--lib', 'ESNext,DOM', '--types', 'office-js', ...files.map((f) => root + f)], { stdio: 'inherit' });
 } catch {
-  console.error(`${file}: the declarations do not check (above).`);
+  console.error(`${files.join(', ')}: the declarations do not check (above).`);
   process.exit(1);
 }
-console.log(`${file}: no \`any\` in what crosses, every type declared.`);
+console.log(`${files.join(', ')}: no \`any\` in what crosses, every type declared.`);
