@@ -287,13 +287,18 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::oauth::token_url`]).
+    /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::oauth::token_url`]),
+    /// starting with `token` when connecting fetched one already.
     #[must_use]
-    pub fn new(credentials: ClientCredentials, token_url: String) -> TokenSource {
+    pub fn new(
+        credentials: ClientCredentials,
+        token_url: String,
+        token: Option<AccessToken>,
+    ) -> TokenSource {
         TokenSource {
             credentials,
             token_url,
-            cached: tokio::sync::Mutex::new(None),
+            cached: tokio::sync::Mutex::new(token),
         }
     }
 

@@ -361,7 +361,13 @@ impl<S: Step> Executor<S> {
                         bucket.succeeded();
                     }
                 }
+                let refusal_to_step =
+                    matches!(response.status, 401 | 403) && self.slots[idx].step.takes_refusals();
                 match response.status {
+                    _ if refusal_to_step => {
+                        let update = self.slots[idx].step.on_response(&response, now);
+                        self.apply_update(idx, update, now);
+                    }
                     429 => {
                         let retry_after = response
                             .header("retry-after")

@@ -140,6 +140,12 @@ pub trait Step {
     fn on_halted(&self, reason: &str) -> (OutcomeStatus, String) {
         (OutcomeStatus::Skipped, reason.to_string())
     }
+    /// True for a step that takes a 401 or 403 itself (connecting: a refused token is the
+    /// step's answer, to be told as such). The default: the executor stops the run on a 401
+    /// (or renews the credential) and words a 403 for an OAuth token.
+    fn takes_refusals(&self) -> bool {
+        false
+    }
 }
 
 /// A request for the host to perform.

@@ -25,6 +25,7 @@
 //! the WASM bindings), the native one (`roster-server`'s `Transport::drive`), and
 //! [`simulate`], which answers from a function on a virtual clock (tests, fuzzing, benchmarks).
 
+mod connect;
 mod lifecycle;
 mod membership;
 mod provision;
@@ -34,6 +35,7 @@ mod step;
 mod users;
 mod view;
 
+pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
@@ -90,10 +92,12 @@ pub struct RunPoll {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RunProgress {
-    /// `users`, `lifecycle`, `provision`, `membership` or `pull`.
+    /// `users`, `lifecycle`, `provision`, `membership`, `pull` or `connect`.
     #[cfg_attr(
         all(target_arch = "wasm32", feature = "js"),
-        tsify(type = "\"users\" | \"lifecycle\" | \"provision\" | \"membership\" | \"pull\"")
+        tsify(
+            type = "\"users\" | \"lifecycle\" | \"provision\" | \"membership\" | \"pull\" | \"connect\""
+        )
     )]
     pub kind: &'static str,
     /// `reading` (the brand, before a plan) or `applying`.

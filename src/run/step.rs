@@ -1,6 +1,7 @@
 //! Every kind of step a run sends, as one type, so that one executor carries a run through all
 //! its phases (reading the brand, then applying).
 
+use super::connect::ConnectStep;
 use crate::connection::Connection;
 use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::http::{HttpRequest, HttpResponse};
@@ -23,6 +24,8 @@ pub enum RunStep {
     Provision(ProvisionStep),
     /// Adds a user to a group or removes them.
     Group(GroupMemberStep),
+    /// Asks for an OAuth token, or who the credential belongs to (connecting).
+    Connect(ConnectStep),
 }
 
 macro_rules! each {
@@ -33,6 +36,7 @@ macro_rules! each {
             RunStep::Lifecycle($s) => $e,
             RunStep::Provision($s) => $e,
             RunStep::Group($s) => $e,
+            RunStep::Connect($s) => $e,
         }
     };
 }
@@ -58,6 +62,9 @@ impl Step for RunStep {
     }
     fn concurrency_group(&self) -> Option<(&'static str, usize)> {
         each!(self, s => s.concurrency_group())
+    }
+    fn takes_refusals(&self) -> bool {
+        each!(self, s => s.takes_refusals())
     }
 }
 

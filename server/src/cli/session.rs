@@ -1,17 +1,18 @@
 //! Where the CLI connects and with which credential: an API token or an OAuth client read
 //! from the environment or a credentials file (never from arguments), the datacenter given or
-//! discovered with `whoami`, and Qualtrics' "use this host instead" notice followed.
+//! discovered by the core's connect run (whoami, and the datacenter Qualtrics names followed).
 
 use std::path::{Path, PathBuf};
 
-use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::connection::{Auth, Connection, Datacenter};
 use qualtrics_roster::error::ApiError;
-use qualtrics_roster::exec::AuditEntry;
+use qualtrics_roster::exec::{AuditEntry, ExecConfig};
 use qualtrics_roster::oauth::{self, ClientCredentials};
-use qualtrics_roster::users::{self, Whoami};
+use qualtrics_roster::run::{ConnectError, ConnectJob, Credential, Route, Run};
+use qualtrics_roster::users::Whoami;
 
 use super::{CliError, Target};
-use crate::client::{unix_millis, TokenSource, Transport};
+use crate::client::{unix_millis, Control, TokenSource, Transport};
 
 /// Environment variable holding an API token.
 pub const ENV_API_TOKEN: &str = "QUALTRICS_API_TOKEN";
@@ -46,86 +47,79 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects: reads the credential, fetches an OAuth token if needed, asks `whoami`, and
-    /// moves to the brand's own datacenter when Qualtrics names another one.
+    /// Connects: reads the credential, then runs the core's connect ([`ConnectJob`]: the OAuth
+    /// token if needed, `whoami`, the brand's own datacenter when Qualtrics names another).
     pub async fn open(target: &Target) -> Result<Session, CliError> {
         let secret = read_secret(target.credentials.as_deref())?;
         match &secret {
             Secret::ApiToken(t) => crate::secrets::remember(t),
             Secret::Client { secret, .. } => crate::secrets::remember(secret),
         }
-        let transport = Transport::new();
-        let mut notes = Vec::new();
         let given_dc = target
             .datacenter
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty());
-        let mut dc = given_dc.unwrap_or(DISCOVERY_DATACENTER).to_string();
-        let mut moves = 0;
-        let mut audit = Vec::new();
-        loop {
-            let route = Route::of(target, &dc)?;
-            let (auth, tokens) = match &secret {
-                Secret::ApiToken(t) => (
-                    Auth::api_token(t).map_err(|e| CliError::Auth(e.to_string()))?,
-                    None,
+        let route = route_of(target, given_dc.unwrap_or(DISCOVERY_DATACENTER))?;
+        let credential = match &secret {
+            Secret::ApiToken(t) => {
+                Credential::Token(Auth::api_token(t).map_err(|e| CliError::Auth(e.to_string()))?)
+            }
+            Secret::Client { id, secret } => Credential::Client(
+                ClientCredentials::new(id, secret, &target.scope)
+                    .map_err(|e| CliError::Auth(e.to_string()))?,
+            ),
+        };
+        let transport = Transport::new();
+        let mut run =
+            ConnectJob::new(route, credential.clone()).run(ExecConfig::default(), unix_millis());
+        transport
+            .drive(&mut run, None, |_, _| Control::Continue)
+            .await;
+        let audit = run.audit().to_vec();
+        let job = run.job();
+        let oauth = matches!(credential, Credential::Client(_));
+        if let Some(token) = job.token() {
+            crate::secrets::remember(token.secret());
+        }
+        let (Some(conn), Some(connected)) = (job.connection(), job.connected()) else {
+            return Err(match job.failure() {
+                Some(failure) => connect_error(failure.clone(), oauth),
+                None => CliError::Unreachable(
+                    run.error()
+                        .unwrap_or("Connecting did not finish.")
+                        .to_string(),
                 ),
-                Secret::Client { id, secret } => {
-                    let creds = ClientCredentials::new(id, secret, &target.scope)
-                        .map_err(|e| CliError::Auth(e.to_string()))?;
-                    let source = TokenSource::new(creds, route.token_url());
-                    let auth = source.current(&transport).await.map_err(oauth_error)?;
-                    (auth, Some(source))
-                }
-            };
-            let conn = route.connection(auth)?;
-            let request = users::whoami_request(&conn);
-            // The first request is retried like every other (a 503 or a dropped connection
-            // here used to end the run).
-            let answer = transport
-                .send_retrying(&request, |sent_at, answer| {
-                    audit.push(AuditEntry::outside_run(
-                        &request,
-                        sent_at,
-                        unix_millis(),
-                        answer,
-                        "connect",
-                    ));
-                })
-                .await;
-            let response = answer
-                .map_err(|e| CliError::Unreachable(format!("Could not reach Qualtrics at {}: {}. Check --datacenter (or --base-url) and the network.", route.describe(), e.0)))?;
-            let (who, notice) = users::parse_whoami(&response).map_err(|e| match e {
-                users::WhoamiError::Api(api) => api_error(api, tokens.is_some()),
-            })?;
-            let follows = !matches!(route, Route::Direct(_));
-            if let (true, true, Some(home)) = (
-                follows,
-                moves < 2,
-                users::datacenter_to_use(&who, notice.as_ref(), &dc),
-            ) {
-                let home = home.as_str().to_string();
-                notes.push(match given_dc {
+            });
+        };
+        let mut notes: Vec<String> = job
+            .moves()
+            .iter()
+            .map(|home| {
+                let home = home.as_str();
+                match given_dc {
                     Some(given) => format!("Qualtrics says this brand is on datacenter {home}, not {given}: using {home} (set QUALTRICS_DATACENTER={home} to skip this step)."),
                     None => format!("Qualtrics says this brand is on datacenter {home}: using it (set QUALTRICS_DATACENTER={home} to skip this step)."),
-                });
-                dc = home;
-                moves += 1;
-                continue;
-            }
-            if let Some(n) = notice {
-                notes.push(n.message());
-            }
-            return Ok(Session {
-                transport,
-                conn,
-                tokens,
-                who,
-                notes,
-                audit,
-            });
-        }
+                }
+            })
+            .collect();
+        notes.extend(connected.notice.clone());
+        let tokens = match credential {
+            Credential::Client(client) => Some(TokenSource::new(
+                client,
+                job.route().token_url(),
+                job.token().cloned(),
+            )),
+            Credential::Token(_) => None,
+        };
+        Ok(Session {
+            transport,
+            conn: conn.clone(),
+            tokens,
+            who: connected.who.clone(),
+            notes,
+            audit,
+        })
     }
 
     /// The connection with a credential that is not about to expire.
@@ -138,63 +132,38 @@ impl Session {
     }
 }
 
-/// Where requests go.
-enum Route {
-    /// A base URL given with `--base-url` (the sandbox, a test double): used as given.
-    Direct(String),
-    /// `https://{dc}.qualtrics.com/API/v3`.
-    Datacenter(String),
-    /// Through a qualtrics-roster relay.
-    Relay { relay: String, dc: String },
+/// Where requests go, as the flags say: `--base-url` as given, else `--relay` or Qualtrics
+/// itself for datacenter `dc`. Credentials never go over plain http to another machine.
+fn route_of(target: &Target, dc: &str) -> Result<Route, CliError> {
+    for url in [target.base_url.as_deref(), target.relay.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        refuse_plain_http(url, target.insecure_http)?;
+    }
+    if let Some(base) = target.base_url.as_deref() {
+        return Ok(Route::Direct(base.trim().to_string()));
+    }
+    let dc = Datacenter::parse(dc).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(match target.relay.as_deref() {
+        Some(relay) => Route::Relay {
+            relay: relay.trim().trim_end_matches('/').to_string(),
+            dc,
+        },
+        None => Route::Datacenter(dc),
+    })
 }
 
-impl Route {
-    fn of(target: &Target, dc: &str) -> Result<Route, CliError> {
-        for url in [target.base_url.as_deref(), target.relay.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            refuse_plain_http(url, target.insecure_http)?;
-        }
-        if let Some(base) = target.base_url.as_deref() {
-            return Ok(Route::Direct(base.trim().to_string()));
-        }
-        let dc = qualtrics_roster::connection::Datacenter::parse(dc)
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        Ok(match target.relay.as_deref() {
-            Some(relay) => Route::Relay {
-                relay: relay.trim().trim_end_matches('/').to_string(),
-                dc: dc.as_str().to_string(),
-            },
-            None => Route::Datacenter(dc.as_str().to_string()),
-        })
-    }
-
-    fn connection(&self, auth: Auth) -> Result<Connection, CliError> {
-        let made = match self {
-            Route::Direct(base) => Connection::direct(base, auth),
-            Route::Datacenter(dc) => {
-                Connection::direct(&format!("https://{dc}.qualtrics.com/API/v3"), auth)
-            }
-            Route::Relay { relay, dc } => Connection::via_relay(relay, dc, auth),
-        };
-        made.map_err(|e| CliError::Input(e.to_string()))
-    }
-
-    fn token_url(&self) -> String {
-        match self {
-            Route::Direct(base) => oauth::token_url(base),
-            Route::Datacenter(dc) => format!("https://{dc}.qualtrics.com/oauth2/token"),
-            Route::Relay { relay, dc } => format!("{relay}/{dc}/oauth2/token"),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Route::Direct(base) => base.clone(),
-            Route::Datacenter(dc) => format!("{dc}.qualtrics.com"),
-            Route::Relay { relay, dc } => format!("{relay} (datacenter {dc})"),
-        }
+/// A failed connect in CLI terms (and exit codes).
+fn connect_error(failure: ConnectError, oauth: bool) -> CliError {
+    match failure {
+        ConnectError::Connection(e) => CliError::Input(e.to_string()),
+        ConnectError::Unreachable { place, detail } => CliError::Unreachable(format!(
+            "Could not reach Qualtrics at {place}: {detail}. Check --datacenter (or --base-url) and the network."
+        )),
+        ConnectError::Api(e) => api_error(e, oauth),
+        ConnectError::OAuth(e) => oauth_error(e),
+        ConnectError::Cancelled => CliError::Unreachable(failure.to_string()),
     }
 }
 
