@@ -23,6 +23,8 @@ pub struct Server {
     www: tempdir::Dir,
 }
 
+pub mod postgres;
+
 pub mod tempdir {
     /// A temporary folder removed on drop.
     pub struct Dir(pub std::path::PathBuf);
