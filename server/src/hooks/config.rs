@@ -919,6 +919,39 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_store_is_checked_and_its_password_never_shown() {
+        let with_store = |store: &str| {
+            format!("{BASE}[store]\n{store}\n[hooks.crm]\nsigning_secrets = [\"{S1}\"]\n[hooks.crm.fields]\nUsername = \"/email\"\n\"User type\" = \"UT_abc\"\n")
+        };
+        let good = read_text(
+            "pg-good",
+            &with_store("url = \"postgres://roster:pw-0123456789@db.internal:5432/roster\""),
+        )
+        .unwrap();
+        assert_eq!(good.store.lease_seconds, 30);
+        let shown = format!("{good:?}");
+        assert!(
+            shown.contains("roster:***@db.internal:5432/roster") && !shown.contains("pw-0123"),
+            "{shown}"
+        );
+        let wrong = read_text(
+            "pg-scheme",
+            &with_store("url = \"mysql://roster:pw-0123456789@db.internal/roster\""),
+        )
+        .unwrap_err();
+        assert!(
+            wrong.contains("a PostgreSQL URL") && !wrong.contains("pw-0123"),
+            "{wrong}"
+        );
+        let lease = read_text(
+            "pg-lease",
+            &with_store("url = \"postgres://roster@db.internal/roster\"\nlease_seconds = 1"),
+        )
+        .unwrap_err();
+        assert!(lease.contains("lease_seconds is 1"), "{lease}");
+    }
+
+    #[test]
     fn retries_double_up_to_an_hour_then_park() {
         let r = RetryConfig {
             attempts: 8,
