@@ -128,6 +128,47 @@ async fn deliver(servers: &Mutex<Vec<String>>, start: usize, id: &str, event: &V
     panic!("event {id} was never accepted");
 }
 
+/// A connection of the test's own to the store, to see which server holds which events (the
+/// `postgres` client is used, and dropped, off the Tokio threads).
+struct Db(Arc<Mutex<Option<postgres::Client>>>);
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let client = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let _ = std::thread::spawn(move || drop(client)).join();
+    }
+}
+
+impl Db {
+    async fn connect(url: &str) -> Db {
+        let url = url.to_string();
+        let client = tokio::task::spawn_blocking(move || {
+            postgres::Client::connect(&url, postgres::NoTls).unwrap()
+        })
+        .await
+        .unwrap();
+        Db(Arc::new(Mutex::new(Some(client))))
+    }
+
+    /// The ids `sql` selects with `param` as `$1`.
+    async fn ids(&self, sql: &str, param: &str) -> Vec<i64> {
+        let (client, sql, param) = (self.0.clone(), sql.to_string(), param.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut client = client.lock().unwrap();
+            client
+                .as_mut()
+                .unwrap()
+                .query(&sql, &[&param])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+        .await
+        .unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_postgres_finish_a_burst_when_one_is_killed_in_the_middle() {
     let Some(pg) = TempPostgres::start_or_skip("hooks") else {
@@ -162,12 +203,32 @@ async fn two_servers_on_postgres_finish_a_burst_when_one_is_killed_in_the_middle
             (i, create, update)
         });
     }
-    // The second server is killed (SIGKILL) once half the burst was accepted; the load
+    // The second server is killed (SIGKILL) once half the burst was accepted and while it
+    // holds events it is applying (claimed in the store, by its process id); the load
     // balancer (the sender here) then sends everything to the first.
     let mut second = second;
     while accepted.load(Ordering::SeqCst) < ACCOUNTS {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let db = Db::connect(&pg.url).await;
+    let holder = format!("{}-%", second.pid());
+    let waiting = Instant::now();
+    let held = loop {
+        let held = db
+            .ids(
+                "SELECT id FROM hook_events WHERE claimed_by LIKE $1 AND status = 'planned'",
+                &holder,
+            )
+            .await;
+        if !held.is_empty() {
+            break held;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "the second server never held an event"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
     second.kill_hard();
     let killed_at = accepted.load(Ordering::SeqCst);
     servers.lock().unwrap().retain(|u| *u != second.url);
@@ -248,10 +309,18 @@ async fn two_servers_on_postgres_finish_a_burst_when_one_is_killed_in_the_middle
         );
         assert_eq!(status(*update)["status"], "done");
     }
+    // The events the killed server was applying were taken over: planned again by the
+    // survivor (a second try), bar any it finished between the look and the kill.
+    let taken_over = held
+        .iter()
+        .filter(|id| status(**id)["attempts"].as_u64().unwrap() >= 2)
+        .count();
+    assert!(taken_over > 0, "none of {held:?} was planned again");
     // Events tried more than once: mostly those the killed server held when it died.
     eprintln!(
-        "burst of {} events: killed at {killed_at} accepted, all accepted in {:.1} s, all applied in {:.1} s; {} events tried more than once",
+        "burst of {} events: killed at {killed_at} accepted holding {} planned events ({taken_over} planned again by the survivor), all accepted in {:.1} s, all applied in {:.1} s; {} events tried more than once",
         2 * ACCOUNTS,
+        held.len(),
         sent_in.as_secs_f64(),
         applied_in.as_secs_f64(),
         events.iter().filter(|e| e["attempts"].as_u64().unwrap_or(0) > 1).count()

@@ -188,6 +188,11 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The folder the server serves as its `www`.
     pub fn www(&self) -> &std::path::Path {
         &self.www.0
