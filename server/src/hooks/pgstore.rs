@@ -94,28 +94,38 @@ pub(super) struct Postgres {
     _renewing: mpsc::Sender<()>,
 }
 
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> StoreError {
-        // The server's own message (a db error's Display is only "db error").
-        let text = match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.severity(), db.message()),
-            None => match std::error::Error::source(&e) {
-                Some(source) => format!("{e}: {source}"),
-                None => e.to_string(),
-            },
-        };
-        StoreError::Postgres(text)
+/// What went wrong, in the database's own words (a db error's `Display` is only "db error").
+fn words(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
     }
 }
 
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> StoreError {
+        StoreError::Postgres(words(&e))
+    }
+}
+
+/// What each connection sets first. A server whose machine vanished mid-transaction (no
+/// connection reset reaches the database) would otherwise hold its locks, and with them every
+/// server's claims, until TCP gives up (hours): its transaction is ended after 15 s idle. A
+/// lock waited for longer than 20 s fails the statement (an event answered 503, which the
+/// sender retries, or a claim tried again a second later) rather than hanging.
+const SESSION: &str = "SET idle_in_transaction_session_timeout = 15000; SET lock_timeout = 20000;";
+
 /// Connects to `config`; errors name `shown` (the URL without its password).
 fn connect(config: &postgres::Config, shown: &str) -> Result<Client, StoreError> {
-    config.connect(NoTls).map_err(|e| {
-        let StoreError::Postgres(why) = StoreError::from(e) else {
-            unreachable!()
-        };
-        StoreError::Postgres(format!("cannot connect to {shown}: {why}"))
-    })
+    let named = |e: postgres::Error| {
+        StoreError::Postgres(format!("cannot connect to {shown}: {}", words(&e)))
+    };
+    let mut client = config.connect(NoTls).map_err(named)?;
+    client.batch_execute(SESSION).map_err(named)?;
+    Ok(client)
 }
 
 /// A connection's thread: runs jobs until the store is dropped, connecting again when the
