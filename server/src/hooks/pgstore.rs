@@ -20,7 +20,7 @@
 //! hand it their work and wait for the answer (as the SQLite store blocks on its file).
 
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Row};
 
@@ -92,6 +92,8 @@ pub(super) struct Postgres {
     lease_ms: i64,
     /// Dropped with the store: the renewals stop.
     _renewing: mpsc::Sender<()>,
+    /// When this server's claims were last renewed (or the store opened).
+    renewed: Arc<Mutex<Instant>>,
 }
 
 /// What went wrong, in the database's own words (a db error's `Display` is only "db error").
@@ -156,13 +158,15 @@ fn serve(config: postgres::Config, shown: String, jobs: Arc<Mutex<mpsc::Receiver
     }
 }
 
-/// Renews this server's claims every third of the lease until `stop` is dropped.
+/// Renews this server's claims every third of the lease until `stop` is dropped, noting each
+/// success in `renewed`.
 fn renew(
     config: postgres::Config,
     shown: String,
     owner: String,
     lease_ms: i64,
     stop: mpsc::Receiver<()>,
+    renewed: Arc<Mutex<Instant>>,
 ) {
     let every = Duration::from_millis((lease_ms / 3).max(100) as u64);
     let mut client: Option<Client> = None;
@@ -178,8 +182,10 @@ fn renew(
                 .ok();
         }
         if let Some(c) = client.as_mut() {
-            if let Err(e) = c.execute(&sql, &[&owner, &lease_ms]) {
-                eprintln!("hooks: claims not renewed: {}", StoreError::from(e));
+            let asked = Instant::now();
+            match c.execute(&sql, &[&owner, &lease_ms]) {
+                Ok(_) => *renewed.lock().unwrap_or_else(|e| e.into_inner()) = asked,
+                Err(e) => eprintln!("hooks: claims not renewed: {}", StoreError::from(e)),
             }
         }
     }
@@ -214,11 +220,13 @@ impl Postgres {
         let owner = server_id();
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4);
         let (renewing, stop) = mpsc::channel();
+        let renewed = Arc::new(Mutex::new(Instant::now()));
         {
             let (config, shown, owner) = (config.clone(), shown.clone(), owner.clone());
+            let renewed = renewed.clone();
             std::thread::Builder::new()
                 .name("hooks-postgres-leases".into())
-                .spawn(move || renew(config, shown, owner, lease_ms, stop))
+                .spawn(move || renew(config, shown, owner, lease_ms, stop, renewed))
                 .map_err(|e| StoreError::Postgres(format!("no thread for the leases: {e}")))?;
         }
         let store = Postgres {
@@ -226,6 +234,7 @@ impl Postgres {
             owner,
             lease_ms,
             _renewing: renewing,
+            renewed,
         };
         store.run(|c| {
             let mut tx = c.transaction()?;
@@ -249,6 +258,13 @@ impl Postgres {
         let gone = || StoreError::Postgres("the connection threads stopped".into());
         self.jobs.send(job).map_err(|_| gone())?;
         answered.recv().map_err(|_| gone())?
+    }
+
+    /// Whether the claims were renewed within two thirds of the lease (one renewal missed at
+    /// most: a third of the lease is left to stop sending before another server may claim).
+    pub(super) fn claims_held(&self) -> bool {
+        let renewed = *self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+        renewed.elapsed().as_millis() < (self.lease_ms as u128) * 2 / 3
     }
 
     pub(super) fn accept(
@@ -563,8 +579,11 @@ impl Postgres {
         })
     }
 
+    /// See [`super::store::Store::end`]; an event another server has claimed since (this
+    /// one's claim ran out) is left to it.
     pub(super) fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
         let endings = endings.to_vec();
+        let owner = self.owner.clone();
         self.run(move |c| {
             let mut tx = c.transaction()?;
             for (id, ending) in endings {
@@ -579,8 +598,8 @@ impl Postgres {
                             )?;
                         }
                         tx.execute(
-                            "UPDATE hook_events SET status = 'done', outcome = $2, reason = NULL, next_attempt_at = NULL, released = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1",
-                            &[&id, &outcome.to_string()],
+                            "UPDATE hook_events SET status = 'done', outcome = $2, reason = NULL, next_attempt_at = NULL, released = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $3)",
+                            &[&id, &outcome.to_string(), &owner],
                         )?
                     }
                     Ending::Failed {
@@ -588,12 +607,13 @@ impl Postgres {
                         outcome,
                         retry_at,
                     } => tx.execute(
-                        "UPDATE hook_events SET status = 'failed', reason = $2, outcome = $3, next_attempt_at = $4, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+                        "UPDATE hook_events SET status = 'failed', reason = $2, outcome = $3, next_attempt_at = $4, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $5)",
                         &[
                             &id,
                             &reason,
                             &outcome.as_ref().map(ToString::to_string),
                             &retry_at.map(|t| t as i64),
+                            &owner,
                         ],
                     )?,
                 };
@@ -605,11 +625,11 @@ impl Postgres {
 
     pub(super) fn quarantine(&self, ids: &[i64], reason: &str) -> Result<i64, StoreError> {
         let burst = ids.iter().copied().min().unwrap_or_default();
-        let (ids, reason) = (ids.to_vec(), reason.to_string());
+        let (ids, reason, owner) = (ids.to_vec(), reason.to_string(), self.owner.clone());
         self.run(move |c| {
             c.execute(
-                "UPDATE hook_events SET status = 'quarantined', reason = $2, burst = $3, released = FALSE, next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL WHERE id = ANY($1)",
-                &[&ids, &reason, &burst],
+                "UPDATE hook_events SET status = 'quarantined', reason = $2, burst = $3, released = FALSE, next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL WHERE id = ANY($1) AND (claimed_by IS NULL OR claimed_by = $4)",
+                &[&ids, &reason, &burst, &owner],
             )?;
             Ok(burst)
         })

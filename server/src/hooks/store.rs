@@ -166,6 +166,11 @@ pub enum StoreError {
     /// The store's lock: another server has it, or it cannot be made.
     #[error("the hooks' event store cannot be locked: {0}")]
     Lock(std::io::Error),
+    /// On PostgreSQL, this server could not renew its claims on the events it was applying
+    /// (the database out of reach): it stopped sending, and leaves them to whichever server
+    /// claims them once the claims run out.
+    #[error("this server could not renew its claims on the events it was applying (is the PostgreSQL store reachable?): it stopped their run and leaves them to the next server that claims them")]
+    ClaimsLost,
     /// The PostgreSQL store (unreachable, refused, or a statement failed); the message names
     /// the server without its password.
     #[error("the hooks' PostgreSQL event store failed: {0}")]
@@ -359,6 +364,18 @@ impl Store {
     /// event of their accounts) until they end or the claim's lease runs out.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         each!(self, b => b.due(now, limit))
+    }
+
+    /// Whether this server still surely holds the events [`Store::due`] gave it: always on
+    /// SQLite; on PostgreSQL, while its claims were renewed lately (within two thirds of the
+    /// lease). A run checks it as it goes and stops sending when it turns false, since another
+    /// server may take those events once the claims run out.
+    #[must_use]
+    pub fn claims_held(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(b) => b.claims_held(),
+        }
     }
 
     /// Marks events planned (a run is about to send their changes).
@@ -1259,7 +1276,28 @@ mod tests {
         let due = b.due(10, 100).unwrap();
         let taken = due.iter().find(|e| e.id == cy.id).expect("taken over");
         assert_eq!(taken.attempts, 1, "planned once by the server that died");
+        // Ending it from a server that does not hold it writes nothing over b's claim.
+        a.end(&[(cy.id, Ending::Done(serde_json::json!({"status": "done"})))])
+            .unwrap();
         assert_eq!(a.status(cy.id).unwrap().unwrap().status, "planned");
+        // A server that cannot renew its claims knows it soon (and its runs stop sending).
+        let d = Store::postgres(&url, Duration::from_millis(900)).unwrap();
+        assert!(d.claims_held());
+        let mut admin = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+        admin
+            .batch_execute("ALTER TABLE hook_events RENAME TO hook_events_away")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1_000));
+        assert!(!d.claims_held(), "renewals fail: the claims are not held");
+        admin
+            .batch_execute("ALTER TABLE hook_events_away RENAME TO hook_events")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(d.claims_held(), "renewed again");
+        let (sqlite, dir) = store("held");
+        assert!(sqlite.claims_held(), "always, on SQLite");
+        drop(sqlite);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
