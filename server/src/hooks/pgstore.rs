@@ -8,7 +8,8 @@
 //! order across all servers. A server killed mid-run stops renewing: once its leases run out,
 //! another server takes its events (`planned` ones too, with the journal of rows it finished)
 //! and plans them again against the brand as it is then, so an account it had already made is
-//! found, not made again.
+//! found, not made again. A server whose renewals fail stops its run before its claims can
+//! run out ([`Postgres::claims_held`]), and never ends an event another server claimed since.
 //!
 //! Order: ids come from a sequence, and a transaction that took a later id may commit before
 //! one that took an earlier id. So that a claim never sees an account's later event without

@@ -1,5 +1,5 @@
-//! Accepted events, kept in SQLite before the sender is answered: a kill at any moment loses
-//! none. Each event is unique per hook by the sender's id (a repeat gets the first one's
+//! Accepted events, kept in SQLite (or, for several servers, PostgreSQL: see `pgstore.rs`)
+//! before the sender is answered: a kill at any moment loses none. Each event is unique per hook by the sender's id (a repeat gets the first one's
 //! status); its status moves received -> planned -> done, or failed (retried later, or parked
 //! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
 //! until an administrator releases it, back to received, or discards it). The journal of
