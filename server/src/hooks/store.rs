@@ -1301,6 +1301,29 @@ mod tests {
     }
 
     #[test]
+    fn servers_starting_at_once_on_a_new_postgres_database_all_start() {
+        let Some(pg) = super::test_postgres::TempPostgres::start_or_skip("schema") else {
+            return;
+        };
+        let url = StoreUrl::new(&pg.url);
+        let started: Vec<Result<Store, StoreError>> = std::thread::scope(|scope| {
+            let opening: Vec<_> = (0..6)
+                .map(|_| scope.spawn(|| Store::postgres(&url, std::time::Duration::from_secs(30))))
+                .collect();
+            opening.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for s in &started {
+            assert!(s.is_ok(), "{:?}", s.as_ref().err().map(ToString::to_string));
+        }
+        let s = started.into_iter().next().unwrap().unwrap();
+        let (ann, new) = s
+            .accept("h", "1", &row("ann", HookAction::Create), 1)
+            .unwrap();
+        assert!(new);
+        assert_eq!(ann.status, "received");
+    }
+
+    #[test]
     fn a_postgres_password_is_never_shown() {
         let url =
             StoreUrl::new("postgres://roster:s3cr3t-pw@127.0.0.1:1/roster?password=s3cr3t-pw");
