@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Debian packages: Chromium + ChromeDriver for browser tests, xmllint for the manifest check.
+# 1. Debian packages: Chromium + ChromeDriver for browser tests, xmllint for the manifest check,
+# PostgreSQL for the hooks' shared store (its tests start a throwaway server with initdb; Debian
+# keeps initdb in /usr/lib/postgresql/*/bin, off the PATH).
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   say "installing ${missing[*]} (apt)"
   as_root apt-get update -qq

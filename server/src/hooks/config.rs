@@ -80,14 +80,74 @@ fn one() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// The SQLite database of events.
+    /// The SQLite database of events (the embedded default: one server per file).
     pub path: PathBuf,
+    /// A PostgreSQL database instead (`postgres://user@host:port/db`): two or more servers
+    /// behind a load balancer share its events. Its password may be in the URL or in
+    /// `PGPASSWORD`; it is never shown.
+    pub url: Option<StoreUrl>,
+    /// On PostgreSQL, how long a server's claim on the events it is applying lasts unless
+    /// renewed (it renews it every third of this while it runs): a server that dies holding
+    /// events leaves them to the others this long after.
+    pub lease_seconds: u32,
     /// The audit log of every request hook runs send (JSON Lines).
     pub audit: PathBuf,
     /// Events (and the personal data in them) are deleted this many days after they arrived,
     /// whatever their status. At least [`MIN_RETENTION_DAYS`]: a sender's id must be known as
     /// long as the sender may retry it.
     pub retention_days: u32,
+}
+
+/// A PostgreSQL connection URL (`postgres://user:password@host:port/database`, or
+/// `postgresql://…`, with libpq's `?host=/socket/folder` for a Unix socket). It may hold a
+/// password: it is shown (`Debug`, [`StoreUrl::redacted`]) with the password as `***`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    /// The URL `text` (checked when the configuration is read).
+    #[must_use]
+    pub fn new(text: &str) -> StoreUrl {
+        StoreUrl(text.to_string())
+    }
+
+    /// The URL as it may be logged or printed: any password (in the URL's user part or a
+    /// `password=` parameter) replaced by `***`.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        let Ok(mut url) = url::Url::parse(&self.0) else {
+            return "(a PostgreSQL URL that cannot be read)".into();
+        };
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
+        }
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let hidden = k.eq_ignore_ascii_case("password");
+                (
+                    k.into_owned(),
+                    if hidden { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        if !pairs.is_empty() {
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.to_string()
+    }
+
+    /// The URL with its password: only to connect with, never to show.
+    pub(crate) fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 /// The shortest retention allowed: HubSpot retries an event for up to three days, and a repeat
@@ -98,6 +158,8 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: "qualtrics-roster-hooks.sqlite".into(),
+            url: None,
+            lease_seconds: 30,
             audit: "qualtrics-roster-hooks-audit.jsonl".into(),
             retention_days: 30,
         }
@@ -396,6 +458,24 @@ impl HooksConfig {
         if config.store.retention_days < MIN_RETENTION_DAYS {
             return Err(invalid(format!("store.retention_days is {}: at least {MIN_RETENTION_DAYS} (senders retry for up to three days, and a repeat is recognised only while its event is kept)", config.store.retention_days)));
         }
+        if let Some(store) = &config.store.url {
+            let scheme = url::Url::parse(store.secret()).map(|u| u.scheme().to_string());
+            if !matches!(scheme.as_deref(), Ok("postgres" | "postgresql")) {
+                return Err(invalid(format!(
+                    "store.url {:?}: a PostgreSQL URL, postgres://user@host:port/database",
+                    store.redacted()
+                )));
+            }
+            if let Err(e) = store.secret().parse::<postgres::Config>() {
+                return Err(invalid(format!("store.url {:?}: {e}", store.redacted())));
+            }
+            if !(2..=3600).contains(&config.store.lease_seconds) {
+                return Err(invalid(format!(
+                    "store.lease_seconds is {}: from 2 to 3600 (30 is a good choice)",
+                    config.store.lease_seconds
+                )));
+            }
+        }
         if let Some(alerts) = &config.alerts {
             let url = url::Url::parse(&alerts.url)
                 .map_err(|e| invalid(format!("alerts.url {:?}: {e}", alerts.url)))?;
@@ -611,6 +691,9 @@ base_url = "{base_url}"
 [store]
 path = "qualtrics-roster-hooks.sqlite"
 audit = "qualtrics-roster-hooks-audit.jsonl"
+# Two or more servers behind a load balancer: a PostgreSQL database they share instead of
+# the SQLite file (the password here or in PGPASSWORD).
+# url = "postgres://roster@db.example.org:5432/roster"
 
 [retry]
 attempts = 8
@@ -833,6 +916,39 @@ mod tests {
         .unwrap();
         assert!(HooksConfig::read(&path).is_ok());
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_postgres_store_is_checked_and_its_password_never_shown() {
+        let with_store = |store: &str| {
+            format!("{BASE}[store]\n{store}\n[hooks.crm]\nsigning_secrets = [\"{S1}\"]\n[hooks.crm.fields]\nUsername = \"/email\"\n\"User type\" = \"UT_abc\"\n")
+        };
+        let good = read_text(
+            "pg-good",
+            &with_store("url = \"postgres://roster:pw-0123456789@db.internal:5432/roster\""),
+        )
+        .unwrap();
+        assert_eq!(good.store.lease_seconds, 30);
+        let shown = format!("{good:?}");
+        assert!(
+            shown.contains("roster:***@db.internal:5432/roster") && !shown.contains("pw-0123"),
+            "{shown}"
+        );
+        let wrong = read_text(
+            "pg-scheme",
+            &with_store("url = \"mysql://roster:pw-0123456789@db.internal/roster\""),
+        )
+        .unwrap_err();
+        assert!(
+            wrong.contains("a PostgreSQL URL") && !wrong.contains("pw-0123"),
+            "{wrong}"
+        );
+        let lease = read_text(
+            "pg-lease",
+            &with_store("url = \"postgres://roster@db.internal/roster\"\nlease_seconds = 1"),
+        )
+        .unwrap_err();
+        assert!(lease.contains("lease_seconds is 1"), "{lease}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod alerts;
 pub mod config;
 pub mod mapping;
 pub mod metrics;
+mod pgstore;
 pub mod store;
 pub mod verify;
 pub mod worker;
@@ -122,7 +123,7 @@ impl Hooks {
                 roles.insert(name.clone(), read_role_sheet(&input.table));
             }
         }
-        let store = Arc::new(Store::open(&config.store.path)?);
+        let store = Arc::new(Store::from_config(&config.store)?);
         let wake = Arc::new(tokio::sync::Notify::new());
         let brand = Arc::new(std::sync::OnceLock::new());
         let metrics = Arc::new(metrics::Metrics::default());
@@ -160,11 +161,11 @@ impl Hooks {
             .keys()
             .map(|n| format!("POST /hooks/v1/{n}"))
             .collect();
-        format!(
-            "{} (events kept in {})",
-            names.join(", "),
-            self.config.store.path.display()
-        )
+        let kept = match &self.config.store.url {
+            Some(url) => url.redacted(),
+            None => self.config.store.path.display().to_string(),
+        };
+        format!("{} (events kept in {kept})", names.join(", "))
     }
 
     /// The routes under `/hooks/v1`.

@@ -1,5 +1,5 @@
-//! Accepted events, kept in SQLite before the sender is answered: a kill at any moment loses
-//! none. Each event is unique per hook by the sender's id (a repeat gets the first one's
+//! Accepted events, kept in SQLite (or, for several servers, PostgreSQL: see `pgstore.rs`)
+//! before the sender is answered: a kill at any moment loses none. Each event is unique per hook by the sender's id (a repeat gets the first one's
 //! status); its status moves received -> planned -> done, or failed (retried later, or parked
 //! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
 //! until an administrator releases it, back to received, or discards it). The journal of
@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::config::{StoreConfig, StoreUrl};
 use super::mapping::HookRow;
 use qualtrics_roster::exec::JournalEntry;
 
@@ -138,8 +139,19 @@ pub struct DueEvent {
     pub released: Option<i64>,
 }
 
-/// The events database.
+/// The events database: SQLite (embedded, one server) or PostgreSQL (shared by several
+/// servers). Every method commits before it returns.
 pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(super::pgstore::Postgres),
+}
+
+/// The embedded store: one SQLite file, one server.
+struct Sqlite {
     db: Mutex<Connection>,
     /// Held while the store is open: a second server on the same file refuses to start.
     _lock: std::fs::File,
@@ -154,6 +166,15 @@ pub enum StoreError {
     /// The store's lock: another server has it, or it cannot be made.
     #[error("the hooks' event store cannot be locked: {0}")]
     Lock(std::io::Error),
+    /// On PostgreSQL, this server could not renew its claims on the events it was applying
+    /// (the database out of reach): it stopped sending, and leaves them to whichever server
+    /// claims them once the claims run out.
+    #[error("this server could not renew its claims on the events it was applying (is the PostgreSQL store reachable?): it stopped their run and leaves them to the next server that claims them")]
+    ClaimsLost,
+    /// The PostgreSQL store (unreachable, refused, or a statement failed); the message names
+    /// the server without its password.
+    #[error("the hooks' PostgreSQL event store failed: {0}")]
+    Postgres(String),
 }
 
 /// The prefix of an id made from an event's body (see [`Store::accept`]).
@@ -183,7 +204,7 @@ pub fn kept_id(sender_id: &str) -> String {
 
 /// Statuses of events still to be applied or settled (deleted by retention all the same,
 /// counted and logged).
-const UNFINISHED: &str = "('received', 'planned', 'quarantined')";
+pub(super) const UNFINISHED: &str = "('received', 'planned', 'quarantined')";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -222,10 +243,193 @@ const ADDED_COLUMNS: [(&str, &str); 2] = [
     ("released", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
+/// Runs the same method on whichever backend the store has.
+macro_rules! each {
+    ($self:ident, $b:ident => $e:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($b) => $e,
+            Backend::Postgres($b) => $e,
+        }
+    };
+}
+
 impl Store {
+    /// Opens (or creates, readable by its owner only) the SQLite database at `path`: the
+    /// embedded store of a single server (a second server on the same file is refused). Every
+    /// commit reaches the disk before it returns (WAL, synchronous FULL).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Sqlite(Sqlite::open(path)?),
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (creating its tables on first use, safely
+    /// when several servers start at once): a store several servers share. Each claims the
+    /// events it applies for `lease` at a time, renewed while it runs; a server that dies
+    /// leaves its claims to expire, and another server plans those events again.
+    pub fn postgres(url: &StoreUrl, lease: std::time::Duration) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(super::pgstore::Postgres::connect(url, lease)?),
+        })
+    }
+
+    /// The store `[store]` names: PostgreSQL when it has a `url`, else the SQLite `path`.
+    /// Call once at start.
+    pub fn from_config(config: &StoreConfig) -> Result<Store, StoreError> {
+        match &config.url {
+            Some(url) => Store::postgres(
+                url,
+                std::time::Duration::from_secs(u64::from(config.lease_seconds.max(1))),
+            ),
+            None => Store::open(&config.path),
+        }
+    }
+
+    /// Keeps a new event (committed before it returns), or finds the one the sender already
+    /// sent with this id: `(status, true)` when new.
+    pub fn accept(
+        &self,
+        hook: &str,
+        sender_id: &str,
+        row: &HookRow,
+        now: u64,
+    ) -> Result<(EventStatus, bool), StoreError> {
+        each!(self, b => b.accept(hook, sender_id, row, now))
+    }
+
+    /// Keeps an event its hook's `when` conditions leave out, as `skipped` with `reason`
+    /// (its data is not kept: only the account it names, when it names one), or finds the
+    /// one the sender already sent with this id: `(status, true)` when new.
+    pub fn skip(
+        &self,
+        hook: &str,
+        sender_id: &str,
+        user: &str,
+        reason: &str,
+        now: u64,
+    ) -> Result<(EventStatus, bool), StoreError> {
+        each!(self, b => b.skip(hook, sender_id, user, reason, now))
+    }
+
+    /// Pauses (`true`) or resumes hook `hook`: while paused its events are accepted and kept,
+    /// and none is applied. Returns whether this changed anything.
+    pub fn set_paused(&self, hook: &str, paused: bool, now: u64) -> Result<bool, StoreError> {
+        each!(self, b => b.set_paused(hook, paused, now))
+    }
+
+    /// The paused hooks, with since when (milliseconds since the epoch).
+    pub fn paused(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        each!(self, b => b.paused())
+    }
+
+    /// Queues events again to be planned afresh against the brand as it is now: event `id`,
+    /// or every event that arrived within `[from, to]` (milliseconds since the epoch). Only
+    /// settled events are replayed (done, failed, discarded); not one a later applied event
+    /// of the same account supersedes (it would undo that change). Their journal is dropped,
+    /// so the plan is made from the brand alone.
+    pub fn replay(&self, id: Option<i64>, from: u64, to: u64) -> Result<Replayed, StoreError> {
+        each!(self, b => b.replay(id, from, to))
+    }
+
+    /// Deletes events that arrived before `before` (milliseconds since the epoch), with their
+    /// journal: `(deleted, of which unfinished)`.
+    pub fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
+        each!(self, b => b.purge(before))
+    }
+
+    /// The counts `GET /metrics` shows (no names, no addresses).
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        each!(self, b => b.counts())
+    }
+
+    /// Whether the database answers (`GET /healthz`).
+    pub fn healthy(&self) -> Result<(), StoreError> {
+        each!(self, b => b.healthy())
+    }
+
+    /// One event's state.
+    pub fn status(&self, id: i64) -> Result<Option<EventStatus>, StoreError> {
+        each!(self, b => b.status(id))
+    }
+
+    /// The most recent events, newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<EventStatus>, StoreError> {
+        each!(self, b => b.recent(limit))
+    }
+
+    /// Events to apply now, oldest first, at most `limit`, one per account: an account's
+    /// oldest unfinished event, and only when it is due (a later event of the same account
+    /// waits for it, so one account's events apply in arrival order). On PostgreSQL the
+    /// events returned are claimed by this server (no other server gets them, nor any other
+    /// event of their accounts) until they end or the claim's lease runs out.
+    pub fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
+        each!(self, b => b.due(now, limit))
+    }
+
+    /// Whether this server still surely holds the events [`Store::due`] gave it: always on
+    /// SQLite; on PostgreSQL, while its claims were renewed lately (within two thirds of the
+    /// lease). A run checks it as it goes and stops sending when it turns false, since another
+    /// server may take those events once the claims run out.
+    #[must_use]
+    pub fn claims_held(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(b) => b.claims_held(),
+        }
+    }
+
+    /// Marks events planned (a run is about to send their changes).
+    pub fn mark_planned(&self, ids: &[i64]) -> Result<(), StoreError> {
+        each!(self, b => b.mark_planned(ids))
+    }
+
+    /// Records how events ended, in one transaction (one write to the disk for a whole run),
+    /// and gives up this server's claim on them.
+    pub fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
+        each!(self, b => b.end(endings))
+    }
+
+    /// Holds `ids` (one burst's events, planned as one sheet) as quarantined with `reason`:
+    /// nothing of them is applied until an administrator releases or discards the burst.
+    /// Returns the burst's id (its first event's).
+    pub fn quarantine(&self, ids: &[i64], reason: &str) -> Result<i64, StoreError> {
+        each!(self, b => b.quarantine(ids, reason))
+    }
+
+    /// Releases the quarantined burst of event `id`: its events are due again, to be applied
+    /// as one sheet past the mass-change brake (an administrator's confirmation).
+    pub fn release(&self, id: i64) -> Result<Held, StoreError> {
+        each!(self, b => b.release(id))
+    }
+
+    /// Discards the quarantined burst of event `id`: its events are never applied.
+    pub fn discard(&self, id: i64) -> Result<Held, StoreError> {
+        each!(self, b => b.discard(id))
+    }
+
+    /// Queues a failed event again at once (the Automations view's Retry). Refused when it has
+    /// not failed, or when a later event for the same account was applied since (the old
+    /// change would overwrite the newer one).
+    pub fn retry(&self, id: i64, now: u64) -> Result<Retry, StoreError> {
+        each!(self, b => b.retry(id, now))
+    }
+
+    /// Keeps journal entries of event `id` (rows a run finished), so a run cut short and
+    /// planned again sends nothing twice.
+    pub fn add_journal(&self, id: i64, entries: &[JournalEntry]) -> Result<(), StoreError> {
+        each!(self, b => b.add_journal(id, entries))
+    }
+
+    /// The journal entries kept for `ids`.
+    pub fn journal(&self, ids: &[i64]) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        each!(self, b => b.journal(ids))
+    }
+}
+
+impl Sqlite {
     /// Opens (or creates, readable by its owner only) the database at `path`. Every commit
     /// reaches the disk before it returns (WAL, synchronous FULL).
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    fn open(path: &Path) -> Result<Sqlite, StoreError> {
         #[cfg(unix)]
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
@@ -280,7 +484,7 @@ impl Store {
                 params![id, kept_id(&sender)],
             )?;
         }
-        Ok(Store {
+        Ok(Sqlite {
             db: Mutex::new(db),
             _lock: lock,
         })
@@ -294,7 +498,7 @@ impl Store {
 
     /// Keeps a new event (committed before it returns), or finds the one the sender already
     /// sent with this id: `(status, true)` when new.
-    pub fn accept(
+    fn accept(
         &self,
         hook: &str,
         sender_id: &str,
@@ -366,7 +570,7 @@ impl Store {
     /// Keeps an event its hook's `when` conditions leave out, as `skipped` with `reason`
     /// (its data is not kept: only the account it names, when it names one), or finds the
     /// one the sender already sent with this id: `(status, true)` when new.
-    pub fn skip(
+    fn skip(
         &self,
         hook: &str,
         sender_id: &str,
@@ -386,7 +590,7 @@ impl Store {
 
     /// Pauses (`true`) or resumes hook `hook`: while paused its events are accepted and kept,
     /// and none is applied. Returns whether this changed anything.
-    pub fn set_paused(&self, hook: &str, paused: bool, now: u64) -> Result<bool, StoreError> {
+    fn set_paused(&self, hook: &str, paused: bool, now: u64) -> Result<bool, StoreError> {
         let db = self.db();
         let changed = if paused {
             db.execute(
@@ -400,7 +604,7 @@ impl Store {
     }
 
     /// The paused hooks, with since when (milliseconds since the epoch).
-    pub fn paused(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    fn paused(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare("SELECT hook, since FROM paused ORDER BY hook")?;
         let rows = stmt.query_map([], |r| {
@@ -414,7 +618,7 @@ impl Store {
     /// settled events are replayed (done, failed, discarded); not one a later applied event
     /// of the same account supersedes (it would undo that change). Their journal is dropped,
     /// so the plan is made from the brand alone.
-    pub fn replay(&self, id: Option<i64>, from: u64, to: u64) -> Result<Replayed, StoreError> {
+    fn replay(&self, id: Option<i64>, from: u64, to: u64) -> Result<Replayed, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let found: Vec<(i64, String, String)> = {
@@ -465,7 +669,7 @@ impl Store {
 
     /// Deletes events that arrived before `before` (milliseconds since the epoch), with their
     /// journal: `(deleted, of which unfinished)`.
-    pub fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
+    fn purge(&self, before: u64) -> Result<(usize, usize), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let unfinished: i64 = tx.query_row(
@@ -491,7 +695,7 @@ impl Store {
     }
 
     /// The counts `GET /metrics` shows (no names, no addresses).
-    pub fn counts(&self) -> Result<Counts, StoreError> {
+    fn counts(&self) -> Result<Counts, StoreError> {
         let db = self.db();
         let mut stmt =
             db.prepare("SELECT status, COUNT(*) FROM events GROUP BY status ORDER BY status")?;
@@ -513,13 +717,13 @@ impl Store {
     }
 
     /// Whether the database answers (`GET /healthz`).
-    pub fn healthy(&self) -> Result<(), StoreError> {
+    fn healthy(&self) -> Result<(), StoreError> {
         self.db().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
 
     /// One event's state.
-    pub fn status(&self, id: i64) -> Result<Option<EventStatus>, StoreError> {
+    fn status(&self, id: i64) -> Result<Option<EventStatus>, StoreError> {
         Ok(self
             .db()
             .query_row(
@@ -531,7 +735,7 @@ impl Store {
     }
 
     /// The most recent events, newest first.
-    pub fn recent(&self, limit: usize) -> Result<Vec<EventStatus>, StoreError> {
+    fn recent(&self, limit: usize) -> Result<Vec<EventStatus>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare(&format!("{SELECT_STATUS} ORDER BY id DESC LIMIT ?1"))?;
         let rows = stmt.query_map(params![limit as i64], read_status)?;
@@ -541,7 +745,7 @@ impl Store {
     /// Events to apply now, oldest first, at most `limit`, one per account: an account's
     /// oldest unfinished event, and only when it is due (a later event of the same account
     /// waits for it, so one account's events apply in arrival order).
-    pub fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
+    fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         // A quarantined event holds up its account's later events too: released later, it
         // would otherwise undo a newer change.
         let found: Vec<(i64, String, String, u32, Option<i64>)> = {
@@ -589,7 +793,7 @@ impl Store {
     }
 
     /// Marks events planned (a run is about to send their changes).
-    pub fn mark_planned(&self, ids: &[i64]) -> Result<(), StoreError> {
+    fn mark_planned(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         for id in ids {
@@ -603,7 +807,7 @@ impl Store {
     }
 
     /// Records how events ended, in one transaction (one write to the disk for a whole run).
-    pub fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
+    fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         for (id, ending) in endings {
@@ -639,7 +843,7 @@ impl Store {
     /// Holds `ids` (one burst's events, planned as one sheet) as quarantined with `reason`:
     /// nothing of them is applied until an administrator releases or discards the burst.
     /// Returns the burst's id (its first event's).
-    pub fn quarantine(&self, ids: &[i64], reason: &str) -> Result<i64, StoreError> {
+    fn quarantine(&self, ids: &[i64], reason: &str) -> Result<i64, StoreError> {
         let burst = ids.iter().copied().min().unwrap_or_default();
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -655,7 +859,7 @@ impl Store {
 
     /// Releases the quarantined burst of event `id`: its events are due again, to be applied
     /// as one sheet past the mass-change brake (an administrator's confirmation).
-    pub fn release(&self, id: i64) -> Result<Held, StoreError> {
+    fn release(&self, id: i64) -> Result<Held, StoreError> {
         self.settle_burst(
             id,
             "UPDATE events SET status = 'received', released = 1, reason = NULL WHERE burst = ?1 AND status = 'quarantined'",
@@ -663,7 +867,7 @@ impl Store {
     }
 
     /// Discards the quarantined burst of event `id`: its events are never applied.
-    pub fn discard(&self, id: i64) -> Result<Held, StoreError> {
+    fn discard(&self, id: i64) -> Result<Held, StoreError> {
         self.settle_burst(
             id,
             "UPDATE events SET status = 'discarded', reason = 'discarded by an administrator (held by the mass-change brake)' WHERE burst = ?1 AND status = 'quarantined'",
@@ -692,7 +896,7 @@ impl Store {
     /// Queues a failed event again at once (the Automations view's Retry). Refused when it has
     /// not failed, or when a later event for the same account was applied since (the old
     /// change would overwrite the newer one).
-    pub fn retry(&self, id: i64, now: u64) -> Result<Retry, StoreError> {
+    fn retry(&self, id: i64, now: u64) -> Result<Retry, StoreError> {
         let db = self.db();
         let found: Option<(String, String)> = db
             .query_row(
@@ -723,7 +927,7 @@ impl Store {
     }
 
     /// Keeps journal entries of event `id` (rows a run finished).
-    pub fn add_journal(&self, id: i64, entries: &[JournalEntry]) -> Result<(), StoreError> {
+    fn add_journal(&self, id: i64, entries: &[JournalEntry]) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         for entry in entries {
@@ -737,7 +941,7 @@ impl Store {
     }
 
     /// The journal entries kept for `ids`.
-    pub fn journal(&self, ids: &[i64]) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+    fn journal(&self, ids: &[i64]) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare("SELECT event_id, entry FROM journal WHERE event_id = ?1")?;
         let mut out = Vec::new();
@@ -780,7 +984,7 @@ fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
 }
 
 /// A stored row with its password cells blanked, or `None` when it has none to blank.
-fn without_password(row: &str) -> Option<String> {
+pub(super) fn without_password(row: &str) -> Option<String> {
     let mut row: HookRow = serde_json::from_str(row).ok()?;
     let mut changed = false;
     for (column, cell) in row.cells.iter_mut() {
@@ -792,7 +996,7 @@ fn without_password(row: &str) -> Option<String> {
     changed.then(|| serde_json::to_string(&row).expect("rows serialise"))
 }
 
-fn action_word(row: &HookRow) -> &'static str {
+pub(super) fn action_word(row: &HookRow) -> &'static str {
     use super::mapping::HookAction;
     match row.action {
         HookAction::Create => "create",
@@ -801,6 +1005,10 @@ fn action_word(row: &HookRow) -> &'static str {
         HookAction::Enable => "enable",
     }
 }
+
+#[cfg(test)]
+#[path = "../../tests/common/postgres.rs"]
+mod test_postgres;
 
 #[cfg(test)]
 mod tests {
@@ -825,193 +1033,315 @@ mod tests {
 
     use std::path::PathBuf;
 
-    #[test]
-    fn one_accounts_events_wait_for_its_oldest_and_a_parked_one_does_not_block() {
-        let (s, dir) = store("due");
-        let (a1, _) = s
-            .accept("h", "1", &row("ann", HookAction::Create), 1)
-            .unwrap();
-        let (b1, _) = s
-            .accept("h", "2", &row("bob", HookAction::Create), 2)
-            .unwrap();
-        let (a2, _) = s
-            .accept("h", "3", &row("ANN", HookAction::Disable), 3)
-            .unwrap();
-        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
-        assert_eq!(
-            due,
-            vec![a1.id, b1.id],
-            "ann's second event waits for her first"
-        );
-        // ann's first fails and waits for a retry: her second still waits.
-        let failed = |retry_at| Ending::Failed {
-            reason: "busy".into(),
-            outcome: None,
-            retry_at,
-        };
-        s.end(&[(a1.id, failed(Some(1_000)))]).unwrap();
-        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
-        assert_eq!(due, vec![b1.id]);
-        assert_eq!(
-            s.due(1_000, 100).unwrap()[0].id,
-            a1.id,
-            "due again at its time"
-        );
-        // Parked: no longer blocks ann's later event.
-        s.end(&[(a1.id, failed(None))]).unwrap();
-        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
-        assert_eq!(due, vec![b1.id, a2.id]);
-        // A parked event is not retried over a later one already applied.
-        s.end(&[(a2.id, Ending::Done(serde_json::json!({"status": "done"})))])
-            .unwrap();
-        assert_eq!(s.retry(a1.id, 20).unwrap(), Retry::Superseded);
-        assert_eq!(s.retry(b1.id, 20).unwrap(), Retry::NotFailed);
+    /// Runs `check` on a new SQLite store, then on a new PostgreSQL one when PostgreSQL is
+    /// installed (a throwaway server; in CI a missing one fails).
+    fn each_backend(tag: &str, check: impl Fn(&Store)) {
+        let (s, dir) = store(tag);
+        check(&s);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
+        if let Some(pg) = super::test_postgres::TempPostgres::start_or_skip(tag) {
+            let s = Store::postgres(&StoreUrl::new(&pg.url), std::time::Duration::from_secs(30))
+                .unwrap();
+            check(&s);
+        }
+    }
+
+    #[test]
+    fn one_accounts_events_wait_for_its_oldest_and_a_parked_one_does_not_block() {
+        each_backend("due", |s| {
+            let (a1, _) = s
+                .accept("h", "1", &row("ann", HookAction::Create), 1)
+                .unwrap();
+            let (b1, _) = s
+                .accept("h", "2", &row("bob", HookAction::Create), 2)
+                .unwrap();
+            let (a2, _) = s
+                .accept("h", "3", &row("ANN", HookAction::Disable), 3)
+                .unwrap();
+            let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+            assert_eq!(
+                due,
+                vec![a1.id, b1.id],
+                "ann's second event waits for her first"
+            );
+            // ann's first fails and waits for a retry: her second still waits.
+            let failed = |retry_at| Ending::Failed {
+                reason: "busy".into(),
+                outcome: None,
+                retry_at,
+            };
+            s.end(&[(a1.id, failed(Some(1_000)))]).unwrap();
+            let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+            assert_eq!(due, vec![b1.id]);
+            assert_eq!(
+                s.due(1_000, 100).unwrap()[0].id,
+                a1.id,
+                "due again at its time"
+            );
+            // Parked: no longer blocks ann's later event.
+            s.end(&[(a1.id, failed(None))]).unwrap();
+            let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+            assert_eq!(due, vec![b1.id, a2.id]);
+            // A parked event is not retried over a later one already applied.
+            s.end(&[(a2.id, Ending::Done(serde_json::json!({"status": "done"})))])
+                .unwrap();
+            assert_eq!(s.retry(a1.id, 20).unwrap(), Retry::Superseded);
+            assert_eq!(s.retry(b1.id, 20).unwrap(), Retry::NotFailed);
+        });
     }
 
     #[test]
     fn the_same_change_sent_again_after_the_window_is_applied_and_a_sender_id_is_kept_72_hours() {
-        let (s, dir) = store("again");
-        let minute = 60 * 1000;
-        let body = |action: &str| format!("{BODY_ID_PREFIX}{action}-hash");
-        let (disable, new) = s
-            .accept("h", &body("disable"), &row("lee", HookAction::Disable), 0)
-            .unwrap();
-        assert!(new);
-        let (enable, new) = s
-            .accept(
-                "h",
-                &body("enable"),
-                &row("lee", HookAction::Enable),
-                minute,
-            )
-            .unwrap();
-        assert!(new);
-        // A quick retry of the first (its answer lost) is still a repeat…
-        let (retried, new) = s
-            .accept(
-                "h",
-                &body("disable"),
-                &row("lee", HookAction::Disable),
-                2 * minute,
-            )
-            .unwrap();
-        assert!(!new);
-        assert_eq!(retried.id, disable.id);
-        // …but the same disable sent again six minutes after the last one is a new event.
-        let (again, new) = s
-            .accept(
-                "h",
-                &body("disable"),
-                &row("lee", HookAction::Disable),
-                8 * minute,
-            )
-            .unwrap();
-        assert!(new, "disable, enable, disable again: the third is applied");
-        assert!(again.id > enable.id);
-        let due: Vec<i64> = s
-            .due(8 * minute, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(
-            due,
-            vec![disable.id],
-            "lee's events in arrival order, the first first"
-        );
-        // A sender's own id stays a repeat for (at least) 72 hours.
-        let (first, _) = s
-            .accept("h", "h:msg-1", &row("kim", HookAction::Create), 0)
-            .unwrap();
-        let (late, new) = s
-            .accept(
-                "h",
-                "h:msg-1",
-                &row("kim", HookAction::Create),
-                SENDER_ID_KEPT_MS,
-            )
-            .unwrap();
-        assert!(!new, "a retry three days later is still a repeat");
-        assert_eq!(late.id, first.id);
-        drop(s);
-        let _ = std::fs::remove_dir_all(dir);
+        each_backend("again", |s| {
+            let minute = 60 * 1000;
+            let body = |action: &str| format!("{BODY_ID_PREFIX}{action}-hash");
+            let (disable, new) = s
+                .accept("h", &body("disable"), &row("lee", HookAction::Disable), 0)
+                .unwrap();
+            assert!(new);
+            let (enable, new) = s
+                .accept(
+                    "h",
+                    &body("enable"),
+                    &row("lee", HookAction::Enable),
+                    minute,
+                )
+                .unwrap();
+            assert!(new);
+            // A quick retry of the first (its answer lost) is still a repeat…
+            let (retried, new) = s
+                .accept(
+                    "h",
+                    &body("disable"),
+                    &row("lee", HookAction::Disable),
+                    2 * minute,
+                )
+                .unwrap();
+            assert!(!new);
+            assert_eq!(retried.id, disable.id);
+            // …but the same disable sent again six minutes after the last one is a new event.
+            let (again, new) = s
+                .accept(
+                    "h",
+                    &body("disable"),
+                    &row("lee", HookAction::Disable),
+                    8 * minute,
+                )
+                .unwrap();
+            assert!(new, "disable, enable, disable again: the third is applied");
+            assert!(again.id > enable.id);
+            let due: Vec<i64> = s
+                .due(8 * minute, 100)
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(
+                due,
+                vec![disable.id],
+                "lee's events in arrival order, the first first"
+            );
+            // A sender's own id stays a repeat for (at least) 72 hours.
+            let (first, _) = s
+                .accept("h", "h:msg-1", &row("kim", HookAction::Create), 0)
+                .unwrap();
+            let (late, new) = s
+                .accept(
+                    "h",
+                    "h:msg-1",
+                    &row("kim", HookAction::Create),
+                    SENDER_ID_KEPT_MS,
+                )
+                .unwrap();
+            assert!(!new, "a retry three days later is still a repeat");
+            assert_eq!(late.id, first.id);
+        });
     }
 
     #[test]
     fn a_quarantined_burst_holds_its_accounts_until_released_or_discarded() {
-        let (s, dir) = store("quarantine");
-        let (a, _) = s
-            .accept("h", "1", &row("ann", HookAction::Disable), 1)
+        each_backend("quarantine", |s| {
+            let (a, _) = s
+                .accept("h", "1", &row("ann", HookAction::Disable), 1)
+                .unwrap();
+            let (b, _) = s
+                .accept("h", "2", &row("bob", HookAction::Disable), 2)
+                .unwrap();
+            let (c, _) = s
+                .accept("h", "3", &row("cy", HookAction::Disable), 3)
+                .unwrap();
+            let (later, _) = s
+                .accept("h", "4", &row("ann", HookAction::Enable), 4)
+                .unwrap();
+            let burst = s
+                .quarantine(&[b.id, a.id], "Needs confirmation: 2 accounts")
+                .unwrap();
+            assert_eq!(burst, a.id);
+            let held = s.status(b.id).unwrap().unwrap();
+            assert_eq!(
+                (held.status.as_str(), held.burst),
+                ("quarantined", Some(a.id))
+            );
+            assert_eq!(
+                held.reason.as_deref(),
+                Some("Needs confirmation: 2 accounts")
+            );
+            let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+            assert_eq!(
+                due,
+                vec![c.id],
+                "ann's later event waits for her quarantined one"
+            );
+            assert_eq!(s.release(c.id).unwrap(), Held::NotQuarantined);
+            assert_eq!(s.release(999).unwrap(), Held::NotFound);
+            // Released (through either of its events): due again, marked with its burst.
+            assert_eq!(s.release(b.id).unwrap(), Held::Done { burst, events: 2 });
+            let due = s.due(10, 100).unwrap();
+            let released: Vec<(i64, Option<i64>)> =
+                due.iter().map(|e| (e.id, e.released)).collect();
+            assert_eq!(
+                released,
+                vec![(a.id, Some(burst)), (b.id, Some(burst)), (c.id, None)]
+            );
+            assert!(s.status(a.id).unwrap().unwrap().released);
+            // Quarantined again and discarded: never applied, and ann's later event goes on.
+            s.quarantine(&[a.id, b.id], "again").unwrap();
+            assert_eq!(s.discard(a.id).unwrap(), Held::Done { burst, events: 2 });
+            assert_eq!(s.status(a.id).unwrap().unwrap().status, "discarded");
+            assert_eq!(s.discard(a.id).unwrap(), Held::NotQuarantined);
+            let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
+            assert_eq!(due, vec![c.id, later.id]);
+        });
+    }
+
+    #[test]
+    fn a_body_id_is_a_repeat_only_within_its_window() {
+        each_backend("window", |s| {
+            let id = format!("{BODY_ID_PREFIX}abc");
+            let r = row("cy", HookAction::Disable);
+            let (first, new) = s.accept("h", &id, &r, 1_000).unwrap();
+            assert!(new);
+            let (again, new) = s.accept("h", &id, &r, 2_000).unwrap();
+            assert!(!new, "the same body within the window is a repeat");
+            assert_eq!(again.id, first.id);
+            let later = 1_000 + BODY_REPEAT_WINDOW_MS + 1;
+            let (third, new) = s.accept("h", &id, &r, later).unwrap();
+            assert!(new, "after the window, the same body is a new event");
+            let (fourth, new) = s.accept("h", &id, &r, later + 5).unwrap();
+            assert!(!new);
+            assert_eq!(fourth.id, third.id);
+        });
+    }
+
+    #[test]
+    fn servers_sharing_postgres_never_hold_one_account_at_once_and_a_dead_ones_claims_expire() {
+        use std::time::Duration;
+        let Some(pg) = super::test_postgres::TempPostgres::start_or_skip("claims") else {
+            return;
+        };
+        let url = StoreUrl::new(&pg.url);
+        let a = Store::postgres(&url, Duration::from_secs(30)).unwrap();
+        let b = Store::postgres(&url, Duration::from_secs(30)).unwrap();
+        let ids = |due: Vec<DueEvent>| due.iter().map(|e| e.id).collect::<Vec<_>>();
+        let (ann1, _) = a
+            .accept("h", "1", &row("ann", HookAction::Create), 1)
             .unwrap();
-        let (b, _) = s
-            .accept("h", "2", &row("bob", HookAction::Disable), 2)
+        let (bob1, _) = b
+            .accept("h", "2", &row("bob", HookAction::Create), 2)
             .unwrap();
-        let (c, _) = s
-            .accept("h", "3", &row("cy", HookAction::Disable), 3)
+        let (ann2, _) = b
+            .accept("h", "3", &row("ann", HookAction::Update), 3)
             .unwrap();
-        let (later, _) = s
-            .accept("h", "4", &row("ann", HookAction::Enable), 4)
+        // Accepted on either server, claimed by the first to ask: the other gets nothing.
+        assert_eq!(ids(a.due(10, 100).unwrap()), vec![ann1.id, bob1.id]);
+        assert_eq!(ids(b.due(10, 100).unwrap()), Vec::<i64>::new());
+        // ann's first ends: her second is free for b, while a keeps bob's.
+        a.end(&[(ann1.id, Ending::Done(serde_json::json!({"status": "done"})))])
             .unwrap();
-        let burst = s
-            .quarantine(&[b.id, a.id], "Needs confirmation: 2 accounts")
+        assert_eq!(ids(b.due(10, 100).unwrap()), vec![ann2.id]);
+        assert_eq!(ids(a.due(10, 100).unwrap()), vec![bob1.id], "its own claim");
+        // A server with a short lease renews it while it lives…
+        let c = Store::postgres(&url, Duration::from_millis(900)).unwrap();
+        let (cy, _) = c
+            .accept("h", "4", &row("cy", HookAction::Create), 4)
             .unwrap();
-        assert_eq!(burst, a.id);
-        let held = s.status(b.id).unwrap().unwrap();
-        assert_eq!(
-            (held.status.as_str(), held.burst),
-            ("quarantined", Some(a.id))
-        );
-        assert_eq!(
-            held.reason.as_deref(),
-            Some("Needs confirmation: 2 accounts")
-        );
-        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
-        assert_eq!(
-            due,
-            vec![c.id],
-            "ann's later event waits for her quarantined one"
-        );
-        assert_eq!(s.release(c.id).unwrap(), Held::NotQuarantined);
-        assert_eq!(s.release(999).unwrap(), Held::NotFound);
-        // Released (through either of its events): due again, marked with its burst.
-        assert_eq!(s.release(b.id).unwrap(), Held::Done { burst, events: 2 });
-        let due = s.due(10, 100).unwrap();
-        let released: Vec<(i64, Option<i64>)> = due.iter().map(|e| (e.id, e.released)).collect();
-        assert_eq!(
-            released,
-            vec![(a.id, Some(burst)), (b.id, Some(burst)), (c.id, None)]
-        );
-        assert!(s.status(a.id).unwrap().unwrap().released);
-        // Quarantined again and discarded: never applied, and ann's later event goes on.
-        s.quarantine(&[a.id, b.id], "again").unwrap();
-        assert_eq!(s.discard(a.id).unwrap(), Held::Done { burst, events: 2 });
-        assert_eq!(s.status(a.id).unwrap().unwrap().status, "discarded");
-        assert_eq!(s.discard(a.id).unwrap(), Held::NotQuarantined);
-        let due: Vec<i64> = s.due(10, 100).unwrap().iter().map(|e| e.id).collect();
-        assert_eq!(due, vec![c.id, later.id]);
-        drop(s);
+        assert_eq!(ids(c.due(10, 100).unwrap()), vec![cy.id]);
+        c.mark_planned(&[cy.id]).unwrap();
+        std::thread::sleep(Duration::from_millis(1_500));
+        assert!(!ids(b.due(10, 100).unwrap()).contains(&cy.id), "renewed");
+        // …and once it is gone, its planned event is another's when the lease runs out.
+        drop(c);
+        std::thread::sleep(Duration::from_millis(1_500));
+        let due = b.due(10, 100).unwrap();
+        let taken = due.iter().find(|e| e.id == cy.id).expect("taken over");
+        assert_eq!(taken.attempts, 1, "planned once by the server that died");
+        // Ending it from a server that does not hold it writes nothing over b's claim.
+        a.end(&[(cy.id, Ending::Done(serde_json::json!({"status": "done"})))])
+            .unwrap();
+        assert_eq!(a.status(cy.id).unwrap().unwrap().status, "planned");
+        // A server that cannot renew its claims knows it soon (and its runs stop sending).
+        let d = Store::postgres(&url, Duration::from_millis(900)).unwrap();
+        assert!(d.claims_held());
+        let mut admin = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+        admin
+            .batch_execute("ALTER TABLE hook_events RENAME TO hook_events_away")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1_000));
+        assert!(!d.claims_held(), "renewals fail: the claims are not held");
+        admin
+            .batch_execute("ALTER TABLE hook_events_away RENAME TO hook_events")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(d.claims_held(), "renewed again");
+        let (sqlite, dir) = store("held");
+        assert!(sqlite.claims_held(), "always, on SQLite");
+        drop(sqlite);
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
-    fn a_body_id_is_a_repeat_only_within_its_window_and_one_server_holds_the_store() {
-        let (s, dir) = store("window");
-        let id = format!("{BODY_ID_PREFIX}abc");
-        let r = row("cy", HookAction::Disable);
-        let (first, new) = s.accept("h", &id, &r, 1_000).unwrap();
+    fn servers_starting_at_once_on_a_new_postgres_database_all_start() {
+        let Some(pg) = super::test_postgres::TempPostgres::start_or_skip("schema") else {
+            return;
+        };
+        let url = StoreUrl::new(&pg.url);
+        let started: Vec<Result<Store, StoreError>> = std::thread::scope(|scope| {
+            let opening: Vec<_> = (0..6)
+                .map(|_| scope.spawn(|| Store::postgres(&url, std::time::Duration::from_secs(30))))
+                .collect();
+            opening.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for s in &started {
+            assert!(s.is_ok(), "{:?}", s.as_ref().err().map(ToString::to_string));
+        }
+        let s = started.into_iter().next().unwrap().unwrap();
+        let (ann, new) = s
+            .accept("h", "1", &row("ann", HookAction::Create), 1)
+            .unwrap();
         assert!(new);
-        let (again, new) = s.accept("h", &id, &r, 2_000).unwrap();
-        assert!(!new, "the same body within the window is a repeat");
-        assert_eq!(again.id, first.id);
-        let later = 1_000 + BODY_REPEAT_WINDOW_MS + 1;
-        let (third, new) = s.accept("h", &id, &r, later).unwrap();
-        assert!(new, "after the window, the same body is a new event");
-        let (fourth, new) = s.accept("h", &id, &r, later + 5).unwrap();
-        assert!(!new);
-        assert_eq!(fourth.id, third.id);
-        // A second server on the same file is refused.
+        assert_eq!(ann.status, "received");
+    }
+
+    #[test]
+    fn a_postgres_password_is_never_shown() {
+        let url =
+            StoreUrl::new("postgres://roster:s3cr3t-pw@127.0.0.1:1/roster?password=s3cr3t-pw");
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        assert!(url.redacted().contains("roster:***@127.0.0.1:1"));
+        let Err(e) = Store::postgres(&url, std::time::Duration::from_secs(30)) else {
+            panic!("nothing listens on port 1");
+        };
+        let shown = e.to_string();
+        assert!(
+            shown.contains("127.0.0.1:1") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn one_server_holds_an_sqlite_store() {
+        let (s, dir) = store("lock");
         let second = Store::open(&dir.join("events.sqlite"));
         assert!(matches!(second, Err(StoreError::Lock(_))));
         drop(s);

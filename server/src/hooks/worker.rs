@@ -481,6 +481,12 @@ impl Worker {
                         }
                     }
                 }
+                // Another server may take these events once this one's claims run out: nothing
+                // more is sent, and they are left as they are (not ended) for whoever has them.
+                if !store.claims_held() {
+                    failed = Some(super::store::StoreError::ClaimsLost);
+                    return Control::Cancel;
+                }
                 Control::Continue
             })
             .await;

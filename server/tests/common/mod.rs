@@ -23,6 +23,8 @@ pub struct Server {
     www: tempdir::Dir,
 }
 
+pub mod postgres;
+
 pub mod tempdir {
     /// A temporary folder removed on drop.
     pub struct Dir(pub std::path::PathBuf);
@@ -184,6 +186,11 @@ impl Server {
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The folder the server serves as its `www`.
