@@ -93,6 +93,26 @@ impl Directory {
         format!("{prefix}{:015}", self.counter)
     }
 
+    /// Adds `count` participants without a platform account (as a directory import makes
+    /// them), with seeded names and attributes: a big directory beside few users.
+    pub fn seed_unlinked(&mut self, seed: u64, count: usize) {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xd1_7ec7);
+        for i in 0..count {
+            let participant_id = self.next_id("P_");
+            self.participants.push(Participant {
+                participant_id,
+                unique_identifier: format!("DIR{i:07}"),
+                first_name: "Directory".into(),
+                last_name: format!("Person {i}"),
+                email: format!("directory{i}@roster-demo.edu"),
+                username: None,
+                user_id: None,
+                metadata: seed_metadata(&mut rng),
+            });
+        }
+    }
+
     /// The participant with this unique identifier (case-sensitive, as Qualtrics).
     #[must_use]
     pub fn by_unique_identifier(&self, uid: &str) -> Option<usize> {

@@ -67,6 +67,9 @@ pub struct SandboxConfig {
     pub user_forms_alternate: bool,
     /// How long OAuth access tokens live (Qualtrics: an hour).
     pub oauth_token_ttl: std::time::Duration,
+    /// CX directory participants besides the users' own: people without a platform account,
+    /// as a directory import makes them (a big directory in a brand of few users).
+    pub directory_only: usize,
 }
 
 impl Default for SandboxConfig {
@@ -85,6 +88,7 @@ impl Default for SandboxConfig {
             directory_wrapped: false,
             user_forms_alternate: false,
             oauth_token_ttl: std::time::Duration::from_secs(3600),
+            directory_only: 0,
         }
     }
 }
@@ -99,6 +103,12 @@ pub struct Stats {
     pub by_status: BTreeMap<u16, u64>,
     /// Requests per endpoint family.
     pub by_family: BTreeMap<String, u64>,
+    /// Requests per endpoint, `METHOD /path` with ids as `{id}` (e.g. `POST /users`,
+    /// `POST /employee-directories/cx/participants`), whatever their answer.
+    pub by_endpoint: BTreeMap<String, u64>,
+    /// Answers under 300 per endpoint, keyed as in `by_endpoint` (`POST /users`: accounts
+    /// created).
+    pub ok_by_endpoint: BTreeMap<String, u64>,
     /// Effective changes per user id (a PUT that changed nothing is not counted).
     pub changes_per_user: HashMap<String, u32>,
     /// OAuth token requests received (granted or refused): how often clients logged in.
@@ -121,7 +131,10 @@ impl Sandbox {
     /// A freshly seeded sandbox.
     #[must_use]
     pub fn new(config: &SandboxConfig) -> Arc<Sandbox> {
-        let brand = Brand::seeded_with(config.seed, config.users, config.groups, config.roles);
+        let mut brand = Brand::seeded_with(config.seed, config.users, config.groups, config.roles);
+        brand
+            .directory
+            .seed_unlinked(config.seed, config.directory_only);
         let admin_id = brand
             .users
             .first()

@@ -443,3 +443,60 @@ fn users_filtered_by_username_answer_only_that_user_ignoring_case() {
     assert_eq!(body["result"]["elements"], json!([]));
     assert!(body["result"]["nextPage"].is_null());
 }
+
+#[test]
+fn a_directory_bigger_than_the_users_and_requests_counted_per_endpoint() {
+    let sb = Sandbox::new(&SandboxConfig {
+        users: 10,
+        directory_only: 250,
+        // Not about pacing: every request of the test fits the buckets at once.
+        limits: crate::faults::RateLimits::default().scaled(1000.0),
+        ..SandboxConfig::default()
+    });
+    let token = sb.admin_token();
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_str(HOST).unwrap());
+    headers.insert("x-api-token", HeaderValue::from_str(&token).unwrap());
+    let send = |method: Method, path: &str, body: &str| {
+        let uri: Uri = path.parse().unwrap();
+        sb.answer(&method, &uri, &headers, body.as_bytes(), 0)
+    };
+    // Searched by uniqueIdentifier: a participant without a platform account.
+    let found = send(
+        Method::POST,
+        "/sandbox/API/v3/employee-directories/cx/participants?includeMetadata=true",
+        r#"{"uniqueIdentifier":"DIR0000007"}"#,
+    );
+    let participants = found.body.as_ref().unwrap()["participants"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(participants.len(), 1);
+    assert!(participants[0]["userId"].is_null());
+    assert!(participants[0]["metadata"]["Region"].is_string());
+    // Listed whole: 260 participants, 3 pages of 100.
+    let mut pages = 0;
+    let mut body = "{}".to_string();
+    loop {
+        let page = send(
+            Method::POST,
+            "/sandbox/API/v3/employee-directories/cx/participants?includeMetadata=true&pageSize=100",
+            &body,
+        );
+        pages += 1;
+        match page.body.as_ref().unwrap()["skipToken"].as_str() {
+            Some(t) => body = json!({ "skipToken": t }).to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let user = sb.brand().users[3].id.clone();
+    send(Method::GET, &format!("/sandbox/API/v3/users/{user}"), "");
+    let stats = sb.stats_snapshot();
+    assert_eq!(
+        stats.by_endpoint["POST /employee-directories/cx/participants"],
+        4
+    );
+    assert_eq!(stats.by_endpoint["GET /users/{id}"], 1);
+    assert_eq!(stats.ok_by_endpoint["GET /users/{id}"], 1);
+}

@@ -230,6 +230,7 @@ async fn run(args: Args) -> Result<(), StartError> {
             directory_wrapped: args.directory_wrapped,
             user_forms_alternate: args.user_forms_alternate,
             oauth_token_ttl: std::time::Duration::from_secs(args.oauth_token_ttl),
+            directory_only: 0,
         })
     });
     let relay_upstream =

@@ -1185,3 +1185,74 @@ async fn a_later_burst_of_a_few_new_hires_looks_them_up_instead_of_listing_a_big
     );
     assert_eq!(users_named(&brand, "look").await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_new_hires_creates_their_accounts_before_reading_the_directory_and_reads_it_once(
+) {
+    // 400 users: a directory of 4 pages (5 once the burst's accounts exist), bigger than the
+    // burst of 3.
+    let brand = Server::start(&["--quiet", "--users", "400"]);
+    let dir = Dir::new("hooks-directory-once");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let t = now();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut body = person(&format!("dironce{i}"));
+        body["region"] = json!(format!("Region{i}"));
+        let (status, v) = post_signed(&hooks, SECRET, &format!("do-{i}"), t, &body).await;
+        assert_eq!(status, 202, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    let ended = settled(&hooks, &brand, &ids, Duration::from_secs(90)).await;
+    assert!(ended.iter().all(|e| e["status"] == "done"), "{ended:?}");
+    let audit = std::fs::read_to_string(dir.0.join("audit.jsonl")).unwrap();
+    let sent: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|a| a["attempt"].as_u64().unwrap_or(1) == 1)
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["method"].as_str().unwrap(),
+                a["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let is_directory_read =
+        |s: &String| s.starts_with("POST ") && s.contains("/employee-directories/cx/participants");
+    // The worker may take the burst as one run or more (it starts as the first event
+    // arrives): in each, the directory is read in one go of 5 pages, right after the accounts
+    // were created, not before them and again after.
+    let mut blocks = 0;
+    let mut i = 0;
+    while i < sent.len() {
+        if !is_directory_read(&sent[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < sent.len() && is_directory_read(&sent[i]) {
+            i += 1;
+        }
+        blocks += 1;
+        assert!(
+            start > 0
+                && sent[start - 1].starts_with("POST ")
+                && sent[start - 1].ends_with("/users"),
+            "the directory read right after the accounts, not before: {sent:#?}"
+        );
+        assert_eq!(i - start, 5, "one whole read of 5 pages: {sent:#?}");
+    }
+    assert!(blocks >= 1, "the directory was read: {sent:#?}");
+    // Each new hire's attribute is set, on its own participant.
+    for (i, e) in ended.iter().enumerate() {
+        assert!(
+            e["outcome"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("created; attributes set"),
+            "hire {i}: {e}"
+        );
+    }
+}

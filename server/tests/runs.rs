@@ -1047,3 +1047,112 @@ fn lookups_answered_by_a_qualtrics_that_ignores_the_username_filter_fall_back_to
     );
     assert_eq!(run.job().listing_sizes().users_pages, Some(10));
 }
+
+#[test]
+fn an_unattended_burst_reads_the_directory_once_after_its_accounts_and_plans_the_same() {
+    // A big directory (640 participants: 7 pages) beside few users; two brands alike.
+    let config = || SandboxConfig {
+        users: 40,
+        directory_only: 600,
+        ..SandboxConfig::default()
+    };
+    let (listed_brand, unattended_brand) = (Brand::new(config()), Brand::new(config()));
+    let users = listed_brand.users(T0);
+    let ut = user_type(&users);
+    let mut options = provision_options(Route::AccountAndAttributes, 0, T0);
+    // As a hook's configuration allows every column it names: "region" is the brand's
+    // "Region" (spelt otherwise), Team is new.
+    options.new_attributes = ["Team".to_string(), "region".to_string()].into();
+    let mut csv =
+        String::from("Username,First name,Last name,Email,User type,Password,region,Team\n");
+    for i in 0..3 {
+        csv.push_str(&format!(
+            "hire{i}@x.org,N,{i},hire{i}@x.org,{ut},pw-{i},EMEA,Team{i}\n"
+        ));
+    }
+    let existing = &users[5];
+    csv.push_str(&format!(
+        "{},{},{},{},,,APAC,Team9\n",
+        existing.username.clone().unwrap(),
+        existing.first_name.clone().unwrap_or_default(),
+        existing.last_name.clone().unwrap_or_default(),
+        existing.email.clone().unwrap_or_default(),
+    ));
+    let table = Table::from_csv(&csv).unwrap();
+    let apply = |brand: &Brand, unattended: bool| {
+        let job =
+            ProvisionJob::new(table.clone(), options.clone(), Vec::new()).unattended(unattended);
+        let mut run = ProvisionRun::new(brand.conn.clone(), job, ExecConfig::default(), false, T0);
+        let (planned_at, _) = brand.drive(&mut run, T0);
+        run.apply(
+            &ProvisionJob::fingerprint(&table, &options),
+            &Approval::default(),
+            planned_at,
+        )
+        .unwrap();
+        let (end, _) = brand.drive(&mut run, planned_at);
+        assert_eq!(run.error(), None);
+        assert_all_done(run.job().outcomes());
+        let plan = format!("{:?}", run.job().plan().unwrap());
+        let sent: Vec<String> = run
+            .audit()
+            .iter()
+            .filter(|a| a.attempt == 1)
+            .map(|a| format!("{} {}", a.method, a.path))
+            .collect();
+        (plan, sent, end)
+    };
+    let (listed_plan, listed_sent, _) = apply(&listed_brand, false);
+    let (plan, sent, end) = apply(&unattended_brand, true);
+    assert_eq!(plan, listed_plan, "the same plan either way");
+    let directory = |sent: &[String]| {
+        sent.iter()
+            .filter(|s| s.contains("/employee-directories/cx/participants"))
+            .count()
+    };
+    assert_eq!(
+        directory(&listed_sent),
+        14,
+        "a run that shows its plan first reads the directory before and after: {listed_sent:#?}"
+    );
+    assert_eq!(directory(&sent), 7, "read once: {sent:#?}");
+    let last_create = sent
+        .iter()
+        .rposition(|s| s.starts_with("POST ") && s.ends_with("/users"))
+        .expect("accounts created");
+    let first_read = sent
+        .iter()
+        .position(|s| s.contains("/employee-directories/cx/participants"))
+        .unwrap();
+    assert!(
+        first_read > last_create,
+        "no directory read before the accounts: {sent:#?}"
+    );
+    // The attributes landed on the new accounts' own participants, spelt as the brand's.
+    let people = unattended_brand.participants(end + 60_000);
+    for i in 0..3 {
+        let name = format!("hire{i}@x.org");
+        let mine: Vec<&Participant> = people
+            .iter()
+            .filter(|p| p.username.as_deref() == Some(name.as_str()))
+            .collect();
+        assert_eq!(mine.len(), 1, "{name}: one participant");
+        assert_eq!(
+            mine[0].metadata.get("Region").map(String::as_str),
+            Some("EMEA")
+        );
+        assert_eq!(
+            mine[0].metadata.get("Team").cloned(),
+            Some(format!("Team{i}"))
+        );
+        assert!(!mine[0].metadata.contains_key("region"));
+    }
+    let theirs = people
+        .iter()
+        .find(|p| p.user_id.as_deref() == Some(existing.id.as_str()))
+        .unwrap();
+    assert_eq!(
+        theirs.metadata.get("Region").map(String::as_str),
+        Some("APAC")
+    );
+}

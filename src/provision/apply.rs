@@ -33,7 +33,8 @@ pub(super) struct RowProgress {
 /// ([`crate::run::ProvisionJob`]) calls, in order: [`ProvisionApply::account_steps`] (runs
 /// them), [`ProvisionApply::record`], then while [`ProvisionApply::uncertain`] is not empty:
 /// lists the users and [`ProvisionApply::resolve_uncertain`] (runs the retries it returns and
-/// records them); then, if [`ProvisionApply::needs_participants`], lists the directory; then
+/// records them); then, if [`ProvisionApply::needs_participants`] (or the plan was made
+/// without the directory: [`ProvisionApply::replan`] once it is read), lists the directory; then
 /// [`ProvisionApply::import_steps`] (runs, records); hosts read [`ProvisionApply::outcomes`].
 #[derive(Debug, Clone)]
 pub struct ProvisionApply {
@@ -238,6 +239,45 @@ impl ProvisionApply {
                 at,
             ));
         }
+    }
+
+    /// The user ids of the accounts this run created (for [`ProvisionApply::replan`]: their
+    /// directory participants are new, so a plan of the brand as it was leaves them out).
+    #[must_use]
+    pub fn created_user_ids(&self) -> BTreeSet<String> {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| r.actions.contains(&ProvisionAction::Create))
+            .filter_map(|r| self.progress[&r.key()].user_id.clone())
+            .collect()
+    }
+
+    /// Takes `plan`, the same sheet planned again once the directory was read (after the
+    /// accounts were sent, by a run that read it only then): the rows `self.plan` refused or
+    /// found invalid stay as they were, every other row takes the new plan's attributes and
+    /// keys; the progress so far is kept.
+    pub fn replan(&mut self, mut plan: Plan) {
+        for (new, old) in plan.rows.iter_mut().zip(&self.plan.rows) {
+            if old.key() != new.key()
+                || old.actions.contains(&ProvisionAction::Refused)
+                || old.actions.contains(&ProvisionAction::Invalid)
+            {
+                *new = old.clone();
+            }
+            let p = self
+                .progress
+                .get_mut(&new.key())
+                .expect("every row has progress");
+            if p.unique_identifier.is_none() {
+                p.unique_identifier.clone_from(&new.unique_identifier);
+            }
+            if p.user_id.is_none() {
+                p.user_id.clone_from(&new.user_id);
+            }
+        }
+        super::recount(&mut plan);
+        self.plan = plan;
     }
 
     /// True when new accounts need attributes: their uniqueIdentifier must be looked up.

@@ -30,9 +30,10 @@ mod steps;
 pub use apply::ProvisionApply;
 pub use columns::template;
 pub use outcomes::{outcome_column_names, outcome_table, RowOutcome};
+pub(crate) use plan::recount;
 pub use plan::{
-    brand_needs, plan, plan_table, plan_with_records, record_reads, refuse, sheet_usernames,
-    touches, BrandNeeds,
+    attributes_allowed, brand_needs, plan, plan_table, plan_with_records, record_reads, refuse,
+    sheet_usernames, touches, BrandNeeds,
 };
 pub use steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::columns::normalise_header;
 use crate::directory::{self, Participant};
 use crate::exec::JournalEntry;
 use crate::policy::Touch;
@@ -67,6 +68,33 @@ pub fn sheet_usernames(table: &Table) -> Option<BTreeSet<String>> {
             .filter(|v| !v.is_empty())
             .collect(),
     )
+}
+
+/// True when `table` has attribute columns and `options` allow every one of them to be new
+/// (`new_attributes`): the directory then cannot make the sheet unplannable, only tell which
+/// of them the brand already has (and how it spells them) and what the sheet's people hold
+/// now. A run that applies at once may then read the directory once, after the accounts
+/// exist, instead of before and again after (see `ProvisionJob::unattended`).
+#[must_use]
+pub fn attributes_allowed(table: &Table, options: &ProvisionOptions) -> bool {
+    let Ok(map) = map_columns(&table.columns) else {
+        return false;
+    };
+    let allowed: BTreeSet<String> = options
+        .new_attributes
+        .iter()
+        .map(|a| normalise_header(a))
+        .collect();
+    !map.attributes.is_empty()
+        && map
+            .attributes
+            .iter()
+            .all(|(name, _)| allowed.contains(&normalise_header(name.as_str())))
+}
+
+/// Counts `plan`'s rows per action again, after rows were replaced.
+pub(crate) fn recount(plan: &mut Plan) {
+    plan.counts = count_actions(&plan.rows);
 }
 
 /// Plans a provisioning sheet against one listing of the brand's users and one of its

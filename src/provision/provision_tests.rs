@@ -602,3 +602,72 @@ fn columns_the_product_writes_are_never_attributes() {
     let names: Vec<&str> = map.attributes.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, vec!["Team"]);
 }
+
+#[test]
+fn a_plan_made_without_the_directory_takes_its_attributes_once_read_and_keeps_its_refusals() {
+    let users = vec![
+        user("UR_AAAAAAAAAAAAAAA", "ann@x.edu"),
+        user("UR_BBBBBBBBBBBBBBB", "bob@x.edu"),
+    ];
+    let participants = vec![
+        participant(
+            "E-ANN",
+            Some("UR_AAAAAAAAAAAAAAA"),
+            "ann@x.edu",
+            &[("Role", "Agent")],
+        ),
+        participant(
+            "E-BOB",
+            Some("UR_BBBBBBBBBBBBBBB"),
+            "bob@x.edu",
+            &[("Role", "Agent")],
+        ),
+    ];
+    // "role" is the brand's "Role", spelt otherwise; allowed as new, as a hook allows its columns.
+    let t = table("Username,role\nann@x.edu,Manager\nbob@x.edu,Manager\n");
+    let mut opts = options(Route::AccountAndAttributes);
+    assert!(
+        !attributes_allowed(&t, &opts),
+        "not allowed: the directory must be read first"
+    );
+    opts.new_attributes = ["ROLE".to_string()].into();
+    assert!(attributes_allowed(&t, &opts));
+    assert!(!attributes_allowed(&table("Username\nann@x.edu\n"), &opts));
+
+    let blind = std::collections::HashMap::new();
+    let mut first = plan_with_records(&t, &users, &blind, None, &[], &opts);
+    assert_eq!(
+        first.rows[0].attributes[0].name.as_str(),
+        "role",
+        "not matched yet"
+    );
+    let bob = first.rows[1].row;
+    refuse(&mut first, &[(bob, "refused by the policy")]);
+    let mut run = ProvisionApply::new(first);
+    let read = plan_with_records(&t, &users, &blind, Some(&participants), &[], &opts);
+    run.replan(read.clone());
+    assert_eq!(
+        run.plan.rows[0], read.rows[0],
+        "ann's row as a plan with the directory"
+    );
+    assert_eq!(
+        run.plan.rows[0].attribute_changes().collect::<Vec<_>>(),
+        [("Role", "Agent", "Manager")]
+    );
+    assert_eq!(run.plan.rows[1].actions[..], [ProvisionAction::Refused]);
+    assert!(run
+        .plan
+        .counts
+        .contains(&(ProvisionAction::Refused.label().to_string(), 1)));
+    let jobs = run.import_steps(&participants);
+    let ProvisionStep::Import(job) = &jobs[0] else {
+        panic!()
+    };
+    assert_eq!(
+        job.participants.len(),
+        1,
+        "nothing sent for the refused row"
+    );
+    assert_eq!(job.participants[0].unique_identifier, "E-ANN");
+    assert_eq!(job.participants[0].metadata["Role"], "Manager");
+}

@@ -2,6 +2,14 @@
 //! and division names only when the sheet needs them), plan, then apply: accounts, a check of
 //! any create whose answer was lost (so nobody is created twice), the directory (only when new
 //! accounts need their uniqueIdentifier looked up), the import jobs.
+//!
+//! A run that applies at once (hooks: [`ProvisionJob::unattended`]) and whose attribute
+//! columns may all be new reads the directory once, after the accounts: the accounts' plan
+//! does not depend on it, and reading it before would mean reading it twice (new accounts'
+//! uniqueIdentifiers are Qualtrics' choice, found only by listing: the documented participant
+//! search takes a uniqueIdentifier, not a username). The attributes are then planned against
+//! the directory as it was before the run (its new accounts' participants left out), which is
+//! the plan a run reading it first makes.
 
 use std::collections::HashMap;
 
@@ -34,6 +42,18 @@ enum ApplyStage {
     Done,
 }
 
+/// What planning a sheet again needs, once the directory is read after the accounts (a run
+/// that read only the users before planning: see the module's documentation).
+#[derive(Debug)]
+pub(crate) struct DeferredPlan {
+    table: Table,
+    /// The users as read before the accounts were sent (the sheet's only).
+    users: Vec<UserSummary>,
+    records: HashMap<String, crate::users::User>,
+    journal: Vec<JournalEntry>,
+    options: ProvisionOptions,
+}
+
 /// The apply phases of a provisioning plan; membership's role changes use them too.
 #[derive(Debug)]
 pub(crate) struct ApplyPhases {
@@ -44,6 +64,9 @@ pub(crate) struct ApplyPhases {
     stage: ApplyStage,
     checks: u8,
     imports_phase: &'static str,
+    /// The directory was not read for the plan: read it after the accounts, and plan the
+    /// attributes again with it.
+    deferred: Option<Box<DeferredPlan>>,
 }
 
 impl ApplyPhases {
@@ -60,7 +83,35 @@ impl ApplyPhases {
             stage: ApplyStage::Start,
             checks: 0,
             imports_phase,
+            deferred: None,
         }
+    }
+
+    /// These phases for a plan made without the directory: it is read after the accounts
+    /// and the plan's attributes made again with it ([`DeferredPlan`]).
+    fn deferring(mut self, deferred: DeferredPlan) -> Self {
+        self.deferred = Some(Box::new(deferred));
+        self
+    }
+
+    /// Plans the sheet again with the directory read after the accounts, leaving out the
+    /// participants of the accounts this run created: the directory as it was before the run.
+    fn replan(&mut self, deferred: &DeferredPlan, found: &[Participant]) {
+        let created = self.run.created_user_ids();
+        let before: Vec<Participant> = found
+            .iter()
+            .filter(|p| !p.user_id.as_ref().is_some_and(|id| created.contains(id)))
+            .cloned()
+            .collect();
+        let plan = provision::plan_with_records(
+            &deferred.table,
+            &deferred.users,
+            &deferred.records,
+            Some(&before),
+            &deferred.journal,
+            &deferred.options,
+        );
+        self.run.replan(plan);
     }
 
     /// The next phase, or `None` when the plan is applied.
@@ -117,6 +168,9 @@ impl ApplyPhases {
                 if let Some(Found::Directory(found)) =
                     finished.into_iter().map(|(s, _)| s.into_found()).next()
                 {
+                    if let Some(deferred) = self.deferred.take() {
+                        self.replan(&deferred, &found);
+                    }
                     self.participants = found;
                 }
                 self.imports()
@@ -154,7 +208,7 @@ impl ApplyPhases {
             self.stage = ApplyStage::Done;
             return None;
         }
-        if self.run.needs_participants() {
+        if self.run.needs_participants() || self.deferred.is_some() {
             self.stage = ApplyStage::Directory;
             return Some(Next::Reading(
                 "directory",
@@ -229,6 +283,10 @@ pub struct ProvisionJob {
     sizes: ListingSizes,
     /// The users were looked up one by one (`self.users` holds only the sheet's accounts).
     looked_up: bool,
+    /// The host applies the plan as soon as it is made, with nobody reading it first.
+    unattended: bool,
+    /// The directory is read after the accounts, not for the plan (decided at the start).
+    defer_directory: bool,
 }
 
 impl ProvisionJob {
@@ -251,7 +309,31 @@ impl ProvisionJob {
             records: HashMap::new(),
             sizes: ListingSizes::default(),
             looked_up: false,
+            unattended: false,
+            defer_directory: false,
         }
+    }
+
+    /// The job, told whether its host applies the plan as soon as it is made with nobody
+    /// reading it first (the hooks). Such a run, on the account route with attribute columns
+    /// that may all be new, reads the CX directory once, after the accounts, instead of before
+    /// them and again after: a new hire's account is created without waiting for the whole
+    /// directory, and the plan comes out the same (its attributes are planned once the
+    /// directory is read; see the module's documentation).
+    #[must_use]
+    pub fn unattended(mut self, unattended: bool) -> Self {
+        self.unattended = unattended;
+        self
+    }
+
+    /// True when the directory is better read after the accounts (see
+    /// [`ProvisionJob::unattended`]): nobody reads the plan before it is applied, the accounts'
+    /// plan does not use the directory, and no attribute column can make the sheet unplannable.
+    fn defers_directory(&self) -> bool {
+        self.unattended
+            && self.options.route == Route::AccountAndAttributes
+            && self.needs.directory
+            && provision::attributes_allowed(&self.table, &self.options)
     }
 
     /// The job, knowing how many pages the brand's listings took when last read: a sheet of
@@ -348,16 +430,28 @@ impl ProvisionJob {
     }
 
     fn make_plan(&mut self) -> Next {
+        let read = self.needs.directory && !self.defer_directory;
         let mut plan = provision::plan_with_records(
             &self.table,
             &self.users,
             &self.records,
-            self.needs.directory.then_some(&self.participants[..]),
+            read.then_some(&self.participants[..]),
             &self.journal,
             &self.options,
         );
         self.judge(&mut plan);
-        self.users = Vec::new();
+        if self.defer_directory {
+            // Kept for planning the attributes again once the directory is read: only the
+            // sheet's accounts matter to a plan.
+            let names = provision::sheet_usernames(&self.table).unwrap_or_default();
+            self.users.retain(|u| {
+                u.username
+                    .as_deref()
+                    .is_some_and(|n| names.contains(&n.trim().to_lowercase()))
+            });
+        } else {
+            self.users = Vec::new();
+        }
         self.run = Some(ProvisionApply::new(plan));
         self.stage = Stage::Planned;
         Next::Done
@@ -494,7 +588,17 @@ impl SheetJob for ProvisionJob {
         let mut run = self.run.take().expect("applied only once planned");
         provision::refuse(&mut run.plan, &self.guard.refusals_at_apply(approval));
         let participants = std::mem::take(&mut self.participants);
-        self.stage = Stage::Applying(Box::new(ApplyPhases::new(run, participants, "attributes")));
+        let mut phases = ApplyPhases::new(run, participants, "attributes");
+        if self.defer_directory {
+            phases = phases.deferring(DeferredPlan {
+                table: self.table.clone(),
+                users: std::mem::take(&mut self.users),
+                records: self.records.clone(),
+                journal: self.journal.clone(),
+                options: self.options.clone(),
+            });
+        }
+        self.stage = Stage::Applying(Box::new(phases));
     }
     fn plan_offline(&mut self) {
         let plan = provision::plan(&self.table, &[], &[], &self.journal, &self.options);
@@ -525,7 +629,8 @@ impl Phases for ProvisionJob {
                         .collect(),
                     None => vec![RunStep::Listing(ListingStep::users(ctx.conn))],
                 };
-                if self.needs.directory {
+                self.defer_directory = self.defers_directory();
+                if self.needs.directory && !self.defer_directory {
                     steps.push(RunStep::Listing(ListingStep::directory(ctx.conn)));
                 }
                 Next::Reading("brand", steps)

@@ -114,6 +114,10 @@ pub struct SheetRequest {
     /// [`SheetRun::listing_sizes`] of an earlier run), so that a run of a few accounts can
     /// look them up one by one when that sends fewer requests. Unknown: every listing is read.
     pub listing_sizes: ListingSizes,
+    /// Provisioning: the host applies the plan as soon as it is made, with nobody reading it
+    /// first (the hooks). The run may then read the CX directory once, after the accounts,
+    /// rather than before them and again after (see [`super::ProvisionJob::unattended`]).
+    pub unattended: bool,
 }
 
 /// Pages a brand's listings took when they were last read in full: what lets a run choose
@@ -225,7 +229,8 @@ impl SheetRun {
                     new_attributes: request.new_attributes.into_iter().collect(),
                 };
                 let job = ProvisionJob::new(table, options, request.journal)
-                    .with_listing_sizes(request.listing_sizes);
+                    .with_listing_sizes(request.listing_sizes)
+                    .unattended(request.unattended);
                 SheetRun::Provision(Box::new(run(job, brand, config, now)))
             }
             SheetKind::Membership => {

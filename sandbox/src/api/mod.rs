@@ -54,6 +54,10 @@ impl Sandbox {
             let mut stats = self.stats();
             stats.requests += 1;
             *stats.by_family.entry(format!("{family:?}")).or_default() += 1;
+            *stats
+                .by_endpoint
+                .entry(endpoint(method, &segments))
+                .or_default() += 1;
         }
         let dropped = || Reply {
             status: StatusCode::OK,
@@ -85,11 +89,16 @@ impl Sandbox {
             *self.stats().by_status.entry(0).or_default() += 1;
             return dropped();
         }
-        *self
-            .stats()
-            .by_status
-            .entry(answer.status.as_u16())
-            .or_default() += 1;
+        {
+            let mut stats = self.stats();
+            *stats.by_status.entry(answer.status.as_u16()).or_default() += 1;
+            if answer.status.as_u16() < 300 {
+                *stats
+                    .ok_by_endpoint
+                    .entry(endpoint(method, &segments))
+                    .or_default() += 1;
+            }
+        }
         let mut body = answer.body;
         if let Some(meta) = body.get_mut("meta").and_then(Value::as_object_mut) {
             let status = answer.status;
@@ -187,6 +196,22 @@ impl Sandbox {
             )),
         }
     }
+}
+
+/// The endpoint of a call for [`crate::Stats`]: `METHOD /path`, a segment holding an id (an
+/// underscore or a digit: `UR_…`, `IMJ_…`) written `{id}`.
+fn endpoint(method: &Method, segments: &[&str]) -> String {
+    let path: Vec<&str> = segments
+        .iter()
+        .map(|s| {
+            if s.contains('_') || s.bytes().any(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    format!("{method} /{}", path.join("/"))
 }
 
 fn api_segments(path: &str) -> Vec<&str> {

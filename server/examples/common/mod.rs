@@ -105,3 +105,25 @@ pub fn provisioning_bound(
         + phase(0, job_requests);
     (fewest, shortest)
 }
+
+/// The shortest time `limits` allow for the requests `rows` new accounts with attributes need
+/// themselves, in seconds: one POST each, then per import job of 100 a submit, its polls and
+/// its result; no reading of the brand (what a product adds to find who exists and the new
+/// accounts' uniqueIdentifiers is its own cost, measured against this).
+#[allow(dead_code)]
+pub fn accounts_bound(limits: &roster_server::sandbox::faults::RateLimits, rows: usize) -> f64 {
+    let job_requests = rows.div_ceil(PAGE) * (2 + POLLS_PER_JOB);
+    let (users_rate, directory_rate, brand_rate) = (
+        limits.users / 60.0,
+        limits.directory / 60.0,
+        limits.brand / 60.0,
+    );
+    (rows as f64 / users_rate).max(rows as f64 / brand_rate)
+        + (job_requests as f64 / directory_rate).max(job_requests as f64 / brand_rate)
+}
+
+/// Accounts the sandbox created so far (`POST /users` answered under 300) in `stats`.
+#[allow(dead_code)]
+pub fn created(stats: &serde_json::Value) -> u64 {
+    stats["okByEndpoint"]["POST /users"].as_u64().unwrap_or(0)
+}

@@ -110,6 +110,8 @@ pub(super) fn sheet_run(
         journal: journal.to_vec(),
         // The CLI keeps nothing between runs: it lists the brand (its sizes are unknown).
         listing_sizes: Default::default(),
+        // The CLI shows its plan before applying it: the directory is read for the plan.
+        unattended: false,
     };
     let roles = match kind {
         Kind::Membership => read_roles(sheet.roles.as_deref())?,

@@ -317,6 +317,9 @@ impl Worker {
             .collect();
         let mut request = hook_request(&table, journal);
         request.listing_sizes = self.listing_sizes;
+        // Applied at once, nobody reading the plan first: the directory may be read once,
+        // after the accounts (a new hire's account does not wait for the whole directory).
+        request.unattended = true;
         let brand = match server_brand(session).await {
             Ok(brand) => brand,
             Err(why) => return self.finish(hook, &self.all_failed(events, &why)),
