@@ -79,6 +79,16 @@ CREATE TABLE IF NOT EXISTS hook_paused (
 );
 ";
 
+/// True when every table and index of [`SCHEMA`] exists.
+const SCHEMA_COMPLETE: &str = "SELECT to_regclass('hook_events') IS NOT NULL
+  AND to_regclass('hook_events_pending') IS NOT NULL
+  AND to_regclass('hook_events_received') IS NOT NULL
+  AND to_regclass('hook_events_claims') IS NOT NULL
+  AND to_regclass('hook_events_claimed_by') IS NOT NULL
+  AND to_regclass('hook_journal') IS NOT NULL
+  AND to_regclass('hook_journal_event') IS NOT NULL
+  AND to_regclass('hook_paused') IS NOT NULL";
+
 const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released FROM hook_events";
 
 /// Work for a connection's thread: given the connection (or why there is none).
@@ -240,7 +250,13 @@ impl Postgres {
         store.run(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
-            tx.batch_execute(SCHEMA)?;
+            // Only a database without the tables gets the DDL: `CREATE INDEX IF NOT EXISTS`
+            // locks its table before it looks, and a second server starting while the first
+            // already applies events deadlocked with it (measured: one start in two).
+            let complete: bool = tx.query_one(SCHEMA_COMPLETE, &[])?.get(0);
+            if !complete {
+                tx.batch_execute(SCHEMA)?;
+            }
             tx.commit()?;
             Ok(())
         })?;
