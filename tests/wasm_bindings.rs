@@ -48,11 +48,18 @@ fn bad_connection_settings_throw_errors_that_say_what_to_type() {
 
 #[wasm_bindgen_test]
 async fn an_unreachable_host_rejects_with_a_network_message() {
-    let client = RosterClient::direct("http://127.0.0.1:9/API/v3", "tok").unwrap();
-    let err = JsFuture::from(client.whoami()).await.unwrap_err();
+    let spec = Object::new();
+    Reflect::set(&spec, &"url".into(), &"http://127.0.0.1:9/API/v3".into()).unwrap();
+    Reflect::set(&spec, &"token".into(), &"tok".into()).unwrap();
+    let err = JsFuture::from(RosterClient::connect(spec.into(), None))
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "brand");
     let text = message(err);
-    assert!(text.starts_with("Could not reach 127.0.0.1"), "{text}");
+    assert!(
+        text.starts_with("Could not reach Qualtrics at http://127.0.0.1:9/API/v3"),
+        "{text}"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -133,7 +133,7 @@ export async function startApp(makeHost) {
       const info = await res.json();
       return { url: new URL(info.apiPath, location.href).href, token: info.adminToken };
     }
-    // Blank: ask any datacenter, and Qualtrics names the brand's own (whoami's switchTo).
+    // Blank: ask any datacenter, and Qualtrics names the brand's own (the core's connect follows it).
     const typed = input('datacenter').value.trim();
     const datacenter = typed ? checkDatacenter(typed) : discoveryDatacenter(); // throws a message saying what to type
     return { relay: true, url: new URL('relay', location.href).href, datacenter, token: input('token').value };
@@ -147,8 +147,6 @@ export async function startApp(makeHost) {
     }
   });
 
-  const makeClient = (/** @type {ConnectionSpec} */ spec) => (spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token));
-
   async function connect() {
     // Another connection (or brand) makes every plan stale.
     for (const flow of [lifecycle, provision, membership]) flow.invalidate();
@@ -160,20 +158,16 @@ export async function startApp(makeHost) {
     $('who').textContent = 'Connecting…';
     try {
       const spec = await connectionSpec();
-      let client = makeClient(spec);
-      /** @type {Who} */
-      let who = await client.whoami();
+      // The core connects: whoami, and the brand's own datacenter when Qualtrics names another.
+      const client = await RosterClient.connect(spec, null);
+      const who = /** @type {Who} */ (client.connected);
       let moved = '';
-      if (who.switchTo) {
-        // The brand lives on another datacenter: connect there, and say so.
+      if (client.movedTo) {
         const typed = input('datacenter').value.trim();
         moved = typed
-          ? `Qualtrics says this brand is on datacenter ${who.switchTo}, not ${typed}: connected to ${who.switchTo}.`
-          : `Qualtrics says this brand is on datacenter ${who.switchTo}: connected there.`;
-        client.free();
-        spec.datacenter = who.switchTo;
-        client = makeClient(spec);
-        who = await client.whoami();
+          ? `Qualtrics says this brand is on datacenter ${client.movedTo}, not ${typed}: connected to ${client.movedTo}.`
+          : `Qualtrics says this brand is on datacenter ${client.movedTo}: connected there.`;
+        spec.datacenter = client.movedTo;
         input('datacenter').value = spec.datacenter;
       } else if (spec.relay && !input('datacenter').value.trim()) {
         input('datacenter').value = spec.datacenter ?? '';

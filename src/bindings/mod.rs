@@ -21,7 +21,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use self::driver::{drive_to_end, send_retrying};
+use self::driver::{drive, drive_to_end, send_retrying};
 use self::error::{fail, failing, ErrorCode};
 use crate::connection::{Auth, Connection, Datacenter};
 use crate::exec::ExecConfig;
@@ -29,7 +29,8 @@ use crate::membership::{self, PullRequest};
 use crate::policy::{Actor, Guard, Policy};
 use crate::rules::{self, RoleSheet};
 use crate::run::{
-    Brand, MembershipJob, PullRun, SheetKind, SheetRequest, SheetRun, UsersListing, UsersRun,
+    Brand, ConnectError, ConnectJob, Credential, MembershipJob, PullRun, Route, SheetKind,
+    SheetRequest, SheetRun, UsersListing, UsersRun,
 };
 use crate::table::Table;
 use crate::users;
@@ -38,8 +39,31 @@ use crate::users;
 #[wasm_bindgen]
 pub struct RosterClient {
     conn: Connection,
-    /// The credential's own account, from the last whoami (a plan asks for it when unknown).
+    /// The credential's own account, from whoami (a plan asks for it when unknown).
     actor: Rc<RefCell<Option<Actor>>>,
+    /// Who the token belongs to, when connected with `connect`.
+    connected: Option<users::Connected>,
+    /// The datacenter `connect` moved to.
+    moved_to: Option<String>,
+}
+
+/// Where and how the page connects: through the relay at `url` (`relay`: true; `datacenter`
+/// blank lets Qualtrics name the brand's own), or to the API base `url` directly (the
+/// sandbox), with an API token.
+#[derive(serde::Deserialize, tsify::Tsify)]
+#[tsify(missing_as_null)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectSpec {
+    /// Through the relay.
+    #[serde(default)]
+    relay: bool,
+    /// The relay's address, or the API base URL.
+    url: String,
+    /// The datacenter to ask first (relay only).
+    #[serde(default)]
+    datacenter: Option<String>,
+    /// The API token.
+    token: String,
 }
 
 #[wasm_bindgen]
@@ -64,20 +88,69 @@ impl RosterClient {
         Ok(RosterClient::on(conn))
     }
 
-    /// `GET /whoami`: who the token belongs to, and `switchTo`, the brand's own datacenter
-    /// when this relay connection uses another one (connect again with it).
-    #[wasm_bindgen(unchecked_return_type = "Promise<Connected>")]
-    pub fn whoami(&self) -> Promise {
-        let (conn, actor) = (self.conn.clone(), self.actor.clone());
+    /// Connects along `spec` (the core's connect run: whoami, and the brand's own datacenter
+    /// followed when Qualtrics names another); resolves to a client on the brand's
+    /// datacenter, whose `connected` says who the token belongs to. Rejects with code
+    /// `connect` (the address or token as typed) or `brand` (Qualtrics refused or could not be
+    /// reached).
+    #[wasm_bindgen(unchecked_return_type = "Promise<RosterClient>")]
+    pub fn connect(
+        #[wasm_bindgen(unchecked_param_type = "ConnectSpec")] spec: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
+        on_progress: Option<Function>,
+    ) -> Promise {
         future_to_promise(async move {
-            let response = send_retrying(&users::whoami_request(&conn))
-                .await
-                .map_err(failing(ErrorCode::Brand))?;
-            let connected = users::connected(&response, conn.datacenter())
-                .map_err(failing(ErrorCode::Brand))?;
-            *actor.borrow_mut() = Some(Actor::from_whoami(&connected.who));
-            to_value(&connected)
+            let spec: ConnectSpec = from_value(spec, "Bad connection settings")?;
+            let auth = Auth::api_token(&spec.token).map_err(failing(ErrorCode::Connect))?;
+            let route = match spec.relay {
+                false => Route::Direct(spec.url.trim().to_string()),
+                true => Route::Relay {
+                    relay: spec.url.trim().trim_end_matches('/').to_string(),
+                    dc: Datacenter::parse(spec.datacenter.as_deref().unwrap_or_default())
+                        .or_else(|_| Datacenter::parse(users::DISCOVERY_DATACENTER))
+                        .map_err(failing(ErrorCode::Connect))?,
+                },
+            };
+            // The address is checked before anything is sent.
+            route
+                .connection(auth.clone())
+                .map_err(failing(ErrorCode::Connect))?;
+            let job = ConnectJob::new(route, Credential::Token(auth));
+            let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
+            drive(&run, on_progress.as_ref()).await?;
+            let run = run.borrow();
+            let job = run.job();
+            match (job.connection(), job.connected(), job.failure()) {
+                (Some(conn), Some(connected), _) => Ok(RosterClient {
+                    conn: conn.clone(),
+                    actor: Rc::new(RefCell::new(Some(Actor::from_whoami(&connected.who)))),
+                    connected: Some(connected.clone()),
+                    moved_to: job.moves().last().map(|d| d.as_str().to_string()),
+                }
+                .into()),
+                (_, _, Some(ConnectError::Connection(e))) => Err(fail(ErrorCode::Connect, e)),
+                (_, _, failure) => Err(fail(
+                    ErrorCode::Brand,
+                    failure.map_or_else(
+                        || "Connecting did not finish.".to_string(),
+                        ToString::to_string,
+                    ),
+                )),
+            }
         })
+    }
+
+    /// Who the token belongs to (a client made by `connect`; null for one made by
+    /// `viaRelay` or `direct`, which ask nothing until used).
+    #[wasm_bindgen(getter, unchecked_return_type = "Connected | null")]
+    pub fn connected(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.connected)
+    }
+
+    /// The datacenter `connect` moved to because Qualtrics named it as the brand's, if it did.
+    #[wasm_bindgen(getter, js_name = movedTo)]
+    pub fn moved_to(&self) -> Option<String> {
+        self.moved_to.clone()
     }
 
     /// Lists every user, page by page (paced and retried like every run); `onProgress` gets
@@ -191,6 +264,8 @@ impl RosterClient {
         RosterClient {
             conn,
             actor: Rc::default(),
+            connected: None,
+            moved_to: None,
         }
     }
 }
