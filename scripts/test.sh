@@ -11,9 +11,10 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy -q --workspace --all-targets -- -D warnings
 cargo clippy -q -p qualtrics_roster -p qualtrics_roster_xlsx --lib --tests --target wasm32-unknown-unknown -- -D warnings
-step "Types: www/ against the WASM bindings' declarations and Office.js's (tsc --checkJs)"
+step "Types: www/ against the WASM bindings' declarations and Office.js's (tsc --checkJs); the house has no circle"
 node_modules/.bin/tsc -p tsconfig.json
 node scripts/check-declarations.mjs
+node scripts/check-house.mjs
 step "Rust: core units, sandbox and relay over loopback"
 cargo test -q --workspace
 step "Rust in headless Chromium: the WASM bindings"

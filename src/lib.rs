@@ -28,13 +28,9 @@ pub mod time;
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod bindings;
 
-// The modules by their short names, as the hosts and the kinds use them.
-pub use api::{connection, directory, envelope, error, groups, http, oauth, users};
-pub use exec::reads;
-pub use membership::rules;
-pub use sheet::{columns, problem, reference, sheetfile, table};
+// The types every host uses, at the top (the modules keep their one path, by folder).
 
-pub use connection::{Auth, Connection, Datacenter};
-pub use error::ApiError;
-pub use http::{HttpRequest, HttpResponse, Method};
-pub use table::Table;
+pub use api::connection::{Auth, Connection, Datacenter};
+pub use api::error::ApiError;
+pub use api::http::{HttpRequest, HttpResponse, Method};
+pub use sheet::table::Table;

@@ -92,7 +92,7 @@ impl Date {
     /// [`Date::qualtrics_datetime`] as a cell, built without the formatting machinery (this
     /// runs once per row of a big provisioning sheet).
     #[must_use]
-    pub fn qualtrics_datetime_cell(&self) -> crate::table::Cell {
+    pub fn qualtrics_datetime_cell(&self) -> crate::sheet::table::Cell {
         if !(0..=9999).contains(&self.year) {
             return smol_str::format_smolstr!("{}", self.qualtrics_datetime());
         }
@@ -102,7 +102,7 @@ impl Date {
         text[..4].copy_from_slice(&[digit(y / 1000), digit(y / 100), digit(y / 10), digit(y)]);
         text[5..7].copy_from_slice(&[digit(self.month / 10), digit(self.month)]);
         text[8..10].copy_from_slice(&[digit(self.day / 10), digit(self.day)]);
-        crate::table::Cell::new(std::str::from_utf8(&text).expect("ASCII digits"))
+        crate::sheet::table::Cell::new(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use qualtrics_roster::membership;
 use qualtrics_roster::provision;
-use qualtrics_roster::rules;
-use qualtrics_roster::table::Table;
-use qualtrics_roster::users;
+use qualtrics_roster::membership::rules;
+use qualtrics_roster::sheet::table::Table;
+use qualtrics_roster::api::users;
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     fs::write(dir.join(name), bytes).unwrap_or_else(|e| panic!("writing {name}: {e}"));

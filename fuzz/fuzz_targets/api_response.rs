@@ -15,17 +15,17 @@ mod common;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use qualtrics_roster::connection::Connection;
-use qualtrics_roster::directory::{self, ParticipantListing};
-use qualtrics_roster::envelope;
+use qualtrics_roster::api::connection::Connection;
+use qualtrics_roster::api::directory::{self, ParticipantListing};
+use qualtrics_roster::api::envelope;
 use qualtrics_roster::exec::{ExecConfig, Executor, Step, StepUpdate};
-use qualtrics_roster::http::HttpResponse;
+use qualtrics_roster::api::http::HttpResponse;
 use qualtrics_roster::lifecycle::{self, LifecycleOptions, LifecycleStep};
 use qualtrics_roster::membership::{self, GroupMemberStep, GroupSummary, MembershipApply};
 use qualtrics_roster::provision::{self, ProvisionApply, ProvisionStep, Route};
-use qualtrics_roster::rules;
-use qualtrics_roster::table::Table;
-use qualtrics_roster::users::{self, ListError, Listing, UserListing, UserSummary};
+use qualtrics_roster::membership::rules;
+use qualtrics_roster::sheet::table::Table;
+use qualtrics_roster::api::users::{self, ListError, Listing, UserListing, UserSummary};
 
 use common::Brand;
 

@@ -10,15 +10,15 @@
 
 use std::collections::BTreeMap;
 
-use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::directory::Participant;
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::directory::Participant;
 use qualtrics_roster::exec::JournalEntry;
 use qualtrics_roster::lifecycle::Action;
 use qualtrics_roster::membership::{GroupMembers, GroupSummary, Snapshot};
 use qualtrics_roster::provision::{ProvisionOptions, Route};
-use qualtrics_roster::rules::MatchOptions;
+use qualtrics_roster::membership::rules::MatchOptions;
 use qualtrics_roster::time::Date;
-use qualtrics_roster::users::UserSummary;
+use qualtrics_roster::api::users::UserSummary;
 
 /// Bytes of configuration at the start of a `plan_builder` input (missing bytes read as 0).
 pub const CONFIG_LEN: usize = 32;

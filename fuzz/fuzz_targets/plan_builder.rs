@@ -16,8 +16,8 @@ use qualtrics_roster::exec::Step;
 use qualtrics_roster::lifecycle::{self, LifecycleOptions, LifecycleStep};
 use qualtrics_roster::membership::{self, MembershipApply, TeamFilter};
 use qualtrics_roster::provision::{self, ProvisionApply};
-use qualtrics_roster::rules;
-use qualtrics_roster::sheetfile;
+use qualtrics_roster::membership::rules;
+use qualtrics_roster::sheet::sheetfile;
 
 use common::Brand;
 

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qualtrics_roster::sheetfile::{self, SheetFile};
+use qualtrics_roster::sheet::sheetfile::{self, SheetFile};
 
 fn use_file(file: &SheetFile) {
     let _ = file.description();

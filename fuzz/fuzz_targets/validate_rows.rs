@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use qualtrics_roster::lifecycle::{self, Action, LifecycleOptions};
 use qualtrics_roster::provision::{self, ProvisionOptions, Route};
-use qualtrics_roster::rules;
-use qualtrics_roster::sheetfile;
+use qualtrics_roster::membership::rules;
+use qualtrics_roster::sheet::sheetfile;
 
 use common::Brand;
 

@@ -4,6 +4,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::ids::make_id;
+
 /// Brand id of the sandbox (the `#brandId` suffix of its SSO usernames).
 pub const BRAND_ID: &str = "rosterdemo";
 /// The datacenter the sandbox brand lives on; other datacenter hosts are "proxied".
@@ -147,15 +149,6 @@ const TIME_ZONES: &[&str] = &[
     "Europe/London",
 ];
 const LANGUAGES: &[&str] = &["en", "en", "en", "de", "fr", "es"];
-
-/// Qualtrics-style ids: a prefix and 15 letters and digits.
-pub fn make_id(rng: &mut impl Rng, prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let tail: String = (0..15)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("{prefix}{tail}")
-}
 
 fn make_token(rng: &mut impl Rng) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

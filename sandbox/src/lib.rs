@@ -18,6 +18,7 @@
 pub mod brand;
 pub mod directory;
 pub mod faults;
+pub mod ids;
 pub mod oauth;
 pub mod roles;
 

@@ -118,7 +118,7 @@ pub fn seed_roles(rng: &mut impl Rng, count: usize, participants: &[Participant]
             }
         };
         roles.push(Role {
-            id: super::brand::make_id(rng, "RL_"),
+            id: super::ids::make_id(rng, "RL_"),
             name,
             rules,
             members: BTreeMap::new(),

@@ -37,7 +37,7 @@ const SECRET: &str = "whsec_YmVuY2htYXJrIHNpZ25pbmcgc2VjcmV0";
 async fn serve_hooks(
     url: &str,
     token: &str,
-    conn: &qualtrics_roster::connection::Connection,
+    conn: &qualtrics_roster::api::connection::Connection,
     scale: f64,
     name: &str,
 ) -> (String, std::path::PathBuf) {

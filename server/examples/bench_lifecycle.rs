@@ -6,13 +6,13 @@ mod common;
 use common::{count_429, serve_sandbox, stats, Sandbox};
 use std::time::Instant;
 
+use qualtrics_roster::api::users::{self, AccountStatus, UserUpdate};
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
 use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun, Run};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
-use qualtrics_roster::users::{self, AccountStatus, UserUpdate};
 use roster_server::client::{unix_millis, Control, Transport};
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;

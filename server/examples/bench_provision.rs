@@ -13,7 +13,7 @@ use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::run::{ProvisionJob, ProvisionRun, Run};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, Transport};
 use roster_server::sandbox::faults::{Faults, RateLimits};

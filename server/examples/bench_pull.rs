@@ -15,12 +15,12 @@ mod common;
 use common::{serve_sandbox, Sandbox};
 use std::time::{Duration, Instant};
 
-use qualtrics_roster::connection::Connection;
-use qualtrics_roster::directory::ParticipantListing;
+use qualtrics_roster::api::connection::Connection;
+use qualtrics_roster::api::directory::ParticipantListing;
+use qualtrics_roster::api::http::{HttpRequest, HttpResponse};
+use qualtrics_roster::api::users::{Listing, UserListing, UserSummary};
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
-use qualtrics_roster::http::{HttpRequest, HttpResponse};
 use qualtrics_roster::membership::GroupSummary;
-use qualtrics_roster::users::{Listing, UserListing, UserSummary};
 use roster_server::client::Transport;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;

@@ -4,14 +4,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::directory::Participant;
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::directory::Participant;
+use qualtrics_roster::api::http::{HttpRequest, HttpResponse, Method};
+use qualtrics_roster::api::oauth::{AccessToken, ClientCredentials, OAuthError};
+use qualtrics_roster::api::users::UserSummary;
 use qualtrics_roster::exec::{retry_single, ExecConfig, TransportFailure};
-use qualtrics_roster::http::{HttpRequest, HttpResponse, Method};
 use qualtrics_roster::membership::Snapshot;
-use qualtrics_roster::oauth::{AccessToken, ClientCredentials, OAuthError};
 use qualtrics_roster::run::{MembershipJob, PullRun, Run, RunProgress, UsersRun};
-use qualtrics_roster::users::UserSummary;
 use tokio::task::JoinSet;
 
 /// Milliseconds since the Unix epoch, from the system clock.
@@ -278,7 +278,7 @@ fn host_of(url: &str) -> String {
 }
 
 /// OAuth access tokens for one client: fetched when first needed, reused until shortly before
-/// they expire ([`qualtrics_roster::oauth::REFRESH_MARGIN_MS`]), fetched anew on demand (after
+/// they expire ([`qualtrics_roster::api::oauth::REFRESH_MARGIN_MS`]), fetched anew on demand (after
 /// a 401). The secret and the tokens never appear in a message.
 pub struct TokenSource {
     credentials: ClientCredentials,
@@ -287,7 +287,7 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::oauth::token_url`]),
+    /// Tokens for `credentials` from `token_url` (see [`qualtrics_roster::api::oauth::token_url`]),
     /// starting with `token` when connecting fetched one already.
     #[must_use]
     pub fn new(

@@ -236,7 +236,7 @@ async fn reach(
 async fn brand_user(
     brand: &Server,
     username: &str,
-) -> Option<qualtrics_roster::users::UserSummary> {
+) -> Option<qualtrics_roster::api::users::UserSummary> {
     roster_server::client::Transport::new()
         .list_users(&brand.sandbox(&brand.admin_token))
         .await

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{perform, Server};
-use qualtrics_roster::connection::Connection;
-use qualtrics_roster::error::ApiError;
-use qualtrics_roster::http::Method;
-use qualtrics_roster::users::{self, ListError, UserListing, UserSummary};
+use qualtrics_roster::api::connection::Connection;
+use qualtrics_roster::api::error::ApiError;
+use qualtrics_roster::api::http::Method;
+use qualtrics_roster::api::users::{self, ListError, UserListing, UserSummary};
 
 /// Drives the core's listing to the end; returns users, page URLs requested, and notices.
 async fn list_all(

@@ -8,13 +8,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::Server;
-use qualtrics_roster::connection::Connection;
+use qualtrics_roster::api::connection::Connection;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
+use qualtrics_roster::membership::rules::{read_role_sheet, MatchOptions, RoleSheet};
 use qualtrics_roster::membership::{self, ChangeAction, Snapshot};
 use qualtrics_roster::policy::Approval;
-use qualtrics_roster::rules::{read_role_sheet, MatchOptions, RoleSheet};
 use qualtrics_roster::run::{MembershipJob, MembershipRun};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, Transport};
 use serde_json::Value;
@@ -191,7 +191,7 @@ async fn pull_agrees_with_the_sandbox_and_forty_changes_apply_exactly() {
             .to_vec(),
         rows: rows
             .into_iter()
-            .map(qualtrics_roster::table::cells)
+            .map(qualtrics_roster::sheet::table::cells)
             .collect(),
         row_numbers: Vec::new(),
         lines: Vec::new(),

@@ -7,19 +7,19 @@ mod common;
 
 use std::sync::Arc;
 
-use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::http::Method;
+use qualtrics_roster::api::users::{self, UserSummary};
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
-use qualtrics_roster::http::Method;
+use qualtrics_roster::membership::rules::RoleSheet;
 use qualtrics_roster::policy::{
     Actor, Approval, Confirmation, Guard, Limit, Policy, MAKES_ADMIN, OTHER_ADMIN, OWN_ACCOUNT,
 };
-use qualtrics_roster::rules::RoleSheet;
 use qualtrics_roster::run::{
     simulate, ApplyRefused, Brand, Run, SheetKind, SheetRequest, SheetRun, UsersRun,
 };
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::UnixMillis;
-use qualtrics_roster::users::{self, UserSummary};
 use roster_server::sandbox::{Sandbox, SandboxConfig};
 
 /// The virtual clock's start (2027-01-15).

@@ -8,12 +8,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::Server;
-use qualtrics_roster::connection::Connection;
+use qualtrics_roster::api::connection::Connection;
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, OutcomeStatus, RateLimit};
 use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{self, ProvisionOptions, Route};
 use qualtrics_roster::run::{ProvisionJob, ProvisionRun};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
 use roster_server::client::{unix_millis, Control, Transport};
 

@@ -12,21 +12,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{assert_all_done, flips};
 use std::sync::Arc;
 
-use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::directory::{self, ImportParticipant, Participant};
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::directory::{self, ImportParticipant, Participant};
+use qualtrics_roster::api::oauth::ClientCredentials;
+use qualtrics_roster::api::users::UserSummary;
 use qualtrics_roster::exec::{ExecConfig, OutcomeStatus};
 use qualtrics_roster::lifecycle::LifecycleOptions;
-use qualtrics_roster::oauth::ClientCredentials;
+use qualtrics_roster::membership::rules::{MatchOptions, RoleSheet};
 use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{ProvisionOptions, Route};
-use qualtrics_roster::rules::{MatchOptions, RoleSheet};
 use qualtrics_roster::run::{
     simulate, ApplyRefused, LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob,
     ProvisionRun, Run, RunProgress, UsersRun,
 };
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::{Date, UnixMillis};
-use qualtrics_roster::users::UserSummary;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::{Sandbox, SandboxConfig, Stats};
 

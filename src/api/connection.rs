@@ -12,7 +12,7 @@ use std::fmt;
 use thiserror::Error;
 use url::Url;
 
-use crate::http::{HttpRequest, Method};
+use crate::api::http::{HttpRequest, Method};
 
 /// A Qualtrics datacenter id such as `iad1`, `fra1`, `co1` or `eu`: 2 to 4 lower-case letters
 /// and at most one digit.

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::connection::Connection;
-use crate::envelope;
-use crate::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::users::ListError;
+use crate::api::connection::Connection;
+use crate::api::envelope;
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse, Method};
+use crate::api::users::ListError;
 
 /// Participants asked for per page (Qualtrics' default is 25).
 pub const PAGE_SIZE: usize = 100;
@@ -242,7 +242,7 @@ pub fn parse_job_failures(response: &HttpResponse) -> Result<Vec<(String, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connection::Auth;
+    use crate::api::connection::Auth;
 
     fn conn() -> Connection {
         Connection::direct("http://sandbox.test/API/v3", Auth::api_token("t").unwrap()).unwrap()

@@ -11,8 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::http::HttpResponse;
+use crate::api::error::ApiError;
+use crate::api::http::HttpResponse;
 
 /// A successful answer: its result (if any) and what `meta` said besides.
 #[derive(Debug, Clone, PartialEq)]

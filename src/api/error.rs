@@ -1,6 +1,6 @@
 //! The failures every Qualtrics call shares, classified so each message says what to do.
 //!
-//! Operation-specific enums (for example [`crate::users::ListError`]) wrap [`ApiError`] and
+//! Operation-specific enums (for example [`crate::api::users::ListError`]) wrap [`ApiError`] and
 //! add what only that operation can hit.
 
 use thiserror::Error;

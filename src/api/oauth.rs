@@ -4,8 +4,8 @@
 //! an expiry, and when to fetch a new one. Sans-IO: the caller sends the request and passes the
 //! time in.
 
-use crate::connection::Auth;
-use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::api::connection::Auth;
+use crate::api::http::{HttpRequest, HttpResponse, Method};
 use base64::Engine;
 use serde::Deserialize;
 

@@ -6,11 +6,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::connection::{Connection, ConnectionError};
-use crate::envelope::{self, Notice};
-use crate::error::ApiError;
-use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::table::{cells, Table};
+use crate::api::connection::{Connection, ConnectionError};
+use crate::api::envelope::{self, Notice};
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse, Method};
+use crate::sheet::table::{cells, Table};
 
 /// `GET /whoami`: who the token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,14 +195,14 @@ pub const DISCOVERY_DATACENTER: &str = "iad1";
 #[must_use]
 pub fn datacenter_to_use(
     who: &Whoami,
-    notice: Option<&crate::envelope::Notice>,
+    notice: Option<&crate::api::envelope::Notice>,
     used: &str,
-) -> Option<crate::connection::Datacenter> {
+) -> Option<crate::api::connection::Datacenter> {
     let said = who
         .datacenter
         .clone()
         .or_else(|| notice.and_then(|n| n.suggested_datacenter()))?;
-    let home = crate::connection::Datacenter::parse(&said).ok()?;
+    let home = crate::api::connection::Datacenter::parse(&said).ok()?;
     (home.as_str() != used.trim().to_ascii_lowercase()).then_some(home)
 }
 
@@ -230,7 +230,7 @@ pub struct Connected {
 /// connection such as the sandbox): call it once per connection, before any run.
 pub fn connected(
     response: &HttpResponse,
-    used: Option<&crate::connection::Datacenter>,
+    used: Option<&crate::api::connection::Datacenter>,
 ) -> Result<Connected, WhoamiError> {
     let (who, notice) = parse_whoami(response)?;
     let switch_to = used
@@ -613,7 +613,7 @@ mod tests {
     fn a_username_lookup_is_trusted_only_when_the_filter_was_honoured() {
         let c = Connection::direct(
             "http://sandbox.test/API/v3",
-            crate::connection::Auth::api_token("t").unwrap(),
+            crate::api::connection::Auth::api_token("t").unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -645,7 +645,7 @@ mod tests {
         );
         assert!(answer(r#"{"result":{}}"#).is_err());
     }
-    use crate::connection::Auth;
+    use crate::api::connection::Auth;
 
     fn conn() -> Connection {
         Connection::via_relay(

@@ -10,9 +10,9 @@ use wasm_bindgen::JsValue;
 
 use super::error::{fail, ErrorCode};
 use super::{now_ms, to_value};
-use crate::error::ApiError;
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse, Method};
 use crate::exec::TransportFailure;
-use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::run::Run;
 
 /// Drives `run` to the end of its current stage, calling `on_progress` with each progress

@@ -23,17 +23,17 @@ use wasm_bindgen_futures::future_to_promise;
 
 use self::driver::{drive, drive_to_end, send_retrying};
 use self::error::{fail, failing, ErrorCode};
-use crate::connection::{Auth, Connection, Datacenter};
+use crate::api::connection::{Auth, Connection, Datacenter};
+use crate::api::users;
 use crate::exec::ExecConfig;
+use crate::membership::rules::{self, RoleSheet};
 use crate::membership::{self, PullRequest};
 use crate::policy::{Actor, Guard, Policy};
-use crate::rules::{self, RoleSheet};
 use crate::run::{
     Brand, ConnectError, ConnectJob, Credential, MembershipJob, PullRun, Route, SheetKind,
     SheetRequest, SheetRun, UsersListing, UsersRun,
 };
-use crate::table::Table;
-use crate::users;
+use crate::sheet::table::Table;
 
 /// A connection to a brand, holding the token in WASM memory only.
 #[wasm_bindgen]
@@ -340,7 +340,7 @@ pub fn journal_key(
 /// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
 #[wasm_bindgen(js_name = safeCell)]
 pub fn safe_cell(value: &str) -> String {
-    crate::table::neutralise_formula(value).into_owned()
+    crate::sheet::table::neutralise_formula(value).into_owned()
 }
 
 /// The provisioning template: every known column and one example row.

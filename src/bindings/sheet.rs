@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 
 use super::error::{failing, ErrorCode};
 use super::{from_value, to_value};
-use crate::sheetfile::{self, SheetFile};
-use crate::table::Table;
+use crate::sheet::sheetfile::{self, SheetFile};
+use crate::sheet::table::Table;
 
 /// A file or pasted text as the page gets it: the table, how it was read, what to know (the
 /// file's notes, as sentences: they are about the file as a whole).

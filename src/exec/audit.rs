@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::envelope;
-use crate::http::{HttpRequest, HttpResponse};
-use crate::table::{cells, Table};
+use crate::api::envelope;
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::sheet::table::{cells, Table};
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::TransportFailure;
@@ -72,7 +72,7 @@ pub(super) fn path_of(url: &str) -> String {
     }
 }
 
-pub(super) fn error_summary(e: &crate::error::ApiError) -> String {
+pub(super) fn error_summary(e: &crate::api::error::ApiError) -> String {
     e.to_string()
 }
 

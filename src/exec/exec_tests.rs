@@ -1,9 +1,9 @@
 //! The executor on a virtual clock: nothing sleeps, every delay is checked exactly.
 
 use super::*;
-use crate::connection::Auth;
-use crate::envelope;
-use crate::http::Method;
+use crate::api::connection::Auth;
+use crate::api::envelope;
+use crate::api::http::Method;
 
 /// A one-request step (PUT), or a two-request one (GET then PUT) when `two_phase`.
 struct TestStep {

@@ -4,9 +4,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
-use crate::connection::{Auth, Connection};
-use crate::envelope;
-use crate::http::{HttpResponse, Method};
+use crate::api::connection::{Auth, Connection};
+use crate::api::envelope;
+use crate::api::http::{HttpResponse, Method};
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::audit::{error_summary, path_of};
@@ -407,7 +407,7 @@ impl<S: Step> Executor<S> {
                             .last()
                             .map(|a| (a.method.as_str(), a.path.as_str()))
                             .unwrap_or_default();
-                        let scope = crate::oauth::scope_needed(method, path);
+                        let scope = crate::api::oauth::scope_needed(method, path);
                         let message = format!(
                             "Qualtrics refused the OAuth token (HTTP 403): the OAuth client lacks the scope {scope} (or its user is not a Brand Administrator). Add {scope} to the client in Qualtrics (Account Settings > Qualtrics IDs > OAuth clients) and ask for it (QUALTRICS_OAUTH_SCOPE, or manage:all), then run again."
                         );

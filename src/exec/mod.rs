@@ -40,8 +40,8 @@ pub use pacing::{
 
 use serde::Serialize;
 
-use crate::connection::Connection;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::api::connection::Connection;
+use crate::api::http::{HttpRequest, HttpResponse};
 use crate::time::UnixMillis;
 
 /// Identifies a request handed to the host, to match its answer.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::http::Method;
+use crate::api::http::Method;
 use crate::time::UnixMillis;
 
 /// The longest `Retry-After` honoured: a server asking for more (or a garbled header) gets
@@ -220,7 +220,7 @@ pub fn backoff_ms(
 pub fn retry_single(
     config: &ExecConfig,
     attempt: u32,
-    answer: &Result<crate::http::HttpResponse, super::TransportFailure>,
+    answer: &Result<crate::api::http::HttpResponse, super::TransportFailure>,
     draw: u64,
 ) -> Option<u64> {
     if attempt >= config.max_attempts {

@@ -3,13 +3,13 @@
 //! ([`RecordStep`]: a division's name, a user's expiry, the user of a username). As executor steps they are paced with every other request of a run,
 //! retried on 429 / 5xx / dropped connections, and recorded in its audit.
 
-use crate::connection::Connection;
-use crate::directory::{Participant, ParticipantListing};
+use crate::api::connection::Connection;
+use crate::api::directory::{Participant, ParticipantListing};
+use crate::api::groups::GroupSummary;
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::api::users::{self, Listing, UserListing, UserSummary};
 use crate::exec::{OutcomeStatus, Step, StepUpdate};
-use crate::groups::GroupSummary;
-use crate::http::{HttpRequest, HttpResponse};
 use crate::time::UnixMillis;
-use crate::users::{self, Listing, UserListing, UserSummary};
 
 /// What a listing step has read so far.
 #[derive(Debug, Clone)]

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::connection::Connection;
+use crate::api::connection::Connection;
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::api::users::{self, AccountStatus};
 use crate::exec::{OutcomeStatus, Step, StepUpdate};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::table::{cells, Table};
+use crate::sheet::table::{cells, Table};
 use crate::time::{Date, UnixMillis};
-use crate::users::{self, AccountStatus};
 
 use super::plan::status_matches;
 use super::{ExpiryChange, Plan, UserChange, CLEAR_MARKER};

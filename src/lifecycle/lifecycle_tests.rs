@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::connection::{Auth, Connection};
+use crate::api::connection::{Auth, Connection};
+use crate::api::http::HttpResponse;
+use crate::api::users::UserSummary;
 use crate::exec::{ExecConfig, Executor, JournalEntry, Outcome, OutcomeStatus, TransportFailure};
-use crate::http::HttpResponse;
-use crate::table::Table;
-use crate::users::UserSummary;
+use crate::sheet::table::Table;
 
 fn user(id: &str, name: &str, status: &str) -> UserSummary {
     UserSummary {
@@ -222,22 +222,22 @@ fn expiry_steps_read_the_user_first_and_the_before_file_undoes_them() {
                 r.url.ends_with("UR_AAAAAAAAAAAAAAA"),
                 r.url.ends_with("UR_BBBBBBBBBBBBBBB"),
             ) {
-                (crate::http::Method::Get, true, _) => HttpResponse::new(
+                (crate::api::http::Method::Get, true, _) => HttpResponse::new(
                     200,
                     r#"{"result":{"id":"UR_AAAAAAAAAAAAAAA","accountStatus":"active","accountExpirationDate":null},"meta":{}}"#,
                 ),
-                (crate::http::Method::Get, _, true) => HttpResponse::new(
+                (crate::api::http::Method::Get, _, true) => HttpResponse::new(
                     200,
                     r#"{"result":{"id":"UR_BBBBBBBBBBBBBBB","accountStatus":"disabled","accountExpirationDate":"2026-12-01T00:00:00Z"},"meta":{}}"#,
                 ),
-                (crate::http::Method::Put, true, _) => {
+                (crate::api::http::Method::Put, true, _) => {
                     assert_eq!(
                         String::from_utf8(r.body.clone().unwrap()).unwrap(),
                         r#"{"accountExpirationDate":"2027-01-31T00:00:00Z","status":"disabled"}"#
                     );
                     HttpResponse::new(200, r#"{"meta":{}}"#)
                 }
-                (crate::http::Method::Put, _, true) => {
+                (crate::api::http::Method::Put, _, true) => {
                     assert_eq!(
                         String::from_utf8(r.body.clone().unwrap()).unwrap(),
                         r#"{"accountExpirationDate":null}"#
@@ -446,7 +446,7 @@ fn two_columns_meaning_one_thing_are_refused_naming_both() {
 
 #[test]
 fn a_plan_names_the_person_beside_the_ids() {
-    let mut ann = crate::users::UserSummary {
+    let mut ann = crate::api::users::UserSummary {
         id: "UR_AAAAAAAAAAAAAAA".into(),
         username: Some("ann@x.edu".into()),
         first_name: Some("Ann".into()),

@@ -18,11 +18,11 @@ pub use apply::{before_table, steps, BeforeState, LifecycleStep};
 pub use outcomes::{outcome_column_names, outcome_table, outcomes, RowOutcome, OUTCOME_COLUMNS};
 pub use plan::{expiry_reads, is_user_id, plan, plan_table, refuse, touches};
 
-use crate::problem::Problem;
+use crate::sheet::problem::Problem;
 use serde::Serialize;
 
+use crate::api::users::AccountStatus;
 use crate::time::Date;
-use crate::users::AccountStatus;
 
 /// The marker that clears a value (a blank cell keeps it).
 pub const CLEAR_MARKER: &str = "<clear>";
@@ -45,7 +45,7 @@ impl Action {
     /// expiry, set expiry). Any other word is refused by the plan, with that list.
     #[must_use]
     pub fn parse(cell: &str) -> Option<Action> {
-        match crate::columns::normalise_header(cell).as_str() {
+        match crate::sheet::columns::normalise_header(cell).as_str() {
             "disable" | "disabled" | "deactivate" => Some(Action::Disable),
             "enable" | "enabled" | "reenable" | "activate" => Some(Action::Enable),
             "expire" | "expiry" | "setexpiry" => Some(Action::Expire),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::exec::{Outcome, OutcomeStatus};
-use crate::table::Table;
+use crate::sheet::table::Table;
 use crate::time::iso_datetime;
 
 use super::{Plan, PlanAction};

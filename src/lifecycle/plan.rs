@@ -2,14 +2,14 @@
 //! compared with what it holds (and with the journal of an earlier run); the Plan sheet.
 
 use crate::policy::Touch;
-use crate::problem::{Problem, Severity};
+use crate::sheet::problem::{Problem, Severity};
 use std::collections::HashMap;
 
-use crate::columns::find_column;
+use crate::api::users::{self, AccountStatus, UserSummary};
 use crate::exec::JournalEntry;
-use crate::table::{cells, Table};
+use crate::sheet::columns::find_column;
+use crate::sheet::table::{cells, Table};
 use crate::time::{iso_datetime, Date};
-use crate::users::{self, AccountStatus, UserSummary};
 
 use super::{
     Action, ExpiryChange, LifecycleOptions, Plan, PlanAction, PlanRow, UserChange, CLEAR_MARKER,

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::connection::Connection;
-use crate::envelope;
-use crate::error::ApiError;
+use crate::api::connection::Connection;
+use crate::api::envelope;
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse};
 use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
-use crate::http::{HttpRequest, HttpResponse};
 use crate::provision::{self, ProvisionApply};
-use crate::table::Table;
+use crate::sheet::table::Table;
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::{add_member_request, remove_member_request, ChangeAction, ChangePlan};

@@ -1,13 +1,13 @@
 //! Membership: pull tables, the desired-membership plan with reasons, conflicts and bad input.
 
 use super::*;
-use crate::directory::Participant;
+use crate::api::directory::Participant;
+use crate::api::http::HttpResponse;
+use crate::api::users::UserSummary;
 use crate::exec::{OutcomeStatus, Step, StepUpdate};
-use crate::http::HttpResponse;
-use crate::rules::{read_role_sheet, MatchOptions, RoleSheet};
-use crate::table::Table;
+use crate::membership::rules::{read_role_sheet, MatchOptions, RoleSheet};
+use crate::sheet::table::Table;
 use crate::time::Date;
-use crate::users::UserSummary;
 
 fn user(id: &str, name: &str) -> UserSummary {
     UserSummary {

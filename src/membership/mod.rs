@@ -5,7 +5,7 @@
 //! groups and the CX directory (with metadata) side by side; a second lists each group's
 //! members. That is the fewest requests the API allows: one per page of each listing, one per
 //! page of each group's members, never one per user. Role membership has no read API; it is
-//! computed from the Roles sheet's rules over the directory metadata (see [`crate::rules`]).
+//! computed from the Roles sheet's rules over the directory metadata (see [`crate::membership::rules`]).
 //!
 //! **Changes** ([`plan_changes`]): a sheet `User | Group or role | Member (yes/no)` is diffed
 //! against a fresh pull. Groups change by `POST /groups/{id}/members` and
@@ -25,8 +25,8 @@ mod plan;
 mod pull;
 mod tables;
 
+pub use crate::api::groups::{add_member_request, remove_member_request, GroupSummary};
 pub use crate::exec::reads::ListingStep;
-pub use crate::groups::{add_member_request, remove_member_request, GroupSummary};
 pub use apply::{outcome_table, ChangeOutcome, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
 pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
@@ -35,7 +35,7 @@ pub use tables::{
     PullTables, Pulled, TeamFilter, UnknownFilterAttribute, KIND_GROUP, KIND_ROLE, LONG_COLUMNS,
 };
 
-use crate::problem::Problem;
+use crate::sheet::problem::Problem;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -88,7 +88,7 @@ pub struct ChangeRow {
     pub key: String,
     /// Sheet row number.
     pub row: u32,
-    /// The file line the row starts on, when not `row` (see [`crate::problem::RowAt`]).
+    /// The file line the row starts on, when not `row` (see [`crate::sheet::problem::RowAt`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// The User cell.

@@ -1,13 +1,13 @@
 //! The plan of a desired-membership sheet: each row against a fresh pull and the Roles sheet,
 //! with the attribute changes roles imply as a provisioning plan; the Plan sheet and the template.
 
-use crate::problem::{Problem, RowAt, Severity};
+use crate::sheet::problem::{Problem, RowAt, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use crate::columns::normalise_header;
+use crate::membership::rules::{MatchOptions, Metadata, RoleSheet};
 use crate::provision::{self, ProvisionOptions, Route};
-use crate::rules::{MatchOptions, Metadata, RoleSheet};
-use crate::table::{cells, Table};
+use crate::sheet::columns::normalise_header;
+use crate::sheet::table::{cells, Table};
 use crate::time::Date;
 
 use super::pull::Snapshot;
@@ -26,7 +26,7 @@ fn parse_member(cell: &str) -> Option<bool> {
 
 enum Target<'a> {
     Group(usize),
-    Role(&'a crate::rules::RoleDef),
+    Role(&'a crate::membership::rules::RoleDef),
 }
 
 /// Plans a desired-membership sheet against a snapshot and the Roles sheet. `today` is only

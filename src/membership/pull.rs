@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::connection::Connection;
-use crate::directory::Participant;
+use crate::api::connection::Connection;
+use crate::api::directory::Participant;
+use crate::api::users::UserSummary;
+use crate::exec::reads::Found;
+use crate::exec::reads::ListingStep;
 use crate::exec::{Outcome, OutcomeStatus, Step};
-use crate::reads::Found;
-use crate::reads::ListingStep;
-use crate::users::UserSummary;
 
 use super::GroupSummary;
 

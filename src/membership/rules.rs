@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::columns::normalise_header;
-use crate::table::Table;
+use crate::sheet::columns::normalise_header;
+use crate::sheet::table::Table;
 
 /// How a rule compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

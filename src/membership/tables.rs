@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
-use crate::table::{cells, Table};
-use crate::users::UserSummary;
+use crate::api::users::UserSummary;
+use crate::membership::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
+use crate::sheet::table::{cells, Table};
 
 use super::pull::Snapshot;
 

@@ -22,7 +22,7 @@
 
 use serde::Serialize;
 
-use crate::users::{UserSummary, Whoami};
+use crate::api::users::{UserSummary, Whoami};
 
 /// The built-in user type of Brand Administrators. Whether whoami's `accountType` and the
 /// listing's `userType` always carry this id for administrators (and in this case) is

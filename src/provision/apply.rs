@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::directory::{self, ImportParticipant, Participant};
+use crate::api::directory::{self, ImportParticipant, Participant};
+use crate::api::users::{self, UserSummary};
 use crate::exec::{Outcome, OutcomeStatus};
-use crate::table::Cell;
+use crate::sheet::table::Cell;
 use crate::time::UnixMillis;
-use crate::users::{self, UserSummary};
 
 use super::steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 use super::{AttrValue, Field, Plan, PlanRow, ProvisionAction, Route};

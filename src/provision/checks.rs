@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 
-use crate::problem::{Problem, RowAt};
-use crate::reference::{is_language, is_time_zone};
-use crate::table::{Cell, Table};
+use crate::sheet::problem::{Problem, RowAt};
+use crate::sheet::reference::{is_language, is_time_zone};
+use crate::sheet::table::{Cell, Table};
 use crate::time::Date;
 
 use super::columns::ColumnMap;

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::columns::normalise_header;
-use crate::directory::Participant;
-use crate::table::{Cell, Table};
+use crate::api::directory::Participant;
+use crate::sheet::columns::normalise_header;
+use crate::sheet::table::{Cell, Table};
 
 use super::{Field, NewAttribute, PerField, Problem, Severity};
 

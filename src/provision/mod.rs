@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::table::Cell;
+use crate::sheet::table::Cell;
 use crate::time::Date;
 
 use plan::describe;
@@ -134,8 +134,8 @@ impl Field {
     ];
 }
 
-use crate::problem::RowAt;
-pub use crate::problem::{Problem, Severity};
+use crate::sheet::problem::RowAt;
+pub use crate::sheet::problem::{Problem, Severity};
 
 /// The two ways to provision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -305,7 +305,7 @@ impl Serialize for Actions {
 pub struct PlanRow {
     /// Sheet row number, as a spreadsheet shows it.
     pub row: u32,
-    /// The file line the row starts on, when not `row` (see [`crate::problem::RowAt`]).
+    /// The file line the row starts on, when not `row` (see [`crate::sheet::problem::RowAt`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// What will happen (several for a new user with attributes).

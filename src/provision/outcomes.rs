@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::columns::normalise_header;
 use crate::exec::OutcomeStatus;
-use crate::table::{Cell, Table};
+use crate::sheet::columns::normalise_header;
+use crate::sheet::table::{Cell, Table};
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::apply::ProvisionApply;

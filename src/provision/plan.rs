@@ -3,14 +3,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::columns::normalise_header;
-use crate::directory::{self, Participant};
+use crate::api::directory::{self, Participant};
+use crate::api::users::{self, UserSummary};
 use crate::exec::JournalEntry;
 use crate::policy::Touch;
-use crate::problem::{Problem, RowAt};
-use crate::table::{cells, Cell, Table};
+use crate::sheet::columns::normalise_header;
+use crate::sheet::problem::{Problem, RowAt};
+use crate::sheet::table::{cells, Cell, Table};
 use crate::time::Date;
-use crate::users::{self, UserSummary};
 
 use super::checks::{check_row, lowercase, refuse_first_of_repeated, same_value, SeenKeys};
 use super::columns::{file_error, map_columns, match_brand_attributes};

@@ -2,10 +2,10 @@
 
 use super::checks::is_email;
 use super::*;
-use crate::directory::Participant;
+use crate::api::directory::Participant;
+use crate::api::users::UserSummary;
 use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step, StepUpdate};
-use crate::table::Table;
-use crate::users::UserSummary;
+use crate::sheet::table::Table;
 
 fn user(id: &str, name: &str) -> UserSummary {
     UserSummary {

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::connection::Connection;
-use crate::directory::{self, ImportParticipant};
-use crate::envelope;
-use crate::error::ApiError;
+use crate::api::connection::Connection;
+use crate::api::directory::{self, ImportParticipant};
+use crate::api::envelope;
+use crate::api::error::ApiError;
+use crate::api::http::{HttpRequest, HttpResponse, Method};
+use crate::api::users;
 use crate::exec::{OutcomeStatus, Step, StepUpdate};
-use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::time::UnixMillis;
-use crate::users;
 
 /// What a create left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

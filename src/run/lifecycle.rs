@@ -3,13 +3,13 @@
 
 use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
+use crate::api::users::UserSummary;
+use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
 use crate::exec::{JournalEntry, Outcome};
 use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction, RowOutcome};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
-use crate::problem::{Problem, Severity};
-use crate::reads::{Found, ListingStep, Record, RecordStep};
-use crate::table::Table;
-use crate::users::UserSummary;
+use crate::sheet::problem::{Problem, Severity};
+use crate::sheet::table::Table;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,11 @@ use super::provision::ApplyPhases;
 use super::step::listings;
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::Outcome;
+use crate::membership::rules::{MatchOptions, RoleSheet};
 use crate::membership::{self, ChangeOutcome, ChangePlan, MembershipApply, Snapshot};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts, Touch};
-use crate::problem::Problem;
-use crate::rules::{MatchOptions, RoleSheet};
-use crate::table::Table;
+use crate::sheet::problem::Problem;
+use crate::sheet::table::Table;
 use crate::time::Date;
 
 /// A desired-membership sheet and what it is planned with.
@@ -124,7 +124,7 @@ impl MembershipJob {
             let plan = membership::plan_changes(&d.table, &d.roles, snapshot, d.matching, d.today);
             // Group and role changes take no account's access away nor change a user type:
             // the policy only names the privileged accounts they touch.
-            let by_id: std::collections::HashMap<&str, &crate::users::UserSummary> =
+            let by_id: std::collections::HashMap<&str, &crate::api::users::UserSummary> =
                 snapshot.users.iter().map(|u| (u.id.as_str(), u)).collect();
             let touches: Vec<Touch> = plan
                 .rows

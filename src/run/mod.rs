@@ -39,7 +39,7 @@ pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential,
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
-pub use request::{Brand, ListingSizes, SheetKind, SheetRequest};
+pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
 pub use sheet::{RowOutcome, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
@@ -49,14 +49,14 @@ pub use view::{
 
 use serde::Serialize;
 
-use crate::connection::{Auth, Connection};
+use crate::api::connection::{Auth, Connection};
+use crate::api::http::{HttpRequest, HttpResponse};
 use crate::exec::{
     AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Outgoing, Progress, RequestId,
     TransportFailure,
 };
-use crate::http::{HttpRequest, HttpResponse};
 use crate::policy::{Approval, BlastRadius, Guard};
-use crate::problem::Problem;
+use crate::sheet::problem::Problem;
 use crate::time::UnixMillis;
 
 /// Lists every user of the brand (or every participant of the CX directory).
@@ -225,18 +225,18 @@ pub trait SheetJob: Phases {
         Vec::new()
     }
     /// The plan as a table (a Plan sheet; empty before the plan).
-    fn plan_sheet(&self) -> crate::table::Table;
+    fn plan_sheet(&self) -> crate::sheet::table::Table;
     /// The sheet planned (`None` for a job without one).
-    fn sheet(&self) -> Option<&crate::table::Table>;
+    fn sheet(&self) -> Option<&crate::sheet::table::Table>;
     /// The outcome columns written beside the input.
     fn outcome_columns(&self) -> Vec<String>;
     /// Every input row's outcome (before apply: as the plan says, or skipped).
     fn row_outcomes(&self) -> Vec<sheet::RowOutcome>;
     /// The input with the outcome columns beside it (password cells blanked).
-    fn outcome_sheet(&self) -> crate::table::Table;
+    fn outcome_sheet(&self) -> crate::sheet::table::Table;
     /// The accounts the run changed, as they were before, for the kinds that can be undone by
     /// applying it (lifecycle).
-    fn undo_sheet(&self) -> Option<crate::table::Table> {
+    fn undo_sheet(&self) -> Option<crate::sheet::table::Table> {
         None
     }
     /// Plans against an empty brand, reading nothing: what the rows themselves get wrong (for
@@ -535,7 +535,7 @@ pub enum ApplyRefused {
 pub struct InputFingerprint {
     /// The sheet's kind.
     pub kind: String,
-    /// [`crate::table::Table::fingerprint`] of the sheet, in hex (exact in JavaScript too).
+    /// [`crate::sheet::table::Table::fingerprint`] of the sheet, in hex (exact in JavaScript too).
     pub table: String,
     /// The options, as the core read them.
     pub options: String,
@@ -544,7 +544,7 @@ pub struct InputFingerprint {
 impl InputFingerprint {
     /// The fingerprint of `table` of `kind` planned with `options` (as the core reads them).
     #[must_use]
-    pub fn new(kind: &str, table: &crate::table::Table, options: String) -> Self {
+    pub fn new(kind: &str, table: &crate::sheet::table::Table, options: String) -> Self {
         InputFingerprint {
             kind: kind.to_string(),
             table: format!("{:016x}", table.fingerprint()),
@@ -577,7 +577,7 @@ impl InputFingerprint {
 /// The key under which a host keeps the journal of a sheet of `kind`: the same cells give the
 /// same key in every host and every session.
 #[must_use]
-pub fn journal_key(kind: &str, table: &crate::table::Table) -> String {
+pub fn journal_key(kind: &str, table: &crate::sheet::table::Table) -> String {
     format!("{kind}:{:016x}", table.fingerprint())
 }
 

@@ -15,16 +15,16 @@ use std::collections::HashMap;
 
 use super::step::{failed_listing, listings};
 use super::{InputFingerprint, ListingSizes, Next, PhaseContext, Phases, RunStep, SheetJob};
-use crate::directory::Participant;
+use crate::api::directory::Participant;
+use crate::api::users::UserSummary;
+use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
 use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
-use crate::problem::Problem;
 use crate::provision::{
     self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, Route, RowOutcome,
 };
-use crate::reads::{Found, ListingStep, Record, RecordStep};
-use crate::table::Table;
-use crate::users::UserSummary;
+use crate::sheet::problem::Problem;
+use crate::sheet::table::Table;
 
 /// Participants per import job when the options say 0.
 pub const DEFAULT_JOB_SIZE: usize = 100;
@@ -49,7 +49,7 @@ pub(crate) struct DeferredPlan {
     table: Table,
     /// The users as read before the accounts were sent (the sheet's only).
     users: Vec<UserSummary>,
-    records: HashMap<String, crate::users::User>,
+    records: HashMap<String, crate::api::users::User>,
     journal: Vec<JournalEntry>,
     options: ProvisionOptions,
 }
@@ -278,7 +278,7 @@ pub struct ProvisionJob {
     run: Option<ProvisionApply>,
     guard: Guard,
     /// Existing accounts' records, for the fields the listing does not carry.
-    records: HashMap<String, crate::users::User>,
+    records: HashMap<String, crate::api::users::User>,
     /// The brand's listing sizes as known (given, then learnt from listings read in full).
     sizes: ListingSizes,
     /// The users were looked up one by one (`self.users` holds only the sheet's accounts).

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{LifecycleJob, MembershipJob, PhasedRun, ProvisionJob, SheetRun};
-use crate::connection::Connection;
+use crate::api::connection::Connection;
 use crate::exec::{ExecConfig, JournalEntry};
 use crate::lifecycle::{Action, LifecycleOptions};
+use crate::membership::rules::{MatchOptions, RoleSheet};
 use crate::policy::Guard;
 use crate::provision::{ProvisionOptions, Route};
-use crate::rules::{MatchOptions, RoleSheet};
-use crate::table::Table;
+use crate::sheet::table::Table;
 use crate::time::{Date, UnixMillis};
 
 /// The three kinds of sheet.
@@ -50,7 +50,7 @@ impl SheetKind {
     pub fn detect(columns: &[String]) -> Result<SheetKind, AmbiguousKind> {
         let names: Vec<String> = columns
             .iter()
-            .map(|c| crate::columns::normalise_header(c))
+            .map(|c| crate::sheet::columns::normalise_header(c))
             .collect();
         let has = |n: &str| names.iter().any(|c| c == n);
         if has("grouporrole") || (has("member") && (has("group") || has("role"))) {

@@ -8,12 +8,12 @@ use super::{
     ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, Phases, ProvisionRun, Run,
     RunPoll, RunProgress, SheetJob,
 };
-use crate::connection::Auth;
+use crate::api::connection::Auth;
+use crate::api::http::HttpResponse;
 use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
-use crate::http::HttpResponse;
 use crate::policy::{Approval, BlastRadius};
-use crate::problem::Problem;
-use crate::table::Table;
+use crate::sheet::problem::Problem;
+use crate::sheet::table::Table;
 use crate::time::UnixMillis;
 use crate::{lifecycle, membership, provision};
 

@@ -2,13 +2,13 @@
 //! its phases (reading the brand, then applying).
 
 use super::connect::ConnectStep;
-use crate::connection::Connection;
+use crate::api::connection::Connection;
+use crate::api::http::{HttpRequest, HttpResponse};
+use crate::exec::reads::{ListingStep, RecordStep};
 use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
-use crate::http::{HttpRequest, HttpResponse};
 use crate::lifecycle::LifecycleStep;
 use crate::membership::GroupMemberStep;
 use crate::provision::ProvisionStep;
-use crate::reads::{ListingStep, RecordStep};
 use crate::time::UnixMillis;
 
 /// A step of any phase of any run.

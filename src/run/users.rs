@@ -3,12 +3,12 @@
 
 use super::step::{failed_listing, listings};
 use super::{Next, PhaseContext, Phases, RunStep};
-use crate::connection::Connection;
-use crate::directory::Participant;
+use crate::api::connection::Connection;
+use crate::api::directory::Participant;
+use crate::api::users::UserSummary;
+use crate::exec::reads::{Found, ListingStep};
 use crate::exec::{ExecConfig, Outcome, Step};
-use crate::reads::{Found, ListingStep};
 use crate::time::UnixMillis;
-use crate::users::UserSummary;
 
 /// The phases of a listing run: one listing, page by page.
 #[derive(Debug)]

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::SheetRun;
 use crate::policy::BlastRadius;
-use crate::problem::{Problem, Severity};
 use crate::provision::NewAttribute;
-use crate::table::Table;
+use crate::sheet::problem::{Problem, Severity};
+use crate::sheet::table::Table;
 
 /// Problems listed when a plan is cut to a preview; the plan table has them all.
 pub const PREVIEW_PROBLEMS: usize = 50;
@@ -228,7 +228,7 @@ impl UsersListing {
     #[must_use]
     pub fn of(job: &super::ListingJob) -> UsersListing {
         UsersListing {
-            table: crate::users::users_table(job.users_read()),
+            table: crate::api::users::users_table(job.users_read()),
             pages: job.pages(),
             notice: job.notice().map(str::to_string),
         }
@@ -275,7 +275,7 @@ impl SheetRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problem::RowAt;
+    use crate::sheet::problem::RowAt;
 
     fn at(row: u32) -> RowAt {
         RowAt { row, line: None }

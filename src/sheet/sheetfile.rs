@@ -7,8 +7,8 @@
 //! duplicate column names) comes back as notes a person can read; what cannot be read at all
 //! comes back as a [`FileError`] that says what to do.
 
-use crate::problem::{Problem, Severity};
-use crate::table::{cell, looks_like_data, Cell, Table};
+use crate::sheet::problem::{Problem, Severity};
+use crate::sheet::table::{cell, looks_like_data, Cell, Table};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -78,6 +78,16 @@ pub struct SheetFile {
     /// What a person should know about the file: title rows skipped, ragged rows, duplicate
     /// column names, the encoding when it was not UTF-8 (warnings about the sheet as a whole).
     pub notes: Vec<Problem>,
+}
+
+impl Table {
+    /// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet): the
+    /// delimiter is sniffed, title rows above the header are skipped, blank rows are skipped and
+    /// each row keeps its line number. See [`read_bytes`] for bytes and [`read_text`] for the
+    /// notes. (Here, beside the reader, so that the table knows nothing of files.)
+    pub fn from_csv(text: &str) -> Result<Table, FileError> {
+        read_text(text).map(|f| f.table)
+    }
 }
 
 /// A note about the file as a whole (row 0, a warning: the file is still read).

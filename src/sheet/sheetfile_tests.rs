@@ -315,6 +315,25 @@ fn rows_are_numbered_as_a_spreadsheet_shows_them_and_keep_their_line() {
 }
 
 /// The messages of a file's notes, in order.
-fn messages(notes: &[crate::problem::Problem]) -> Vec<&str> {
+fn messages(notes: &[crate::sheet::problem::Problem]) -> Vec<&str> {
     notes.iter().map(|n| n.message.as_str()).collect()
+}
+
+#[test]
+fn csv_input_keeps_line_numbers_and_skips_blank_rows() {
+    let t = Table::from_csv("\u{feff}User ID,Note\r\nUR_1,\"two\nlines\"\r\n,\r\n\r\nUR_2\r\n")
+        .unwrap();
+    assert_eq!(t.columns, vec!["User ID", "Note"]);
+    assert_eq!(t.rows.len(), 2);
+    // Row 2's note spans two lines: a spreadsheet shows UR_2 on row 5, the file on line 6.
+    assert_eq!(t.row_numbers, vec![2, 5]);
+    assert_eq!(t.lines, vec![2, 6]);
+    assert_eq!(t.cell(1, 1), "");
+    let lf = Table::from_csv("a,b\n\n1,2\n3,4").unwrap();
+    assert_eq!(lf.row_numbers, vec![3, 4]);
+    assert_eq!(Table::from_csv(" \n\n"), Err(FileError::Empty));
+    assert_eq!(
+        Table::from_csv("User ID\n"),
+        Err(FileError::NoRows { header_line: 1 })
+    );
 }

@@ -1,6 +1,5 @@
 //! A sheet as the core sees it: a header row and rows of text cells.
 
-use crate::sheetfile::FileError;
 use serde::{Deserialize, Serialize};
 
 /// One cell's text. Cells up to 23 bytes are stored inline (most of a user sheet: names,
@@ -188,13 +187,6 @@ impl Table {
         table
     }
 
-    /// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet): the
-    /// delimiter is sniffed, title rows above the header are skipped, blank rows are skipped and
-    /// each row keeps its line number. See [`crate::sheetfile`] for bytes and the notes.
-    pub fn from_csv(text: &str) -> Result<Table, FileError> {
-        crate::sheetfile::read_text(text).map(|f| f.table)
-    }
-
     /// CSV (RFC 4180, UTF-8 with a byte-order mark so Excel reads accents right), with every
     /// cell made safe against formula injection.
     pub fn to_csv(&self) -> String {
@@ -288,25 +280,6 @@ mod tests {
                 .unwrap()
                 .header_problem(),
             None
-        );
-    }
-
-    #[test]
-    fn csv_input_keeps_line_numbers_and_skips_blank_rows() {
-        let t = Table::from_csv("\u{feff}User ID,Note\r\nUR_1,\"two\nlines\"\r\n,\r\n\r\nUR_2\r\n")
-            .unwrap();
-        assert_eq!(t.columns, vec!["User ID", "Note"]);
-        assert_eq!(t.rows.len(), 2);
-        // Row 2's note spans two lines: a spreadsheet shows UR_2 on row 5, the file on line 6.
-        assert_eq!(t.row_numbers, vec![2, 5]);
-        assert_eq!(t.lines, vec![2, 6]);
-        assert_eq!(t.cell(1, 1), "");
-        let lf = Table::from_csv("a,b\n\n1,2\n3,4").unwrap();
-        assert_eq!(lf.row_numbers, vec![3, 4]);
-        assert_eq!(Table::from_csv(" \n\n"), Err(FileError::Empty));
-        assert_eq!(
-            Table::from_csv("User ID\n"),
-            Err(FileError::NoRows { header_line: 1 })
         );
     }
 }

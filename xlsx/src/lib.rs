@@ -10,8 +10,10 @@
 //! quote prefix), never written as a formula.
 
 use calamine::{DataRef, Reader, Xlsx, XlsxError};
-use qualtrics_roster::sheetfile::{column_letter, from_records, FileError, SheetFile, MAX_ROWS};
-use qualtrics_roster::table::{Cell, Table};
+use qualtrics_roster::sheet::sheetfile::{
+    column_letter, from_records, FileError, SheetFile, MAX_ROWS,
+};
+use qualtrics_roster::sheet::table::{Cell, Table};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workbook};
 use std::io::Cursor;
 
@@ -122,7 +124,7 @@ pub fn read_any(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<SheetFi
     if workbook {
         Ok(read_workbook(bytes, sheet)?.file)
     } else {
-        Ok(qualtrics_roster::sheetfile::read_bytes(bytes)?)
+        Ok(qualtrics_roster::sheet::sheetfile::read_bytes(bytes)?)
     }
 }
 
@@ -180,7 +182,7 @@ pub fn read_workbook(bytes: &[u8], sheet: Option<&str>) -> Result<WorkbookSheet,
     if sheets.len() > 1 {
         file.notes.insert(
             0,
-            qualtrics_roster::sheetfile::note(format!(
+            qualtrics_roster::sheet::sheetfile::note(format!(
                 "The workbook has {} sheets; this is \"{name}\"{}. To use another, choose it by name.",
                 sheets.len(),
                 if sheet.is_none() { " (the first)" } else { "" }

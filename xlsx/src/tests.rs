@@ -231,6 +231,6 @@ fn sheet_names_are_made_acceptable_to_excel() {
 }
 
 /// The messages of a file's notes, in order.
-fn messages(notes: &[qualtrics_roster::problem::Problem]) -> Vec<&str> {
+fn messages(notes: &[qualtrics_roster::sheet::problem::Problem]) -> Vec<&str> {
     notes.iter().map(|n| n.message.as_str()).collect()
 }

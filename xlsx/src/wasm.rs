@@ -3,7 +3,7 @@
 //! `RosterError` (code `read` or `input`).
 
 use crate::{read_workbook, write_workbook};
-use qualtrics_roster::table::Table;
+use qualtrics_roster::sheet::table::Table;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 

@@ -1,6 +1,6 @@
 //! Shared by the benchmarks: the server with a sandbox brand on a free loopback port.
 
-use qualtrics_roster::connection::{Auth, Connection};
+use qualtrics_roster::api::connection::{Auth, Connection};
 use roster_server::relay::Upstream;
 use roster_server::sandbox::SandboxConfig;
 use roster_server::{app, ServerConfig};

@@ -54,17 +54,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use qualtrics_roster::connection::Connection;
+use qualtrics_roster::api::connection::Connection;
+use qualtrics_roster::api::users;
 use qualtrics_roster::exec::{ExecConfig, JournalEntry, OutcomeStatus};
+use qualtrics_roster::membership::rules::{self, MatchOptions, RoleSheet};
 use qualtrics_roster::membership::{self, TeamFilter};
-use qualtrics_roster::problem::Problem;
 use qualtrics_roster::provision;
-use qualtrics_roster::rules::{self, MatchOptions, RoleSheet};
 use qualtrics_roster::run::{
     Brand, MembershipJob, PullRun, Run, RunProgress, SheetRequest, SheetRun, UsersRun,
 };
-use qualtrics_roster::table::{cells, Cell, Table};
-use qualtrics_roster::users;
+use qualtrics_roster::sheet::problem::Problem;
+use qualtrics_roster::sheet::table::{cells, Cell, Table};
 use serde_json::{json, Value};
 
 use crate::client::{unix_millis, Control};

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use qualtrics_roster::connection::{Auth, Connection, Datacenter};
-use qualtrics_roster::error::ApiError;
+use qualtrics_roster::api::connection::{Auth, Connection, Datacenter};
+use qualtrics_roster::api::error::ApiError;
+use qualtrics_roster::api::oauth::{self, ClientCredentials};
+use qualtrics_roster::api::users::Whoami;
 use qualtrics_roster::exec::{AuditEntry, ExecConfig};
-use qualtrics_roster::oauth::{self, ClientCredentials};
 use qualtrics_roster::run::{ConnectError, ConnectJob, Credential, Route, Run};
-use qualtrics_roster::users::Whoami;
 
 use super::{CliError, Target};
 use crate::client::{unix_millis, Control, TokenSource, Transport};
@@ -22,7 +22,7 @@ pub const ENV_CLIENT_ID: &str = "QUALTRICS_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "QUALTRICS_CLIENT_SECRET";
 /// The datacenter asked first when none is given (unverified for OAuth token requests: give
 /// `--datacenter` if the token request fails there).
-pub use qualtrics_roster::users::DISCOVERY_DATACENTER;
+pub use qualtrics_roster::api::users::DISCOVERY_DATACENTER;
 
 /// The credential the CLI was given.
 enum Secret {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use qualtrics_roster::exec::JournalEntry;
 use qualtrics_roster::run::SheetKind;
-use qualtrics_roster::table::{Cell, Table};
+use qualtrics_roster::sheet::table::{Cell, Table};
 use serde_json::Value;
 
 use super::CliError;
@@ -70,7 +70,7 @@ pub struct Input {
     /// Where it came from and how it was read ("staff.csv (comma-separated, header on line 1)").
     pub description: String,
     /// Things to know about the file (title rows skipped…), as the JSON output's `notes`.
-    pub notes: Vec<qualtrics_roster::problem::Problem>,
+    pub notes: Vec<qualtrics_roster::sheet::problem::Problem>,
     /// The rows came as JSON (then the answer is JSON too).
     pub json: bool,
 }
@@ -405,7 +405,7 @@ mod tests {
         );
         assert_eq!(Kind::detect(&cols(&["UserID"])), Ok(Kind::Lifecycle));
         // An edited `users list` export with an Action column is a lifecycle sheet.
-        let export = [&qualtrics_roster::users::USER_COLUMNS[..], &["Action"]].concat();
+        let export = [&qualtrics_roster::api::users::USER_COLUMNS[..], &["Action"]].concat();
         assert_eq!(Kind::detect(&cols(&export)), Ok(Kind::Lifecycle));
         // An Action beside a password fits both: refused, naming why.
         let both = Kind::detect(&cols(&["Username", "Action", "Password", "First name"]));
@@ -445,8 +445,8 @@ mod tests {
         let t = Table {
             columns: cols(&["Name", "Note"]),
             rows: vec![
-                qualtrics_roster::table::cells(cols(&["山田", "x"])),
-                qualtrics_roster::table::cells(cols(&["Ann", &"y".repeat(60)])),
+                qualtrics_roster::sheet::table::cells(cols(&["山田", "x"])),
+                qualtrics_roster::sheet::table::cells(cols(&["Ann", &"y".repeat(60)])),
             ],
             row_numbers: vec![2, 3],
             lines: Vec::new(),

@@ -270,7 +270,7 @@ impl Condition {
     /// Why `event` does not meet the condition, or `None` when it does.
     #[must_use]
     pub fn unmet(&self, event: &serde_json::Value) -> Option<String> {
-        let found = super::mapping::pointer(event, &self.pointer).and_then(|v| match v {
+        let found = super::fields::pointer(event, &self.pointer).and_then(|v| match v {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Number(n) => Some(n.to_string()),
             serde_json::Value::Bool(b) => Some(b.to_string()),
@@ -441,7 +441,7 @@ impl HooksConfig {
                 )));
             }
             for secret in &hook.signing_secrets {
-                let key = super::verify::secret_key(secret)
+                let key = super::signing::secret_key(secret)
                     .map_err(|e| invalid(format!("hook {name:?}: {e}")))?;
                 if key.len() < 16 {
                     return Err(invalid(format!("hook {name:?}: a signing secret must hold at least 16 random bytes (--write-hooks-config makes one)")));
@@ -486,7 +486,7 @@ impl HooksConfig {
                     alerts.url
                 )));
             }
-            let key = super::verify::secret_key(&alerts.secret)
+            let key = super::signing::secret_key(&alerts.secret)
                 .map_err(|e| invalid(format!("alerts.secret: {e}")))?;
             if key.len() < 16 {
                 return Err(invalid(
@@ -574,7 +574,7 @@ fn check_scheme(name: &str, hook: &HookConfig) -> Result<(), String> {
 /// A hook sets a user type only from a constant or from its `user_types` allow-list, and never
 /// the Brand Administrator's: anyone who holds a hook's secret could otherwise make one.
 fn check_user_types(name: &str, hook: &HookConfig) -> Result<(), String> {
-    use super::mapping::{is_user_type_column, names_brand_administrator};
+    use super::fields::{is_user_type_column, names_brand_administrator};
     if let Some(column) = hook.attributes.keys().find(|a| is_user_type_column(a)) {
         return Err(format!("hook {name:?}: attributes.{column:?} would be read as the user type: set the user type with fields.\"User type\" (a constant, or a JSON Pointer with user_types)"));
     }
@@ -628,7 +628,7 @@ fn check_credentials_are_own(hooks: &BTreeMap<String, HookConfig>) -> Result<(),
         let secrets = hook
             .signing_secrets
             .iter()
-            .filter_map(|s| super::verify::secret_key(s).ok())
+            .filter_map(|s| super::signing::secret_key(s).ok())
             .map(|k| ([b"secret:".as_slice(), &k].concat(), "signing secret"));
         let keys = hook
             .keys
@@ -897,7 +897,7 @@ mod tests {
         let user_type = crm
             .fields
             .iter()
-            .find(|(c, _)| super::super::mapping::is_user_type_column(c))
+            .find(|(c, _)| super::super::fields::is_user_type_column(c))
             .map(|(_, v)| v.as_str());
         assert_eq!(
             user_type,

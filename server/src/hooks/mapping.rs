@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use qualtrics_roster::columns::normalise_header;
-use qualtrics_roster::rules::{MatchOptions, Metadata, RoleSheet};
+use qualtrics_roster::membership::rules::{MatchOptions, Metadata, RoleSheet};
+use qualtrics_roster::sheet::columns::normalise_header;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::config::HookConfig;
+use super::fields::{is_user_type_column, names_brand_administrator, pointer};
 
 /// What an event asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,28 +66,6 @@ pub struct MappingError {
     pub expected: String,
 }
 
-/// Whether a sheet column `name` is read by the core as the user type. The same spellings as
-/// the core's provisioning columns (`Field::UserType` in `src/provision/mod.rs`: "User type",
-/// "Account type", "Type", any case and punctuation), which the core keeps private.
-#[must_use]
-pub fn is_user_type_column(name: &str) -> bool {
-    matches!(
-        normalise_header(name).as_str(),
-        "usertype" | "accounttype" | "type"
-    )
-}
-
-/// Whether `value` names the Brand Administrator's user type: `UT_BRANDADMIN` in any case (the
-/// only form seen, in user listings; whether whoami or other brands spell it otherwise is
-/// unverified: qualtrics-api.md §1, §4), or the type's name, "Brand Administrator".
-#[must_use]
-pub fn names_brand_administrator(value: &str) -> bool {
-    matches!(
-        normalise_header(value).as_str(),
-        "utbrandadmin" | "brandadmin" | "brandadministrator"
-    )
-}
-
 /// A configured source: a JSON Pointer into the event, or a constant.
 fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a, str>> {
     if !source.starts_with('/') {
@@ -111,31 +90,6 @@ fn value_of<'a>(event: &'a Value, source: &'a str) -> Option<std::borrow::Cow<'a
         ),
         Value::Null | Value::Object(_) => None,
     }
-}
-
-/// The value at `path`: a JSON Pointer, where a segment `[key=NAME]` picks, from a list of
-/// `{key, value}` objects (Dynamics 365's attribute lists), the one whose `key` is NAME.
-pub(super) fn pointer<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut at = event;
-    for segment in path.split('/').skip(1) {
-        if let Some(name) = segment
-            .strip_prefix("[key=")
-            .and_then(|s| s.strip_suffix(']'))
-        {
-            at = at
-                .as_array()?
-                .iter()
-                .find(|item| item.get("key").and_then(Value::as_str) == Some(name))?;
-            continue;
-        }
-        let segment = segment.replace("~1", "/").replace("~0", "~");
-        at = match at {
-            Value::Object(map) => map.get(&segment)?,
-            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(at)
 }
 
 /// Refuses a user type the hook may not set: the Brand Administrator's (whatever the
@@ -392,11 +346,11 @@ mod tests {
             "signing_secrets = []\n[fields]\nUsername = \"/email\"\nRole = \"/role\"\n",
         )
         .unwrap();
-        let table = qualtrics_roster::table::Table::from_csv(
+        let table = qualtrics_roster::sheet::table::Table::from_csv(
             "Role,Attribute,Operator,Value\nSneaky,Type,In,UT_BRANDADMIN\n",
         )
         .unwrap();
-        let roles = qualtrics_roster::rules::read_role_sheet(&table);
+        let roles = qualtrics_roster::membership::rules::read_role_sheet(&table);
         let event = serde_json::json!({"email": "a@x.org", "role": "Sneaky"});
         let refused = map_event(&hook, &roles, &event).unwrap_err();
         assert_eq!(refused.field, "Type");

@@ -22,9 +22,10 @@
 
 pub mod alerts;
 pub mod config;
+pub mod fields;
 pub mod mapping;
 pub mod metrics;
-mod pgstore;
+pub mod signing;
 pub mod store;
 pub mod verify;
 pub mod worker;
@@ -39,9 +40,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::rules::{read_role_sheet, RoleSheet};
-use qualtrics_roster::users;
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::users;
+use qualtrics_roster::membership::rules::{read_role_sheet, RoleSheet};
 use serde_json::{json, Value};
 
 use crate::client::{unix_millis, Transport};
@@ -554,7 +555,7 @@ fn event_id(
     header: Option<&str>,
     index: Option<usize>,
 ) -> String {
-    if let Some(found) = pointer.and_then(|p| mapping::pointer(event, p)) {
+    if let Some(found) = pointer.and_then(|p| fields::pointer(event, p)) {
         match found {
             Value::String(s) if !s.is_empty() => return format!("f:{s}"),
             Value::Number(n) => return format!("f:{n}"),

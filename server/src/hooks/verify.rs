@@ -9,6 +9,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::config::HookConfig;
+use super::signing::secret_key;
 
 /// How far a signed event's timestamp may be from now (Standard Webhooks' recommendation).
 pub const TOLERANCE_SECONDS: u64 = 5 * 60;
@@ -206,17 +207,6 @@ pub fn hubspot_v3(
         }
     }
     Err(Refused::HubspotBadSignature)
-}
-
-/// The key bytes of a `whsec_…` secret (base64 after the prefix).
-pub fn secret_key(secret: &str) -> Result<Vec<u8>, String> {
-    let encoded = secret
-        .trim()
-        .strip_prefix("whsec_")
-        .unwrap_or(secret.trim());
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| "a signing secret is whsec_ followed by base64".to_string())
 }
 
 /// The Standard Webhooks signature of `body` for `id` and `timestamp` with `secret`:

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qualtrics_roster::exec::{audit_jsonl, ExecConfig, JournalEntry, OutcomeStatus};
+use qualtrics_roster::membership::rules::RoleSheet;
 use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
-use qualtrics_roster::rules::RoleSheet;
 use qualtrics_roster::run::{
     ApplyRefused, Brand, ListingSizes, Run, SheetKind, SheetRequest, SheetRun,
 };
-use qualtrics_roster::table::{cells, Table};
+use qualtrics_roster::sheet::table::{cells, Table};
 use serde_json::json;
 
 use super::alerts::Alerts;

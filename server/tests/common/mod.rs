@@ -6,8 +6,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use qualtrics_roster::connection::{Auth, Connection};
-use qualtrics_roster::http::{HttpRequest, HttpResponse};
+use qualtrics_roster::api::connection::{Auth, Connection};
+use qualtrics_roster::api::http::{HttpRequest, HttpResponse};
 use roster_server::client::Transport;
 
 /// A running `roster-server --port 0`; killed on drop.
@@ -294,10 +294,10 @@ pub fn assert_all_done<O: Into<qualtrics_roster::run::RowOutcome>>(outcomes: Vec
 /// A lifecycle sheet flipping `n` users (from the second on): disable the active ones,
 /// re-enable the disabled ones; with the state each should end in.
 pub fn flips(
-    users: &[qualtrics_roster::users::UserSummary],
+    users: &[qualtrics_roster::api::users::UserSummary],
     n: usize,
 ) -> (
-    qualtrics_roster::table::Table,
+    qualtrics_roster::sheet::table::Table,
     std::collections::HashMap<String, &'static str>,
 ) {
     let mut csv = String::from("User ID,Action\n");
@@ -312,7 +312,7 @@ pub fn flips(
         wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
     }
     (
-        qualtrics_roster::table::Table::from_csv(&csv).unwrap(),
+        qualtrics_roster::sheet::table::Table::from_csv(&csv).unwrap(),
         wanted,
     )
 }

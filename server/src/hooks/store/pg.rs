@@ -1,5 +1,5 @@
 //! The hooks' events in PostgreSQL, shared by two or more servers (behind a load balancer):
-//! the same operations and statuses as the SQLite store (see [`super::store`]), plus claims.
+//! the same operations and statuses as the SQLite store (see [`super`]), plus claims.
 //!
 //! Claims: [`Postgres::due`] claims the events it returns for this server (`claimed_by`, a
 //! random id per server start) until `claim_until`, a lease a background thread renews every
@@ -25,12 +25,12 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Row};
 
-use super::config::StoreUrl;
-use super::mapping::HookRow;
-use super::store::{
+use super::{
     action_word, kept_id, without_password, Counts, DueEvent, Ending, EventStatus, Held, Replayed,
     Retry, StoreError, BODY_ID_PREFIX, UNFINISHED,
 };
+use crate::hooks::config::StoreUrl;
+use crate::hooks::mapping::HookRow;
 use qualtrics_roster::exec::JournalEntry;
 
 /// Connections per server (each on its own thread); the lease renewals have one more.
@@ -310,7 +310,7 @@ impl Postgres {
                 )?;
                 if let Some(latest) = latest {
                     let at: i64 = latest.get(1);
-                    let window = super::store::BODY_REPEAT_WINDOW_MS as i64;
+                    let window = super::BODY_REPEAT_WINDOW_MS as i64;
                     sender = if now.saturating_sub(at) > window {
                         format!("{sender}@{now}")
                     } else {
@@ -523,7 +523,7 @@ impl Postgres {
         })
     }
 
-    /// See [`super::store::Store::due`]: the same choice as SQLite's, less the accounts
+    /// See [`super::Store::due`]: the same choice as SQLite's, less the accounts
     /// another server holds a live claim on, and claimed for this server in the same
     /// statement (under the exclusive claim lock).
     pub(super) fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
@@ -596,7 +596,7 @@ impl Postgres {
         })
     }
 
-    /// See [`super::store::Store::end`]; an event another server has claimed since (this
+    /// See [`super::Store::end`]; an event another server has claimed since (this
     /// one's claim ran out) is left to it.
     pub(super) fn end(&self, endings: &[(i64, Ending)]) -> Result<(), StoreError> {
         let endings = endings.to_vec();

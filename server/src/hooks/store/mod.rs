@@ -1,4 +1,4 @@
-//! Accepted events, kept in SQLite (or, for several servers, PostgreSQL: see `pgstore.rs`)
+//! Accepted events, kept in SQLite (or, for several servers, PostgreSQL: see `pg.rs`)
 //! before the sender is answered: a kill at any moment loses none. Each event is unique per hook by the sender's id (a repeat gets the first one's
 //! status); its status moves received -> planned -> done, or failed (retried later, or parked
 //! when `next_attempt_at` is empty), or quarantined (a burst the mass-change brake holds,
@@ -11,6 +11,8 @@
 //! Personal data: a sender's id is kept only as its SHA-256 (enough to know a repeat); a
 //! password is blanked from an event once it is applied; [`Store::purge`] deletes events (and
 //! their journal) older than the configured retention.
+
+mod pg;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -147,7 +149,7 @@ pub struct Store {
 
 enum Backend {
     Sqlite(Sqlite),
-    Postgres(super::pgstore::Postgres),
+    Postgres(pg::Postgres),
 }
 
 /// The embedded store: one SQLite file, one server.
@@ -269,7 +271,7 @@ impl Store {
     /// leaves its claims to expire, and another server plans those events again.
     pub fn postgres(url: &StoreUrl, lease: std::time::Duration) -> Result<Store, StoreError> {
         Ok(Store {
-            backend: Backend::Postgres(super::pgstore::Postgres::connect(url, lease)?),
+            backend: Backend::Postgres(pg::Postgres::connect(url, lease)?),
         })
     }
 
@@ -1007,7 +1009,7 @@ pub(super) fn action_word(row: &HookRow) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "../../tests/common/postgres.rs"]
+#[path = "../../../tests/common/postgres.rs"]
 mod test_postgres;
 
 #[cfg(test)]

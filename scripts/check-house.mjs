@@ -1,0 +1,81 @@
+// The house has no circle: within each crate, no module reaches (through `crate::`, `super::`
+// or `self::` paths in code, not comments) a module that reaches it back. A circle is where a
+// change in one file forces a change in another and back; issue 27 took the last ones out
+// (the sandbox's ids, the hooks' signing secrets) and this check keeps them out. Modules are
+// files (a folder's `mod.rs` is the folder). Run by npm test.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const crates = ['src', 'sandbox/src', 'server/src', 'xlsx/src'];
+
+/** Every .rs file under `dir`. */
+const files = (dir) => readdirSync(dir).flatMap((name) => {
+  const path = join(dir, name);
+  return statSync(path).isDirectory() ? files(path) : path.endsWith('.rs') ? [path] : [];
+});
+
+/** A file's module path: `src/run/mod.rs` -> `run`, `src/run/view.rs` -> `run::view`. */
+const moduleOf = (base, file) => {
+  const parts = relative(base, file).replace(/\.rs$/, '').split('/');
+  if (['mod', 'lib', 'main'].includes(parts.at(-1))) parts.pop();
+  return parts.join('::');
+};
+
+/** Code without comments and strings (doc links are not imports). */
+const code = (text) => text
+  .replace(/\/\*[\s\S]*?\*\//g, '')
+  .replace(/\/\/.*$/gm, '')
+  .replace(/r#*"[\s\S]*?"#*/g, '""')
+  .replace(/"(?:[^"\\]|\\.)*"/g, '""');
+
+let circles = 0;
+for (const crate of crates) {
+  const base = join(root, crate);
+  const modules = new Map(files(base).map((f) => [moduleOf(base, f), f]));
+  // Test modules (`tests.rs`, `*_tests.rs`) see everything by design.
+  const isTest = (m) => /(^|::)(tests|\w+_tests)$/.test(m);
+  /** The module a path names: the longest known prefix. */
+  const resolve = (segments) => {
+    for (let n = segments.length; n > 0; n -= 1) {
+      const name = segments.slice(0, n).join('::');
+      if (modules.has(name)) return name;
+    }
+    return null;
+  };
+  const edges = new Map();
+  for (const [module, file] of modules) {
+    if (isTest(module)) continue;
+    const here = module ? module.split('::') : [];
+    const targets = new Set();
+    for (const m of code(readFileSync(file, 'utf8')).matchAll(/\b(crate|super|self)((?:::\w+)+)/g)) {
+      // `self` is this module, each `super` one up, `crate` the root.
+      let segs = m[2].slice(2).split('::');
+      let start = m[1] === 'crate' ? [] : m[1] === 'self' ? here : here.slice(0, -1);
+      while (segs[0] === 'super') {
+        start = start.slice(0, -1);
+        segs = segs.slice(1);
+      }
+      segs = [...start, ...segs];
+      const target = resolve(segs);
+      if (target !== null && target !== module && !isTest(target)
+        // A module's own children are its parts, not its neighbours.
+        && !target.startsWith(module ? `${module}::` : '')) targets.add(target);
+    }
+    edges.set(module, targets);
+  }
+  for (const [a, targets] of edges) {
+    for (const b of targets) {
+      // A parent reaching into its child is how Rust folders work; a child using its parent's
+      // items is not a circle either. Only siblings (and cousins) reaching each other are.
+      if (a.startsWith(`${b}::`) || b.startsWith(`${a}::`) || a === '' || b === '') continue;
+      if (a < b && edges.get(b)?.has(a)) {
+        console.error(`${crate}: ${a} and ${b} use each other`);
+        circles += 1;
+      }
+    }
+  }
+}
+if (circles) process.exit(1);
+console.log(`${crates.join(', ')}: no two modules use each other.`);
