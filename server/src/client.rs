@@ -12,7 +12,6 @@ use qualtrics_roster::api::users::UserSummary;
 use qualtrics_roster::exec::{retry_single, ExecConfig, TransportFailure};
 use qualtrics_roster::membership::Snapshot;
 use qualtrics_roster::run::{MembershipJob, PullRun, Run, RunProgress, UsersRun};
-use tokio::task::JoinSet;
 
 /// Milliseconds since the Unix epoch, from the system clock.
 #[must_use]
@@ -22,25 +21,7 @@ pub fn unix_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// What the caller of [`Transport::drive`] wants after each batch of answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Keep going.
-    Continue,
-    /// Cancel: nothing new is sent; answers on their way are still taken.
-    Cancel,
-    /// Stop at once, abandoning requests in flight (a killed process, a closed page).
-    Kill,
-}
-
-/// How a drive ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunEnd {
-    /// The run's stage is over (planned, or applied).
-    Finished,
-    /// Stopped by [`Control::Kill`].
-    Killed,
-}
+pub use qualtrics_roster::run::{Control, RunEnd};
 
 /// Performs requests built by the core.
 #[derive(Clone)]
@@ -97,71 +78,28 @@ impl Transport {
         }
     }
 
-    /// The native driver: drives `run` to the end of its current stage on the wall clock,
-    /// sending what it asks for (side by side, as many as it allows), sleeping until its next
-    /// wake-up, and renewing an OAuth token from `tokens` when it asks for one (a run made
-    /// renewable). `after` is called after each batch of answers with the run's progress event,
-    /// if any, and may cancel or kill the run.
+    /// The native driver: drives `run` to the end of its current stage on the wall clock
+    /// with the core's one driver loop ([`qualtrics_roster::run::drive`]), renewing an OAuth
+    /// token from `tokens` when it asks for one (a run made renewable). `after` is called
+    /// after each batch of answers with the run's progress event, if any, and may cancel or
+    /// kill the run.
     pub async fn drive<R: Run + ?Sized>(
         &self,
         run: &mut R,
         tokens: Option<&TokenSource>,
-        mut after: impl FnMut(&mut R, Option<RunProgress>) -> Control,
+        after: impl FnMut(&mut R, Option<RunProgress>) -> Control,
     ) -> RunEnd {
-        let mut in_flight: JoinSet<(u64, Result<HttpResponse, TransportFailure>)> = JoinSet::new();
-        let mut cancelled = false;
-        loop {
-            let poll = run.poll(unix_millis());
-            if poll.needs_auth {
-                match tokens {
-                    Some(source) => match source.renew(self).await {
-                        Ok(auth) => run.renew_auth(auth),
-                        Err(e) => run.auth_failed(&e.to_string(), unix_millis()),
-                    },
-                    None => run.auth_failed("no credential to renew", unix_millis()),
-                }
-                continue;
-            }
-            for out in poll.send {
-                let http = self.http.clone();
-                in_flight.spawn(async move { (out.id, perform(&http, &out.request).await) });
-            }
-            if run.is_finished() && in_flight.is_empty() {
-                let progress = run.poll_progress(unix_millis());
-                after(run, progress);
-                return RunEnd::Finished;
-            }
-            let wait = poll
-                .wake_at
-                .map(|t| Duration::from_millis(t.saturating_sub(unix_millis())));
-            tokio::select! {
-                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let mut answers = vec![joined];
-                    while let Some(more) = in_flight.try_join_next() {
-                        answers.push(more);
-                    }
-                    for answer in answers {
-                        let (id, result) = answer.expect("request tasks do not panic");
-                        run.handle(id, unix_millis(), result);
-                    }
-                    let progress = run.poll_progress(unix_millis());
-                    match after(run, progress) {
-                        Control::Continue => {}
-                        Control::Cancel if !cancelled => {
-                            cancelled = true;
-                            run.cancel(unix_millis());
-                        }
-                        Control::Cancel => {}
-                        Control::Kill => {
-                            in_flight.abort_all();
-                            return RunEnd::Killed;
-                        }
-                    }
-                }
-                _ = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => {}
-                else => panic!("the run has nothing in flight, nothing scheduled, and is not finished"),
-            }
-        }
+        let carrier = Carrier {
+            transport: self,
+            tokens,
+        };
+        let end = qualtrics_roster::run::drive(&mut &mut *run, &carrier, after).await;
+        assert_ne!(
+            end,
+            RunEnd::Stuck,
+            "the run has nothing in flight, nothing scheduled, and is not finished"
+        );
+        end
     }
 
     /// Every user of the brand (a [`UsersRun`] driven to its end), or why not.
@@ -221,6 +159,43 @@ impl Transport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ReadStopped(pub String);
+
+/// The native host's side of the core's driver loop: reqwest, tokio's timer, the system
+/// clock, and the OAuth client's tokens.
+struct Carrier<'a> {
+    transport: &'a Transport,
+    tokens: Option<&'a TokenSource>,
+}
+
+impl qualtrics_roster::run::Transport for Carrier<'_> {
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, TransportFailure>> {
+        let http = self.transport.http.clone();
+        // Its own task, so requests go side by side on the runtime's threads.
+        let task = tokio::spawn(async move { perform(&http, &request).await });
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err(TransportFailure(format!("the request task ended: {e}"))))
+        }
+    }
+    fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
+        tokio::time::sleep(Duration::from_millis(ms))
+    }
+    fn now(&self) -> u64 {
+        unix_millis()
+    }
+    async fn renew(&self) -> Result<Auth, String> {
+        match self.tokens {
+            Some(source) => source
+                .renew(self.transport)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("no credential to renew".into()),
+        }
+    }
+}
 
 async fn perform(
     http: &reqwest::Client,

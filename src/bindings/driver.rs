@@ -1,19 +1,40 @@
-//! The browser driver: carries a run's requests with fetch and waits with timers, handing each
-//! answer to the run and each progress event to JavaScript (see [`crate::run::Run`]).
+//! The browser's side of the core's driver loop ([`crate::run::drive`]): fetch, timers and
+//! the page's clock, and each progress event handed to JavaScript.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::StreamExt;
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
 use super::error::{fail, ErrorCode};
 use super::{now_ms, to_value};
+use crate::api::connection::Auth;
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse, Method};
 use crate::exec::TransportFailure;
-use crate::run::Run;
+use crate::run::{Control, Run, RunEnd};
+
+/// fetch and the browser's timers, for the core's driver loop.
+struct Fetch;
+
+impl crate::run::Transport for Fetch {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportFailure> {
+        send(&request)
+            .await
+            .map_err(|e| TransportFailure(e.to_string()))
+    }
+    async fn sleep(&self, ms: u64) {
+        gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await;
+    }
+    fn now(&self) -> u64 {
+        now_ms()
+    }
+    async fn renew(&self) -> Result<Auth, String> {
+        // An API token cannot be renewed: the run stops, saying why.
+        Err("Qualtrics refused the API token".into())
+    }
+}
 
 /// Drives `run` to the end of its current stage, calling `on_progress` with each progress
 /// event. The run stays borrowable between awaits, so `cancel` can reach it at any time.
@@ -21,69 +42,29 @@ pub(super) async fn drive<R: Run + ?Sized + 'static>(
     run: &Rc<RefCell<R>>,
     on_progress: Option<&Function>,
 ) -> Result<(), JsValue> {
-    type Answer = (u64, Result<HttpResponse, TransportFailure>);
-    let (tx, mut rx) = futures_channel::mpsc::unbounded::<Answer>();
-    let mut in_flight = 0usize;
-    loop {
-        let (send_now, wake_at, finished) = {
-            let mut r = run.borrow_mut();
-            let poll = r.poll(now_ms());
-            if poll.needs_auth {
-                // An API token cannot be renewed: the run stops, saying why.
-                r.auth_failed("Qualtrics refused the API token", now_ms());
-                continue;
-            }
-            (poll.send, poll.wake_at, r.is_finished())
+    let mut failed: Option<JsValue> = None;
+    let end = crate::run::drive(&mut run.clone(), &Fetch, |_, progress| {
+        let told = match (on_progress, progress) {
+            (Some(cb), Some(p)) => to_value(&p).and_then(|p| cb.call1(&JsValue::NULL, &p)),
+            _ => Ok(JsValue::UNDEFINED),
         };
-        for out in send_now {
-            in_flight += 1;
-            let tx = tx.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let answer = send(&out.request)
-                    .await
-                    .map_err(|e| TransportFailure(e.to_string()));
-                let _ = tx.unbounded_send((out.id, answer));
-            });
-        }
-        if finished && in_flight == 0 {
-            return report(run, on_progress);
-        }
-        let wait_ms = wake_at.map(|t| t.saturating_sub(now_ms()).min(u32::MAX as u64) as u32);
-        let first: Option<Answer> = match (in_flight > 0, wait_ms) {
-            (true, Some(ms)) => {
-                let timer = gloo_timers::future::TimeoutFuture::new(ms);
-                futures_util::pin_mut!(timer);
-                match futures_util::future::select(rx.next(), timer).await {
-                    futures_util::future::Either::Left((answer, _)) => answer,
-                    futures_util::future::Either::Right(_) => None,
-                }
+        match told {
+            Ok(_) => Control::Continue,
+            Err(e) => {
+                // The progress callback threw: stop, and reject with what it threw.
+                failed = Some(e);
+                Control::Kill
             }
-            (true, None) => rx.next().await,
-            (false, Some(ms)) => {
-                gloo_timers::future::TimeoutFuture::new(ms).await;
-                None
-            }
-            (false, None) => {
-                return Err(fail(
-                    ErrorCode::Brand,
-                    "internal error: the run is stuck (nothing to send or wait for)",
-                ))
-            }
-        };
-        let mut answers: Vec<Answer> = first.into_iter().collect();
-        while let Ok(more) = rx.try_recv() {
-            answers.push(more);
         }
-        if !answers.is_empty() {
-            in_flight -= answers.len();
-            {
-                let mut r = run.borrow_mut();
-                for (id, answer) in answers {
-                    r.handle(id, now_ms(), answer);
-                }
-            }
-            report(run, on_progress)?;
-        }
+    })
+    .await;
+    match (failed, end) {
+        (Some(e), _) => Err(e),
+        (None, RunEnd::Stuck) => Err(fail(
+            ErrorCode::Brand,
+            "internal error: the run is stuck (nothing to send or wait for)",
+        )),
+        (None, _) => Ok(()),
     }
 }
 
@@ -99,18 +80,6 @@ pub(super) async fn drive_to_end<R: Run + ?Sized + 'static>(
         Some(e) => Err(fail(ErrorCode::Brand, e.trim_start_matches("not sent: "))),
         None => Ok(()),
     }
-}
-
-/// Hands the run's progress event, if any, to `on_progress`.
-fn report<R: Run + ?Sized>(
-    run: &Rc<RefCell<R>>,
-    on_progress: Option<&Function>,
-) -> Result<(), JsValue> {
-    let progress = run.borrow_mut().poll_progress(now_ms());
-    if let (Some(cb), Some(p)) = (on_progress, progress) {
-        cb.call1(&JsValue::NULL, &to_value(&p)?)?;
-    }
-    Ok(())
 }
 
 /// Performs a single request that is not a run's step (whoami) with fetch, trying again by

@@ -26,6 +26,7 @@
 //! [`simulate`], which answers from a function on a virtual clock (tests, fuzzing, benchmarks).
 
 mod connect;
+mod drive;
 mod lifecycle;
 mod membership;
 mod provision;
@@ -36,6 +37,7 @@ mod users;
 mod view;
 
 pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
+pub use drive::{drive, Control, RunCell, RunEnd, Transport};
 pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
