@@ -779,16 +779,7 @@ impl Sqlite {
                     attempts,
                     released,
                 }),
-                // Written by an older version in another shape: parked, so it does not hold
-                // up its account's later events.
-                Err(e) => self.end(&[(
-                    id,
-                    Ending::Failed {
-                        reason: format!("the stored event cannot be read ({e}): send it again"),
-                        outcome: None,
-                        retry_at: None,
-                    },
-                )])?,
+                Err(e) => self.end(&[(id, unreadable(&e))])?,
             }
         }
         Ok(due)
@@ -963,6 +954,16 @@ impl Sqlite {
 }
 
 const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released FROM events";
+
+/// How an event stored in a shape this version cannot read ends (written by an older
+/// version): parked, so it does not hold up its account's later events. Both backends.
+fn unreadable(e: &dyn std::fmt::Display) -> Ending {
+    Ending::Failed {
+        reason: format!("the stored event cannot be read ({e}): send it again"),
+        outcome: None,
+        retry_at: None,
+    }
+}
 
 fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
     let iso = |ms: i64| qualtrics_roster::time::iso_datetime(ms.max(0) as u64);

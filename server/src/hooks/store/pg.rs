@@ -572,14 +572,7 @@ impl Postgres {
                     attempts: attempts.max(0) as u32,
                     released,
                 }),
-                Err(e) => self.end(&[(
-                    id,
-                    Ending::Failed {
-                        reason: format!("the stored event cannot be read ({e}): send it again"),
-                        outcome: None,
-                        retry_at: None,
-                    },
-                )])?,
+                Err(e) => self.end(&[(id, super::unreadable(&e))])?,
             }
         }
         Ok(due)
