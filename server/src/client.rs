@@ -11,7 +11,7 @@ use qualtrics_roster::api::oauth::{AccessToken, ClientCredentials, OAuthError};
 use qualtrics_roster::api::users::UserSummary;
 use qualtrics_roster::exec::{retry_single, ExecConfig, TransportFailure};
 use qualtrics_roster::membership::Snapshot;
-use qualtrics_roster::run::{MembershipJob, PullRun, Run, RunProgress, UsersRun};
+use qualtrics_roster::run::{PullJob, PullRun, Run, RunProgress, UsersRun};
 
 /// Milliseconds since the Unix epoch, from the system clock.
 #[must_use]
@@ -140,7 +140,7 @@ impl Transport {
     ) -> Result<Snapshot, ReadStopped> {
         let mut run = PullRun::new(
             conn.clone(),
-            MembershipJob::pull(),
+            PullJob::new(),
             config.clone(),
             false,
             unix_millis(),

@@ -23,7 +23,7 @@ use qualtrics_roster::policy::Approval;
 use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::run::{
     simulate, ApplyRefused, LifecycleJob, LifecycleRun, MembershipJob, MembershipRun, ProvisionJob,
-    ProvisionRun, Run, RunProgress, UsersRun,
+    ProvisionRun, PullJob, PullRun, Run, RunProgress, UsersRun,
 };
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::{Date, UnixMillis};
@@ -680,9 +680,9 @@ fn membership_plans_against_a_pull_and_applies_group_changes_through_faults() {
         },
         ..SandboxConfig::default()
     });
-    let mut pull = MembershipRun::new(
+    let mut pull = PullRun::new(
         brand.conn.clone(),
-        MembershipJob::pull(),
+        PullJob::new(),
         ExecConfig::default(),
         false,
         T0,
@@ -869,9 +869,9 @@ fn a_cancel_in_a_lifecycle_or_membership_phase_sends_nothing_more() {
 
     // Membership pull: cancelled while reading the groups' members: no snapshot, and why.
     let brand = Brand::new(SandboxConfig::default());
-    let mut pull = MembershipRun::new(
+    let mut pull = PullRun::new(
         brand.conn.clone(),
-        MembershipJob::pull(),
+        PullJob::new(),
         ExecConfig::default(),
         false,
         T0,

@@ -30,8 +30,8 @@ use crate::membership::rules::{self, RoleSheet};
 use crate::membership::{self, PullRequest};
 use crate::policy::{Actor, Guard, Policy};
 use crate::run::{
-    Brand, ConnectError, ConnectJob, Credential, MembershipJob, PullRun, Route, SheetKind,
-    SheetRequest, SheetRun, UsersListing, UsersRun,
+    Brand, ConnectError, ConnectJob, Credential, PullJob, PullRun, Route, SheetKind, SheetRequest,
+    SheetRun, UsersListing, UsersRun,
 };
 use crate::sheet::table::Table;
 
@@ -242,7 +242,7 @@ impl RosterClient {
         let conn = self.conn.clone();
         future_to_promise(async move {
             let (request, roles) = (from_options::<PullRequest>(options)?, read_roles(roles)?);
-            let job = MembershipJob::pull();
+            let job = PullJob::new();
             let run = PullRun::new(conn, job, ExecConfig::default(), false, now_ms());
             let run = Rc::new(RefCell::new(run));
             drive_to_end(&run, on_progress.as_ref()).await?;

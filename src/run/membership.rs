@@ -1,6 +1,7 @@
-//! Groups and roles: the pull (users, groups and the CX directory side by side, then each
-//! group's members), and a desired-membership sheet planned against it and applied: group
-//! additions and removals, then the attribute changes the role rules imply.
+//! Groups and roles: the pull ([`PullJob`]: users, groups and the CX directory side by side,
+//! then each group's members), and a desired-membership sheet ([`MembershipJob`]) that pulls
+//! the same way, is planned against what it read and applied: group additions and removals,
+//! then the attribute changes the role rules imply.
 
 use super::provision::ApplyPhases;
 use super::step::listings;
@@ -22,11 +23,91 @@ struct Desired {
     today: Date,
 }
 
-#[derive(Debug)]
-enum Stage {
+/// Who is in which group: the pull alone, as "Pull membership" runs it, and the reading stage
+/// of a desired-membership sheet.
+#[derive(Debug, Default)]
+pub struct PullJob {
+    stage: PullStage,
+    snapshot: Option<Snapshot>,
+}
+
+#[derive(Debug, Default)]
+enum PullStage {
+    #[default]
     Start,
     Reading,
     Members,
+    Done,
+}
+
+impl PullJob {
+    /// A pull of the whole brand (groups with their members, the directory for role rules).
+    #[must_use]
+    pub fn new() -> Self {
+        PullJob::default()
+    }
+
+    /// What the pull read (users, groups with members, directory), once finished.
+    #[must_use]
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot
+            .as_ref()
+            .filter(|_| matches!(self.stage, PullStage::Done))
+    }
+}
+
+impl Phases for PullJob {
+    const KIND: &'static str = "pull";
+
+    fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
+        match self.stage {
+            PullStage::Start => {
+                self.stage = PullStage::Reading;
+                Next::Reading(
+                    "brand",
+                    membership::pull_steps(ctx.conn)
+                        .into_iter()
+                        .map(RunStep::Listing)
+                        .collect(),
+                )
+            }
+            PullStage::Reading => {
+                let snapshot = match Snapshot::from_first_phase(listings(finished)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.stage = PullStage::Done;
+                        return Next::Failed(e.to_string());
+                    }
+                };
+                let steps: Vec<RunStep> =
+                    membership::member_steps(ctx.conn, &snapshot.group_list())
+                        .into_iter()
+                        .map(RunStep::Listing)
+                        .collect();
+                self.snapshot = Some(snapshot);
+                self.stage = PullStage::Members;
+                Next::Reading("members", steps)
+            }
+            PullStage::Members => {
+                self.stage = PullStage::Done;
+                let snapshot = self.snapshot.as_mut().expect("read in the first phase");
+                match snapshot.add_members(listings(finished)) {
+                    Ok(()) => Next::Done,
+                    Err(e) => {
+                        self.snapshot = None;
+                        Next::Failed(e.to_string())
+                    }
+                }
+            }
+            PullStage::Done => Next::Done,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Stage {
+    Start,
+    Pulling,
     Planned,
     ApplyStart,
     Groups,
@@ -34,45 +115,32 @@ enum Stage {
     Applied,
 }
 
-/// The phases of a membership pull, or of a desired-membership sheet.
+/// The phases of a desired-membership sheet: the pull, the plan, then its apply.
 #[derive(Debug)]
 pub struct MembershipJob {
-    desired: Option<Desired>,
+    desired: Desired,
     input: InputFingerprint,
     stage: Stage,
-    snapshot: Option<Snapshot>,
+    pull: PullJob,
     apply: Option<MembershipApply>,
     guard: Guard,
 }
 
 impl MembershipJob {
-    /// Only the pull: who is in which group, with the directory for role rules.
-    #[must_use]
-    pub fn pull() -> Self {
-        MembershipJob {
-            desired: None,
-            input: InputFingerprint::new("pull", &Table::default(), String::new()),
-            stage: Stage::Start,
-            snapshot: None,
-            apply: None,
-            guard: Guard::default(),
-        }
-    }
-
     /// A desired-membership sheet (`User | Group or role | Member`) planned with the Roles
     /// sheet's rules, `matching` and `today`.
     #[must_use]
     pub fn sheet(table: Table, roles: RoleSheet, matching: MatchOptions, today: Date) -> Self {
         MembershipJob {
             input: Self::fingerprint(&table, &roles, matching, today),
-            desired: Some(Desired {
+            desired: Desired {
                 table,
                 roles,
                 matching,
                 today,
-            }),
+            },
             stage: Stage::Start,
-            snapshot: None,
+            pull: PullJob::new(),
             apply: None,
             guard: Guard::default(),
         }
@@ -96,7 +164,7 @@ impl MembershipJob {
     /// What the pull read (users, groups with members, directory), once finished.
     #[must_use]
     pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.snapshot.as_ref()
+        self.pull.snapshot()
     }
 
     /// The plan of a desired-membership sheet, once planned.
@@ -105,10 +173,10 @@ impl MembershipJob {
         self.apply.as_ref().map(|a| &a.plan)
     }
 
-    /// The sheet planned (empty for a pull).
+    /// The sheet planned.
     #[must_use]
-    pub fn table(&self) -> Option<&Table> {
-        self.desired.as_ref().map(|d| &d.table)
+    pub fn table(&self) -> &Table {
+        &self.desired.table
     }
 
     /// Every row's outcome.
@@ -120,7 +188,8 @@ impl MembershipJob {
     }
 
     fn planned(&mut self) -> Next {
-        if let (Some(d), Some(snapshot)) = (&self.desired, &self.snapshot) {
+        let d = &self.desired;
+        if let Some(snapshot) = self.pull.snapshot() {
             let plan = membership::plan_changes(&d.table, &d.roles, snapshot, d.matching, d.today);
             // Group and role changes take no account's access away nor change a user type:
             // the policy only names the privileged accounts they touch.
@@ -171,10 +240,7 @@ impl SheetJob for MembershipJob {
         matches!(self.stage, Stage::Planned) && self.apply.is_some()
     }
     fn applied(&self) -> bool {
-        !matches!(
-            self.stage,
-            Stage::Start | Stage::Reading | Stage::Members | Stage::Planned
-        )
+        !matches!(self.stage, Stage::Start | Stage::Pulling | Stage::Planned)
     }
     fn begin_apply(&mut self, _approval: &Approval) {
         self.stage = Stage::ApplyStart;
@@ -208,7 +274,7 @@ impl SheetJob for MembershipJob {
             .unwrap_or_default()
     }
     fn sheet(&self) -> Option<&Table> {
-        self.table()
+        Some(self.table())
     }
     fn outcome_columns(&self) -> Vec<String> {
         membership::OUTCOME_COLUMNS
@@ -220,17 +286,16 @@ impl SheetJob for MembershipJob {
         self.outcomes().into_iter().map(Into::into).collect()
     }
     fn outcome_sheet(&self) -> Table {
-        membership::outcome_table(self.table().unwrap_or(&Table::default()), &self.outcomes())
+        membership::outcome_table(self.table(), &self.outcomes())
     }
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()
     }
     fn plan_offline(&mut self) {
-        if let Some(d) = &self.desired {
-            self.apply = Some(MembershipApply::new(membership::check_changes(
-                &d.table, &d.roles, d.today,
-            )));
-        }
+        let d = &self.desired;
+        self.apply = Some(MembershipApply::new(membership::check_changes(
+            &d.table, &d.roles, d.today,
+        )));
         self.stage = Stage::Applied;
     }
 }
@@ -241,55 +306,31 @@ impl Phases for MembershipJob {
     fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
         match &mut self.stage {
             Stage::Start => {
-                if let Some(d) = &self.desired {
-                    // The sheet's own problems (columns) need no brand.
-                    let unread = membership::plan_changes(
-                        &d.table,
-                        &d.roles,
-                        &Snapshot::default(),
-                        d.matching,
-                        d.today,
-                    );
-                    if !unread.file_errors.is_empty() || ctx.halted {
-                        self.apply = Some(MembershipApply::new(unread));
-                        self.stage = Stage::Planned;
-                        return Next::Done;
-                    }
+                // The sheet's own problems (columns) need no brand.
+                let d = &self.desired;
+                let unread = membership::plan_changes(
+                    &d.table,
+                    &d.roles,
+                    &Snapshot::default(),
+                    d.matching,
+                    d.today,
+                );
+                if !unread.file_errors.is_empty() || ctx.halted {
+                    self.apply = Some(MembershipApply::new(unread));
+                    self.stage = Stage::Planned;
+                    return Next::Done;
                 }
-                self.stage = Stage::Reading;
-                Next::Reading(
-                    "brand",
-                    membership::pull_steps(ctx.conn)
-                        .into_iter()
-                        .map(RunStep::Listing)
-                        .collect(),
-                )
+                self.stage = Stage::Pulling;
+                self.next(finished, ctx)
             }
-            Stage::Reading => {
-                let snapshot = match Snapshot::from_first_phase(listings(finished)) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        self.stage = Stage::Applied;
-                        return Next::Failed(e.to_string());
-                    }
-                };
-                let steps: Vec<RunStep> =
-                    membership::member_steps(ctx.conn, &snapshot.group_list())
-                        .into_iter()
-                        .map(RunStep::Listing)
-                        .collect();
-                self.snapshot = Some(snapshot);
-                self.stage = Stage::Members;
-                Next::Reading("members", steps)
-            }
-            Stage::Members => {
-                let snapshot = self.snapshot.as_mut().expect("read in the first phase");
-                if let Err(e) = snapshot.add_members(listings(finished)) {
+            Stage::Pulling => match self.pull.next(finished, ctx) {
+                Next::Done => self.planned(),
+                Next::Failed(e) => {
                     self.stage = Stage::Applied;
-                    return Next::Failed(e.to_string());
+                    Next::Failed(e)
                 }
-                self.planned()
-            }
+                reading => reading,
+            },
             Stage::Planned | Stage::Applied => Next::Done,
             Stage::ApplyStart => {
                 self.stage = Stage::Groups;
@@ -310,8 +351,8 @@ impl Phases for MembershipJob {
                 match apply.attributes.take() {
                     Some(prov) if !ctx.halted => {
                         let participants = self
-                            .snapshot
-                            .as_ref()
+                            .pull
+                            .snapshot()
                             .map(|s| s.participants.clone())
                             .unwrap_or_default();
                         self.stage = Stage::Attributes(Box::new(ApplyPhases::new(

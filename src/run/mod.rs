@@ -39,7 +39,7 @@ mod view;
 pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
 pub use drive::{drive, Control, RunCell, RunEnd, Transport};
 pub use lifecycle::LifecycleJob;
-pub use membership::MembershipJob;
+pub use membership::{MembershipJob, PullJob};
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
 pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
 pub use sheet::{RowOutcome, SheetRun};
@@ -68,7 +68,7 @@ pub type LifecycleRun = PhasedRun<LifecycleJob>;
 /// Reads the brand, plans a provisioning sheet, then applies it.
 pub type ProvisionRun = PhasedRun<ProvisionJob>;
 /// Pulls who is in which group (and, through the role rules, which role).
-pub type PullRun = PhasedRun<MembershipJob>;
+pub type PullRun = PhasedRun<PullJob>;
 /// Pulls the brand, plans a desired-membership sheet, then applies it.
 pub type MembershipRun = PhasedRun<MembershipJob>;
 

@@ -61,7 +61,7 @@ use qualtrics_roster::membership::rules::{self, MatchOptions, RoleSheet};
 use qualtrics_roster::membership::{self, TeamFilter};
 use qualtrics_roster::provision;
 use qualtrics_roster::run::{
-    Brand, MembershipJob, PullRun, Run, RunProgress, SheetRequest, SheetRun, UsersRun,
+    Brand, PullJob, PullRun, Run, RunProgress, SheetRequest, SheetRun, UsersRun,
 };
 use qualtrics_roster::sheet::problem::Problem;
 use qualtrics_roster::sheet::table::{cells, Cell, Table};
@@ -259,7 +259,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             let run = read_brand(&cli.target, out, |conn, renewable| {
                 PullRun::new(
                     conn,
-                    MembershipJob::pull(),
+                    PullJob::new(),
                     ExecConfig::default(),
                     renewable,
                     unix_millis(),
