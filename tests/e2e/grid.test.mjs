@@ -186,3 +186,48 @@ test('5,200 users (a virtual table): selecting all shown and building their life
     server.stop();
   }
 });
+
+test('Set expiry asks for its date first, then plans the selected users (chosen with the keyboard) with it; Enable plans them too', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    await listed(page, server);
+    const users = (await sandboxUsers(server)).filter((u) => u.firstName === 'Daniel').slice(0, 2);
+    // Space on a row's box selects it, as on any checkbox.
+    for (const u of users) {
+      await page.getByRole('checkbox', { name: `Select ${u.username}`, exact: true }).focus();
+      await page.keyboard.press('Space');
+    }
+    assert.equal(await page.textContent('#users-table-selected'), '2 selected');
+    // A search that hides them: they stay selected, and the status says so.
+    await page.fill('#users-table-search', 'avery.admin');
+    assert.equal(await page.textContent('#users-table-selected'), '2 selected (2 not shown by the search or filters)');
+    assert.equal(await page.getByRole('checkbox', { name: 'Select all 1 shown', exact: true }).isChecked(), false);
+
+    await page.click('#bulk-expire');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.equal(await page.textContent('#error'), 'Choose the expiry date first (beside Set expiry).');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'bulk-expiry');
+    assert.equal(await page.isVisible('#view-users'), true, 'nothing planned');
+
+    const next = new Date(Date.now() + 400 * 86400_000).toISOString().slice(0, 10);
+    await page.fill('#bulk-expiry', next);
+    await page.click('#bulk-expire');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '' || !document.getElementById('lc-error').hidden);
+    assert.equal(await page.isHidden('#lc-error'), true, await page.textContent('#lc-error'));
+    assert.equal(await page.textContent('#lc-summary'), '2 rows from the Users grid (selected): 2 set expiry.');
+    const plan = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    assert.equal(plan.length, 2);
+    for (const row of plan) assert.ok(row.includes(next), row);
+
+    // Enable: both are active already, so nothing to apply.
+    await openView(page, 'users');
+    await page.click('#bulk-enable');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('2 rows from the Users grid (selected): 2 unchanged'));
+    assert.equal(await page.isDisabled('#lc-apply'), true);
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
