@@ -438,6 +438,7 @@ export async function startApp(makeHost) {
     // Between the grid's toolbar (search, filters, "N selected") and the table.
     $('users-table-wrap').before($('users-bulk'));
     grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
+    grid.chooseColumns();
     bulk = startBulkActions({
       grid,
       lock,

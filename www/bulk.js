@@ -58,13 +58,17 @@ export function lifecycleSheet(users, rows, action, expiry = '') {
 
 /**
  * The edit sheet of Users rows `rows`: the columns `cols` (as the grid shows them, in its order)
- * and an Action column, blank, for the administrator to fill in (disable, enable, expire).
+ * and an Action column, blank, for the administrator to fill in (disable, enable, expire). With
+ * both User ID and Username hidden, the User ID comes first all the same: without it the sheet
+ * would not name its accounts.
  * @param {Table} users
  * @param {number[]} rows
  * @param {number[]} cols
  * @returns {Table}
  */
 export function editSheet(users, rows, cols) {
+  const named = ['User ID', 'Username'].map((n) => columnOf(users.columns, n));
+  if (!named.some((c) => cols.includes(c)) && named[0] >= 0) cols = [named[0], ...cols];
   const columns = [...cols.map((c) => users.columns[c]), 'Action'];
   return { columns, rows: rows.map((i) => [...cols.map((c) => users.rows[i][c] ?? ''), '']) };
 }

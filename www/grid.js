@@ -136,6 +136,7 @@ function createGrid(tableEl) {
   tools.innerHTML = `
     <label class="tool"><span>Search</span><input id="${id}-search" type="search" autocomplete="off" spellcheck="false" aria-controls="${id}"></label>
     <span id="${id}-facets" class="facets"></span>
+    <details id="${id}-columns" class="tool columns" hidden><summary>Columns</summary><fieldset><legend class="sr-only">Columns shown</legend></fieldset></details>
     <label class="tool check" hidden><input id="${id}-problems" type="checkbox"> <span>Problems only</span></label>
     <span id="${id}-only" class="tool only" data-testid="${id}-only" hidden><span></span> <button type="button" class="link">Show all rows</button></span>
     <span id="${id}-count" class="muted count" role="status"></span>
@@ -151,10 +152,12 @@ function createGrid(tableEl) {
   const onlyBox = /** @type {HTMLElement} */ (tools.querySelector('.only'));
   const onlyText = /** @type {HTMLElement} */ (onlyBox.querySelector('span'));
   const selectedText = /** @type {HTMLElement} */ (tools.querySelector('.selected-count'));
+  const columnsBox = /** @type {HTMLDetailsElement} */ (tools.querySelector('.columns'));
+  const columnsList = /** @type {HTMLFieldSetElement} */ (columnsBox.querySelector('fieldset'));
 
-  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null, select: Selectable | null, keys: string[], selected: Set<string> }} */
+  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null, select: Selectable | null, keys: string[], selected: Set<string>, chooser: boolean, hiddenCols: Set<string> }} */
   const s = {
-    only: null, select: null, keys: [], selected: new Set(),
+    only: null, select: null, keys: [], selected: new Set(), chooser: false, hiddenCols: new Set(),
     cols: [], table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
     sortCol: -1, sortDir: 1, order: null, view: new Int32Array(0), rowH: 0, virtual: false, drawn: '', frame: 0,
   };
@@ -200,7 +203,7 @@ function createGrid(tableEl) {
   function drawHead() {
     const table = /** @type {Table} */ (s.table);
     const tr = document.createElement('tr');
-    s.cols = columnOrder(table.columns, narrow.matches);
+    s.cols = columnOrder(table.columns, narrow.matches).filter((c) => !s.hiddenCols.has(table.columns[c]));
     if (s.select) {
       const th = document.createElement('th');
       th.scope = 'col';
@@ -230,6 +233,8 @@ function createGrid(tableEl) {
       tr.append(th);
     });
     thead.replaceChildren(tr);
+    // The new header's "Select all N shown" box: its name, ticked or mixed.
+    selectionChanged(false);
   }
 
   /** Draws the rows of the view: all of them, or (virtual) those in view and a margin. */
@@ -459,6 +464,41 @@ function createGrid(tableEl) {
     return facets;
   }
 
+  /**
+   * The column chooser: a box per column of the table, ticked when it is shown. Hidden columns
+   * are remembered by name while the page is open (a new listing keeps them hidden); at least
+   * one column stays shown. The search still looks in every column.
+   */
+  function drawChooser() {
+    const table = s.table;
+    columnsBox.hidden = !s.chooser || !table;
+    if (!s.chooser || !table) return;
+    const legend = /** @type {HTMLElement} */ (columnsList.querySelector('legend'));
+    const boxes = table.columns.map((c, col) => {
+      const label = document.createElement('label');
+      label.className = 'check';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.checked = !s.hiddenCols.has(c);
+      box.addEventListener('change', () => {
+        if (box.checked) s.hiddenCols.delete(c);
+        else if (table.columns.filter((x) => !s.hiddenCols.has(x)).length > 1) s.hiddenCols.add(c);
+        else box.checked = true; // the last column shown stays
+        const sorted = s.sortCol === col && s.hiddenCols.has(c);
+        if (sorted) {
+          s.sortCol = -1;
+          s.order = null;
+        }
+        drawHead();
+        if (sorted) filter();
+        else drawRows(true);
+      });
+      label.append(box, ` ${c}`);
+      return label;
+    });
+    columnsList.replaceChildren(legend, ...boxes);
+  }
+
   // A window made narrower or wider shows the columns in its order.
   const narrow = matchMedia(NARROW);
   narrow.addEventListener('change', () => {
@@ -529,6 +569,7 @@ function createGrid(tableEl) {
       tools.hidden = wrap.hidden = false;
       drawHead();
       filter();
+      drawChooser();
       buildHayWhenIdle();
       if (had) s.select?.onChange?.();
     },
@@ -603,6 +644,9 @@ function createGrid(tableEl) {
      * @param {Selectable} how
      */
     selectable(how) { s.select = how; },
+
+    /** Offers the column chooser (the Users grid); takes effect with the next table shown. */
+    chooseColumns() { s.chooser = true; },
 
     /** Selects (true) or unselects every row shown, as the header's box does. */
     selectShown,

@@ -82,13 +82,20 @@ test('6 users found by a search: select all shown, Disable plans them in the lif
     await page.getByRole('checkbox', { name: `Select ${daniels[0].username}`, exact: true }).check();
     assert.equal(await page.$eval('#users-table-select-all', (b) => b.checked && !b.indeterminate), true);
 
-    // Download as edit sheet: the rows shown in the columns shown, with an Action column.
+    // Download as edit sheet: the rows shown in the columns shown (Email hidden by the column
+    // chooser), with an Action column.
+    await page.click('#users-table-columns summary');
+    await page.getByRole('checkbox', { name: 'Email', exact: true }).uncheck();
+    assert.deepEqual(await page.$$eval('#users-table thead th:not(.select)', (ths) => ths.map((th) => th.textContent)),
+      ['User ID', 'Username', 'First name', 'Last name', 'User type', 'Division', 'Account status']);
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.click('#users-table-columns summary');
     const shown = await shownRows(page);
     const [file] = await Promise.all([page.waitForEvent('download'), page.click('#bulk-download')]);
     assert.equal(file.suggestedFilename(), 'users-edit-sheet.csv');
     const editBytes = await readFile(await file.path());
     const edit = parseCsv(editBytes.toString('utf8'));
-    assert.deepEqual(edit[0], ['User ID', 'Username', 'First name', 'Last name', 'Email', 'User type', 'Division', 'Account status', 'Action']);
+    assert.deepEqual(edit[0], ['User ID', 'Username', 'First name', 'Last name', 'User type', 'Division', 'Account status', 'Action']);
     assert.deepEqual(edit.slice(1), shown.map((r) => [...r, '']));
 
     // Disable: the lifecycle view plans exactly those six, from the Users grid.
