@@ -233,6 +233,18 @@ test('Set expiry asks for its date first, then plans the selected users (chosen 
     await page.click('#bulk-enable');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('2 rows from the Users grid (selected): 2 unchanged'));
     assert.equal(await page.isDisabled('#lc-apply'), true);
+
+    // The edit sheet's cells go through the core's CSV writer: a cell that would be a formula
+    // in a spreadsheet is written as text.
+    const csv = await page.evaluate(async () => {
+      const { editSheet } = await import('./bulk.js');
+      const { tableToCsv } = await import('./pkg/qualtrics_roster.js');
+      const users = { columns: ['User ID', 'Username', 'Last name'], rows: [['UR_0123456789ab', 'a@example.edu', '=HYPERLINK("http://evil.example")']] };
+      return tableToCsv(editSheet(users, [0], [2]));
+    });
+    const lines = parseCsv(csv);
+    assert.deepEqual(lines[0], ['User ID', 'Last name', 'Action'], 'the User ID kept when it and Username are hidden');
+    assert.equal(lines[1][1], '\'=HYPERLINK("http://evil.example")');
     assert.deepEqual(page.problems, []);
   } finally {
     server.stop();
