@@ -392,7 +392,8 @@ function createGrid(tableEl) {
     }
     const n = s.selected.size;
     const hidden = n - shownSelected;
-    selectedText.hidden = n === 0;
+    // Always in the document while rows can be selected, so each change is announced.
+    selectedText.hidden = false;
     selectedText.textContent = n ? `${formatNumber(n)} selected${hidden ? ` (${formatNumber(hidden)} not shown by the search or filters)` : ''}` : '';
     if (tell) s.select.onChange?.();
   }
