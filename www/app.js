@@ -10,6 +10,7 @@ import { createFlowView } from './flow.js';
 import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
+import { startBulkActions, userKey, userName } from './bulk.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
@@ -29,6 +30,8 @@ const button = (/** @type {string} */ id) => $(id, HTMLButtonElement);
 const optionalButton = (/** @type {string} */ id) => find(id, HTMLButtonElement);
 
 const REMEMBER_KEY = 'qualtrics-roster:connection';
+/** Where a lifecycle sheet made from the Users grid's selection came from, as its plan says. */
+const GRID_SOURCE = 'the Users grid';
 /** How long a remembered token is kept (the box's label says so: sections.js). */
 export const REMEMBER_HOURS = 8;
 const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
@@ -337,7 +340,10 @@ export async function startApp(makeHost) {
   // for each file or sheet ("Choose…": those rows are refused by the plan, saying so).
   const lcDefault = select('lc-default');
   const defaultAction = () => (lcDefault.value === 'disable' || lcDefault.value === 'enable' ? lcDefault.value : '');
+  /** The table planned was the Users grid's selection: every row has its Action, so no choice. */
+  let fromGrid = false;
   const lifecycleChoice = () => {
+    if (fromGrid) return null;
     const chosen = lcDefault.selectedOptions[0];
     return `Rows without an Action: ${lcDefault.value && chosen ? chosen.text : 'no action chosen, so they are refused'}.`;
   };
@@ -359,6 +365,7 @@ export async function startApp(makeHost) {
    * @param {import('./host/host.js').TableInput} table
    */
   const lifecycleTable = (table) => {
+    fromGrid = table.source === GRID_SOURCE;
     const where = table.source.replace(/![^!]*$/, '');
     if (choiceFor !== null && where !== choiceFor && !choiceMade) resetChoice();
     choiceFor = where;
@@ -421,6 +428,36 @@ export async function startApp(makeHost) {
     await host.setRoles(table);
   }
 
+  // The Users grid acts (the page): a box per row, "Select all N shown", and the bar of actions
+  // on the selected users, which plans them in the lifecycle view as a file would be.
+  const usersTable = find('users-table', HTMLTableElement);
+  /** @type {ReturnType<typeof startBulkActions> | null} */
+  let bulk = null;
+  if (usersTable && find('users-bulk')) {
+    const grid = gridOf(usersTable);
+    // Between the grid's toolbar (search, filters, "N selected") and the table.
+    $('users-table-wrap').before($('users-bulk'));
+    grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
+    grid.chooseColumns();
+    bulk = startBulkActions({
+      grid,
+      lock,
+      errorEl: $('error'),
+      canAct: () => !lock.busy && !!state.client,
+      async plan(table, description) {
+        views.show('lifecycle');
+        $('view-lifecycle').focus();
+        // A plan's failure is the lifecycle view's, shown there.
+        show(lifecycle.error, '');
+        try {
+          await lifecycle.planTable(table, GRID_SOURCE, description);
+        } catch (err) {
+          show(lifecycle.error, messageOf(err));
+        }
+      },
+    });
+  }
+
   // The page's downloads (the pane writes sheets instead: sections.js).
   const downloadCsv = optionalButton('download-csv');
   const downloadXlsx = optionalButton('download-xlsx');
@@ -437,6 +474,7 @@ export async function startApp(makeHost) {
     provision.refreshButtons();
     membership.refreshButtons();
     button('mp-pull').disabled = lock.busy || !state.client;
+    bulk?.refresh();
     if (pulledDownloads) pulledDownloads.hidden = !state.pulled;
   };
   lock.onChange();
@@ -474,6 +512,8 @@ export async function startApp(makeHost) {
   };
   /** @type {[keyof typeof planInputs, ReturnType<typeof createFlowView>][]} */
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
+  // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
+  for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
   for (const [prefix, flow] of flows) {
     // The file and paste boxes are the page's (the pane reads the selection); the
     // include-hidden boxes are the pane's.

@@ -82,8 +82,12 @@ export function duration(/** @type {number} */ seconds) {
  *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null }} parts
  */
 export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand }) {
-  /** @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null }} */
-  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null };
+  /**
+   * `given`: a table the app handed to this flow (the Users grid's selected rows), planned in
+   * place of the file or pasted rows until another file or paste is chosen (`forgetTable`).
+   * @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null, given: { table: Table, source: string, description: string } | null }}
+   */
+  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null, given: null };
   /**
    * New attributes the administrator ticked for the table `id` (a plan creates none unless
    * ticked; another table starts with none ticked).
@@ -242,7 +246,10 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   async function plan() {
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
-    const input = await host.readTable(prefix, kind);
+    const given = state.given;
+    const input = given
+      ? { ...(await host.takeTable(prefix, kind, given.table, given.source)), description: given.description, notes: [] }
+      : await host.readTable(prefix, kind);
     onTable?.(input);
     state.input = input;
     // The core's key for this table's journal (the worker computed it for a file it holds).
@@ -421,8 +428,27 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     host.progress(prefix, { text: 'Cancelling: waiting for the answers already on their way…' });
   }
 
+  /**
+   * Plans `table` (made by the app: the Users grid's selected rows as a lifecycle sheet) through
+   * the same run, plan view and confirmation as a file; `source` and `description` say where
+   * it came from in the summary ("6 rows from the Users grid (selected)"). Plan and Retry plan
+   * it again until `forgetTable`.
+   * @param {Table} table
+   * @param {string} source
+   * @param {string} description
+   */
+  async function planTable(table, source, description) {
+    if (state.applying) throw new Error('An Apply is still sending in this view: wait for it to finish (or cancel it) first.');
+    state.given = { table, source, description };
+    await plan();
+  }
+
+  /** Another file or paste was chosen: Plan reads it, not the table handed over. */
+  function forgetTable() { state.given = null; }
+
   const actions = {
     plan,
+    planTable,
     apply,
     cancel,
     retry,
@@ -435,5 +461,5 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   };
   /** True while Apply is sending (leaving the page then asks first: app.js). */
   const applying = () => state.applying;
-  return { ...actions, invalidate, refreshButtons, applying, error };
+  return { ...actions, invalidate, forgetTable, refreshButtons, applying, error };
 }

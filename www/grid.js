@@ -96,6 +96,17 @@ export function columnOrder(columns, narrow) {
  * @property {string[]} values
  */
 
+/**
+ * How a table's rows are selected (the Users grid: a checkbox per row, "Select all N shown"):
+ * `key` is a row's identity (kept in a Set, so a selection survives sorting, filtering and the
+ * virtual table drawing only the rows in view), `name` names it for its checkbox ("Select
+ * USERNAME"), and `onChange` is told each change.
+ * @typedef {object} Selectable
+ * @property {(row: string[], columns: string[]) => string} key
+ * @property {(row: string[], columns: string[]) => string} name
+ * @property {() => void} [onChange]
+ */
+
 /** @type {WeakMap<HTMLTableElement, ReturnType<typeof createGrid>>} */
 const grids = new WeakMap();
 
@@ -125,9 +136,11 @@ function createGrid(tableEl) {
   tools.innerHTML = `
     <label class="tool"><span>Search</span><input id="${id}-search" type="search" autocomplete="off" spellcheck="false" aria-controls="${id}"></label>
     <span id="${id}-facets" class="facets"></span>
+    <details id="${id}-columns" class="tool columns" hidden><summary>Columns</summary><fieldset><legend class="sr-only">Columns shown</legend></fieldset></details>
     <label class="tool check" hidden><input id="${id}-problems" type="checkbox"> <span>Problems only</span></label>
     <span id="${id}-only" class="tool only" data-testid="${id}-only" hidden><span></span> <button type="button" class="link">Show all rows</button></span>
-    <span id="${id}-count" class="muted count" role="status"></span>`;
+    <span id="${id}-count" class="muted count" role="status"></span>
+    <span id="${id}-selected" class="count selected-count" role="status" data-testid="${id}-selected" hidden></span>`;
   wrap.before(tools);
   const search = /** @type {HTMLInputElement} */ (tools.querySelector(`#${id}-search`));
   search.setAttribute('aria-label', `Search ${label}`);
@@ -138,10 +151,13 @@ function createGrid(tableEl) {
   const count = /** @type {HTMLElement} */ (tools.querySelector('.count'));
   const onlyBox = /** @type {HTMLElement} */ (tools.querySelector('.only'));
   const onlyText = /** @type {HTMLElement} */ (onlyBox.querySelector('span'));
+  const selectedText = /** @type {HTMLElement} */ (tools.querySelector('.selected-count'));
+  const columnsBox = /** @type {HTMLDetailsElement} */ (tools.querySelector('.columns'));
+  const columnsList = /** @type {HTMLFieldSetElement} */ (columnsBox.querySelector('fieldset'));
 
-  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null }} */
+  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null, select: Selectable | null, keys: string[], selected: Set<string>, chooser: boolean, hiddenCols: Set<string> }} */
   const s = {
-    only: null,
+    only: null, select: null, keys: [], selected: new Set(), chooser: false, hiddenCols: new Set(),
     cols: [], table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
     sortCol: -1, sortDir: 1, order: null, view: new Int32Array(0), rowH: 0, virtual: false, drawn: '', frame: 0,
   };
@@ -187,7 +203,19 @@ function createGrid(tableEl) {
   function drawHead() {
     const table = /** @type {Table} */ (s.table);
     const tr = document.createElement('tr');
-    s.cols = columnOrder(table.columns, narrow.matches);
+    s.cols = columnOrder(table.columns, narrow.matches).filter((c) => !s.hiddenCols.has(table.columns[c]));
+    if (s.select) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.className = 'select';
+      const all = document.createElement('input');
+      all.type = 'checkbox';
+      all.id = `${id}-select-all`;
+      all.className = 'select-all';
+      all.addEventListener('change', () => selectShown(all.checked));
+      th.append(all);
+      tr.append(th);
+    }
     s.cols.forEach((col) => {
       const c = table.columns[col];
       const th = document.createElement('th');
@@ -205,6 +233,8 @@ function createGrid(tableEl) {
       tr.append(th);
     });
     thead.replaceChildren(tr);
+    // The new header's "Select all N shown" box: its name, ticked or mixed.
+    selectionChanged(false);
   }
 
   /** Draws the rows of the view: all of them, or (virtual) those in view and a margin. */
@@ -238,6 +268,19 @@ function createGrid(tableEl) {
       if (rowKey !== undefined) tr.dataset.row = String(rowKey);
       if (s.virtual) tr.setAttribute('aria-rowindex', String(k + 2));
       const row = table.rows[i];
+      if (s.select) {
+        const td = document.createElement('td');
+        td.className = 'select';
+        const box = document.createElement('input');
+        box.type = 'checkbox';
+        box.className = 'row-select';
+        box.dataset.i = String(i);
+        box.checked = s.selected.has(s.keys[i]);
+        box.setAttribute('aria-label', `Select ${s.select.name(row, table.columns)}`);
+        td.append(box);
+        tr.append(td);
+        if (box.checked) tr.classList.add('row-selected');
+      }
       for (const c of s.cols) tr.append(cell(row[c] ?? '', badges[c]));
       frag.append(tr);
     }
@@ -327,6 +370,45 @@ function createGrid(tableEl) {
     else tableEl.removeAttribute('aria-rowcount');
     s.drawn = '';
     drawRows(true);
+    selectionChanged(false);
+  }
+
+  /**
+   * After the selection or the rows shown changed: the header's box (ticked when every row
+   * shown is selected, mixed when some are) and its name with the count shown, and the
+   * "N selected" status (saying how many of them the search or filters hide).
+   */
+  function selectionChanged(/** @type {boolean} */ tell) {
+    if (!s.select) return;
+    const all = /** @type {HTMLInputElement | null} */ (thead.querySelector('.select-all'));
+    let shownSelected = 0;
+    if (s.selected.size) for (const i of s.view) if (s.selected.has(s.keys[i])) shownSelected++;
+    const shownCount = s.view.length;
+    if (all) {
+      all.checked = shownCount > 0 && shownSelected === shownCount;
+      all.indeterminate = shownSelected > 0 && shownSelected < shownCount;
+      all.setAttribute('aria-label', `Select all ${formatNumber(shownCount)} shown`);
+      all.disabled = shownCount === 0;
+    }
+    const n = s.selected.size;
+    const hidden = n - shownSelected;
+    // Always in the document while rows can be selected, so each change is announced.
+    selectedText.hidden = false;
+    selectedText.textContent = n ? `${formatNumber(n)} selected${hidden ? ` (${formatNumber(hidden)} not shown by the search or filters)` : ''}` : '';
+    if (tell) s.select.onChange?.();
+  }
+
+  /** Selects (or unselects) every row the search and filters show. */
+  function selectShown(/** @type {boolean} */ on) {
+    for (const i of s.view) {
+      if (on) s.selected.add(s.keys[i]);
+      else s.selected.delete(s.keys[i]);
+    }
+    for (const box of /** @type {NodeListOf<HTMLInputElement>} */ (tbody.querySelectorAll('input.row-select'))) {
+      box.checked = on;
+      box.closest('tr')?.classList.toggle('row-selected', on);
+    }
+    selectionChanged(true);
   }
 
   /** Sorts by column `col`: ascending, descending, then back to the sheet's order. */
@@ -383,6 +465,41 @@ function createGrid(tableEl) {
     return facets;
   }
 
+  /**
+   * The column chooser: a box per column of the table, ticked when it is shown. Hidden columns
+   * are remembered by name while the page is open (a new listing keeps them hidden); at least
+   * one column stays shown. The search still looks in every column.
+   */
+  function drawChooser() {
+    const table = s.table;
+    columnsBox.hidden = !s.chooser || !table;
+    if (!s.chooser || !table) return;
+    const legend = /** @type {HTMLElement} */ (columnsList.querySelector('legend'));
+    const boxes = table.columns.map((c, col) => {
+      const label = document.createElement('label');
+      label.className = 'check';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.checked = !s.hiddenCols.has(c);
+      box.addEventListener('change', () => {
+        if (box.checked) s.hiddenCols.delete(c);
+        else if (table.columns.filter((x) => !s.hiddenCols.has(x)).length > 1) s.hiddenCols.add(c);
+        else box.checked = true; // the last column shown stays
+        const sorted = s.sortCol === col && s.hiddenCols.has(c);
+        if (sorted) {
+          s.sortCol = -1;
+          s.order = null;
+        }
+        drawHead();
+        if (sorted) filter();
+        else drawRows(true);
+      });
+      label.append(box, ` ${c}`);
+      return label;
+    });
+    columnsList.replaceChildren(legend, ...boxes);
+  }
+
   // A window made narrower or wider shows the columns in its order.
   const narrow = matchMedia(NARROW);
   narrow.addEventListener('change', () => {
@@ -391,6 +508,17 @@ function createGrid(tableEl) {
     drawRows(true);
   });
   search.addEventListener('input', filter);
+  // A row's box: its key joins or leaves the selection (the boxes are redrawn from it).
+  tbody.addEventListener('change', (e) => {
+    const box = e.target;
+    if (!(box instanceof HTMLInputElement) || !box.classList.contains('row-select')) return;
+    const key = s.keys[Number(box.dataset.i)];
+    if (key === undefined) return;
+    if (box.checked) s.selected.add(key);
+    else s.selected.delete(key);
+    box.closest('tr')?.classList.toggle('row-selected', box.checked);
+    selectionChanged(true);
+  });
   /** Shows every row again after `only`. */
   function showAll() {
     s.only = null;
@@ -423,6 +551,11 @@ function createGrid(tableEl) {
     set(table, { rowKey = () => undefined, failed = () => false } = {}) {
       onlyBox.hidden = true;
       Object.assign(s, { only: null, table, rowKey, failed, hay: null, sortCol: -1, sortDir: 1, order: null, rowH: 0, virtual: table.rows.length > VIRTUAL_ABOVE });
+      // A new table: nothing is selected in it.
+      const had = s.selected.size > 0;
+      s.selected = new Set();
+      const select = s.select;
+      s.keys = select ? table.rows.map((r) => select.key(r, table.columns)) : [];
       search.value = '';
       problems.checked = false;
       facetBox.replaceChildren();
@@ -437,11 +570,18 @@ function createGrid(tableEl) {
       tools.hidden = wrap.hidden = false;
       drawHead();
       filter();
+      drawChooser();
       buildHayWhenIdle();
+      if (had) s.select?.onChange?.();
     },
 
     /** Empties the table and hides it with its toolbar. */
     clear() {
+      const had = s.selected.size > 0;
+      s.selected = new Set();
+      s.keys = [];
+      if (had) s.select?.onChange?.();
+      selectedText.hidden = true;
       s.table = null;
       s.view = new Int32Array(0);
       thead.replaceChildren();
@@ -496,7 +636,59 @@ function createGrid(tableEl) {
       wrap.scrollTop = 0;
     },
 
-    /** How many rows the table has and shows (tests and the benchmark). */
-    counts: () => ({ rows: s.table?.rows.length ?? 0, shown: s.view.length, inDocument: tbody.rows.length }),
+    /** How many rows the table has, shows and has selected (tests and the benchmark). */
+    counts: () => ({ rows: s.table?.rows.length ?? 0, shown: s.view.length, inDocument: tbody.rows.length, selected: s.selected.size }),
+
+    /**
+     * Gives the rows a checkbox each and the header a "Select all N shown" box (see
+     * Selectable); takes effect with the next table shown.
+     * @param {Selectable} how
+     */
+    selectable(how) { s.select = how; },
+
+    /** Offers the column chooser (the Users grid); takes effect with the next table shown. */
+    chooseColumns() { s.chooser = true; },
+
+    /** Selects (true) or unselects every row shown, as the header's box does. */
+    selectShown,
+
+    /** Unselects every row. */
+    clearSelection() {
+      s.selected = new Set();
+      drawRows(true);
+      selectionChanged(true);
+    },
+
+    /**
+     * The selected rows (indexes into the table): those shown first, in the order shown, then
+     * any the search or filters hide, in the table's order.
+     * @returns {number[]}
+     */
+    selectedRows() {
+      const table = s.table;
+      if (!table || !s.selected.size) return [];
+      /** @type {number[]} */
+      const out = [];
+      const seen = new Uint8Array(table.rows.length);
+      for (const i of s.view) {
+        if (s.selected.has(s.keys[i])) {
+          out.push(i);
+          seen[i] = 1;
+        }
+      }
+      if (out.length < s.selected.size) {
+        for (let i = 0; i < table.rows.length; i++) if (!seen[i] && s.selected.has(s.keys[i])) out.push(i);
+      }
+      return out;
+    },
+
+    /** The rows shown (indexes into the table), in the order shown. */
+    shownRows: () => Array.from(s.view),
+
+    /** The columns shown (indexes into the table's columns), in the order shown. */
+    shownColumns: () => [...s.cols],
+
+    /** The table shown, if any. */
+    table: () => s.table,
   };
 }

@@ -210,6 +210,26 @@ function connect(/** @type {VariantText} */ v) {
     </section>`;
 }
 
+/**
+ * What the Users grid does with the rows selected in it (the page; app.js shows it while rows
+ * are selected, between the grid's toolbar and the table): Disable, Enable and Set expiry make
+ * a lifecycle sheet of them, planned in the lifecycle view with its plan and confirmation;
+ * Download as edit sheet writes them with an Action column to fill in.
+ */
+const bulkBar = `
+      <div id="users-bulk" class="actions bulk-bar" role="group" aria-label="Act on the selected users" data-testid="users-bulk" hidden>
+        <button id="bulk-disable" type="button">Disable</button>
+        <button id="bulk-enable" type="button">Enable</button>
+        <span class="bulk-expiry">
+          <label for="bulk-expiry">Expiry date</label>
+          <input id="bulk-expiry" type="date">
+          <button id="bulk-expire" type="button">Set expiry</button>
+        </span>
+        <button id="bulk-download" type="button">Download as edit sheet</button>
+        <button id="bulk-clear" type="button" class="link">Clear the selection</button>
+        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>Disable · enable · expire</b>: nothing is sent until you Apply and confirm there.</p>
+      </div>`;
+
 function users(/** @type {VariantText} */ v) {
   return `
     <section id="view-users" class="card view" role="tabpanel" aria-labelledby="users-title"${panel('users')}>
@@ -220,7 +240,7 @@ function users(/** @type {VariantText} */ v) {
         <button id="download-csv" type="button" disabled>Download CSV</button>
         <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
       </div>${progress('')}
-      <p id="summary" class="muted"></p>${when(v.files, table('users-table', 'Users', true))}
+      <p id="summary" class="muted"></p>${when(v.files, bulkBar + table('users-table', 'Users', true))}
       <details id="names" class="names">
         <summary>Names for user types and divisions</summary>
         <p class="hint">Qualtrics lists no names for user types, and the users list gives divisions by id: give each the name your brand knows it by, once. Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>

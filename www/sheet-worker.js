@@ -34,6 +34,13 @@ export function createSheetWorker() {
       return api.read({ text, kind });
     },
     /**
+     * Keeps a table made in the page (structured-cloned into the worker) as `read` keeps a file.
+     * @param {import('./pkg/qualtrics_roster.js').TableView} table
+     * @param {Kind} kind
+     * @returns {Promise<KeptTable>}
+     */
+    keep: (table, kind) => api.keep({ table: { columns: table.columns, rows: table.rows }, kind }),
+    /**
      * Plans a table the worker keeps; the run stays there (every call on it is answered there).
      * @param {Kind} kind
      * @param {number} ref

@@ -129,5 +129,10 @@ export function startViews({ onOpen } = {}) {
       open(wanted());
     },
     current: () => current,
+    /** Opens a view now (the URL follows), as its tab does: the Users grid's bulk actions. */
+    show(/** @type {ViewName} */ name) {
+      go(name);
+      open(name);
+    },
   };
 }

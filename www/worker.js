@@ -108,6 +108,20 @@ const api = {
   },
 
   /**
+   * Keeps a table the page made (the Users grid's selected rows, say) as if it were a file read:
+   * the same summary as `read`, planned the same way.
+   * @param {{ table: import('./pkg/qualtrics_roster.js').TableView, kind: Kind }} what
+   * @returns {Promise<KeptTable>}
+   */
+  async keep({ table, kind }) {
+    await ready;
+    const sheet = Sheet.fromTable({ columns: table.columns, rows: table.rows });
+    const ref = nextRef++;
+    tables.set(ref, sheet);
+    return { ref, id: sheet.journalKey(kind), columns: sheet.columns, rowCount: sheet.rowCount, description: sheet.description, notes: sheet.notes, sheets: [], sheet: null };
+  },
+
+  /**
    * Plans a kept table as a `kind` sheet; the run stays here, the page gets a proxy to it.
    * @param {Kind} kind
    * @param {number} ref

@@ -60,7 +60,8 @@ test('through the relay: lists all 250 sandbox users page by page, as soon as it
   assert.equal(lines.length, 251, 'header + 250 users');
   assert.equal(lines[0], 'User ID,Username,First name,Last name,Email,User type,Division,Account status');
   // A cell shows a user type's or division's name beside its id; the CSV holds the id (data-value).
-  const shown = await page.$$eval('#users-table tbody tr:first-child td', (tds) => tds.map((td) => td.dataset.value ?? td.textContent));
+  // (the first cell is the row's selection box, not a column of the sheet)
+  const shown = await page.$$eval('#users-table tbody tr:first-child td:not(.select)', (tds) => tds.map((td) => td.dataset.value ?? td.textContent));
   assert.equal(lines[1], shown.join(','));
   assert.deepEqual(page.problems, []);
 });

@@ -167,15 +167,15 @@ test('the users table: search, sort by any column, filters with counts, and name
   await statusFilter.selectOption('');
   assert.equal(await rows(), users.length);
 
-  // Sort by username, both ways.
+  // Sort by username, both ways (the first column holds each row's selection box).
   const usernames = users.map((u) => u.username.toLowerCase());
-  await page.click('#users-table thead th:nth-child(2) button');
-  assert.equal(await page.getAttribute('#users-table thead th:nth-child(2)', 'aria-sort'), 'ascending');
-  const first = await page.textContent('#users-table tbody tr:first-child td:nth-child(2)');
+  await page.click('#users-table thead th:nth-child(3) button');
+  assert.equal(await page.getAttribute('#users-table thead th:nth-child(3)', 'aria-sort'), 'ascending');
+  const first = await page.textContent('#users-table tbody tr:first-child td:nth-child(3)');
   assert.equal(first.toLowerCase(), [...usernames].sort()[0]);
-  await page.click('#users-table thead th:nth-child(2) button');
-  assert.equal(await page.getAttribute('#users-table thead th:nth-child(2)', 'aria-sort'), 'descending');
-  assert.equal((await page.textContent('#users-table tbody tr:first-child td:nth-child(2)')).toLowerCase(), [...usernames].sort().at(-1));
+  await page.click('#users-table thead th:nth-child(3) button');
+  assert.equal(await page.getAttribute('#users-table thead th:nth-child(3)', 'aria-sort'), 'descending');
+  assert.equal((await page.textContent('#users-table tbody tr:first-child td:nth-child(3)')).toLowerCase(), [...usernames].sort().at(-1));
 
   // Names: UT_BRANDADMIN is known; others are named once under "Names", and remembered.
   const admin = page.locator('#users-table td[data-value="UT_BRANDADMIN"]').first();
@@ -232,7 +232,8 @@ test('50,000 rows are virtualised: few rows in the document, filters and search 
     wrap.scrollTop = wrap.scrollHeight;
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     const rows = document.querySelectorAll('#users-table tbody tr');
-    out.last = rows[rows.length - 1].cells[1].textContent;
+    // (cells[0] is the row's selection box)
+    out.last = rows[rows.length - 1].cells[2].textContent;
     out.rowcount = document.getElementById('users-table').getAttribute('aria-rowcount');
     return out;
   });

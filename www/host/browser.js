@@ -90,6 +90,12 @@ export function createBrowserHost({ worker }) {
       return { ...read, source: file ? (read.sheet ? `${file.name}, sheet "${read.sheet}"` : file.name) : 'pasted text' };
     },
 
+    /** A table the app made, kept by the worker as a file read would be. */
+    async takeTable(prefix, kind, table, source) {
+      const kept = await worker.keep(table, kind);
+      return { ...kept, source };
+    },
+
     /** The worker holds the rows read at Plan: they cannot have changed. */
     async verifyTable(input) { return input; },
 

@@ -795,6 +795,13 @@ export function createExcelHost({ safeText, progress }) {
     async disconnect() {},
     /** The selected table (see readTable), hidden rows included when the flow's box is ticked. */
     readTable: (prefix) => readTable({ includeHidden: find(`${prefix}include-hidden`, HTMLInputElement)?.checked ?? false }),
+    /**
+     * The pane has no Users grid to select rows in (its users go to the Users sheet, where the
+     * administrator selects a table and plans it), so no table is handed to it this way.
+     */
+    async takeTable() {
+      throw new HostError('Select the rows in a sheet and press Plan: the pane plans the table selected in the workbook.');
+    },
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */
     verifyTable: (input) => verifyTable(/** @type {SheetInput} */ (input)),
     /** Plans in this thread: the rows are in the pane's memory. */

@@ -84,6 +84,9 @@
  *   token in it (Excel: nothing).
  * - `readTable(prefix, kind)`: the table the flow `prefix` plans as a `kind` sheet; rejects with
  *   a message saying what to choose or select.
+ * - `takeTable(prefix, kind, table, source)`: a table the app made (the Users grid's selected
+ *   rows as a lifecycle sheet) as the flow `prefix` plans it, as if it had been read from a file;
+ *   `source` says where it came from in the plan's summary ("the Users grid (selected)").
  * - `verifyTable(input)`: before Apply sends anything, the table `readTable` gave as it is now;
  *   rejects, naming the rows, when it changed since Plan (the page: its worker holds the rows
  *   read, which cannot change, so `input` itself).
@@ -116,6 +119,7 @@
  *   connect(spec: ConnectionSpec): Promise<void>,
  *   disconnect(): Promise<void>,
  *   readTable(prefix: string, kind: Kind): Promise<TableInput>,
+ *   takeTable(prefix: string, kind: Kind, table: Table, source: string): Promise<TableInput>,
  *   verifyTable(input: TableInput): Promise<TableInput>,
  *   plan(client: RosterClient, kind: Kind, input: TableInput, request: PlanRequest, onProgress: OnProgress): Promise<FlowRun>,
  *   callback(fn: OnProgress): OnProgress,

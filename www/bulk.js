@@ -1,0 +1,126 @@
+// The Users grid acts (issue 29): a checkbox per row and "Select all N shown" (grid.js keeps the
+// selection as a Set of user ids, so it holds across search, sort, filters and the virtual
+// table), and a bar of actions on the selected users. Disable, Enable and Set expiry turn them
+// into a lifecycle sheet (User ID, Username, Action, and Expiration date for an expiry) and hand
+// it to the lifecycle view, which plans it through the same run, plan view and confirmation as
+// a file: nothing is sent until the administrator applies and confirms there. "Download as edit
+// sheet" writes them, in the columns shown, with an Action column to fill in: that file, read
+// back in the lifecycle view, is a lifecycle sheet.
+import { tableToCsv } from './pkg/qualtrics_roster.js';
+import { $, download, guarded } from './ui.js';
+
+/** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
+/** @typedef {ReturnType<typeof import('./grid.js').gridOf>} Grid */
+/** @typedef {'disable' | 'enable' | 'expire'} BulkAction */
+
+/** A column's index by its header (case and spaces forgiven), or -1. */
+const columnOf = (/** @type {string[]} */ columns, /** @type {string} */ name) => {
+  const want = name.toLowerCase();
+  return columns.findIndex((c) => c.trim().toLowerCase() === want);
+};
+
+/** A Users row's identity: its user id (the username when a listing has no ids). */
+export function userKey(/** @type {string[]} */ row, /** @type {string[]} */ columns) {
+  const id = columnOf(columns, 'User ID');
+  return row[id >= 0 ? id : columnOf(columns, 'Username')] ?? '';
+}
+
+/** How a Users row is named to a screen reader ("Select jdoe@example.edu"). */
+export function userName(/** @type {string[]} */ row, /** @type {string[]} */ columns) {
+  const name = row[columnOf(columns, 'Username')];
+  return name || row[columnOf(columns, 'User ID')] || 'this user';
+}
+
+/**
+ * The lifecycle sheet of Users rows `rows` (indexes into `users`): each row's User ID and
+ * Username, the action (`disable`, `enable`, `expire`: the words the core reads) and, for an
+ * expiry, the date (YYYY-MM-DD) in "Expiration date".
+ * @param {Table} users
+ * @param {number[]} rows
+ * @param {BulkAction} action
+ * @param {string} [expiry]
+ * @returns {Table}
+ */
+export function lifecycleSheet(users, rows, action, expiry = '') {
+  const id = columnOf(users.columns, 'User ID');
+  const name = columnOf(users.columns, 'Username');
+  const columns = ['User ID', 'Username', 'Action'];
+  if (action === 'expire') columns.push('Expiration date');
+  const out = new Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const r = users.rows[rows[k]];
+    const line = [id >= 0 ? r[id] ?? '' : '', name >= 0 ? r[name] ?? '' : '', action];
+    if (action === 'expire') line.push(expiry);
+    out[k] = line;
+  }
+  return { columns, rows: out };
+}
+
+/**
+ * The edit sheet of Users rows `rows`: the columns `cols` (as the grid shows them, in its order)
+ * and an Action column, blank, for the administrator to fill in (disable, enable, expire). With
+ * both User ID and Username hidden, the User ID comes first all the same: without it the sheet
+ * would not name its accounts.
+ * @param {Table} users
+ * @param {number[]} rows
+ * @param {number[]} cols
+ * @returns {Table}
+ */
+export function editSheet(users, rows, cols) {
+  const named = ['User ID', 'Username'].map((n) => columnOf(users.columns, n));
+  if (!named.some((c) => cols.includes(c)) && named[0] >= 0) cols = [named[0], ...cols];
+  const columns = [...cols.map((c) => users.columns[c]), 'Action'];
+  return { columns, rows: rows.map((i) => [...cols.map((c) => users.rows[i][c] ?? ''), '']) };
+}
+
+/**
+ * Wires the bar (`#users-bulk`, sections.js) to the Users grid. `plan(table, description)`
+ * opens the lifecycle view and plans the sheet there ("selected" says which rows of the grid);
+ * `canAct()` says whether the actions may run now (connected, nothing else running).
+ * @param {{ grid: Grid, lock: import('./ui.js').Lock, errorEl: HTMLElement, canAct: () => boolean,
+ *   plan: (table: Table, description: string) => Promise<void> }} parts
+ */
+export function startBulkActions({ grid, lock, errorEl, canAct, plan }) {
+  const bar = $('users-bulk');
+  const buttons = ['bulk-disable', 'bulk-enable', 'bulk-expire', 'bulk-download'].map((id) => $(id, HTMLButtonElement));
+  const expiry = $('bulk-expiry', HTMLInputElement);
+
+  /** The bar shows while rows are selected; its actions wait for a connection and the lock. */
+  function refresh() {
+    const selected = grid.counts().selected;
+    bar.hidden = selected === 0;
+    const off = !canAct();
+    for (const b of buttons) b.disabled = b.id === 'bulk-download' ? lock.busy : off;
+  }
+
+  /** The selected rows and the Users table they are rows of. */
+  function selection() {
+    const users = grid.table();
+    const rows = grid.selectedRows();
+    if (!users || !rows.length) throw new Error('Select the users first (the box at the start of each row).');
+    return { users, rows };
+  }
+
+  const act = (/** @type {BulkAction} */ action) => guarded(lock, errorEl, async () => {
+    const date = expiry.value;
+    if (action === 'expire' && !date) {
+      expiry.focus();
+      throw new Error('Choose the expiry date first (beside Set expiry).');
+    }
+    const { users, rows } = selection();
+    await plan(lifecycleSheet(users, rows, action, date), 'selected');
+  });
+
+  $('bulk-disable').addEventListener('click', act('disable'));
+  $('bulk-enable').addEventListener('click', act('enable'));
+  $('bulk-expire').addEventListener('click', act('expire'));
+  $('bulk-download').addEventListener('click', guarded(lock, errorEl, async () => {
+    const { users, rows } = selection();
+    download('users-edit-sheet.csv', tableToCsv(editSheet(users, rows, grid.shownColumns())));
+  }));
+  $('bulk-clear').addEventListener('click', () => {
+    grid.clearSelection();
+    /** @type {HTMLElement | null} */ (document.getElementById('users-table-select-all'))?.focus();
+  });
+  return { refresh };
+}
