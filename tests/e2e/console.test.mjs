@@ -4,8 +4,7 @@
 // tabs fold into a menu the keyboard works, and tables show the person, change and status first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import AxeBuilder from '@axe-core/playwright';
-import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, applyConfirmed } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, applyConfirmed, seriousViolations } from './harness.mjs';
 
 let server;
 let browser;
@@ -36,16 +35,6 @@ async function reenable() {
       method: 'PUT', headers: { 'x-api-token': server.adminToken, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'active' }),
     });
   }
-}
-
-/** Serious and critical axe-core violations inside `selectors`. */
-async function seriousViolations(page, ...selectors) {
-  let axe = new AxeBuilder({ page });
-  for (const s of selectors) axe = axe.include(s);
-  const results = await axe.analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }
 
 test('connected: the Connect card becomes a header item (who, brand, datacenter) and the users are listed without pressing List users', async () => {

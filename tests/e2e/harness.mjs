@@ -1,4 +1,6 @@
-// Shared by the page tests: start the real server binary and a real headless Chromium.
+// Shared by the page tests: start the real server binary and a real headless Chromium; read
+// our CSV output; ask axe for the serious and critical violations.
+import AxeBuilder from '@axe-core/playwright';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -110,4 +112,34 @@ export async function applyConfirmed(page, prefix, { count, allowAdminChanges = 
   if (allowAdminChanges) await page.check('#confirm-admins');
   await page.click('#confirm-ok');
   await page.waitForSelector('#confirm:not([open])', { state: 'attached' });
+}
+
+/** Parses our CSV output (quoted fields, BOM). */
+export function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  const s = text.replace(/^\uFEFF/, '');
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quoted) {
+      if (c === '"' && s[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else if (c !== '\r') cell += c;
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+/** Serious and critical accessibility violations (axe) on the page, or within `selectors`. */
+export async function seriousViolations(page, ...selectors) {
+  let axe = new AxeBuilder({ page });
+  for (const s of selectors) axe = axe.include(s);
+  const results = await axe.analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }

@@ -6,8 +6,7 @@
 // keyboard alone, and axe-core over every view of the page and the pane.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import AxeBuilder from '@axe-core/playwright';
-import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed, seriousViolations } from './harness.mjs';
 import { OFFICE_JS, officeDouble } from './office-double.mjs';
 
 let server;
@@ -37,14 +36,6 @@ async function openPane(setup, view = 'users', { theme } = {}) {
   await page.goto(`${server.url}/taskpane.html#${view}`);
   await page.waitForSelector('body[data-ready=true]');
   return page;
-}
-
-/** Serious and critical axe-core violations on the page as it is now. */
-async function seriousViolations(page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }
 
 /** Lifecycle rows for the sandbox: `n` active users to disable, and one unknown username. */
