@@ -26,26 +26,14 @@ fn configure(dir: &Path, brand: &Server, user_type: &str) -> PathBuf {
 
 /// [`configure`], with `extra` (more hooks, in TOML) at the end of the configuration.
 fn configure_with(dir: &Path, brand: &Server, user_type: &str, extra: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let private = |path: &Path, text: &str| {
-        std::fs::write(path, text).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    };
-    let creds = dir.join("credentials");
-    private(
-        &creds,
-        &format!(
-            "client_id = {}\nclient_secret = {}\n",
-            brand.oauth_client.0, brand.oauth_client.1
-        ),
-    );
+    let creds = common::oauth_credentials(dir, brand);
     std::fs::write(
         dir.join("roles.csv"),
         "Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle\n",
     )
     .unwrap();
     let config = dir.join("hooks.toml");
-    private(
+    common::write_private(
         &config,
         &format!(
             r#"

@@ -20,26 +20,13 @@ const HUBSPOT: &str = "9c2d3f6e-1b7a-4c85-9e21-hubspot-one";
 const HUBSPOT_NEXT: &str = "0a4b8c2d-7e6f-4a31-8b09-hubspot-two";
 const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
 
-fn private(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
-
 /// The hooks configuration for `brand` in `dir`: hook `crm` (Standard Webhooks, with a
 /// Password field and `crm_extra` under it), hook `hubspot` (HubSpot v3), and `extra` at the
 /// top level (before the hooks).
 fn configure(dir: &Path, brand: &Server, user_type: &str, crm_extra: &str, extra: &str) -> PathBuf {
-    let creds = dir.join("credentials");
-    private(
-        &creds,
-        &format!(
-            "client_id = {}\nclient_secret = {}\n",
-            brand.oauth_client.0, brand.oauth_client.1
-        ),
-    );
+    let creds = common::oauth_credentials(dir, brand);
     let config = dir.join("hooks.toml");
-    private(
+    common::write_private(
         &config,
         &format!(
             r#"
@@ -879,7 +866,7 @@ async fn ids_are_kept_hashed_passwords_not_at_all_and_old_events_are_deleted() {
         .unwrap()
         .replace("[store.x]\n", "")
         .replace("[store]\n", "[store]\nretention_days = 2\n");
-    private(&config, &short);
+    common::write_private(&config, &short);
     let refused = refused_start(&config);
     assert!(
         refused.contains("retention_days is 2: at least 3"),

@@ -27,21 +27,9 @@ const AT_ONCE: usize = 24;
 
 /// The hooks configuration of server `n` (its own audit log) on the store at `url`.
 fn configure(dir: &Path, n: usize, brand: &Server, user_type: &str, url: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let private = |path: &Path, text: &str| {
-        std::fs::write(path, text).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    };
-    let creds = dir.join("credentials");
-    private(
-        &creds,
-        &format!(
-            "client_id = {}\nclient_secret = {}\n",
-            brand.oauth_client.0, brand.oauth_client.1
-        ),
-    );
+    let creds = common::oauth_credentials(dir, brand);
     let config = dir.join(format!("hooks-{n}.toml"));
-    private(
+    common::write_private(
         &config,
         &format!(
             r#"

@@ -269,6 +269,27 @@ impl Server {
     }
 }
 
+/// Writes `text` to `path`, readable by its owner only (as the server demands of its
+/// configuration and credential files).
+pub fn write_private(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A credentials file in `dir` with `brand`'s OAuth client, for a hooks configuration.
+pub fn oauth_credentials(dir: &std::path::Path, brand: &Server) -> std::path::PathBuf {
+    let creds = dir.join("credentials");
+    write_private(
+        &creds,
+        &format!(
+            "client_id = {}\nclient_secret = {}\n",
+            brand.oauth_client.0, brand.oauth_client.1
+        ),
+    );
+    creds
+}
+
 /// Nanoseconds since the epoch, for unique scratch names.
 #[allow(dead_code)]
 pub fn unix_nanos() -> u128 {
