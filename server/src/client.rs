@@ -172,13 +172,10 @@ impl qualtrics_roster::run::Transport for Carrier<'_> {
         &self,
         request: HttpRequest,
     ) -> impl std::future::Future<Output = Result<HttpResponse, TransportFailure>> {
+        // Polled by the driver loop beside the others in flight (reqwest's connections do
+        // their I/O on the runtime), and dropped with it: a killed run abandons its requests.
         let http = self.transport.http.clone();
-        // Its own task, so requests go side by side on the runtime's threads.
-        let task = tokio::spawn(async move { perform(&http, &request).await });
-        async move {
-            task.await
-                .unwrap_or_else(|e| Err(TransportFailure(format!("the request task ended: {e}"))))
-        }
+        async move { perform(&http, &request).await }
     }
     fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
         tokio::time::sleep(Duration::from_millis(ms))

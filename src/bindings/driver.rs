@@ -82,25 +82,6 @@ pub(super) async fn drive_to_end<R: Run + ?Sized + 'static>(
     }
 }
 
-/// Performs a single request that is not a run's step (whoami) with fetch, trying again by
-/// the executor's own rule (`exec::retry_single`): a broken connection, 429 or 5xx.
-pub(super) async fn send_retrying(request: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    let config = crate::exec::ExecConfig::default();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let answer = send(request).await;
-        let as_transport = answer.clone().map_err(|e| TransportFailure(e.to_string()));
-        let draw = (js_sys::Math::random() * 9.0e15) as u64;
-        match crate::exec::retry_single(&config, attempt, &as_transport, draw) {
-            Some(wait) => {
-                gloo_timers::future::TimeoutFuture::new(wait.min(u64::from(u32::MAX)) as u32).await;
-            }
-            None => return answer,
-        }
-    }
-}
-
 /// Performs one request with fetch.
 pub(super) async fn send(request: &HttpRequest) -> Result<HttpResponse, ApiError> {
     use gloo_net::http::{Method as M, RequestBuilder};

@@ -21,7 +21,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use self::driver::{drive, drive_to_end, send_retrying};
+use self::driver::{drive, drive_to_end};
 use self::error::{fail, failing, ErrorCode};
 use crate::api::connection::{Auth, Connection, Datacenter};
 use crate::api::users;
@@ -187,24 +187,39 @@ impl RosterClient {
             kind,
             "The kind of sheet is lifecycle, provision or membership",
         )?;
-        let (table, request, roles) = (
+        let (table, mut request, roles) = (
             read_table(table)?,
             from_options::<SheetRequest>(options)?,
             read_roles(roles)?,
         );
+        // A person reads this plan before it is applied: the attributes are planned with the
+        // accounts, never after the creates as an unattended hook's are.
+        request.unattended = false;
         let (conn, cached) = (self.conn.clone(), self.actor.clone());
         Ok(future_to_promise(async move {
-            // Every plan is judged against the credential's own account: ask whoami once.
+            // Every plan is judged against the credential's own account: ask whoami once
+            // (the core's connect run along this connection, retried as every request is).
             let known = cached.borrow().clone();
             let actor = match known {
                 Some(a) => a,
                 None => {
-                    let response = send_retrying(&users::whoami_request(&conn))
-                        .await
-                        .map_err(failing(ErrorCode::Brand))?;
-                    let (who, _) =
-                        users::parse_whoami(&response).map_err(failing(ErrorCode::Brand))?;
-                    let actor = Actor::from_whoami(&who);
+                    let job = ConnectJob::whoami_on(conn.clone());
+                    let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
+                    drive(&run, None).await?;
+                    let run = run.borrow();
+                    let who = match (run.job().connected(), run.job().failure()) {
+                        (Some(connected), _) => &connected.who,
+                        (None, failure) => {
+                            return Err(fail(
+                                ErrorCode::Brand,
+                                failure.map_or_else(
+                                    || "Asking who the token belongs to did not finish.".into(),
+                                    ToString::to_string,
+                                ),
+                            ))
+                        }
+                    };
+                    let actor = Actor::from_whoami(who);
                     *cached.borrow_mut() = Some(actor.clone());
                     actor
                 }
@@ -398,7 +413,7 @@ fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> R
 fn read_table(table: JsValue) -> Result<Table, JsValue> {
     use wasm_bindgen::convert::TryFromJsValue;
     match Sheet::try_from_js_value_ref(&table) {
-        Some(sheet) => Ok(sheet.table),
+        Some(sheet) => Ok(sheet.read.table),
         None => table_from(table),
     }
 }

@@ -19,7 +19,7 @@ use crate::sheet::table::Table;
 pub struct ReadTable {
     /// The header and rows.
     #[serde(flatten)]
-    table: Table,
+    pub(super) table: Table,
     /// How it was read ("semicolon-separated, header on line 3").
     #[serde(default)]
     description: String,
@@ -115,9 +115,7 @@ pub(super) fn text_from_js(text: &JsString) -> String {
 /// takes it over.
 #[wasm_bindgen]
 pub struct Sheet {
-    pub(super) table: Table,
-    description: String,
-    notes: Vec<String>,
+    pub(super) read: ReadTable,
 }
 
 #[wasm_bindgen]
@@ -126,14 +124,18 @@ impl Sheet {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsValue> {
         let file = sheetfile::read_bytes(bytes).map_err(failing(ErrorCode::Read))?;
-        Ok(Sheet::from(ReadTable::from(file)))
+        Ok(Sheet {
+            read: ReadTable::from(file),
+        })
     }
 
     /// Pasted rows.
     #[wasm_bindgen(js_name = fromText)]
     pub fn from_text(text: &JsString) -> Result<Sheet, JsValue> {
         let file = sheetfile::read_text(&text_from_js(text)).map_err(failing(ErrorCode::Read))?;
-        Ok(Sheet::from(ReadTable::from(file)))
+        Ok(Sheet {
+            read: ReadTable::from(file),
+        })
     }
 
     /// A table read elsewhere (a workbook sheet).
@@ -141,50 +143,39 @@ impl Sheet {
     pub fn from_table(
         #[wasm_bindgen(unchecked_param_type = "ReadTable")] read: JsValue,
     ) -> Result<Sheet, JsValue> {
-        Ok(Sheet::from(from_value::<ReadTable>(
-            read,
-            "Not a table of text cells",
-        )?))
+        Ok(Sheet {
+            read: from_value(read, "Not a table of text cells")?,
+        })
     }
 
     /// The column names.
     #[wasm_bindgen(getter)]
     pub fn columns(&self) -> Vec<String> {
-        self.table.columns.clone()
+        self.read.table.columns.clone()
     }
 
     /// How many data rows.
     #[wasm_bindgen(getter, js_name = rowCount)]
     pub fn row_count(&self) -> usize {
-        self.table.rows.len()
+        self.read.table.rows.len()
     }
 
     /// How the file was read ("semicolon-separated, header on line 3").
     #[wasm_bindgen(getter)]
     pub fn description(&self) -> String {
-        self.description.clone()
+        self.read.description.clone()
     }
 
     /// The key under which a host keeps the journal of this sheet as a `kind` sheet (the same
     /// as `journalKey` for the same cells).
     #[wasm_bindgen(js_name = journalKey)]
     pub fn journal_key(&self, kind: &str) -> String {
-        crate::run::journal_key(kind, &self.table)
+        crate::run::journal_key(kind, &self.read.table)
     }
 
     /// What to know about the file (title rows skipped, ragged rows…).
     #[wasm_bindgen(getter)]
     pub fn notes(&self) -> Vec<String> {
-        self.notes.clone()
-    }
-}
-
-impl From<ReadTable> for Sheet {
-    fn from(read: ReadTable) -> Sheet {
-        Sheet {
-            table: read.table,
-            description: read.description,
-            notes: read.notes,
-        }
+        self.read.notes.clone()
     }
 }

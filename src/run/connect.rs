@@ -178,7 +178,9 @@ impl Step for ConnectStep {
 #[derive(Debug)]
 pub struct ConnectJob {
     route: Route,
-    credential: Credential,
+    /// None for [`ConnectJob::whoami_on`], which asks along a connection already made.
+    credential: Option<Credential>,
+    fixed: Option<Connection>,
     token: Option<AccessToken>,
     conn: Option<Connection>,
     connected: Option<Connected>,
@@ -192,7 +194,24 @@ impl ConnectJob {
     pub fn new(route: Route, credential: Credential) -> ConnectJob {
         ConnectJob {
             route,
-            credential,
+            credential: Some(credential),
+            fixed: None,
+            token: None,
+            conn: None,
+            connected: None,
+            moves: Vec::new(),
+            failure: None,
+        }
+    }
+
+    /// Who the credential of `conn` belongs to, asked along `conn` as it is (nothing is moved):
+    /// for a client made without connecting, before its first plan.
+    #[must_use]
+    pub fn whoami_on(conn: Connection) -> ConnectJob {
+        ConnectJob {
+            route: Route::Direct(conn.url("").trim_end_matches('/').to_string()),
+            credential: None,
+            fixed: Some(conn),
             token: None,
             conn: None,
             connected: None,
@@ -253,23 +272,26 @@ impl ConnectJob {
 
     /// The first request at the current route: the token request, or whoami.
     fn first(&mut self) -> Result<Next, ConnectError> {
-        match &self.credential {
-            Credential::Client(client) => {
+        match (&self.fixed, &self.credential) {
+            (Some(conn), _) => Ok(self.ask_whoami(conn.clone())),
+            (None, Some(Credential::Client(client))) => {
                 let request = client.token_request(&self.route.token_url());
                 Ok(reading("token", ConnectStep::new("connect:token", request)))
             }
-            Credential::Token(auth) => self.whoami(auth.clone()),
+            (None, Some(Credential::Token(auth))) => self.whoami(auth.clone()),
+            (None, None) => unreachable!("a connect has a credential or a connection"),
         }
     }
 
     fn whoami(&mut self, auth: Auth) -> Result<Next, ConnectError> {
         let conn = self.route.connection(auth)?;
+        Ok(self.ask_whoami(conn))
+    }
+
+    fn ask_whoami(&mut self, conn: Connection) -> Next {
         let request = users::whoami_request(&conn);
         self.conn = Some(conn);
-        Ok(reading(
-            "whoami",
-            ConnectStep::new("connect:whoami", request),
-        ))
+        reading("whoami", ConnectStep::new("connect:whoami", request))
     }
 
     /// The answer of the step that finished, or why there is none.
@@ -308,7 +330,7 @@ impl ConnectJob {
                     }
                     other => other,
                 })?;
-                let Credential::Client(client) = &self.credential else {
+                let Some(Credential::Client(client)) = &self.credential else {
                     unreachable!("only a client asks for a token")
                 };
                 let token = client.parse_token(&answer, now)?;
@@ -426,6 +448,29 @@ mod tests {
             "fra1"
         );
         assert_eq!(run.audit().len(), 2);
+    }
+
+    #[test]
+    fn whoami_along_a_connection_already_made_asks_once_and_moves_nowhere() {
+        let conn = relay("iad1")
+            .connection(Auth::api_token("tok").unwrap())
+            .unwrap();
+        let mut run = ConnectJob::whoami_on(conn).run(ExecConfig::default(), 0);
+        let mut first = true;
+        let asked = drive(&mut run, |_| {
+            Ok(if std::mem::take(&mut first) {
+                HttpResponse::new(503, "")
+            } else {
+                whoami("fra1")
+            })
+        });
+        assert_eq!(asked.len(), 2, "retried once: {asked:?}");
+        assert!(asked.iter().all(|u| u.contains("/iad1/")), "{asked:?}");
+        assert!(run.job().moves().is_empty());
+        assert_eq!(
+            run.job().connected().unwrap().who.user_id.as_deref(),
+            Some("UR_me")
+        );
     }
 
     #[test]
