@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the page's WASM modules (release, wasm-opt) into www/pkg and the server binary:
-# the core (loaded at start) and the workbook module (loaded when a workbook is used).
+# Builds the page's WASM modules (release, wasm-opt) into www/pkg and the server binary: the
+# console module (the core's connecting and listing only: what the page and pane load at start),
+# the full core (reading files, planning, pulling membership: loaded on first use) and the
+# workbook module (loaded when a workbook is used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=wasm-release
-for crate in qualtrics_roster qualtrics_roster_xlsx; do
-  # One crate per build: built together, the core's page bindings (its default "js" feature)
-  # would end up in the workbook module too.
+for crate in qualtrics_roster_console qualtrics_roster qualtrics_roster_xlsx; do
+  # One crate per build: built together, the core's features would be unified (the full page
+  # bindings would end up in the console and workbook modules too).
   cargo build -q -p "$crate" --lib --target wasm32-unknown-unknown --profile "$profile"
   wasm="target/wasm32-unknown-unknown/$profile/$crate.wasm"
   out="www/pkg/${crate}_bg.wasm"

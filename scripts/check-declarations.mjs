@@ -8,8 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-// The core module and the workbook module (whose declarations use the core's types).
-const files = ['www/pkg/qualtrics_roster.d.ts', 'www/pkg/qualtrics_roster_xlsx.d.ts'];
+// The console module, the full core module and the workbook module (whose declarations use the
+// core's types).
+const files = ['www/pkg/qualtrics_roster_console.d.ts', 'www/pkg/qualtrics_roster.d.ts', 'www/pkg/qualtrics_roster_xlsx.d.ts'];
 
 for (const file of files) {
   const text = readFileSync(root + file, 'utf8');

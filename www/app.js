@@ -3,8 +3,11 @@
 // The token lives in the WASM client and the password field (this tab's memory), and on this
 // device only if the user ticks "Remember on this device": then for REMEMBER_HOURS, stamped with
 // when it is to be forgotten, and deleted at the first load after that.
-import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate } from './pkg/qualtrics_roster.js';
-import * as core from './pkg/qualtrics_roster.js';
+// The console module: connecting, listing users, templates. Planning and the membership pull
+// are in the full core module, loaded on first use (run.js).
+import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate } from './pkg/qualtrics_roster_console.js';
+import * as core from './pkg/qualtrics_roster_console.js';
+import { forgetSheetsClient, sheetsClient } from './run.js';
 import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
 import { createFlowView } from './flow.js';
 import { gridOf } from './grid.js';
@@ -154,6 +157,7 @@ export async function startApp(makeHost) {
     // Another connection (or brand) makes every plan stale.
     for (const flow of [lifecycle, provision, membership]) flow.invalidate();
     state.client?.free();
+    forgetSheetsClient();
     state.client = null;
     state.spec = null;
     state.brand = null;
@@ -237,6 +241,7 @@ export async function startApp(makeHost) {
   async function disconnect() {
     for (const flow of [lifecycle, provision, membership]) flow.invalidate();
     state.client?.free();
+    forgetSheetsClient();
     Object.assign(state, { client: null, spec: null, brand: null, users: null, pulled: false });
     await host.disconnect();
     input('token').value = '';
@@ -400,7 +405,11 @@ export async function startApp(makeHost) {
     /** @type {Pulled} */
     let pulled;
     try {
-      pulled = await connected().pullMembership(roles, membershipOptions(), (/** @type {Progress} */ p) => {
+      // The pull is the full core module's (loaded now, on its first use in this tab), on the
+      // connection the console's client made.
+      if (!state.spec) throw new Error('Connect first.');
+      const client = await sheetsClient(state.spec);
+      pulled = await client.pullMembership(roles, membershipOptions(), (/** @type {Progress} */ p) => {
         host.progress('mp-', { value: p.total - p.remaining, max: p.total, text: `Reading ${p.phase}: ${p.total - p.remaining} of ${p.total} listings, ${p.itemsRead ?? 0} read, ${p.requestsSent} requests` });
       });
     } finally {

@@ -6,7 +6,7 @@
 // a file: nothing is sent until the administrator applies and confirms there. "Download as edit
 // sheet" writes them, in the columns shown, with an Action column to fill in: that file, read
 // back in the lifecycle view, is a lifecycle sheet.
-import { tableToCsv } from './pkg/qualtrics_roster.js';
+import { tableToCsv } from './pkg/qualtrics_roster_console.js';
 import { $, download, guarded } from './ui.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */

@@ -15,7 +15,7 @@ import { formatNumber, formatTime } from './format.js';
 /** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
 /** @typedef {import('./run.js').FlowRun} FlowRun */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
-/** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
+/** @typedef {import('./pkg/qualtrics_roster_console.js').RosterClient} RosterClient The console module's client (connected or not). */
 /** @typedef {import('./ui.js').Lock} Lock */
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
@@ -257,12 +257,11 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const journal = loadJournal(state.id);
     if (allowedNew.id !== state.id) Object.assign(allowedNew, { id: state.id, names: new Set() });
     const roles = kind === 'membership' ? await host.readRoles() : null;
-    const client = getClient();
-    if (!client) throw new Error('Connect first.');
+    if (!getClient()) throw new Error('Connect first.');
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
     let run;
     try {
-      run = await host.plan(client, kind, input, { options: kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options(), journal, roles },
+      run = await host.plan(kind, input, { options: kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options(), journal, roles },
         (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }));
     } finally {
       host.progress(prefix, { done: true });

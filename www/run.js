@@ -1,12 +1,13 @@
 // Planning a sheet run and the run as the flow uses it, the same in the page's worker and in the
 // Excel task pane's own thread: one place that picks the core's planner by kind, and one shape
-// of run (FlowRun) whichever thread holds it.
-import { tableToCsv } from './pkg/qualtrics_roster.js';
+// of run (FlowRun) whichever thread holds it. The full core module is loaded here on first use
+// (`sheetsCore`): the page and the pane start with the console module (connect, list users).
 
 /** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
 /** @typedef {import('./pkg/qualtrics_roster.js').RosterClient} RosterClient */
+/** @typedef {import('./worker.js').ConnectionSpec} ConnectionSpec */
 /** @typedef {import('./pkg/qualtrics_roster.js').Sheet} Sheet */
 /** @typedef {import('./pkg/qualtrics_roster.js').SheetRun} SheetRun */
 
@@ -45,6 +46,47 @@ import { tableToCsv } from './pkg/qualtrics_roster.js';
 
 /** @type {Promise<typeof import('./pkg/qualtrics_roster_xlsx.js')> | null} */
 let xlsx = null;
+
+/** @type {Promise<typeof import('./pkg/qualtrics_roster.js')> | null} */
+let full = null;
+
+/**
+ * The full core module (reading files, planning and applying sheets, pulling membership),
+ * loaded and started on first use; the console module the page and pane start with has none of
+ * it. Every thread that plans calls this (the page's worker, the pane).
+ */
+export function sheetsCore() {
+  full ??= import('./pkg/qualtrics_roster.js').then(async (mod) => {
+    await mod.default();
+    return mod;
+  });
+  return full;
+}
+
+/** @type {{ spec: ConnectionSpec | null, client: RosterClient | null }} */
+let kept = { spec: null, client: null };
+
+/**
+ * A client of the full core module on the connection `spec` (the one the console's client
+ * connected with, after any datacenter move), made once per connection in this thread. The
+ * token stays in this module's memory, as in the console's.
+ * @param {ConnectionSpec} spec
+ * @returns {Promise<RosterClient>}
+ */
+export async function sheetsClient(spec) {
+  const { RosterClient } = await sheetsCore();
+  if (kept.spec === spec && kept.client) return kept.client;
+  kept.client?.free();
+  const client = spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token);
+  kept = { spec, client };
+  return client;
+}
+
+/** Forgets this thread's full-module client, and the token it holds. */
+export function forgetSheetsClient() {
+  kept.client?.free();
+  kept = { spec: null, client: null };
+}
 
 /** The workbook module (.xlsx read and write), loaded on first use. */
 export function workbooks() {
@@ -96,7 +138,7 @@ export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) 
     beforeTable: () => run.beforeTable(),
     auditTable: () => run.auditTable(),
     auditJsonl: () => run.auditJsonl(),
-    tableCsv: (which) => tableToCsv(whole[which]()),
+    tableCsv: async (which) => (await sheetsCore()).tableToCsv(whole[which]()),
     async workbook() {
       const { writeWorkbook } = await workbooks();
       return transfer(writeWorkbook([{ name: 'Outcomes', table: whole.outcomes() }, { name: 'Plan', table: whole.plan() }], Date.now()));

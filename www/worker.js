@@ -3,9 +3,8 @@
 // client (the same token the page's client has, in this worker's memory only). The page talks
 // to it through Comlink (www/sheet-worker.js); big tables stay here and the page gets a preview
 // plus the row count, and asks for whole tables as CSV or XLSX when it downloads them.
-import init, { RosterClient, Sheet } from './pkg/qualtrics_roster.js';
 import * as Comlink from './pkg/comlink.mjs';
-import { flowRun, planSheet, workbooks } from './run.js';
+import { flowRun, forgetSheetsClient, planSheet, sheetsClient, sheetsCore, workbooks } from './run.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
 /** @typedef {import('./run.js').PlanRequest} PlanRequest */
@@ -51,10 +50,11 @@ Comlink.transferHandlers.set('throw', {
 /** Rows of a table the page shows; the rest are in the downloads. */
 const PREVIEW_ROWS = 1000;
 
-const ready = init();
-/** @type {RosterClient | null} */
+/** The full core module (this worker's reason to exist), started with the worker. */
+const ready = sheetsCore();
+/** @type {import('./pkg/qualtrics_roster.js').RosterClient | null} */
 let client = null;
-/** @type {Map<number, Sheet>} */
+/** @type {Map<number, import('./pkg/qualtrics_roster.js').Sheet>} */
 const tables = new Map();
 let nextRef = 1;
 
@@ -65,14 +65,12 @@ const transfer = (/** @type {Uint8Array} */ bytes) => Comlink.transfer(bytes, [b
 const api = {
   /** Makes the worker's client: `{relay: true, url, datacenter, token}` or `{url, token}`. */
   async connect(/** @type {ConnectionSpec} */ spec) {
-    await ready;
-    client?.free();
-    client = spec.relay ? RosterClient.viaRelay(spec.url, spec.datacenter ?? '', spec.token) : RosterClient.direct(spec.url, spec.token);
+    client = await sheetsClient(spec);
   },
 
   /** Forgets the client, and the token it holds. */
   disconnect() {
-    client?.free();
+    forgetSheetsClient();
     client = null;
   },
 
@@ -83,7 +81,7 @@ const api = {
    * @returns {Promise<KeptTable>}
    */
   async read({ bytes, text, name, sheet: chosen, kind }) {
-    await ready;
+    const { Sheet } = await ready;
     let sheet;
     let workbook = null;
     if (bytes && (isZip(bytes) || /\.xlsx$/i.test(name ?? ''))) {
@@ -114,7 +112,7 @@ const api = {
    * @returns {Promise<KeptTable>}
    */
   async keep({ table, kind }) {
-    await ready;
+    const { Sheet } = await ready;
     const sheet = Sheet.fromTable({ columns: table.columns, rows: table.rows });
     const ref = nextRef++;
     tables.set(ref, sheet);

@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 /// Which operation failed, as a `RosterError`'s `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, tsify::Tsify)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(not(feature = "sheets"), allow(dead_code))]
 pub enum ErrorCode {
     /// A connection could not be set up (token, relay address or datacenter as typed).
     Connect,

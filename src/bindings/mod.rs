@@ -7,16 +7,22 @@
 
 mod driver;
 mod error;
+#[cfg(feature = "sheets")]
 mod run;
+#[cfg(feature = "sheets")]
 mod sheet;
+#[cfg(feature = "sheets")]
+mod sheets;
 
+#[cfg(feature = "sheets")]
 pub use run::JsSheetRun;
+#[cfg(feature = "sheets")]
 pub use sheet::{read_csv, read_file, Sheet};
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, JsString, Promise};
+use js_sys::{Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -26,13 +32,9 @@ use self::error::{fail, failing, ErrorCode};
 use crate::api::connection::{Auth, Connection, Datacenter};
 use crate::api::users;
 use crate::exec::ExecConfig;
-use crate::membership::rules::{self, RoleSheet};
-use crate::membership::{self, PullRequest};
-use crate::policy::{Actor, Guard, Policy};
-use crate::run::{
-    Brand, ConnectError, ConnectJob, Credential, PullJob, PullRun, Route, SheetKind, SheetRequest,
-    SheetRun, UsersListing, UsersRun,
-};
+use crate::membership::{self, rules};
+use crate::policy::Actor;
+use crate::run::{ConnectError, ConnectJob, Credential, Route, UsersListing, UsersRun};
 use crate::sheet::table::Table;
 
 /// A connection to a brand, holding the token in WASM memory only.
@@ -40,6 +42,7 @@ use crate::sheet::table::Table;
 pub struct RosterClient {
     conn: Connection,
     /// The credential's own account, from whoami (a plan asks for it when unknown).
+    #[cfg_attr(not(feature = "sheets"), allow(dead_code))]
     actor: Rc<RefCell<Option<Actor>>>,
     /// Who the token belongs to, when connected with `connect`.
     connected: Option<users::Connected>,
@@ -169,109 +172,6 @@ impl RosterClient {
             to_value(&listing)
         })
     }
-
-    /// Reads the brand and plans `table` (a `Sheet`, which planning takes over, or a plain
-    /// table) as a `kind` sheet with `options` (each kind reads its own); `roles`: the Roles
-    /// sheet for a membership sheet, or null. Resolves to a `SheetRun`.
-    #[wasm_bindgen(js_name = planSheet, unchecked_return_type = "Promise<SheetRun>")]
-    pub fn plan_sheet(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Sheet | Table")] table: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
-    ) -> Result<Promise, JsValue> {
-        let kind: SheetKind = from_value(
-            kind,
-            "The kind of sheet is lifecycle, provision or membership",
-        )?;
-        let (table, mut request, roles) = (
-            read_table(table)?,
-            from_options::<SheetRequest>(options)?,
-            read_roles(roles)?,
-        );
-        // A person reads this plan before it is applied: the attributes are planned with the
-        // accounts, never after the creates as an unattended hook's are.
-        request.unattended = false;
-        let (conn, cached) = (self.conn.clone(), self.actor.clone());
-        Ok(future_to_promise(async move {
-            // Every plan is judged against the credential's own account: ask whoami once
-            // (the core's connect run along this connection, retried as every request is).
-            let known = cached.borrow().clone();
-            let actor = match known {
-                Some(a) => a,
-                None => {
-                    let job = ConnectJob::whoami_on(conn.clone());
-                    let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
-                    drive(&run, None).await?;
-                    let run = run.borrow();
-                    let who = match (run.job().connected(), run.job().failure()) {
-                        (Some(connected), _) => &connected.who,
-                        (None, failure) => {
-                            return Err(fail(
-                                ErrorCode::Brand,
-                                failure.map_or_else(
-                                    || "Asking who the token belongs to did not finish.".into(),
-                                    ToString::to_string,
-                                ),
-                            ))
-                        }
-                    };
-                    let actor = Actor::from_whoami(who);
-                    *cached.borrow_mut() = Some(actor.clone());
-                    actor
-                }
-            };
-            let brand = Brand::Online {
-                conn,
-                renewable: false,
-                guard: Guard::new(actor, Policy::default()),
-            };
-            let run = SheetRun::start(
-                kind,
-                table,
-                request,
-                roles,
-                brand,
-                ExecConfig::default(),
-                now_ms(),
-            );
-            let run = Rc::new(RefCell::new(run));
-            drive_to_end(&run, on_progress.as_ref()).await?;
-            Ok(JsSheetRun { run }.into())
-        }))
-    }
-
-    /// Pulls who is in which group and role. `roles` is the Roles sheet (or null for groups
-    /// only); `onProgress` as in `listUsers`.
-    #[wasm_bindgen(js_name = pullMembership, unchecked_return_type = "Promise<Pulled>")]
-    pub fn pull_membership(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<PullRequest> | null")] options: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
-    ) -> Promise {
-        let conn = self.conn.clone();
-        future_to_promise(async move {
-            let (request, roles) = (from_options::<PullRequest>(options)?, read_roles(roles)?);
-            let job = PullJob::new();
-            let run = PullRun::new(conn, job, ExecConfig::default(), false, now_ms());
-            let run = Rc::new(RefCell::new(run));
-            drive_to_end(&run, on_progress.as_ref()).await?;
-            let run = run.borrow();
-            let snapshot = run
-                .job()
-                .snapshot()
-                .ok_or_else(|| fail(ErrorCode::Brand, "The pull did not finish."))?;
-            to_value(
-                &membership::pulled(snapshot, &roles, &request)
-                    .map_err(failing(ErrorCode::Filter))?,
-            )
-        })
-    }
 }
 
 impl RosterClient {
@@ -305,41 +205,6 @@ pub fn check_datacenter(id: &str) -> Result<String, JsValue> {
     Datacenter::parse(id)
         .map(|d| d.as_str().to_string())
         .map_err(failing(ErrorCode::Connect))
-}
-
-/// What [`check_provision_csv`] found.
-#[derive(Serialize, tsify::Tsify)]
-#[tsify(missing_as_null, hashmap_as_object)]
-pub struct CheckedCsv {
-    /// Rows per action.
-    counts: Vec<(String, usize)>,
-    /// Problems found.
-    problems: usize,
-    /// Data rows.
-    rows: usize,
-}
-
-/// Reads CSV text and checks it as a provisioning sheet against no brand, in one call (no
-/// table crosses into JavaScript). For the validation benchmark: the plan alone, without a run
-/// around it (no input fingerprint, no executor).
-#[wasm_bindgen(js_name = checkProvisionCsv, unchecked_return_type = "CheckedCsv")]
-pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
-    let table = Table::from_csv(&sheet::text_from_js(text)).map_err(failing(ErrorCode::Read))?;
-    let options = crate::provision::ProvisionOptions {
-        route: crate::provision::Route::AccountAndAttributes,
-        today: crate::time::Date::from_unix_millis(now_ms()),
-        user_types: Default::default(),
-        divisions: Default::default(),
-        job_size: crate::run::DEFAULT_JOB_SIZE,
-        new_attributes: Default::default(),
-    };
-    let plan = crate::provision::plan(&table, &[], &[], &[], &options);
-    to_value(&CheckedCsv {
-        problems: plan.file_errors.len()
-            + plan.rows.iter().map(|r| r.problems.len()).sum::<usize>(),
-        rows: plan.rows.len(),
-        counts: plan.counts,
-    })
 }
 
 /// The key under which a host keeps the journal of a table of `kind` (for a `Sheet`, its
@@ -394,12 +259,8 @@ fn from_value<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Res
         .map_err(|e| fail(ErrorCode::Input, format!("{what}: {e}")))
 }
 
-/// A table given by JavaScript as a plain object.
-fn table_from(value: JsValue) -> Result<Table, JsValue> {
-    from_value(value, "Not a table of text cells")
-}
-
 /// Options given by JavaScript, or the defaults when it gave none.
+#[cfg(feature = "sheets")]
 fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
     if options.is_undefined() || options.is_null() {
         Ok(T::default())
@@ -408,20 +269,7 @@ fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> R
     }
 }
 
-/// A table given by JavaScript: a [`Sheet`] (which JavaScript then gives up, so a big file is
-/// never copied) or a plain table.
-fn read_table(table: JsValue) -> Result<Table, JsValue> {
-    use wasm_bindgen::convert::TryFromJsValue;
-    match Sheet::try_from_js_value_ref(&table) {
-        Some(sheet) => Ok(sheet.read.table),
-        None => table_from(table),
-    }
-}
-
-/// The Roles sheet given by JavaScript (a table), or none.
-fn read_roles(roles: JsValue) -> Result<RoleSheet, JsValue> {
-    if roles.is_undefined() || roles.is_null() {
-        return Ok(RoleSheet::default());
-    }
-    Ok(rules::read_role_sheet(&read_table(roles)?))
+/// A table given by JavaScript as a plain object.
+fn table_from(value: JsValue) -> Result<Table, JsValue> {
+    from_value(value, "Not a table of text cells")
 }

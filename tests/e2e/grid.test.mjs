@@ -209,7 +209,7 @@ test('Set expiry asks for its date first, then plans the selected users (chosen 
     // in a spreadsheet is written as text.
     const csv = await page.evaluate(async () => {
       const { editSheet } = await import('./bulk.js');
-      const { tableToCsv } = await import('./pkg/qualtrics_roster.js');
+      const { tableToCsv } = await import('./pkg/qualtrics_roster_console.js');
       const users = { columns: ['User ID', 'Username', 'Last name'], rows: [['UR_0123456789ab', 'a@example.edu', '=HYPERLINK("http://evil.example")']] };
       return tableToCsv(editSheet(users, [0], [2]));
     });

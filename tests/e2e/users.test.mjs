@@ -32,6 +32,30 @@ const errorText = async (page) => {
 };
 const rowCount = (page) => page.locator('#users-table tbody tr').count();
 
+test('connecting and listing download the console module only; the full core comes with the first file (a CSV file brings no workbook reader)', async () => {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+  const page = await context.newPage();
+  const wasm = [];
+  // Requests of the page and of its worker.
+  context.on('request', (r) => { const p = new URL(r.url()).pathname; if (p.endsWith('.wasm')) wasm.push(p); });
+  await page.goto(server.url + '/');
+  await page.waitForSelector('body[data-ready=true]');
+  await connectViaRelay(page, 'iad1', server.adminToken);
+  await connected(page);
+  await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
+  assert.equal(await rowCount(page), 250);
+  assert.deepEqual(wasm, ['/pkg/qualtrics_roster_console_bg.wasm']);
+
+  await page.click('#tab-lifecycle');
+  await page.setInputFiles('#lc-file', { name: 'leavers.csv', mimeType: 'text/csv', buffer: Buffer.from('Username,Action\r\nnobody@nowhere.example,disable\r\n') });
+  await page.click('#lc-plan');
+  await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+  assert.match(await page.textContent('#lc-summary'), /1 not found/);
+  assert.ok(wasm.includes('/pkg/qualtrics_roster_bg.wasm'), wasm.join(', '));
+  assert.ok(!wasm.some((p) => p.includes('xlsx')), `no workbook reader for a CSV file: ${wasm.join(', ')}`);
+  await context.close();
+});
+
 test('through the relay: lists all 250 sandbox users page by page, as soon as it is connected, and downloads them as CSV', async () => {
   const page = await openPage(browser, server.url + '/');
   await page.evaluate(() => {

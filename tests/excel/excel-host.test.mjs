@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { initSync, safeCell } from '../../www/pkg/qualtrics_roster.js';
+import { initSync as initConsole } from '../../www/pkg/qualtrics_roster_console.js';
 import * as excel from '../../www/host/excel.js';
 
 const require = createRequire(import.meta.url);
@@ -14,6 +15,8 @@ const { OfficeMockObject } = require('office-addin-mock');
 const { Workbook, createExcelDouble } = require('../excel-double/workbook-double.cjs');
 
 initSync({ module: readFileSync(new URL('../../www/pkg/qualtrics_roster_bg.wasm', import.meta.url)) });
+// The pane's own module (its downloads write CSV with it), as the pane starts it.
+initConsole({ module: readFileSync(new URL('../../www/pkg/qualtrics_roster_console_bg.wasm', import.meta.url)) });
 
 let wb;
 beforeEach(() => {

@@ -2,7 +2,8 @@
 // applied in the page's sheet worker; sheets are tables in the page (with downloads) or, for
 // sheets the page has no place for, CSV downloads. The Excel host (host/excel.js) implements
 // the same Host (host/host.js) over a workbook.
-import { readCsv, tableToCsv } from '../pkg/qualtrics_roster.js';
+import { tableToCsv } from '../pkg/qualtrics_roster_console.js';
+import { sheetsCore } from '../run.js';
 import { $, find, download, showProgress } from '../ui.js';
 import { gridOf } from '../grid.js';
 
@@ -99,8 +100,8 @@ export function createBrowserHost({ worker }) {
     /** The worker holds the rows read at Plan: they cannot have changed. */
     async verifyTable(input) { return input; },
 
-    /** Plans in the worker, which holds the rows `readTable` read (the client here is not needed). */
-    async plan(client, kind, input, request, onProgress) {
+    /** Plans in the worker, which holds the rows `readTable` read and its own client. */
+    async plan(kind, input, request, onProgress) {
       if (input.ref === undefined) throw new Error('The page plans only tables its worker read: press Plan again.');
       return worker.plan(kind, input.ref, request, onProgress);
     },
@@ -113,7 +114,8 @@ export function createBrowserHost({ worker }) {
       const file = $('rl-file', HTMLInputElement).files?.[0];
       const text = file ? await file.text() : $('rl-paste', HTMLTextAreaElement).value;
       if (!text.trim()) return null;
-      return readCsv(text);
+      // Read by the full core module (the console module reads no files), loaded on first use.
+      return (await sheetsCore()).readCsv(text);
     },
 
     /** Puts a Roles sheet in the page's Roles box. */

@@ -20,8 +20,8 @@
 //   headers; otherwise new ones go after the table's last column (as table columns) or after
 //   the region's last column, never over a user's cell.
 
-import { tableToCsv } from '../pkg/qualtrics_roster.js';
-import { planRun, workbooks } from '../run.js';
+import { tableToCsv } from '../pkg/qualtrics_roster_console.js';
+import { forgetSheetsClient, planRun, sheetsClient, workbooks } from '../run.js';
 import { find, download } from '../ui.js';
 import { formatNumber } from '../format.js';
 
@@ -770,6 +770,9 @@ export function createExcelHost({ safeText, progress }) {
   const written = new Map();
   /** @param {string} name */
   const readWritten = (name) => readNamedSheet(written.get(name) ?? name);
+  /** The connection the app made (after any datacenter move); the pane plans on it. */
+  /** @type {import('../worker.js').ConnectionSpec | null} */
+  let spec = null;
   /** @type {Host} */
   const host = {
     kind: 'excel',
@@ -790,9 +793,15 @@ export function createExcelHost({ safeText, progress }) {
         async set(key, value) { localStorage.setItem(key, value); },
         async remove(key) { localStorage.removeItem(key); },
       },
-    /** The pane plans in its own thread with the app's client: nothing to set up. */
-    async connect() {},
-    async disconnect() {},
+    /**
+     * The pane plans in its own thread, with a client of the full core module (loaded on the
+     * first plan) on this connection.
+     */
+    async connect(given) { spec = given; },
+    async disconnect() {
+      spec = null;
+      forgetSheetsClient();
+    },
     /** The selected table (see readTable), hidden rows included when the flow's box is ticked. */
     readTable: (prefix) => readTable({ includeHidden: find(`${prefix}include-hidden`, HTMLInputElement)?.checked ?? false }),
     /**
@@ -805,7 +814,10 @@ export function createExcelHost({ safeText, progress }) {
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */
     verifyTable: (input) => verifyTable(/** @type {SheetInput} */ (input)),
     /** Plans in this thread: the rows are in the pane's memory. */
-    plan: (client, kind, input, request, onProgress) => planRun(client, kind, /** @type {SheetInput} */ (input), request, onProgress),
+    async plan(kind, input, request, onProgress) {
+      if (!spec) throw new HostError('Connect first.');
+      return planRun(await sheetsClient(spec), kind, /** @type {SheetInput} */ (input), request, onProgress);
+    },
     /** The run lives in this thread: a progress callback is itself. */
     callback: (fn) => fn,
     /** The rules of the sheet named "Roles", or null when there is none. */

@@ -9,7 +9,6 @@
 /** @typedef {import('../run.js').PlanRequest} PlanRequest */
 /** @typedef {import('../run.js').OnProgress} OnProgress */
 /** @typedef {import('../worker.js').ConnectionSpec} ConnectionSpec */
-/** @typedef {import('../pkg/qualtrics_roster.js').RosterClient} RosterClient */
 
 /**
  * A long step's progress, shown in the view's progress row (ui.js showProgress): `value` and
@@ -79,7 +78,8 @@
  * - `kind`: which host, for logs and tests (the app does not branch on it).
  * - `progress(prefix, state)`: shows a long step's progress in the view `prefix` ('' for Users).
  * - `tokenStore`: the remembered connection.
- * - `connect(spec)`: told each new connection; the page's worker makes its own client (Excel: nothing).
+ * - `connect(spec)`: told each new connection (after any datacenter move): `plan` plans on it
+ *   (the page's worker, when it starts; Excel: the pane's full-module client, on first plan).
  * - `disconnect()`: told the connection is closed: the page's worker forgets its client and the
  *   token in it (Excel: nothing).
  * - `readTable(prefix, kind)`: the table the flow `prefix` plans as a `kind` sheet; rejects with
@@ -90,8 +90,9 @@
  * - `verifyTable(input)`: before Apply sends anything, the table `readTable` gave as it is now;
  *   rejects, naming the rows, when it changed since Plan (the page: its worker holds the rows
  *   read, which cannot change, so `input` itself).
- * - `plan(client, kind, input, request, onProgress)`: plans a table `readTable` gave, where its
- *   rows are (the page's worker; the pane's own thread, `planRun` in run.js).
+ * - `plan(kind, input, request, onProgress)`: plans a table `readTable` gave, where its rows are
+ *   (the page's worker; the pane's own thread, `planRun` in run.js), with a client of the full
+ *   core module on the connection `connect` was told.
  * - `callback(fn)`: a progress callback as a run's `apply` can call it (the page: a Comlink
  *   proxy into the worker; Excel: `fn` itself).
  * - `readRoles()`: the Roles sheet, or null (groups only).
@@ -121,7 +122,7 @@
  *   readTable(prefix: string, kind: Kind): Promise<TableInput>,
  *   takeTable(prefix: string, kind: Kind, table: Table, source: string): Promise<TableInput>,
  *   verifyTable(input: TableInput): Promise<TableInput>,
- *   plan(client: RosterClient, kind: Kind, input: TableInput, request: PlanRequest, onProgress: OnProgress): Promise<FlowRun>,
+ *   plan(kind: Kind, input: TableInput, request: PlanRequest, onProgress: OnProgress): Promise<FlowRun>,
  *   callback(fn: OnProgress): OnProgress,
  *   readRoles(): Promise<Table | null>,
  *   setRoles(table: Table): Promise<unknown>,
