@@ -127,8 +127,8 @@ impl Fixture {
 }
 
 fn outcome(run: &SheetRun, row: u32) -> (OutcomeStatus, String) {
-    let o = run.outcomes().into_iter().find(|o| o.row() == row).unwrap();
-    (o.status(), o.message().to_string())
+    let o = run.outcomes().into_iter().find(|o| o.row == row).unwrap();
+    (o.status, o.message)
 }
 
 #[test]
@@ -249,7 +249,7 @@ fn the_brake_sends_nothing_until_the_number_is_typed_or_a_limit_covers_the_plan(
     assert!(run
         .outcomes()
         .iter()
-        .all(|o| o.status() == OutcomeStatus::Done));
+        .all(|o| o.status == OutcomeStatus::Done));
 }
 
 #[test]

@@ -204,7 +204,10 @@ async fn directory_route_with_wrapped_answers_and_more_jobs_than_qualtrics_runs_
             o.row,
             o.message
         );
-        assert!(o.unique_identifier.starts_with("EMP-"));
+        assert!(o
+            .unique_identifier
+            .as_deref()
+            .is_some_and(|u| u.starts_with("EMP-")));
     }
     assert_eq!(outcomes[14].status, OutcomeStatus::Failed);
     let stats = server.stats().await;

@@ -92,6 +92,49 @@ pub struct Outcome {
     pub finished_at: Option<UnixMillis>,
 }
 
+/// One input row's final result, of any kind (lifecycle, provisioning, membership), as written
+/// beside the input and reported by every host: the executor's [`Outcome`] for rows that were
+/// sent, the plan's verdict for the others. Fields a kind does not have are `None` and are
+/// neither serialised nor written as a column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowOutcome {
+    /// The row's identity (`row:N`, or the account a lifecycle row names).
+    pub key: String,
+    /// Its sheet row number.
+    pub row: u32,
+    /// How it ended.
+    pub status: OutcomeStatus,
+    /// What happened, in words.
+    pub message: String,
+    /// The account (lifecycle and provisioning rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The directory key (provisioning rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unique_identifier: Option<String>,
+    /// When the change was applied (ISO 8601), for `done` rows; blank otherwise.
+    pub applied_at: String,
+}
+
+impl RowOutcome {
+    /// The outcome cells: status, message, the ids the kind has, and when it was applied (the
+    /// order of the kind's outcome columns).
+    #[must_use]
+    pub fn values(&self) -> Vec<String> {
+        [
+            Some(self.status.as_str().to_string()),
+            Some(self.message.clone()),
+            self.user_id.clone(),
+            self.unique_identifier.clone(),
+            Some(self.applied_at.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 /// What a step says after a (non-transient) answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepUpdate {

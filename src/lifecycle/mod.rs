@@ -15,7 +15,7 @@ mod outcomes;
 mod plan;
 
 pub use apply::{before_table, steps, BeforeState, LifecycleStep};
-pub use outcomes::{outcome_column_names, outcome_table, outcomes, RowOutcome, OUTCOME_COLUMNS};
+pub use outcomes::{outcome_column_names, outcome_table, outcomes, OUTCOME_COLUMNS};
 pub use plan::{expiry_reads, is_user_id, plan, plan_table, refuse, touches};
 
 use crate::sheet::problem::Problem;

@@ -2,31 +2,11 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
-use crate::exec::{Outcome, OutcomeStatus};
+use crate::exec::{Outcome, OutcomeStatus, RowOutcome};
 use crate::sheet::table::Table;
 use crate::time::iso_datetime;
 
 use super::{Plan, PlanAction};
-
-/// One row's final result, as written beside the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RowOutcome {
-    /// The row's identity.
-    pub key: String,
-    /// Its sheet row number.
-    pub row: u32,
-    /// done / unchanged / failed / skipped.
-    pub status: OutcomeStatus,
-    /// What happened.
-    pub message: String,
-    /// The account.
-    pub user_id: String,
-    /// When the change was applied (ISO 8601), for `done` rows.
-    pub applied_at: String,
-}
 
 /// Every input row's outcome: from the executor for rows that were sent, from the plan for the
 /// others (invalid and not-found rows are `failed`, saying they were not sent; duplicates take
@@ -87,24 +67,12 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
             row: r.row,
             status,
             message,
-            user_id,
+            user_id: Some(user_id),
+            unique_identifier: None,
             applied_at,
         });
     }
     result
-}
-
-impl RowOutcome {
-    /// The outcome cells, in the order of [`outcome_column_names`].
-    #[must_use]
-    pub fn values(&self) -> Vec<String> {
-        vec![
-            self.status.as_str().to_string(),
-            self.message.clone(),
-            self.user_id.clone(),
-            self.applied_at.clone(),
-        ]
-    }
 }
 
 /// The outcome columns, in order.

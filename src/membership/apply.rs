@@ -3,14 +3,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use crate::api::connection::Connection;
 use crate::api::envelope;
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse};
-use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
-use crate::provision::{self, ProvisionApply};
+use crate::exec::{Outcome, OutcomeStatus, RowOutcome, Step, StepUpdate};
+use crate::provision::ProvisionApply;
 use crate::sheet::table::Table;
 use crate::time::{iso_datetime, UnixMillis};
 
@@ -91,32 +89,6 @@ impl Step for GroupMemberStep {
     }
 }
 
-/// One desired-membership row's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeOutcome {
-    /// Sheet row number.
-    pub row: u32,
-    /// done / unchanged / failed / skipped.
-    pub status: OutcomeStatus,
-    /// What happened.
-    pub message: String,
-    /// When (ISO 8601), for done rows.
-    pub applied_at: String,
-}
-
-impl ChangeOutcome {
-    /// The outcome cells, in the order of [`OUTCOME_COLUMNS`].
-    #[must_use]
-    pub fn values(&self) -> Vec<String> {
-        vec![
-            self.status.as_str().to_string(),
-            self.message.clone(),
-            self.applied_at.clone(),
-        ]
-    }
-}
-
 /// The outcome columns written beside a desired-membership sheet.
 pub const OUTCOME_COLUMNS: [&str; 3] = ["Status", "Message", "Applied at"];
 
@@ -177,8 +149,8 @@ impl MembershipApply {
 
     /// Every input row's outcome.
     #[must_use]
-    pub fn outcomes(&self) -> Vec<ChangeOutcome> {
-        let attribute_outcomes: HashMap<u32, provision::RowOutcome> = self
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
+        let attribute_outcomes: HashMap<u32, RowOutcome> = self
             .attributes
             .as_ref()
             .map(|run| {
@@ -242,10 +214,13 @@ impl MembershipApply {
                         }
                     }
                 };
-                ChangeOutcome {
+                RowOutcome {
+                    key: r.key.clone(),
                     row: r.row,
                     status,
                     message,
+                    user_id: None,
+                    unique_identifier: None,
                     applied_at,
                 }
             })
@@ -255,7 +230,7 @@ impl MembershipApply {
 
 /// The desired-membership sheet with the outcome columns beside it.
 #[must_use]
-pub fn outcome_table(input: &Table, outcomes: &[ChangeOutcome]) -> Table {
+pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     let names: Vec<String> = OUTCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
     input.with_columns_beside(&names, &values)

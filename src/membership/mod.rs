@@ -27,7 +27,7 @@ mod tables;
 
 pub use crate::api::groups::{add_member_request, remove_member_request, GroupSummary};
 pub use crate::exec::reads::ListingStep;
-pub use apply::{outcome_table, ChangeOutcome, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
+pub use apply::{outcome_table, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
 pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
 pub use tables::{

@@ -29,7 +29,7 @@ mod steps;
 
 pub use apply::ProvisionApply;
 pub use columns::template;
-pub use outcomes::{outcome_column_names, outcome_table, RowOutcome};
+pub use outcomes::{outcome_column_names, outcome_table};
 pub(crate) use plan::recount;
 pub use plan::{
     attributes_allowed, brand_needs, plan, plan_table, plan_with_records, record_reads, refuse,

@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
-use crate::exec::OutcomeStatus;
+use crate::exec::{OutcomeStatus, RowOutcome};
 use crate::sheet::columns::normalise_header;
 use crate::sheet::table::{Cell, Table};
 use crate::time::{iso_datetime, UnixMillis};
@@ -73,46 +71,12 @@ impl ProvisionApply {
                     row: r.row,
                     status,
                     message,
-                    user_id: p.user_id.clone().unwrap_or_default(),
-                    unique_identifier: p.unique_identifier.clone().unwrap_or_default(),
+                    user_id: Some(p.user_id.clone().unwrap_or_default()),
+                    unique_identifier: Some(p.unique_identifier.clone().unwrap_or_default()),
                     applied_at: at.map(iso_datetime).unwrap_or_default(),
                 }
             })
             .collect()
-    }
-}
-
-/// One row's result, as written beside the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RowOutcome {
-    /// `row:N`.
-    pub key: String,
-    /// Sheet row number.
-    pub row: u32,
-    /// done / unchanged / failed / skipped.
-    pub status: OutcomeStatus,
-    /// What happened.
-    pub message: String,
-    /// The account.
-    pub user_id: String,
-    /// The directory key.
-    pub unique_identifier: String,
-    /// When (ISO 8601), for done rows.
-    pub applied_at: String,
-}
-
-impl RowOutcome {
-    /// The outcome cells, in the order of [`outcome_column_names`].
-    #[must_use]
-    pub fn values(&self) -> Vec<String> {
-        vec![
-            self.status.as_str().to_string(),
-            self.message.clone(),
-            self.user_id.clone(),
-            self.unique_identifier.clone(),
-            self.applied_at.clone(),
-        ]
     }
 }
 

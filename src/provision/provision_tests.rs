@@ -315,7 +315,7 @@ fn an_unanswered_create_is_checked_against_the_user_list_before_a_retry() {
     assert_eq!(retries[0].key(), "row:3");
     assert!(run.uncertain().is_empty());
     let out = run.outcomes();
-    assert_eq!(out[0].user_id, "UR_NNNNNNNNNNNNNN1");
+    assert_eq!(out[0].user_id.as_deref(), Some("UR_NNNNNNNNNNNNNN1"));
     assert!(
         out[0].message.contains("confirmed in the user list"),
         "{}",

@@ -5,8 +5,9 @@ use super::step::{failed_listing, listings};
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::api::users::UserSummary;
 use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
+use crate::exec::RowOutcome;
 use crate::exec::{JournalEntry, Outcome};
-use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction, RowOutcome};
+use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
 use crate::sheet::problem::{Problem, Severity};
 use crate::sheet::table::Table;
@@ -188,8 +189,8 @@ impl SheetJob for LifecycleJob {
     fn outcome_columns(&self) -> Vec<String> {
         lifecycle::outcome_column_names(&self.table().columns)
     }
-    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
-        self.outcomes().into_iter().map(Into::into).collect()
+    fn row_outcomes(&self) -> Vec<RowOutcome> {
+        self.outcomes()
     }
     fn outcome_sheet(&self) -> Table {
         lifecycle::outcome_table(self.table(), &self.outcomes())

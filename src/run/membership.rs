@@ -7,8 +7,9 @@ use super::provision::ApplyPhases;
 use super::step::listings;
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::Outcome;
+use crate::exec::RowOutcome;
 use crate::membership::rules::{MatchOptions, RoleSheet};
-use crate::membership::{self, ChangeOutcome, ChangePlan, MembershipApply, Snapshot};
+use crate::membership::{self, ChangePlan, MembershipApply, Snapshot};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts, Touch};
 use crate::sheet::problem::Problem;
 use crate::sheet::table::Table;
@@ -180,7 +181,7 @@ impl MembershipJob {
     }
 
     /// Every row's outcome.
-    pub fn outcomes(&self) -> Vec<ChangeOutcome> {
+    pub fn outcomes(&self) -> Vec<RowOutcome> {
         self.apply
             .as_ref()
             .map(MembershipApply::outcomes)
@@ -282,8 +283,8 @@ impl SheetJob for MembershipJob {
             .map(|s| s.to_string())
             .collect()
     }
-    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
-        self.outcomes().into_iter().map(Into::into).collect()
+    fn row_outcomes(&self) -> Vec<RowOutcome> {
+        self.outcomes()
     }
     fn outcome_sheet(&self) -> Table {
         membership::outcome_table(self.table(), &self.outcomes())

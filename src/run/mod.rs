@@ -42,7 +42,7 @@ pub use lifecycle::LifecycleJob;
 pub use membership::{MembershipJob, PullJob};
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
 pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
-pub use sheet::{RowOutcome, SheetRun};
+pub use sheet::SheetRun;
 pub use step::RunStep;
 pub use users::ListingJob;
 pub use view::{
@@ -222,6 +222,11 @@ pub trait SheetJob: Phases {
     /// What the rows say that the user should see, in row order (see
     /// [`SheetRun::problems`](sheet::SheetRun::problems)).
     fn row_problems(&self, include_not_found: bool) -> Vec<Problem>;
+    /// The brand's listing sizes this job knows (given, then updated with every listing read
+    /// in full), for the next run's request; none for a job that does not size its reads.
+    fn listing_sizes(&self) -> ListingSizes {
+        ListingSizes::default()
+    }
     /// Attribute columns no one in the brand has yet (only provisioning creates attributes).
     fn new_attributes(&self) -> Vec<crate::provision::NewAttribute> {
         Vec::new()
@@ -233,7 +238,7 @@ pub trait SheetJob: Phases {
     /// The outcome columns written beside the input.
     fn outcome_columns(&self) -> Vec<String>;
     /// Every input row's outcome (before apply: as the plan says, or skipped).
-    fn row_outcomes(&self) -> Vec<sheet::RowOutcome>;
+    fn row_outcomes(&self) -> Vec<crate::exec::RowOutcome>;
     /// The input with the outcome columns beside it (password cells blanked).
     fn outcome_sheet(&self) -> crate::sheet::table::Table;
     /// The accounts the run changed, as they were before, for the kinds that can be undone by

@@ -18,10 +18,11 @@ use super::{InputFingerprint, ListingSizes, Next, PhaseContext, Phases, RunStep,
 use crate::api::directory::Participant;
 use crate::api::users::UserSummary;
 use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
+use crate::exec::RowOutcome;
 use crate::exec::{JournalEntry, Outcome, OutcomeStatus, Step};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
 use crate::provision::{
-    self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, Route, RowOutcome,
+    self, BrandNeeds, Plan, ProvisionAction, ProvisionApply, ProvisionOptions, Route,
 };
 use crate::sheet::problem::Problem;
 use crate::sheet::table::Table;
@@ -529,6 +530,9 @@ impl ProvisionJob {
 }
 
 impl SheetJob for ProvisionJob {
+    fn listing_sizes(&self) -> ListingSizes {
+        ProvisionJob::listing_sizes(self)
+    }
     fn input(&self) -> &InputFingerprint {
         &self.input
     }
@@ -575,8 +579,8 @@ impl SheetJob for ProvisionJob {
     fn outcome_columns(&self) -> Vec<String> {
         provision::outcome_column_names(&self.table().columns)
     }
-    fn row_outcomes(&self) -> Vec<super::RowOutcome> {
-        self.outcomes().into_iter().map(Into::into).collect()
+    fn row_outcomes(&self) -> Vec<RowOutcome> {
+        self.outcomes()
     }
     fn outcome_sheet(&self) -> Table {
         provision::outcome_table(self.table(), &self.outcomes())

@@ -2,20 +2,17 @@
 //! every row's outcome and the outcome columns; the undo table. The page, the task pane and
 //! the CLI all read a plan and its outcomes through this one type.
 
-use serde::Serialize;
-
 use super::{
     ApplyRefused, InputFingerprint, LifecycleRun, MembershipRun, Phases, ProvisionRun, Run,
     RunPoll, RunProgress, SheetJob,
 };
 use crate::api::connection::Auth;
 use crate::api::http::HttpResponse;
-use crate::exec::{AuditEntry, OutcomeStatus, RequestId, TransportFailure};
+use crate::exec::{AuditEntry, RequestId, RowOutcome, TransportFailure};
 use crate::policy::{Approval, BlastRadius};
 use crate::sheet::problem::Problem;
 use crate::sheet::table::Table;
 use crate::time::UnixMillis;
-use crate::{lifecycle, membership, provision};
 
 /// A planned (or being planned, or applied) sheet of any kind.
 pub enum SheetRun {
@@ -25,75 +22,6 @@ pub enum SheetRun {
     Provision(Box<ProvisionRun>),
     /// Group and role membership.
     Membership(Box<MembershipRun>),
-}
-
-/// One row's outcome, of any kind (serialised as the kind's own outcome).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum RowOutcome {
-    /// A lifecycle row.
-    Lifecycle(lifecycle::RowOutcome),
-    /// A provisioning row.
-    Provision(provision::RowOutcome),
-    /// A desired-membership row.
-    Membership(membership::ChangeOutcome),
-}
-
-impl RowOutcome {
-    /// The row as the sheet numbers it.
-    #[must_use]
-    pub fn row(&self) -> u32 {
-        match self {
-            RowOutcome::Lifecycle(o) => o.row,
-            RowOutcome::Provision(o) => o.row,
-            RowOutcome::Membership(o) => o.row,
-        }
-    }
-    /// How it ended.
-    #[must_use]
-    pub fn status(&self) -> OutcomeStatus {
-        match self {
-            RowOutcome::Lifecycle(o) => o.status,
-            RowOutcome::Provision(o) => o.status,
-            RowOutcome::Membership(o) => o.status,
-        }
-    }
-    /// What happened, in words.
-    #[must_use]
-    pub fn message(&self) -> &str {
-        match self {
-            RowOutcome::Lifecycle(o) => &o.message,
-            RowOutcome::Provision(o) => &o.message,
-            RowOutcome::Membership(o) => &o.message,
-        }
-    }
-    /// The outcome cells, in the order of [`SheetRun::outcome_columns`].
-    #[must_use]
-    pub fn values(&self) -> Vec<String> {
-        match self {
-            RowOutcome::Lifecycle(o) => o.values(),
-            RowOutcome::Provision(o) => o.values(),
-            RowOutcome::Membership(o) => o.values(),
-        }
-    }
-}
-
-impl From<lifecycle::RowOutcome> for RowOutcome {
-    fn from(o: lifecycle::RowOutcome) -> Self {
-        RowOutcome::Lifecycle(o)
-    }
-}
-
-impl From<provision::RowOutcome> for RowOutcome {
-    fn from(o: provision::RowOutcome) -> Self {
-        RowOutcome::Provision(o)
-    }
-}
-
-impl From<membership::ChangeOutcome> for RowOutcome {
-    fn from(o: membership::ChangeOutcome) -> Self {
-        RowOutcome::Membership(o)
-    }
 }
 
 macro_rules! each {
@@ -121,10 +49,7 @@ impl SheetRun {
     /// listing it read in full (keep them for the next run's [`super::SheetRequest`]).
     #[must_use]
     pub fn listing_sizes(&self) -> super::ListingSizes {
-        match self {
-            SheetRun::Provision(r) => r.job().listing_sizes(),
-            _ => super::ListingSizes::default(),
-        }
+        each!(self, r => r.job().listing_sizes())
     }
 
     /// What the plan was made from.

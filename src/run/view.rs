@@ -264,8 +264,8 @@ impl SheetRun {
         self.outcomes()
             .iter()
             .map(|o| OutcomeCells {
-                row: o.row(),
-                status: o.status().as_str(),
+                row: o.row,
+                status: o.status.as_str(),
                 values: o.values(),
             })
             .collect()

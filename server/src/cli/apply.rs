@@ -2,8 +2,9 @@
 //! `apply` (plan, then apply exactly that plan, then write each row's outcome).
 
 use super::*;
+use qualtrics_roster::exec::RowOutcome;
 use qualtrics_roster::policy::{Approval, BlastRadius, Confirmation};
-use qualtrics_roster::run::{ApplyRefused, RowOutcome};
+use qualtrics_roster::run::ApplyRefused;
 
 /// Drives runs with a progress bar, the journal and the audit log, and cancels on Ctrl-C.
 pub(super) struct Runner<'a> {
@@ -152,14 +153,14 @@ fn row_lines(outcomes: &[RowOutcome], more_in: Option<&str>) -> Vec<String> {
     let mut groups: Vec<(&str, Vec<u32>)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for o in outcomes {
-        if !matches!(o.status(), OutcomeStatus::Failed | OutcomeStatus::Refused) {
+        if !matches!(o.status, OutcomeStatus::Failed | OutcomeStatus::Refused) {
             continue;
         }
-        let i = *index.entry(o.message()).or_insert_with(|| {
-            groups.push((o.message(), Vec::new()));
+        let i = *index.entry(o.message.as_str()).or_insert_with(|| {
+            groups.push((o.message.as_str(), Vec::new()));
             groups.len() - 1
         });
-        groups[i].1.push(o.row());
+        groups[i].1.push(o.row);
     }
     let mut lines: Vec<String> = groups
         .iter()
@@ -343,11 +344,11 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
     }
     let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
     for o in &outcomes {
-        *tally.entry(o.status().as_str()).or_default() += 1;
+        *tally.entry(o.status.as_str()).or_default() += 1;
     }
     let all_done = outcomes
         .iter()
-        .all(|o| matches!(o.status(), OutcomeStatus::Done | OutcomeStatus::Unchanged));
+        .all(|o| matches!(o.status, OutcomeStatus::Done | OutcomeStatus::Unchanged));
     let sent_changes = planned.audit().len() > read_requests;
     let code = if runner_cancelled {
         EXIT_CANCELLED
@@ -360,10 +361,8 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
     } else {
         EXIT_SOME_FAILED
     };
-    let interrupted = stopped.is_some()
-        || outcomes
-            .iter()
-            .any(|o| o.status() == OutcomeStatus::Skipped);
+    let interrupted =
+        stopped.is_some() || outcomes.iter().any(|o| o.status == OutcomeStatus::Skipped);
     if !interrupted {
         if let Some(path) = &journal_path {
             // Every row has its final outcome (failed ones included): the next run of the
@@ -407,17 +406,17 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qualtrics_roster::lifecycle;
 
     fn failed(row: u32, message: &str) -> RowOutcome {
-        RowOutcome::Lifecycle(lifecycle::RowOutcome {
+        RowOutcome {
             key: format!("row:{row}"),
             row,
             status: OutcomeStatus::Failed,
             message: message.into(),
-            user_id: String::new(),
+            user_id: Some(String::new()),
+            unique_identifier: None,
             applied_at: String::new(),
-        })
+        }
     }
 
     #[test]

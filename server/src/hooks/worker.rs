@@ -382,7 +382,7 @@ impl Worker {
             self.drive(session, &mut run, &ids).await?;
         }
         let columns = run.outcome_columns();
-        let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row(), o)).collect();
+        let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row, o)).collect();
         // Rows refused by the plan: the event cannot succeed as sent; park it with the reason.
         let mut refused: HashMap<u32, String> = HashMap::new();
         for p in run.problems(false).into_iter().filter(|p| p.refuses()) {
@@ -406,7 +406,7 @@ impl Worker {
                     .cloned()
                     .zip(o.values().into_iter().map(serde_json::Value::from))
                     .collect();
-                json!({"status": o.status().as_str(), "message": o.message(), "columns": values})
+                json!({"status": o.status.as_str(), "message": o.message, "columns": values})
             });
             let ending = if let Some(why) = refused.get(&row) {
                 Ending::Failed {
@@ -415,21 +415,21 @@ impl Worker {
                     retry_at: None,
                 }
             } else {
-                match (outcome.map(|o| o.status()), shown) {
+                match (outcome.map(|o| o.status), shown) {
                     (Some(OutcomeStatus::Done | OutcomeStatus::Unchanged), Some(shown)) => {
                         Ending::Done(shown)
                     }
                     // The policy refused the row (a Brand Administrator, the credential's own
                     // account): no try will do better; parked at once with the reason.
                     (Some(OutcomeStatus::Refused), shown) => Ending::Failed {
-                        reason: outcome.map(|o| o.message().to_string()).unwrap_or_default(),
+                        reason: outcome.map(|o| o.message.clone()).unwrap_or_default(),
                         outcome: shown,
                         retry_at: None,
                     },
                     (_, shown) => {
                         let why = outcome.map_or_else(
                             || "the run ended without an outcome for this row".to_string(),
-                            |o| o.message().to_string(),
+                            |o| o.message.clone(),
                         );
                         self.failed(event, why, shown)
                     }

@@ -300,14 +300,14 @@ pub fn unix_nanos() -> u128 {
 }
 
 /// Asserts that every row ended `done`, naming the first that did not.
-pub fn assert_all_done<O: Into<qualtrics_roster::run::RowOutcome>>(outcomes: Vec<O>) {
-    for o in outcomes.into_iter().map(Into::into) {
+pub fn assert_all_done(outcomes: Vec<qualtrics_roster::exec::RowOutcome>) {
+    for o in outcomes {
         assert_eq!(
-            o.status(),
+            o.status,
             qualtrics_roster::exec::OutcomeStatus::Done,
             "row {}: {}",
-            o.row(),
-            o.message()
+            o.row,
+            o.message
         );
     }
 }
