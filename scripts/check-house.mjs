@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const crates = ['src', 'sandbox/src', 'server/src', 'xlsx/src'];
+const crates = ['src', 'native/src', 'sandbox/src', 'server/src', 'xlsx/src'];
 
 /** Every .rs file under `dir`. */
 const files = (dir) => readdirSync(dir).flatMap((name) => {

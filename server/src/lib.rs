@@ -4,11 +4,9 @@
 #![warn(missing_docs)]
 
 pub mod cli;
-pub mod client;
 pub mod hooks;
 pub mod limits;
 pub mod relay;
-pub mod secrets;
 /// The sandbox brand (its own crate), re-exported for the server's tests and benchmarks.
 pub use roster_sandbox as sandbox;
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use qualtrics_roster::api::connection::{Auth, Connection};
 use qualtrics_roster::api::http::{HttpRequest, HttpResponse};
-use roster_server::client::Transport;
+use roster_native::client::Transport;
 
 /// A running `roster-server --port 0`; killed on drop.
 pub struct Server {
