@@ -1,4 +1,5 @@
-//! Shared by the loopback tests: a real `roster-server` process on a free port.
+//! Shared by the loopback tests of the server and of the command line (cli/tests includes this
+//! file): a real `roster-server` process on a free port.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -52,6 +53,28 @@ pub mod tempdir {
     }
 }
 
+/// The `roster-server` binary: this package's own in the server's tests; in the command
+/// line's, the one beside the test (`target/debug/`), which `cargo test --workspace` and
+/// `npm run build` build.
+pub fn server_bin() -> std::path::PathBuf {
+    if let Some(own) = option_env!("CARGO_BIN_EXE_roster-server") {
+        return own.into();
+    }
+    let test = std::env::current_exe().expect("the test knows its own path");
+    // target/debug/deps/cli-… -> target/debug/roster-server
+    let bin = test
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .join(format!("roster-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build -p roster-server` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
 impl Server {
     /// The server with the sandbox brand (`--sandbox`), unless `extra` says `--no-sandbox`.
     pub fn start(extra: &[&str]) -> Server {
@@ -72,7 +95,7 @@ impl Server {
         .unwrap();
         std::fs::create_dir_all(www.0.join("pkg")).unwrap();
         std::fs::write(www.0.join("pkg/core.wasm"), b"\0asm\x01\0\0\0").unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster-server"))
+        let mut child = Command::new(server_bin())
             .args(["--port", "0", "--seed", "7", "--www"])
             .arg(&www.0)
             .args(extra)
