@@ -26,6 +26,13 @@ pub struct Server {
 
 pub mod postgres;
 
+/// The core's run-test helpers (the core's tests/common), shared with the loopback tests.
+#[path = "../../../tests/common/mod.rs"]
+mod runs;
+// The CLI's tests, which include this file too, use neither.
+#[allow(unused_imports)]
+pub use runs::{assert_all_done, flips};
+
 pub mod tempdir {
     /// A temporary folder removed on drop.
     pub struct Dir(pub std::path::PathBuf);
@@ -320,45 +327,6 @@ pub fn unix_nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
-}
-
-/// Asserts that every row ended `done`, naming the first that did not.
-pub fn assert_all_done<O: Into<qualtrics_roster::run::RowOutcome>>(outcomes: Vec<O>) {
-    for o in outcomes.into_iter().map(Into::into) {
-        assert_eq!(
-            o.status(),
-            qualtrics_roster::exec::OutcomeStatus::Done,
-            "row {}: {}",
-            o.row(),
-            o.message()
-        );
-    }
-}
-
-/// A lifecycle sheet flipping `n` users (from the second on): disable the active ones,
-/// re-enable the disabled ones; with the state each should end in.
-pub fn flips(
-    users: &[qualtrics_roster::api::users::UserSummary],
-    n: usize,
-) -> (
-    qualtrics_roster::sheet::table::Table,
-    std::collections::HashMap<String, &'static str>,
-) {
-    let mut csv = String::from("User ID,Action\n");
-    let mut wanted = std::collections::HashMap::new();
-    for u in users.iter().skip(1).take(n) {
-        let active = u.account_status.as_deref() == Some("active");
-        csv.push_str(&format!(
-            "{},{}\n",
-            u.id,
-            if active { "disable" } else { "enable" }
-        ));
-        wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
-    }
-    (
-        qualtrics_roster::sheet::table::Table::from_csv(&csv).unwrap(),
-        wanted,
-    )
 }
 
 /// Serves `app` on a free loopback port in this process (a stand-in upstream or brand) and
