@@ -28,4 +28,4 @@ done
 cp node_modules/comlink/dist/esm/comlink.min.mjs www/pkg/comlink.mjs
 # Its types, beside it, for `tsc --checkJs` (npm run typecheck): Comlink's own declarations.
 printf "export * from 'comlink';\n" > www/pkg/comlink.d.mts
-cargo build -q -p roster-server
+cargo build -q -p roster-server -p roster-cli

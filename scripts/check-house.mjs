@@ -2,13 +2,27 @@
 // or `self::` paths in code, not comments) a module that reaches it back. A circle is where a
 // change in one file forces a change in another and back; issue 27 took the last ones out
 // (the sandbox's ids, the hooks' signing secrets) and this check keeps them out. Modules are
-// files (a folder's `mod.rs` is the folder). Run by npm test.
+// files (a folder's `mod.rs` is the folder). Between crates, the flow is drawn below (FLOW):
+// the core, then the native library, then the hosts on it (the command line and the server,
+// neither depending on the other); a crate's own dependencies (not its dev-dependencies, which
+// tests may take from anywhere) stay within it. Run by npm test.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const crates = ['src', 'console/src', 'sandbox/src', 'server/src', 'xlsx/src'];
+const crates = ['src', 'console/src', 'native/src', 'cli/src', 'sandbox/src', 'server/src', 'xlsx/src'];
+
+/** Which workspace crates each crate may depend on (normal dependencies, any target). */
+const FLOW = {
+  '.': [],
+  console: ['.'],
+  xlsx: ['.'],
+  sandbox: ['.'],
+  native: ['.', 'xlsx'],
+  cli: ['.', 'native'],
+  server: ['.', 'native', 'sandbox'],
+};
 
 /** Every .rs file under `dir`. */
 const files = (dir) => readdirSync(dir).flatMap((name) => {
@@ -77,5 +91,43 @@ for (const crate of crates) {
     }
   }
 }
+
+/** The workspace crates `dir`'s Cargo.toml depends on (path dependencies outside dev-). */
+const pathDeps = (dir) => {
+  let normal = false;
+  const deps = [];
+  for (const line of readFileSync(join(root, dir, 'Cargo.toml'), 'utf8').split('\n')) {
+    const section = line.match(/^\s*\[(.*)\]\s*$/);
+    if (section) normal = /^(target\..*\.)?dependencies$/.test(section[1].trim());
+    const path = line.match(/path\s*=\s*"([^"]+)"/);
+    if (normal && path) deps.push(relative(root, join(root, dir, path[1])) || '.');
+  }
+  return deps;
+};
+// The flow itself has no circle: a crate uses only crates drawn before it.
+const order = Object.keys(FLOW);
+for (const [crate, uses] of Object.entries(FLOW)) {
+  for (const dep of uses) {
+    if (order.indexOf(dep) >= order.indexOf(crate)) {
+      console.error(`FLOW: ${crate} uses ${dep}, drawn after it (a circle in the making)`);
+      circles += 1;
+    }
+  }
+}
+const members = readFileSync(join(root, 'Cargo.toml'), 'utf8')
+  .match(/members\s*=\s*\[([^\]]*)\]/)[1].match(/"[^"]+"/g).map((m) => m.slice(1, -1));
+for (const member of members) {
+  if (!(member in FLOW)) {
+    console.error(`crate ${member} is not in scripts/check-house.mjs's FLOW: say what it may use`);
+    circles += 1;
+    continue;
+  }
+  for (const dep of pathDeps(member)) {
+    if (!FLOW[member].includes(dep)) {
+      console.error(`crate ${member} depends on ${dep}, against the flow (${member} may use: ${FLOW[member].join(', ') || 'nothing'})`);
+      circles += 1;
+    }
+  }
+}
 if (circles) process.exit(1);
-console.log(`${crates.join(', ')}: no two modules use each other.`);
+console.log(`${crates.join(', ')}: no two modules use each other; crates flow ${Object.keys(FLOW).join(', ')} without a circle.`);

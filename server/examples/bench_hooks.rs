@@ -41,7 +41,7 @@ async fn serve_hooks(
     scale: f64,
     name: &str,
 ) -> (String, std::path::PathBuf) {
-    let user_type = roster_server::client::Transport::new()
+    let user_type = roster_native::client::Transport::new()
         .list_users(conn)
         .await
         .unwrap()
@@ -85,7 +85,7 @@ async fn serve_hooks(
 
 /// Posts new hire `i` to the hooks signed; the event's id once accepted (202).
 async fn post_hire(client: &reqwest::Client, hooks_url: &str, prefix: &str, i: usize) -> i64 {
-    let now = roster_server::client::unix_millis() / 1000;
+    let now = roster_native::client::unix_millis() / 1000;
     let body = serde_json::to_vec(&serde_json::json!({
         "email": format!("{prefix}{i}@bench.org"), "first": "Hook", "last": i.to_string(),
         "team": format!("Team{}", i % 7)

@@ -13,7 +13,7 @@ use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun, Run};
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
-use roster_server::client::{unix_millis, Control, Transport};
+use roster_native::client::{unix_millis, Control, Transport};
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
 

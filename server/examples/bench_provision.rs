@@ -15,7 +15,7 @@ use qualtrics_roster::provision::{ProvisionOptions, Route};
 use qualtrics_roster::run::{ProvisionJob, ProvisionRun, Run};
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
-use roster_server::client::{unix_millis, Control, Transport};
+use roster_native::client::{unix_millis, Control, Transport};
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
 

@@ -21,7 +21,7 @@ use qualtrics_roster::api::http::{HttpRequest, HttpResponse};
 use qualtrics_roster::api::users::{Listing, UserListing, UserSummary};
 use qualtrics_roster::exec::{EndpointClass, ExecConfig, RateLimit};
 use qualtrics_roster::membership::GroupSummary;
-use roster_server::client::Transport;
+use roster_native::client::Transport;
 use roster_server::sandbox::faults::{Faults, RateLimits};
 use roster_server::sandbox::SandboxConfig;
 use serde_json::json;

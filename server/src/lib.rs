@@ -1,14 +1,12 @@
-//! qualtrics-roster's server: the page's static files, the Qualtrics relay and the sandbox
-//! brand, in one process.
+//! qualtrics-roster's server: the page's static files, the Qualtrics relay, the CRM hooks and
+//! the sandbox brand, in one process. Its runs (the hooks') go through the native library
+//! (`roster_native`), as the command line's do; it never depends on the command line.
 
 #![warn(missing_docs)]
 
-pub mod cli;
-pub mod client;
 pub mod hooks;
 pub mod limits;
 pub mod relay;
-pub mod secrets;
 /// The sandbox brand (its own crate), re-exported for the server's tests and benchmarks.
 pub use roster_sandbox as sandbox;
 

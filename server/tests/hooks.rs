@@ -157,7 +157,7 @@ async fn settled(hooks: &Server, brand: &Server, ids: &[i64], within: Duration) 
 }
 
 async fn users_named(brand: &Server, prefix: &str) -> Vec<Value> {
-    let transport = roster_server::client::Transport::new();
+    let transport = roster_native::client::Transport::new();
     transport
         .list_users(&brand.sandbox(&brand.admin_token))
         .await
@@ -959,7 +959,7 @@ async fn reach(
 async fn a_burst_over_the_brake_is_quarantined_until_an_administrator_releases_or_discards_it() {
     let brand = Server::start(&["--quiet", "--rate-limit-scale", "20"]);
     let standard_token = roster_server::sandbox::brand::Brand::seeded(7).user_token;
-    let everyone = roster_server::client::Transport::new()
+    let everyone = roster_native::client::Transport::new()
         .list_users(&brand.sandbox(&brand.admin_token))
         .await
         .unwrap();
@@ -979,7 +979,7 @@ async fn a_burst_over_the_brake_is_quarantined_until_an_administrator_releases_o
         let id = id.to_string();
         let brand = &brand;
         async move {
-            roster_server::client::Transport::new()
+            roster_native::client::Transport::new()
                 .list_users(&brand.sandbox(&brand.admin_token))
                 .await
                 .unwrap()

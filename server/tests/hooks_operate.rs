@@ -224,7 +224,7 @@ async fn brand_user(
     brand: &Server,
     username: &str,
 ) -> Option<qualtrics_roster::api::users::UserSummary> {
-    roster_server::client::Transport::new()
+    roster_native::client::Transport::new()
         .list_users(&brand.sandbox(&brand.admin_token))
         .await
         .unwrap()

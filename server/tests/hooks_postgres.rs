@@ -269,7 +269,7 @@ async fn two_servers_on_postgres_finish_a_burst_when_one_is_killed_in_the_middle
 
     // Each account made exactly once, and its update (accepted after its create) applied
     // after it: the last name is the update's.
-    let users = roster_server::client::Transport::new()
+    let users = roster_native::client::Transport::new()
         .list_users(&brand.sandbox(&brand.admin_token))
         .await
         .unwrap();

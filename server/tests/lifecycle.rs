@@ -11,7 +11,7 @@ use qualtrics_roster::lifecycle::{LifecycleOptions, PlanAction};
 use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{LifecycleJob, LifecycleRun};
 use qualtrics_roster::time::Date;
-use roster_server::client::{unix_millis, Control, RunEnd, Transport};
+use roster_native::client::{unix_millis, Control, RunEnd, Transport};
 
 const ROWS: usize = 2000;
 

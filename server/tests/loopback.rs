@@ -784,7 +784,7 @@ async fn through_the_relay_a_next_page_naming_the_upstreams_own_host_is_followed
     );
     let port = common::serve_stand_in(app).await;
     let server = Server::start_plain(&["--relay-upstream", &format!("http://127.0.0.1:{port}")]);
-    let users = roster_server::client::Transport::new()
+    let users = roster_native::client::Transport::new()
         .list_users(&server.relay("iad1", "token"))
         .await
         .expect("both pages, through the relay");

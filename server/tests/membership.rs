@@ -16,7 +16,7 @@ use qualtrics_roster::policy::Approval;
 use qualtrics_roster::run::{MembershipJob, MembershipRun};
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::Date;
-use roster_server::client::{unix_millis, Control, Transport};
+use roster_native::client::{unix_millis, Control, Transport};
 use serde_json::Value;
 
 fn fast() -> ExecConfig {

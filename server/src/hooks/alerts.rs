@@ -61,7 +61,7 @@ impl Alerts {
             self.metrics.alert_failed();
             return;
         }
-        let now = crate::client::unix_millis();
+        let now = roster_native::client::unix_millis();
         let id = format!("alert_{now}_{}", self.next.fetch_add(1, Ordering::Relaxed));
         let body = json!({
             "type": kind,
@@ -98,7 +98,7 @@ async fn deliver(
     let mut delay = config.first_delay_seconds.max(0.01);
     let mut last = String::new();
     for attempt in 1..=config.attempts.max(1) {
-        let now = crate::client::unix_millis() / 1000;
+        let now = roster_native::client::unix_millis() / 1000;
         let signature = super::verify::sign(&config.secret, id, now, body.as_bytes());
         let sent = client
             .post(&config.url)

@@ -53,10 +53,11 @@ pub struct QualtricsConfig {
 }
 
 impl QualtricsConfig {
-    /// Where to connect, as the CLI's connection code takes it (the same credential rules).
+    /// Where to connect, as the native library's connection code takes it (the same credential
+    /// rules as the command line's).
     #[must_use]
-    pub fn target(&self) -> crate::cli::Target {
-        crate::cli::Target {
+    pub fn target(&self) -> roster_native::session::Target {
+        roster_native::session::Target {
             datacenter: self.datacenter.clone(),
             base_url: self.base_url.clone(),
             relay: None,

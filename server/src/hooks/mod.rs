@@ -45,8 +45,8 @@ use qualtrics_roster::api::users;
 use qualtrics_roster::membership::rules::{read_role_sheet, RoleSheet};
 use serde_json::{json, Value};
 
-use crate::client::{unix_millis, Transport};
 use config::HooksConfig;
+use roster_native::client::{unix_millis, Transport};
 use store::Store;
 
 /// Events in one request at most.
@@ -80,7 +80,7 @@ pub struct Hooks {
     /// Counters for `GET /metrics`.
     metrics: Arc<metrics::Metrics>,
     /// The connection `POST /hooks/v1/{hook}/test` plans with (made at its first use).
-    preview: tokio::sync::Mutex<Option<crate::cli::session::Session>>,
+    preview: tokio::sync::Mutex<Option<roster_native::session::Session>>,
 }
 
 /// Why the hooks cannot start.
@@ -113,13 +113,11 @@ impl Hooks {
         let mut roles = HashMap::new();
         for (name, hook) in &config.hooks {
             if let Some(file) = &hook.roles {
-                let input =
-                    crate::cli::sheets::read_input(&file.to_string_lossy(), None).map_err(|e| {
-                        HooksError::Roles {
-                            hook: name.clone(),
-                            path: file.display().to_string(),
-                            message: e.to_string(),
-                        }
+                let input = roster_native::files::read_input(&file.to_string_lossy(), None)
+                    .map_err(|e| HooksError::Roles {
+                        hook: name.clone(),
+                        path: file.display().to_string(),
+                        message: e.to_string(),
                     })?;
                 roles.insert(name.clone(), read_role_sheet(&input.table));
             }
@@ -318,7 +316,7 @@ impl Hooks {
             return None;
         }
         *last_try = Some(now);
-        let brand = crate::cli::session::Session::open(&self.config.qualtrics.target())
+        let brand = roster_native::session::Session::open(&self.config.qualtrics.target())
             .await
             .map_err(|e| eprintln!("hooks: cannot connect to Qualtrics to learn the brand: {e}"))
             .ok()
@@ -943,7 +941,7 @@ async fn test_event(
     };
     let mut preview = hooks.preview.lock().await;
     if preview.is_none() {
-        match crate::cli::session::Session::open(&hooks.config.qualtrics.target()).await {
+        match roster_native::session::Session::open(&hooks.config.qualtrics.target()).await {
             Ok(session) => *preview = Some(session),
             Err(e) => {
                 return answer(

@@ -21,9 +21,9 @@ use super::alerts::Alerts;
 use super::config::HooksConfig;
 use super::metrics::Metrics;
 use super::store::{DueEvent, Ending, Store};
-use crate::cli::session::Session;
-use crate::cli::sheets::AppendFile;
-use crate::client::{unix_millis, Control};
+use roster_native::client::{unix_millis, Control};
+use roster_native::files::AppendFile;
+use roster_native::session::Session;
 
 /// Events applied in one run at most.
 const BATCH: usize = 1000;

@@ -1,4 +1,5 @@
-//! Shared by the loopback tests: a real `roster-server` process on a free port.
+//! Shared by the loopback tests of the server and of the command line (cli/tests includes this
+//! file): a real `roster-server` process on a free port.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use qualtrics_roster::api::connection::{Auth, Connection};
 use qualtrics_roster::api::http::{HttpRequest, HttpResponse};
-use roster_server::client::Transport;
+use roster_native::client::Transport;
 
 /// A running `roster-server --port 0`; killed on drop.
 pub struct Server {
@@ -24,6 +25,13 @@ pub struct Server {
 }
 
 pub mod postgres;
+
+/// The core's run-test helpers (the core's tests/common), shared with the loopback tests.
+#[path = "../../../tests/common/mod.rs"]
+mod runs;
+// The CLI's tests, which include this file too, use neither.
+#[allow(unused_imports)]
+pub use runs::{assert_all_done, flips};
 
 pub mod tempdir {
     /// A temporary folder removed on drop.
@@ -52,6 +60,28 @@ pub mod tempdir {
     }
 }
 
+/// The `roster-server` binary: this package's own in the server's tests; in the command
+/// line's, the one beside the test (`target/debug/`), which `cargo test --workspace` and
+/// `npm run build` build.
+pub fn server_bin() -> std::path::PathBuf {
+    if let Some(own) = option_env!("CARGO_BIN_EXE_roster-server") {
+        return own.into();
+    }
+    let test = std::env::current_exe().expect("the test knows its own path");
+    // target/debug/deps/cli-… -> target/debug/roster-server
+    let bin = test
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .join(format!("roster-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build -p roster-server` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
 impl Server {
     /// The server with the sandbox brand (`--sandbox`), unless `extra` says `--no-sandbox`.
     pub fn start(extra: &[&str]) -> Server {
@@ -72,7 +102,7 @@ impl Server {
         .unwrap();
         std::fs::create_dir_all(www.0.join("pkg")).unwrap();
         std::fs::write(www.0.join("pkg/core.wasm"), b"\0asm\x01\0\0\0").unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster-server"))
+        let mut child = Command::new(server_bin())
             .args(["--port", "0", "--seed", "7", "--www"])
             .arg(&www.0)
             .args(extra)
@@ -297,45 +327,6 @@ pub fn unix_nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
-}
-
-/// Asserts that every row ended `done`, naming the first that did not.
-pub fn assert_all_done(outcomes: Vec<qualtrics_roster::exec::RowOutcome>) {
-    for o in outcomes {
-        assert_eq!(
-            o.status,
-            qualtrics_roster::exec::OutcomeStatus::Done,
-            "row {}: {}",
-            o.row,
-            o.message
-        );
-    }
-}
-
-/// A lifecycle sheet flipping `n` users (from the second on): disable the active ones,
-/// re-enable the disabled ones; with the state each should end in.
-pub fn flips(
-    users: &[qualtrics_roster::api::users::UserSummary],
-    n: usize,
-) -> (
-    qualtrics_roster::sheet::table::Table,
-    std::collections::HashMap<String, &'static str>,
-) {
-    let mut csv = String::from("User ID,Action\n");
-    let mut wanted = std::collections::HashMap::new();
-    for u in users.iter().skip(1).take(n) {
-        let active = u.account_status.as_deref() == Some("active");
-        csv.push_str(&format!(
-            "{},{}\n",
-            u.id,
-            if active { "disable" } else { "enable" }
-        ));
-        wanted.insert(u.id.clone(), if active { "disabled" } else { "active" });
-    }
-    (
-        qualtrics_roster::sheet::table::Table::from_csv(&csv).unwrap(),
-        wanted,
-    )
 }
 
 /// Serves `app` on a free loopback port in this process (a stand-in upstream or brand) and

@@ -2,6 +2,7 @@
 //! exit code, the JSON shapes scripts rely on, a run killed and resumed, an OAuth token that
 //! expires in the middle of a run, and bad input that sends nothing.
 
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;

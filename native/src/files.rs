@@ -1,64 +1,15 @@
-//! The CLI's files: input sheets (CSV or text in any encoding the page reads, `.xlsx`, or rows
-//! as JSON / CSV on stdin), which kind of sheet they are, output files (`.csv` or `.xlsx`,
-//! formula-safe), journals and audit logs, and tables printed for people.
+//! A native host's files: input sheets (CSV or text in any encoding the page reads, `.xlsx`,
+//! or rows as JSON / CSV on stdin), output files (`.csv` or `.xlsx`, formula-safe, readable by
+//! their owner only), journals and audit logs.
 
 use std::io::{Read, Write};
 use std::path::Path;
 
 use qualtrics_roster::exec::JournalEntry;
-use qualtrics_roster::run::SheetKind;
 use qualtrics_roster::sheet::table::{Cell, Table};
 use serde_json::Value;
 
-use super::CliError;
-
-/// Which sheet a file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Disable, enable, set expiry dates (User ID or Username, Action, Expiration date).
-    Lifecycle,
-    /// Create users and set their attributes (Username, First name, Last name, Email…).
-    Provision,
-    /// Group and role membership wanted (User, Group or role, Member).
-    Membership,
-}
-
-impl From<Kind> for qualtrics_roster::run::SheetKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::Lifecycle => Self::Lifecycle,
-            Kind::Provision => Self::Provision,
-            Kind::Membership => Self::Membership,
-        }
-    }
-}
-
-impl Kind {
-    /// The word used in messages and JSON.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Lifecycle => "lifecycle",
-            Kind::Provision => "provision",
-            Kind::Membership => "membership",
-        }
-    }
-
-    /// The kind a sheet's columns say, as the core reads them (`SheetKind::detect`), or why
-    /// they fit more than one kind (exit 2, asking for --kind).
-    ///
-    /// # Errors
-    /// `CliError::Input` when the columns are ambiguous.
-    pub fn detect(columns: &[String]) -> Result<Kind, CliError> {
-        match SheetKind::detect(columns) {
-            Ok(SheetKind::Lifecycle) => Ok(Kind::Lifecycle),
-            Ok(SheetKind::Provision) => Ok(Kind::Provision),
-            Ok(SheetKind::Membership) => Ok(Kind::Membership),
-            Err(e) => Err(CliError::Input(e.to_string())),
-        }
-    }
-}
+use crate::Error;
 
 /// Set when stdin held JSON rows: the answer is JSON too, errors included.
 pub static JSON_STDIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -76,12 +27,12 @@ pub struct Input {
 }
 
 /// Reads `path` (`-` for stdin: a JSON object or array of objects, or CSV text).
-pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, CliError> {
+pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, Error> {
     if path == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .map_err(|e| CliError::Input(format!("Cannot read stdin: {e}.")))?;
+            .map_err(|e| Error::Input(format!("Cannot read stdin: {e}.")))?;
         let start = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if matches!(start, Some(b'[') | Some(b'{')) {
             JSON_STDIN.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -93,7 +44,7 @@ pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, CliError> {
             });
         }
         if start.is_none() {
-            return Err(CliError::Input(
+            return Err(Error::Input(
                 "stdin is empty: give rows as JSON (an object, or an array of objects) or as CSV with a header line.".into(),
             ));
         }
@@ -101,7 +52,7 @@ pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, CliError> {
     }
     let p = Path::new(path);
     let bytes = std::fs::read(p).map_err(|e| {
-        CliError::Input(match e.kind() {
+        Error::Input(match e.kind() {
             std::io::ErrorKind::NotFound => {
                 format!("{path}: no such file. Check the path (nothing was sent).")
             }
@@ -115,9 +66,9 @@ pub fn read_input(path: &str, sheet: Option<&str>) -> Result<Input, CliError> {
     read_bytes(&bytes, &name, sheet)
 }
 
-fn read_bytes(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<Input, CliError> {
+fn read_bytes(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<Input, Error> {
     let file = qualtrics_roster_xlsx::read_any(bytes, name, sheet)
-        .map_err(|e| CliError::Input(format!("{name}: {e}")))?;
+        .map_err(|e| Error::Input(format!("{name}: {e}")))?;
     Ok(Input {
         description: format!("{name} ({})", file.description()),
         notes: file.notes,
@@ -129,9 +80,9 @@ fn read_bytes(bytes: &[u8], name: &str, sheet: Option<&str>) -> Result<Input, Cl
 /// Rows given as JSON: one object or an array of objects whose keys are column names. Values
 /// are text; numbers and booleans are written as text, `null` is a blank cell. Columns are
 /// the keys in the order first seen.
-pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
+pub fn json_rows(bytes: &[u8]) -> Result<Table, Error> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        CliError::Input(format!(
+        Error::Input(format!(
             "stdin is not valid JSON ({e}): give one object per row, e.g. [{{\"Username\": \"ana@example.com\", \"First name\": \"Ana\"}}]. Nothing was sent."
         ))
     })?;
@@ -141,7 +92,7 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
         _ => unreachable!("starts with [ or {{"),
     };
     if rows.is_empty() {
-        return Err(CliError::Input(
+        return Err(Error::Input(
             "stdin holds an empty JSON array: give at least one row. Nothing was sent.".into(),
         ));
     }
@@ -149,7 +100,7 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
     let mut objects = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         let Value::Object(map) = row else {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "JSON row {} is not an object: give each row as {{\"column\": \"value\", …}}. Nothing was sent.",
                 i + 1
             )));
@@ -171,7 +122,7 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
                 Some(Value::Number(n)) => Cell::from(n.to_string()),
                 Some(Value::Bool(b)) => Cell::new(if *b { "true" } else { "false" }),
                 Some(_) => {
-                    return Err(CliError::Input(format!(
+                    return Err(Error::Input(format!(
                         "JSON row {}, \"{c}\": give a text value (lists are joined with :: in one string). Nothing was sent.",
                         i + 1
                     )))
@@ -189,12 +140,12 @@ pub fn json_rows(bytes: &[u8]) -> Result<Table, CliError> {
 }
 
 /// Writes `table` to `path`: an `.xlsx` workbook (one sheet named `sheet`) or CSV.
-pub fn write_table(path: &Path, sheet: &str, table: &Table) -> Result<(), CliError> {
+pub fn write_table(path: &Path, sheet: &str, table: &Table) -> Result<(), Error> {
     write_tables(path, &[(sheet, table)])
 }
 
 /// Writes tables to `path`: sheets of one `.xlsx` workbook, or (CSV) the first table.
-pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliError> {
+pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), Error> {
     let is_xlsx = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
@@ -225,7 +176,7 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
     let bytes = if is_xlsx {
         let now = crate::client::unix_millis() / 1000;
         qualtrics_roster_xlsx::write_workbook(tables, now)
-            .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))?
+            .map_err(|e| Error::Input(format!("Cannot write {}: {e}", path.display())))?
     } else {
         tables
             .first()
@@ -242,11 +193,11 @@ pub fn write_tables(path: &Path, tables: &[(&str, &Table)]) -> Result<(), CliErr
                 bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes)
             })
             .and_then(|()| stdout.flush())
-            .map_err(|e| CliError::Input(format!("Cannot write to standard output: {e}")));
+            .map_err(|e| Error::Input(format!("Cannot write to standard output: {e}")));
     }
     private_file(path, false)
         .and_then(|mut f| f.write_all(&bytes))
-        .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::Input(format!("Cannot write {}: {e}", path.display())))
 }
 
 /// Opens `path` for writing (truncated, or appended to with `append`), created readable by its
@@ -270,12 +221,12 @@ fn private_file(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
 
 /// The journal of earlier runs of a sheet: one JSON entry a line; a torn last line (the
 /// process killed while writing it) is ignored.
-pub fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, CliError> {
+pub fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(CliError::Input(format!(
+            return Err(Error::Input(format!(
                 "Cannot read the journal {}: {e}",
                 path.display()
             )))
@@ -292,10 +243,10 @@ pub struct AppendFile(std::fs::File);
 
 impl AppendFile {
     /// Opens (creating) `path` for appending.
-    pub fn open(path: &Path) -> Result<AppendFile, CliError> {
+    pub fn open(path: &Path) -> Result<AppendFile, Error> {
         private_file(path, true)
             .map(AppendFile)
-            .map_err(|e| CliError::Input(format!("Cannot write {}: {e}", path.display())))
+            .map_err(|e| Error::Input(format!("Cannot write {}: {e}", path.display())))
     }
 
     /// Appends `text` and syncs it to disk.
@@ -319,100 +270,12 @@ pub fn journal_lines(entries: &[JournalEntry]) -> String {
     out
 }
 
-/// A table as aligned text columns for a terminal (wide cells cut at 40 characters).
-pub fn text_table(table: &Table, limit: Option<usize>) -> String {
-    const MAX: usize = 40;
-    let cut = |s: &str| -> String {
-        let flat: String = s
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        if console::measure_text_width(&flat) <= MAX {
-            flat
-        } else {
-            let mut out = String::new();
-            for c in flat.chars() {
-                if console::measure_text_width(&out) >= MAX - 1 {
-                    break;
-                }
-                out.push(c);
-            }
-            out.push('…');
-            out
-        }
-    };
-    let shown = limit.unwrap_or(table.rows.len()).min(table.rows.len());
-    let mut lines: Vec<Vec<String>> = vec![table.columns.iter().map(|c| cut(c)).collect()];
-    lines.extend(
-        table.rows[..shown]
-            .iter()
-            .map(|r| r.iter().map(|c| cut(c)).collect()),
-    );
-    let columns = table.columns.len();
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l.get(i).map_or(0, |c| console::measure_text_width(c)))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for line in &lines {
-        let mut text = String::new();
-        for (i, width) in widths.iter().enumerate() {
-            let cell = line.get(i).map(String::as_str).unwrap_or("");
-            text.push_str(cell);
-            if i + 1 < columns {
-                let pad = width - console::measure_text_width(cell) + 2;
-                text.push_str(&" ".repeat(pad));
-            }
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    }
-    if shown < table.rows.len() {
-        out.push_str(&format!(
-            "… and {} more rows (write them all with --output FILE)\n",
-            table.rows.len() - shown
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cols(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_kind_of_a_sheet_comes_from_its_columns() {
-        assert_eq!(
-            Kind::detect(&cols(&["User", "Group or role", "Member"])),
-            Ok(Kind::Membership)
-        );
-        assert_eq!(
-            Kind::detect(&cols(&["Username", "First Name", "last_name", "Team"])),
-            Ok(Kind::Provision)
-        );
-        assert_eq!(
-            Kind::detect(&cols(&["Username", "Action", "Expiration date"])),
-            Ok(Kind::Lifecycle)
-        );
-        assert_eq!(Kind::detect(&cols(&["UserID"])), Ok(Kind::Lifecycle));
-        // An edited `users list` export with an Action column is a lifecycle sheet.
-        let export = [&qualtrics_roster::api::users::USER_COLUMNS[..], &["Action"]].concat();
-        assert_eq!(Kind::detect(&cols(&export)), Ok(Kind::Lifecycle));
-        // An Action beside a password fits both: refused, naming why.
-        let both = Kind::detect(&cols(&["Username", "Action", "Password", "First name"]));
-        let Err(CliError::Input(why)) = both else {
-            panic!("ambiguous: {both:?}")
-        };
-        assert!(why.contains("--kind"), "{why}");
     }
 
     #[test]
@@ -438,26 +301,5 @@ mod tests {
             let e = json_rows(bad).err().unwrap().to_string();
             assert!(e.contains(says), "{e}");
         }
-    }
-
-    #[test]
-    fn text_tables_align_wide_letters_and_cut_long_cells() {
-        let t = Table {
-            columns: cols(&["Name", "Note"]),
-            rows: vec![
-                qualtrics_roster::sheet::table::cells(cols(&["山田", "x"])),
-                qualtrics_roster::sheet::table::cells(cols(&["Ann", &"y".repeat(60)])),
-            ],
-            row_numbers: vec![2, 3],
-            lines: Vec::new(),
-        };
-        let text = text_table(&t, None);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "Name  Note");
-        assert_eq!(lines[1], "山田  x");
-        assert!(lines[2].starts_with("Ann   yyy") && lines[2].ends_with('…'));
-        assert_eq!(console::measure_text_width(lines[2]), 6 + 40);
-        assert!(text_table(&t, Some(1))
-            .ends_with("… and 1 more rows (write them all with --output FILE)\n"));
     }
 }

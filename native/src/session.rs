@@ -1,6 +1,7 @@
-//! Where the CLI connects and with which credential: an API token or an OAuth client read
-//! from the environment or a credentials file (never from arguments), the datacenter given or
-//! discovered by the core's connect run (whoami, and the datacenter Qualtrics names followed).
+//! Where a native host connects and with which credential: an API token or an OAuth client
+//! read from the environment or a credentials file (never from arguments), the datacenter
+//! given or discovered by the core's connect run (whoami, and the datacenter Qualtrics names
+//! followed).
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,8 @@ use qualtrics_roster::api::users::Whoami;
 use qualtrics_roster::exec::{AuditEntry, ExecConfig};
 use qualtrics_roster::run::{ConnectError, ConnectJob, Credential, Route, Run};
 
-use super::{CliError, Target};
 use crate::client::{unix_millis, Control, TokenSource, Transport};
+use crate::Error;
 
 /// Environment variable holding an API token.
 pub const ENV_API_TOKEN: &str = "QUALTRICS_API_TOKEN";
@@ -24,7 +25,24 @@ pub const ENV_CLIENT_SECRET: &str = "QUALTRICS_CLIENT_SECRET";
 /// `--datacenter` if the token request fails there).
 pub use qualtrics_roster::api::users::DISCOVERY_DATACENTER;
 
-/// The credential the CLI was given.
+/// Where to connect and how: the command line's flags, or the hooks' `[qualtrics]` settings.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The brand's datacenter id (iad1, fra1…). Without it, Qualtrics is asked (whoami).
+    pub datacenter: Option<String>,
+    /// Call this API base URL instead of https://{datacenter}.qualtrics.com/API/v3.
+    pub base_url: Option<String>,
+    /// Go through a qualtrics-roster relay (http://host:8080/relay).
+    pub relay: Option<String>,
+    /// A credentials file (must not be readable by other users).
+    pub credentials: Option<PathBuf>,
+    /// OAuth scopes to ask for, space-separated.
+    pub scope: String,
+    /// Allow a plain http:// base URL or relay on another machine.
+    pub insecure_http: bool,
+}
+
+/// The credential the host was given.
 enum Secret {
     ApiToken(String),
     Client { id: String, secret: String },
@@ -49,7 +67,7 @@ pub struct Session {
 impl Session {
     /// Connects: reads the credential, then runs the core's connect ([`ConnectJob`]: the OAuth
     /// token if needed, `whoami`, the brand's own datacenter when Qualtrics names another).
-    pub async fn open(target: &Target) -> Result<Session, CliError> {
+    pub async fn open(target: &Target) -> Result<Session, Error> {
         let secret = read_secret(target.credentials.as_deref())?;
         match &secret {
             Secret::ApiToken(t) => crate::secrets::remember(t),
@@ -63,11 +81,11 @@ impl Session {
         let route = route_of(target, given_dc.unwrap_or(DISCOVERY_DATACENTER))?;
         let credential = match &secret {
             Secret::ApiToken(t) => {
-                Credential::Token(Auth::api_token(t).map_err(|e| CliError::Auth(e.to_string()))?)
+                Credential::Token(Auth::api_token(t).map_err(|e| Error::Auth(e.to_string()))?)
             }
             Secret::Client { id, secret } => Credential::Client(
                 ClientCredentials::new(id, secret, &target.scope)
-                    .map_err(|e| CliError::Auth(e.to_string()))?,
+                    .map_err(|e| Error::Auth(e.to_string()))?,
             ),
         };
         let transport = Transport::new();
@@ -85,7 +103,7 @@ impl Session {
         let (Some(conn), Some(connected)) = (job.connection(), job.connected()) else {
             return Err(match job.failure() {
                 Some(failure) => connect_error(failure.clone(), oauth),
-                None => CliError::Unreachable(
+                None => Error::Unreachable(
                     run.error()
                         .unwrap_or("Connecting did not finish.")
                         .to_string(),
@@ -123,7 +141,7 @@ impl Session {
     }
 
     /// The connection with a credential that is not about to expire.
-    pub async fn fresh_conn(&mut self) -> Result<Connection, CliError> {
+    pub async fn fresh_conn(&mut self) -> Result<Connection, Error> {
         if let Some(source) = &self.tokens {
             let auth = source.current(&self.transport).await.map_err(oauth_error)?;
             self.conn = self.conn.with_auth(auth);
@@ -134,7 +152,7 @@ impl Session {
 
 /// Where requests go, as the flags say: `--base-url` as given, else `--relay` or Qualtrics
 /// itself for datacenter `dc`. Credentials never go over plain http to another machine.
-fn route_of(target: &Target, dc: &str) -> Result<Route, CliError> {
+fn route_of(target: &Target, dc: &str) -> Result<Route, Error> {
     for url in [target.base_url.as_deref(), target.relay.as_deref()]
         .into_iter()
         .flatten()
@@ -144,7 +162,7 @@ fn route_of(target: &Target, dc: &str) -> Result<Route, CliError> {
     if let Some(base) = target.base_url.as_deref() {
         return Ok(Route::Direct(base.trim().to_string()));
     }
-    let dc = Datacenter::parse(dc).map_err(|e| CliError::Input(e.to_string()))?;
+    let dc = Datacenter::parse(dc).map_err(|e| Error::Input(e.to_string()))?;
     Ok(match target.relay.as_deref() {
         Some(relay) => Route::Relay {
             relay: relay.trim().trim_end_matches('/').to_string(),
@@ -154,22 +172,22 @@ fn route_of(target: &Target, dc: &str) -> Result<Route, CliError> {
     })
 }
 
-/// A failed connect in CLI terms (and exit codes).
-fn connect_error(failure: ConnectError, oauth: bool) -> CliError {
+/// A failed connect as an [`Error`] (for the CLI, an exit code).
+fn connect_error(failure: ConnectError, oauth: bool) -> Error {
     match failure {
-        ConnectError::Connection(e) => CliError::Input(e.to_string()),
-        ConnectError::Unreachable { place, detail } => CliError::Unreachable(format!(
+        ConnectError::Connection(e) => Error::Input(e.to_string()),
+        ConnectError::Unreachable { place, detail } => Error::Unreachable(format!(
             "Could not reach Qualtrics at {place}: {detail}. Check --datacenter (or --base-url) and the network."
         )),
         ConnectError::Api(e) => api_error(e, oauth),
         ConnectError::OAuth(e) => oauth_error(e),
-        ConnectError::Cancelled => CliError::Unreachable(failure.to_string()),
+        ConnectError::Cancelled => Error::Unreachable(failure.to_string()),
     }
 }
 
 /// Credentials never go over plain `http://` to another machine: only to this one (loopback:
 /// the sandbox, a relay on the same host), or when the user says `--insecure-http`.
-fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), CliError> {
+fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), Error> {
     let Ok(parsed) = url::Url::parse(url.trim()) else {
         return Ok(()); // the connection reports the malformed URL itself
     };
@@ -180,7 +198,7 @@ fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), CliError> {
         None => false,
     };
     if parsed.scheme() == "http" && !loopback && !allowed {
-        return Err(CliError::Input(format!(
+        return Err(Error::Input(format!(
             "Refusing to send credentials over plain http to {}: use an https:// address, or add --insecure-http if this network is trusted. Nothing was sent.",
             parsed.host_str().unwrap_or("?")
         )));
@@ -188,28 +206,28 @@ fn refuse_plain_http(url: &str, allowed: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// An API failure in CLI terms: credentials refused is an auth failure, the rest is Qualtrics
+/// An API failure as an [`Error`]: credentials refused is an auth failure, the rest is Qualtrics
 /// being unavailable or refusing.
 #[must_use]
-pub fn api_error(e: ApiError, oauth: bool) -> CliError {
+pub fn api_error(e: ApiError, oauth: bool) -> Error {
     match e {
-        ApiError::Unauthorized { .. } if oauth => CliError::Auth(
+        ApiError::Unauthorized { .. } if oauth => Error::Auth(
             "Qualtrics refused the OAuth access token (HTTP 401) even after fetching a new one: check that the OAuth client is still active."
                 .into(),
         ),
         ApiError::Unauthorized { .. }
         | ApiError::Forbidden { .. }
-        | ApiError::MissingCredentials { .. } => CliError::Auth(e.to_string()),
-        other => CliError::Unreachable(other.to_string()),
+        | ApiError::MissingCredentials { .. } => Error::Auth(e.to_string()),
+        other => Error::Unreachable(other.to_string()),
     }
 }
 
 /// An OAuth failure: a refused client is an auth failure, an unreachable endpoint is not.
 #[must_use]
-pub fn oauth_error(e: oauth::OAuthError) -> CliError {
+pub fn oauth_error(e: oauth::OAuthError) -> Error {
     match e {
-        oauth::OAuthError::Unreachable { .. } => CliError::Unreachable(e.to_string()),
-        other => CliError::Auth(other.to_string()),
+        oauth::OAuthError::Unreachable { .. } => Error::Unreachable(e.to_string()),
+        other => Error::Auth(other.to_string()),
     }
 }
 
@@ -217,7 +235,7 @@ pub fn oauth_error(e: oauth::OAuthError) -> CliError {
 /// `QUALTRICS_CLIENT_SECRET`, or the credentials file (`--credentials`, or
 /// `~/.config/qualtrics-roster/credentials` when it exists) with `api_token = …` or
 /// `client_id = …` and `client_secret = …` lines. The file must not be readable by others.
-fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
+fn read_secret(file: Option<&Path>) -> Result<Secret, Error> {
     let env = |k: &str| {
         std::env::var(k)
             .ok()
@@ -230,7 +248,7 @@ fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
     match (env(ENV_CLIENT_ID), env(ENV_CLIENT_SECRET)) {
         (Some(id), Some(secret)) => return Ok(Secret::Client { id, secret }),
         (Some(_), None) | (None, Some(_)) => {
-            return Err(CliError::Auth(format!(
+            return Err(Error::Auth(format!(
                 "{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} go together: set both, or neither."
             )))
         }
@@ -240,7 +258,7 @@ fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
         .map(|h| PathBuf::from(h).join(".config/qualtrics-roster/credentials"))
         .filter(|p| p.exists());
     let Some(path) = file.map(Path::to_path_buf).or(default_file) else {
-        return Err(CliError::Auth(format!(
+        return Err(Error::Auth(format!(
             "No Qualtrics credentials: set {ENV_API_TOKEN} (an API token), or {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (an OAuth client), or give --credentials FILE. Credentials are never taken as arguments."
         )));
     };
@@ -253,7 +271,7 @@ fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            return Err(CliError::Auth(format!(
+            return Err(Error::Auth(format!(
                 "{shown}: every line is key = value (api_token, or client_id and client_secret)."
             )));
         };
@@ -268,22 +286,22 @@ fn read_secret(file: Option<&Path>) -> Result<Secret, CliError> {
     }
     match (get("client_id"), get("client_secret")) {
         (Some(id), Some(secret)) => Ok(Secret::Client { id, secret }),
-        _ => Err(CliError::Auth(format!(
+        _ => Err(Error::Auth(format!(
             "{shown} has no api_token, nor both client_id and client_secret."
         ))),
     }
 }
 
-fn read_private_file(path: &Path) -> Result<String, CliError> {
+fn read_private_file(path: &Path) -> Result<String, Error> {
     let shown = path.display();
     let meta = std::fs::metadata(path)
-        .map_err(|e| CliError::Auth(format!("Cannot read the credentials file {shown}: {e}.")))?;
+        .map_err(|e| Error::Auth(format!("Cannot read the credentials file {shown}: {e}.")))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
-            return Err(CliError::Auth(format!(
+            return Err(Error::Auth(format!(
                 "The credentials file {shown} can be read by other users (mode {:o}): run chmod 600 {shown} first.",
                 mode & 0o777
             )));
@@ -292,5 +310,5 @@ fn read_private_file(path: &Path) -> Result<String, CliError> {
     #[cfg(not(unix))]
     let _ = meta;
     std::fs::read_to_string(path)
-        .map_err(|e| CliError::Auth(format!("Cannot read the credentials file {shown}: {e}.")))
+        .map_err(|e| Error::Auth(format!("Cannot read the credentials file {shown}: {e}.")))
 }

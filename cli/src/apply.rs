@@ -92,7 +92,7 @@ impl<'a> Runner<'a> {
                     ),
                 });
                 if let Some(j) = journal.as_mut() {
-                    j.append(&sheets::journal_lines(&p.journal));
+                    j.append(&files::journal_lines(&p.journal));
                 }
             }
             let audit = run.audit();
@@ -261,7 +261,7 @@ fn ask_confirmation(blast: &BlastRadius, out: &Output) -> Confirmation {
 
 pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i32, CliError> {
     let sheet = &args.sheet;
-    let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
+    let input = files::read_input(&sheet.file, sheet.sheet.as_deref())?;
     let out = &Output {
         json: out.json || input.json,
         quiet: out.quiet,
@@ -274,7 +274,7 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
         .clone()
         .or_else(|| (sheet.file != "-").then(|| PathBuf::from(format!("{}.journal", sheet.file))));
     let journal = match &journal_path {
-        Some(path) => sheets::read_journal(path)?,
+        Some(path) => files::read_journal(path)?,
         None => Vec::new(),
     };
     if !journal.is_empty() && !args.resume {
@@ -340,7 +340,7 @@ pub(super) async fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<i
     let stopped = planned.stop_reason().map(str::to_string);
     let requests = planned.audit().len() as u64 + session_requests;
     if let Some(path) = &args.outcomes {
-        sheets::write_table(path, "Outcomes", &table)?;
+        files::write_table(path, "Outcomes", &table)?;
     }
     let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
     for o in &outcomes {

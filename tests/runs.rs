@@ -5,6 +5,8 @@
 //! on: every row ends right, nothing is done twice, nothing is read that no step needs, every
 //! request the brand saw is in the audit, and a cancel sends nothing more.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,8 +29,8 @@ use qualtrics_roster::run::{
 };
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::{Date, UnixMillis};
-use roster_server::sandbox::faults::{Faults, RateLimits};
-use roster_server::sandbox::{Sandbox, SandboxConfig, Stats};
+use roster_sandbox::faults::{Faults, RateLimits};
+use roster_sandbox::{Sandbox, SandboxConfig, Stats};
 
 /// The virtual clock's start (2027-01-15).
 const T0: UnixMillis = 1_800_000_000_000;

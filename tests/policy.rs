@@ -3,6 +3,8 @@
 //! on a virtual clock against the in-process sandbox brand. Protected accounts, the
 //! mass-change brake and the admin allowance are checked by what the brand received.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use qualtrics_roster::run::{
 };
 use qualtrics_roster::sheet::table::Table;
 use qualtrics_roster::time::UnixMillis;
-use roster_server::sandbox::{Sandbox, SandboxConfig};
+use roster_sandbox::{Sandbox, SandboxConfig};
 
 /// The virtual clock's start (2027-01-15).
 const T0: UnixMillis = 1_800_000_000_000;

@@ -5,16 +5,16 @@
 //! Exit codes: [`EXIT_DONE`], [`EXIT_SOME_FAILED`], [`EXIT_NOTHING_SENT`], [`EXIT_AUTH`],
 //! [`EXIT_UNREACHABLE`], [`EXIT_NEEDS_CONFIRMATION`], [`EXIT_CANCELLED`].
 
-/// `println!` with every credential removed (see [`crate::secrets`]), ending quietly when
+/// `println!` with every credential removed (see [`roster_native::secrets`]), ending quietly when
 /// stdout is closed (see [`stdout`]).
 macro_rules! say {
     () => { stdout("\n") };
-    ($($t:tt)*) => { stdout(&format!("{}\n", crate::secrets::redact(&format!($($t)*)))) };
+    ($($t:tt)*) => { stdout(&format!("{}\n", roster_native::secrets::redact(&format!($($t)*)))) };
 }
 
 /// `print!` with every credential removed.
 macro_rules! say_raw {
-    ($($t:tt)*) => { stdout(&crate::secrets::redact(&format!($($t)*))) };
+    ($($t:tt)*) => { stdout(&roster_native::secrets::redact(&format!($($t)*))) };
 }
 
 /// Writes `text` to stdout. When the reader has gone (`qualtrics-roster users list --json |
@@ -32,13 +32,12 @@ fn stdout(text: &str) {
 
 /// `eprintln!` with every credential removed.
 macro_rules! say_err {
-    ($($t:tt)*) => { eprintln!("{}", crate::secrets::redact(&format!($($t)*))) };
+    ($($t:tt)*) => { eprintln!("{}", roster_native::secrets::redact(&format!($($t)*))) };
 }
 
 mod apply;
 mod args;
 mod planning;
-pub mod session;
 pub mod sheets;
 
 use apply::*;
@@ -67,9 +66,10 @@ use qualtrics_roster::sheet::problem::Problem;
 use qualtrics_roster::sheet::table::{cells, Cell, Table};
 use serde_json::{json, Value};
 
-use crate::client::{unix_millis, Control};
-use session::Session;
-use sheets::{AppendFile, Input, Kind};
+use roster_native::client::{unix_millis, Control};
+use roster_native::files::{self, AppendFile, Input};
+use roster_native::session::Session;
+use sheets::Kind;
 
 /// Every row done (or already as wanted).
 pub const EXIT_DONE: i32 = 0;
@@ -104,6 +104,16 @@ pub enum CliError {
     NeedsConfirmation(String),
 }
 
+impl From<roster_native::Error> for CliError {
+    fn from(e: roster_native::Error) -> Self {
+        match e {
+            roster_native::Error::Input(m) => CliError::Input(m),
+            roster_native::Error::Auth(m) => CliError::Auth(m),
+            roster_native::Error::Unreachable(m) => CliError::Unreachable(m),
+        }
+    }
+}
+
 impl CliError {
     /// The process exit code.
     #[must_use]
@@ -130,7 +140,7 @@ pub async fn main(cli: Cli) -> i32 {
             let code = e.exit_code();
             // A plan held for confirmation printed its own JSON, with the blast radius.
             let printed = matches!(e, CliError::NeedsConfirmation(_));
-            if (json || sheets::JSON_STDIN.load(Ordering::SeqCst)) && !printed {
+            if (json || files::JSON_STDIN.load(Ordering::SeqCst)) && !printed {
                 say!("{}", json!({"error": e.to_string(), "exitCode": code}));
             }
             say_err!("qualtrics-roster: {e}");
@@ -197,7 +207,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             let list = run.job().users_read();
             let table = users::users_table(list);
             if let Some(path) = output {
-                sheets::write_table(path, "Users", &table)?;
+                files::write_table(path, "Users", &table)?;
                 if path.as_os_str() == "-" {
                     return Ok(EXIT_DONE);
                 }
@@ -223,7 +233,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             Ok(EXIT_DONE)
         }
         Command::Plan { sheet, output } => {
-            let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
+            let input = files::read_input(&sheet.file, sheet.sheet.as_deref())?;
             let out = &Output {
                 json: out.json || input.json,
                 quiet: out.quiet,
@@ -235,7 +245,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
             drop(runner);
             check_stopped(&planned)?;
             if let Some(path) = output {
-                sheets::write_table(path, "Plan", &planned.plan_table())?;
+                files::write_table(path, "Plan", &planned.plan_table())?;
             }
             report_plan(&planned, &input, kind, out, output.is_none());
             Ok(if planned.has_refusals() {
@@ -299,7 +309,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
                 lines: Vec::new(),
             };
             if let Some(path) = output {
-                sheets::write_tables(
+                files::write_tables(
                     path,
                     &[
                         ("Membership", &tables.long),
@@ -331,7 +341,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<i32, CliError> {
 }
 
 async fn open(target: &Target, out: &Output) -> Result<Session, CliError> {
-    let session = Session::open(target).await?;
+    let session = Session::open(&target.into()).await?;
     for n in &session.notes {
         out.note(n);
     }

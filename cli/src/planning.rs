@@ -30,7 +30,7 @@ pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
     let Some(path) = path else {
         return Ok(RoleSheet::default());
     };
-    let input = sheets::read_input(path, None)?;
+    let input = files::read_input(path, None)?;
     let roles = rules::read_role_sheet(&input.table);
     if let Some(p) = roles.problems.first() {
         return Err(CliError::Input(format!(
@@ -64,7 +64,7 @@ pub(super) fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Resul
         Kind::Membership => membership::desired_template(),
     };
     match output {
-        Some(path) => sheets::write_table(path, kind.as_str(), &table)?,
+        Some(path) => files::write_table(path, kind.as_str(), &table)?,
         None if out.json => out.print_json(&json!(table)),
         None => say_raw!("{}", table.to_csv().trim_start_matches('\u{feff}')),
     }
@@ -131,7 +131,7 @@ pub(super) fn sheet_run(
 /// `validate`: the plan without the brand (the same checks and messages as `plan`, less what
 /// only the brand can say: for a membership sheet, whether its users and groups exist).
 pub(super) fn validate(sheet: &SheetArgs, out: &Output) -> Result<i32, CliError> {
-    let input = sheets::read_input(&sheet.file, sheet.sheet.as_deref())?;
+    let input = files::read_input(&sheet.file, sheet.sheet.as_deref())?;
     let out = &Output {
         json: out.json || input.json,
         quiet: out.quiet,

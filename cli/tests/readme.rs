@@ -8,6 +8,7 @@
 //! ordinary user type's id where it writes `'UT_…'` or `"User type": "UT_…"`, and the paths
 //! of the binaries this build made where it writes `target/debug/` or `--www www`.
 
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use std::io::Read;

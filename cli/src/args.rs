@@ -65,6 +65,19 @@ pub struct Target {
     pub insecure_http: bool,
 }
 
+impl From<&Target> for roster_native::session::Target {
+    fn from(t: &Target) -> Self {
+        roster_native::session::Target {
+            datacenter: t.datacenter.clone(),
+            base_url: t.base_url.clone(),
+            relay: t.relay.clone(),
+            credentials: t.credentials.clone(),
+            scope: t.scope.clone(),
+            insecure_http: t.insecure_http,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
