@@ -62,7 +62,7 @@ fn decode(data: &[u8]) -> Option<(HttpResponse, u32)> {
 
 fn list_error(e: &ListError, attempt: u32) {
     let _ = e.to_string();
-    // What the hosts do after a failed page (server/src/client.rs, src/wasm.rs).
+    // What the hosts do after a failed page (native/src/client.rs, src/wasm.rs).
     let _ = e.retry_delay_ms(attempt);
 }
 

@@ -21,9 +21,10 @@
 //! 4. Poll again after answers or at `wake_at`; stop when [`Run::is_finished`].
 //!
 //! A sheet run finishes twice: once planned (read the plan), and, after its `apply`, once
-//! applied (read the outcomes). The drivers are written once per transport: the browser's (in
-//! the WASM bindings), the native one (`roster-server`'s `Transport::drive`), and
-//! [`simulate`], which answers from a function on a virtual clock (tests, fuzzing, benchmarks).
+//! applied (read the outcomes). One driver loop ([`drive`]) does this for every host, over the
+//! host's transport: the browser's (fetch and timers, in the WASM bindings), the native one
+//! (`roster-native`'s `Transport::drive`: reqwest and tokio), and [`simulate`]'s, which answers
+//! from a function on a virtual clock (tests, fuzzing, benchmarks).
 
 mod connect;
 mod drive;
@@ -35,6 +36,7 @@ mod sheet;
 mod step;
 mod users;
 mod view;
+mod virtual_clock;
 
 pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
 pub use drive::{drive, Control, RunCell, RunEnd, Transport};
@@ -48,11 +50,12 @@ pub use users::ListingJob;
 pub use view::{
     group_problems, OutcomeCells, PlanView, ProblemGroup, TableView, UsersListing, PREVIEW_PROBLEMS,
 };
+pub use virtual_clock::simulate;
 
 use serde::Serialize;
 
 use crate::api::connection::{Auth, Connection};
-use crate::api::http::{HttpRequest, HttpResponse};
+use crate::api::http::HttpResponse;
 use crate::exec::{
     AuditEntry, ExecConfig, Executor, JournalEntry, Outcome, Outgoing, Progress, RequestId,
     TransportFailure,
@@ -586,59 +589,4 @@ impl InputFingerprint {
 #[must_use]
 pub fn journal_key(kind: &str, table: &crate::sheet::table::Table) -> String {
     format!("{kind}:{:016x}", table.fingerprint())
-}
-
-/// The driver for a virtual clock: runs `run` until its stage is over, answering each request
-/// with `answer(request, now)` after `latency_ms`, jumping the clock to the next answer or
-/// wake-up instead of sleeping. Returns the virtual time at the end. For tests, fuzzing and
-/// benchmarks against an in-process brand; `renew` supplies a new credential when one is
-/// refused (`None`: the run stops as without renewal).
-pub fn simulate<R: Run + ?Sized>(
-    run: &mut R,
-    start: UnixMillis,
-    latency_ms: u64,
-    answer: &mut dyn FnMut(&HttpRequest, UnixMillis) -> Result<HttpResponse, TransportFailure>,
-    renew: &mut dyn FnMut(UnixMillis) -> Option<Auth>,
-    on_progress: &mut dyn FnMut(&mut R, RunProgress, UnixMillis),
-) -> UnixMillis {
-    let mut now = start;
-    let mut in_flight: Vec<(
-        UnixMillis,
-        RequestId,
-        Result<HttpResponse, TransportFailure>,
-    )> = Vec::new();
-    loop {
-        let poll = run.poll(now);
-        if poll.needs_auth {
-            match renew(now) {
-                Some(auth) => run.renew_auth(auth),
-                None => run.auth_failed("no credential to renew", now),
-            }
-            continue;
-        }
-        for out in poll.send {
-            let reply = answer(&out.request, now);
-            in_flight.push((now + latency_ms, out.id, reply));
-        }
-        if let Some(p) = run.poll_progress(now) {
-            on_progress(run, p, now);
-        }
-        if run.is_finished() && in_flight.is_empty() {
-            return now;
-        }
-        let next_answer = in_flight.iter().map(|(at, ..)| *at).min();
-        now = match (next_answer, poll.wake_at) {
-            (Some(a), Some(w)) => a.min(w).max(now),
-            (Some(a), None) => a.max(now),
-            (None, Some(w)) => w.max(now),
-            (None, None) => {
-                panic!("the run has nothing in flight, nothing scheduled, and is not finished")
-            }
-        };
-        let (due, later): (Vec<_>, Vec<_>) = in_flight.into_iter().partition(|(at, ..)| *at <= now);
-        in_flight = later;
-        for (_, id, reply) in due {
-            run.handle(id, now, reply);
-        }
-    }
 }
