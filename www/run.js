@@ -28,6 +28,9 @@ import { tableToCsv } from './pkg/qualtrics_roster.js';
  * @property {() => OutcomeCells[] | Promise<OutcomeCells[]>} outcomeRows
  * @property {() => Table | Promise<Table>} outcomeTable
  * @property {() => Table | Promise<Table>} beforeTable
+ * @property {(maxRows: number) => Table | null | Promise<Table | null>} keptTable The whole input with
+ *   its outcome columns beside it (password cells blank), for the Runs view to keep; null when it
+ *   has more than `maxRows` rows.
  * @property {() => Table | Promise<Table>} auditTable
  * @property {() => string | Promise<string>} auditJsonl
  * @property {(which: 'outcomes' | 'plan') => string | Promise<string>} tableCsv A whole table as CSV.
@@ -94,6 +97,10 @@ export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) 
     outcomeRows: () => run.outcomeRows(),
     outcomeTable: () => run.outcomeTable(previewRows),
     beforeTable: () => run.beforeTable(),
+    keptTable(maxRows) {
+      const table = run.outcomeTable();
+      return table.rows.length > maxRows ? null : table;
+    },
     auditTable: () => run.auditTable(),
     auditJsonl: () => run.auditJsonl(),
     tableCsv: (which) => tableToCsv(whole[which]()),
