@@ -8,6 +8,7 @@ import { $, find, show, download, renderBarChart, messageOf, errorCode } from '.
 import { gridOf, tone, statusWord } from './grid.js';
 import { confirmApply } from './confirm.js';
 import { formatNumber, formatTime } from './format.js';
+import { MAX_KEPT_ROWS as KEPT_ROWS } from './runs-store.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -47,9 +48,6 @@ import { formatNumber, formatTime } from './format.js';
  * @property {Table | null} table
  * @property {Table | null} before
  */
-
-/** Rows a run keeps for the Runs view (runs-store.js MAX_KEPT_ROWS, here without the import). */
-const KEPT_ROWS = 20_000;
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 

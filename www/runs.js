@@ -44,6 +44,15 @@ const NO_UNDO = {
   membership: 'No before-state is kept for group and role changes: plan the reverse (Member yes and no swapped) in Groups and roles.',
 };
 
+/**
+ * Why a kind's rows cannot be planned again from what is kept: provisioning rows need their
+ * passwords, which are never kept (the kept table has them blank).
+ * @type {Partial<Record<Kind, string>>}
+ */
+const NOT_KEPT = {
+  provision: 'passwords are never kept on this device: plan the same sheet again (its journal skips the rows already done)',
+};
+
 /** A status's badge tone. */
 /** @type {Record<RunStatus, string>} */
 const STATUS_TONE = { sending: 'update', done: 'add', 'partly failed': 'bad', cancelled: 'none', interrupted: 'expiry' };
@@ -299,14 +308,15 @@ export function createRunsView({ where, lock, flows, open, connected, whoAmI, ho
       return b;
     };
     if (r.status === 'interrupted') {
-      const why = r.resumedBy ? `resumed already (${runs.find((x) => x.id === r.resumedBy) ? 'see the newer run' : 'that run is no longer kept'})` : !r.table ? `its rows were not kept (more than ${formatNumber(MAX_KEPT_ROWS)}): choose its file again and Plan; its journal skips the rows it finished` : '';
+      const why = r.resumedBy ? `resumed already (${runs.find((x) => x.id === r.resumedBy) ? 'see the newer run' : 'that run is no longer kept'})`
+        : NOT_KEPT[r.kind] ?? (!r.table ? `its rows were not kept (more than ${formatNumber(MAX_KEPT_ROWS)}): plan the same sheet again; its journal skips the rows it finished` : '');
       const b = button('Resume', 'resume', why);
       if (!why) b.className = 'primary';
     }
     button('Results', 'results', r.table ? '' : `more than ${formatNumber(MAX_KEPT_ROWS)} rows: only the counts are kept`);
     if (r.status !== 'interrupted') {
       const failed = r.failedRows.length;
-      button('Retry failed rows', 'retry', !failed ? 'no row failed or was left unsent' : !r.table ? 'its rows were not kept' : '');
+      button('Retry failed rows', 'retry', !failed ? 'no row failed or was left unsent' : NOT_KEPT[r.kind] ?? (!r.table ? 'its rows were not kept' : ''));
     }
     const undoWhy = NO_UNDO[r.kind]
       ?? (r.status === 'interrupted' ? 'resume it first: its before-state is known once it ends' : !r.before?.rows.length ? 'this run changed no account, so there is nothing to undo' : '');

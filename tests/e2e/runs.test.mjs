@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed, parseCsv, seriousViolations } from './harness.mjs';
 import { OFFICE_JS, officeDouble } from './office-double.mjs';
+import { standardUserType } from './provision-sheet.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -107,6 +108,35 @@ test('a finished run is on record with its counts; Retry plans only its failed r
     assert.equal(await undo.locator('.run-counts').textContent(), '6 rows from the Runs view: 6 done · 0 unchanged · 0 failed · 0 not sent.');
     assert.equal(await undo.locator('[data-act=retry]').isDisabled(), true, 'nothing failed');
     assert.match(await undo.locator('.run-why').textContent(), /Retry failed rows: no row failed or was left unsent/);
+    // Accounts created cannot be un-created here: Undo is off and says why; the passwords
+    // were not kept, so Retry is off too.
+    await openView(page, 'provision');
+    const userType = await standardUserType(server);
+    await page.fill('#pv-paste', ['Username,First name,Last name,Email,User type,Password', `runs.new@roster-test.org,Ru,Ns,runs.new@roster-test.org,${userType},Pw-1-secret`, 'runs.bad@roster-test.org,Ru,Ns,not-an-email,UT_X,pw'].join('\n'));
+    await page.click('#pv-plan');
+    await planned(page, 'pv-');
+    await applyConfirmed(page, 'pv-');
+    await outcome(page, 'pv-');
+    await openView(page, 'runs');
+    await page.waitForFunction(() => document.querySelectorAll('#rn-list li.run').length === 3);
+    const created = page.locator('#rn-list li.run').first();
+    assert.equal(await created.getAttribute('data-kind'), 'provision');
+    assert.equal(await created.getAttribute('data-status'), 'partly failed');
+    assert.equal(await created.locator('[data-act=undo]').isDisabled(), true);
+    assert.equal(await created.locator('[data-act=retry]').isDisabled(), true);
+    const why = await created.locator('.run-why').textContent();
+    assert.match(why, /Undo this run: An account cannot be un-created here/);
+    assert.match(why, /Retry failed rows: passwords are never kept on this device/);
+    const [createdFile] = await Promise.all([page.waitForEvent('download'), created.locator('[data-act=results]').click()]);
+    const createdCsv = await readFile(await createdFile.path(), 'utf8');
+    assert.ok(!createdCsv.includes('Pw-1-secret'), 'no password kept');
+    // The password is not in this origin's IndexedDB either.
+    const stored = await page.evaluate(() => new Promise((resolve) => {
+      const req = indexedDB.open('qualtrics-roster');
+      req.onsuccess = () => { const all = req.result.transaction('runs').objectStore('runs').getAll(); all.onsuccess = () => resolve(JSON.stringify(all.result)); };
+    }));
+    assert.ok(stored.includes('runs.new@roster-test.org') && !stored.includes('Pw-1-secret'), 'kept without its password');
+    assert.ok(!stored.includes(server.adminToken), 'never the token');
     // No hooks on this server: said so.
     assert.match(await page.textContent('#rn-hooks-note'), /runs no hooks/);
     for (const scheme of ['light', 'dark']) {
