@@ -52,6 +52,9 @@ export async function startApp(makeHost) {
   // The views first, so the one the URL names shows even if the core does not load.
   /** @type {ReturnType<typeof createAutomations> | null} */
   let automations = null;
+  /** The Runs view, once the core has loaded (a view opened before then reads it at ready). */
+  /** @type {ReturnType<typeof createRunsView> | null} */
+  let runs = null;
   const views = startViews({
     onOpen: (name) => {
       if (name === 'automations' && automations && state.spec) automationsRefresh();
@@ -62,8 +65,6 @@ export async function startApp(makeHost) {
   });
   /** @type {import('./ui.js').Lock} */
   const lock = { busy: false };
-  /** @type {ReturnType<typeof createRunsView> | null} */
-  let runs = null;
   /** Lists the users (guarded), set once the app is ready. */
   let listOnOpen = /** @type {(() => Promise<void>) | null} */ (null);
   /** The Brand radio button of `value` (sandbox, qualtrics). */
