@@ -205,6 +205,7 @@ async function resumeAfterReload(page, server, users) {
   assert.match(await resumed.locator('.run-head').textContent(), /resume of an earlier run/);
   assert.equal(await interrupted.getAttribute('data-status'), 'interrupted');
   assert.equal(await interrupted.locator('[data-act=resume]').isDisabled(), true, 'resumed once');
+  return unchanged;
 }
 
 test('the page: a reload mid-apply leaves the run interrupted; Resume finishes it without redoing finished rows', async () => {
@@ -238,11 +239,23 @@ test('the pane: Excel reloads the add-in mid-apply; the pane shows the interrupt
     // Excel on the web reloads an idle add-in without asking: no dialog to accept there, but
     // the page registered its warning all the same (checked in reloadMidApply).
     await reloadMidApply(page, server, users.length);
-    await resumeAfterReload(page, server, users);
+    const unchanged = await resumeAfterReload(page, server, users);
     // The pane planned the kept rows on a sheet of its own, and wrote their outcomes beside them.
     const resumeSheet = await page.evaluate(() => window.__workbook.values('Resume'));
     assert.deepEqual(resumeSheet[0].slice(0, 3), ['Username', 'Action', 'Status']);
     assert.equal(resumeSheet.length, users.length + 1);
+
+    // Undo of the finished (resumed) run: its accounts back as they were, on an "Undo" sheet.
+    await page.locator('#rn-list li.run').first().locator('[data-act=undo]').click();
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    await planned(page);
+    const undone = users.length - unchanged;
+    assert.match(await page.textContent('#lc-summary'), new RegExp(`^${undone} rows from the Runs view, Undo!A1:E${undone + 1} \\(undo of the .*\\): ${undone} enable\\.`));
+    await applyConfirmed(page, 'lc-');
+    await outcome(page);
+    const now = await sandboxUsers(server);
+    assert.equal(users.filter((u) => now.find((a) => a.id === u.id).accountStatus === 'active').length, undone, 'the resumed run undone');
+    assert.equal((await page.evaluate(() => window.__workbook.values('Undo')))[0][2], 'Action');
     for (const scheme of ['light', 'dark']) {
       await page.emulateMedia({ colorScheme: scheme });
       assert.deepEqual(await seriousViolations(page), [], `pane Runs (${scheme})`);
