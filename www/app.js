@@ -15,6 +15,7 @@ import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
+import { createRunsView } from './runs.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -49,14 +50,18 @@ const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
  * @param {(wasm: typeof core) => Host} makeHost
  */
 export async function startApp(makeHost) {
-  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null, brand: string | null, remembered: Remembered | null }} */
-  const state = { client: null, users: null, pulled: false, spec: null, brand: null, remembered: null };
+  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null, brand: string | null, by: string, remembered: Remembered | null }} */
+  const state = { client: null, users: null, pulled: false, spec: null, brand: null, by: '', remembered: null };
   // The views first, so the one the URL names shows even if the core does not load.
   /** @type {ReturnType<typeof createAutomations> | null} */
   let automations = null;
+  /** The Runs view, once the core has loaded (a view opened before then reads it at ready). */
+  /** @type {ReturnType<typeof createRunsView> | null} */
+  let runs = null;
   const views = startViews({
     onOpen: (name) => {
       if (name === 'automations' && automations && state.spec) automationsRefresh();
+      if (name === 'runs') runs?.refresh();
       // The Users view lists the brand's users as it opens, once per connection.
       if (name === 'users' && state.client && !state.users && !lock.busy) listOnOpen?.();
     },
@@ -184,6 +189,7 @@ export async function startApp(makeHost) {
       state.client = client;
       state.spec = spec;
       state.brand = who.brandId ?? null;
+      state.by = who.userName ?? who.userId ?? '';
       state.users = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
@@ -341,6 +347,14 @@ export async function startApp(makeHost) {
 
   const getClient = () => state.client;
   const brand = () => state.brand;
+  /** Each Apply goes on record in the Runs view (runs.js), which plans Retry, Undo and Resume
+   * in these flows. */
+  /** @type {import('./flow.js').RunRecorder} */
+  const recorder = {
+    start: (r) => runs?.recorder.start(r) ?? Promise.resolve(null),
+    finish: (id, end) => runs?.recorder.finish(id, end) ?? Promise.resolve(),
+    drop: (id) => runs?.recorder.drop(id) ?? Promise.resolve(),
+  };
   // The action for lifecycle rows without one: nothing is preselected, and it is chosen again
   // for each file or sheet ("Choose…": those rows are refused by the plan, saying so).
   const lcDefault = select('lc-default');
@@ -377,13 +391,13 @@ export async function startApp(makeHost) {
     choiceMade = false;
   };
   const lifecycle = createFlowView({
-    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, brand, recorder,
     options: () => ({ defaultAction: defaultAction() }),
     choice: lifecycleChoice,
     onTable: lifecycleTable,
   });
   const provision = createFlowView({
-    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, brand, recorder,
     options: () => ({
       route: select('pv-route').value,
       userTypes: provisionUserTypes(),
@@ -392,7 +406,7 @@ export async function startApp(makeHost) {
   });
   const membershipOptions = () => ({ filter: input('mp-filter').value });
   const membership = createFlowView({
-    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, brand, recorder,
     options: membershipOptions,
   });
 
@@ -436,6 +450,20 @@ export async function startApp(makeHost) {
     const table = { columns: ['Role', 'Attribute', 'Operator', 'Value'], rows: rules.map((r) => [r.role, r.attribute, r.operator, r.value]) };
     await host.setRoles(table);
   }
+
+  runs = createRunsView({
+    where: host.kind === 'excel' ? 'pane' : 'page',
+    lock,
+    flows: { lifecycle, provision, membership },
+    open: (name) => {
+      views.show(name);
+      $(`view-${name}`).focus();
+    },
+    connected: () => !!state.client,
+    whoAmI: () => (state.client ? { by: state.by, brand: state.brand } : null),
+    hooks: { available: () => au.available(), events: () => au.latest() },
+  });
+  runs.setHost(host);
 
   // The Users grid acts (the page): a box per row, "Select all N shown", and the bar of actions
   // on the selected users, which plans them in the lifecycle view as a file would be.
@@ -552,6 +580,10 @@ export async function startApp(makeHost) {
   on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
   on('mp-download-xlsx', $('mp-error'), async () => host.downloadWorkbook(['Membership', 'Membership matrix', 'Roles'], 'membership.xlsx'));
   $('au-refresh').addEventListener('click', automationsRefresh);
+  // A run this window was sending when it reloaded (Excel on the web reloads idle add-ins
+  // silently) is shown at once in Runs, with Resume.
+  if (await runs.start()) views.show('runs');
+  else if (views.current() === 'runs') await runs.refresh();
   document.body.dataset.ready = 'true';
   performance.mark('qualtrics-roster:ready'); // bench/pane-load.mjs: navigation to usable
 }

@@ -175,12 +175,19 @@ export function createAutomations({ credentials }) {
     return res;
   }
 
+  /** The latest events and hooks, as the server answers them. */
+  async function load() {
+    const body = await (await call(EVENTS)).json();
+    return {
+      events: /** @type {HookEvent[]} */ (Array.isArray(body?.events) ? body.events : []),
+      hooks: /** @type {HookState[]} */ (Array.isArray(body?.hooks) ? body.hooks : []),
+    };
+  }
+
   /** Reads the latest events. */
   async function refresh() {
     show(error, '');
-    const body = await (await call(EVENTS)).json();
-    events = Array.isArray(body?.events) ? body.events : [];
-    hooks = Array.isArray(body?.hooks) ? body.hooks : [];
+    ({ events, hooks } = await load());
     draw();
   }
 
@@ -217,5 +224,7 @@ export function createAutomations({ credentials }) {
 
   search.addEventListener('input', draw);
   status.addEventListener('change', draw);
-  return { available, refresh, error };
+  /** The latest events, for the Runs view (read-only there). */
+  const latest = async () => (await load()).events;
+  return { available, refresh, latest, error };
 }

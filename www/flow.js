@@ -8,6 +8,7 @@ import { $, find, show, download, renderBarChart, messageOf, errorCode } from '.
 import { gridOf, tone, statusWord } from './grid.js';
 import { confirmApply } from './confirm.js';
 import { formatNumber, formatTime } from './format.js';
+import { MAX_KEPT_ROWS as KEPT_ROWS } from './runs-store.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./host/host.js').TableInput} TableInput */
@@ -17,6 +18,36 @@ import { formatNumber, formatTime } from './format.js';
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster_console.js').RosterClient} RosterClient The console module's client (connected or not). */
 /** @typedef {import('./ui.js').Lock} Lock */
+
+/**
+ * What a flow tells the Runs view (runs.js) of each Apply: `start` once the administrator
+ * confirmed, before anything is sent (resolves to the run's id, or null when it cannot be kept);
+ * `finish` with its outcome once it ended. Neither ever throws into the flow.
+ * @typedef {object} RunRecorder
+ * @property {(run: RunStart) => Promise<string | null>} start
+ * @property {(id: string, end: RunEnd) => Promise<void>} finish
+ * @property {(id: string) => Promise<void>} drop The run sent nothing (the core refused it).
+ */
+/**
+ * @typedef {object} RunStart
+ * @property {Kind} kind
+ * @property {string} source
+ * @property {number} rowCount
+ * @property {number} changes
+ * @property {string} journalId
+ * @property {number} width
+ * @property {Table | null} table
+ * @property {Record<string, unknown>} options
+ * @property {{ what: 'retry' | 'undo' | 'resume', of: string } | null} origin
+ */
+/**
+ * @typedef {object} RunEnd
+ * @property {{ done: number, unchanged: number, failed: number, refused: number, skipped: number }} counts
+ * @property {boolean} cancelled
+ * @property {number[]} failedRows
+ * @property {Table | null} table
+ * @property {Table | null} before
+ */
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -79,15 +110,21 @@ export function duration(/** @type {number} */ seconds) {
  * it is planned; `brand()` names the brand connected to, for the confirmation.
  * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
  *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown>,
- *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null }} parts
+ *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null,
+ *   recorder?: RunRecorder }} parts
  */
-export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand }) {
+export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand, recorder }) {
   /**
    * `given`: a table the app handed to this flow (the Users grid's selected rows), planned in
    * place of the file or pasted rows until another file or paste is chosen (`forgetTable`).
-   * @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null, given: { table: Table, source: string, description: string } | null }}
+   * `given.journalId` plans it with that journal (Resume: the interrupted run's), `given.origin`
+   * says which run it retries, undoes or resumes; `recordId` is the Runs view's record of the
+   * Apply running or last run, `cancelled` whether Cancel stopped it.
+   * @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null,
+   *   given: { table: Table, source: string, description: string, sheetName?: string, journalId?: string, origin?: RunStart['origin'] } | null,
+   *   recordId: string | null, cancelled: boolean }}
    */
-  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null, given: null };
+  const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null, given: null, recordId: null, cancelled: false };
   /**
    * New attributes the administrator ticked for the table `id` (a plan creates none unless
    * ticked; another table starts with none ticked).
@@ -248,12 +285,13 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     invalidate();
     const given = state.given;
     const input = given
-      ? { ...(await host.takeTable(prefix, kind, given.table, given.source)), description: given.description, notes: [] }
+      ? { ...(await host.takeTable(prefix, kind, given.table, given.source, given.sheetName)), description: given.description, notes: [] }
       : await host.readTable(prefix, kind);
     onTable?.(input);
     state.input = input;
     // The core's key for this table's journal (the worker computed it for a file it holds).
-    state.id = input.id ?? journalKey(kind, { columns: input.columns, rows: input.rows ?? [], rowNumbers: input.rowNumbers });
+    // Resume plans with the interrupted run's journal, whatever key its rows have now.
+    state.id = given?.journalId ?? input.id ?? journalKey(kind, { columns: input.columns, rows: input.rows ?? [], rowNumbers: input.rowNumbers });
     const journal = loadJournal(state.id);
     if (allowedNew.id !== state.id) Object.assign(allowedNew, { id: state.id, names: new Set() });
     const roles = kind === 'membership' ? await host.readRoles() : null;
@@ -301,6 +339,21 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     }
     applyStatus('');
     const journal = loadJournal(state.id);
+    // The Runs view keeps the run from here: a reload while sending leaves it "interrupted".
+    state.cancelled = false;
+    state.recordId = recorder
+      ? await recorder.start({
+        kind,
+        source: input.source,
+        rowCount: input.rowCount ?? input.rows?.length ?? 0,
+        changes: plan.changes,
+        journalId: state.id,
+        width: input.columns.length,
+        table: await Promise.resolve(run.keptTable(KEPT_ROWS)).catch(() => null),
+        options: options(),
+        origin: state.given?.origin ?? null,
+      })
+      : null;
     state.applying = true;
     refreshButtons();
     el('chart').replaceChildren();
@@ -355,6 +408,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
       // match, say): the plan stays, to be confirmed again.
       refused = errorCode(err) === 'needs-confirmation';
       if (refused) applyStatus('Not applied: nothing was sent.');
+      if (refused && state.recordId) await recorder?.drop(state.recordId);
       throw err;
     } finally {
       clearInterval(watchdog);
@@ -398,6 +452,8 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
       for (const o of rows) o.values = reword(o.values);
       table.rows = table.rows.map(reword);
     }
+    // Kept first: the run is on record even if the outcomes cannot be written.
+    await recordEnd(rows);
     const byRow = new Map(rows.map((o) => [o.row, o.values]));
     const failed = new Set(rows.filter((o) => o.status === 'failed').map((o) => o.row));
     const n = (/** @type {string} */ s) => rows.filter((o) => o.status === s).length;
@@ -422,7 +478,23 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     }
   }
 
+  /** Tells the Runs view how the run ended: its counts, the rows to retry, its undo sheet. */
+  async function recordEnd(/** @type {import('./pkg/qualtrics_roster.js').OutcomeCells[]} */ rows) {
+    const id = state.recordId;
+    const run = state.run;
+    if (!recorder || !id || !run) return;
+    const n = (/** @type {string} */ s) => rows.filter((o) => o.status === s).length;
+    await recorder.finish(id, {
+      counts: { done: n('done'), unchanged: n('unchanged'), failed: n('failed'), refused: n('refused'), skipped: n('skipped') },
+      cancelled: state.cancelled,
+      failedRows: rows.filter((o) => o.status === 'failed' || o.status === 'skipped').map((o) => o.row),
+      table: await Promise.resolve(run.keptTable(KEPT_ROWS)).catch(() => null),
+      before: kind === 'lifecycle' ? await Promise.resolve(run.beforeTable()).catch(() => null) : null,
+    });
+  }
+
   function cancel() {
+    state.cancelled = true;
     state.run?.cancel();
     host.progress(prefix, { text: 'Cancelling: waiting for the answers already on their way…' });
   }
@@ -432,13 +504,16 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * the same run, plan view and confirmation as a file; `source` and `description` say where
    * it came from in the summary ("6 rows from the Users grid (selected)"). Plan and Retry plan
    * it again until `forgetTable`.
+   * `how`: the sheet the pane writes it to (`sheetName`), the journal to plan it with
+   * (`journalId`: Resume) and the run it retries, undoes or resumes (`origin`).
    * @param {Table} table
    * @param {string} source
    * @param {string} description
+   * @param {{ sheetName?: string, journalId?: string, origin?: RunStart['origin'] }} [how]
    */
-  async function planTable(table, source, description) {
+  async function planTable(table, source, description, how = {}) {
     if (state.applying) throw new Error('An Apply is still sending in this view: wait for it to finish (or cancel it) first.');
-    state.given = { table, source, description };
+    state.given = { table, source, description, ...how };
     await plan();
   }
 

@@ -29,6 +29,9 @@
  * @property {() => OutcomeCells[] | Promise<OutcomeCells[]>} outcomeRows
  * @property {() => Table | Promise<Table>} outcomeTable
  * @property {() => Table | Promise<Table>} beforeTable
+ * @property {(maxRows: number) => Table | null | Promise<Table | null>} keptTable The whole input with
+ *   its outcome columns beside it (password cells blank), for the Runs view to keep; null when it
+ *   has more than `maxRows` rows.
  * @property {() => Table | Promise<Table>} auditTable
  * @property {() => string | Promise<string>} auditJsonl
  * @property {(which: 'outcomes' | 'plan') => string | Promise<string>} tableCsv A whole table as CSV.
@@ -136,6 +139,10 @@ export function flowRun(run, { previewRows, transfer = (bytes) => bytes } = {}) 
     outcomeRows: () => run.outcomeRows(),
     outcomeTable: () => run.outcomeTable(previewRows),
     beforeTable: () => run.beforeTable(),
+    keptTable(maxRows) {
+      const table = run.outcomeTable();
+      return table.rows.length > maxRows ? null : table;
+    },
     auditTable: () => run.auditTable(),
     auditJsonl: () => run.auditJsonl(),
     tableCsv: async (which) => (await sheetsCore()).tableToCsv(whole[which]()),

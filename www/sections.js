@@ -5,7 +5,7 @@
 // No DOM here, so Node can import it (tests check the ids the app and the tests use).
 
 /** @typedef {'page' | 'pane'} Variant */
-/** @typedef {'users' | 'lifecycle' | 'provision' | 'membership' | 'automations'} ViewName */
+/** @typedef {'users' | 'lifecycle' | 'provision' | 'membership' | 'runs' | 'automations'} ViewName */
 
 /**
  * The views, in tab order: each is a `<section id="view-…" role="tabpanel">` opened by its tab
@@ -14,7 +14,7 @@
  * has hooks (app.js asks it).
  * @type {ViewName[]}
  */
-export const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'automations'];
+export const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'runs', 'automations'];
 
 /**
  * What one variant shows. `files`: the flows read a chosen file or pasted rows, and show their
@@ -50,7 +50,7 @@ export const VARIANTS = {
     title: 'qualtrics-roster',
     files: true,
     messages: 'connect',
-    tabs: { users: 'Users', lifecycle: 'Disable · enable · expire', provision: 'Create users', membership: 'Groups and roles', automations: 'Automations' },
+    tabs: { users: 'Users', lifecycle: 'Disable · enable · expire', provision: 'Create users', membership: 'Groups and roles', runs: 'Runs', automations: 'Automations' },
     sandboxNote: '(practice data, nothing real)',
     tokenPlaceholder: 'Account Settings › Qualtrics IDs',
     tokenHint: 'Both are under <em>Account Settings › Qualtrics IDs</em>. The token goes only to your datacenter through this server\'s relay. Unticked, it is kept in this tab\'s memory only and is gone when the tab closes or reloads. Ticked, it is stored in this browser\'s local storage, <strong>not encrypted</strong>, for 8 hours and then deleted; unticking deletes it at once. Tick it only on your own device.',
@@ -70,7 +70,7 @@ export const VARIANTS = {
     title: 'Qualtrics Roster',
     files: false,
     messages: 'top',
-    tabs: { users: 'Users', lifecycle: 'Lifecycle', provision: 'Provision', membership: 'Groups', automations: 'Automations' },
+    tabs: { users: 'Users', lifecycle: 'Lifecycle', provision: 'Provision', membership: 'Groups', runs: 'Runs', automations: 'Automations' },
     sandboxNote: '(practice)',
     tokenPlaceholder: '',
     tokenHint: 'From Account Settings › Qualtrics IDs. The token is never written into the workbook. Unticked, it is kept in this pane\'s memory only. Ticked, it is stored in Office\'s storage for this add-in on this device, <strong>not encrypted</strong>, for 8 hours and then deleted; unticking deletes it at once.',
@@ -320,6 +320,26 @@ function membership(/** @type {VariantText} */ v) {
     </section>`;
 }
 
+/**
+ * Every run of this device (runs.js): kept in this browser's IndexedDB, with Results, Retry
+ * failed rows, Undo this run and Resume; then the server's hook runs, read-only.
+ */
+function runs(/** @type {VariantText} */ v) {
+  const where = v.files ? 'this browser' : 'this add-in\'s browser storage on this device';
+  return `
+    <section id="view-runs" class="card view" role="tabpanel" aria-labelledby="rn-title"${panel('runs')}>
+      <h2 id="rn-title">Runs</h2>
+      <p class="hint">Each Apply made here, newest first: the last 50, kept in ${where} (IndexedDB), never in a workbook and never with the token. A run's rows and results are kept up to 20,000 rows. Retry, Undo and Resume only plan: nothing is sent until you Apply and confirm.</p>
+      <p id="rn-note" class="notice" role="status" hidden></p>
+      <p id="rn-error" class="error" role="alert" hidden></p>
+      <p id="rn-count" class="muted" role="status"></p>
+      <ul id="rn-list" class="runs" aria-label="Runs of this device" data-testid="rn-list"></ul>
+      <h3 id="rn-hooks-title">Server hook runs</h3>
+      <p id="rn-hooks-note" class="hint"></p>
+      <ul id="rn-hooks" class="runs" aria-labelledby="rn-hooks-title" data-testid="rn-hooks"></ul>
+    </section>`;
+}
+
 function automations() {
   return `
     <section id="view-automations" class="card view" role="tabpanel" aria-labelledby="au-title"${panel('automations')}>
@@ -402,7 +422,7 @@ export function shellHtml(/** @type {Variant} */ variant) {
       <div id="tabs-menu" class="menu" role="menu" aria-label="Tasks" hidden>${VIEWS.map((name) => `
         <button id="menu-${name}" type="button" role="menuitemradio" aria-checked="false" tabindex="-1" data-view="${name}"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
       </div>
-    </nav>${[users, lifecycle, provision, membership, automations].map((section) => section(v)).join('')}
+    </nav>${[users, lifecycle, provision, membership, runs, automations].map((section) => section(v)).join('')}
   </main>${confirmDialog}
 `;
 }

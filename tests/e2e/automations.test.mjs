@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandboxUsers } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandboxUsers, seriousViolations } from './harness.mjs';
 
 const SECRET = 'whsec_ZTJlIGF1dG9tYXRpb25zIHRlc3Qgc2VjcmV0';
 // Each hook's secret is its own (a server refuses two hooks sharing one).
@@ -166,6 +166,27 @@ test('a burst of leavers over the mass-change brake is quarantined, nothing sent
   await page.click(release);
   for (let i = 0; i < 300 && (await stillActive()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await stillActive(), 0, 'released: every leaver disabled');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('the Runs view lists the hooks\' runs beside this device\'s, marked "hook" and read-only', async () => {
+  const page = await openPage(browser, `${hooks.url}/#runs`);
+  await page.waitForSelector('#view-runs:not([hidden])');
+  await page.waitForFunction(() => /Connect to see/.test(document.getElementById('rn-hooks-note').textContent));
+  await connectViaRelay(page, brand);
+  await openView(page, 'users');
+  await openView(page, 'runs');
+  await page.waitForFunction(() => document.querySelectorAll('#rn-hooks li.run').length >= 2);
+  const items = await page.$$eval('#rn-hooks li.run', (lis) => lis.map((li) => li.textContent));
+  assert.ok(items.some((t) => /^done hook crm · .*create automation\.new@example\.org/.test(t) || /^done hook crm/.test(t)), items.join('\n'));
+  assert.ok(items.some((t) => /^failed hook crm .*Last name: empty, but needed to create the account\./.test(t)), items.join('\n'));
+  assert.equal(await page.locator('#rn-hooks button').count(), 0, 'read-only: steered in Automations');
+  assert.match(await page.textContent('#rn-count'), /No runs on this device yet/);
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.deepEqual(await seriousViolations(page), [], `Runs with hook runs (${scheme})`);
+  }
   assert.deepEqual(page.problems, []);
   await page.close();
 });

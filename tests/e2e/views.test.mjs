@@ -20,7 +20,7 @@ after(async () => {
   server?.stop();
 });
 
-const VIEWS = ['users', 'lifecycle', 'provision', 'membership'];
+const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'runs'];
 const connected = (page) => page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 
 /** The pane over the workbook double, at `taskpane.html#view`. */
@@ -83,7 +83,7 @@ test('each view has its URL: the tab bar, the arrow keys and the fragment switch
   await page.waitForSelector('#view-lifecycle:not([hidden])');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-lifecycle');
   await page.keyboard.press('End');
-  await page.waitForSelector('#view-membership:not([hidden])');
+  await page.waitForSelector('#view-runs:not([hidden])');
   await page.keyboard.press('ArrowRight'); // wraps to the first (Automations is hidden)
   await page.waitForSelector('#view-users:not([hidden])');
   await page.goto(`${server.url}/#lifecycle`); // same document: a fragment navigation

@@ -805,11 +805,26 @@ export function createExcelHost({ safeText, progress }) {
     /** The selected table (see readTable), hidden rows included when the flow's box is ticked. */
     readTable: (prefix) => readTable({ includeHidden: find(`${prefix}include-hidden`, HTMLInputElement)?.checked ?? false }),
     /**
-     * The pane has no Users grid to select rows in (its users go to the Users sheet, where the
-     * administrator selects a table and plans it), so no table is handed to it this way.
+     * A table the app made (the Runs view's Retry, Undo, Resume): written to a sheet of the
+     * add-in's own named `sheetName` and planned from there, as if selected, so its outcomes
+     * go beside its rows. (The pane has no Users grid: its users go to the Users sheet.)
      */
-    async takeTable() {
-      throw new HostError('Select the rows in a sheet and press Plan: the pane plans the table selected in the workbook.');
+    async takeTable(prefix, kind, table, source, sheetName) {
+      if (!sheetName) throw new HostError('Select the rows in a sheet and press Plan: the pane plans the table selected in the workbook.');
+      const made = await writeSheet(sheetName, table, { safeText });
+      written.set(sheetName, made.sheet);
+      // Read back as Plan reads a selected table (Apply checks it the same way).
+      const read = await Excel.run(async (context) => {
+        const sheet = context.workbook.worksheets.getItem(made.sheet);
+        sheet.load('name');
+        const excelTable = sheet.tables.getItemOrNullObject(made.table);
+        excelTable.load('name');
+        await context.sync();
+        if (excelTable.isNullObject) throw new HostError(`The "${made.sheet}" sheet lost its table: plan again.`);
+        const located = await tableArea(context, sheet, excelTable);
+        return readLocated(context, { sheet, sheetName: sheet.name, tableName: excelTable.name, ...located }, true);
+      });
+      return { ...read, source: `${source}, ${read.source}` };
     },
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */
     verifyTable: (input) => verifyTable(/** @type {SheetInput} */ (input)),

@@ -84,9 +84,12 @@
  *   token in it (Excel: nothing).
  * - `readTable(prefix, kind)`: the table the flow `prefix` plans as a `kind` sheet; rejects with
  *   a message saying what to choose or select.
- * - `takeTable(prefix, kind, table, source)`: a table the app made (the Users grid's selected
- *   rows as a lifecycle sheet) as the flow `prefix` plans it, as if it had been read from a file;
- *   `source` says where it came from in the plan's summary ("the Users grid (selected)").
+ * - `takeTable(prefix, kind, table, source, sheetName)`: a table the app made (the Users grid's
+ *   selected rows as a lifecycle sheet, a run's failed rows or undo sheet from the Runs view) as
+ *   the flow `prefix` plans it, as if it had been read from a file; `source` says where it came
+ *   from in the plan's summary ("the Users grid (selected)"). The pane writes it to a sheet of
+ *   its own named `sheetName` (Retry, Undo, Resume) and plans that sheet, so its outcomes go
+ *   beside those rows; the page keeps it in its worker.
  * - `verifyTable(input)`: before Apply sends anything, the table `readTable` gave as it is now;
  *   rejects, naming the rows, when it changed since Plan (the page: its worker holds the rows
  *   read, which cannot change, so `input` itself).
@@ -120,7 +123,7 @@
  *   connect(spec: ConnectionSpec): Promise<void>,
  *   disconnect(): Promise<void>,
  *   readTable(prefix: string, kind: Kind): Promise<TableInput>,
- *   takeTable(prefix: string, kind: Kind, table: Table, source: string): Promise<TableInput>,
+ *   takeTable(prefix: string, kind: Kind, table: Table, source: string, sheetName?: string): Promise<TableInput>,
  *   verifyTable(input: TableInput): Promise<TableInput>,
  *   plan(kind: Kind, input: TableInput, request: PlanRequest, onProgress: OnProgress): Promise<FlowRun>,
  *   callback(fn: OnProgress): OnProgress,
