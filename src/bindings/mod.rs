@@ -192,6 +192,13 @@ impl RosterClient {
             from_options::<SheetRequest>(options)?,
             read_roles(roles)?,
         );
+        // The columns the administrator mapped are renamed to their fields before planning.
+        let table = if request.column_map.is_empty() {
+            table
+        } else {
+            crate::run::apply_mapping(kind, table, &request.column_map, &request)
+                .map_err(failing(ErrorCode::Input))?
+        };
         // A person reads this plan before it is applied: the attributes are planned with the
         // accounts, never after the creates as an unattended hook's are.
         request.unattended = false;
@@ -291,6 +298,49 @@ pub fn table_to_csv(
     #[wasm_bindgen(unchecked_param_type = "Table")] table: JsValue,
 ) -> Result<String, JsValue> {
     Ok(table_from(table)?.to_csv())
+}
+
+/// How `columns` fit a `kind` sheet planned with `options` (issue 29.7): each field the kind
+/// reads and the column recognised as it, the columns recognised as none, and whether the
+/// page should ask the administrator to map them before planning.
+#[wasm_bindgen(js_name = columnFit, unchecked_return_type = "ColumnFit")]
+pub fn column_fit(
+    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    columns: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let kind: SheetKind = from_value(
+        kind,
+        "The kind of sheet is lifecycle, provision or membership",
+    )?;
+    let request = from_options::<SheetRequest>(options)?;
+    to_value(&crate::run::column_fit(kind, &columns, &request))
+}
+
+/// Why a mapping (field -> column) cannot be applied to `columns` as a `kind` sheet's, or
+/// null when it can: two fields mapped to one column, a column read as a mapped field beside
+/// the one mapped to it (the same check planning makes).
+#[wasm_bindgen(js_name = checkMapping)]
+pub fn check_mapping(
+    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    columns: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] mapping: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+) -> Result<Option<String>, JsValue> {
+    let kind: SheetKind = from_value(
+        kind,
+        "The kind of sheet is lifecycle, provision or membership",
+    )?;
+    let mapping: std::collections::BTreeMap<String, String> =
+        from_value(mapping, "A mapping is field names to column names")?;
+    let request = from_options::<SheetRequest>(options)?;
+    let table = Table {
+        columns,
+        ..Table::default()
+    };
+    Ok(crate::run::apply_mapping(kind, table, &mapping, &request)
+        .err()
+        .map(|e| e.to_string()))
 }
 
 /// The datacenter to ask first when none is typed (Qualtrics then names the brand's own).

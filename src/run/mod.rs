@@ -27,6 +27,7 @@
 
 mod connect;
 mod drive;
+mod fit;
 mod lifecycle;
 mod membership;
 mod provision;
@@ -38,6 +39,7 @@ mod view;
 
 pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
 pub use drive::{drive, Control, RunCell, RunEnd, Transport};
+pub use fit::{apply_mapping, column_fit, ColumnFit, FieldFit, FieldNeed, MappingError};
 pub use lifecycle::LifecycleJob;
 pub use membership::{MembershipJob, PullJob};
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
