@@ -11,7 +11,8 @@ import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
-import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
+import { drawBrandPicture, markActive } from './brand.js';
+import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames } from './names.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -252,6 +253,7 @@ export async function startApp(makeHost) {
       const table = find(id, HTMLTableElement);
       if (table) gridOf(table).clear();
     }
+    drawPicture();
     show($('notice'), '');
     $('who').textContent = 'Not connected';
     showConnected(false);
@@ -280,6 +282,7 @@ export async function startApp(makeHost) {
         : `${result.rows.length} users, ${pages}.`;
       if (result.notice) show($('notice'), result.notice);
       drawNames();
+      drawPicture();
     } finally {
       host.progress('', { done: true });
     }
@@ -295,6 +298,25 @@ export async function startApp(makeHost) {
       if (nameOf(id) !== name) setName(id, name).catch(() => {});
     }
     return { ...namedUserTypes(), ...typed };
+  }
+
+  /**
+   * The picture of the brand above the Users grid (brand.js): active and disabled accounts, and
+   * the users of each user type and division; in the page each bar filters the grid (through
+   * its own filters), in the pane the bars are a list.
+   */
+  function drawPicture() {
+    const box = find('users-picture');
+    if (!box) return;
+    const tableEl = find('users-table', HTMLTableElement);
+    const grid = tableEl ? gridOf(tableEl) : null;
+    drawBrandPicture(box, state.users, grid ? {
+      filter(column, value) {
+        if (!grid.filterBy(column, value)) show($('error'), `The grid has no filter for ${column} = "${value}": list users again.`);
+        tableEl?.scrollIntoView({ block: 'nearest' });
+      },
+      active: (column) => grid.filteredBy(column),
+    } : {});
   }
 
   /**
@@ -372,13 +394,13 @@ export async function startApp(makeHost) {
     choiceMade = false;
   };
   const lifecycle = createFlowView({
-    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand,
     options: () => ({ defaultAction: defaultAction() }),
     choice: lifecycleChoice,
     onTable: lifecycleTable,
   });
   const provision = createFlowView({
-    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand,
     options: () => ({
       route: select('pv-route').value,
       userTypes: provisionUserTypes(),
@@ -387,7 +409,7 @@ export async function startApp(makeHost) {
   });
   const membershipOptions = () => ({ filter: input('mp-filter').value });
   const membership = createFlowView({
-    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, brand,
+    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand,
     options: membershipOptions,
   });
 
@@ -428,6 +450,9 @@ export async function startApp(makeHost) {
     await host.setRoles(table);
   }
 
+  // A name given to a user type or division shows in the picture's bars at once.
+  onNames(drawPicture);
+
   // The Users grid acts (the page): a box per row, "Select all N shown", and the bar of actions
   // on the selected users, which plans them in the lifecycle view as a file would be.
   const usersTable = find('users-table', HTMLTableElement);
@@ -439,6 +464,8 @@ export async function startApp(makeHost) {
     $('users-table-wrap').before($('users-bulk'));
     grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
     grid.chooseColumns();
+    // The picture's bars show pressed while the grid filters by them (set there or here).
+    grid.onFilter(() => { const box = find('users-picture'); if (box) markActive(box, (c) => grid.filteredBy(c)); });
     bulk = startBulkActions({
       grid,
       lock,
@@ -514,6 +541,10 @@ export async function startApp(makeHost) {
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
   // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
   for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
+  // Another file or paste: its columns are mapped again (pre-filled when remembered).
+  for (const [prefix, flow] of /** @type {const} */ ([['lc-', lifecycle], ['pv-', provision], ['mb-', membership]])) {
+    for (const id of [`${prefix}file`, `${prefix}paste`]) find(id)?.addEventListener('input', () => flow.forgetMapping());
+  }
   for (const [prefix, flow] of flows) {
     // The file and paste boxes are the page's (the pane reads the selection); the
     // include-hidden boxes are the pane's.
@@ -526,6 +557,7 @@ export async function startApp(makeHost) {
   for (const [prefix, flow] of flows) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);
+    on(`${prefix}map-plan`, flow.error, flow.confirmMapping);
     $(`${prefix}cancel`).addEventListener('click', () => flow.cancel());
     on(`${prefix}download-outcomes`, flow.error, flow.downloadOutcomes);
     on(`${prefix}download-before`, flow.error, flow.writeBefore);

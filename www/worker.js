@@ -32,6 +32,7 @@ import { flowRun, planSheet, workbooks } from './run.js';
  * @property {string[]} notes
  * @property {string[]} sheets The workbook's sheets (none for CSV or pasted text).
  * @property {string | null} sheet The sheet read.
+ * @property {string[][]} preview The first rows (the mapping step shows them under the mapped names).
  */
 
 // A RosterError keeps its `code` on its way to the page: Comlink sends an Error's message, name
@@ -50,6 +51,8 @@ Comlink.transferHandlers.set('throw', {
 
 /** Rows of a table the page shows; the rest are in the downloads. */
 const PREVIEW_ROWS = 1000;
+/** Rows a read table's summary carries for the mapping step's preview. */
+const PREVIEW_HEAD = 5;
 
 const ready = init();
 /** @type {RosterClient | null} */
@@ -104,6 +107,7 @@ const api = {
       notes: sheet.notes,
       sheets: workbook?.sheets ?? [],
       sheet: workbook?.sheet ?? null,
+      preview: sheet.head(PREVIEW_HEAD),
     };
   },
 
@@ -118,7 +122,7 @@ const api = {
     const sheet = Sheet.fromTable({ columns: table.columns, rows: table.rows });
     const ref = nextRef++;
     tables.set(ref, sheet);
-    return { ref, id: sheet.journalKey(kind), columns: sheet.columns, rowCount: sheet.rowCount, description: sheet.description, notes: sheet.notes, sheets: [], sheet: null };
+    return { ref, id: sheet.journalKey(kind), columns: sheet.columns, rowCount: sheet.rowCount, description: sheet.description, notes: sheet.notes, sheets: [], sheet: null, preview: sheet.head(PREVIEW_HEAD) };
   },
 
   /**

@@ -34,6 +34,7 @@
  * @property {string} [id] The core's journal key of the table, when the host computed it.
  * @property {string} [description] How the file was read ("semicolon-separated…").
  * @property {string[]} [notes] What to know about the file (title rows skipped…).
+ * @property {string[][]} [preview] The first rows, when `rows` is not here (the mapping step's preview).
  */
 
 /**
