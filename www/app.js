@@ -310,14 +310,23 @@ export async function startApp(makeHost) {
     if (!box) return;
     const tableEl = find('users-table', HTMLTableElement);
     const grid = tableEl ? gridOf(tableEl) : null;
-    drawBrandPicture(box, state.users, grid ? {
-      filter(column, value) {
-        if (!grid.filterBy(column, value)) show($('error'), `The grid has no filter for ${column} = "${value}": list users again.`);
-        tableEl?.scrollIntoView({ block: 'nearest' });
+    // Without a grid (the pane) the values filtered by are the bars pressed here.
+    pictureFilters.clear();
+    const active = (/** @type {string} */ column) => (grid ? grid.filteredBy(column) : pictureFilters.get(column) ?? null);
+    drawBrandPicture(box, state.users, {
+      filter: (column, value) => {
+        show($('error'), '');
+        host.filterUsers(column, value).then(() => {
+          if (value === null) pictureFilters.delete(column);
+          else pictureFilters.set(column, value);
+          markActive(box, active);
+        }, (err) => show($('error'), messageOf(err)));
       },
-      active: (column) => grid.filteredBy(column),
-    } : {});
+      active,
+    });
   }
+  /** @type {Map<string, string>} */
+  const pictureFilters = new Map();
 
   /**
    * The names editor under Users: each user type and division of the last listing, with how

@@ -1,8 +1,8 @@
 // A picture of the brand on the Users view (issue 29.11): how many accounts are active and
 // disabled, and how many of each user type and division, as horizontal bars in plain HTML (no
-// chart library). In the page each bar is a button that filters the Users grid to those users
-// through the grid's own filters (whose select then shows the filter, and clears it); in the
-// pane, which writes the users to a sheet, the bars are a list.
+// chart library). Each bar is a button that filters the listed users to those (the host's
+// filterUsers: in the page the Users grid's own filter, whose select then shows it and clears
+// it; in the pane the Users sheet's table); the same bar again shows everyone.
 import { formatNumber } from './format.js';
 import { nameOf } from './names.js';
 
@@ -23,13 +23,13 @@ const GROUPS = [
 const MAX_BARS = 12;
 
 /**
- * Draws the picture of `table` (the Users listing) into `box`. `filter(column, value)` (the
- * page) makes each bar a button that filters the grid to the users with that value, and
- * `active(column)` says which value the grid filters a column by now (the bar then shows
- * pressed); without `filter` the bars are a plain list.
+ * Draws the picture of `table` (the Users listing) into `box`. `filter(column, value)` makes
+ * each bar a button that filters the users to those with that value (null: everyone again),
+ * and `active(column)` says which value a column is filtered by now (its bar shows pressed);
+ * without `filter` the bars are a plain list.
  * @param {HTMLElement} box
  * @param {Table | null} table
- * @param {{ filter?: (column: string, value: string) => void, active?: (column: string) => string | null }} [how]
+ * @param {{ filter?: (column: string, value: string | null) => void, active?: (column: string) => string | null }} [how]
  */
 export function drawBrandPicture(box, table, { filter, active } = {}) {
   box.replaceChildren();
@@ -73,9 +73,9 @@ export function drawBrandPicture(box, table, { filter, active } = {}) {
         b.dataset.column = group.column;
         b.dataset.value = value;
         b.setAttribute('aria-pressed', String(now === value));
-        b.title = `Show only these ${formatNumber(n)} users in the grid`;
+        b.title = `Show only these ${formatNumber(n)} users`;
         b.append(...parts);
-        b.addEventListener('click', () => filter(group.column, b.getAttribute('aria-pressed') === 'true' ? '' : value));
+        b.addEventListener('click', () => filter(group.column, b.getAttribute('aria-pressed') === 'true' ? null : value));
         li.append(b);
       } else {
         li.className = 'picture-row';
@@ -92,7 +92,7 @@ export function drawBrandPicture(box, table, { filter, active } = {}) {
     section.append(h, list);
     box.append(section);
   }
-  const caption = Object.assign(document.createElement('p'), { className: 'hint picture-caption', textContent: `${formatNumber(total)} users.${filter ? ' Choose a bar to show only those users in the grid; choose it again to show all.' : ''}` });
+  const caption = Object.assign(document.createElement('p'), { className: 'hint picture-caption', textContent: `${formatNumber(total)} users.${filter ? ' Choose a bar to show only those users; choose it again to show all.' : ''}` });
   box.prepend(caption);
 }
 

@@ -639,16 +639,21 @@ function createGrid(tableEl) {
 
     /**
      * Filters the rows by the filter of the column headed `column` (its select shows it, and
-     * clears it): only those whose cell is `value`, or every row for ''. False when the table
-     * offers no filter for that column or no row has that value.
+     * clears it): only those whose cell is `value` ('' the blank ones), or every row for null.
+     * False when the table offers no filter for that column or no row has that value.
      */
-    filterBy(/** @type {string} */ column, /** @type {string} */ value) {
+    filterBy(/** @type {string} */ column, /** @type {string | null} */ value) {
       const table = s.table;
-      const facet = table ? s.facets.find((f) => table.columns[f.col] === column) : undefined;
-      if (!facet) return false;
-      const at = facet.values.indexOf(value);
-      if (value !== '' && at < 0) return false;
-      facet.select.value = value === '' ? '' : String(at);
+      if (!table) return false;
+      const facet = s.facets.find((f) => table.columns[f.col] === column);
+      if (!facet) {
+        // No filter offered: every row has one value there (all shown already), or the column is not here.
+        const col = table.columns.indexOf(column);
+        return col >= 0 && (value === null || table.rows.every((r) => (r[col] ?? '') === value));
+      }
+      const at = facet.values.indexOf(value ?? '');
+      if (value !== null && at < 0) return false;
+      facet.select.value = value === null ? '' : String(at);
       filter();
       wrap.scrollTop = 0;
       return true;

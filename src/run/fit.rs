@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{SheetKind, SheetRequest};
 use crate::sheet::columns::normalise_header;
-use crate::sheet::table::Table;
+use crate::sheet::table::{looks_like_data, Table};
 use crate::{lifecycle, membership, provision};
 
 /// How much a kind needs a field.
@@ -72,7 +72,8 @@ pub struct ColumnFit {
     /// What becomes of columns mapped to no field ("ignored", or provisioning's "attributes").
     pub others: String,
     /// True when a required field is missing, or an expected one is while some columns are
-    /// unrecognised: the headers were not understood, and a mapping step should ask.
+    /// unrecognised: the headers were not understood, and a mapping step should ask. (Not when
+    /// the first row holds values rather than names: the plan says to include the header.)
     pub needs_mapping: bool,
 }
 
@@ -223,8 +224,11 @@ pub fn column_fit(kind: SheetKind, columns: &[String], request: &SheetRequest) -
             f.need == need && f.column.is_none() && !f.alternative.as_deref().is_some_and(mapped)
         })
     };
-    let needs_mapping =
-        missing(FieldNeed::Required) || (missing(FieldNeed::Expected) && !unrecognised.is_empty());
+    // A first row of values (no header at all) is said as such by the plan: no mapping helps.
+    let header_is_data = columns.iter().any(|c| looks_like_data(c));
+    let needs_mapping = !header_is_data
+        && (missing(FieldNeed::Required)
+            || (missing(FieldNeed::Expected) && !unrecognised.is_empty()));
     ColumnFit {
         fields,
         unrecognised,
@@ -380,6 +384,19 @@ mod tests {
         let fit = column_fit(SheetKind::Lifecycle, &cols(&["Login", "Mail"]), &request);
         assert!(!fit.needs_mapping);
         assert_eq!(fit.fields[2].need, FieldNeed::Optional);
+    }
+
+    #[test]
+    fn a_first_row_of_values_is_not_mapped() {
+        let fit = column_fit(
+            SheetKind::Lifecycle,
+            &cols(&["UR_AAAAAAAAAAAAAAA", "disable"]),
+            &SheetRequest::default(),
+        );
+        assert!(
+            !fit.needs_mapping,
+            "the plan says the header row is missing"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 // button in the page) filters the Users grid through its own filter, and again shows all.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, sandboxUsers, connectViaRelay, seriousViolations } from './harness.mjs';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, seriousViolations } from './harness.mjs';
+import { OFFICE_JS, officeDouble } from './office-double.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -78,6 +79,51 @@ test('the bars count the sandbox\'s users; "Disabled" filters the grid to exactl
     await select.selectOption('');
     assert.equal(await page.locator(`#users-picture button[data-column="User type"][data-value="${type.value}"]`).getAttribute('aria-pressed'), 'false');
     assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
+
+test('the pane: the same bars; "Disabled" filters the Users sheet\'s table to exactly the disabled users, and again to all', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--users', '80']);
+  try {
+    const context = await browser.newContext({ viewport: { width: 360, height: 900 } });
+    const page = await context.newPage();
+    page.problems = [];
+    page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+    await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: officeDouble() }));
+    await page.addInitScript(() => { self.__WORKBOOK_SETUP__ = { sheets: [{ name: 'Sheet1', rows: [] }] }; });
+    await page.goto(`${server.url}/taskpane.html#users`);
+    await page.waitForSelector('body[data-ready=true]');
+    await connectViaRelay(page, server);
+    await openView(page, 'users');
+    await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent));
+    await page.waitForSelector('#users-picture:not([hidden])');
+    const users = await sandboxUsers(server);
+    const disabled = users.filter((u) => u.accountStatus === 'disabled');
+    const status = await bars(page, 'Account status');
+    assert.deepEqual(Object.fromEntries(status.map((b) => [b.value, b.count])), tally(users, 'accountStatus'));
+    assert.deepEqual(Object.fromEntries((await bars(page, 'Division')).map((b) => [b.value, b.count])), tally(users, 'divisionId'));
+
+    /** The User IDs of the Users sheet's rows its filter shows. */
+    const visibleIds = () => page.evaluate(() => {
+      const wb = window.__workbook;
+      const hidden = wb.sheets.get('Users').filtered;
+      return wb.values('Users').slice(1).filter((_, i) => !hidden.has(i + 1)).map((r) => r[0]);
+    });
+    const button = page.getByRole('button', { name: new RegExp(`^Disabled\\s*${disabled.length}$`) });
+    await button.click();
+    await page.waitForFunction(() => document.querySelector('#users-picture button[data-value="disabled"]').getAttribute('aria-pressed') === 'true');
+    assert.deepEqual((await visibleIds()).sort(), disabled.map((u) => u.id).sort());
+    for (const theme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: theme });
+      assert.deepEqual(await seriousViolations(page, '#view-users'), [], `pane (${theme})`);
+    }
+    await button.click();
+    await page.waitForFunction(() => document.querySelector('#users-picture button[data-value="disabled"]').getAttribute('aria-pressed') === 'false');
+    assert.equal((await visibleIds()).length, 80);
+    assert.deepEqual(page.problems, []);
+    await context.close();
   } finally {
     server.stop();
   }
