@@ -102,7 +102,7 @@ export function duration(/** @type {number} */ seconds) {
  * remembered on this device for that set of headers (the host's storage).
  * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
  *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown>,
- *   columnFit: (kind: Kind, columns: string[], options: Partial<SheetRequest> | null) => ColumnFit,
+ *   columnFit: (kind: Kind, columns: string[], rows: string[][], options: Partial<SheetRequest> | null) => ColumnFit,
  *   checkMapping: (kind: Kind, columns: string[], mapping: Record<string, string>, options: Partial<SheetRequest> | null) => string | undefined,
  *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null }} parts
  */
@@ -398,7 +398,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     let map = {};
     if (!given) {
       // Headers the core does not recognise: the administrator maps them first.
-      const fit = columnFit(kind, input.columns, options());
+      const fit = columnFit(kind, input.columns, (input.preview ?? input.rows ?? []).slice(0, PREVIEW_ROWS), options());
       if (fit.needsMapping) {
         const key = headerKey(kind, input.columns);
         if (mapping.confirmed?.key !== key) {

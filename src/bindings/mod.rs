@@ -302,19 +302,22 @@ pub fn table_to_csv(
 
 /// How `columns` fit a `kind` sheet planned with `options` (issue 29.7): each field the kind
 /// reads and the column recognised as it, the columns recognised as none, and whether the
-/// page should ask the administrator to map them before planning.
+/// page should ask the administrator to map them before planning (`rows`: the sheet's first
+/// rows, which say whether an unrecognised column holds a missing field's values).
 #[wasm_bindgen(js_name = columnFit, unchecked_return_type = "ColumnFit")]
 pub fn column_fit(
     #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
     columns: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "string[][]")] rows: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let kind: SheetKind = from_value(
         kind,
         "The kind of sheet is lifecycle, provision or membership",
     )?;
+    let rows: Vec<Vec<String>> = from_value(rows, "The first rows are rows of text cells")?;
     let request = from_options::<SheetRequest>(options)?;
-    to_value(&crate::run::column_fit(kind, &columns, &request))
+    to_value(&crate::run::column_fit(kind, &columns, &rows, &request))
 }
 
 /// Why a mapping (field -> column) cannot be applied to `columns` as a `kind` sheet's, or

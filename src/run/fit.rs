@@ -71,19 +71,22 @@ pub struct ColumnFit {
     pub unrecognised: Vec<String>,
     /// What becomes of columns mapped to no field ("ignored", or provisioning's "attributes").
     pub others: String,
-    /// True when a required field is missing, or an expected one is while some columns are
-    /// unrecognised: the headers were not understood, and a mapping step should ask. (Not when
-    /// the first row holds values rather than names: the plan says to include the header.)
+    /// True when a required field is missing, or an expected one is while an unrecognised
+    /// column holds its values: the headers were not understood, and a mapping step should ask.
+    /// (Not when the first row holds values rather than names: the plan says to include the
+    /// header.)
     pub needs_mapping: bool,
 }
 
-/// One field of a kind: its header, aliases (normalised), need, alternative and hint.
+/// One field of a kind: its header, aliases (normalised), need, alternative and hint, and
+/// for an expected field the values it holds (a column of them is worth asking about).
 struct Spec {
     field: &'static str,
     aliases: &'static [&'static str],
     need: FieldNeed,
     alternative: Option<&'static str>,
     hint: &'static str,
+    holds: Option<fn(&str) -> bool>,
 }
 
 /// The fields a `kind` sheet reads, as its planner reads them with `request`'s options.
@@ -95,6 +98,7 @@ fn specs(kind: SheetKind, request: &SheetRequest) -> Vec<Spec> {
         need,
         alternative,
         hint,
+        holds: None,
     };
     match kind {
         SheetKind::Lifecycle => vec![
@@ -112,17 +116,20 @@ fn specs(kind: SheetKind, request: &SheetRequest) -> Vec<Spec> {
                 Some("User ID"),
                 "the login name",
             ),
-            spec(
-                "Action",
-                lifecycle::ACTION_ALIASES,
-                if request.default_action.trim().is_empty() {
-                    Expected
-                } else {
-                    Optional
-                },
-                None,
-                "disable, enable, or expire",
-            ),
+            Spec {
+                holds: Some(|cell| lifecycle::Action::parse(cell).is_some()),
+                ..spec(
+                    "Action",
+                    lifecycle::ACTION_ALIASES,
+                    if request.default_action.trim().is_empty() {
+                        Expected
+                    } else {
+                        Optional
+                    },
+                    None,
+                    "disable, enable, or expire",
+                )
+            },
             spec(
                 "Expiration date",
                 lifecycle::EXPIRY_ALIASES,
@@ -185,9 +192,16 @@ fn specs(kind: SheetKind, request: &SheetRequest) -> Vec<Spec> {
     }
 }
 
-/// How `columns` fit a `kind` sheet planned with `request`'s options (see [`ColumnFit`]).
+/// How `columns` fit a `kind` sheet planned with `request`'s options (see [`ColumnFit`]);
+/// `rows`, the first rows of the sheet, say whether an unrecognised column holds what a missing
+/// expected field holds (a "Status change" column of `disable`s is the Action).
 #[must_use]
-pub fn column_fit(kind: SheetKind, columns: &[String], request: &SheetRequest) -> ColumnFit {
+pub fn column_fit(
+    kind: SheetKind,
+    columns: &[String],
+    rows: &[Vec<String>],
+    request: &SheetRequest,
+) -> ColumnFit {
     let specs = specs(kind, request);
     let norms: Vec<String> = columns.iter().map(|c| normalise_header(c)).collect();
     let fields: Vec<FieldFit> = specs
@@ -204,40 +218,47 @@ pub fn column_fit(kind: SheetKind, columns: &[String], request: &SheetRequest) -
         })
         .collect();
     let ignored = |n: &str| kind == SheetKind::Provision && provision::OUTPUT_COLUMNS.contains(&n);
-    let unrecognised: Vec<String> = columns
-        .iter()
-        .zip(&norms)
-        .filter(|(c, n)| {
-            !c.trim().is_empty()
+    // Indexes of the non-blank columns read as no field.
+    let unknown: Vec<usize> = (0..columns.len())
+        .filter(|&i| {
+            let n = norms[i].as_str();
+            !columns[i].trim().is_empty()
                 && !ignored(n)
-                && !specs.iter().any(|s| s.aliases.contains(&n.as_str()))
+                && !specs.iter().any(|s| s.aliases.contains(&n))
         })
-        .map(|(c, _)| c.clone())
         .collect();
     let mapped = |field: &str| {
         fields
             .iter()
             .any(|f| f.field == field && f.column.is_some())
     };
-    let missing = |need: FieldNeed| {
-        fields.iter().any(|f| {
-            f.need == need && f.column.is_none() && !f.alternative.as_deref().is_some_and(mapped)
-        })
-    };
+    let missing =
+        |f: &FieldFit| f.column.is_none() && !f.alternative.as_deref().is_some_and(mapped);
+    let required_missing = fields
+        .iter()
+        .any(|f| f.need == FieldNeed::Required && missing(f));
+    // An expected field missing while an unrecognised column holds its values.
+    let expected_elsewhere = specs.iter().zip(&fields).any(|(s, f)| {
+        f.need == FieldNeed::Expected
+            && missing(f)
+            && s.holds.is_some_and(|holds| {
+                unknown.iter().any(|&at| {
+                    rows.iter()
+                        .any(|r| r.get(at).is_some_and(|cell| holds(cell)))
+                })
+            })
+    });
     // A first row of values (no header at all) is said as such by the plan: no mapping helps.
     let header_is_data = columns.iter().any(|c| looks_like_data(c));
-    let needs_mapping = !header_is_data
-        && (missing(FieldNeed::Required)
-            || (missing(FieldNeed::Expected) && !unrecognised.is_empty()));
     ColumnFit {
         fields,
-        unrecognised,
+        unrecognised: unknown.iter().map(|&i| columns[i].clone()).collect(),
         others: match kind {
             SheetKind::Provision => "attributes",
             _ => "ignored",
         }
         .to_string(),
-        needs_mapping,
+        needs_mapping: !header_is_data && (required_missing || expected_elsewhere),
     }
 }
 
@@ -357,6 +378,7 @@ mod tests {
         let fit = column_fit(
             SheetKind::Lifecycle,
             &cols(&["Account", "Mail", "Status change"]),
+            &[],
             &SheetRequest::default(),
         );
         assert!(fit.needs_mapping);
@@ -367,13 +389,18 @@ mod tests {
         assert!(fit.fields.iter().all(|f| f.column.is_none()));
         assert_eq!(fit.fields[0].field, "User ID");
         assert_eq!(fit.fields[0].alternative.as_deref(), Some("Username"));
-        // A Username found but no Action, with columns left over: ask (the Action may be one).
-        let fit = column_fit(
-            SheetKind::Lifecycle,
-            &cols(&["Login", "Mail", "Status change"]),
-            &SheetRequest::default(),
-        );
-        assert!(fit.needs_mapping);
+        // A Username found but no Action, and a column of actions: ask.
+        let login = cols(&["Login", "Mail", "Status change"]);
+        let rows = vec![
+            cols(&["jdoe", "j@x.org", ""]),
+            cols(&["ann", "a@x.org", "Disable"]),
+        ];
+        let d = SheetRequest::default();
+        assert!(column_fit(SheetKind::Lifecycle, &login, &rows, &d).needs_mapping);
+        // ...not when no column holds actions (a note, an e-mail): such rows are refused.
+        let quiet = vec![cols(&["jdoe", "j@x.org", "left in May"])];
+        assert!(!column_fit(SheetKind::Lifecycle, &login, &quiet, &d).needs_mapping);
+        let fit = column_fit(SheetKind::Lifecycle, &login, &rows, &d);
         assert_eq!(fit.fields[1].column.as_deref(), Some("Login"));
         assert_eq!(fit.fields[2].need, FieldNeed::Expected);
         // ...but not when a default action stands in for it.
@@ -381,7 +408,7 @@ mod tests {
             default_action: "disable".into(),
             ..SheetRequest::default()
         };
-        let fit = column_fit(SheetKind::Lifecycle, &cols(&["Login", "Mail"]), &request);
+        let fit = column_fit(SheetKind::Lifecycle, &login, &rows, &request);
         assert!(!fit.needs_mapping);
         assert_eq!(fit.fields[2].need, FieldNeed::Optional);
     }
@@ -391,6 +418,7 @@ mod tests {
         let fit = column_fit(
             SheetKind::Lifecycle,
             &cols(&["UR_AAAAAAAAAAAAAAA", "disable"]),
+            &[],
             &SheetRequest::default(),
         );
         assert!(
@@ -405,20 +433,26 @@ mod tests {
         let lifecycle = column_fit(
             SheetKind::Lifecycle,
             &cols(&["User ID", "Action", "Note"]),
+            &[],
             &d,
         );
         assert!(!lifecycle.needs_mapping);
         assert_eq!(lifecycle.unrecognised, cols(&["Note"]));
         let template = crate::provision::template().columns;
-        let provision = column_fit(SheetKind::Provision, &template, &d);
+        let provision = column_fit(SheetKind::Provision, &template, &[], &d);
         assert!(!provision.needs_mapping);
         // Role and Responsibility: attributes.
         assert_eq!(provision.unrecognised, cols(&["Role", "Responsibility"]));
         assert_eq!(provision.others, "attributes");
         let desired = cols(&crate::membership::DESIRED_COLUMNS);
-        assert!(!column_fit(SheetKind::Membership, &desired, &d).needs_mapping);
+        assert!(!column_fit(SheetKind::Membership, &desired, &[], &d).needs_mapping);
         // A provisioning sheet without a Username does need one.
-        let fit = column_fit(SheetKind::Provision, &cols(&["Login name x", "Mail"]), &d);
+        let fit = column_fit(
+            SheetKind::Provision,
+            &cols(&["Login name x", "Mail"]),
+            &[],
+            &d,
+        );
         assert!(fit.needs_mapping);
         assert_eq!(fit.fields[3].column.as_deref(), Some("Mail"));
     }
@@ -443,7 +477,7 @@ mod tests {
         .unwrap();
         assert_eq!(mapped.columns, cols(&["Username", "Mail", "Action"]));
         assert_eq!(mapped.rows, table.rows);
-        assert!(!column_fit(SheetKind::Lifecycle, &mapped.columns, &d).needs_mapping);
+        assert!(!column_fit(SheetKind::Lifecycle, &mapped.columns, &[], &d).needs_mapping);
     }
 
     #[test]
