@@ -14,7 +14,8 @@ import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
-import { loadNames, nameOf, setName, namedUserTypes, isNamedId } from './names.js';
+import { drawBrandPicture, markActive } from './brand.js';
+import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames } from './names.js';
 import { createRunsView } from './runs.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
@@ -263,6 +264,7 @@ export async function startApp(makeHost) {
       const table = find(id, HTMLTableElement);
       if (table) gridOf(table).clear();
     }
+    drawPicture();
     show($('notice'), '');
     $('who').textContent = 'Not connected';
     showConnected(false);
@@ -291,6 +293,7 @@ export async function startApp(makeHost) {
         : `${result.rows.length} users, ${pages}.`;
       if (result.notice) show($('notice'), result.notice);
       drawNames();
+      drawPicture();
     } finally {
       host.progress('', { done: true });
     }
@@ -307,6 +310,34 @@ export async function startApp(makeHost) {
     }
     return { ...namedUserTypes(), ...typed };
   }
+
+  /**
+   * The picture of the brand above the Users grid (brand.js): active and disabled accounts, and
+   * the users of each user type and division; in the page each bar filters the grid (through
+   * its own filters), in the pane the bars are a list.
+   */
+  function drawPicture() {
+    const box = find('users-picture');
+    if (!box) return;
+    const tableEl = find('users-table', HTMLTableElement);
+    const grid = tableEl ? gridOf(tableEl) : null;
+    // Without a grid (the pane) the values filtered by are the bars pressed here.
+    pictureFilters.clear();
+    const active = (/** @type {string} */ column) => (grid ? grid.filteredBy(column) : pictureFilters.get(column) ?? null);
+    drawBrandPicture(box, state.users, {
+      filter: (column, value) => {
+        show($('error'), '');
+        host.filterUsers(column, value).then(() => {
+          if (value === null) pictureFilters.delete(column);
+          else pictureFilters.set(column, value);
+          markActive(box, active);
+        }, (err) => show($('error'), messageOf(err)));
+      },
+      active,
+    });
+  }
+  /** @type {Map<string, string>} */
+  const pictureFilters = new Map();
 
   /**
    * The names editor under Users: each user type and division of the last listing, with how
@@ -391,13 +422,13 @@ export async function startApp(makeHost) {
     choiceMade = false;
   };
   const lifecycle = createFlowView({
-    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, brand, recorder,
+    host, getClient, lock, prefix: 'lc-', kind: 'lifecycle', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand, recorder,
     options: () => ({ defaultAction: defaultAction() }),
     choice: lifecycleChoice,
     onTable: lifecycleTable,
   });
   const provision = createFlowView({
-    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, brand, recorder,
+    host, getClient, lock, prefix: 'pv-', kind: 'provision', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand, recorder,
     options: () => ({
       route: select('pv-route').value,
       userTypes: provisionUserTypes(),
@@ -406,7 +437,7 @@ export async function startApp(makeHost) {
   });
   const membershipOptions = () => ({ filter: input('mp-filter').value });
   const membership = createFlowView({
-    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, brand, recorder,
+    host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand, recorder,
     options: membershipOptions,
   });
 
@@ -465,6 +496,9 @@ export async function startApp(makeHost) {
   });
   runs.setHost(host);
 
+  // A name given to a user type or division shows in the picture's bars at once.
+  onNames(drawPicture);
+
   // The Users grid acts (the page): a box per row, "Select all N shown", and the bar of actions
   // on the selected users, which plans them in the lifecycle view as a file would be.
   const usersTable = find('users-table', HTMLTableElement);
@@ -476,6 +510,8 @@ export async function startApp(makeHost) {
     $('users-table-wrap').before($('users-bulk'));
     grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
     grid.chooseColumns();
+    // The picture's bars show pressed while the grid filters by them (set there or here).
+    grid.onFilter(() => { const box = find('users-picture'); if (box) markActive(box, (c) => grid.filteredBy(c)); });
     bulk = startBulkActions({
       grid,
       lock,
@@ -551,6 +587,10 @@ export async function startApp(makeHost) {
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
   // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
   for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
+  // Another file or paste: its columns are mapped again (pre-filled when remembered).
+  for (const [prefix, flow] of /** @type {const} */ ([['lc-', lifecycle], ['pv-', provision], ['mb-', membership]])) {
+    for (const id of [`${prefix}file`, `${prefix}paste`]) find(id)?.addEventListener('input', () => flow.forgetMapping());
+  }
   for (const [prefix, flow] of flows) {
     // The file and paste boxes are the page's (the pane reads the selection); the
     // include-hidden boxes are the pane's.
@@ -563,6 +603,7 @@ export async function startApp(makeHost) {
   for (const [prefix, flow] of flows) {
     on(`${prefix}plan`, flow.error, flow.plan);
     on(`${prefix}apply`, flow.error, flow.apply);
+    on(`${prefix}map-plan`, flow.error, flow.confirmMapping);
     $(`${prefix}cancel`).addEventListener('click', () => flow.cancel());
     on(`${prefix}download-outcomes`, flow.error, flow.downloadOutcomes);
     on(`${prefix}download-before`, flow.error, flow.writeBefore);

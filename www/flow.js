@@ -18,6 +18,8 @@ import { MAX_KEPT_ROWS as KEPT_ROWS } from './runs-store.js';
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster_console.js').RosterClient} RosterClient The console module's client (connected or not). */
 /** @typedef {import('./ui.js').Lock} Lock */
+/** @typedef {import('./pkg/qualtrics_roster.js').ColumnFit} ColumnFit */
+/** @typedef {import('./pkg/qualtrics_roster.js').SheetRequest} SheetRequest */
 
 /**
  * What a flow tells the Runs view (runs.js) of each Apply: `start` once the administrator
@@ -52,6 +54,24 @@ import { MAX_KEPT_ROWS as KEPT_ROWS } from './runs-store.js';
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 const JOURNAL_PREFIX = 'qualtrics-roster:journal:';
+const MAPPING_PREFIX = 'qualtrics-roster:mapping:';
+/** Rows the mapping step previews. */
+const PREVIEW_ROWS = 5;
+
+/**
+ * The key a mapping is remembered under: a `kind` sheet with exactly these headers, in this
+ * order (FNV-1a, 64 bits, over the kind and each header, length-prefixed).
+ */
+export function headerKey(/** @type {string} */ kind, /** @type {string[]} */ columns) {
+  let h = 0xcbf29ce484222325n;
+  const mask = (1n << 64n) - 1n;
+  for (const text of [kind, ...columns]) {
+    for (const b of new TextEncoder().encode(`${text.length}:${text}`)) {
+      h = ((h ^ BigInt(b)) * 0x100000001b3n) & mask;
+    }
+  }
+  return MAPPING_PREFIX + h.toString(16).padStart(16, '0');
+}
 
 /**
  * The journal kept for a sheet, as saved (the core checks each entry when planning with it).
@@ -108,12 +128,17 @@ export function duration(/** @type {number} */ seconds) {
  * the administrator made for this plan (the lifecycle's action for rows without one), shown in
  * the plan's summary and in the confirmation; `onTable(input)` is told each table read, before
  * it is planned; `brand()` names the brand connected to, for the confirmation.
+ * `columnFit` and `checkMapping` are the core's (issue 29.7): when the core does not recognise a
+ * table's headers, Plan first shows the mapping step (each field -> a column, with a preview),
+ * remembered on this device for that set of headers (the host's storage).
  * @param {{ host: Host, getClient: () => RosterClient | null, lock: Lock, prefix: string, kind: Kind,
  *   journalKey: (kind: string, table: Table) => string, options: () => Record<string, unknown>,
+ *   columnFit: (kind: Kind, columns: string[], rows: string[][], options: Partial<SheetRequest> | null) => ColumnFit,
+ *   checkMapping: (kind: Kind, columns: string[], mapping: Record<string, string>, options: Partial<SheetRequest> | null) => string | undefined,
  *   choice?: () => string | null, onTable?: (input: TableInput) => void, brand?: () => string | null,
  *   recorder?: RunRecorder }} parts
  */
-export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, choice, onTable, brand, recorder }) {
+export function createFlowView({ host, getClient, lock, prefix, kind, journalKey, options, columnFit, checkMapping, choice, onTable, brand, recorder }) {
   /**
    * `given`: a table the app handed to this flow (the Users grid's selected rows), planned in
    * place of the file or pasted rows until another file or paste is chosen (`forgetTable`).
@@ -131,6 +156,13 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * @type {{ id: string, names: Set<string> }}
    */
   const allowedNew = { id: '', names: new Set() };
+  /**
+   * The mapping step: `pending` is the table read and waiting for its columns to be mapped;
+   * `confirmed` the mapping confirmed for a set of headers (by `headerKey`) in this view, used
+   * again by Plan and Retry for the same headers until another file or paste is chosen.
+   * @type {{ pending: { input: TableInput, fit: ColumnFit, key: string } | null, confirmed: { key: string, map: Record<string, string> } | null }}
+   */
+  const mapping = { pending: null, confirmed: null };
   const el = (/** @type {string} */ name) => $(`${prefix}${name}`);
   const button = (/** @type {string} */ name) => $(`${prefix}${name}`, HTMLButtonElement);
   const error = el('error');
@@ -142,6 +174,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
 
   function refreshButtons() {
     button('plan').disabled = lock.busy || !getClient();
+    if (mapping.pending) refreshMapping();
     // An attribute that would be created without a tick stops Apply (the core refuses it too).
     const unticked = (state.plan?.newAttributes ?? []).some((a) => !a.allowed);
     button('apply').disabled = lock.busy || !state.plan?.changes || state.applied || unticked;
@@ -280,13 +313,149 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     list.replaceChildren(...items);
   }
 
+
+  /** The mapping chosen in the step's selects: field -> column ('' for none). */
+  function chosenMap() {
+    /** @type {Record<string, string>} */
+    const map = {};
+    for (const select of el('mapping-fields').querySelectorAll('select')) {
+      map[/** @type {string} */ (select.dataset.field)] = select.value;
+    }
+    return map;
+  }
+
+  /**
+   * Why the chosen mapping cannot be planned, or '': a required field unmapped (or neither of a
+   * pair), or what the core refuses (two fields on one column, another column still read as a
+   * mapped field).
+   */
+  function mappingReason(/** @type {ColumnFit} */ fit, /** @type {string[]} */ columns, /** @type {Record<string, string>} */ map) {
+    const missing = fit.fields.filter((f) => f.need === 'required' && !map[f.field] && !(f.alternative && map[f.alternative]));
+    if (missing.length) {
+      const pair = missing[0].alternative && missing.some((f) => f.field === missing[0].alternative);
+      const what = pair ? `${missing[0].field} or ${missing[0].alternative}` : missing.map((f) => f.field).join(', ');
+      return `Plan stays off until a column is mapped to ${what} (required).`;
+    }
+    return checkMapping(kind, columns, map, options()) ?? '';
+  }
+
+  /** Redraws the preview (the first rows under the mapped names) and the reason Plan is off. */
+  function refreshMapping() {
+    const pending = mapping.pending;
+    if (!pending) return;
+    const { input, fit } = pending;
+    const map = chosenMap();
+    const used = fit.fields.filter((f) => map[f.field]);
+    const head = (input.preview ?? input.rows ?? []).slice(0, PREVIEW_ROWS);
+    const at = used.map((f) => input.columns.indexOf(map[f.field]));
+    const table = $(`${prefix}mapping-preview`, HTMLTableElement);
+    const tr = document.createElement('tr');
+    tr.append(...used.map((f) => Object.assign(document.createElement('th'), { scope: 'col', textContent: f.field })));
+    table.tHead?.replaceChildren(tr);
+    table.tBodies[0].replaceChildren(...head.map((row) => {
+      const r = document.createElement('tr');
+      r.append(...at.map((i) => Object.assign(document.createElement('td'), { textContent: row[i] ?? '' })));
+      return r;
+    }));
+    const mappedColumns = new Set(Object.values(map));
+    const left = input.columns.filter((c) => c.trim() && !mappedColumns.has(c));
+    const others = fit.others === 'attributes' ? 'read as attributes' : 'ignored';
+    el('mapping-hint').textContent = `The columns of ${input.source} were not all recognised: choose the column that holds each field. Planned with them renamed to the fields (the plan and its messages name the fields). Remembered on this device for files with these headers.${left.length ? ` Columns not mapped (${others}): ${left.join(', ')}.` : ''}`;
+    const reason = mappingReason(fit, input.columns, map);
+    el('mapping-reason').textContent = reason;
+    button('map-plan').disabled = lock.busy || !!reason || !getClient();
+  }
+
+  /** Shows the mapping step for a table read, pre-filled with the mapping remembered for its headers, else what the core recognised. */
+  async function offerMapping(/** @type {TableInput} */ input, /** @type {ColumnFit} */ fit, /** @type {string} */ key) {
+    /** @type {Record<string, string>} */
+    let remembered = {};
+    try {
+      remembered = JSON.parse((await host.tokenStore.get(key)) ?? '{}') ?? {};
+    } catch {
+      remembered = {};
+    }
+    const has = (/** @type {unknown} */ c) => typeof c === 'string' && input.columns.includes(c);
+    mapping.pending = { input, fit, key };
+    el('mapping-fields').replaceChildren(...fit.fields.flatMap((f, i) => {
+      const id = `${prefix}map-${i}`;
+      const label = Object.assign(document.createElement('label'), { htmlFor: id });
+      const need = f.need === 'required' ? (f.alternative ? `required, or ${f.alternative}` : 'required') : f.need === 'expected' ? 'each row needs one' : 'optional';
+      label.append(f.field, Object.assign(document.createElement('span'), { className: 'muted', textContent: ` (${need}: ${f.hint})` }));
+      const select = Object.assign(document.createElement('select'), { id });
+      select.dataset.field = f.field;
+      select.append(new Option('Not in this file', ''), ...input.columns.filter((c) => c.trim()).map((c) => new Option(c, c)));
+      const saved = remembered[f.field];
+      // Remembered for these headers: as saved; else what the core recognised.
+      select.value = Object.keys(remembered).length ? (has(saved) ? saved : '') : (f.column ?? '');
+      select.addEventListener('change', refreshMapping);
+      return [label, select];
+    }));
+    el('mapping').hidden = false;
+    refreshMapping();
+    el('mapping').querySelector('select')?.focus();
+  }
+
+  /** Plan with these columns: remembers the mapping for these headers, then plans the table with it. */
+  async function confirmMapping() {
+    const pending = mapping.pending;
+    if (!pending) throw new Error('Press Plan first: there is no table waiting for its columns.');
+    const map = chosenMap();
+    const reason = mappingReason(pending.fit, pending.input.columns, map);
+    if (reason) throw new Error(reason);
+    try {
+      await host.tokenStore.set(pending.key, JSON.stringify(map));
+    } catch {
+      // Storage full or off: the plan goes on; the next file asks again.
+    }
+    mapping.confirmed = { key: pending.key, map };
+    mapping.pending = null;
+    el('mapping').hidden = true;
+    invalidate();
+    await planInput(pending.input, map);
+  }
+
+  /** Another file or paste was chosen: its columns are mapped again (pre-filled if remembered). */
+  function forgetMapping() {
+    mapping.confirmed = null;
+    mapping.pending = null;
+    el('mapping').hidden = true;
+  }
+
   async function plan() {
     // A plan that fails (an unreadable file) leaves no older plan on screen either.
     invalidate();
+    mapping.pending = null;
+    el('mapping').hidden = true;
     const given = state.given;
     const input = given
       ? { ...(await host.takeTable(prefix, kind, given.table, given.source, given.sheetName)), description: given.description, notes: [] }
       : await host.readTable(prefix, kind);
+    /** @type {Record<string, string>} */
+    let map = {};
+    if (!given) {
+      // Headers the core does not recognise: the administrator maps them first.
+      const fit = columnFit(kind, input.columns, (input.preview ?? input.rows ?? []).slice(0, PREVIEW_ROWS), options());
+      if (fit.needsMapping) {
+        const key = headerKey(kind, input.columns);
+        if (mapping.confirmed?.key !== key) {
+          await offerMapping(input, fit, key);
+          return;
+        }
+        map = mapping.confirmed.map;
+      }
+    }
+    await planInput(input, map, given);
+  }
+
+  /**
+   * Plans a table read (`map`: the columns mapped to fields, empty when the headers were
+   * recognised; `given`: the table handed to the flow, such as a run to resume, if any).
+   * @param {TableInput} input
+   * @param {Record<string, string>} map
+   * @param {typeof state.given} [given]
+   */
+  async function planInput(input, map, given = null) {
     onTable?.(input);
     state.input = input;
     // The core's key for this table's journal (the worker computed it for a file it holds).
@@ -299,7 +468,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     host.progress(prefix, { text: 'Reading the brand\'s users…' });
     let run;
     try {
-      run = await host.plan(kind, input, { options: kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options(), journal, roles },
+      const columnMap = Object.fromEntries(Object.entries(map).filter(([, c]) => c));
+      const kindOptions = kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options();
+      run = await host.plan(kind, input, { options: { ...kindOptions, columnMap }, journal, roles },
         (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }));
     } finally {
       host.progress(prefix, { done: true });
@@ -522,6 +693,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
 
   const actions = {
     plan,
+    confirmMapping,
     planTable,
     apply,
     cancel,
@@ -535,5 +707,5 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
   };
   /** True while Apply is sending (leaving the page then asks first: app.js). */
   const applying = () => state.applying;
-  return { ...actions, invalidate, forgetTable, refreshButtons, applying, error };
+  return { ...actions, invalidate, forgetTable, forgetMapping, refreshButtons, applying, error };
 }

@@ -155,7 +155,7 @@ function createGrid(tableEl) {
   const columnsBox = /** @type {HTMLDetailsElement} */ (tools.querySelector('.columns'));
   const columnsList = /** @type {HTMLFieldSetElement} */ (columnsBox.querySelector('fieldset'));
 
-  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null, select: Selectable | null, keys: string[], selected: Set<string>, chooser: boolean, hiddenCols: Set<string> }} */
+  /** @type {{ cols: number[], table: Table | null, rowKey: (i: number) => number | undefined, failed: (i: number) => boolean, facets: Facet[], hay: string[] | null, sortCol: number, sortDir: 1 | -1, order: Int32Array | null, view: Int32Array, rowH: number, virtual: boolean, drawn: string, frame: number, only: Set<number> | null, select: Selectable | null, keys: string[], selected: Set<string>, chooser: boolean, hiddenCols: Set<string>, onFilter?: () => void }} */
   const s = {
     only: null, select: null, keys: [], selected: new Set(), chooser: false, hiddenCols: new Set(),
     cols: [], table: null, rowKey: () => undefined, failed: () => false, facets: [], hay: null,
@@ -371,6 +371,7 @@ function createGrid(tableEl) {
     s.drawn = '';
     drawRows(true);
     selectionChanged(false);
+    s.onFilter?.();
   }
 
   /**
@@ -635,6 +636,39 @@ function createGrid(tableEl) {
       filter();
       wrap.scrollTop = 0;
     },
+
+    /**
+     * Filters the rows by the filter of the column headed `column` (its select shows it, and
+     * clears it): only those whose cell is `value` ('' the blank ones), or every row for null.
+     * False when the table offers no filter for that column or no row has that value.
+     */
+    filterBy(/** @type {string} */ column, /** @type {string | null} */ value) {
+      const table = s.table;
+      if (!table) return false;
+      const facet = s.facets.find((f) => table.columns[f.col] === column);
+      if (!facet) {
+        // No filter offered: every row has one value there (all shown already), or the column is not here.
+        const col = table.columns.indexOf(column);
+        return col >= 0 && (value === null || table.rows.every((r) => (r[col] ?? '') === value));
+      }
+      const at = facet.values.indexOf(value ?? '');
+      if (value !== null && at < 0) return false;
+      facet.select.value = value === null ? '' : String(at);
+      filter();
+      wrap.scrollTop = 0;
+      return true;
+    },
+
+    /** The value the filter of the column headed `column` lets through, or null when it shows all. */
+    filteredBy(/** @type {string} */ column) {
+      const table = s.table;
+      const facet = table ? s.facets.find((f) => table.columns[f.col] === column) : undefined;
+      if (!facet || facet.select.value === '') return null;
+      return facet.values[Number(facet.select.value)] ?? null;
+    },
+
+    /** Calls `fn` after each filtering (the search, a filter, a sort): the Users picture marks its bars. */
+    onFilter(/** @type {() => void} */ fn) { s.onFilter = fn; },
 
     /** How many rows the table has, shows and has selected (tests and the benchmark). */
     counts: () => ({ rows: s.table?.rows.length ?? 0, shown: s.view.length, inDocument: tbody.rows.length, selected: s.selected.size }),

@@ -138,6 +138,26 @@ const hiddenRows = (/** @type {string} */ p, /** @type {VariantText} */ v) => wh
         <label class="check"><input id="${p}include-hidden" type="checkbox"> Include rows hidden by a filter</label>`);
 
 /**
+ * The mapping step (issue 29.7), shown by flow.js when the core does not recognise a sheet's
+ * headers: a select per field the kind reads, listing the sheet's columns, a preview of the
+ * first rows under the mapped names, and Plan with these columns (off, with the reason, while
+ * the mapping cannot be planned).
+ */
+const mappingStep = (/** @type {string} */ p) => `
+      <fieldset id="${p}mapping" class="mapping" data-testid="${p}mapping" hidden>
+        <legend>Which column holds each field?</legend>
+        <p id="${p}mapping-hint" class="hint"></p>
+        <div id="${p}mapping-fields" class="fields"></div>
+        <div class="table-wrap mapping-preview" tabindex="0" role="region" aria-label="Preview of the first rows under the mapped names">
+          <table id="${p}mapping-preview" aria-label="Preview of the first rows under the mapped names" data-testid="${p}mapping-preview"><thead></thead><tbody></tbody></table>
+        </div>
+        <p id="${p}mapping-reason" class="error" role="status" aria-live="polite"></p>
+        <div class="actions">
+          <button id="${p}map-plan" type="button" class="primary" aria-describedby="${p}mapping-reason">Plan with these columns</button>
+        </div>
+      </fieldset>`;
+
+/**
  * What a flow says: its note, error, summary, the plan at a glance (a bar of counts per change
  * and problems), the problem list (each item jumps to its row) and, after Apply, a chart of
  * the outcomes.
@@ -148,7 +168,7 @@ const flowStatus = (/** @type {string} */ p) => `
         <button id="${p}retry" type="button">Retry</button>
       </div>
       <p id="${p}note" class="notice" role="status" hidden></p>
-      <p id="${p}error" class="error" role="alert" hidden></p>
+      <p id="${p}error" class="error" role="alert" hidden></p>${mappingStep(p)}
       <p id="${p}summary" class="muted" data-testid="${p}summary"></p>
       <ul id="${p}glance" class="glance" aria-label="The plan at a glance" data-testid="${p}glance"></ul>
       <ul id="${p}problems" class="problems" aria-label="Problems"></ul>${when(p === 'pv-', `
@@ -240,7 +260,8 @@ function users(/** @type {VariantText} */ v) {
         <button id="download-csv" type="button" disabled>Download CSV</button>
         <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
       </div>${progress('')}
-      <p id="summary" class="muted"></p>${when(v.files, bulkBar + table('users-table', 'Users', true))}
+      <p id="summary" class="muted"></p>
+      <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar + table('users-table', 'Users', true))}
       <details id="names" class="names">
         <summary>Names for user types and divisions</summary>
         <p class="hint">Qualtrics lists no names for user types, and the users list gives divisions by id: give each the name your brand knows it by, once. Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>

@@ -31,6 +31,7 @@ import { flowRun, forgetSheetsClient, planSheet, sheetsClient, sheetsCore, workb
  * @property {string[]} notes
  * @property {string[]} sheets The workbook's sheets (none for CSV or pasted text).
  * @property {string | null} sheet The sheet read.
+ * @property {string[][]} preview The first rows (the mapping step shows them under the mapped names).
  */
 
 // A RosterError keeps its `code` on its way to the page: Comlink sends an Error's message, name
@@ -49,6 +50,8 @@ Comlink.transferHandlers.set('throw', {
 
 /** Rows of a table the page shows; the rest are in the downloads. */
 const PREVIEW_ROWS = 1000;
+/** Rows a read table's summary carries for the mapping step's preview. */
+const PREVIEW_HEAD = 5;
 
 /** The full core module (this worker's reason to exist), started with the worker. */
 const ready = sheetsCore();
@@ -102,6 +105,7 @@ const api = {
       notes: sheet.notes,
       sheets: workbook?.sheets ?? [],
       sheet: workbook?.sheet ?? null,
+      preview: sheet.head(PREVIEW_HEAD),
     };
   },
 
@@ -116,7 +120,7 @@ const api = {
     const sheet = Sheet.fromTable({ columns: table.columns, rows: table.rows });
     const ref = nextRef++;
     tables.set(ref, sheet);
-    return { ref, id: sheet.journalKey(kind), columns: sheet.columns, rowCount: sheet.rowCount, description: sheet.description, notes: sheet.notes, sheets: [], sheet: null };
+    return { ref, id: sheet.journalKey(kind), columns: sheet.columns, rowCount: sheet.rowCount, description: sheet.description, notes: sheet.notes, sheets: [], sheet: null, preview: sheet.head(PREVIEW_HEAD) };
   },
 
   /**

@@ -112,6 +112,8 @@ pub(super) fn sheet_run(
         listing_sizes: Default::default(),
         // The CLI shows its plan before applying it: the directory is read for the plan.
         unattended: false,
+        // The CLI reads the headers as they are (no mapping step).
+        column_map: Default::default(),
     };
     let roles = match kind {
         Kind::Membership => read_roles(sheet.roles.as_deref())?,

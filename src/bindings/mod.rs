@@ -34,7 +34,9 @@ use crate::api::users;
 use crate::exec::ExecConfig;
 use crate::membership::{self, rules};
 use crate::policy::Actor;
-use crate::run::{ConnectError, ConnectJob, Credential, Route, UsersListing, UsersRun};
+use crate::run::{
+    ConnectError, ConnectJob, Credential, Route, SheetKind, SheetRequest, UsersListing, UsersRun,
+};
 use crate::sheet::table::Table;
 
 /// A connection to a brand, holding the token in WASM memory only.
@@ -193,6 +195,52 @@ pub fn table_to_csv(
     Ok(table_from(table)?.to_csv())
 }
 
+/// How `columns` fit a `kind` sheet planned with `options` (issue 29.7): each field the kind
+/// reads and the column recognised as it, the columns recognised as none, and whether the
+/// page should ask the administrator to map them before planning (`rows`: the sheet's first
+/// rows, which say whether an unrecognised column holds a missing field's values).
+#[wasm_bindgen(js_name = columnFit, unchecked_return_type = "ColumnFit")]
+pub fn column_fit(
+    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    columns: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "string[][]")] rows: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let kind: SheetKind = from_value(
+        kind,
+        "The kind of sheet is lifecycle, provision or membership",
+    )?;
+    let rows: Vec<Vec<String>> = from_value(rows, "The first rows are rows of text cells")?;
+    let request = from_options::<SheetRequest>(options)?;
+    to_value(&crate::run::column_fit(kind, &columns, &rows, &request))
+}
+
+/// Why a mapping (field -> column) cannot be applied to `columns` as a `kind` sheet's, or
+/// null when it can: two fields mapped to one column, a column read as a mapped field beside
+/// the one mapped to it (the same check planning makes).
+#[wasm_bindgen(js_name = checkMapping)]
+pub fn check_mapping(
+    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    columns: Vec<String>,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] mapping: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+) -> Result<Option<String>, JsValue> {
+    let kind: SheetKind = from_value(
+        kind,
+        "The kind of sheet is lifecycle, provision or membership",
+    )?;
+    let mapping: std::collections::BTreeMap<String, String> =
+        from_value(mapping, "A mapping is field names to column names")?;
+    let request = from_options::<SheetRequest>(options)?;
+    let table = Table {
+        columns,
+        ..Table::default()
+    };
+    Ok(crate::run::apply_mapping(kind, table, &mapping, &request)
+        .err()
+        .map(|e| e.to_string()))
+}
+
 /// The datacenter to ask first when none is typed (Qualtrics then names the brand's own).
 #[wasm_bindgen(js_name = discoveryDatacenter)]
 pub fn discovery_datacenter() -> String {
@@ -260,7 +308,6 @@ fn from_value<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Res
 }
 
 /// Options given by JavaScript, or the defaults when it gave none.
-#[cfg(feature = "sheets")]
 fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
     if options.is_undefined() || options.is_null() {
         Ok(T::default())

@@ -173,6 +173,20 @@ impl Sheet {
         crate::run::journal_key(kind, &self.read.table)
     }
 
+    /// The first `count` rows' cells, for a preview (the mapping step).
+    #[wasm_bindgen(unchecked_return_type = "string[][]")]
+    pub fn head(&self, count: usize) -> Result<JsValue, JsValue> {
+        let rows: Vec<Vec<&str>> = self
+            .read
+            .table
+            .rows
+            .iter()
+            .take(count)
+            .map(|r| r.iter().map(|c| c.as_str()).collect())
+            .collect();
+        super::to_value(&rows)
+    }
+
     /// What to know about the file (title rows skipped, ragged rows…).
     #[wasm_bindgen(getter)]
     pub fn notes(&self) -> Vec<String> {

@@ -46,6 +46,13 @@ impl RosterClient {
             from_options::<SheetRequest>(options)?,
             read_roles(roles)?,
         );
+        // The columns the administrator mapped are renamed to their fields before planning.
+        let table = if request.column_map.is_empty() {
+            table
+        } else {
+            crate::run::apply_mapping(kind, table, &request.column_map, &request)
+                .map_err(failing(ErrorCode::Input))?
+        };
         // A person reads this plan before it is applied: the attributes are planned with the
         // accounts, never after the creates as an unattended hook's are.
         request.unattended = false;

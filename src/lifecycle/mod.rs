@@ -17,6 +17,7 @@ mod plan;
 pub use apply::{before_table, steps, BeforeState, LifecycleStep};
 pub use outcomes::{outcome_column_names, outcome_table, outcomes, OUTCOME_COLUMNS};
 pub use plan::{expiry_reads, is_user_id, plan, plan_table, refuse, touches};
+pub(crate) use plan::{ACTION_ALIASES, EXPIRY_ALIASES, ID_ALIASES, USERNAME_ALIASES};
 
 use crate::sheet::problem::Problem;
 use serde::Serialize;

@@ -23,10 +23,14 @@ pub fn is_user_id(s: &str) -> bool {
     })
 }
 
-const ID_ALIASES: &[&str] = &["userid", "qualtricsuserid", "id", "uid"];
-const USERNAME_ALIASES: &[&str] = &["username", "user", "login", "loginname"];
-const ACTION_ALIASES: &[&str] = &["action"];
-const EXPIRY_ALIASES: &[&str] = &[
+/// Headers read as the User ID column (normalised: see [`crate::sheet::columns`]).
+pub(crate) const ID_ALIASES: &[&str] = &["userid", "qualtricsuserid", "id", "uid"];
+/// Headers read as the Username column.
+pub(crate) const USERNAME_ALIASES: &[&str] = &["username", "user", "login", "loginname"];
+/// Headers read as the Action column.
+pub(crate) const ACTION_ALIASES: &[&str] = &["action"];
+/// Headers read as the Expiration date column.
+pub(crate) const EXPIRY_ALIASES: &[&str] = &[
     "expirationdate",
     "expirydate",
     "expiry",

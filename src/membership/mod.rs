@@ -29,6 +29,7 @@ pub use crate::api::groups::{add_member_request, remove_member_request, GroupSum
 pub use crate::exec::reads::ListingStep;
 pub use apply::{outcome_table, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
 pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
+pub(crate) use plan::{MEMBER_ALIASES, TARGET_ALIASES, USER_ALIASES};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
 pub use tables::{
     pull_tables, pulled, FilterNotUnderstood, MemberCount, PullRequest, PullRequestError,

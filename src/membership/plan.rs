@@ -16,6 +16,14 @@ use super::{ChangeAction, ChangePlan, ChangeRow};
 /// The desired-membership sheet's columns, in order.
 pub const DESIRED_COLUMNS: [&str; 3] = ["User", "Group or role", "Member"];
 
+/// Headers read as the User column (normalised: see [`crate::sheet::columns`]).
+pub(crate) const USER_ALIASES: &[&str] = &["user", "username", "userid", "email", "login"];
+/// Headers read as the Group or role column.
+pub(crate) const TARGET_ALIASES: &[&str] = &["grouporrole", "group", "role", "grouprole", "name"];
+/// Headers read as the Member column.
+pub(crate) const MEMBER_ALIASES: &[&str] =
+    &["member", "memberyesno", "ismember", "membership", "wanted"];
+
 fn parse_member(cell: &str) -> Option<bool> {
     match cell.trim().to_lowercase().as_str() {
         "yes" | "y" | "true" | "1" | "x" | "member" | "add" => Some(true),
@@ -79,9 +87,9 @@ fn plan_rows(
             .iter()
             .position(|c| names.contains(&normalise_header(c).as_str()))
     };
-    let user_col = find(&["user", "username", "userid", "email", "login"]);
-    let target_col = find(&["grouporrole", "group", "role", "grouprole", "name"]);
-    let member_col = find(&["member", "memberyesno", "ismember", "membership", "wanted"]);
+    let user_col = find(USER_ALIASES);
+    let target_col = find(TARGET_ALIASES);
+    let member_col = find(MEMBER_ALIASES);
     let (Some(user_col), Some(target_col), Some(member_col)) = (user_col, target_col, member_col)
     else {
         plan.file_errors.push(Problem::sheet(

@@ -11,7 +11,7 @@ use super::{Field, NewAttribute, PerField, Problem, Severity};
 
 /// Columns the product itself writes (a users listing's `User ID` and `Account status`, an
 /// edited export's `Action`, the outcome columns): never attributes, whatever the sheet.
-const OUTPUT_COLUMNS: &[&str] = &[
+pub(crate) const OUTPUT_COLUMNS: &[&str] = &[
     "status",
     "message",
     "userid",

@@ -29,6 +29,7 @@ mod steps;
 
 pub use apply::ProvisionApply;
 pub use columns::template;
+pub(crate) use columns::OUTPUT_COLUMNS;
 pub use outcomes::{outcome_column_names, outcome_table};
 pub(crate) use plan::recount;
 pub use plan::{
@@ -98,7 +99,8 @@ impl Field {
         }
     }
 
-    fn aliases(self) -> &'static [&'static str] {
+    /// The headers (normalised) read as this field's column.
+    pub(crate) fn aliases(self) -> &'static [&'static str] {
         match self {
             Field::Username => &["username", "login", "loginname"],
             Field::FirstName => &["firstname", "givenname", "first"],
@@ -119,7 +121,8 @@ impl Field {
         }
     }
 
-    const ALL: [Field; 11] = [
+    /// Every field, in the template's order.
+    pub(crate) const ALL: [Field; 11] = [
         Field::Username,
         Field::FirstName,
         Field::LastName,

@@ -28,6 +28,7 @@
 
 mod connect;
 mod drive;
+mod fit;
 mod lifecycle;
 mod membership;
 mod provision;
@@ -40,6 +41,7 @@ mod virtual_clock;
 
 pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
 pub use drive::{drive, Control, RunCell, RunEnd, Transport};
+pub use fit::{apply_mapping, column_fit, ColumnFit, FieldFit, FieldNeed, MappingError};
 pub use lifecycle::LifecycleJob;
 pub use membership::{MembershipJob, PullJob};
 pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};

@@ -118,6 +118,10 @@ pub struct SheetRequest {
     /// first (the hooks). The run may then read the CX directory once, after the accounts,
     /// rather than before them and again after (see [`super::ProvisionJob::unattended`]).
     pub unattended: bool,
+    /// The columns the administrator mapped (field -> column of the sheet, issue 29.7): those
+    /// columns are renamed to their fields before the sheet is planned (see
+    /// [`super::apply_mapping`]). Empty: the headers are read as they are.
+    pub column_map: BTreeMap<String, String>,
 }
 
 /// Pages a brand's listings took when they were last read in full: what lets a run choose

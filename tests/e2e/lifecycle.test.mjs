@@ -138,8 +138,13 @@ test('a file with no id column, an empty file and bad rows each get a clear mess
       await page.click('#lc-plan');
       await page.waitForFunction(() => !document.getElementById('lc-error').hidden || document.getElementById('lc-summary').textContent !== '');
     };
-    await planWith('Email,Name\na@b.c,A\n');
-    assert.match(await page.textContent('#lc-error'), /No "User ID" or "Username" column: add one/);
+    // No column names the accounts: the mapping step asks for one (issue 29.7), Plan off until then.
+    await page.fill('#lc-paste', 'Email,Name\na@b.c,A\n');
+    await page.click('#lc-plan');
+    await page.waitForSelector('#lc-mapping:not([hidden])');
+    assert.equal(await page.textContent('#lc-mapping-reason'), 'Plan stays off until a column is mapped to User ID or Username (required).');
+    assert.equal(await page.isDisabled('#lc-map-plan'), true);
+    assert.equal(await page.textContent('#lc-summary'), '', 'nothing planned');
     await planWith('   \n\n');
     assert.equal(await page.textContent('#lc-error'), 'Choose a CSV or Excel file, or paste the rows (with their header row) first.');
     await page.setInputFiles('#lc-file', { name: 'empty.csv', mimeType: 'text/csv', buffer: Buffer.alloc(0) });

@@ -363,7 +363,20 @@
         getRange: () => rangeMock(t.sheet, t.box),
         getDataBodyRange: () => rangeMock(t.sheet, body),
         delete: () => { ops.push({ kind: 'deleteTable', table: t }); },
-        columns: { add: (index, values, name) => { ops.push({ kind: 'addColumn', table: t, name }); } },
+        columns: {
+          add: (index, values, name) => { ops.push({ kind: 'addColumn', table: t, name }); },
+          // A column's filter: values (applyValuesFilter), blanks (applyCustomFilter('=')), or none.
+          getItem: (name) => ({
+            filter: {
+              applyValuesFilter: (values) => { ops.push({ kind: 'filter', table: t, column: name, values: values.map(String) }); },
+              applyCustomFilter: (criterion) => {
+                if (criterion !== '=') throw new Error(`the double models only the blanks filter ('='), not ${criterion}`);
+                ops.push({ kind: 'filter', table: t, column: name, values: [''] });
+              },
+              clear: () => { ops.push({ kind: 'filter', table: t, column: name, values: null }); },
+            },
+          }),
+        },
       }));
       m.worksheet = { name: t.sheet };
       m.__writable = true;
@@ -459,6 +472,23 @@
           if (workbook.tables.some((x) => x.sheet === op.table.sheet && overlaps(x.box, op.table.box))) throw officeError('InvalidArgument', 'tables cannot overlap.');
           workbook.tables.push(op.table);
           return;
+        case 'filter': {
+          // The table's body rows that some column's filter leaves out are filtered (hidden).
+          const t = op.table;
+          const header = Array.from({ length: t.box.c1 - t.box.c0 + 1 }, (_, c) => String(workbook.cell(t.sheet, t.box.r0, t.box.c0 + c).value));
+          const at = header.findIndex((h) => sameName(h, op.column));
+          if (at < 0) throw officeError('ItemNotFound', `the table "${t.name}" has no column "${op.column}".`);
+          t.filters ??= new Map();
+          if (op.values) t.filters.set(at, op.values);
+          else t.filters.delete(at);
+          const sheet = workbook.sheets.get(t.sheet);
+          for (let r = t.box.r0 + 1; r <= t.box.r1; r++) {
+            const out = [...t.filters].some(([c, values]) => !values.includes(String(workbook.cell(t.sheet, r, t.box.c0 + c).value ?? '')));
+            if (out) sheet.filtered.add(r);
+            else sheet.filtered.delete(r);
+          }
+          return;
+        }
         case 'deleteTable':
           workbook.tables = workbook.tables.filter((x) => x !== op.table);
           return;

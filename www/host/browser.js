@@ -163,6 +163,13 @@ export function createBrowserHost({ worker }) {
       table.scrollIntoView({ block: 'nearest' });
     },
 
+    /** Filters the Users grid by its own filter for `column` (its select then shows it). */
+    async filterUsers(column, value) {
+      const table = $('users-table', HTMLTableElement);
+      if (!gridOf(table).filterBy(column, value)) throw new Error(`The Users list has no filter for ${column} = "${value}": list users again.`);
+      table.scrollIntoView({ block: 'nearest' });
+    },
+
     /** The audit log as a JSON Lines download. */
     async saveAudit(run) {
       download('audit.jsonl', await run.auditJsonl(), 'application/x-ndjson');

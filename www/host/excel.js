@@ -773,6 +773,9 @@ export function createExcelHost({ safeText, progress }) {
   /** The connection the app made (after any datacenter move); the pane plans on it. */
   /** @type {import('../worker.js').ConnectionSpec | null} */
   let spec = null;
+  /** The Excel table each sheet name was last written as (`RosterUsers`). */
+  /** @type {Map<string, string>} */
+  const tablesWritten = new Map();
   /** @type {Host} */
   const host = {
     kind: 'excel',
@@ -843,7 +846,28 @@ export function createExcelHost({ safeText, progress }) {
     async writeSheet(name, table, { activate = true } = {}) {
       const result = await writeSheet(name, table, { safeText, activate });
       written.set(name, result.sheet);
+      tablesWritten.set(name, result.table);
       return result;
+    },
+    /**
+     * Filters the Users sheet's table on `column` (a blank `value`: the empty cells), or clears
+     * that column's filter for null; shows the sheet.
+     */
+    async filterUsers(column, value) {
+      const tableName = tablesWritten.get('Users');
+      const sheetName = written.get('Users');
+      if (!tableName || !sheetName) throw new HostError('List users first: the bars filter the Users sheet.');
+      await Excel.run(async (context) => {
+        const table = context.workbook.tables.getItemOrNullObject(tableName);
+        await context.sync();
+        if (table.isNullObject) throw new HostError(`The table "${tableName}" of the Users sheet was renamed or deleted: list users again.`);
+        const filter = table.columns.getItem(column).filter;
+        if (value === null) filter.clear();
+        else if (value === '') filter.applyCustomFilter('=');
+        else filter.applyValuesFilter([value]);
+        context.workbook.worksheets.getItem(sheetName).activate();
+        await context.sync();
+      });
     },
     /** Outcome columns beside the rows, or a new Outcomes sheet (see writeColumns). */
     writeColumns: (input, columns, byRow, { failed, table }) => writeColumns(/** @type {SheetInput} */ (input), columns, byRow, { failed, table, safeText }),

@@ -33,6 +33,7 @@
  * @property {string} [id] The core's journal key of the table, when the host computed it.
  * @property {string} [description] How the file was read ("semicolon-separated…").
  * @property {string[]} [notes] What to know about the file (title rows skipped…).
+ * @property {string[][]} [preview] The first rows, when `rows` is not here (the mapping step's preview).
  */
 
 /**
@@ -112,6 +113,9 @@
  *   selects that row of the user's sheet.
  * - `showRows(prefix, input, rows, why)`: shows the user rows `rows` (a group of problems):
  *   the page filters its plan table to them, saying `why`; Excel selects the first.
+ * - `filterUsers(column, value)`: shows only the listed users whose `column` is `value` (null:
+ *   every user again; '' the users with none), for the picture of the brand's bars. The page: the Users grid's own filter
+ *   for that column; Excel: the Users sheet's table, filtered on that column.
  * - `saveAudit(run)`: the run's audit log (the page: a JSON Lines download; Excel: an Audit sheet).
  * - `downloadSheet(name, filename)`: a sheet written before, as a CSV download.
  * - `downloadWorkbook(names, filename)`: sheets written before (and the Roles sheet), as one .xlsx download.
@@ -133,6 +137,7 @@
  *   writeColumns(input: TableInput, columns: string[], byRow: Map<number, string[]>, options: WriteColumnsOptions): Promise<WrittenColumns>,
  *   showRow(prefix: string, input: TableInput, row: number): Promise<void>,
  *   showRows(prefix: string, input: TableInput, rows: number[], why: string): Promise<void>,
+ *   filterUsers(column: string, value: string | null): Promise<void>,
  *   saveAudit(run: FlowRun): Promise<void>,
  *   downloadSheet(name: string, filename: string): Promise<void>,
  *   downloadWorkbook(names: string[], filename: string): Promise<void>,
