@@ -61,7 +61,11 @@ export async function startApp(makeHost) {
   let runs = null;
   const views = startViews({
     onOpen: (name) => {
-      if (name === 'automations' && automations && state.spec) automationsRefresh();
+      // Connected, it reads the events; before, it says to connect first.
+      if (name === 'automations' && automations) {
+        if (state.spec) automationsRefresh();
+        else automations.refresh({ quiet: true }).catch(() => {});
+      }
       if (name === 'runs') runs?.refresh();
       // The Users view lists the brand's users as it opens, once per connection.
       if (name === 'users' && state.client && !state.users && !lock.busy) listOnOpen?.();
@@ -91,7 +95,9 @@ export async function startApp(makeHost) {
   const au = automations;
   // Its own lock: reading the events never holds up (or waits for) a plan or an apply.
   const auLock = { busy: false };
-  const automationsRefresh = guarded(auLock, au.error, au.refresh);
+  const automationsRefresh = guarded(auLock, au.error, () => au.refresh());
+  // Live while it is on screen: new events show within seconds, without Refresh.
+  au.live(() => !$('view-automations').hidden);
   // The Automations tab shows only where the server has hooks (it answers 404 otherwise).
   au.available().then((on) => views.setAvailable('automations', on), () => {});
   await loadNames(host.tokenStore);

@@ -1,7 +1,8 @@
 // The Automations view: events the server's hooks received (a CRM or HR system creating or
 // disabling a user), their status and the reason of failures, with Retry on failed ones,
 // Release / Discard on bursts the mass-change brake quarantined, Replay on parked and
-// discarded ones, and Pause / Resume per hook.
+// discarded ones, and Pause / Resume per hook. Live: while the view is open the events are read
+// again every few seconds.
 // The server's contract, relative to the page, with the page's Qualtrics token (X-API-TOKEN, or
 // Authorization: Bearer for an OAuth token):
 //   GET  hooks/v1/events?limit=100  -> {events: [{id, hook, senderId, receivedAt, status, user,
@@ -35,6 +36,10 @@ import { formatTime } from './format.js';
 /** @typedef {{ name: string, paused: boolean, pausedSince?: string | null }} HookState */
 
 const EVENTS = 'hooks/v1/events?limit=100';
+/** What the view says before connecting. */
+const CONNECT_FIRST = 'Connect first: the events are shown to users of the brand the hooks provision.';
+/** How often an open Automations view reads the events again (new ones show within 5 s). */
+const LIVE_MS = 3000;
 
 /**
  * The headers that carry the page's Qualtrics token to the server.
@@ -81,7 +86,9 @@ export function createAutomations({ credentials }) {
     status.value = want;
     const shown = events.filter((e) => (!want || e.status === want)
       && (!q || [e.id, e.hook, e.senderId, e.user, e.action, e.reason, e.outcome?.message].join(' ').toLowerCase().includes(q)));
-    $('au-count').textContent = shown.length === events.length ? `${events.length} event${events.length === 1 ? '' : 's'}` : `${shown.length} of ${events.length} events shown`;
+    $('au-count').textContent = !events.length
+      ? 'No events yet: one your CRM or HR system sends shows here within seconds.'
+      : shown.length === events.length ? `${events.length} event${events.length === 1 ? '' : 's'}` : `${shown.length} of ${events.length} events shown`;
     const head = document.createElement('tr');
     for (const c of ['Received', 'Hook', 'User', 'Action', 'Status', 'Attempts', 'Outcome or reason', '']) {
       const th = document.createElement('th');
@@ -165,7 +172,7 @@ export function createAutomations({ credentials }) {
   /** Asks the server, as the connection, with `init`; the answer, or a message thrown. */
   async function call(/** @type {string} */ url, /** @type {RequestInit} */ init = {}) {
     const c = credentials();
-    if (!c) throw new Error('Connect first: the events are shown to users of the brand the hooks provision.');
+    if (!c) throw new Error(CONNECT_FIRST);
     const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...authHeaders(c) } });
     if (res.status === 401) throw new Error('The server did not accept this token for its automations (HTTP 401): connect with a token of the brand the hooks provision.');
     if (res.status === 403) throw new Error('Only a Brand Administrator of the brand the hooks provision may see and steer its automations (HTTP 403): connect with such an account\'s token.');
@@ -184,11 +191,53 @@ export function createAutomations({ credentials }) {
     };
   }
 
-  /** Reads the latest events. */
-  async function refresh() {
-    show(error, '');
-    ({ events, hooks } = await load());
+  /** The events and hooks as last drawn (JSON): a poll that finds nothing new redraws nothing. */
+  let drawn = '';
+
+  /**
+   * Reads the latest events and draws them; before connecting, says to connect first. `quiet`
+   * (the live poll): no redraw when nothing changed, and the control that had the focus keeps it.
+   */
+  async function refresh({ quiet = false } = {}) {
+    if (!quiet) show(error, '');
+    if (!credentials()) {
+      drawn = '';
+      events = [];
+      hooks = [];
+      tableEl.parentElement?.toggleAttribute('hidden', true);
+      hooksLine.replaceChildren();
+      $('au-count').textContent = CONNECT_FIRST;
+      // Pressed Refresh: say it where errors are said too.
+      if (!quiet) throw new Error(CONNECT_FIRST);
+      return;
+    }
+    const latest = await load();
+    const text = JSON.stringify(latest);
+    if (quiet && text === drawn) return;
+    drawn = text;
+    ({ events, hooks } = latest);
+    const focused = document.activeElement instanceof HTMLElement && tableEl.contains(document.activeElement)
+      ? document.activeElement.getAttribute('aria-label') : null;
     draw();
+    if (focused) /** @type {HTMLElement | null} */ (tableEl.querySelector(`[aria-label="${CSS.escape(focused)}"]`))?.focus();
+  }
+
+  /**
+   * Keeps the view live: every LIVE_MS while `shown()` (the view on screen, the tab visible,
+   * connected), the events are read again, so a new one shows within seconds without Refresh. A
+   * failure is shown once and the poll goes on.
+   * @param {() => boolean} shown
+   */
+  function live(shown) {
+    let polling = false;
+    setInterval(() => {
+      if (polling || document.hidden || !shown() || !credentials()) return;
+      polling = true;
+      refresh({ quiet: true })
+        .then(() => { if (error.textContent.startsWith('Live: ')) show(error, ''); })
+        .catch((err) => show(error, `Live: ${messageOf(err)}`))
+        .finally(() => { polling = false; });
+    }, LIVE_MS);
   }
 
   /** `retry` queues a failed event again; `release` applies a quarantined burst (past the
@@ -226,5 +275,5 @@ export function createAutomations({ credentials }) {
   status.addEventListener('change', draw);
   /** The latest events, for the Runs view (read-only there). */
   const latest = async () => (await load()).events;
-  return { available, refresh, latest, error };
+  return { available, refresh, live, latest, error };
 }

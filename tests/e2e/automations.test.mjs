@@ -190,3 +190,26 @@ test('the Runs view lists the hooks\' runs beside this device\'s, marked "hook" 
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test('the Automations view is live: says to connect first before connecting, then shows an event sent while it is open within 5 s, without Refresh, keeping the focus', async () => {
+  const page = await openPage(browser, `${hooks.url}/`);
+  await page.waitForSelector('#tab-automations:not([hidden])');
+  await openView(page, 'automations');
+  await page.waitForFunction(() => document.getElementById('au-count').textContent.startsWith('Connect first'));
+  assert.equal(await page.isVisible('#au-table'), false, 'no empty table before connecting');
+
+  await connectViaRelay(page, brand);
+  await openView(page, 'automations');
+  await page.waitForFunction(() => document.querySelectorAll('#view-automations tbody tr').length >= 1);
+  // The keyboard is on the search box (outside the table): a poll does not take it away.
+  await page.focus('#au-search');
+  const sent = Date.now();
+  const res = await post('crm-live-1', { email: 'live.one@example.org', firstName: 'Live', lastName: 'One' });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  await page.waitForFunction(() => document.getElementById('au-table').textContent.includes('live.one@example.org'), null, { timeout: 5000 });
+  assert.ok(Date.now() - sent <= 5000, `shown ${Date.now() - sent} ms after it was sent`);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'au-search');
+  await ended(res.body.id);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
