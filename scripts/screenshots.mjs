@@ -1,7 +1,7 @@
 // Takes the README's screenshots: the task pane at 320 px over the workbook double (its
 // Lifecycle view after a run), and the page (its Users view with the brand's users listed, the
-// confirmation of a lifecycle run and its view after the run). Needs a built tree (npm run
-// build). Run by hand: node scripts/screenshots.mjs
+// confirmation of a lifecycle run, its view after the run, and the Runs view with that run on
+// record). Needs a built tree (npm run build). Run by hand: node scripts/screenshots.mjs
 import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
 import { OFFICE_JS, officeDouble } from '../tests/e2e/office-double.mjs';
 
@@ -58,6 +58,11 @@ try {
   await web.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome'));
   await web.screenshot({ path: 'docs/page-lifecycle.png', fullPage: true });
   console.log('wrote docs/page-lifecycle.png');
+  // The Runs view: that run on record, with its results, Retry failed rows and Undo.
+  await web.click('#tab-runs');
+  await web.waitForSelector('#view-runs li.run');
+  await web.screenshot({ path: 'docs/page-runs.png' });
+  console.log('wrote docs/page-runs.png');
 } finally {
   await browser.close();
   server.stop();
