@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, seriousViolations } from './harness.mjs';
-import { OFFICE_JS, officeDouble } from './office-double.mjs';
+import { openPane as openPaneOn } from './office-double.mjs';
 import { standardUserType } from './provision-sheet.mjs';
 
 let server;
@@ -119,17 +119,7 @@ test('the page: a provisioning sheet without a Username column maps one; other c
   await page.context().close();
 });
 
-async function openPane(setup, view) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 900 } });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: officeDouble() }));
-  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
-  await page.goto(`${server.url}/taskpane.html#${view}`);
-  await page.waitForSelector('body[data-ready=true]');
-  return page;
-}
+const openPane = (setup, view) => openPaneOn(browser, server, setup, { view, width: 360 });
 
 test('the pane: a sheet with unrecognised headers is mapped in the pane, planned into the Plan sheet; axe light and dark', async () => {
   const users = (await sandboxUsers(server)).filter((u) => u.userType !== 'UT_BRANDADMIN' && u.accountStatus === 'active').slice(0, 2);

@@ -35,3 +35,21 @@ export function officeDouble() {
 })();`;
 }
 
+
+/**
+ * Opens the task pane (`taskpane.html#view` on `server`, `width` px wide) in a fresh context
+ * with Office.js replaced by this double over the workbook `setup` (sheets, tables, selection),
+ * and `theme` as Office.context.officeTheme when given; collects page errors in `page.problems`.
+ */
+export async function openPane(browser, server, setup, { view = 'lifecycle', width = 320, theme = null } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  const script = officeDouble() + (theme ? `\nOffice.context.officeTheme = ${JSON.stringify(theme)};` : '');
+  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: script }));
+  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
+  await page.goto(`${server.url}/taskpane.html#${view}`);
+  await page.waitForSelector('body[data-ready=true]');
+  return page;
+}

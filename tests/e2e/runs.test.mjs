@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed, parseCsv, seriousViolations } from './harness.mjs';
-import { OFFICE_JS, officeDouble } from './office-double.mjs';
+import { openPane as openPaneOn } from './office-double.mjs';
 import { standardUserType } from './provision-sheet.mjs';
 
 let browser;
@@ -38,17 +38,7 @@ async function stats(server) {
 }
 
 /** The pane (taskpane.html, 320 px) with Office.js replaced by the workbook double. */
-async function openPane(server, setup, view = 'lifecycle') {
-  const context = await browser.newContext({ viewport: { width: 320, height: 900 } });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: officeDouble() }));
-  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
-  await page.goto(`${server.url}/taskpane.html#${view}`);
-  await page.waitForSelector('body[data-ready=true]');
-  return page;
-}
+const openPane = (server, setup, view = 'lifecycle') => openPaneOn(browser, server, setup, { view });
 
 test('a finished run is on record with its counts; Retry plans only its failed rows; Undo plans the before-state and applying it restores the accounts', async () => {
   const server = await startServer(['--relay-upstream', 'sandbox', '--users', '60']);

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openView, applyConfirmed } from './harness.mjs';
-import { OFFICE_JS, officeDouble } from './office-double.mjs';
+import { openPane as openPaneOn } from './office-double.mjs';
 
 let server;
 let browser;
@@ -18,18 +18,7 @@ after(async () => {
   server?.stop();
 });
 
-async function openPane(setup, view = 'lifecycle') {
-  const context = await browser.newContext({ viewport: { width: 320, height: 900 } });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  const script = officeDouble();
-  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: script }));
-  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
-  await page.goto(`${server.url}/taskpane.html#${view}`);
-  await page.waitForSelector('body[data-ready=true]');
-  return page;
-}
+const openPane = (setup, view = 'lifecycle') => openPaneOn(browser, server, setup, { view });
 
 async function sandboxUsers() {
   const users = [];

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, openView, sandboxUsers, applyConfirmed, seriousViolations } from './harness.mjs';
-import { OFFICE_JS, officeDouble } from './office-double.mjs';
+import { openPane as openPaneOn } from './office-double.mjs';
 
 let server;
 let browser;
@@ -24,19 +24,7 @@ const VIEWS = ['users', 'lifecycle', 'provision', 'membership', 'runs'];
 const connected = (page) => page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
 
 /** The pane over the workbook double, at `taskpane.html#view`. */
-async function openPane(setup, view = 'users', { theme } = {}) {
-  const context = await browser.newContext({ viewport: { width: 320, height: 900 } });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  // Office's theme, as Office.context.officeTheme gives it.
-  const script = officeDouble() + (theme ? `\nOffice.context.officeTheme = ${JSON.stringify(theme)};` : '');
-  await context.route(OFFICE_JS, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: script }));
-  await page.addInitScript((s) => { self.__WORKBOOK_SETUP__ = s; }, setup);
-  await page.goto(`${server.url}/taskpane.html#${view}`);
-  await page.waitForSelector('body[data-ready=true]');
-  return page;
-}
+const openPane = (setup, view = 'users', { theme } = {}) => openPaneOn(browser, server, setup, { view, theme });
 
 /** Lifecycle rows for the sandbox: `n` active users to disable, and one unknown username. */
 async function leavers(n) {
