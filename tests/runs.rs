@@ -202,6 +202,72 @@ fn plan_and_apply_provision(
     (run, events, end)
 }
 
+/// Issue 29.2: a users listing names the divisions its users are in, reading each division
+/// Qualtrics lists no name for once (`GET /divisions/{id}`, there is no list of divisions), under
+/// faults; a host that kept the names from an earlier listing is not read for them again.
+#[test]
+fn a_users_listing_reads_each_unknown_division_name_once() {
+    let brand = Brand::new(SandboxConfig {
+        users: 300,
+        faults: faulty(29),
+        ..SandboxConfig::default()
+    });
+    let mut run = UsersRun::list_users_with_divisions(
+        brand.conn.clone(),
+        BTreeSet::new(),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let (end, events) = brand.drive(&mut run, T0);
+    assert_eq!(run.error(), None);
+    assert_eq!(phases(&events), ["users", "divisions"]);
+    let users = run.job().users_read().to_vec();
+    assert_eq!(users.len(), 300);
+    let ids: BTreeSet<String> = users.iter().filter_map(|u| u.division_id.clone()).collect();
+    assert!(
+        ids.len() >= 2,
+        "the sandbox puts users in several divisions"
+    );
+    let names = run.job().division_names();
+    assert_eq!(
+        names.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every division named"
+    );
+    let seeded = ["Arts & Sciences", "Business School", "Medical Center"];
+    assert!(
+        names.values().all(|n| seeded.contains(&n.as_str())),
+        "{names:?}"
+    );
+    let reads = |b: &Brand| b.stats().ok_by_endpoint.get("GET /divisions/{id}").copied();
+    assert_eq!(reads(&brand), Some(ids.len() as u64), "each read once");
+
+    // Known from the first listing: one division forgotten, so only that one is read again.
+    let forgotten = ids.iter().next().unwrap().clone();
+    let known: BTreeSet<String> = ids.iter().filter(|id| **id != forgotten).cloned().collect();
+    let mut again = UsersRun::list_users_with_divisions(
+        brand.conn.clone(),
+        known,
+        ExecConfig::default(),
+        false,
+        end,
+    );
+    brand.drive(&mut again, end);
+    assert_eq!(again.error(), None);
+    assert_eq!(
+        again.job().division_names().keys().collect::<Vec<_>>(),
+        [&forgotten]
+    );
+    assert_eq!(reads(&brand), Some(ids.len() as u64 + 1));
+
+    // A plain listing reads no division.
+    let mut plain = UsersRun::list_users(brand.conn.clone(), ExecConfig::default(), false, end);
+    brand.drive(&mut plain, end);
+    assert!(plain.job().division_names().is_empty());
+    assert_eq!(reads(&brand), Some(ids.len() as u64 + 1));
+}
+
 #[test]
 fn lifecycle_through_faults_ends_every_row_right_changes_each_account_once_and_audits_every_request(
 ) {

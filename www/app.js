@@ -15,7 +15,7 @@ import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
 import { drawBrandPicture, markActive } from './brand.js';
-import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames } from './names.js';
+import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames, knownDivisions, keepQualtricsNames, namedByQualtrics } from './names.js';
 import { createRunsView } from './runs.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
@@ -290,7 +290,9 @@ export async function startApp(makeHost) {
     try {
       const result = await connected().listUsers((/** @type {Progress} */ p) => {
         if (p.pagesRead) host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
-      });
+      }, knownDivisions());
+      // Division names Qualtrics gave (issue 29.2), kept so the next listing need not read them.
+      await keepQualtricsNames(result.divisionNames ?? {}).catch(() => {});
       state.users = { columns: result.columns, rows: result.rows };
       const where = await host.writeSheet('Users', state.users);
       const pages = `${result.pages} page${result.pages === 1 ? '' : 's'}`;
@@ -367,10 +369,21 @@ export async function startApp(makeHost) {
     list.replaceChildren(...ids.map((id) => {
       const row = document.createElement('div');
       row.className = 'name-row';
+      const n = seen.get(id) ?? 0;
+      const what = `${id.startsWith('UT_') ? 'User type' : 'Division'} ${id} (${n} user${n === 1 ? '' : 's'})`;
+      if (namedByQualtrics(id)) {
+        // Qualtrics named it: shown, not typed (issue 29.2).
+        const label = document.createElement('span');
+        label.textContent = what;
+        const name = document.createElement('span');
+        name.id = `name-${id}`;
+        name.textContent = `${nameOf(id)} (from Qualtrics)`;
+        row.append(label, name);
+        return row;
+      }
       const label = document.createElement('label');
       label.htmlFor = `name-${id}`;
-      const n = seen.get(id) ?? 0;
-      label.textContent = `${id.startsWith('UT_') ? 'User type' : 'Division'} ${id} (${n} user${n === 1 ? '' : 's'})`;
+      label.textContent = what;
       const box = document.createElement('input');
       box.id = `name-${id}`;
       box.autocomplete = 'off';

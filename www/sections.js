@@ -264,7 +264,7 @@ function users(/** @type {VariantText} */ v) {
       <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar + table('users-table', 'Users', true))}
       <details id="names" class="names">
         <summary>Names for user types and divisions</summary>
-        <p class="hint">Qualtrics lists no names for user types, and the users list gives divisions by id: give each the name your brand knows it by, once. Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>
+        <p class="hint">Qualtrics lists no names for user types: give each the name your brand knows it by, once. Division names are read from Qualtrics when users are listed (a division it will not name can be named here). Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>
         <p id="names-empty" class="hint">List users first: their user types and divisions are offered here.</p>
         <div id="names-list" class="names-list"></div>
       </details>

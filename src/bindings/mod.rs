@@ -158,15 +158,24 @@ impl RosterClient {
         self.moved_to.clone()
     }
 
-    /// Lists every user, page by page (paced and retried like every run); `onProgress` gets
-    /// the run's progress events.
+    /// Lists every user, page by page (paced and retried like every run), then reads the name
+    /// of each division they are in that is not among `knownDivisions` (the `DV_…` ids whose
+    /// names the host kept from an earlier listing); `onProgress` gets the run's progress.
     #[wasm_bindgen(js_name = listUsers, unchecked_return_type = "Promise<UsersListing>")]
     pub fn list_users(
         &self,
         #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
         on_progress: Option<Function>,
+        #[wasm_bindgen(js_name = knownDivisions)] known_divisions: Option<Vec<String>>,
     ) -> Promise {
-        let run = UsersRun::list_users(self.conn.clone(), ExecConfig::default(), false, now_ms());
+        let known = known_divisions.unwrap_or_default().into_iter().collect();
+        let run = UsersRun::list_users_with_divisions(
+            self.conn.clone(),
+            known,
+            ExecConfig::default(),
+            false,
+            now_ms(),
+        );
         let run = Rc::new(RefCell::new(run));
         future_to_promise(async move {
             drive_to_end(&run, on_progress.as_ref()).await?;

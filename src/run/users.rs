@@ -1,12 +1,14 @@
 //! Reading one listing to its end: every user of the brand, or every participant of the CX
 //! directory.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::step::{failed_listing, listings};
 use super::{Next, PhaseContext, Phases, RunStep};
 use crate::api::connection::Connection;
 use crate::api::directory::Participant;
 use crate::api::users::UserSummary;
-use crate::exec::reads::{Found, ListingStep};
+use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
 use crate::exec::{ExecConfig, Outcome, Step};
 use crate::time::UnixMillis;
 
@@ -18,6 +20,21 @@ pub struct ListingJob {
     found: Option<Found>,
     pages: usize,
     notice: Option<String>,
+    /// Division names to read after the users (`None`: none), less the ids the host knows.
+    divisions: Option<DivisionNames>,
+}
+
+/// The divisions a users listing names (issue 29.2): Qualtrics lists users with a `DV_…` id
+/// and has no endpoint that lists divisions, so each id not already known is read once with
+/// `GET /divisions/{id}` after the listing.
+#[derive(Debug, Default)]
+struct DivisionNames {
+    /// Ids whose names the host already keeps (read on an earlier listing): not read again.
+    known: BTreeSet<String>,
+    /// Whether the reads were started.
+    started: bool,
+    /// Names read, by id.
+    read: BTreeMap<String, String>,
 }
 
 impl ListingJob {
@@ -31,6 +48,20 @@ impl ListingJob {
         Self::of(ListingStep::directory)
     }
 
+    /// Every user of the brand, then the name of each division they are in whose id is not in
+    /// `known` (the ids a host has names for from an earlier listing). A division that cannot
+    /// be read (a token without `read:divisions`, a division since deleted) is left unnamed:
+    /// the listing itself still succeeds.
+    pub fn users_with_divisions(known: BTreeSet<String>) -> Self {
+        ListingJob {
+            divisions: Some(DivisionNames {
+                known,
+                ..DivisionNames::default()
+            }),
+            ..Self::of(ListingStep::users)
+        }
+    }
+
     fn of(listing: fn(&Connection) -> ListingStep) -> Self {
         ListingJob {
             listing,
@@ -38,7 +69,18 @@ impl ListingJob {
             found: None,
             pages: 0,
             notice: None,
+            divisions: None,
         }
+    }
+
+    /// The division names read after the listing, by `DV_…` id (empty when none were asked
+    /// for, all were known, or none could be read).
+    #[must_use]
+    pub fn division_names(&self) -> BTreeMap<String, String> {
+        self.divisions
+            .as_ref()
+            .map(|d| d.read.clone())
+            .unwrap_or_default()
     }
 
     /// The users read (empty for a directory listing, or before the run finished).
@@ -85,6 +127,17 @@ impl Phases for ListingJob {
             };
             return Next::Reading(phase, vec![RunStep::Listing(step)]);
         }
+        if let Some(divisions) = self.divisions.as_mut().filter(|d| d.started) {
+            // A division that cannot be read is left unnamed (see `users_with_divisions`).
+            for (step, _) in finished {
+                if let RunStep::Record(d) = step {
+                    if let Some(Record::Division(name)) = &d.found {
+                        divisions.read.insert(d.id().to_string(), name.clone());
+                    }
+                }
+            }
+            return Next::Done;
+        }
         let finished = listings(finished);
         if let Some(failed) = failed_listing(&finished) {
             return Next::Failed(failed);
@@ -94,7 +147,26 @@ impl Phases for ListingJob {
             self.notice = step.notice().map(str::to_string);
             self.found = Some(step.into_found());
         }
-        Next::Done
+        let Some(divisions) = self.divisions.as_mut() else {
+            return Next::Done;
+        };
+        let unknown: BTreeSet<&str> = match &self.found {
+            Some(Found::Users(users)) => users
+                .iter()
+                .filter_map(|u| u.division_id.as_deref())
+                .filter(|id| !id.is_empty() && !divisions.known.contains(*id))
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        if unknown.is_empty() {
+            return Next::Done;
+        }
+        divisions.started = true;
+        let steps = unknown
+            .into_iter()
+            .map(|id| RunStep::Record(RecordStep::division(id)))
+            .collect();
+        Next::Reading("divisions", steps)
     }
 }
 
@@ -108,6 +180,25 @@ impl super::UsersRun {
         now: UnixMillis,
     ) -> Self {
         Self::new(conn, ListingJob::users(), config, renewable, now)
+    }
+
+    /// A run that lists every user over `conn`, then reads the names of their divisions
+    /// whose ids are not in `known` (see [`ListingJob::users_with_divisions`]).
+    #[must_use]
+    pub fn list_users_with_divisions(
+        conn: Connection,
+        known: BTreeSet<String>,
+        config: ExecConfig,
+        renewable: bool,
+        now: UnixMillis,
+    ) -> Self {
+        Self::new(
+            conn,
+            ListingJob::users_with_divisions(known),
+            config,
+            renewable,
+            now,
+        )
     }
 
     /// A run that lists every participant of the CX directory over `conn`.

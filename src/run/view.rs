@@ -221,6 +221,9 @@ pub struct UsersListing {
     pub pages: usize,
     /// Qualtrics' last notice, in words.
     pub notice: Option<String>,
+    /// Names of the divisions the users are in, by `DV_…` id, as Qualtrics gave them
+    /// (`GET /divisions/{id}`; only the ids the host did not already know).
+    pub division_names: std::collections::BTreeMap<String, String>,
 }
 
 impl UsersListing {
@@ -231,6 +234,7 @@ impl UsersListing {
             table: crate::api::users::users_table(job.users_read()),
             pages: job.pages(),
             notice: job.notice().map(str::to_string),
+            division_names: job.division_names(),
         }
     }
 }
