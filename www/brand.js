@@ -10,7 +10,7 @@ import { nameOf } from './names.js';
 
 /**
  * The groups of bars: the Users table's column, the group's heading, and how a value is named
- * (user types and divisions by the names given on this device, else their Qualtrics ids).
+ * (divisions by the names Qualtrics gave, user types by those given on this device, else their ids).
  * @type {{ column: string, title: string, name: (value: string) => string }[]}
  */
 const GROUPS = [
