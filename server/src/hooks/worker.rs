@@ -558,7 +558,7 @@ impl Worker {
                     request: String::new(),
                     status: None,
                     message: Some(why.to_string()),
-                    tried: e.attempts + 1,
+                    tried: e.tries + 1,
                     attempt: 1,
                 };
                 (e.id, attempt)
@@ -600,7 +600,7 @@ fn attempts_of(entries: &[AuditEntry], events: &[DueEvent]) -> Vec<(i64, Attempt
             ),
             status: entry.status,
             message: entry.error.clone(),
-            tried: event.attempts + 1,
+            tried: event.tries + 1,
             attempt: entry.attempt,
         };
         match row_of(&entry.row) {
@@ -664,6 +664,7 @@ pub(super) async fn plan_only(
             hook: String::new(),
             row: row.clone(),
             attempts: 0,
+            tries: 0,
             released: None,
         })
         .collect();

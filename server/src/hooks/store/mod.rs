@@ -190,8 +190,10 @@ pub struct DueEvent {
     pub hook: String,
     /// Its row.
     pub row: HookRow,
-    /// Tries before this one.
+    /// Tries before this one (since a Retry, which gives it the configured tries again).
     pub attempts: u32,
+    /// Tries before this one, all told (Retry does not reset it): its attempts' try number.
+    pub tries: u32,
     /// The quarantined burst an administrator released it with: applied past the brake, on a
     /// sheet of that burst's events only.
     pub released: Option<i64>,
@@ -299,7 +301,7 @@ CREATE INDEX IF NOT EXISTS attempts_event ON attempts (event_id);
 ";
 
 /// Columns added since the first release, each added to an older store when it opens.
-const ADDED_COLUMNS: [(&str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str); 5] = [
     // The quarantined burst an event belongs to (its first event's id).
     ("burst", "INTEGER"),
     // 1 once an administrator released its burst.
@@ -308,6 +310,8 @@ const ADDED_COLUMNS: [(&str, &str); 4] = [
     ("refused", "INTEGER NOT NULL DEFAULT 0"),
     // Its row of the core's plan (JSON), once planned; issue 29.9.
     ("plan", "TEXT"),
+    // Tries all told (a Retry resets `attempts`, not this); issue 29.9.
+    ("tries", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Runs the same method on whichever backend the store has.
@@ -871,10 +875,10 @@ impl Sqlite {
     fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         // A quarantined event holds up its account's later events too: released later, it
         // would otherwise undo a newer change.
-        let found: Vec<(i64, String, String, u32, Option<i64>)> = {
+        let found: Vec<(i64, String, String, (u32, u32), Option<i64>)> = {
             let db = self.db();
             let mut stmt = db.prepare(
-                "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END
+                "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END, e.tries
                  FROM events e
                  JOIN (SELECT user_key, MIN(id) AS first FROM events
                        WHERE status IN ('received', 'planned', 'quarantined')
@@ -886,18 +890,25 @@ impl Sqlite {
                  ORDER BY e.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    (r.get(3)?, r.get(5)?),
+                    r.get(4)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         };
         let mut due = Vec::with_capacity(found.len());
-        for (id, hook, row, attempts, released) in found {
+        for (id, hook, row, (attempts, tries), released) in found {
             match serde_json::from_str(&row) {
                 Ok(row) => due.push(DueEvent {
                     id,
                     hook,
                     row,
                     attempts,
+                    tries,
                     released,
                 }),
                 Err(e) => self.end(&[(id, unreadable(&e))])?,
@@ -912,7 +923,7 @@ impl Sqlite {
         let tx = db.transaction()?;
         for id in ids {
             tx.execute(
-                "UPDATE events SET status = 'planned', attempts = attempts + 1 WHERE id = ?1",
+                "UPDATE events SET status = 'planned', attempts = attempts + 1, tries = tries + 1 WHERE id = ?1",
                 params![id],
             )?;
         }
@@ -1611,6 +1622,22 @@ mod tests {
             assert_eq!(b.event.next_attempt_at, None, "parked");
             assert_eq!(s.retry(bob.id, 10).unwrap(), Retry::Refused);
             assert_eq!(s.retry(ann.id, 10).unwrap(), Retry::Queued);
+            let again = s.due(10, 100).unwrap();
+            let ann_again = again.iter().find(|e| e.id == ann.id).unwrap();
+            assert_eq!(
+                (ann_again.attempts, ann_again.tries),
+                (0, 1),
+                "Retry gives the tries again; her attempts' try numbers go on"
+            );
+            s.end(&[(
+                ann.id,
+                Ending::Failed {
+                    reason: "busy".into(),
+                    outcome: None,
+                    retry_at: None,
+                },
+            )])
+            .unwrap();
             assert!(!s
                 .recent(10)
                 .unwrap()

@@ -90,11 +90,13 @@ const SCHEMA_COMPLETE: &str = "SELECT to_regclass('hook_events') IS NOT NULL
   AND to_regclass('hook_journal_event') IS NOT NULL
   AND to_regclass('hook_paused') IS NOT NULL";
 
-/// What a store made by an older version lacks (issue 29.9: attempts, refusals, plan rows),
+/// What a store made by an older version lacks (issue 29.9: attempts, refusals, plan rows,
+/// tries all told),
 /// added in place when a server opens it.
 const UPGRADE: &str = "
 ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS refused BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS plan TEXT;
+ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS tries INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS hook_attempts (
   seq BIGSERIAL PRIMARY KEY,
   event_id BIGINT NOT NULL,
@@ -108,7 +110,7 @@ const UPGRADE_COMPLETE: &str = "SELECT to_regclass('hook_attempts') IS NOT NULL
   AND to_regclass('hook_attempts_event') IS NOT NULL
   AND (SELECT COUNT(*) FROM information_schema.columns
        WHERE table_schema = current_schema() AND table_name = 'hook_events'
-         AND column_name IN ('refused', 'plan')) = 2";
+         AND column_name IN ('refused', 'plan', 'tries')) = 3";
 
 const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released, refused FROM hook_events";
 
@@ -559,7 +561,8 @@ impl Postgres {
     pub(super) fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         let (now, limit) = (now as i64, limit as i64);
         let (owner, lease) = (self.owner.clone(), self.lease_ms);
-        let found: Vec<(i64, String, String, i32, Option<i64>)> = self.run(move |c| {
+        type Found = (i64, String, String, (i32, i32), Option<i64>);
+        let found: Vec<Found> = self.run(move |c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
             let rows = tx.query(
@@ -580,26 +583,27 @@ impl Postgres {
                        ORDER BY e.id LIMIT $2)
                      UPDATE hook_events e SET claimed_by = $3, claim_until = {DB_NOW} + $4
                      FROM chosen WHERE e.id = chosen.id
-                     RETURNING e.id, e.hook, e.data, e.attempts, CASE WHEN e.released THEN e.burst END"
+                     RETURNING e.id, e.hook, e.data, e.attempts, CASE WHEN e.released THEN e.burst END, e.tries"
                 ),
                 &[&now, &limit, &owner, &lease],
             )?;
             tx.commit()?;
             let mut found: Vec<_> = rows
                 .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .map(|r| (r.get(0), r.get(1), r.get(2), (r.get(3), r.get(5)), r.get(4)))
                 .collect();
-            found.sort_by_key(|f: &(i64, String, String, i32, Option<i64>)| f.0);
+            found.sort_by_key(|f: &Found| f.0);
             Ok(found)
         })?;
         let mut due = Vec::with_capacity(found.len());
-        for (id, hook, row, attempts, released) in found {
+        for (id, hook, row, (attempts, tries), released) in found {
             match serde_json::from_str(&row) {
                 Ok(row) => due.push(DueEvent {
                     id,
                     hook,
                     row,
                     attempts: attempts.max(0) as u32,
+                    tries: tries.max(0) as u32,
                     released,
                 }),
                 Err(e) => self.end(&[(id, super::unreadable(&e))])?,
@@ -612,7 +616,7 @@ impl Postgres {
         let ids = ids.to_vec();
         self.run(move |c| {
             c.execute(
-                "UPDATE hook_events SET status = 'planned', attempts = attempts + 1 WHERE id = ANY($1)",
+                "UPDATE hook_events SET status = 'planned', attempts = attempts + 1, tries = tries + 1 WHERE id = ANY($1)",
                 &[&ids],
             )?;
             Ok(())
