@@ -875,7 +875,9 @@ impl Sqlite {
     fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         // A quarantined event holds up its account's later events too: released later, it
         // would otherwise undo a newer change.
-        let found: Vec<(i64, String, String, (u32, u32), Option<i64>)> = {
+        // Id, hook, row, (attempts, tries), released burst.
+        type Found = (i64, String, String, (u32, u32), Option<i64>);
+        let found: Vec<Found> = {
             let db = self.db();
             let mut stmt = db.prepare(
                 "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END, e.tries
