@@ -784,3 +784,78 @@ async fn server_brand(session: &Session) -> Result<Brand, String> {
         guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::mapping::{HookAction, HookRow};
+
+    fn event(id: i64, tries: u32) -> DueEvent {
+        DueEvent {
+            id,
+            hook: "h".into(),
+            row: HookRow {
+                username: format!("u{id}"),
+                action: HookAction::Create,
+                cells: Default::default(),
+            },
+            attempts: 0,
+            tries,
+            released: None,
+        }
+    }
+
+    fn entry(row: &str, path: &str, status: Option<u16>, attempt: u32) -> AuditEntry {
+        AuditEntry {
+            time: "2026-12-07T10:00:00Z".into(),
+            method: "GET".into(),
+            path: path.into(),
+            status,
+            error: status.is_none().then(|| "connection reset".to_string()),
+            duration_ms: 5,
+            row: row.into(),
+            attempt,
+        }
+    }
+
+    #[test]
+    fn only_a_4xx_but_401_408_and_429_is_a_refusal() {
+        for status in [400, 403, 404, 409, 422] {
+            assert!(refusal(status), "{status}");
+        }
+        for status in [200, 401, 408, 429, 500, 503] {
+            assert!(!refusal(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_rows_requests_are_its_events_and_a_failed_read_is_every_events_without_its_query() {
+        let events = [event(7, 0), event(9, 2)];
+        let entries = [
+            entry("users", "/API/v3/users?username=ann%40x.org", Some(200), 1),
+            entry("users", "/API/v3/users?username=ann%40x.org", Some(503), 1),
+            entry("users", "/API/v3/users?offset=100", None, 2),
+            entry("row:3", "/API/v3/users/UR_1", Some(400), 1),
+            entry("row:9", "/API/v3/users/UR_2", Some(200), 1),
+        ];
+        let found = attempts_of(&entries, &events);
+        let of = |id: i64| -> Vec<&Attempt> {
+            found
+                .iter()
+                .filter(|(e, _)| *e == id)
+                .map(|(_, a)| a)
+                .collect()
+        };
+        // The successful read is no one's; the failed ones are both events'.
+        assert_eq!(of(7).len(), 2);
+        assert_eq!(of(9).len(), 3);
+        assert!(found.iter().all(|(_, a)| !a.request.contains('?')));
+        assert_eq!(of(7)[0].request, "GET /API/v3/users");
+        assert_eq!(of(7)[1].message.as_deref(), Some("connection reset"));
+        let own = of(9)[2];
+        assert_eq!(
+            (own.request.as_str(), own.status, own.tried),
+            ("GET /API/v3/users/UR_1", Some(400), 3)
+        );
+    }
+}
