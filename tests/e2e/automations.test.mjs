@@ -1,12 +1,14 @@
 // The Automations view against a real hooks server: a sandbox brand in one roster-server, the
 // hooks (and the page) in another whose relay reaches that brand. A CRM-shaped event signed as
 // Standard Webhooks creates a user in a dashboard role; a second one is parked with its
-// reason; the view lists both behind the page's own connection, and Retry runs the failed one
-// again.
+// reason; the view lists both behind the page's own connection. An event Qualtrics refuses (a
+// user type the brand does not have) says what to fix and is not offered Retry; one that failed
+// from an outage (every request answered 503) is, and Retry says what it did. Each event's
+// details show its mapped row, its plan row and every attempt with Qualtrics' answer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync, readFileSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandboxUsers, seriousViolations } from './harness.mjs';
@@ -14,6 +16,9 @@ import { startServer, launchBrowser, openPage, openView, connectViaRelay, sandbo
 const SECRET = 'whsec_ZTJlIGF1dG9tYXRpb25zIHRlc3Qgc2VjcmV0';
 // Each hook's secret is its own (a server refuses two hooks sharing one).
 const LEAVERS_SECRET = 'whsec_bGVhdmVycyBob29rIG9mIHRoZSBlMmUgdGVzdHM=';
+const TYPO_SECRET = 'whsec_dHlwbyBob29rOiBhIHVzZXIgdHlwZSB0aGF0IGlzIGdvbmU=';
+/** A user type id the brand does not have: Qualtrics refuses an account of it (400). */
+const GONE_TYPE = 'UT_RetiredType0000';
 let brand;
 let hooks;
 let browser;
@@ -54,6 +59,14 @@ signing_secrets = ["${LEAVERS_SECRET}"]
 [hooks.leavers.fields]
 Username = "/email"
 Action = "disable"
+[hooks.typo]
+signing_secrets = ["${TYPO_SECRET}"]
+[hooks.typo.fields]
+Username = "/email"
+"First name" = "/firstName"
+"Last name" = "/lastName"
+Email = "/email"
+"User type" = "${GONE_TYPE}"
 `);
   chmodSync(config, 0o600);
   hooks = await startServer(['--no-sandbox', '--relay-upstream', `${brand.url}/sandbox`, '--hooks-config', config]);
@@ -93,7 +106,7 @@ async function ended(id) {
   throw new Error(`event ${id} did not end`);
 }
 
-test('a signed CRM event creates the user in its dashboard role; the Automations view shows it and retries a failed one', async () => {
+test('a signed CRM event creates the user in its dashboard role; the Automations view shows it, and says what to fix on one the plan refuses', async () => {
   const created = await post('crm-1', { email: 'automation.new@example.org', firstName: 'Auto', lastName: 'Mation', dataAccess: 'Seattle Team' });
   assert.equal(created.status, 202, JSON.stringify(created.body));
   // A new account without a last name cannot be created: parked with the plan's reason.
@@ -124,17 +137,15 @@ test('a signed CRM event creates the user in its dashboard role; the Automations
   assert.match(text, /no\.last\.name@example\.org/);
   assert.match(text, /Last name: empty, but needed to create the account\./);
 
-  // Retry runs the parked event again: the brand is read again (the audit grows) and it is
-  // parked again with the same reason.
-  const auditBefore = readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length;
-  await page.click(`button[aria-label^="Retry event ${failed.id}"]`);
-  for (let i = 0; i < 100 && readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length === auditBefore; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(readFileSync(path.join(dir, 'audit.jsonl'), 'utf8').split('\n').length > auditBefore, 'the retried event was planned again');
-  const again = await ended(failed.id);
-  assert.equal(again.status, 'failed');
-  assert.equal(again.reason, failed.reason);
+  // Refused by the plan (no last name to create the account with): the same event would be
+  // refused again, so no Retry is offered as if it were an outage; the row says what to fix,
+  // and the server refuses a retry with the reason.
+  assert.equal(failed.retryable, false);
+  assert.match(await page.textContent(`#au-table tr[data-event="${failed.id}"]`), /refused: fix this at the source and send it again/);
+  assert.equal(await page.locator(`button[aria-label^="Retry event ${failed.id}"]`).count(), 0);
+  const retried = await fetch(`${hooks.url}/hooks/v1/events/${failed.id}/retry`, { method: 'POST', headers: { 'x-api-token': brand.adminToken } });
+  assert.equal(retried.status, 409);
+  assert.match((await retried.json()).error, /refused.*Last name: empty, but needed to create the account\./);
   assert.deepEqual(page.problems, []);
   await page.close();
 });
@@ -210,6 +221,89 @@ test('the Automations view is live: says to connect first before connecting, the
   assert.ok(Date.now() - sent <= 5000, `shown ${Date.now() - sent} ms after it was sent`);
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'au-search');
   await ended(res.body.id);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+/** Sets the brand's injected faults (the sandbox's control endpoint). */
+async function faults(/** @type {object} */ f) {
+  const res = await fetch(`${brand.url}/sandbox/control/faults`, { method: 'PUT', headers: { 'x-api-token': brand.adminToken, 'content-type': 'application/json' }, body: JSON.stringify(f) });
+  assert.ok(res.ok, `faults: HTTP ${res.status}`);
+}
+
+test('each event\'s details show its mapped row, its plan and every attempt with Qualtrics\' answer; Retry only on the outage, saying what it did; a refusal says what to fix', async () => {
+  // Refused by Qualtrics: an account of a user type the brand does not have (400).
+  const typo = await post('typo-1', { email: 'typo.one@example.org', firstName: 'Ty', lastName: 'Po' }, 'typo', TYPO_SECRET);
+  assert.equal(typo.status, 202, JSON.stringify(typo.body));
+  const refused = await ended(typo.body.id);
+  assert.equal(refused.status, 'failed');
+  assert.equal(refused.retryable, false, JSON.stringify(refused));
+  // An outage: every request to the brand answered 503 until the event is parked.
+  await faults({ error503: 1 });
+  let outage;
+  try {
+    const sent = await post('crm-outage-1', { email: 'outage.one@example.org', firstName: 'Out', lastName: 'Age' });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    outage = await ended(sent.body.id);
+  } finally {
+    await faults({});
+  }
+  assert.equal(outage.status, 'failed');
+  assert.equal(outage.retryable, true, JSON.stringify(outage));
+
+  const page = await openPage(browser, `${hooks.url}/`);
+  await page.waitForSelector('#tab-automations:not([hidden])');
+  await connectViaRelay(page, brand);
+  await openView(page, 'automations');
+  const typoRow = `#au-table tr[data-event="${refused.id}"]`;
+  const outageRow = `#au-table tr[data-event="${outage.id}"]`;
+  await page.waitForSelector(typoRow);
+  await page.waitForSelector(outageRow);
+
+  // The refusal: no Retry, and what to fix in Qualtrics' words.
+  assert.equal(await page.locator(`button[aria-label^="Retry event ${refused.id}"]`).count(), 0, 'no Retry on a refusal');
+  assert.match(await page.textContent(typoRow), /Invalid value for userType.*refused: fix this at the source/);
+  // Its details, opened from the keyboard: the mapped row, the plan row, the request and answer.
+  const typoDetails = `button[aria-label^="Details of event ${refused.id}"]`;
+  await page.focus(typoDetails);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => /Attempts/.test(document.getElementById(`au-details-${id}`)?.textContent ?? ''), refused.id);
+  assert.equal(await page.getAttribute(typoDetails, 'aria-expanded'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), await page.getAttribute(typoDetails, 'aria-label'), 'the keyboard stays on Details');
+  let shown = await page.textContent(`#au-details-${refused.id}`);
+  assert.match(shown, /What to fix: Qualtrics refused the request \(HTTP 400, SBX_BAD_VALUE\): Invalid value for userType/);
+  assert.match(shown, /Mapped row.*Usernametypo\.one@example\.org/s);
+  assert.match(shown, new RegExp(`User type${GONE_TYPE}`));
+  assert.match(shown, /Plan.*create/is);
+  assert.match(shown, /POST \/sandbox\/API\/v3\/users400Qualtrics refused the request/);
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.deepEqual(await seriousViolations(page), [], `Automations with a refusal's details (${scheme})`);
+  }
+
+  // The outage: Retry offered; its details list each resend with Qualtrics' 503.
+  const retry = `button[aria-label^="Retry event ${outage.id}"]`;
+  assert.equal(await page.locator(retry).count(), 1, 'Retry on an outage');
+  await page.click(`button[aria-label^="Details of event ${outage.id}"]`);
+  assert.equal(await page.getAttribute(typoDetails, 'aria-expanded'), 'false', 'one event\'s details at a time');
+  await page.waitForFunction((id) => /503/.test(document.getElementById(`au-details-${id}`)?.textContent ?? ''), outage.id);
+  shown = await page.textContent(`#au-details-${outage.id}`);
+  assert.ok((shown.match(/503/g) ?? []).length >= 2, shown);
+  assert.match(shown, /resend 1/);
+  assert.doesNotMatch(shown, /What to fix/);
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    assert.deepEqual(await seriousViolations(page), [], `Automations with an outage's details (${scheme})`);
+  }
+
+  // Retry says what it does: retrying, then done (the brand answers again); the details show
+  // the second try's request and answer beside the first's.
+  await page.click(retry);
+  await page.waitForFunction(() => /retrying|retry queued/.test(document.getElementById('au-feedback')?.textContent ?? ''));
+  await page.waitForFunction(() => /retried, done/.test(document.getElementById('au-feedback')?.textContent ?? ''), null, { timeout: 30000 });
+  assert.match(await page.textContent('#au-feedback'), new RegExp(`Event ${outage.id} for outage\\.one@example\\.org: retried, done`));
+  await page.waitForFunction((id) => /POST \/sandbox\/API\/v3\/users200/.test(document.getElementById(`au-details-${id}`)?.textContent ?? ''), outage.id);
+  assert.equal(await page.locator(retry).count(), 0, 'done: nothing to retry');
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -427,7 +427,8 @@ test('Automations (hooks contract stubbed): the tab shows where the server has h
   assert.equal(await page.textContent('#au-count'), '4 events');
   assert.match(await page.textContent('#au-table tr[data-event="ev2"]'), /no user with username "bob@example\.org" · parked: press Retry/);
   assert.match(await page.textContent('#au-table tr[data-event="ev3"]'), /Qualtrics answered 503 · next attempt /);
-  assert.equal(await page.locator('#au-table tr[data-event="ev1"] button').count(), 0, 'Retry only on failed events');
+  assert.equal(await page.locator('#au-table tr[data-event="ev1"] button[aria-label^="Retry"]').count(), 0, 'Retry only on failed events');
+  assert.equal(await page.locator('#au-table tr[data-event="ev1"] button').count(), 1, 'a done event offers only its Details');
   await page.selectOption('#au-status', 'failed');
   assert.equal(await page.locator('#au-table tbody tr').count(), 2);
   assert.equal(await page.textContent('#au-count'), '2 of 4 events shown');

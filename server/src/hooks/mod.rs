@@ -615,7 +615,9 @@ async fn list_events(
     }
 }
 
-/// `GET /hooks/v1/events/{id}`: one event's status and outcome.
+/// `GET /hooks/v1/events/{id}`: one event's status and outcome, with its details: the row its
+/// hook's mapping made (a password never shown), its plan row, and its latest attempts with
+/// Qualtrics' answers.
 async fn one_event(
     State(hooks): State<Arc<Hooks>>,
     headers: HeaderMap,
@@ -624,7 +626,7 @@ async fn one_event(
     if let Err(refused) = hooks.viewer_allowed(&headers).await {
         return refused;
     }
-    match hooks.store.status(id) {
+    match hooks.store.details(id) {
         Ok(Some(event)) => Json(event).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
@@ -650,6 +652,14 @@ async fn retry_event(
             (StatusCode::ACCEPTED, Json(json!({"id": id, "status": "failed", "retry": "queued"}))).into_response()
         }
         Ok(store::Retry::NotFailed) => (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} has not failed (or does not exist): nothing to retry.")}))).into_response(),
+        Ok(store::Retry::Refused) => {
+            let why = match hooks.store.status(id) {
+                Ok(Some(event)) => event.reason.unwrap_or_default(),
+                Ok(None) => String::new(),
+                Err(e) => return store_failed(&e),
+            };
+            (StatusCode::CONFLICT, Json(json!({"error": format!("Event {id} was refused, not lost: retrying sends the same change and gets the same answer. Fix what the refusal says, then send the event again from its source (or replay it): {why}")}))).into_response()
+        }
         Ok(store::Retry::Superseded) => (StatusCode::CONFLICT, Json(json!({"error": format!("A later event for the same account was applied after event {id}: retrying it would undo that. Send the change again from its source if it is still wanted.")}))).into_response(),
         Err(e) => store_failed(&e),
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use qualtrics_roster::exec::{audit_jsonl, ExecConfig, JournalEntry, OutcomeStatus};
+use qualtrics_roster::exec::{audit_jsonl, AuditEntry, ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::membership::rules::RoleSheet;
 use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
 use qualtrics_roster::run::{
@@ -20,7 +20,7 @@ use serde_json::json;
 use super::alerts::Alerts;
 use super::config::HooksConfig;
 use super::metrics::Metrics;
-use super::store::{DueEvent, Ending, Store};
+use super::store::{Attempt, DueEvent, Ending, Store};
 use roster_native::client::{unix_millis, Control};
 use roster_native::files::AppendFile;
 use roster_native::session::Session;
@@ -146,12 +146,17 @@ impl Worker {
             .count();
         let failed: Vec<i64> = endings
             .iter()
-            .filter(|(_, e)| matches!(e, Ending::Failed { .. }))
+            .filter(|(_, e)| !matches!(e, Ending::Done(_)))
             .map(|(id, _)| *id)
             .collect();
         let parked: Vec<i64> = endings
             .iter()
-            .filter(|(_, e)| matches!(e, Ending::Failed { retry_at: None, .. }))
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Ending::Failed { retry_at: None, .. } | Ending::Refused { .. }
+                )
+            })
             .map(|(id, _)| *id)
             .collect();
         let Some(shared) = &self.shared else {
@@ -333,7 +338,7 @@ impl Worker {
             ExecConfig::default().scaled(self.config.qualtrics.rate_limit_scale.max(1.0)),
             unix_millis(),
         );
-        self.drive(session, &mut run, &ids).await?;
+        self.drive(session, &mut run, events).await?;
         self.listing_sizes = self.listing_sizes.merged(run.listing_sizes());
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
             return self.finish(hook, &self.all_failed(events, &why));
@@ -342,14 +347,16 @@ impl Worker {
         if !file_errors.is_empty() {
             // The sheet itself cannot be planned (a mapping naming no usable column): no try
             // will do better, so every event is parked with the reason.
-            let parked = Ending::Failed {
+            let parked = Ending::Refused {
                 reason: file_errors.join(" "),
                 outcome: None,
-                retry_at: None,
             };
             let endings: Vec<_> = events.iter().map(|e| (e.id, parked.clone())).collect();
             return self.finish(hook, &endings);
         }
+        // Each event's row of the plan, for its details in the Automations view.
+        self.store
+            .set_plans(&plan_rows(&run.plan_table(), events))?;
         if run.changes() > 0 {
             let approval = if released {
                 Approval {
@@ -379,7 +386,7 @@ impl Worker {
                 }
                 Err(e) => return self.finish(hook, &self.all_failed(events, &e.to_string())),
             }
-            self.drive(session, &mut run, &ids).await?;
+            self.drive(session, &mut run, events).await?;
         }
         let columns = run.outcome_columns();
         let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row, o)).collect();
@@ -396,6 +403,13 @@ impl Worker {
                 })
                 .or_insert(why);
         }
+        // Each row's last answer: a 4xx other than 429 is Qualtrics refusing the change as sent.
+        let mut last_status: HashMap<u32, Option<u16>> = HashMap::new();
+        for entry in run.audit() {
+            if let Some(row) = row_of(&entry.row) {
+                last_status.insert(row, entry.status);
+            }
+        }
         let mut endings = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
             let row = i as u32 + 2;
@@ -409,10 +423,9 @@ impl Worker {
                 json!({"status": o.status.as_str(), "message": o.message, "columns": values})
             });
             let ending = if let Some(why) = refused.get(&row) {
-                Ending::Failed {
+                Ending::Refused {
                     reason: why.clone(),
                     outcome: shown,
-                    retry_at: None,
                 }
             } else {
                 match (outcome.map(|o| o.status), shown) {
@@ -421,11 +434,25 @@ impl Worker {
                     }
                     // The policy refused the row (a Brand Administrator, the credential's own
                     // account): no try will do better; parked at once with the reason.
-                    (Some(OutcomeStatus::Refused), shown) => Ending::Failed {
+                    (Some(OutcomeStatus::Refused), shown) => Ending::Refused {
                         reason: outcome.map(|o| o.message.clone()).unwrap_or_default(),
                         outcome: shown,
-                        retry_at: None,
                     },
+                    // Qualtrics refused the change as sent (a 400 for a value it does not take,
+                    // a 403, a 404): the same change would be refused again; parked at once,
+                    // with its message saying what to fix.
+                    (Some(OutcomeStatus::Failed), shown)
+                        if last_status
+                            .get(&row)
+                            .copied()
+                            .flatten()
+                            .is_some_and(refusal) =>
+                    {
+                        Ending::Refused {
+                            reason: outcome.map(|o| o.message.clone()).unwrap_or_default(),
+                            outcome: shown,
+                        }
+                    }
                     (_, shown) => {
                         let why = outcome.map_or_else(
                             || "the run ended without an outcome for this row".to_string(),
@@ -446,8 +473,10 @@ impl Worker {
         &mut self,
         session: &Session,
         run: &mut SheetRun,
-        ids: &[i64],
+        events: &[DueEvent],
     ) -> Result<(), super::store::StoreError> {
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let ids = ids.as_slice();
         let store = self.store.clone();
         let audit = &mut self.audit;
         let metrics = self.shared.as_ref().map(|s| s.metrics.clone());
@@ -465,6 +494,9 @@ impl Worker {
                 }
                 if let Some(file) = audit.as_mut() {
                     file.append(&audit_jsonl(new));
+                }
+                if let Err(e) = store.add_attempts(&attempts_of(new, events)) {
+                    failed = Some(e);
                 }
                 audited = entries.len();
                 if let Some(p) = progress {
@@ -514,13 +546,105 @@ impl Worker {
         }
     }
 
-    /// Every one of `events` failed with `why` (see [`Worker::failed`]).
+    /// Every one of `events` failed with `why` (see [`Worker::failed`]); each event's
+    /// details note the try's end (nothing more was sent for it).
     fn all_failed(&self, events: &[DueEvent], why: &str) -> Vec<(i64, Ending)> {
+        let at = qualtrics_roster::time::iso_datetime(unix_millis());
+        let noted: Vec<(i64, Attempt)> = events
+            .iter()
+            .map(|e| {
+                let attempt = Attempt {
+                    at: at.clone(),
+                    request: String::new(),
+                    status: None,
+                    message: Some(why.to_string()),
+                    tried: e.tries + 1,
+                    attempt: 1,
+                };
+                (e.id, attempt)
+            })
+            .collect();
+        if let Err(e) = self.store.add_attempts(&noted) {
+            eprintln!("hooks: the events' attempts not kept: {e}");
+        }
         events
             .iter()
             .map(|e| (e.id, self.failed(e, why.to_string(), None)))
             .collect()
     }
+}
+
+/// Whether an HTTP status is Qualtrics refusing a change as sent (4xx but 401, renewed by the
+/// executor; 408; and 429, Qualtrics busy): trying the same change again gets the same answer.
+fn refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 401 | 408 | 429)
+}
+
+/// The sheet row (2 for the first event) an audit or journal key `row:N` names.
+fn row_of(key: &str) -> Option<u32> {
+    key.strip_prefix("row:").and_then(|n| n.parse().ok())
+}
+
+/// The attempts `entries` (a batch of a run's audit) record for `events` (the run's sheet,
+/// in order): a row's requests for its event; a failed request for no row (reading the brand)
+/// for every event, since none of them could go on without it. The path only: never a query.
+fn attempts_of(entries: &[AuditEntry], events: &[DueEvent]) -> Vec<(i64, Attempt)> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let attempt = |event: &DueEvent| Attempt {
+            at: entry.time.clone(),
+            request: format!(
+                "{} {}",
+                entry.method,
+                entry.path.split('?').next().unwrap_or_default()
+            ),
+            status: entry.status,
+            message: entry.error.clone(),
+            tried: event.tries + 1,
+            attempt: entry.attempt,
+        };
+        match row_of(&entry.row) {
+            Some(row) => {
+                if let Some(event) = (row as usize).checked_sub(2).and_then(|i| events.get(i)) {
+                    out.push((event.id, attempt(event)));
+                }
+            }
+            None if entry.status.is_none_or(|s| s >= 400) => {
+                out.extend(events.iter().map(|e| (e.id, attempt(e))));
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Each event's row of `plan` (a plan sheet, whose `Row` column is the sheet row: 2 for the
+/// first event), as column -> cell.
+fn plan_rows(plan: &Table, events: &[DueEvent]) -> Vec<(i64, serde_json::Value)> {
+    let Some(at) = plan.columns.iter().position(|c| c == "Row") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(i64, serde_json::Value)> = Vec::new();
+    for cells in &plan.rows {
+        let Some(row) = cells.get(at).and_then(|c| c.as_str().parse::<usize>().ok()) else {
+            continue;
+        };
+        let Some(event) = row.checked_sub(2).and_then(|i| events.get(i)) else {
+            continue;
+        };
+        if out.iter().any(|(id, _)| *id == event.id) {
+            continue;
+        }
+        let shown: serde_json::Map<String, serde_json::Value> = plan
+            .columns
+            .iter()
+            .zip(cells)
+            .filter(|(c, _)| c.as_str() != "Row")
+            .map(|(c, v)| (c.clone(), serde_json::Value::from(v.as_str())))
+            .collect();
+        out.push((event.id, serde_json::Value::Object(shown)));
+    }
+    out
 }
 
 /// Plans `rows` (of one hook, all of `kind`) against the brand with `session`, sending only
@@ -540,6 +664,7 @@ pub(super) async fn plan_only(
             hook: String::new(),
             row: row.clone(),
             attempts: 0,
+            tries: 0,
             released: None,
         })
         .collect();
@@ -658,4 +783,79 @@ async fn server_brand(session: &Session) -> Result<Brand, String> {
         renewable: session.tokens.is_some(),
         guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::mapping::{HookAction, HookRow};
+
+    fn event(id: i64, tries: u32) -> DueEvent {
+        DueEvent {
+            id,
+            hook: "h".into(),
+            row: HookRow {
+                username: format!("u{id}"),
+                action: HookAction::Create,
+                cells: Default::default(),
+            },
+            attempts: 0,
+            tries,
+            released: None,
+        }
+    }
+
+    fn entry(row: &str, path: &str, status: Option<u16>, attempt: u32) -> AuditEntry {
+        AuditEntry {
+            time: "2026-12-07T10:00:00Z".into(),
+            method: "GET".into(),
+            path: path.into(),
+            status,
+            error: status.is_none().then(|| "connection reset".to_string()),
+            duration_ms: 5,
+            row: row.into(),
+            attempt,
+        }
+    }
+
+    #[test]
+    fn only_a_4xx_but_401_408_and_429_is_a_refusal() {
+        for status in [400, 403, 404, 409, 422] {
+            assert!(refusal(status), "{status}");
+        }
+        for status in [200, 401, 408, 429, 500, 503] {
+            assert!(!refusal(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_rows_requests_are_its_events_and_a_failed_read_is_every_events_without_its_query() {
+        let events = [event(7, 0), event(9, 2)];
+        let entries = [
+            entry("users", "/API/v3/users?username=ann%40x.org", Some(200), 1),
+            entry("users", "/API/v3/users?username=ann%40x.org", Some(503), 1),
+            entry("users", "/API/v3/users?offset=100", None, 2),
+            entry("row:3", "/API/v3/users/UR_1", Some(400), 1),
+            entry("row:9", "/API/v3/users/UR_2", Some(200), 1),
+        ];
+        let found = attempts_of(&entries, &events);
+        let of = |id: i64| -> Vec<&Attempt> {
+            found
+                .iter()
+                .filter(|(e, _)| *e == id)
+                .map(|(_, a)| a)
+                .collect()
+        };
+        // The successful read is no one's; the failed ones are both events'.
+        assert_eq!(of(7).len(), 2);
+        assert_eq!(of(9).len(), 3);
+        assert!(found.iter().all(|(_, a)| !a.request.contains('?')));
+        assert_eq!(of(7)[0].request, "GET /API/v3/users");
+        assert_eq!(of(7)[1].message.as_deref(), Some("connection reset"));
+        let own = of(9)[2];
+        assert_eq!(
+            (own.request.as_str(), own.status, own.tried),
+            ("GET /API/v3/users/UR_1", Some(400), 3)
+        );
+    }
 }

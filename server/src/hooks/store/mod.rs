@@ -58,6 +58,50 @@ pub struct EventStatus {
     /// Whether an administrator released its quarantined burst (it is applied past the
     /// mass-change brake).
     pub released: bool,
+    /// Whether Retry can succeed: a failed event that did not fail by a refusal (Qualtrics
+    /// answered 4xx other than 429, the policy or the plan refused its row, the hook's mapping
+    /// is wrong). A refused event would get the same answer again: `reason` says what to fix.
+    pub retryable: bool,
+}
+
+/// One request sent for an event (or a try that ended before sending), with Qualtrics'
+/// answer: what the Automations view shows in an event's details. Never a header, a body or a
+/// query string (so never a token, a password nor a search term).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// When it was sent (ISO 8601, UTC).
+    pub at: String,
+    /// The method and path (`PUT /API/v3/users/UR_…`); empty when nothing was sent (the try
+    /// ended before: Qualtrics out of reach, the run stopped).
+    pub request: String,
+    /// The HTTP status of the answer; none when no answer came.
+    pub status: Option<u16>,
+    /// Qualtrics' error message, the transport's failure, or why the try ended.
+    pub message: Option<String>,
+    /// The event's try this belongs to (1 for the first, more after a retry).
+    pub tried: u32,
+    /// The request's attempt within the try (1 for the first send, 2 for its first resend…).
+    pub attempt: u32,
+}
+
+/// Attempts kept per event: the latest, older ones dropped as new ones come.
+pub const ATTEMPTS_KEPT: usize = 20;
+
+/// An event with its details, as `GET /hooks/v1/events/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDetails {
+    /// Its state.
+    #[serde(flatten)]
+    pub event: EventStatus,
+    /// The sheet row its hook's mapping made of the payload (column -> cell), a password
+    /// cell never shown; none for a skipped event (its data is not kept).
+    pub row: Option<std::collections::BTreeMap<String, String>>,
+    /// Its row of the plan the core made (column -> cell), once planned.
+    pub plan: Option<serde_json::Value>,
+    /// Its latest requests with Qualtrics' answers, oldest first (at most [`ATTEMPTS_KEPT`]).
+    pub history: Vec<Attempt>,
 }
 
 /// How an event's try ended.
@@ -74,6 +118,15 @@ pub enum Ending {
         /// When to try again (milliseconds since the epoch).
         retry_at: Option<u64>,
     },
+    /// Refused (Qualtrics answered 4xx other than 429, the policy or the plan refused its
+    /// row, the hook's mapping cannot make a sheet): parked, and not retryable, since the
+    /// same change would be refused again; `reason` says what to fix.
+    Refused {
+        /// Why, in the refusal's words.
+        reason: String,
+        /// The row's outcome, when the run got that far.
+        outcome: Option<serde_json::Value>,
+    },
 }
 
 /// What a retry did.
@@ -83,6 +136,9 @@ pub enum Retry {
     Queued,
     /// The event does not exist or has not failed.
     NotFailed,
+    /// It failed by a refusal (see [`EventStatus::retryable`]): the same change would be
+    /// refused again.
+    Refused,
     /// A later event for the same account was applied since: retrying would undo it.
     Superseded,
 }
@@ -134,8 +190,10 @@ pub struct DueEvent {
     pub hook: String,
     /// Its row.
     pub row: HookRow,
-    /// Tries before this one.
+    /// Tries before this one (since a Retry, which gives it the configured tries again).
     pub attempts: u32,
+    /// Tries before this one, all told (Retry does not reset it): its attempts' try number.
+    pub tries: u32,
     /// The quarantined burst an administrator released it with: applied past the brake, on a
     /// sheet of that burst's events only.
     pub released: Option<i64>,
@@ -235,14 +293,25 @@ CREATE TABLE IF NOT EXISTS paused (
   since INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE TABLE IF NOT EXISTS attempts (
+  event_id INTEGER NOT NULL,
+  entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_event ON attempts (event_id);
 ";
 
 /// Columns added since the first release, each added to an older store when it opens.
-const ADDED_COLUMNS: [(&str, &str); 2] = [
+const ADDED_COLUMNS: [(&str, &str); 5] = [
     // The quarantined burst an event belongs to (its first event's id).
     ("burst", "INTEGER"),
     // 1 once an administrator released its burst.
     ("released", "INTEGER NOT NULL DEFAULT 0"),
+    // 1 when it failed by a refusal (not retryable); issue 29.9.
+    ("refused", "INTEGER NOT NULL DEFAULT 0"),
+    // Its row of the core's plan (JSON), once planned; issue 29.9.
+    ("plan", "TEXT"),
+    // Tries all told (a Retry resets `attempts`, not this); issue 29.9.
+    ("tries", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Runs the same method on whichever backend the store has.
@@ -426,6 +495,58 @@ impl Store {
     pub fn journal(&self, ids: &[i64]) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         each!(self, b => b.journal(ids))
     }
+
+    /// Keeps attempts (requests sent for events, with Qualtrics' answers), each event's latest
+    /// [`ATTEMPTS_KEPT`] only.
+    pub fn add_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        each!(self, b => b.add_attempts(attempts))
+    }
+
+    /// Keeps each event's row of the plan the core made for it.
+    pub fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
+        if plans.is_empty() {
+            return Ok(());
+        }
+        each!(self, b => b.set_plans(plans))
+    }
+
+    /// One event with its mapped row (a password never shown), its plan row and its latest
+    /// attempts.
+    pub fn details(&self, id: i64) -> Result<Option<EventDetails>, StoreError> {
+        let Some(event) = self.status(id)? else {
+            return Ok(None);
+        };
+        let (row, plan, history) = each!(self, b => b.details(id))?;
+        let row = row
+            .and_then(|r| serde_json::from_str::<HookRow>(&r).ok())
+            .map(|r| shown_cells(r.cells));
+        let plan = plan.and_then(|p| serde_json::from_str(&p).ok());
+        let history = history
+            .iter()
+            .filter_map(|a| serde_json::from_str(a).ok())
+            .collect();
+        Ok(Some(EventDetails {
+            event,
+            row,
+            plan,
+            history,
+        }))
+    }
+}
+
+/// A mapped row's cells as shown: a password cell never (only that one was given).
+fn shown_cells(
+    mut cells: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    for (column, cell) in cells.iter_mut() {
+        if column.eq_ignore_ascii_case("password") && !cell.is_empty() {
+            *cell = "(given, not shown)".to_string();
+        }
+    }
+    cells
 }
 
 impl Sqlite {
@@ -659,7 +780,7 @@ impl Sqlite {
                 continue;
             }
             tx.execute(
-                "UPDATE events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = 0 WHERE id = ?1",
+                "UPDATE events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = 0, refused = 0 WHERE id = ?1",
                 params![event],
             )?;
             tx.execute("DELETE FROM journal WHERE event_id = ?1", params![event])?;
@@ -681,6 +802,10 @@ impl Sqlite {
         )?;
         tx.execute(
             "DELETE FROM journal WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1)",
+            params![before as i64],
+        )?;
+        tx.execute(
+            "DELETE FROM attempts WHERE event_id IN (SELECT id FROM events WHERE received_at < ?1)",
             params![before as i64],
         )?;
         let deleted = tx.execute(
@@ -750,10 +875,12 @@ impl Sqlite {
     fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         // A quarantined event holds up its account's later events too: released later, it
         // would otherwise undo a newer change.
-        let found: Vec<(i64, String, String, u32, Option<i64>)> = {
+        // Id, hook, row, (attempts, tries), released burst.
+        type Found = (i64, String, String, (u32, u32), Option<i64>);
+        let found: Vec<Found> = {
             let db = self.db();
             let mut stmt = db.prepare(
-                "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END
+                "SELECT e.id, e.hook, e.row, e.attempts, CASE WHEN e.released = 1 THEN e.burst END, e.tries
                  FROM events e
                  JOIN (SELECT user_key, MIN(id) AS first FROM events
                        WHERE status IN ('received', 'planned', 'quarantined')
@@ -765,18 +892,25 @@ impl Sqlite {
                  ORDER BY e.id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![now as i64, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    (r.get(3)?, r.get(5)?),
+                    r.get(4)?,
+                ))
             })?;
             rows.collect::<Result<_, _>>()?
         };
         let mut due = Vec::with_capacity(found.len());
-        for (id, hook, row, attempts, released) in found {
+        for (id, hook, row, (attempts, tries), released) in found {
             match serde_json::from_str(&row) {
                 Ok(row) => due.push(DueEvent {
                     id,
                     hook,
                     row,
                     attempts,
+                    tries,
                     released,
                 }),
                 Err(e) => self.end(&[(id, unreadable(&e))])?,
@@ -791,7 +925,7 @@ impl Sqlite {
         let tx = db.transaction()?;
         for id in ids {
             tx.execute(
-                "UPDATE events SET status = 'planned', attempts = attempts + 1 WHERE id = ?1",
+                "UPDATE events SET status = 'planned', attempts = attempts + 1, tries = tries + 1 WHERE id = ?1",
                 params![id],
             )?;
         }
@@ -815,7 +949,7 @@ impl Sqlite {
                         tx.execute("UPDATE events SET row = ?2 WHERE id = ?1", params![id, blanked])?;
                     }
                     tx.execute(
-                        "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0 WHERE id = ?1",
+                        "UPDATE events SET status = 'done', outcome = ?2, reason = NULL, next_attempt_at = NULL, released = 0, refused = 0 WHERE id = ?1",
                         params![id, outcome.to_string()],
                     )?
                 }
@@ -824,8 +958,12 @@ impl Sqlite {
                     outcome,
                     retry_at,
                 } => tx.execute(
-                    "UPDATE events SET status = 'failed', reason = ?2, outcome = ?3, next_attempt_at = ?4 WHERE id = ?1",
+                    "UPDATE events SET status = 'failed', reason = ?2, outcome = ?3, next_attempt_at = ?4, refused = 0 WHERE id = ?1",
                     params![id, reason, outcome.as_ref().map(ToString::to_string), retry_at.map(|t| t as i64)],
+                )?,
+                Ending::Refused { reason, outcome } => tx.execute(
+                    "UPDATE events SET status = 'failed', reason = ?2, outcome = ?3, next_attempt_at = NULL, refused = 1 WHERE id = ?1",
+                    params![id, reason, outcome.as_ref().map(ToString::to_string)],
                 )?,
             };
         }
@@ -891,18 +1029,21 @@ impl Sqlite {
     /// change would overwrite the newer one).
     fn retry(&self, id: i64, now: u64) -> Result<Retry, StoreError> {
         let db = self.db();
-        let found: Option<(String, String)> = db
+        let found: Option<(String, String, i64)> = db
             .query_row(
-                "SELECT status, user_key FROM events WHERE id = ?1",
+                "SELECT status, user_key, refused FROM events WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((status, user)) = found else {
+        let Some((status, user, refused)) = found else {
             return Ok(Retry::NotFailed);
         };
         if status != "failed" {
             return Ok(Retry::NotFailed);
+        }
+        if refused == 1 {
+            return Ok(Retry::Refused);
         }
         let newer: i64 = db.query_row(
             "SELECT COUNT(*) FROM events WHERE user_key = ?1 AND id > ?2 AND status = 'done'",
@@ -951,9 +1092,71 @@ impl Sqlite {
         }
         Ok(out)
     }
+
+    /// Keeps attempts, each event's latest [`ATTEMPTS_KEPT`] only.
+    fn add_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let mut events = std::collections::BTreeSet::new();
+        for (id, attempt) in attempts {
+            tx.execute(
+                "INSERT INTO attempts (event_id, entry) VALUES (?1, ?2)",
+                params![
+                    id,
+                    serde_json::to_string(attempt).expect("attempts serialise")
+                ],
+            )?;
+            events.insert(*id);
+        }
+        for id in events {
+            tx.execute(
+                "DELETE FROM attempts WHERE event_id = ?1 AND rowid NOT IN
+                   (SELECT rowid FROM attempts WHERE event_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
+                params![id, ATTEMPTS_KEPT as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keeps each event's plan row.
+    fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for (id, plan) in plans {
+            tx.execute(
+                "UPDATE events SET plan = ?2 WHERE id = ?1",
+                params![id, plan.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Event `id`'s stored row, plan row and attempts (JSON each), oldest attempt first.
+    fn details(&self, id: i64) -> Result<StoredDetails, StoreError> {
+        let db = self.db();
+        let (row, plan): (Option<String>, Option<String>) = db
+            .query_row(
+                "SELECT row, plan FROM events WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or_default();
+        let mut stmt =
+            db.prepare("SELECT entry FROM attempts WHERE event_id = ?1 ORDER BY rowid")?;
+        let history = stmt
+            .query_map(params![id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok((row, plan, history))
+    }
 }
 
-const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released FROM events";
+/// An event's stored row, plan row and attempts, as JSON text.
+type StoredDetails = (Option<String>, Option<String>, Vec<String>);
+
+const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released, refused FROM events";
 
 /// How an event stored in a shape this version cannot read ends (written by an older
 /// version): parked, so it does not hold up its account's later events. Both backends.
@@ -983,7 +1186,13 @@ fn read_status(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventStatus> {
         next_attempt_at: r.get::<_, Option<i64>>(10)?.map(iso),
         burst: r.get(11)?,
         released: r.get::<_, i64>(12)? == 1,
+        retryable: retryable(&r.get::<_, String>(4)?, r.get::<_, i64>(13)? == 1),
     })
+}
+
+/// Whether an event with `status`, `refused` or not, can be retried (both backends).
+fn retryable(status: &str, refused: bool) -> bool {
+    status == "failed" && !refused
 }
 
 /// A stored row with its password cells blanked, or `None` when it has none to blank.
@@ -1340,6 +1549,215 @@ mod tests {
             shown.contains("127.0.0.1:1") && !shown.contains("s3cr3t"),
             "{shown}"
         );
+    }
+
+    fn attempt(tried: u32, n: u32, status: Option<u16>, message: &str) -> Attempt {
+        Attempt {
+            at: format!("2026-01-01T00:00:{n:02}Z"),
+            request: "POST /API/v3/users".into(),
+            status,
+            message: Some(message.into()),
+            tried,
+            attempt: n,
+        }
+    }
+
+    #[test]
+    fn an_events_details_keep_its_row_plan_and_latest_attempts_and_a_refusal_is_not_retried() {
+        each_backend("details", |s| {
+            let mut with_password = row("ann", HookAction::Create);
+            with_password
+                .cells
+                .insert("Password".into(), "s3cret-Pa55".into());
+            let (ann, _) = s.accept("h", "1", &with_password, 1).unwrap();
+            let (bob, _) = s
+                .accept("h", "2", &row("bob", HookAction::Create), 2)
+                .unwrap();
+            s.mark_planned(&[ann.id, bob.id]).unwrap();
+            s.set_plans(&[(ann.id, serde_json::json!({"Plan": "create"}))])
+                .unwrap();
+            // 25 attempts of ann's, 1 of bob's: ann keeps her latest 20.
+            let mut many: Vec<(i64, Attempt)> = (1..=25)
+                .map(|n| (ann.id, attempt(1, n, Some(503), "busy")))
+                .collect();
+            many.push((
+                bob.id,
+                attempt(1, 1, Some(400), "Invalid value for userType"),
+            ));
+            s.add_attempts(&many).unwrap();
+            s.end(&[
+                (
+                    ann.id,
+                    Ending::Failed {
+                        reason: "failed after 25 attempts".into(),
+                        outcome: None,
+                        retry_at: None,
+                    },
+                ),
+                (
+                    bob.id,
+                    Ending::Refused {
+                        reason: "Invalid value for userType".into(),
+                        outcome: None,
+                    },
+                ),
+            ])
+            .unwrap();
+            let d = s.details(ann.id).unwrap().unwrap();
+            assert_eq!(d.history.len(), ATTEMPTS_KEPT);
+            assert_eq!(d.history[0].attempt, 6, "the oldest five dropped");
+            assert_eq!(d.history.last().unwrap().attempt, 25);
+            assert_eq!(d.plan, Some(serde_json::json!({"Plan": "create"})));
+            let cells = d.row.unwrap();
+            assert_eq!(cells["Username"], "ann");
+            assert_eq!(cells["Password"], "(given, not shown)");
+            assert!(!serde_json::to_string(&s.details(ann.id).unwrap())
+                .unwrap()
+                .contains("s3cret"));
+            assert!(d.event.retryable, "an outage: Retry can succeed");
+            let b = s.details(bob.id).unwrap().unwrap();
+            assert_eq!(b.history.len(), 1);
+            assert_eq!(b.history[0].status, Some(400));
+            assert_eq!(b.plan, None);
+            assert!(!b.event.retryable);
+            assert_eq!(b.event.status, "failed");
+            assert_eq!(b.event.next_attempt_at, None, "parked");
+            assert_eq!(s.retry(bob.id, 10).unwrap(), Retry::Refused);
+            assert_eq!(s.retry(ann.id, 10).unwrap(), Retry::Queued);
+            let again = s.due(10, 100).unwrap();
+            let ann_again = again.iter().find(|e| e.id == ann.id).unwrap();
+            assert_eq!(
+                (ann_again.attempts, ann_again.tries),
+                (0, 1),
+                "Retry gives the tries again; her attempts' try numbers go on"
+            );
+            s.end(&[(
+                ann.id,
+                Ending::Failed {
+                    reason: "busy".into(),
+                    outcome: None,
+                    retry_at: None,
+                },
+            )])
+            .unwrap();
+            assert!(!s
+                .recent(10)
+                .unwrap()
+                .iter()
+                .any(|e| e.id == bob.id && e.retryable));
+            // Replayed, a refused event is planned afresh (and retryable if it fails again).
+            assert_eq!(s.replay(Some(bob.id), 0, 0).unwrap().queued, vec![bob.id]);
+            s.end(&[(
+                bob.id,
+                Ending::Failed {
+                    reason: "no answer".into(),
+                    outcome: None,
+                    retry_at: None,
+                },
+            )])
+            .unwrap();
+            assert!(s.status(bob.id).unwrap().unwrap().retryable);
+            assert!(s.details(999).unwrap().is_none());
+            // Purged with its event.
+            assert_eq!(s.purge(3).unwrap().0, 2);
+            assert!(s.details(ann.id).unwrap().is_none());
+            let (cy, _) = s
+                .accept("h", "3", &row("cy", HookAction::Create), 5)
+                .unwrap();
+            assert!(s.details(cy.id).unwrap().unwrap().history.is_empty());
+        });
+    }
+
+    /// The SQLite schema of the version before attempts and refusals were kept.
+    const OLD_SQLITE: &str = "
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, hook TEXT NOT NULL, sender_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL, user_key TEXT NOT NULL, action TEXT NOT NULL, row TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER,
+  reason TEXT, outcome TEXT, burst INTEGER, released INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (hook, sender_id)
+);
+CREATE TABLE journal (event_id INTEGER NOT NULL, entry TEXT NOT NULL);
+CREATE TABLE paused (hook TEXT PRIMARY KEY, since INTEGER NOT NULL);
+INSERT INTO events (hook, sender_id, received_at, user_key, action, row, status, attempts, reason)
+  VALUES ('h', 'sha256:00', 1, 'dee', 'create',
+          '{\"username\":\"dee\",\"action\":\"create\",\"cells\":{\"Username\":\"dee\"}}',
+          'failed', 6, 'failed after 6 attempts: no answer');
+";
+
+    #[test]
+    fn an_older_sqlite_store_is_upgraded_in_place_and_its_events_kept() {
+        let dir = std::env::temp_dir().join(format!("roster-store-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(OLD_SQLITE)
+            .unwrap();
+        let s = Store::open(&path).unwrap();
+        let old = s.details(1).unwrap().expect("the old event is kept");
+        assert_eq!(old.event.status, "failed");
+        assert!(old.event.retryable, "an old failure stays retryable");
+        assert!(old.history.is_empty());
+        assert_eq!(old.row.unwrap()["Username"], "dee");
+        s.add_attempts(&[(1, attempt(2, 1, Some(200), "ok"))])
+            .unwrap();
+        assert_eq!(s.retry(1, 5).unwrap(), Retry::Queued);
+        let (new, fresh) = s
+            .accept("h", "2", &row("eve", HookAction::Create), 2)
+            .unwrap();
+        assert!(fresh);
+        s.end(&[(
+            new.id,
+            Ending::Refused {
+                reason: "refused".into(),
+                outcome: None,
+            },
+        )])
+        .unwrap();
+        assert!(!s.status(new.id).unwrap().unwrap().retryable);
+        drop(s);
+        // Opened again: nothing to add, nothing lost.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.details(1).unwrap().unwrap().history.len(), 1);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_older_postgres_store_is_upgraded_in_place_and_its_events_kept() {
+        let Some(pg) = super::test_postgres::TempPostgres::start_or_skip("upgrade") else {
+            return;
+        };
+        let mut admin = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+        admin.batch_execute(pg::SCHEMA).unwrap();
+        admin
+            .batch_execute(
+                "INSERT INTO hook_events (hook, sender_id, received_at, user_key, action, data, status, attempts, reason)
+                 VALUES ('h', 'sha256:00', 1, 'dee', 'create',
+                         '{\"username\":\"dee\",\"action\":\"create\",\"cells\":{\"Username\":\"dee\"}}',
+                         'failed', 6, 'failed after 6 attempts: no answer')",
+            )
+            .unwrap();
+        let url = StoreUrl::new(&pg.url);
+        let s = Store::postgres(&url, std::time::Duration::from_secs(30)).unwrap();
+        let id: i64 = admin
+            .query_one("SELECT id FROM hook_events", &[])
+            .unwrap()
+            .get(0);
+        let old = s.details(id).unwrap().expect("the old event is kept");
+        assert!(old.event.retryable);
+        assert_eq!(old.row.unwrap()["Username"], "dee");
+        s.add_attempts(&[(id, attempt(2, 1, Some(200), "ok"))])
+            .unwrap();
+        s.set_plans(&[(id, serde_json::json!({"Plan": "create"}))])
+            .unwrap();
+        assert_eq!(s.details(id).unwrap().unwrap().history.len(), 1);
+        drop(s);
+        let again = Store::postgres(&url, std::time::Duration::from_secs(30)).unwrap();
+        let d = again.details(id).unwrap().unwrap();
+        assert_eq!(d.plan, Some(serde_json::json!({"Plan": "create"})));
     }
 
     #[test]

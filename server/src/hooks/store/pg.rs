@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    action_word, kept_id, without_password, Counts, DueEvent, Ending, EventStatus, Held, Replayed,
-    Retry, StoreError, BODY_ID_PREFIX, UNFINISHED,
+    action_word, kept_id, retryable, without_password, Attempt, Counts, DueEvent, Ending,
+    EventStatus, Held, Replayed, Retry, StoreError, StoredDetails, ATTEMPTS_KEPT, BODY_ID_PREFIX,
+    UNFINISHED,
 };
 use crate::hooks::config::StoreUrl;
 use crate::hooks::mapping::HookRow;
@@ -43,7 +44,7 @@ const SCHEMA_LOCK: i64 = 0x526f_7374_6572_0002;
 /// whatever the servers' clocks say.
 const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS hook_events (
   id BIGSERIAL PRIMARY KEY,
   hook TEXT NOT NULL,
@@ -89,7 +90,29 @@ const SCHEMA_COMPLETE: &str = "SELECT to_regclass('hook_events') IS NOT NULL
   AND to_regclass('hook_journal_event') IS NOT NULL
   AND to_regclass('hook_paused') IS NOT NULL";
 
-const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released FROM hook_events";
+/// What a store made by an older version lacks (issue 29.9: attempts, refusals, plan rows,
+/// tries all told),
+/// added in place when a server opens it.
+const UPGRADE: &str = "
+ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS refused BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS plan TEXT;
+ALTER TABLE hook_events ADD COLUMN IF NOT EXISTS tries INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS hook_attempts (
+  seq BIGSERIAL PRIMARY KEY,
+  event_id BIGINT NOT NULL,
+  entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hook_attempts_event ON hook_attempts (event_id);
+";
+
+/// True when [`UPGRADE`] has nothing left to add.
+const UPGRADE_COMPLETE: &str = "SELECT to_regclass('hook_attempts') IS NOT NULL
+  AND to_regclass('hook_attempts_event') IS NOT NULL
+  AND (SELECT COUNT(*) FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'hook_events'
+         AND column_name IN ('refused', 'plan', 'tries')) = 3";
+
+const SELECT_STATUS: &str = "SELECT id, hook, sender_id, received_at, status, user_key, action, outcome, attempts, reason, next_attempt_at, burst, released, refused FROM hook_events";
 
 /// Work for a connection's thread: given the connection (or why there is none).
 type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) + Send>;
@@ -256,6 +279,11 @@ impl Postgres {
             let complete: bool = tx.query_one(SCHEMA_COMPLETE, &[])?.get(0);
             if !complete {
                 tx.batch_execute(SCHEMA)?;
+            }
+            // The same for what later versions added: DDL only when something is missing.
+            let upgraded: bool = tx.query_one(UPGRADE_COMPLETE, &[])?.get(0);
+            if !upgraded {
+                tx.batch_execute(UPGRADE)?;
             }
             tx.commit()?;
             Ok(())
@@ -440,7 +468,7 @@ impl Postgres {
                     continue;
                 }
                 tx.execute(
-                    "UPDATE hook_events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1",
+                    "UPDATE hook_events SET status = 'received', attempts = 0, next_attempt_at = NULL, reason = NULL, outcome = NULL, burst = NULL, released = FALSE, refused = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1",
                     &[&event],
                 )?;
                 tx.execute("DELETE FROM hook_journal WHERE event_id = $1", &[&event])?;
@@ -463,6 +491,10 @@ impl Postgres {
                 .get(0);
             tx.execute(
                 "DELETE FROM hook_journal WHERE event_id IN (SELECT id FROM hook_events WHERE received_at < $1)",
+                &[&before],
+            )?;
+            tx.execute(
+                "DELETE FROM hook_attempts WHERE event_id IN (SELECT id FROM hook_events WHERE received_at < $1)",
                 &[&before],
             )?;
             let deleted = tx.execute("DELETE FROM hook_events WHERE received_at < $1", &[&before])?;
@@ -529,7 +561,8 @@ impl Postgres {
     pub(super) fn due(&self, now: u64, limit: usize) -> Result<Vec<DueEvent>, StoreError> {
         let (now, limit) = (now as i64, limit as i64);
         let (owner, lease) = (self.owner.clone(), self.lease_ms);
-        let found: Vec<(i64, String, String, i32, Option<i64>)> = self.run(move |c| {
+        type Found = (i64, String, String, (i32, i32), Option<i64>);
+        let found: Vec<Found> = self.run(move |c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
             let rows = tx.query(
@@ -550,26 +583,27 @@ impl Postgres {
                        ORDER BY e.id LIMIT $2)
                      UPDATE hook_events e SET claimed_by = $3, claim_until = {DB_NOW} + $4
                      FROM chosen WHERE e.id = chosen.id
-                     RETURNING e.id, e.hook, e.data, e.attempts, CASE WHEN e.released THEN e.burst END"
+                     RETURNING e.id, e.hook, e.data, e.attempts, CASE WHEN e.released THEN e.burst END, e.tries"
                 ),
                 &[&now, &limit, &owner, &lease],
             )?;
             tx.commit()?;
             let mut found: Vec<_> = rows
                 .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .map(|r| (r.get(0), r.get(1), r.get(2), (r.get(3), r.get(5)), r.get(4)))
                 .collect();
-            found.sort_by_key(|f: &(i64, String, String, i32, Option<i64>)| f.0);
+            found.sort_by_key(|f: &Found| f.0);
             Ok(found)
         })?;
         let mut due = Vec::with_capacity(found.len());
-        for (id, hook, row, attempts, released) in found {
+        for (id, hook, row, (attempts, tries), released) in found {
             match serde_json::from_str(&row) {
                 Ok(row) => due.push(DueEvent {
                     id,
                     hook,
                     row,
                     attempts: attempts.max(0) as u32,
+                    tries: tries.max(0) as u32,
                     released,
                 }),
                 Err(e) => self.end(&[(id, super::unreadable(&e))])?,
@@ -582,7 +616,7 @@ impl Postgres {
         let ids = ids.to_vec();
         self.run(move |c| {
             c.execute(
-                "UPDATE hook_events SET status = 'planned', attempts = attempts + 1 WHERE id = ANY($1)",
+                "UPDATE hook_events SET status = 'planned', attempts = attempts + 1, tries = tries + 1 WHERE id = ANY($1)",
                 &[&ids],
             )?;
             Ok(())
@@ -608,7 +642,7 @@ impl Postgres {
                             )?;
                         }
                         tx.execute(
-                            "UPDATE hook_events SET status = 'done', outcome = $2, reason = NULL, next_attempt_at = NULL, released = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $3)",
+                            "UPDATE hook_events SET status = 'done', outcome = $2, reason = NULL, next_attempt_at = NULL, released = FALSE, refused = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $3)",
                             &[&id, &outcome.to_string(), &owner],
                         )?
                     }
@@ -617,12 +651,21 @@ impl Postgres {
                         outcome,
                         retry_at,
                     } => tx.execute(
-                        "UPDATE hook_events SET status = 'failed', reason = $2, outcome = $3, next_attempt_at = $4, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $5)",
+                        "UPDATE hook_events SET status = 'failed', reason = $2, outcome = $3, next_attempt_at = $4, refused = FALSE, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $5)",
                         &[
                             &id,
                             &reason,
                             &outcome.as_ref().map(ToString::to_string),
                             &retry_at.map(|t| t as i64),
+                            &owner,
+                        ],
+                    )?,
+                    Ending::Refused { reason, outcome } => tx.execute(
+                        "UPDATE hook_events SET status = 'failed', reason = $2, outcome = $3, next_attempt_at = NULL, refused = TRUE, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $4)",
+                        &[
+                            &id,
+                            &reason,
+                            &outcome.as_ref().map(ToString::to_string),
                             &owner,
                         ],
                     )?,
@@ -683,13 +726,24 @@ impl Postgres {
         let now = now as i64;
         self.run(move |c| {
             let mut tx = c.transaction()?;
-            let found = tx.query_opt("SELECT status, user_key FROM hook_events WHERE id = $1", &[&id])?;
-            let Some((status, user)) = found.map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-            else {
+            let found = tx.query_opt(
+                "SELECT status, user_key, refused FROM hook_events WHERE id = $1",
+                &[&id],
+            )?;
+            let Some((status, user, refused)) = found.map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, bool>(2),
+                )
+            }) else {
                 return Ok(Retry::NotFailed);
             };
             if status != "failed" {
                 return Ok(Retry::NotFailed);
+            }
+            if refused {
+                return Ok(Retry::Refused);
             }
             let newer: i64 = tx
                 .query_one(
@@ -744,6 +798,62 @@ impl Postgres {
             Ok(out)
         })
     }
+
+    /// See [`super::Store::add_attempts`].
+    pub(super) fn add_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StoreError> {
+        let ids: Vec<i64> = attempts.iter().map(|(id, _)| *id).collect();
+        let entries: Vec<String> = attempts
+            .iter()
+            .map(|(_, a)| serde_json::to_string(a).expect("attempts serialise"))
+            .collect();
+        let kept = ATTEMPTS_KEPT as i64;
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO hook_attempts (event_id, entry) SELECT * FROM unnest($1::bigint[], $2::text[])",
+                &[&ids, &entries],
+            )?;
+            tx.execute(
+                "DELETE FROM hook_attempts a USING (
+                   SELECT seq, row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) AS n
+                   FROM hook_attempts WHERE event_id = ANY($1)) old
+                 WHERE a.seq = old.seq AND old.n > $2",
+                &[&ids, &kept],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// See [`super::Store::set_plans`].
+    pub(super) fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
+        let ids: Vec<i64> = plans.iter().map(|(id, _)| *id).collect();
+        let rows: Vec<String> = plans.iter().map(|(_, p)| p.to_string()).collect();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE hook_events e SET plan = p.plan FROM unnest($1::bigint[], $2::text[]) AS p(id, plan) WHERE e.id = p.id",
+                &[&ids, &rows],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Event `id`'s stored row, plan row and attempts (JSON each), oldest attempt first.
+    pub(super) fn details(&self, id: i64) -> Result<StoredDetails, StoreError> {
+        self.run(move |c| {
+            let found = c.query_opt("SELECT data, plan FROM hook_events WHERE id = $1", &[&id])?;
+            let (row, plan) = found.map_or((None, None), |r| (r.get(0), r.get(1)));
+            let history = c
+                .query(
+                    "SELECT entry FROM hook_attempts WHERE event_id = $1 ORDER BY seq",
+                    &[&id],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            Ok((row, plan, history))
+        })
+    }
 }
 
 /// An event's state from a row of [`SELECT_STATUS`].
@@ -765,6 +875,7 @@ fn read_status(r: &Row) -> EventStatus {
         next_attempt_at: r.get::<_, Option<i64>>(10).map(iso),
         burst: r.get(11),
         released: r.get(12),
+        retryable: retryable(&r.get::<_, String>(4), r.get(13)),
     }
 }
 
