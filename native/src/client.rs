@@ -307,6 +307,8 @@ fn describe(e: &ureq::Error) -> String {
         | ureq::Error::Pem(_)
         | ureq::Error::TlsRequired => "could not connect".into(),
         ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => "timed out".into(),
+        // A refused certificate or handshake, met while the TLS stream is read or written.
+        ureq::Error::Io(io) if io.get_ref().is_some_and(is_tls_error) => "could not connect".into(),
         ureq::Error::Io(io)
             if matches!(
                 io.kind(),
@@ -327,6 +329,18 @@ fn host_of(url: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Whether `e` is a TLS error (rustls's, named through ureq's own variant for it, so this crate
+/// needs no rustls of its own).
+fn is_tls_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    fn is<T: std::error::Error + 'static>(
+        _variant: fn(T) -> ureq::Error,
+        e: &(dyn std::error::Error + Send + Sync + 'static),
+    ) -> bool {
+        e.downcast_ref::<T>().is_some()
+    }
+    is(ureq::Error::Rustls, e)
 }
 
 /// OAuth access tokens for one client: fetched when first needed, reused until shortly before
