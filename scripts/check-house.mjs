@@ -5,9 +5,11 @@
 // files (a folder's `mod.rs` is the folder). Between crates, the flow is drawn below (FLOW):
 // the core, then the native library, then the hosts on it (the command line and the server,
 // neither depending on the other); a crate's own dependencies (not its dev-dependencies, which
-// tests may take from anywhere) stay within it. Run by npm test.
+// tests may take from anywhere) stay within it; and the command line's dependency tree holds no
+// server or hyper stack (cargo tree). Run by npm test.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -129,5 +131,22 @@ for (const member of members) {
     }
   }
 }
+// The command line links no server and no HTTP stack it does not use (issue 27): its normal
+// dependency tree, as cargo resolves it from Cargo.lock, has none of these.
+const SERVER_ONLY = /^(axum|hyper|hyper-util|hyper-rustls|tower|tower-http|reqwest|rusqlite)\s/;
+const tree = spawnSync('cargo', ['tree', '-q', '--offline', '-p', 'roster-cli', '-e', 'normal', '--prefix', 'none'], {
+  cwd: root,
+  encoding: 'utf8',
+});
+if (tree.status !== 0) {
+  console.error(`cargo tree -p roster-cli failed: ${tree.error?.message ?? tree.stderr}`);
+  circles += 1;
+} else {
+  const linked = [...new Set(tree.stdout.split('\n').filter((l) => SERVER_ONLY.test(l)).map((l) => l.split(' ')[0]))];
+  if (linked.length) {
+    console.error(`roster-cli (qualtrics-roster) links ${linked.join(', ')}: the command line takes no server or hyper stack`);
+    circles += 1;
+  }
+}
 if (circles) process.exit(1);
-console.log(`${crates.join(', ')}: no two modules use each other; crates flow ${Object.keys(FLOW).join(', ')} without a circle.`);
+console.log(`${crates.join(', ')}: no two modules use each other; crates flow ${Object.keys(FLOW).join(', ')} without a circle; qualtrics-roster links no axum, hyper, tower or rusqlite.`);

@@ -6,7 +6,7 @@
 //! reading the brand to the last row's outcome, phase by phase, over one [`exec::Executor`]
 //! (pacing, retries, journal, audit); [`api`] builds every request as a value and parses every
 //! answer from status + headers + bytes. A host drives a run with its transport (fetch in the
-//! browser, reqwest natively, an in-process brand on a virtual clock) through
+//! browser, ureq natively, an in-process brand on a virtual clock) through
 //! [`run::Run::poll`] and [`run::Run::handle`]; the WASM bindings live in `bindings`.
 
 #![warn(missing_docs)]

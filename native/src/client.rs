@@ -1,6 +1,12 @@
-//! Native HTTP for the core: performs the core's requests with reqwest and drives its runs on
+//! Native HTTP for the core: performs the core's requests with ureq and drives its runs on
 //! the wall clock (the native driver, written once). Used by the CLI, the integration tests
 //! and the benchmarks.
+//!
+//! ureq is a blocking client without hyper or tower, so the CLI links no server stack. Each
+//! request is carried on a thread of its own and its answer handed back through a channel:
+//! the driver polls every request in flight beside the others, the runtime is never blocked,
+//! and a request the driver drops (a killed run) is simply not waited for (its thread ends
+//! with its answer or its timeout; nothing, not even the runtime's shutdown, waits on it).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,10 +29,14 @@ pub fn unix_millis() -> u64 {
 
 pub use qualtrics_roster::run::{Control, RunEnd};
 
+/// How long a request may take, from connecting to the last byte of its answer, before it
+/// ends as "timed out" (a missing answer, which the executor retries).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Performs requests built by the core.
 #[derive(Clone)]
 pub struct Transport {
-    http: reqwest::Client,
+    http: ureq::Agent,
 }
 
 impl Default for Transport {
@@ -36,21 +46,37 @@ impl Default for Transport {
 }
 
 impl Transport {
-    /// A client that never follows redirects and gives up on a request after 60 s.
+    /// A client that never follows redirects and gives up on a request after
+    /// [`REQUEST_TIMEOUT`].
     #[must_use]
     pub fn new() -> Transport {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
+        Transport::with_timeout(REQUEST_TIMEOUT)
+    }
+
+    /// A client like [`Transport::new`] that gives up on a request after `timeout` (the tests of
+    /// a slow answer use a short one).
+    #[must_use]
+    pub fn with_timeout(timeout: Duration) -> Transport {
+        let http = ureq::Agent::config_builder()
+            // A redirect is answered as it is, never followed (credentials go only where the
+            // connection says).
+            .max_redirects(0)
+            // 4xx and 5xx are answers for the core to judge, not errors.
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            // As many idle connections kept as requests the executor has in flight.
+            .max_idle_connections(256)
+            .max_idle_connections_per_host(64)
+            // No User-Agent of the client's own, as before (the core's headers are all sent).
+            .user_agent(ureq::config::AutoHeaderValue::None)
             .build()
-            .expect("the HTTP client builds");
+            .new_agent();
         Transport { http }
     }
 
     /// Sends one request; a missing or broken answer is a [`TransportFailure`].
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        perform(&self.http, request).await
+        perform(self.http.clone(), request.clone()).await
     }
 
     /// Sends a single request that is not a run's step (whoami, the OAuth token request),
@@ -160,8 +186,8 @@ impl Transport {
 #[error("{0}")]
 pub struct ReadStopped(pub String);
 
-/// The native host's side of the core's driver loop: reqwest, tokio's timer, the system
-/// clock, and the OAuth client's tokens.
+/// The native host's side of the core's driver loop: ureq (a thread per request), tokio's
+/// timer, the system clock, and the OAuth client's tokens.
 struct Carrier<'a> {
     transport: &'a Transport,
     tokens: Option<&'a TokenSource>,
@@ -172,10 +198,9 @@ impl qualtrics_roster::run::Transport for Carrier<'_> {
         &self,
         request: HttpRequest,
     ) -> impl std::future::Future<Output = Result<HttpResponse, TransportFailure>> {
-        // Polled by the driver loop beside the others in flight (reqwest's connections do
-        // their I/O on the runtime), and dropped with it: a killed run abandons its requests.
-        let http = self.transport.http.clone();
-        async move { perform(&http, &request).await }
+        // Polled by the driver loop beside the others in flight (each request's I/O is on a
+        // thread of its own), and dropped with it: a killed run abandons its requests.
+        perform(self.transport.http.clone(), request)
     }
     fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
         tokio::time::sleep(Duration::from_millis(ms))
@@ -194,27 +219,63 @@ impl qualtrics_roster::run::Transport for Carrier<'_> {
     }
 }
 
+/// Carries `request` on a thread of its own and awaits its answer; dropping the future
+/// abandons the request (its thread ends on its own, within the timeout).
 async fn perform(
-    http: &reqwest::Client,
-    request: &HttpRequest,
+    http: ureq::Agent,
+    request: HttpRequest,
+) -> Result<HttpResponse, TransportFailure> {
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("roster-http".into())
+        .spawn(move || {
+            // The receiver may be gone (the request was abandoned): nobody to tell.
+            let _ = answer_tx.send(perform_blocking(&http, request));
+        });
+    if spawned.is_err() {
+        return Err(TransportFailure("could not connect".into()));
+    }
+    answer_rx.await.unwrap_or_else(|_| {
+        Err(TransportFailure(
+            "the connection broke before an answer".into(),
+        ))
+    })
+}
+
+fn perform_blocking(
+    http: &ureq::Agent,
+    request: HttpRequest,
 ) -> Result<HttpResponse, TransportFailure> {
     let method = match request.method {
-        Method::Get => reqwest::Method::GET,
-        Method::Post => reqwest::Method::POST,
-        Method::Put => reqwest::Method::PUT,
-        Method::Delete => reqwest::Method::DELETE,
+        Method::Get => ureq::http::Method::GET,
+        Method::Post => ureq::http::Method::POST,
+        Method::Put => ureq::http::Method::PUT,
+        Method::Delete => ureq::http::Method::DELETE,
     };
-    let mut builder = http.request(method, &request.url);
+    let mut builder = ureq::http::Request::builder()
+        .method(method)
+        .uri(request.url.as_str());
     for (name, value) in &request.headers {
-        builder = builder.header(name, value);
+        builder = builder.header(name.as_str(), value.as_str());
     }
-    if let Some(body) = &request.body {
-        builder = builder.body(body.clone());
-    }
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| TransportFailure(describe(&e)))?;
+    let sent = match request.body {
+        Some(body) => builder.body(body).map(|r| http.run(r)),
+        // POST and PUT say their (empty) length; GET and DELETE send no body at all.
+        None if matches!(request.method, Method::Post | Method::Put) => {
+            builder.body(Vec::new()).map(|r| http.run(r))
+        }
+        None => builder.body(()).map(|r| http.run(r)),
+    };
+    let mut response = match sent {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => return Err(TransportFailure(describe(&e))),
+        // A header or URL the HTTP library refuses: nothing was sent.
+        Err(_) => {
+            return Err(TransportFailure(
+                "the connection broke before an answer".into(),
+            ))
+        }
+    };
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -222,23 +283,44 @@ async fn perform(
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
     let body = response
-        .bytes()
-        .await
+        .body_mut()
+        .with_config()
+        .read_to_vec()
         .map_err(|_| TransportFailure("the connection broke while reading the answer".into()))?;
     Ok(HttpResponse {
         status,
         headers,
-        body: body.to_vec(),
+        body,
     })
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "the connection broke before an answer".into()
+/// The words for a request that got no answer, the same whichever client carried it.
+fn describe(e: &ureq::Error) -> String {
+    use std::io::ErrorKind;
+    match e {
+        ureq::Error::Timeout(_) => "timed out".into(),
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::TlsRequired => "could not connect".into(),
+        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => "timed out".into(),
+        // A refused certificate or handshake, met while the TLS stream is read or written.
+        ureq::Error::Io(io) if io.get_ref().is_some_and(is_tls_error) => "could not connect".into(),
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            "could not connect".into()
+        }
+        _ => "the connection broke before an answer".into(),
     }
 }
 
@@ -247,6 +329,18 @@ fn host_of(url: &str) -> String {
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Whether `e` is a TLS error (rustls's, named through ureq's own variant for it, so this crate
+/// needs no rustls of its own).
+fn is_tls_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    fn is<T: std::error::Error + 'static>(
+        _variant: fn(T) -> ureq::Error,
+        e: &(dyn std::error::Error + Send + Sync + 'static),
+    ) -> bool {
+        e.downcast_ref::<T>().is_some()
+    }
+    is(ureq::Error::Rustls, e)
 }
 
 /// OAuth access tokens for one client: fetched when first needed, reused until shortly before

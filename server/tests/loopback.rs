@@ -368,6 +368,39 @@ async fn https_serves_the_task_pane_with_office_js_allowed_and_the_page_without(
 }
 
 #[tokio::test]
+async fn the_native_client_speaks_tls_and_trusts_only_its_bundled_roots() {
+    // A certificate no public authority signed: the native driver's client (rustls with the
+    // bundled roots, nothing from the OS) refuses it before sending a byte of the request, and
+    // says so in the words every failed connection has.
+    let dir = std::env::temp_dir().join(format!("roster-tls-native-{}", std::process::id()));
+    let (cert_path, key_path, _) = localhost_certificate(&dir);
+    let server = Server::start(&[
+        "--https-port",
+        "0",
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    let https_url = server.https_url.clone().expect("an https URL");
+    let port = https_url.rsplit(':').next().unwrap();
+    let request = qualtrics_roster::api::http::HttpRequest {
+        method: Method::Get,
+        url: format!("https://localhost:{port}/"),
+        headers: Vec::new(),
+        body: None,
+    };
+    let answer = roster_native::client::Transport::new().send(&request).await;
+    assert_eq!(
+        answer.map(|r| r.status),
+        Err(qualtrics_roster::exec::TransportFailure(
+            "could not connect".into()
+        ))
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn the_sandbox_is_off_unless_asked_for() {
     let server = Server::start_plain(&[]);
     for path in [

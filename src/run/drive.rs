@@ -1,5 +1,5 @@
 //! The one driver loop: a run's requests carried by a host's [`Transport`] (fetch in the
-//! browser, reqwest natively), answers handed back as they come, the run's wake-ups honoured,
+//! browser, ureq natively), answers handed back as they come, the run's wake-ups honoured,
 //! a refused credential renewed when the host can, and the host told of progress after each
 //! batch of answers (where it may cancel or stop). Written once, so cancel, renewal and the
 //! order of calls are the same in every host; a host supplies only how to send, wait and tell

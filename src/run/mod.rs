@@ -23,7 +23,7 @@
 //! A sheet run finishes twice: once planned (read the plan), and, after its `apply`, once
 //! applied (read the outcomes). One driver loop ([`drive`]) does this for every host, over the
 //! host's transport: the browser's (fetch and timers, in the WASM bindings), the native one
-//! (`roster-native`'s `Transport::drive`: reqwest and tokio), and [`simulate`]'s, which answers
+//! (`roster-native`'s `Transport::drive`: ureq and tokio), and [`simulate`]'s, which answers
 //! from a function on a virtual clock (tests, fuzzing, benchmarks).
 
 mod connect;
