@@ -117,6 +117,10 @@ pub struct PullTables {
     pub notes: Vec<String>,
     /// Each matrix row's directory attributes (empty without a directory entry): what
     /// [`RoleSheet::roles_after`] reads to show the roles a change would give or take.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "Record<string, string>[]")
+    )]
     pub metadata: Vec<Metadata>,
 }
 
