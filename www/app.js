@@ -493,8 +493,10 @@ export async function startApp(makeHost) {
     async plan(table, description) {
       show(membership.error, '');
       plannedSheet = true;
-      await membership.planTable(table, CHANGE_SHEET_SOURCE, description);
+      // In Excel it is written to a sheet of its own and planned from there (outcomes beside it).
+      await membership.planTable(table, CHANGE_SHEET_SOURCE, description, { sheetName: 'Membership changes' });
     },
+    save: (table) => host.writeSheet('Membership changes', table),
     forget() {
       if (!plannedSheet) return;
       plannedSheet = false;

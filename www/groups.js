@@ -5,10 +5,9 @@
 // confirmation). The sub-view open is in the URL (`#membership/rules`), as the views are.
 // Beside each pending change the rules' consequences: the roles the person would gain or lose,
 // computed by the core (`rolesAfter`) from the Roles sheet and their directory attributes.
-import { tableToCsv } from './pkg/qualtrics_roster_console.js';
 import { sheetsCore } from './run.js';
 import { MEMBERSHIP_SUBVIEWS } from './sections.js';
-import { $, download, guarded, messageOf, renderTable, show } from './ui.js';
+import { $, guarded, messageOf, renderTable, show } from './ui.js';
 import { formatNumber } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -30,12 +29,14 @@ const LEAD = 3;
 
 /**
  * Wires the sub-views, the editable matrix, the people picker and the change sheet.
- * `plan(table)` plans the change sheet in the membership flow; `forget()` forgets a plan made
- * from an older change sheet; `users()` is the Users listing the console holds, if any.
+ * `plan(table)` plans the change sheet in the membership flow; `save(table)` writes it (a CSV
+ * download in the page, a sheet in Excel); `forget()` forgets a plan made from an older change
+ * sheet; `users()` is the Users listing the console holds, if any.
  * @param {{ lock: import('./ui.js').Lock, errorEl: HTMLElement, users: () => Table | null,
- *   plan: (table: Table, description: string) => Promise<void>, forget: () => void, onOpen?: (sub: SubViewName) => void }} parts
+ *   plan: (table: Table, description: string) => Promise<void>, save: (table: Table) => Promise<unknown>,
+ *   forget: () => void, onOpen?: (sub: SubViewName) => void }} parts
  */
-export function startGroups({ lock, errorEl, users, plan, forget, onOpen }) {
+export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }) {
   // Sub-views: WAI-ARIA tabs (arrows, Home, End), the one open named by the URL.
   const tab = (/** @type {SubViewName} */ s) => $(`mtab-${s}`, HTMLButtonElement);
   let sub = /** @type {SubViewName} */ ('where');
@@ -52,9 +53,10 @@ export function startGroups({ lock, errorEl, users, plan, forget, onOpen }) {
     }
     onOpen?.(name);
   }
+  /** Opens a sub-view now, the URL following (one history entry each, so Back returns). */
   function goSub(/** @type {SubViewName} */ name) {
-    if (location.hash === `#membership/${name}`) openSub(name);
-    else location.hash = `membership/${name}`;
+    if (location.hash !== `#membership/${name}`) location.hash = `membership/${name}`;
+    openSub(name);
   }
   for (const s of MEMBERSHIP_SUBVIEWS) {
     tab(s).addEventListener('click', () => goSub(s));
@@ -294,7 +296,7 @@ export function startGroups({ lock, errorEl, users, plan, forget, onOpen }) {
     if (!changes.size) throw new Error('The change sheet is empty: press cells in Who is where, or add people here, first.');
     await plan(sheet(), `${formatNumber(changes.size)} asked in Groups and roles`);
   }));
-  $('cs-download').addEventListener('click', () => download('membership-changes.csv', tableToCsv(sheet())));
+  $('cs-download').addEventListener('click', guarded(lock, errorEl, () => save(sheet())));
   $('cs-clear').addEventListener('click', () => {
     changes.clear();
     after.clear();

@@ -402,7 +402,7 @@ ${when(v.files, downloads('mp-downloads', [
         </div>
         <div class="actions">
           <button id="cs-plan" type="button" class="primary" disabled>Plan the change sheet</button>
-          <button id="cs-download" type="button" disabled>Download the change sheet</button>
+          <button id="cs-download" type="button" disabled>${v.files ? 'Download the change sheet' : 'Write it to a sheet'}</button>
           <button id="cs-clear" type="button" class="link" disabled>Clear it</button>
         </div>
         <h3>Or plan a sheet of your own</h3>

@@ -221,7 +221,7 @@ test('sub-views follow the URL and the keyboard; a cell toggles from the keyboar
   assert.deepEqual(page.problems, []);
 });
 
-test('at the pane\'s 360 px the sub-views are tabs that fit, each opening its panel', async () => {
+test('at the pane\'s 360 px the sub-views are tabs that fit, each opening its panel, and a pressed cell plans from a sheet of its own', async () => {
   const setup = { sheets: [{ name: 'Asks', rows: [['User', 'Group or role', 'Member']] }], select: { sheet: 'Asks', address: 'A1' } };
   const page = await openPane(browser, server, setup, { view: 'membership', width: 360 });
   for (const sub of ['rules', 'changes', 'where']) {
@@ -237,9 +237,28 @@ test('at the pane\'s 360 px the sub-views are tabs that fit, each opening its pa
   assert.equal(await page.isVisible('#rl-sandbox'), true);
   await page.click('#mtab-changes');
   assert.equal(await page.isVisible('#mb-plan'), true);
+  // Connected and pulled: a cell pressed at 360 px is planned from a sheet of its own.
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await pull(page);
+  await page.click('#mtab-where');
+  const state = await sandboxState();
+  const user = (await sandboxUsers()).find((u) => !state.groups[0].members.includes(u.id));
+  await (await cell(page, user.username, state.groups[0].name)).click();
+  await page.click('#mtab-changes');
+  await page.click('#cs-plan');
+  await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '' || !document.getElementById('mb-error').hidden, null, { timeout: 60_000 });
+  assert.match(await page.textContent('#mb-summary'), /^1 row from the change sheet, .*: 1 add to group\./);
+  assert.deepEqual((await page.evaluate(() => window.__workbook.values('Membership changes'))).slice(0, 2), [
+    ['User', 'Group or role', 'Member'],
+    [user.username, `group: ${state.groups[0].name}`, 'yes'],
+  ]);
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
-    assert.deepEqual(await seriousViolations(page, '#view-membership'), [], scheme);
+    for (const sub of ['where', 'changes']) {
+      await page.click(`#mtab-${sub}`);
+      assert.deepEqual(await seriousViolations(page, '#view-membership'), [], `${sub} (${scheme})`);
+    }
   }
   assert.deepEqual(page.problems, []);
 });
