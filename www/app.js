@@ -17,6 +17,7 @@ import { startBulkActions, userKey, userName } from './bulk.js';
 import { drawBrandPicture, markActive } from './brand.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames, knownDivisions, keepQualtricsNames, namedByQualtrics } from './names.js';
 import { createRunsView } from './runs.js';
+import { startGroups } from './groups.js';
 
 /** @typedef {import('./host/host.js').Host} Host */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -266,6 +267,7 @@ export async function startApp(makeHost) {
     $('mp-summary').textContent = '';
     $('mp-notes').replaceChildren();
     $('mp-chart').replaceChildren();
+    groups?.clear();
     for (const id of ['users-table', 'mp-long-table', 'mp-matrix-table']) {
       const table = find(id, HTMLTableElement);
       if (table) gridOf(table).clear();
@@ -488,7 +490,35 @@ export async function startApp(makeHost) {
     $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
+    await groups?.pulled(pulled, roles);
   }
+
+  /** Where the change sheet of Groups and roles came from, as its plan says. */
+  const CHANGE_SHEET_SOURCE = 'the change sheet';
+  /** Set when the membership plan shown is the change sheet's (an edit then forgets it). */
+  let plannedSheet = false;
+  // Groups and roles' sub-views, editable matrix, people picker and change sheet (issue 29.8).
+  /** @type {ReturnType<typeof startGroups> | null} */
+  const groups = startGroups({
+    lock,
+    errorEl: membership.error,
+    users: () => state.users,
+    async plan(table, description) {
+      show(membership.error, '');
+      plannedSheet = true;
+      // In Excel it is written to a sheet of its own and planned from there (outcomes beside it).
+      await membership.planTable(table, CHANGE_SHEET_SOURCE, description, { sheetName: 'Membership changes' });
+    },
+    save: (table) => host.writeSheet('Membership changes', table),
+    forget() {
+      if (!plannedSheet) return;
+      plannedSheet = false;
+      membership.forgetTable();
+      membership.invalidate();
+    },
+  });
+  // A file or paste planned instead: Plan reads it, not the change sheet handed over.
+  for (const id of ['mb-file', 'mb-paste']) find(id)?.addEventListener('input', () => { plannedSheet = false; membership.forgetTable(); });
 
   /** The sandbox's own role rules (its Automatic Role Assignment), as a Roles sheet. */
   async function sandboxRoles() {
@@ -566,6 +596,7 @@ export async function startApp(makeHost) {
     provision.refreshButtons();
     membership.refreshButtons();
     button('mp-pull').disabled = lock.busy || !state.client;
+    groups?.refresh();
     bulk?.refresh();
     if (pulledDownloads) pulledDownloads.hidden = !state.pulled;
   };

@@ -309,35 +309,109 @@ function provision(/** @type {VariantText} */ v) {
     </section>`;
 }
 
+/**
+ * The Groups and roles view's sub-views (issue 29.8), in tab order: each a tabpanel
+ * `#mp-sub-…` opened by its tab `#mtab-…` and by the URL (`#membership/rules`).
+ * @type {SubViewName[]}
+ */
+export const MEMBERSHIP_SUBVIEWS = ['where', 'rules', 'changes'];
+/** @typedef {'where' | 'rules' | 'changes'} SubViewName */
+
+/** A Groups and roles sub-view's labels. */
+const SUBVIEW_LABELS = { where: 'Who is where', rules: 'Rules', changes: 'Changes' };
+
+/**
+ * Groups and roles: the pull (filter, Pull) above three sub-views. **Who is where**: the
+ * matrix, each cell a toggle that adds a row to the change sheet (groups.js), the pull's tables
+ * and downloads. **Rules**: the Roles sheet and whom each rule gives its role. **Changes**: the
+ * change sheet (with the people picker), planned through the membership flow (its plan,
+ * confirmation and Apply), and a sheet of one's own planned the same way.
+ */
 function membership(/** @type {VariantText} */ v) {
+  const tabs = MEMBERSHIP_SUBVIEWS.map((name, i) => `
+        <button id="mtab-${name}" type="button" role="tab" aria-controls="mp-sub-${name}" aria-selected="${i === 0}" tabindex="${i === 0 ? 0 : -1}">${SUBVIEW_LABELS[name]}${name === 'changes' ? ' <span id="cs-count" class="count-badge" data-testid="cs-count"></span>' : ''}</button>`).join('');
+  const sub = (/** @type {SubViewName} */ name, /** @type {string} */ body) => `
+      <div id="mp-sub-${name}" class="subview" role="tabpanel" aria-labelledby="mtab-${name}" tabindex="-1"${name === 'where' ? '' : ' hidden'}>${body}
+      </div>`;
   return `
     <section id="view-membership" class="card view" role="tabpanel" aria-labelledby="mp-title"${panel('membership')}>
       <h2 id="mp-title">Groups and roles</h2>
-      ${hint(v.membershipHint)}
-      <div class="fields wide">${when(v.files, source('rl-', { label: 'Roles sheet (CSV)', accept: '.csv,text/csv,text/plain', pasteLabel: '…or paste it, header first', rows: 3, placeholder: 'Role,Attribute,Operator,Value&#10;Seattle Team,Hotel,In,Seattle' }))}
+      <div class="fields pull-row">
         <label for="mp-filter">Only the team where (optional)</label>
         <input id="mp-filter" autocomplete="off" spellcheck="false" placeholder="e.g. Hotel = Seattle">
       </div>
       <div class="actions">
         <button id="mp-pull" type="button" disabled>Pull membership</button>
-        <button id="rl-sandbox" type="button">${v.sandboxRoles}</button>
-        <button id="rl-template" type="button">Roles template</button>
       </div>${progress('mp-')}
       <p id="mp-error" class="error" role="alert" hidden></p>
       <p id="mp-summary" class="muted" data-testid="mp-summary"></p>
-      <ul id="mp-notes" class="notes"></ul>
-      <div id="mp-chart" class="chart" data-testid="mp-chart"></div>${when(v.files, downloads('mp-downloads', [
+      <div class="subtabs" role="tablist" aria-label="Groups and roles">${tabs}
+      </div>${sub('where', `
+        <p class="hint">Press a cell to ask for that change: it goes to <b>Changes</b>, with the roles the rules would give or take, and nothing is sent until you plan, Apply and confirm there. Arrow keys move between cells; Space or Enter toggles.</p>
+        <div id="mx-empty" class="hint">Pull membership first: who is in which group and role shows here.</div>
+        <div id="mx" class="matrix-editor" hidden>
+          <div class="grid-tools">
+            <label class="tool"><span>Find people</span><input id="mx-search" type="search" autocomplete="off" spellcheck="false" placeholder="name, username…"></label>
+            <span id="mx-count" class="muted count" role="status"></span>
+          </div>
+          <p id="mx-note" class="mx-note" role="status" aria-live="polite" data-testid="mx-note"></p>
+          <div class="table-wrap matrix-wrap" tabindex="-1" role="region" aria-label="Who is in which group and role">
+            <table id="mx-table" class="matrix" aria-label="Who is in which group and role (press a cell to change it)" data-testid="mx-table"><thead></thead><tbody></tbody></table>
+          </div>
+        </div>
+${when(v.files, downloads('mp-downloads', [
     ['mp-download-long', 'Membership CSV'],
     ['mp-download-matrix', 'Matrix CSV'],
     ['mp-download-xlsx', 'Membership, matrix and roles (.xlsx)'],
-  ]) + table('mp-long-table', 'Membership', true) + table('mp-matrix-table', 'Membership matrix', true))}
-      <h3>Ask for changes</h3>
-      ${hint(v.changesHint)}${when(v.files, `
-      <div class="fields wide">${source('mb-', { placeholder: 'User,Group or role,Member&#10;ada@example.org,Front Desk,yes' })}
-      </div>`)}${when(!v.files, `
-      <div class="fields wide">${hiddenRows('mb-', v)}
-      </div>`)}${flowActions('mb-', `
-        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', 'Membership changes plan and outcomes', true))}${applyBar('mb-')}
+  ]))}
+        <details class="pulled-tables">
+          <summary>Members per group and role${v.files ? ', and the pulled tables' : ''}</summary>
+          <div id="mp-chart" class="chart" data-testid="mp-chart"></div>${when(v.files, table('mp-long-table', 'Membership', true) + table('mp-matrix-table', 'Membership matrix', true))}
+        </details>`)}${sub('rules', `
+        ${hint(v.membershipHint)}
+        <div class="fields wide">${when(v.files, source('rl-', { label: 'Roles sheet (CSV)', accept: '.csv,text/csv,text/plain', pasteLabel: '…or paste it, header first', rows: 3, placeholder: 'Role,Attribute,Operator,Value&#10;Seattle Team,Hotel,In,Seattle' }))}
+        </div>
+        <div class="actions">
+          <button id="rl-sandbox" type="button">${v.sandboxRoles}</button>
+          <button id="rl-template" type="button">Roles template</button>
+        </div>
+        <ul id="mp-notes" class="notes"></ul>
+        <p id="rl-empty" class="hint">Pull membership to see whom each rule gives its role.</p>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Role rules and their members">
+          <table id="rl-table" aria-label="Role rules and their members" data-testid="rl-table"><thead></thead><tbody></tbody></table>
+        </div>`)}${sub('changes', `
+        <h3 id="cs-title">The change sheet</h3>
+        <p class="hint">Built from the cells you press in <b>Who is where</b> and the people you add here. <b>By the rules</b> says which roles each person would gain or lose.</p>
+        <fieldset id="pk" class="picker" data-testid="pk">
+          <legend>Add people to a group</legend>
+          <div class="fields">
+            <label for="pk-group">Group</label>
+            <select id="pk-group"></select>
+            <label for="pk-search">Find people by name, e-mail or username</label>
+            <input id="pk-search" type="search" autocomplete="off" spellcheck="false" aria-controls="pk-results">
+          </div>
+          <ul id="pk-results" class="picker-results" aria-label="People found" data-testid="pk-results"></ul>
+          <div class="actions">
+            <button id="pk-add" type="button" disabled>Add the chosen people</button>
+            <span id="pk-status" class="muted" role="status"></span>
+          </div>
+        </fieldset>
+        <p id="cs-empty" class="hint">No changes yet.</p>
+        <div class="table-wrap" tabindex="0" role="region" aria-labelledby="cs-title">
+          <table id="cs-table" aria-labelledby="cs-title" data-testid="cs-table"><thead></thead><tbody></tbody></table>
+        </div>
+        <div class="actions">
+          <button id="cs-plan" type="button" class="primary" disabled>Plan the change sheet</button>
+          <button id="cs-download" type="button" disabled>${v.files ? 'Download the change sheet' : 'Write it to a sheet'}</button>
+          <button id="cs-clear" type="button" class="link" disabled>Clear it</button>
+        </div>
+        <h3>Or plan a sheet of your own</h3>
+        ${hint(v.changesHint)}${when(v.files, `
+        <div class="fields wide">${source('mb-', { placeholder: 'User,Group or role,Member&#10;ada@example.org,Front Desk,yes' })}
+        </div>`)}${when(!v.files, `
+        <div class="fields wide">${hiddenRows('mb-', v)}
+        </div>`)}${flowActions('mb-', `
+        <button id="mb-template" type="button">Template</button>`)}${progress('mb-')}${flowStatus('mb-')}${runDownloads('mb-', v)}${when(v.files, table('mb-table', 'Membership changes plan and outcomes', true))}${applyBar('mb-')}`)}
     </section>`;
 }
 

@@ -24,7 +24,8 @@ export function startViews({ onOpen } = {}) {
 
   /** The view the URL names (an old `?view=` link too), else Users. */
   function wanted() {
-    const hash = decodeURIComponent(location.hash.slice(1));
+    // `#membership/rules`: a view and its sub-view (groups.js reads the part after the slash).
+    const hash = decodeURIComponent(location.hash.slice(1)).split('/')[0];
     const asked = hash || new URLSearchParams(location.search).get('view') || '';
     const name = /** @type {ViewName} */ (isView(asked) ? asked : 'users');
     return tab(name).hidden ? 'users' : name;
@@ -50,7 +51,7 @@ export function startViews({ onOpen } = {}) {
 
   /** Goes to a view through the URL (one history entry per view, so Back returns). */
   function go(/** @type {ViewName} */ name) {
-    if (location.hash === `#${name}`) open(name);
+    if (location.hash === `#${name}` || location.hash.startsWith(`#${name}/`)) open(name);
     else location.hash = name;
   }
 

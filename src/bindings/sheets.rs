@@ -135,6 +135,21 @@ impl RosterClient {
     }
 }
 
+/// The roles a user with `metadata` (a pull's `metadata` entry) would gain and lose if each
+/// `[role, member]` change were made through the rules of `roles` (the Roles sheet): what the
+/// Groups and roles view shows beside a pending change.
+#[wasm_bindgen(js_name = rolesAfter, unchecked_return_type = "RolesAfter")]
+pub fn roles_after(
+    #[wasm_bindgen(unchecked_param_type = "Table")] roles: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] metadata: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "[string, boolean][]")] changes: JsValue,
+) -> Result<JsValue, JsValue> {
+    let roles = read_roles(roles)?;
+    let metadata: rules::Metadata = from_value(metadata, "The user's attributes are text")?;
+    let changes: Vec<(String, bool)> = from_value(changes, "The changes are [role, member] pairs")?;
+    to_value(&roles.roles_after(&metadata, &changes, rules::MatchOptions::default()))
+}
+
 /// What [`check_provision_csv`] found.
 #[derive(Serialize, tsify::Tsify)]
 #[tsify(missing_as_null, hashmap_as_object)]

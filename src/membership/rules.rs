@@ -307,6 +307,78 @@ impl RoleSheet {
     }
 }
 
+/// What a user's pending role changes would do by the rules (the Groups and roles view shows it
+/// beside the change sheet): the roles the user would be in and out of afterwards compared with
+/// now, the attribute changes that get there, and the changes no attribute can make.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RolesAfter {
+    /// Roles the user would be in and is not now, in sheet order.
+    pub gained: Vec<String>,
+    /// Roles the user is in now and would not be, in sheet order (an `Equals` rule replacing a
+    /// value takes the user out of roles nobody asked about: this says so).
+    pub lost: Vec<String>,
+    /// The attribute changes, in words (`role Seattle Team: Hotel In Seattle -> add Seattle to Hotel`).
+    pub steps: Vec<String>,
+    /// Why a change cannot be made (a role without a rule, a role not in the sheet).
+    pub refused: Vec<String>,
+}
+
+impl RoleSheet {
+    /// The roles a user with `metadata` would gain and lose if each `(role, member)` change
+    /// were made in turn through the rules' attributes (as [`RoleDef::join`] and
+    /// [`RoleDef::leave`] plan them); the user's metadata is not changed.
+    #[must_use]
+    pub fn roles_after(
+        &self,
+        metadata: &Metadata,
+        changes: &[(String, bool)],
+        options: MatchOptions,
+    ) -> RolesAfter {
+        let mut after = metadata.clone();
+        let mut out = RolesAfter::default();
+        for (name, member) in changes {
+            let Some(role) = self.role(name) else {
+                out.refused.push(format!(
+                    "{name} is not a role of the Roles sheet, so no rule says what changes."
+                ));
+                continue;
+            };
+            let done = if *member {
+                role.join(&mut after, options)
+            } else {
+                role.leave(&mut after, options)
+            };
+            match done {
+                Ok(step) if step.starts_with("role ") => out.steps.push(step),
+                Ok(_) => {}
+                Err(e) => out.refused.push(e.to_string()),
+            }
+        }
+        let (before, now) = (
+            self.roles_of(metadata, options),
+            self.roles_of(&after, options),
+        );
+        let name = |i: &usize| self.roles[*i].name.clone();
+        out.gained = now
+            .iter()
+            .filter(|i| !before.contains(i))
+            .map(name)
+            .collect();
+        out.lost = before
+            .iter()
+            .filter(|i| !now.contains(i))
+            .map(name)
+            .collect();
+        out
+    }
+}
+
 /// The Roles sheet's columns, in order.
 pub const ROLE_COLUMNS: [&str; 4] = ["Role", "Attribute", "Operator", "Value"];
 
@@ -577,6 +649,47 @@ mod tests {
         assert!(missing.problems[0]
             .message
             .contains("needs the columns Role, Attribute, Operator, Value"));
+    }
+
+    #[test]
+    fn roles_after_a_change_names_the_roles_gained_and_lost_beside_it() {
+        let sheet = read_role_sheet(&table(&[
+            ["EMEA Sales", "Region", "Equals", "EMEA"],
+            ["AMER Sales", "Region", "Equals", "AMER"],
+            ["Seattle Team", "Hotel", "In", "Seattle"],
+            ["Executive Viewers", "", "", ""],
+        ]));
+        let o = MatchOptions::default();
+        let m = meta(&[("Region", "AMER"), ("Hotel", "Provo")]);
+        let after = sheet.roles_after(&m, &[("emea sales".into(), true)], o);
+        assert_eq!(after.gained, ["EMEA Sales"]);
+        assert_eq!(after.lost, ["AMER Sales"], "Equals replaces the value");
+        assert_eq!(
+            after.steps,
+            ["role EMEA Sales: Region Equals EMEA -> set Region to EMEA (was AMER)"]
+        );
+        assert_eq!(m["Region"], "AMER", "the user's metadata is not changed");
+        let both = sheet.roles_after(
+            &m,
+            &[
+                ("Seattle Team".into(), true),
+                ("AMER Sales".into(), false),
+                ("Executive Viewers".into(), true),
+                ("Night Shift".into(), true),
+            ],
+            o,
+        );
+        assert_eq!(both.gained, ["Seattle Team"]);
+        assert_eq!(both.lost, ["AMER Sales"]);
+        assert_eq!(both.steps.len(), 2);
+        assert!(both.refused[0].contains("Executive Viewers has no automatic rule"));
+        assert!(both.refused[1].starts_with("Night Shift is not a role"));
+        let none = sheet.roles_after(&m, &[("AMER Sales".into(), true)], o);
+        assert_eq!(
+            none,
+            RolesAfter::default(),
+            "already in it: nothing changes"
+        );
     }
 
     #[test]

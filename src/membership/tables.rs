@@ -115,6 +115,13 @@ pub struct PullTables {
     pub requests: usize,
     /// Notes for the user (roles without rules, rule problems).
     pub notes: Vec<String>,
+    /// Each matrix row's directory attributes (empty without a directory entry): what
+    /// [`RoleSheet::roles_after`] reads to show the roles a change would give or take.
+    #[cfg_attr(
+        all(target_arch = "wasm32", feature = "js"),
+        tsify(type = "Record<string, string>[]")
+    )]
+    pub metadata: Vec<Metadata>,
 }
 
 /// How to pull membership, as hosts give it.
@@ -249,6 +256,7 @@ pub fn pull_tables(
 
     let mut long = Vec::new();
     let mut matrix = Vec::new();
+    let mut metadata_of = Vec::with_capacity(shown.len());
     let mut counts: Vec<MemberCount> = snapshot
         .groups
         .iter()
@@ -292,6 +300,7 @@ pub fn pull_tables(
             marks[groups + r] = "x".into();
             counts[groups + r].members += 1;
         }
+        metadata_of.push(metadata(i).clone());
         let mut row = vec![
             full_name(u),
             u.username.clone().unwrap_or_default(),
@@ -338,5 +347,6 @@ pub fn pull_tables(
         users: shown.len(),
         requests: snapshot.requests(),
         notes,
+        metadata: metadata_of,
     })
 }

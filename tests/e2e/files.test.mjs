@@ -151,8 +151,10 @@ test('the users list and the membership pull download as workbooks (Users; Membe
     assert.ok(listed.rows.some((r) => r.includes(users[0].id)), 'user ids stay text');
 
     await openView(page, 'membership');
+    await page.click('#mtab-rules');
     await page.click('#rl-sandbox');
     await page.click('#mp-pull');
+    await page.click('#mtab-where');
     await page.waitForFunction(() => !document.getElementById('mp-downloads').hidden);
     const [pulled] = await Promise.all([page.waitForEvent('download'), page.click('#mp-download-xlsx')]);
     const bytes = readFileSync(await pulled.path());

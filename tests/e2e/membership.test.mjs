@@ -47,6 +47,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   const page = await openPage(browser, `${server.url}/#membership`);
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await page.click('#mtab-rules');
   await page.click('#rl-sandbox');
   await page.waitForFunction(() => document.getElementById('rl-paste').value !== '');
   assert.match(await page.inputValue('#rl-paste'), /^Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle/);
@@ -99,6 +100,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
     rows.push([u.id, role, yes ? 'yes' : 'no']);
     wanted.set(`${u.id}|${role}|role by rule`, yes);
   });
+  await page.click('#mtab-changes');
   await page.fill('#mb-paste', toCsv(rows));
   await page.click('#mb-plan');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '' || !document.getElementById('mb-error').hidden, null, { timeout: 60_000 });
@@ -125,7 +127,9 @@ test('bad desired rows and an unknown operator in the Roles sheet each get a mes
   const page = await openPage(browser, `${server.url}/#membership`);
   await page.click('#connect');
   await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await page.click('#mtab-rules');
   await page.fill('#rl-paste', 'Role,Attribute,Operator,Value\nSeattle Team,Hotel,In,Seattle\nOdd Role,Hotel,Contains any,Seattle\nExecutive Viewers,,,');
+  await page.click('#mtab-changes');
   await page.fill('#mb-paste', 'User,Group or role,Member\nnobody@nowhere.org,Front Desk,yes\navery.admin@roster-demo.edu,Night Shift,yes\navery.admin@roster-demo.edu,Executive Viewers,yes\navery.admin@roster-demo.edu,Front Desk,perhaps');
   await page.click('#mb-plan');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '' || !document.getElementById('mb-error').hidden, null, { timeout: 60_000 });

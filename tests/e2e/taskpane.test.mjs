@@ -212,6 +212,7 @@ test('the task pane reads the Roles sheet, writes the Membership sheets and char
   assert.equal(await page.locator('#mp-chart rect').count(), 13);
 
   await page.evaluate(() => window.__workbook.select('Asks', 'A2'));
+  await page.click('#mtab-changes');
   await page.click('#mb-plan');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent !== '', null, { timeout: 60_000 });
   await applyConfirmed(page, 'mb-');

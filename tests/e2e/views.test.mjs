@@ -339,6 +339,7 @@ test('axe-core finds nothing serious or critical in any view of the page, light 
   await page.click('#lc-plan');
   await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
   await openView(page, 'membership');
+  await page.click('#mtab-rules');
   await page.click('#rl-sandbox');
   await page.click('#mp-pull');
   await page.waitForFunction(() => document.getElementById('mp-summary').textContent !== '', null, { timeout: 60_000 });
