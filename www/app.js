@@ -198,6 +198,8 @@ export async function startApp(makeHost) {
       state.brand = who.brandId ?? null;
       state.by = who.userName ?? who.userId ?? '';
       state.users = null;
+      // Another brand's groups are not this one's.
+      bulk?.setGroups([]);
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -271,6 +273,7 @@ export async function startApp(makeHost) {
       if (table) gridOf(table).clear();
     }
     drawPicture();
+    bulk?.setGroups([]);
     show($('notice'), '');
     $('who').textContent = 'Not connected';
     showConnected(false);
@@ -475,6 +478,8 @@ export async function startApp(makeHost) {
     $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
+    // The groups the Users grid's bar offers (Add to group, Remove from group).
+    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group').map((c) => c.name));
   }
 
   /** The sandbox's own role rules (its Automatic Role Assignment), as a Roles sheet. */
@@ -523,17 +528,19 @@ export async function startApp(makeHost) {
       lock,
       errorEl: $('error'),
       canAct: () => !lock.busy && !!state.client,
-      async plan(table, description) {
-        views.show('lifecycle');
-        $('view-lifecycle').focus();
-        // A plan's failure is the lifecycle view's, shown there.
-        show(lifecycle.error, '');
+      async plan(kind, table, description) {
+        const flow = kind === 'membership' ? membership : lifecycle;
+        views.show(kind);
+        $(`view-${kind}`).focus();
+        // A plan's failure is the view's, shown there.
+        show(flow.error, '');
         try {
-          await lifecycle.planTable(table, GRID_SOURCE, description);
+          await flow.planTable(table, GRID_SOURCE, description);
         } catch (err) {
-          show(lifecycle.error, messageOf(err));
+          show(flow.error, messageOf(err));
         }
       },
+      readGroups: pullMembership,
     });
   }
 
@@ -593,6 +600,7 @@ export async function startApp(makeHost) {
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
   // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
   for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
+  for (const id of ['mb-file', 'mb-paste']) find(id)?.addEventListener('input', () => membership.forgetTable());
   // Another file or paste: its columns are mapped again (pre-filled when remembered).
   for (const [prefix, flow] of /** @type {const} */ ([['lc-', lifecycle], ['pv-', provision], ['mb-', membership]])) {
     for (const id of [`${prefix}file`, `${prefix}paste`]) find(id)?.addEventListener('input', () => flow.forgetMapping());

@@ -5,7 +5,9 @@
 // it to the lifecycle view, which plans it through the same run, plan view and confirmation as
 // a file: nothing is sent until the administrator applies and confirms there. "Download as edit
 // sheet" writes them, in the columns shown, with an Action column to fill in: that file, read
-// back in the lifecycle view, is a lifecycle sheet.
+// back in the lifecycle view, is a lifecycle sheet. Add to group and Remove from group (issue
+// 29.3) turn them into a membership change sheet (User, Group or role, Member) for the group
+// chosen, planned in Groups and roles through its plan view and confirmation the same way.
 import { tableToCsv } from './pkg/qualtrics_roster_console.js';
 import { $, download, guarded } from './ui.js';
 
@@ -57,6 +59,23 @@ export function lifecycleSheet(users, rows, action, expiry = '') {
 }
 
 /**
+ * The membership change sheet of Users rows `rows` for the group `group`: each row's user (its
+ * User ID, else its username), the group (written `group: NAME`, so that a role of the same
+ * name is never meant) and Member `yes` (add) or `no` (remove): the columns the core's
+ * membership plan reads (the Membership template's).
+ * @param {Table} users
+ * @param {number[]} rows
+ * @param {string} group
+ * @param {boolean} member
+ * @returns {Table}
+ */
+export function membershipSheet(users, rows, group, member) {
+  const out = new Array(rows.length);
+  for (let k = 0; k < rows.length; k++) out[k] = [userKey(users.rows[rows[k]], users.columns), `group: ${group}`, member ? 'yes' : 'no'];
+  return { columns: ['User', 'Group or role', 'Member'], rows: out };
+}
+
+/**
  * The edit sheet of Users rows `rows`: the columns `cols` (as the grid shows them, in its order)
  * and an Action column, blank, for the administrator to fill in (disable, enable, expire). With
  * both User ID and Username hidden, the User ID comes first all the same: without it the sheet
@@ -74,16 +93,21 @@ export function editSheet(users, rows, cols) {
 }
 
 /**
- * Wires the bar (`#users-bulk`, sections.js) to the Users grid. `plan(table, description)`
- * opens the lifecycle view and plans the sheet there ("selected" says which rows of the grid);
- * `canAct()` says whether the actions may run now (connected, nothing else running).
+ * Wires the bar (`#users-bulk`, sections.js) to the Users grid. `plan(kind, table, description)`
+ * opens the lifecycle view (or Groups and roles, for a membership sheet) and plans the sheet
+ * there ("selected" says which rows of the grid); `canAct()` says whether the actions may run
+ * now (connected, nothing else running); `readGroups()` pulls the membership (the groups offered
+ * come from it: `setGroups`).
  * @param {{ grid: Grid, lock: import('./ui.js').Lock, errorEl: HTMLElement, canAct: () => boolean,
- *   plan: (table: Table, description: string) => Promise<void> }} parts
+ *   plan: (kind: 'lifecycle' | 'membership', table: Table, description: string) => Promise<void>,
+ *   readGroups: () => Promise<unknown> }} parts
  */
-export function startBulkActions({ grid, lock, errorEl, canAct, plan }) {
+export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups }) {
   const bar = $('users-bulk');
-  const buttons = ['bulk-disable', 'bulk-enable', 'bulk-expire', 'bulk-download'].map((id) => $(id, HTMLButtonElement));
+  const buttons = ['bulk-disable', 'bulk-enable', 'bulk-expire', 'bulk-add-group', 'bulk-remove-group', 'bulk-read-groups', 'bulk-download'].map((id) => $(id, HTMLButtonElement));
   const expiry = $('bulk-expiry', HTMLInputElement);
+  const group = $('bulk-group', HTMLSelectElement);
+  const readButton = $('bulk-read-groups', HTMLButtonElement);
 
   /** The bar shows while rows are selected; its actions wait for a connection and the lock. */
   function refresh() {
@@ -91,6 +115,19 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan }) {
     bar.hidden = selected === 0;
     const off = !canAct();
     for (const b of buttons) b.disabled = b.id === 'bulk-download' ? lock.busy : off;
+  }
+
+  /**
+   * The groups offered (the brand's, from the last membership pull; none before one, or after
+   * a disconnect): the one chosen stays chosen while the brand still has it.
+   */
+  function setGroups(/** @type {string[]} */ names) {
+    const chosen = group.value;
+    const first = /** @type {HTMLOptionElement} */ (group.options[0]);
+    const options = [...new Set(names)].sort((a, b) => a.localeCompare(b)).map((n) => new Option(n, n));
+    group.replaceChildren(first, ...options);
+    group.value = names.includes(chosen) ? chosen : '';
+    readButton.hidden = names.length > 0;
   }
 
   /** The selected rows and the Users table they are rows of. */
@@ -108,12 +145,30 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan }) {
       throw new Error('Choose the expiry date first (beside Set expiry).');
     }
     const { users, rows } = selection();
-    await plan(lifecycleSheet(users, rows, action, date), 'selected');
+    await plan('lifecycle', lifecycleSheet(users, rows, action, date), 'selected');
+  });
+
+  const member = (/** @type {boolean} */ yes) => guarded(lock, errorEl, async () => {
+    const { users, rows } = selection();
+    const name = group.value;
+    if (!name) {
+      group.focus();
+      throw new Error(group.options.length > 1
+        ? `Choose the group first (beside ${yes ? 'Add to group' : 'Remove from group'}).`
+        : 'Read the brand\'s groups first (Read the groups, beside Add to group), then choose one.');
+    }
+    await plan('membership', membershipSheet(users, rows, name, yes), 'selected');
   });
 
   $('bulk-disable').addEventListener('click', act('disable'));
   $('bulk-enable').addEventListener('click', act('enable'));
   $('bulk-expire').addEventListener('click', act('expire'));
+  $('bulk-add-group').addEventListener('click', member(true));
+  $('bulk-remove-group').addEventListener('click', member(false));
+  readButton.addEventListener('click', guarded(lock, errorEl, async () => {
+    await readGroups();
+    group.focus();
+  }));
   $('bulk-download').addEventListener('click', guarded(lock, errorEl, async () => {
     const { users, rows } = selection();
     download('users-edit-sheet.csv', tableToCsv(editSheet(users, rows, grid.shownColumns())));
@@ -122,5 +177,5 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan }) {
     grid.clearSelection();
     /** @type {HTMLElement | null} */ (document.getElementById('users-table-select-all'))?.focus();
   });
-  return { refresh };
+  return { refresh, setGroups };
 }

@@ -234,6 +234,8 @@ function connect(/** @type {VariantText} */ v) {
  * What the Users grid does with the rows selected in it (the page; app.js shows it while rows
  * are selected, between the grid's toolbar and the table): Disable, Enable and Set expiry make
  * a lifecycle sheet of them, planned in the lifecycle view with its plan and confirmation;
+ * Add to group and Remove from group a membership change sheet, planned in Groups and roles (the
+ * groups offered are those of the last membership pull: Read the groups pulls it);
  * Download as edit sheet writes them with an Action column to fill in.
  */
 const bulkBar = `
@@ -245,9 +247,16 @@ const bulkBar = `
           <input id="bulk-expiry" type="date">
           <button id="bulk-expire" type="button">Set expiry</button>
         </span>
+        <span class="bulk-expiry bulk-group">
+          <label for="bulk-group">Group</label>
+          <select id="bulk-group"><option value="">Choose a group…</option></select>
+          <button id="bulk-read-groups" type="button" class="link">Read the groups</button>
+          <button id="bulk-add-group" type="button">Add to group</button>
+          <button id="bulk-remove-group" type="button">Remove from group</button>
+        </span>
         <button id="bulk-download" type="button">Download as edit sheet</button>
         <button id="bulk-clear" type="button" class="link">Clear the selection</button>
-        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>Disable · enable · expire</b>: nothing is sent until you Apply and confirm there.</p>
+        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>Disable · enable · expire</b>; Add to group and Remove from group plan them in <b>Groups and roles</b>. Nothing is sent until you Apply and confirm there.</p>
       </div>`;
 
 function users(/** @type {VariantText} */ v) {

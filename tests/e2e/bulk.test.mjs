@@ -1,0 +1,133 @@
+// The Users grid's bar acts on groups too (issue 29.3): Add to group and Remove from group turn
+// the selected users into a membership change sheet, planned in Groups and roles through its
+// plan view and confirmation as a file would be; nothing is sent before the confirmation. And
+// the careless cases: no selection, a selection with users already disabled, a group chosen and
+// then the selection cleared.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage, openView, sandboxUsers, connectViaRelay, applyConfirmed, seriousViolations } from './harness.mjs';
+
+let browser;
+before(async () => { browser = await launchBrowser(); });
+after(async () => { await browser?.close(); });
+
+/** Connects and waits until the Users view lists the brand. */
+async function listed(page, server) {
+  await connectViaRelay(page, server);
+  await page.waitForFunction(() => document.getElementById('summary').textContent !== '');
+}
+
+/** The sandbox's groups with their members (user ids), read from its test control. */
+async function sandboxGroups(server) {
+  const res = await fetch(`${server.url}/sandbox/control/state`, { headers: { 'x-api-token': server.adminToken } });
+  return (await res.json()).groups;
+}
+
+/** Waits for a flow's plan (or its error) and returns its summary. */
+async function planned(page, prefix) {
+  await page.waitForFunction((p) => document.getElementById(`${p}summary`).textContent !== '' || !document.getElementById(`${p}error`).hidden, prefix, { timeout: 60_000 });
+  assert.equal(await page.isHidden(`#${prefix}error`), true, await page.textContent(`#${prefix}error`));
+  return page.textContent(`#${prefix}summary`);
+}
+
+test('Add to group: 6 users a search found join the chosen group, planned and confirmed in Groups and roles; Remove from group plans them out', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--rate-limit-scale', '40']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    await listed(page, server);
+    const daniels = (await sandboxUsers(server)).filter((u) => u.firstName === 'Daniel');
+    assert.equal(daniels.length, 6);
+    // A group none of them is in.
+    const groups = await sandboxGroups(server);
+    const group = groups.find((g) => daniels.every((u) => !g.members.includes(u.id)));
+    assert.ok(group, 'the sandbox has a group without any Daniel');
+
+    await page.fill('#users-table-search', 'daniel');
+    await page.waitForFunction(() => document.getElementById('users-table-count').textContent === '6 of 250 rows shown');
+    await page.getByRole('checkbox', { name: 'Select all 6 shown', exact: true }).check();
+    assert.equal(await page.isVisible('#bulk-add-group'), true);
+
+    // No group known yet: the bar says to read them first, and plans nothing.
+    await page.click('#bulk-add-group');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.equal(await page.textContent('#error'), 'Read the brand\'s groups first (Read the groups, beside Add to group), then choose one.');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'bulk-group');
+    assert.equal(await page.isVisible('#view-users'), true, 'nothing planned');
+
+    // Read the groups: the membership pull, whose groups the bar then offers.
+    await page.getByRole('button', { name: 'Read the groups', exact: true }).click();
+    await page.waitForFunction(() => document.getElementById('bulk-group').options.length > 1 && !document.body.querySelector('#bulk-add-group').disabled, null, { timeout: 60_000 });
+    assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+    assert.deepEqual((await page.$$eval('#bulk-group option', (os) => os.map((o) => o.value))).slice(1).sort(), groups.map((g) => g.name).sort());
+    assert.equal(await page.isHidden('#bulk-read-groups'), true, 'read once, the button goes');
+    await page.selectOption('#bulk-group', group.name);
+    assert.deepEqual(await seriousViolations(page), []);
+
+    await page.click('#bulk-add-group');
+    await page.waitForSelector('#view-membership:not([hidden])');
+    assert.match(await planned(page, 'mb-'), /^6 rows from the Users grid \(selected\): 6 /);
+    const rows = await page.$$eval('#mb-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    assert.equal(rows.length, 6);
+    for (const r of rows) assert.ok(r.includes(`group ${group.name}: add member`), r);
+    assert.equal(await page.textContent('#mb-apply'), 'Apply 6 changes');
+    assert.deepEqual(await seriousViolations(page), []);
+    // Nothing sent before the confirmation.
+    assert.deepEqual((await sandboxGroups(server)).find((g) => g.name === group.name).members, group.members);
+    await applyConfirmed(page, 'mb-');
+    await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
+    assert.equal(await page.textContent('#mb-summary'), 'Outcome: 6 done · 0 unchanged · 0 failed · 0 not sent.');
+    const members = (await sandboxGroups(server)).find((g) => g.name === group.name).members;
+    assert.deepEqual([...members].sort(), [...group.members, ...daniels.map((u) => u.id)].sort(), 'exactly those six joined');
+
+    // Remove from group: the same six, planned out of it (not applied here).
+    await openView(page, 'users');
+    assert.equal(await page.textContent('#users-table-selected'), '6 selected', 'the selection stays while the grid is not listed again');
+    await page.click('#bulk-remove-group');
+    await page.waitForSelector('#view-membership:not([hidden])');
+    await page.waitForFunction(() => /remove member/.test(document.getElementById('mb-table').textContent) || !document.getElementById('mb-error').hidden, null, { timeout: 60_000 });
+    assert.match(await planned(page, 'mb-'), /^6 rows from the Users grid \(selected\): 6 /);
+    for (const r of await page.$$eval('#mb-table tbody tr', (trs) => trs.map((tr) => tr.textContent))) assert.ok(r.includes(`group ${group.name}: remove member`), r);
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
+
+test('Careless cases: no selection, a group chosen then the selection cleared, and a disable of users some of whom are disabled already', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--rate-limit-scale', '40']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    await listed(page, server);
+    // No selection: no bar, so no action to press.
+    assert.equal(await page.isHidden('#users-bulk'), true);
+    assert.equal(await page.getByRole('button', { name: 'Add to group' }).count() === 0 || await page.getByRole('button', { name: 'Add to group' }).isHidden(), true);
+
+    const users = await sandboxUsers(server);
+    const disabled = users.filter((u) => u.accountStatus === 'disabled');
+    assert.ok(disabled.length >= 1, 'the sandbox has disabled users');
+    // A group chosen, then the selection cleared: the bar goes, nothing is planned.
+    const one = users.find((u) => u.accountStatus === 'active');
+    await page.getByRole('checkbox', { name: `Select ${one.username}`, exact: true }).check();
+    await page.click('#bulk-read-groups');
+    await page.waitForFunction(() => document.getElementById('bulk-group').options.length > 1, null, { timeout: 60_000 });
+    await page.selectOption('#bulk-group', { index: 1 });
+    await page.click('#bulk-clear');
+    assert.equal(await page.isHidden('#users-bulk'), true);
+    assert.equal(await page.textContent('#users-table-selected'), '');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'users-table-select-all');
+    assert.equal(await page.textContent('#mb-summary'), '', 'nothing planned in Groups and roles');
+
+    // Two disabled users and two active ones (Daniels: no administrators among them): Disable
+    // plans the active two, the others unchanged.
+    const picked = [...disabled.slice(0, 2), ...users.filter((u) => u.accountStatus === 'active' && u.firstName === 'Daniel').slice(0, 2)];
+    for (const u of picked) await page.getByRole('checkbox', { name: `Select ${u.username}`, exact: true }).check();
+    assert.equal(await page.textContent('#users-table-selected'), '4 selected');
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    assert.equal(await planned(page, 'lc-'), '4 rows from the Users grid (selected): 2 disable · 2 unchanged.');
+    assert.equal(await page.textContent('#lc-apply'), 'Apply 2 changes');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
