@@ -14,6 +14,8 @@ import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
+import { startUserDetails } from './details.js';
+import { listRuns } from './runs-store.js';
 import { drawBrandPicture, markActive } from './brand.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames } from './names.js';
 import { createRunsView } from './runs.js';
@@ -200,6 +202,7 @@ export async function startApp(makeHost) {
       state.users = null;
       // Another brand's groups are not this one's.
       bulk?.setGroups([]);
+      pulledMembership = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -274,6 +277,7 @@ export async function startApp(makeHost) {
     }
     drawPicture();
     bulk?.setGroups([]);
+    pulledMembership = null;
     show($('notice'), '');
     $('who').textContent = 'Not connected';
     showConnected(false);
@@ -450,6 +454,13 @@ export async function startApp(makeHost) {
     options: membershipOptions,
   });
 
+  /**
+   * The last membership pull's long table and how many roles it knew (a user's details show
+   * their groups and roles from it); null before one and after a disconnect.
+   * @type {import('./details.js').PulledMembership | null}
+   */
+  let pulledMembership = null;
+
   /** Pulls who is in which group and role into the Membership and matrix sheets and the chart. */
   async function pullMembership() {
     $('mp-summary').textContent = '';
@@ -478,6 +489,8 @@ export async function startApp(makeHost) {
     $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
+    // A user's details show their groups and roles from it.
+    pulledMembership = { long: pulled.long, roles: kinds('role'), at: Date.now() };
     // The groups the Users grid's bar offers (Add to group, Remove from group).
     bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group').map((c) => c.name));
   }
@@ -519,7 +532,9 @@ export async function startApp(makeHost) {
     const grid = gridOf(usersTable);
     // Between the grid's toolbar (search, filters, "N selected") and the table.
     $('users-table-wrap').before($('users-bulk'));
-    grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
+    // One user's details, from the "Details of USERNAME" button beside the row's box.
+    const details = startUserDetails({ grid, lock, membership: () => pulledMembership, pull: pullMembership, runs: listRuns });
+    grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh(), details: details.open });
     grid.chooseColumns();
     // The picture's bars show pressed while the grid filters by them (set there or here).
     grid.onFilter(() => { const box = find('users-picture'); if (box) markActive(box, (c) => grid.filteredBy(c)); });

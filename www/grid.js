@@ -105,6 +105,8 @@ export function columnOrder(columns, narrow) {
  * @property {(row: string[], columns: string[]) => string} key
  * @property {(row: string[], columns: string[]) => string} name
  * @property {() => void} [onChange]
+ * @property {(i: number, opener: HTMLElement) => void} [details] Opens the details of row `i`
+ *   (an index into the table): each row then has a button "Details of USERNAME" beside its box.
  */
 
 /** @type {WeakMap<HTMLTableElement, ReturnType<typeof createGrid>>} */
@@ -278,6 +280,16 @@ function createGrid(tableEl) {
         box.checked = s.selected.has(s.keys[i]);
         box.setAttribute('aria-label', `Select ${s.select.name(row, table.columns)}`);
         td.append(box);
+        if (s.select.details) {
+          const more = document.createElement('button');
+          more.type = 'button';
+          more.className = 'link row-details';
+          more.dataset.i = String(i);
+          more.textContent = 'ⓘ';
+          more.title = 'Details';
+          more.setAttribute('aria-label', `Details of ${s.select.name(row, table.columns)}`);
+          td.append(more);
+        }
         tr.append(td);
         if (box.checked) tr.classList.add('row-selected');
       }
@@ -519,6 +531,12 @@ function createGrid(tableEl) {
     else s.selected.delete(key);
     box.closest('tr')?.classList.toggle('row-selected', box.checked);
     selectionChanged(true);
+  });
+  // A row's details button: the Selectable's `details` opens them.
+  tbody.addEventListener('click', (e) => {
+    const more = e.target instanceof HTMLElement ? e.target.closest('button.row-details') : null;
+    if (!(more instanceof HTMLButtonElement) || !s.select?.details) return;
+    s.select.details(Number(more.dataset.i), more);
   });
   /** Shows every row again after `only`. */
   function showAll() {

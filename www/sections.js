@@ -429,6 +429,28 @@ const confirmDialog = `
     </div>
   </dialog>`;
 
+/**
+ * One user's details (details.js, opened from a row of the Users grid): the user's fields, the
+ * groups they are in and their roles by rule (from the membership pull, or a button that pulls),
+ * and the runs of this device that touched them. A modal dialog that fits 1366x768 and 360 px.
+ */
+const detailsDialog = `
+  <dialog id="user-details" class="confirm details" aria-labelledby="user-details-title" data-testid="user-details">
+    <h2 id="user-details-title">User</h2>
+    <dl id="user-details-fields" class="details-fields"></dl>
+    <h3 id="user-details-groups-title" tabindex="-1">Groups</h3>
+    <div id="user-details-groups"></div>
+    <h3 id="user-details-roles-title">Roles by rule</h3>
+    <div id="user-details-roles"></div>
+    <p id="user-details-pull-row" hidden><button id="user-details-pull" type="button">Read groups and roles</button></p>
+    <p id="user-details-error" class="error" role="alert" hidden></p>
+    <h3 id="user-details-runs-title">Recent runs that touched them (this device)</h3>
+    <ul id="user-details-runs" class="confirm-list" aria-labelledby="user-details-runs-title"></ul>
+    <div class="actions">
+      <button id="user-details-close" type="button" class="primary">Close</button>
+    </div>
+  </dialog>`;
+
 /** The header, the tab bar, the Connect card and every view, as the variant shows them. */
 export function shellHtml(/** @type {Variant} */ variant) {
   const v = VARIANTS[variant];
@@ -453,6 +475,6 @@ export function shellHtml(/** @type {Variant} */ variant) {
         <button id="menu-${name}" type="button" role="menuitemradio" aria-checked="false" tabindex="-1" data-view="${name}"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
       </div>
     </nav>${[users, lifecycle, provision, membership, runs, automations].map((section) => section(v)).join('')}
-  </main>${confirmDialog}
+  </main>${confirmDialog}${detailsDialog}
 `;
 }

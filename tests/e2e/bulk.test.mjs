@@ -131,3 +131,74 @@ test('Careless cases: no selection, a group chosen then the selection cleared, a
     server.stop();
   }
 });
+
+test('A user\'s details: fields, groups and roles (read on request), the runs that touched them; keyboard, 360 px, axe light and dark', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox', '--rate-limit-scale', '40']);
+  try {
+    const page = await openPage(browser, server.url + '/', { width: 1366, height: 768 });
+    await listed(page, server);
+    const users = await sandboxUsers(server);
+    const [dan, other] = users.filter((u) => u.firstName === 'Daniel');
+    // A run that touched Dan: disabled from the grid, applied.
+    await page.getByRole('checkbox', { name: `Select ${dan.username}`, exact: true }).check();
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    assert.equal(await planned(page, 'lc-'), '1 row from the Users grid (selected): 1 disable.');
+    await applyConfirmed(page, 'lc-');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    await openView(page, 'users');
+
+    // Opened with the keyboard from the row's button, named after the user.
+    const opener = page.getByRole('button', { name: `Details of ${dan.username}`, exact: true });
+    await opener.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#user-details[open]');
+    assert.equal(await page.textContent('#user-details-title'), `${dan.firstName} ${dan.lastName} · ${dan.username}`);
+    const fields = await page.$$eval('#user-details-fields dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+    assert.equal(fields['User ID'], dan.id);
+    assert.equal(fields.Email, dan.email);
+    assert.equal(fields['Account status'], 'active', 'as the grid listed it');
+    // The run that disabled them, with their row's result.
+    await page.waitForFunction(() => !document.getElementById('user-details-runs').textContent.includes('Reading'));
+    const runs = await page.$$eval('#user-details-runs li', (lis) => lis.map((li) => li.textContent));
+    assert.equal(runs.length, 1, runs.join(' | '));
+    assert.match(runs[0], /^Disable · enable · expire, .+, from the Users grid: this user done$/);
+    // Groups and roles: not read yet, then read on request.
+    assert.match(await page.textContent('#user-details-groups'), /^Not read yet/);
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await seriousViolations(page, '#user-details'), [], scheme);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.click('#user-details-pull');
+    await page.waitForFunction(() => document.getElementById('user-details-pull-row').hidden, null, { timeout: 60_000 });
+    const groups = (await sandboxGroups(server)).filter((g) => g.members.includes(dan.id)).map((g) => g.name).sort();
+    assert.deepEqual(await page.$$eval('#user-details-groups li', (lis) => lis.map((li) => li.textContent)), groups);
+    assert.match(await page.textContent('#user-details-roles'), /^No role rules known/);
+    // Escape closes it, back on the row's button.
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#user-details:not([open])', { state: 'attached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), `Details of ${dan.username}`);
+
+    // In the pane's width it fits: another user, the pull already read.
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.getByRole('button', { name: `Details of ${other.username}`, exact: true }).click();
+    await page.waitForSelector('#user-details[open]');
+    const box = await page.locator('#user-details').boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 360, JSON.stringify(box));
+    assert.equal(await page.isHidden('#user-details-pull-row'), true);
+    const otherGroups = (await sandboxGroups(server)).filter((g) => g.members.includes(other.id)).map((g) => g.name).sort();
+    assert.deepEqual(await page.$$eval('#user-details-groups li', (lis) => lis.map((li) => li.textContent)), otherGroups.length ? otherGroups : []);
+    await page.waitForFunction(() => !document.getElementById('user-details-runs').textContent.includes('Reading'));
+    assert.deepEqual(await page.$$eval('#user-details-runs li', (lis) => lis.map((li) => li.textContent)), ['None on this device.']);
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await seriousViolations(page), [], `360 px ${scheme}`);
+    }
+    await page.click('#user-details-close');
+    await page.waitForSelector('#user-details:not([open])', { state: 'attached' });
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
