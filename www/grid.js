@@ -205,7 +205,10 @@ function createGrid(tableEl) {
   function drawHead() {
     const table = /** @type {Table} */ (s.table);
     const tr = document.createElement('tr');
-    s.cols = columnOrder(table.columns, narrow.matches).filter((c) => !s.hiddenCols.has(table.columns[c]));
+    const order = columnOrder(table.columns, narrow.matches);
+    s.cols = order.filter((c) => !s.hiddenCols.has(table.columns[c]));
+    // Columns remembered hidden that are all this table has: it shows them all.
+    if (!s.cols.length) s.cols = order;
     if (s.select) {
       const th = document.createElement('th');
       th.scope = 'col';
@@ -478,10 +481,31 @@ function createGrid(tableEl) {
     return facets;
   }
 
+  /** Where this grid's hidden columns are remembered on this device (by their names). */
+  const hiddenKey = `qualtrics-roster:hidden-columns:${id}`;
+  /** Remembers the hidden columns on this device (storage unavailable: for this page only). */
+  function saveHidden() {
+    try {
+      if (s.hiddenCols.size) localStorage.setItem(hiddenKey, JSON.stringify([...s.hiddenCols]));
+      else localStorage.removeItem(hiddenKey);
+    } catch {
+      // Private mode or storage full: the choice holds while the page is open.
+    }
+  }
+  /** The hidden columns remembered on this device, if any. */
+  function loadHidden() {
+    try {
+      const kept = JSON.parse(localStorage.getItem(hiddenKey) ?? '[]');
+      if (Array.isArray(kept)) s.hiddenCols = new Set(kept.filter((c) => typeof c === 'string'));
+    } catch {
+      // Nothing usable kept: every column shows.
+    }
+  }
+
   /**
    * The column chooser: a box per column of the table, ticked when it is shown. Hidden columns
-   * are remembered by name while the page is open (a new listing keeps them hidden); at least
-   * one column stays shown. The search still looks in every column.
+   * are remembered by name on this device (a new listing, and the next visit, keep them
+   * hidden); at least one column stays shown. The search still looks in every column.
    */
   function drawChooser() {
     const table = s.table;
@@ -498,6 +522,7 @@ function createGrid(tableEl) {
         if (box.checked) s.hiddenCols.delete(c);
         else if (table.columns.filter((x) => !s.hiddenCols.has(x)).length > 1) s.hiddenCols.add(c);
         else box.checked = true; // the last column shown stays
+        saveHidden();
         const sorted = s.sortCol === col && s.hiddenCols.has(c);
         if (sorted) {
           s.sortCol = -1;
@@ -698,8 +723,14 @@ function createGrid(tableEl) {
      */
     selectable(how) { s.select = how; },
 
-    /** Offers the column chooser (the Users grid); takes effect with the next table shown. */
-    chooseColumns() { s.chooser = true; },
+    /**
+     * Offers the column chooser (the Users grid), with the columns hidden here before (this
+     * device); takes effect with the next table shown.
+     */
+    chooseColumns() {
+      s.chooser = true;
+      loadHidden();
+    },
 
     /** Selects (true) or unselects every row shown, as the header's box does. */
     selectShown,

@@ -202,3 +202,47 @@ test('A user\'s details: fields, groups and roles (read on request), the runs th
     server.stop();
   }
 });
+
+test('The column chooser: columns hidden stay hidden on this device (a reload, a new listing), and the edit sheet has only the columns shown', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox']);
+  try {
+    const page = await openPage(browser, server.url + '/');
+    await listed(page, server);
+    const heads = () => page.$$eval('#users-table thead th:not(.select)', (ths) => ths.map((th) => th.textContent));
+    const all = await heads();
+    assert.ok(all.includes('Email') && all.includes('Division'), all.join());
+    await page.click('#users-table-columns summary');
+    await page.getByRole('checkbox', { name: 'Email', exact: true }).uncheck();
+    await page.getByRole('checkbox', { name: 'Division', exact: true }).uncheck();
+    assert.deepEqual(await heads(), all.filter((c) => c !== 'Email' && c !== 'Division'));
+
+    // Reloaded, connected again: the same columns hidden, their boxes unticked.
+    await page.reload();
+    await page.waitForSelector('body[data-ready=true]');
+    await listed(page, server);
+    assert.deepEqual(await heads(), all.filter((c) => c !== 'Email' && c !== 'Division'));
+    await page.click('#users-table-columns summary');
+    assert.equal(await page.getByRole('checkbox', { name: 'Email', exact: true }).isChecked(), false);
+    assert.equal(await page.getByRole('checkbox', { name: 'User ID', exact: true }).isChecked(), true);
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await seriousViolations(page, '#users-table-tools'), [], scheme);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    // Email shown again; a new listing keeps Division hidden.
+    await page.getByRole('checkbox', { name: 'Email', exact: true }).check();
+    await page.click('#users-table-columns summary');
+    await page.click('#list-users');
+    await page.waitForFunction(() => document.getElementById('users-table-count').textContent === '250 rows');
+    assert.deepEqual(await heads(), all.filter((c) => c !== 'Division'));
+
+    // The edit sheet: the rows selected in the columns shown, and an Action column.
+    await page.getByRole('checkbox', { name: 'Select all 250 shown', exact: true }).check();
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click('#bulk-download')]);
+    const text = (await (await import('node:fs/promises')).readFile(await file.path())).toString('utf8').replace(/^\uFEFF/, '');
+    assert.equal(text.split(/\r?\n/)[0], [...all.filter((c) => c !== 'Division'), 'Action'].join(','));
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
