@@ -545,6 +545,8 @@ export async function startApp(makeHost) {
       canAct: () => !lock.busy && !!state.client,
       async plan(kind, table, description) {
         const flow = kind === 'membership' ? membership : lifecycle;
+        // The old plan goes before the view shows (its table is not laid out again for nothing).
+        flow.invalidate();
         views.show(kind);
         $(`view-${kind}`).focus();
         // A plan's failure is the view's, shown there.
