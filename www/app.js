@@ -39,6 +39,8 @@ const optionalButton = (/** @type {string} */ id) => find(id, HTMLButtonElement)
 const REMEMBER_KEY = 'qualtrics-roster:connection';
 /** Where a lifecycle sheet made from the Users grid's selection came from, as its plan says. */
 const GRID_SOURCE = 'the Users grid';
+/** Where the pane's bulk actions take their rows from (the rows selected in the Users sheet). */
+const USERS_SHEET_SOURCE = 'the Users sheet';
 /** How long a remembered token is kept (the box's label says so: sections.js). */
 export const REMEMBER_HOURS = 8;
 const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
@@ -428,7 +430,7 @@ export async function startApp(makeHost) {
    * @param {import('./host/host.js').TableInput} table
    */
   const lifecycleTable = (table) => {
-    fromGrid = table.source === GRID_SOURCE;
+    fromGrid = table.source === GRID_SOURCE || table.source.startsWith(`${USERS_SHEET_SOURCE}, `);
     const where = table.source.replace(/![^!]*$/, '');
     if (choiceFor !== null && where !== choiceFor && !choiceMade) resetChoice();
     choiceFor = where;
@@ -528,6 +530,40 @@ export async function startApp(makeHost) {
   const usersTable = find('users-table', HTMLTableElement);
   /** @type {ReturnType<typeof startBulkActions> | null} */
   let bulk = null;
+  /** Plans a sheet the bar made in the lifecycle view or Groups and roles (`how`: the pane's sheet). */
+  const planBulk = async (/** @type {'lifecycle' | 'membership'} */ kind, /** @type {Table} */ table, /** @type {string} */ source, /** @type {string} */ description, /** @type {{ sheetName?: string }} */ how = {}) => {
+    const flow = kind === 'membership' ? membership : lifecycle;
+    // The old plan goes before the view shows (its table is not laid out again for nothing).
+    flow.invalidate();
+    views.show(kind);
+    $(`view-${kind}`).focus();
+    // A plan's failure is the view's, shown there.
+    show(flow.error, '');
+    try {
+      await flow.planTable(table, source, description, how);
+    } catch (err) {
+      show(flow.error, messageOf(err));
+    }
+  };
+  const readSelectedUsers = host.readSelectedUsers;
+  if (!usersTable && find('users-bulk') && readSelectedUsers) {
+    // The pane: the same actions on the rows selected in the Users sheet, each planned from a
+    // sheet of its own (its outcomes are written beside its rows).
+    bulk = startBulkActions({
+      lock,
+      errorEl: $('error'),
+      canAct: () => !lock.busy && !!state.client,
+      async selected() {
+        const got = await readSelectedUsers();
+        const n = got.rowNumbers;
+        const rows = n.length === 1 ? `row ${n[0]}` : n.every((r, i) => i === 0 || r === n[i - 1] + 1) ? `rows ${n[0]}-${n[n.length - 1]}` : `${n.length} rows`;
+        const left = got.hidden ? `; ${got.hidden} hidden row${got.hidden === 1 ? '' : 's'} left out` : '';
+        return { users: got.table, rows: got.table.rows.map((_, i) => i), description: `${rows} selected${left}` };
+      },
+      plan: (kind, table, description) => planBulk(kind, table, USERS_SHEET_SOURCE, description, { sheetName: kind === 'membership' ? 'Bulk membership' : 'Bulk lifecycle' }),
+      readGroups: pullMembership,
+    });
+  }
   if (usersTable && find('users-bulk')) {
     const grid = gridOf(usersTable);
     // Between the grid's toolbar (search, filters, "N selected") and the table.
@@ -543,20 +579,7 @@ export async function startApp(makeHost) {
       lock,
       errorEl: $('error'),
       canAct: () => !lock.busy && !!state.client,
-      async plan(kind, table, description) {
-        const flow = kind === 'membership' ? membership : lifecycle;
-        // The old plan goes before the view shows (its table is not laid out again for nothing).
-        flow.invalidate();
-        views.show(kind);
-        $(`view-${kind}`).focus();
-        // A plan's failure is the view's, shown there.
-        show(flow.error, '');
-        try {
-          await flow.planTable(table, GRID_SOURCE, description);
-        } catch (err) {
-          show(flow.error, messageOf(err));
-        }
-      },
+      plan: (kind, table, description) => planBulk(kind, table, GRID_SOURCE, description),
       readGroups: pullMembership,
     });
   }

@@ -9,7 +9,7 @@
 // 29.3) turn them into a membership change sheet (User, Group or role, Member) for the group
 // chosen, planned in Groups and roles through its plan view and confirmation the same way.
 import { tableToCsv } from './pkg/qualtrics_roster_console.js';
-import { $, download, guarded } from './ui.js';
+import { $, find, download, guarded } from './ui.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {ReturnType<typeof import('./grid.js').gridOf>} Grid */
@@ -93,26 +93,29 @@ export function editSheet(users, rows, cols) {
 }
 
 /**
- * Wires the bar (`#users-bulk`, sections.js) to the Users grid. `plan(kind, table, description)`
+ * Wires the bar (`#users-bulk`, sections.js) to the selected users: the Users grid's (`grid`,
+ * the page: the bar shows while rows are selected) or, without a grid (the pane), those
+ * `selected()` reads (the rows selected in the Users sheet). `plan(kind, table, description)`
  * opens the lifecycle view (or Groups and roles, for a membership sheet) and plans the sheet
- * there ("selected" says which rows of the grid); `canAct()` says whether the actions may run
- * now (connected, nothing else running); `readGroups()` pulls the membership (the groups offered
+ * there (`description` says which rows); `canAct()` says whether the actions may run now
+ * (connected, nothing else running); `readGroups()` pulls the membership (the groups offered
  * come from it: `setGroups`).
- * @param {{ grid: Grid, lock: import('./ui.js').Lock, errorEl: HTMLElement, canAct: () => boolean,
+ * @param {{ grid?: Grid | null, selected?: () => Promise<{ users: Table, rows: number[], description: string }>,
+ *   lock: import('./ui.js').Lock, errorEl: HTMLElement, canAct: () => boolean,
  *   plan: (kind: 'lifecycle' | 'membership', table: Table, description: string) => Promise<void>,
  *   readGroups: () => Promise<unknown> }} parts
  */
-export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups }) {
+export function startBulkActions({ grid = null, selected, lock, errorEl, canAct, plan, readGroups }) {
   const bar = $('users-bulk');
-  const buttons = ['bulk-disable', 'bulk-enable', 'bulk-expire', 'bulk-add-group', 'bulk-remove-group', 'bulk-read-groups', 'bulk-download'].map((id) => $(id, HTMLButtonElement));
+  const buttons = ['bulk-disable', 'bulk-enable', 'bulk-expire', 'bulk-add-group', 'bulk-remove-group', 'bulk-read-groups', 'bulk-download']
+    .map((id) => find(id, HTMLButtonElement)).filter((b) => b !== null);
   const expiry = $('bulk-expiry', HTMLInputElement);
   const group = $('bulk-group', HTMLSelectElement);
   const readButton = $('bulk-read-groups', HTMLButtonElement);
 
-  /** The bar shows while rows are selected; its actions wait for a connection and the lock. */
+  /** The grid's bar shows while rows are selected; its actions wait for a connection and the lock. */
   function refresh() {
-    const selected = grid.counts().selected;
-    bar.hidden = selected === 0;
+    if (grid) bar.hidden = grid.counts().selected === 0;
     const off = !canAct();
     for (const b of buttons) b.disabled = b.id === 'bulk-download' ? lock.busy : off;
   }
@@ -130,12 +133,16 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups
     readButton.hidden = names.length > 0;
   }
 
-  /** The selected rows and the Users table they are rows of. */
-  function selection() {
+  /** The selected rows, the Users table they are rows of, and which rows they are in words. */
+  async function selection() {
+    if (!grid) {
+      if (!selected) throw new Error('Nothing to act on here.');
+      return selected();
+    }
     const users = grid.table();
     const rows = grid.selectedRows();
     if (!users || !rows.length) throw new Error('Select the users first (the box at the start of each row).');
-    return { users, rows };
+    return { users, rows, description: 'selected' };
   }
 
   const act = (/** @type {BulkAction} */ action) => guarded(lock, errorEl, async () => {
@@ -144,12 +151,11 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups
       expiry.focus();
       throw new Error('Choose the expiry date first (beside Set expiry).');
     }
-    const { users, rows } = selection();
-    await plan('lifecycle', lifecycleSheet(users, rows, action, date), 'selected');
+    const { users, rows, description } = await selection();
+    await plan('lifecycle', lifecycleSheet(users, rows, action, date), description);
   });
 
   const member = (/** @type {boolean} */ yes) => guarded(lock, errorEl, async () => {
-    const { users, rows } = selection();
     const name = group.value;
     if (!name) {
       group.focus();
@@ -157,7 +163,8 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups
         ? `Choose the group first (beside ${yes ? 'Add to group' : 'Remove from group'}).`
         : 'Read the brand\'s groups first (Read the groups, beside Add to group), then choose one.');
     }
-    await plan('membership', membershipSheet(users, rows, name, yes), 'selected');
+    const { users, rows, description } = await selection();
+    await plan('membership', membershipSheet(users, rows, name, yes), description);
   });
 
   $('bulk-disable').addEventListener('click', act('disable'));
@@ -169,12 +176,12 @@ export function startBulkActions({ grid, lock, errorEl, canAct, plan, readGroups
     await readGroups();
     group.focus();
   }));
-  $('bulk-download').addEventListener('click', guarded(lock, errorEl, async () => {
-    const { users, rows } = selection();
-    download('users-edit-sheet.csv', tableToCsv(editSheet(users, rows, grid.shownColumns())));
+  find('bulk-download')?.addEventListener('click', guarded(lock, errorEl, async () => {
+    const { users, rows } = await selection();
+    if (grid) download('users-edit-sheet.csv', tableToCsv(editSheet(users, rows, grid.shownColumns())));
   }));
-  $('bulk-clear').addEventListener('click', () => {
-    grid.clearSelection();
+  find('bulk-clear')?.addEventListener('click', () => {
+    grid?.clearSelection();
     /** @type {HTMLElement | null} */ (document.getElementById('users-table-select-all'))?.focus();
   });
   return { refresh, setGroups };

@@ -236,10 +236,12 @@ function connect(/** @type {VariantText} */ v) {
  * a lifecycle sheet of them, planned in the lifecycle view with its plan and confirmation;
  * Add to group and Remove from group a membership change sheet, planned in Groups and roles (the
  * groups offered are those of the last membership pull: Read the groups pulls it);
- * Download as edit sheet writes them with an Action column to fill in.
+ * Download as edit sheet writes them with an Action column to fill in. The pane (no grid: its
+ * users are the Users sheet) shows the same actions on the rows selected in that sheet.
  */
-const bulkBar = `
-      <div id="users-bulk" class="actions bulk-bar" role="group" aria-label="Act on the selected users" data-testid="users-bulk" hidden>
+const bulkBar = (/** @type {boolean} */ files) => `
+      <div id="users-bulk" class="actions bulk-bar" role="group" aria-label="${files ? 'Act on the selected users' : 'Act on the rows selected in the Users sheet'}" data-testid="users-bulk"${files ? ' hidden' : ''}>${when(!files, `
+        <p class="hint">Select users' rows in the <b>Users</b> sheet (hidden and filtered-out rows are left out), then:</p>`)}
         <button id="bulk-disable" type="button">Disable</button>
         <button id="bulk-enable" type="button">Enable</button>
         <span class="bulk-expiry">
@@ -253,10 +255,10 @@ const bulkBar = `
           <button id="bulk-read-groups" type="button" class="link">Read the groups</button>
           <button id="bulk-add-group" type="button">Add to group</button>
           <button id="bulk-remove-group" type="button">Remove from group</button>
-        </span>
+        </span>${when(files, `
         <button id="bulk-download" type="button">Download as edit sheet</button>
-        <button id="bulk-clear" type="button" class="link">Clear the selection</button>
-        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>Disable · enable · expire</b>; Add to group and Remove from group plan them in <b>Groups and roles</b>. Nothing is sent until you Apply and confirm there.</p>
+        <button id="bulk-clear" type="button" class="link">Clear the selection</button>`)}
+        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>${files ? 'Disable · enable · expire' : 'Lifecycle'}</b>; Add to group and Remove from group plan them in <b>${files ? 'Groups and roles' : 'Groups'}</b>. Nothing is sent until you Apply and confirm there.</p>
       </div>`;
 
 function users(/** @type {VariantText} */ v) {
@@ -270,7 +272,7 @@ function users(/** @type {VariantText} */ v) {
         <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
       </div>${progress('')}
       <p id="summary" class="muted"></p>
-      <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar + table('users-table', 'Users', true))}
+      <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar(true) + table('users-table', 'Users', true))}${when(!v.files, bulkBar(false))}
       <details id="names" class="names">
         <summary>Names for user types and divisions</summary>
         <p class="hint">Qualtrics lists no names for user types, and the users list gives divisions by id: give each the name your brand knows it by, once. Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>

@@ -246,3 +246,76 @@ test('The column chooser: columns hidden stay hidden on this device (a reload, a
     server.stop();
   }
 });
+
+test('The pane: Disable and Add to group act on the rows selected in the Users sheet, hidden rows left out, each planned from a sheet of its own and confirmed', async () => {
+  const { openPane } = await import('./office-double.mjs');
+  const server = await startServer(['--relay-upstream', 'sandbox', '--users', '120', '--rate-limit-scale', '40']);
+  try {
+    const page = await openPane(browser, server, { sheets: [{ name: 'Notes', rows: [['x']] }], select: { sheet: 'Notes', address: 'A1' } }, { view: 'users', width: 360 });
+    await page.check('input[name=mode][value=qualtrics]');
+    await page.fill('#datacenter', 'iad1');
+    await page.fill('#token', server.adminToken);
+    await page.click('#connect');
+    await page.waitForFunction(() => /written to the "Users" sheet/.test(document.getElementById('summary').textContent), null, { timeout: 60_000 });
+    const sheet = await page.evaluate(() => window.__workbook.values('Users'));
+    const at = (name) => sheet[0].indexOf(name);
+    // Eight active users on consecutive rows, none of the administrator's user type (the
+    // first user: the one connected).
+    const adminType = sheet[1][at('User type')];
+    const ok = (r) => r[at('Account status')] === 'active' && r[at('User type')] !== adminType;
+    let start = 1;
+    while (start + 8 <= sheet.length && !sheet.slice(start, start + 8).every(ok)) start++;
+    assert.ok(start + 8 <= sheet.length, 'eight such users in a row');
+    const picked = sheet.slice(start, start + 8); // sheet rows start+1 … start+8 (1-based)
+    assert.equal(await page.isVisible('#users-bulk'), true, 'the pane shows its bar');
+    assert.deepEqual(await seriousViolations(page), []);
+
+    // The selection in another sheet: the bar says where to select.
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.equal(await page.textContent('#error'), 'Select the users\' rows in the "Users" sheet first (List users writes it): the selection is in "Notes".');
+
+    // Rows start+1 … start+8 selected, the third of them hidden by hand: seven users.
+    const hiddenRow = start + 2; // 0-based sheet row
+    await page.evaluate(({ r, a }) => {
+      window.__workbook.sheets.get('Users').hidden.add(r);
+      window.__workbook.select('Users', a);
+    }, { r: hiddenRow, a: `B${start + 1}:C${start + 8}` });
+    const seven = picked.filter((_, i) => i !== 2);
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    assert.equal(await planned(page, 'lc-'), `7 rows from the Users sheet, Bulk lifecycle!A1:C8 (7 rows selected; 1 hidden row left out): 7 disable.`);
+    const bulkSheet = await page.evaluate(() => window.__workbook.values('Bulk lifecycle'));
+    assert.deepEqual(bulkSheet[0], ['User ID', 'Username', 'Action']);
+    assert.deepEqual(bulkSheet.slice(1).map((r) => r[0]), seven.map((r) => r[at('User ID')]));
+    assert.ok((await sandboxUsers(server)).filter((u) => seven.some((r) => r[at('User ID')] === u.id)).every((u) => u.accountStatus === 'active'), 'nothing sent yet');
+    await applyConfirmed(page, 'lc-');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    assert.equal(await page.textContent('#lc-summary'), 'Outcome: 7 done · 0 unchanged · 0 failed · 0 not sent. Written beside your rows in "Bulk lifecycle".');
+    const after = await sandboxUsers(server);
+    for (const r of picked) assert.equal(after.find((u) => u.id === r[at('User ID')]).accountStatus, r === picked[2] ? 'active' : 'disabled', r[at('Username')]);
+
+    // Add to group: the groups read, one chosen, the same selection planned in Groups.
+    await openView(page, 'users');
+    await page.click('#bulk-read-groups');
+    await page.waitForFunction(() => document.getElementById('bulk-group').options.length > 1, null, { timeout: 60_000 });
+    const groups = await sandboxGroups(server);
+    const group = groups.find((g) => seven.every((r) => !g.members.includes(r[at('User ID')])));
+    await page.selectOption('#bulk-group', group.name);
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await seriousViolations(page), [], scheme);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.click('#bulk-add-group');
+    await page.waitForSelector('#view-membership:not([hidden])');
+    assert.match(await planned(page, 'mb-'), /^7 rows from the Users sheet, Bulk membership!A1:C8 \(7 rows selected; 1 hidden row left out\): 7 /);
+    await applyConfirmed(page, 'mb-');
+    await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
+    const members = (await sandboxGroups(server)).find((g) => g.name === group.name).members;
+    assert.deepEqual([...members].sort(), [...group.members, ...seven.map((r) => r[at('User ID')])].sort());
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
