@@ -2,7 +2,7 @@
 // baselines in the same run, and prints one table (figure, ours, baseline, ratio, goal). It
 // also writes the table as Markdown (bench/results.md) and a chart (docs/performance.png),
 // with the machine it ran on. Takes about 7 minutes. BENCH_ONLY=name,name runs a subset
-// (pane-load, plan-100k, memory, big-file, pull, lifecycle, provision, hooks).
+// (pane-load, table-50k, bulk-select, plan-100k, memory, big-file, pull, lifecycle, provision, hooks).
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { ROOT, launchBrowser } from '../tests/e2e/harness.mjs';
 const BENCHES = [
   { name: 'pane-load', cmd: 'node', args: ['bench/pane-load.mjs'] },
   { name: 'table-50k', cmd: 'node', args: ['bench/table-50k.mjs'] },
+  { name: 'bulk-select', cmd: 'node', args: ['bench/bulk-select.mjs'] },
   { name: 'plan-100k', cmd: 'node', args: ['bench/plan-100k.mjs'] },
   { name: 'memory', cmd: 'node', args: ['bench/big-file.mjs'], env: { BENCH_ROWS: '100000' } },
   { name: 'big-file', cmd: 'node', args: ['bench/big-file.mjs'] },

@@ -14,6 +14,8 @@ import { gridOf } from './grid.js';
 import { startViews } from './views.js';
 import { createAutomations } from './automations.js';
 import { startBulkActions, userKey, userName } from './bulk.js';
+import { startUserDetails } from './details.js';
+import { listRuns } from './runs-store.js';
 import { drawBrandPicture, markActive } from './brand.js';
 import { loadNames, nameOf, setName, namedUserTypes, isNamedId, onNames, knownDivisions, keepQualtricsNames, namedByQualtrics } from './names.js';
 import { createRunsView } from './runs.js';
@@ -38,6 +40,8 @@ const optionalButton = (/** @type {string} */ id) => find(id, HTMLButtonElement)
 const REMEMBER_KEY = 'qualtrics-roster:connection';
 /** Where a lifecycle sheet made from the Users grid's selection came from, as its plan says. */
 const GRID_SOURCE = 'the Users grid';
+/** Where the pane's bulk actions take their rows from (the rows selected in the Users sheet). */
+const USERS_SHEET_SOURCE = 'the Users sheet';
 /** How long a remembered token is kept (the box's label says so: sections.js). */
 export const REMEMBER_HOURS = 8;
 const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
@@ -199,6 +203,9 @@ export async function startApp(makeHost) {
       state.brand = who.brandId ?? null;
       state.by = who.userName ?? who.userId ?? '';
       state.users = null;
+      // Another brand's groups are not this one's.
+      bulk?.setGroups([]);
+      pulledMembership = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -273,6 +280,8 @@ export async function startApp(makeHost) {
       if (table) gridOf(table).clear();
     }
     drawPicture();
+    bulk?.setGroups([]);
+    pulledMembership = null;
     show($('notice'), '');
     $('who').textContent = 'Not connected';
     showConnected(false);
@@ -436,7 +445,7 @@ export async function startApp(makeHost) {
    * @param {import('./host/host.js').TableInput} table
    */
   const lifecycleTable = (table) => {
-    fromGrid = table.source === GRID_SOURCE;
+    fromGrid = table.source === GRID_SOURCE || table.source.startsWith(`${USERS_SHEET_SOURCE}, `);
     const where = table.source.replace(/![^!]*$/, '');
     if (choiceFor !== null && where !== choiceFor && !choiceMade) resetChoice();
     choiceFor = where;
@@ -461,6 +470,13 @@ export async function startApp(makeHost) {
     host, getClient, lock, prefix: 'mb-', kind: 'membership', journalKey: core.journalKey, columnFit: core.columnFit, checkMapping: core.checkMapping, brand, recorder,
     options: membershipOptions,
   });
+
+  /**
+   * The last membership pull's long table and how many roles it knew (a user's details show
+   * their groups and roles from it); null before one and after a disconnect.
+   * @type {import('./details.js').PulledMembership | null}
+   */
+  let pulledMembership = null;
 
   /** Pulls who is in which group and role into the Membership and matrix sheets and the chart. */
   async function pullMembership() {
@@ -491,6 +507,10 @@ export async function startApp(makeHost) {
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
     await groups?.pulled(pulled, roles);
+    // A user's details show their groups and roles from it.
+    pulledMembership = { long: pulled.long, roles: kinds('role'), at: Date.now() };
+    // The groups the Users grid's bar offers (Add to group, Remove from group).
+    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group').map((c) => c.name));
   }
 
   /** Where the change sheet of Groups and roles came from, as its plan says. */
@@ -537,6 +557,7 @@ export async function startApp(makeHost) {
     flows: { lifecycle, provision, membership },
     open: (name) => {
       views.show(name);
+      if (name === 'membership') groups?.showChanges();
       $(`view-${name}`).focus();
     },
     connected: () => !!state.client,
@@ -553,11 +574,48 @@ export async function startApp(makeHost) {
   const usersTable = find('users-table', HTMLTableElement);
   /** @type {ReturnType<typeof startBulkActions> | null} */
   let bulk = null;
+  /** Plans a sheet the bar made in the lifecycle view or Groups and roles (`how`: the pane's sheet). */
+  const planBulk = async (/** @type {'lifecycle' | 'membership'} */ kind, /** @type {Table} */ table, /** @type {string} */ source, /** @type {string} */ description, /** @type {{ sheetName?: string }} */ how = {}) => {
+    const flow = kind === 'membership' ? membership : lifecycle;
+    // The old plan goes before the view shows (its table is not laid out again for nothing).
+    flow.invalidate();
+    views.show(kind);
+    if (kind === 'membership') groups?.showChanges();
+    $(`view-${kind}`).focus();
+    // A plan's failure is the view's, shown there.
+    show(flow.error, '');
+    try {
+      await flow.planTable(table, source, description, how);
+    } catch (err) {
+      show(flow.error, messageOf(err));
+    }
+  };
+  const readSelectedUsers = host.readSelectedUsers;
+  if (!usersTable && find('users-bulk') && readSelectedUsers) {
+    // The pane: the same actions on the rows selected in the Users sheet, each planned from a
+    // sheet of its own (its outcomes are written beside its rows).
+    bulk = startBulkActions({
+      lock,
+      errorEl: $('error'),
+      canAct: () => !lock.busy && !!state.client,
+      async selected() {
+        const got = await readSelectedUsers();
+        const n = got.rowNumbers;
+        const rows = n.length === 1 ? `row ${n[0]}` : n.every((r, i) => i === 0 || r === n[i - 1] + 1) ? `rows ${n[0]}-${n[n.length - 1]}` : `${n.length} rows`;
+        const left = got.hidden ? `; ${got.hidden} hidden row${got.hidden === 1 ? '' : 's'} left out` : '';
+        return { users: got.table, rows: got.table.rows.map((_, i) => i), description: `${rows} selected${left}` };
+      },
+      plan: (kind, table, description) => planBulk(kind, table, USERS_SHEET_SOURCE, description, { sheetName: kind === 'membership' ? 'Bulk membership' : 'Bulk lifecycle' }),
+      readGroups: pullMembership,
+    });
+  }
   if (usersTable && find('users-bulk')) {
     const grid = gridOf(usersTable);
     // Between the grid's toolbar (search, filters, "N selected") and the table.
     $('users-table-wrap').before($('users-bulk'));
-    grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh() });
+    // One user's details, from the "Details of USERNAME" button beside the row's box.
+    const details = startUserDetails({ grid, lock, membership: () => pulledMembership, pull: pullMembership, runs: listRuns });
+    grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh(), details: details.open });
     grid.chooseColumns();
     // The picture's bars show pressed while the grid filters by them (set there or here).
     grid.onFilter(() => { const box = find('users-picture'); if (box) markActive(box, (c) => grid.filteredBy(c)); });
@@ -566,17 +624,8 @@ export async function startApp(makeHost) {
       lock,
       errorEl: $('error'),
       canAct: () => !lock.busy && !!state.client,
-      async plan(table, description) {
-        views.show('lifecycle');
-        $('view-lifecycle').focus();
-        // A plan's failure is the lifecycle view's, shown there.
-        show(lifecycle.error, '');
-        try {
-          await lifecycle.planTable(table, GRID_SOURCE, description);
-        } catch (err) {
-          show(lifecycle.error, messageOf(err));
-        }
-      },
+      plan: (kind, table, description) => planBulk(kind, table, GRID_SOURCE, description),
+      readGroups: pullMembership,
     });
   }
 
@@ -637,6 +686,7 @@ export async function startApp(makeHost) {
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
   // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
   for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
+  for (const id of ['mb-file', 'mb-paste']) find(id)?.addEventListener('input', () => membership.forgetTable());
   // Another file or paste: its columns are mapped again (pre-filled when remembered).
   for (const [prefix, flow] of /** @type {const} */ ([['lc-', lifecycle], ['pv-', provision], ['mb-', membership]])) {
     for (const id of [`${prefix}file`, `${prefix}paste`]) find(id)?.addEventListener('input', () => flow.forgetMapping());

@@ -440,5 +440,8 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
     /** The buttons follow the lock. */
     refresh: () => drawSheet(),
     current: () => sub,
+    /** Opens the Changes sub-view, where the membership plan shows: a plan handed over from
+     * elsewhere (the Users grid's bar, the Runs view) must not land in a hidden sub-view. */
+    showChanges: () => goSub('changes'),
   };
 }

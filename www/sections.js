@@ -234,10 +234,14 @@ function connect(/** @type {VariantText} */ v) {
  * What the Users grid does with the rows selected in it (the page; app.js shows it while rows
  * are selected, between the grid's toolbar and the table): Disable, Enable and Set expiry make
  * a lifecycle sheet of them, planned in the lifecycle view with its plan and confirmation;
- * Download as edit sheet writes them with an Action column to fill in.
+ * Add to group and Remove from group a membership change sheet, planned in Groups and roles (the
+ * groups offered are those of the last membership pull: Read the groups pulls it);
+ * Download as edit sheet writes them with an Action column to fill in. The pane (no grid: its
+ * users are the Users sheet) shows the same actions on the rows selected in that sheet.
  */
-const bulkBar = `
-      <div id="users-bulk" class="actions bulk-bar" role="group" aria-label="Act on the selected users" data-testid="users-bulk" hidden>
+const bulkBar = (/** @type {boolean} */ files) => `
+      <div id="users-bulk" class="actions bulk-bar" role="group" aria-label="${files ? 'Act on the selected users' : 'Act on the rows selected in the Users sheet'}" data-testid="users-bulk"${files ? ' hidden' : ''}>${when(!files, `
+        <p class="hint">Select users' rows in the <b>Users</b> sheet (hidden and filtered-out rows are left out), then:</p>`)}
         <button id="bulk-disable" type="button">Disable</button>
         <button id="bulk-enable" type="button">Enable</button>
         <span class="bulk-expiry">
@@ -245,9 +249,16 @@ const bulkBar = `
           <input id="bulk-expiry" type="date">
           <button id="bulk-expire" type="button">Set expiry</button>
         </span>
+        <span class="bulk-expiry bulk-group">
+          <label for="bulk-group">Group</label>
+          <select id="bulk-group"><option value="">Choose a group…</option></select>
+          <button id="bulk-read-groups" type="button" class="link">Read the groups</button>
+          <button id="bulk-add-group" type="button">Add to group</button>
+          <button id="bulk-remove-group" type="button">Remove from group</button>
+        </span>${when(files, `
         <button id="bulk-download" type="button">Download as edit sheet</button>
-        <button id="bulk-clear" type="button" class="link">Clear the selection</button>
-        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>Disable · enable · expire</b>: nothing is sent until you Apply and confirm there.</p>
+        <button id="bulk-clear" type="button" class="link">Clear the selection</button>`)}
+        <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>${files ? 'Disable · enable · expire' : 'Lifecycle'}</b>; Add to group and Remove from group plan them in <b>${files ? 'Groups and roles' : 'Groups'}</b>. Nothing is sent until you Apply and confirm there.</p>
       </div>`;
 
 function users(/** @type {VariantText} */ v) {
@@ -261,7 +272,7 @@ function users(/** @type {VariantText} */ v) {
         <button id="download-xlsx" type="button" disabled>Download .xlsx</button>`)}
       </div>${progress('')}
       <p id="summary" class="muted"></p>
-      <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar + table('users-table', 'Users', true))}
+      <div id="users-picture" class="brand-picture" role="region" aria-label="The brand at a glance" data-testid="users-picture" hidden></div>${when(v.files, bulkBar(true) + table('users-table', 'Users', true))}${when(!v.files, bulkBar(false))}
       <details id="names" class="names">
         <summary>Names for user types and divisions</summary>
         <p class="hint">Qualtrics lists no names for user types: give each the name your brand knows it by, once. Division names are read from Qualtrics when users are listed (a division it will not name can be named here). Names are remembered on this device${v.files ? ' (this browser)' : ' (Office\'s storage)'} and shown beside the ids in every table.</p>
@@ -494,6 +505,28 @@ const confirmDialog = `
     </div>
   </dialog>`;
 
+/**
+ * One user's details (details.js, opened from a row of the Users grid): the user's fields, the
+ * groups they are in and their roles by rule (from the membership pull, or a button that pulls),
+ * and the runs of this device that touched them. A modal dialog that fits 1366x768 and 360 px.
+ */
+const detailsDialog = `
+  <dialog id="user-details" class="confirm details" aria-labelledby="user-details-title" data-testid="user-details">
+    <h2 id="user-details-title">User</h2>
+    <dl id="user-details-fields" class="details-fields"></dl>
+    <h3 id="user-details-groups-title" tabindex="-1">Groups</h3>
+    <div id="user-details-groups"></div>
+    <h3 id="user-details-roles-title">Roles by rule</h3>
+    <div id="user-details-roles"></div>
+    <p id="user-details-pull-row" hidden><button id="user-details-pull" type="button">Read groups and roles</button></p>
+    <p id="user-details-error" class="error" role="alert" hidden></p>
+    <h3 id="user-details-runs-title">Recent runs that touched them (this device)</h3>
+    <ul id="user-details-runs" class="confirm-list" aria-labelledby="user-details-runs-title"></ul>
+    <div class="actions">
+      <button id="user-details-close" type="button" class="primary">Close</button>
+    </div>
+  </dialog>`;
+
 /** The header, the tab bar, the Connect card and every view, as the variant shows them. */
 export function shellHtml(/** @type {Variant} */ variant) {
   const v = VARIANTS[variant];
@@ -518,6 +551,6 @@ export function shellHtml(/** @type {Variant} */ variant) {
         <button id="menu-${name}" type="button" role="menuitemradio" aria-checked="false" tabindex="-1" data-view="${name}"${name === 'automations' ? ' hidden' : ''}>${v.tabs[name]}</button>`).join('')}
       </div>
     </nav>${[users, lifecycle, provision, membership, runs, automations].map((section) => section(v)).join('')}
-  </main>${confirmDialog}
+  </main>${confirmDialog}${detailsDialog}
 `;
 }

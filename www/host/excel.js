@@ -360,6 +360,41 @@ export async function readTable({ maxRows = MAX_ROWS, includeHidden = false } = 
 }
 
 /**
+ * The users on the rows selected in the sheet `sheetName` (the Users sheet List users wrote):
+ * its header row, and each selected row below it that is visible (rows hidden by hand or by a
+ * filter are left out, as Excel's own commands leave them). Refuses, saying what to select,
+ * when the selection is in another sheet or holds no user's row.
+ * @param {string} sheetName
+ * @returns {Promise<{ table: { columns: string[], rows: string[][] }, rowNumbers: number[], hidden: number }>}
+ */
+export async function readSelectedUsers(sheetName) {
+  return Excel.run(async (context) => {
+    const selection = context.workbook.getSelectedRange();
+    selection.load('rowIndex,rowCount');
+    const sheet = selection.worksheet;
+    sheet.load('name');
+    const used = sheet.getUsedRangeOrNullObject();
+    used.load('rowIndex,columnIndex,rowCount,columnCount');
+    await context.sync();
+    if (sheet.name !== sheetName) {
+      throw new HostError(`Select the users' rows in the "${sheetName}" sheet first (List users writes it): the selection is in "${sheet.name}".`);
+    }
+    if (used.isNullObject || used.rowCount < 2) throw new HostError(`The "${sheetName}" sheet has no users: press List users first.`);
+    const first = Math.max(selection.rowIndex, used.rowIndex + 1);
+    const last = Math.min(selection.rowIndex + selection.rowCount - 1, used.rowIndex + used.rowCount - 1);
+    if (last < first) throw new HostError(`Select the rows of the users to act on in the "${sheetName}" sheet (below its header row).`);
+    const header = await readCells(context, sheet, { rowIndex: used.rowIndex, columnIndex: used.columnIndex, rowCount: 1, columnCount: used.columnCount });
+    const { rows, hidden } = await readCells(context, sheet, { rowIndex: first, columnIndex: used.columnIndex, rowCount: last - first + 1, columnCount: used.columnCount }, { skipHidden: true });
+    if (!rows.length) throw new HostError(`Every selected row of the "${sheetName}" sheet is hidden or filtered out: select rows you can see.`);
+    return {
+      table: { columns: (header.rows[0]?.cells ?? []).map((h) => h.trim()), rows: rows.map((r) => r.cells) },
+      rowNumbers: rows.map((r) => r.row + 1),
+      hidden: hidden.length,
+    };
+  });
+}
+
+/**
  * Reads the table of a plan again (same sheet, same table or range, hidden rows treated the
  * same) and refuses, naming the rows, if anything the plan was made from changed: a row edited,
  * removed, added, hidden or shown. Apply calls it before sending anything.
@@ -829,6 +864,8 @@ export function createExcelHost({ safeText, progress }) {
       });
       return { ...read, source: `${source}, ${read.source}` };
     },
+    /** The users on the rows selected in the Users sheet (see readSelectedUsers). */
+    readSelectedUsers: () => readSelectedUsers(written.get('Users') ?? 'Users'),
     /** Refuses, naming the rows, when the planned table changed since Plan (see verifyTable). */
     verifyTable: (input) => verifyTable(/** @type {SheetInput} */ (input)),
     /** Plans in this thread: the rows are in the pane's memory. */

@@ -99,6 +99,8 @@
  *   core module on the connection `connect` was told.
  * - `callback(fn)`: a progress callback as a run's `apply` can call it (the page: a Comlink
  *   proxy into the worker; Excel: `fn` itself).
+ * - `readSelectedUsers()` (Excel only): the users on the rows selected in the Users sheet, hidden
+ *   and filtered-out rows left out (the pane's bulk actions).
  * - `readRoles()`: the Roles sheet, or null (groups only).
  * - `setRoles(table)`: puts a Roles sheet where `readRoles` reads it.
  * - `writeSheet(name, table, options)`: a named sheet (Users, Plan, Membership, Before (undo),
@@ -141,6 +143,7 @@
  *   saveAudit(run: FlowRun): Promise<void>,
  *   downloadSheet(name: string, filename: string): Promise<void>,
  *   downloadWorkbook(names: string[], filename: string): Promise<void>,
+ *   readSelectedUsers?: () => Promise<{ table: Table, rowNumbers: number[], hidden: number }>,
  * }} Host
  */
 
