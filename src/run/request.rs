@@ -38,6 +38,17 @@ pub enum SheetKind {
 pub struct AmbiguousKind(pub String);
 
 impl SheetKind {
+    /// The template of this kind of sheet: its columns and an example row or two, as every
+    /// host offers it.
+    #[must_use]
+    pub fn template(self) -> Table {
+        match self {
+            SheetKind::Lifecycle => crate::lifecycle::template(),
+            SheetKind::Provision => crate::provision::template(),
+            SheetKind::Membership => crate::membership::desired_template(),
+        }
+    }
+
     /// The kind a sheet's columns say, as every host reads them. An `Action` column with a way
     /// to name accounts (`User ID` or `Username`) is a lifecycle sheet even beside a users
     /// listing's other columns (an edited export is the most common input there is); columns
