@@ -286,7 +286,7 @@ pub fn roles_template() -> Result<JsValue, JsValue> {
 /// The desired-membership sheet template (`User | Group or role | Member`).
 #[wasm_bindgen(js_name = membershipTemplate, unchecked_return_type = "Table")]
 pub fn membership_template() -> Result<JsValue, JsValue> {
-    to_value(&membership::desired_template())
+    to_value(&membership::template())
 }
 
 fn now_ms() -> u64 {

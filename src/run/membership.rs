@@ -295,7 +295,7 @@ impl SheetJob for MembershipJob {
     fn plan_offline(&mut self) {
         let d = &self.desired;
         self.apply = Some(MembershipApply::new(membership::check_changes(
-            &d.table, &d.roles, d.today,
+            &d.table, &d.roles,
         )));
         self.stage = Stage::Applied;
     }

@@ -45,7 +45,7 @@ impl SheetKind {
         match self {
             SheetKind::Lifecycle => crate::lifecycle::template(),
             SheetKind::Provision => crate::provision::template(),
-            SheetKind::Membership => crate::membership::desired_template(),
+            SheetKind::Membership => crate::membership::template(),
         }
     }
 
