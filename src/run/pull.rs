@@ -5,7 +5,8 @@
 use super::step::listings;
 use super::{Next, PhaseContext, Phases, RunStep};
 use crate::exec::Outcome;
-use crate::membership::{self, Snapshot};
+use crate::membership::rules::RoleSheet;
+use crate::membership::{self, PullRequest, PullRequestError, Pulled, Snapshot};
 
 /// Who is in which group: the pull alone, as "Pull membership" runs it, and the reading stage
 /// of a desired-membership sheet.
@@ -37,6 +38,20 @@ impl PullJob {
         self.snapshot
             .as_ref()
             .filter(|_| matches!(self.stage, PullStage::Done))
+    }
+
+    /// What "Pull membership" gives a host once the pull has finished (`None` before): the
+    /// tables, roles computed from the Roles sheet's rules, limited as `request` asks.
+    ///
+    /// # Errors
+    /// [`PullRequestError`] when the request's team filter is not understood.
+    pub fn pulled(
+        &self,
+        roles: &RoleSheet,
+        request: &PullRequest,
+    ) -> Option<Result<Pulled, PullRequestError>> {
+        self.snapshot()
+            .map(|snapshot| membership::pulled(snapshot, roles, request))
     }
 }
 

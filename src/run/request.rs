@@ -135,6 +135,21 @@ pub struct SheetRequest {
     pub column_map: BTreeMap<String, String>,
 }
 
+impl SheetRequest {
+    /// `table` with the columns the administrator mapped renamed to their fields, as a `kind`
+    /// sheet (the table as it is when none are mapped).
+    ///
+    /// # Errors
+    /// [`super::MappingError`] when the mapping cannot be applied to the table's columns.
+    pub fn mapped(&self, kind: SheetKind, table: Table) -> Result<Table, super::MappingError> {
+        if self.column_map.is_empty() {
+            Ok(table)
+        } else {
+            super::apply_mapping(kind, table, &self.column_map, self)
+        }
+    }
+}
+
 /// Pages a brand's listings took when they were last read in full: what lets a run choose
 /// between looking a few accounts up one by one and reading a whole listing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
