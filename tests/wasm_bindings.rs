@@ -67,7 +67,9 @@ async fn a_non_qualtrics_answer_rejects_instead_of_panicking() {
     // The test runner's own server is no Qualtrics: whatever it answers must become a message.
     let origin = web_sys_origin();
     let client = RosterClient::direct(&format!("{origin}/no-such-api/API/v3"), "tok").unwrap();
-    let err = JsFuture::from(client.list_users(None)).await.unwrap_err();
+    let err = JsFuture::from(client.list_users(None, None))
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "brand");
     let text = message(err);
     assert!(

@@ -5,7 +5,7 @@
 // when it is to be forgotten, and deleted at the first load after that.
 // The console module: connecting, listing users, templates. Planning and the membership pull
 // are in the full core module, loaded on first use (run.js).
-import init, { RosterClient, checkDatacenter, discoveryDatacenter, provisionTemplate, rolesTemplate, membershipTemplate } from './pkg/qualtrics_roster_console.js';
+import init, { RosterClient, checkDatacenter, discoveryDatacenter, sheetTemplate, rolesTemplate } from './pkg/qualtrics_roster_console.js';
 import * as core from './pkg/qualtrics_roster_console.js';
 import { forgetSheetsClient, sheetsClient } from './run.js';
 import { $, find, show, guarded, messageOf, renderBarChart } from './ui.js';
@@ -712,11 +712,11 @@ export async function startApp(makeHost) {
     on(`${prefix}retry`, flow.error, flow.retry);
   }
   // Templates: a sheet in Excel, a CSV download in the page (`<name>.csv`).
-  on('pv-template', provision.error, async () => host.writeSheet('Provisioning template', provisionTemplate()));
+  on('pv-template', provision.error, async () => host.writeSheet('Provisioning template', sheetTemplate('provision')));
   on('mp-pull', $('mp-error'), pullMembership);
   on('rl-sandbox', $('mp-error'), sandboxRoles);
   on('rl-template', $('mp-error'), async () => host.writeSheet('Roles template', rolesTemplate()));
-  on('mb-template', membership.error, async () => host.writeSheet('Membership template', membershipTemplate()));
+  on('mb-template', membership.error, async () => host.writeSheet('Membership template', sheetTemplate('membership')));
   on('mp-download-long', $('mp-error'), async () => host.downloadSheet('Membership', 'membership.csv'));
   on('mp-download-matrix', $('mp-error'), async () => host.downloadSheet('Membership matrix', 'membership-matrix.csv'));
   on('mp-download-xlsx', $('mp-error'), async () => host.downloadWorkbook(['Membership', 'Membership matrix', 'Roles'], 'membership.xlsx'));

@@ -58,12 +58,11 @@ use qualtrics_roster::api::users;
 use qualtrics_roster::exec::{ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::membership::rules::{self, MatchOptions, RoleSheet};
 use qualtrics_roster::membership::{self, TeamFilter};
-use qualtrics_roster::provision;
 use qualtrics_roster::run::{
-    Brand, PullJob, PullRun, Run, RunProgress, SheetRequest, SheetRun, UsersRun,
+    Brand, PullJob, PullRun, Run, RunProgress, SheetKind, SheetRequest, SheetRun, UsersRun,
 };
 use qualtrics_roster::sheet::problem::Problem;
-use qualtrics_roster::sheet::table::{cells, Cell, Table};
+use qualtrics_roster::sheet::table::{cells, Table};
 use serde_json::{json, Value};
 
 use roster_native::client::{unix_millis, Control};

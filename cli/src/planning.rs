@@ -42,27 +42,7 @@ pub(super) fn read_roles(path: Option<&str>) -> Result<RoleSheet, CliError> {
 }
 
 pub(super) fn template(kind: Kind, output: Option<&Path>, out: &Output) -> Result<i32, CliError> {
-    let table = match kind {
-        Kind::Lifecycle => Table {
-            // One way to name accounts per column: a `UR_` id goes under User ID, a login
-            // under Username (either may be blank when the other names the account).
-            columns: ["User ID", "Username", "Action", "Expiration date"]
-                .map(String::from)
-                .to_vec(),
-            rows: vec![
-                ["", "ana.lopez@example.com", "disable", ""]
-                    .map(Cell::new)
-                    .to_vec(),
-                ["UR_0123456789abcde", "", "expire", "2030-06-30"]
-                    .map(Cell::new)
-                    .to_vec(),
-            ],
-            row_numbers: Vec::new(),
-            lines: Vec::new(),
-        },
-        Kind::Provision => provision::template(),
-        Kind::Membership => membership::desired_template(),
-    };
+    let table = SheetKind::from(kind).template();
     match output {
         Some(path) => files::write_table(path, kind.as_str(), &table)?,
         None if out.json => out.print_json(&json!(table)),

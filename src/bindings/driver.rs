@@ -9,11 +9,12 @@ use wasm_bindgen::JsValue;
 
 use super::error::{fail, ErrorCode};
 use super::{now_ms, to_value};
-use crate::api::connection::Auth;
+use crate::api::connection::{Auth, Connection};
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse, Method};
-use crate::exec::TransportFailure;
-use crate::run::{Control, Run, RunEnd};
+use crate::api::users::Connected;
+use crate::exec::{ExecConfig, TransportFailure};
+use crate::run::{ConnectError, ConnectJob, Control, Run, RunEnd};
 
 /// fetch and the browser's timers, for the core's driver loop.
 struct Fetch;
@@ -68,17 +69,43 @@ pub(super) async fn drive<R: Run + ?Sized + 'static>(
     }
 }
 
-/// Drives `run` to its end and fails, as a JS error, if reading the brand failed or a refused
-/// token stopped it.
-pub(super) async fn drive_to_end<R: Run + ?Sized + 'static>(
-    run: &Rc<RefCell<R>>,
+/// Drives a new `run` to its end and hands it back, shared (for `cancel`); fails, as a JS
+/// error, if reading the brand failed or a refused token stopped it.
+pub(super) async fn drive_to_end<R: Run + 'static>(
+    run: R,
     on_progress: Option<&Function>,
-) -> Result<(), JsValue> {
-    drive(run, on_progress).await?;
+) -> Result<Rc<RefCell<R>>, JsValue> {
+    let run = Rc::new(RefCell::new(run));
+    drive(&run, on_progress).await?;
+    let failed = {
+        let run = run.borrow();
+        run.error()
+            .or(run.stop_reason())
+            .map(|e| fail(ErrorCode::Brand, e.trim_start_matches("not sent: ")))
+    };
+    failed.map_or(Ok(run), Err)
+}
+
+/// Drives a connect to its end: the connection on the brand's datacenter, who the credential
+/// belongs to and the datacenter moved to (if any); else a `RosterError` with code `connect`
+/// (the address or token as typed) or `brand` (Qualtrics refused or could not be reached).
+pub(super) async fn connect(
+    job: ConnectJob,
+    on_progress: Option<&Function>,
+) -> Result<(Connection, Connected, Option<String>), JsValue> {
+    let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
+    drive(&run, on_progress).await?;
     let run = run.borrow();
-    match run.error().or(run.stop_reason()) {
-        Some(e) => Err(fail(ErrorCode::Brand, e.trim_start_matches("not sent: "))),
-        None => Ok(()),
+    let job = run.job();
+    match job.outcome() {
+        Ok((conn, connected)) => Ok((
+            conn.clone(),
+            connected.clone(),
+            job.moves().last().map(|d| d.as_str().to_string()),
+        )),
+        Err(Some(ConnectError::Connection(e))) => Err(fail(ErrorCode::Connect, e)),
+        Err(Some(failure)) => Err(fail(ErrorCode::Brand, failure)),
+        Err(None) => Err(fail(ErrorCode::Brand, "Connecting did not finish.")),
     }
 }
 

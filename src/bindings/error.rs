@@ -31,22 +31,6 @@ pub enum ErrorCode {
     NoSuchTable,
 }
 
-impl ErrorCode {
-    /// The code as JavaScript sees it.
-    fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Connect => "connect",
-            ErrorCode::Read => "read",
-            ErrorCode::Input => "input",
-            ErrorCode::Brand => "brand",
-            ErrorCode::Filter => "filter",
-            ErrorCode::Refused => "refused",
-            ErrorCode::NeedsConfirmation => "needs-confirmation",
-            ErrorCode::NoSuchTable => "no-such-table",
-        }
-    }
-}
-
 #[wasm_bindgen(typescript_custom_section)]
 const ROSTER_ERROR: &'static str = r#"
 /** What every function and method of the core throws (or rejects with). */
@@ -61,8 +45,10 @@ export interface RosterError extends Error {
 pub(super) fn fail(code: ErrorCode, what: impl Display) -> JsValue {
     let error = js_sys::Error::new(&what.to_string());
     error.set_name("RosterError");
-    // Setting a property on a fresh object cannot fail.
-    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &code.as_str().into());
+    // A unit variant serialises to its name, and setting a property on a fresh object cannot
+    // fail.
+    let code = serde_wasm_bindgen::to_value(&code).unwrap_or_default();
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &code);
     error.into()
 }
 

@@ -1,7 +1,8 @@
 //! wasm-bindgen bindings: JS names and typed values around the core, nothing else. One class
 //! per concept: [`RosterClient`] (a connection: who am I, list users, plan a sheet, pull
 //! membership), [`Sheet`] (a file read into WASM memory) and [`run::JsSheetRun`] (a plan, its
-//! apply, its outcomes); `driver.rs` carries a run's requests with fetch and timers. Every value
+//! apply, its outcomes); `driver.rs` carries a run's requests with fetch and timers. What is
+//! not JavaScript glue (connect specs, pull tables, templates, option types) is the core's. Every value
 //! that crosses is a core type whose TypeScript declaration tsify derives (the `.d.ts` says
 //! `PlanView`, not `any`); every failure is a `RosterError` with a `code` (`error.rs`).
 
@@ -27,16 +28,14 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use self::driver::{drive, drive_to_end};
+use self::driver::{connect, drive_to_end};
 use self::error::{fail, failing, ErrorCode};
 use crate::api::connection::{Auth, Connection, Datacenter};
 use crate::api::users;
 use crate::exec::ExecConfig;
-use crate::membership::{self, rules};
+use crate::membership::rules;
 use crate::policy::Actor;
-use crate::run::{
-    ConnectError, ConnectJob, Credential, Route, SheetKind, SheetRequest, UsersListing, UsersRun,
-};
+use crate::run::{ConnectSpec, SheetKind, SheetRequest, UsersListing, UsersRun};
 use crate::sheet::table::Table;
 
 /// A connection to a brand, holding the token in WASM memory only.
@@ -50,25 +49,6 @@ pub struct RosterClient {
     connected: Option<users::Connected>,
     /// The datacenter `connect` moved to.
     moved_to: Option<String>,
-}
-
-/// Where and how the page connects: through the relay at `url` (`relay`: true; `datacenter`
-/// blank lets Qualtrics name the brand's own), or to the API base `url` directly (the
-/// sandbox), with an API token.
-#[derive(serde::Deserialize, tsify::Tsify)]
-#[tsify(missing_as_null)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectSpec {
-    /// Through the relay.
-    #[serde(default)]
-    relay: bool,
-    /// The relay's address, or the API base URL.
-    url: String,
-    /// The datacenter to ask first (relay only).
-    #[serde(default)]
-    datacenter: Option<String>,
-    /// The API token.
-    token: String,
 }
 
 #[wasm_bindgen]
@@ -106,42 +86,16 @@ impl RosterClient {
     ) -> Promise {
         future_to_promise(async move {
             let spec: ConnectSpec = from_value(spec, "Bad connection settings")?;
-            let auth = Auth::api_token(&spec.token).map_err(failing(ErrorCode::Connect))?;
-            let route = match spec.relay {
-                false => Route::Direct(spec.url.trim().to_string()),
-                true => Route::Relay {
-                    relay: spec.url.trim().trim_end_matches('/').to_string(),
-                    dc: Datacenter::parse(spec.datacenter.as_deref().unwrap_or_default())
-                        .or_else(|_| Datacenter::parse(users::DISCOVERY_DATACENTER))
-                        .map_err(failing(ErrorCode::Connect))?,
-                },
-            };
-            // The address is checked before anything is sent.
-            route
-                .connection(auth.clone())
-                .map_err(failing(ErrorCode::Connect))?;
-            let job = ConnectJob::new(route, Credential::Token(auth));
-            let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
-            drive(&run, on_progress.as_ref()).await?;
-            let run = run.borrow();
-            let job = run.job();
-            match (job.connection(), job.connected(), job.failure()) {
-                (Some(conn), Some(connected), _) => Ok(RosterClient {
-                    conn: conn.clone(),
-                    actor: Rc::new(RefCell::new(Some(Actor::from_whoami(&connected.who)))),
-                    connected: Some(connected.clone()),
-                    moved_to: job.moves().last().map(|d| d.as_str().to_string()),
-                }
-                .into()),
-                (_, _, Some(ConnectError::Connection(e))) => Err(fail(ErrorCode::Connect, e)),
-                (_, _, failure) => Err(fail(
-                    ErrorCode::Brand,
-                    failure.map_or_else(
-                        || "Connecting did not finish.".to_string(),
-                        ToString::to_string,
-                    ),
-                )),
+            // The token and the address are checked before anything is sent.
+            let job = spec.job().map_err(failing(ErrorCode::Connect))?;
+            let (conn, connected, moved_to) = connect(job, on_progress.as_ref()).await?;
+            Ok(RosterClient {
+                conn,
+                actor: Rc::new(RefCell::new(Some(Actor::from_whoami(&connected.who)))),
+                connected: Some(connected),
+                moved_to,
             }
+            .into())
         })
     }
 
@@ -176,9 +130,8 @@ impl RosterClient {
             false,
             now_ms(),
         );
-        let run = Rc::new(RefCell::new(run));
         future_to_promise(async move {
-            drive_to_end(&run, on_progress.as_ref()).await?;
+            let run = drive_to_end(run, on_progress.as_ref()).await?;
             let listing = UsersListing::of(run.borrow().job());
             to_value(&listing)
         })
@@ -215,10 +168,7 @@ pub fn column_fit(
     #[wasm_bindgen(unchecked_param_type = "string[][]")] rows: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let kind: SheetKind = from_value(
-        kind,
-        "The kind of sheet is lifecycle, provision or membership",
-    )?;
+    let kind = kind_from(kind)?;
     let rows: Vec<Vec<String>> = from_value(rows, "The first rows are rows of text cells")?;
     let request = from_options::<SheetRequest>(options)?;
     to_value(&crate::run::column_fit(kind, &columns, &rows, &request))
@@ -234,10 +184,7 @@ pub fn check_mapping(
     #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] mapping: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
 ) -> Result<Option<String>, JsValue> {
-    let kind: SheetKind = from_value(
-        kind,
-        "The kind of sheet is lifecycle, provision or membership",
-    )?;
+    let kind = kind_from(kind)?;
     let mapping: std::collections::BTreeMap<String, String> =
         from_value(mapping, "A mapping is field names to column names")?;
     let request = from_options::<SheetRequest>(options)?;
@@ -280,22 +227,18 @@ pub fn safe_cell(value: &str) -> String {
     crate::sheet::table::neutralise_formula(value).into_owned()
 }
 
-/// The provisioning template: every known column and one example row.
-#[wasm_bindgen(js_name = provisionTemplate, unchecked_return_type = "Table")]
-pub fn provision_template() -> Result<JsValue, JsValue> {
-    to_value(&crate::provision::template())
+/// The template of a `kind` sheet: its columns and an example row or two.
+#[wasm_bindgen(js_name = sheetTemplate, unchecked_return_type = "Table")]
+pub fn sheet_template(
+    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+) -> Result<JsValue, JsValue> {
+    to_value(&kind_from(kind)?.template())
 }
 
 /// The Roles sheet template (`Role | Attribute | Operator | Value`).
 #[wasm_bindgen(js_name = rolesTemplate, unchecked_return_type = "Table")]
 pub fn roles_template() -> Result<JsValue, JsValue> {
     to_value(&rules::role_template())
-}
-
-/// The desired-membership sheet template (`User | Group or role | Member`).
-#[wasm_bindgen(js_name = membershipTemplate, unchecked_return_type = "Table")]
-pub fn membership_template() -> Result<JsValue, JsValue> {
-    to_value(&membership::desired_template())
 }
 
 fn now_ms() -> u64 {
@@ -316,13 +259,30 @@ fn from_value<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Res
         .map_err(|e| fail(ErrorCode::Input, format!("{what}: {e}")))
 }
 
+/// A JavaScript value that may be null or undefined (then `None`), as the core type its
+/// declaration names.
+fn from_nullable<T: serde::de::DeserializeOwned>(
+    value: JsValue,
+    what: &str,
+) -> Result<Option<T>, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        Ok(None)
+    } else {
+        from_value(value, what).map(Some)
+    }
+}
+
 /// Options given by JavaScript, or the defaults when it gave none.
 fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
-    if options.is_undefined() || options.is_null() {
-        Ok(T::default())
-    } else {
-        from_value(options, "Bad options")
-    }
+    Ok(from_nullable(options, "Bad options")?.unwrap_or_default())
+}
+
+/// The kind of sheet JavaScript names.
+fn kind_from(kind: JsValue) -> Result<SheetKind, JsValue> {
+    from_value(
+        kind,
+        "The kind of sheet is lifecycle, provision or membership",
+    )
 }
 
 /// A table given by JavaScript as a plain object.

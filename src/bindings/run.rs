@@ -9,7 +9,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::driver::drive;
 use super::error::{fail, ErrorCode};
-use super::{from_options, from_value, now_ms, to_value};
+use super::{from_nullable, from_options, now_ms, to_value};
 use crate::exec::{audit_jsonl, audit_table};
 use crate::policy::{Approval, ApprovalRequest};
 use crate::run::{ApplyRefused, InputFingerprint, Run, SheetRun, TableView};
@@ -55,11 +55,8 @@ impl JsSheetRun {
         let run = self.run.clone();
         future_to_promise(async move {
             let approval = Approval::from(from_options::<ApprovalRequest>(approval)?);
-            let current: Option<InputFingerprint> = if current.is_undefined() || current.is_null() {
-                None
-            } else {
-                Some(from_value(current, "Bad input fingerprint")?)
-            };
+            let current: Option<InputFingerprint> =
+                from_nullable(current, "Bad input fingerprint")?;
             run.borrow_mut()
                 .apply(current.as_ref(), &approval, now_ms())
                 .map_err(|refused| {
@@ -104,13 +101,14 @@ impl JsSheetRun {
     /// The accounts the run changed, as they were before (lifecycle): apply it to undo.
     #[wasm_bindgen(js_name = beforeTable, unchecked_return_type = "Table")]
     pub fn before_table(&self) -> Result<JsValue, JsValue> {
-        match self.run.borrow().before_table() {
-            Some(t) => to_value(&t),
-            None => Err(fail(
+        let table = self.run.borrow().before_table();
+        let no_undo = || {
+            fail(
                 ErrorCode::NoSuchTable,
                 "Only a lifecycle run has an undo sheet.",
-            )),
-        }
+            )
+        };
+        to_value(&table.ok_or_else(no_undo)?)
     }
 
     /// Every request the run sent (listings and polls included), as an "Audit" sheet.

@@ -3,55 +3,30 @@
 //! never crosses into JavaScript.
 
 use js_sys::JsString;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::error::{failing, ErrorCode};
 use super::{from_value, to_value};
-use crate::sheet::sheetfile::{self, SheetFile};
-use crate::sheet::table::Table;
-
-/// A file or pasted text as the page gets it: the table, how it was read, what to know (the
-/// file's notes, as sentences: they are about the file as a whole).
-#[derive(Serialize, Deserialize, tsify::Tsify)]
-#[tsify(missing_as_null, hashmap_as_object)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadTable {
-    /// The header and rows.
-    #[serde(flatten)]
-    pub(super) table: Table,
-    /// How it was read ("semicolon-separated, header on line 3").
-    #[serde(default)]
-    description: String,
-    /// What to know about the file (title rows skipped, ragged rows…).
-    #[serde(default)]
-    notes: Vec<String>,
-}
-
-impl From<SheetFile> for ReadTable {
-    fn from(file: SheetFile) -> ReadTable {
-        ReadTable {
-            description: file.description(),
-            notes: file.notes.into_iter().map(|n| n.message).collect(),
-            table: file.table,
-        }
-    }
-}
+use crate::sheet::sheetfile::{self, FileError, ReadTable, SheetFile};
 
 /// Reads delimited text (a CSV file's text, or rows pasted from a spreadsheet); throws a
 /// `RosterError` (code `read`) naming the problem.
 #[wasm_bindgen(js_name = readCsv, unchecked_return_type = "ReadTable")]
 pub fn read_csv(text: &JsString) -> Result<JsValue, JsValue> {
-    let file = sheetfile::read_text(&text_from_js(text)).map_err(failing(ErrorCode::Read))?;
-    to_value(&ReadTable::from(file))
+    to_value(&read(sheetfile::read_text(&text_from_js(text)))?)
 }
 
 /// Reads a file's bytes (any of the encodings and delimiters the core knows) like `readCsv`.
 /// A workbook (.xlsx) is refused with a message; the page opens those with the workbook module.
 #[wasm_bindgen(js_name = readFile, unchecked_return_type = "ReadTable")]
 pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsValue> {
-    let file = sheetfile::read_bytes(bytes).map_err(failing(ErrorCode::Read))?;
-    to_value(&ReadTable::from(file))
+    to_value(&read(sheetfile::read_bytes(bytes))?)
+}
+
+/// A file the core read, as JavaScript gets it, or a `RosterError` (code `read`) naming the
+/// problem.
+fn read(file: Result<SheetFile, FileError>) -> Result<ReadTable, JsValue> {
+    file.map(ReadTable::from).map_err(failing(ErrorCode::Read))
 }
 
 #[wasm_bindgen]
@@ -123,19 +98,15 @@ impl Sheet {
     /// A file's bytes in any encoding and delimiter the core reads (not a workbook).
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsValue> {
-        let file = sheetfile::read_bytes(bytes).map_err(failing(ErrorCode::Read))?;
-        Ok(Sheet {
-            read: ReadTable::from(file),
-        })
+        let read = read(sheetfile::read_bytes(bytes))?;
+        Ok(Sheet { read })
     }
 
     /// Pasted rows.
     #[wasm_bindgen(js_name = fromText)]
     pub fn from_text(text: &JsString) -> Result<Sheet, JsValue> {
-        let file = sheetfile::read_text(&text_from_js(text)).map_err(failing(ErrorCode::Read))?;
-        Ok(Sheet {
-            read: ReadTable::from(file),
-        })
+        let read = read(sheetfile::read_text(&text_from_js(text)))?;
+        Ok(Sheet { read })
     }
 
     /// A table read elsewhere (a workbook sheet).
@@ -184,7 +155,7 @@ impl Sheet {
             .take(count)
             .map(|r| r.iter().map(|c| c.as_str()).collect())
             .collect();
-        super::to_value(&rows)
+        to_value(&rows)
     }
 
     /// What to know about the file (title rows skipped, ragged rows…).

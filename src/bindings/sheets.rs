@@ -2,25 +2,22 @@
 //! host loads on first use; the console module the page and pane start with leaves it out):
 //! plan a sheet, pull membership, and the validation benchmark's one-call check.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use js_sys::{Function, JsString, Promise};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::driver::{drive, drive_to_end};
+use super::driver::{connect, drive_to_end};
 use super::error::{fail, failing, ErrorCode};
 use super::run::JsSheetRun;
 use super::sheet::{self, Sheet};
-use super::{from_options, from_value, now_ms, table_from, to_value, RosterClient};
+use super::{from_options, from_value, kind_from, now_ms, table_from, to_value, RosterClient};
 use crate::exec::ExecConfig;
 use crate::membership::rules::{self, RoleSheet};
-use crate::membership::{self, PullRequest};
+use crate::membership::PullRequest;
 use crate::policy::{Actor, Guard, Policy};
-use crate::run::{Brand, ConnectJob, PullJob, PullRun, SheetKind, SheetRequest, SheetRun};
+use crate::run::{check_provision, Brand, ConnectJob, PullJob, PullRun, SheetRequest, SheetRun};
 use crate::sheet::table::Table;
+use crate::time::Date;
 
 #[wasm_bindgen]
 impl RosterClient {
@@ -37,22 +34,16 @@ impl RosterClient {
         #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
         on_progress: Option<Function>,
     ) -> Result<Promise, JsValue> {
-        let kind: SheetKind = from_value(
-            kind,
-            "The kind of sheet is lifecycle, provision or membership",
-        )?;
+        let kind = kind_from(kind)?;
         let (table, mut request, roles) = (
             read_table(table)?,
             from_options::<SheetRequest>(options)?,
             read_roles(roles)?,
         );
         // The columns the administrator mapped are renamed to their fields before planning.
-        let table = if request.column_map.is_empty() {
-            table
-        } else {
-            crate::run::apply_mapping(kind, table, &request.column_map, &request)
-                .map_err(failing(ErrorCode::Input))?
-        };
+        let table = request
+            .mapped(kind, table)
+            .map_err(failing(ErrorCode::Input))?;
         // A person reads this plan before it is applied: the attributes are planned with the
         // accounts, never after the creates as an unattended hook's are.
         request.unattended = false;
@@ -65,22 +56,8 @@ impl RosterClient {
                 Some(a) => a,
                 None => {
                     let job = ConnectJob::whoami_on(conn.clone());
-                    let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
-                    drive(&run, None).await?;
-                    let run = run.borrow();
-                    let who = match (run.job().connected(), run.job().failure()) {
-                        (Some(connected), _) => &connected.who,
-                        (None, failure) => {
-                            return Err(fail(
-                                ErrorCode::Brand,
-                                failure.map_or_else(
-                                    || "Asking who the token belongs to did not finish.".into(),
-                                    ToString::to_string,
-                                ),
-                            ))
-                        }
-                    };
-                    let actor = Actor::from_whoami(who);
+                    let (_, connected, _) = connect(job, None).await?;
+                    let actor = Actor::from_whoami(&connected.who);
                     *cached.borrow_mut() = Some(actor.clone());
                     actor
                 }
@@ -99,8 +76,7 @@ impl RosterClient {
                 ExecConfig::default(),
                 now_ms(),
             );
-            let run = Rc::new(RefCell::new(run));
-            drive_to_end(&run, on_progress.as_ref()).await?;
+            let run = drive_to_end(run, on_progress.as_ref()).await?;
             Ok(JsSheetRun { run }.into())
         }))
     }
@@ -118,19 +94,12 @@ impl RosterClient {
         let conn = self.conn.clone();
         future_to_promise(async move {
             let (request, roles) = (from_options::<PullRequest>(options)?, read_roles(roles)?);
-            let job = PullJob::new();
-            let run = PullRun::new(conn, job, ExecConfig::default(), false, now_ms());
-            let run = Rc::new(RefCell::new(run));
-            drive_to_end(&run, on_progress.as_ref()).await?;
-            let run = run.borrow();
-            let snapshot = run
-                .job()
-                .snapshot()
-                .ok_or_else(|| fail(ErrorCode::Brand, "The pull did not finish."))?;
-            to_value(
-                &membership::pulled(snapshot, &roles, &request)
-                    .map_err(failing(ErrorCode::Filter))?,
-            )
+            let run = PullRun::new(conn, PullJob::new(), ExecConfig::default(), false, now_ms());
+            let run = drive_to_end(run, on_progress.as_ref()).await?;
+            let pulled = run.borrow().job().pulled(&roles, &request);
+            let pulled =
+                pulled.ok_or_else(|| fail(ErrorCode::Brand, "The pull did not finish."))?;
+            to_value(&pulled.map_err(failing(ErrorCode::Filter))?)
         })
     }
 }
@@ -150,39 +119,13 @@ pub fn roles_after(
     to_value(&roles.roles_after(&metadata, &changes, rules::MatchOptions::default()))
 }
 
-/// What [`check_provision_csv`] found.
-#[derive(Serialize, tsify::Tsify)]
-#[tsify(missing_as_null, hashmap_as_object)]
-pub struct CheckedCsv {
-    /// Rows per action.
-    counts: Vec<(String, usize)>,
-    /// Problems found.
-    problems: usize,
-    /// Data rows.
-    rows: usize,
-}
-
 /// Reads CSV text and checks it as a provisioning sheet against no brand, in one call (no
 /// table crosses into JavaScript). For the validation benchmark: the plan alone, without a run
 /// around it (no input fingerprint, no executor).
 #[wasm_bindgen(js_name = checkProvisionCsv, unchecked_return_type = "CheckedCsv")]
 pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
     let table = Table::from_csv(&sheet::text_from_js(text)).map_err(failing(ErrorCode::Read))?;
-    let options = crate::provision::ProvisionOptions {
-        route: crate::provision::Route::AccountAndAttributes,
-        today: crate::time::Date::from_unix_millis(now_ms()),
-        user_types: Default::default(),
-        divisions: Default::default(),
-        job_size: crate::run::DEFAULT_JOB_SIZE,
-        new_attributes: Default::default(),
-    };
-    let plan = crate::provision::plan(&table, &[], &[], &[], &options);
-    to_value(&CheckedCsv {
-        problems: plan.file_errors.len()
-            + plan.rows.iter().map(|r| r.problems.len()).sum::<usize>(),
-        rows: plan.rows.len(),
-        counts: plan.counts,
-    })
+    to_value(&check_provision(&table, Date::from_unix_millis(now_ms())))
 }
 
 /// A table given by JavaScript: a [`Sheet`] (which JavaScript then gives up, so a big file is

@@ -6,24 +6,50 @@
 //! says what would change; [`steps`] turns the plan into executor steps; [`outcome_table`]
 //! writes each row's outcome beside its input; [`before_table`] is the undo file.
 //!
-//! The flow, a file each: `plan` (the rows against the brand, the Plan sheet), `apply` (the
-//! steps, and the undo file of what they changed) and `outcomes` (each row's result beside its
-//! input, and the audit as a table or JSON Lines). The model types live here.
+//! The flow, a file each, as every kind has it: `checks` (the columns and each row's cells,
+//! with no brand), `plan` (the checked rows against the brand, the Plan sheet), `steps` (the
+//! requests of each change, and the undo file of what they changed) and `outcomes` (each
+//! row's result beside its input). The model types and the [`template`] live here.
 
-mod apply;
+mod checks;
 mod outcomes;
 mod plan;
+mod steps;
 
-pub use apply::{before_table, steps, BeforeState, LifecycleStep};
+pub use checks::is_user_id;
+pub(crate) use checks::{ACTION_ALIASES, EXPIRY_ALIASES, ID_ALIASES, USERNAME_ALIASES};
 pub use outcomes::{outcome_column_names, outcome_table, outcomes, OUTCOME_COLUMNS};
-pub use plan::{expiry_reads, is_user_id, plan, plan_table, refuse, touches};
-pub(crate) use plan::{ACTION_ALIASES, EXPIRY_ALIASES, ID_ALIASES, USERNAME_ALIASES};
+pub use plan::{expiry_reads, plan, plan_table, refuse, touches};
+pub use steps::{before_table, steps, BeforeState, LifecycleStep};
 
 use crate::sheet::problem::Problem;
+use crate::sheet::table::Table;
 use serde::Serialize;
 
 use crate::api::users::AccountStatus;
 use crate::time::Date;
+
+/// The lifecycle template: its four columns and two example rows. One way to name accounts
+/// per column: a `UR_` id goes under User ID, a login under Username (either may be blank
+/// when the other names the account).
+#[must_use]
+pub fn template() -> Table {
+    Table {
+        columns: ["User ID", "Username", "Action", "Expiration date"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            ["", "ana.lopez@example.com", "disable", ""]
+                .map(crate::sheet::table::Cell::new)
+                .to_vec(),
+            ["UR_0123456789abcde", "", "expire", "2030-06-30"]
+                .map(crate::sheet::table::Cell::new)
+                .to_vec(),
+        ],
+        row_numbers: Vec::new(),
+        lines: Vec::new(),
+    }
+}
 
 /// The marker that clears a value (a blank cell keeps it).
 pub const CLEAR_MARKER: &str = "<clear>";

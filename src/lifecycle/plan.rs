@@ -1,4 +1,4 @@
-//! The lifecycle plan: each row's account found in one listing of the brand, checked, and
+//! The lifecycle plan: each checked row's account found in one listing of the brand and
 //! compared with what it holds (and with the journal of an earlier run); the Plan sheet.
 
 use crate::policy::Touch;
@@ -7,38 +7,11 @@ use std::collections::HashMap;
 
 use crate::api::users::{self, AccountStatus, UserSummary};
 use crate::exec::JournalEntry;
-use crate::sheet::columns::find_column;
 use crate::sheet::table::{cells, Table};
 use crate::time::{iso_datetime, Date};
 
-use super::{
-    Action, ExpiryChange, LifecycleOptions, Plan, PlanAction, PlanRow, UserChange, CLEAR_MARKER,
-};
-
-/// User ids look like `UR_` and 10 to 20 letters and digits.
-#[must_use]
-pub fn is_user_id(s: &str) -> bool {
-    s.strip_prefix("UR_").is_some_and(|t| {
-        (10..=20).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
-}
-
-/// Headers read as the User ID column (normalised: see [`crate::sheet::columns`]).
-pub(crate) const ID_ALIASES: &[&str] = &["userid", "qualtricsuserid", "id", "uid"];
-/// Headers read as the Username column.
-pub(crate) const USERNAME_ALIASES: &[&str] = &["username", "user", "login", "loginname"];
-/// Headers read as the Action column.
-pub(crate) const ACTION_ALIASES: &[&str] = &["action"];
-/// Headers read as the Expiration date column.
-pub(crate) const EXPIRY_ALIASES: &[&str] = &[
-    "expirationdate",
-    "expirydate",
-    "expiry",
-    "expiration",
-    "expires",
-    "accountexpirationdate",
-    "expireon",
-];
+use super::checks::{check_columns, check_row, is_user_id, refused, shorten, RowAsk};
+use super::{Action, ExpiryChange, LifecycleOptions, Plan, PlanAction, PlanRow, UserChange};
 
 /// Plans a lifecycle sheet against the brand's users (one bulk listing), their current expiry
 /// dates where known, and the journal of an earlier, interrupted run.
@@ -55,63 +28,20 @@ pub fn plan(
     journal: &[JournalEntry],
     options: &LifecycleOptions,
 ) -> Plan {
-    if let Some(problem) = table.header_problem() {
-        return Plan {
-            rows: Vec::new(),
-            file_error: Some(Problem::sheet("", Severity::Error, problem)),
-            counts: Vec::new(),
-        };
-    }
-    let (id_col, id_more) = find_column(&table.columns, ID_ALIASES);
-    let (name_col, name_more) = find_column(&table.columns, USERNAME_ALIASES);
-    let (action_col, action_more) = find_column(&table.columns, ACTION_ALIASES);
-    let (expiry_col, expiry_more) = find_column(&table.columns, EXPIRY_ALIASES);
-    // Two columns meaning one thing (two Action columns, say): which one the person meant
-    // cannot be told, so the sheet is refused, naming both, rather than one silently used.
-    for (first, more, meaning) in [
-        (id_col, &id_more, "User ID"),
-        (name_col, &name_more, "Username"),
-        (action_col, &action_more, "Action"),
-        (expiry_col, &expiry_more, "Expiration date"),
-    ] {
-        if let (Some(first), Some(second)) = (first, more.first()) {
-            let (a, b) = (&table.columns[first], &table.columns[*second]);
+    let cols = match check_columns(table) {
+        Ok(cols) => cols,
+        Err(problem) => {
             return Plan {
                 rows: Vec::new(),
-                file_error: Some(Problem::sheet(
-                    b,
-                    Severity::Error,
-                    format!("Columns \"{a}\" and \"{b}\" both mean {meaning}: keep one of them (nothing is planned until then)."),
-                )),
+                file_error: Some(problem),
                 counts: Vec::new(),
-            };
+            }
         }
-    }
-    if id_col.is_none() && name_col.is_none() {
-        let found = if table.columns.is_empty() {
-            "none".to_string()
-        } else {
-            table.columns.join(", ")
-        };
-        return Plan {
-            rows: Vec::new(),
-            file_error: Some(Problem::sheet(
-                "",
-                Severity::Error,
-                format!(
-                    "No \"User ID\" or \"Username\" column: add one as the header of the column that names the accounts (columns found: {found})."
-                ),
-            )),
-            counts: Vec::new(),
-        };
-    }
+    };
     let by_id: HashMap<&str, &UserSummary> = users.iter().map(|u| (u.id.as_str(), u)).collect();
     let by_name = users::by_username(users);
     let applied: HashMap<&str, &JournalEntry> =
         journal.iter().map(|j| (j.applied.as_str(), j)).collect();
-    let column_name = |c: Option<usize>, fallback: &str| {
-        c.map_or(fallback.to_string(), |i| table.columns[i].clone())
-    };
 
     let mut rows = Vec::with_capacity(table.rows.len());
     // user id -> (key of the first row changing it, its fingerprint, its action label, its
@@ -120,112 +50,23 @@ pub fn plan(
     // (first row's index, conflicting row's key): the account's first row sends nothing either.
     let mut conflicted: Vec<(usize, String)> = Vec::new();
     for i in 0..table.rows.len() {
-        let row_number = table.row_number(i);
-        let key = format!("row:{row_number}");
-        let cell = |c: Option<usize>| c.map_or("", |c| table.cell(i, c)).trim().to_string();
-        let (id_cell, name_cell, action_cell, expiry_cell) = (
-            cell(id_col),
-            cell(name_col),
-            cell(action_col),
-            cell(expiry_col),
-        );
-        let mut entry = PlanRow {
-            key: key.clone(),
-            row: row_number,
-            action: PlanAction::Invalid,
-            user_id: None,
-            username: (!name_cell.is_empty()).then(|| name_cell.clone()),
-            person: String::new(),
-            current: String::new(),
-            new: String::new(),
-            message: String::new(),
-            problem: None,
-            same_as: None,
-            change: None,
+        // The row's own cells first: a row they refuse needs no account.
+        let (mut entry, ask) = match check_row(&cols, i, options) {
+            (entry, Some(ask)) => (entry, ask),
+            (refused, None) => {
+                rows.push(refused);
+                continue;
+            }
         };
+        let RowAsk {
+            id: id_cell,
+            name: name_cell,
+            action,
+            expiry,
+        } = ask;
+        let (row_number, key) = (entry.row, entry.key.clone());
         let at = table.at(i);
-        let invalid = |mut e: PlanRow, column: &str, msg: String| {
-            let problem = Problem::in_row(at, column, Severity::Error, &msg);
-            e.action = PlanAction::Invalid;
-            e.message.clone_from(&problem.message);
-            e.problem = Some(problem);
-            e
-        };
-
-        if id_cell.is_empty() && name_cell.is_empty() {
-            let col = column_name(id_col.or(name_col), "User ID");
-            rows.push(invalid(
-                entry,
-                &col,
-                "empty: give the account's User ID or Username, or delete the row.".into(),
-            ));
-            continue;
-        }
-        if !id_cell.is_empty() && !is_user_id(&id_cell) {
-            let msg = format!("\"{}\" is not a Qualtrics user id: they look like UR_ followed by 15 letters and digits (see Admin > Users, or a users export).", shorten(&id_cell));
-            rows.push(invalid(entry, &column_name(id_col, "User ID"), msg));
-            continue;
-        }
-        let expiry = if expiry_cell.is_empty() {
-            None
-        } else if expiry_cell.eq_ignore_ascii_case(CLEAR_MARKER)
-            || expiry_cell.eq_ignore_ascii_case("never")
-        {
-            Some(ExpiryChange::Clear)
-        } else {
-            match Date::parse_iso(&expiry_cell) {
-                None => {
-                    let msg = format!("\"{}\" is not a date: write it as YYYY-MM-DD (for example {}), or {CLEAR_MARKER} to remove the expiry.", shorten(&expiry_cell), options.today.iso());
-                    rows.push(invalid(
-                        entry,
-                        &column_name(expiry_col, "Expiration date"),
-                        msg,
-                    ));
-                    continue;
-                }
-                Some(d) if d < options.today => {
-                    let msg = format!(
-                        "{} is in the past: give today ({}) or a later date, or leave it blank.",
-                        d.iso(),
-                        options.today.iso()
-                    );
-                    rows.push(invalid(
-                        entry,
-                        &column_name(expiry_col, "Expiration date"),
-                        msg,
-                    ));
-                    continue;
-                }
-                Some(d) => Some(ExpiryChange::Set(d)),
-            }
-        };
-        let action = if action_cell.is_empty() {
-            if expiry.is_some() {
-                Some(Action::Expire)
-            } else {
-                options.default_action
-            }
-        } else {
-            match Action::parse(&action_cell) {
-                Some(a) => Some(a),
-                None => {
-                    let msg = format!(
-                        "\"{}\" is not an action: write disable, enable or expire (also accepted: disabled, deactivate; enabled, re-enable, activate; expiry, set expiry).",
-                        shorten(&action_cell)
-                    );
-                    rows.push(invalid(entry, &column_name(action_col, "Action"), msg));
-                    continue;
-                }
-            }
-        };
-        let Some(action) = action else {
-            rows.push(invalid(entry, &column_name(action_col, "Action"), "no action: write disable, enable or expire, or choose a default action for rows without one.".into()));
-            continue;
-        };
-        if action == Action::Expire && expiry.is_none() {
-            rows.push(invalid(entry, &column_name(expiry_col, "Expiration date"), format!("the action is expire but no date is given: write the date as YYYY-MM-DD, or {CLEAR_MARKER}.")));
-            continue;
-        }
+        let invalid = |e: PlanRow, column: &str, msg: String| refused(e, at, column, msg);
 
         // Resolve the account from the one bulk listing.
         let user = if !id_cell.is_empty() {
@@ -240,7 +81,7 @@ pub fn plan(
                             u.username.as_deref().unwrap_or("another user"),
                             shorten(&name_cell)
                         );
-                        rows.push(invalid(entry, &column_name(name_col, "Username"), msg));
+                        rows.push(invalid(entry, &cols.name_of(cols.name, "Username"), msg));
                         continue;
                     }
                     *u
@@ -340,7 +181,7 @@ pub fn plan(
                 conflicted.push((*first_index, key.clone()));
                 rows.push(invalid(
                     entry,
-                    &column_name(action_col.or(id_col).or(name_col), "Action"),
+                    &cols.name_of(cols.action.or(cols.id).or(cols.name), "Action"),
                     msg,
                 ));
                 continue;
@@ -377,7 +218,7 @@ pub fn plan(
         rows.push(entry);
     }
 
-    let action_column = column_name(action_col.or(id_col).or(name_col), "Action");
+    let action_column = cols.name_of(cols.action.or(cols.id).or(cols.name), "Action");
     for (first, other) in conflicted {
         if let Some(entry) = rows.get_mut(first) {
             let at = table.at(first);
@@ -527,14 +368,6 @@ fn describe_change(change: &UserChange) -> String {
     c.next().map_or(String::new(), |f| {
         f.to_uppercase().collect::<String>() + c.as_str()
     })
-}
-
-fn shorten(s: &str) -> String {
-    if s.chars().count() > 60 {
-        s.chars().take(57).collect::<String>() + "…"
-    } else {
-        s.to_string()
-    }
 }
 
 /// The plan as a table to show before anything is sent.

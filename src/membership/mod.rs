@@ -13,35 +13,54 @@
 //! imply, sent through the provisioning import path (directory import keyed by each user's
 //! uniqueIdentifier, merged with the current metadata). Every row says why.
 //!
-//! The flow, a file each: `pull` (the listings and the [`Snapshot`] they fill), `tables` (what a
-//! pull writes), `plan` (a desired-membership sheet against a snapshot) and `apply`
-//! ([`MembershipApply`]: the group steps, the attribute changes, each row's outcome). The
-//! group type, the membership requests and the plan's model types live here.
+//! The flow, a file each, as every kind has it: `checks` (the sheet's columns and each row's
+//! cells, with no brand: what `validate` says), `plan` (the checked rows against a snapshot),
+//! `steps` ([`MembershipApply`]: the group steps, then the attribute changes) and `outcomes`
+//! (each row's result beside the sheet). The pull is its own: `pull` (the listings and the
+//! [`Snapshot`] they fill) and `tables` (what a pull writes); `rules` reads the Roles sheet.
+//! The plan's model types and the [`template`] live here.
 
 pub mod rules;
 
-mod apply;
+mod checks;
+mod outcomes;
 mod plan;
 mod pull;
+mod steps;
 mod tables;
 
 pub use crate::api::groups::{add_member_request, remove_member_request, GroupSummary};
 pub use crate::exec::reads::ListingStep;
-pub use apply::{outcome_table, GroupMemberStep, MembershipApply, OUTCOME_COLUMNS};
-pub use plan::{change_plan_table, check_changes, desired_template, plan_changes, DESIRED_COLUMNS};
-pub(crate) use plan::{MEMBER_ALIASES, TARGET_ALIASES, USER_ALIASES};
+pub use checks::{check_changes, DESIRED_COLUMNS};
+pub(crate) use checks::{MEMBER_ALIASES, TARGET_ALIASES, USER_ALIASES};
+pub use outcomes::{outcome_table, OUTCOME_COLUMNS};
+pub use plan::{change_plan_table, plan_changes};
 pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
+pub use steps::{GroupMemberStep, MembershipApply};
 pub use tables::{
     pull_tables, pulled, FilterNotUnderstood, MemberCount, PullRequest, PullRequestError,
     PullTables, Pulled, TeamFilter, UnknownFilterAttribute, KIND_GROUP, KIND_ROLE, LONG_COLUMNS,
 };
 
 use crate::sheet::problem::Problem;
+use crate::sheet::table::Table;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::provision;
+
+/// The desired-membership sheet's template: its header and two example rows.
+#[must_use]
+pub fn template() -> Table {
+    Table::from_text(
+        &DESIRED_COLUMNS,
+        &[
+            &["ada@example.org", "Front Desk", "yes"],
+            &["ada@example.org", "EMEA Sales", "no"],
+        ],
+    )
+}
 
 /// What a desired-membership row does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

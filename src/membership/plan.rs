@@ -1,36 +1,16 @@
-//! The plan of a desired-membership sheet: each row against a fresh pull and the Roles sheet,
-//! with the attribute changes roles imply as a provisioning plan; the Plan sheet and the template.
+//! The plan of a desired-membership sheet: each checked row against a fresh pull and the Roles
+//! sheet, with the attribute changes roles imply as a provisioning plan; the Plan sheet.
 
-use crate::sheet::problem::{Problem, RowAt, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::membership::rules::{MatchOptions, Metadata, RoleSheet};
 use crate::provision::{self, ProvisionOptions, Route};
-use crate::sheet::columns::normalise_header;
 use crate::sheet::table::{cells, Table};
 use crate::time::Date;
 
+use super::checks::{check_columns, check_row, refused, CheckedRow};
 use super::pull::Snapshot;
 use super::{ChangeAction, ChangePlan, ChangeRow};
-
-/// The desired-membership sheet's columns, in order.
-pub const DESIRED_COLUMNS: [&str; 3] = ["User", "Group or role", "Member"];
-
-/// Headers read as the User column (normalised: see [`crate::sheet::columns`]).
-pub(crate) const USER_ALIASES: &[&str] = &["user", "username", "userid", "email", "login"];
-/// Headers read as the Group or role column.
-pub(crate) const TARGET_ALIASES: &[&str] = &["grouporrole", "group", "role", "grouprole", "name"];
-/// Headers read as the Member column.
-pub(crate) const MEMBER_ALIASES: &[&str] =
-    &["member", "memberyesno", "ismember", "membership", "wanted"];
-
-fn parse_member(cell: &str) -> Option<bool> {
-    match cell.trim().to_lowercase().as_str() {
-        "yes" | "y" | "true" | "1" | "x" | "member" | "add" => Some(true),
-        "no" | "n" | "false" | "0" | "remove" | "not member" => Some(false),
-        _ => None,
-    }
-}
 
 enum Target<'a> {
     Group(usize),
@@ -46,25 +26,7 @@ pub fn plan_changes(
     options: MatchOptions,
     today: Date,
 ) -> ChangePlan {
-    plan_rows(desired, roles, snapshot, options, today, false)
-}
-
-/// What `validate` checks of a desired-membership sheet, with no brand: the columns, an empty
-/// User or Group or role cell, a Member cell that is neither yes nor no; the rows that pass
-/// plan as unchanged (only the brand can say more). The same messages as [`plan_changes`].
-#[must_use]
-pub fn check_changes(desired: &Table, roles: &RoleSheet, today: Date) -> ChangePlan {
-    let matching = MatchOptions {
-        case_sensitive: false,
-    };
-    plan_rows(desired, roles, &Snapshot::default(), matching, today, true)
-}
-
-const EMPTY_USER: &str = "empty: give the user's username, e-mail or user id (UR_…).";
-const EMPTY_TARGET: &str = "empty: name a group or a role.";
-
-fn not_yes_or_no(member_cell: &str) -> String {
-    format!("\"{member_cell}\" is neither yes nor no: write yes to be a member, no to not be one.")
+    plan_rows(desired, roles, snapshot, options, today)
 }
 
 fn plan_rows(
@@ -73,7 +35,6 @@ fn plan_rows(
     snapshot: &Snapshot,
     options: MatchOptions,
     today: Date,
-    offline: bool,
 ) -> ChangePlan {
     let mut plan = ChangePlan {
         rows: Vec::new(),
@@ -81,52 +42,15 @@ fn plan_rows(
         attributes: None,
         attribute_rows: BTreeMap::new(),
     };
-    let find = |names: &[&str]| {
-        desired
-            .columns
-            .iter()
-            .position(|c| names.contains(&normalise_header(c).as_str()))
-    };
-    let user_col = find(USER_ALIASES);
-    let target_col = find(TARGET_ALIASES);
-    let member_col = find(MEMBER_ALIASES);
-    let (Some(user_col), Some(target_col), Some(member_col)) = (user_col, target_col, member_col)
-    else {
-        plan.file_errors.push(Problem::sheet(
-            "",
-            Severity::Error,
-            format!(
-                "The desired-membership sheet needs the columns {} (found: {}).",
-                DESIRED_COLUMNS.join(", "),
-                desired.columns.join(", ")
-            ),
-        ));
-        return plan;
-    };
-    // Two columns of one name (two Member columns, say): which one was meant cannot be told.
-    for c in [user_col, target_col, member_col] {
-        let name = normalise_header(&desired.columns[c]);
-        if let Some(other) = desired
-            .columns
-            .iter()
-            .enumerate()
-            .find(|(j, o)| *j != c && normalise_header(o) == name)
-            .map(|(_, o)| o)
-        {
-            plan.file_errors.push(Problem::sheet(
-                other,
-                Severity::Error,
-                format!("Two columns are named \"{other}\": keep one of them (nothing is planned until then)."),
-            ));
+    let cols = match check_columns(desired, roles) {
+        Ok(cols) => cols,
+        Err(problem) => {
+            plan.file_errors.push(problem);
             return plan;
         }
-    }
-    if let Some(p) = roles.problems.iter().find(|p| p.row == 0) {
-        plan.file_errors
-            .push(Problem::sheet("", Severity::Error, p.message.clone()));
-        return plan;
-    }
-    let column = |i: usize| desired.columns[i].as_str();
+    };
+    let (user_col, target_col) = (cols.user, cols.target);
+    let column = |i: usize| cols.name(i);
 
     // Lookups.
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
@@ -169,59 +93,24 @@ fn plan_rows(
     let mut kept: HashMap<usize, Vec<(usize, usize, bool)>> = HashMap::new();
 
     for i in 0..desired.rows.len() {
-        let row = desired.row_number(i);
-        let cell = |c: usize| desired.cell(i, c).trim();
-        let (user_cell, target_cell, member_cell) =
-            (cell(user_col), cell(target_col), cell(member_col));
-        if user_cell.is_empty() && target_cell.is_empty() && member_cell.is_empty() {
+        // The row's own cells are checked first, except that an unknown user is said before
+        // a bad Member or an empty Group or role cell.
+        let Some(CheckedRow {
+            entry: planned,
+            user: user_cell,
+            target: target_cell,
+            wanted,
+        }) = check_row(&cols, i)
+        else {
             continue;
-        }
-        let at = desired.at(i);
-        let mut planned = ChangeRow {
-            key: format!("row:{row}"),
-            row,
-            line: at.line,
-            user: user_cell.to_string(),
-            target: target_cell.to_string(),
-            action: ChangeAction::Invalid,
-            reason: String::new(),
-            problem: None,
-            user_id: String::new(),
-            group_id: String::new(),
-            target_name: String::new(),
         };
-        let invalid = |mut r: ChangeRow, col: usize, message: String| {
-            let problem = Problem::in_row(at, column(col), Severity::Error, &message);
-            r.reason.clone_from(&problem.message);
-            r.problem = Some(problem);
-            r
-        };
-        if offline {
-            let problem = if user_cell.is_empty() {
-                Some((user_col, EMPTY_USER.to_string()))
-            } else if parse_member(member_cell).is_none() {
-                Some((member_col, not_yes_or_no(member_cell)))
-            } else if target_cell.is_empty() {
-                Some((target_col, EMPTY_TARGET.to_string()))
-            } else {
-                None
-            };
-            match problem {
-                Some((col, message)) => plan.rows.push(invalid(planned, col, message)),
-                None => {
-                    planned.action = ChangeAction::Unchanged;
-                    planned.reason = "checked; the brand is read when planned".into();
-                    plan.rows.push(planned);
-                }
-            }
+        let row = planned.row;
+        let invalid = |r: ChangeRow, col: usize, message: String| refused(r, column(col), &message);
+        if let (true, Err((col, message))) = (user_cell.is_empty(), &wanted) {
+            plan.rows.push(invalid(planned, *col, message.clone()));
             continue;
         }
         let user = match by_key.get(&user_cell.to_lowercase()).map(Vec::as_slice) {
-            _ if user_cell.is_empty() => {
-                plan.rows
-                    .push(invalid(planned, user_col, EMPTY_USER.into()));
-                continue;
-            }
             None | Some([]) => {
                 plan.rows.push(invalid(planned, user_col, format!("\"{user_cell}\" is not a user of this brand: check the spelling, or create the account first.")));
                 continue;
@@ -233,12 +122,12 @@ fn plan_rows(
             }
         };
         let u = &snapshot.users[user];
+        let mut planned = planned;
         planned.user_id = u.id.clone();
-        let wanted = match parse_member(member_cell) {
-            Some(w) => w,
-            None => {
-                plan.rows
-                    .push(invalid(planned, member_col, not_yes_or_no(member_cell)));
+        let wanted = match wanted {
+            Ok(w) => w,
+            Err((col, message)) => {
+                plan.rows.push(invalid(planned, col, message));
                 continue;
             }
         };
@@ -253,11 +142,6 @@ fn plan_rows(
         let group = groups_by_name.get(&name).copied();
         let role = roles.role(&name);
         let target = match (explicit, group, role) {
-            _ if target_cell.is_empty() => {
-                plan.rows
-                    .push(invalid(planned, target_col, EMPTY_TARGET.into()));
-                continue;
-            }
             (Some(true), Some(g), _) | (None, Some(g), None) => Target::Group(g),
             (Some(false), _, Some(r)) | (None, None, Some(r)) => Target::Role(r),
             (None, Some(_), Some(_)) => {
@@ -381,14 +265,7 @@ fn plan_rows(
     // Check each user's combined attribute changes reach every wanted role state, and say what
     // else they change.
     let refuse = |row: &mut ChangeRow, why: String| {
-        let at = RowAt {
-            row: row.row,
-            line: row.line,
-        };
-        let problem = Problem::in_row(at, column(target_col), Severity::Error, &why);
-        row.action = ChangeAction::Invalid;
-        row.reason.clone_from(&problem.message);
-        row.problem = Some(problem);
+        *row = refused(row.clone(), column(target_col), &why);
     };
     let mut attribute_rows: Vec<(usize, Metadata, Metadata, Vec<usize>)> = Vec::new();
     for (user, w) in work {
@@ -544,16 +421,4 @@ pub fn change_plan_table(plan: &ChangePlan) -> Table {
         row_numbers: plan.rows.iter().map(|r| r.row).collect(),
         lines: Vec::new(),
     }
-}
-
-/// A desired-membership sheet with the header and example rows, as a template.
-#[must_use]
-pub fn desired_template() -> Table {
-    Table::from_text(
-        &DESIRED_COLUMNS,
-        &[
-            &["ada@example.org", "Front Desk", "yes"],
-            &["ada@example.org", "EMEA Sales", "no"],
-        ],
-    )
 }

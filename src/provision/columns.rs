@@ -1,11 +1,11 @@
 //! Column mapping: which sheet column holds which user field or attribute, matched to the
-//! brand's own attribute names, and the template sheet that shows every column.
+//! brand's own attribute names (the template that shows every column is in the model).
 
 use std::collections::{BTreeSet, HashMap};
 
 use crate::api::directory::Participant;
 use crate::sheet::columns::normalise_header;
-use crate::sheet::table::{Cell, Table};
+use crate::sheet::table::Cell;
 
 use super::{Field, NewAttribute, PerField, Problem, Severity};
 
@@ -134,48 +134,4 @@ pub(super) fn match_brand_attributes(
         }
     }
     (found, notes, errors)
-}
-
-/// The template sheet: every column the tool knows, and one example row.
-pub fn template() -> Table {
-    Table {
-        columns: [
-            "Username",
-            "First name",
-            "Last name",
-            "Email",
-            "User type",
-            "Password",
-            "Language",
-            "Time zone",
-            "Division",
-            "Expiration date",
-            "Unique identifier",
-            "Role",
-            "Responsibility",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: vec![[
-            "jane.doe@example.org",
-            "Jane",
-            "Doe",
-            "jane.doe@example.org",
-            // An ordinary user type's id (a placeholder, as the lifecycle template's `UR_` id):
-            // an example never makes a Brand Administrator.
-            "UT_0123456789abcde",
-            "Change-me-2026",
-            "en",
-            "America/Denver",
-            "",
-            "2027-06-30",
-            "E1001",
-            "Manager",
-            "Seattle::Provo",
-        ]
-        .map(Cell::new)
-        .to_vec()],
-        row_numbers: Vec::new(),
-        lines: Vec::new(),
-    }
 }

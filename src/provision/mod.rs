@@ -15,10 +15,11 @@
 //! deletes the attribute, every participant of a job carries the same keys: its own changes,
 //! and its current value for every other key of the job.
 //!
-//! The flow, a file each: `columns` (which column is which field or attribute, the template),
-//! `checks` (each row's cells), `plan` (rows against the brand, the Plan sheet), `steps` (the
-//! requests of one row or one import job), `apply` ([`ProvisionApply`]: the phases of a run) and
-//! `outcomes` (each row's result, written beside the input). The model types live here.
+//! The flow, a file each, as every kind has it: `checks` (each row's cells, with `columns`:
+//! which column is which field or attribute), `plan` (rows against the brand, the Plan
+//! sheet), `steps` (the requests of one row or one import job), `apply` ([`ProvisionApply`]: the phases of a run) and
+//! `outcomes` (each row's result, written beside the input). The model types and the
+//! [`template`] live here.
 
 mod apply;
 mod checks;
@@ -28,7 +29,6 @@ mod plan;
 mod steps;
 
 pub use apply::ProvisionApply;
-pub use columns::template;
 pub(crate) use columns::OUTPUT_COLUMNS;
 pub use outcomes::{outcome_column_names, outcome_table};
 pub(crate) use plan::recount;
@@ -42,10 +42,55 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::sheet::table::Cell;
+use crate::sheet::table::{Cell, Table};
 use crate::time::Date;
 
 use plan::describe;
+
+/// The template sheet: every column the tool knows, and one example row.
+#[must_use]
+pub fn template() -> Table {
+    Table {
+        columns: [
+            "Username",
+            "First name",
+            "Last name",
+            "Email",
+            "User type",
+            "Password",
+            "Language",
+            "Time zone",
+            "Division",
+            "Expiration date",
+            "Unique identifier",
+            "Role",
+            "Responsibility",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![[
+            "jane.doe@example.org",
+            "Jane",
+            "Doe",
+            "jane.doe@example.org",
+            // An ordinary user type's id (a placeholder, as the lifecycle template's `UR_` id):
+            // an example never makes a Brand Administrator.
+            "UT_0123456789abcde",
+            "Change-me-2026",
+            "en",
+            "America/Denver",
+            "",
+            "2027-06-30",
+            "E1001",
+            "Manager",
+            "Seattle::Provo",
+        ]
+        .map(Cell::new)
+        .to_vec()],
+        row_numbers: Vec::new(),
+        lines: Vec::new(),
+    }
+}
 
 /// The marker that clears an attribute (a blank cell keeps it).
 pub const CLEAR_MARKER: &str = "<clear>";

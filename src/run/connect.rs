@@ -90,6 +90,49 @@ impl Route {
     }
 }
 
+/// Where and how a host connects with an API token, as the page gives it: through the relay
+/// at `url` (`relay`: true; `datacenter` blank lets Qualtrics name the brand's own), or to the
+/// API base `url` directly (the sandbox).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectSpec {
+    /// Through the relay.
+    #[serde(default)]
+    pub relay: bool,
+    /// The relay's address, or the API base URL.
+    pub url: String,
+    /// The datacenter to ask first (relay only).
+    #[serde(default)]
+    pub datacenter: Option<String>,
+    /// The API token.
+    pub token: String,
+}
+
+impl ConnectSpec {
+    /// The connect the spec asks for, its token and address checked before anything is sent.
+    ///
+    /// # Errors
+    /// [`ConnectionError`]: no token, an address or datacenter that cannot be used.
+    pub fn job(&self) -> Result<ConnectJob, ConnectionError> {
+        let auth = Auth::api_token(&self.token)?;
+        let route = match self.relay {
+            false => Route::Direct(self.url.trim().to_string()),
+            true => Route::Relay {
+                relay: self.url.trim().trim_end_matches('/').to_string(),
+                dc: Datacenter::parse(self.datacenter.as_deref().unwrap_or_default())
+                    .or_else(|_| Datacenter::parse(users::DISCOVERY_DATACENTER))?,
+            },
+        };
+        route.connection(auth.clone())?;
+        Ok(ConnectJob::new(route, Credential::Token(auth)))
+    }
+}
+
 /// What a host connects with.
 #[derive(Debug, Clone)]
 pub enum Credential {
@@ -262,6 +305,18 @@ impl ConnectJob {
     #[must_use]
     pub fn token(&self) -> Option<&AccessToken> {
         self.token.as_ref()
+    }
+
+    /// The connection and who the credential belongs to, once connected; else why not (`None`:
+    /// the run has not finished).
+    ///
+    /// # Errors
+    /// The [`ConnectJob::failure`], if any.
+    pub fn outcome(&self) -> Result<(&Connection, &Connected), Option<&ConnectError>> {
+        match (self.connection(), self.connected()) {
+            (Some(conn), Some(connected)) => Ok((conn, connected)),
+            _ => Err(self.failure()),
+        }
     }
 
     /// Why connecting failed, if it did.

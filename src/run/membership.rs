@@ -1,10 +1,9 @@
-//! Groups and roles: the pull ([`PullJob`]: users, groups and the CX directory side by side,
-//! then each group's members), and a desired-membership sheet ([`MembershipJob`]) that pulls
-//! the same way, is planned against what it read and applied: group additions and removals,
-//! then the attribute changes the role rules imply.
+//! A desired-membership sheet ([`MembershipJob`]): pulled as "Pull membership" pulls (its
+//! reading stage is a [`PullJob`]), planned against what it read and applied: group additions
+//! and removals, then the attribute changes the role rules imply.
 
 use super::provision::ApplyPhases;
-use super::step::listings;
+use super::pull::PullJob;
 use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::exec::Outcome;
 use crate::exec::RowOutcome;
@@ -22,87 +21,6 @@ struct Desired {
     roles: RoleSheet,
     matching: MatchOptions,
     today: Date,
-}
-
-/// Who is in which group: the pull alone, as "Pull membership" runs it, and the reading stage
-/// of a desired-membership sheet.
-#[derive(Debug, Default)]
-pub struct PullJob {
-    stage: PullStage,
-    snapshot: Option<Snapshot>,
-}
-
-#[derive(Debug, Default)]
-enum PullStage {
-    #[default]
-    Start,
-    Reading,
-    Members,
-    Done,
-}
-
-impl PullJob {
-    /// A pull of the whole brand (groups with their members, the directory for role rules).
-    #[must_use]
-    pub fn new() -> Self {
-        PullJob::default()
-    }
-
-    /// What the pull read (users, groups with members, directory), once finished.
-    #[must_use]
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.snapshot
-            .as_ref()
-            .filter(|_| matches!(self.stage, PullStage::Done))
-    }
-}
-
-impl Phases for PullJob {
-    const KIND: &'static str = "pull";
-
-    fn next(&mut self, finished: Vec<(RunStep, Outcome)>, ctx: &PhaseContext<'_>) -> Next {
-        match self.stage {
-            PullStage::Start => {
-                self.stage = PullStage::Reading;
-                Next::Reading(
-                    "brand",
-                    membership::pull_steps(ctx.conn)
-                        .into_iter()
-                        .map(RunStep::Listing)
-                        .collect(),
-                )
-            }
-            PullStage::Reading => {
-                let snapshot = match Snapshot::from_first_phase(listings(finished)) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        self.stage = PullStage::Done;
-                        return Next::Failed(e.to_string());
-                    }
-                };
-                let steps: Vec<RunStep> =
-                    membership::member_steps(ctx.conn, &snapshot.group_list())
-                        .into_iter()
-                        .map(RunStep::Listing)
-                        .collect();
-                self.snapshot = Some(snapshot);
-                self.stage = PullStage::Members;
-                Next::Reading("members", steps)
-            }
-            PullStage::Members => {
-                self.stage = PullStage::Done;
-                let snapshot = self.snapshot.as_mut().expect("read in the first phase");
-                match snapshot.add_members(listings(finished)) {
-                    Ok(()) => Next::Done,
-                    Err(e) => {
-                        self.snapshot = None;
-                        Next::Failed(e.to_string())
-                    }
-                }
-            }
-            PullStage::Done => Next::Done,
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -295,7 +213,7 @@ impl SheetJob for MembershipJob {
     fn plan_offline(&mut self) {
         let d = &self.desired;
         self.apply = Some(MembershipApply::new(membership::check_changes(
-            &d.table, &d.roles, d.today,
+            &d.table, &d.roles,
         )));
         self.stage = Stage::Applied;
     }

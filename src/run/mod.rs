@@ -32,6 +32,7 @@ mod fit;
 mod lifecycle;
 mod membership;
 mod provision;
+mod pull;
 mod request;
 mod sheet;
 mod step;
@@ -39,12 +40,15 @@ mod users;
 mod view;
 mod virtual_clock;
 
-pub use connect::{ConnectError, ConnectJob, ConnectRun, ConnectStep, Credential, Route};
+pub use connect::{
+    ConnectError, ConnectJob, ConnectRun, ConnectSpec, ConnectStep, Credential, Route,
+};
 pub use drive::{drive, Control, RunCell, RunEnd, Transport};
 pub use fit::{apply_mapping, column_fit, ColumnFit, FieldFit, FieldNeed, MappingError};
 pub use lifecycle::LifecycleJob;
-pub use membership::{MembershipJob, PullJob};
-pub use provision::{ProvisionJob, DEFAULT_JOB_SIZE};
+pub use membership::MembershipJob;
+pub use provision::{check_provision, CheckedCsv, ProvisionJob, DEFAULT_JOB_SIZE};
+pub use pull::PullJob;
 pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
 pub use sheet::SheetRun;
 pub use step::RunStep;

@@ -30,6 +30,45 @@ use crate::sheet::table::Table;
 /// Participants per import job when the options say 0.
 pub const DEFAULT_JOB_SIZE: usize = 100;
 
+/// What checking a provisioning sheet against no brand finds, in numbers (see
+/// [`check_provision`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+pub struct CheckedCsv {
+    /// Rows per action.
+    pub counts: Vec<(String, usize)>,
+    /// Problems found.
+    pub problems: usize,
+    /// Data rows.
+    pub rows: usize,
+}
+
+/// Checks `table` as a provisioning sheet against no brand (the account route, no user types
+/// or divisions), `today` being the plan's date: the plan alone, without a run around it (no
+/// input fingerprint, no executor), as the validation benchmark measures it.
+#[must_use]
+pub fn check_provision(table: &Table, today: crate::time::Date) -> CheckedCsv {
+    let options = ProvisionOptions {
+        route: Route::AccountAndAttributes,
+        today,
+        user_types: Default::default(),
+        divisions: Default::default(),
+        job_size: DEFAULT_JOB_SIZE,
+        new_attributes: Default::default(),
+    };
+    let plan = provision::plan(table, &[], &[], &[], &options);
+    CheckedCsv {
+        problems: plan.file_errors.len()
+            + plan.rows.iter().map(|r| r.problems.len()).sum::<usize>(),
+        rows: plan.rows.len(),
+        counts: plan.counts,
+    }
+}
+
 /// How many times a lost create is checked against the user list (and retried if absent).
 const MAX_CHECKS: u8 = 2;
 

@@ -38,6 +38,17 @@ pub enum SheetKind {
 pub struct AmbiguousKind(pub String);
 
 impl SheetKind {
+    /// The template of this kind of sheet: its columns and an example row or two, as every
+    /// host offers it.
+    #[must_use]
+    pub fn template(self) -> Table {
+        match self {
+            SheetKind::Lifecycle => crate::lifecycle::template(),
+            SheetKind::Provision => crate::provision::template(),
+            SheetKind::Membership => crate::membership::template(),
+        }
+    }
+
     /// The kind a sheet's columns say, as every host reads them. An `Action` column with a way
     /// to name accounts (`User ID` or `Username`) is a lifecycle sheet even beside a users
     /// listing's other columns (an edited export is the most common input there is); columns
@@ -122,6 +133,21 @@ pub struct SheetRequest {
     /// columns are renamed to their fields before the sheet is planned (see
     /// [`super::apply_mapping`]). Empty: the headers are read as they are.
     pub column_map: BTreeMap<String, String>,
+}
+
+impl SheetRequest {
+    /// `table` with the columns the administrator mapped renamed to their fields, as a `kind`
+    /// sheet (the table as it is when none are mapped).
+    ///
+    /// # Errors
+    /// [`super::MappingError`] when the mapping cannot be applied to the table's columns.
+    pub fn mapped(&self, kind: SheetKind, table: Table) -> Result<Table, super::MappingError> {
+        if self.column_map.is_empty() {
+            Ok(table)
+        } else {
+            super::apply_mapping(kind, table, &self.column_map, self)
+        }
+    }
 }
 
 /// Pages a brand's listings took when they were last read in full: what lets a run choose

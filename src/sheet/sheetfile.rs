@@ -9,7 +9,7 @@
 
 use crate::sheet::problem::{Problem, Severity};
 use crate::sheet::table::{cell, looks_like_data, Cell, Table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -78,6 +78,37 @@ pub struct SheetFile {
     /// What a person should know about the file: title rows skipped, ragged rows, duplicate
     /// column names, the encoding when it was not UTF-8 (warnings about the sheet as a whole).
     pub notes: Vec<Problem>,
+}
+
+/// A file or pasted text as a host shows it: the table, how it was read, what to know (the
+/// file's notes, as sentences: they are about the file as a whole).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadTable {
+    /// The header and rows.
+    #[serde(flatten)]
+    pub table: Table,
+    /// How it was read ("semicolon-separated, header on line 3").
+    #[serde(default)]
+    pub description: String,
+    /// What to know about the file (title rows skipped, ragged rows…).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl From<SheetFile> for ReadTable {
+    fn from(file: SheetFile) -> ReadTable {
+        ReadTable {
+            description: file.description(),
+            notes: file.notes.into_iter().map(|n| n.message).collect(),
+            table: file.table,
+        }
+    }
 }
 
 impl Table {

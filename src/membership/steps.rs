@@ -1,5 +1,5 @@
-//! A desired-membership plan being applied: the group steps, the attribute changes through the
-//! provisioning apply, and each row's outcome written beside the sheet.
+//! The steps that apply a desired-membership plan: each group addition or removal, then the
+//! attribute changes through the provisioning apply ([`MembershipApply`]: the phases of a run).
 
 use std::collections::HashMap;
 
@@ -7,10 +7,9 @@ use crate::api::connection::Connection;
 use crate::api::envelope;
 use crate::api::error::ApiError;
 use crate::api::http::{HttpRequest, HttpResponse};
-use crate::exec::{Outcome, OutcomeStatus, RowOutcome, Step, StepUpdate};
+use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::provision::ProvisionApply;
-use crate::sheet::table::Table;
-use crate::time::{iso_datetime, UnixMillis};
+use crate::time::UnixMillis;
 
 use super::{add_member_request, remove_member_request, ChangeAction, ChangePlan};
 
@@ -89,9 +88,6 @@ impl Step for GroupMemberStep {
     }
 }
 
-/// The outcome columns written beside a desired-membership sheet.
-pub const OUTCOME_COLUMNS: [&str; 3] = ["Status", "Message", "Applied at"];
-
 /// A desired-membership plan being applied: group steps first, then the attribute changes
 /// through the provisioning apply (directory import). The run ([`crate::run::MembershipJob`])
 /// sends [`MembershipApply::group_steps`], calls [`MembershipApply::record_groups`], then
@@ -101,7 +97,7 @@ pub const OUTCOME_COLUMNS: [&str; 3] = ["Status", "Message", "Applied at"];
 pub struct MembershipApply {
     /// The plan.
     pub plan: ChangePlan,
-    group_outcomes: HashMap<String, Outcome>,
+    pub(super) group_outcomes: HashMap<String, Outcome>,
     /// The attribute changes, as a provisioning run.
     pub attributes: Option<ProvisionApply>,
 }
@@ -146,92 +142,4 @@ impl MembershipApply {
             self.group_outcomes.insert(o.key.clone(), o.clone());
         }
     }
-
-    /// Every input row's outcome.
-    #[must_use]
-    pub fn outcomes(&self) -> Vec<RowOutcome> {
-        let attribute_outcomes: HashMap<u32, RowOutcome> = self
-            .attributes
-            .as_ref()
-            .map(|run| {
-                run.outcomes()
-                    .into_iter()
-                    .flat_map(|o| {
-                        self.plan
-                            .attribute_rows
-                            .get(&o.row)
-                            .cloned()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(move |r| (r, o.clone()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let at = |t: Option<UnixMillis>| t.map(iso_datetime).unwrap_or_default();
-        self.plan
-            .rows
-            .iter()
-            .map(|r| {
-                let (status, message, applied_at) = match r.action {
-                    ChangeAction::Invalid => (
-                        OutcomeStatus::Failed,
-                        format!("not sent: {}", r.reason),
-                        String::new(),
-                    ),
-                    ChangeAction::Unchanged => {
-                        (OutcomeStatus::Unchanged, r.reason.clone(), String::new())
-                    }
-                    ChangeAction::AddToGroup | ChangeAction::RemoveFromGroup => {
-                        match self.group_outcomes.get(&r.key) {
-                            Some(o) => (
-                                o.status,
-                                o.message.clone(),
-                                if o.status == OutcomeStatus::Done {
-                                    at(o.finished_at)
-                                } else {
-                                    String::new()
-                                },
-                            ),
-                            None => (
-                                OutcomeStatus::Skipped,
-                                "not sent (the run stopped first)".into(),
-                                String::new(),
-                            ),
-                        }
-                    }
-                    ChangeAction::JoinRole | ChangeAction::LeaveRole => {
-                        match attribute_outcomes.get(&r.row) {
-                            Some(o) if o.status == OutcomeStatus::Done => {
-                                (OutcomeStatus::Done, r.reason.clone(), o.applied_at.clone())
-                            }
-                            Some(o) => (o.status, o.message.clone(), String::new()),
-                            None => (
-                                OutcomeStatus::Skipped,
-                                "not sent (the run stopped first)".into(),
-                                String::new(),
-                            ),
-                        }
-                    }
-                };
-                RowOutcome {
-                    key: r.key.clone(),
-                    row: r.row,
-                    status,
-                    message,
-                    user_id: None,
-                    unique_identifier: None,
-                    applied_at,
-                }
-            })
-            .collect()
-    }
-}
-
-/// The desired-membership sheet with the outcome columns beside it.
-#[must_use]
-pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
-    let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
-    let names: Vec<String> = OUTCOME_COLUMNS.iter().map(|s| s.to_string()).collect();
-    input.with_columns_beside(&names, &values)
 }
