@@ -75,6 +75,8 @@ pub struct Hooks {
     /// When this server last tried its own credential to learn the brand (see
     /// [`Hooks::hooks_brand`]).
     brand_tried: tokio::sync::Mutex<Option<u64>>,
+    /// Whether the worker's first connection attempt has ended (see [`Hooks::hooks_brand`]).
+    first_connect: Arc<tokio::sync::watch::Sender<bool>>,
     /// What Qualtrics said of page tokens, by their SHA-256.
     viewers: Mutex<Viewers>,
     /// Counters for `GET /metrics`.
@@ -127,6 +129,7 @@ impl Hooks {
         let brand = Arc::new(std::sync::OnceLock::new());
         let metrics = Arc::new(metrics::Metrics::default());
         let alerts = Arc::new(alerts::Alerts::new(config.alerts.clone(), metrics.clone()));
+        let first_connect = Arc::new(tokio::sync::watch::channel(false).0);
         tokio::spawn(worker::supervise(
             store.clone(),
             config.clone(),
@@ -135,6 +138,7 @@ impl Hooks {
             worker::Shared {
                 metrics: metrics.clone(),
                 alerts,
+                first_connect: first_connect.clone(),
             },
         ));
         Ok(Arc::new(Hooks {
@@ -145,6 +149,7 @@ impl Hooks {
             transport: Transport::new(),
             brand,
             brand_tried: tokio::sync::Mutex::new(None),
+            first_connect,
             viewers: Mutex::new(Viewers::default()),
             metrics,
             preview: tokio::sync::Mutex::new(None),
@@ -304,6 +309,17 @@ impl Hooks {
     /// else asked here, at most once per [`REFUSED_TTL_MS`] (the credential may be refused
     /// for a while; each try is an OAuth token request and a `whoami`).
     async fn hooks_brand(&self) -> Option<String> {
+        if let Some(brand) = self.brand.get() {
+            return Some(brand.clone());
+        }
+        // The worker connects as the server starts: its answer names the brand, so a page
+        // that asks meanwhile waits for it (bounded) instead of logging in a second time.
+        let mut first = self.first_connect.subscribe();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            first.wait_for(|tried| *tried),
+        )
+        .await;
         if let Some(brand) = self.brand.get() {
             return Some(brand.clone());
         }

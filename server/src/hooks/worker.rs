@@ -41,6 +41,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Where alerts go.
     pub alerts: Arc<Alerts>,
+    /// Set once the worker's first connection attempt has ended (connected or not), so the
+    /// events' view waits for it rather than logging in with the same credential at the same
+    /// time (one OAuth token request, not two, when a server starts).
+    pub first_connect: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Runs the worker, and starts it again if it ever panics (the endpoint would otherwise keep
@@ -196,6 +200,9 @@ impl Worker {
         match self.connect().await {
             Ok(session) => self.session = Some(session),
             Err(why) => eprintln!("hooks: {why} (tried again with the first event)"),
+        }
+        if let Some(shared) = &self.shared {
+            shared.first_connect.send_replace(true);
         }
         loop {
             self.purge(unix_millis());
