@@ -150,6 +150,7 @@ pub(super) fn check_row<'t>(cols: &Columns<'t>, i: usize) -> Option<CheckedRow<'
             action: ChangeAction::Invalid,
             reason: String::new(),
             problem: None,
+            person: String::new(),
             user_id: String::new(),
             group_id: String::new(),
             target_name: String::new(),

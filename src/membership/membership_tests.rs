@@ -208,6 +208,32 @@ fn a_desired_sheet_plans_group_and_role_changes_with_reasons() {
     assert_eq!(steps.len(), 3);
 }
 
+/// Issue 29.2: a membership plan names the person each User cell found, beside the cell, in
+/// its rows and its Plan sheet; a row whose user is not found names nobody.
+#[test]
+fn a_membership_plan_names_the_person_beside_the_user_cell() {
+    let desired = table(
+        &["User", "Group or role", "Member"],
+        &[
+            &["UR_1", "role: EMEA Sales", "yes"],
+            &["nobody@x.org", "role: EMEA Sales", "yes"],
+        ],
+    );
+    let plan = plan_changes(
+        &desired,
+        &roles(),
+        &snapshot(),
+        MatchOptions::default(),
+        today(),
+    );
+    assert_eq!(plan.rows[0].person, "Ann UR_1");
+    assert_eq!(plan.rows[1].person, "");
+    let sheet = change_plan_table(&plan);
+    let name = sheet.columns.iter().position(|c| c == "Name").unwrap();
+    assert_eq!(sheet.columns[name - 1], "User", "beside the User cell");
+    assert_eq!(sheet.rows[0][name], "Ann UR_1");
+}
+
 #[test]
 fn an_equals_change_names_the_roles_it_also_leaves_and_conflicts_are_refused() {
     let desired = table(

@@ -122,6 +122,9 @@ pub struct ChangeRow {
     /// What is wrong with the row, for `Invalid` rows (its message is `reason`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
+    /// The person the User cell names, as plans show them (issue 29.2: "First Last", with the
+    /// e-mail when the username is not it; see `UserSummary::person`), when found.
+    pub person: String,
     /// The user's id, when found.
     pub user_id: String,
     /// The group's id, for group changes.

@@ -124,6 +124,7 @@ fn plan_rows(
         let u = &snapshot.users[user];
         let mut planned = planned;
         planned.user_id = u.id.clone();
+        planned.person = u.person();
         let wanted = match wanted {
             Ok(w) => w,
             Err((col, message)) => {
@@ -400,7 +401,7 @@ fn plan_rows(
 /// The Plan sheet of a desired-membership sheet.
 pub fn change_plan_table(plan: &ChangePlan) -> Table {
     Table {
-        columns: ["Row", "User", "Group or role", "Action", "Reason"]
+        columns: ["Row", "User", "Name", "Group or role", "Action", "Reason"]
             .iter()
             .map(|s| s.to_string())
             .collect(),
@@ -411,6 +412,7 @@ pub fn change_plan_table(plan: &ChangePlan) -> Table {
                 vec![
                     r.row.to_string(),
                     r.user.clone(),
+                    r.person.clone(),
                     r.target.clone(),
                     r.action.label().to_string(),
                     r.reason.clone(),

@@ -107,8 +107,20 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   assert.match(await page.textContent('#mb-summary'), /^40 rows from pasted text \(comma-separated, header on line 1\): /);
   assert.equal(await page.textContent('#mb-apply'), 'Apply 40 changes');
   const plan = await tableRows(page, 'mb-table');
-  assert.ok(plan.some((r) => /^role Seattle Team: Hotel In Seattle -> (add|remove) Seattle (to|from) Hotel$/.test(r[4])), 'role changes say which rule and attribute');
-  assert.ok(plan.some((r) => /^group .+: (add|remove) member$/.test(r[4])));
+  const headers = await page.$$eval('#mb-table thead th', (ths) => ths.map((th) => th.textContent.trim()));
+  const reason = headers.indexOf('Reason');
+  assert.ok(plan.some((r) => /^role Seattle Team: Hotel In Seattle -> (add|remove) Seattle (to|from) Hotel$/.test(r[reason])), 'role changes say which rule and attribute');
+  assert.ok(plan.some((r) => /^group .+: (add|remove) member$/.test(r[reason])));
+  // People, not ids (issue 29.2): each row names the person its User cell found.
+  const name = headers.indexOf('Name');
+  assert.ok(name >= 0, `a Name column in ${headers}`);
+  const byCell = new Map(users.flatMap((u) => [[u.id, u], [u.username, u]]));
+  const user = headers.indexOf('User');
+  assert.equal(plan.length, 40);
+  for (const r of plan) {
+    const u = byCell.get(r[user]);
+    assert.ok(u && r[name].startsWith(`${u.firstName} ${u.lastName}`), `"${r[name]}" for ${r[user]}`);
+  }
   await applyConfirmed(page, 'mb-');
   await page.waitForFunction(() => document.getElementById('mb-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
   assert.equal(await page.textContent('#mb-summary'), 'Outcome: 40 done · 0 unchanged · 0 failed · 0 not sent.');
