@@ -515,6 +515,16 @@ fn row_key(row: u32) -> Cell {
     key.finish()
 }
 
+/// Whether a column of a sheet (`header`, as written) holds passwords, as provisioning reads
+/// them ("Password", "Initial password", "initial_password", …): every host that keeps or shows
+/// a row blanks such cells (the hooks' stored rows and event details, outcome files).
+#[must_use]
+pub fn is_password_column(header: &str) -> bool {
+    Field::Password
+        .aliases()
+        .contains(&crate::sheet::columns::normalise_header(header).as_str())
+}
+
 #[cfg(test)]
 #[path = "provision_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@ use crate::sheet::table::{Cell, Table};
 use crate::time::{iso_datetime, UnixMillis};
 
 use super::apply::ProvisionApply;
-use super::{Field, ProvisionAction};
+use super::ProvisionAction;
 
 impl ProvisionApply {
     /// Every input row's outcome.
@@ -110,12 +110,12 @@ pub fn outcome_column_names(input_columns: &[String]) -> Vec<String> {
 pub fn outcome_table(input: &Table, outcomes: &[RowOutcome]) -> Table {
     let values: HashMap<u32, Vec<String>> = outcomes.iter().map(|o| (o.row, o.values())).collect();
     let mut table = input.with_columns_beside(&outcome_column_names(&input.columns), &values);
-    let password = input.columns.iter().position(|c| {
-        Field::Password
-            .aliases()
-            .contains(&normalise_header(c).as_str())
-    });
-    if let Some(p) = password {
+    for (p, _) in input
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| super::is_password_column(c))
+    {
         for row in &mut table.rows {
             row[p] = Cell::default();
         }

@@ -1002,7 +1002,7 @@ async fn test_event(
         }
     };
     drop(preview);
-    let hidden = |column: &str| column.eq_ignore_ascii_case("password");
+    let hidden = qualtrics_roster::provision::is_password_column;
     let mut shown_row = row.clone();
     for (column, cell) in shown_row.cells.iter_mut() {
         if hidden(column) && !cell.is_empty() {

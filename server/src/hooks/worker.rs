@@ -710,7 +710,7 @@ fn sheet_of(kind: SheetKind, events: &[DueEvent]) -> Table {
     let provision = kind == SheetKind::Provision;
     let password = columns
         .iter()
-        .find(|c| c.eq_ignore_ascii_case("password"))
+        .find(|c| qualtrics_roster::provision::is_password_column(c))
         .map(|c| c.to_string())
         .or(provision.then(|| "Password".to_string()));
     if let Some(p) = &password {

@@ -14,6 +14,7 @@
 
 mod pg;
 
+use qualtrics_roster::provision::is_password_column;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -537,12 +538,13 @@ impl Store {
     }
 }
 
-/// A mapped row's cells as shown: a password cell never (only that one was given).
+/// A mapped row's cells as shown: a password cell never (only that one was given), whatever
+/// the hook's mapping calls the column ("Password", "Initial password", …).
 fn shown_cells(
     mut cells: std::collections::BTreeMap<String, String>,
 ) -> std::collections::BTreeMap<String, String> {
     for (column, cell) in cells.iter_mut() {
-        if column.eq_ignore_ascii_case("password") && !cell.is_empty() {
+        if is_password_column(column) && !cell.is_empty() {
             *cell = "(given, not shown)".to_string();
         }
     }
@@ -1200,7 +1202,7 @@ pub(super) fn without_password(row: &str) -> Option<String> {
     let mut row: HookRow = serde_json::from_str(row).ok()?;
     let mut changed = false;
     for (column, cell) in row.cells.iter_mut() {
-        if column.eq_ignore_ascii_case("password") && !cell.is_empty() {
+        if is_password_column(column) && !cell.is_empty() {
             cell.clear();
             changed = true;
         }
@@ -1233,6 +1235,32 @@ mod tests {
             action,
             cells: [("Username".to_string(), user.to_string())].into(),
         }
+    }
+
+    /// A hook's mapping may call the password column what provisioning reads as one ("Initial
+    /// password", "initial_password"): it is hidden in the details and blanked once settled
+    /// all the same, and other columns are left as they are.
+    #[test]
+    fn every_password_column_is_hidden_and_blanked_whatever_the_mapping_calls_it() {
+        let mut r = row("ann@x.org", HookAction::Create);
+        for column in ["Password", "Initial password", "initial_password"] {
+            r.cells.insert(column.to_string(), "s3cret!".to_string());
+        }
+        r.cells
+            .insert("Department".to_string(), "Sales".to_string());
+        let shown = shown_cells(r.cells.clone());
+        for column in ["Password", "Initial password", "initial_password"] {
+            assert_eq!(shown[column], "(given, not shown)", "{column}");
+        }
+        assert_eq!(shown["Department"], "Sales");
+        let blanked: HookRow =
+            serde_json::from_str(&without_password(&serde_json::to_string(&r).unwrap()).unwrap())
+                .unwrap();
+        assert!(
+            blanked.cells.values().all(|c| c != "s3cret!"),
+            "{blanked:?}"
+        );
+        assert_eq!(blanked.cells["Department"], "Sales");
     }
 
     fn store(tag: &str) -> (Store, PathBuf) {
