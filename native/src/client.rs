@@ -36,7 +36,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Performs requests built by the core.
 #[derive(Clone)]
 pub struct Transport {
+    /// For https: through the proxy the environment names (`HTTPS_PROXY`, `ALL_PROXY`), if any,
+    /// as a tunnel the proxy cannot read.
     http: ureq::Agent,
+    /// For plain http (only ever to loopback: the sandbox, a local relay): never through a
+    /// proxy, where a token would cross in the clear.
+    direct: ureq::Agent,
 }
 
 impl Default for Transport {
@@ -57,26 +62,37 @@ impl Transport {
     /// a slow answer use a short one).
     #[must_use]
     pub fn with_timeout(timeout: Duration) -> Transport {
-        let http = ureq::Agent::config_builder()
-            // A redirect is answered as it is, never followed (credentials go only where the
-            // connection says).
-            .max_redirects(0)
-            // 4xx and 5xx are answers for the core to judge, not errors.
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            // As many idle connections kept as requests the executor has in flight.
-            .max_idle_connections(256)
-            .max_idle_connections_per_host(64)
-            // No User-Agent of the client's own, as before (the core's headers are all sent).
-            .user_agent(ureq::config::AutoHeaderValue::None)
-            .build()
-            .new_agent();
-        Transport { http }
+        let agent = |proxy: Option<ureq::Proxy>| {
+            ureq::Agent::config_builder()
+                .proxy(proxy)
+                // A redirect is answered as it is, never followed (credentials go only where the
+                // connection says).
+                .max_redirects(0)
+                // 4xx and 5xx are answers for the core to judge, not errors.
+                .http_status_as_error(false)
+                .timeout_global(Some(timeout))
+                // As many idle connections kept as requests the executor has in flight.
+                .max_idle_connections(256)
+                .max_idle_connections_per_host(64)
+                // No User-Agent of the client's own, as before (the core's headers are all sent).
+                .user_agent(ureq::config::AutoHeaderValue::None)
+                .build()
+                .new_agent()
+        };
+        Transport {
+            http: agent(ureq::Proxy::try_from_env()),
+            direct: agent(None),
+        }
     }
 
     /// Sends one request; a missing or broken answer is a [`TransportFailure`].
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        perform(self.http.clone(), request.clone()).await
+        let agent = if request.url.starts_with("https:") {
+            &self.http
+        } else {
+            &self.direct
+        };
+        perform(agent.clone(), request.clone()).await
     }
 
     /// Sends a single request that is not a run's step (whoami, the OAuth token request),
