@@ -7,7 +7,7 @@
 // computed by the core (`rolesAfter`) from the Roles sheet and their directory attributes.
 import { sheetsCore } from './run.js';
 import { MEMBERSHIP_SUBVIEWS } from './sections.js';
-import { $, guarded, messageOf, renderTable, show } from './ui.js';
+import { $, guarded, hashText, messageOf, renderTable, show } from './ui.js';
 import { formatNumber } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -41,7 +41,7 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
   const tab = (/** @type {SubViewName} */ s) => $(`mtab-${s}`, HTMLButtonElement);
   let sub = /** @type {SubViewName} */ ('where');
   const fromHash = () => {
-    const [view, s] = decodeURIComponent(location.hash.slice(1)).split('/');
+    const [view, s] = hashText().split('/');
     return view === 'membership' && /** @type {string[]} */ (MEMBERSHIP_SUBVIEWS).includes(s) ? /** @type {SubViewName} */ (s) : null;
   };
   function openSub(/** @type {SubViewName} */ name) {

@@ -203,3 +203,13 @@ export function renderBarChart(el, counts, label = 'Members per group and role')
   });
   el.append(svg);
 }
+
+/** The URL's fragment, decoded ('' when it is not valid percent-encoding: a bad link opens the
+ * first view rather than stopping the page). */
+export function hashText() {
+  try {
+    return decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return '';
+  }
+}

@@ -9,7 +9,7 @@
 // the tab bar folds into a menu button (WAI-ARIA's menu button pattern: Enter, Space or the
 // arrow keys open it, the arrows, Home and End move, Enter or Space choose, Escape closes).
 import { VIEWS } from './sections.js';
-import { $ } from './ui.js';
+import { $, hashText } from './ui.js';
 
 /** @typedef {import('./sections.js').ViewName} ViewName */
 
@@ -25,7 +25,7 @@ export function startViews({ onOpen } = {}) {
   /** The view the URL names (an old `?view=` link too), else Users. */
   function wanted() {
     // `#membership/rules`: a view and its sub-view (groups.js reads the part after the slash).
-    const hash = decodeURIComponent(location.hash.slice(1)).split('/')[0];
+    const hash = hashText().split('/')[0];
     const asked = hash || new URLSearchParams(location.search).get('view') || '';
     const name = /** @type {ViewName} */ (isView(asked) ? asked : 'users');
     return tab(name).hidden ? 'users' : name;
