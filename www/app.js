@@ -300,7 +300,12 @@ export async function startApp(makeHost) {
     host.progress('', { text: 'Loading the first page…' });
     try {
       const result = await connected().listUsers((/** @type {Progress} */ p) => {
-        if (p.pagesRead) host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
+        // After the listing, the names of divisions not seen before (one request each).
+        if (p.phase === 'divisions') {
+          host.progress('', { text: `All users read; reading the names of their divisions${p.finished ? '' : '…'}` });
+        } else if (p.pagesRead) {
+          host.progress('', { text: `Page ${p.pagesRead}: ${p.itemsRead} users so far${p.finished ? '' : '…'}` });
+        }
       }, knownDivisions());
       // Division names Qualtrics gave (issue 29.2), kept so the next listing need not read them.
       await keepQualtricsNames(result.divisionNames ?? {}).catch(() => {});
@@ -608,13 +613,21 @@ export async function startApp(makeHost) {
       plan: (kind, table, description) => planBulk(kind, table, USERS_SHEET_SOURCE, description, { sheetName: kind === 'membership' ? 'Bulk membership' : 'Bulk lifecycle' }),
       readGroups: pullMembership,
     });
+    // One user's details: the first user of the rows selected in the Users sheet.
+    const details = startUserDetails({ table: () => null, lock, membership: () => pulledMembership, pull: pullMembership, runs: listRuns });
+    const detailsButton = button('bulk-details');
+    detailsButton.addEventListener('click', guarded(lock, $('error'), async () => {
+      show($('error'), '');
+      const got = await readSelectedUsers();
+      details.show(got.table.columns, got.table.rows[0], detailsButton);
+    }));
   }
   if (usersTable && find('users-bulk')) {
     const grid = gridOf(usersTable);
     // Between the grid's toolbar (search, filters, "N selected") and the table.
     $('users-table-wrap').before($('users-bulk'));
     // One user's details, from the "Details of USERNAME" button beside the row's box.
-    const details = startUserDetails({ grid, lock, membership: () => pulledMembership, pull: pullMembership, runs: listRuns });
+    const details = startUserDetails({ table: () => grid.table(), lock, membership: () => pulledMembership, pull: pullMembership, runs: listRuns });
     grid.selectable({ key: userKey, name: userName, onChange: () => bulk?.refresh(), details: details.open });
     grid.chooseColumns();
     // The picture's bars show pressed while the grid filters by them (set there or here).

@@ -10,7 +10,6 @@ import { isNamedId, nameOf } from './names.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./runs-store.js').RunRecord} RunRecord */
-/** @typedef {ReturnType<typeof import('./grid.js').gridOf>} Grid */
 /**
  * What the last membership pull found: its long table (one row per user and group or role)
  * how many roles it knew rules for (0: the pull had no Roles sheet), and when (Unix ms).
@@ -83,12 +82,14 @@ export function runsTouching(runs, id, username, limit = RECENT_RUNS) {
 }
 
 /**
- * Wires the dialog to the Users grid: `open(i, opener)` shows row `i`'s user. `membership()` is
- * the last pull (null before one), `pull()` pulls it, `runs()` lists this device's runs.
- * @param {{ grid: Grid, lock: import('./ui.js').Lock, membership: () => PulledMembership | null,
+ * Wires the dialog: `open(i, opener)` shows the user of row `i` of `table()` (the page's Users
+ * grid), `show(columns, row, opener)` a user given as a row (the pane: the row selected in the
+ * Users sheet). `membership()` is the last pull (null before one), `pull()` pulls it, `runs()`
+ * lists this device's runs.
+ * @param {{ table: () => Table | null, lock: import('./ui.js').Lock, membership: () => PulledMembership | null,
  *   pull: () => Promise<unknown>, runs: () => Promise<RunRecord[]> }} parts
  */
-export function startUserDetails({ grid, lock, membership, pull, runs }) {
+export function startUserDetails({ table: tableOf, lock, membership, pull, runs }) {
   const dialog = $('user-details', HTMLDialogElement);
   const errorEl = $('user-details-error');
   const pullRow = $('user-details-pull-row');
@@ -144,11 +145,16 @@ export function startUserDetails({ grid, lock, membership, pull, runs }) {
       : [Object.assign(document.createElement('li'), { textContent: 'None on this device.' })]));
   }
 
-  /** Shows the user of row `i` of the grid's table. */
+  /** Shows the user of row `i` of the Users table. */
   function open(/** @type {number} */ i, /** @type {HTMLElement} */ from) {
-    const table = grid.table();
+    const table = tableOf();
     const row = table?.rows[i];
-    if (!table || !row) return;
+    if (table && row) show(table.columns, row, from);
+  }
+
+  /** Shows the user a Users row (`row`, under `columns`) names. */
+  function show(/** @type {string[]} */ columns, /** @type {string[]} */ row, /** @type {HTMLElement} */ from) {
+    const table = { columns, rows: [row] };
     opener = from;
     const id = columnOf(table.columns, 'User ID');
     const username = columnOf(table.columns, 'Username');
@@ -179,5 +185,5 @@ export function startUserDetails({ grid, lock, membership, pull, runs }) {
     drawMembership();
     $('user-details-groups-title').focus();
   }));
-  return { open };
+  return { open, show };
 }

@@ -255,7 +255,8 @@ const bulkBar = (/** @type {boolean} */ files) => `
           <button id="bulk-read-groups" type="button" class="link">Read the groups</button>
           <button id="bulk-add-group" type="button">Add to group</button>
           <button id="bulk-remove-group" type="button">Remove from group</button>
-        </span>${when(files, `
+        </span>${when(!files, `
+        <button id="bulk-details" type="button">Details of the selected user</button>`)}${when(files, `
         <button id="bulk-download" type="button">Download as edit sheet</button>
         <button id="bulk-clear" type="button" class="link">Clear the selection</button>`)}
         <p class="hint">Disable, Enable and Set expiry plan the selected users in <b>${files ? 'Disable · enable · expire' : 'Lifecycle'}</b>; Add to group and Remove from group plan them in <b>${files ? 'Groups and roles' : 'Groups'}</b>. Nothing is sent until you Apply and confirm there.</p>

@@ -295,6 +295,22 @@ test('The pane: Disable and Add to group act on the rows selected in the Users s
     const after = await sandboxUsers(server);
     for (const r of picked) assert.equal(after.find((u) => u.id === r[at('User ID')]).accountStatus, r === picked[2] ? 'active' : 'disabled', r[at('Username')]);
 
+    // One user's details in the pane: the first user of the rows selected in the Users sheet,
+    // with the run that just disabled them; Escape gives the focus back to the button.
+    await openView(page, 'users');
+    await page.evaluate((a) => window.__workbook.select('Users', a), `A${start + 1}:C${start + 2}`);
+    await page.click('#bulk-details');
+    await page.waitForSelector('#user-details[open]');
+    const first = picked[0];
+    assert.equal(await page.textContent('#user-details-title'), `${first[at('First name')]} ${first[at('Last name')]} · ${first[at('Username')]}`.trim());
+    await page.waitForFunction(() => !/Reading/.test(document.getElementById('user-details-runs').textContent));
+    assert.match(await page.textContent('#user-details-runs'), /^Disable · enable · expire, .*: this user done$/);
+    assert.deepEqual(await seriousViolations(page, '#user-details'), []);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#user-details:not([open])', { state: 'attached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'bulk-details');
+    await page.evaluate((a) => window.__workbook.select('Users', a), `B${start + 1}:C${start + 8}`);
+
     // Add to group: the groups read, one chosen, the same selection planned in Groups.
     await openView(page, 'users');
     await page.click('#bulk-read-groups');

@@ -75,7 +75,8 @@ test('through the relay: lists all 250 sandbox users page by page, as soon as it
   assert.deepEqual(relayCalls, ['/relay/iad1/API/v3/users', '/relay/iad1/API/v3/users?offset=100', '/relay/iad1/API/v3/users?offset=200']);
   const progress = await page.evaluate(() => window.progressSeen);
   assert.ok(progress.includes('Page 1: 100 users so far…'), progress.join(' | '));
-  assert.ok(progress.includes('Page 3: 250 users so far'), progress.join(' | '));
+  // Then (issue 29.2) the names of the users' divisions are read (none known on this device yet).
+  assert.ok(progress.some((t) => t.startsWith('All users read; reading the names of their divisions')), progress.join(' | '));
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
   assert.equal(download.suggestedFilename(), 'qualtrics-users.csv');
