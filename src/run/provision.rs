@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::step::{failed_listing, listings};
+use super::step::{division_names, division_reads, failed_listing, listings};
 use super::{InputFingerprint, ListingSizes, Next, PhaseContext, Phases, RunStep, SheetJob};
 use crate::api::directory::Participant;
 use crate::api::users::UserSummary;
@@ -700,31 +700,17 @@ impl Phases for ProvisionJob {
                         return next;
                     }
                 }
-                let ids: std::collections::BTreeSet<&str> = self
-                    .users
-                    .iter()
-                    .filter_map(|u| u.division_id.as_deref())
-                    .collect();
-                if !self.needs.division_names || ids.is_empty() {
+                let steps = division_reads(&self.users, &Default::default());
+                if !self.needs.division_names || steps.is_empty() {
                     return self.read_accounts_then_plan(ctx);
                 }
-                let steps = ids
-                    .into_iter()
-                    .map(|id| RunStep::Record(RecordStep::division(id)))
-                    .collect();
                 self.stage = Stage::ReadingDivisions;
                 Next::Reading("divisions", steps)
             }
             Stage::ReadingDivisions => {
                 // A division that cannot be read is left out: its name then plans as unknown.
-                for (step, _) in finished {
-                    if let RunStep::Record(d) = step {
-                        if let Some(Record::Division(name)) = &d.found {
-                            self.options
-                                .divisions
-                                .insert(name.to_lowercase(), d.id().to_string());
-                        }
-                    }
+                for (id, name) in division_names(finished) {
+                    self.options.divisions.insert(name.to_lowercase(), id);
                 }
                 self.read_accounts_then_plan(ctx)
             }

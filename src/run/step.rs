@@ -4,7 +4,8 @@
 use super::connect::ConnectStep;
 use crate::api::connection::Connection;
 use crate::api::http::{HttpRequest, HttpResponse};
-use crate::exec::reads::{ListingStep, RecordStep};
+use crate::api::users::UserSummary;
+use crate::exec::reads::{ListingStep, Record, RecordStep};
 use crate::exec::{Outcome, OutcomeStatus, Step, StepUpdate};
 use crate::lifecycle::LifecycleStep;
 use crate::membership::GroupMemberStep;
@@ -77,6 +78,39 @@ pub(crate) fn listings(finished: Vec<(RunStep, Outcome)>) -> Vec<(ListingStep, O
             _ => None,
         })
         .collect()
+}
+
+/// One `GET /divisions/{id}` per division `users` are in whose id is not in `known` (there is
+/// no list of divisions: a run that needs their names reads the ones its users name).
+pub(crate) fn division_reads(
+    users: &[UserSummary],
+    known: &std::collections::BTreeSet<String>,
+) -> Vec<RunStep> {
+    let ids: std::collections::BTreeSet<&str> = users
+        .iter()
+        .filter_map(|u| u.division_id.as_deref())
+        .filter(|id| !id.is_empty() && !known.contains(*id))
+        .collect();
+    ids.into_iter()
+        .map(|id| RunStep::Record(RecordStep::division(id)))
+        .collect()
+}
+
+/// The names the finished division reads found, as (`DV_…` id, name); a division that could
+/// not be read is left out.
+pub(crate) fn division_names(
+    finished: Vec<(RunStep, Outcome)>,
+) -> impl Iterator<Item = (String, String)> {
+    finished.into_iter().filter_map(|(step, _)| match step {
+        RunStep::Record(d) => {
+            let id = d.id().to_string();
+            match d.found {
+                Some(Record::Division(name)) => Some((id, name)),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
 }
 
 /// The first failed listing's message, as "Reading the users stopped: …".

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::step::{failed_listing, listings};
+use super::step::{division_names, division_reads, failed_listing, listings};
 use super::{Next, PhaseContext, Phases, RunStep};
 use crate::api::connection::Connection;
 use crate::api::directory::Participant;
 use crate::api::users::UserSummary;
-use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
+use crate::exec::reads::{Found, ListingStep};
 use crate::exec::{ExecConfig, Outcome, Step};
 use crate::time::UnixMillis;
 
@@ -129,13 +129,7 @@ impl Phases for ListingJob {
         }
         if let Some(divisions) = self.divisions.as_mut().filter(|d| d.started) {
             // A division that cannot be read is left unnamed (see `users_with_divisions`).
-            for (step, _) in finished {
-                if let RunStep::Record(d) = step {
-                    if let Some(Record::Division(name)) = &d.found {
-                        divisions.read.insert(d.id().to_string(), name.clone());
-                    }
-                }
-            }
+            divisions.read.extend(division_names(finished));
             return Next::Done;
         }
         let finished = listings(finished);
@@ -150,22 +144,15 @@ impl Phases for ListingJob {
         let Some(divisions) = self.divisions.as_mut() else {
             return Next::Done;
         };
-        let unknown: BTreeSet<&str> = match &self.found {
-            Some(Found::Users(users)) => users
-                .iter()
-                .filter_map(|u| u.division_id.as_deref())
-                .filter(|id| !id.is_empty() && !divisions.known.contains(*id))
-                .collect(),
-            _ => BTreeSet::new(),
+        let users = match &self.found {
+            Some(Found::Users(users)) => users.as_slice(),
+            _ => &[],
         };
-        if unknown.is_empty() {
+        let steps = division_reads(users, &divisions.known);
+        if steps.is_empty() {
             return Next::Done;
         }
         divisions.started = true;
-        let steps = unknown
-            .into_iter()
-            .map(|id| RunStep::Record(RecordStep::division(id)))
-            .collect();
         Next::Reading("divisions", steps)
     }
 }
