@@ -87,12 +87,16 @@ impl Transport {
 
     /// Sends one request; a missing or broken answer is a [`TransportFailure`].
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        let agent = if request.url.starts_with("https:") {
+        perform(self.agent_for(&request.url).clone(), request.clone()).await
+    }
+
+    /// The agent a request to `url` goes through: plain http never through a proxy.
+    fn agent_for(&self, url: &str) -> &ureq::Agent {
+        if url.starts_with("https:") {
             &self.http
         } else {
             &self.direct
-        };
-        perform(agent.clone(), request.clone()).await
+        }
     }
 
     /// Sends a single request that is not a run's step (whoami, the OAuth token request),
@@ -216,7 +220,7 @@ impl qualtrics_roster::run::Transport for Carrier<'_> {
     ) -> impl std::future::Future<Output = Result<HttpResponse, TransportFailure>> {
         // Polled by the driver loop beside the others in flight (each request's I/O is on a
         // thread of its own), and dropped with it: a killed run abandons its requests.
-        perform(self.transport.http.clone(), request)
+        perform(self.transport.agent_for(&request.url).clone(), request)
     }
     fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
         tokio::time::sleep(Duration::from_millis(ms))
