@@ -178,7 +178,7 @@ fn workbooks() -> Vec<(String, Vec<u8>)> {
             "templates.xlsx",
             vec![
                 ("Template", provision::template()),
-                ("Membership", membership::desired_template()),
+                ("Membership", membership::template()),
             ],
         ),
         (

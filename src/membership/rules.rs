@@ -349,14 +349,17 @@ impl RoleSheet {
                 ));
                 continue;
             };
+            // Already as asked: nothing to do, as the plan leaves such a row unchanged.
+            if role.matches(&after, options) == *member {
+                continue;
+            }
             let done = if *member {
                 role.join(&mut after, options)
             } else {
                 role.leave(&mut after, options)
             };
             match done {
-                Ok(step) if step.starts_with("role ") => out.steps.push(step),
-                Ok(_) => {}
+                Ok(step) => out.steps.push(step),
                 Err(e) => out.refused.push(e.to_string()),
             }
         }

@@ -700,8 +700,11 @@ impl Phases for ProvisionJob {
                         return next;
                     }
                 }
+                if !self.needs.division_names {
+                    return self.read_accounts_then_plan(ctx);
+                }
                 let steps = division_reads(&self.users, &Default::default());
-                if !self.needs.division_names || steps.is_empty() {
+                if steps.is_empty() {
                     return self.read_accounts_then_plan(ctx);
                 }
                 self.stage = Stage::ReadingDivisions;
