@@ -198,14 +198,13 @@ export async function startApp(makeHost) {
       }
       // The page's sheet worker plans and applies with a client of its own.
       await host.connect(spec);
+      // Another brand's groups, pull and change sheet are not this one's.
+      if (state.brand !== (who.brandId ?? null)) forgetBrandData();
       state.client = client;
       state.spec = spec;
       state.brand = who.brandId ?? null;
       state.by = who.userName ?? who.userId ?? '';
       state.users = null;
-      // Another brand's groups are not this one's.
-      bulk?.setGroups([]);
-      pulledMembership = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -269,7 +268,21 @@ export async function startApp(makeHost) {
     input('remember').checked = false;
     clearTimeout(forgetTimer);
     await forget();
-    // Nothing of the brand stays on screen: its users, its groups and roles.
+    forgetBrandData();
+    show($('notice'), '');
+    $('who').textContent = 'Not connected';
+    showConnected(false);
+    /** @type {HTMLInputElement} */ (document.querySelector('input[name=mode]:checked')).focus();
+  }
+
+  /**
+   * Nothing of a brand stays on screen once it is left (Disconnect, or connecting to another):
+   * its users, its groups and roles, the change sheet built on them, the groups the Users bar
+   * offers, the pull a user's details read.
+   */
+  function forgetBrandData() {
+    state.users = null;
+    state.pulled = false;
     $('summary').textContent = '';
     $('mp-summary').textContent = '';
     $('mp-notes').replaceChildren();
@@ -282,10 +295,6 @@ export async function startApp(makeHost) {
     drawPicture();
     bulk?.setGroups([]);
     pulledMembership = null;
-    show($('notice'), '');
-    $('who').textContent = 'Not connected';
-    showConnected(false);
-    /** @type {HTMLInputElement} */ (document.querySelector('input[name=mode]:checked')).focus();
   }
 
   /** The client, once connected (the buttons that need one are off until then). */
@@ -542,6 +551,12 @@ export async function startApp(makeHost) {
       membership.invalidate();
     },
   });
+  /** A membership sheet handed over from elsewhere (the Users bar, the Runs view) is planned in
+   * the Changes sub-view, and it is not the change sheet (editing that one must not forget it). */
+  function membershipHandedOver() {
+    plannedSheet = false;
+    groups?.showChanges();
+  }
   // A file or paste planned instead: Plan reads it, not the change sheet handed over.
   for (const id of ['mb-file', 'mb-paste']) find(id)?.addEventListener('input', () => { plannedSheet = false; membership.forgetTable(); });
 
@@ -562,7 +577,7 @@ export async function startApp(makeHost) {
     flows: { lifecycle, provision, membership },
     open: (name) => {
       views.show(name);
-      if (name === 'membership') groups?.showChanges();
+      if (name === 'membership') membershipHandedOver();
       $(`view-${name}`).focus();
     },
     connected: () => !!state.client,
@@ -585,7 +600,7 @@ export async function startApp(makeHost) {
     // The old plan goes before the view shows (its table is not laid out again for nothing).
     flow.invalidate();
     views.show(kind);
-    if (kind === 'membership') groups?.showChanges();
+    if (kind === 'membership') membershipHandedOver();
     $(`view-${kind}`).focus();
     // A plan's failure is the view's, shown there.
     show(flow.error, '');
@@ -699,7 +714,6 @@ export async function startApp(makeHost) {
   const flows = [['lc-', lifecycle], ['pv-', provision], ['mb-', membership]];
   // A file chosen or rows pasted: Plan reads them, not the Users grid's selection handed over.
   for (const id of ['lc-file', 'lc-paste']) find(id)?.addEventListener('input', () => lifecycle.forgetTable());
-  for (const id of ['mb-file', 'mb-paste']) find(id)?.addEventListener('input', () => membership.forgetTable());
   // Another file or paste: its columns are mapped again (pre-filled when remembered).
   for (const [prefix, flow] of /** @type {const} */ ([['lc-', lifecycle], ['pv-', provision], ['mb-', membership]])) {
     for (const id of [`${prefix}file`, `${prefix}paste`]) find(id)?.addEventListener('input', () => flow.forgetMapping());

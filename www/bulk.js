@@ -9,17 +9,11 @@
 // 29.3) turn them into a membership change sheet (User, Group or role, Member) for the group
 // chosen, planned in Groups and roles through its plan view and confirmation the same way.
 import { tableToCsv } from './pkg/qualtrics_roster_console.js';
-import { $, find, download, guarded } from './ui.js';
+import { $, find, download, guarded, columnOf } from './ui.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {ReturnType<typeof import('./grid.js').gridOf>} Grid */
 /** @typedef {'disable' | 'enable' | 'expire'} BulkAction */
-
-/** A column's index by its header (case and spaces forgiven), or -1. */
-const columnOf = (/** @type {string[]} */ columns, /** @type {string} */ name) => {
-  const want = name.toLowerCase();
-  return columns.findIndex((c) => c.trim().toLowerCase() === want);
-};
 
 /** A Users row's identity: its user id (the username when a listing has no ids). */
 export function userKey(/** @type {string[]} */ row, /** @type {string[]} */ columns) {

@@ -4,9 +4,10 @@
 // this device that touched them (runs-store.js keeps each run's rows: a run touched a user when
 // one of its input cells is their User ID or username). A modal dialog (sections.js,
 // `#user-details`): Escape or Close shuts it and the focus goes back to the row's button.
-import { $, guarded } from './ui.js';
+import { $, guarded, columnOf, messageOf } from './ui.js';
 import { formatTime } from './format.js';
-import { isNamedId, nameOf } from './names.js';
+import { withName } from './names.js';
+import { RUN_KINDS } from './runs.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./runs-store.js').RunRecord} RunRecord */
@@ -16,22 +17,8 @@ import { isNamedId, nameOf } from './names.js';
  * @typedef {{ long: Table, roles: number, at: number }} PulledMembership
  */
 
-/** Runs named as the Runs view names them. */
-const KINDS = { lifecycle: 'Disable · enable · expire', provision: 'Create users', membership: 'Groups and roles' };
 /** How many runs the panel lists (newest first). */
 const RECENT_RUNS = 5;
-
-/** A column's index by its header (case and spaces forgiven), or -1. */
-const columnOf = (/** @type {string[]} */ columns, /** @type {string} */ name) => {
-  const want = name.toLowerCase();
-  return columns.findIndex((c) => c.trim().toLowerCase() === want);
-};
-
-/** A cell as the grid shows it: a known id with its name. */
-const shown = (/** @type {string} */ v) => {
-  const name = isNamedId(v) ? nameOf(v) : '';
-  return name ? `${name} (${v})` : v;
-};
 
 /**
  * The groups and roles by rule of the user `id` (or `username`) in a pull's long table.
@@ -135,12 +122,12 @@ export function startUserDetails({ table: tableOf, lock, membership, pull, runs 
     try {
       touched = runsTouching(await runs(), who.id, who.username);
     } catch (err) {
-      box.replaceChildren(Object.assign(document.createElement('li'), { textContent: `Runs not read: ${err instanceof Error ? err.message : String(err)}` }));
+      box.replaceChildren(Object.assign(document.createElement('li'), { textContent: `Runs not read: ${messageOf(err)}` }));
       return;
     }
     box.replaceChildren(...(touched.length
       ? touched.map(({ run, status }) => Object.assign(document.createElement('li'), {
-        textContent: `${KINDS[run.kind] ?? run.kind}, ${formatTime(run.startedAt, { date: true })}, from ${run.source}: ${status ? `this user ${status === 'skipped' ? 'not sent' : status}` : run.status}`,
+        textContent: `${RUN_KINDS[run.kind]?.name ?? run.kind}, ${formatTime(run.startedAt, { date: true })}, from ${run.source}: ${status ? `this user ${status === 'skipped' ? 'not sent' : status}` : run.status}`,
       }))
       : [Object.assign(document.createElement('li'), { textContent: 'None on this device.' })]));
   }
@@ -165,7 +152,7 @@ export function startUserDetails({ table: tableOf, lock, membership, pull, runs 
     const fields = $('user-details-fields');
     fields.replaceChildren(...table.columns.flatMap((c, col) => [
       Object.assign(document.createElement('dt'), { textContent: c }),
-      Object.assign(document.createElement('dd'), { textContent: shown(row[col] ?? '') || '—' }),
+      Object.assign(document.createElement('dd'), { textContent: withName(row[col] ?? '') || '—' }),
     ]));
     errorEl.hidden = true;
     drawMembership();

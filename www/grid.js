@@ -6,7 +6,7 @@
 // filter without a long frame (bench/table-50k.mjs). Cells show names beside UT_/DV_ ids
 // (names.js) and the plan's change and outcome status as badges; a cell's text stays its value.
 
-import { nameOf, isNamedId, onNames } from './names.js';
+import { nameOf, isNamedId, onNames, withName } from './names.js';
 import { formatNumber, formatTime } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -169,10 +169,7 @@ function createGrid(tableEl) {
   };
 
   /** A cell's text as searched and as a filter shows it: the name beside a known id. */
-  const shown = (/** @type {string} */ v) => {
-    const name = isNamedId(v) ? nameOf(v) : '';
-    return name ? `${name} (${v})` : v;
-  };
+  const shown = withName;
 
   /** One cell: its value as text, with a name beside a known id, or as a badge. */
   function cell(/** @type {string} */ value, /** @type {boolean} */ badge) {

@@ -7,7 +7,7 @@
 // computed by the core (`rolesAfter`) from the Roles sheet and their directory attributes.
 import { sheetsCore } from './run.js';
 import { MEMBERSHIP_SUBVIEWS } from './sections.js';
-import { $, guarded, hashText, messageOf, renderTable, show } from './ui.js';
+import { $, columnOf, guarded, hashText, messageOf, renderTable, show } from './ui.js';
 import { formatNumber } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -378,8 +378,7 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
     const el = $('rl-table', HTMLTableElement);
     $('rl-empty').hidden = !!data;
     if (!data || !roles) { renderTable(el, null); return; }
-    const col = (/** @type {string} */ n) => roles.columns.findIndex((c) => c.trim().toLowerCase() === n);
-    const [ro, at, op, va] = ['role', 'attribute', 'operator', 'value'].map(col);
+    const [ro, at, op, va] = ['role', 'attribute', 'operator', 'value'].map((n) => columnOf(roles.columns, n));
     const { matrix } = data.pulled;
     renderTable(el, {
       columns: ['Role', 'Its rules (any one gives the role)', 'Members now', 'Who'],

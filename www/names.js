@@ -31,6 +31,12 @@ export function nameOf(/** @type {string} */ id) {
   return fromQualtrics[id] || given[id] || KNOWN[id] || '';
 }
 
+/** A cell as tables show and search it: a known id with its name beside it ("EMEA (DV_…)"). */
+export function withName(/** @type {string} */ value) {
+  const name = isNamedId(value) ? nameOf(value) : '';
+  return name ? `${name} (${value})` : value;
+}
+
 /** Whether `id`'s name came from Qualtrics (it is then not typed by hand). */
 export const namedByQualtrics = (/** @type {string} */ id) => Boolean(fromQualtrics[id]);
 

@@ -29,9 +29,9 @@ import { listRuns, putRun, updateRun, removeRun, MAX_RUNS, MAX_KEPT_ROWS } from 
 export const RUNS_SOURCE = 'the Runs view';
 const LOCK_PREFIX = 'qualtrics-roster:run:';
 
-/** Each kind's name and view. */
+/** Each kind's name (as the Runs view and a user's details name its runs) and view. */
 /** @type {Record<Kind, { name: string, view: 'lifecycle' | 'provision' | 'membership' }>} */
-const KINDS = {
+export const RUN_KINDS = {
   lifecycle: { name: 'Disable · enable · expire', view: 'lifecycle' },
   provision: { name: 'Create users', view: 'provision' },
   membership: { name: 'Groups and roles', view: 'membership' },
@@ -217,7 +217,7 @@ export function createRunsView({ where, lock, flows, open, connected, whoAmI, ho
     draw();
   }
 
-  const word = (/** @type {RunRecord} */ r) => `${KINDS[r.kind]?.name ?? r.kind} run of ${formatTime(r.startedAt, { date: true })}`;
+  const word = (/** @type {RunRecord} */ r) => `${RUN_KINDS[r.kind]?.name ?? r.kind} run of ${formatTime(r.startedAt, { date: true })}`;
 
   /** Plans `table` in the kind's view, as the Users grid's actions do. */
   async function planIn(/** @type {RunRecord} */ r, /** @type {{ columns: string[], rows: string[][] } | null} */ table, /** @type {string} */ description, /** @type {{ sheetName: string, journalId?: string, origin: { what: 'retry' | 'undo' | 'resume', of: string } }} */ how) {
@@ -225,7 +225,7 @@ export function createRunsView({ where, lock, flows, open, connected, whoAmI, ho
     if (!table || !table.rows.length) throw new Error('This run kept no rows to plan.');
     const kind = /** @type {Kind} */ (how.origin.what === 'undo' ? 'lifecycle' : r.kind);
     const flow = flows[kind];
-    open(KINDS[kind].view);
+    open(RUN_KINDS[kind].view);
     show(flow.error, '');
     try {
       await flow.planTable(table, RUNS_SOURCE, description, how);
@@ -267,7 +267,7 @@ export function createRunsView({ where, lock, flows, open, connected, whoAmI, ho
     const head = document.createElement('p');
     head.className = 'run-head';
     const badge = Object.assign(document.createElement('span'), { className: `badge tone-${STATUS_TONE[r.status] ?? 'none'}`, textContent: r.status === 'sending' ? 'sending (another window)' : r.status });
-    const title = Object.assign(document.createElement('b'), { textContent: KINDS[r.kind]?.name ?? r.kind });
+    const title = Object.assign(document.createElement('b'), { textContent: RUN_KINDS[r.kind]?.name ?? r.kind });
     const origin = r.origin ? ` · ${r.origin.what} of an earlier run` : '';
     head.append(badge, ' ', title, ` · ${formatTime(r.startedAt, { date: true })}${r.by ? ` · by ${r.by}` : ''}${r.brand ? ` · brand ${r.brand}` : ''} · ${r.where === 'pane' ? 'Excel' : 'page'}${origin}`);
     const what = document.createElement('p');

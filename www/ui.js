@@ -46,6 +46,12 @@ export function show(el, text) {
 }
 
 /** The message of anything thrown. */
+/** A column's index by its header (case and surrounding spaces forgiven), or -1. */
+export function columnOf(/** @type {string[]} */ columns, /** @type {string} */ name) {
+  const want = name.trim().toLowerCase();
+  return columns.findIndex((c) => c.trim().toLowerCase() === want);
+}
+
 export function messageOf(/** @type {unknown} */ err) {
   return err instanceof Error ? err.message : String(err);
 }
