@@ -53,10 +53,20 @@ export function lifecycleSheet(users, rows, action, expiry = '') {
 }
 
 /**
- * The membership change sheet of Users rows `rows` for the group `group`: each row's user (its
- * User ID, else its username), the group (written `group: NAME`, so that a role of the same
- * name is never meant) and Member `yes` (add) or `no` (remove): the columns the core's
- * membership plan reads (the Membership template's).
+ * A membership change sheet, the one way the page writes one (the Users bar, the Groups and roles
+ * change sheet): per change its user (User ID or username), the group or role written `group:
+ * NAME` / `role: NAME` (so that a role of a group's name is never meant) and Member `yes` (add)
+ * or `no` (remove): the columns the core's membership plan reads (the Membership template's).
+ * @param {{ user: string, kind: 'group' | 'role', name: string, member: boolean }[]} changes
+ * @returns {Table}
+ */
+export function changeSheet(changes) {
+  return { columns: ['User', 'Group or role', 'Member'], rows: changes.map((c) => [c.user, `${c.kind}: ${c.name}`, c.member ? 'yes' : 'no']) };
+}
+
+/**
+ * The membership change sheet of Users rows `rows` for the group `group`: each row's user by its
+ * User ID, else its username.
  * @param {Table} users
  * @param {number[]} rows
  * @param {string} group
@@ -64,9 +74,7 @@ export function lifecycleSheet(users, rows, action, expiry = '') {
  * @returns {Table}
  */
 export function membershipSheet(users, rows, group, member) {
-  const out = new Array(rows.length);
-  for (let k = 0; k < rows.length; k++) out[k] = [userKey(users.rows[rows[k]], users.columns), `group: ${group}`, member ? 'yes' : 'no'];
-  return { columns: ['User', 'Group or role', 'Member'], rows: out };
+  return changeSheet(rows.map((i) => ({ user: userKey(users.rows[i], users.columns), kind: 'group', name: group, member })));
 }
 
 /**

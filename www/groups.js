@@ -7,7 +7,8 @@
 // computed by the core (`rolesAfter`) from the Roles sheet and their directory attributes.
 import { sheetsCore } from './run.js';
 import { MEMBERSHIP_SUBVIEWS } from './sections.js';
-import { $, columnOf, guarded, hashText, messageOf, renderTable, show } from './ui.js';
+import { changeSheet } from './bulk.js';
+import { $, guarded, hashText, messageOf, renderTable, show } from './ui.js';
 import { formatNumber } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
@@ -263,10 +264,7 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
   // --- The change sheet ---------------------------------------------------------------------
   const sheetEl = $('cs-table', HTMLTableElement);
   /** The change sheet as the membership kind reads it (User, Group or role, Member). */
-  const sheet = () => ({
-    columns: ['User', 'Group or role', 'Member'],
-    rows: [...changes.values()].map((c) => [c.user, `${c.kind}: ${c.name}`, c.member ? 'yes' : 'no']),
-  });
+  const sheet = () => changeSheet([...changes.values()]);
 
   function drawSheet() {
     const list = [...changes.values()];
@@ -374,17 +372,16 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
 
   // --- The Rules sub-view ---------------------------------------------------------------------
   function drawRules() {
-    const roles = data?.roles;
     const el = $('rl-table', HTMLTableElement);
     $('rl-empty').hidden = !!data;
-    if (!data || !roles) { renderTable(el, null); return; }
-    const [ro, at, op, va] = ['role', 'attribute', 'operator', 'value'].map((n) => columnOf(roles.columns, n));
-    const { matrix } = data.pulled;
+    if (!data || !data.roles) { renderTable(el, null); return; }
+    // The rules as the core read them from the Roles sheet (any header spelling it accepts).
+    const { matrix, rules: defs } = data.pulled;
     renderTable(el, {
       columns: ['Role', 'Its rules (any one gives the role)', 'Members now', 'Who'],
       rows: targets().map((c, t) => ({ c, t })).filter(({ c }) => c.kind === 'role').map(({ c, t }) => {
-        const rules = roles.rows.filter((r) => (r[ro] ?? '').trim().toLowerCase() === c.name.toLowerCase() && (r[at] ?? '').trim())
-          .map((r) => `${r[at]} ${r[op]} ${r[va]}`);
+        const rules = (defs.find((d) => d.name.toLowerCase() === c.name.toLowerCase())?.rules ?? [])
+          .map((r) => `${r.attribute} ${r.operator} ${r.value}`);
         const who = matrix.rows.filter((r) => r[LEAD + t] === 'x').map(userOf);
         const names = who.slice(0, 5).join(', ') + (who.length > 5 ? ` and ${formatNumber(who.length - 5)} more` : '');
         return [c.name, rules.join(' · ') || 'no automatic rule (assigned by hand; not readable)', c.unreadable ? '?' : formatNumber(c.members), c.unreadable ? '' : names];

@@ -31,6 +31,11 @@ use crate::sheet::table::Table;
 
 /// How a rule compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 pub enum RuleOperator {
     /// The whole value equals the rule's value.
     Equals,
@@ -61,6 +66,11 @@ impl RuleOperator {
 
 /// One Automatic Role Assignment rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleRule {
     /// The metadata attribute it reads.
@@ -118,6 +128,11 @@ pub fn list_parts(value: &str) -> impl Iterator<Item = &str> {
 
 /// A role and its rules (none: the role is assigned by hand only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleDef {
     /// The role's name.

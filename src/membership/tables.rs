@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::api::users::UserSummary;
-use crate::membership::rules::{list_parts, MatchOptions, Metadata, RoleSheet};
+use crate::membership::rules::{list_parts, MatchOptions, Metadata, RoleDef, RoleSheet};
 use crate::sheet::table::{cells, Table};
 
 use super::pull::Snapshot;
@@ -122,6 +122,9 @@ pub struct PullTables {
         tsify(type = "Record<string, string>[]")
     )]
     pub metadata: Vec<Metadata>,
+    /// The Roles sheet's roles and their rules as the core read them (any header spelling it
+    /// accepts), for a host to show beside who holds each role.
+    pub rules: Vec<RoleDef>,
 }
 
 /// How to pull membership, as hosts give it.
@@ -348,5 +351,6 @@ pub fn pull_tables(
         requests: snapshot.requests(),
         notes,
         metadata: metadata_of,
+        rules: roles.roles.clone(),
     })
 }

@@ -152,6 +152,22 @@ test('two cells toggled and one person picked are planned, confirmed and applied
   assert.deepEqual(page.problems, []);
 });
 
+test('the Rules sub-view shows the rules as the core read them, whatever header spelling the Roles sheet uses', async () => {
+  const page = await openPage(browser, `${server.url}/#membership`, { width: 1366, height: 768 });
+  await page.click('#connect');
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
+  await openView(page, 'membership');
+  await page.click('#mtab-rules');
+  // Headers the core accepts besides Role/Attribute/Operator/Value, and an operator written
+  // "contains" (read as In): the page must not need the template's exact spelling.
+  await page.fill('#rl-paste', 'Dashboard role\tMetadata\tCondition\tValues\nSeattle Team\tHotel\tcontains\tSeattle\nNight Desk\tShift\tequals\tNight\n');
+  await pull(page);
+  const rules = await page.$$eval('#rl-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  assert.deepEqual(rules.find((r) => r[0] === 'Seattle Team')?.slice(0, 2), ['Seattle Team', 'Hotel In Seattle']);
+  assert.deepEqual(rules.find((r) => r[0] === 'Night Desk')?.slice(0, 2), ['Night Desk', 'Shift Equals Night']);
+  assert.deepEqual(page.problems, []);
+});
+
 test('sub-views follow the URL and the keyboard; a cell toggles from the keyboard alone, with the rules\' consequences beside it', async () => {
   const page = await openPage(browser, `${server.url}/#membership/changes`, { width: 1366, height: 768 });
   assert.equal(await page.isVisible('#mp-sub-changes'), true);
