@@ -157,6 +157,7 @@ pub struct HeldListing {
     /// The Users sheet, as the listing gave it.
     pub users: Table,
     /// When it was read (Unix milliseconds, the host's clock).
+    #[cfg_attr(all(target_arch = "wasm32", feature = "js"), tsify(type = "number"))]
     pub as_of: UnixMillis,
 }
 
@@ -177,6 +178,7 @@ pub const LISTING_MAX_AGE_MS: UnixMillis = 120_000;
 #[serde(rename_all = "camelCase")]
 pub struct AsListed {
     /// When the listing was read (Unix milliseconds).
+    #[cfg_attr(all(target_arch = "wasm32", feature = "js"), tsify(type = "number"))]
     pub at: UnixMillis,
     /// Its age when the plan was made, in milliseconds.
     pub age_ms: u64,
