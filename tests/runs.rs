@@ -1224,3 +1224,199 @@ fn an_unattended_burst_reads_the_directory_once_after_its_accounts_and_plans_the
         Some("APAC")
     );
 }
+
+/// The `GET /users` listing pages among a run's requests.
+fn listing_pages<R: Run>(run: &R) -> usize {
+    run.audit()
+        .iter()
+        .filter(|a| {
+            a.method == "GET"
+                && a.path.contains("/users")
+                && !a.path.contains("/users/")
+                && !a.path.contains("username=")
+        })
+        .count()
+}
+
+#[test]
+fn a_recent_listing_the_host_holds_plans_without_reading_the_users_an_old_or_incomplete_one_does_not(
+) {
+    use qualtrics_roster::api::users::users_table;
+    use qualtrics_roster::run::{
+        AsListed, Brand as Where, HeldListing, SheetKind, SheetRequest, SheetRun,
+        LISTING_MAX_AGE_MS,
+    };
+
+    let brand = Brand::new(SandboxConfig {
+        users: 250,
+        ..SandboxConfig::default()
+    });
+    let users = brand.users(T0);
+    // 40 accounts flipped, and the first asked for the state it is already in.
+    let (flipped, wanted) = flips(&users, 40);
+    let first = &users[0];
+    let same = if first.account_status.as_deref() == Some("disabled") {
+        "disable"
+    } else {
+        "enable"
+    };
+    let mut csv = format!("User ID,Action\n{},{same}\n", first.id);
+    for row in &flipped.rows {
+        csv.push_str(&format!("{},{}\n", row[0], row[1]));
+    }
+    let table = Table::from_csv(&csv).unwrap();
+    let held = |users: &[UserSummary], as_of: UnixMillis| HeldListing {
+        users: users_table(users),
+        as_of,
+    };
+    let options = lifecycle_options(T0);
+    let plan_at = |listing: Option<HeldListing>, now: UnixMillis| {
+        let job =
+            LifecycleJob::new(table.clone(), options.clone(), Vec::new()).with_listing(listing);
+        let mut run = LifecycleRun::new(brand.conn.clone(), job, ExecConfig::default(), false, now);
+        let (end, _) = brand.drive(&mut run, now);
+        assert_eq!(run.error(), None);
+        (run, end)
+    };
+
+    // Read as today: the users listing's three pages.
+    let (read, _) = plan_at(None, T0);
+    assert_eq!(listing_pages(&read), 3);
+    assert_eq!(read.job().as_listed(), None);
+    let read_plan = read.job().plan().unwrap().clone();
+    assert_eq!(read_plan.changes(), 40);
+
+    // A listing 90 s old on the run's clock: no request at all, the same plan, and it says when
+    // the brand was listed; the row already as asked says that is what the listing said.
+    let requests = brand.stats().requests;
+    let now = T0 + 90_000;
+    let (mut run, planned_at) = plan_at(Some(held(&users, T0)), now);
+    assert_eq!(run.audit().len(), 0, "{:#?}", run.audit());
+    assert_eq!(brand.stats().requests, requests, "nothing was sent to plan");
+    assert_eq!(
+        run.job().as_listed(),
+        Some(AsListed {
+            at: T0,
+            age_ms: 90_000
+        })
+    );
+    let plan = run.job().plan().unwrap();
+    assert_eq!(plan.counts, read_plan.counts);
+    let already = &plan.rows[0];
+    assert_eq!(
+        already.message,
+        format!("{} when listed", read_plan.rows[0].message)
+    );
+    for (a, b) in plan.rows.iter().zip(&read_plan.rows).skip(1) {
+        assert_eq!(
+            (a.action, &a.message, &a.current),
+            (b.action, &b.message, &b.current)
+        );
+    }
+    // Apply sends every change; the undo sheet is the listing's before-state.
+    run.apply(
+        &LifecycleJob::fingerprint(&table, &options),
+        &Approval::up_to(table.rows.len()),
+        planned_at,
+    )
+    .unwrap();
+    brand.drive(&mut run, planned_at);
+    let outcomes = run.job().outcomes();
+    assert_all_done(outcomes.into_iter().skip(1).collect());
+    assert_eq!(listing_pages(&run), 0);
+    let undo = run.job().before_table();
+    assert_eq!(undo.rows.len(), 40);
+    for row in &undo.rows {
+        let was = users.iter().find(|u| u.id == row[0].as_str()).unwrap();
+        let action = if was.account_status.as_deref() == Some("disabled") {
+            "disable"
+        } else {
+            "enable"
+        };
+        assert_eq!(row[2].as_str(), action, "{}", row[0]);
+    }
+    for u in brand.users(planned_at + 60_000) {
+        if let Some(w) = wanted.get(&u.id) {
+            assert_eq!(u.account_status.as_deref(), Some(*w), "{}", u.id);
+        }
+    }
+
+    // Older than the limit, or stamped after the run's clock: read as today.
+    let now = T0 + 600_000;
+    for as_of in [now - LISTING_MAX_AGE_MS - 1, now + 1_000] {
+        let (run, _) = plan_at(Some(held(&users, as_of)), now);
+        assert_eq!(listing_pages(&run), 3, "listing of {as_of} at {now}");
+        assert_eq!(run.job().as_listed(), None);
+    }
+    // Just at the limit: used.
+    let (run, _) = plan_at(Some(held(&users, now - LISTING_MAX_AGE_MS)), now);
+    assert_eq!(listing_pages(&run), 0);
+
+    // A listing without an account the sheet names (created since it was read, say): the brand
+    // is read, and the row is planned from what Qualtrics has, not said not found.
+    let missing = &flipped.rows[3][0];
+    let partial: Vec<UserSummary> = users
+        .iter()
+        .filter(|u| u.id != missing.as_str())
+        .cloned()
+        .collect();
+    let (run, _) = plan_at(Some(held(&partial, now - 5_000)), now);
+    assert_eq!(listing_pages(&run), 3);
+    assert_eq!(run.job().as_listed(), None);
+    let row = run
+        .job()
+        .plan()
+        .unwrap()
+        .rows
+        .iter()
+        .find(|r| r.user_id.as_deref() == Some(missing.as_str()))
+        .unwrap();
+    assert_ne!(
+        row.action,
+        qualtrics_roster::lifecycle::PlanAction::NotFound
+    );
+    assert_eq!(run.job().plan().unwrap().counts, {
+        // Everything applied above is now as asked.
+        let (again, _) = plan_at(None, now);
+        again.job().plan().unwrap().counts.clone()
+    });
+
+    // Through the hosts' request (JSON, as the page passes it): the same decision.
+    let request: SheetRequest = serde_json::from_value(serde_json::json!({
+        "listing": { "users": users_table(&users), "asOf": now - 12_000 },
+    }))
+    .unwrap();
+    let mut run = SheetRun::start(
+        SheetKind::Lifecycle,
+        table.clone(),
+        request,
+        RoleSheet::default(),
+        Where::Online {
+            conn: brand.conn.clone(),
+            renewable: false,
+            guard: qualtrics_roster::policy::Guard::default(),
+        },
+        ExecConfig::default(),
+        now,
+    );
+    brand.drive(&mut run, now);
+    assert_eq!(run.audit().len(), 0);
+    assert_eq!(run.view(None).as_listed.map(|l| l.age_ms), Some(12_000));
+    // A file's request carries no listing: read.
+    let mut run = SheetRun::start(
+        SheetKind::Lifecycle,
+        table.clone(),
+        SheetRequest::default(),
+        RoleSheet::default(),
+        Where::Online {
+            conn: brand.conn.clone(),
+            renewable: false,
+            guard: qualtrics_roster::policy::Guard::default(),
+        },
+        ExecConfig::default(),
+        now,
+    );
+    brand.drive(&mut run, now);
+    assert_eq!(listing_pages(&run), 3);
+    assert_eq!(run.view(None).as_listed, None);
+}

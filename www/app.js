@@ -56,8 +56,13 @@ const REMEMBER_MS = REMEMBER_HOURS * 3600 * 1000;
  * @param {(wasm: typeof core) => Host} makeHost
  */
 export async function startApp(makeHost) {
-  /** @type {{ client: RosterClient | null, users: Table | null, pulled: boolean, spec: ConnectionSpec | null, brand: string | null, by: string, remembered: Remembered | null }} */
-  const state = { client: null, users: null, pulled: false, spec: null, brand: null, by: '', remembered: null };
+  /**
+   * `users`: the last listing of this connection; `listed`: when it was read and on which
+   * connection (null once this app applied anything since: the listing no longer says what the
+   * brand has).
+   * @type {{ client: RosterClient | null, users: Table | null, listed: { at: number, spec: ConnectionSpec } | null, pulled: boolean, spec: ConnectionSpec | null, brand: string | null, by: string, remembered: Remembered | null }}
+   */
+  const state = { client: null, users: null, listed: null, pulled: false, spec: null, brand: null, by: '', remembered: null };
   // The views first, so the one the URL names shows even if the core does not load.
   /** @type {ReturnType<typeof createAutomations> | null} */
   let automations = null;
@@ -205,6 +210,7 @@ export async function startApp(makeHost) {
       state.brand = who.brandId ?? null;
       state.by = who.userName ?? who.userId ?? '';
       state.users = null;
+      state.listed = null;
       $('who').textContent = `Connected as ${who.userName ?? who.userId} · brand ${who.brandId ?? '?'} · ${who.datacenter ?? ''}`;
       show($('notice'), [moved, who.notice].filter(Boolean).join(' '));
     } catch (err) {
@@ -262,7 +268,7 @@ export async function startApp(makeHost) {
     for (const flow of [lifecycle, provision, membership]) flow.invalidate();
     state.client?.free();
     forgetSheetsClient();
-    Object.assign(state, { client: null, spec: null, brand: null, users: null, pulled: false });
+    Object.assign(state, { client: null, spec: null, brand: null, users: null, listed: null, pulled: false });
     await host.disconnect();
     input('token').value = '';
     input('remember').checked = false;
@@ -282,6 +288,7 @@ export async function startApp(makeHost) {
    */
   function forgetBrandData() {
     state.users = null;
+    state.listed = null;
     state.pulled = false;
     $('summary').textContent = '';
     $('mp-summary').textContent = '';
@@ -305,7 +312,10 @@ export async function startApp(makeHost) {
 
   async function listUsers() {
     state.users = null;
+    state.listed = null;
     $('summary').textContent = '';
+    // The listing's time is when it began: a change made while it was read may be in it or not.
+    const listed = { at: Date.now(), spec: state.spec };
     host.progress('', { text: 'Loading the first page…' });
     try {
       const result = await connected().listUsers((/** @type {Progress} */ p) => {
@@ -319,6 +329,7 @@ export async function startApp(makeHost) {
       // Division names Qualtrics gave (issue 29.2), kept so the next listing need not read them.
       await keepQualtricsNames(result.divisionNames ?? {}).catch(() => {});
       state.users = { columns: result.columns, rows: result.rows };
+      if (listed.spec && listed.spec === state.spec) state.listed = { at: listed.at, spec: listed.spec };
       const where = await host.writeSheet('Users', state.users);
       const pages = `${result.pages} page${result.pages === 1 ? '' : 's'}`;
       $('summary').textContent = where.sheet
@@ -426,7 +437,12 @@ export async function startApp(makeHost) {
    * in these flows. */
   /** @type {import('./flow.js').RunRecorder} */
   const recorder = {
-    start: (r) => runs?.recorder.start(r) ?? Promise.resolve(null),
+    start: (r) => {
+      // This app is changing the brand: its listing no longer says what the brand has, so no
+      // plan is made from it again until the users are listed again.
+      state.listed = null;
+      return runs?.recorder.start(r) ?? Promise.resolve(null);
+    },
     finish: (id, end) => runs?.recorder.finish(id, end) ?? Promise.resolve(),
     drop: (id) => runs?.recorder.drop(id) ?? Promise.resolve(),
   };
@@ -594,6 +610,16 @@ export async function startApp(makeHost) {
   const usersTable = find('users-table', HTMLTableElement);
   /** @type {ReturnType<typeof startBulkActions> | null} */
   let bulk = null;
+  /**
+   * The users listing the bar's sheets are made from, for the core to plan from instead of
+   * reading the brand again while it is recent (issue 29.3): only the last listing of the
+   * current connection (Disconnect and another brand forget it: forgetBrandData), and none once
+   * this app applied anything since. The core decides whether it is recent enough.
+   * @returns {import('./pkg/qualtrics_roster.js').HeldListing | null}
+   */
+  const heldListing = () => (state.users && state.listed && state.spec && state.listed.spec === state.spec
+    ? { users: state.users, asOf: state.listed.at }
+    : null);
   /** Plans a sheet the bar made in the lifecycle view or Groups and roles (`how`: the pane's sheet). */
   const planBulk = async (/** @type {'lifecycle' | 'membership'} */ kind, /** @type {Table} */ table, /** @type {string} */ source, /** @type {string} */ description, /** @type {{ sheetName?: string }} */ how = {}) => {
     const flow = kind === 'membership' ? membership : lifecycle;
@@ -605,7 +631,8 @@ export async function startApp(makeHost) {
     // A plan's failure is the view's, shown there.
     show(flow.error, '');
     try {
-      await flow.planTable(table, source, description, how);
+      // A lifecycle sheet of listed users may be planned from that listing.
+      await flow.planTable(table, source, description, kind === 'lifecycle' ? { ...how, listing: heldListing } : how);
     } catch (err) {
       show(flow.error, messageOf(err));
     }

@@ -14,6 +14,7 @@ import { MAX_KEPT_ROWS as KEPT_ROWS } from './runs-store.js';
 /** @typedef {import('./host/host.js').TableInput} TableInput */
 /** @typedef {import('./pkg/qualtrics_roster.js').SheetKind} Kind */
 /** @typedef {import('./pkg/qualtrics_roster.js').PlanView} Plan */
+/** @typedef {import('./pkg/qualtrics_roster.js').HeldListing} HeldListing */
 /** @typedef {import('./run.js').FlowRun} FlowRun */
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster_console.js').RosterClient} RosterClient The console module's client (connected or not). */
@@ -143,10 +144,12 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * `given`: a table the app handed to this flow (the Users grid's selected rows), planned in
    * place of the file or pasted rows until another file or paste is chosen (`forgetTable`).
    * `given.journalId` plans it with that journal (Resume: the interrupted run's), `given.origin`
-   * says which run it retries, undoes or resumes; `recordId` is the Runs view's record of the
+   * says which run it retries, undoes or resumes, `given.listing` gives the users listing it was
+   * made from, asked at each Plan (the core plans from it instead of reading the brand while
+   * it is recent: the Users bar's bulk actions); `recordId` is the Runs view's record of the
    * Apply running or last run, `cancelled` whether Cancel stopped it.
    * @type {{ run: FlowRun | null, plan: Plan | null, input: TableInput | null, id: string, applying: boolean, applied: boolean, lostAt: Date | null,
-   *   given: { table: Table, source: string, description: string, sheetName?: string, journalId?: string, origin?: RunStart['origin'] } | null,
+   *   given: { table: Table, source: string, description: string, sheetName?: string, journalId?: string, origin?: RunStart['origin'], listing?: () => HeldListing | null } | null,
    *   recordId: string | null, cancelled: boolean }}
    */
   const state = { run: null, plan: null, input: null, id: '', applying: false, applied: false, lostAt: null, given: null, recordId: null, cancelled: false };
@@ -470,7 +473,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     try {
       const columnMap = Object.fromEntries(Object.entries(map).filter(([, c]) => c));
       const kindOptions = kind === 'provision' ? { ...options(), newAttributes: [...allowedNew.names] } : options();
-      run = await host.plan(kind, input, { options: { ...kindOptions, columnMap }, journal, roles },
+      // A table made from the users listing the app holds: the core may plan from it (issue 29.3).
+      const listing = given?.listing?.() ?? null;
+      run = await host.plan(kind, input, { options: { ...kindOptions, columnMap, ...(listing ? { listing } : {}) }, journal, roles },
         (p) => host.progress(prefix, { text: `Reading the brand (${p.phase}): ${p.itemsRead ?? p.total - p.remaining} read, ${p.requestsSent} requests…` }));
     } finally {
       host.progress(prefix, { done: true });
@@ -484,7 +489,9 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const rowCount = input.rowCount ?? input.rows?.length ?? 0;
     const how = input.description ? ` (${input.description})` : '';
     const chosen = choice?.();
-    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.${chosen ? ` ${chosen}` : ''}`;
+    // Planned from the app's recent listing rather than read now: when it was listed, and how long ago.
+    const listed = plan.asListed ? ` Brand as listed at ${formatTime(plan.asListed.at, { seconds: true })}, ${duration(plan.asListed.ageMs / 1000)} ago.` : '';
+    el('summary').textContent = `${rowCount} row${rowCount === 1 ? '' : 's'} from ${input.source}${how}: ${counts}.${chosen ? ` ${chosen}` : ''}${listed}`;
     applyStatus(plan.changes ? 'Planned: nothing sent yet. Apply asks you to confirm first.' : 'Nothing to apply.');
     glance(plan);
     const notes = input.notes ?? [];
@@ -676,11 +683,12 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
    * it came from in the summary ("6 rows from the Users grid (selected)"). Plan and Retry plan
    * it again until `forgetTable`.
    * `how`: the sheet the pane writes it to (`sheetName`), the journal to plan it with
-   * (`journalId`: Resume) and the run it retries, undoes or resumes (`origin`).
+   * (`journalId`: Resume), the run it retries, undoes or resumes (`origin`) and the users
+   * listing the table was made from (`listing`: only that of the current connection, or null).
    * @param {Table} table
    * @param {string} source
    * @param {string} description
-   * @param {{ sheetName?: string, journalId?: string, origin?: RunStart['origin'] }} [how]
+   * @param {{ sheetName?: string, journalId?: string, origin?: RunStart['origin'], listing?: () => HeldListing | null }} [how]
    */
   async function planTable(table, source, description, how = {}) {
     if (state.applying) throw new Error('An Apply is still sending in this view: wait for it to finish (or cancel it) first.');

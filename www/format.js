@@ -8,6 +8,8 @@ let numbers = null;
 let clock = null;
 /** @type {Intl.DateTimeFormat | null} */
 let dated = null;
+/** @type {Intl.DateTimeFormat | null} */
+let precise = null;
 
 /** A count in the browser's locale: "1,234" (en-US), "1.234" (de), "1 234" (fr). */
 export function formatNumber(/** @type {number} */ n) {
@@ -16,15 +18,20 @@ export function formatNumber(/** @type {number} */ n) {
 }
 
 /**
- * A time in the browser's locale and time zone, with the zone: "14:02 CET" (today's time) or,
- * with `date`, "7 Dec 2026, 14:02 CET". `t` is a Date, Unix milliseconds or an ISO string; an
+ * A time in the browser's locale and time zone, with the zone: "14:02 CET" (today's time),
+ * with `seconds` "14:02:05 CET" (a time seconds matter to: how old a listing is) or, with
+ * `date`, "7 Dec 2026, 14:02 CET". `t` is a Date, Unix milliseconds or an ISO string; an
  * unreadable string comes back as it was.
  * @param {Date | number | string} t
- * @param {{ date?: boolean }} [how]
+ * @param {{ date?: boolean, seconds?: boolean }} [how]
  */
-export function formatTime(t, { date = false } = {}) {
+export function formatTime(t, { date = false, seconds = false } = {}) {
   const d = t instanceof Date ? t : new Date(t);
   if (Number.isNaN(d.getTime())) return String(t);
+  if (seconds && !date) {
+    precise ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+    return precise.format(d);
+  }
   if (date) {
     dated ??= new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     // timeStyle does not show the zone: add it from a second format (both in the same locale).

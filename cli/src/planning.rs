@@ -94,6 +94,8 @@ pub(super) fn sheet_run(
         unattended: false,
         // The CLI reads the headers as they are (no mapping step).
         column_map: Default::default(),
+        // Every file the CLI plans reads the brand: it holds no listing.
+        listing: None,
     };
     let roles = match kind {
         Kind::Membership => read_roles(sheet.roles.as_deref())?,

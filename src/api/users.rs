@@ -561,6 +561,40 @@ pub fn users_table(users: &[UserSummary]) -> Table {
     }
 }
 
+/// The users of a Users sheet as [`users_table`] wrote it (a listing a host kept, issue 29.3):
+/// each column found by its name, a blank cell read as unknown. `None` when the table is not
+/// one: no `User ID` column, or a row without an id.
+#[must_use]
+pub fn users_from_table(table: &Table) -> Option<Vec<UserSummary>> {
+    let at = |name: &str| table.columns.iter().position(|c| c == name);
+    let id = at(USER_COLUMNS[0])?;
+    let others: Vec<Option<usize>> = USER_COLUMNS[1..].iter().map(|c| at(c)).collect();
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            let text = |i: Option<usize>| {
+                i.and_then(|i| row.get(i))
+                    .map(|c| c.trim())
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+            };
+            let id = text(Some(id))?;
+            Some(UserSummary {
+                id,
+                username: text(others[0]),
+                first_name: text(others[1]),
+                last_name: text(others[2]),
+                email: text(others[3]),
+                user_type: text(others[4]),
+                division_id: text(others[5]),
+                account_status: text(others[6]),
+                account_expiration_date: None,
+            })
+        })
+        .collect()
+}
+
 /// The users of a listing by lower-cased username (Qualtrics usernames ignore case).
 #[must_use]
 pub fn by_username(users: &[UserSummary]) -> std::collections::HashMap<String, &UserSummary> {
@@ -885,5 +919,39 @@ mod tests {
             t.rows,
             vec![vec!["UR_1", "a@b.c", "", "", "", "", "", "active"]]
         );
+    }
+
+    #[test]
+    fn a_users_sheet_reads_back_as_the_listing_it_was_written_from() {
+        let full = UserSummary {
+            id: "UR_2".into(),
+            username: Some("3516416#brand".into()),
+            first_name: Some("Ana".into()),
+            last_name: Some("Lopez".into()),
+            email: Some("ana@x.org".into()),
+            user_type: Some("UT_1".into()),
+            division_id: Some("DV_1".into()),
+            account_status: Some("disabled".into()),
+            account_expiration_date: None,
+        };
+        let bare = UserSummary {
+            id: "UR_3".into(),
+            username: None,
+            first_name: None,
+            last_name: None,
+            email: None,
+            user_type: None,
+            division_id: None,
+            account_status: None,
+            account_expiration_date: None,
+        };
+        let users = vec![full, bare];
+        assert_eq!(users_from_table(&users_table(&users)), Some(users));
+        // Not a listing: no User ID column, or a row without an id.
+        let mut t = users_table(&[]);
+        t.columns[0] = "Id".into();
+        assert_eq!(users_from_table(&t), None);
+        let t = Table::from_csv("User ID,Username\n,a@b.c\n").unwrap();
+        assert_eq!(users_from_table(&t), None);
     }
 }

@@ -1,9 +1,14 @@
 //! Disabling, re-enabling and expiring accounts from a sheet: read the users (and the current
-//! expiry of the accounts an expiry row names), plan, apply.
+//! expiry of the accounts an expiry row names), plan, apply. A sheet made from a listing the
+//! host holds may be planned against that listing instead of reading the users again, when it
+//! is recent (issue 29.3: see [`super::HeldListing`]).
 
 use super::step::{failed_listing, listings};
-use super::{InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob};
-use crate::api::users::UserSummary;
+use super::{
+    AsListed, HeldListing, InputFingerprint, Next, PhaseContext, Phases, RunStep, SheetJob,
+    LISTING_MAX_AGE_MS,
+};
+use crate::api::users::{users_from_table, UserSummary};
 use crate::exec::reads::{Found, ListingStep, Record, RecordStep};
 use crate::exec::RowOutcome;
 use crate::exec::{JournalEntry, Outcome};
@@ -11,6 +16,7 @@ use crate::lifecycle::{self, LifecycleOptions, LifecycleStep, Plan, PlanAction};
 use crate::policy::{self, Approval, BlastRadius, Guard, PlanFacts};
 use crate::sheet::problem::{Problem, Severity};
 use crate::sheet::table::Table;
+use crate::time::UnixMillis;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +31,8 @@ enum Stage {
 }
 
 /// The phases of a lifecycle sheet: the users listing (skipped when the sheet cannot be
-/// planned at all), each expiry row's account (`GET /users/{id}`: the listing carries no
+/// planned at all, or when a recent listing the host holds names every account), each expiry
+/// row's account (`GET /users/{id}`: the listing carries no
 /// expiry), the plan, then the changes.
 #[derive(Debug)]
 pub struct LifecycleJob {
@@ -38,6 +45,10 @@ pub struct LifecycleJob {
     users: Vec<UserSummary>,
     executed: Vec<(LifecycleStep, Outcome)>,
     guard: Guard,
+    /// The host's listing and when it was read, until the run decides whether to use it.
+    held: Option<(Vec<UserSummary>, UnixMillis)>,
+    /// The host's listing the plan used, if it did.
+    as_listed: Option<AsListed>,
 }
 
 impl LifecycleJob {
@@ -55,7 +66,25 @@ impl LifecycleJob {
             users: Vec::new(),
             executed: Vec::new(),
             guard: Guard::default(),
+            held: None,
+            as_listed: None,
         }
+    }
+
+    /// This job offered the listing the host holds (a sheet made from it: the Users grid's
+    /// bulk actions). The run uses it instead of listing the users when, at its start, it is at
+    /// most [`LISTING_MAX_AGE_MS`] old and has every account the sheet names; otherwise the
+    /// users are read as without it. A table that is not a Users sheet is ignored.
+    #[must_use]
+    pub fn with_listing(mut self, listing: Option<HeldListing>) -> Self {
+        self.held = listing.and_then(|l| Some((users_from_table(&l.users)?, l.as_of)));
+        self
+    }
+
+    /// When the brand was listed, if the plan used the host's listing.
+    #[must_use]
+    pub fn as_listed(&self) -> Option<AsListed> {
+        self.as_listed
     }
 
     /// The fingerprint of a sheet and options, to compare with the plan's at apply.
@@ -101,6 +130,16 @@ impl LifecycleJob {
         let Some(plan) = self.plan.as_mut() else {
             return Next::Done;
         };
+        if self.as_listed.is_some() {
+            // "Already disabled" is what the listing said: the row says so, as the plan does.
+            for r in &mut plan.rows {
+                let listed =
+                    r.message.starts_with("already ") && !r.message.starts_with("already applied");
+                if r.action == PlanAction::Unchanged && listed {
+                    r.message.push_str(" when listed");
+                }
+            }
+        }
         let touches = lifecycle::touches(plan, &self.users, self.options.today);
         let count = |a: PlanAction| plan.rows.iter().filter(|r| r.action == a).count();
         let facts = PlanFacts {
@@ -115,6 +154,45 @@ impl LifecycleJob {
         lifecycle::refuse(plan, &refuse);
         self.guard.recount(plan.counts.clone());
         Next::Done
+    }
+
+    /// The users are known (read, or the host's listing) and `plan` made from them: read the
+    /// current expiry of the accounts an expiry row would change, else the plan is final.
+    fn users_known(&mut self, plan: Plan, ctx: &PhaseContext<'_>) -> Next {
+        let reads = lifecycle::expiry_reads(&plan);
+        self.plan = Some(plan);
+        if reads.is_empty() || ctx.halted {
+            return self.planned_now();
+        }
+        self.stage = Stage::ReadingExpiries;
+        let steps = reads
+            .iter()
+            .map(|id| RunStep::Record(RecordStep::user(id)))
+            .collect();
+        Next::Reading("expiry dates", steps)
+    }
+
+    /// Plans from the host's listing instead of reading the users, when it is recent on the
+    /// run's clock (at most [`LISTING_MAX_AGE_MS`] old, not from the future) and names every
+    /// account the sheet does; `None` to read the users. An account it does not have may have
+    /// been created since it was read: the brand is read rather than the row said not found.
+    fn plan_from_held(&mut self, ctx: &PhaseContext<'_>) -> Option<Next> {
+        let (users, as_of) = self.held.take()?;
+        let age = ctx
+            .now
+            .checked_sub(as_of)
+            .filter(|age| *age <= LISTING_MAX_AGE_MS)?;
+        self.users = users;
+        let plan = self.plan_with(&HashMap::new());
+        if plan.rows.iter().any(|r| r.action == PlanAction::NotFound) {
+            self.users = Vec::new();
+            return None;
+        }
+        self.as_listed = Some(AsListed {
+            at: as_of,
+            age_ms: age,
+        });
+        Some(self.users_known(plan, ctx))
     }
 
     fn plan_with(&self, expiries: &HashMap<String, Option<String>>) -> Plan {
@@ -201,6 +279,9 @@ impl SheetJob for LifecycleJob {
     fn blast_radius(&self) -> Option<&BlastRadius> {
         self.guard.blast()
     }
+    fn as_listed(&self) -> Option<AsListed> {
+        self.as_listed
+    }
     fn plan_offline(&mut self) {
         self.plan = Some(lifecycle::plan(
             &self.table,
@@ -231,6 +312,9 @@ impl Phases for LifecycleJob {
                     self.plan = Some(unread);
                     return self.planned_now();
                 }
+                if let Some(next) = self.plan_from_held(ctx) {
+                    return next;
+                }
                 self.stage = Stage::ReadingUsers;
                 Next::Reading(
                     "users",
@@ -251,17 +335,7 @@ impl Phases for LifecycleJob {
                     })
                     .unwrap_or_default();
                 let plan = self.plan_with(&HashMap::new());
-                let reads = lifecycle::expiry_reads(&plan);
-                self.plan = Some(plan);
-                if reads.is_empty() || ctx.halted {
-                    return self.planned_now();
-                }
-                self.stage = Stage::ReadingExpiries;
-                let steps = reads
-                    .iter()
-                    .map(|id| RunStep::Record(RecordStep::user(id)))
-                    .collect();
-                Next::Reading("expiry dates", steps)
+                self.users_known(plan, ctx)
             }
             Stage::ReadingExpiries => {
                 // A user whose record cannot be read keeps an unknown expiry: the plan says so.

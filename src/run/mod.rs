@@ -49,7 +49,10 @@ pub use lifecycle::LifecycleJob;
 pub use membership::MembershipJob;
 pub use provision::{check_provision, CheckedCsv, ProvisionJob, DEFAULT_JOB_SIZE};
 pub use pull::PullJob;
-pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
+pub use request::{
+    AmbiguousKind, AsListed, Brand, HeldListing, ListingSizes, SheetKind, SheetRequest,
+    LISTING_MAX_AGE_MS,
+};
 pub use sheet::SheetRun;
 pub use step::RunStep;
 pub use users::ListingJob;
@@ -235,6 +238,11 @@ pub trait SheetJob: Phases {
     /// in full), for the next run's request; none for a job that does not size its reads.
     fn listing_sizes(&self) -> ListingSizes {
         ListingSizes::default()
+    }
+    /// The host's listing the plan used instead of reading the brand, if it did (only the
+    /// lifecycle plan uses one: see [`HeldListing`]).
+    fn as_listed(&self) -> Option<AsListed> {
+        None
     }
     /// Attribute columns no one in the brand has yet (only provisioning creates attributes).
     fn new_attributes(&self) -> Vec<crate::provision::NewAttribute> {

@@ -133,6 +133,55 @@ pub struct SheetRequest {
     /// columns are renamed to their fields before the sheet is planned (see
     /// [`super::apply_mapping`]). Empty: the headers are read as they are.
     pub column_map: BTreeMap<String, String>,
+    /// Lifecycle: the users listing the host holds (issue 29.3), which the plan uses instead of
+    /// listing the brand again while it is recent (see [`HeldListing`]). Hosts pass only a
+    /// listing read on the connection they plan on, and only for sheets made from it (the
+    /// Users grid's bulk actions); files and pasted sheets read the brand.
+    pub listing: Option<HeldListing>,
+}
+
+/// A users listing a host already holds: the Users sheet a listing of this connection gave
+/// ([`super::UsersListing`]'s columns) and when it was read. A lifecycle plan uses it instead
+/// of its own `GET /users` pages only when it is at most [`LISTING_MAX_AGE_MS`] old on the
+/// run's own clock, and only when it has every account the sheet names; otherwise (older,
+/// from the future, not a Users sheet, an account missing) the plan reads the brand as
+/// without it. The plan then says when the brand was listed ([`AsListed`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HeldListing {
+    /// The Users sheet, as the listing gave it.
+    pub users: Table,
+    /// When it was read (Unix milliseconds, the host's clock).
+    #[cfg_attr(all(target_arch = "wasm32", feature = "js"), tsify(type = "number"))]
+    pub as_of: UnixMillis,
+}
+
+/// How old a held listing may be for a plan to use it: 2 minutes. Long enough for an
+/// administrator to list, filter, select and act; short enough that a change made elsewhere
+/// meanwhile is unlikely, and the plan says how old its listing is. Older, the plan reads
+/// the brand.
+pub const LISTING_MAX_AGE_MS: UnixMillis = 120_000;
+
+/// The listing a plan used instead of reading the brand: when it was read and how old it was
+/// when the plan was made (what the plan view says: "Brand as listed at 14:02:05, 12 s ago").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "js"),
+    derive(tsify::Tsify),
+    tsify(missing_as_null, hashmap_as_object)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AsListed {
+    /// When the listing was read (Unix milliseconds).
+    #[cfg_attr(all(target_arch = "wasm32", feature = "js"), tsify(type = "number"))]
+    pub at: UnixMillis,
+    /// Its age when the plan was made, in milliseconds.
+    pub age_ms: u64,
 }
 
 impl SheetRequest {
@@ -242,7 +291,8 @@ impl SheetRun {
                     default_action: Action::parse(&request.default_action),
                     today,
                 };
-                let job = LifecycleJob::new(table, options, request.journal);
+                let job = LifecycleJob::new(table, options, request.journal)
+                    .with_listing(request.listing);
                 SheetRun::Lifecycle(Box::new(run(job, brand, config, now)))
             }
             SheetKind::Provision => {

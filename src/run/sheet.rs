@@ -52,6 +52,13 @@ impl SheetRun {
         each!(self, r => r.job().listing_sizes())
     }
 
+    /// When the brand was listed, if the plan used the host's listing instead of reading it
+    /// (see [`super::HeldListing`]).
+    #[must_use]
+    pub fn as_listed(&self) -> Option<super::AsListed> {
+        each!(self, r => r.job().as_listed())
+    }
+
     /// What the plan was made from.
     #[must_use]
     pub fn input(&self) -> &InputFingerprint {

@@ -88,6 +88,9 @@ pub struct PlanView {
     /// Provisioning: attribute columns no one in the brand has yet, each allowed or not (a
     /// host offers a tick for each; one not allowed stops Apply, and is not in `file_error`).
     pub new_attributes: Vec<NewAttribute>,
+    /// When the brand was listed, if the plan used the host's recent listing instead of reading
+    /// the brand (issue 29.3): a host says so beside the plan.
+    pub as_listed: Option<super::AsListed>,
 }
 
 /// Problems that say the same thing of different rows (the values they quote aside).
@@ -200,6 +203,7 @@ impl SheetRun {
             blast: self.blast_radius().cloned(),
             problem_groups,
             new_attributes,
+            as_listed: self.as_listed(),
         }
     }
 }

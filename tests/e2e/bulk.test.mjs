@@ -23,6 +23,18 @@ async function sandboxGroups(server) {
   return (await res.json()).groups;
 }
 
+/**
+ * The tail of a lifecycle summary planned from the Users listing the page holds (issue 29.3):
+ * when the brand was listed (the browser's local time, with seconds) and how long ago.
+ */
+const AS_LISTED = / Brand as listed at [^,]*\d:\d\d:\d\d[^,]*, \d+ s ago\.$/;
+
+/** `summary` is `start` followed by the as-listed tail. */
+function assertListed(summary, start) {
+  assert.ok(summary.startsWith(start), summary);
+  assert.match(summary.slice(start.length), new RegExp(`^${AS_LISTED.source}`), summary);
+}
+
 /** Waits for a flow's plan (or its error) and returns its summary. */
 async function planned(page, prefix) {
   await page.waitForFunction((p) => document.getElementById(`${p}summary`).textContent !== '' || !document.getElementById(`${p}error`).hidden, prefix, { timeout: 60_000 });
@@ -93,7 +105,7 @@ test('Add to group: 6 users a search found join the chosen group, planned and co
   }
 });
 
-test('Careless cases: no selection, a group chosen then the selection cleared, and a disable of users some of whom are disabled already', async () => {
+test('Careless cases: no selection, a group chosen then the selection cleared, and a disable of users some of whom are disabled already, planned from the grid\'s listing (a file, and a plan after Apply, read the brand)', async () => {
   const server = await startServer(['--relay-upstream', 'sandbox', '--rate-limit-scale', '40']);
   try {
     const page = await openPage(browser, server.url + '/');
@@ -124,8 +136,34 @@ test('Careless cases: no selection, a group chosen then the selection cleared, a
     assert.equal(await page.textContent('#users-table-selected'), '4 selected');
     await page.click('#bulk-disable');
     await page.waitForSelector('#view-lifecycle:not([hidden])');
-    assert.equal(await planned(page, 'lc-'), '4 rows from the Users grid (selected): 2 disable · 2 unchanged.');
+    // Planned from the listing the grid shows (read seconds ago), not from the brand read again:
+    // the summary says when it was listed, and the rows already disabled say so of the listing.
+    assertListed(await planned(page, 'lc-'), '4 rows from the Users grid (selected): 2 disable · 2 unchanged.');
     assert.equal(await page.textContent('#lc-apply'), 'Apply 2 changes');
+    const messages = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    assert.equal(messages.filter((m) => m.includes('already disabled when listed')).length, 2, messages.join('\n'));
+
+    // The same four rows as a pasted file: that plan reads the brand, and says nothing of a listing.
+    const csv = ['User ID,Username,Action', ...picked.map((u) => `${u.id},${u.username},disable`)].join('\n');
+    await page.fill('#lc-paste', csv);
+    await page.click('#lc-plan');
+    const file = await planned(page, 'lc-');
+    assert.ok(file.startsWith('4 rows from pasted text'), file);
+    assert.match(file, /: 2 disable · 2 unchanged\./);
+    assert.doesNotMatch(file, /as listed/);
+
+    // The grid's Disable again, applied: once this page has changed the brand, its listing is no
+    // longer planned from (it would still show the two as active): the next plan reads the brand.
+    await openView(page, 'users');
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    assertListed(await planned(page, 'lc-'), '4 rows from the Users grid (selected): 2 disable · 2 unchanged.');
+    await applyConfirmed(page, 'lc-');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'), null, { timeout: 60_000 });
+    await openView(page, 'users');
+    await page.click('#bulk-disable');
+    await page.waitForSelector('#view-lifecycle:not([hidden])');
+    assert.equal(await planned(page, 'lc-'), '4 rows from the Users grid (selected): 4 unchanged.');
     assert.deepEqual(page.problems, []);
   } finally {
     server.stop();
@@ -143,7 +181,7 @@ test('A user\'s details: fields, groups and roles (read on request), the runs th
     await page.getByRole('checkbox', { name: `Select ${dan.username}`, exact: true }).check();
     await page.click('#bulk-disable');
     await page.waitForSelector('#view-lifecycle:not([hidden])');
-    assert.equal(await planned(page, 'lc-'), '1 row from the Users grid (selected): 1 disable.');
+    assertListed(await planned(page, 'lc-'), '1 row from the Users grid (selected): 1 disable.');
     await applyConfirmed(page, 'lc-');
     await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
     await openView(page, 'users');
@@ -284,7 +322,8 @@ test('The pane: Disable and Add to group act on the rows selected in the Users s
     const seven = picked.filter((_, i) => i !== 2);
     await page.click('#bulk-disable');
     await page.waitForSelector('#view-lifecycle:not([hidden])');
-    assert.equal(await planned(page, 'lc-'), `7 rows from the Users sheet, Bulk lifecycle!A1:C8 (7 rows selected; 1 hidden row left out): 7 disable.`);
+    // The pane's bulk sheet is planned from the listing it wrote to the Users sheet, too.
+    assertListed(await planned(page, 'lc-'), '7 rows from the Users sheet, Bulk lifecycle!A1:C8 (7 rows selected; 1 hidden row left out): 7 disable.');
     const bulkSheet = await page.evaluate(() => window.__workbook.values('Bulk lifecycle'));
     assert.deepEqual(bulkSheet[0], ['User ID', 'Username', 'Action']);
     assert.deepEqual(bulkSheet.slice(1).map((r) => r[0]), seven.map((r) => r[at('User ID')]));
