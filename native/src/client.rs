@@ -253,11 +253,11 @@ async fn perform(
             let _ = answer_tx.send(perform_blocking(&http, request));
         });
     if spawned.is_err() {
-        return Err(TransportFailure("could not connect".into()));
+        return Err(TransportFailure::no_answer("could not connect"));
     }
     answer_rx.await.unwrap_or_else(|_| {
-        Err(TransportFailure(
-            "the connection broke before an answer".into(),
+        Err(TransportFailure::no_answer(
+            "the connection broke before an answer",
         ))
     })
 }
@@ -288,11 +288,11 @@ fn perform_blocking(
     };
     let mut response = match sent {
         Ok(Ok(response)) => response,
-        Ok(Err(e)) => return Err(TransportFailure(describe(&e))),
+        Ok(Err(e)) => return Err(TransportFailure::no_answer(describe(&e))),
         // A header or URL the HTTP library refuses: nothing was sent.
         Err(_) => {
-            return Err(TransportFailure(
-                "the connection broke before an answer".into(),
+            return Err(TransportFailure::no_answer(
+                "the connection broke before an answer",
             ))
         }
     };
@@ -306,7 +306,9 @@ fn perform_blocking(
         .body_mut()
         .with_config()
         .read_to_vec()
-        .map_err(|_| TransportFailure("the connection broke while reading the answer".into()))?;
+        .map_err(|_| {
+            TransportFailure::no_answer("the connection broke while reading the answer")
+        })?;
     Ok(HttpResponse {
         status,
         headers,
@@ -419,7 +421,7 @@ impl TokenSource {
         let request = self.credentials.token_request(&self.token_url);
         match transport.send_retrying(&request, |_, _| {}).await {
             Ok(response) => self.credentials.parse_token(&response, unix_millis()),
-            Err(TransportFailure(detail)) => Err(OAuthError::Unreachable {
+            Err(TransportFailure { why: detail, .. }) => Err(OAuthError::Unreachable {
                 host: host_of(&self.token_url),
                 detail,
             }),

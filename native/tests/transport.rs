@@ -367,14 +367,14 @@ async fn each_way_of_getting_no_answer_has_the_words_the_user_reads() {
     };
     assert_eq!(
         failure(format!("{}/close", server.url)).await,
-        Err(TransportFailure(
-            "the connection broke before an answer".into()
+        Err(TransportFailure::no_answer(
+            "the connection broke before an answer"
         ))
     );
     assert_eq!(
         failure(format!("{}/half", server.url)).await,
-        Err(TransportFailure(
-            "the connection broke while reading the answer".into()
+        Err(TransportFailure::no_answer(
+            "the connection broke while reading the answer"
         ))
     );
     // A port nobody listens on.
@@ -383,6 +383,6 @@ async fn each_way_of_getting_no_answer_has_the_words_the_user_reads() {
     drop(closed);
     assert_eq!(
         failure(format!("http://127.0.0.1:{port}/")).await,
-        Err(TransportFailure("could not connect".into()))
+        Err(TransportFailure::no_answer("could not connect"))
     );
 }

@@ -139,7 +139,7 @@ impl Sandbox {
         now: u64,
     ) -> Result<qualtrics_roster::HttpResponse, qualtrics_roster::exec::TransportFailure> {
         let url = url::Url::parse(&request.url)
-            .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URL".into()))?;
+            .map_err(|_| qualtrics_roster::exec::TransportFailure::no_answer("not a URL"))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             if let (Ok(n), Ok(v)) = (
@@ -177,13 +177,13 @@ impl Sandbox {
             None => url.path().to_string(),
         }
         .parse()
-        .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URI".into()))?;
+        .map_err(|_| qualtrics_roster::exec::TransportFailure::no_answer("not a URI"))?;
         let method =
             Method::from_bytes(request.method.to_string().as_bytes()).unwrap_or(Method::GET);
         let reply = self.answer(&method, &uri, &headers, body, now);
         match reply.body {
-            None => Err(qualtrics_roster::exec::TransportFailure(
-                "the connection broke before an answer".into(),
+            None => Err(qualtrics_roster::exec::TransportFailure::no_answer(
+                "the connection broke before an answer",
             )),
             Some(value) => Ok(json_response(
                 reply.status.as_u16(),
