@@ -498,7 +498,8 @@ impl Store {
     }
 
     /// Keeps attempts (requests sent for events, with Qualtrics' answers), each event's latest
-    /// [`ATTEMPTS_KEPT`] only.
+    /// [`ATTEMPTS_KEPT`] only. On PostgreSQL, only for events no other server has claimed
+    /// since (the check [`Store::end`] makes).
     pub fn add_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StoreError> {
         if attempts.is_empty() {
             return Ok(());
@@ -506,7 +507,8 @@ impl Store {
         each!(self, b => b.add_attempts(attempts))
     }
 
-    /// Keeps each event's row of the plan the core made for it.
+    /// Keeps each event's row of the plan the core made for it (on PostgreSQL, under the claim
+    /// check of [`Store::end`]).
     pub fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
         if plans.is_empty() {
             return Ok(());
@@ -1110,13 +1112,16 @@ impl Sqlite {
             )?;
             events.insert(*id);
         }
+        // Older than the event's ATTEMPTS_KEPT-th latest: read off the index (event, rowid),
+        // nothing when it has no more than that.
+        let mut prune = tx.prepare_cached(
+            "DELETE FROM attempts WHERE event_id = ?1 AND rowid <
+               (SELECT rowid FROM attempts WHERE event_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
+        )?;
         for id in events {
-            tx.execute(
-                "DELETE FROM attempts WHERE event_id = ?1 AND rowid NOT IN
-                   (SELECT rowid FROM attempts WHERE event_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
-                params![id, ATTEMPTS_KEPT as i64],
-            )?;
+            prune.execute(params![id, ATTEMPTS_KEPT as i64 - 1])?;
         }
+        drop(prune);
         tx.commit()?;
         Ok(())
     }
