@@ -226,7 +226,7 @@ async fn an_answer_slower_than_the_timeout_is_no_answer_and_is_retried() {
     let mut attempts = Vec::new();
     let answer = t
         .send_retrying(&get(format!("{}/whoami", server.url)), |_, a| {
-            attempts.push(a.as_ref().map(|r| r.status).map_err(|e| e.0.clone()));
+            attempts.push(a.as_ref().map(|r| r.status).map_err(|e| e.why.clone()));
         })
         .await;
     assert_eq!(answer.unwrap().status, 200);

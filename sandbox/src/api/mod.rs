@@ -49,7 +49,14 @@ impl Sandbox {
         let at = addressed(headers);
         let segments: Vec<&str> = api_segments(uri.path());
         let family = Family::of(method.as_str(), &segments);
-        let fate = self.trouble().fate(family, now);
+        let fate = {
+            let mut trouble = self.trouble();
+            if trouble.times_out(method.as_str()) {
+                Fate::Error(408)
+            } else {
+                trouble.fate(family, now)
+            }
+        };
         {
             let mut stats = self.stats();
             stats.requests += 1;
@@ -72,11 +79,12 @@ impl Sandbox {
             Fate::Error(code) => {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Answer::error(
-                    status,
-                    "SBX_FAULT",
-                    "Internal error. Please try again later.",
-                )
+                let message = if code == 408 {
+                    "Request timed out."
+                } else {
+                    "Internal error. Please try again later."
+                };
+                Answer::error(status, "SBX_FAULT", message)
             }
             Fate::TooMany(_) => Answer::error(
                 StatusCode::TOO_MANY_REQUESTS,
