@@ -147,7 +147,7 @@ impl Sandbox {
         now: u64,
     ) -> Result<qualtrics_roster::HttpResponse, qualtrics_roster::exec::TransportFailure> {
         let url = url::Url::parse(&request.url)
-            .map_err(|_| qualtrics_roster::exec::TransportFailure::no_answer("not a URL"))?;
+            .map_err(|_| qualtrics_roster::exec::TransportFailure::not_retryable("not a URL"))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             if let (Ok(n), Ok(v)) = (
@@ -185,7 +185,7 @@ impl Sandbox {
             None => url.path().to_string(),
         }
         .parse()
-        .map_err(|_| qualtrics_roster::exec::TransportFailure::no_answer("not a URI"))?;
+        .map_err(|_| qualtrics_roster::exec::TransportFailure::not_retryable("not a URI"))?;
         let method =
             Method::from_bytes(request.method.to_string().as_bytes()).unwrap_or(Method::GET);
         let reply = self.answer(&method, &uri, &headers, body, now);
