@@ -1525,6 +1525,21 @@ mod tests {
         a.end(&[(cy.id, Ending::Done(serde_json::json!({"status": "done"})))])
             .unwrap();
         assert_eq!(a.status(cy.id).unwrap().unwrap().status, "planned");
+        // Nor its attempts or plan row (the same claim check): b's run records those.
+        a.add_attempts(&[(cy.id, attempt(1, 1, Some(503), "late"))])
+            .unwrap();
+        a.set_plans(&[(cy.id, serde_json::json!({"Plan": "stale"}))])
+            .unwrap();
+        let d = a.details(cy.id).unwrap().unwrap();
+        assert!(d.history.is_empty(), "{:?}", d.history);
+        assert_eq!(d.plan, None);
+        b.add_attempts(&[(cy.id, attempt(2, 1, Some(200), "ok"))])
+            .unwrap();
+        b.set_plans(&[(cy.id, serde_json::json!({"Plan": "create"}))])
+            .unwrap();
+        let d = b.details(cy.id).unwrap().unwrap();
+        assert_eq!(d.history.len(), 1);
+        assert_eq!(d.plan, Some(serde_json::json!({"Plan": "create"})));
         // A server that cannot renew its claims knows it soon (and its runs stop sending).
         let d = Store::postgres(&url, Duration::from_millis(900)).unwrap();
         assert!(d.claims_held());
