@@ -700,3 +700,34 @@ fn single_requests_are_retried_on_408_and_not_after_a_failure_that_is_not_transi
     .is_none());
     assert!(retry_single(&config, 1, &status(400), 0).is_none());
 }
+
+/// A step that reads a job's state: a 200 saying the job failed ends the row failed.
+struct JobStep;
+
+impl Step for JobStep {
+    fn key(&self) -> &str {
+        "row:2"
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        conn.request(Method::Get, conn.url("jobs/J_1"), None)
+    }
+    fn on_response(&mut self, _response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        StepUpdate::Finished {
+            status: OutcomeStatus::Failed,
+            message: "the import job failed".into(),
+        }
+    }
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+}
+
+#[test]
+fn a_row_failed_on_a_successful_answer_is_not_a_refusal_and_stays_retryable() {
+    let mut ex = Executor::new(conn(), vec![JobStep], quiet_limits(1), 0);
+    let poll = ex.poll(0);
+    ex.on_response(poll.send[0].id, 1, ok());
+    let outcome = ex.outcomes().next().unwrap().unwrap().clone();
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert!(outcome.retryable);
+}

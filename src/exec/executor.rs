@@ -450,11 +450,14 @@ impl<S: Step> Executor<S> {
                             now,
                         );
                     }
-                    _ => {
-                        // Any other answer is the step's to judge: a row it ends as failed
-                        // was refused as sent (a 4xx), and the same request would be again.
+                    status => {
+                        // Any other answer is the step's to judge. A row it ends as failed on
+                        // a 4xx was refused as sent, and the same request would be again; one
+                        // it ends as failed on a success (a job Qualtrics reports failed, an
+                        // answer of an unexpected shape) is not the row's fault as sent.
+                        let refused = (400..500).contains(&status);
                         let update = self.slots[idx].step.on_response(&response, now);
-                        self.apply_update(idx, update, now, false);
+                        self.apply_update(idx, update, now, !refused);
                     }
                 }
             }
