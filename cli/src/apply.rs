@@ -416,6 +416,7 @@ mod tests {
             user_id: Some(String::new()),
             unique_identifier: None,
             applied_at: String::new(),
+            retryable: false,
         }
     }
 

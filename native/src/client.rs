@@ -253,11 +253,11 @@ async fn perform(
             let _ = answer_tx.send(perform_blocking(&http, request));
         });
     if spawned.is_err() {
-        return Err(TransportFailure("could not connect".into()));
+        return Err(TransportFailure::no_answer("could not connect"));
     }
     answer_rx.await.unwrap_or_else(|_| {
-        Err(TransportFailure(
-            "the connection broke before an answer".into(),
+        Err(TransportFailure::no_answer(
+            "the connection broke before an answer",
         ))
     })
 }
@@ -288,13 +288,14 @@ fn perform_blocking(
     };
     let mut response = match sent {
         Ok(Ok(response)) => response,
-        Ok(Err(e)) => return Err(TransportFailure(describe(&e))),
-        // A header or URL the HTTP library refuses: nothing was sent.
-        Err(_) => {
-            return Err(TransportFailure(
-                "the connection broke before an answer".into(),
-            ))
+        Ok(Err(e)) => {
+            return Err(match refused_here(&e) {
+                Some(why) => TransportFailure::not_retryable(why),
+                None => TransportFailure::no_answer(describe(&e)),
+            })
         }
+        // A header or URL the HTTP library refuses: nothing was sent, nor ever will be.
+        Err(_) => return Err(TransportFailure::not_retryable(UNBUILDABLE)),
     };
     let status = response.status().as_u16();
     let headers = response
@@ -305,13 +306,51 @@ fn perform_blocking(
     let body = response
         .body_mut()
         .with_config()
+        .limit(MAX_ANSWER_BYTES)
         .read_to_vec()
-        .map_err(|_| TransportFailure("the connection broke while reading the answer".into()))?;
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => TransportFailure::not_retryable(oversize(status)),
+            _ => TransportFailure::no_answer("the connection broke while reading the answer"),
+        })?;
     Ok(HttpResponse {
         status,
         headers,
         body,
     })
+}
+
+/// The largest answer read (ureq's own default, 10 MB): Qualtrics pages are far smaller.
+pub const MAX_ANSWER_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Why a request the HTTP library will not build is not sent (never its URL or headers: a
+/// header may hold the token).
+const UNBUILDABLE: &str = "this request could not be sent: its address or a header is not valid HTTP (nothing was sent; sending it again would fail the same way)";
+
+/// Why an answer over [`MAX_ANSWER_BYTES`] is not read, for a request answered `status`.
+fn oversize(status: u16) -> String {
+    format!(
+        "the answer (HTTP {status}) is over the {} MB this client reads, so it was not read and the request is not sent again; whether it changed anything shows when the sheet is planned again",
+        MAX_ANSWER_BYTES / (1024 * 1024)
+    )
+}
+
+/// The words for a failure of `e` that is this client's refusal rather than the connection's
+/// (a request it cannot build, an answer over its limits): sending it again would fail the
+/// same way, so it is not retried. `None`: the connection failed or broke ([`describe`]).
+fn refused_here(e: &ureq::Error) -> Option<String> {
+    match e {
+        ureq::Error::Http(_) | ureq::Error::BadUri(_) | ureq::Error::RequireHttpsOnly(_) => {
+            Some(UNBUILDABLE.to_string())
+        }
+        ureq::Error::InvalidProxyUrl => Some(
+            "the proxy the environment names (HTTPS_PROXY or ALL_PROXY) is not a valid address: fix or unset it (nothing was sent)".to_string(),
+        ),
+        ureq::Error::BodyExceedsLimit(_) | ureq::Error::LargeResponseHeader(..) => Some(format!(
+            "the answer is over the limits this client reads ({} MB), so it was not read and the request is not sent again; whether it changed anything shows when the sheet is planned again",
+            MAX_ANSWER_BYTES / (1024 * 1024)
+        )),
+        _ => None,
+    }
 }
 
 /// The words for a request that got no answer, the same whichever client carried it.
@@ -419,7 +458,7 @@ impl TokenSource {
         let request = self.credentials.token_request(&self.token_url);
         match transport.send_retrying(&request, |_, _| {}).await {
             Ok(response) => self.credentials.parse_token(&response, unix_millis()),
-            Err(TransportFailure(detail)) => Err(OAuthError::Unreachable {
+            Err(TransportFailure { why: detail, .. }) => Err(OAuthError::Unreachable {
                 host: host_of(&self.token_url),
                 detail,
             }),

@@ -226,7 +226,7 @@ async fn an_answer_slower_than_the_timeout_is_no_answer_and_is_retried() {
     let mut attempts = Vec::new();
     let answer = t
         .send_retrying(&get(format!("{}/whoami", server.url)), |_, a| {
-            attempts.push(a.as_ref().map(|r| r.status).map_err(|e| e.0.clone()));
+            attempts.push(a.as_ref().map(|r| r.status).map_err(|e| e.why.clone()));
         })
         .await;
     assert_eq!(answer.unwrap().status, 200);
@@ -367,14 +367,14 @@ async fn each_way_of_getting_no_answer_has_the_words_the_user_reads() {
     };
     assert_eq!(
         failure(format!("{}/close", server.url)).await,
-        Err(TransportFailure(
-            "the connection broke before an answer".into()
+        Err(TransportFailure::no_answer(
+            "the connection broke before an answer"
         ))
     );
     assert_eq!(
         failure(format!("{}/half", server.url)).await,
-        Err(TransportFailure(
-            "the connection broke while reading the answer".into()
+        Err(TransportFailure::no_answer(
+            "the connection broke while reading the answer"
         ))
     );
     // A port nobody listens on.
@@ -383,6 +383,51 @@ async fn each_way_of_getting_no_answer_has_the_words_the_user_reads() {
     drop(closed);
     assert_eq!(
         failure(format!("http://127.0.0.1:{port}/")).await,
-        Err(TransportFailure("could not connect".into()))
+        Err(TransportFailure::no_answer("could not connect"))
     );
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_said_as_such_and_not_sent_again() {
+    // 10 MB and one byte of JSON-ish body, whole and well-formed: nothing broke.
+    let size = roster_native::client::MAX_ANSWER_BYTES as usize + 1;
+    let server = Scripted::start(move |_, _| {
+        Reply::Raw(format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n{}",
+            " ".repeat(size)
+        ))
+    });
+    let t = Transport::new();
+    let mut attempts = 0;
+    let answer = t
+        .send_retrying(&get(format!("{}/API/v3/users", server.url)), |_, _| {
+            attempts += 1;
+        })
+        .await;
+    let failure = answer.expect_err("not read");
+    assert!(!failure.transient, "{failure:?}");
+    assert!(
+        failure.why.contains("over the 10 MB this client reads"),
+        "says what it is, not that the connection broke: {}",
+        failure.why
+    );
+    assert_eq!((attempts, server.seen().len()), (1, 1), "sent once");
+}
+
+#[tokio::test]
+async fn a_request_the_client_cannot_build_is_not_sent_nor_retried() {
+    let server = Scripted::start(|_, _| Reply::After(Duration::ZERO, "{}".into()));
+    let mut request = get(format!("{}/API/v3/whoami", server.url));
+    request
+        .headers
+        .push(("x-broken".into(), "two\r\nlines".into()));
+    let mut attempts = 0;
+    let failure = Transport::new()
+        .send_retrying(&request, |_, _| attempts += 1)
+        .await
+        .expect_err("not sent");
+    assert!(!failure.transient, "{failure:?}");
+    assert!(failure.why.contains("nothing was sent"), "{}", failure.why);
+    assert!(!failure.why.contains("lines"), "never a header's value");
+    assert_eq!((attempts, server.seen().len()), (1, 0));
 }

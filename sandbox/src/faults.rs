@@ -72,6 +72,10 @@ pub struct Faults {
     pub lost_answer: f64,
     /// Share of 429 answers that carry `Retry-After` (Qualtrics may or may not send it).
     pub retry_after_share: f64,
+    /// The next this many requests that change something (POST, PUT, DELETE) are answered
+    /// 408 (Request Timeout: the edge gave up waiting for the request) without being handled,
+    /// then handled as usual; counted down as they come.
+    pub timeouts_408: u32,
     /// Seed of the draws.
     pub seed: u64,
 }
@@ -217,6 +221,17 @@ impl Trouble {
     pub fn set_limits(&mut self, limits: RateLimits) {
         self.limits = limits;
         self.reset_buckets();
+    }
+
+    /// Whether a `method` request is answered 408 without being handled (see
+    /// [`Faults::timeouts_408`]), counting it down.
+    pub fn times_out(&mut self, method: &str) -> bool {
+        let changes = matches!(method, "POST" | "PUT" | "DELETE");
+        if changes && self.faults.timeouts_408 > 0 {
+            self.faults.timeouts_408 -= 1;
+            return true;
+        }
+        false
     }
 
     /// Decides the fate of one request arriving at `now` (milliseconds since the epoch): rate

@@ -225,6 +225,7 @@ async fn run(args: Args) -> Result<(), StartError> {
                 drop_connection: args.fault_drop,
                 lost_answer: args.fault_lost,
                 retry_after_share: args.retry_after_share,
+                timeouts_408: 0,
                 seed: args.fault_seed,
             },
             directory_wrapped: args.directory_wrapped,

@@ -4,7 +4,8 @@
 //! retry of it is answered 409 with the refusal; an event that fails from an outage (every
 //! request answered 503) keeps Retry, which applies it once the brand answers again. Each
 //! event's details show its mapped row, its plan row and its attempts with Qualtrics' answers,
-//! to the brand's administrators only.
+//! to the brand's administrators only. A 408 is sent again within the try; an outage leaves
+//! each event of a burst one attempt per try.
 
 mod common;
 
@@ -210,9 +211,18 @@ async fn a_refused_event_says_what_to_fix_and_is_not_retried_while_an_outage_is_
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["retryable"], true, "{failed}");
     let history = failed["history"].as_array().unwrap();
+    // The brand could not be read: one attempt for the try, the last resend with its answer,
+    // saying how many were sent (not one line per resend, nor per progress callback).
+    let read: Vec<&Value> = history.iter().filter(|a| a["status"] == 503).collect();
+    assert_eq!(read.len(), 1, "{history:?}");
+    let resends = read[0]["attempt"].as_u64().unwrap();
+    assert!(resends >= 2, "{history:?}");
     assert!(
-        history.iter().filter(|a| a["status"] == 503).count() >= 2,
-        "each resend with its answer: {history:?}"
+        read[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the last of {resends} failed requests")),
+        "{history:?}"
     );
     assert!(
         history.iter().all(|a| a["tried"] == 1),
@@ -242,4 +252,87 @@ async fn a_refused_event_says_what_to_fix_and_is_not_retried_while_an_outage_is_
         .any(|a| a["tried"] == 1 && a["status"] == 503));
     let log = hooks.stderr.lock().unwrap().clone();
     assert!(!log.contains("Pa55-word"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_408_is_sent_again_and_applied_and_an_outage_is_one_attempt_per_event_per_try() {
+    let brand = Server::start(&["--quiet"]);
+    let dir = Dir::new("hooks-408");
+    let config = configure(&dir.0, &brand, &user_type(&brand).await);
+    let hooks = Server::start_plain(&["--quiet", "--hooks-config", config.to_str().unwrap()]);
+    let person = |name: &str| json!({"email": format!("{name}@timeout-test.org"), "first": "Tim", "last": name, "password": "Pa55-word-never-shown"});
+
+    // Qualtrics' edge times out the create once (408): sent again within the same try, applied.
+    faults(&brand, json!({"timeouts408": 1})).await;
+    let id = post(&hooks, "crm", SECRET, "crm-408", &person("tess")).await;
+    let done = ended(&hooks, &brand, id, Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["retryable"], false, "{done}");
+    let history = done["history"].as_array().unwrap();
+    let creates: Vec<&Value> = history.iter().filter(|a| creates(a)).collect();
+    assert_eq!(
+        creates.len(),
+        2,
+        "the 408, then the create again: {history:?}"
+    );
+    assert_eq!(
+        (
+            creates[0]["status"].as_u64(),
+            creates[0]["attempt"].as_u64()
+        ),
+        (Some(408), Some(1))
+    );
+    assert_eq!(
+        (
+            creates[1]["status"].as_u64(),
+            creates[1]["attempt"].as_u64()
+        ),
+        (Some(200), Some(2))
+    );
+    assert!(history.iter().all(|a| a["tried"] == 1), "{history:?}");
+
+    // An outage (every request 503) while a burst of 40 is tried: each event is parked
+    // retryable with one attempt for its try (the brand could not be read), not one per
+    // resend per progress callback.
+    faults(&brand, json!({"error503": 1.0})).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(
+            post(
+                &hooks,
+                "crm",
+                SECRET,
+                &format!("crm-out-{n}"),
+                &person(&format!("out{n}")),
+            )
+            .await,
+        );
+    }
+    let mut histories = Vec::new();
+    for id in &ids {
+        let failed = ended(&hooks, &brand, *id, Duration::from_secs(90)).await;
+        assert_eq!(failed["status"], "failed", "{failed}");
+        assert_eq!(failed["retryable"], true, "{failed}");
+        histories.push(failed["history"].as_array().unwrap().clone());
+    }
+    faults(&brand, json!({})).await;
+    for history in &histories {
+        assert_eq!(history.len(), 1, "one attempt for one try: {history:?}");
+        assert_eq!(history[0]["tried"], 1);
+        assert_eq!(history[0]["status"], 503, "{history:?}");
+        let said = history[0]["message"].as_str().unwrap_or_default();
+        assert!(said.contains("failed requests reading the brand"), "{said}");
+    }
+    // Retried by hand, each applied now; its second try beside the first.
+    let retry = format!("/hooks/v1/events/{}/retry", ids[0]);
+    let (status, body) = call(&hooks, "POST", &retry, Some(&brand.admin_token)).await;
+    assert_eq!(status, 202, "{body}");
+    let done = ended(&hooks, &brand, ids[0], Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let history = done["history"].as_array().unwrap();
+    assert_eq!(
+        history.iter().filter(|a| a["tried"] == 1).count(),
+        1,
+        "{history:?}"
+    );
 }

@@ -393,8 +393,8 @@ async fn the_native_client_speaks_tls_and_trusts_only_its_bundled_roots() {
     let answer = roster_native::client::Transport::new().send(&request).await;
     assert_eq!(
         answer.map(|r| r.status),
-        Err(qualtrics_roster::exec::TransportFailure(
-            "could not connect".into()
+        Err(qualtrics_roster::exec::TransportFailure::no_answer(
+            "could not connect"
         ))
     );
     let _ = std::fs::remove_dir_all(dir);

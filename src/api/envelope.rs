@@ -427,6 +427,23 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_rate_limit_or_server_error_is_transient_and_a_refusal_of_the_request_is_not() {
+        let answer = |status: u16| {
+            parse(&resp(
+                status,
+                &format!(r#"{{"meta":{{"httpStatus":"{status}","error":{{"errorMessage":"m","errorCode":"E"}}}}}}"#),
+            ))
+            .unwrap_err()
+        };
+        for status in [408, 429, 500, 502, 503] {
+            assert!(answer(status).is_transient(), "{status}");
+        }
+        for status in [400, 403, 404, 409, 422] {
+            assert!(!answer(status).is_transient(), "{status}");
+        }
+    }
+
+    #[test]
     fn relay_errors_keep_their_message() {
         let e = parse(&resp(
             502,

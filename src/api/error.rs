@@ -93,13 +93,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Whether sending the same request again later may succeed (429, 5xx, network).
+    /// Whether sending the same request again later may succeed (408, 429, 5xx, network), as
+    /// the executor retries them; any other refusal is final for that request.
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             ApiError::RateLimited { .. } | ApiError::Server { .. } | ApiError::Network { .. }
         ) || matches!(self, ApiError::Relay { status, .. } if *status == 502 || *status == 504)
+            || matches!(self, ApiError::Rejected { status: 408, .. })
     }
 }
 

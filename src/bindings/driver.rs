@@ -23,7 +23,7 @@ impl crate::run::Transport for Fetch {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportFailure> {
         send(&request)
             .await
-            .map_err(|e| TransportFailure(e.to_string()))
+            .map_err(|e| TransportFailure::no_answer(e.to_string()))
     }
     async fn sleep(&self, ms: u64) {
         gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await;

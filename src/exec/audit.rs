@@ -47,7 +47,7 @@ impl AuditEntry {
                 Some(r.status),
                 envelope::parse(r).err().as_ref().map(error_summary),
             ),
-            Err(TransportFailure(why)) => (None, Some(why.clone())),
+            Err(TransportFailure { why, .. }) => (None, Some(why.clone())),
         };
         AuditEntry {
             time: iso_datetime(sent_at),

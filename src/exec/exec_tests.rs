@@ -381,7 +381,11 @@ fn network_failures_are_retried_and_steps_continue_through_phases() {
     let mut ex = Executor::new(conn(), s, quiet_limits(1), 0);
     let get = ex.poll(0).send.remove(0);
     assert_eq!(get.request.method, Method::Get);
-    ex.on_response(get.id, 5, Err(TransportFailure("connection reset".into())));
+    ex.on_response(
+        get.id,
+        5,
+        Err(TransportFailure::no_answer("connection reset")),
+    );
     let wake = ex.poll(5).wake_at.unwrap();
     let get2 = ex.poll(wake).send.remove(0);
     assert_eq!(get2.request.method, Method::Get);
@@ -414,7 +418,7 @@ fn cancel_skips_what_was_not_sent_and_records_what_was() {
     assert!(ex.poll(2).send.is_empty());
     assert!(!ex.is_finished(), "two answers are still on their way");
     ex.on_response(sent[0].id, 3, ok());
-    ex.on_response(sent[1].id, 3, Err(TransportFailure("timeout".into())));
+    ex.on_response(sent[1].id, 3, Err(TransportFailure::no_answer("timeout")));
     assert!(ex.is_finished());
     let p = ex.progress(3);
     assert_eq!((p.done, p.failed, p.skipped), (1, 1, 8));
@@ -563,4 +567,167 @@ fn the_next_phase_keeps_pacing_ids_and_counts_and_a_cancel_skips_it() {
     let _ = ex.next_phase(steps(3), 130);
     assert!(ex.is_finished(), "after a cancel a new phase sends nothing");
     assert!(ex.poll(130).send.is_empty());
+}
+
+/// Drives one row whose first answer is `first` and every later one `then` (on a virtual
+/// clock), and returns its outcome and how many requests were sent.
+fn one_row(
+    ex: &mut Executor<TestStep>,
+    first: Result<HttpResponse, TransportFailure>,
+    then: impl Fn() -> Result<HttpResponse, TransportFailure>,
+) -> (Outcome, usize) {
+    let mut now = 0;
+    let mut sent = 0;
+    let mut first = Some(first);
+    while !ex.is_finished() {
+        let poll = ex.poll(now);
+        if let Some(out) = poll.send.first() {
+            sent += 1;
+            let answer = first.take().unwrap_or_else(&then);
+            ex.on_response(out.id, now, answer);
+            continue;
+        }
+        match poll.wake_at {
+            Some(at) => now = at,
+            None => break,
+        }
+    }
+    (ex.outcomes().next().unwrap().unwrap().clone(), sent)
+}
+
+#[test]
+fn a_408_is_sent_again_and_the_row_succeeds() {
+    let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+    let (outcome, sent) = one_row(&mut ex, status(408), ok);
+    assert_eq!((outcome.status, sent), (OutcomeStatus::Done, 2));
+    assert!(!outcome.retryable, "a done row has nothing to retry");
+}
+
+#[test]
+fn rows_that_kept_getting_408_429_5xx_or_no_answer_are_retryable() {
+    for answer in [
+        status(408),
+        status(429),
+        status(500),
+        status(503),
+        Err(TransportFailure::no_answer("timed out")),
+    ] {
+        let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+        let again = answer.clone();
+        let (outcome, sent) = one_row(&mut ex, answer, move || again.clone());
+        assert_eq!(outcome.status, OutcomeStatus::Failed, "{}", outcome.message);
+        assert_eq!(sent, 6, "{}", outcome.message);
+        assert!(outcome.retryable, "{}", outcome.message);
+    }
+}
+
+#[test]
+fn a_400_404_or_409_refuses_the_row_as_sent_and_is_not_retryable() {
+    for code in [400, 404, 409, 422] {
+        let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+        let (outcome, sent) = one_row(&mut ex, status(code), ok);
+        assert_eq!((outcome.status, sent), (OutcomeStatus::Failed, 1), "{code}");
+        assert!(
+            outcome.message.contains(&format!("message {code}")),
+            "{}",
+            outcome.message
+        );
+        assert!(!outcome.retryable, "{code}");
+    }
+}
+
+#[test]
+fn an_oauth_403_stops_the_run_and_every_row_it_touched_is_retryable() {
+    let mut ex = Executor::new(conn(), steps(3), quiet_limits(1), 0).renew_credentials_on_401();
+    let poll = ex.poll(0);
+    ex.on_response(poll.send[0].id, 1, status(403));
+    assert!(ex.is_finished(), "the run stops at once");
+    let outcomes: Vec<Outcome> = ex.outcomes().map(|o| o.unwrap().clone()).collect();
+    assert_eq!(outcomes[0].status, OutcomeStatus::Failed);
+    assert!(
+        outcomes[0].message.contains("scope"),
+        "{}",
+        outcomes[0].message
+    );
+    assert!(outcomes
+        .iter()
+        .skip(1)
+        .all(|o| o.status == OutcomeStatus::Skipped));
+    // The client's scope is missing, not anything about these rows: once it is added, they
+    // go through.
+    assert!(outcomes.iter().all(|o| o.retryable), "{outcomes:?}");
+}
+
+#[test]
+fn a_refused_api_token_stops_the_run_and_its_rows_are_retryable() {
+    let mut ex = Executor::new(conn(), steps(2), quiet_limits(1), 0);
+    let poll = ex.poll(0);
+    ex.on_response(poll.send[0].id, 1, status(401));
+    let outcomes: Vec<Outcome> = ex.outcomes().map(|o| o.unwrap().clone()).collect();
+    assert!(outcomes.iter().all(|o| o.retryable), "{outcomes:?}");
+}
+
+#[test]
+fn a_request_the_host_cannot_send_or_an_answer_it_will_not_read_is_not_retried() {
+    let mut ex = Executor::new(conn(), steps(1), quiet_limits(1), 0);
+    let (outcome, sent) = one_row(
+        &mut ex,
+        Err(TransportFailure::not_retryable(
+            "the answer is over the 10 MB this client reads",
+        )),
+        ok,
+    );
+    assert_eq!((outcome.status, sent), (OutcomeStatus::Failed, 1));
+    assert!(
+        outcome.message.contains("over the 10 MB"),
+        "{}",
+        outcome.message
+    );
+    assert!(!outcome.retryable);
+}
+
+#[test]
+fn single_requests_are_retried_on_408_and_not_after_a_failure_that_is_not_transient() {
+    let config = ExecConfig::default();
+    assert!(retry_single(&config, 1, &status(408), 0).is_some());
+    assert!(retry_single(&config, 1, &Err(TransportFailure::no_answer("reset")), 0).is_some());
+    assert!(retry_single(
+        &config,
+        1,
+        &Err(TransportFailure::not_retryable("too big")),
+        0
+    )
+    .is_none());
+    assert!(retry_single(&config, 1, &status(400), 0).is_none());
+}
+
+/// A step that reads a job's state: a 200 saying the job failed ends the row failed.
+struct JobStep;
+
+impl Step for JobStep {
+    fn key(&self) -> &str {
+        "row:2"
+    }
+    fn request(&self, conn: &Connection) -> HttpRequest {
+        conn.request(Method::Get, conn.url("jobs/J_1"), None)
+    }
+    fn on_response(&mut self, _response: &HttpResponse, _now: UnixMillis) -> StepUpdate {
+        StepUpdate::Finished {
+            status: OutcomeStatus::Failed,
+            message: "the import job failed".into(),
+        }
+    }
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
+}
+
+#[test]
+fn a_row_failed_on_a_successful_answer_is_not_a_refusal_and_stays_retryable() {
+    let mut ex = Executor::new(conn(), vec![JobStep], quiet_limits(1), 0);
+    let poll = ex.poll(0);
+    ex.on_response(poll.send[0].id, 1, ok());
+    let outcome = ex.outcomes().next().unwrap().unwrap().clone();
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert!(outcome.retryable);
 }

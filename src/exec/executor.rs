@@ -169,6 +169,7 @@ impl<S: Step> Executor<S> {
                         status: OutcomeStatus::Skipped,
                         message: "not sent".into(),
                         finished_at: None,
+                        retryable: true,
                     },
                 };
                 (slot.step, outcome)
@@ -330,12 +331,19 @@ impl<S: Step> Executor<S> {
             attempt,
         };
         match answer {
-            Err(TransportFailure(why)) => {
+            Err(TransportFailure { why, transient }) => {
                 entry.error = Some(why.clone());
                 self.audit.push(entry);
+                if !transient {
+                    // The host cannot send this request or read its answer, and never will:
+                    // the row ends here, and trying it again would end the same way.
+                    let message = format!("failed, not retried: {why}");
+                    self.finish(idx, OutcomeStatus::Failed, message, now, false);
+                    return;
+                }
                 let why = format!("no answer ({why})");
                 if let Some(update) = self.slots[idx].step.on_ambiguous_failure(&why) {
-                    self.apply_update(idx, update, now);
+                    self.apply_update(idx, update, now, true);
                 } else {
                     self.transient(idx, now, why, None);
                 }
@@ -366,7 +374,12 @@ impl<S: Step> Executor<S> {
                 match response.status {
                     _ if refusal_to_step => {
                         let update = self.slots[idx].step.on_response(&response, now);
-                        self.apply_update(idx, update, now);
+                        self.apply_update(idx, update, now, false);
+                    }
+                    408 => {
+                        // Qualtrics (or a proxy) gave up waiting for the request before it was
+                        // read: nothing was applied, so it goes again like a 429.
+                        self.transient(idx, now, "request timeout (HTTP 408)".into(), None);
                     }
                     429 => {
                         let retry_after = response
@@ -379,7 +392,7 @@ impl<S: Step> Executor<S> {
                         let why = parsed
                             .map_or_else(|| format!("HTTP {}", response.status), |e| e.to_string());
                         if let Some(update) = self.slots[idx].step.on_ambiguous_failure(&why) {
-                            self.apply_update(idx, update, now);
+                            self.apply_update(idx, update, now, true);
                         } else {
                             self.transient(idx, now, why, None);
                         }
@@ -411,7 +424,9 @@ impl<S: Step> Executor<S> {
                         let message = format!(
                             "Qualtrics refused the OAuth token (HTTP 403): the OAuth client lacks the scope {scope} (or its user is not a Brand Administrator). Add {scope} to the client in Qualtrics (Account Settings > Qualtrics IDs > OAuth clients) and ask for it (QUALTRICS_OAUTH_SCOPE, or manage:all), then run again."
                         );
-                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now);
+                        // Run-wide, not this row's: once the client has the scope, the
+                        // same row goes through (retryable).
+                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now, true);
                         if !self.cancelled {
                             self.stop(
                                 format!(
@@ -425,7 +440,8 @@ impl<S: Step> Executor<S> {
                     401 => {
                         let message =
                             parsed.map_or_else(|| "HTTP 401".to_string(), |e| e.to_string());
-                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now);
+                        // The credential was refused, not the row: retryable once it is fixed.
+                        self.finish(idx, OutcomeStatus::Failed, message.clone(), now, true);
                         self.stop(
                             format!(
                                 "not sent: the run stopped because {}",
@@ -434,9 +450,14 @@ impl<S: Step> Executor<S> {
                             now,
                         );
                     }
-                    _ => {
+                    status => {
+                        // Any other answer is the step's to judge. A row it ends as failed on
+                        // a 4xx was refused as sent, and the same request would be again; one
+                        // it ends as failed on a success (a job Qualtrics reports failed, an
+                        // answer of an unexpected shape) is not the row's fault as sent.
+                        let refused = (400..500).contains(&status);
                         let update = self.slots[idx].step.on_response(&response, now);
-                        self.apply_update(idx, update, now);
+                        self.apply_update(idx, update, now, !refused);
                     }
                 }
             }
@@ -505,7 +526,9 @@ impl<S: Step> Executor<S> {
         std::mem::take(&mut self.journal)
     }
 
-    fn apply_update(&mut self, idx: usize, update: StepUpdate, now: UnixMillis) {
+    /// Takes a step's `update`; a row it finishes as failed is `retryable` (see
+    /// [`Outcome::retryable`]) as the caller classified the answer it came from.
+    fn apply_update(&mut self, idx: usize, update: StepUpdate, now: UnixMillis, retryable: bool) {
         if matches!(update, StepUpdate::Continue | StepUpdate::RetryAfter { .. }) {
             let halted = match (&self.stop_reason, self.cancelled) {
                 (Some(reason), _) => Some(reason.clone()),
@@ -514,7 +537,7 @@ impl<S: Step> Executor<S> {
             };
             if let Some(reason) = halted {
                 let (status, message) = self.slots[idx].step.on_halted(&reason);
-                self.finish(idx, status, message, now);
+                self.finish(idx, status, message, now, true);
                 return;
             }
         }
@@ -523,7 +546,9 @@ impl<S: Step> Executor<S> {
                 self.slots[idx].attempt = 1;
                 self.ready.push_front(idx);
             }
-            StepUpdate::Finished { status, message } => self.finish(idx, status, message, now),
+            StepUpdate::Finished { status, message } => {
+                self.finish(idx, status, message, now, retryable);
+            }
             StepUpdate::RetryAfter { ms } => {
                 self.slots[idx].attempt = 1;
                 self.delayed.push(Reverse((now + ms, idx)));
@@ -536,13 +561,13 @@ impl<S: Step> Executor<S> {
             let message = format!(
                 "failed: the run was stopped while this row was being retried ({why}); it may or may not have been applied, plan again to see"
             );
-            self.finish(idx, OutcomeStatus::Failed, message, now);
+            self.finish(idx, OutcomeStatus::Failed, message, now, true);
             return;
         }
         let slot = &mut self.slots[idx];
         if slot.attempt >= self.config.max_attempts {
             let message = format!("failed after {} attempts: {why}", slot.attempt);
-            self.finish(idx, OutcomeStatus::Failed, message, now);
+            self.finish(idx, OutcomeStatus::Failed, message, now, true);
             return;
         }
         let attempt = slot.attempt;
@@ -553,7 +578,16 @@ impl<S: Step> Executor<S> {
         self.delayed.push(Reverse((now + delay, idx)));
     }
 
-    fn finish(&mut self, idx: usize, status: OutcomeStatus, message: String, now: UnixMillis) {
+    /// Ends row `idx`; `retryable` says whether a row that did not end well may later (it is
+    /// false for a row that did).
+    fn finish(
+        &mut self,
+        idx: usize,
+        status: OutcomeStatus,
+        message: String,
+        now: UnixMillis,
+        retryable: bool,
+    ) {
         let slot = &mut self.slots[idx];
         if matches!(slot.state, SlotState::Finished(_)) {
             return;
@@ -582,6 +616,8 @@ impl<S: Step> Executor<S> {
             status,
             message,
             finished_at: Some(now),
+            retryable: retryable
+                && matches!(status, OutcomeStatus::Failed | OutcomeStatus::Skipped),
         });
         self.finished += 1;
         self.progress.remaining -= 1;
@@ -607,7 +643,7 @@ impl<S: Step> Executor<S> {
             .chain(self.delayed.drain().map(|Reverse((_, idx))| idx))
             .collect();
         for idx in waiting {
-            self.finish(idx, OutcomeStatus::Skipped, message.to_string(), now);
+            self.finish(idx, OutcomeStatus::Skipped, message.to_string(), now, true);
         }
     }
 

@@ -90,6 +90,12 @@ pub struct Outcome {
     pub message: String,
     /// When it ended (for `Done`: when the change was applied).
     pub finished_at: Option<UnixMillis>,
+    /// Whether sending the row again later may end otherwise: true when it failed or was not
+    /// sent for a passing or run-wide reason (no answer, a timeout, 408, 429, 5xx, a refused or
+    /// unrenewable credential, the run stopped or cancelled); false when it succeeded, or
+    /// Qualtrics refused this row's request as sent (any other 4xx), or the policy refused it.
+    /// Decided where the executor classifies the answer.
+    pub retryable: bool,
 }
 
 /// One input row's final result, of any kind (lifecycle, provisioning, membership), as written
@@ -115,6 +121,11 @@ pub struct RowOutcome {
     pub unique_identifier: Option<String>,
     /// When the change was applied (ISO 8601), for `done` rows; blank otherwise.
     pub applied_at: String,
+    /// Whether trying the row again later may succeed (see [`Outcome::retryable`]): false for
+    /// rows that ended well, rows Qualtrics refused as sent (a 4xx but 408 and 429), rows the
+    /// policy or the plan refused, and rows never sent because the sheet was wrong. Not an
+    /// outcome column (the written sheet keeps its columns); serialised as `retryable`.
+    pub retryable: bool,
 }
 
 impl RowOutcome {
@@ -212,9 +223,38 @@ pub struct Poll {
     pub needs_auth: bool,
 }
 
-/// A request that got no answer.
+/// A request that got no answer the host could hand over.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportFailure(pub String);
+pub struct TransportFailure {
+    /// What happened, in words (never the token).
+    pub why: String,
+    /// Whether sending the same request again may get an answer: true when the connection
+    /// failed, broke or timed out (the executor retries it as it does a 5xx); false when the
+    /// host could not send the request at all (it cannot be built) or would not read the answer
+    /// (over its size limit), which the same request meets again: the row fails at once, not
+    /// worth retrying.
+    pub transient: bool,
+}
+
+impl TransportFailure {
+    /// The connection failed, broke or timed out: worth sending again.
+    #[must_use]
+    pub fn no_answer(why: impl Into<String>) -> TransportFailure {
+        TransportFailure {
+            why: why.into(),
+            transient: true,
+        }
+    }
+
+    /// The host cannot send this request or read its answer, and never will: not retried.
+    #[must_use]
+    pub fn not_retryable(why: impl Into<String>) -> TransportFailure {
+        TransportFailure {
+            why: why.into(),
+            transient: false,
+        }
+    }
+}
 
 /// Counts for a progress bar.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

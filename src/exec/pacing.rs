@@ -214,7 +214,7 @@ pub fn backoff_ms(
 
 /// Whether a single request (one that is not a run's step: whoami, the OAuth token request)
 /// is tried again after `answer` to attempt `attempt` (from 1), and after how long: the
-/// executor's rule (a dropped connection, 429, or 5xx are tried again, up to
+/// executor's rule (a dropped connection, 408, 429, or 5xx are tried again, up to
 /// `max_attempts`; any other answer is final). `None`: take the answer as it is.
 #[must_use]
 pub fn retry_single(
@@ -227,12 +227,13 @@ pub fn retry_single(
         return None;
     }
     let retry_after = match answer {
+        Err(failure) if !failure.transient => return None,
         Err(_) => None,
         Ok(r) if r.status == 429 => r
             .header("retry-after")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(retry_after_ms),
-        Ok(r) if (500..=599).contains(&r.status) => None,
+        Ok(r) if r.status == 408 || (500..=599).contains(&r.status) => None,
         Ok(_) => return None,
     };
     Some(backoff_ms(config, attempt, retry_after, draw))

@@ -114,6 +114,7 @@ fn duplicates_are_reported_and_planned_once() {
         status: OutcomeStatus::Done,
         message: "disabled".into(),
         finished_at: Some(1_795_355_110_000),
+        retryable: false,
     }];
     let out = outcomes(&p, &executed);
     assert_eq!(out[1].status, OutcomeStatus::Done);
@@ -331,6 +332,7 @@ fn outcome_columns_go_beside_the_input_matched_by_row() {
         status: OutcomeStatus::Done,
         message: "disabled".into(),
         finished_at: Some(0),
+        retryable: false,
     }];
     let out = outcomes(&p, &executed);
     let table = outcome_table(&t, &out);

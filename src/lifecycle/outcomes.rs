@@ -17,14 +17,27 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
     let mut index: HashMap<String, usize> = HashMap::new();
     for r in &plan.rows {
         let user_id = r.user_id.clone().unwrap_or_default();
-        let (status, message, applied_at) = match r.action {
+        // (status, message, applied at, retryable): a row the sheet or the policy refuses is
+        // refused again as it is; one the run never reached may go another time.
+        let (status, message, applied_at, retryable) = match r.action {
             PlanAction::Invalid | PlanAction::NotFound => (
                 OutcomeStatus::Failed,
                 format!("not sent: {}", r.message),
                 String::new(),
+                false,
             ),
-            PlanAction::Unchanged => (OutcomeStatus::Unchanged, r.message.clone(), String::new()),
-            PlanAction::Refused => (OutcomeStatus::Refused, r.message.clone(), String::new()),
+            PlanAction::Unchanged => (
+                OutcomeStatus::Unchanged,
+                r.message.clone(),
+                String::new(),
+                false,
+            ),
+            PlanAction::Refused => (
+                OutcomeStatus::Refused,
+                r.message.clone(),
+                String::new(),
+                false,
+            ),
             PlanAction::Duplicate => {
                 let first = r
                     .same_as
@@ -36,11 +49,13 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
                         f.status,
                         format!("same as {}: {}", f.key.replace("row:", "row "), f.message),
                         f.applied_at,
+                        f.retryable,
                     ),
                     None => (
                         OutcomeStatus::Skipped,
                         "duplicate row".into(),
                         String::new(),
+                        false,
                     ),
                 }
             }
@@ -53,11 +68,13 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
                     } else {
                         String::new()
                     },
+                    o.retryable,
                 ),
                 None => (
                     OutcomeStatus::Skipped,
                     "not sent: the run ended before this row".into(),
                     String::new(),
+                    true,
                 ),
             },
         };
@@ -70,6 +87,7 @@ pub fn outcomes(plan: &Plan, executed: &[Outcome]) -> Vec<RowOutcome> {
             user_id: Some(user_id),
             unique_identifier: None,
             applied_at,
+            retryable,
         });
     }
     result

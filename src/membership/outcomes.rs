@@ -40,15 +40,20 @@ impl MembershipApply {
             .rows
             .iter()
             .map(|r| {
-                let (status, message, applied_at) = match r.action {
+                // (status, message, applied at, retryable: see RowOutcome::retryable).
+                let (status, message, applied_at, retryable) = match r.action {
                     ChangeAction::Invalid => (
                         OutcomeStatus::Failed,
                         format!("not sent: {}", r.reason),
                         String::new(),
+                        false,
                     ),
-                    ChangeAction::Unchanged => {
-                        (OutcomeStatus::Unchanged, r.reason.clone(), String::new())
-                    }
+                    ChangeAction::Unchanged => (
+                        OutcomeStatus::Unchanged,
+                        r.reason.clone(),
+                        String::new(),
+                        false,
+                    ),
                     ChangeAction::AddToGroup | ChangeAction::RemoveFromGroup => {
                         match self.group_outcomes.get(&r.key) {
                             Some(o) => (
@@ -59,24 +64,30 @@ impl MembershipApply {
                                 } else {
                                     String::new()
                                 },
+                                o.retryable,
                             ),
                             None => (
                                 OutcomeStatus::Skipped,
                                 "not sent (the run stopped first)".into(),
                                 String::new(),
+                                true,
                             ),
                         }
                     }
                     ChangeAction::JoinRole | ChangeAction::LeaveRole => {
                         match attribute_outcomes.get(&r.row) {
-                            Some(o) if o.status == OutcomeStatus::Done => {
-                                (OutcomeStatus::Done, r.reason.clone(), o.applied_at.clone())
-                            }
-                            Some(o) => (o.status, o.message.clone(), String::new()),
+                            Some(o) if o.status == OutcomeStatus::Done => (
+                                OutcomeStatus::Done,
+                                r.reason.clone(),
+                                o.applied_at.clone(),
+                                false,
+                            ),
+                            Some(o) => (o.status, o.message.clone(), String::new(), o.retryable),
                             None => (
                                 OutcomeStatus::Skipped,
                                 "not sent (the run stopped first)".into(),
                                 String::new(),
+                                true,
                             ),
                         }
                     }
@@ -89,6 +100,7 @@ impl MembershipApply {
                     user_id: None,
                     unique_identifier: None,
                     applied_at,
+                    retryable,
                 }
             })
             .collect()

@@ -19,11 +19,38 @@ type JobEntry = (
     BTreeMap<String, String>,
 );
 
-/// One row's progress: each phase's result (status, message, when), and the keys learnt.
+/// How one phase of a row (its account, its attributes) ended.
+#[derive(Debug, Clone)]
+pub(super) struct PhaseEnd {
+    pub(super) status: OutcomeStatus,
+    pub(super) message: String,
+    /// When it ended (for a done phase: when applied).
+    pub(super) at: Option<UnixMillis>,
+    /// Whether trying again may end otherwise (see [`crate::exec::Outcome::retryable`]).
+    pub(super) retryable: bool,
+}
+
+impl PhaseEnd {
+    fn new(
+        status: OutcomeStatus,
+        message: String,
+        at: Option<UnixMillis>,
+        retryable: bool,
+    ) -> Self {
+        PhaseEnd {
+            status,
+            message,
+            at,
+            retryable,
+        }
+    }
+}
+
+/// One row's progress: each phase's result, and the keys learnt.
 #[derive(Debug, Clone, Default)]
 pub(super) struct RowProgress {
-    pub(super) account: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
-    pub(super) import: Option<(OutcomeStatus, String, Option<UnixMillis>)>,
+    pub(super) account: Option<PhaseEnd>,
+    pub(super) import: Option<PhaseEnd>,
     pub(super) user_id: Option<String>,
     pub(super) unique_identifier: Option<String>,
     pub(super) uncertain: bool,
@@ -123,7 +150,12 @@ impl ProvisionApply {
                 ProvisionStep::Account(s) => {
                     let p = self.progress.entry(Cell::new(&s.key)).or_default();
                     if let Some(o) = by_key.get(s.key.as_str()) {
-                        p.account = Some((o.status, o.message.clone(), o.finished_at));
+                        p.account = Some(PhaseEnd::new(
+                            o.status,
+                            o.message.clone(),
+                            o.finished_at,
+                            o.retryable,
+                        ));
                     }
                     p.uncertain = s.result.uncertain;
                     if let Some(id) = &s.result.user_id {
@@ -146,19 +178,32 @@ impl ProvisionApply {
                             .expect("every row has progress");
                         p.import = Some(
                             match (outcome, s.failures.get(&participant.unique_identifier)) {
-                                (_, Some(message)) => (
+                                // The job refused this participant's values: so would another.
+                                (_, Some(message)) => PhaseEnd::new(
                                     OutcomeStatus::Failed,
                                     format!("directory import: {message}"),
                                     None,
+                                    false,
                                 ),
                                 (Some(o), None) if o.status == OutcomeStatus::Done => {
-                                    (OutcomeStatus::Done, "attributes set".into(), o.finished_at)
+                                    PhaseEnd::new(
+                                        OutcomeStatus::Done,
+                                        "attributes set".into(),
+                                        o.finished_at,
+                                        false,
+                                    )
                                 }
-                                (Some(o), None) => (o.status, o.message.clone(), o.finished_at),
-                                (None, None) => (
+                                (Some(o), None) => PhaseEnd::new(
+                                    o.status,
+                                    o.message.clone(),
+                                    o.finished_at,
+                                    o.retryable,
+                                ),
+                                (None, None) => PhaseEnd::new(
                                     OutcomeStatus::Skipped,
                                     "not sent: the run ended before the directory import".into(),
                                     None,
+                                    true,
                                 ),
                             },
                         );
@@ -198,14 +243,15 @@ impl ProvisionApply {
             match by_name.get(&row.username().to_lowercase()) {
                 Some(u) => {
                     p.user_id = Some(u.id.clone());
-                    let at = p.account.as_ref().and_then(|a| a.2);
-                    p.account = Some((
+                    let at = p.account.as_ref().and_then(|a| a.at);
+                    p.account = Some(PhaseEnd::new(
                         OutcomeStatus::Done,
                         format!(
                             "account {} created (its answer was lost; confirmed in the user list)",
                             u.id
                         ),
                         at,
+                        false,
                     ));
                 }
                 None if self.retried.insert(row.key()) => {
@@ -214,11 +260,12 @@ impl ProvisionApply {
                     }
                 }
                 None => {
-                    let at = p.account.as_ref().and_then(|a| a.2);
-                    p.account = Some((
+                    let at = p.account.as_ref().and_then(|a| a.at);
+                    p.account = Some(PhaseEnd::new(
                         OutcomeStatus::Failed,
                         "not created: Qualtrics did not answer the create, twice, and the user list does not show the account; plan again to try once more".into(),
                         at,
+                        true,
                     ));
                 }
             }
@@ -232,11 +279,12 @@ impl ProvisionApply {
     pub fn settle_unchecked(&mut self, why: &str) {
         for p in self.progress.values_mut().filter(|p| p.uncertain) {
             p.uncertain = false;
-            let at = p.account.as_ref().and_then(|a| a.2);
-            p.account = Some((
+            let at = p.account.as_ref().and_then(|a| a.at);
+            p.account = Some(PhaseEnd::new(
                 OutcomeStatus::Failed,
                 format!("Qualtrics did not answer the create and whether the account was made could not be checked ({why}): plan again to see; an account that exists plans as unchanged, so nobody is created twice"),
                 at,
+                true,
             ));
         }
     }
@@ -313,9 +361,15 @@ impl ProvisionApply {
             let account_failed = p
                 .account
                 .as_ref()
-                .is_some_and(|a| a.0 == OutcomeStatus::Failed);
+                .is_some_and(|a| a.status == OutcomeStatus::Failed);
             if wants_import && p.import.is_none() && !account_failed {
-                p.import = Some((OutcomeStatus::Failed, message.to_string(), None));
+                // The directory could not be read (no answer, a stop): another try may.
+                p.import = Some(PhaseEnd::new(
+                    OutcomeStatus::Failed,
+                    message.to_string(),
+                    None,
+                    true,
+                ));
             }
         }
     }
@@ -345,7 +399,7 @@ impl ProvisionApply {
                 .expect("every row has progress");
             if p.account
                 .as_ref()
-                .is_some_and(|a| a.0 == OutcomeStatus::Failed)
+                .is_some_and(|a| a.status == OutcomeStatus::Failed)
             {
                 continue; // the account could not be made: no attributes
             }
@@ -361,7 +415,7 @@ impl ProvisionApply {
                 (_, None) => None,
             };
             let Some(uid) = uid else {
-                p.import = Some((OutcomeStatus::Failed, "no CX directory participant was found for this account, so its attributes could not be set; check that CX user admin is on for the brand".into(), None));
+                p.import = Some(PhaseEnd::new(OutcomeStatus::Failed, "no CX directory participant was found for this account, so its attributes could not be set; check that CX user admin is on for the brand".into(), None, false));
                 continue;
             };
             p.unique_identifier = Some(uid.clone());

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use crate::exec::{OutcomeStatus, RowOutcome};
 use crate::sheet::columns::normalise_header;
 use crate::sheet::table::{Cell, Table};
-use crate::time::{iso_datetime, UnixMillis};
+use crate::time::iso_datetime;
 
-use super::apply::ProvisionApply;
+use super::apply::{PhaseEnd, ProvisionApply};
 use super::ProvisionAction;
 
 impl ProvisionApply {
@@ -20,52 +20,63 @@ impl ProvisionApply {
             .iter()
             .map(|r| {
                 let p = &self.progress[&r.key()];
-                let (status, message, at) = if r.actions.contains(&ProvisionAction::Refused) {
-                    (OutcomeStatus::Refused, r.message(), None)
-                } else if r.actions.contains(&ProvisionAction::Invalid) {
-                    (
-                        OutcomeStatus::Failed,
-                        format!("not sent: {}", r.message()),
-                        None,
-                    )
-                } else if !r.sends() {
-                    (OutcomeStatus::Unchanged, r.message(), None)
-                } else {
-                    let parts: Vec<&(OutcomeStatus, String, Option<UnixMillis>)> =
-                        [p.account.as_ref(), p.import.as_ref()]
+                // (status, message, when applied, retryable: see RowOutcome::retryable).
+                let (status, message, at, retryable) =
+                    if r.actions.contains(&ProvisionAction::Refused) {
+                        (OutcomeStatus::Refused, r.message(), None, false)
+                    } else if r.actions.contains(&ProvisionAction::Invalid) {
+                        (
+                            OutcomeStatus::Failed,
+                            format!("not sent: {}", r.message()),
+                            None,
+                            false,
+                        )
+                    } else if !r.sends() {
+                        (OutcomeStatus::Unchanged, r.message(), None, false)
+                    } else {
+                        let parts: Vec<&PhaseEnd> = [p.account.as_ref(), p.import.as_ref()]
                             .into_iter()
                             .flatten()
                             .collect();
-                    if parts.is_empty() {
-                        (
-                            OutcomeStatus::Skipped,
-                            "not sent: the run ended before this row".into(),
-                            None,
-                        )
-                    } else if let Some(failed) = parts.iter().find(|x| x.0 != OutcomeStatus::Done) {
-                        let done: Vec<&str> = parts
-                            .iter()
-                            .filter(|x| x.0 == OutcomeStatus::Done)
-                            .map(|x| x.1.as_str())
-                            .collect();
-                        let prefix = if done.is_empty() {
-                            String::new()
-                        } else {
-                            format!("{}; but ", done.join("; "))
-                        };
-                        (failed.0, format!("{prefix}{}", failed.1), None)
-                    } else {
-                        (
-                            OutcomeStatus::Done,
-                            parts
+                        if parts.is_empty() {
+                            (
+                                OutcomeStatus::Skipped,
+                                "not sent: the run ended before this row".into(),
+                                None,
+                                true,
+                            )
+                        } else if let Some(failed) =
+                            parts.iter().find(|x| x.status != OutcomeStatus::Done)
+                        {
+                            let done: Vec<&str> = parts
                                 .iter()
-                                .map(|x| x.1.as_str())
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                            parts.iter().filter_map(|x| x.2).max(),
-                        )
-                    }
-                };
+                                .filter(|x| x.status == OutcomeStatus::Done)
+                                .map(|x| x.message.as_str())
+                                .collect();
+                            let prefix = if done.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}; but ", done.join("; "))
+                            };
+                            (
+                                failed.status,
+                                format!("{prefix}{}", failed.message),
+                                None,
+                                failed.retryable,
+                            )
+                        } else {
+                            (
+                                OutcomeStatus::Done,
+                                parts
+                                    .iter()
+                                    .map(|x| x.message.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("; "),
+                                parts.iter().filter_map(|x| x.at).max(),
+                                false,
+                            )
+                        }
+                    };
                 RowOutcome {
                     key: r.key().to_string(),
                     row: r.row,
@@ -74,6 +85,7 @@ impl ProvisionApply {
                     user_id: Some(p.user_id.clone().unwrap_or_default()),
                     unique_identifier: Some(p.unique_identifier.clone().unwrap_or_default()),
                     applied_at: at.map(iso_datetime).unwrap_or_default(),
+                    retryable,
                 }
             })
             .collect()

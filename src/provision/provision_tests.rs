@@ -305,6 +305,7 @@ fn an_unanswered_create_is_checked_against_the_user_list_before_a_retry() {
             status: OutcomeStatus::Failed,
             message: "x".into(),
             finished_at: Some(5),
+            retryable: false,
         })
         .collect();
     run.record(&steps, &outcomes);

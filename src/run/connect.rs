@@ -593,7 +593,9 @@ mod tests {
         assert!(run.job().connection().is_some());
         let mut run = ConnectJob::new(relay("iad1"), token).run(ExecConfig::default(), 0);
         let asked = drive(&mut run, |_| {
-            Err(crate::exec::TransportFailure("connection refused".into()))
+            Err(crate::exec::TransportFailure::no_answer(
+                "connection refused",
+            ))
         });
         assert!(asked.len() > 1, "retried: {asked:?}");
         match run.job().failure() {

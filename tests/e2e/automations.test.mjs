@@ -281,7 +281,8 @@ test('each event\'s details show its mapped row, its plan and every attempt with
     assert.deepEqual(await seriousViolations(page), [], `Automations with a refusal's details (${scheme})`);
   }
 
-  // The outage: Retry offered; its details list each resend with Qualtrics' 503.
+  // The outage: Retry offered; its details give each try the brand could not be read one line:
+  // its last resend, with Qualtrics' 503 and how many failed (not a line per resend).
   const retry = `button[aria-label^="Retry event ${outage.id}"]`;
   assert.equal(await page.locator(retry).count(), 1, 'Retry on an outage');
   await page.click(`button[aria-label^="Details of event ${outage.id}"]`);
@@ -289,7 +290,10 @@ test('each event\'s details show its mapped row, its plan and every attempt with
   await page.waitForFunction((id) => /503/.test(document.getElementById(`au-details-${id}`)?.textContent ?? ''), outage.id);
   shown = await page.textContent(`#au-details-${outage.id}`);
   assert.ok((shown.match(/503/g) ?? []).length >= 2, shown);
-  assert.match(shown, /resend 1/);
+  assert.match(shown, /\(resend \d+\).*GET \/sandbox\/API\/v3\/users503.*the last of \d+ failed requests reading the brand/s);
+  const lines = (shown.match(/failed requests reading the brand/g) ?? []).length;
+  const tries = (shown.match(/\d+ \(resend \d+\)/g) ?? []).length;
+  assert.equal(lines, tries, `one line per try: ${shown}`);
   assert.doesNotMatch(shown, /What to fix/);
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });

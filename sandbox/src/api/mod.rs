@@ -49,7 +49,14 @@ impl Sandbox {
         let at = addressed(headers);
         let segments: Vec<&str> = api_segments(uri.path());
         let family = Family::of(method.as_str(), &segments);
-        let fate = self.trouble().fate(family, now);
+        let fate = {
+            let mut trouble = self.trouble();
+            if trouble.times_out(method.as_str()) {
+                Fate::Error(408)
+            } else {
+                trouble.fate(family, now)
+            }
+        };
         {
             let mut stats = self.stats();
             stats.requests += 1;
@@ -72,11 +79,12 @@ impl Sandbox {
             Fate::Error(code) => {
                 let status =
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Answer::error(
-                    status,
-                    "SBX_FAULT",
-                    "Internal error. Please try again later.",
-                )
+                let message = if code == 408 {
+                    "Request timed out."
+                } else {
+                    "Internal error. Please try again later."
+                };
+                Answer::error(status, "SBX_FAULT", message)
             }
             Fate::TooMany(_) => Answer::error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -139,7 +147,7 @@ impl Sandbox {
         now: u64,
     ) -> Result<qualtrics_roster::HttpResponse, qualtrics_roster::exec::TransportFailure> {
         let url = url::Url::parse(&request.url)
-            .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URL".into()))?;
+            .map_err(|_| qualtrics_roster::exec::TransportFailure::not_retryable("not a URL"))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             if let (Ok(n), Ok(v)) = (
@@ -177,13 +185,13 @@ impl Sandbox {
             None => url.path().to_string(),
         }
         .parse()
-        .map_err(|_| qualtrics_roster::exec::TransportFailure("not a URI".into()))?;
+        .map_err(|_| qualtrics_roster::exec::TransportFailure::not_retryable("not a URI"))?;
         let method =
             Method::from_bytes(request.method.to_string().as_bytes()).unwrap_or(Method::GET);
         let reply = self.answer(&method, &uri, &headers, body, now);
         match reply.body {
-            None => Err(qualtrics_roster::exec::TransportFailure(
-                "the connection broke before an answer".into(),
+            None => Err(qualtrics_roster::exec::TransportFailure::no_answer(
+                "the connection broke before an answer",
             )),
             Some(value) => Ok(json_response(
                 reply.status.as_u16(),

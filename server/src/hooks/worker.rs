@@ -4,7 +4,7 @@
 //! server's own credential; each row's outcome ends its event. One run at a time, so the
 //! hooks never exceed the brand's rate limits among themselves.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use serde_json::json;
 use super::alerts::Alerts;
 use super::config::HooksConfig;
 use super::metrics::Metrics;
-use super::store::{Attempt, DueEvent, Ending, Store};
+use super::store::{Attempt, DueEvent, Ending, Store, ATTEMPTS_KEPT};
 use roster_native::client::{unix_millis, Control};
 use roster_native::files::AppendFile;
 use roster_native::session::Session;
@@ -136,13 +136,20 @@ impl Worker {
         }
     }
 
-    /// Records how events of `hook` ended (see [`Store::end`]), counts them, and raises the
-    /// alerts they call for: parked events, and a run that ended partly failed.
+    /// Records how events of `hook` ended (see [`Store::end`]), with the attempts `log` kept
+    /// for `events` during their try (written once, before the end gives up their claims),
+    /// counts them, and raises the alerts they call for: parked events, and a run that ended
+    /// partly failed.
     fn finish(
         &self,
         hook: &str,
+        events: &[DueEvent],
+        log: &TryLog,
         endings: &[(i64, Ending)],
     ) -> Result<(), super::store::StoreError> {
+        if let Err(e) = self.store.add_attempts(&log.attempts(events)) {
+            eprintln!("hooks: the events' attempts not kept: {e}");
+        }
         self.store.end(endings)?;
         let done = endings
             .iter()
@@ -257,7 +264,9 @@ impl Worker {
                     by_hook.entry(event.hook.clone()).or_default().push(event);
                 }
                 for (hook, events) in by_hook {
-                    self.finish(&hook, &self.all_failed(&events, &why))?;
+                    let mut log = TryLog::default();
+                    let endings = self.all_failed(&events, &why, &mut log);
+                    self.finish(&hook, &events, &log, &endings)?;
                 }
                 return Ok(());
             }
@@ -332,9 +341,14 @@ impl Worker {
         // Applied at once, nobody reading the plan first: the directory may be read once,
         // after the accounts (a new hire's account does not wait for the whole directory).
         request.unattended = true;
+        // The attempts of this try, written once when it ends.
+        let mut log = TryLog::default();
         let brand = match server_brand(session).await {
             Ok(brand) => brand,
-            Err(why) => return self.finish(hook, &self.all_failed(events, &why)),
+            Err(why) => {
+                let endings = self.all_failed(events, &why, &mut log);
+                return self.finish(hook, events, &log, &endings);
+            }
         };
         let mut run = SheetRun::start(
             kind,
@@ -345,10 +359,11 @@ impl Worker {
             ExecConfig::default().scaled(self.config.qualtrics.rate_limit_scale.max(1.0)),
             unix_millis(),
         );
-        self.drive(session, &mut run, events).await?;
+        self.drive(session, &mut run, events, &mut log).await?;
         self.listing_sizes = self.listing_sizes.merged(run.listing_sizes());
         if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
-            return self.finish(hook, &self.all_failed(events, &why));
+            let endings = self.all_failed(events, &why, &mut log);
+            return self.finish(hook, events, &log, &endings);
         }
         let file_errors: Vec<String> = run.file_errors().into_iter().map(|p| p.message).collect();
         if !file_errors.is_empty() {
@@ -359,7 +374,7 @@ impl Worker {
                 outcome: None,
             };
             let endings: Vec<_> = events.iter().map(|e| (e.id, parked.clone())).collect();
-            return self.finish(hook, &endings);
+            return self.finish(hook, events, &log, &endings);
         }
         // Each event's row of the plan, for its details in the Automations view.
         self.store
@@ -376,6 +391,9 @@ impl Worker {
             match run.apply(None, &approval, unix_millis()) {
                 Ok(()) => {}
                 Err(ApplyRefused::NeedsConfirmation(why)) => {
+                    if let Err(e) = self.store.add_attempts(&log.attempts(events)) {
+                        eprintln!("hooks: the events' attempts not kept: {e}");
+                    }
                     let reason = format!("{why} Held (quarantined) with the {} events of its burst until an administrator releases or discards it (Automations).", ids.len());
                     let burst = self.store.quarantine(&ids, &reason)?;
                     eprintln!(
@@ -391,9 +409,12 @@ impl Worker {
                     }
                     return Ok(());
                 }
-                Err(e) => return self.finish(hook, &self.all_failed(events, &e.to_string())),
+                Err(e) => {
+                    let endings = self.all_failed(events, &e.to_string(), &mut log);
+                    return self.finish(hook, events, &log, &endings);
+                }
             }
-            self.drive(session, &mut run, events).await?;
+            self.drive(session, &mut run, events, &mut log).await?;
         }
         let columns = run.outcome_columns();
         let outcomes: HashMap<u32, _> = run.outcomes().into_iter().map(|o| (o.row, o)).collect();
@@ -409,13 +430,6 @@ impl Worker {
                     all.push_str(&why);
                 })
                 .or_insert(why);
-        }
-        // Each row's last answer: a 4xx other than 429 is Qualtrics refusing the change as sent.
-        let mut last_status: HashMap<u32, Option<u16>> = HashMap::new();
-        for entry in run.audit() {
-            if let Some(row) = row_of(&entry.row) {
-                last_status.insert(row, entry.status);
-            }
         }
         let mut endings = Vec::with_capacity(events.len());
         for (i, event) in events.iter().enumerate() {
@@ -446,14 +460,12 @@ impl Worker {
                         outcome: shown,
                     },
                     // Qualtrics refused the change as sent (a 400 for a value it does not take,
-                    // a 403, a 404): the same change would be refused again; parked at once,
-                    // with its message saying what to fix.
+                    // a 403 to an API token, a 404), or the row was never sent because the sheet
+                    // was wrong: the core says no try would do better. Parked at once, its
+                    // message saying what to fix. Anything passing or run-wide (no answer, a
+                    // timeout, 408, 429, 5xx, the credential refused, an outage) is retried.
                     (Some(OutcomeStatus::Failed), shown)
-                        if last_status
-                            .get(&row)
-                            .copied()
-                            .flatten()
-                            .is_some_and(refusal) =>
+                        if outcome.is_some_and(|o| !o.retryable) =>
                     {
                         Ending::Refused {
                             reason: outcome.map(|o| o.message.clone()).unwrap_or_default(),
@@ -471,16 +483,18 @@ impl Worker {
             };
             endings.push((event.id, ending));
         }
-        self.finish(hook, &endings)
+        self.finish(hook, events, &log, &endings)
     }
 
     /// Drives `run` to its stage's end, keeping journal entries per event and appending the
-    /// audit of each batch of answers as it comes (a kill loses none already sent).
+    /// audit of each batch of answers as it comes (a kill loses none already sent); the
+    /// events' attempts go to `log`, written when the try ends.
     async fn drive(
         &mut self,
         session: &Session,
         run: &mut SheetRun,
         events: &[DueEvent],
+        log: &mut TryLog,
     ) -> Result<(), super::store::StoreError> {
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         let ids = ids.as_slice();
@@ -502,9 +516,7 @@ impl Worker {
                 if let Some(file) = audit.as_mut() {
                     file.append(&audit_jsonl(new));
                 }
-                if let Err(e) = store.add_attempts(&attempts_of(new, events)) {
-                    failed = Some(e);
-                }
+                log.note(new, events.len());
                 audited = entries.len();
                 if let Some(p) = progress {
                     let mut by_event: HashMap<i64, Vec<_>> = HashMap::new();
@@ -553,27 +565,13 @@ impl Worker {
         }
     }
 
-    /// Every one of `events` failed with `why` (see [`Worker::failed`]); each event's
-    /// details note the try's end (nothing more was sent for it).
-    fn all_failed(&self, events: &[DueEvent], why: &str) -> Vec<(i64, Ending)> {
-        let at = qualtrics_roster::time::iso_datetime(unix_millis());
-        let noted: Vec<(i64, Attempt)> = events
-            .iter()
-            .map(|e| {
-                let attempt = Attempt {
-                    at: at.clone(),
-                    request: String::new(),
-                    status: None,
-                    message: Some(why.to_string()),
-                    tried: e.tries + 1,
-                    attempt: 1,
-                };
-                (e.id, attempt)
-            })
-            .collect();
-        if let Err(e) = self.store.add_attempts(&noted) {
-            eprintln!("hooks: the events' attempts not kept: {e}");
-        }
+    /// Every one of `events` failed with `why` (see [`Worker::failed`]); `log` notes the
+    /// try's end for each event's details (nothing more was sent for it).
+    fn all_failed(&self, events: &[DueEvent], why: &str, log: &mut TryLog) -> Vec<(i64, Ending)> {
+        log.ended = Some((
+            qualtrics_roster::time::iso_datetime(unix_millis()),
+            why.to_string(),
+        ));
         events
             .iter()
             .map(|e| (e.id, self.failed(e, why.to_string(), None)))
@@ -581,24 +579,55 @@ impl Worker {
     }
 }
 
-/// Whether an HTTP status is Qualtrics refusing a change as sent (4xx but 401, renewed by the
-/// executor; 408; and 429, Qualtrics busy): trying the same change again gets the same answer.
-fn refusal(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 401 | 408 | 429)
-}
-
 /// The sheet row (2 for the first event) an audit or journal key `row:N` names.
 fn row_of(key: &str) -> Option<u32> {
     key.strip_prefix("row:").and_then(|n| n.parse().ok())
 }
 
-/// The attempts `entries` (a batch of a run's audit) record for `events` (the run's sheet,
-/// in order): a row's requests for its event; a failed request for no row (reading the brand)
-/// for every event, since none of them could go on without it. The path only: never a query.
-fn attempts_of(entries: &[AuditEntry], events: &[DueEvent]) -> Vec<(i64, Attempt)> {
-    let mut out = Vec::new();
-    for entry in entries {
-        let attempt = |event: &DueEvent| Attempt {
+/// The attempts of one try of a sheet's events, kept in memory as the answers come and
+/// written once when the try ends ([`TryLog::attempts`]): each event's own requests (its
+/// latest [`ATTEMPTS_KEPT`]), and a failed request for no row (reading the brand, which none
+/// of them could go on without) once per event, however often it was sent again and however
+/// many events the sheet has.
+#[derive(Debug, Default)]
+struct TryLog {
+    /// Each event's own requests, by its index in the sheet, the latest [`ATTEMPTS_KEPT`].
+    own: HashMap<usize, VecDeque<AuditEntry>>,
+    /// The last failed request for no row, and how many failed.
+    brand_wide: Option<(AuditEntry, u32)>,
+    /// When and why the try ended for every event at once (nothing more was sent).
+    ended: Option<(String, String)>,
+}
+
+impl TryLog {
+    /// Takes a batch of the run's audit, for a sheet of `events` rows.
+    fn note(&mut self, entries: &[AuditEntry], events: usize) {
+        for entry in entries {
+            match row_of(&entry.row) {
+                Some(row) => {
+                    let Some(index) = (row as usize).checked_sub(2).filter(|i| *i < events) else {
+                        continue;
+                    };
+                    let own = self.own.entry(index).or_default();
+                    if own.len() == ATTEMPTS_KEPT {
+                        own.pop_front();
+                    }
+                    own.push_back(entry.clone());
+                }
+                None if entry.status.is_none_or(|s| s >= 400) => {
+                    let failed = self.brand_wide.as_ref().map_or(0, |(_, n)| *n) + 1;
+                    self.brand_wide = Some((entry.clone(), failed));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Each of `events`' attempts this try: its own requests, then the brand-wide failure
+    /// (once, saying how many reads failed), else why the try ended. The path only: never a
+    /// query.
+    fn attempts(&self, events: &[DueEvent]) -> Vec<(i64, Attempt)> {
+        let of = |entry: &AuditEntry, event: &DueEvent, message: Option<String>| Attempt {
             at: entry.time.clone(),
             request: format!(
                 "{} {}",
@@ -606,23 +635,42 @@ fn attempts_of(entries: &[AuditEntry], events: &[DueEvent]) -> Vec<(i64, Attempt
                 entry.path.split('?').next().unwrap_or_default()
             ),
             status: entry.status,
-            message: entry.error.clone(),
+            message,
             tried: event.tries + 1,
             attempt: entry.attempt,
         };
-        match row_of(&entry.row) {
-            Some(row) => {
-                if let Some(event) = (row as usize).checked_sub(2).and_then(|i| events.get(i)) {
-                    out.push((event.id, attempt(event)));
-                }
+        let mut out = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            for entry in self.own.get(&index).into_iter().flatten() {
+                out.push((event.id, of(entry, event, entry.error.clone())));
             }
-            None if entry.status.is_none_or(|s| s >= 400) => {
-                out.extend(events.iter().map(|e| (e.id, attempt(e))));
+            if let Some((entry, failed)) = &self.brand_wide {
+                let message = match (&entry.error, *failed) {
+                    (Some(e), n) if n > 1 => Some(format!(
+                        "{e} (the last of {n} failed requests reading the brand)"
+                    )),
+                    (None, n) if n > 1 => {
+                        Some(format!("the last of {n} failed requests reading the brand"))
+                    }
+                    (e, _) => e.clone(),
+                };
+                out.push((event.id, of(entry, event, message)));
+            } else if let Some((at, why)) = &self.ended {
+                out.push((
+                    event.id,
+                    Attempt {
+                        at: at.clone(),
+                        request: String::new(),
+                        status: None,
+                        message: Some(why.clone()),
+                        tried: event.tries + 1,
+                        attempt: 1,
+                    },
+                ));
             }
-            None => {}
         }
+        out
     }
-    out
 }
 
 /// Each event's row of `plan` (a plan sheet, whose `Row` column is the sheet row: 2 for the
@@ -826,17 +874,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_4xx_but_401_408_and_429_is_a_refusal() {
-        for status in [400, 403, 404, 409, 422] {
-            assert!(refusal(status), "{status}");
-        }
-        for status in [200, 401, 408, 429, 500, 503] {
-            assert!(!refusal(status), "{status}");
-        }
-    }
-
-    #[test]
-    fn a_rows_requests_are_its_events_and_a_failed_read_is_every_events_without_its_query() {
+    fn a_rows_requests_are_its_events_and_a_failed_read_is_every_events_once_without_its_query() {
         let events = [event(7, 0), event(9, 2)];
         let entries = [
             entry("users", "/API/v3/users?username=ann%40x.org", Some(200), 1),
@@ -845,7 +883,11 @@ mod tests {
             entry("row:3", "/API/v3/users/UR_1", Some(400), 1),
             entry("row:9", "/API/v3/users/UR_2", Some(200), 1),
         ];
-        let found = attempts_of(&entries, &events);
+        let mut log = TryLog::default();
+        // As the answers come, in two batches (two progress callbacks).
+        log.note(&entries[..2], events.len());
+        log.note(&entries[2..], events.len());
+        let found = log.attempts(&events);
         let of = |id: i64| -> Vec<&Attempt> {
             found
                 .iter()
@@ -853,16 +895,65 @@ mod tests {
                 .map(|(_, a)| a)
                 .collect()
         };
-        // The successful read is no one's; the failed ones are both events'.
-        assert_eq!(of(7).len(), 2);
-        assert_eq!(of(9).len(), 3);
+        // The successful read is no one's; the failed ones are one attempt of each event's,
+        // the last, saying how many failed.
+        assert_eq!(of(7).len(), 1);
+        assert_eq!(of(9).len(), 2);
         assert!(found.iter().all(|(_, a)| !a.request.contains('?')));
         assert_eq!(of(7)[0].request, "GET /API/v3/users");
-        assert_eq!(of(7)[1].message.as_deref(), Some("connection reset"));
-        let own = of(9)[2];
+        assert_eq!(
+            of(7)[0].message.as_deref(),
+            Some("connection reset (the last of 2 failed requests reading the brand)")
+        );
+        let own = of(9)[0];
         assert_eq!(
             (own.request.as_str(), own.status, own.tried),
             ("GET /API/v3/users/UR_1", Some(400), 3)
         );
+    }
+
+    #[test]
+    fn an_outage_is_one_attempt_per_event_however_many_reads_and_rows_there_are() {
+        let events: Vec<DueEvent> = (0..1000).map(|i| event(i, 0)).collect();
+        let mut log = TryLog::default();
+        for attempt in 1..=6 {
+            log.note(
+                &[entry("users", "/API/v3/users?offset=0", None, attempt)],
+                events.len(),
+            );
+        }
+        log.ended = Some(("t".into(), "could not list the users".into()));
+        let found = log.attempts(&events);
+        assert_eq!(found.len(), 1000, "one per event, not 6,000");
+        assert!(found.iter().all(|(_, a)| a.attempt == 6));
+    }
+
+    #[test]
+    fn a_try_that_ended_before_sending_anything_notes_why_once_per_event() {
+        let events = [event(1, 0), event(2, 4)];
+        let log = TryLog {
+            ended: Some(("2026-12-07T10:00:00Z".into(), "no connection".into())),
+            ..TryLog::default()
+        };
+        let found = log.attempts(&events);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[1].1.tried, 5);
+        assert_eq!(found[1].1.message.as_deref(), Some("no connection"));
+        assert!(found[1].1.request.is_empty());
+    }
+
+    #[test]
+    fn an_event_keeps_its_latest_attempts_only_in_memory_too() {
+        let events = [event(1, 0)];
+        let mut log = TryLog::default();
+        for attempt in 1..=(ATTEMPTS_KEPT as u32 + 5) {
+            log.note(
+                &[entry("row:2", "/API/v3/users/UR_1", Some(503), attempt)],
+                1,
+            );
+        }
+        let found = log.attempts(&events);
+        assert_eq!(found.len(), ATTEMPTS_KEPT);
+        assert_eq!(found[0].1.attempt, 6);
     }
 }

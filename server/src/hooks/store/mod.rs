@@ -498,7 +498,8 @@ impl Store {
     }
 
     /// Keeps attempts (requests sent for events, with Qualtrics' answers), each event's latest
-    /// [`ATTEMPTS_KEPT`] only.
+    /// [`ATTEMPTS_KEPT`] only. On PostgreSQL, only for events no other server has claimed
+    /// since (the check [`Store::end`] makes).
     pub fn add_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StoreError> {
         if attempts.is_empty() {
             return Ok(());
@@ -506,7 +507,8 @@ impl Store {
         each!(self, b => b.add_attempts(attempts))
     }
 
-    /// Keeps each event's row of the plan the core made for it.
+    /// Keeps each event's row of the plan the core made for it (on PostgreSQL, under the claim
+    /// check of [`Store::end`]).
     pub fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
         if plans.is_empty() {
             return Ok(());
@@ -1110,13 +1112,16 @@ impl Sqlite {
             )?;
             events.insert(*id);
         }
+        // Older than the event's ATTEMPTS_KEPT-th latest: read off the index (event, rowid),
+        // nothing when it has no more than that.
+        let mut prune = tx.prepare_cached(
+            "DELETE FROM attempts WHERE event_id = ?1 AND rowid <
+               (SELECT rowid FROM attempts WHERE event_id = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
+        )?;
         for id in events {
-            tx.execute(
-                "DELETE FROM attempts WHERE event_id = ?1 AND rowid NOT IN
-                   (SELECT rowid FROM attempts WHERE event_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
-                params![id, ATTEMPTS_KEPT as i64],
-            )?;
+            prune.execute(params![id, ATTEMPTS_KEPT as i64 - 1])?;
         }
+        drop(prune);
         tx.commit()?;
         Ok(())
     }
@@ -1520,6 +1525,21 @@ mod tests {
         a.end(&[(cy.id, Ending::Done(serde_json::json!({"status": "done"})))])
             .unwrap();
         assert_eq!(a.status(cy.id).unwrap().unwrap().status, "planned");
+        // Nor its attempts or plan row (the same claim check): b's run records those.
+        a.add_attempts(&[(cy.id, attempt(1, 1, Some(503), "late"))])
+            .unwrap();
+        a.set_plans(&[(cy.id, serde_json::json!({"Plan": "stale"}))])
+            .unwrap();
+        let d = a.details(cy.id).unwrap().unwrap();
+        assert!(d.history.is_empty(), "{:?}", d.history);
+        assert_eq!(d.plan, None);
+        b.add_attempts(&[(cy.id, attempt(2, 1, Some(200), "ok"))])
+            .unwrap();
+        b.set_plans(&[(cy.id, serde_json::json!({"Plan": "create"}))])
+            .unwrap();
+        let d = b.details(cy.id).unwrap().unwrap();
+        assert_eq!(d.history.len(), 1);
+        assert_eq!(d.plan, Some(serde_json::json!({"Plan": "create"})));
         // A server that cannot renew its claims knows it soon (and its runs stop sending).
         let d = Store::postgres(&url, Duration::from_millis(900)).unwrap();
         assert!(d.claims_held());

@@ -806,19 +806,28 @@ impl Postgres {
             .iter()
             .map(|(_, a)| serde_json::to_string(a).expect("attempts serialise"))
             .collect();
-        let kept = ATTEMPTS_KEPT as i64;
+        let newest_dropped = ATTEMPTS_KEPT as i64 - 1;
+        let owner = self.owner.clone();
         self.run(move |c| {
             let mut tx = c.transaction()?;
+            // Only for events this server holds (as `end` checks): one another server has
+            // claimed since is its to record.
             tx.execute(
-                "INSERT INTO hook_attempts (event_id, entry) SELECT * FROM unnest($1::bigint[], $2::text[])",
-                &[&ids, &entries],
+                "INSERT INTO hook_attempts (event_id, entry)
+                 SELECT a.id, a.entry FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS a(id, entry, n)
+                 JOIN hook_events e ON e.id = a.id
+                 WHERE e.claimed_by IS NULL OR e.claimed_by = $3
+                 ORDER BY a.n",
+                &[&ids, &entries, &owner],
             )?;
+            // Each event's attempts older than its ATTEMPTS_KEPT-th latest (none when it has
+            // no more): one look-up per event, not a numbering of all its rows.
             tx.execute(
-                "DELETE FROM hook_attempts a USING (
-                   SELECT seq, row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) AS n
-                   FROM hook_attempts WHERE event_id = ANY($1)) old
-                 WHERE a.seq = old.seq AND old.n > $2",
-                &[&ids, &kept],
+                "DELETE FROM hook_attempts a USING (SELECT DISTINCT unnest($1::bigint[]) AS id) e
+                 WHERE a.event_id = e.id AND a.seq < (
+                   SELECT b.seq FROM hook_attempts b WHERE b.event_id = e.id
+                   ORDER BY b.seq DESC OFFSET $2 LIMIT 1)",
+                &[&ids, &newest_dropped],
             )?;
             tx.commit()?;
             Ok(())
@@ -829,10 +838,13 @@ impl Postgres {
     pub(super) fn set_plans(&self, plans: &[(i64, serde_json::Value)]) -> Result<(), StoreError> {
         let ids: Vec<i64> = plans.iter().map(|(id, _)| *id).collect();
         let rows: Vec<String> = plans.iter().map(|(_, p)| p.to_string()).collect();
+        let owner = self.owner.clone();
         self.run(move |c| {
+            // Under the claim check `end` has: an event another server claimed since is its.
             c.execute(
-                "UPDATE hook_events e SET plan = p.plan FROM unnest($1::bigint[], $2::text[]) AS p(id, plan) WHERE e.id = p.id",
-                &[&ids, &rows],
+                "UPDATE hook_events e SET plan = p.plan FROM unnest($1::bigint[], $2::text[]) AS p(id, plan)
+                 WHERE e.id = p.id AND (e.claimed_by IS NULL OR e.claimed_by = $3)",
+                &[&ids, &rows, &owner],
             )?;
             Ok(())
         })
