@@ -59,6 +59,7 @@ test('pull membership agrees with the sandbox, filters to a team, and 40 desired
   assert.deepEqual(full.pairs, await sandboxPairs());
   assert.match(full.summary, /^250 users, \d+ memberships \(12 groups, 6 roles\)\. (\d+) requests:/);
   assert.equal(Number(full.summary.match(/ (\d+) requests/)[1]), made, 'the reported count is what the sandbox saw');
+  assert.match(full.summary, / 12 for group records \(which are automatic\), /);
   // The fewest the API allows: a page per 100 users, groups, directory participants, members,
   // and (issue 29.8) each group's record, as the listing does not say which are automatic.
   const state = await control('control/state');
