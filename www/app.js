@@ -523,8 +523,9 @@ export async function startApp(makeHost) {
     await groups?.pulled(pulled, roles);
     // A user's details show their groups and roles from it.
     pulledMembership = { long: pulled.long, roles: kinds('role'), at: Date.now() };
-    // The groups the Users grid's bar offers (Add to group, Remove from group).
-    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group').map((c) => c.name));
+    // The groups the Users grid's bar offers (Add to group, Remove from group): not the
+    // automatic ones, whose members Qualtrics decides (issue 29.8).
+    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group' && !c.automatic).map((c) => c.name));
   }
 
   /** Where the change sheet of Groups and roles came from, as its plan says. */

@@ -263,7 +263,7 @@ test('at the pane\'s 360 px the sub-views are tabs that fit, each opening its pa
   assert.deepEqual(page.problems, []);
 });
 
-test('an automatic group\'s cells are not toggles: not editable, with the reason, and the picker does not offer the group', async () => {
+test('an automatic group\'s cells are not toggles: not editable, with the reason, and neither the picker nor the Users bar offers the group', async () => {
   // Issue 29.8: Qualtrics decides the members of brand-wide and division-wide groups.
   const auto = await startServer(['--rate-limit-scale', '40', '--auto-groups']);
   try {
@@ -312,6 +312,10 @@ test('an automatic group\'s cells are not toggles: not editable, with the reason
     const offered = await page.$$eval('#pk-group option', (os) => os.map((o) => o.value));
     assert.equal(offered.length, state.groups.length - 2);
     assert.ok(!offered.some((g) => automatic.includes(g)), offered.join(', '));
+    // Nor does the Users grid's bar (Add to group, Remove from group).
+    const bar = await page.$$eval('#bulk-group option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert.equal(bar.length, state.groups.length - 2, bar.join(', '));
+    assert.ok(!bar.some((g) => automatic.includes(g)), bar.join(', '));
 
     for (const scheme of ['light', 'dark']) {
       await page.emulateMedia({ colorScheme: scheme });
