@@ -1420,3 +1420,187 @@ fn a_recent_listing_the_host_holds_plans_without_reading_the_users_an_old_or_inc
     assert_eq!(listing_pages(&run), 3);
     assert_eq!(run.view(None).as_listed, None);
 }
+
+/// What [`automatic_groups_sheet`] saw.
+struct AutoSheet {
+    /// The plan's actions by row.
+    actions: Vec<(u32, String)>,
+    /// The plan's reasons, in row order.
+    reasons: Vec<String>,
+    /// The sandbox's stats from the plan to the end of the apply.
+    stats: Stats,
+    /// The membership run's phases.
+    phases: Vec<&'static str>,
+}
+
+/// A sheet removing one user from the brand-wide group, adding one to and removing one from
+/// the division-wide group, and adding one to a manual group, planned and applied on
+/// `config`'s brand.
+fn automatic_groups_sheet(config: SandboxConfig) -> AutoSheet {
+    let listed = config.group_list_auto_membership;
+    let brand = Brand::new(config);
+    let mut pull = PullRun::new(
+        brand.conn.clone(),
+        PullJob::new(),
+        ExecConfig::default(),
+        false,
+        T0,
+    );
+    let (now, _) = brand.drive(&mut pull, T0);
+    let snapshot = pull.job().snapshot().unwrap().clone();
+    // The standalone pull reads each group's record only when the listing did not say.
+    let records = snapshot.pages.get("group records").copied();
+    assert_eq!(records, (!listed).then_some(14), "{:?}", snapshot.pages);
+    assert_eq!(pull.audit().len(), snapshot.requests());
+    let group = |name: &str| {
+        snapshot
+            .groups
+            .iter()
+            .find(|g| g.group.name == name)
+            .unwrap()
+    };
+    let (all, division, manual) = (
+        group("All Staff"),
+        group("Everyone in Arts & Sciences"),
+        group("Front Desk"),
+    );
+    // The standalone pull marks them, whether the listing said it or each record did.
+    assert_eq!(all.group.automatic(), Some("brand-wide"));
+    assert_eq!(division.group.automatic(), Some("division-wide"));
+    assert_eq!(manual.group.automatic(), None);
+    let member = &division.members[0];
+    let outsider = snapshot
+        .users
+        .iter()
+        .find(|u| !division.members.contains(&u.id) && !manual.members.contains(&u.id))
+        .unwrap();
+    let mut csv = String::from("User,Group or role,Member\n");
+    csv.push_str(&format!("{},All Staff,no\n", snapshot.users[5].id));
+    csv.push_str(&format!(
+        "{},Everyone in Arts & Sciences,yes\n",
+        outsider.id
+    ));
+    csv.push_str(&format!("{member},Everyone in Arts & Sciences,no\n"));
+    csv.push_str(&format!("{},Front Desk,yes\n", outsider.id));
+    let table = Table::from_csv(&csv).unwrap();
+    let today = Date::from_unix_millis(now);
+    let job = MembershipJob::sheet(
+        table.clone(),
+        RoleSheet::default(),
+        MatchOptions::default(),
+        today,
+    );
+    let before = brand.stats();
+    let mut run = MembershipRun::new(brand.conn.clone(), job, ExecConfig::default(), false, now);
+    let (planned_at, events) = brand.drive(&mut run, now);
+    let plan = run.job().plan().unwrap().clone();
+    let input = MembershipJob::fingerprint(
+        &table,
+        &RoleSheet::default(),
+        MatchOptions::default(),
+        today,
+    );
+    run.apply(&input, &Approval::default(), planned_at).unwrap();
+    brand.drive(&mut run, planned_at);
+    let after = brand.stats();
+    let mut delta = after.clone();
+    for (k, v) in &before.by_endpoint {
+        *delta.by_endpoint.get_mut(k).unwrap() -= v;
+    }
+    for (k, v) in &before.ok_by_endpoint {
+        *delta.ok_by_endpoint.get_mut(k).unwrap() -= v;
+    }
+    AutoSheet {
+        actions: plan
+            .rows
+            .iter()
+            .map(|r| (r.row, r.action.label().to_string()))
+            .collect(),
+        reasons: plan.rows.iter().map(|r| r.reason.clone()).collect(),
+        stats: delta,
+        phases: phases(&events),
+    }
+}
+
+#[test]
+fn membership_changes_on_automatic_groups_are_refused_before_anything_is_sent() {
+    // The listing does not say which groups are automatic (as far as is known of Qualtrics):
+    // the sheet reads the records of the groups it would change, and only those.
+    let AutoSheet {
+        actions,
+        reasons,
+        stats,
+        phases,
+    } = automatic_groups_sheet(SandboxConfig {
+        auto_groups: true,
+        ..SandboxConfig::default()
+    });
+    let expected: Vec<(u32, String)> = [
+        (2, "invalid"),
+        (3, "invalid"),
+        (4, "invalid"),
+        (5, "add to group"),
+    ]
+    .iter()
+    .map(|(r, a)| (*r, a.to_string()))
+    .collect();
+    assert_eq!(actions, expected);
+    assert!(
+        reasons[0].contains("All Staff is a brand-wide group"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[1].contains("Everyone in Arts & Sciences is a division-wide group: Qualtrics decides its members from the user's division; change the user's division instead"),
+        "{}",
+        reasons[1]
+    );
+    assert_eq!(phases, ["brand", "members", "groups"]);
+    assert_eq!(
+        stats.by_endpoint.get("GET /groups/{id}"),
+        Some(&3),
+        "one record per group the sheet would change: {:?}",
+        stats.by_endpoint
+    );
+    assert_eq!(stats.by_endpoint.get("POST /groups/{id}/members"), Some(&1));
+    assert_eq!(
+        stats.ok_by_endpoint.get("POST /groups/{id}/members"),
+        Some(&1)
+    );
+    assert_eq!(
+        stats.by_endpoint.get("DELETE /groups/{id}/members/{id}"),
+        None
+    );
+    assert_eq!(
+        stats.by_status.get(&400),
+        None,
+        "nothing refused by Qualtrics"
+    );
+}
+
+#[test]
+fn a_listing_that_says_which_groups_are_automatic_needs_no_record_read() {
+    let AutoSheet {
+        actions,
+        stats,
+        phases,
+        ..
+    } = automatic_groups_sheet(SandboxConfig {
+        auto_groups: true,
+        group_list_auto_membership: true,
+        ..SandboxConfig::default()
+    });
+    let refused = actions.iter().filter(|(_, a)| a == "invalid").count();
+    assert_eq!(refused, 3);
+    assert_eq!(phases, ["brand", "members"]);
+    assert_eq!(stats.by_endpoint.get("GET /groups/{id}"), None);
+    assert_eq!(
+        stats.by_endpoint.get("DELETE /groups/{id}/members/{id}"),
+        None
+    );
+    assert_eq!(
+        stats.ok_by_endpoint.get("POST /groups/{id}/members"),
+        Some(&1)
+    );
+    assert_eq!(stats.by_status.get(&400), None);
+}

@@ -533,14 +533,15 @@ export async function startApp(makeHost) {
     const p = pulled.pages;
     const n = (/** @type {number} */ count, /** @type {string} */ word) => `${count} ${word}${count === 1 ? '' : 's'}`;
     const kinds = (/** @type {string} */ k) => pulled.counts.filter((c) => c.kind === k).length;
-    $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p.directory} for the directory.`;
+    $('mp-summary').textContent = `${n(pulled.users, 'user')}, ${n(pulled.long.rows.length, 'membership')} (${n(kinds('group'), 'group')}, ${n(kinds('role'), 'role')}). ${n(pulled.requests, 'request')}: ${p.users} for users, ${p.groups} for groups, ${p.members} for group members, ${p['group records'] ? `${p['group records']} for group records (which are automatic), ` : ''}${p.directory} for the directory.`;
     $('mp-notes').replaceChildren(...pulled.notes.map((n) => Object.assign(document.createElement('li'), { textContent: n })));
     state.pulled = true;
     await groups?.pulled(pulled, roles);
     // A user's details show their groups and roles from it.
     pulledMembership = { long: pulled.long, roles: kinds('role'), at: Date.now() };
-    // The groups the Users grid's bar offers (Add to group, Remove from group).
-    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group').map((c) => c.name));
+    // The groups the Users grid's bar offers (Add to group, Remove from group): not the
+    // automatic ones, whose members Qualtrics decides (issue 29.8).
+    bulk?.setGroups(pulled.counts.filter((c) => c.kind === 'group' && !c.automatic).map((c) => c.name));
   }
 
   /** Where the change sheet of Groups and roles came from, as its plan says. */

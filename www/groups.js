@@ -13,6 +13,7 @@ import { formatNumber } from './format.js';
 
 /** @typedef {import('./pkg/qualtrics_roster.js').TableView} Table */
 /** @typedef {import('./pkg/qualtrics_roster.js').Pulled} Pulled */
+/** @typedef {import('./pkg/qualtrics_roster.js').MemberCount} MemberCount */
 /** @typedef {import('./pkg/qualtrics_roster.js').RolesAfter} RolesAfter */
 /** @typedef {import('./sections.js').SubViewName} SubViewName */
 
@@ -113,6 +114,10 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
       const th = Object.assign(document.createElement('th'), { scope: 'col' });
       th.textContent = c.name;
       if (c.kind === 'role') th.append(Object.assign(document.createElement('span'), { className: 'muted kind', textContent: ' (role)' }));
+      if (c.automatic) {
+        th.append(Object.assign(document.createElement('span'), { className: 'muted kind', textContent: ` (${c.automatic}, automatic)` }));
+        th.title = automaticWhy(c);
+      }
       return th;
     }));
     thead.replaceChildren(head);
@@ -161,10 +166,17 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
     const will = change ? change.member : now;
     b.setAttribute('aria-pressed', String(will));
     b.setAttribute('aria-label', `${userOf(cells)} in ${target.name}`);
-    b.title = change ? `Pending: ${change.member ? 'add to' : 'remove from'} ${target.name}` : target.unreadable ? `${target.name} has no automatic rule` : '';
+    b.title = change ? `Pending: ${change.member ? 'add to' : 'remove from'} ${target.name}` : target.unreadable ? `${target.name} has no automatic rule` : target.automatic ? automaticWhy(target) : '';
     b.textContent = change ? (change.member ? '+' : '−') : now ? '✓' : '';
     b.classList.toggle('pending', !!change);
-    b.classList.toggle('refused', target.unreadable);
+    b.classList.toggle('refused', target.unreadable || !!target.automatic);
+    // An automatic group's members are Qualtrics' to decide (issue 29.8): not a toggle, and
+    // the reason is the cell's description (its title: the name is the aria-label).
+    if (target.automatic) {
+      b.setAttribute('aria-disabled', 'true');
+    } else {
+      b.removeAttribute('aria-disabled');
+    }
     b.tabIndex = focusable ? 0 : -1;
   }
 
@@ -196,6 +208,13 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
     if (b instanceof HTMLButtonElement) { b.tabIndex = 0; b.focus(); }
   }
 
+  /** Why an automatic group's members cannot be changed here, and what to do instead. */
+  function automaticWhy(/** @type {MemberCount} */ c) {
+    return c.automatic === 'division-wide'
+      ? `${c.name} is a division-wide group: Qualtrics decides its members from each user's division, so they cannot be changed here; change the user's division instead.`
+      : `${c.name} is a ${c.automatic} group: Qualtrics makes every user of the brand a member, so its members cannot be changed here.`;
+  }
+
   /** A cell pressed: a row added to the change sheet, or the one there taken out again. */
   function toggle(/** @type {HTMLButtonElement} */ b) {
     if (!data) return;
@@ -205,6 +224,10 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
     const cells = data.pulled.matrix.rows[row];
     const target = targets()[t];
     focusCell(r, t);
+    if (target.automatic) {
+      say(automaticWhy(target));
+      return;
+    }
     if (target.unreadable) {
       // No rule: no attribute puts anyone in or out of it, and there is no API for it.
       say(`${target.name} has no automatic rule in the Roles sheet, so no change can be asked here: a brand administrator assigns it by hand in CX Dashboards › User admin › Roles (or add its rule to the Roles sheet).`);
@@ -412,7 +435,8 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
       $('mx').hidden = false;
       $('mx-empty').hidden = true;
       const was = groupSelect.value;
-      groupSelect.replaceChildren(...pulled.counts.filter((c) => c.kind === 'group').map((c) => new Option(c.name, c.name, false, c.name === was)));
+      // The picker offers only groups whose members are added by hand (issue 29.8).
+      groupSelect.replaceChildren(...pulled.counts.filter((c) => c.kind === 'group' && !c.automatic).map((c) => new Option(c.name, c.name, false, c.name === was)));
       drawMatrix();
       drawPicker();
       drawRules();

@@ -1361,3 +1361,59 @@ async fn a_column_naming_an_attribute_the_brand_lacks_sends_nothing_until_allowe
     );
     assert_eq!(json(&allowed)["rows"][0]["status"], "done");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_row_on_an_automatic_group_is_refused_and_nothing_is_sent() {
+    // Issue 29.8: Qualtrics decides who is in a brand-wide or division-wide group.
+    let server = Server::start(&["--quiet", "--auto-groups"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let all = users(&env);
+    let name = |u: &Value| u["username"].as_str().unwrap().to_string();
+    let dir = Scratch::new("automatic");
+    let desired = dir.file(
+        "desired.csv",
+        &format!(
+            "User,Group or role,Member\n{},All Staff,no\n{},Everyone in Arts & Sciences,yes\n",
+            name(&all[3]),
+            // The brand administrator is in no division.
+            name(&all[0])
+        ),
+    );
+    let desired = desired.to_str().unwrap();
+    let before = server.stats().await;
+    let o = run(&env, &["apply", desired, "--json"]);
+    let after = server.stats().await;
+    // Exit 2: the sheet has rows to fix, and nothing was sent.
+    assert_eq!(code(&o), 2, "{}\n{}", stdout(&o), stderr(&o));
+    let v = json(&o);
+    let rows = v["rows"].as_array().unwrap();
+    let text = rows
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        text.contains("All Staff is a brand-wide group"),
+        "the refusal names the group: {text}"
+    );
+    assert!(
+        text.contains("Everyone in Arts & Sciences is a division-wide group: Qualtrics decides its members from the user's division; change the user's division instead"),
+        "{text}"
+    );
+    // Only reads were sent: no member added or removed, no 400 from Qualtrics.
+    let count = |s: &Value, k: &str| s["byEndpoint"][k].as_u64().unwrap_or(0);
+    for k in [
+        "POST /groups/{id}/members",
+        "DELETE /groups/{id}/members/{id}",
+    ] {
+        assert_eq!(count(&after, k), count(&before, k), "{k}");
+    }
+    assert_eq!(
+        count(&after, "GET /groups/{id}") - count(&before, "GET /groups/{id}"),
+        2,
+        "one record read per group the sheet would change"
+    );
+    assert_eq!(after["byStatus"]["400"], before["byStatus"]["400"]);
+}

@@ -77,7 +77,7 @@ pub(crate) async fn control_state(State(sb): State<Arc<Sandbox>>, headers: Heade
     let groups: Vec<Value> = brand
         .groups
         .iter()
-        .map(|g| json!({"id": g.id, "name": g.name, "members": g.members}))
+        .map(|g| json!({"id": g.id, "name": g.name, "members": brand.members_of(g), "auto": g.auto.is_some()}))
         .collect();
     let roles: Vec<Value> = brand
         .roles

@@ -88,8 +88,21 @@ pub struct Group {
     pub group_type: String,
     /// Division id, if the user is in one.
     pub division_id: Option<String>,
-    /// Member user ids.
+    /// Member user ids (of a manual group; an automatic group's are [`Brand::members_of`]).
     pub members: Vec<String>,
+    /// Automatic membership, if any: Qualtrics then decides the members itself.
+    #[serde(skip)]
+    pub auto: Option<AutoMembership>,
+}
+
+/// How an automatic group's members are decided (Qualtrics' brand-wide and division-wide
+/// groups, `autoMembership: true` on `GET /groups/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoMembership {
+    /// Every user of the brand is a member.
+    BrandWide,
+    /// Every user of the group's division (`divisionId`) is a member.
+    DivisionWide,
 }
 
 /// Everything the sandbox brand holds.
@@ -288,6 +301,7 @@ impl Brand {
                     group_type: "GT_MANUAL".into(),
                     division_id: (g % 4 == 3).then(|| divisions[g % 3].id.clone()),
                     members,
+                    auto: None,
                 }
             })
             .collect();
@@ -321,6 +335,46 @@ impl Brand {
             user_token,
             directory,
             minted: 0,
+        }
+    }
+
+    /// Adds two automatic groups after the seeded ones: "All Staff" (brand-wide) and
+    /// "Everyone in Arts & Sciences" (division-wide, the first division). Their ids come from
+    /// their own draw, so the rest of the brand is the same with or without them.
+    pub fn add_auto_groups(&mut self) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xa070);
+        self.groups.push(Group {
+            id: make_id(&mut rng, "GR_"),
+            name: "All Staff".into(),
+            group_type: "GT_BRAND".into(),
+            division_id: None,
+            members: Vec::new(),
+            auto: Some(AutoMembership::BrandWide),
+        });
+        let division = &self.divisions[0];
+        self.groups.push(Group {
+            id: make_id(&mut rng, "GR_"),
+            name: format!("Everyone in {}", division.name),
+            group_type: "GT_DIVISION".into(),
+            division_id: Some(division.id.clone()),
+            members: Vec::new(),
+            auto: Some(AutoMembership::DivisionWide),
+        });
+    }
+
+    /// A group's members' user ids: a manual group's as added, an automatic group's as
+    /// Qualtrics decides them (every user of the brand, or of the group's division).
+    #[must_use]
+    pub fn members_of<'a>(&'a self, group: &'a Group) -> Vec<&'a str> {
+        match group.auto {
+            None => group.members.iter().map(String::as_str).collect(),
+            Some(AutoMembership::BrandWide) => self.users.iter().map(|u| u.id.as_str()).collect(),
+            Some(AutoMembership::DivisionWide) => self
+                .users
+                .iter()
+                .filter(|u| u.division_id.is_some() && u.division_id == group.division_id)
+                .map(|u| u.id.as_str())
+                .collect(),
         }
     }
 

@@ -71,6 +71,13 @@ pub struct SandboxConfig {
     /// CX directory participants besides the users' own: people without a platform account,
     /// as a directory import makes them (a big directory in a brand of few users).
     pub directory_only: usize,
+    /// Add two automatic groups after the seeded ones (see [`Brand::add_auto_groups`]):
+    /// "All Staff", brand-wide, and "Everyone in Arts & Sciences", division-wide. Off by
+    /// default so the seeded brand's counts stay as they are.
+    pub auto_groups: bool,
+    /// Carry `autoMembership` on the elements of `GET /groups` too (whether Qualtrics' listing
+    /// does is unverified: by default only `GET /groups/{id}` says it).
+    pub group_list_auto_membership: bool,
 }
 
 impl Default for SandboxConfig {
@@ -90,6 +97,8 @@ impl Default for SandboxConfig {
             user_forms_alternate: false,
             oauth_token_ttl: std::time::Duration::from_secs(3600),
             directory_only: 0,
+            auto_groups: false,
+            group_list_auto_membership: false,
         }
     }
 }
@@ -122,6 +131,7 @@ pub struct Sandbox {
     cors: bool,
     directory_wrapped: bool,
     user_forms_alternate: bool,
+    group_list_auto_membership: bool,
     request_counter: AtomicU64,
     trouble: Mutex<Trouble>,
     stats: Mutex<Stats>,
@@ -136,6 +146,9 @@ impl Sandbox {
         brand
             .directory
             .seed_unlinked(config.seed, config.directory_only);
+        if config.auto_groups {
+            brand.add_auto_groups();
+        }
         let admin_id = brand
             .users
             .first()
@@ -151,6 +164,7 @@ impl Sandbox {
             cors: config.cors,
             directory_wrapped: config.directory_wrapped,
             user_forms_alternate: config.user_forms_alternate,
+            group_list_auto_membership: config.group_list_auto_membership,
             request_counter: AtomicU64::new(0),
             trouble: Mutex::new(Trouble::new(config.limits, config.faults.clone())),
             stats: Mutex::new(Stats::default()),

@@ -500,3 +500,148 @@ fn a_directory_bigger_than_the_users_and_requests_counted_per_endpoint() {
     assert_eq!(stats.by_endpoint["GET /users/{id}"], 1);
     assert_eq!(stats.ok_by_endpoint["GET /users/{id}"], 1);
 }
+
+#[test]
+fn automatic_groups_list_who_qualtrics_decides_and_refuse_changes() {
+    let sb = Sandbox::new(&SandboxConfig {
+        users: 40,
+        auto_groups: true,
+        ..SandboxConfig::default()
+    });
+    let token = sb.admin_token();
+    let (all_staff, division_group, division, everyone, in_division, outsider) = {
+        let brand = sb.brand();
+        assert_eq!(brand.groups.len(), 14, "the 12 seeded and two automatic");
+        let all = brand.groups[12].clone();
+        let div = brand.groups[13].clone();
+        let division = div.division_id.clone().unwrap();
+        let everyone: Vec<String> = brand.users.iter().map(|u| u.id.clone()).collect();
+        let in_division: Vec<String> = brand
+            .users
+            .iter()
+            .filter(|u| u.division_id.as_deref() == Some(division.as_str()))
+            .map(|u| u.id.clone())
+            .collect();
+        let outsider = brand
+            .users
+            .iter()
+            .find(|u| u.division_id.as_deref() != Some(division.as_str()))
+            .unwrap()
+            .id
+            .clone();
+        (all, div, division, everyone, in_division, outsider)
+    };
+    assert_eq!(all_staff.name, "All Staff");
+    assert!(!in_division.is_empty() && in_division.len() < everyone.len());
+
+    // One group's record says it; the listing does not, unless asked to.
+    for (g, auto) in [(&all_staff, true), (&division_group, true)] {
+        let (status, body) = call(
+            &sb,
+            &token,
+            HOST,
+            Method::GET,
+            &format!("/sandbox/API/v3/groups/{}", g.id),
+            "",
+        );
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["result"]["autoMembership"], auto);
+    }
+    let (_, body) = call(&sb, &token, HOST, Method::GET, "/sandbox/API/v3/groups", "");
+    assert!(body["result"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e.get("autoMembership").is_none()));
+    let listing = Sandbox::new(&SandboxConfig {
+        users: 40,
+        auto_groups: true,
+        group_list_auto_membership: true,
+        ..SandboxConfig::default()
+    });
+    let (_, body) = call(
+        &listing,
+        &listing.admin_token(),
+        HOST,
+        Method::GET,
+        "/sandbox/API/v3/groups",
+        "",
+    );
+    let flags: Vec<bool> = body["result"]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["autoMembership"].as_bool().unwrap())
+        .collect();
+    assert_eq!(flags.iter().filter(|a| **a).count(), 2);
+    assert!(flags[12] && flags[13]);
+
+    // The members are the brand's users, or its division's.
+    let (ids, _) = walk(
+        &sb,
+        &token,
+        HOST,
+        &format!("/sandbox/API/v3/groups/{}/members", all_staff.id),
+    );
+    assert_eq!(ids, everyone);
+    let (ids, _) = walk(
+        &sb,
+        &token,
+        HOST,
+        &format!("/sandbox/API/v3/groups/{}/members", division_group.id),
+    );
+    assert_eq!(ids, in_division);
+
+    // Adding or removing a member is refused, and nothing changes.
+    for (g, user) in [
+        (&all_staff, &everyone[3]),
+        (&division_group, &outsider),
+        (&division_group, &in_division[0]),
+    ] {
+        let members = format!("/sandbox/API/v3/groups/{}/members", g.id);
+        let (status, body) = call(
+            &sb,
+            &token,
+            HOST,
+            Method::POST,
+            &members,
+            &format!(r#"{{"userId":"{user}"}}"#),
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["meta"]["error"]["errorCode"], "SBX_AUTO_MEMBERSHIP");
+        let (status, _) = call(
+            &sb,
+            &token,
+            HOST,
+            Method::DELETE,
+            &format!("{members}/{user}"),
+            "",
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (ids, _) = walk(
+        &sb,
+        &token,
+        HOST,
+        &format!("/sandbox/API/v3/groups/{}/members", division_group.id),
+    );
+    assert_eq!(ids, in_division, "unchanged by the refused calls");
+
+    // Moving a user into the division makes them a member: Qualtrics decides.
+    let (status, body) = call(
+        &sb,
+        &token,
+        HOST,
+        Method::PUT,
+        &format!("/sandbox/API/v3/users/{outsider}"),
+        &format!(r#"{{"divisionId":"{division}"}}"#),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (ids, _) = walk(
+        &sb,
+        &token,
+        HOST,
+        &format!("/sandbox/API/v3/groups/{}/members", division_group.id),
+    );
+    assert!(ids.contains(&outsider));
+}

@@ -67,6 +67,14 @@ struct Args {
     /// dates with milliseconds): which the live API uses is unverified.
     #[arg(long)]
     user_forms_alternate: bool,
+    /// Give the sandbox brand two automatic groups besides the seeded ones: "All Staff"
+    /// (brand-wide) and "Everyone in Arts & Sciences" (division-wide).
+    #[arg(long)]
+    auto_groups: bool,
+    /// Let the sandbox's group listing carry `autoMembership` (by default only one group's
+    /// record says it: whether Qualtrics' listing does is unverified).
+    #[arg(long)]
+    group_list_auto_membership: bool,
     /// How long the sandbox's OAuth access tokens live, in seconds (Qualtrics: 3600).
     #[arg(long, default_value_t = 3600)]
     oauth_token_ttl: u64,
@@ -232,6 +240,8 @@ async fn run(args: Args) -> Result<(), StartError> {
             user_forms_alternate: args.user_forms_alternate,
             oauth_token_ttl: std::time::Duration::from_secs(args.oauth_token_ttl),
             directory_only: 0,
+            auto_groups: args.auto_groups,
+            group_list_auto_membership: args.group_list_auto_membership,
         })
     });
     let relay_upstream =

@@ -627,7 +627,7 @@ pub fn parse_division_name(response: &HttpResponse) -> Result<String, ApiError> 
 }
 
 /// Percent-encodes everything but unreserved characters, for one path segment.
-fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

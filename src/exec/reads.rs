@@ -212,6 +212,8 @@ pub enum Record {
     /// The user of a username (`GET /users?username=`, an unverified filter), or `None`: the
     /// brand has no such user.
     Username(Option<Box<UserSummary>>),
+    /// A group's record (`GET /groups/{id}`): whether its membership is automatic.
+    Group(GroupSummary),
     /// The `username` filter was ignored (the answer listed other users): the lookup says
     /// nothing, and the users must be listed instead.
     Unfiltered,
@@ -224,6 +226,7 @@ enum RecordKind {
     User,
     UserRecord,
     UserByName,
+    Group,
 }
 
 /// An executor step that reads one record by id: a division's name or a user's expiry.
@@ -263,6 +266,13 @@ impl RecordStep {
         Self::new(RecordKind::UserByName, "username", username)
     }
 
+    /// Reads group `id`'s record, to know whether its membership is automatic (key
+    /// `group-record:{id}`).
+    #[must_use]
+    pub fn group(id: &str) -> RecordStep {
+        Self::new(RecordKind::Group, "group-record", id)
+    }
+
     fn new(kind: RecordKind, prefix: &str, id: &str) -> RecordStep {
         RecordStep {
             key: format!("{prefix}:{id}"),
@@ -289,6 +299,7 @@ impl Step for RecordStep {
             RecordKind::Division => users::get_division_request(conn, &self.id),
             RecordKind::User | RecordKind::UserRecord => users::get_user_request(conn, &self.id),
             RecordKind::UserByName => users::find_user_request(conn, &self.id),
+            RecordKind::Group => crate::api::groups::get_group_request(conn, &self.id),
         }
     }
 
@@ -308,6 +319,9 @@ impl Step for RecordStep {
                     users::UserLookup::Found(u) => Record::Username(u),
                     users::UserLookup::Unfiltered => Record::Unfiltered,
                 })
+                .map_err(|e| e.to_string()),
+            RecordKind::Group => crate::api::groups::parse_group(response)
+                .map(Record::Group)
                 .map_err(|e| e.to_string()),
         };
         match read {

@@ -61,6 +61,7 @@ fn snapshot() -> Snapshot {
             name: name.into(),
             group_type: None,
             division_id: None,
+            auto_membership: None,
         },
         members: members.iter().map(|s| s.to_string()).collect(),
     };
@@ -445,4 +446,109 @@ fn two_member_columns_are_refused_rather_than_one_silently_used() {
         .message
         .contains("Two columns are named \"Member\""));
     assert!(checked.rows.is_empty());
+}
+
+#[test]
+fn changes_to_an_automatic_groups_members_are_refused_on_their_row() {
+    // Issue 29.8: Qualtrics decides the members of brand-wide and division-wide groups.
+    let mut s = snapshot();
+    s.groups[0].group.auto_membership = Some(true); // Front Desk: brand-wide.
+    s.groups[1].group.auto_membership = Some(true); // Revenue: division-wide.
+    s.groups[1].group.division_id = Some("DV_1".into());
+    s.groups[2].group.auto_membership = Some(false); // EMEA Sales: manual.
+    let desired = table(
+        &["User", "Group or role", "Member"],
+        &[
+            &["ann@x.org", "Front Desk", "yes"],
+            &["bo@x.org", "Front Desk", "no"],
+            &["di@x.org", "Front Desk", "yes"],
+            &["ann@x.org", "Revenue", "yes"],
+            &["cy@x.org", "group: Revenue", "no"],
+            &["cy@x.org", "Revenue", "yes"],
+            &["ann@x.org", "group: EMEA Sales", "yes"],
+        ],
+    );
+    let plan = plan_changes(&desired, &roles(), &s, MatchOptions::default(), today());
+    let actions: Vec<(u32, ChangeAction)> = plan.rows.iter().map(|r| (r.row, r.action)).collect();
+    assert_eq!(
+        actions,
+        vec![
+            (2, ChangeAction::Unchanged),
+            (3, ChangeAction::Invalid),
+            (4, ChangeAction::Invalid),
+            (5, ChangeAction::Invalid),
+            (6, ChangeAction::Invalid),
+            (7, ChangeAction::Invalid),
+            (8, ChangeAction::AddToGroup),
+        ]
+    );
+    assert_eq!(plan.changes(), 1);
+    assert_eq!(
+        plan.rows[1].reason,
+        "Row 3, Group or role: Front Desk is a brand-wide group: Qualtrics makes every user of the brand a member, so its members cannot be removed; leave this row out, or use a group whose members are added by hand."
+    );
+    assert_eq!(
+        plan.rows[3].reason,
+        "Row 5, Group or role: Revenue is a division-wide group: Qualtrics decides its members from the user's division; change the user's division instead of adding them to the group."
+    );
+    assert!(plan.rows[4]
+        .reason
+        .ends_with("instead of removing them from the group."));
+    // The same user twice for one group is still said as such.
+    assert!(
+        plan.rows[5].reason.contains("already on row 6"),
+        "{}",
+        plan.rows[5].reason
+    );
+    let problem = plan.rows[3].problem.as_ref().unwrap();
+    assert_eq!(problem.row, 5);
+    assert_eq!(problem.column, "Group or role");
+    // Nothing is sent for them: the only group step is the manual group's.
+    let steps = MembershipApply::new(plan).group_steps();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].group_id, "GR_3");
+}
+
+#[test]
+fn the_pull_marks_automatic_groups_in_every_form_qualtrics_may_send() {
+    for (value, auto) in [
+        (serde_json::json!(true), Some(true)),
+        (serde_json::json!("true"), Some(true)),
+        (serde_json::json!(1), Some(true)),
+        (serde_json::json!("Yes"), Some(true)),
+        (serde_json::json!(false), Some(false)),
+        (serde_json::json!("No"), Some(false)),
+        (serde_json::json!(0), Some(false)),
+        (serde_json::json!(null), None),
+        (serde_json::json!("maybe"), None),
+    ] {
+        let g: GroupSummary = serde_json::from_value(
+            serde_json::json!({"id": "GR_1", "name": "All", "autoMembership": value}),
+        )
+        .unwrap();
+        assert_eq!(g.auto_membership, auto, "{value}");
+    }
+    let g: GroupSummary = serde_json::from_value(serde_json::json!({"id": "GR_1"})).unwrap();
+    assert_eq!(g.auto_membership, None);
+    assert_eq!(g.automatic(), None);
+
+    let mut s = snapshot();
+    s.groups[0].group.auto_membership = Some(true);
+    s.groups[1].group.auto_membership = Some(true);
+    s.groups[1].group.division_id = Some("DV_1".into());
+    let t = pull_tables(&s, &roles(), None, MatchOptions::default()).unwrap();
+    let automatic: Vec<(&str, Option<&str>)> = t
+        .counts
+        .iter()
+        .map(|c| (c.name.as_str(), c.automatic.as_deref()))
+        .collect();
+    assert_eq!(
+        &automatic[..4],
+        &[
+            ("Front Desk", Some("brand-wide")),
+            ("Revenue", Some("division-wide")),
+            ("EMEA Sales", None),
+            ("Seattle Team", None),
+        ]
+    );
 }

@@ -35,7 +35,9 @@ pub use checks::{check_changes, DESIRED_COLUMNS};
 pub(crate) use checks::{MEMBER_ALIASES, TARGET_ALIASES, USER_ALIASES};
 pub use outcomes::{outcome_table, OUTCOME_COLUMNS};
 pub use plan::{change_plan_table, plan_changes};
-pub use pull::{member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot};
+pub use pull::{
+    group_record_steps, member_steps, pull_steps, GroupMembers, ReadingStopped, Snapshot,
+};
 pub use steps::{GroupMemberStep, MembershipApply};
 pub use tables::{
     pull_tables, pulled, FilterNotUnderstood, MemberCount, PullRequest, PullRequestError,

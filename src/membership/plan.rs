@@ -184,6 +184,13 @@ fn plan_rows(
                 planned.group_id = group.id.clone();
                 planned.target_name = group.name.clone();
                 let is = member_sets[g].contains(u.id.as_str());
+                if wanted != is {
+                    if let Some(kind) = group.automatic() {
+                        let message = automatic_refusal(&group.name, kind, wanted);
+                        plan.rows.push(invalid(planned, target_col, message));
+                        continue;
+                    }
+                }
                 (planned.action, planned.reason) = match (wanted, is) {
                     (true, true) => (
                         ChangeAction::Unchanged,
@@ -396,6 +403,27 @@ fn plan_rows(
         ));
     }
     plan
+}
+
+/// Why a row may not add a member to (or remove one from) an automatic group, and what to do
+/// instead: Qualtrics decides a brand-wide group's members (every user of the brand) and a
+/// division-wide group's (every user of its division).
+fn automatic_refusal(group: &str, kind: &str, add: bool) -> String {
+    if kind == "division-wide" {
+        let instead = if add {
+            "adding them to"
+        } else {
+            "removing them from"
+        };
+        format!(
+            "{group} is a division-wide group: Qualtrics decides its members from the user's division; change the user's division instead of {instead} the group."
+        )
+    } else {
+        format!(
+            "{group} is a brand-wide group: Qualtrics makes every user of the brand a member, so its members cannot be {}; leave this row out, or use a group whose members are added by hand.",
+            if add { "added" } else { "removed" }
+        )
+    }
 }
 
 /// The Plan sheet of a desired-membership sheet.

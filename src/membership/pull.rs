@@ -10,6 +10,7 @@ use crate::api::directory::Participant;
 use crate::api::users::UserSummary;
 use crate::exec::reads::Found;
 use crate::exec::reads::ListingStep;
+use crate::exec::reads::{Record, RecordStep};
 use crate::exec::{Outcome, OutcomeStatus, Step};
 
 use super::GroupSummary;
@@ -30,6 +31,26 @@ pub fn member_steps(conn: &Connection, groups: &[GroupSummary]) -> Vec<ListingSt
     groups
         .iter()
         .map(|g| ListingStep::members(conn, &g.id))
+        .collect()
+}
+
+/// One `GET /groups/{id}` per group of `ids` that the listing left unknown whether its
+/// membership is automatic (the listing's elements may not say: unverified), each id once.
+#[must_use]
+pub fn group_record_steps<'a>(
+    snapshot: &Snapshot,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Vec<RecordStep> {
+    let mut seen = std::collections::BTreeSet::new();
+    ids.into_iter()
+        .filter(|id| {
+            snapshot
+                .groups
+                .iter()
+                .any(|g| g.group.id == *id && g.group.auto_membership.is_none())
+        })
+        .filter(|id| seen.insert(*id))
+        .map(RecordStep::group)
         .collect()
 }
 
@@ -108,6 +129,40 @@ impl Snapshot {
             }
         }
         self.pages.insert("members".into(), pages);
+        Ok(())
+    }
+
+    /// Takes the finished reads of groups' records (`GET /groups/{id}`): each says whether
+    /// its group's membership is automatic (a record that does not say leaves it unknown,
+    /// which plans as a group whose members are added by hand).
+    pub fn add_group_records(
+        &mut self,
+        finished: Vec<(RecordStep, Outcome)>,
+    ) -> Result<(), ReadingStopped> {
+        if let Some((step, o)) = finished
+            .iter()
+            .find(|(_, o)| o.status != OutcomeStatus::Done)
+        {
+            return Err(ReadingStopped {
+                listing: format!("group {}'s record", step.id()),
+                message: o.message.clone(),
+            });
+        }
+        let read = finished.len();
+        for (step, _) in finished {
+            let id = step.id().to_string();
+            if let Some(Record::Group(record)) = step.found {
+                if let Some(g) = self.groups.iter_mut().find(|g| g.group.id == id) {
+                    g.group.auto_membership = record.auto_membership;
+                    if g.group.division_id.is_none() {
+                        g.group.division_id = record.division_id;
+                    }
+                }
+            }
+        }
+        if read > 0 {
+            *self.pages.entry("group records".into()).or_default() += read;
+        }
         Ok(())
     }
 

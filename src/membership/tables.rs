@@ -92,6 +92,9 @@ pub struct MemberCount {
     pub members: usize,
     /// For a role without a rule: its membership cannot be read.
     pub unreadable: bool,
+    /// For an automatic group, what kind (`brand-wide`, `division-wide`): Qualtrics decides
+    /// its members, so they cannot be added or removed (issue 29.8). `None` otherwise.
+    pub automatic: Option<String>,
 }
 
 /// What "Pull membership" writes.
@@ -268,12 +271,14 @@ pub fn pull_tables(
             kind: "group".into(),
             members: 0,
             unreadable: false,
+            automatic: g.group.automatic().map(str::to_string),
         })
         .chain(roles.roles.iter().map(|r| MemberCount {
             name: r.name.clone(),
             kind: "role".into(),
             members: 0,
             unreadable: r.rules.is_empty(),
+            automatic: None,
         }))
         .collect();
     let groups = snapshot.groups.len();

@@ -27,6 +27,9 @@ struct Desired {
 enum Stage {
     Start,
     Pulling,
+    /// Reading the records of the groups the sheet changes whose listing did not say whether
+    /// they are automatic.
+    GroupRecords,
     Planned,
     ApplyStart,
     Groups,
@@ -59,7 +62,7 @@ impl MembershipJob {
                 today,
             },
             stage: Stage::Start,
-            pull: PullJob::new(),
+            pull: PullJob::for_sheet(),
             apply: None,
             guard: Guard::default(),
         }
@@ -104,6 +107,34 @@ impl MembershipJob {
             .as_ref()
             .map(MembershipApply::outcomes)
             .unwrap_or_default()
+    }
+
+    /// After the pull: the records of the groups the sheet would change whose listing did not
+    /// say whether they are automatic (one `GET /groups/{id}` each), else the plan.
+    fn read_groups_or_plan(&mut self) -> Next {
+        let d = &self.desired;
+        if let Some(snapshot) = self.pull.snapshot() {
+            let draft = membership::plan_changes(&d.table, &d.roles, snapshot, d.matching, d.today);
+            let steps = membership::group_record_steps(
+                snapshot,
+                draft
+                    .rows
+                    .iter()
+                    .filter(|r| {
+                        matches!(
+                            r.action,
+                            membership::ChangeAction::AddToGroup
+                                | membership::ChangeAction::RemoveFromGroup
+                        )
+                    })
+                    .map(|r| r.group_id.as_str()),
+            );
+            if !steps.is_empty() {
+                self.stage = Stage::GroupRecords;
+                return Next::Reading("groups", steps.into_iter().map(RunStep::Record).collect());
+            }
+        }
+        self.planned()
     }
 
     fn planned(&mut self) -> Next {
@@ -159,7 +190,10 @@ impl SheetJob for MembershipJob {
         matches!(self.stage, Stage::Planned) && self.apply.is_some()
     }
     fn applied(&self) -> bool {
-        !matches!(self.stage, Stage::Start | Stage::Pulling | Stage::Planned)
+        !matches!(
+            self.stage,
+            Stage::Start | Stage::Pulling | Stage::GroupRecords | Stage::Planned
+        )
     }
     fn begin_apply(&mut self, _approval: &Approval) {
         self.stage = Stage::ApplyStart;
@@ -243,13 +277,28 @@ impl Phases for MembershipJob {
                 self.next(finished, ctx)
             }
             Stage::Pulling => match self.pull.next(finished, ctx) {
-                Next::Done => self.planned(),
+                Next::Done => self.read_groups_or_plan(),
                 Next::Failed(e) => {
                     self.stage = Stage::Applied;
                     Next::Failed(e)
                 }
                 reading => reading,
             },
+            Stage::GroupRecords => {
+                let read = super::step::records(finished);
+                let merged = self
+                    .pull
+                    .snapshot_mut()
+                    .expect("pulled before")
+                    .add_group_records(read);
+                match merged {
+                    Ok(()) => self.planned(),
+                    Err(e) => {
+                        self.stage = Stage::Applied;
+                        Next::Failed(e.to_string())
+                    }
+                }
+            }
             Stage::Planned | Stage::Applied => Next::Done,
             Stage::ApplyStart => {
                 self.stage = Stage::Groups;

@@ -2,7 +2,7 @@
 //! side, then each group's members. "Pull membership" runs it alone; a desired-membership
 //! sheet ([`super::MembershipJob`]) runs it as its reading stage.
 
-use super::step::listings;
+use super::step::{listings, records};
 use super::{Next, PhaseContext, Phases, RunStep};
 use crate::exec::Outcome;
 use crate::membership::rules::RoleSheet;
@@ -14,6 +14,8 @@ use crate::membership::{self, PullRequest, PullRequestError, Pulled, Snapshot};
 pub struct PullJob {
     stage: PullStage,
     snapshot: Option<Snapshot>,
+    /// Read each group's record when the listing does not say whether it is automatic.
+    group_records: bool,
 }
 
 #[derive(Debug, Default)]
@@ -28,8 +30,29 @@ enum PullStage {
 impl PullJob {
     /// A pull of the whole brand (groups with their members, the directory for role rules).
     #[must_use]
+    /// When the group listing does not say which groups are automatic (brand-wide or
+    /// division-wide: Qualtrics decides their members), each group's record is read beside
+    /// its members, so the result marks them.
     pub fn new() -> Self {
+        PullJob {
+            group_records: true,
+            ..PullJob::default()
+        }
+    }
+
+    /// The reading stage of a desired-membership sheet: no group's record is read here (the
+    /// sheet reads only those of the groups it changes, see [`super::MembershipJob`]).
+    #[must_use]
+    pub(crate) fn for_sheet() -> Self {
         PullJob::default()
+    }
+
+    /// The snapshot, to complete with what a later read found (the records of the groups a
+    /// sheet changes).
+    pub(crate) fn snapshot_mut(&mut self) -> Option<&mut Snapshot> {
+        self.snapshot
+            .as_mut()
+            .filter(|_| matches!(self.stage, PullStage::Done))
     }
 
     /// What the pull read (users, groups with members, directory), once finished.
@@ -78,11 +101,20 @@ impl Phases for PullJob {
                         return Next::Failed(e.to_string());
                     }
                 };
-                let steps: Vec<RunStep> =
+                let mut steps: Vec<RunStep> =
                     membership::member_steps(ctx.conn, &snapshot.group_list())
                         .into_iter()
                         .map(RunStep::Listing)
                         .collect();
+                if self.group_records {
+                    let ids: Vec<String> =
+                        snapshot.groups.iter().map(|g| g.group.id.clone()).collect();
+                    steps.extend(
+                        membership::group_record_steps(&snapshot, ids.iter().map(String::as_str))
+                            .into_iter()
+                            .map(RunStep::Record),
+                    );
+                }
                 self.snapshot = Some(snapshot);
                 self.stage = PullStage::Members;
                 Next::Reading("members", steps)
@@ -90,7 +122,13 @@ impl Phases for PullJob {
             PullStage::Members => {
                 self.stage = PullStage::Done;
                 let snapshot = self.snapshot.as_mut().expect("read in the first phase");
-                match snapshot.add_members(listings(finished)) {
+                let (read, members): (Vec<_>, Vec<_>) = finished
+                    .into_iter()
+                    .partition(|(s, _)| matches!(s, RunStep::Record(_)));
+                match snapshot
+                    .add_members(listings(members))
+                    .and_then(|()| snapshot.add_group_records(records(read)))
+                {
                     Ok(()) => Next::Done,
                     Err(e) => {
                         self.snapshot = None;

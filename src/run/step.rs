@@ -80,6 +80,17 @@ pub(crate) fn listings(finished: Vec<(RunStep, Outcome)>) -> Vec<(ListingStep, O
         .collect()
 }
 
+/// The finished record reads of a phase, with their outcomes.
+pub(crate) fn records(finished: Vec<(RunStep, Outcome)>) -> Vec<(RecordStep, Outcome)> {
+    finished
+        .into_iter()
+        .filter_map(|(s, o)| match s {
+            RunStep::Record(r) => Some((r, o)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One `GET /divisions/{id}` per division `users` are in whose id is not in `known` (there is
 /// no list of divisions: a run that needs their names reads the ones its users name).
 pub(crate) fn division_reads(

@@ -278,3 +278,71 @@ test('at the pane\'s 360 px the sub-views are tabs that fit, each opening its pa
   }
   assert.deepEqual(page.problems, []);
 });
+
+test('an automatic group\'s cells are not toggles: not editable, with the reason, and neither the picker nor the Users bar offers the group', async () => {
+  // Issue 29.8: Qualtrics decides the members of brand-wide and division-wide groups.
+  const auto = await startServer(['--rate-limit-scale', '40', '--auto-groups']);
+  try {
+    const page = await openPage(browser, `${auto.url}/#membership`, { width: 1366, height: 768 });
+    await connectAndPull(page);
+    await page.click('#mtab-where');
+    const state = await (await fetch(`${auto.url}/sandbox/control/state`, { headers: { 'x-api-token': auto.adminToken } })).json();
+    const res = await fetch(`${auto.url}/sandbox/API/v3/users`, { headers: { 'x-api-token': auto.adminToken } });
+    const users = (await res.json()).result.elements;
+    const automatic = state.groups.filter((g) => g.auto).map((g) => g.name);
+    assert.deepEqual(automatic, ['All Staff', 'Everyone in Arts & Sciences']);
+    const manual = state.groups.find((g) => !g.auto);
+    const outsider = users.find((u) => !u.divisionId);
+
+    const heads = await page.$$eval('#mx-table thead th', (ths) => ths.map((th) => th.textContent));
+    assert.ok(heads.includes('All Staff (brand-wide, automatic)'), heads.join(' | '));
+    assert.ok(heads.includes('Everyone in Arts & Sciences (division-wide, automatic)'));
+
+    const all = await cell(page, outsider.username, 'All Staff');
+    assert.equal(await all.getAttribute('aria-disabled'), 'true');
+    assert.equal(await all.getAttribute('aria-pressed'), 'true', 'every user of the brand is a member');
+    assert.match(await all.getAttribute('title'), /All Staff is a brand-wide group: Qualtrics makes every user of the brand a member/);
+    assert.equal(await all.isEnabled(), false, 'not offered as a toggle');
+    await all.click({ force: true });
+    assert.equal((await sheetRows(page)).length, 0, 'nothing asked');
+    assert.match(await page.textContent('#mx-note'), /All Staff is a brand-wide group/);
+    assert.equal(await all.getAttribute('aria-pressed'), 'true');
+
+    const division = await cell(page, outsider.username, 'Everyone in Arts & Sciences');
+    assert.equal(await division.getAttribute('aria-disabled'), 'true');
+    assert.equal(await division.getAttribute('aria-pressed'), 'false');
+    assert.match(await division.getAttribute('title'), /division-wide group: .*change the user's division instead/);
+    await division.focus();
+    await page.keyboard.press('Space');
+    assert.equal((await sheetRows(page)).length, 0, 'nor from the keyboard');
+    assert.equal(await division.getAttribute('aria-pressed'), 'false');
+
+    // A manual group's cell stays a toggle.
+    const toggle = await cell(page, outsider.username, manual.name);
+    assert.equal(await toggle.getAttribute('aria-disabled'), null);
+    await toggle.click();
+    assert.equal((await sheetRows(page)).length, 1);
+
+    // The people picker offers only groups whose members are added by hand.
+    await page.click('#mtab-changes');
+    const offered = await page.$$eval('#pk-group option', (os) => os.map((o) => o.value));
+    assert.equal(offered.length, state.groups.length - 2);
+    assert.ok(!offered.some((g) => automatic.includes(g)), offered.join(', '));
+    // Nor does the Users grid's bar (Add to group, Remove from group).
+    const bar = await page.$$eval('#bulk-group option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert.equal(bar.length, state.groups.length - 2, bar.join(', '));
+    assert.ok(!bar.some((g) => automatic.includes(g)), bar.join(', '));
+
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const sub of ['where', 'changes']) {
+        await page.click(`#mtab-${sub}`);
+        if (sub === 'where') await page.fill('#mx-search', outsider.username);
+        assert.deepEqual(await seriousViolations(page, '#view-membership'), [], `${sub} (${scheme})`);
+      }
+    }
+    assert.deepEqual(page.problems, []);
+  } finally {
+    auto.stop();
+  }
+});

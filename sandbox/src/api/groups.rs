@@ -1,11 +1,16 @@
 //! `/groups`: the listing, one group, its members, adding and removing a member.
+//!
+//! Automatic groups (brand-wide, division-wide: `autoMembership: true`) list the members
+//! Qualtrics decides and refuse additions and removals. What Qualtrics answers to a member
+//! added to or removed from such a group is undocumented: the sandbox answers 400 with its own
+//! code (`SBX_AUTO_MEMBERSHIP`), so a client can rely on the refusal but not on its wording.
 
 use std::collections::HashMap;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::brand::{self, Brand};
+use crate::brand::{self, AutoMembership, Brand};
 
 use super::users::user_summary;
 use super::wire::{not_found, offset_page, Addressed, Answer};
@@ -18,22 +23,23 @@ pub(super) fn group_call(
     query: &[(String, String)],
     body: &[u8],
     at: &Addressed,
+    list_auto_membership: bool,
 ) -> Answer {
     let group_index = |brand: &Brand, id: &str| brand.groups.iter().position(|g| g.id == id);
     match (method, rest) {
-        (&Method::GET, []) => offset_page(
-            &brand.groups,
-            query,
-            at,
-            "groups",
-            |g| json!({"id": g.id, "name": g.name, "type": g.group_type, "divisionId": g.division_id}),
-        ),
+        (&Method::GET, []) => offset_page(&brand.groups, query, at, "groups", |g| {
+            let mut element = json!({"id": g.id, "name": g.name, "type": g.group_type, "divisionId": g.division_id});
+            if list_auto_membership {
+                element["autoMembership"] = json!(g.auto.is_some());
+            }
+            element
+        }),
         (&Method::GET, [id]) => match group_index(brand, id) {
             Some(g) => {
                 let g = &brand.groups[g];
                 Answer::ok(json!({
                     "id": g.id, "type": g.group_type, "name": g.name, "divisionId": g.division_id,
-                    "autoMembership": false, "creationDate": "2023-01-01T00:00:00Z",
+                    "autoMembership": g.auto.is_some(), "creationDate": "2023-01-01T00:00:00Z",
                     "creatorId": brand.users[0].id,
                 }))
             }
@@ -45,10 +51,10 @@ pub(super) fn group_call(
             };
             let by_id: HashMap<&str, &brand::User> =
                 brand.users.iter().map(|u| (u.id.as_str(), u)).collect();
-            let members: Vec<&brand::User> = brand.groups[g]
-                .members
-                .iter()
-                .filter_map(|m| by_id.get(m.as_str()).copied())
+            let members: Vec<&brand::User> = brand
+                .members_of(&brand.groups[g])
+                .into_iter()
+                .filter_map(|m| by_id.get(m).copied())
                 .collect();
             offset_page(&members, query, at, &format!("groups/{id}/members"), |u| {
                 user_summary(u)
@@ -71,6 +77,9 @@ pub(super) fn group_call(
             if !brand.users.iter().any(|u| u.id == user_id) {
                 return not_found(&user_id);
             }
+            if let Some(refusal) = automatic(&brand.groups[g]) {
+                return refusal;
+            }
             let group = &mut brand.groups[g];
             if group.members.contains(&user_id) {
                 // What Qualtrics answers here is unverified; clients must not rely on the code.
@@ -87,6 +96,9 @@ pub(super) fn group_call(
             let Some(g) = group_index(brand, id) else {
                 return not_found(id);
             };
+            if let Some(refusal) = automatic(&brand.groups[g]) {
+                return refusal;
+            }
             let group = &mut brand.groups[g];
             match group.members.iter().position(|m| m == user_id) {
                 Some(i) => {
@@ -106,4 +118,21 @@ pub(super) fn group_call(
             "No such group resource",
         ),
     }
+}
+
+/// The refusal of a membership change on an automatic group (`None` for a manual group). The
+/// status and words are the sandbox's guess: Qualtrics does not document this answer.
+fn automatic(group: &brand::Group) -> Option<Answer> {
+    let how = match group.auto? {
+        AutoMembership::BrandWide => "every user of the brand",
+        AutoMembership::DivisionWide => "every user of its division",
+    };
+    Some(Answer::error(
+        StatusCode::BAD_REQUEST,
+        "SBX_AUTO_MEMBERSHIP",
+        format!(
+            "Group {} has automatic membership ({how}): its members cannot be added or removed",
+            group.id
+        ),
+    ))
 }

@@ -347,7 +347,15 @@ pub(crate) fn dispatch(
             }
             answer
         }
-        (_, ["groups", rest @ ..]) => group_call(&mut brand, method, rest, &query, body, at),
+        (_, ["groups", rest @ ..]) => group_call(
+            &mut brand,
+            method,
+            rest,
+            &query,
+            body,
+            at,
+            sb.group_list_auto_membership,
+        ),
         (&Method::GET, ["divisions", id]) => match brand.divisions.iter().find(|d| d.id == *id) {
             Some(d) => Answer::ok(json!({"id": d.id, "name": d.name, "status": "Active"})),
             None => not_found(id),
