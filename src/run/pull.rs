@@ -29,10 +29,10 @@ enum PullStage {
 
 impl PullJob {
     /// A pull of the whole brand (groups with their members, the directory for role rules).
-    #[must_use]
     /// When the group listing does not say which groups are automatic (brand-wide or
     /// division-wide: Qualtrics decides their members), each group's record is read beside
     /// its members, so the result marks them.
+    #[must_use]
     pub fn new() -> Self {
         PullJob {
             group_records: true,
