@@ -50,7 +50,7 @@ pub use membership::MembershipJob;
 pub use provision::{check_provision, CheckedCsv, ProvisionJob, DEFAULT_JOB_SIZE};
 pub use pull::PullJob;
 pub use request::{AmbiguousKind, Brand, ListingSizes, SheetKind, SheetRequest};
-pub use sheet::SheetRun;
+pub use sheet::{NoUndoSheet, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
 pub use view::{
@@ -167,6 +167,11 @@ pub trait Run {
     fn error(&self) -> Option<&str>;
     /// Why the run stopped early (a credential refused), if it did.
     fn stop_reason(&self) -> Option<&str>;
+    /// Why the run has no result, as every host reports it: reading the brand failed, or it
+    /// stopped early.
+    fn failure(&self) -> Option<&str> {
+        self.error().or(self.stop_reason())
+    }
 }
 
 /// The next phase of a run, from [`Phases::next`].
