@@ -14,20 +14,14 @@ use crate::sheet::sheetfile::{self, FileError, ReadTable, SheetFile};
 /// `RosterError` (code `read`) naming the problem.
 #[wasm_bindgen(js_name = readCsv, unchecked_return_type = "ReadTable")]
 pub fn read_csv(text: &JsString) -> Result<JsValue, JsValue> {
-    to_value(&read(sheetfile::read_text(&text_from_js(text)))?)
+    to_value(&Sheet::from_text(text)?.read)
 }
 
-/// Reads a file's bytes (any of the encodings and delimiters the core knows) like `readCsv`.
-/// A workbook (.xlsx) is refused with a message; the page opens those with the workbook module.
+/// Reads a file's bytes like `readCsv`, in any encoding and delimiter the core knows; a
+/// workbook (.xlsx) is refused (the page opens those with the workbook module).
 #[wasm_bindgen(js_name = readFile, unchecked_return_type = "ReadTable")]
 pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsValue> {
-    to_value(&read(sheetfile::read_bytes(bytes))?)
-}
-
-/// A file the core read, as JavaScript gets it, or a `RosterError` (code `read`) naming the
-/// problem.
-fn read(file: Result<SheetFile, FileError>) -> Result<ReadTable, JsValue> {
-    file.map(ReadTable::from).map_err(failing(ErrorCode::Read))
+    to_value(&Sheet::from_bytes(bytes)?.read)
 }
 
 #[wasm_bindgen]
@@ -91,15 +85,13 @@ impl Sheet {
     /// A file's bytes in any encoding and delimiter the core reads (not a workbook).
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsValue> {
-        let read = read(sheetfile::read_bytes(bytes))?;
-        Ok(Sheet { read })
+        Sheet::read(sheetfile::read_bytes(bytes))
     }
 
     /// Pasted rows.
     #[wasm_bindgen(js_name = fromText)]
     pub fn from_text(text: &JsString) -> Result<Sheet, JsValue> {
-        let read = read(sheetfile::read_text(&text_from_js(text)))?;
-        Ok(Sheet { read })
+        Sheet::read(sheetfile::read_text(&text_from_js(text)))
     }
 
     /// A table read elsewhere (a workbook sheet).
@@ -145,5 +137,13 @@ impl Sheet {
     #[wasm_bindgen(getter)]
     pub fn notes(&self) -> Vec<String> {
         self.read.notes.clone()
+    }
+}
+
+impl Sheet {
+    /// A file the core read, or a `RosterError` (code `read`) naming the problem.
+    fn read(file: Result<SheetFile, FileError>) -> Result<Sheet, JsValue> {
+        let read = file.map_err(failing(ErrorCode::Read))?.into();
+        Ok(Sheet { read })
     }
 }
