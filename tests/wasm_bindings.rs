@@ -5,6 +5,7 @@
 
 use js_sys::{Array, Object, Reflect};
 use qualtrics_roster::bindings::{check_datacenter, table_to_csv, RosterClient};
+use tsify::Ts;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -51,7 +52,7 @@ async fn an_unreachable_host_rejects_with_a_network_message() {
     let spec = Object::new();
     Reflect::set(&spec, &"url".into(), &"http://127.0.0.1:9/API/v3".into()).unwrap();
     Reflect::set(&spec, &"token".into(), &"tok".into()).unwrap();
-    let err = JsFuture::from(RosterClient::connect(spec.into(), None))
+    let err = JsFuture::from(RosterClient::connect(Ts::new_unchecked(spec.into()), None))
         .await
         .unwrap_err();
     assert_eq!(code(&err), "brand");
@@ -85,9 +86,11 @@ fn tables_from_js_become_safe_csv() {
     let rows = Array::of1(&Array::of2(&"UR_1".into(), &"=1+1".into()));
     Reflect::set(&table, &"columns".into(), &columns).unwrap();
     Reflect::set(&table, &"rows".into(), &rows).unwrap();
-    let csv = table_to_csv(table.into()).unwrap();
+    let csv = table_to_csv(Ts::new_unchecked(table.into())).unwrap();
     assert_eq!(csv, "\u{feff}User ID,Note\nUR_1,'=1+1\n");
-    let err = table_to_csv(JsValue::from_f64(3.0)).err().unwrap();
+    let err = table_to_csv(Ts::new_unchecked(JsValue::from_f64(3.0)))
+        .err()
+        .unwrap();
     assert_eq!(code(&err), "input");
     assert!(message(err).starts_with("Not a table of text cells"));
 }

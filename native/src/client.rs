@@ -172,7 +172,7 @@ impl Transport {
     /// Drives a listing run to its end: the run with what it read, or why it stopped.
     async fn read_listing(&self, mut run: UsersRun) -> Result<UsersRun, ReadStopped> {
         self.drive(&mut run, None, |_, _| Control::Continue).await;
-        match run.error().or(run.stop_reason()) {
+        match run.failure() {
             Some(e) => Err(ReadStopped(e.to_string())),
             None => Ok(run),
         }
@@ -192,7 +192,7 @@ impl Transport {
             unix_millis(),
         );
         self.drive(&mut run, None, |_, _| Control::Continue).await;
-        match (run.error().or(run.stop_reason()), run.job().snapshot()) {
+        match (run.failure(), run.job().snapshot()) {
             (None, Some(snapshot)) => Ok(snapshot.clone()),
             (e, _) => Err(ReadStopped(
                 e.unwrap_or("the pull did not finish").to_string(),

@@ -21,9 +21,9 @@ struct Fetch;
 
 impl crate::run::Transport for Fetch {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        send(&request)
-            .await
-            .map_err(|e| TransportFailure::no_answer(e.to_string()))
+        fetch(&request).await.map_err(|detail| {
+            TransportFailure::no_answer(network(&request.url, detail).to_string())
+        })
     }
     async fn sleep(&self, ms: u64) {
         gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await;
@@ -69,26 +69,23 @@ pub(super) async fn drive<R: Run + ?Sized + 'static>(
     }
 }
 
-/// Drives a new `run` to its end and hands it back, shared (for `cancel`); fails, as a JS
-/// error, if reading the brand failed or a refused token stopped it.
+/// Drives a new `run` to its end and hands it back, shared (for `cancel`); fails (code
+/// `brand`) if reading the brand failed or a refused token stopped it.
 pub(super) async fn drive_to_end<R: Run + 'static>(
     run: R,
     on_progress: Option<&Function>,
 ) -> Result<Rc<RefCell<R>>, JsValue> {
     let run = Rc::new(RefCell::new(run));
     drive(&run, on_progress).await?;
-    let failed = {
-        let run = run.borrow();
-        run.error()
-            .or(run.stop_reason())
-            .map(|e| fail(ErrorCode::Brand, e.trim_start_matches("not sent: ")))
-    };
-    failed.map_or(Ok(run), Err)
+    let failed = run
+        .borrow()
+        .failure()
+        .map(|e| e.trim_start_matches("not sent: ").to_string());
+    failed.map_or(Ok(run), |e| Err(fail(ErrorCode::Brand, e)))
 }
 
-/// Drives a connect to its end: the connection on the brand's datacenter, who the credential
-/// belongs to and the datacenter moved to (if any); else a `RosterError` with code `connect`
-/// (the address or token as typed) or `brand` (Qualtrics refused or could not be reached).
+/// Drives a connect to its end: the connection, who the credential belongs to and the
+/// datacenter moved to; else code `connect` (as typed) or `brand` (Qualtrics' answer).
 pub(super) async fn connect(
     job: ConnectJob,
     on_progress: Option<&Function>,
@@ -96,30 +93,29 @@ pub(super) async fn connect(
     let run = Rc::new(RefCell::new(job.run(ExecConfig::default(), now_ms())));
     drive(&run, on_progress).await?;
     let run = run.borrow();
-    let job = run.job();
-    match job.outcome() {
-        Ok((conn, connected)) => Ok((
-            conn.clone(),
-            connected.clone(),
-            job.moves().last().map(|d| d.as_str().to_string()),
-        )),
-        Err(Some(ConnectError::Connection(e))) => Err(fail(ErrorCode::Connect, e)),
-        Err(Some(failure)) => Err(fail(ErrorCode::Brand, failure)),
-        Err(None) => Err(fail(ErrorCode::Brand, "Connecting did not finish.")),
+    let (conn, connected) = run.job().outcome().map_err(|failure| match failure {
+        Some(ConnectError::Connection(e)) => fail(ErrorCode::Connect, e),
+        Some(failure) => fail(ErrorCode::Brand, failure),
+        None => fail(ErrorCode::Brand, "Connecting did not finish."),
+    })?;
+    let moved_to = run.job().moves().last().map(|d| d.as_str().to_string());
+    Ok((conn.clone(), connected.clone(), moved_to))
+}
+
+/// The failure of a request to `url`, as the core's transport reports it.
+fn network(url: &str, detail: String) -> ApiError {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    ApiError::Network {
+        host: host.unwrap_or_else(|| url.to_string()),
+        detail,
     }
 }
 
-/// Performs one request with fetch.
-pub(super) async fn send(request: &HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Performs one request with fetch; the error says what went wrong, for [`network`].
+async fn fetch(request: &HttpRequest) -> Result<HttpResponse, String> {
     use gloo_net::http::{Method as M, RequestBuilder};
-    let host = url::Url::parse(&request.url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| request.url.clone());
-    let network = |detail: String| ApiError::Network {
-        host: host.clone(),
-        detail,
-    };
     let method = match request.method {
         Method::Get => M::GET,
         Method::Post => M::POST,
@@ -134,17 +130,13 @@ pub(super) async fn send(request: &HttpRequest) -> Result<HttpResponse, ApiError
         Some(body) => builder.body(js_sys::Uint8Array::from(body.as_slice())),
         None => builder.build(),
     }
-    .map_err(|e| network(e.to_string()))?;
-    let response = built
-        .send()
-        .await
-        .map_err(|_| network("the browser could not complete the request (network error, or the server refused a cross-origin call)".into()))?;
-    let status = response.status();
-    let headers = response.headers().entries().collect();
-    let body = response
-        .binary()
-        .await
-        .map_err(|_| network("the connection broke while reading the answer".into()))?;
+    .map_err(|e| e.to_string())?;
+    let response = built.send().await.map_err(|_| {
+        "the browser could not complete the request (network error, or the server refused a cross-origin call)"
+    })?;
+    let (status, headers) = (response.status(), response.headers().entries().collect());
+    let body = response.binary().await;
+    let body = body.map_err(|_| "the connection broke while reading the answer")?;
     Ok(HttpResponse {
         status,
         headers,

@@ -1,10 +1,7 @@
-//! wasm-bindgen bindings: JS names and typed values around the core, nothing else. One class
-//! per concept: [`RosterClient`] (a connection: who am I, list users, plan a sheet, pull
-//! membership), [`Sheet`] (a file read into WASM memory) and [`run::JsSheetRun`] (a plan, its
-//! apply, its outcomes); `driver.rs` carries a run's requests with fetch and timers. What is
-//! not JavaScript glue (connect specs, pull tables, templates, option types) is the core's. Every value
-//! that crosses is a core type whose TypeScript declaration tsify derives (the `.d.ts` says
-//! `PlanView`, not `any`); every failure is a `RosterError` with a `code` (`error.rs`).
+//! wasm-bindgen bindings: JS names around the core, nothing else. [`RosterClient`] (a
+//! connection), [`Sheet`] (a file kept in WASM memory), [`run::JsSheetRun`] (a plan, its apply,
+//! its outcomes); `driver.rs` carries a run's requests with fetch and timers. Every value that
+//! crosses is a core type declared by tsify; every failure a `RosterError` with a `code`.
 
 mod driver;
 mod error;
@@ -24,7 +21,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
-use serde::Serialize;
+use serde::{de::DeserializeOwned, Serialize};
+use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -61,37 +59,30 @@ impl RosterClient {
         token: &str,
     ) -> Result<RosterClient, JsValue> {
         let auth = Auth::api_token(token).map_err(failing(ErrorCode::Connect))?;
-        let conn = Connection::via_relay(relay_url, datacenter, auth)
-            .map_err(failing(ErrorCode::Connect))?;
-        Ok(RosterClient::on(conn))
+        let conn = Connection::via_relay(relay_url, datacenter, auth);
+        Ok(RosterClient::on(conn.map_err(failing(ErrorCode::Connect))?))
     }
 
     /// Calls an API base URL directly (the sandbox, or Qualtrics where CORS allows it).
     pub fn direct(base_url: &str, token: &str) -> Result<RosterClient, JsValue> {
         let auth = Auth::api_token(token).map_err(failing(ErrorCode::Connect))?;
-        let conn = Connection::direct(base_url, auth).map_err(failing(ErrorCode::Connect))?;
-        Ok(RosterClient::on(conn))
+        let conn = Connection::direct(base_url, auth);
+        Ok(RosterClient::on(conn.map_err(failing(ErrorCode::Connect))?))
     }
 
-    /// Connects along `spec` (the core's connect run: whoami, and the brand's own datacenter
-    /// followed when Qualtrics names another); resolves to a client on the brand's
-    /// datacenter, whose `connected` says who the token belongs to. Rejects with code
-    /// `connect` (the address or token as typed) or `brand` (Qualtrics refused or could not be
-    /// reached).
+    /// Connects along `spec` (whoami, following the datacenter Qualtrics names). Rejects with
+    /// code `connect` (address or token as typed) or `brand` (Qualtrics refused or unreachable).
     #[wasm_bindgen(unchecked_return_type = "Promise<RosterClient>")]
-    pub fn connect(
-        #[wasm_bindgen(unchecked_param_type = "ConnectSpec")] spec: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
-    ) -> Promise {
+    pub fn connect(spec: Ts<ConnectSpec>, on_progress: Option<OnProgress>) -> Promise {
         future_to_promise(async move {
-            let spec: ConnectSpec = from_value(spec, "Bad connection settings")?;
+            let spec: ConnectSpec = from_value(spec.into(), "Bad connection settings")?;
             // The token and the address are checked before anything is sent.
             let job = spec.job().map_err(failing(ErrorCode::Connect))?;
-            let (conn, connected, moved_to) = connect(job, on_progress.as_ref()).await?;
+            let (conn, connected, moved_to) = connect(job, on_progress.as_deref()).await?;
+            let actor = Some(Actor::from_whoami(&connected.who));
             Ok(RosterClient {
                 conn,
-                actor: Rc::new(RefCell::new(Some(Actor::from_whoami(&connected.who)))),
+                actor: Rc::new(RefCell::new(actor)),
                 connected: Some(connected),
                 moved_to,
             }
@@ -99,8 +90,7 @@ impl RosterClient {
         })
     }
 
-    /// Who the token belongs to (a client made by `connect`; null for one made by
-    /// `viaRelay` or `direct`, which ask nothing until used).
+    /// Who the token belongs to (null for a client made by `viaRelay` or `direct`).
     #[wasm_bindgen(getter, unchecked_return_type = "Connected | null")]
     pub fn connected(&self) -> Result<JsValue, JsValue> {
         to_value(&self.connected)
@@ -112,26 +102,20 @@ impl RosterClient {
         self.moved_to.clone()
     }
 
-    /// Lists every user, page by page (paced and retried like every run), then reads the name
-    /// of each division they are in that is not among `knownDivisions` (the `DV_…` ids whose
-    /// names the host kept from an earlier listing); `onProgress` gets the run's progress.
+    /// Lists every user, then reads the names of their divisions not among `knownDivisions`
+    /// (`DV_…` ids whose names the host kept from an earlier listing).
     #[wasm_bindgen(js_name = listUsers, unchecked_return_type = "Promise<UsersListing>")]
     pub fn list_users(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
+        on_progress: Option<OnProgress>,
         #[wasm_bindgen(js_name = knownDivisions)] known_divisions: Option<Vec<String>>,
     ) -> Promise {
         let known = known_divisions.unwrap_or_default().into_iter().collect();
-        let run = UsersRun::list_users_with_divisions(
-            self.conn.clone(),
-            known,
-            ExecConfig::default(),
-            false,
-            now_ms(),
-        );
+        let config = ExecConfig::default();
+        let run =
+            UsersRun::list_users_with_divisions(self.conn.clone(), known, config, false, now_ms());
         future_to_promise(async move {
-            let run = drive_to_end(run, on_progress.as_ref()).await?;
+            let run = drive_to_end(run, on_progress.as_deref()).await?;
             let listing = UsersListing::of(run.borrow().job());
             to_value(&listing)
         })
@@ -149,52 +133,50 @@ impl RosterClient {
     }
 }
 
-/// A table as CSV, safe to open in a spreadsheet.
-#[wasm_bindgen(js_name = tableToCsv)]
-pub fn table_to_csv(
-    #[wasm_bindgen(unchecked_param_type = "Table")] table: JsValue,
-) -> Result<String, JsValue> {
-    Ok(table_from(table)?.to_csv())
+#[wasm_bindgen]
+extern "C" {
+    /// A run's progress callback: each event, as the run makes it.
+    #[wasm_bindgen(extends = Function, typescript_type = "((progress: RunProgress) => void)")]
+    pub type OnProgress;
 }
 
-/// How `columns` fit a `kind` sheet planned with `options` (issue 29.7): each field the kind
-/// reads and the column recognised as it, the columns recognised as none, and whether the
-/// page should ask the administrator to map them before planning (`rows`: the sheet's first
-/// rows, which say whether an unrecognised column holds a missing field's values).
+/// A table as CSV, safe to open in a spreadsheet.
+#[wasm_bindgen(js_name = tableToCsv)]
+pub fn table_to_csv(table: Ts<Table>) -> Result<String, JsValue> {
+    Ok(table_from(&table)?.to_csv())
+}
+
+/// How `columns` fit a `kind` sheet planned with `options` (issue 29.7): the column recognised
+/// as each field, and whether to ask for a mapping (`rows`: the sheet's first rows).
 #[wasm_bindgen(js_name = columnFit, unchecked_return_type = "ColumnFit")]
 pub fn column_fit(
-    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    kind: Ts<SheetKind>,
     columns: Vec<String>,
     #[wasm_bindgen(unchecked_param_type = "string[][]")] rows: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+    options: Option<Ts<SheetRequest>>,
 ) -> Result<JsValue, JsValue> {
-    let kind = kind_from(kind)?;
     let rows: Vec<Vec<String>> = from_value(rows, "The first rows are rows of text cells")?;
-    let request = from_options::<SheetRequest>(options)?;
+    let (kind, request) = (kind_from(&kind)?, from_options(options)?);
     to_value(&crate::run::column_fit(kind, &columns, &rows, &request))
 }
 
-/// Why a mapping (field -> column) cannot be applied to `columns` as a `kind` sheet's, or
-/// null when it can: two fields mapped to one column, a column read as a mapped field beside
-/// the one mapped to it (the same check planning makes).
+/// Why a mapping (field -> column) cannot be applied to `columns` as a `kind` sheet's (the
+/// check planning makes), or null when it can.
 #[wasm_bindgen(js_name = checkMapping)]
 pub fn check_mapping(
-    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+    kind: Ts<SheetKind>,
     columns: Vec<String>,
     #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] mapping: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
+    options: Option<Ts<SheetRequest>>,
 ) -> Result<Option<String>, JsValue> {
-    let kind = kind_from(kind)?;
-    let mapping: std::collections::BTreeMap<String, String> =
-        from_value(mapping, "A mapping is field names to column names")?;
-    let request = from_options::<SheetRequest>(options)?;
+    let mut request: SheetRequest = from_options(options)?;
+    request.column_map = from_value(mapping, "A mapping is field names to column names")?;
     let table = Table {
         columns,
         ..Table::default()
     };
-    Ok(crate::run::apply_mapping(kind, table, &mapping, &request)
-        .err()
-        .map(|e| e.to_string()))
+    let mapped = request.mapped(kind_from(&kind)?, table);
+    Ok(mapped.err().map(|e| e.to_string()))
 }
 
 /// The datacenter to ask first when none is typed (Qualtrics then names the brand's own).
@@ -214,11 +196,8 @@ pub fn check_datacenter(id: &str) -> Result<String, JsValue> {
 /// The key under which a host keeps the journal of a table of `kind` (for a `Sheet`, its
 /// `journalKey`): the same cells give the same key in every host and session.
 #[wasm_bindgen(js_name = journalKey)]
-pub fn journal_key(
-    kind: &str,
-    #[wasm_bindgen(unchecked_param_type = "Table")] table: JsValue,
-) -> Result<String, JsValue> {
-    Ok(crate::run::journal_key(kind, &table_from(table)?))
+pub fn journal_key(kind: &str, table: Ts<Table>) -> Result<String, JsValue> {
+    Ok(crate::run::journal_key(kind, &table_from(&table)?))
 }
 
 /// A cell value made safe to write into a sheet (formula injection): see `table::neutralise_formula`.
@@ -229,10 +208,8 @@ pub fn safe_cell(value: &str) -> String {
 
 /// The template of a `kind` sheet: its columns and an example row or two.
 #[wasm_bindgen(js_name = sheetTemplate, unchecked_return_type = "Table")]
-pub fn sheet_template(
-    #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
-) -> Result<JsValue, JsValue> {
-    to_value(&kind_from(kind)?.template())
+pub fn sheet_template(kind: Ts<SheetKind>) -> Result<JsValue, JsValue> {
+    to_value(&kind_from(&kind)?.template())
 }
 
 /// The Roles sheet template (`Role | Attribute | Operator | Value`).
@@ -246,46 +223,32 @@ fn now_ms() -> u64 {
 }
 
 /// A core value as a plain JavaScript object (maps as objects, as JSON would have them).
-fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(failing(ErrorCode::Input))
 }
 
-/// A JavaScript value as the core type its declaration names; `what` says what was expected
-/// when it is not one.
-fn from_value<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
+/// A JavaScript value as the core type `T`; `what` says what was expected when it is not one.
+fn from_value<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| fail(ErrorCode::Input, format!("{what}: {e}")))
 }
 
-/// A JavaScript value that may be null or undefined (then `None`), as the core type its
-/// declaration names.
-fn from_nullable<T: serde::de::DeserializeOwned>(
-    value: JsValue,
-    what: &str,
-) -> Result<Option<T>, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        Ok(None)
-    } else {
-        from_value(value, what).map(Some)
-    }
-}
-
 /// Options given by JavaScript, or the defaults when it gave none.
-fn from_options<T: serde::de::DeserializeOwned + Default>(options: JsValue) -> Result<T, JsValue> {
-    Ok(from_nullable(options, "Bad options")?.unwrap_or_default())
+fn from_options<T: Tsify + DeserializeOwned + Default>(
+    options: Option<Ts<T>>,
+) -> Result<T, JsValue> {
+    options.map_or(Ok(T::default()), |o| from_value(o.into(), "Bad options"))
 }
 
 /// The kind of sheet JavaScript names.
-fn kind_from(kind: JsValue) -> Result<SheetKind, JsValue> {
-    from_value(
-        kind,
-        "The kind of sheet is lifecycle, provision or membership",
-    )
+fn kind_from(kind: &Ts<SheetKind>) -> Result<SheetKind, JsValue> {
+    let what = "The kind of sheet is lifecycle, provision or membership";
+    from_value(kind.js_value(), what)
 }
 
 /// A table given by JavaScript as a plain object.
-fn table_from(value: JsValue) -> Result<Table, JsValue> {
-    from_value(value, "Not a table of text cells")
+fn table_from(table: &Ts<Table>) -> Result<Table, JsValue> {
+    from_value(table.js_value(), "Not a table of text cells")
 }

@@ -3,13 +3,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::driver::drive;
-use super::error::{fail, ErrorCode};
-use super::{from_nullable, from_options, now_ms, to_value};
+use super::error::{fail, failing, ErrorCode};
+use super::{from_options, from_value, now_ms, to_value, OnProgress};
 use crate::exec::{audit_jsonl, audit_table};
 use crate::policy::{Approval, ApprovalRequest};
 use crate::run::{ApplyRefused, InputFingerprint, Run, SheetRun, TableView};
@@ -29,44 +30,37 @@ impl JsSheetRun {
         to_value(&self.run.borrow().view(preview_rows.map(|n| n as usize)))
     }
 
-    /// What the plan was made from: pass it back to `apply` to say the input is still the one
-    /// planned.
+    /// What the plan was made from: pass it back to `apply` to say the input is unchanged.
     #[wasm_bindgen(unchecked_return_type = "InputFingerprint")]
     pub fn input(&self) -> Result<JsValue, JsValue> {
         to_value(self.run.borrow().input())
     }
 
-    /// Sends exactly the planned changes, phase by phase; `onProgress` is called as answers
-    /// arrive (its `journal`: rows finished since the last call; keep them to resume).
-    /// `current`, when given, is the input as it is now (`input()` of a new plan): the apply
-    /// is refused (code `refused`), nothing sent, if it differs from the plan's. `approval`:
-    /// whether rows changing other Brand Administrators go, and the number of accounts that
-    /// lose access as the administrator typed it (needed when
-    /// `plan().blast.brake.needsConfirmation`; else the apply is refused with code
-    /// `needs-confirmation`, nothing sent).
+    /// Sends exactly the planned changes; `onProgress`'s `journal` has the rows finished (keep
+    /// them to resume). Refused, nothing sent, with code `refused` when `current` (the input
+    /// now) differs from the plan's, or `needs-confirmation` when `approval` lacks what
+    /// `plan().blast.brake` asks for.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn apply(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
-        #[wasm_bindgen(unchecked_param_type = "InputFingerprint | null")] current: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<ApprovalRequest> | null")] approval: JsValue,
+        on_progress: Option<OnProgress>,
+        current: Option<Ts<InputFingerprint>>,
+        approval: Option<Ts<ApprovalRequest>>,
     ) -> Promise {
         let run = self.run.clone();
         future_to_promise(async move {
-            let approval = Approval::from(from_options::<ApprovalRequest>(approval)?);
-            let current: Option<InputFingerprint> =
-                from_nullable(current, "Bad input fingerprint")?;
-            run.borrow_mut()
-                .apply(current.as_ref(), &approval, now_ms())
-                .map_err(|refused| {
-                    let code = match refused {
-                        ApplyRefused::NeedsConfirmation(_) => ErrorCode::NeedsConfirmation,
-                        _ => ErrorCode::Refused,
-                    };
-                    fail(code, refused)
-                })?;
-            drive(&run, on_progress.as_ref()).await?;
+            let approval = Approval::from(from_options(approval)?);
+            let current: Option<InputFingerprint> = current
+                .map(|c| from_value(c.into(), "Bad input fingerprint"))
+                .transpose()?;
+            let applied = run
+                .borrow_mut()
+                .apply(current.as_ref(), &approval, now_ms());
+            applied.map_err(|refused| match refused {
+                ApplyRefused::NeedsConfirmation(_) => fail(ErrorCode::NeedsConfirmation, refused),
+                _ => fail(ErrorCode::Refused, refused),
+            })?;
+            drive(&run, on_progress.as_deref()).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -88,27 +82,18 @@ impl JsSheetRun {
         to_value(&self.run.borrow().outcome_cells())
     }
 
-    /// The input with the outcome columns beside it (the first `previewRows` rows and
-    /// `totalRows`, when given).
+    /// The input with the outcome columns beside it (the first `previewRows` rows, if given).
     #[wasm_bindgen(js_name = outcomeTable, unchecked_return_type = "TableView")]
     pub fn outcome_table(&self, preview_rows: Option<u32>) -> Result<JsValue, JsValue> {
-        to_value(&TableView::new(
-            self.run.borrow().outcome_table(),
-            preview_rows.map(|n| n as usize),
-        ))
+        let table = self.run.borrow().outcome_table();
+        to_value(&TableView::new(table, preview_rows.map(|n| n as usize)))
     }
 
     /// The accounts the run changed, as they were before (lifecycle): apply it to undo.
     #[wasm_bindgen(js_name = beforeTable, unchecked_return_type = "Table")]
     pub fn before_table(&self) -> Result<JsValue, JsValue> {
         let table = self.run.borrow().before_table();
-        let no_undo = || {
-            fail(
-                ErrorCode::NoSuchTable,
-                "Only a lifecycle run has an undo sheet.",
-            )
-        };
-        to_value(&table.ok_or_else(no_undo)?)
+        to_value(&table.map_err(failing(ErrorCode::NoSuchTable))?)
     }
 
     /// Every request the run sent (listings and polls included), as an "Audit" sheet.

@@ -2,7 +2,8 @@
 //! handed to JavaScript (`readCsv`, `readFile`) or kept in WASM memory ([`Sheet`]) so a big file
 //! never crosses into JavaScript.
 
-use js_sys::JsString;
+use js_sys::{JsString, Uint8Array};
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use super::error::{failing, ErrorCode};
@@ -13,41 +14,28 @@ use crate::sheet::sheetfile::{self, FileError, ReadTable, SheetFile};
 /// `RosterError` (code `read`) naming the problem.
 #[wasm_bindgen(js_name = readCsv, unchecked_return_type = "ReadTable")]
 pub fn read_csv(text: &JsString) -> Result<JsValue, JsValue> {
-    to_value(&read(sheetfile::read_text(&text_from_js(text)))?)
+    to_value(&Sheet::from_text(text)?.read)
 }
 
-/// Reads a file's bytes (any of the encodings and delimiters the core knows) like `readCsv`.
-/// A workbook (.xlsx) is refused with a message; the page opens those with the workbook module.
+/// Reads a file's bytes like `readCsv`, in any encoding and delimiter the core knows; a
+/// workbook (.xlsx) is refused (the page opens those with the workbook module).
 #[wasm_bindgen(js_name = readFile, unchecked_return_type = "ReadTable")]
 pub fn read_file(bytes: &[u8]) -> Result<JsValue, JsValue> {
-    to_value(&read(sheetfile::read_bytes(bytes))?)
-}
-
-/// A file the core read, as JavaScript gets it, or a `RosterError` (code `read`) naming the
-/// problem.
-fn read(file: Result<SheetFile, FileError>) -> Result<ReadTable, JsValue> {
-    file.map(ReadTable::from).map_err(failing(ErrorCode::Read))
+    to_value(&Sheet::from_bytes(bytes)?.read)
 }
 
 #[wasm_bindgen]
 extern "C" {
-    /// The browser's UTF-8 encoder.
+    /// The browser's UTF-8 encoder, and what its `encodeInto` did (UTF-16 units read, bytes
+    /// written).
     type TextEncoder;
     #[wasm_bindgen(constructor)]
     fn new() -> TextEncoder;
-    /// Encodes `source` into `destination`, as much as fits: `{read, written}`.
     #[wasm_bindgen(method, js_name = encodeInto)]
-    fn encode_into(
-        this: &TextEncoder,
-        source: &JsString,
-        destination: &js_sys::Uint8Array,
-    ) -> EncodeIntoResult;
-    /// What `encodeInto` did.
+    fn encode_into(this: &TextEncoder, from: &JsString, to: &Uint8Array) -> EncodeIntoResult;
     type EncodeIntoResult;
-    /// UTF-16 code units read.
     #[wasm_bindgen(method, getter)]
     fn read(this: &EncodeIntoResult) -> f64;
-    /// Bytes written.
     #[wasm_bindgen(method, getter)]
     fn written(this: &EncodeIntoResult) -> f64;
 }
@@ -67,8 +55,7 @@ pub(super) fn text_from_js(text: &JsString) -> String {
         let spare = bytes.spare_capacity_mut();
         // SAFETY: the view covers only the vector's spare capacity, and nothing allocates (so
         // WASM memory cannot grow and move) between making the view and encodeInto's return.
-        let view =
-            unsafe { js_sys::Uint8Array::view_mut_raw(spare.as_mut_ptr().cast(), spare.len()) };
+        let view = unsafe { Uint8Array::view_mut_raw(spare.as_mut_ptr().cast(), spare.len()) };
         let done = encoder.encode_into(&rest, &view);
         let written = done.written() as usize;
         // SAFETY: encodeInto wrote (initialised) exactly `written` bytes of the spare capacity.
@@ -98,25 +85,20 @@ impl Sheet {
     /// A file's bytes in any encoding and delimiter the core reads (not a workbook).
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Sheet, JsValue> {
-        let read = read(sheetfile::read_bytes(bytes))?;
-        Ok(Sheet { read })
+        Sheet::read(sheetfile::read_bytes(bytes))
     }
 
     /// Pasted rows.
     #[wasm_bindgen(js_name = fromText)]
     pub fn from_text(text: &JsString) -> Result<Sheet, JsValue> {
-        let read = read(sheetfile::read_text(&text_from_js(text)))?;
-        Ok(Sheet { read })
+        Sheet::read(sheetfile::read_text(&text_from_js(text)))
     }
 
     /// A table read elsewhere (a workbook sheet).
     #[wasm_bindgen(js_name = fromTable)]
-    pub fn from_table(
-        #[wasm_bindgen(unchecked_param_type = "ReadTable")] read: JsValue,
-    ) -> Result<Sheet, JsValue> {
-        Ok(Sheet {
-            read: from_value(read, "Not a table of text cells")?,
-        })
+    pub fn from_table(read: Ts<ReadTable>) -> Result<Sheet, JsValue> {
+        let read = from_value(read.into(), "Not a table of text cells")?;
+        Ok(Sheet { read })
     }
 
     /// The column names.
@@ -147,20 +129,21 @@ impl Sheet {
     /// The first `count` rows' cells, for a preview (the mapping step).
     #[wasm_bindgen(unchecked_return_type = "string[][]")]
     pub fn head(&self, count: usize) -> Result<JsValue, JsValue> {
-        let rows: Vec<Vec<&str>> = self
-            .read
-            .table
-            .rows
-            .iter()
-            .take(count)
-            .map(|r| r.iter().map(|c| c.as_str()).collect())
-            .collect();
-        to_value(&rows)
+        let rows = &self.read.table.rows;
+        to_value(&rows[..count.min(rows.len())])
     }
 
     /// What to know about the file (title rows skipped, ragged rows…).
     #[wasm_bindgen(getter)]
     pub fn notes(&self) -> Vec<String> {
         self.read.notes.clone()
+    }
+}
+
+impl Sheet {
+    /// A file the core read, or a `RosterError` (code `read`) naming the problem.
+    fn read(file: Result<SheetFile, FileError>) -> Result<Sheet, JsValue> {
+        let read = file.map_err(failing(ErrorCode::Read))?.into();
+        Ok(Sheet { read })
     }
 }

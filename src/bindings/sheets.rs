@@ -1,8 +1,8 @@
-//! The planning surface of the bindings (the `sheets` feature: the full core module, which a
-//! host loads on first use; the console module the page and pane start with leaves it out):
-//! plan a sheet, pull membership, and the validation benchmark's one-call check.
+//! The planning surface (the `sheets` feature: the full core module a host loads on first use;
+//! the console module leaves it out): plan a sheet, pull membership, the benchmark's check.
 
-use js_sys::{Function, JsString, Promise};
+use js_sys::{JsString, Promise};
+use tsify::Ts;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -10,92 +10,71 @@ use super::driver::{connect, drive_to_end};
 use super::error::{fail, failing, ErrorCode};
 use super::run::JsSheetRun;
 use super::sheet::{self, Sheet};
-use super::{from_options, from_value, kind_from, now_ms, table_from, to_value, RosterClient};
+use super::{from_options, from_value, kind_from, now_ms, to_value, OnProgress, RosterClient};
 use crate::exec::ExecConfig;
 use crate::membership::rules::{self, RoleSheet};
 use crate::membership::PullRequest;
-use crate::policy::{Actor, Guard, Policy};
-use crate::run::{check_provision, Brand, ConnectJob, PullJob, PullRun, SheetRequest, SheetRun};
+use crate::policy::Actor;
+use crate::run::{
+    check_provision, Brand, ConnectJob, PullJob, PullRun, SheetKind, SheetRequest, SheetRun,
+};
 use crate::sheet::table::Table;
 use crate::time::Date;
 
 #[wasm_bindgen]
 impl RosterClient {
     /// Reads the brand and plans `table` (a `Sheet`, which planning takes over, or a plain
-    /// table) as a `kind` sheet with `options` (each kind reads its own); `roles`: the Roles
-    /// sheet for a membership sheet, or null. Resolves to a `SheetRun`.
+    /// table) as a `kind` sheet; `roles`: the Roles sheet of a membership sheet.
     #[wasm_bindgen(js_name = planSheet, unchecked_return_type = "Promise<SheetRun>")]
     pub fn plan_sheet(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "SheetKind")] kind: JsValue,
+        kind: Ts<SheetKind>,
         #[wasm_bindgen(unchecked_param_type = "Sheet | Table")] table: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<SheetRequest> | null")] options: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
+        options: Option<Ts<SheetRequest>>,
+        roles: Option<Ts<Table>>,
+        on_progress: Option<OnProgress>,
     ) -> Result<Promise, JsValue> {
-        let kind = kind_from(kind)?;
-        let (table, mut request, roles) = (
-            read_table(table)?,
-            from_options::<SheetRequest>(options)?,
-            read_roles(roles)?,
-        );
-        // The columns the administrator mapped are renamed to their fields before planning.
+        let (kind, mut request) = (kind_from(&kind)?, from_options::<SheetRequest>(options)?);
+        let (table, roles) = (read_table(table)?, read_roles(roles)?);
         let table = request
-            .mapped(kind, table)
+            .for_person(kind, table)
             .map_err(failing(ErrorCode::Input))?;
-        // A person reads this plan before it is applied: the attributes are planned with the
-        // accounts, never after the creates as an unattended hook's are.
-        request.unattended = false;
         let (conn, cached) = (self.conn.clone(), self.actor.clone());
         Ok(future_to_promise(async move {
-            // Every plan is judged against the credential's own account: ask whoami once
-            // (the core's connect run along this connection, retried as every request is).
+            // Every plan is judged against the credential's own account: whoami, once.
             let known = cached.borrow().clone();
             let actor = match known {
-                Some(a) => a,
+                Some(actor) => actor,
                 None => {
-                    let job = ConnectJob::whoami_on(conn.clone());
-                    let (_, connected, _) = connect(job, None).await?;
-                    let actor = Actor::from_whoami(&connected.who);
-                    *cached.borrow_mut() = Some(actor.clone());
-                    actor
+                    let (_, connected, _) =
+                        connect(ConnectJob::whoami_on(conn.clone()), None).await?;
+                    cached
+                        .borrow_mut()
+                        .insert(Actor::from_whoami(&connected.who))
+                        .clone()
                 }
             };
-            let brand = Brand::Online {
-                conn,
-                renewable: false,
-                guard: Guard::new(actor, Policy::default()),
-            };
-            let run = SheetRun::start(
-                kind,
-                table,
-                request,
-                roles,
-                brand,
-                ExecConfig::default(),
-                now_ms(),
-            );
-            let run = drive_to_end(run, on_progress.as_ref()).await?;
+            let brand = Brand::online(conn, false, actor);
+            let config = ExecConfig::default();
+            let run = SheetRun::start(kind, table, request, roles, brand, config, now_ms());
+            let run = drive_to_end(run, on_progress.as_deref()).await?;
             Ok(JsSheetRun { run }.into())
         }))
     }
 
-    /// Pulls who is in which group and role. `roles` is the Roles sheet (or null for groups
-    /// only); `onProgress` as in `listUsers`.
+    /// Pulls who is in which group and role; `roles`: the Roles sheet, or null for groups only.
     #[wasm_bindgen(js_name = pullMembership, unchecked_return_type = "Promise<Pulled>")]
     pub fn pull_membership(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Table | null")] roles: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Partial<PullRequest> | null")] options: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "((progress: RunProgress) => void) | null")]
-        on_progress: Option<Function>,
+        roles: Option<Ts<Table>>,
+        options: Option<Ts<PullRequest>>,
+        on_progress: Option<OnProgress>,
     ) -> Promise {
         let conn = self.conn.clone();
         future_to_promise(async move {
             let (request, roles) = (from_options::<PullRequest>(options)?, read_roles(roles)?);
             let run = PullRun::new(conn, PullJob::new(), ExecConfig::default(), false, now_ms());
-            let run = drive_to_end(run, on_progress.as_ref()).await?;
+            let run = drive_to_end(run, on_progress.as_deref()).await?;
             let pulled = run.borrow().job().pulled(&roles, &request);
             let pulled =
                 pulled.ok_or_else(|| fail(ErrorCode::Brand, "The pull did not finish."))?;
@@ -105,23 +84,21 @@ impl RosterClient {
 }
 
 /// The roles a user with `metadata` (a pull's `metadata` entry) would gain and lose if each
-/// `[role, member]` change were made through the rules of `roles` (the Roles sheet): what the
-/// Groups and roles view shows beside a pending change.
+/// `[role, member]` change were made through the rules of `roles` (the Roles sheet).
 #[wasm_bindgen(js_name = rolesAfter, unchecked_return_type = "RolesAfter")]
 pub fn roles_after(
-    #[wasm_bindgen(unchecked_param_type = "Table")] roles: JsValue,
+    roles: Ts<Table>,
     #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] metadata: JsValue,
     #[wasm_bindgen(unchecked_param_type = "[string, boolean][]")] changes: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let roles = read_roles(roles)?;
+    let roles = read_roles(Some(roles))?;
     let metadata: rules::Metadata = from_value(metadata, "The user's attributes are text")?;
     let changes: Vec<(String, bool)> = from_value(changes, "The changes are [role, member] pairs")?;
     to_value(&roles.roles_after(&metadata, &changes, rules::MatchOptions::default()))
 }
 
-/// Reads CSV text and checks it as a provisioning sheet against no brand, in one call (no
-/// table crosses into JavaScript). For the validation benchmark: the plan alone, without a run
-/// around it (no input fingerprint, no executor).
+/// Reads CSV text and checks it as a provisioning sheet against no brand, in one call: the
+/// validation benchmark's plan alone, without a run around it.
 #[wasm_bindgen(js_name = checkProvisionCsv, unchecked_return_type = "CheckedCsv")]
 pub fn check_provision_csv(text: &JsString) -> Result<JsValue, JsValue> {
     let table = Table::from_csv(&sheet::text_from_js(text)).map_err(failing(ErrorCode::Read))?;
@@ -134,14 +111,14 @@ fn read_table(table: JsValue) -> Result<Table, JsValue> {
     use wasm_bindgen::convert::TryFromJsValue;
     match Sheet::try_from_js_value_ref(&table) {
         Some(sheet) => Ok(sheet.read.table),
-        None => table_from(table),
+        None => from_value(table, "Not a table of text cells"),
     }
 }
 
-/// The Roles sheet given by JavaScript (a table), or none.
-fn read_roles(roles: JsValue) -> Result<RoleSheet, JsValue> {
-    if roles.is_undefined() || roles.is_null() {
-        return Ok(RoleSheet::default());
-    }
-    Ok(rules::read_role_sheet(&read_table(roles)?))
+/// The Roles sheet given by JavaScript (a table, or a `Sheet`), or none.
+fn read_roles(roles: Option<Ts<Table>>) -> Result<RoleSheet, JsValue> {
+    let table = roles.map(|t| read_table(t.into())).transpose()?;
+    Ok(table
+        .map(|t| rules::read_role_sheet(&t))
+        .unwrap_or_default())
 }

@@ -53,7 +53,7 @@ pub use request::{
     AmbiguousKind, AsListed, Brand, HeldListing, ListingSizes, SheetKind, SheetRequest,
     LISTING_MAX_AGE_MS,
 };
-pub use sheet::SheetRun;
+pub use sheet::{NoUndoSheet, SheetRun};
 pub use step::RunStep;
 pub use users::ListingJob;
 pub use view::{
@@ -170,6 +170,11 @@ pub trait Run {
     fn error(&self) -> Option<&str>;
     /// Why the run stopped early (a credential refused), if it did.
     fn stop_reason(&self) -> Option<&str>;
+    /// Why the run has no result, as every host reports it: reading the brand failed, or it
+    /// stopped early.
+    fn failure(&self) -> Option<&str> {
+        self.error().or(self.stop_reason())
+    }
 }
 
 /// The next phase of a run, from [`Phases::next`].

@@ -10,7 +10,7 @@ use crate::api::connection::Connection;
 use crate::exec::{ExecConfig, JournalEntry};
 use crate::lifecycle::{Action, LifecycleOptions};
 use crate::membership::rules::{MatchOptions, RoleSheet};
-use crate::policy::Guard;
+use crate::policy::{Actor, Guard, Policy};
 use crate::provision::{ProvisionOptions, Route};
 use crate::sheet::table::Table;
 use crate::time::{Date, UnixMillis};
@@ -197,6 +197,20 @@ impl SheetRequest {
             super::apply_mapping(kind, table, &self.column_map, self)
         }
     }
+
+    /// `table` [`SheetRequest::mapped`] for a plan a person reads before it is applied (the
+    /// page, the pane): the attributes are planned with the accounts, not after them.
+    ///
+    /// # Errors
+    /// [`super::MappingError`], as [`SheetRequest::mapped`].
+    pub fn for_person(
+        &mut self,
+        kind: SheetKind,
+        table: Table,
+    ) -> Result<Table, super::MappingError> {
+        self.unattended = false;
+        self.mapped(kind, table)
+    }
 }
 
 /// Pages a brand's listings took when they were last read in full: what lets a run choose
@@ -250,6 +264,20 @@ pub enum Brand {
         /// judged by them (see [`crate::policy`]).
         guard: Guard,
     },
+}
+
+impl Brand {
+    /// Through `conn` (`renewable`: an OAuth credential), judged as `actor`'s under the default
+    /// policy.
+    #[must_use]
+    pub fn online(conn: Connection, renewable: bool, actor: Actor) -> Brand {
+        let guard = Guard::new(actor, Policy::default());
+        Brand::Online {
+            conn,
+            renewable,
+            guard,
+        }
+    }
 }
 
 impl SheetRun {

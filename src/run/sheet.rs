@@ -178,11 +178,18 @@ impl SheetRun {
     }
 
     /// The accounts the run changed, as they were before (lifecycle: an undo sheet).
-    #[must_use]
-    pub fn before_table(&self) -> Option<Table> {
-        each!(self, r => r.job().undo_sheet())
+    ///
+    /// # Errors
+    /// [`NoUndoSheet`] for a run of another kind.
+    pub fn before_table(&self) -> Result<Table, NoUndoSheet> {
+        each!(self, r => r.job().undo_sheet()).ok_or(NoUndoSheet)
     }
 }
+
+/// Why a run has no undo sheet: it is not a lifecycle run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Only a lifecycle run has an undo sheet.")]
+pub struct NoUndoSheet;
 
 impl Run for SheetRun {
     fn poll(&mut self, now: UnixMillis) -> RunPoll {

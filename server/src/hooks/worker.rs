@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use qualtrics_roster::exec::{audit_jsonl, AuditEntry, ExecConfig, JournalEntry, OutcomeStatus};
 use qualtrics_roster::membership::rules::RoleSheet;
-use qualtrics_roster::policy::{Actor, Approval, Confirmation, Guard, Policy};
+use qualtrics_roster::policy::{Actor, Approval, Confirmation};
 use qualtrics_roster::run::{
     ApplyRefused, Brand, ListingSizes, Run, SheetKind, SheetRequest, SheetRun,
 };
@@ -361,7 +361,7 @@ impl Worker {
         );
         self.drive(session, &mut run, events, &mut log).await?;
         self.listing_sizes = self.listing_sizes.merged(run.listing_sizes());
-        if let Some(why) = run.error().or(run.stop_reason()).map(str::to_string) {
+        if let Some(why) = run.failure().map(str::to_string) {
             let endings = self.all_failed(events, &why, &mut log);
             return self.finish(hook, events, &log, &endings);
         }
@@ -739,7 +739,7 @@ pub(super) async fn plan_only(
         .transport
         .drive(&mut run, session.tokens.as_ref(), |_, _| Control::Continue)
         .await;
-    if let Some(why) = run.error().or(run.stop_reason()) {
+    if let Some(why) = run.failure() {
         return Err(why.to_string());
     }
     Ok(run)
@@ -833,11 +833,8 @@ async fn server_brand(session: &Session) -> Result<Brand, String> {
         ),
         None => session.conn.clone(),
     };
-    Ok(Brand::Online {
-        conn,
-        renewable: session.tokens.is_some(),
-        guard: Guard::new(Actor::from_whoami(&session.who), Policy::default()),
-    })
+    let actor = Actor::from_whoami(&session.who);
+    Ok(Brand::online(conn, session.tokens.is_some(), actor))
 }
 
 #[cfg(test)]
