@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Object, Reflect};
-use qualtrics_roster::bindings::{check_datacenter, table_to_csv, RosterClient};
+use qualtrics_roster::bindings::{check_datacenter, roles_after, table_to_csv, RosterClient};
 use tsify::Ts;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -93,6 +93,48 @@ fn tables_from_js_become_safe_csv() {
         .unwrap();
     assert_eq!(code(&err), "input");
     assert!(message(err).starts_with("Not a table of text cells"));
+}
+
+#[wasm_bindgen_test]
+fn roles_after_compares_values_as_the_pull_did() {
+    // Rule "Hotel Equals Seattle"; the user's Hotel is "seattle": a member only when the pull
+    // ignored case, and only then does leaving the role change anything.
+    let roles = Object::new();
+    let columns = ["Role", "Attribute", "Operator", "Value"].map(JsValue::from);
+    let row = ["Seattle Team", "Hotel", "Equals", "Seattle"].map(JsValue::from);
+    Reflect::set(
+        &roles,
+        &"columns".into(),
+        &columns.iter().collect::<Array>(),
+    )
+    .unwrap();
+    let rows = Array::of1(&row.iter().collect::<Array>());
+    Reflect::set(&roles, &"rows".into(), &rows).unwrap();
+    let metadata = Object::new();
+    Reflect::set(&metadata, &"Hotel".into(), &"seattle".into()).unwrap();
+    let leave = Array::of1(&Array::of2(&"Seattle Team".into(), &false.into()));
+    let lost = |case_insensitive: Option<bool>| {
+        let options = case_insensitive.map(|c| {
+            let o = Object::new();
+            Reflect::set(&o, &"caseInsensitive".into(), &c.into()).unwrap();
+            Ts::new_unchecked(o.into())
+        });
+        let after = roles_after(
+            Ts::new_unchecked(roles.clone().into()),
+            metadata.clone().into(),
+            leave.clone().into(),
+            options,
+        )
+        .unwrap();
+        Array::from(&Reflect::get(&after, &"lost".into()).unwrap()).length()
+    };
+    assert_eq!(
+        lost(None),
+        0,
+        "case-sensitive by default: not a member to begin with"
+    );
+    assert_eq!(lost(Some(false)), 0);
+    assert_eq!(lost(Some(true)), 1, "ignoring case, leaving loses the role");
 }
 
 fn web_sys_origin() -> String {

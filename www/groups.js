@@ -264,7 +264,7 @@ export function startGroups({ lock, errorEl, users, plan, save, forget, onOpen }
         const asked = [...changes.values()].filter((c) => c.userId === id && c.kind === 'role').map((c) => /** @type {[string, boolean]} */ ([c.name, c.member]));
         const row = data?.rowOf.get(id);
         if (!asked.length || row === undefined) { after.delete(id); continue; }
-        after.set(id, core.rolesAfter(roles, data?.pulled.metadata[row] ?? {}, asked));
+        after.set(id, core.rolesAfter(roles, data?.pulled.metadata[row] ?? {}, asked, { filter: '', caseInsensitive: !!data?.pulled.caseInsensitive }));
       }
     }
     drawSheet();

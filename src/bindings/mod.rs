@@ -16,6 +16,8 @@ mod sheets;
 pub use run::JsSheetRun;
 #[cfg(feature = "sheets")]
 pub use sheet::{read_csv, read_file, Sheet};
+#[cfg(feature = "sheets")]
+pub use sheets::roles_after;
 
 use std::cell::RefCell;
 use std::rc::Rc;

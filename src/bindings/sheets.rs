@@ -84,17 +84,20 @@ impl RosterClient {
 }
 
 /// The roles a user with `metadata` (a pull's `metadata` entry) would gain and lose if each
-/// `[role, member]` change were made through the rules of `roles` (the Roles sheet).
+/// `[role, member]` change were made through the rules of `roles` (the Roles sheet), comparing
+/// values as the pull `options` did (its `caseInsensitive`).
 #[wasm_bindgen(js_name = rolesAfter, unchecked_return_type = "RolesAfter")]
 pub fn roles_after(
     roles: Ts<Table>,
     #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] metadata: JsValue,
     #[wasm_bindgen(unchecked_param_type = "[string, boolean][]")] changes: JsValue,
+    options: Option<Ts<PullRequest>>,
 ) -> Result<JsValue, JsValue> {
     let roles = read_roles(Some(roles))?;
     let metadata: rules::Metadata = from_value(metadata, "The user's attributes are text")?;
     let changes: Vec<(String, bool)> = from_value(changes, "The changes are [role, member] pairs")?;
-    to_value(&roles.roles_after(&metadata, &changes, rules::MatchOptions::default()))
+    let matching = from_options::<PullRequest>(options)?.matching();
+    to_value(&roles.roles_after(&metadata, &changes, matching))
 }
 
 /// Reads CSV text and checks it as a provisioning sheet against no brand, in one call: the

@@ -145,6 +145,17 @@ pub struct PullRequest {
     pub case_insensitive: bool,
 }
 
+impl PullRequest {
+    /// How role rule values are compared in this pull (and in what a change would make of
+    /// them: [`RoleSheet::roles_after`]).
+    #[must_use]
+    pub fn matching(&self) -> MatchOptions {
+        MatchOptions {
+            case_sensitive: !self.case_insensitive,
+        }
+    }
+}
+
 /// What a pull shows: its tables, and the pages each listing took.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(
@@ -159,6 +170,9 @@ pub struct Pulled {
     pub tables: PullTables,
     /// Pages read per listing (`users`, `groups`, `members`, `directory`).
     pub pages: BTreeMap<String, usize>,
+    /// Whether this pull compared role rule values ignoring case: give it back to `rolesAfter`
+    /// so a pending change is judged as the pull judged membership.
+    pub case_insensitive: bool,
 }
 
 /// Why a pull's tables cannot be made as asked.
@@ -180,12 +194,11 @@ pub fn pulled(
     request: &PullRequest,
 ) -> Result<Pulled, PullRequestError> {
     let filter = TeamFilter::parse(&request.filter)?;
-    let matching = MatchOptions {
-        case_sensitive: !request.case_insensitive,
-    };
+    let matching = request.matching();
     Ok(Pulled {
         tables: pull_tables(snapshot, roles, filter.as_ref(), matching)?,
         pages: snapshot.pages.clone(),
+        case_insensitive: request.case_insensitive,
     })
 }
 
