@@ -1,7 +1,7 @@
 // Takes the README's screenshots: the task pane at 320 px over the workbook double (its
 // Lifecycle view after a run), and the page (its Users view with the brand's users listed, the
 // confirmation of a lifecycle run, its view after the run, and the Runs view with that run on
-// record). Needs a built tree (npm run build). Run by hand: node scripts/screenshots.mjs
+// record, and Groups and roles with changes asked in its matrix). Needs a built tree (npm run build). Run by hand: node scripts/screenshots.mjs
 import { startServer, launchBrowser } from '../tests/e2e/harness.mjs';
 import { OFFICE_JS, officeDouble } from '../tests/e2e/office-double.mjs';
 
@@ -39,6 +39,10 @@ try {
   await web.waitForFunction(() => document.getElementById('who').textContent.startsWith('Connected'));
   await web.click('#list-users');
   await web.waitForFunction(() => document.getElementById('summary').textContent !== '');
+  // Three people ticked: the bulk bar offers what can be done to them.
+  const boxes = web.getByRole('checkbox', { name: /^Select (?!all)/ });
+  for (const k of [1, 2, 4]) await boxes.nth(k).check();
+  await web.evaluate(() => window.scrollTo(0, 0));
   await web.screenshot({ path: 'docs/page-users.png' });
   console.log('wrote docs/page-users.png');
   await web.click('#tab-lifecycle');
@@ -63,6 +67,19 @@ try {
   await web.waitForSelector('#view-runs li.run');
   await web.screenshot({ path: 'docs/page-runs.png' });
   console.log('wrote docs/page-runs.png');
+  // Groups and roles: the sandbox's rules, a pull, and Who is where with two changes asked.
+  await web.click('#tab-membership');
+  await web.click('#mtab-rules');
+  await web.click('#rl-sandbox');
+  await web.waitForFunction(() => document.getElementById('rl-paste').value !== '');
+  await web.click('#mp-pull');
+  await web.waitForFunction(() => document.getElementById('mp-summary').textContent !== '', null, { timeout: 60_000 });
+  await web.click('#mtab-where');
+  const cells = web.locator('#mx-table tbody button[aria-pressed]:not([aria-disabled="true"])');
+  await cells.nth(1).click();
+  await cells.nth(7).click();
+  await web.screenshot({ path: 'docs/page-groups.png' });
+  console.log('wrote docs/page-groups.png');
 } finally {
   await browser.close();
   server.stop();

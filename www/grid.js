@@ -289,7 +289,6 @@ function createGrid(tableEl) {
           more.type = 'button';
           more.className = 'link row-details';
           more.dataset.i = String(i);
-          more.textContent = 'ⓘ';
           more.title = 'Details';
           more.setAttribute('aria-label', `Details of ${s.select.name(row, table.columns)}`);
           td.append(more);
