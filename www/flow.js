@@ -210,6 +210,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     el('problems').replaceChildren();
     newAttributes([]);
     el('glance').replaceChildren();
+    stackBar(null);
     el('chart').replaceChildren();
     // The page shows the plan in a table; the pane writes a Plan sheet.
     const table = find(`${prefix}table`, HTMLTableElement);
@@ -234,6 +235,29 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
       b.textContent = n;
       li.append(b, ` ${label}`);
       return li;
+    }));
+    stackBar(plan);
+  }
+
+  /**
+   * One bar of what the plan will do, each change a part as wide as its share of the rows (the
+   * chips give the numbers): what a person sees at once, before reading the table.
+   */
+  function stackBar(/** @type {Plan | null} */ plan) {
+    let bar = find(`${prefix}stack`);
+    if (!bar) {
+      bar = Object.assign(document.createElement('div'), { id: `${prefix}stack`, className: 'stack-bar' });
+      bar.dataset.testid = `${prefix}stack`;
+      bar.setAttribute('role', 'img');
+      el('glance').before(bar);
+    }
+    const parts = (plan?.counts ?? []).filter(([, n]) => n > 0);
+    bar.hidden = !parts.length;
+    bar.setAttribute('aria-label', `What the plan will do: ${parts.map(([label, n]) => `${formatNumber(n)} ${label}`).join(', ')}`);
+    bar.replaceChildren(...parts.map(([label, n]) => {
+      const part = Object.assign(document.createElement('span'), { className: `tone-${tone(label)}`, title: `${formatNumber(n)} ${label}` });
+      part.style.flexGrow = String(n);
+      return part;
     }));
   }
 
@@ -635,7 +659,7 @@ export function createFlowView({ host, getClient, lock, prefix, kind, journalKey
     const byRow = new Map(rows.map((o) => [o.row, o.values]));
     const failed = new Set(rows.filter((o) => o.status === 'failed').map((o) => o.row));
     const n = (/** @type {string} */ s) => rows.filter((o) => o.status === s).length;
-    const result = await host.writeColumns(input, columns, byRow, { failed, table, prefix });
+    const result = await host.writeColumns(input, columns, byRow, { failed, table, plan: state.plan?.table ?? null, prefix });
     // The summary comes last: when it shows, the outcomes are in place.
     const where = result.movedTo
       ? ` Written to the "${result.movedTo}" sheet, not beside your rows: ${result.reason ?? 'they could not be written there'}.`

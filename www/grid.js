@@ -85,6 +85,34 @@ export function columnOrder(columns, narrow) {
 }
 
 /**
+ * The plan with each row's outcome beside its change (issue 29.4: outcomes are added to the
+ * plan, never put in its place): the plan's columns, with the outcome's Status and the rest of
+ * its columns right after the plan's change column (Plan, Change or Action), each row joined by
+ * its sheet row number (a table without row numbers: header on row 1, rows after). The
+ * outcome's Message is called "Outcome" when the plan has a Message of its own; other outcome
+ * columns the plan already has (the User ID, the username) are not repeated. Rows without an
+ * outcome keep blank cells.
+ * @param {{ columns: string[], rows: string[][], rowNumbers?: number[] }} plan
+ * @param {string[]} columns the outcome columns
+ * @param {Map<number, string[]>} byRow each row's outcome values, by sheet row number
+ */
+export function planWithOutcomes(plan, columns, byRow) {
+  const taken = new Set(plan.columns.map((c) => c.toLowerCase()));
+  const kept = columns.map((c, i) => ({ c, i })).filter(({ c }) => !taken.has(c.toLowerCase()) || c.toLowerCase() === 'message');
+  const named = kept.map(({ c }) => (taken.has(c.toLowerCase()) ? 'Outcome' : c));
+  const change = plan.columns.findIndex((c) => badgeOf(plan.columns, c) === 'Change');
+  const at = change >= 0 ? change + 1 : plan.columns.length;
+  const blank = kept.map(() => '');
+  const cells = (/** @type {string[] | undefined} */ values) => (values ? kept.map(({ i }) => values[i] ?? '') : blank);
+  return {
+    ...plan,
+    columns: [...plan.columns.slice(0, at), ...named, ...plan.columns.slice(at)],
+    // No row numbers: the header is on row 1 and the rows follow it (the core's Table).
+    rows: plan.rows.map((r, i) => [...r.slice(0, at), ...cells(byRow.get(plan.rowNumbers?.length ? plan.rowNumbers[i] : i + 2)), ...r.slice(at)]),
+  };
+}
+
+/**
  * What the grid is given with a table: each row's number in its sheet (`data-row`, what the
  * problem list jumps to) and the rows that failed (red, and the "Problems only" filter).
  * @typedef {object} GridRows

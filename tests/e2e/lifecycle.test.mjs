@@ -32,6 +32,9 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
       .filter((s) => !s.startsWith('0 '));
     assert.equal(await page.textContent('#lc-summary'), `300 rows from leavers.csv (comma-separated, header on line 1): ${expected.join(' · ')}. Rows without an Action: disable them.`);
     assert.equal(await page.textContent('#lc-apply'), `Apply ${activeCount} changes`);
+    // One stacked bar of what will change, a part per kind of change, named for screen readers.
+    assert.equal(await page.getAttribute('#lc-stack', 'aria-label'), `What the plan will do: ${expected.join(', ')}`);
+    assert.equal(await page.locator('#lc-stack span').count(), expected.length);
     const unknownRow = page.locator('#lc-table tbody tr[data-row="294"]');
     // (the plan table: Row, User ID, Username, Plan, Current, New, Message)
     assert.match(await unknownRow.textContent(), /not foundRow 294: no user with username "nobody1@nowhere\.example" in this brand/);
@@ -53,11 +56,18 @@ test('300 usernames with 5 unknown and 3 duplicates: plan, apply, outcomes in th
     const csv = parseCsv(await readFile(await download.path(), 'utf8'));
     assert.deepEqual(csv[0], ['Username', 'Status', 'Message', 'User ID', 'Applied at']);
     assert.equal(csv.length, 301);
+    // The plan stays after Apply, each row's outcome beside its change (issue 29.4): the
+    // plan's columns, with Status, Outcome and Applied at after the change.
+    const heads = await page.$$eval('#lc-table thead th', (ths) => ths.map((th) => th.textContent));
+    assert.deepEqual(heads, ['Row', 'Name', 'User ID', 'Username', 'Change', 'Status', 'Outcome', 'Applied at', 'Current', 'New', 'Message']);
     // A cell shown otherwise (a time in the browser's zone, a name beside an id) keeps its value in data-value.
     const shown = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.dataset.value ?? td.textContent)));
+    assert.equal(shown.length, 300);
     for (let i = 0; i < 300; i++) {
       assert.equal(csv[i + 1][0], lines[i + 1]);
-      assert.deepEqual(csv[i + 1], shown[i], `row ${i + 2}: the CSV holds what the page shows`);
+      assert.equal(shown[i][0], String(i + 2), 'the plan\'s rows, in the sheet\'s order');
+      // The outcome the page shows beside the plan is the one the CSV holds.
+      assert.deepEqual([shown[i][5], shown[i][6], shown[i][7]], [csv[i + 1][1], csv[i + 1][2], csv[i + 1][4]], `row ${i + 2}: the CSV holds the outcome the page shows`);
     }
     assert.match(csv[293][2], /^not sent: Row 294: no user with username/);
     assert.equal(csv[298][1], 'done');

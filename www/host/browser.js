@@ -5,7 +5,7 @@
 import { tableToCsv } from '../pkg/qualtrics_roster_console.js';
 import { sheetsCore } from '../run.js';
 import { $, find, download, showProgress } from '../ui.js';
-import { gridOf } from '../grid.js';
+import { gridOf, planWithOutcomes } from '../grid.js';
 
 /** @typedef {import('./host.js').Host} Host */
 /** @typedef {import('../pkg/qualtrics_roster.js').TableView} Table */
@@ -141,11 +141,14 @@ export function createBrowserHost({ worker }) {
     },
 
     /**
-     * Outcome columns beside the input: the page shows `table` (the core's input-plus-outcomes
-     * table) in place of the plan; the Outcome CSV comes from the run itself.
+     * Outcomes added to the plan shown, beside each row's change (the plan stays: what was
+     * asked, then what became of it); without a plan, the core's input-plus-outcomes `table`.
+     * The Outcome CSV comes from the run itself.
      */
-    async writeColumns(input, columns, byRow, { failed, table, prefix }) {
-      await host.writeSheet('Outcomes', table, { failedRows: failed, prefix });
+    async writeColumns(input, columns, byRow, { failed, table, plan, prefix }) {
+      // A plan cut to a preview would lose rows: then the whole input-plus-outcomes table.
+      const both = plan && !(plan.totalRows && plan.totalRows > plan.rows.length) ? planWithOutcomes(plan, columns, byRow) : table;
+      await host.writeSheet('Outcomes', both, { failedRows: failed, prefix });
       return { where: null, notWritten: [] };
     },
 

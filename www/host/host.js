@@ -47,11 +47,13 @@
  */
 
 /**
- * Options of `writeColumns`: the failed rows' numbers, the core's input-plus-outcomes table (what
- * the page shows) and the flow's prefix.
+ * Options of `writeColumns`: the failed rows' numbers, the core's input-plus-outcomes table, the
+ * plan shown and the flow's prefix.
  * @typedef {object} WriteColumnsOptions
  * @property {Set<number>} failed
  * @property {Table} table
+ * @property {Table | null} [plan] The plan table the page showed (the page shows the outcomes
+ *   beside its change column; Excel writes them beside the input rows).
  * @property {string} prefix
  */
 
