@@ -1417,3 +1417,43 @@ async fn a_membership_row_on_an_automatic_group_is_refused_and_nothing_is_sent()
     );
     assert_eq!(after["byStatus"]["400"], before["byStatus"]["400"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_provisioning_plan_shows_what_each_account_is_created_with_as_data_and_no_password(
+) {
+    let server = Server::start(&["--quiet"]);
+    let env = token_env(&server);
+    let env = refs(&env);
+    let dir = Scratch::new("plan-columns");
+    let ut = user_type(&env);
+    // A Hotel a spreadsheet would take for a formula: written back as text.
+    let sheet = dir.file(
+        "new.csv",
+        &format!(
+            "Username,First name,Last name,Email,User type,Password,Language,Role,Hotel\nplanned1@x.org,Pia,Lund,pia@x.org,{ut},Pw-9-secret,sv,Manager,@Provo\n"
+        ),
+    );
+    let out = dir.path("plan.csv");
+    let o = run(
+        &env,
+        &[
+            "plan",
+            sheet.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let mut lines = written.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Row,Name,Email,Username,Plan,User type,Language,Role,Hotel,Unique identifier,Changes,Problems"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("2,Pia Lund,pia@x.org,planned1@x.org,create user + set attributes,{ut},sv,Manager,'@Provo,,,")
+    );
+    assert!(!written.contains("Pw-9-secret"), "{written}");
+    assert!(!stdout(&o).contains("Pw-9-secret"), "{}", stdout(&o));
+}

@@ -332,7 +332,12 @@ pub(super) fn check_row<'t>(
             // The cell itself when nothing was trimmed: a copy of its 24 bytes, not of its text.
             Ok(None) if value.len() == raw.len() => input.fields.insert(*field, cells[c].clone()),
             Ok(None) => input.fields.insert(*field, Cell::new(value)),
-            Ok(Some(v)) => input.fields.insert(*field, v),
+            Ok(Some(v)) => {
+                if *field == Field::UserType {
+                    input.user_type_name = Some(Cell::new(value));
+                }
+                input.fields.insert(*field, v);
+            }
             Err(why) => diag(&table.columns[c], Severity::Error, why.message(value)),
         }
     }

@@ -34,7 +34,7 @@ pub use outcomes::{outcome_column_names, outcome_table};
 pub(crate) use plan::recount;
 pub use plan::{
     attributes_allowed, brand_needs, plan, plan_table, plan_with_records, record_reads, refuse,
-    sheet_usernames, touches, BrandNeeds,
+    sheet_usernames, touches, BrandNeeds, PLAN_COLUMNS_AFTER, PLAN_COLUMNS_BEFORE,
 };
 pub use steps::{AccountStep, CreateResult, ImportStep, ProvisionStep};
 
@@ -371,6 +371,10 @@ pub struct PlanRow {
     /// The attribute cells that say something, in name order, with what each changes.
     #[serde(skip)]
     attributes: Vec<AttributeCell>,
+    /// The user type's name as the sheet wrote it, when it wrote a name (the field holds the
+    /// `UT_` id the name stands for).
+    #[serde(skip)]
+    user_type_name: Option<Cell>,
 }
 
 /// An attribute cell that says something (blank cells keep the value and are not kept).
@@ -425,7 +429,31 @@ impl PlanRow {
             problems: Vec::new(),
             fields: FieldValues::default(),
             attributes: Vec::new(),
+            user_type_name: None,
         }
+    }
+
+    /// The user type as the sheet names it: the name the administrator wrote, else the `UT_`
+    /// id ("" when the row gives none).
+    #[must_use]
+    pub fn user_type_as_written(&self) -> &str {
+        self.user_type_name
+            .as_deref()
+            .or_else(|| self.field(Field::UserType))
+            .unwrap_or("")
+    }
+
+    /// The value the row sets for attribute `name`: `Some("")` when it clears it, `None` when
+    /// its cell is blank (kept).
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| match &a.value {
+                AttrValue::Set(v) => v.as_str(),
+                AttrValue::Clear => "",
+            })
     }
 
     /// A one-line summary: the errors of an invalid row, otherwise what changes. Built when
@@ -496,6 +524,10 @@ pub struct Plan {
     pub counts: Vec<(String, usize)>,
     #[serde(skip)]
     job_size: usize,
+    /// The attributes some row sets (or clears), in the sheet's column order, as named in the
+    /// brand: a column each in [`plan_table`].
+    #[serde(skip)]
+    attribute_columns: Vec<Cell>,
 }
 
 impl Plan {

@@ -174,6 +174,7 @@ pub fn plan_with_records(
         new_attributes: Vec::new(),
         counts: Vec::new(),
         job_size: options.job_size,
+        attribute_columns: Vec::new(),
     };
     if let Some(problem) = table.header_problem() {
         return empty(vec![file_error("", problem)]);
@@ -424,6 +425,17 @@ pub fn plan_with_records(
         }
     }
     refuse_first_of_repeated(&mut rows, std::mem::take(&mut seen.repeated));
+    let mut attribute_columns: Vec<Cell> = Vec::new();
+    for (name, _) in &map.attributes {
+        if !attribute_columns.contains(name)
+            && !super::is_password_column(name)
+            && rows
+                .iter()
+                .any(|r| r.attributes.iter().any(|a| &a.name == name))
+        {
+            attribute_columns.push(name.clone());
+        }
+    }
     Plan {
         route: options.route,
         counts: count_actions(&rows),
@@ -432,6 +444,7 @@ pub fn plan_with_records(
         notes,
         new_attributes,
         job_size: options.job_size.max(1),
+        attribute_columns,
     }
 }
 
@@ -558,43 +571,105 @@ pub(super) fn describe(row: &PlanRow) -> String {
     }
 }
 
-/// The plan as a table (the Plan sheet). The password never appears.
-pub fn plan_table(plan: &Plan) -> Table {
-    Table {
-        columns: [
-            "Row",
-            "Username",
-            "Unique identifier",
-            "Plan",
-            "Changes",
-            "Problems",
+/// The Plan sheet's columns before the attributes' (one column per attribute the sheet sets
+/// follows them, then [`PLAN_COLUMNS_AFTER`]). Stable: the README's "Create users" lists them.
+pub const PLAN_COLUMNS_BEFORE: [&str; 7] = [
+    "Row",
+    "Name",
+    "Email",
+    "Username",
+    "Plan",
+    "User type",
+    "Language",
+];
+
+/// The Plan sheet's columns after the attributes'.
+pub const PLAN_COLUMNS_AFTER: [&str; 3] = ["Unique identifier", "Changes", "Problems"];
+
+/// The header of an attribute's column: its name, or "NAME (attribute)" when the name is one of
+/// the plan's own columns (an attribute called "Plan" must not hide the plan).
+fn attribute_header(name: &str) -> String {
+    if PLAN_COLUMNS_BEFORE
+        .iter()
+        .chain(&PLAN_COLUMNS_AFTER)
+        .any(|c| c.eq_ignore_ascii_case(name.trim()))
+    {
+        format!("{name} (attribute)")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The Changes cell of the Plan sheet: nothing for a row that sends nothing; for a new account,
+/// the fields it is created with that have no column of their own (time zone, division,
+/// expiry: its name, e-mail, user type, language and attributes have theirs); otherwise what
+/// differs from the existing account or participant.
+fn changes_cell(row: &PlanRow) -> String {
+    if !row.sends() {
+        return String::new();
+    }
+    if row.actions.contains(&ProvisionAction::Create) {
+        return [
+            Field::TimeZone,
+            Field::DivisionId,
+            Field::AccountExpirationDate,
         ]
-        .map(String::from)
-        .to_vec(),
+        .iter()
+        .filter_map(|f| row.field(*f).map(|v| format!("{}: {v}", f.api_name())))
+        .collect::<Vec<_>>()
+        .join("; ");
+    }
+    describe(row)
+}
+
+/// The plan as a table (the Plan sheet): the person first (name, e-mail, username), what is
+/// done, the user type and language, one column per attribute the sheet sets (blank where the
+/// row sets none, "(cleared)" where it clears it), then the unique identifier, the changes and
+/// the problems. The password never appears. Cells are data: hosts write them through the
+/// formula-injection guard as every cell.
+pub fn plan_table(plan: &Plan) -> Table {
+    let mut columns: Vec<String> = PLAN_COLUMNS_BEFORE.map(String::from).to_vec();
+    columns.extend(plan.attribute_columns.iter().map(|a| attribute_header(a)));
+    columns.extend(PLAN_COLUMNS_AFTER.map(String::from));
+    Table {
+        columns,
         rows: plan
             .rows
             .iter()
             .map(|r| {
-                vec![
+                let name = [r.field(Field::FirstName), r.field(Field::LastName)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut row = vec![
                     r.row.to_string(),
+                    name,
+                    r.field(Field::Email).unwrap_or("").to_string(),
                     r.username().to_string(),
-                    r.unique_identifier.clone().unwrap_or_default(),
                     r.actions
                         .iter()
                         .map(|a| a.label())
                         .collect::<Vec<_>>()
                         .join(" + "),
-                    if r.sends() {
-                        r.message()
-                    } else {
-                        String::new()
-                    },
+                    r.user_type_as_written().to_string(),
+                    r.field(Field::Language).unwrap_or("").to_string(),
+                ];
+                row.extend(plan.attribute_columns.iter().map(|a| match r.attribute(a) {
+                    None => String::new(),
+                    Some("") => "(cleared)".to_string(),
+                    Some(v) => v.to_string(),
+                }));
+                row.extend([
+                    r.unique_identifier.clone().unwrap_or_default(),
+                    changes_cell(r),
                     r.problems
                         .iter()
                         .map(|d| d.message.clone())
                         .collect::<Vec<_>>()
                         .join(" "),
-                ]
+                ]);
+                row
             })
             .map(cells)
             .collect(),

@@ -359,6 +359,112 @@ fn passwords_are_never_written_back() {
 }
 
 #[test]
+fn the_plan_sheet_shows_what_each_account_is_created_with_and_each_attribute_as_a_column() {
+    // A new account (user type by the name the administrator gave, a language, two
+    // attributes, a time zone) and an existing one whose e-mail and Role change.
+    let t = table(
+        "Username,First name,Last name,Email,User type,Password,Language,Time zone,Role,Hotel\n\
+         new@x.edu,Nia,Okafor,nia@x.edu,Researcher,Secret-123,de,Europe/Berlin,Manager,Seattle::Provo\n\
+         ann@x.edu,Ann,Lee,ann.lee@x.edu,UT_STANDARD0000000,Secret-456,,,Agent,\n",
+    );
+    let users = [user("UR_ANN", "ann@x.edu")];
+    let participants = [
+        participant("E1", Some("UR_ANN"), "ann@x.edu", &[("Role", "Manager")]),
+        participant("E2", None, "other@x.edu", &[("Hotel", "Provo")]),
+    ];
+    let p = plan(
+        &t,
+        &users,
+        &participants,
+        &[],
+        &options(Route::AccountAndAttributes),
+    );
+    assert!(p.file_errors.is_empty(), "{:?}", p.file_errors);
+    let sheet = plan_table(&p);
+    assert_eq!(
+        sheet.columns,
+        [
+            "Row",
+            "Name",
+            "Email",
+            "Username",
+            "Plan",
+            "User type",
+            "Language",
+            "Role",
+            "Hotel",
+            "Unique identifier",
+            "Changes",
+            "Problems"
+        ]
+    );
+    let row = |i: usize| sheet.rows[i].iter().map(Cell::as_str).collect::<Vec<_>>();
+    assert_eq!(
+        row(0),
+        [
+            "2",
+            "Nia Okafor",
+            "nia@x.edu",
+            "new@x.edu",
+            "create user + set attributes",
+            "Researcher",
+            "de",
+            "Manager",
+            "Seattle::Provo",
+            "",
+            "timeZone: Europe/Berlin",
+            ""
+        ]
+    );
+    // The existing account: its own user type id, no Hotel (blank keeps it), and what differs.
+    assert_eq!(
+        row(1),
+        [
+            "3",
+            "Ann Lee",
+            "ann.lee@x.edu",
+            "ann@x.edu",
+            "update user fields + set attributes",
+            "UT_STANDARD0000000",
+            "",
+            "Agent",
+            "",
+            "E1",
+            "email: ann@x.edu -> ann.lee@x.edu; Role: Manager -> Agent",
+            "Row 3, Password: the password is only used to create accounts; this account exists and keeps its own."
+        ]
+    );
+    let shown = format!("{sheet:?}");
+    assert!(!shown.contains("Secret-123") && !shown.contains("Secret-456"));
+    assert!(!sheet.columns.iter().any(|c| is_password_column(c)));
+}
+
+#[test]
+fn an_attribute_named_as_a_plan_column_keeps_the_plans_own_column() {
+    let t = table("Username,First name,Last name,Email,User type,Password,Plan\nn@x.edu,N,O,n@x.edu,UT_X,pw,Gold\n");
+    let p = plan(&t, &[], &[], &[], &options(Route::AccountAndAttributes));
+    let sheet = plan_table(&p);
+    assert_eq!(
+        sheet.columns,
+        [
+            "Row",
+            "Name",
+            "Email",
+            "Username",
+            "Plan",
+            "User type",
+            "Language",
+            "Plan (attribute)",
+            "Unique identifier",
+            "Changes",
+            "Problems"
+        ]
+    );
+    assert_eq!(sheet.rows[0][4].as_str(), "create user + set attributes");
+    assert_eq!(sheet.rows[0][7].as_str(), "Gold");
+}
+
+#[test]
 fn directory_route_keys_by_the_sheets_unique_identifier() {
     let participants = vec![participant("E1", None, "ann@x.edu", &[("Role", "Agent")])];
     let t = table("Unique identifier,First name,Last name,Email,Role,User type\nE1,Ann,Lee,ann@x.edu,Manager,UT_X\nE2,Bo,Ng,bo@x.edu,Agent,\ne1,C,D,c@x.edu,,\n");

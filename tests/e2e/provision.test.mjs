@@ -38,6 +38,13 @@ test('200 rows with 12 invalid: the 12 are marked and not sent, the rest are cre
   const page = await openPage(browser, server.url + '/#provision');
   await connect(page);
   assert.equal(await planFile(page, 'new-staff.csv', rows), '200 rows from new-staff.csv (comma-separated, header on line 1): 188 create user · 188 set attributes · 12 invalid.');
+  // The plan shows the person first and what each account is created with, each attribute a column
+  // (the page heads the sheet's Plan column "Change", as every plan).
+  assert.deepEqual(await page.$$eval('#pv-table thead th', (ths) => ths.map((th) => th.textContent.trim())),
+    ['Row', 'Name', 'Email', 'Username', 'Change', 'User type', 'Language', 'Role', 'Hotel', 'Unique identifier', 'Changes', 'Problems']);
+  assert.deepEqual(await page.$$eval('#pv-table tbody tr[data-row="3"] td', (tds) => tds.map((td) => td.textContent)),
+    ['3', '伟 王', 'pg1@roster-test.org', 'pg1@roster-test.org', 'create user + set attributes', rows[2][4], '', 'Manager', 'Boston', '', 'timeZone: Europe/Berlin', '']);
+  assert.ok(!(await page.textContent('#pv-table')).includes('-secret'), 'no password in the plan');
   const problems = await page.locator('#pv-problems li').allTextContents();
   for (const expected of [
     // Rows 190 and 191 say the same of different values: one line with their count.

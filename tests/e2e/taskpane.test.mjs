@@ -163,7 +163,12 @@ test('provisioning in the task pane: 200 rows, 12 invalid marked and not sent, t
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent !== '' || !document.getElementById('pv-error').hidden);
   assert.equal(await page.textContent('#pv-summary'), "200 rows from New staff!A1:J201: 188 create user · 188 set attributes · 12 invalid.");
   const plan = await page.evaluate(() => window.__workbook.values('Plan'));
-  assert.deepEqual(plan[0], ['Row', 'Username', 'Unique identifier', 'Plan', 'Changes', 'Problems']);
+  assert.deepEqual(plan[0], ['Row', 'Name', 'Email', 'Username', 'Plan', 'User type', 'Language', 'Role', 'Hotel', 'Unique identifier', 'Changes', 'Problems']);
+  // What each account is created with, its attributes a column each (row 3 is the sheet's second
+  // person: a time zone, no Hotel).
+  const userType = rows[1][4];
+  assert.deepEqual(plan[1].slice(1), ['José Núñez', 'xl0@roster-test.org', 'xl0@roster-test.org', 'create user + set attributes', userType, '', 'Agent', 'Seattle::Provo', '', '', '']);
+  assert.deepEqual(plan[2].slice(1), ['伟 王', 'xl1@roster-test.org', 'xl1@roster-test.org', 'create user + set attributes', userType, '', 'Manager', 'Boston', '', 'timeZone: Europe/Berlin', '']);
   assert.ok(!JSON.stringify(plan).includes('-secret'), 'no password in the Plan sheet');
   await applyConfirmed(page, 'pv-');
   await page.waitForFunction(() => document.getElementById('pv-summary').textContent.startsWith('Outcome:'), null, { timeout: 120_000 });
