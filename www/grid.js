@@ -88,7 +88,7 @@ export function columnOrder(columns, narrow) {
  * The plan with each row's outcome beside its change (issue 29.4: outcomes are added to the
  * plan, never put in its place): the plan's columns, with the outcome's Status and the rest of
  * its columns right after the plan's change column (Plan, Change or Action), each row joined by
- * its sheet row number (a table without row numbers: header on row 1, rows after). The
+ * its sheet row number (without row numbers, its Row cell). The
  * outcome's Message is called "Outcome" when the plan has a Message of its own; other outcome
  * columns the plan already has (the User ID, the username) are not repeated. Rows without an
  * outcome keep blank cells.
@@ -104,11 +104,17 @@ export function planWithOutcomes(plan, columns, byRow) {
   const at = change >= 0 ? change + 1 : plan.columns.length;
   const blank = kept.map(() => '');
   const cells = (/** @type {string[] | undefined} */ values) => (values ? kept.map(({ i }) => values[i] ?? '') : blank);
+  // Each plan row's sheet row: its row number, else its Row cell (every plan has one: a sheet
+  // may skip rows, so a position is never taken for a row number), else the position.
+  const rowCol = plan.columns.findIndex((c) => c.toLowerCase() === 'row');
+  const rowOf = (/** @type {number} */ i) => (plan.rowNumbers?.length ? plan.rowNumbers[i]
+    : rowCol >= 0 && /^\d+$/.test(plan.rows[i][rowCol] ?? '') ? Number(plan.rows[i][rowCol]) : i + 2);
+  const rowNumbers = plan.rows.map((_, i) => rowOf(i));
   return {
     ...plan,
     columns: [...plan.columns.slice(0, at), ...named, ...plan.columns.slice(at)],
-    // No row numbers: the header is on row 1 and the rows follow it (the core's Table).
-    rows: plan.rows.map((r, i) => [...r.slice(0, at), ...cells(byRow.get(plan.rowNumbers?.length ? plan.rowNumbers[i] : i + 2)), ...r.slice(at)]),
+    rows: plan.rows.map((r, i) => [...r.slice(0, at), ...cells(byRow.get(rowNumbers[i])), ...r.slice(at)]),
+    rowNumbers,
   };
 }
 

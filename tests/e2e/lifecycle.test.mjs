@@ -216,3 +216,34 @@ test('a plan is forgotten as soon as its input changes: another file, edited row
     server.stop();
   }
 });
+
+test('a sheet that skips rows: each outcome stands beside its own plan row, failed rows still marked', async () => {
+  const server = await startServer(['--relay-upstream', 'sandbox']);
+  try {
+    const [a, b] = (await sandboxUsers(server)).filter((u) => u.accountStatus === 'active').slice(1, 3);
+    const page = await openPage(browser, server.url + '/#lifecycle');
+    await connectViaRelay(page, server);
+    // Blank lines: the rows are 2, 5 and 7, not 2, 3 and 4.
+    await page.setInputFiles('#lc-file', { name: 'gaps.csv', mimeType: 'text/csv', buffer: Buffer.from(['Username,Action', `${a.username},disable`, ',', '', 'ghost@nowhere.example,disable', '', `${b.username},disable`].join('\r\n')) });
+    await page.click('#lc-plan');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent !== '');
+    const planned = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => tr.dataset.row));
+    await applyConfirmed(page, 'lc-');
+    await page.waitForFunction(() => document.getElementById('lc-summary').textContent.startsWith('Outcome:'));
+    const heads = await page.$$eval('#lc-table thead th', (ths) => ths.map((th) => th.textContent));
+    const [status, outcome, user] = ['Status', 'Outcome', 'Username'].map((h) => heads.indexOf(h));
+    const rows = await page.$$eval('#lc-table tbody tr', (trs) => trs.map((tr) => ({ row: tr.dataset.row, failed: tr.classList.contains('row-failed'), cells: [...tr.cells].map((td) => td.textContent) })));
+    assert.deepEqual(rows.map((r) => r.row), planned, 'the plan\'s rows, with their own row numbers');
+    const byUser = new Map(rows.map((r) => [r.cells[user], r]));
+    for (const u of [a, b]) {
+      assert.equal(byUser.get(u.username)?.cells[status], 'done', u.username);
+      assert.equal(byUser.get(u.username)?.cells[outcome], 'disabled', u.username);
+    }
+    const ghost = rows.find((r) => /ghost@nowhere\.example/.test(r.cells.join(' ')));
+    assert.ok(ghost?.failed, 'the unknown user\'s row is still marked');
+    assert.match(ghost?.cells[outcome] ?? '', new RegExp(`Row ${ghost?.row}: no user`));
+    assert.deepEqual(page.problems, []);
+  } finally {
+    server.stop();
+  }
+});
